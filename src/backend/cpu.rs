@@ -1,0 +1,527 @@
+//! The CPU trainers.
+//!
+//! * [`train_hogwild`]: word2vec.c's algorithm (`TrainModelThread`) — per-pair negatives,
+//!   updates applied immediately, threads sharing the matrices without locks (Hogwild,
+//!   Recht et al. 2011). With one thread it is deterministic for a given `--seed`.
+//! * [`CpuReference`]: the exact math of the GPU kernels (negatives shared by a centre
+//!   word's window, random numbers from the counter-based hash), applied window by window.
+//!   The GPU parity tests compare against it.
+
+use crate::backend::{Backend, KernelParams, StepLoss};
+use crate::batch::Batch;
+use crate::config::ModelKind;
+use crate::corpus::SENTENCE_END;
+use crate::error::Result;
+use crate::loss::{sigmoid_bce, SigmoidTable};
+use crate::model::Model;
+use crate::sampling::{mulhi, rand_at, AliasTable, Rng};
+use std::marker::PhantomData;
+
+/// Shared mutable access to the two matrices for Hogwild threads.
+///
+/// # Soundness
+///
+/// Several threads read and write rows of the same matrices without synchronisation. This
+/// is word2vec.c's design and the point of Hogwild: a lost or torn update of an `f32`
+/// element is an accepted source of noise in SGD, and frequent words (the rows where it
+/// happens) receive so many updates that the effect is not measurable in quality.
+///
+/// What keeps it from being unsound in practice:
+/// * every pointer comes from a `&mut Model` borrowed for the lifetime `'a`, so the
+///   allocations outlive all threads (they are joined inside `std::thread::scope`) and
+///   nothing else can touch or reallocate the vectors meanwhile;
+/// * every row slice is in bounds (`row < rows` is checked in debug builds; ids come from
+///   the vocabulary, which has `rows` entries);
+/// * within one thread, the slices handed out at the same time never overlap: an input row
+///   and an output row are in different allocations, and scratch vectors are thread-local;
+/// * `f32` has no invalid bit patterns, so a torn read still yields some `f32`.
+///
+/// The slices are short-lived and never escape the training functions. Formally, racing
+/// non-atomic accesses are a data race under Rust's memory model; like finalfrontier's
+/// `hogwild.rs` and every word2vec implementation, we accept this for the 100× speed of
+/// plain loads and stores over atomics in the inner loop.
+pub struct Hogwild<'a> {
+    input: *mut f32,
+    output: *mut f32,
+    dim: usize,
+    rows: usize,
+    _model: PhantomData<&'a mut Model>,
+}
+
+// SAFETY: see the type's documentation: concurrent unsynchronised f32 updates are the
+// intended (Hogwild) behaviour; the pointers stay valid while the borrow lasts.
+unsafe impl Sync for Hogwild<'_> {}
+unsafe impl Send for Hogwild<'_> {}
+
+impl<'a> Hogwild<'a> {
+    pub fn new(model: &'a mut Model) -> Hogwild<'a> {
+        Hogwild {
+            dim: model.dim,
+            rows: model.vocab_size(),
+            input: model.input.as_mut_ptr(),
+            output: model.output.as_mut_ptr(),
+            _model: PhantomData,
+        }
+    }
+
+    /// # Safety
+    /// See the type's documentation; the caller must not hold another slice of the same
+    /// input row in this thread.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn input_row(&self, row: u32) -> &mut [f32] {
+        debug_assert!((row as usize) < self.rows);
+        std::slice::from_raw_parts_mut(self.input.add(row as usize * self.dim), self.dim)
+    }
+
+    /// # Safety
+    /// As [`Hogwild::input_row`], for the output matrix.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn output_row(&self, row: u32) -> &mut [f32] {
+        debug_assert!((row as usize) < self.rows);
+        std::slice::from_raw_parts_mut(self.output.add(row as usize * self.dim), self.dim)
+    }
+}
+
+/// `a · b`, with 16 independent accumulators so that LLVM vectorises it; with `FMA`,
+/// fused multiply-adds (only instantiated inside `target_feature(enable = "fma")` code).
+#[inline(always)]
+pub fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
+    let b = &b[..a.len()];
+    let mut acc = [0.0f32; 16];
+    let ca = a.chunks_exact(16);
+    let cb = b.chunks_exact(16);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] = if FMA {
+                x[i].mul_add(y[i], acc[i])
+            } else {
+                acc[i] + x[i] * y[i]
+            };
+        }
+    }
+    let mut tail = 0.0f32;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    let mut s8 = [0.0f32; 8];
+    for i in 0..8 {
+        s8[i] = acc[i] + acc[i + 8];
+    }
+    let s4 = [s8[0] + s8[4], s8[1] + s8[5], s8[2] + s8[6], s8[3] + s8[7]];
+    (s4[0] + s4[2]) + (s4[1] + s4[3]) + tail
+}
+
+/// `y += a · x`.
+#[inline(always)]
+pub fn axpy<const FMA: bool>(y: &mut [f32], a: f32, x: &[f32]) {
+    let x = &x[..y.len()];
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi = if FMA {
+            a.mul_add(xi, *yi)
+        } else {
+            *yi + a * xi
+        };
+    }
+}
+
+/// Per-thread state of the Hogwild trainer.
+pub struct Worker<'t> {
+    pub rng: Rng,
+    pub alias: &'t AliasTable,
+    pub sig: &'t SigmoidTable,
+    pub model: ModelKind,
+    pub window: usize,
+    pub negative: usize,
+    neu1: Vec<f32>,
+    neu1e: Vec<f32>,
+}
+
+/// Loss and work done by a batch.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WorkStats {
+    pub loss: f64,
+    pub terms: u64,
+    /// Skip-gram (context, centre) pairs or CBOW centre predictions.
+    pub pairs: u64,
+}
+
+impl<'t> Worker<'t> {
+    pub fn new(
+        seed: u64,
+        alias: &'t AliasTable,
+        sig: &'t SigmoidTable,
+        params: &KernelParams,
+    ) -> Worker<'t> {
+        Worker {
+            rng: Rng::new(seed),
+            alias,
+            sig,
+            model: params.model,
+            window: params.window,
+            negative: params.negative,
+            neu1: vec![0.0; params.dim],
+            neu1e: vec![0.0; params.dim],
+        }
+    }
+
+    /// Trains on one batch with word2vec.c's update order. Picks the AVX2+FMA build of
+    /// the inner loop when the CPU has it.
+    pub fn train_batch(&mut self, m: &Hogwild<'_>, batch: &Batch, alpha: f32) -> WorkStats {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports the features the function is compiled for.
+                return unsafe { self.train_batch_avx2(m, batch, alpha) };
+            }
+        }
+        self.train_batch_impl::<false>(m, batch, alpha)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn train_batch_avx2(&mut self, m: &Hogwild<'_>, batch: &Batch, alpha: f32) -> WorkStats {
+        self.train_batch_impl::<true>(m, batch, alpha)
+    }
+
+    #[inline(always)]
+    fn train_batch_impl<const FMA: bool>(
+        &mut self,
+        m: &Hogwild<'_>,
+        batch: &Batch,
+        alpha: f32,
+    ) -> WorkStats {
+        let mut st = WorkStats::default();
+        for sen in batch.chunks() {
+            match self.model {
+                ModelKind::SkipGram => self.skipgram_sentence::<FMA>(m, sen, alpha, &mut st),
+                ModelKind::Cbow => self.cbow_sentence::<FMA>(m, sen, alpha, &mut st),
+            }
+        }
+        st
+    }
+
+    /// word2vec.c's skip-gram: for each context word `c` of centre `w`, the input row of
+    /// `c` is trained against the output rows of `w` (label 1) and K noise words (label 0).
+    #[inline(always)]
+    fn skipgram_sentence<const FMA: bool>(
+        &mut self,
+        m: &Hogwild<'_>,
+        sen: &[u32],
+        alpha: f32,
+        st: &mut WorkStats,
+    ) {
+        let n = sen.len();
+        for (i, &word) in sen.iter().enumerate() {
+            let b = self.rng.below(self.window as u32) as usize;
+            let w = self.window - b;
+            let lo = i.saturating_sub(w);
+            let hi = (i + w).min(n - 1);
+            for (c, &last) in sen.iter().enumerate().take(hi + 1).skip(lo) {
+                if c == i {
+                    continue;
+                }
+                // SAFETY: `last` and targets are vocabulary ids; the input row and output
+                // rows live in different matrices (see `Hogwild`).
+                let l1 = unsafe { m.input_row(last) };
+                self.neu1e.fill(0.0);
+                for d in 0..=self.negative {
+                    let (target, label) = if d == 0 {
+                        (word, 1.0)
+                    } else {
+                        let r = self.rng.next_u64();
+                        let t = self.alias.sample(r as u32, (r >> 32) as u32);
+                        if t == word {
+                            continue;
+                        }
+                        (t, 0.0)
+                    };
+                    let l2 = unsafe { m.output_row(target) };
+                    let f = dot::<FMA>(l1, l2);
+                    let (g, loss) = self.sig.bce(f, label, alpha);
+                    st.loss += loss as f64;
+                    st.terms += 1;
+                    axpy::<FMA>(&mut self.neu1e, g, l2);
+                    axpy::<FMA>(l2, g, l1);
+                }
+                axpy::<FMA>(l1, 1.0, &self.neu1e);
+                st.pairs += 1;
+            }
+        }
+    }
+
+    /// word2vec.c's CBOW (with `cbow_mean = 1`): the mean of the context input rows is
+    /// trained against the centre word and K noise words; every context row then receives
+    /// the same update.
+    #[inline(always)]
+    fn cbow_sentence<const FMA: bool>(
+        &mut self,
+        m: &Hogwild<'_>,
+        sen: &[u32],
+        alpha: f32,
+        st: &mut WorkStats,
+    ) {
+        let n = sen.len();
+        for (i, &word) in sen.iter().enumerate() {
+            let b = self.rng.below(self.window as u32) as usize;
+            let w = self.window - b;
+            let lo = i.saturating_sub(w);
+            let hi = (i + w).min(n - 1);
+            self.neu1.fill(0.0);
+            let mut cw = 0u32;
+            for (c, &ctx) in sen.iter().enumerate().take(hi + 1).skip(lo) {
+                if c != i {
+                    // SAFETY: read-only use of an input row; see `Hogwild`.
+                    let row = unsafe { m.input_row(ctx) };
+                    axpy::<FMA>(&mut self.neu1, 1.0, row);
+                    cw += 1;
+                }
+            }
+            if cw == 0 {
+                continue;
+            }
+            let inv = 1.0 / cw as f32;
+            self.neu1.iter_mut().for_each(|x| *x *= inv);
+            self.neu1e.fill(0.0);
+            for d in 0..=self.negative {
+                let (target, label) = if d == 0 {
+                    (word, 1.0)
+                } else {
+                    let r = self.rng.next_u64();
+                    let t = self.alias.sample(r as u32, (r >> 32) as u32);
+                    if t == word {
+                        continue;
+                    }
+                    (t, 0.0)
+                };
+                // SAFETY: output row, exclusive in this thread; see `Hogwild`.
+                let l2 = unsafe { m.output_row(target) };
+                let f = dot::<FMA>(&self.neu1, l2);
+                let (g, loss) = self.sig.bce(f, label, alpha);
+                st.loss += loss as f64;
+                st.terms += 1;
+                axpy::<FMA>(&mut self.neu1e, g, l2);
+                axpy::<FMA>(l2, g, &self.neu1);
+            }
+            for (c, &ctx) in sen.iter().enumerate().take(hi + 1).skip(lo) {
+                if c != i {
+                    // SAFETY: as above; `neu1e` is thread-local scratch.
+                    let row = unsafe { m.input_row(ctx) };
+                    axpy::<FMA>(row, 1.0, &self.neu1e);
+                }
+            }
+            st.pairs += 1;
+        }
+    }
+}
+
+/// The GPU kernels' math on the CPU: each centre position's window is one small update,
+/// with K noise words shared by the whole window (HogBatch, Ji et al. 2016) and every random
+/// number drawn as `rand_at(key, position, lane)`. Windows are applied one after another,
+/// so on a batch where no row repeats across windows the result equals the GPU's up to
+/// float rounding.
+pub struct CpuReference {
+    pub model: Model,
+    params: KernelParams,
+    alias: AliasTable,
+    loss: StepLoss,
+    snapshot: bool,
+}
+
+impl CpuReference {
+    pub fn new(model: Model, params: KernelParams, alias: AliasTable) -> CpuReference {
+        CpuReference {
+            model,
+            params,
+            alias,
+            loss: StepLoss::default(),
+            snapshot: false,
+        }
+    }
+
+    /// Every window of a step reads the rows as they were when the step began (all windows
+    /// "in parallel", updates summed): the other extreme from applying them in order. A GPU
+    /// step with conflicting rows lies between the two.
+    pub fn with_snapshot_reads(mut self) -> CpuReference {
+        self.snapshot = true;
+        self
+    }
+}
+
+/// The ids a centre position works on: its context words (positions `lo..=hi` except the
+/// centre, inside the chunk) and its output words (centre first, then K noise words).
+pub fn window_at(
+    tokens: &[u32],
+    pos: usize,
+    key: u32,
+    params: &KernelParams,
+    alias: &AliasTable,
+) -> (Vec<u32>, Vec<u32>) {
+    let w = params.window as u32;
+    let eff = (w - mulhi(rand_at(key, pos as u32, 0), w)) as usize;
+    let mut lo = pos;
+    while lo > 0 && pos - (lo - 1) <= eff && tokens[lo - 1] != SENTENCE_END {
+        lo -= 1;
+    }
+    let mut hi = pos;
+    while hi + 1 < tokens.len() && hi + 1 - pos <= eff && tokens[hi + 1] != SENTENCE_END {
+        hi += 1;
+    }
+    let ctx: Vec<u32> = (lo..=hi).filter(|&c| c != pos).map(|c| tokens[c]).collect();
+    let mut out = vec![tokens[pos]];
+    for j in 0..params.negative as u32 {
+        let r1 = rand_at(key, pos as u32, 1 + 2 * j);
+        let r2 = rand_at(key, pos as u32, 2 + 2 * j);
+        out.push(alias.sample(r1, r2));
+    }
+    (ctx, out)
+}
+
+impl Backend for CpuReference {
+    fn step(&mut self, batch: &Batch, alpha: f32, key: u32) -> Result<()> {
+        let dim = self.params.dim;
+        let toks = &batch.tokens;
+        let frozen = self.snapshot.then(|| self.model.clone());
+        for pos in 0..toks.len() {
+            if toks[pos] == SENTENCE_END {
+                continue;
+            }
+            let (ctx, out) = window_at(toks, pos, key, &self.params, &self.alias);
+            if ctx.is_empty() {
+                continue;
+            }
+            let centre = out[0];
+            let rows = |m: &Vec<f32>, ids: &[u32]| -> Vec<Vec<f32>> {
+                ids.iter()
+                    .map(|&i| m[i as usize * dim..(i as usize + 1) * dim].to_vec())
+                    .collect()
+            };
+            let src = frozen.as_ref().unwrap_or(&self.model);
+            let c_rows = rows(&src.input, &ctx);
+            let o_rows = rows(&src.output, &out);
+            let label = |j: usize| if j == 0 { 1.0 } else { 0.0 };
+            let live = |j: usize| j == 0 || out[j] != centre;
+            match self.params.model {
+                ModelKind::SkipGram => {
+                    let mut g = vec![vec![0.0f32; out.len()]; ctx.len()];
+                    for (i, c) in c_rows.iter().enumerate() {
+                        for (j, o) in o_rows.iter().enumerate() {
+                            if !live(j) {
+                                continue;
+                            }
+                            let f = seq_dot(c, o);
+                            let (gij, l) = sigmoid_bce(f, label(j), alpha);
+                            g[i][j] = gij;
+                            self.loss.add(l as f64);
+                        }
+                    }
+                    for (i, &id) in ctx.iter().enumerate() {
+                        let row = &mut self.model.input[id as usize * dim..(id as usize + 1) * dim];
+                        for (d, x) in row.iter_mut().enumerate() {
+                            *x += (0..out.len()).map(|j| g[i][j] * o_rows[j][d]).sum::<f32>();
+                        }
+                    }
+                    for (j, &id) in out.iter().enumerate() {
+                        let row =
+                            &mut self.model.output[id as usize * dim..(id as usize + 1) * dim];
+                        for (d, x) in row.iter_mut().enumerate() {
+                            *x += (0..ctx.len()).map(|i| g[i][j] * c_rows[i][d]).sum::<f32>();
+                        }
+                    }
+                }
+                ModelKind::Cbow => {
+                    let inv = 1.0 / ctx.len() as f32;
+                    let h: Vec<f32> = (0..dim)
+                        .map(|d| c_rows.iter().map(|r| r[d]).sum::<f32>() * inv)
+                        .collect();
+                    let mut g = vec![0.0f32; out.len()];
+                    for (j, o) in o_rows.iter().enumerate() {
+                        if live(j) {
+                            let (gj, l) = sigmoid_bce(seq_dot(&h, o), label(j), alpha);
+                            g[j] = gj;
+                            self.loss.add(l as f64);
+                        }
+                    }
+                    let dh: Vec<f32> = (0..dim)
+                        .map(|d| (0..out.len()).map(|j| g[j] * o_rows[j][d]).sum::<f32>())
+                        .collect();
+                    for &id in &ctx {
+                        let row = &mut self.model.input[id as usize * dim..(id as usize + 1) * dim];
+                        for (x, d) in row.iter_mut().zip(&dh) {
+                            *x += d;
+                        }
+                    }
+                    for (j, &id) in out.iter().enumerate() {
+                        let row =
+                            &mut self.model.output[id as usize * dim..(id as usize + 1) * dim];
+                        for (x, hd) in row.iter_mut().zip(&h) {
+                            *x += g[j] * hd;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
+        Ok(Some(std::mem::take(&mut self.loss)))
+    }
+
+    fn download(&mut self) -> Result<Model> {
+        Ok(self.model.clone())
+    }
+
+    fn describe(&self) -> String {
+        "cpu-reference".to_string()
+    }
+}
+
+/// A dot product summed in index order, as one GPU invocation sums it.
+fn seq_dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).fold(0.0, |s, (x, y)| s + x * y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_and_axpy_match_naive() {
+        let a: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos()).collect();
+        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot::<false>(&a, &b) - naive).abs() < 1e-5);
+        assert!((dot::<true>(&a, &b) - naive).abs() < 1e-5);
+        let mut y = b.clone();
+        axpy::<false>(&mut y, 0.5, &a);
+        for i in 0..37 {
+            assert!((y[i] - (b[i] + 0.5 * a[i])).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn window_respects_sentence_ends_and_shrink() {
+        let toks = vec![5, 6, 7, SENTENCE_END, 8, 9];
+        let alias = AliasTable::unigram(&[1; 10], 0.75);
+        let p = KernelParams {
+            model: ModelKind::SkipGram,
+            dim: 4,
+            window: 5,
+            negative: 3,
+        };
+        for key in 0..50 {
+            let (ctx, out) = window_at(&toks, 1, key, &p, &alias);
+            assert!(ctx.iter().all(|&c| c == 5 || c == 7), "{ctx:?}");
+            assert_eq!(out.len(), 4);
+            assert_eq!(out[0], 6);
+            let (ctx, _) = window_at(&toks, 4, key, &p, &alias);
+            assert_eq!(ctx, vec![9]);
+        }
+        let p1 = KernelParams { window: 1, ..p };
+        let (ctx, _) = window_at(&[1, 2, 3, 4, 5], 2, 7, &p1, &alias);
+        assert_eq!(ctx, vec![2, 4]);
+    }
+}

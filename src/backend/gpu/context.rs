@@ -1,0 +1,191 @@
+//! Instance, adapter and device: only the requested backend is asked for adapters (a
+//! missing Vulkan driver never silently becomes GL), and the device is created with the
+//! adapter's own limits rather than wgpu's conservative defaults.
+
+use crate::config::BackendKind;
+use crate::error::{Error, Result};
+use crate::train::Reporter;
+use std::sync::{Arc, Mutex};
+
+/// An open device and everything needed to report on it.
+pub struct GpuContext {
+    pub adapter: wgpu::Adapter,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    /// The first uncaptured device error (validation, out of memory, device loss).
+    pub error: Arc<Mutex<Option<String>>>,
+}
+
+/// The wgpu backends a `--backend` value asks for.
+pub fn backends_for(kind: BackendKind) -> wgpu::Backends {
+    match kind {
+        BackendKind::Vulkan => wgpu::Backends::VULKAN,
+        BackendKind::Metal => wgpu::Backends::METAL,
+        BackendKind::Dx12 => wgpu::Backends::DX12,
+        BackendKind::Gl => wgpu::Backends::GL,
+        BackendKind::Auto => {
+            wgpu::Backends::VULKAN
+                | wgpu::Backends::METAL
+                | wgpu::Backends::DX12
+                | wgpu::Backends::GL
+        }
+        BackendKind::Cpu => wgpu::Backends::empty(),
+    }
+}
+
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    // No validation layers by default (also in debug builds); WGPU_VALIDATION=1 turns them on.
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    desc.flags = wgpu::InstanceFlags::empty().with_env();
+    wgpu::Instance::new(desc)
+}
+
+/// Every adapter the given backends expose, in enumeration order (the `--adapter` index).
+pub fn enumerate(kind: BackendKind) -> Vec<wgpu::Adapter> {
+    let inst = instance(backends_for(kind));
+    pollster::block_on(inst.enumerate_adapters(backends_for(kind)))
+}
+
+fn type_rank(t: wgpu::DeviceType) -> u32 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+fn backend_rank(b: wgpu::Backend) -> u32 {
+    match b {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        _ => 1,
+    }
+}
+
+/// One line per adapter: index, backend, type, name, driver.
+pub fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!(
+        "{} ({:?}, {:?}, driver {} {})",
+        info.name, info.backend, info.device_type, info.driver, info.driver_info
+    )
+    .replace(" )", ")")
+}
+
+impl GpuContext {
+    /// Opens the adapter for `kind`. `Ok(None)` means `auto` found no hardware adapter and
+    /// the CPU trainer should run (it is faster than a software rasteriser).
+    pub fn open(
+        kind: BackendKind,
+        index: Option<usize>,
+        reporter: &Reporter,
+    ) -> Result<Option<GpuContext>> {
+        let adapters = enumerate(kind);
+        let seen = || {
+            let all = enumerate(BackendKind::Auto);
+            if all.is_empty() {
+                "no adapter on any backend".to_string()
+            } else {
+                all.iter()
+                    .map(|a| format!("  {}", describe(&a.get_info())))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        };
+        if adapters.is_empty() {
+            if kind == BackendKind::Auto {
+                reporter.note("auto: no GPU adapter found; training on the CPU backend");
+                return Ok(None);
+            }
+            return Err(Error::Gpu(format!(
+                "--backend {}: no adapter found (is the driver installed? on Linux, Vulkan needs a Vulkan ICD such as mesa-vulkan-drivers or the vendor driver). Adapters seen:\n{}\nUse --backend cpu to train without a GPU.",
+                kind.name(),
+                seen()
+            )));
+        }
+        let adapter = match index {
+            Some(i) => adapters.into_iter().nth(i).ok_or_else(|| {
+                Error::usage(
+                    "--adapter",
+                    format!(
+                        "{i} is out of range for --backend {}; `w2v-gpu devices` lists the adapters",
+                        kind.name()
+                    ),
+                )
+            })?,
+            None => {
+                let mut v = adapters;
+                v.sort_by_key(|a| {
+                    let i = a.get_info();
+                    (type_rank(i.device_type), backend_rank(i.backend))
+                });
+                let best = v.into_iter().next().expect("non-empty");
+                if kind == BackendKind::Auto && best.get_info().device_type == wgpu::DeviceType::Cpu {
+                    reporter.note(&format!(
+                        "auto: only a software adapter ({}) found; training on the CPU backend, which is faster",
+                        best.get_info().name
+                    ));
+                    return Ok(None);
+                }
+                best
+            }
+        };
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("w2v-gpu"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| {
+            Error::Gpu(format!(
+                "{}: cannot open the device: {e}; use --backend cpu",
+                describe(&info)
+            ))
+        })?;
+        let error = Arc::new(Mutex::new(None::<String>));
+        let slot = error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
+            if s.is_none() {
+                *s = Some(e.to_string());
+            }
+        }));
+        let slot = error.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
+            if s.is_none() {
+                *s = Some(format!("device lost ({reason:?}): {msg}"));
+            }
+        });
+        Ok(Some(GpuContext {
+            adapter,
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            error,
+        }))
+    }
+
+    /// Fails with the first device error recorded, naming the way out.
+    pub fn check(&self) -> Result<()> {
+        let e = self.error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match e {
+            None => Ok(()),
+            Some(msg) => Err(Error::Gpu(format!(
+                "GPU error on {}: {msg}\nIf it is out of memory, try a smaller --dim or --gpu-batch; --backend cpu always works.",
+                describe(&self.info)
+            ))),
+        }
+    }
+}

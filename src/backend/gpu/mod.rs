@@ -1,0 +1,508 @@
+//! The `wgpu` engine: both matrices live on the device for the whole run; each step is one
+//! bulk upload (a small header and the batch's kept word ids) and one dispatch with a
+//! workgroup per centre position. Noise words and window sizes are drawn on the GPU from a
+//! counter-based hash, so nothing else is uploaded; the loss is reduced on the GPU and read
+//! back only when the progress display asks for it.
+
+pub mod context;
+pub mod shaders;
+
+pub use context::GpuContext;
+
+use crate::backend::{Backend, KernelParams, StepLoss};
+use crate::batch::Batch;
+use crate::config::TrainConfig;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::sampling::AliasTable;
+use std::collections::VecDeque;
+
+/// u32 words before the tokens in each upload: alpha bits, RNG key, token count, padding.
+pub const HEADER_WORDS: usize = 8;
+/// Matrix bindings per matrix in the kernel (row-range split).
+pub const PARTS: usize = 4;
+/// Uploads in flight (ring of token buffers).
+const RING: usize = 3;
+
+/// How a matrix is split over storage bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub rows_per_part: usize,
+    pub parts: usize,
+}
+
+/// Rows per binding for a `rows × dim` f32 matrix when one binding holds at most
+/// `max_binding` bytes.
+pub fn split_rows(rows: usize, dim: usize, max_binding: u64) -> Result<Split> {
+    let row_bytes = dim as u64 * 4;
+    let rpp = (max_binding / row_bytes).min(u32::MAX as u64) as usize;
+    if rpp == 0 {
+        return Err(Error::Gpu(format!(
+            "one row of --dim {dim} ({row_bytes} bytes) exceeds the device's storage binding limit of {max_binding} bytes; use a smaller --dim or --backend cpu"
+        )));
+    }
+    let parts = rows.div_ceil(rpp).max(1);
+    if parts > PARTS {
+        return Err(Error::Gpu(format!(
+            "the model ({rows} words × {dim} dims = {} MiB per matrix) needs {parts} bindings of at most {} MiB, more than the {PARTS} the kernels have; use --max-vocab, a smaller --dim, or --backend cpu",
+            (rows as u64 * row_bytes) >> 20,
+            max_binding >> 20
+        )));
+    }
+    Ok(Split {
+        rows_per_part: rpp.min(rows.max(1)),
+        parts,
+    })
+}
+
+pub struct GpuBackend {
+    ctx: GpuContext,
+    params: KernelParams,
+    vocab: usize,
+    split: Split,
+    input: Vec<wgpu::Buffer>,
+    output: Vec<wgpu::Buffer>,
+    tokens: Vec<wgpu::Buffer>,
+    train: wgpu::ComputePipeline,
+    reduce: wgpu::ComputePipeline,
+    train_groups: Vec<wgpu::BindGroup>,
+    reduce_groups: Vec<wgpu::BindGroup>,
+    loss_sum: wgpu::Buffer,
+    loss_read: wgpu::Buffer,
+    capacity: usize,
+    staging: Vec<u32>,
+    in_flight: VecDeque<wgpu::SubmissionIndex>,
+    step: u64,
+    last: Option<usize>,
+}
+
+fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+fn pipeline(
+    device: &wgpu::Device,
+    label: &str,
+    source: &str,
+    entry: &str,
+    layout: &wgpu::BindGroupLayout,
+) -> wgpu::ComputePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &[Some(layout)],
+        immediate_size: 0,
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: Some(&pl),
+        module: &module,
+        entry_point: Some(entry),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}
+
+impl GpuBackend {
+    /// Uploads `model` and builds the pipelines for `params`.
+    pub fn new(
+        ctx: GpuContext,
+        model: &Model,
+        params: KernelParams,
+        alias: &AliasTable,
+        cfg: &TrainConfig,
+    ) -> Result<GpuBackend> {
+        let limits = &ctx.limits;
+        let need_wg = shaders::workgroup_bytes(&params);
+        if need_wg > limits.max_compute_workgroup_storage_size as u64 {
+            return Err(Error::Gpu(format!(
+                "--dim {} with --window {} and --negative {} needs {need_wg} bytes of workgroup memory; {} allows {}. Use a smaller --dim/--window or --backend cpu",
+                params.dim,
+                params.window,
+                params.negative,
+                ctx.info.name,
+                limits.max_compute_workgroup_storage_size
+            )));
+        }
+        if limits.max_storage_buffers_per_shader_stage < 3 + 2 * PARTS as u32 {
+            return Err(Error::Gpu(format!(
+                "{} allows {} storage buffers per shader stage; the kernels need {}. Use --backend cpu",
+                ctx.info.name,
+                limits.max_storage_buffers_per_shader_stage,
+                3 + 2 * PARTS
+            )));
+        }
+        let vocab = model.vocab_size();
+        let mut max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        if let Some(forced) = cfg.max_binding_bytes {
+            max_binding = max_binding.min(forced);
+        }
+        // Bindings must be multiples of 4 bytes; rows are.
+        let split = split_rows(vocab, params.dim, max_binding)?;
+        let device = &ctx.device;
+        let row_bytes = params.dim * 4;
+        let make_parts = |label: &str, data: &[f32]| -> Vec<wgpu::Buffer> {
+            (0..PARTS)
+                .map(|p| {
+                    let lo = (p * split.rows_per_part).min(vocab);
+                    let hi = ((p + 1) * split.rows_per_part).min(vocab);
+                    let bytes = ((hi - lo) * row_bytes).max(4) as u64;
+                    let buf = device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some(label),
+                        size: bytes,
+                        usage: wgpu::BufferUsages::STORAGE
+                            | wgpu::BufferUsages::COPY_DST
+                            | wgpu::BufferUsages::COPY_SRC,
+                        mapped_at_creation: false,
+                    });
+                    if hi > lo {
+                        ctx.queue.write_buffer(
+                            &buf,
+                            0,
+                            bytemuck::cast_slice(&data[lo * params.dim..hi * params.dim]),
+                        );
+                    }
+                    buf
+                })
+                .collect()
+        };
+        let input = make_parts("input", &model.input);
+        let output = make_parts("output", &model.output);
+        let alias_buf = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("alias"),
+            size: (alias.as_words().len() * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        ctx.queue
+            .write_buffer(&alias_buf, 0, bytemuck::cast_slice(alias.as_words()));
+        // A batch ends at the first chunk end past `gpu_batch`, so it can exceed it by a chunk.
+        let capacity = cfg.gpu_batch + crate::batch::MAX_SENTENCE + 2;
+        let tokens: Vec<wgpu::Buffer> = (0..RING)
+            .map(|_| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("tokens"),
+                    size: ((HEADER_WORDS + capacity) * 4) as u64,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
+        let loss_out = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("loss per position"),
+            size: (capacity * 8) as u64,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        let loss_sum = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("loss sum"),
+            size: 8,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let loss_read = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("loss readback"),
+            size: 8,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+
+        let mut entries = vec![
+            storage_entry(0, true),
+            storage_entry(1, true),
+            storage_entry(2, false),
+        ];
+        entries.extend((0..2 * PARTS as u32).map(|b| storage_entry(3 + b, false)));
+        let train_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("train"),
+            entries: &entries,
+        });
+        let reduce_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("reduce"),
+            entries: &[
+                storage_entry(0, true),
+                storage_entry(1, true),
+                storage_entry(2, false),
+            ],
+        });
+        let train_src = shaders::train_source(&params, split.rows_per_part as u32);
+        let train = pipeline(device, "train", &train_src, "train", &train_layout);
+        let reduce = pipeline(
+            device,
+            "reduce",
+            &shaders::reduce_source(),
+            "reduce",
+            &reduce_layout,
+        );
+        let train_groups = tokens
+            .iter()
+            .map(|t| {
+                let mut e = vec![
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: t.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: alias_buf.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: loss_out.as_entire_binding(),
+                    },
+                ];
+                for (k, b) in input.iter().chain(&output).enumerate() {
+                    e.push(wgpu::BindGroupEntry {
+                        binding: 3 + k as u32,
+                        resource: b.as_entire_binding(),
+                    });
+                }
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("train"),
+                    layout: &train_layout,
+                    entries: &e,
+                })
+            })
+            .collect();
+        let reduce_groups = tokens
+            .iter()
+            .map(|t| {
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("reduce"),
+                    layout: &reduce_layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: t.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: loss_out.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: loss_sum.as_entire_binding(),
+                        },
+                    ],
+                })
+            })
+            .collect();
+        ctx.queue.submit([]);
+        ctx.check()?;
+        Ok(GpuBackend {
+            ctx,
+            params,
+            vocab,
+            split,
+            input,
+            output,
+            tokens,
+            train,
+            reduce,
+            train_groups,
+            reduce_groups,
+            loss_sum,
+            loss_read,
+            capacity,
+            staging: Vec::with_capacity(HEADER_WORDS + capacity),
+            in_flight: VecDeque::new(),
+            step: 0,
+            last: None,
+        })
+    }
+
+    pub fn split(&self) -> Split {
+        self.split
+    }
+
+    /// The wgpu backend in use, lower-case (`vulkan`, `gl`, ...).
+    pub fn backend_name(&self) -> &'static str {
+        match self.ctx.info.backend {
+            wgpu::Backend::Vulkan => "vulkan",
+            wgpu::Backend::Metal => "metal",
+            wgpu::Backend::Dx12 => "dx12",
+            wgpu::Backend::Gl => "gl",
+            _ => "other",
+        }
+    }
+
+    fn wait(&self, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
+        self.ctx
+            .device
+            .poll(wgpu::PollType::Wait {
+                submission_index: index,
+                timeout: None,
+            })
+            .map_err(|e| Error::Gpu(format!("waiting for {}: {e}", self.ctx.info.name)))?;
+        self.ctx.check()
+    }
+
+    fn read_buffer(&self, buf: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
+        let slice = buf.slice(..out.len() as u64);
+        slice.map_async(wgpu::MapMode::Read, |_| {});
+        self.wait(None)?;
+        {
+            let view = slice.get_mapped_range().map_err(|e| {
+                Error::Gpu(format!("reading back from {}: {e}", self.ctx.info.name))
+            })?;
+            out.copy_from_slice(&view);
+        }
+        buf.unmap();
+        Ok(())
+    }
+
+    fn download_matrix(&self, parts: &[wgpu::Buffer]) -> Result<Vec<f32>> {
+        let mut data = vec![0.0f32; self.vocab * self.params.dim];
+        for (p, buf) in parts.iter().enumerate() {
+            let lo = (p * self.split.rows_per_part).min(self.vocab) * self.params.dim;
+            let hi = ((p + 1) * self.split.rows_per_part).min(self.vocab) * self.params.dim;
+            if hi == lo {
+                continue;
+            }
+            let bytes = ((hi - lo) * 4) as u64;
+            let read = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("matrix readback"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+            enc.copy_buffer_to_buffer(buf, 0, &read, 0, bytes);
+            self.ctx.queue.submit([enc.finish()]);
+            self.read_buffer(&read, bytemuck::cast_slice_mut(&mut data[lo..hi]))?;
+        }
+        Ok(data)
+    }
+}
+
+impl Backend for GpuBackend {
+    fn step(&mut self, batch: &Batch, alpha: f32, key: u32) -> Result<()> {
+        let n = batch.tokens.len();
+        if n == 0 {
+            return Ok(());
+        }
+        if n > self.capacity {
+            return Err(Error::Gpu(format!(
+                "batch of {n} tokens exceeds the GPU buffers ({})",
+                self.capacity
+            )));
+        }
+        let k = (self.step % RING as u64) as usize;
+        self.staging.clear();
+        self.staging
+            .extend_from_slice(&[alpha.to_bits(), key, n as u32, 0, 0, 0, 0, 0]);
+        self.staging.extend_from_slice(&batch.tokens);
+        self.ctx
+            .queue
+            .write_buffer(&self.tokens[k], 0, bytemuck::cast_slice(&self.staging));
+        let max_x = self
+            .ctx
+            .limits
+            .max_compute_workgroups_per_dimension
+            .min(32768) as usize;
+        let gx = n.min(max_x);
+        let gy = n.div_ceil(gx);
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("train"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.train);
+            pass.set_bind_group(0, &self.train_groups[k], &[]);
+            pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+        }
+        let idx = self.ctx.queue.submit([enc.finish()]);
+        self.in_flight.push_back(idx);
+        // Keep at most RING-1 steps queued: the host runs ahead of the GPU, never far.
+        while self.in_flight.len() >= RING {
+            let oldest = self.in_flight.pop_front();
+            self.wait(oldest)?;
+        }
+        self.last = Some(k);
+        self.step += 1;
+        Ok(())
+    }
+
+    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
+        let Some(k) = self.last.take() else {
+            return Ok(None);
+        };
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("reduce"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.reduce);
+            pass.set_bind_group(0, &self.reduce_groups[k], &[]);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        enc.copy_buffer_to_buffer(&self.loss_sum, 0, &self.loss_read, 0, 8);
+        self.ctx.queue.submit([enc.finish()]);
+        let mut v = [0.0f32; 2];
+        self.read_buffer(&self.loss_read, bytemuck::cast_slice_mut(&mut v))?;
+        self.in_flight.clear();
+        Ok(Some(StepLoss {
+            sum: v[0] as f64,
+            terms: v[1].round() as u64,
+        }))
+    }
+
+    fn download(&mut self) -> Result<Model> {
+        self.wait(None)?;
+        self.in_flight.clear();
+        Ok(Model {
+            dim: self.params.dim,
+            input: self.download_matrix(&self.input)?,
+            output: self.download_matrix(&self.output)?,
+        })
+    }
+
+    fn describe(&self) -> String {
+        context::describe(&self.ctx.info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_by_binding_limit() {
+        assert_eq!(
+            split_rows(1000, 100, 1 << 27).unwrap(),
+            Split {
+                rows_per_part: 1000,
+                parts: 1
+            }
+        );
+        // 400 B rows, 40 000 B binding → 100 rows per part.
+        assert_eq!(
+            split_rows(350, 100, 40_000).unwrap(),
+            Split {
+                rows_per_part: 100,
+                parts: 4
+            }
+        );
+        assert!(split_rows(401, 100, 40_000)
+            .unwrap_err()
+            .to_string()
+            .contains("--max-vocab"));
+        assert!(split_rows(10, 100, 100).is_err());
+    }
+}

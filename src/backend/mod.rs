@@ -1,0 +1,50 @@
+//! Training engines. A [`Backend`] applies batches to a model it holds (on the device for
+//! the GPU); the CPU Hogwild trainer drives its threads itself (see [`cpu`]).
+
+pub mod cpu;
+pub mod gpu;
+
+use crate::batch::Batch;
+use crate::config::ModelKind;
+use crate::error::Result;
+use crate::model::Model;
+
+/// The shape of the update a kernel performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelParams {
+    pub model: ModelKind,
+    pub dim: usize,
+    pub window: usize,
+    pub negative: usize,
+}
+
+/// Sum of loss terms and their count over some steps.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct StepLoss {
+    pub sum: f64,
+    pub terms: u64,
+}
+
+impl StepLoss {
+    pub fn add(&mut self, loss: f64) {
+        self.sum += loss;
+        self.terms += 1;
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.terms > 0).then(|| self.sum / self.terms as f64)
+    }
+}
+
+/// A model held by an engine, updated one batch at a time.
+pub trait Backend {
+    /// Applies one batch with learning rate `alpha`; `key` seeds the step's random numbers
+    /// (window shrink and noise words) as `sampling::rand_at(key, position, lane)`.
+    fn step(&mut self, batch: &Batch, alpha: f32, key: u32) -> Result<()>;
+    /// Loss accumulated since the last call, where the engine measured it.
+    fn take_loss(&mut self) -> Result<Option<StepLoss>>;
+    /// Copies both matrices back to the host.
+    fn download(&mut self) -> Result<Model>;
+    /// What runs the work, for logs and `--json` (`adapter`).
+    fn describe(&self) -> String;
+}

@@ -1,0 +1,450 @@
+//! Command-line interface: one clap struct per subcommand; `run` maps errors to exit codes
+//! (0 ok, 1 runtime error, 2 usage error).
+
+use crate::config::{BackendKind, Format, ModelKind, TrainConfig};
+use crate::error::Error;
+use crate::eval::{evaluate_analogies, evaluate_similarity, Space};
+use crate::train::Reporter;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "w2v-gpu",
+    version,
+    about = "word2vec (skip-gram / CBOW, negative sampling) on any GPU through wgpu, or on the CPU"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train word vectors on a text corpus.
+    Train(TrainArgs),
+    /// Nearest neighbours of words by cosine similarity.
+    Similar(SimilarArgs),
+    /// Solve "A is to B as C is to ?".
+    Analogy(AnalogyArgs),
+    /// Analogy accuracy and word-similarity correlation of a vectors file.
+    Eval(EvalArgs),
+    /// List the GPU adapters wgpu can see, with the limits that matter here.
+    Devices(DevicesArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ModelArg {
+    Skipgram,
+    Cbow,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum BackendArg {
+    Cpu,
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+    Auto,
+}
+
+impl From<BackendArg> for BackendKind {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Cpu => BackendKind::Cpu,
+            BackendArg::Vulkan => BackendKind::Vulkan,
+            BackendArg::Metal => BackendKind::Metal,
+            BackendArg::Dx12 => BackendKind::Dx12,
+            BackendArg::Gl => BackendKind::Gl,
+            BackendArg::Auto => BackendKind::Auto,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum FormatArg {
+    Text,
+    Binary,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Corpus: plain text (or .gz), words separated by whitespace, one sentence per line.
+    #[arg(long, alias = "train")]
+    pub input: PathBuf,
+    /// Where to write the vectors (written to a temporary file, then renamed).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Output format; default: binary for `.bin`, text otherwise.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    #[arg(long, value_enum, default_value = "skipgram")]
+    pub model: ModelArg,
+    /// Vector dimension.
+    #[arg(long, alias = "size", default_value_t = 100)]
+    pub dim: usize,
+    /// Maximum distance between centre and context word (the effective window is uniform in 1..=window).
+    #[arg(long, default_value_t = 5)]
+    pub window: usize,
+    /// Noise words per positive example.
+    #[arg(long, default_value_t = 5)]
+    pub negative: usize,
+    /// Ignore words with fewer occurrences.
+    #[arg(long, default_value_t = 5)]
+    pub min_count: u64,
+    /// Keep only the N most frequent words.
+    #[arg(long)]
+    pub max_vocab: Option<usize>,
+    /// Subsampling threshold for frequent words (0 disables).
+    #[arg(long, default_value_t = 1e-3)]
+    pub sample: f64,
+    /// Passes over the corpus.
+    #[arg(long, alias = "iter", default_value_t = 5)]
+    pub epochs: usize,
+    /// Starting learning rate [default: 0.025 for skip-gram, 0.05 for CBOW].
+    #[arg(long)]
+    pub alpha: Option<f32>,
+    /// CPU threads [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: BackendArg,
+    /// Which adapter of the backend (see `w2v-gpu devices`).
+    #[arg(long)]
+    pub adapter: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write the vocabulary (`word count` per line) here.
+    #[arg(long)]
+    pub save_vocab: Option<PathBuf>,
+    /// Use this vocabulary instead of counting the corpus.
+    #[arg(long)]
+    pub read_vocab: Option<PathBuf>,
+    /// Centre positions per GPU step.
+    #[arg(long, default_value_t = 1 << 16)]
+    pub gpu_batch: usize,
+    /// Pretend storage bindings hold at most this many bytes (testing the matrix split).
+    #[arg(long, hide = true)]
+    pub max_binding_bytes: Option<u64>,
+    /// No progress bar or notes on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print one JSON object with the run's numbers on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl TrainArgs {
+    pub fn to_config(&self) -> TrainConfig {
+        let d = TrainConfig::default();
+        TrainConfig {
+            input: self.input.clone(),
+            output: self.output.clone(),
+            format: self.format.map(|f| match f {
+                FormatArg::Text => Format::Text,
+                FormatArg::Binary => Format::Binary,
+            }),
+            model: match self.model {
+                ModelArg::Skipgram => ModelKind::SkipGram,
+                ModelArg::Cbow => ModelKind::Cbow,
+            },
+            dim: self.dim,
+            window: self.window,
+            negative: self.negative,
+            min_count: self.min_count,
+            max_vocab: self.max_vocab,
+            sample: self.sample,
+            epochs: self.epochs,
+            alpha: self.alpha,
+            threads: self.threads.unwrap_or(d.threads),
+            backend: self.backend.into(),
+            adapter: self.adapter,
+            seed: self.seed,
+            save_vocab: self.save_vocab.clone(),
+            read_vocab: self.read_vocab.clone(),
+            gpu_batch: self.gpu_batch,
+            max_binding_bytes: self.max_binding_bytes,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SimilarArgs {
+    /// word2vec text or binary vectors.
+    #[arg(long)]
+    pub vectors: PathBuf,
+    /// Words to look up.
+    #[arg(required = true)]
+    pub words: Vec<String>,
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+    /// Load only the first N rows (the most frequent words).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalogyArgs {
+    #[arg(long)]
+    pub vectors: PathBuf,
+    pub a: String,
+    pub b: String,
+    pub c: String,
+    #[arg(short, default_value_t = 5)]
+    pub k: usize,
+    /// 3CosAdd (`add`, gensim's most_similar) or 3CosMul (`cosmul`).
+    #[arg(long, default_value = "add", value_parser = ["add", "cosmul"])]
+    pub method: String,
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[arg(long)]
+    pub vectors: PathBuf,
+    /// Analogy files (questions-words.txt format or 4 words per line).
+    #[arg(long)]
+    pub analogies: Vec<PathBuf>,
+    /// Word-pair similarity files (`word1 word2 score`).
+    #[arg(long)]
+    pub similarity: Vec<PathBuf>,
+    /// Answer analogies among the N most frequent words only (gensim's restrict_vocab).
+    #[arg(long, default_value_t = 30000)]
+    pub restrict: usize,
+    /// Compare words with their case (default: case-insensitive, as gensim).
+    #[arg(long)]
+    pub case_sensitive: bool,
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DevicesArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses arguments, runs the command, returns the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    match dispatch(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            e.downcast_ref::<Error>().map_or(1, Error::exit_code)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(a) => {
+            let cfg = a.to_config();
+            let report = crate::train::train(&cfg, &Reporter::new(a.quiet))?;
+            if a.json {
+                println!("{}", report.to_json());
+            } else {
+                println!(
+                    "trained {} on {} ({}): {} words in {:.2}s = {:.0} words/s, vocabulary {}, final loss {}; vectors in {}",
+                    cfg.model.name(),
+                    report.backend,
+                    report.adapter.as_deref().unwrap_or("cpu threads"),
+                    report.words,
+                    report.train_seconds,
+                    report.words_per_second,
+                    report.vocab_size,
+                    report.final_loss.map_or("-".into(), |l| format!("{l:.4}")),
+                    cfg.output.display()
+                );
+            }
+        }
+        Command::Similar(a) => {
+            let space = load_space(&a.vectors, a.limit, true)?;
+            let mut all = serde_json::Map::new();
+            for w in &a.words {
+                let r = space.similar(w, a.k)?;
+                if a.json {
+                    all.insert(w.clone(), pairs_json(&r));
+                } else {
+                    println!("{w}:");
+                    for (n, s) in r {
+                        println!("  {s:.4}  {n}");
+                    }
+                }
+            }
+            if a.json {
+                println!("{}", serde_json::Value::Object(all));
+            }
+        }
+        Command::Analogy(a) => {
+            let space = load_space(&a.vectors, a.limit, true)?;
+            let r = space.analogy(&a.a, &a.b, &a.c, a.k, a.method == "cosmul")?;
+            if a.json {
+                println!("{}", pairs_json(&r));
+            } else {
+                println!("{} : {} :: {} : ?", a.a, a.b, a.c);
+                for (n, s) in r {
+                    println!("  {s:.4}  {n}");
+                }
+            }
+        }
+        Command::Eval(a) => eval_command(&a)?,
+        Command::Devices(a) => devices_command(a.json),
+    }
+    Ok(())
+}
+
+fn load_space(path: &std::path::Path, limit: Option<usize>, ci: bool) -> crate::Result<Space> {
+    let emb = crate::io::read_vectors(path, limit)?;
+    Ok(Space::new(&emb, ci))
+}
+
+fn pairs_json(r: &[(String, f32)]) -> serde_json::Value {
+    serde_json::Value::Array(
+        r.iter()
+            .map(|(w, s)| serde_json::json!({"word": w, "score": s}))
+            .collect(),
+    )
+}
+
+fn eval_command(a: &EvalArgs) -> anyhow::Result<()> {
+    if a.analogies.is_empty() && a.similarity.is_empty() {
+        return Err(Error::usage(
+            "--analogies/--similarity",
+            "give at least one evaluation file",
+        )
+        .into());
+    }
+    let t = std::time::Instant::now();
+    let space = load_space(&a.vectors, a.limit, !a.case_sensitive)?;
+    let load_s = t.elapsed().as_secs_f64();
+    let mut out_an = Vec::new();
+    let mut out_sim = Vec::new();
+    for f in &a.analogies {
+        let r = evaluate_analogies(&space, f, a.restrict)?;
+        if !a.json {
+            println!(
+                "analogies {}: {:.2}% ({}/{}), {} questions skipped (OOV)",
+                r.file,
+                100.0 * r.total.accuracy(),
+                r.total.correct,
+                r.total.total,
+                r.total.oov
+            );
+            for s in &r.sections {
+                println!(
+                    "  {:<32} {:6.2}% ({}/{}, {} OOV)",
+                    s.name,
+                    100.0 * s.accuracy(),
+                    s.correct,
+                    s.total,
+                    s.oov
+                );
+            }
+        }
+        out_an.push(serde_json::json!({
+            "file": r.file,
+            "accuracy": r.total.accuracy(),
+            "correct": r.total.correct,
+            "total": r.total.total,
+            "oov": r.total.oov,
+            "sections": r.sections.iter().map(|s| serde_json::json!({
+                "name": s.name, "accuracy": s.accuracy(), "correct": s.correct, "total": s.total, "oov": s.oov
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    for f in &a.similarity {
+        let r = evaluate_similarity(&space, f, 300_000)?;
+        if !a.json {
+            println!(
+                "similarity {}: spearman {:.4}, pearson {:.4} ({} pairs, {} OOV)",
+                r.file, r.spearman, r.pearson, r.pairs, r.oov
+            );
+        }
+        out_sim.push(serde_json::json!({
+            "file": r.file, "spearman": r.spearman, "pearson": r.pearson, "pairs": r.pairs, "oov": r.oov
+        }));
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "vectors": a.vectors.display().to_string(),
+                "words": space.len(),
+                "dim": space.dim,
+                "restrict": a.restrict,
+                "analogies": out_an,
+                "similarity": out_sim,
+                "load_seconds": load_s,
+                "seconds": t.elapsed().as_secs_f64(),
+            })
+        );
+    }
+    Ok(())
+}
+
+fn devices_command(json: bool) {
+    let adapters = crate::backend::gpu::context::enumerate(BackendKind::Auto);
+    let mut rows = Vec::new();
+    let mut per_backend: std::collections::HashMap<wgpu::Backend, usize> = Default::default();
+    for a in &adapters {
+        let i = a.get_info();
+        let l = a.limits();
+        let f = a.features();
+        let idx = per_backend.entry(i.backend).or_insert(0);
+        let row = serde_json::json!({
+            "backend": format!("{:?}", i.backend).to_lowercase(),
+            "index": *idx,
+            "name": i.name,
+            "type": format!("{:?}", i.device_type),
+            "driver": format!("{} {}", i.driver, i.driver_info).trim().to_string(),
+            "max_storage_buffer_binding_size": l.max_storage_buffer_binding_size,
+            "max_buffer_size": l.max_buffer_size,
+            "max_storage_buffers_per_shader_stage": l.max_storage_buffers_per_shader_stage,
+            "max_compute_workgroup_storage_size": l.max_compute_workgroup_storage_size,
+            "subgroup_size": [i.subgroup_min_size, i.subgroup_max_size],
+            "shader_f16": f.contains(wgpu::Features::SHADER_F16),
+            "timestamp_query": f.contains(wgpu::Features::TIMESTAMP_QUERY),
+        });
+        *idx += 1;
+        rows.push(row);
+    }
+    if json {
+        println!("{}", serde_json::Value::Array(rows));
+        return;
+    }
+    if rows.is_empty() {
+        println!("no GPU adapter found; `--backend cpu` trains on the CPU");
+    }
+    for r in rows {
+        println!(
+            "{} #{}: {} ({}), driver {}\n    storage binding {} MiB, buffer {} MiB, {} storage buffers/stage, workgroup memory {} KiB, subgroup {:?}, f16 {}, timestamps {}",
+            r["backend"].as_str().unwrap_or(""),
+            r["index"],
+            r["name"].as_str().unwrap_or(""),
+            r["type"].as_str().unwrap_or(""),
+            r["driver"].as_str().unwrap_or(""),
+            r["max_storage_buffer_binding_size"].as_u64().unwrap_or(0) >> 20,
+            r["max_buffer_size"].as_u64().unwrap_or(0) >> 20,
+            r["max_storage_buffers_per_shader_stage"],
+            r["max_compute_workgroup_storage_size"].as_u64().unwrap_or(0) >> 10,
+            r["subgroup_size"],
+            r["shader_f16"],
+            r["timestamp_query"],
+        );
+    }
+}

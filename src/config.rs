@@ -1,0 +1,228 @@
+//! Every training hyper-parameter, with word2vec.c's defaults, validated once.
+
+use crate::error::{Error, Result};
+use std::path::PathBuf;
+
+/// Skip-gram predicts the context from the centre word; CBOW predicts the centre word
+/// from the mean of its context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    SkipGram,
+    Cbow,
+}
+
+impl ModelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::SkipGram => "skipgram",
+            ModelKind::Cbow => "cbow",
+        }
+    }
+}
+
+/// Which engine trains: the CPU trainer or a `wgpu` backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Cpu,
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+    /// The best GPU adapter found; the CPU trainer when only software adapters exist.
+    Auto,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Vulkan => "vulkan",
+            BackendKind::Metal => "metal",
+            BackendKind::Dx12 => "dx12",
+            BackendKind::Gl => "gl",
+            BackendKind::Auto => "auto",
+        }
+    }
+}
+
+/// Output file format for vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `V D` header, then one `word v1 v2 ...` line per word.
+    Text,
+    /// `V D` header, then `word` + space + D little-endian f32 + newline per word.
+    Binary,
+}
+
+impl Format {
+    /// word2vec.c's convention: `.bin` means binary, anything else text.
+    pub fn from_path(path: &std::path::Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("bin") => Format::Binary,
+            _ => Format::Text,
+        }
+    }
+}
+
+/// All settings of one training run.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    /// `None`: from the output's extension.
+    pub format: Option<Format>,
+    pub model: ModelKind,
+    pub dim: usize,
+    pub window: usize,
+    pub negative: usize,
+    pub min_count: u64,
+    pub max_vocab: Option<usize>,
+    pub sample: f64,
+    pub epochs: usize,
+    /// `None`: 0.025 for skip-gram, 0.05 for CBOW (word2vec.c).
+    pub alpha: Option<f32>,
+    pub threads: usize,
+    pub backend: BackendKind,
+    /// Index into the adapters of the chosen backend (`w2v-gpu devices` lists them).
+    pub adapter: Option<usize>,
+    pub seed: u64,
+    pub save_vocab: Option<PathBuf>,
+    pub read_vocab: Option<PathBuf>,
+    /// Centre positions per GPU step.
+    pub gpu_batch: usize,
+    /// Test hook: pretend the device's storage binding limit is this many bytes, to force
+    /// the row-range split of the matrices on small models.
+    pub max_binding_bytes: Option<u64>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            input: PathBuf::new(),
+            output: PathBuf::new(),
+            format: None,
+            model: ModelKind::SkipGram,
+            dim: 100,
+            window: 5,
+            negative: 5,
+            min_count: 5,
+            max_vocab: None,
+            sample: 1e-3,
+            epochs: 5,
+            alpha: None,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            backend: BackendKind::Cpu,
+            adapter: None,
+            seed: 1,
+            save_vocab: None,
+            read_vocab: None,
+            gpu_batch: 1 << 16,
+            max_binding_bytes: None,
+        }
+    }
+}
+
+/// Largest window the GPU kernels are built for (shared-memory sizing) and a sanity bound
+/// for the CPU.
+pub const MAX_WINDOW: usize = 64;
+/// The kernels draw 2 random lanes per noise word out of 64 per position (lane 0 is the
+/// window shrink), so at most 31 noise words.
+pub const MAX_NEGATIVE: usize = 31;
+pub const MAX_DIM: usize = 4096;
+
+impl TrainConfig {
+    /// The starting learning rate: `--alpha`, or word2vec.c's default for the model.
+    pub fn start_alpha(&self) -> f32 {
+        self.alpha.unwrap_or(match self.model {
+            ModelKind::SkipGram => 0.025,
+            ModelKind::Cbow => 0.05,
+        })
+    }
+
+    pub fn output_format(&self) -> Format {
+        self.format
+            .unwrap_or_else(|| Format::from_path(&self.output))
+    }
+
+    /// Checks every value once, so the trainers can trust them.
+    pub fn validate(&self) -> Result<()> {
+        if self.input.as_os_str().is_empty() {
+            return Err(Error::usage("--input", "a corpus file is required"));
+        }
+        if self.output.as_os_str().is_empty() {
+            return Err(Error::usage("--output", "an output file is required"));
+        }
+        if self.dim == 0 || self.dim > MAX_DIM {
+            return Err(Error::usage(
+                "--dim",
+                format!(
+                    "{} is out of range; use 1..={MAX_DIM} (typical: 100-300)",
+                    self.dim
+                ),
+            ));
+        }
+        if self.window == 0 || self.window > MAX_WINDOW {
+            return Err(Error::usage(
+                "--window",
+                format!(
+                    "{} is out of range; use 1..={MAX_WINDOW} (typical: 5)",
+                    self.window
+                ),
+            ));
+        }
+        if self.negative == 0 || self.negative > MAX_NEGATIVE {
+            return Err(Error::usage(
+                "--negative",
+                format!(
+                    "{} is out of range; use 1..={MAX_NEGATIVE} (typical: 5-15)",
+                    self.negative
+                ),
+            ));
+        }
+        if self.epochs == 0 {
+            return Err(Error::usage("--epochs", "must be at least 1"));
+        }
+        if !(self.sample >= 0.0 && self.sample.is_finite()) {
+            return Err(Error::usage(
+                "--sample",
+                format!(
+                    "{} must be >= 0 (0 disables subsampling; typical 1e-3..1e-5)",
+                    self.sample
+                ),
+            ));
+        }
+        if let Some(a) = self.alpha {
+            if !(a > 0.0 && a.is_finite()) {
+                return Err(Error::usage("--alpha", format!("{a} must be > 0")));
+            }
+        }
+        if self.threads == 0 {
+            return Err(Error::usage("--threads", "must be at least 1"));
+        }
+        if self.max_vocab == Some(0) {
+            return Err(Error::usage("--max-vocab", "must be at least 1"));
+        }
+        if self.gpu_batch < 1024 {
+            return Err(Error::usage("--gpu-batch", "must be at least 1024"));
+        }
+        if same_file(&self.input, &self.output) {
+            return Err(Error::usage(
+                "--output",
+                format!(
+                    "{} is the input corpus; writing vectors there would destroy it",
+                    self.output.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}

@@ -1,0 +1,298 @@
+//! Corpus reading and encoding: the text is tokenised once into a `u32` id stream that every
+//! epoch reuses.
+//!
+//! Tokenisation is word2vec.c's: words are separated by ASCII whitespace (space, tab, CR,
+//! vertical tab, form feed, newline) and a newline ends a sentence. Bytes are not decoded
+//! while splitting, so invalid UTF-8 never fails: each word's bytes are turned into a
+//! `String` with invalid sequences **replaced by U+FFFD** (`String::from_utf8_lossy`).
+//! Files ending in `.gz` are decompressed transparently; other files are memory-mapped.
+
+use crate::error::{Error, Result};
+use crate::vocab::{FxMap, Vocab};
+use std::io::Read;
+use std::path::Path;
+
+/// Marks the end of a sentence (a newline in the corpus) in the id stream.
+pub const SENTENCE_END: u32 = u32::MAX;
+
+/// The corpus bytes: memory-mapped, or decompressed into memory for `.gz`.
+pub enum CorpusBytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for CorpusBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            CorpusBytes::Mapped(m) => m,
+            CorpusBytes::Owned(v) => v,
+        }
+    }
+}
+
+/// Opens a corpus file: memory-mapped, or gunzipped when the name ends in `.gz`.
+pub fn read_bytes(path: &Path) -> Result<CorpusBytes> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::input(
+            path,
+            "is a directory; --input needs a text file",
+        ));
+    }
+    let is_gz = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if is_gz {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))
+            .read_to_end(&mut out)
+            .map_err(|e| Error::input(path, format!("cannot decompress gzip data: {e}")))?;
+        return Ok(CorpusBytes::Owned(out));
+    }
+    if meta.len() == 0 {
+        return Ok(CorpusBytes::Owned(Vec::new()));
+    }
+    // SAFETY: the map is read-only and private to this process. If another process truncates
+    // the file while it is mapped, reads may fault (SIGBUS); this is the documented risk of
+    // every memory-mapped reader and the reason word2vec tools ask for a stable corpus file.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    Ok(CorpusBytes::Mapped(map))
+}
+
+#[inline]
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c)
+}
+
+/// Calls `on(Some(word))` for every word and `on(None)` for every newline, in corpus order.
+#[inline]
+fn tokenize<'a>(bytes: &'a [u8], mut on: impl FnMut(Option<&'a [u8]>)) {
+    let mut i = 0;
+    let n = bytes.len();
+    while i < n {
+        while i < n && is_space(bytes[i]) {
+            if bytes[i] == b'\n' {
+                on(None);
+            }
+            i += 1;
+        }
+        let start = i;
+        while i < n && !is_space(bytes[i]) {
+            i += 1;
+        }
+        if i > start {
+            on(Some(&bytes[start..i]));
+        }
+    }
+}
+
+/// Rejects files that are clearly not text (NUL bytes near the start), so that a binary
+/// passed by mistake fails with a message rather than training on garbage.
+fn check_text(path: &Path, bytes: &[u8]) -> Result<()> {
+    let head = &bytes[..bytes.len().min(1 << 16)];
+    let nul = head.iter().filter(|&&b| b == 0).count();
+    if nul > 0 {
+        return Err(Error::input(
+            path,
+            format!(
+                "looks like a binary file ({nul} NUL bytes in the first {} bytes); --input expects plain text (or .gz), words separated by spaces, one sentence per line",
+                head.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The encoded corpus: the vocabulary and the id stream of every in-vocabulary word, with
+/// [`SENTENCE_END`] after each line that had at least one such word.
+#[derive(Debug)]
+pub struct Corpus {
+    pub vocab: Vocab,
+    pub ids: Vec<u32>,
+    /// Tokens read, including words dropped as out of vocabulary.
+    pub tokens_read: u64,
+}
+
+impl Corpus {
+    /// In-vocabulary words in the stream (one epoch's worth of `words`).
+    pub fn words(&self) -> u64 {
+        self.ids.iter().filter(|&&i| i != SENTENCE_END).count() as u64
+    }
+}
+
+/// Reads, counts and encodes a corpus in one pass over the bytes.
+///
+/// Every distinct word gets a provisional id at first sight; after counting, provisional
+/// ids are mapped to vocabulary ids (or dropped), so each word is hashed once.
+pub fn load(
+    path: &Path,
+    min_count: u64,
+    max_vocab: Option<usize>,
+    fixed_vocab: Option<Vocab>,
+) -> Result<Corpus> {
+    let bytes = read_bytes(path)?;
+    check_text(path, &bytes)?;
+
+    let mut table: FxMap<&[u8], u32> = FxMap::default();
+    let mut counts: Vec<u64> = Vec::new();
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut stream: Vec<u32> = Vec::with_capacity(bytes.len() / 6);
+    let mut tokens_read = 0u64;
+    let mut line_has_word = false;
+    tokenize(&bytes, |tok| match tok {
+        Some(w) => {
+            tokens_read += 1;
+            line_has_word = true;
+            let next = counts.len() as u32;
+            let id = *table.entry(w).or_insert_with(|| {
+                counts.push(0);
+                keys.push(w);
+                next
+            });
+            counts[id as usize] += 1;
+            stream.push(id);
+        }
+        None => {
+            if line_has_word {
+                stream.push(SENTENCE_END);
+                line_has_word = false;
+            }
+        }
+    });
+    if tokens_read == 0 {
+        return Err(Error::input(
+            path,
+            "contains no words; --input expects plain text, words separated by spaces, one sentence per line",
+        ));
+    }
+    drop(table);
+
+    let vocab = match fixed_vocab {
+        Some(v) => v,
+        None => {
+            let pairs = keys
+                .iter()
+                .zip(&counts)
+                .map(|(k, &c)| (String::from_utf8_lossy(k).into_owned(), c));
+            let v = Vocab::from_counts(pairs, min_count, max_vocab);
+            if v.is_empty() {
+                let top = counts.iter().max().copied().unwrap_or(0);
+                return Err(Error::input(
+                    path,
+                    format!(
+                        "no word occurs at least --min-count {min_count} times (the most frequent occurs {top} times); lower --min-count or use a larger corpus"
+                    ),
+                ));
+            }
+            v
+        }
+    };
+
+    let remap: Vec<u32> = keys
+        .iter()
+        .map(|k| {
+            vocab
+                .id(&String::from_utf8_lossy(k))
+                .unwrap_or(SENTENCE_END - 1)
+        })
+        .collect();
+    const DROPPED: u32 = SENTENCE_END - 1;
+    let mut out = 0usize;
+    let mut last_was_end = true;
+    for i in 0..stream.len() {
+        let p = stream[i];
+        let id = if p == SENTENCE_END {
+            if last_was_end {
+                continue;
+            }
+            SENTENCE_END
+        } else {
+            match remap[p as usize] {
+                DROPPED => continue,
+                id => id,
+            }
+        };
+        last_was_end = id == SENTENCE_END;
+        stream[out] = id;
+        out += 1;
+    }
+    stream.truncate(out);
+    stream.shrink_to_fit();
+    if stream.iter().all(|&i| i == SENTENCE_END) {
+        return Err(Error::input(
+            path,
+            "no word of the corpus is in the vocabulary given by --read-vocab",
+        ));
+    }
+    Ok(Corpus {
+        vocab,
+        ids: stream,
+        tokens_read,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &tempfile::TempDir, name: &str, data: &[u8]) -> std::path::PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+
+    #[test]
+    fn encodes_sentences_and_drops_rare_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "c.txt", b"a b a\r\n\n c a b rare\nb\ta  \n");
+        let c = load(&p, 2, None, None).unwrap();
+        assert_eq!(c.vocab.words(), &["a", "b"]);
+        let e = SENTENCE_END;
+        assert_eq!(c.ids, vec![0, 1, 0, e, 0, 1, e, 1, 0, e]);
+        assert_eq!(c.tokens_read, 9);
+        assert_eq!(c.words(), 7);
+    }
+
+    #[test]
+    fn gzip_is_transparent_and_invalid_utf8_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.txt.gz");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&p).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(b"caf\xe9 caf\xe9 ok\n").unwrap();
+        gz.finish().unwrap();
+        let c = load(&p, 1, None, None).unwrap();
+        assert_eq!(c.vocab.words(), &["caf\u{fffd}", "ok"]);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = write(&dir, "e.txt", b"");
+        assert!(load(&empty, 1, None, None)
+            .unwrap_err()
+            .to_string()
+            .contains("no words"));
+        let ws = write(&dir, "w.txt", b"  \n\t\n");
+        assert!(load(&ws, 1, None, None)
+            .unwrap_err()
+            .to_string()
+            .contains("no words"));
+        let bin = write(&dir, "b.txt", b"\x7fELF\0\0\0\x01junk");
+        assert!(load(&bin, 1, None, None)
+            .unwrap_err()
+            .to_string()
+            .contains("binary"));
+        let few = write(&dir, "f.txt", b"a b c");
+        let e = load(&few, 5, None, None).unwrap_err().to_string();
+        assert!(e.contains("--min-count 5"), "{e}");
+        let missing = dir.path().join("missing.txt");
+        assert!(load(&missing, 1, None, None).is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! The library's error type: what can go wrong, always naming the file or flag involved.
+
+use std::path::{Path, PathBuf};
+
+/// Every failure the library reports. The CLI maps [`Error::Usage`] to exit code 2 and
+/// everything else to exit code 1.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag value that cannot work (`--dim 0`, a negative `--sample`, ...).
+    #[error("invalid value for {flag}: {message}")]
+    Usage { flag: String, message: String },
+
+    /// Reading or writing a file failed at the OS level.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file was read but its content is unusable.
+    #[error("{path}: {message}")]
+    Input { path: PathBuf, message: String },
+
+    /// The GPU path failed: no adapter, a device error, out of memory.
+    #[error("{0}")]
+    Gpu(String),
+}
+
+impl Error {
+    pub fn usage(flag: &str, message: impl Into<String>) -> Self {
+        Error::Usage {
+            flag: flag.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn input(path: &Path, message: impl Into<String>) -> Self {
+        Error::Input {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    /// The process exit code this error maps to: 2 for usage errors, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,494 @@
+//! Nearest neighbours, analogies and similarity benchmarks, computed as gensim 4 computes
+//! them (`most_similar`, `evaluate_word_analogies`, `evaluate_word_pairs`), with batched
+//! dot products over unit-normalised vectors.
+
+use crate::backend::cpu::dot;
+use crate::error::{Error, Result};
+use crate::io::Embeddings;
+use crate::vocab::FxMap;
+use std::path::Path;
+
+/// Unit-normalised vectors and a lookup by word. With `case_insensitive`, words are looked
+/// up lower-cased and the first (most frequent) spelling wins, as gensim does.
+pub struct Space {
+    pub words: Vec<String>,
+    pub dim: usize,
+    pub unit: Vec<f32>,
+    index: FxMap<String, u32>,
+    case_insensitive: bool,
+}
+
+impl Space {
+    pub fn new(emb: &Embeddings, case_insensitive: bool) -> Space {
+        let dim = emb.dim;
+        let mut unit = emb.vectors.clone();
+        for row in unit.chunks_exact_mut(dim) {
+            let n = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                row.iter_mut().for_each(|x| *x /= n);
+            }
+        }
+        let mut index = FxMap::default();
+        for (i, w) in emb.words.iter().enumerate() {
+            let key = if case_insensitive {
+                w.to_lowercase()
+            } else {
+                w.clone()
+            };
+            index.entry(key).or_insert(i as u32);
+        }
+        Space {
+            words: emb.words.clone(),
+            dim,
+            unit,
+            index,
+            case_insensitive,
+        }
+    }
+
+    fn key(&self, w: &str) -> String {
+        if self.case_insensitive {
+            w.to_lowercase()
+        } else {
+            w.to_string()
+        }
+    }
+
+    /// The row of `word`, if it is among the first `limit` rows.
+    pub fn find(&self, word: &str, limit: usize) -> Option<u32> {
+        self.index
+            .get(&self.key(word))
+            .copied()
+            .filter(|&i| (i as usize) < limit)
+    }
+
+    pub fn row(&self, i: u32) -> &[f32] {
+        &self.unit[i as usize * self.dim..(i as usize + 1) * self.dim]
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    fn unknown(&self, word: &str) -> Error {
+        Error::usage("WORD", format!("{word:?} is not in the vectors file"))
+    }
+
+    /// The `k` words most cosine-similar to `word` (excluding itself).
+    pub fn similar(&self, word: &str, k: usize) -> Result<Vec<(String, f32)>> {
+        let i = self
+            .find(word, self.len())
+            .ok_or_else(|| self.unknown(word))?;
+        let q = self.row(i).to_vec();
+        Ok(self.top_k(&q, k, &[i], self.len()))
+    }
+
+    /// "a is to b as c is to ?" by 3CosAdd (`cosmul = false`: argmax cos(x, b − a + c) over
+    /// unit vectors) or 3CosMul (Levy & Goldberg 2014: argmax cos'(x,b)·cos'(x,c)/(cos'(x,a)+ε)
+    /// with cos' = (1+cos)/2), excluding a, b and c.
+    pub fn analogy(
+        &self,
+        a: &str,
+        b: &str,
+        c: &str,
+        k: usize,
+        cosmul: bool,
+    ) -> Result<Vec<(String, f32)>> {
+        let ids: Vec<u32> = [a, b, c]
+            .iter()
+            .map(|w| self.find(w, self.len()).ok_or_else(|| self.unknown(w)))
+            .collect::<Result<_>>()?;
+        let (ra, rb, rc) = (self.row(ids[0]), self.row(ids[1]), self.row(ids[2]));
+        if !cosmul {
+            let q = unit_query(ra, rb, rc);
+            return Ok(self.top_k(&q, k, &ids, self.len()));
+        }
+        let mut scored: Vec<(u32, f32)> = (0..self.len() as u32)
+            .filter(|i| !ids.contains(i))
+            .map(|i| {
+                let r = self.row(i);
+                let s = |v: &[f32]| (1.0 + dot::<false>(r, v)) / 2.0;
+                (i, s(rb) * s(rc) / (s(ra) + 1e-6))
+            })
+            .collect();
+        scored.sort_by(|x, y| y.1.total_cmp(&x.1));
+        Ok(scored
+            .into_iter()
+            .take(k)
+            .map(|(i, s)| (self.words[i as usize].clone(), s))
+            .collect())
+    }
+
+    fn top_k(&self, q: &[f32], k: usize, exclude: &[u32], limit: usize) -> Vec<(String, f32)> {
+        let mut scored: Vec<(u32, f32)> = (0..limit.min(self.len()) as u32)
+            .filter(|i| !exclude.contains(i))
+            .map(|i| (i, dot::<false>(self.row(i), q)))
+            .collect();
+        let k = k.min(scored.len());
+        if k == 0 {
+            return Vec::new();
+        }
+        scored.select_nth_unstable_by(k - 1, |x, y| y.1.total_cmp(&x.1));
+        scored.truncate(k);
+        scored.sort_by(|x, y| y.1.total_cmp(&x.1));
+        scored
+            .into_iter()
+            .map(|(i, s)| (self.words[i as usize].clone(), s))
+            .collect()
+    }
+}
+
+/// unit(unit(b) − unit(a) + unit(c)): gensim's `most_similar(positive=[b, c], negative=[a])`.
+fn unit_query(a: &[f32], b: &[f32], c: &[f32]) -> Vec<f32> {
+    let mut q: Vec<f32> = (0..a.len()).map(|d| b[d] - a[d] + c[d]).collect();
+    let n = q.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        q.iter_mut().for_each(|x| *x /= n);
+    }
+    q
+}
+
+/// Accuracy of one section of an analogy file.
+#[derive(Debug, Clone, Default)]
+pub struct SectionScore {
+    pub name: String,
+    pub correct: usize,
+    pub total: usize,
+    /// Questions skipped because a word is outside the (restricted) vocabulary.
+    pub oov: usize,
+}
+
+impl SectionScore {
+    pub fn accuracy(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.correct as f64 / self.total as f64
+        }
+    }
+}
+
+/// Result of an analogy file: sections and the total over answered questions (gensim's
+/// "Total accuracy").
+#[derive(Debug, Clone, Default)]
+pub struct AnalogyScore {
+    pub file: String,
+    pub sections: Vec<SectionScore>,
+    pub total: SectionScore,
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Analogy accuracy as gensim's `evaluate_word_analogies(restrict_vocab, case_insensitive)`:
+/// questions with a word outside the first `restrict` rows are skipped (counted as OOV),
+/// the answer is the 3CosAdd argmax over those rows excluding the three question words.
+/// Accepts `: section` headers (questions-words.txt) or plain 4-word lines, `#` comments.
+pub fn evaluate_analogies(space: &Space, path: &Path, restrict: usize) -> Result<AnalogyScore> {
+    let text = read_text(path)?;
+    let mut sections: Vec<SectionScore> = Vec::new();
+    let mut questions: Vec<([u32; 4], usize)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix(':') {
+            sections.push(SectionScore {
+                name: name.trim().to_string(),
+                ..Default::default()
+            });
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.len() != 4 {
+            return Err(Error::input(
+                path,
+                format!(
+                    "line {}: expected 4 words (a b c expected), found {}",
+                    n + 1,
+                    words.len()
+                ),
+            ));
+        }
+        if sections.is_empty() {
+            sections.push(SectionScore {
+                name: "all".into(),
+                ..Default::default()
+            });
+        }
+        let s = sections.len() - 1;
+        let ids: Option<Vec<u32>> = words.iter().map(|w| space.find(w, restrict)).collect();
+        match ids {
+            Some(ids) => questions.push(([ids[0], ids[1], ids[2], ids[3]], s)),
+            None => sections[s].oov += 1,
+        }
+    }
+    let limit = restrict.min(space.len());
+    let answers = answer_batch(space, &questions, limit);
+    for ((q, s), got) in questions.iter().zip(answers) {
+        sections[*s].total += 1;
+        if got == Some(q[3]) {
+            sections[*s].correct += 1;
+        }
+    }
+    let mut total = SectionScore {
+        name: "total".into(),
+        ..Default::default()
+    };
+    for s in &sections {
+        total.correct += s.correct;
+        total.total += s.total;
+        total.oov += s.oov;
+    }
+    Ok(AnalogyScore {
+        file: path.display().to_string(),
+        sections,
+        total,
+    })
+}
+
+/// The 3CosAdd answer of each question among the first `limit` rows, excluding the
+/// question words (any spelling of them when case-insensitive). Questions are scored in
+/// blocks of 8 against each vocabulary row, on all cores.
+fn answer_batch(space: &Space, qs: &[([u32; 4], usize)], limit: usize) -> Vec<Option<u32>> {
+    let dim = space.dim;
+    // Canonical id of each row: the row its lookup key maps to.
+    let canon: Vec<u32> = (0..limit)
+        .map(|i| {
+            space
+                .index
+                .get(&space.key(&space.words[i]))
+                .copied()
+                .unwrap_or(i as u32)
+        })
+        .collect();
+    let queries: Vec<f32> = qs
+        .iter()
+        .flat_map(|(q, _)| unit_query(space.row(q[0]), space.row(q[1]), space.row(q[2])))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = qs.len().div_ceil(threads).max(8).next_multiple_of(8);
+    let mut out = vec![None; qs.len()];
+    std::thread::scope(|s| {
+        for (t, chunk) in out.chunks_mut(per).enumerate() {
+            let (canon, queries) = (&canon, &queries);
+            s.spawn(move || {
+                let base = t * per;
+                for (b, block) in chunk.chunks_mut(8).enumerate() {
+                    let q0 = base + b * 8;
+                    let nq = block.len();
+                    let mut best = [(f32::NEG_INFINITY, u32::MAX); 8];
+                    for (w, &c) in canon.iter().enumerate() {
+                        let row = space.row(w as u32);
+                        for k in 0..nq {
+                            let q = &queries[(q0 + k) * dim..(q0 + k + 1) * dim];
+                            let sc = dot_fast(row, q);
+                            if sc > best[k].0 {
+                                let ex = qs[q0 + k].0;
+                                if c != ex[0] && c != ex[1] && c != ex[2] {
+                                    best[k] = (sc, w as u32);
+                                }
+                            }
+                        }
+                    }
+                    for k in 0..nq {
+                        block[k] = (best[k].1 != u32::MAX).then_some(best[k].1);
+                    }
+                }
+            });
+        }
+    });
+    out
+}
+
+#[inline]
+fn dot_fast(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features.
+            return unsafe { dot_avx2(a, b) };
+        }
+    }
+    dot::<false>(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    dot::<true>(a, b)
+}
+
+/// Word-pair similarity: Spearman ρ (average ranks for ties) and Pearson r between the
+/// gold scores and cosine similarities, over the pairs whose words are both known.
+#[derive(Debug, Clone, Default)]
+pub struct SimilarityScore {
+    pub file: String,
+    pub spearman: f64,
+    pub pearson: f64,
+    pub pairs: usize,
+    pub oov: usize,
+}
+
+/// As gensim's `evaluate_word_pairs` (restrict_vocab 300000, case-insensitive): tab- or
+/// space-separated `word1 word2 score` lines; `#` comments and a non-numeric header line
+/// are skipped.
+pub fn evaluate_similarity(space: &Space, path: &Path, restrict: usize) -> Result<SimilarityScore> {
+    let text = read_text(path)?;
+    let mut gold = Vec::new();
+    let mut model = Vec::new();
+    let mut oov = 0;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parts: Vec<&str> = if line.contains('\t') {
+            line.split('\t').map(str::trim).collect()
+        } else {
+            line.split_whitespace().collect()
+        };
+        let score = parts.get(2).and_then(|s| s.parse::<f64>().ok());
+        let (Some(score), true) = (score, parts.len() >= 3) else {
+            if gold.is_empty() && oov == 0 {
+                continue; // header line
+            }
+            return Err(Error::input(
+                path,
+                format!("line {}: expected `word1 word2 score`", n + 1),
+            ));
+        };
+        match (
+            space.find(parts[0], restrict),
+            space.find(parts[1], restrict),
+        ) {
+            (Some(a), Some(b)) => {
+                gold.push(score);
+                model.push(dot::<false>(space.row(a), space.row(b)) as f64);
+            }
+            _ => oov += 1,
+        }
+    }
+    Ok(SimilarityScore {
+        file: path.display().to_string(),
+        spearman: pearson(&ranks(&gold), &ranks(&model)),
+        pearson: pearson(&gold, &model),
+        pairs: gold.len(),
+        oov,
+    })
+}
+
+/// Ranks starting at 1, ties sharing their average rank.
+pub fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    if x.len() < 2 {
+        return f64::NAN;
+    }
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn space() -> Space {
+        // Orthogonal-ish toy space where king - man + woman = queen exactly.
+        let words = ["man", "woman", "king", "queen", "apple", "Man"];
+        let v: Vec<[f32; 4]> = vec![
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0, 0.0],
+            [1.0, 0.0, 1.0, 0.0],
+            [0.0, 1.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+            [1.0, 0.1, 0.0, 0.0],
+        ];
+        let emb = Embeddings {
+            words: words.iter().map(|s| s.to_string()).collect(),
+            dim: 4,
+            vectors: v.into_iter().flatten().collect(),
+        };
+        Space::new(&emb, true)
+    }
+
+    #[test]
+    fn analogy_and_neighbours() {
+        let s = space();
+        let r = s.analogy("man", "king", "woman", 1, false).unwrap();
+        assert_eq!(r[0].0, "queen");
+        let r = s.analogy("man", "king", "woman", 1, true).unwrap();
+        assert_eq!(r[0].0, "queen");
+        let n = s.similar("king", 2).unwrap();
+        assert_eq!(n[0].0, "man");
+        assert!(s.similar("zebra", 2).is_err());
+        // case-insensitive: "MAN" finds the first spelling.
+        assert_eq!(s.find("MAN", 10), Some(0));
+    }
+
+    #[test]
+    fn analogy_file_counts_oov_and_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("q.txt");
+        std::fs::write(&p, ": royal\nman king woman queen\nMan King Woman Queen\nman king zebra queen\n: fruit\nman woman king apple\n").unwrap();
+        let r = evaluate_analogies(&space(), &p, 30000).unwrap();
+        assert_eq!(r.sections.len(), 2);
+        assert_eq!(
+            (
+                r.sections[0].correct,
+                r.sections[0].total,
+                r.sections[0].oov
+            ),
+            (2, 2, 1)
+        );
+        assert_eq!((r.sections[1].correct, r.sections[1].total), (0, 1));
+        assert_eq!((r.total.correct, r.total.total, r.total.oov), (2, 3, 1));
+        // restrict to 2 rows: everything is OOV
+        let r = evaluate_analogies(&space(), &p, 2).unwrap();
+        assert_eq!(r.total.total, 0);
+    }
+
+    #[test]
+    fn spearman_uses_average_ranks() {
+        assert_eq!(ranks(&[10.0, 20.0, 20.0, 5.0]), vec![2.0, 3.5, 3.5, 1.0]);
+        let rho = pearson(&ranks(&[1.0, 2.0, 3.0, 4.0]), &ranks(&[1.0, 3.0, 2.0, 4.0]));
+        assert!((rho - 0.8).abs() < 1e-12);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ws.txt");
+        std::fs::write(&p, "# comment\nWord 1\tWord 2\tHuman (mean)\r\nking\tqueen\t8\r\nman\twoman\t7\r\nking\tapple\t1\r\nman\tzebra\t3\r\n").unwrap();
+        let r = evaluate_similarity(&space(), &p, 300000).unwrap();
+        assert_eq!((r.pairs, r.oov), (3, 1));
+        assert!(r.spearman.is_finite());
+    }
+}

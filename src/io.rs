@@ -1,0 +1,407 @@
+//! word2vec text and binary formats, and atomic file writes.
+//!
+//! Both formats start with a `V D` header line. Text rows are `word v1 v2 … vD` (word2vec.c
+//! writes `%lf ` per value, so rows end in a space before the newline); binary rows are the
+//! word, one space, D little-endian `f32` and a newline. gensim's
+//! `KeyedVectors.load_word2vec_format` reads both.
+
+use crate::config::Format;
+use crate::error::{Error, Result};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A file written to a temporary name beside its destination and renamed over it on
+/// [`AtomicFile::commit`], so a failed or interrupted write never destroys an earlier
+/// output. Dropping it uncommitted removes the temporary file.
+#[derive(Debug)]
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(Error::io(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "directory {} does not exist; create it first",
+                        dir.display()
+                    ),
+                ),
+            ));
+        }
+        if path.is_dir() {
+            return Err(Error::io(
+                path,
+                std::io::Error::other("is a directory; give a file name"),
+            ));
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let file = File::create(&tmp).map_err(|e| Error::io(path, e))?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp,
+            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        self.writer.as_mut().expect("AtomicFile used after commit")
+    }
+
+    /// Flushes, syncs and renames over the destination.
+    pub fn commit(mut self) -> Result<()> {
+        let w = self.writer.take().expect("AtomicFile committed twice");
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io(&self.path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&self.path, e))?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            self.writer = None;
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Word vectors as read from a file: row `i` of `vectors` belongs to `words[i]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub words: Vec<String>,
+    pub dim: usize,
+    pub vectors: Vec<f32>,
+}
+
+impl Embeddings {
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.vectors[i * self.dim..(i + 1) * self.dim]
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+}
+
+/// Writes vectors in word2vec.c's text or binary format, atomically.
+pub fn write_vectors(
+    path: &Path,
+    words: &[String],
+    dim: usize,
+    vectors: &[f32],
+    format: Format,
+) -> Result<()> {
+    assert_eq!(words.len() * dim, vectors.len());
+    let mut f = AtomicFile::create(path)?;
+    let w = f.writer();
+    let res = (|| -> std::io::Result<()> {
+        writeln!(w, "{} {}", words.len(), dim)?;
+        for (word, row) in words.iter().zip(vectors.chunks_exact(dim.max(1))) {
+            match format {
+                Format::Text => {
+                    write!(w, "{word} ")?;
+                    for x in row {
+                        write!(w, "{x:.6} ")?;
+                    }
+                    w.write_all(b"\n")?;
+                }
+                Format::Binary => {
+                    w.write_all(word.as_bytes())?;
+                    w.write_all(b" ")?;
+                    for x in row {
+                        w.write_all(&x.to_le_bytes())?;
+                    }
+                    w.write_all(b"\n")?;
+                }
+            }
+        }
+        Ok(())
+    })();
+    res.map_err(|e| Error::io(path, e))?;
+    f.commit()
+}
+
+/// Reads a word2vec text or binary file (detected from the content, whatever the name);
+/// with `limit`, only the first `limit` rows (the most frequent words, for files written
+/// by word2vec tools).
+pub fn read_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings> {
+    let bytes = crate::corpus::read_bytes(path)?;
+    let bytes: &[u8] = &bytes;
+    let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
+        Error::input(
+            path,
+            "no header line; a word2vec file starts with `<words> <dim>`",
+        )
+    })?;
+    let header = String::from_utf8_lossy(&bytes[..nl]);
+    let mut parts = header.split_whitespace();
+    let parsed = (
+        parts.next().and_then(|s| s.parse::<usize>().ok()),
+        parts.next().and_then(|s| s.parse::<usize>().ok()),
+        parts.next(),
+    );
+    let (Some(count), Some(dim), None) = parsed else {
+        return Err(Error::input(
+            path,
+            format!(
+                "bad header {:?}; a word2vec file starts with `<words> <dim>`",
+                crate::vocab::truncate(header.trim(), 60)
+            ),
+        ));
+    };
+    if dim == 0 {
+        return Err(Error::input(path, "header says dimension 0"));
+    }
+    let rows = limit.map_or(count, |l| l.min(count));
+    let body = &bytes[nl + 1..];
+    if looks_binary(body, dim) {
+        read_binary(path, body, rows, dim, count)
+    } else {
+        read_text(path, body, rows, dim, count)
+    }
+}
+
+/// A text file's first row is `word` and `dim` fields on one UTF-8 line; anything else is
+/// binary (D raw floats practically never form exactly D space-separated UTF-8 fields).
+fn looks_binary(body: &[u8], dim: usize) -> bool {
+    let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let Ok(line) = std::str::from_utf8(&body[..end]) else {
+        return true;
+    };
+    let toks: Vec<&str> = line.split_whitespace().collect();
+    toks.len() != dim + 1
+}
+
+fn read_text(
+    path: &Path,
+    body: &[u8],
+    rows: usize,
+    dim: usize,
+    count: usize,
+) -> Result<Embeddings> {
+    let mut words = Vec::with_capacity(rows);
+    let mut vectors = Vec::with_capacity(rows * dim);
+    for (n, line) in body.split(|&b| b == b'\n').enumerate() {
+        if words.len() == rows {
+            break;
+        }
+        let line = String::from_utf8_lossy(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let lineno = n + 2;
+        let mut it = line.split_whitespace();
+        let word = it.next().unwrap_or_default().to_string();
+        let before = vectors.len();
+        for tok in it {
+            let x: f32 = tok.parse().map_err(|_| {
+                Error::input(
+                    path,
+                    format!(
+                        "line {lineno}: {:?} is not a number",
+                        crate::vocab::truncate(tok, 30)
+                    ),
+                )
+            })?;
+            if !x.is_finite() {
+                return Err(Error::input(
+                    path,
+                    format!("line {lineno}: value {tok} is not finite"),
+                ));
+            }
+            vectors.push(x);
+        }
+        let got = vectors.len() - before;
+        if got != dim {
+            return Err(Error::input(
+                path,
+                format!("line {lineno}: word {word:?} has {got} values, the header says {dim}"),
+            ));
+        }
+        words.push(word);
+    }
+    if words.len() < rows {
+        return Err(Error::input(
+            path,
+            format!(
+                "truncated: the header announces {count} rows, found {}",
+                words.len()
+            ),
+        ));
+    }
+    Ok(Embeddings {
+        words,
+        dim,
+        vectors,
+    })
+}
+
+fn read_binary(
+    path: &Path,
+    body: &[u8],
+    rows: usize,
+    dim: usize,
+    count: usize,
+) -> Result<Embeddings> {
+    let mut words = Vec::with_capacity(rows);
+    let mut vectors = Vec::with_capacity(rows * dim);
+    let mut p = 0usize;
+    for r in 0..rows {
+        while p < body.len() && (body[p] == b'\n' || body[p] == b'\r') {
+            p += 1;
+        }
+        let sp = body[p..].iter().position(|&b| b == b' ').ok_or_else(|| {
+            Error::input(
+                path,
+                format!(
+                    "truncated: the header announces {count} rows, row {} is incomplete",
+                    r + 1
+                ),
+            )
+        })?;
+        let word = String::from_utf8_lossy(&body[p..p + sp]).into_owned();
+        p += sp + 1;
+        let end = p + 4 * dim;
+        if end > body.len() {
+            return Err(Error::input(
+                path,
+                format!(
+                    "truncated: row {} ({word:?}) of {count} is cut short",
+                    r + 1
+                ),
+            ));
+        }
+        for c in body[p..end].chunks_exact(4) {
+            let x = f32::from_le_bytes(c.try_into().unwrap());
+            if !x.is_finite() {
+                return Err(Error::input(
+                    path,
+                    format!("row {} ({word:?}) has a non-finite value", r + 1),
+                ));
+            }
+            vectors.push(x);
+        }
+        p = end;
+        words.push(word);
+    }
+    Ok(Embeddings {
+        words,
+        dim,
+        vectors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (Vec<String>, Vec<f32>) {
+        (
+            vec!["the".into(), "cat".into(), "ñandú".into()],
+            vec![0.5, -1.25, 3.0, 1e-7, -0.0, 2.5, 0.125, 7.0, -3.5],
+        )
+    }
+
+    #[test]
+    fn binary_round_trip_is_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.bin");
+        let (w, v) = sample();
+        write_vectors(&p, &w, 3, &v, Format::Binary).unwrap();
+        let e = read_vectors(&p, None).unwrap();
+        assert_eq!(
+            e,
+            Embeddings {
+                words: w.clone(),
+                dim: 3,
+                vectors: v.clone()
+            }
+        );
+        let e = read_vectors(&p, Some(2)).unwrap();
+        assert_eq!(e.words, &w[..2]);
+    }
+
+    #[test]
+    fn text_matches_word2vec_c_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.txt");
+        let (w, v) = sample();
+        write_vectors(&p, &w, 3, &v, Format::Text).unwrap();
+        let s = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            s.starts_with("3 3\nthe 0.500000 -1.250000 3.000000 \ncat "),
+            "{s}"
+        );
+        let e = read_vectors(&p, None).unwrap();
+        assert_eq!(e.words, w);
+        for (a, b) in e.vectors.iter().zip(&v) {
+            assert!((a - b).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn failed_write_keeps_old_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.txt");
+        std::fs::write(&p, "precious").unwrap();
+        {
+            let mut f = AtomicFile::create(&p).unwrap();
+            f.writer().write_all(b"partial").unwrap();
+            // dropped without commit
+        }
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "precious");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let bad = dir.path().join("no/such/dir/v.txt");
+        assert!(AtomicFile::create(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("does not exist"));
+    }
+
+    #[test]
+    fn malformed_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.txt");
+        for (content, needle) in [
+            ("", "header"),
+            ("two three\n", "bad header"),
+            ("2 3\na 1 2 3\nb 1 2\n", "line 3"),
+            ("2 3\na 1 2 3\n", "truncated"),
+            ("1 2\na nan 1\n", "not finite"),
+            ("1 2\na x 1\n", "not a number"),
+        ] {
+            std::fs::write(&p, content).unwrap();
+            let e = read_vectors(&p, None).unwrap_err().to_string();
+            assert!(e.contains(needle), "{content:?}: {e}");
+        }
+        let mut bin = b"2 2\na ".to_vec();
+        bin.extend_from_slice(&1.5f32.to_le_bytes());
+        bin.extend_from_slice(&2.5f32.to_le_bytes());
+        bin.extend_from_slice(b"\nb \x01\x02");
+        std::fs::write(&p, &bin).unwrap();
+        let e = read_vectors(&p, None).unwrap_err().to_string();
+        assert!(e.contains("cut short"), "{e}");
+    }
+}

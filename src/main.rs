@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(w2v_gpu::cli::run());
+}

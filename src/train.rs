@@ -1,0 +1,384 @@
+//! The training run: corpus → vocabulary → engine → vectors file. Backend-agnostic: the
+//! learning-rate schedule, progress and the summary are the same for every engine.
+
+use crate::backend::cpu::{Hogwild, Worker};
+use crate::backend::{gpu, Backend, KernelParams, StepLoss};
+use crate::batch::{split_ranges, Batch, Batcher};
+use crate::config::{BackendKind, TrainConfig};
+use crate::corpus::{self, Corpus};
+use crate::error::Result;
+use crate::loss::SigmoidTable;
+use crate::model::Model;
+use crate::sampling::{learning_rate, step_key, AliasTable, Subsampler};
+use crate::vocab::Vocab;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Where progress goes: a bar on stderr when it is a terminal and not `--quiet`.
+#[derive(Debug, Clone, Copy)]
+pub struct Reporter {
+    pub show: bool,
+}
+
+impl Reporter {
+    pub fn new(quiet: bool) -> Reporter {
+        Reporter {
+            show: !quiet && std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn quiet() -> Reporter {
+        Reporter { show: false }
+    }
+
+    fn bar(&self, total: u64) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(
+            Some(total),
+            if self.show {
+                ProgressDrawTarget::stderr_with_hz(4)
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {percent:>3}% {msg} ETA {eta}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar
+    }
+
+    /// A line of information on stderr (hidden with `--quiet` or when not a terminal).
+    pub fn note(&self, msg: &str) {
+        if self.show {
+            eprintln!("{msg}");
+        }
+    }
+}
+
+/// What a run did; printed as the summary and as `--json`.
+#[derive(Debug, Clone, Default)]
+pub struct TrainReport {
+    /// In-vocabulary corpus words processed, all epochs.
+    pub words: u64,
+    /// Seconds of training, excluding reading the corpus and building the vocabulary.
+    pub train_seconds: f64,
+    pub words_per_second: f64,
+    pub vocab_size: usize,
+    /// Mean loss per term over the last 10% of training words.
+    pub final_loss: Option<f64>,
+    pub backend: String,
+    pub adapter: Option<String>,
+    pub corpus_seconds: f64,
+    pub tokens_read: u64,
+    /// Skip-gram pairs or CBOW centre predictions (CPU trainer only).
+    pub pairs: Option<u64>,
+    /// Bytes written to the device per corpus word (GPU only).
+    pub upload_bytes_per_word: Option<f64>,
+    /// Fraction of the GPU loop's wall time spent waiting for the batcher (GPU only).
+    pub batcher_wait_fraction: Option<f64>,
+    pub threads: usize,
+}
+
+impl TrainReport {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "words": self.words,
+            "train_seconds": self.train_seconds,
+            "words_per_second": self.words_per_second,
+            "vocab_size": self.vocab_size,
+            "final_loss": self.final_loss,
+            "backend": self.backend,
+            "adapter": self.adapter,
+            "corpus_seconds": self.corpus_seconds,
+            "tokens_read": self.tokens_read,
+            "pairs": self.pairs,
+            "upload_bytes_per_word": self.upload_bytes_per_word,
+            "batcher_wait_fraction": self.batcher_wait_fraction,
+            "threads": self.threads,
+        })
+    }
+}
+
+/// Loss bookkeeping: everything, and the tail (last 10% of words) for `final_loss`.
+#[derive(Default)]
+struct LossLog {
+    tail: StepLoss,
+}
+
+impl LossLog {
+    fn add(&mut self, l: StepLoss, done: u64, total: u64) {
+        if done * 10 >= total * 9 {
+            self.tail.sum += l.sum;
+            self.tail.terms += l.terms;
+        }
+    }
+}
+
+/// Reads the corpus, trains, writes the vectors. The whole `train` subcommand.
+pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
+    cfg.validate()?;
+    let (model, corpus, mut report) = train_model(cfg, reporter)?;
+    crate::io::write_vectors(
+        &cfg.output,
+        corpus.vocab.words(),
+        model.dim,
+        &model.input,
+        cfg.output_format(),
+    )?;
+    report.vocab_size = corpus.vocab.len();
+    Ok(report)
+}
+
+/// Trains and returns the model without writing it (the library entry point for tests
+/// and benchmarks).
+pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Corpus, TrainReport)> {
+    cfg.validate()?;
+    // Open the GPU first: a missing adapter should fail before minutes of corpus reading.
+    let engine = match cfg.backend {
+        BackendKind::Cpu => None,
+        kind => gpu::GpuContext::open(kind, cfg.adapter, reporter)?,
+    };
+    let t0 = Instant::now();
+    let fixed = match &cfg.read_vocab {
+        Some(p) => Some(Vocab::load(p, cfg.min_count, cfg.max_vocab)?),
+        None => None,
+    };
+    let corpus = corpus::load(&cfg.input, cfg.min_count, cfg.max_vocab, fixed)?;
+    if let Some(p) = &cfg.save_vocab {
+        corpus.vocab.save(p)?;
+    }
+    let corpus_seconds = t0.elapsed().as_secs_f64();
+    reporter.note(&format!(
+        "corpus: {} tokens, vocabulary {} words, {} training words per epoch ({:.1}s)",
+        corpus.tokens_read,
+        corpus.vocab.len(),
+        corpus.words(),
+        corpus_seconds
+    ));
+    let mut model = Model::new(corpus.vocab.len(), cfg.dim, cfg.seed);
+    let params = KernelParams {
+        model: cfg.model,
+        dim: cfg.dim,
+        window: cfg.window,
+        negative: cfg.negative,
+    };
+    let mut report = match engine {
+        None => train_cpu(&corpus, cfg, &params, &mut model, reporter),
+        Some(ctx) => {
+            let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
+            let mut gpu = gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?;
+            reporter.note(&format!("training on {}", gpu.describe()));
+            let mut r = train_with_backend(&mut gpu, &corpus, cfg, reporter)?;
+            model = gpu.download()?;
+            r.adapter = Some(gpu.describe());
+            r.backend = gpu.backend_name().to_string();
+            r
+        }
+    };
+    report.corpus_seconds = corpus_seconds;
+    report.tokens_read = corpus.tokens_read;
+    report.vocab_size = corpus.vocab.len();
+    Ok((model, corpus, report))
+}
+
+fn progress_message(bar: &ProgressBar, done: u64, start: Instant, loss: Option<f64>, alpha: f32) {
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    let loss = loss.map_or("-".to_string(), |l| format!("{l:.4}"));
+    bar.set_position(done);
+    bar.set_message(format!(
+        "{:.0}k words/s  loss {loss}  lr {alpha:.5}",
+        done as f64 / secs / 1e3
+    ));
+}
+
+/// word2vec.c's multi-threaded trainer: each thread takes a range of the id stream and runs
+/// all epochs over it, sharing the matrices Hogwild-style; the learning rate follows the
+/// words done by all threads together.
+pub fn train_cpu(
+    corpus: &Corpus,
+    cfg: &TrainConfig,
+    params: &KernelParams,
+    model: &mut Model,
+    reporter: &Reporter,
+) -> TrainReport {
+    let counts = corpus.vocab.counts();
+    let sub = Subsampler::new(counts, cfg.sample);
+    let alias = AliasTable::unigram(counts, 0.75);
+    let sig = SigmoidTable::default();
+    let total = corpus.words() * cfg.epochs as u64;
+    let start_alpha = cfg.start_alpha();
+    let threads = cfg.threads.min(corpus.ids.len().max(1));
+    let ranges = split_ranges(corpus.ids.len(), threads);
+    let done = AtomicU64::new(0);
+    let finished = AtomicUsize::new(0);
+    // Loss in micro-units, all and tail, plus term counts.
+    let loss_all = AtomicU64::new(0);
+    let terms_all = AtomicU64::new(0);
+    let loss_tail = AtomicU64::new(0);
+    let terms_tail = AtomicU64::new(0);
+    let pairs = AtomicU64::new(0);
+    let bar = reporter.bar(total);
+    let start = Instant::now();
+    let hog = Hogwild::new(model);
+    std::thread::scope(|s| {
+        for (t, range) in ranges.into_iter().enumerate() {
+            let (sub, alias, sig, hog) = (&sub, &alias, &sig, &hog);
+            let (done, finished, pairs) = (&done, &finished, &pairs);
+            let (loss_all, terms_all, loss_tail, terms_tail) =
+                (&loss_all, &terms_all, &loss_tail, &terms_tail);
+            s.spawn(move || {
+                let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(t as u64);
+                let mut batcher = Batcher::new(
+                    &corpus.ids,
+                    range,
+                    cfg.epochs,
+                    sub,
+                    cfg.sample > 0.0,
+                    seed ^ 0xb47c,
+                    4096,
+                );
+                let mut worker = Worker::new(seed, alias, sig, params);
+                let mut batch = Batch::default();
+                while batcher.next_batch(&mut batch) {
+                    let d = done.load(Ordering::Relaxed);
+                    let alpha = learning_rate(start_alpha, d, total);
+                    let st = worker.train_batch(hog, &batch, alpha);
+                    let d = done.fetch_add(batch.words, Ordering::Relaxed) + batch.words;
+                    let micro = (st.loss * 1e6) as u64;
+                    loss_all.fetch_add(micro, Ordering::Relaxed);
+                    terms_all.fetch_add(st.terms, Ordering::Relaxed);
+                    if d * 10 >= total * 9 {
+                        loss_tail.fetch_add(micro, Ordering::Relaxed);
+                        terms_tail.fetch_add(st.terms, Ordering::Relaxed);
+                    }
+                    pairs.fetch_add(st.pairs, Ordering::Relaxed);
+                }
+                finished.fetch_add(1, Ordering::Release);
+            });
+        }
+        let (mut last_l, mut last_t) = (0u64, 0u64);
+        while finished.load(Ordering::Acquire) < threads {
+            std::thread::sleep(Duration::from_millis(100));
+            let d = done.load(Ordering::Relaxed);
+            let (l, t) = (
+                loss_all.load(Ordering::Relaxed),
+                terms_all.load(Ordering::Relaxed),
+            );
+            let recent = (t > last_t).then(|| (l - last_l) as f64 / 1e6 / (t - last_t) as f64);
+            (last_l, last_t) = (l, t);
+            progress_message(&bar, d, start, recent, learning_rate(start_alpha, d, total));
+        }
+    });
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    let words = done.load(Ordering::Relaxed);
+    let (lt, tt) = (
+        loss_tail.load(Ordering::Relaxed),
+        terms_tail.load(Ordering::Relaxed),
+    );
+    TrainReport {
+        words,
+        train_seconds: secs,
+        words_per_second: words as f64 / secs.max(1e-9),
+        final_loss: (tt > 0).then(|| lt as f64 / 1e6 / tt as f64),
+        backend: "cpu".into(),
+        adapter: None,
+        pairs: Some(pairs.load(Ordering::Relaxed)),
+        threads,
+        ..TrainReport::default()
+    }
+}
+
+/// Drives a [`Backend`] with one batcher thread that prepares step n+1 while the engine
+/// runs step n; batches and their buffers circulate through two bounded channels.
+pub fn train_with_backend(
+    backend: &mut dyn Backend,
+    corpus: &Corpus,
+    cfg: &TrainConfig,
+    reporter: &Reporter,
+) -> Result<TrainReport> {
+    let counts = corpus.vocab.counts();
+    let sub = Subsampler::new(counts, cfg.sample);
+    let total = corpus.words() * cfg.epochs as u64;
+    let start_alpha = cfg.start_alpha();
+    let bar = reporter.bar(total);
+    let start = Instant::now();
+    let mut done = 0u64;
+    let mut uploaded = 0u64;
+    let mut wait = Duration::ZERO;
+    let mut log = LossLog::default();
+    let mut last_report = Instant::now();
+    let mut recent = None;
+    let mut step = 0u64;
+    let result: Result<()> = std::thread::scope(|s| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(3);
+        let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
+        for _ in 0..4 {
+            let _ = empty_tx.send(Batch::default());
+        }
+        let sub = &sub;
+        s.spawn(move || {
+            let mut batcher = Batcher::new(
+                &corpus.ids,
+                0..corpus.ids.len(),
+                cfg.epochs,
+                sub,
+                cfg.sample > 0.0,
+                cfg.seed ^ 0xb47c,
+                cfg.gpu_batch,
+            );
+            while let Ok(mut b) = empty_rx.recv() {
+                if !batcher.next_batch(&mut b) || full_tx.send(b).is_err() {
+                    break;
+                }
+            }
+        });
+        loop {
+            let t = Instant::now();
+            let Ok(batch) = full_rx.recv() else { break };
+            wait += t.elapsed();
+            let alpha = learning_rate(start_alpha, done, total);
+            backend.step(&batch, alpha, step_key(cfg.seed, step))?;
+            step += 1;
+            done += batch.words;
+            uploaded += (batch.tokens.len() as u64 + gpu::HEADER_WORDS as u64) * 4;
+            let _ = empty_tx.send(batch);
+            if last_report.elapsed() > Duration::from_millis(500) {
+                if let Some(l) = backend.take_loss()? {
+                    log.add(l, done, total);
+                    recent = l.mean().or(recent);
+                }
+                progress_message(
+                    &bar,
+                    done,
+                    start,
+                    recent,
+                    learning_rate(start_alpha, done, total),
+                );
+                last_report = Instant::now();
+            }
+        }
+        drop(empty_tx);
+        if let Some(l) = backend.take_loss()? {
+            log.add(l, done, total);
+        }
+        Ok(())
+    });
+    result?;
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    Ok(TrainReport {
+        words: done,
+        train_seconds: secs,
+        words_per_second: done as f64 / secs.max(1e-9),
+        final_loss: log.tail.mean(),
+        upload_bytes_per_word: Some(uploaded as f64 / done.max(1) as f64),
+        batcher_wait_fraction: Some(wait.as_secs_f64() / secs.max(1e-9)),
+        threads: 1,
+        ..TrainReport::default()
+    })
+}

@@ -1,0 +1,47 @@
+//! Every WGSL kernel parses and validates with naga, for the shapes the trainer builds
+//! (no GPU needed).
+
+use w2v_gpu::backend::gpu::shaders;
+use w2v_gpu::backend::KernelParams;
+use w2v_gpu::config::ModelKind;
+
+fn validate(name: &str, src: &str) {
+    let module = naga::front::wgsl::parse_str(src)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+}
+
+#[test]
+fn training_kernels_validate_for_all_shapes() {
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        for (dim, window, negative) in [(1, 1, 1), (16, 3, 4), (100, 5, 5), (300, 10, 15), (64, 5, 31)] {
+            let p = KernelParams { model, dim, window, negative };
+            let src = shaders::train_source(&p, 12345);
+            validate(&format!("train {model:?} d{dim} w{window} n{negative}"), &src);
+            assert!(!src.contains("{{"), "unsubstituted placeholder");
+        }
+    }
+}
+
+#[test]
+fn reduce_kernel_validates() {
+    validate("reduce", &shaders::reduce_source());
+}
+
+#[test]
+fn a_broken_shader_is_rejected() {
+    // The validator is not a no-op: an out-of-type store must fail.
+    let bad = "@group(0) @binding(0) var<storage, read_write> a: array<u32>;\n@compute @workgroup_size(1) fn main() { a[0] = 1.5; }";
+    let parsed = naga::front::wgsl::parse_str(bad);
+    assert!(parsed.is_err() || {
+        let m = parsed.unwrap();
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), Default::default())
+            .validate(&m)
+            .is_err()
+    });
+}
