@@ -10,7 +10,10 @@
 //
 // Rows that repeat inside a window have their gradients summed before the single write.
 // Different workgroups update shared (frequent) rows without locks, as word2vec.c's threads
-// do (Hogwild); each write re-reads the current value so only simultaneous writes collide.
+// do (Hogwild). With atomic updates (the default) each element is added with a
+// compare-and-swap loop on its bit pattern, so no update is lost however many workgroups
+// hit a frequent row at once; with racy updates a plain read-add-write is used, which on a
+// real GPU loses most updates of the hottest rows (measured: see BENCHMARKS.md).
 
 const IS_CBOW: bool = {{CBOW}};
 // Context rows kept in workgroup memory (skip-gram needs them for dO; CBOW only needs h).
@@ -19,14 +22,14 @@ const CROWS: u32 = {{CROWS}}u;
 @group(0) @binding(0) var<storage, read> tok: array<u32>;
 @group(0) @binding(1) var<storage, read> alias_table: array<vec2<u32>>;
 @group(0) @binding(2) var<storage, read_write> loss_out: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> in0: array<f32>;
-@group(0) @binding(4) var<storage, read_write> in1: array<f32>;
-@group(0) @binding(5) var<storage, read_write> in2: array<f32>;
-@group(0) @binding(6) var<storage, read_write> in3: array<f32>;
-@group(0) @binding(7) var<storage, read_write> out0: array<f32>;
-@group(0) @binding(8) var<storage, read_write> out1: array<f32>;
-@group(0) @binding(9) var<storage, read_write> out2: array<f32>;
-@group(0) @binding(10) var<storage, read_write> out3: array<f32>;
+@group(0) @binding(3) var<storage, read_write> in0: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(4) var<storage, read_write> in1: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(5) var<storage, read_write> in2: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(6) var<storage, read_write> in3: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(7) var<storage, read_write> out0: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(8) var<storage, read_write> out1: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(9) var<storage, read_write> out2: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(10) var<storage, read_write> out3: array<{{MATRIX_ELEM}}>;
 
 var<workgroup> ids_c: array<u32, MAXC>;
 var<workgroup> ids_o: array<u32, NOUT>;
@@ -42,10 +45,10 @@ fn in_load(row: u32, d: u32) -> f32 {
     let part = row / RPP;
     let i = (row - part * RPP) * DIM + d;
     switch part {
-        case 0u: { return in0[i]; }
-        case 1u: { return in1[i]; }
-        case 2u: { return in2[i]; }
-        default: { return in3[i]; }
+        case 0u: { return LOAD(in0[i]); }
+        case 1u: { return LOAD(in1[i]); }
+        case 2u: { return LOAD(in2[i]); }
+        default: { return LOAD(in3[i]); }
     }
 }
 
@@ -53,10 +56,10 @@ fn in_add(row: u32, d: u32, v: f32) {
     let part = row / RPP;
     let i = (row - part * RPP) * DIM + d;
     switch part {
-        case 0u: { in0[i] = in0[i] + v; }
-        case 1u: { in1[i] = in1[i] + v; }
-        case 2u: { in2[i] = in2[i] + v; }
-        default: { in3[i] = in3[i] + v; }
+        case 0u: { ADD(in0[i], v); }
+        case 1u: { ADD(in1[i], v); }
+        case 2u: { ADD(in2[i], v); }
+        default: { ADD(in3[i], v); }
     }
 }
 
@@ -64,10 +67,10 @@ fn out_load(row: u32, d: u32) -> f32 {
     let part = row / RPP;
     let i = (row - part * RPP) * DIM + d;
     switch part {
-        case 0u: { return out0[i]; }
-        case 1u: { return out1[i]; }
-        case 2u: { return out2[i]; }
-        default: { return out3[i]; }
+        case 0u: { return LOAD(out0[i]); }
+        case 1u: { return LOAD(out1[i]); }
+        case 2u: { return LOAD(out2[i]); }
+        default: { return LOAD(out3[i]); }
     }
 }
 
@@ -75,10 +78,10 @@ fn out_add(row: u32, d: u32, v: f32) {
     let part = row / RPP;
     let i = (row - part * RPP) * DIM + d;
     switch part {
-        case 0u: { out0[i] = out0[i] + v; }
-        case 1u: { out1[i] = out1[i] + v; }
-        case 2u: { out2[i] = out2[i] + v; }
-        default: { out3[i] = out3[i] + v; }
+        case 0u: { ADD(out0[i], v); }
+        case 1u: { ADD(out1[i], v); }
+        case 2u: { ADD(out2[i], v); }
+        default: { ADD(out3[i], v); }
     }
 }
 

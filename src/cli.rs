@@ -124,6 +124,11 @@ pub struct TrainArgs {
     /// Centre positions per GPU step.
     #[arg(long, default_value_t = 1 << 16)]
     pub gpu_batch: usize,
+    /// How the GPU adds into rows that several workgroups update at once: `atomic`
+    /// (compare-and-swap, no update lost) or `racy` (plain read-add-write, word2vec.c-style
+    /// Hogwild; loses updates of frequent rows on real GPUs).
+    #[arg(long, default_value = "atomic", value_parser = ["atomic", "racy"])]
+    pub gpu_updates: String,
     /// Pretend storage bindings hold at most this many bytes (testing the matrix split).
     #[arg(long, hide = true)]
     pub max_binding_bytes: Option<u64>,
@@ -164,6 +169,11 @@ impl TrainArgs {
             save_vocab: self.save_vocab.clone(),
             read_vocab: self.read_vocab.clone(),
             gpu_batch: self.gpu_batch,
+            gpu_updates: if self.gpu_updates == "racy" {
+                crate::backend::gpu::shaders::Updates::Racy
+            } else {
+                crate::backend::gpu::shaders::Updates::Atomic
+            },
             max_binding_bytes: self.max_binding_bytes,
         }
     }

@@ -90,6 +90,8 @@ pub struct TrainConfig {
     pub read_vocab: Option<PathBuf>,
     /// Centre positions per GPU step.
     pub gpu_batch: usize,
+    /// GPU conflict strategy for rows updated by several workgroups at once.
+    pub gpu_updates: crate::backend::gpu::shaders::Updates,
     /// Test hook: pretend the device's storage binding limit is this many bytes, to force
     /// the row-range split of the matrices on small models.
     pub max_binding_bytes: Option<u64>,
@@ -119,6 +121,7 @@ impl Default for TrainConfig {
             save_vocab: None,
             read_vocab: None,
             gpu_batch: 1 << 16,
+            gpu_updates: crate::backend::gpu::shaders::Updates::Atomic,
             max_binding_bytes: None,
         }
     }

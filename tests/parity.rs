@@ -28,7 +28,9 @@ fn random_model(vocab: usize, dim: usize, seed: u64) -> Model {
     let mut m = Model::new(vocab, dim, seed);
     let mut rng = Rng::new(seed + 99);
     // Non-zero output rows so that logits (and the gradients) are not trivial.
-    m.output.iter_mut().for_each(|x| *x = (rng.next_f32() - 0.5) * 0.2);
+    m.output
+        .iter_mut()
+        .for_each(|x| *x = (rng.next_f32() - 0.5) * 0.2);
     m.input.iter_mut().for_each(|x| *x *= 10.0);
     m
 }
@@ -40,7 +42,11 @@ fn conflict_free(params: &KernelParams, alias: &AliasTable, vocab: usize) -> (Ba
     for p in 0..24u32 {
         tokens.extend_from_slice(&[2 * p + 1, 2 * p + 2, SENTENCE_END]);
     }
-    let batch = Batch { tokens, words: 48, step: 0 };
+    let batch = Batch {
+        tokens,
+        words: 48,
+        step: 0,
+    };
     'key: for key in 1..10_000u32 {
         let mut seen_in = std::collections::HashSet::new();
         let mut seen_out = std::collections::HashSet::new();
@@ -79,10 +85,20 @@ fn zipf_batch(vocab: usize, positions: usize, seed: u64) -> Batch {
         tokens.push(SENTENCE_END);
         n += len;
     }
-    Batch { tokens, words: n as u64, step: 0 }
+    Batch {
+        tokens,
+        words: n as u64,
+        step: 0,
+    }
 }
 
-fn gpu(ctx: w2v_gpu::backend::gpu::GpuContext, m: &Model, p: KernelParams, alias: &AliasTable, max_binding: Option<u64>) -> GpuBackend {
+fn gpu(
+    ctx: w2v_gpu::backend::gpu::GpuContext,
+    m: &Model,
+    p: KernelParams,
+    alias: &AliasTable,
+    max_binding: Option<u64>,
+) -> GpuBackend {
     let cfg = TrainConfig {
         gpu_batch: 4096,
         max_binding_bytes: max_binding,
@@ -112,14 +128,25 @@ fn assert_close(name: &str, gpu: &[f32], cpu: &[f32]) {
 /// the reference update.
 fn rel_update_diff(init: &[f32], reference: &[f32], a: &[f32], b: &[f32]) -> f64 {
     let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
-    let den: f64 = reference.iter().zip(init).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
+    let den: f64 = reference
+        .iter()
+        .zip(init)
+        .map(|(x, y)| ((x - y) as f64).powi(2))
+        .sum();
     (num / den.max(1e-30)).sqrt()
 }
 
 fn conflict_free_parity(model: ModelKind, max_binding: Option<u64>, name: &str) {
-    let Some(ctx) = common::gpu_or_skip(name) else { return };
+    let Some(ctx) = common::gpu_or_skip(name) else {
+        return;
+    };
     let vocab = 60_000;
-    let params = KernelParams { model, dim: 24, window: 3, negative: 4 };
+    let params = KernelParams {
+        model,
+        dim: 24,
+        window: 3,
+        negative: 4,
+    };
     let alias = AliasTable::new(&vec![1.0; vocab]);
     let init = random_model(vocab, params.dim, 5);
     let (batch, key) = conflict_free(&params, &alias, vocab);
@@ -136,7 +163,10 @@ fn conflict_free_parity(model: ModelKind, max_binding: Option<u64>, name: &str) 
     let lg = gpu.take_loss().unwrap().unwrap();
     let g = gpu.download().unwrap();
     let c = cpu.download().unwrap();
-    assert_ne!(c.input, init.input, "the reference must have changed the model");
+    assert_ne!(
+        c.input, init.input,
+        "the reference must have changed the model"
+    );
     assert_close(&format!("{name} input"), &g.input, &c.input);
     assert_close(&format!("{name} output"), &g.output, &c.output);
     // The GPU reports the last step's loss; recompute it on the CPU for that step only.
@@ -146,7 +176,12 @@ fn conflict_free_parity(model: ModelKind, max_binding: Option<u64>, name: &str) 
     cpu2.step(&batch, 0.25, key + 1).unwrap();
     let lc = cpu2.take_loss().unwrap().unwrap();
     assert_eq!(lg.terms, lc.terms, "{name}: loss terms");
-    assert!((lg.sum - lc.sum).abs() <= 1e-4 * lc.sum.abs(), "{name}: loss {} vs {}", lg.sum, lc.sum);
+    assert!(
+        (lg.sum - lc.sum).abs() <= 1e-4 * lc.sum.abs(),
+        "{name}: loss {} vs {}",
+        lg.sum,
+        lc.sum
+    );
 }
 
 #[test]
@@ -166,9 +201,16 @@ fn matrices_split_over_bindings_match_reference() {
 }
 
 fn zipf_parity(model: ModelKind, name: &str) {
-    let Some(ctx) = common::gpu_or_skip(name) else { return };
+    let Some(ctx) = common::gpu_or_skip(name) else {
+        return;
+    };
     let vocab = 20_000;
-    let params = KernelParams { model, dim: 32, window: 5, negative: 5 };
+    let params = KernelParams {
+        model,
+        dim: 32,
+        window: 5,
+        negative: 5,
+    };
     let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1_000_000 / r).collect();
     let alias = AliasTable::unigram(&counts, 0.75);
     let init = random_model(vocab, params.dim, 8);
@@ -182,7 +224,11 @@ fn zipf_parity(model: ModelKind, name: &str) {
     gpu.step(&batch, alpha, 77).unwrap();
     let lg = gpu.take_loss().unwrap().unwrap();
     let lc = seq.take_loss().unwrap().unwrap();
-    let (g, s, p) = (gpu.download().unwrap(), seq.download().unwrap(), par.download().unwrap());
+    let (g, s, p) = (
+        gpu.download().unwrap(),
+        seq.download().unwrap(),
+        par.download().unwrap(),
+    );
     for (what, i, gm, sm, pm) in [
         ("input", &init.input, &g.input, &s.input, &p.input),
         ("output", &init.output, &g.output, &s.output, &p.output),
@@ -190,17 +236,33 @@ fn zipf_parity(model: ModelKind, name: &str) {
         let spread = rel_update_diff(i, sm, pm, sm);
         let to_seq = rel_update_diff(i, sm, gm, sm);
         let to_par = rel_update_diff(i, sm, gm, pm);
-        eprintln!("{name} {what}: |seq-par| {spread:.4}, |gpu-seq| {to_seq:.4}, |gpu-par| {to_par:.4}");
+        eprintln!(
+            "{name} {what}: |seq-par| {spread:.4}, |gpu-seq| {to_seq:.4}, |gpu-par| {to_par:.4}"
+        );
         // The GPU must lie within the spread of valid orderings (plus 10% slack).
-        assert!(to_seq <= 1.1 * spread + 1e-4 && to_par <= 1.1 * spread + 1e-4, "{name} {what}");
+        assert!(
+            to_seq <= 1.1 * spread + 1e-4 && to_par <= 1.1 * spread + 1e-4,
+            "{name} {what}"
+        );
         let size = rel_update_diff(i, sm, gm, i);
-        assert!((0.5..1.5).contains(&size), "{name} {what}: GPU update is {size} of the reference's");
-        assert!(spread < 0.6, "{name} {what}: orderings differ by {spread}; batch too conflicting to test");
+        assert!(
+            (0.5..1.5).contains(&size),
+            "{name} {what}: GPU update is {size} of the reference's"
+        );
+        assert!(
+            spread < 0.6,
+            "{name} {what}: orderings differ by {spread}; batch too conflicting to test"
+        );
     }
     // Every loss term is computed once per window whatever the order, so counts match
     // exactly; the sums differ by the staleness of reads.
     assert_eq!(lg.terms, lc.terms);
-    assert!((lg.sum - lc.sum).abs() < 0.01 * lc.sum, "{name}: loss {} vs {}", lg.sum, lc.sum);
+    assert!(
+        (lg.sum - lc.sum).abs() < 0.01 * lc.sum,
+        "{name}: loss {} vs {}",
+        lg.sum,
+        lc.sum
+    );
 }
 
 #[test]

@@ -19,11 +19,31 @@ fn validate(name: &str, src: &str) {
 #[test]
 fn training_kernels_validate_for_all_shapes() {
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
-        for (dim, window, negative) in [(1, 1, 1), (16, 3, 4), (100, 5, 5), (300, 10, 15), (64, 5, 31)] {
-            let p = KernelParams { model, dim, window, negative };
-            let src = shaders::train_source(&p, 12345);
-            validate(&format!("train {model:?} d{dim} w{window} n{negative}"), &src);
-            assert!(!src.contains("{{"), "unsubstituted placeholder");
+        for (dim, window, negative) in [
+            (1, 1, 1),
+            (16, 3, 4),
+            (100, 5, 5),
+            (300, 10, 15),
+            (64, 5, 31),
+        ] {
+            let p = KernelParams {
+                model,
+                dim,
+                window,
+                negative,
+            };
+            for updates in [shaders::Updates::Atomic, shaders::Updates::Racy] {
+                let src = shaders::train_source(&p, 12345, updates);
+                validate(
+                    &format!("train {model:?} {updates:?} d{dim} w{window} n{negative}"),
+                    &src,
+                );
+                assert!(!src.contains("{{"), "unsubstituted placeholder");
+                assert!(
+                    !src.contains("LOAD(") && !src.contains("ADD("),
+                    "unexpanded accessor"
+                );
+            }
         }
     }
 }
@@ -38,10 +58,12 @@ fn a_broken_shader_is_rejected() {
     // The validator is not a no-op: an out-of-type store must fail.
     let bad = "@group(0) @binding(0) var<storage, read_write> a: array<u32>;\n@compute @workgroup_size(1) fn main() { a[0] = 1.5; }";
     let parsed = naga::front::wgsl::parse_str(bad);
-    assert!(parsed.is_err() || {
-        let m = parsed.unwrap();
-        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), Default::default())
-            .validate(&m)
-            .is_err()
-    });
+    assert!(
+        parsed.is_err() || {
+            let m = parsed.unwrap();
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), Default::default())
+                .validate(&m)
+                .is_err()
+        }
+    );
 }

@@ -47,7 +47,13 @@ pub fn repo_file(name: &str) -> std::path::PathBuf {
 /// A corpus with planted structure: `topics` groups of `per_topic` words; each sentence
 /// uses words of one topic only. A trained model puts each word's nearest neighbours in
 /// its own topic; a random one does so with probability 1/topics.
-pub fn topic_corpus(topics: usize, per_topic: usize, sentences: usize, len: usize, seed: u64) -> String {
+pub fn topic_corpus(
+    topics: usize,
+    per_topic: usize,
+    sentences: usize,
+    len: usize,
+    seed: u64,
+) -> String {
     let mut rng = w2v_gpu::sampling::Rng::new(seed);
     let mut s = String::new();
     for _ in 0..sentences {

@@ -239,7 +239,7 @@ impl GpuBackend {
                 storage_entry(2, false),
             ],
         });
-        let train_src = shaders::train_source(&params, split.rows_per_part as u32);
+        let train_src = shaders::train_source(&params, split.rows_per_part as u32, cfg.gpu_updates);
         let train = pipeline(device, "train", &train_src, "train", &train_layout);
         let reduce = pipeline(
             device,

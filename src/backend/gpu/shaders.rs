@@ -11,11 +11,25 @@ pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
 /// Invocations per workgroup of the training kernel.
 pub const WORKGROUP: u32 = 64;
 
+/// How concurrent workgroups add into shared matrix rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Updates {
+    /// Compare-and-swap loop per element: no update is lost.
+    Atomic,
+    /// Plain read-add-write (Hogwild as on the CPU): simultaneous writers lose updates.
+    Racy,
+}
+
 /// The training kernel for `params`, with `rows_per_part` rows per matrix binding.
-pub fn train_source(params: &KernelParams, rows_per_part: u32) -> String {
+pub fn train_source(params: &KernelParams, rows_per_part: u32, updates: Updates) -> String {
     let cbow = params.model == ModelKind::Cbow;
     let src = format!("{COMMON}\n{TRAIN}");
-    substitute(&src, params, rows_per_part)
+    let elem = match updates {
+        Updates::Atomic => "atomic<u32>",
+        Updates::Racy => "f32",
+    };
+    substitute(&expand_access(&src, updates), params, rows_per_part)
+        .replace("{{MATRIX_ELEM}}", elem)
         .replace("{{CBOW}}", if cbow { "true" } else { "false" })
         .replace(
             "{{CROWS}}",
@@ -26,6 +40,30 @@ pub fn train_source(params: &KernelParams, rows_per_part: u32) -> String {
 /// The loss-reduction kernel.
 pub fn reduce_source() -> String {
     REDUCE.to_string()
+}
+
+/// Rewrites the kernel's `LOAD(m[i])` and `ADD(m[i], v);` accessors of the matrix bindings
+/// for the chosen update mode. The atomic add is a compare-and-swap loop on the element's
+/// bit pattern: it retries until no other invocation changed the element between the read
+/// and the write.
+fn expand_access(src: &str, updates: Updates) -> String {
+    let mut src = src.to_string();
+    for m in ["in0", "in1", "in2", "in3", "out0", "out1", "out2", "out3"] {
+        let e = format!("{m}[i]");
+        let (load, add) = match updates {
+            Updates::Atomic => (
+                format!("bitcast<f32>(atomicLoad(&{e}))"),
+                format!(
+                    "var old = atomicLoad(&{e}); loop {{ let r = atomicCompareExchangeWeak(&{e}, old, bitcast<u32>(bitcast<f32>(old) + v)); if (r.exchanged) {{ break; }} old = r.old_value; }}"
+                ),
+            ),
+            Updates::Racy => (e.clone(), format!("{e} = {e} + v;")),
+        };
+        src = src
+            .replace(&format!("LOAD({e})"), &load)
+            .replace(&format!("ADD({e}, v);"), &add);
+    }
+    src
 }
 
 fn substitute(src: &str, p: &KernelParams, rows_per_part: u32) -> String {
