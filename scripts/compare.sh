@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Side-by-side comparison of w2v-gpu with word2vec.c, gensim and fastText on one corpus,
+# one machine, one run. Prints a markdown table for BENCHMARKS.md.
+#
+#   scripts/compare.sh CORPUS [THREADS] [MODEL]
+#
+# Needs: a release build (cargo build --release), and a venv with the peers:
+#   python3 -m venv /tmp/peers && /tmp/peers/bin/pip install gensim==4.4.0 word2vec
+#   apt-get install fasttext
+# Protocol: dim 100, window 5, negative 5, sample 1e-4, min-count 5, 1 epoch,
+# alpha 0.025 (skip-gram) / 0.05 (CBOW). Evaluation with gensim 4.4:
+# evaluate_word_analogies(restrict_vocab=30000, case_insensitive=True) on
+# questions-words.txt and evaluate_word_pairs on WordSim-353.
+set -euo pipefail
+CORPUS=${1:?corpus file}
+THREADS=${2:-2}
+MODEL=${3:-skipgram}
+PEERS=${PEERS:-/tmp/peers}
+EVAL=${EVAL:-$(dirname "$0")/../../shared/data/eval}
+BIN=${BIN:-$(dirname "$0")/../target/release/w2v-gpu}
+OUT=$(mktemp -d)
+if [ "$MODEL" = cbow ]; then ALPHA=0.05; CBOW=1; else ALPHA=0.025; CBOW=0; fi
+WORDS=$(wc -w < "$CORPUS")
+
+eval_vectors() { # name words_per_sec file
+  "$PEERS/bin/python" - "$@" "$EVAL" <<'PY'
+import sys, logging
+from gensim.models import KeyedVectors
+name, wps, path, ev = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
+kv = KeyedVectors.load_word2vec_format(path, binary=path.endswith('.bin'))
+acc, _ = kv.evaluate_word_analogies(f'{ev}/questions-words.txt', restrict_vocab=30000, case_insensitive=True)
+ws = kv.evaluate_word_pairs(f'{ev}/wordsim353.tsv', case_insensitive=True)[1][0]
+print(f'| {name} | {wps/1e3:,.0f}k | {100*acc:.2f}% | {ws:.3f} |')
+PY
+}
+
+echo "| tool | words/s (training) | analogy (restrict 30k) | WS-353 Spearman |"
+echo "|---|---:|---:|---:|"
+
+# w2v-gpu (CPU backend)
+J=$("$BIN" train --input "$CORPUS" --output "$OUT/w2v-gpu.bin" --model "$MODEL" --dim 100 --window 5 \
+    --negative 5 --sample 1e-4 --min-count 5 --epochs 1 --alpha $ALPHA --threads "$THREADS" --json --quiet)
+WPS=$(echo "$J" | "$PEERS/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["words_per_second"])')
+eval_vectors "w2v-gpu (cpu, $THREADS threads)" "$WPS" "$OUT/w2v-gpu.bin"
+
+# word2vec.c: its own Words/thread/sec counter (training only) times threads.
+"$PEERS/bin/word2vec" -train "$CORPUS" -output "$OUT/w2v-c.bin" -cbow $CBOW -size 100 -window 5 \
+    -negative 5 -hs 0 -sample 1e-4 -min-count 5 -iter 1 -alpha $ALPHA -threads "$THREADS" -binary 1 \
+    > "$OUT/w2v-c.log" 2>&1
+WPT=$(tr '\r' '\n' < "$OUT/w2v-c.log" | grep -o 'Words/thread/sec: *[0-9.]*k' | tail -1 | grep -o '[0-9.]*')
+eval_vectors "word2vec.c (PyPI word2vec)" "$(echo "$WPT * 1000 * $THREADS" | bc)" "$OUT/w2v-c.bin"
+
+# gensim 4.4 with its Text8Corpus reader (10,000-word sentences; its corpus_file mode reads
+# only the start of a corpus that is one 100 MB line): time model.train() only.
+"$PEERS/bin/python" - "$CORPUS" "$OUT/gensim.bin" "$THREADS" "$CBOW" "$ALPHA" > "$OUT/gensim.wps" <<'PY'
+import sys, time
+from gensim.models import Word2Vec
+from gensim.models.word2vec import Text8Corpus
+corpus, out, threads, cbow, alpha = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+m = Word2Vec(vector_size=100, window=5, negative=5, hs=0, sample=1e-4, min_count=5, epochs=1,
+             alpha=alpha, min_alpha=alpha * 1e-4, sg=1 - cbow, workers=threads, seed=1)
+sentences = Text8Corpus(corpus)
+m.build_vocab(sentences)
+t = time.time()
+m.train(sentences, total_examples=m.corpus_count, total_words=m.corpus_total_words, epochs=1)
+dt = time.time() - t
+m.wv.save_word2vec_format(out, binary=True)
+print(m.corpus_total_words / dt)
+PY
+eval_vectors "gensim 4.4" "$(cat "$OUT/gensim.wps")" "$OUT/gensim.bin"
+
+# fastText without subwords: its Words/sec/thread counter times threads.
+if command -v fasttext >/dev/null; then
+  fasttext "$([ "$MODEL" = cbow ] && echo cbow || echo skipgram)" -input "$CORPUS" -output "$OUT/ft" -dim 100 -ws 5 -neg 5 -minCount 5 \
+      -epoch 1 -t 1e-4 -lr $ALPHA -thread "$THREADS" -minn 0 -maxn 0 > "$OUT/ft.log" 2>&1
+  WPT=$(tr '\r' '\n' < "$OUT/ft.log" | grep -o 'words/sec/thread: *[0-9]*' | tail -1 | grep -o '[0-9]*$')
+  eval_vectors "fastText (-minn 0 -maxn 0)" "$((WPT * THREADS))" "$OUT/ft.vec"
+fi
+echo
+echo "corpus: $CORPUS ($WORDS words), model $MODEL, $THREADS threads, $(date -u +%Y-%m-%d), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+rm -rf "$OUT"

@@ -1,0 +1,297 @@
+//! The binary's contract: exit codes (0 ok, 1 runtime, 2 usage), messages that name the
+//! file or flag, `--json` fields, and outputs never destroyed by a failed run.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn w2v(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+        .args(args)
+        .output()
+        .expect("run w2v-gpu")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn small_corpus(dir: &Path) -> String {
+    let p = dir.join("c.txt");
+    std::fs::write(&p, common::topic_corpus(4, 10, 200, 8, 1)).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn train_json_has_the_contract_fields_and_writes_vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = small_corpus(dir.path());
+    let out = dir.path().join("v.bin");
+    let o = w2v(&[
+        "train",
+        "--input",
+        &c,
+        "--output",
+        out.to_str().unwrap(),
+        "--dim",
+        "8",
+        "--epochs",
+        "1",
+        "--min-count",
+        "1",
+        "--json",
+        "--threads",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "exactly one JSON object: {stdout}"
+    );
+    let j: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    for k in [
+        "words",
+        "train_seconds",
+        "words_per_second",
+        "vocab_size",
+        "final_loss",
+        "backend",
+    ] {
+        assert!(j.get(k).is_some(), "missing {k} in {j}");
+    }
+    assert_eq!(j["backend"], "cpu");
+    assert_eq!(j["words"], 1600);
+    assert_eq!(j["vocab_size"], 40);
+    // `.bin` means binary: the header is text, the rows are raw f32.
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"40 8\n"));
+    let e = w2v_gpu::io::read_vectors(&out, None).unwrap();
+    assert_eq!((e.len(), e.dim), (40, 8));
+    // --size and --iter are word2vec.c's names for --dim and --epochs.
+    let txt = dir.path().join("v.txt");
+    let o = w2v(&[
+        "train",
+        "--input",
+        &c,
+        "--output",
+        txt.to_str().unwrap(),
+        "--size",
+        "6",
+        "--iter",
+        "1",
+        "--min-count",
+        "1",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&txt).unwrap().starts_with("40 6\n"));
+}
+
+#[test]
+fn bad_inputs_fail_cleanly_with_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = small_corpus(d);
+    let empty = d.join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let blank = d.join("blank.txt");
+    std::fs::write(&blank, " \n\t\r\n").unwrap();
+    let junk = d.join("junk.txt");
+    std::fs::write(&junk, [0x7f, b'E', b'L', b'F', 0, 0, 1, 2, 0, 0xff]).unwrap();
+    let out = d.join("out.txt");
+    std::fs::write(&out, "precious").unwrap();
+    let o = out.to_str().unwrap();
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec!["--input".into(), empty.display().to_string()],
+            1,
+            "no words",
+        ),
+        (
+            vec!["--input".into(), blank.display().to_string()],
+            1,
+            "no words",
+        ),
+        (
+            vec!["--input".into(), junk.display().to_string()],
+            1,
+            "binary",
+        ),
+        (
+            vec![
+                "--input".into(),
+                d.join("missing.txt").display().to_string(),
+            ],
+            1,
+            "missing.txt",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--min-count".into(),
+                "100000".into(),
+            ],
+            1,
+            "--min-count",
+        ),
+        (
+            vec!["--input".into(), good.clone(), "--dim".into(), "0".into()],
+            2,
+            "--dim",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--window".into(),
+                "0".into(),
+            ],
+            2,
+            "--window",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--negative".into(),
+                "0".into(),
+            ],
+            2,
+            "--negative",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--epochs".into(),
+                "0".into(),
+            ],
+            2,
+            "--epochs",
+        ),
+        (
+            vec!["--input".into(), good.clone(), "--sample=-0.1".into()],
+            2,
+            "--sample",
+        ),
+        (
+            vec!["--input".into(), good.clone(), "--dim".into(), "abc".into()],
+            2,
+            "--dim",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--backend".into(),
+                "metal".into(),
+            ],
+            1,
+            "--backend cpu",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let mut full = vec!["train".to_string()];
+        full.extend(args.clone());
+        full.extend([
+            "--output".to_string(),
+            o.to_string(),
+            "--min-count".to_string(),
+            "1".to_string(),
+        ]);
+        // A later --min-count overrides; keep the case's own value when it sets one.
+        if args.iter().any(|a| a == "--min-count") {
+            full.truncate(full.len() - 2);
+        }
+        let refs: Vec<&str> = full.iter().map(|s| s.as_str()).collect();
+        let r = w2v(&refs);
+        let e = stderr(&r);
+        assert_eq!(r.status.code(), Some(code), "{args:?}: {e}");
+        assert!(
+            e.contains(needle),
+            "{args:?}: message lacks {needle:?}: {e}"
+        );
+        assert!(!e.contains("panicked"), "{args:?}: {e}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "precious",
+            "{args:?} touched the output"
+        );
+    }
+    // Output into a directory that does not exist, and output equal to the input.
+    let r = w2v(&[
+        "train",
+        "--input",
+        &good,
+        "--output",
+        d.join("nope/v.txt").to_str().unwrap(),
+        "--min-count",
+        "1",
+        "--epochs",
+        "1",
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(stderr(&r).contains("does not exist"), "{}", stderr(&r));
+    let r = w2v(&["train", "--input", &good, "--output", &good]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        std::fs::read_to_string(&good).unwrap().starts_with("t"),
+        "input must survive"
+    );
+    // Only our files remain: no temporary files left behind by the failures.
+    let mut names: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["blank.txt", "c.txt", "empty.txt", "junk.txt", "out.txt"]
+    );
+}
+
+#[test]
+fn similar_analogy_and_eval_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("v.txt");
+    std::fs::write(&v, "4 3\nman 1 0 0\nwoman 0 1 0\nking 1 0 1\nqueen 0 1 1\n").unwrap();
+    let vs = v.to_str().unwrap();
+    let o = w2v(&[
+        "analogy",
+        "--vectors",
+        vs,
+        "man",
+        "king",
+        "woman",
+        "-k",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j[0]["word"], "queen");
+    let o = w2v(&["similar", "--vectors", vs, "king", "-k", "2"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("man"));
+    let o = w2v(&["similar", "--vectors", vs, "zebra"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("zebra"));
+    let q = dir.path().join("q.txt");
+    std::fs::write(&q, ": s\nMAN KING WOMAN QUEEN\nman king zebra queen\n").unwrap();
+    let o = w2v(&[
+        "eval",
+        "--vectors",
+        vs,
+        "--analogies",
+        q.to_str().unwrap(),
+        "--json",
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["analogies"][0]["correct"], 1);
+    assert_eq!(j["analogies"][0]["oov"], 1);
+    let o = w2v(&["eval", "--vectors", vs]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,0 +1,137 @@
+//! End-to-end training quality: thresholds that a broken or random model cannot reach.
+
+mod common;
+
+use w2v_gpu::config::{BackendKind, ModelKind, TrainConfig};
+use w2v_gpu::eval::{evaluate_similarity, Space};
+use w2v_gpu::io::Embeddings;
+use w2v_gpu::model::Model;
+use w2v_gpu::train::{train_model, Reporter};
+
+fn ws353(words: &[String], m: &Model) -> (f64, usize) {
+    let emb = Embeddings {
+        words: words.to_vec(),
+        dim: m.dim,
+        vectors: m.input.clone(),
+    };
+    let r = evaluate_similarity(
+        &Space::new(&emb, true),
+        &common::repo_file("data/ws353.txt"),
+        300_000,
+    )
+    .unwrap();
+    (r.spearman, r.pairs)
+}
+
+/// The shipped corpus (4 MB of text8) with word2vec's defaults on the CPU: WordSim-353
+/// Spearman must clear 0.2. The untrained model scores about 0 (±0.06 for 250 pairs), which
+/// the test also checks, so the threshold is 3 standard deviations above chance.
+#[test]
+fn cpu_skipgram_learns_similarity_on_shipped_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        input: common::repo_file("data/text8-4m.gz"),
+        output: dir.path().join("v.bin"),
+        threads: 2,
+        ..TrainConfig::default()
+    };
+    let (model, corpus, report) = train_model(&cfg, &Reporter::quiet()).unwrap();
+    let (rho, pairs) = ws353(corpus.vocab.words(), &model);
+    let untrained = Model::new(corpus.vocab.len(), cfg.dim, cfg.seed);
+    let (rho0, _) = ws353(corpus.vocab.words(), &untrained);
+    eprintln!(
+        "WS-353 spearman {rho:.3} over {pairs} pairs (untrained {rho0:.3}); loss {:?}",
+        report.final_loss
+    );
+    assert!(pairs > 200);
+    assert!(rho0.abs() < 0.15, "untrained model scores {rho0}");
+    assert!(rho > 0.2, "trained model scores only {rho}");
+    assert_eq!(report.words, 5 * corpus.words());
+    assert!(report.final_loss.unwrap() < 0.5);
+}
+
+fn topic_config(dir: &std::path::Path, model: ModelKind, backend: BackendKind) -> TrainConfig {
+    let corpus = dir.join("topics.txt");
+    if !corpus.exists() {
+        std::fs::write(&corpus, common::topic_corpus(8, 25, 1500, 12, 42)).unwrap();
+    }
+    TrainConfig {
+        input: corpus,
+        output: dir.join("v.txt"),
+        model,
+        backend,
+        dim: 32,
+        window: 4,
+        epochs: 4,
+        min_count: 1,
+        sample: 0.0,
+        threads: 1,
+        gpu_batch: 4096,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn cpu_single_thread_is_deterministic_and_learns_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        let cfg = topic_config(dir.path(), model, BackendKind::Cpu);
+        let (a, corpus, _) = train_model(&cfg, &Reporter::quiet()).unwrap();
+        let (b, _, _) = train_model(&cfg, &Reporter::quiet()).unwrap();
+        assert_eq!(a, b, "{model:?}: same seed, one thread: identical vectors");
+        let c = train_model(
+            &TrainConfig {
+                seed: 2,
+                ..cfg.clone()
+            },
+            &Reporter::quiet(),
+        )
+        .unwrap()
+        .0;
+        assert_ne!(a.input, c.input);
+        let purity = common::topic_purity(corpus.vocab.words(), a.dim, &a.input);
+        let random = common::topic_purity(
+            corpus.vocab.words(),
+            a.dim,
+            &Model::new(corpus.vocab.len(), 32, 1).input,
+        );
+        eprintln!("{model:?}: topic purity {purity:.3} (untrained {random:.3})");
+        assert!(purity > 0.9, "{model:?}: purity {purity}");
+        assert!(random < 0.4, "untrained purity {random}");
+    }
+}
+
+/// The real shaders (lavapipe in CI) against the CPU trainer on the same corpus and config:
+/// both must recover the planted topics, and the GPU's final loss must be within 10% of the
+/// CPU's (the GPU shares noise words per window and applies windows concurrently, so the
+/// losses are not identical).
+#[test]
+fn gpu_training_matches_cpu_quality() {
+    if common::gpu_or_skip("gpu_training_matches_cpu_quality").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        let cpu_cfg = topic_config(dir.path(), model, BackendKind::Cpu);
+        let gpu_cfg = TrainConfig {
+            backend: common::test_backend(),
+            ..cpu_cfg.clone()
+        };
+        let (c, corpus, cr) = train_model(&cpu_cfg, &Reporter::quiet()).unwrap();
+        let (g, _, gr) = train_model(&gpu_cfg, &Reporter::quiet()).unwrap();
+        let pc = common::topic_purity(corpus.vocab.words(), c.dim, &c.input);
+        let pg = common::topic_purity(corpus.vocab.words(), g.dim, &g.input);
+        let (lc, lg) = (cr.final_loss.unwrap(), gr.final_loss.unwrap());
+        eprintln!(
+            "{model:?}: purity cpu {pc:.3} gpu {pg:.3}; loss cpu {lc:.4} gpu {lg:.4}; gpu {}",
+            gr.adapter.as_deref().unwrap_or("?")
+        );
+        assert!(pg > 0.9, "{model:?}: GPU purity {pg}");
+        assert!(
+            (lg - lc).abs() < 0.1 * lc,
+            "{model:?}: loss gpu {lg} vs cpu {lc}"
+        );
+        assert_eq!(gr.words, cr.words);
+        assert!(gr.upload_bytes_per_word.unwrap() < 30.0);
+    }
+}
