@@ -127,7 +127,8 @@ pub struct TrainArgs {
     /// How the GPU adds into rows that several workgroups update at once: `atomic`
     /// (compare-and-swap, no update lost) or `racy` (plain read-add-write, word2vec.c-style
     /// Hogwild; loses updates of frequent rows on real GPUs).
-    #[arg(long, default_value = "atomic", value_parser = ["atomic", "racy"])]
+    /// `hybrid` uses compare-and-swap for the 8192 most frequent words only.
+    #[arg(long, default_value = "atomic", value_parser = ["atomic", "hybrid", "racy"])]
     pub gpu_updates: String,
     /// Pretend storage bindings hold at most this many bytes (testing the matrix split).
     #[arg(long, hide = true)]
@@ -169,10 +170,10 @@ impl TrainArgs {
             save_vocab: self.save_vocab.clone(),
             read_vocab: self.read_vocab.clone(),
             gpu_batch: self.gpu_batch,
-            gpu_updates: if self.gpu_updates == "racy" {
-                crate::backend::gpu::shaders::Updates::Racy
-            } else {
-                crate::backend::gpu::shaders::Updates::Atomic
+            gpu_updates: match self.gpu_updates.as_str() {
+                "racy" => crate::backend::gpu::shaders::Updates::Racy,
+                "hybrid" => crate::backend::gpu::shaders::Updates::Hybrid,
+                _ => crate::backend::gpu::shaders::Updates::Atomic,
             },
             max_binding_bytes: self.max_binding_bytes,
         }

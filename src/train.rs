@@ -80,6 +80,8 @@ pub struct TrainReport {
     pub upload_bytes_per_word: Option<f64>,
     /// Fraction of the GPU loop's wall time spent waiting for the batcher (GPU only).
     pub batcher_wait_fraction: Option<f64>,
+    /// Seconds the device spent in training kernels (GPU with timestamp queries).
+    pub kernel_seconds: Option<f64>,
     pub threads: usize,
 }
 
@@ -98,6 +100,8 @@ impl TrainReport {
             "pairs": self.pairs,
             "upload_bytes_per_word": self.upload_bytes_per_word,
             "batcher_wait_fraction": self.batcher_wait_fraction,
+            "kernel_seconds": self.kernel_seconds,
+            "gpu_busy_fraction": self.kernel_seconds.map(|k| k / self.train_seconds.max(1e-9)),
             "threads": self.threads,
         })
     }
@@ -369,8 +373,10 @@ pub fn train_with_backend(
         Ok(())
     });
     result?;
-    bar.finish_and_clear();
+    backend.download_barrier()?;
     let secs = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let kernel_seconds = backend.device_seconds()?;
     Ok(TrainReport {
         words: done,
         train_seconds: secs,
@@ -378,6 +384,7 @@ pub fn train_with_backend(
         final_loss: log.tail.mean(),
         upload_bytes_per_word: Some(uploaded as f64 / done.max(1) as f64),
         batcher_wait_fraction: Some(wait.as_secs_f64() / secs.max(1e-9)),
+        kernel_seconds,
         threads: 1,
         ..TrainReport::default()
     })

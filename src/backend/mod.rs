@@ -47,4 +47,13 @@ pub trait Backend {
     fn download(&mut self) -> Result<Model>;
     /// What runs the work, for logs and `--json` (`adapter`).
     fn describe(&self) -> String;
+    /// Seconds the device spent executing training steps, where it can measure them
+    /// (GPU timestamp queries).
+    fn device_seconds(&mut self) -> Result<Option<f64>> {
+        Ok(None)
+    }
+    /// Waits until all submitted work has finished, so that timings include it.
+    fn download_barrier(&mut self) -> Result<()> {
+        Ok(())
+    }
 }

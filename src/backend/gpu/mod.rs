@@ -74,7 +74,18 @@ pub struct GpuBackend {
     in_flight: VecDeque<wgpu::SubmissionIndex>,
     step: u64,
     last: Option<usize>,
+    timestamps: Option<Timestamps>,
 }
+
+/// Timestamp queries around every training dispatch, resolved into a ring of 256-byte
+/// slots and read back once at the end: kernel time against wall time is the GPU's busy
+/// fraction.
+struct Timestamps {
+    set: wgpu::QuerySet,
+    resolved: wgpu::Buffer,
+}
+
+const TS_SLOTS: u64 = 8192;
 
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
@@ -301,9 +312,23 @@ impl GpuBackend {
                 })
             })
             .collect();
+        let timestamps = ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY).then(|| Timestamps {
+            set: device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("step timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2 * RING as u32,
+            }),
+            resolved: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("resolved timestamps"),
+                size: TS_SLOTS * wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            }),
+        });
         ctx.queue.submit([]);
         ctx.check()?;
         Ok(GpuBackend {
+            timestamps,
             ctx,
             params,
             vocab,
@@ -420,11 +445,24 @@ impl Backend for GpuBackend {
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("train"),
-                timestamp_writes: None,
+                timestamp_writes: self.timestamps.as_ref().map(|t| wgpu::ComputePassTimestampWrites {
+                    query_set: &t.set,
+                    beginning_of_pass_write_index: Some(2 * k as u32),
+                    end_of_pass_write_index: Some(2 * k as u32 + 1),
+                }),
             });
             pass.set_pipeline(&self.train);
             pass.set_bind_group(0, &self.train_groups[k], &[]);
             pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+        }
+        if let Some(t) = &self.timestamps {
+            let slot = self.step % TS_SLOTS;
+            enc.resolve_query_set(
+                &t.set,
+                2 * k as u32..2 * k as u32 + 2,
+                &t.resolved,
+                slot * wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT,
+            );
         }
         let idx = self.ctx.queue.submit([enc.finish()]);
         self.in_flight.push_back(idx);
@@ -475,6 +513,43 @@ impl Backend for GpuBackend {
 
     fn describe(&self) -> String {
         context::describe(&self.ctx.info)
+    }
+
+    fn download_barrier(&mut self) -> Result<()> {
+        self.wait(None)?;
+        self.in_flight.clear();
+        Ok(())
+    }
+
+    fn device_seconds(&mut self) -> Result<Option<f64>> {
+        let Some(t) = &self.timestamps else {
+            return Ok(None);
+        };
+        let steps = self.step.min(TS_SLOTS);
+        if steps == 0 {
+            return Ok(Some(0.0));
+        }
+        let bytes = steps * wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT;
+        let read = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("timestamp readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&t.resolved, 0, &read, 0, bytes);
+        self.ctx.queue.submit([enc.finish()]);
+        let mut raw = vec![0u64; (bytes / 8) as usize];
+        self.read_buffer(&read, bytemuck::cast_slice_mut(&mut raw))?;
+        let period_ns = self.ctx.queue.get_timestamp_period() as f64;
+        let stride = (wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT / 8) as usize;
+        let ticks: u64 = raw
+            .chunks_exact(stride)
+            .map(|s| s[1].saturating_sub(s[0]))
+            .sum();
+        // Only the last TS_SLOTS steps are kept; scale up to all steps.
+        let scale = self.step as f64 / steps as f64;
+        Ok(Some(ticks as f64 * period_ns * 1e-9 * scale))
     }
 }
 

@@ -8,6 +8,9 @@ pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 pub const TRAIN: &str = include_str!("../../../shaders/train.wgsl");
 pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
 
+/// Rows updated with compare-and-swap in [`Updates::Hybrid`] mode.
+pub const HOT_ROWS: u32 = 8192;
+
 /// Invocations per workgroup of the training kernel.
 pub const WORKGROUP: u32 = 64;
 
@@ -16,6 +19,9 @@ pub const WORKGROUP: u32 = 64;
 pub enum Updates {
     /// Compare-and-swap loop per element: no update is lost.
     Atomic,
+    /// Compare-and-swap for the [`HOT_ROWS`] most frequent words (ids are sorted by
+    /// frequency), plain relaxed load/store for the rest, which are rarely contended.
+    Hybrid,
     /// Plain read-add-write (Hogwild as on the CPU): simultaneous writers lose updates.
     Racy,
 }
@@ -25,7 +31,7 @@ pub fn train_source(params: &KernelParams, rows_per_part: u32, updates: Updates)
     let cbow = params.model == ModelKind::Cbow;
     let src = format!("{COMMON}\n{TRAIN}");
     let elem = match updates {
-        Updates::Atomic => "atomic<u32>",
+        Updates::Atomic | Updates::Hybrid => "atomic<u32>",
         Updates::Racy => "f32",
     };
     substitute(&expand_access(&src, updates), params, rows_per_part)
@@ -50,11 +56,15 @@ fn expand_access(src: &str, updates: Updates) -> String {
     let mut src = src.to_string();
     for m in ["in0", "in1", "in2", "in3", "out0", "out1", "out2", "out3"] {
         let e = format!("{m}[i]");
+        let cas = format!(
+            "var old = atomicLoad(&{e}); loop {{ let r = atomicCompareExchangeWeak(&{e}, old, bitcast<u32>(bitcast<f32>(old) + v)); if (r.exchanged) {{ break; }} old = r.old_value; }}"
+        );
         let (load, add) = match updates {
-            Updates::Atomic => (
+            Updates::Atomic => (format!("bitcast<f32>(atomicLoad(&{e}))"), cas),
+            Updates::Hybrid => (
                 format!("bitcast<f32>(atomicLoad(&{e}))"),
                 format!(
-                    "var old = atomicLoad(&{e}); loop {{ let r = atomicCompareExchangeWeak(&{e}, old, bitcast<u32>(bitcast<f32>(old) + v)); if (r.exchanged) {{ break; }} old = r.old_value; }}"
+                    "if (row < {HOT_ROWS}u) {{ {cas} }} else {{ atomicStore(&{e}, bitcast<u32>(bitcast<f32>(atomicLoad(&{e})) + v)); }}"
                 ),
             ),
             Updates::Racy => (e.clone(), format!("{e} = {e} + v;")),
