@@ -31,6 +31,10 @@ pub enum Command {
     Eval(EvalArgs),
     /// List the GPU adapters wgpu can see, with the limits that matter here.
     Devices(DevicesArgs),
+    /// A labelled 2-D map (PCA) of the space as SVG, and/or TensorBoard projector files.
+    Map(MapArgs),
+    /// Training throughput of each engine on one corpus (a synthetic Zipf corpus by default).
+    Bench(BenchArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -176,6 +180,7 @@ impl TrainArgs {
                 _ => crate::backend::gpu::shaders::Updates::Atomic,
             },
             max_binding_bytes: self.max_binding_bytes,
+            count_pairs: false,
         }
     }
 }
@@ -233,6 +238,62 @@ pub struct EvalArgs {
     pub case_sensitive: bool,
     #[arg(long)]
     pub limit: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MapArgs {
+    #[arg(long)]
+    pub vectors: PathBuf,
+    /// SVG file to write.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Comma-separated words to plot.
+    #[arg(long, value_delimiter = ',')]
+    pub words: Option<Vec<String>>,
+    /// Plot the N most frequent words (when --words is not given).
+    #[arg(long, default_value_t = 100)]
+    pub top: usize,
+    /// Projection method (PCA; t-SNE is not built).
+    #[arg(long, default_value = "pca", value_parser = ["pca"])]
+    pub method: String,
+    /// Also write vectors.tsv and metadata.tsv for projector.tensorflow.org into this directory.
+    #[arg(long)]
+    pub projector: Option<PathBuf>,
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Engines to measure: cpu, vulkan, metal, dx12, gl, or all (cpu and every GPU backend
+    /// with an adapter).
+    #[arg(long, default_value = "all", value_parser = ["all", "cpu", "vulkan", "metal", "dx12", "gl"])]
+    pub backend: String,
+    #[arg(long, value_enum, default_value = "skipgram")]
+    pub model: ModelArg,
+    #[arg(long, default_value_t = 100)]
+    pub dim: usize,
+    #[arg(long, default_value_t = 5)]
+    pub window: usize,
+    #[arg(long, default_value_t = 5)]
+    pub negative: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    pub sample: f64,
+    /// Corpus to train on (one epoch); default: a synthetic Zipf corpus.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Words of the synthetic corpus.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub words: usize,
+    /// Vocabulary of the synthetic corpus.
+    #[arg(long, default_value_t = 100_000)]
+    pub vocab: usize,
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, default_value_t = 1 << 16)]
+    pub gpu_batch: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -315,6 +376,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Eval(a) => eval_command(&a)?,
         Command::Devices(a) => devices_command(a.json),
+        Command::Bench(a) => bench_command(&a)?,
+        Command::Map(a) => map_command(&a)?,
     }
     Ok(())
 }
@@ -458,4 +521,149 @@ fn devices_command(json: bool) {
             r["timestamp_query"],
         );
     }
+}
+
+fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
+    let base = TrainConfig {
+        input: a
+            .input
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("synthetic")),
+        output: PathBuf::from("unused"),
+        model: match a.model {
+            ModelArg::Skipgram => ModelKind::SkipGram,
+            ModelArg::Cbow => ModelKind::Cbow,
+        },
+        dim: a.dim,
+        window: a.window,
+        negative: a.negative,
+        sample: a.sample,
+        epochs: 1,
+        threads: a.threads.unwrap_or(TrainConfig::default().threads),
+        gpu_batch: a.gpu_batch,
+        count_pairs: true,
+        ..TrainConfig::default()
+    };
+    base.validate()?;
+    let corpus = match &a.input {
+        Some(p) => crate::corpus::load(p, base.min_count, None, None)?,
+        None => {
+            if a.words == 0 || a.vocab == 0 {
+                return Err(Error::usage("--words/--vocab", "must be at least 1").into());
+            }
+            crate::train::synthetic_zipf_corpus(a.vocab, a.words, 7)
+        }
+    };
+    let kinds: Vec<BackendKind> = match a.backend.as_str() {
+        "all" => {
+            let mut k = vec![BackendKind::Cpu];
+            for g in [
+                BackendKind::Vulkan,
+                BackendKind::Metal,
+                BackendKind::Dx12,
+                BackendKind::Gl,
+            ] {
+                if !crate::backend::gpu::context::enumerate(g).is_empty() {
+                    k.push(g);
+                }
+            }
+            k
+        }
+        "vulkan" => vec![BackendKind::Vulkan],
+        "metal" => vec![BackendKind::Metal],
+        "dx12" => vec![BackendKind::Dx12],
+        "gl" => vec![BackendKind::Gl],
+        _ => vec![BackendKind::Cpu],
+    };
+    let reporter = Reporter::quiet();
+    let mut rows = Vec::new();
+    for kind in kinds {
+        let engine = match kind {
+            BackendKind::Cpu => None,
+            k => crate::backend::gpu::GpuContext::open(k, None, &reporter)?,
+        };
+        let cfg = TrainConfig {
+            backend: kind,
+            ..base.clone()
+        };
+        let (_, r) = crate::train::train_corpus(&corpus, engine, &cfg, &reporter)?;
+        let row = serde_json::json!({
+            "backend": r.backend,
+            "adapter": r.adapter.clone().unwrap_or_else(|| format!("{} CPU threads", r.threads)),
+            "model": cfg.model.name(),
+            "dim": cfg.dim,
+            "words": r.words,
+            "seconds": r.train_seconds,
+            "words_per_second": r.words_per_second,
+            "pair_updates_per_second": r.pairs.map(|p| p as f64 / r.train_seconds.max(1e-9)),
+            "upload_bytes_per_word": r.upload_bytes_per_word,
+            "kernel_seconds": r.kernel_seconds,
+            "gpu_busy_fraction": r.kernel_seconds.map(|k| k / r.train_seconds.max(1e-9)),
+            "final_loss": r.final_loss,
+        });
+        if !a.json {
+            println!(
+                "{:<8} {:>12.0} words/s {:>12.0} pairs/s  upload {:>5} B/word  busy {:>6}  loss {:.4}  ({})",
+                row["backend"].as_str().unwrap_or(""),
+                r.words_per_second,
+                row["pair_updates_per_second"].as_f64().unwrap_or(f64::NAN),
+                r.upload_bytes_per_word.map_or("-".into(), |b| format!("{b:.2}")),
+                row["gpu_busy_fraction"].as_f64().map_or("-".into(), |b| format!("{:.1}%", 100.0 * b)),
+                r.final_loss.unwrap_or(f64::NAN),
+                row["adapter"].as_str().unwrap_or("")
+            );
+        }
+        rows.push(row);
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "corpus": a.input.as_ref().map_or_else(|| format!("synthetic zipf, {} words, vocabulary {}", a.words, a.vocab), |p| p.display().to_string()),
+                "corpus_words": corpus.words(),
+                "results": rows,
+            })
+        );
+    }
+    Ok(())
+}
+
+fn map_command(a: &MapArgs) -> anyhow::Result<()> {
+    if a.output.is_none() && a.projector.is_none() {
+        return Err(Error::usage(
+            "--output/--projector",
+            "give an SVG file, a projector directory, or both",
+        )
+        .into());
+    }
+    if let Some(o) = &a.output {
+        if !o.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg")) {
+            return Err(Error::usage(
+                "--output",
+                format!("{} must end in .svg (PNG is not built)", o.display()),
+            )
+            .into());
+        }
+    }
+    let emb = crate::io::read_vectors(&a.vectors, a.limit)?;
+    let rows = crate::map::select(&emb, a.words.as_deref(), a.top)?;
+    if rows.len() < 2 {
+        return Err(Error::usage("--words/--top", "plot at least 2 words").into());
+    }
+    if let Some(o) = &a.output {
+        let pts = crate::map::pca_2d(&emb, &rows);
+        let labels: Vec<&str> = rows.iter().map(|&r| emb.words[r].as_str()).collect();
+        let title = format!(
+            "{} — {} words, PCA of unit vectors",
+            a.vectors.display(),
+            rows.len()
+        );
+        crate::map::write_svg(o, &title, &labels, &pts)?;
+        println!("wrote {}", o.display());
+    }
+    if let Some(d) = &a.projector {
+        crate::map::write_projector(d, &emb, &rows)?;
+        println!("wrote {}/vectors.tsv and metadata.tsv", d.display());
+    }
+    Ok(())
 }

@@ -92,6 +92,8 @@ pub struct TrainConfig {
     pub gpu_batch: usize,
     /// GPU conflict strategy for rows updated by several workgroups at once.
     pub gpu_updates: crate::backend::gpu::shaders::Updates,
+    /// Count the GPU's (context, centre) pairs on the host (benchmarks).
+    pub count_pairs: bool,
     /// Test hook: pretend the device's storage binding limit is this many bytes, to force
     /// the row-range split of the matrices on small models.
     pub max_binding_bytes: Option<u64>,
@@ -123,6 +125,7 @@ impl Default for TrainConfig {
             gpu_batch: 1 << 16,
             gpu_updates: crate::backend::gpu::shaders::Updates::Atomic,
             max_binding_bytes: None,
+            count_pairs: false,
         }
     }
 }

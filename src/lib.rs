@@ -28,6 +28,7 @@ pub mod error;
 pub mod eval;
 pub mod io;
 pub mod loss;
+pub mod map;
 pub mod model;
 pub mod sampling;
 pub mod train;

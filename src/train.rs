@@ -163,6 +163,18 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
         corpus.words(),
         corpus_seconds
     ));
+    let (model, mut report) = train_corpus(&corpus, engine, cfg, reporter)?;
+    report.corpus_seconds = corpus_seconds;
+    Ok((model, corpus, report))
+}
+
+/// Trains on an already encoded corpus with the given engine (`None`: the CPU trainer).
+pub fn train_corpus(
+    corpus: &Corpus,
+    engine: Option<gpu::GpuContext>,
+    cfg: &TrainConfig,
+    reporter: &Reporter,
+) -> Result<(Model, TrainReport)> {
     let mut model = Model::new(corpus.vocab.len(), cfg.dim, cfg.seed);
     let params = KernelParams {
         model: cfg.model,
@@ -171,22 +183,21 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
         negative: cfg.negative,
     };
     let mut report = match engine {
-        None => train_cpu(&corpus, cfg, &params, &mut model, reporter),
+        None => train_cpu(corpus, cfg, &params, &mut model, reporter),
         Some(ctx) => {
             let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
             let mut gpu = gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?;
             reporter.note(&format!("training on {}", gpu.describe()));
-            let mut r = train_with_backend(&mut gpu, &corpus, cfg, reporter)?;
+            let mut r = train_with_backend(&mut gpu, corpus, cfg, reporter)?;
             model = gpu.download()?;
             r.adapter = Some(gpu.describe());
             r.backend = gpu.backend_name().to_string();
             r
         }
     };
-    report.corpus_seconds = corpus_seconds;
     report.tokens_read = corpus.tokens_read;
     report.vocab_size = corpus.vocab.len();
-    Ok((model, corpus, report))
+    Ok((model, report))
 }
 
 fn progress_message(bar: &ProgressBar, done: u64, start: Instant, loss: Option<f64>, alpha: f32) {
@@ -318,6 +329,8 @@ pub fn train_with_backend(
     let mut last_report = Instant::now();
     let mut recent = None;
     let mut step = 0u64;
+    let mut pairs = 0u64;
+    let count_pairs = cfg.count_pairs;
     let result: Result<()> = std::thread::scope(|s| {
         let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(3);
         let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
@@ -346,7 +359,11 @@ pub fn train_with_backend(
             let Ok(batch) = full_rx.recv() else { break };
             wait += t.elapsed();
             let alpha = learning_rate(start_alpha, done, total);
-            backend.step(&batch, alpha, step_key(cfg.seed, step))?;
+            let key = step_key(cfg.seed, step);
+            backend.step(&batch, alpha, key)?;
+            if count_pairs {
+                pairs += count_window_pairs(&batch.tokens, key, cfg.window, cfg.model);
+            }
             step += 1;
             done += batch.words;
             uploaded += (batch.tokens.len() as u64 + gpu::HEADER_WORDS as u64) * 4;
@@ -385,7 +402,88 @@ pub fn train_with_backend(
         upload_bytes_per_word: Some(uploaded as f64 / done.max(1) as f64),
         batcher_wait_fraction: Some(wait.as_secs_f64() / secs.max(1e-9)),
         kernel_seconds,
+        pairs: count_pairs.then_some(pairs),
         threads: 1,
         ..TrainReport::default()
     })
+}
+
+/// The (context, centre) pairs (skip-gram) or centre predictions (CBOW) the GPU kernels
+/// perform for a batch: the same window draw as `window_at`, counted on the host.
+pub fn count_window_pairs(
+    tokens: &[u32],
+    key: u32,
+    window: usize,
+    model: crate::config::ModelKind,
+) -> u64 {
+    use crate::corpus::SENTENCE_END;
+    use crate::sampling::{mulhi, rand_at};
+    let w = window as u32;
+    let mut pairs = 0u64;
+    let (mut start, n) = (0usize, tokens.len());
+    while start < n {
+        let end = tokens[start..]
+            .iter()
+            .position(|&t| t == SENTENCE_END)
+            .map_or(n, |p| start + p);
+        for pos in start..end {
+            let eff = (w - mulhi(rand_at(key, pos as u32, 0), w)) as usize;
+            let lo = pos.saturating_sub(eff).max(start);
+            let hi = (pos + eff).min(end - 1);
+            let ctx = (hi - lo) as u64;
+            pairs += match model {
+                crate::config::ModelKind::SkipGram => ctx,
+                crate::config::ModelKind::Cbow => u64::from(ctx > 0),
+            };
+        }
+        start = end + 1;
+    }
+    pairs
+}
+
+/// A synthetic corpus for benchmarks: `words` ids drawn from a Zipf(1) law over `vocab`
+/// words (the shape of natural text), in sentences of 20 words.
+pub fn synthetic_zipf_corpus(vocab: usize, words: usize, seed: u64) -> Corpus {
+    use crate::corpus::SENTENCE_END;
+    let weights: Vec<f64> = (1..=vocab).map(|r| 1.0 / r as f64).collect();
+    let zipf = AliasTable::new(&weights);
+    let mut rng = crate::sampling::Rng::new(seed);
+    let mut ids = Vec::with_capacity(words + words / 20 + 1);
+    let mut counts = vec![0u64; vocab];
+    for i in 0..words {
+        let r = rng.next_u64();
+        let id = zipf.sample(r as u32, (r >> 32) as u32);
+        counts[id as usize] += 1;
+        ids.push(id);
+        if i % 20 == 19 {
+            ids.push(SENTENCE_END);
+        }
+    }
+    // Ids must be in frequency order, as a real vocabulary's are.
+    let mut order: Vec<u32> = (0..vocab as u32).collect();
+    order.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
+    let mut rank = vec![0u32; vocab];
+    for (r, &id) in order.iter().enumerate() {
+        rank[id as usize] = r as u32;
+    }
+    for id in ids.iter_mut().filter(|i| **i != SENTENCE_END) {
+        *id = rank[*id as usize];
+    }
+    // Zero-padded names sort like ranks, so the vocabulary's tie-break keeps this order.
+    let vocab = Vocab::from_counts(
+        order
+            .iter()
+            .enumerate()
+            .filter(|(_, &id)| counts[id as usize] > 0)
+            .map(|(r, &id)| (format!("w{r:07}"), counts[id as usize])),
+        1,
+        None,
+    );
+    let keep = vocab.len() as u32;
+    ids.retain(|&i| i == SENTENCE_END || i < keep);
+    Corpus {
+        vocab,
+        ids,
+        tokens_read: words as u64,
+    }
 }

@@ -295,3 +295,119 @@ fn similar_analogy_and_eval_commands() {
     let o = w2v(&["eval", "--vectors", vs]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn vocab_save_and_read_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = small_corpus(dir.path());
+    let vocab = dir.path().join("vocab.txt");
+    let out = dir.path().join("a.txt");
+    let o = w2v(&[
+        "train",
+        "--input",
+        &c,
+        "--output",
+        out.to_str().unwrap(),
+        "--min-count",
+        "1",
+        "--epochs",
+        "1",
+        "--dim",
+        "4",
+        "--save-vocab",
+        vocab.to_str().unwrap(),
+        "--max-vocab",
+        "30",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = std::fs::read_to_string(&vocab).unwrap();
+    assert_eq!(v.lines().count(), 30);
+    let counts: Vec<u64> = v
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "sorted by count");
+    let out2 = dir.path().join("b.txt");
+    let o = w2v(&[
+        "train",
+        "--input",
+        &c,
+        "--output",
+        out2.to_str().unwrap(),
+        "--min-count",
+        "1",
+        "--epochs",
+        "1",
+        "--dim",
+        "4",
+        "--read-vocab",
+        vocab.to_str().unwrap(),
+        "--json",
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["vocab_size"], 30);
+    let a = w2v_gpu::io::read_vectors(&out, None).unwrap();
+    let b = w2v_gpu::io::read_vectors(&out2, None).unwrap();
+    assert_eq!(a.words, b.words, "same vocabulary, same order");
+}
+
+#[test]
+fn map_writes_svg_and_projector_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("v.txt");
+    std::fs::write(&v, "4 3\nman 1 0 0\nwoman 0 1 0\nking 1 0 1\nqueen 0 1 1\n").unwrap();
+    let svg = dir.path().join("m.svg");
+    let proj = dir.path().join("proj");
+    let o = w2v(&[
+        "map",
+        "--vectors",
+        v.to_str().unwrap(),
+        "--output",
+        svg.to_str().unwrap(),
+        "--projector",
+        proj.to_str().unwrap(),
+        "--words",
+        "man,king,queen",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = std::fs::read_to_string(&svg).unwrap();
+    assert!(s.contains(">queen<") && !s.contains(">woman<"));
+    assert_eq!(
+        std::fs::read_to_string(proj.join("metadata.tsv")).unwrap(),
+        "man\nking\nqueen\n"
+    );
+    let o = w2v(&[
+        "map",
+        "--vectors",
+        v.to_str().unwrap(),
+        "--output",
+        dir.path().join("m.png").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn bench_reports_cpu_throughput_as_json() {
+    let o = w2v(&[
+        "bench",
+        "--backend",
+        "cpu",
+        "--words",
+        "20000",
+        "--vocab",
+        "500",
+        "--dim",
+        "16",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = &j["results"][0];
+    assert_eq!(r["backend"], "cpu");
+    assert_eq!(r["words"], 20000);
+    assert!(r["words_per_second"].as_f64().unwrap() > 0.0);
+    assert!(r["pair_updates_per_second"].as_f64().unwrap() > 0.0);
+}

@@ -32,7 +32,11 @@ fn training_kernels_validate_for_all_shapes() {
                 window,
                 negative,
             };
-            for updates in [shaders::Updates::Atomic, shaders::Updates::Hybrid, shaders::Updates::Racy] {
+            for updates in [
+                shaders::Updates::Atomic,
+                shaders::Updates::Hybrid,
+                shaders::Updates::Racy,
+            ] {
                 let src = shaders::train_source(&p, 12345, updates);
                 validate(
                     &format!("train {model:?} {updates:?} d{dim} w{window} n{negative}"),

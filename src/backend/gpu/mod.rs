@@ -312,19 +312,22 @@ impl GpuBackend {
                 })
             })
             .collect();
-        let timestamps = ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY).then(|| Timestamps {
-            set: device.create_query_set(&wgpu::QuerySetDescriptor {
-                label: Some("step timestamps"),
-                ty: wgpu::QueryType::Timestamp,
-                count: 2 * RING as u32,
-            }),
-            resolved: device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("resolved timestamps"),
-                size: TS_SLOTS * wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT,
-                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            }),
-        });
+        let timestamps = ctx
+            .features
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+            .then(|| Timestamps {
+                set: device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("step timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: 2 * RING as u32,
+                }),
+                resolved: device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("resolved timestamps"),
+                    size: TS_SLOTS * wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT,
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                }),
+            });
         ctx.queue.submit([]);
         ctx.check()?;
         Ok(GpuBackend {
@@ -445,10 +448,12 @@ impl Backend for GpuBackend {
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("train"),
-                timestamp_writes: self.timestamps.as_ref().map(|t| wgpu::ComputePassTimestampWrites {
-                    query_set: &t.set,
-                    beginning_of_pass_write_index: Some(2 * k as u32),
-                    end_of_pass_write_index: Some(2 * k as u32 + 1),
+                timestamp_writes: self.timestamps.as_ref().map(|t| {
+                    wgpu::ComputePassTimestampWrites {
+                        query_set: &t.set,
+                        beginning_of_pass_write_index: Some(2 * k as u32),
+                        end_of_pass_write_index: Some(2 * k as u32 + 1),
+                    }
                 }),
             });
             pass.set_pipeline(&self.train);
