@@ -246,7 +246,7 @@ pub struct EvalArgs {
 pub struct MapArgs {
     #[arg(long)]
     pub vectors: PathBuf,
-    /// SVG file to write.
+    /// Image to write: `.svg` or `.png`.
     #[arg(long)]
     pub output: Option<PathBuf>,
     /// Comma-separated words to plot.
@@ -632,19 +632,27 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
     if a.output.is_none() && a.projector.is_none() {
         return Err(Error::usage(
             "--output/--projector",
-            "give an SVG file, a projector directory, or both",
+            "give an image (.svg or .png), a projector directory, or both",
         )
         .into());
     }
-    if let Some(o) = &a.output {
-        if !o.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg")) {
+    let ext = a
+        .output
+        .as_ref()
+        .and_then(|o| o.extension())
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let png = match (&a.output, ext.as_deref()) {
+        (None, _) | (Some(_), Some("svg")) => false,
+        (Some(_), Some("png")) => true,
+        (Some(o), _) => {
             return Err(Error::usage(
                 "--output",
-                format!("{} must end in .svg (PNG is not built)", o.display()),
+                format!("{} must end in .svg or .png", o.display()),
             )
-            .into());
+            .into())
         }
-    }
+    };
     let emb = crate::io::read_vectors(&a.vectors, a.limit)?;
     let rows = crate::map::select(&emb, a.words.as_deref(), a.top)?;
     if rows.len() < 2 {
@@ -654,11 +662,15 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
         let pts = crate::map::pca_2d(&emb, &rows);
         let labels: Vec<&str> = rows.iter().map(|&r| emb.words[r].as_str()).collect();
         let title = format!(
-            "{} — {} words, PCA of unit vectors",
+            "{} - {} words, PCA of unit vectors",
             a.vectors.display(),
             rows.len()
         );
-        crate::map::write_svg(o, &title, &labels, &pts)?;
+        if png {
+            crate::map::write_png(o, &title, &labels, &pts)?;
+        } else {
+            crate::map::write_svg(o, &title, &labels, &pts)?;
+        }
         println!("wrote {}", o.display());
     }
     if let Some(d) = &a.projector {

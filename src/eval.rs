@@ -345,7 +345,11 @@ fn block_scores_impl<const FMA: bool>(row: &[f32], qt: &[f32]) -> [f32; 8] {
         for a in 0..4 {
             for k in 0..8 {
                 let x = q[a * 8 + k];
-                acc[a][k] = if FMA { w[a].mul_add(x, acc[a][k]) } else { acc[a][k] + w[a] * x };
+                acc[a][k] = if FMA {
+                    w[a].mul_add(x, acc[a][k])
+                } else {
+                    acc[a][k] + w[a] * x
+                };
             }
         }
     }

@@ -91,9 +91,13 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Writes a labelled scatter plot as SVG (atomically).
-pub fn write_svg(path: &Path, title: &str, labels: &[&str], points: &[[f64; 2]]) -> Result<()> {
-    let (w, h, m) = (1000.0, 800.0, 50.0);
+const WIDTH: f64 = 1000.0;
+const HEIGHT: f64 = 800.0;
+const MARGIN: f64 = 50.0;
+
+/// Points scaled into the plot area (room left on the right for labels), y pointing down.
+fn layout(points: &[[f64; 2]]) -> Vec<(f64, f64)> {
+    let (w, h, m) = (WIDTH, HEIGHT, MARGIN);
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for p in points {
         x0 = x0.min(p[0]);
@@ -103,6 +107,74 @@ pub fn write_svg(path: &Path, title: &str, labels: &[&str], points: &[[f64; 2]])
     }
     let sx = (w - 2.0 * m - 80.0) / (x1 - x0).max(1e-12);
     let sy = (h - 2.0 * m - 20.0) / (y1 - y0).max(1e-12);
+    points
+        .iter()
+        .map(|p| (m + (p[0] - x0) * sx, h - m - (p[1] - y0) * sy))
+        .collect()
+}
+
+/// Writes a labelled scatter plot as PNG (atomically): dots and 8×8-pixel labels.
+pub fn write_png(path: &Path, title: &str, labels: &[&str], points: &[[f64; 2]]) -> Result<()> {
+    use font8x8::UnicodeFonts;
+    let (w, h) = (WIDTH as usize, HEIGHT as usize);
+    let mut img = vec![255u8; w * h * 3];
+    let mut put = |x: i64, y: i64, rgb: [u8; 3]| {
+        if x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h {
+            let i = (y as usize * w + x as usize) * 3;
+            img[i..i + 3].copy_from_slice(&rgb);
+        }
+    };
+    let text = |put: &mut dyn FnMut(i64, i64, [u8; 3]), s: &str, x: i64, y: i64, scale: i64| {
+        for (n, ch) in s.chars().enumerate() {
+            let glyph = font8x8::BASIC_FONTS
+                .get(ch)
+                .or_else(|| font8x8::BASIC_FONTS.get('?'));
+            let Some(glyph) = glyph else { continue };
+            for (row, bits) in glyph.iter().enumerate() {
+                for col in 0..8 {
+                    if bits & (1 << col) != 0 {
+                        for dy in 0..scale {
+                            for dx in 0..scale {
+                                put(
+                                    x + (n as i64 * 8 + col) * scale + dx,
+                                    y + row as i64 * scale + dy,
+                                    [0x33, 0x33, 0x33],
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    text(&mut put, title, MARGIN as i64, 20, 2);
+    for (label, (x, y)) in labels.iter().zip(layout(points)) {
+        let (cx, cy) = (x.round() as i64, y.round() as i64);
+        for dy in -3i64..=3 {
+            for dx in -3i64..=3 {
+                if dx * dx + dy * dy <= 9 {
+                    put(cx + dx, cy + dy, [0x1f, 0x77, 0xb4]);
+                }
+            }
+        }
+        text(&mut put, label, cx + 6, cy - 4, 1);
+    }
+    let mut f = AtomicFile::create(path)?;
+    let res = (|| -> std::result::Result<(), png::EncodingError> {
+        let mut enc = png::Encoder::new(f.writer(), w as u32, h as u32);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc.write_header()?;
+        writer.write_image_data(&img)?;
+        writer.finish()
+    })();
+    res.map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+    f.commit()
+}
+
+/// Writes a labelled scatter plot as SVG (atomically).
+pub fn write_svg(path: &Path, title: &str, labels: &[&str], points: &[[f64; 2]]) -> Result<()> {
+    let (w, h, m) = (WIDTH, HEIGHT, MARGIN);
     let mut f = AtomicFile::create(path)?;
     let out = f.writer();
     let res = (|| -> std::io::Result<()> {
@@ -119,9 +191,7 @@ pub fn write_svg(path: &Path, title: &str, labels: &[&str], points: &[[f64; 2]])
             r##"<text x="{m}" y="30" font-size="16" fill="#222">{}</text>"##,
             escape(title)
         )?;
-        for (label, p) in labels.iter().zip(points) {
-            let x = m + (p[0] - x0) * sx;
-            let y = h - m - (p[1] - y0) * sy;
+        for (label, (x, y)) in labels.iter().zip(layout(points)) {
             writeln!(
                 out,
                 r##"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="#1f77b4"/>"##
@@ -185,6 +255,10 @@ mod tests {
         write_svg(&svg, "t <&>", &labels, &p).unwrap();
         let s = std::fs::read_to_string(&svg).unwrap();
         assert!(s.contains("<svg") && s.contains("w9") && s.contains("t &lt;&amp;&gt;"));
+        let png_path = dir.path().join("m.png");
+        write_png(&png_path, "title", &labels, &p).unwrap();
+        let bytes = std::fs::read(&png_path).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
         write_projector(&dir.path().join("proj"), &emb, &rows).unwrap();
         let meta = std::fs::read_to_string(dir.path().join("proj/metadata.tsv")).unwrap();
         assert_eq!(meta.lines().count(), 10);

@@ -377,12 +377,24 @@ fn map_writes_svg_and_projector_files() {
         std::fs::read_to_string(proj.join("metadata.tsv")).unwrap(),
         "man\nking\nqueen\n"
     );
+    let png = dir.path().join("m.png");
     let o = w2v(&[
         "map",
         "--vectors",
         v.to_str().unwrap(),
         "--output",
-        dir.path().join("m.png").to_str().unwrap(),
+        png.to_str().unwrap(),
+        "--top",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    let o = w2v(&[
+        "map",
+        "--vectors",
+        v.to_str().unwrap(),
+        "--output",
+        dir.path().join("m.jpg").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
