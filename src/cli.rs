@@ -125,6 +125,10 @@ pub struct TrainArgs {
     /// Use this vocabulary instead of counting the corpus.
     #[arg(long)]
     pub read_vocab: Option<PathBuf>,
+    /// CPU skip-gram: draw the noise words once per centre word and share them across its
+    /// window (faster: fewer random rows; changes word2vec.c's math, see BENCHMARKS.md).
+    #[arg(long)]
+    pub shared_negatives: bool,
     /// Centre positions per GPU step.
     #[arg(long, default_value_t = 1 << 16)]
     pub gpu_batch: usize,
@@ -181,6 +185,7 @@ impl TrainArgs {
             },
             max_binding_bytes: self.max_binding_bytes,
             count_pairs: false,
+            shared_negatives: self.shared_negatives,
         }
     }
 }

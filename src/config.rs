@@ -92,6 +92,8 @@ pub struct TrainConfig {
     pub gpu_batch: usize,
     /// GPU conflict strategy for rows updated by several workgroups at once.
     pub gpu_updates: crate::backend::gpu::shaders::Updates,
+    /// CPU skip-gram: noise words drawn once per centre word and shared by its window.
+    pub shared_negatives: bool,
     /// Count the GPU's (context, centre) pairs on the host (benchmarks).
     pub count_pairs: bool,
     /// Test hook: pretend the device's storage binding limit is this many bytes, to force
@@ -126,6 +128,7 @@ impl Default for TrainConfig {
             gpu_updates: crate::backend::gpu::shaders::Updates::Atomic,
             max_binding_bytes: None,
             count_pairs: false,
+            shared_negatives: false,
         }
     }
 }

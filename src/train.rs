@@ -257,6 +257,7 @@ pub fn train_cpu(
                     4096,
                 );
                 let mut worker = Worker::new(seed, alias, sig, params);
+                worker.shared_negatives = cfg.shared_negatives;
                 let mut batch = Batch::default();
                 while batcher.next_batch(&mut batch) {
                     let d = done.load(Ordering::Relaxed);

@@ -135,3 +135,19 @@ fn gpu_training_matches_cpu_quality() {
         assert!(gr.upload_bytes_per_word.unwrap() < 30.0);
     }
 }
+
+#[test]
+fn cpu_shared_negatives_variant_learns_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = topic_config(dir.path(), ModelKind::SkipGram, BackendKind::Cpu);
+    let cfg = TrainConfig {
+        shared_negatives: true,
+        ..base.clone()
+    };
+    let (a, corpus, ra) = train_model(&cfg, &Reporter::quiet()).unwrap();
+    let (b, _, _) = train_model(&base, &Reporter::quiet()).unwrap();
+    assert_ne!(a.input, b.input, "the flag must change the computation");
+    let purity = common::topic_purity(corpus.vocab.words(), a.dim, &a.input);
+    assert!(purity > 0.9, "purity {purity}");
+    assert!(ra.final_loss.unwrap() < 0.3);
+}

@@ -135,6 +135,10 @@ pub struct Worker<'t> {
     pub model: ModelKind,
     pub window: usize,
     pub negative: usize,
+    /// Skip-gram only: draw the K noise words once per centre word and reuse them for all
+    /// its context words (as the GPU kernels do), instead of once per pair (word2vec.c).
+    pub shared_negatives: bool,
+    negs: Vec<u32>,
     neu1: Vec<f32>,
     neu1e: Vec<f32>,
 }
@@ -162,6 +166,8 @@ impl<'t> Worker<'t> {
             model: params.model,
             window: params.window,
             negative: params.negative,
+            shared_negatives: false,
+            negs: vec![0; params.negative],
             neu1: vec![0.0; params.dim],
             neu1e: vec![0.0; params.dim],
         }
@@ -219,6 +225,12 @@ impl<'t> Worker<'t> {
             let w = self.window - b;
             let lo = i.saturating_sub(w);
             let hi = (i + w).min(n - 1);
+            if self.shared_negatives {
+                for k in 0..self.negative {
+                    let r = self.rng.next_u64();
+                    self.negs[k] = self.alias.sample(r as u32, (r >> 32) as u32);
+                }
+            }
             for (c, &last) in sen.iter().enumerate().take(hi + 1).skip(lo) {
                 if c == i {
                     continue;
@@ -231,8 +243,12 @@ impl<'t> Worker<'t> {
                     let (target, label) = if d == 0 {
                         (word, 1.0)
                     } else {
-                        let r = self.rng.next_u64();
-                        let t = self.alias.sample(r as u32, (r >> 32) as u32);
+                        let t = if self.shared_negatives {
+                            self.negs[d - 1]
+                        } else {
+                            let r = self.rng.next_u64();
+                            self.alias.sample(r as u32, (r >> 32) as u32)
+                        };
                         if t == word {
                             continue;
                         }
