@@ -339,7 +339,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     "trained {} on {} ({}): {} words in {:.2}s = {:.0} words/s, vocabulary {}, final loss {}; vectors in {}",
                     cfg.model.name(),
                     report.backend,
-                    report.adapter.as_deref().unwrap_or("cpu threads"),
+                    report
+                        .adapter
+                        .clone()
+                        .unwrap_or_else(|| format!("{} threads", report.threads)),
                     report.words,
                     report.train_seconds,
                     report.words_per_second,
