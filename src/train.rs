@@ -417,9 +417,8 @@ pub fn count_window_pairs(
     window: usize,
     model: crate::config::ModelKind,
 ) -> u64 {
+    use crate::backend::cpu::effective_window;
     use crate::corpus::SENTENCE_END;
-    use crate::sampling::{mulhi, rand_at};
-    let w = window as u32;
     let mut pairs = 0u64;
     let (mut start, n) = (0usize, tokens.len());
     while start < n {
@@ -428,7 +427,7 @@ pub fn count_window_pairs(
             .position(|&t| t == SENTENCE_END)
             .map_or(n, |p| start + p);
         for pos in start..end {
-            let eff = (w - mulhi(rand_at(key, pos as u32, 0), w)) as usize;
+            let eff = effective_window(key, pos, window);
             let lo = pos.saturating_sub(eff).max(start);
             let hi = (pos + eff).min(end - 1);
             let ctx = (hi - lo) as u64;

@@ -151,3 +151,48 @@ fn cpu_shared_negatives_variant_learns_topics() {
     assert!(purity > 0.9, "purity {purity}");
     assert!(ra.final_loss.unwrap() < 0.3);
 }
+
+/// The host-side pair count of GPU steps (bench's pairs/s) agrees with the kernels' window
+/// draw as the CPU reference reproduces it.
+#[test]
+fn gpu_pair_count_matches_reference_windows() {
+    use w2v_gpu::backend::cpu::window_at;
+    use w2v_gpu::backend::KernelParams;
+    use w2v_gpu::corpus::SENTENCE_END;
+    use w2v_gpu::sampling::AliasTable;
+    let tokens: Vec<u32> = (0..500u32)
+        .map(|i| {
+            if i % 37 == 36 || i == 100 || i == 101 {
+                SENTENCE_END
+            } else {
+                i % 50
+            }
+        })
+        .collect();
+    let alias = AliasTable::unigram(&[1; 50], 0.75);
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        let p = KernelParams {
+            model,
+            dim: 4,
+            window: 5,
+            negative: 2,
+        };
+        for key in [1u32, 99, 12345] {
+            let expect: u64 = (0..tokens.len())
+                .filter(|&i| tokens[i] != SENTENCE_END)
+                .map(|i| {
+                    let c = window_at(&tokens, i, key, &p, &alias).0.len() as u64;
+                    if model == ModelKind::Cbow {
+                        u64::from(c > 0)
+                    } else {
+                        c
+                    }
+                })
+                .sum();
+            assert_eq!(
+                w2v_gpu::train::count_window_pairs(&tokens, key, 5, model),
+                expect
+            );
+        }
+    }
+}

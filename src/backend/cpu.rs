@@ -366,6 +366,13 @@ impl CpuReference {
     }
 }
 
+/// The effective window of centre position `pos` in a step with RNG key `key`: word2vec's
+/// shrink (uniform in `1..=window`), drawn as the kernels draw it (lane 0).
+pub fn effective_window(key: u32, pos: usize, window: usize) -> usize {
+    let w = window as u32;
+    (w - mulhi(rand_at(key, pos as u32, 0), w)) as usize
+}
+
 /// The ids a centre position works on: its context words (positions `lo..=hi` except the
 /// centre, inside the chunk) and its output words (centre first, then K noise words).
 pub fn window_at(
@@ -375,8 +382,7 @@ pub fn window_at(
     params: &KernelParams,
     alias: &AliasTable,
 ) -> (Vec<u32>, Vec<u32>) {
-    let w = params.window as u32;
-    let eff = (w - mulhi(rand_at(key, pos as u32, 0), w)) as usize;
+    let eff = effective_window(key, pos, params.window);
     let mut lo = pos;
     while lo > 0 && pos - (lo - 1) <= eff && tokens[lo - 1] != SENTENCE_END {
         lo -= 1;
