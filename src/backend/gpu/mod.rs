@@ -393,6 +393,22 @@ impl GpuBackend {
         Ok(())
     }
 
+    /// Copies the first `out.len()` bytes of a device buffer into `out` through a temporary
+    /// mappable buffer.
+    fn copy_to_host(&self, src: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
+        let bytes = out.len() as u64;
+        let read = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(src, 0, &read, 0, bytes);
+        self.ctx.queue.submit([enc.finish()]);
+        self.read_buffer(&read, out)
+    }
+
     fn download_matrix(&self, parts: &[wgpu::Buffer]) -> Result<Vec<f32>> {
         let mut data = vec![0.0f32; self.vocab * self.params.dim];
         for (p, buf) in parts.iter().enumerate() {
@@ -401,17 +417,7 @@ impl GpuBackend {
             if hi == lo {
                 continue;
             }
-            let bytes = ((hi - lo) * 4) as u64;
-            let read = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("matrix readback"),
-                size: bytes,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-            enc.copy_buffer_to_buffer(buf, 0, &read, 0, bytes);
-            self.ctx.queue.submit([enc.finish()]);
-            self.read_buffer(&read, bytemuck::cast_slice_mut(&mut data[lo..hi]))?;
+            self.copy_to_host(buf, bytemuck::cast_slice_mut(&mut data[lo..hi]))?;
         }
         Ok(data)
     }
@@ -535,17 +541,8 @@ impl Backend for GpuBackend {
             return Ok(Some(0.0));
         }
         let bytes = steps * wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT;
-        let read = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("timestamp readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(&t.resolved, 0, &read, 0, bytes);
-        self.ctx.queue.submit([enc.finish()]);
         let mut raw = vec![0u64; (bytes / 8) as usize];
-        self.read_buffer(&read, bytemuck::cast_slice_mut(&mut raw))?;
+        self.copy_to_host(&t.resolved, bytemuck::cast_slice_mut(&mut raw))?;
         let period_ns = self.ctx.queue.get_timestamp_period() as f64;
         let stride = (wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT / 8) as usize;
         let ticks: u64 = raw
