@@ -138,6 +138,27 @@ pub struct TrainArgs {
     /// `hybrid` uses compare-and-swap for the 8192 most frequent words only.
     #[arg(long, default_value = "atomic", value_parser = ["atomic", "hybrid", "racy"])]
     pub gpu_updates: String,
+    /// `sgd`: word2vec's per-window SGD with linearly decaying --alpha. `adagrad`, `adam`,
+    /// `rmsprop`: minibatches of --batch-size centre words, sparse (lazy) updates of only the
+    /// rows each step uses, constant --alpha [default lr: adam/rmsprop 0.002, adagrad 0.05].
+    #[arg(long, default_value = "sgd", value_parser = ["sgd", "adagrad", "adam", "rmsprop"])]
+    pub optimizer: String,
+    /// Centre words per minibatch for adagrad/adam/rmsprop [default: 512].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam's first-moment decay [default: 0.9].
+    #[arg(long)]
+    pub beta1: Option<f32>,
+    /// Adam's second-moment decay, RMSprop's decay [default: 0.999 adam, 0.99 rmsprop].
+    #[arg(long)]
+    pub beta2: Option<f32>,
+    /// Added to the denominator of adaptive updates [default: 1e-8].
+    #[arg(long)]
+    pub eps: Option<f32>,
+    /// Update every row of both matrices each step (what a dense optimizer costs; CPU only,
+    /// for measuring).
+    #[arg(long)]
+    pub dense_optimizer: bool,
     /// Pretend storage bindings hold at most this many bytes (testing the matrix split).
     #[arg(long, hide = true)]
     pub max_binding_bytes: Option<u64>,
@@ -186,6 +207,13 @@ impl TrainArgs {
             max_binding_bytes: self.max_binding_bytes,
             count_pairs: false,
             shared_negatives: self.shared_negatives,
+            optimizer: crate::optim::OptimizerKind::parse(&self.optimizer)
+                .unwrap_or(crate::optim::OptimizerKind::Sgd),
+            batch_size: self.batch_size,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            dense_optimizer: self.dense_optimizer,
         }
     }
 }
@@ -299,6 +327,18 @@ pub struct BenchArgs {
     pub threads: Option<usize>,
     #[arg(long, default_value_t = 1 << 16)]
     pub gpu_batch: usize,
+    /// Optimizer, as for `train`: sgd, or adagrad/adam/rmsprop on minibatches.
+    #[arg(long, default_value = "sgd", value_parser = ["sgd", "adagrad", "adam", "rmsprop"])]
+    pub optimizer: String,
+    /// Centre words per minibatch (adaptive optimizers) [default: 512].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adaptive optimizers: also run the CPU with dense updates (every row, every step) and
+    /// report the lazy/dense words-per-second ratio.
+    #[arg(long)]
+    pub compare_dense: bool,
+    #[arg(long, default_value_t = 5)]
+    pub min_count: u64,
     #[arg(long)]
     pub json: bool,
 }
@@ -550,8 +590,19 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
         threads: a.threads.unwrap_or(TrainConfig::default().threads),
         gpu_batch: a.gpu_batch,
         count_pairs: true,
+        min_count: a.min_count,
+        optimizer: crate::optim::OptimizerKind::parse(&a.optimizer)
+            .unwrap_or(crate::optim::OptimizerKind::Sgd),
+        batch_size: a.batch_size,
         ..TrainConfig::default()
     };
+    if a.compare_dense && base.optimizer == crate::optim::OptimizerKind::Sgd {
+        return Err(Error::usage(
+            "--compare-dense",
+            "needs --optimizer adagrad, adam or rmsprop",
+        )
+        .into());
+    }
     base.validate()?;
     let corpus = match &a.input {
         Some(p) => crate::corpus::load(p, base.min_count, None, None)?,
@@ -585,13 +636,22 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
     };
     let reporter = Reporter::quiet();
     let mut rows = Vec::new();
-    for kind in kinds {
+    let mut runs: Vec<(BackendKind, bool)> = kinds.iter().map(|&k| (k, false)).collect();
+    if a.compare_dense {
+        runs.insert(1, (BackendKind::Cpu, true));
+        if kinds[0] != BackendKind::Cpu {
+            runs.insert(0, (BackendKind::Cpu, false));
+        }
+    }
+    let mut lazy_cpu = None;
+    for (kind, dense) in runs {
         let engine = match kind {
             BackendKind::Cpu => None,
             k => crate::backend::gpu::GpuContext::open(k, None, &reporter)?,
         };
         let cfg = TrainConfig {
             backend: kind,
+            dense_optimizer: dense,
             ..base.clone()
         };
         let (_, r) = crate::train::train_corpus(&corpus, engine, &cfg, &reporter)?;
@@ -608,8 +668,24 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
             "kernel_seconds": r.kernel_seconds,
             "gpu_busy_fraction": r.kernel_seconds.map(|k| k / r.train_seconds.max(1e-9)),
             "final_loss": r.final_loss,
+            "optimizer": r.optimizer,
+            "dense": dense,
+            "lazy_speedup": if dense { lazy_cpu.map(|l: f64| l / r.words_per_second.max(1e-9)) } else { None },
         });
+        if kind == BackendKind::Cpu && !dense {
+            lazy_cpu = Some(r.words_per_second);
+        }
         if !a.json {
+            if dense {
+                println!(
+                    "cpu, dense {} updates: {:.0} words/s; lazy is {:.1}x faster",
+                    r.optimizer,
+                    r.words_per_second,
+                    row["lazy_speedup"].as_f64().unwrap_or(f64::NAN)
+                );
+                rows.push(row);
+                continue;
+            }
             println!(
                 "{:<8} {:>12.0} words/s {:>12.0} pairs/s  upload {:>5} B/word  busy {:>6}  loss {:.4}  ({})",
                 row["backend"].as_str().unwrap_or(""),

@@ -1,6 +1,7 @@
 //! Every training hyper-parameter, with word2vec.c's defaults, validated once.
 
 use crate::error::{Error, Result};
+use crate::optim::{OptimParams, OptimizerKind};
 use std::path::PathBuf;
 
 /// Skip-gram predicts the context from the centre word; CBOW predicts the centre word
@@ -99,6 +100,15 @@ pub struct TrainConfig {
     /// Test hook: pretend the device's storage binding limit is this many bytes, to force
     /// the row-range split of the matrices on small models.
     pub max_binding_bytes: Option<u64>,
+    /// `sgd` (word2vec's) or a sparse adaptive optimizer trained on minibatches.
+    pub optimizer: OptimizerKind,
+    /// Centre words per minibatch (adaptive optimizers); `None`: 512.
+    pub batch_size: Option<usize>,
+    pub beta1: Option<f32>,
+    pub beta2: Option<f32>,
+    pub eps: Option<f32>,
+    /// Update every row each step instead of only the used ones (measuring; CPU only).
+    pub dense_optimizer: bool,
 }
 
 impl Default for TrainConfig {
@@ -129,9 +139,20 @@ impl Default for TrainConfig {
             max_binding_bytes: None,
             count_pairs: false,
             shared_negatives: false,
+            optimizer: OptimizerKind::Sgd,
+            batch_size: None,
+            beta1: None,
+            beta2: None,
+            eps: None,
+            dense_optimizer: false,
         }
     }
 }
+
+/// Default `--batch-size` (the d2l SGNS recipe's).
+pub const DEFAULT_BATCH_SIZE: usize = 512;
+/// Largest `--batch-size`: device buffers are sized for it.
+pub const MAX_BATCH_SIZE: usize = 1 << 16;
 
 /// Largest window the GPU kernels are built for (shared-memory sizing) and a sanity bound
 /// for the CPU.
@@ -143,11 +164,30 @@ pub const MAX_DIM: usize = 4096;
 
 impl TrainConfig {
     /// The starting learning rate: `--alpha`, or word2vec.c's default for the model.
+    /// The adaptive optimizers' default learning rate otherwise.
     pub fn start_alpha(&self) -> f32 {
-        self.alpha.unwrap_or(match self.model {
-            ModelKind::SkipGram => 0.025,
-            ModelKind::Cbow => 0.05,
-        })
+        self.alpha
+            .or(self.optimizer.default_lr())
+            .unwrap_or(match self.model {
+                ModelKind::SkipGram => 0.025,
+                ModelKind::Cbow => 0.05,
+            })
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE)
+    }
+
+    /// The adaptive optimizer's settings with their defaults (β₁ 0.9, β₂ 0.999 for Adam
+    /// and 0.99 for RMSprop, ε 1e-8).
+    pub fn optim_params(&self) -> OptimParams {
+        OptimParams {
+            kind: self.optimizer,
+            beta1: self.beta1.unwrap_or(0.9),
+            beta2: self.beta2.unwrap_or(self.optimizer.default_beta2()),
+            eps: self.eps.unwrap_or(1e-8),
+            dense: self.dense_optimizer,
+        }
     }
 
     pub fn output_format(&self) -> Format {
@@ -216,6 +256,7 @@ impl TrainConfig {
         if self.gpu_batch < 1024 {
             return Err(Error::usage("--gpu-batch", "must be at least 1024"));
         }
+        self.validate_optimizer()?;
         if same_file(&self.input, &self.output) {
             return Err(Error::usage(
                 "--output",
@@ -224,6 +265,76 @@ impl TrainConfig {
                     self.output.display()
                 ),
             ));
+        }
+        Ok(())
+    }
+}
+
+impl TrainConfig {
+    fn validate_optimizer(&self) -> Result<()> {
+        let kind = self.optimizer;
+        let name = kind.name();
+        let only = |flag: &str, set: bool, ok: bool, which: &str| -> Result<()> {
+            if set && !ok {
+                return Err(Error::usage(
+                    flag,
+                    format!("does not apply to --optimizer {name}; it is used by {which}"),
+                ));
+            }
+            Ok(())
+        };
+        let adaptive = kind != OptimizerKind::Sgd;
+        only(
+            "--batch-size",
+            self.batch_size.is_some(),
+            adaptive,
+            "adagrad, adam and rmsprop (sgd trains word2vec-style, window by window)",
+        )?;
+        only(
+            "--beta1",
+            self.beta1.is_some(),
+            kind == OptimizerKind::Adam,
+            "adam",
+        )?;
+        only(
+            "--beta2",
+            self.beta2.is_some(),
+            matches!(kind, OptimizerKind::Adam | OptimizerKind::Rmsprop),
+            "adam and rmsprop (as rmsprop's decay rate)",
+        )?;
+        only(
+            "--eps",
+            self.eps.is_some(),
+            adaptive,
+            "adagrad, adam and rmsprop",
+        )?;
+        only(
+            "--dense-optimizer",
+            self.dense_optimizer,
+            adaptive,
+            "adagrad, adam and rmsprop",
+        )?;
+        if self.dense_optimizer && self.backend != BackendKind::Cpu {
+            return Err(Error::usage(
+                "--dense-optimizer",
+                "is a CPU-only measuring mode; use --backend cpu",
+            ));
+        }
+        if adaptive && self.shared_negatives {
+            return Err(Error::usage(
+                "--shared-negatives",
+                "applies to --optimizer sgd only",
+            ));
+        }
+        let b = self.batch_size();
+        if b == 0 || b > MAX_BATCH_SIZE {
+            return Err(Error::usage(
+                "--batch-size",
+                format!("{b} is out of range; use 1..={MAX_BATCH_SIZE} (typical 512)"),
+            ));
+        }
+        if adaptive {
+            self.optim_params().validate()?;
         }
         Ok(())
     }

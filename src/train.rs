@@ -2,13 +2,16 @@
 //! learning-rate schedule, progress and the summary are the same for every engine.
 
 use crate::backend::cpu::{Hogwild, Worker};
-use crate::backend::{gpu, Backend, KernelParams, StepLoss};
+use crate::backend::cpu_sparse::CpuSparse;
+use crate::backend::{gpu, Backend, KernelParams, SparseBackend, StepLoss};
 use crate::batch::{split_ranges, Batch, Batcher};
 use crate::config::{BackendKind, TrainConfig};
-use crate::corpus::{self, Corpus};
+use crate::corpus::{self, Corpus, SENTENCE_END};
 use crate::error::Result;
 use crate::loss::SigmoidTable;
+use crate::minibatch::{Minibatch, MinibatchBuilder};
 use crate::model::Model;
+use crate::optim::{OptimState, OptimizerKind};
 use crate::sampling::{learning_rate, step_key, AliasTable, Subsampler};
 use crate::vocab::Vocab;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -83,6 +86,13 @@ pub struct TrainReport {
     /// Seconds the device spent in training kernels (GPU with timestamp queries).
     pub kernel_seconds: Option<f64>,
     pub threads: usize,
+    /// `sgd`, `adagrad`, `adam` or `rmsprop`.
+    pub optimizer: String,
+    /// Bytes of the two matrices and of the optimizer state.
+    pub model_bytes: u64,
+    pub state_bytes: u64,
+    /// (words done, mean loss per term since the previous point), about every 1% of the run.
+    pub loss_curve: Vec<(u64, f64)>,
 }
 
 impl TrainReport {
@@ -103,6 +113,10 @@ impl TrainReport {
             "kernel_seconds": self.kernel_seconds,
             "gpu_busy_fraction": self.kernel_seconds.map(|k| k / self.train_seconds.max(1e-9)),
             "threads": self.threads,
+            "optimizer": self.optimizer,
+            "model_bytes": self.model_bytes,
+            "state_bytes": self.state_bytes,
+            "loss_curve": self.loss_curve,
         })
     }
 }
@@ -111,10 +125,27 @@ impl TrainReport {
 #[derive(Default)]
 struct LossLog {
     tail: StepLoss,
+    curve: Vec<(u64, f64)>,
+    pending: StepLoss,
 }
 
 impl LossLog {
+    /// Whether 1% of the run has passed since the last curve point.
+    fn due(&self, done: u64, total: u64) -> bool {
+        let last = self.curve.last().map_or(0, |p| p.0);
+        (done - last) * 100 >= total
+    }
+
     fn add(&mut self, l: StepLoss, done: u64, total: u64) {
+        self.pending.sum += l.sum;
+        self.pending.terms += l.terms;
+        let last = self.curve.last().map_or(0, |p| p.0);
+        if (done - last) * 100 >= total || done >= total {
+            if let Some(m) = self.pending.mean() {
+                self.curve.push((done, m));
+            }
+            self.pending = StepLoss::default();
+        }
         if done * 10 >= total * 9 {
             self.tail.sum += l.sum;
             self.tail.terms += l.terms;
@@ -182,6 +213,9 @@ pub fn train_corpus(
         window: cfg.window,
         negative: cfg.negative,
     };
+    if cfg.optimizer != OptimizerKind::Sgd {
+        return train_sparse_corpus(corpus, engine, cfg, params, model, reporter);
+    }
     let mut report = match engine {
         None => train_cpu(corpus, cfg, &params, &mut model, reporter),
         Some(ctx) => {
@@ -197,7 +231,190 @@ pub fn train_corpus(
     };
     report.tokens_read = corpus.tokens_read;
     report.vocab_size = corpus.vocab.len();
+    report.optimizer = cfg.optimizer.name().into();
+    report.model_bytes = model.bytes();
     Ok((model, report))
+}
+
+/// The adaptive optimizers: prints the memory the model and its state need, then trains
+/// minibatches on the CPU or the GPU.
+fn train_sparse_corpus(
+    corpus: &Corpus,
+    engine: Option<gpu::GpuContext>,
+    cfg: &TrainConfig,
+    params: KernelParams,
+    model: Model,
+    reporter: &Reporter,
+) -> Result<(Model, TrainReport)> {
+    let opt = cfg.optim_params();
+    let vocab = corpus.vocab.len();
+    let state_bytes = OptimState::bytes_for(opt.kind, vocab, cfg.dim);
+    let model_bytes = model.bytes();
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    reporter.note(&format!(
+        "memory: model {:.1} MiB (2 × {vocab} × {} f32) + {} state {:.1} MiB = {:.1} MiB",
+        mib(model_bytes),
+        cfg.dim,
+        opt.kind.name(),
+        mib(state_bytes),
+        mib(model_bytes + state_bytes)
+    ));
+    let state = OptimState::new(opt.kind, vocab, cfg.dim);
+    let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
+    let mut engine: Box<dyn SparseBackend> = match engine {
+        None => Box::new(CpuSparse::new(model, state, opt)),
+        Some(ctx) => Box::new(gpu::sparse::GpuSparse::new(
+            ctx,
+            &model,
+            &state,
+            params,
+            opt,
+            cfg.batch_size(),
+            cfg.max_binding_bytes,
+        )?),
+    };
+    reporter.note(&format!(
+        "training on {} with {} (lazy{}), minibatches of {} centre words, lr {}",
+        engine.describe(),
+        opt.kind.name(),
+        if opt.dense {
+            ": off, dense updates"
+        } else {
+            ""
+        },
+        cfg.batch_size(),
+        cfg.start_alpha()
+    ));
+    let mut report = train_minibatches(engine.as_mut(), corpus, cfg, &alias, reporter)?;
+    let (model, _state) = engine.download()?;
+    report.backend = engine.backend_name().into();
+    if cfg.backend != BackendKind::Cpu {
+        report.adapter = Some(engine.describe());
+    }
+    report.tokens_read = corpus.tokens_read;
+    report.vocab_size = vocab;
+    report.optimizer = opt.kind.name().into();
+    report.model_bytes = model_bytes;
+    report.state_bytes = state_bytes;
+    Ok((model, report))
+}
+
+/// Drives a [`SparseBackend`]: a host thread cuts the subsampled corpus into minibatches of
+/// `--batch-size` centre words (with their windows and noise words) while the engine runs
+/// the previous one.
+pub fn train_minibatches(
+    engine: &mut dyn SparseBackend,
+    corpus: &Corpus,
+    cfg: &TrainConfig,
+    alias: &AliasTable,
+    reporter: &Reporter,
+) -> Result<TrainReport> {
+    let counts = corpus.vocab.counts();
+    let sub = Subsampler::new(counts, cfg.sample);
+    let total = corpus.words() * cfg.epochs as u64;
+    let lr = cfg.start_alpha();
+    let batch_size = cfg.batch_size();
+    let bar = reporter.bar(total);
+    let start = Instant::now();
+    let (mut done, mut steps, mut examples) = (0u64, 0u64, 0u64);
+    let mut wait = Duration::ZERO;
+    let mut log = LossLog::default();
+    let mut last_report = Instant::now();
+    let mut recent = None;
+    let result: Result<()> = std::thread::scope(|s| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Minibatch>(4);
+        let (empty_tx, empty_rx) = mpsc::channel::<Minibatch>();
+        for _ in 0..6 {
+            let _ = empty_tx.send(Minibatch::default());
+        }
+        let sub = &sub;
+        s.spawn(move || {
+            let mut batcher = Batcher::new(
+                &corpus.ids,
+                0..corpus.ids.len(),
+                cfg.epochs,
+                sub,
+                cfg.sample > 0.0,
+                cfg.seed ^ 0xb47c,
+                1 << 16,
+            );
+            let mut builder =
+                MinibatchBuilder::new(cfg.model, cfg.window, cfg.negative, corpus.vocab.len());
+            let mut rng = crate::sampling::Rng::new(cfg.seed ^ 0x5ba7_5e00);
+            let mut batch = Batch::default();
+            let mut centres = Vec::new();
+            while batcher.next_batch(&mut batch) {
+                centres.clear();
+                centres
+                    .extend((0..batch.tokens.len()).filter(|&i| batch.tokens[i] != SENTENCE_END));
+                let groups = centres.len().div_ceil(batch_size).max(1);
+                let mut words_left = batch.words;
+                for g in 0..groups {
+                    let Ok(mut mb) = empty_rx.recv() else { return };
+                    mb.clear();
+                    let lo = g * batch_size;
+                    let hi = ((g + 1) * batch_size).min(centres.len());
+                    if lo < hi {
+                        let range = centres[lo]..centres[hi - 1] + 1;
+                        builder.add(&batch.tokens, range, &mut rng, alias, &mut mb);
+                        builder.finish(&mb);
+                    }
+                    mb.words = if g + 1 == groups {
+                        words_left
+                    } else {
+                        batch.words * (hi - lo) as u64 / centres.len() as u64
+                    };
+                    words_left -= mb.words;
+                    if full_tx.send(mb).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        loop {
+            let t = Instant::now();
+            let Ok(mb) = full_rx.recv() else { break };
+            wait += t.elapsed();
+            if mb.examples() > 0 {
+                engine.step(&mb, lr)?;
+                steps += 1;
+                examples += mb.examples() as u64;
+            }
+            done += mb.words;
+            let _ = empty_tx.send(mb);
+            if last_report.elapsed() > Duration::from_millis(500) || log.due(done, total) {
+                if let Some(l) = engine.take_loss()? {
+                    log.add(l, done, total);
+                    recent = l.mean().or(recent);
+                }
+                progress_message(&bar, done, start, recent, lr);
+                last_report = Instant::now();
+            }
+        }
+        drop(empty_tx);
+        if let Some(l) = engine.take_loss()? {
+            log.add(l, done, total);
+        }
+        Ok(())
+    });
+    result?;
+    let secs = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    reporter.note(&format!(
+        "{steps} optimizer steps, {:.0} examples per step",
+        examples as f64 / steps.max(1) as f64
+    ));
+    Ok(TrainReport {
+        words: done,
+        train_seconds: secs,
+        words_per_second: done as f64 / secs.max(1e-9),
+        final_loss: log.tail.mean(),
+        loss_curve: log.curve,
+        batcher_wait_fraction: Some(wait.as_secs_f64() / secs.max(1e-9)),
+        pairs: Some(examples),
+        threads: 1,
+        ..TrainReport::default()
+    })
 }
 
 fn progress_message(bar: &ProgressBar, done: u64, start: Instant, loss: Option<f64>, alpha: f32) {
@@ -239,6 +456,7 @@ pub fn train_cpu(
     let bar = reporter.bar(total);
     let start = Instant::now();
     let hog = Hogwild::new(model);
+    let mut curve = Vec::new();
     std::thread::scope(|s| {
         for (t, range) in ranges.into_iter().enumerate() {
             let (sub, alias, sig, hog) = (&sub, &alias, &sig, &hog);
@@ -285,6 +503,12 @@ pub fn train_cpu(
                 terms_all.load(Ordering::Relaxed),
             );
             let recent = (t > last_t).then(|| (l - last_l) as f64 / 1e6 / (t - last_t) as f64);
+            let last_d = curve.last().map_or(0, |p: &(u64, f64)| p.0);
+            if (d - last_d) * 100 >= total {
+                if let Some(m) = recent {
+                    curve.push((d, m));
+                }
+            }
             (last_l, last_t) = (l, t);
             progress_message(&bar, d, start, recent, learning_rate(start_alpha, d, total));
         }
@@ -305,6 +529,7 @@ pub fn train_cpu(
         adapter: None,
         pairs: Some(pairs.load(Ordering::Relaxed)),
         threads,
+        loss_curve: curve,
         ..TrainReport::default()
     }
 }
@@ -369,7 +594,7 @@ pub fn train_with_backend(
             done += batch.words;
             uploaded += (batch.tokens.len() as u64 + gpu::HEADER_WORDS as u64) * 4;
             let _ = empty_tx.send(batch);
-            if last_report.elapsed() > Duration::from_millis(500) {
+            if last_report.elapsed() > Duration::from_millis(500) || log.due(done, total) {
                 if let Some(l) = backend.take_loss()? {
                     log.add(l, done, total);
                     recent = l.mean().or(recent);
@@ -400,6 +625,7 @@ pub fn train_with_backend(
         train_seconds: secs,
         words_per_second: done as f64 / secs.max(1e-9),
         final_loss: log.tail.mean(),
+        loss_curve: log.curve,
         upload_bytes_per_word: Some(uploaded as f64 / done.max(1) as f64),
         batcher_wait_fraction: Some(wait.as_secs_f64() / secs.max(1e-9)),
         kernel_seconds,

@@ -90,6 +90,12 @@ fn train_json_has_the_contract_fields_and_writes_vectors() {
     assert!(std::fs::read_to_string(&txt).unwrap().starts_with("40 6\n"));
 }
 
+fn args(input: &str, rest: &[&str]) -> Vec<String> {
+    let mut v = vec!["--input".to_string(), input.to_string()];
+    v.extend(rest.iter().map(|s| s.to_string()));
+    v
+}
+
 #[test]
 fn bad_inputs_fail_cleanly_with_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
@@ -193,6 +199,51 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             1,
             "--backend cpu",
         ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--batch-size".into(),
+                "64".into(),
+            ],
+            2,
+            "--batch-size",
+        ),
+        (
+            args(&good, &["--optimizer", "adam", "--batch-size", "0"]),
+            2,
+            "--batch-size",
+        ),
+        (
+            args(&good, &["--optimizer", "adam", "--beta1", "1.5"]),
+            2,
+            "--beta1",
+        ),
+        (
+            args(&good, &["--optimizer", "adagrad", "--beta2", "0.9"]),
+            2,
+            "--beta2",
+        ),
+        (
+            args(&good, &["--optimizer", "rmsprop", "--eps", "0"]),
+            2,
+            "--eps",
+        ),
+        (
+            args(
+                &good,
+                &[
+                    "--optimizer",
+                    "adam",
+                    "--dense-optimizer",
+                    "--backend",
+                    "vulkan",
+                ],
+            ),
+            2,
+            "--dense-optimizer",
+        ),
+        (args(&good, &["--optimizer", "lbfgs"]), 2, "--optimizer"),
     ];
     for (args, code, needle) in cases {
         let mut full = vec!["train".to_string()];
@@ -422,4 +473,43 @@ fn bench_reports_cpu_throughput_as_json() {
     assert_eq!(r["words"], 20000);
     assert!(r["words_per_second"].as_f64().unwrap() > 0.0);
     assert!(r["pair_updates_per_second"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn adam_trains_with_a_memory_estimate_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = small_corpus(dir.path());
+    let out = dir.path().join("v.txt");
+    let o = w2v(&[
+        "train",
+        "--input",
+        &c,
+        "--output",
+        out.to_str().unwrap(),
+        "--dim",
+        "8",
+        "--epochs",
+        "2",
+        "--min-count",
+        "1",
+        "--optimizer",
+        "adam",
+        "--batch-size",
+        "64",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["optimizer"], "adam");
+    let v = j["vocab_size"].as_u64().unwrap();
+    assert_eq!(j["model_bytes"].as_u64().unwrap(), 2 * v * 8 * 4);
+    // m and v per row of both matrices, plus a u32 update count per row.
+    assert_eq!(j["state_bytes"].as_u64().unwrap(), 2 * v * (2 * 8 * 4 + 4));
+    let curve = j["loss_curve"].as_array().unwrap();
+    assert!(curve.len() >= 2, "{curve:?}");
+    let first = curve[0][1].as_f64().unwrap();
+    let last = curve.last().unwrap()[1].as_f64().unwrap();
+    assert!(last < first, "loss must fall: {first} -> {last}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with(&format!("{v} 8")));
 }

@@ -53,6 +53,43 @@ fn training_kernels_validate_for_all_shapes() {
 }
 
 #[test]
+fn sparse_optimizer_kernels_validate() {
+    use w2v_gpu::optim::{OptimParams, OptimizerKind};
+    for kind in [
+        OptimizerKind::Adagrad,
+        OptimizerKind::Adam,
+        OptimizerKind::Rmsprop,
+    ] {
+        for (model, dim, negative) in [
+            (ModelKind::SkipGram, 1, 1),
+            (ModelKind::SkipGram, 100, 5),
+            (ModelKind::Cbow, 300, 31),
+            (ModelKind::Cbow, 4096, 5),
+        ] {
+            let p = KernelParams {
+                model,
+                dim,
+                window: 5,
+                negative,
+            };
+            let opt = OptimParams {
+                kind,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                dense: false,
+            };
+            let src = shaders::sparse_source(&p, &opt, 777, 1000);
+            validate(
+                &format!("sparse {kind:?} {model:?} d{dim} n{negative}"),
+                &src,
+            );
+            assert!(!src.contains("{{"), "unsubstituted placeholder");
+        }
+    }
+}
+
+#[test]
 fn reduce_kernel_validates() {
     validate("reduce", &shaders::reduce_source());
 }

@@ -2,12 +2,15 @@
 //! the GPU); the CPU Hogwild trainer drives its threads itself (see [`cpu`]).
 
 pub mod cpu;
+pub mod cpu_sparse;
 pub mod gpu;
 
 use crate::batch::Batch;
 use crate::config::ModelKind;
 use crate::error::Result;
+use crate::minibatch::Minibatch;
 use crate::model::Model;
+use crate::optim::OptimState;
 
 /// The shape of the update a kernel performs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,4 +59,19 @@ pub trait Backend {
     fn download_barrier(&mut self) -> Result<()> {
         Ok(())
     }
+}
+
+/// A model and its optimizer state held by an engine, updated one minibatch at a time by a
+/// sparse adaptive optimizer (see [`crate::optim`]).
+pub trait SparseBackend {
+    /// One optimizer step on the rows `mb` uses, with learning rate `lr`.
+    fn step(&mut self, mb: &Minibatch, lr: f32) -> Result<()>;
+    /// Loss accumulated since the last call.
+    fn take_loss(&mut self) -> Result<Option<StepLoss>>;
+    /// Copies the matrices and the optimizer state back to the host.
+    fn download(&mut self) -> Result<(Model, OptimState)>;
+    /// What runs the work, for logs and `--json` (`adapter`).
+    fn describe(&self) -> String;
+    /// `cpu`, or the wgpu backend (`vulkan`, `gl`, ...), for `--json` (`backend`).
+    fn backend_name(&self) -> &'static str;
 }

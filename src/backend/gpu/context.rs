@@ -77,6 +77,57 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
 }
 
 impl GpuContext {
+    pub(crate) fn wait(&self, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: index,
+                timeout: None,
+            })
+            .map_err(|e| Error::Gpu(format!("waiting for {}: {e}", self.info.name)))?;
+        self.check()
+    }
+
+    pub(crate) fn read_buffer(&self, buf: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
+        let slice = buf.slice(..out.len() as u64);
+        slice.map_async(wgpu::MapMode::Read, |_| {});
+        self.wait(None)?;
+        {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("reading back from {}: {e}", self.info.name)))?;
+            out.copy_from_slice(&view);
+        }
+        buf.unmap();
+        Ok(())
+    }
+
+    /// Copies the first `out.len()` bytes of a device buffer into `out` through a temporary
+    /// mappable buffer.
+    pub(crate) fn copy_to_host(&self, src: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
+        let bytes = out.len() as u64;
+        let read = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(src, 0, &read, 0, bytes);
+        self.queue.submit([enc.finish()]);
+        self.read_buffer(&read, out)
+    }
+
+    /// The wgpu backend in use, lower-case (`vulkan`, `gl`, ...).
+    pub fn backend_name(&self) -> &'static str {
+        match self.info.backend {
+            wgpu::Backend::Vulkan => "vulkan",
+            wgpu::Backend::Metal => "metal",
+            wgpu::Backend::Dx12 => "dx12",
+            wgpu::Backend::Gl => "gl",
+            _ => "other",
+        }
+    }
+
     /// Opens the adapter for `kind`. `Ok(None)` means `auto` found no hardware adapter and
     /// the CPU trainer should run (it is faster than a software rasteriser).
     pub fn open(

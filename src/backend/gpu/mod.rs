@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod shaders;
+pub mod sparse;
 
 pub use context::GpuContext;
 
@@ -64,11 +65,8 @@ pub struct GpuBackend {
     output: Vec<wgpu::Buffer>,
     tokens: Vec<wgpu::Buffer>,
     train: wgpu::ComputePipeline,
-    reduce: wgpu::ComputePipeline,
     train_groups: Vec<wgpu::BindGroup>,
-    reduce_groups: Vec<wgpu::BindGroup>,
-    loss_sum: wgpu::Buffer,
-    loss_read: wgpu::Buffer,
+    loss: LossReduction,
     capacity: usize,
     staging: Vec<u32>,
     in_flight: VecDeque<wgpu::SubmissionIndex>,
@@ -87,7 +85,7 @@ struct Timestamps {
 
 const TS_SLOTS: u64 = 8192;
 
-fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+pub(crate) fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::COMPUTE,
@@ -100,7 +98,7 @@ fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
     }
 }
 
-fn pipeline(
+pub(crate) fn pipeline(
     device: &wgpu::Device,
     label: &str,
     source: &str,
@@ -124,6 +122,105 @@ fn pipeline(
         compilation_options: Default::default(),
         cache: None,
     })
+}
+
+/// Sums the per-position (or per-example) loss of one step on the device and reads the
+/// total back: run only when the progress display or the loss curve asks.
+pub(crate) struct LossReduction {
+    pipeline: wgpu::ComputePipeline,
+    groups: Vec<wgpu::BindGroup>,
+    sum: wgpu::Buffer,
+    read: wgpu::Buffer,
+}
+
+impl LossReduction {
+    /// `headers[k]` is upload `k` (its word 2 is the number of loss entries); `losses`
+    /// holds one `vec2<f32>` (loss, terms) per entry.
+    pub(crate) fn new(ctx: &GpuContext, headers: &[wgpu::Buffer], losses: &wgpu::Buffer) -> Self {
+        let device = &ctx.device;
+        let buffer = |label: &str, usage: wgpu::BufferUsages| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: 8,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let sum = buffer(
+            "loss sum",
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let read = buffer(
+            "loss readback",
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("reduce"),
+            entries: &[
+                storage_entry(0, true),
+                storage_entry(1, true),
+                storage_entry(2, false),
+            ],
+        });
+        let pipeline = pipeline(
+            device,
+            "reduce",
+            &shaders::reduce_source(),
+            "reduce",
+            &layout,
+        );
+        let groups = headers
+            .iter()
+            .map(|h| {
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("reduce"),
+                    layout: &layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: h.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: losses.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: sum.as_entire_binding(),
+                        },
+                    ],
+                })
+            })
+            .collect();
+        LossReduction {
+            pipeline,
+            groups,
+            sum,
+            read,
+        }
+    }
+
+    /// The loss of the step that used upload `k` (waits for the device).
+    pub(crate) fn read(&self, ctx: &GpuContext, k: usize) -> Result<StepLoss> {
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("reduce"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &self.groups[k], &[]);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        enc.copy_buffer_to_buffer(&self.sum, 0, &self.read, 0, 8);
+        ctx.queue.submit([enc.finish()]);
+        let mut v = [0.0f32; 2];
+        ctx.read_buffer(&self.read, bytemuck::cast_slice_mut(&mut v))?;
+        Ok(StepLoss {
+            sum: v[0] as f64,
+            terms: v[1].round() as u64,
+        })
+    }
 }
 
 impl GpuBackend {
@@ -219,19 +316,6 @@ impl GpuBackend {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
-        let loss_sum = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("loss sum"),
-            size: 8,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let loss_read = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("loss readback"),
-            size: 8,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-
         let mut entries = vec![
             storage_entry(0, true),
             storage_entry(1, true),
@@ -242,23 +326,8 @@ impl GpuBackend {
             label: Some("train"),
             entries: &entries,
         });
-        let reduce_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("reduce"),
-            entries: &[
-                storage_entry(0, true),
-                storage_entry(1, true),
-                storage_entry(2, false),
-            ],
-        });
         let train_src = shaders::train_source(&params, split.rows_per_part as u32, cfg.gpu_updates);
         let train = pipeline(device, "train", &train_src, "train", &train_layout);
-        let reduce = pipeline(
-            device,
-            "reduce",
-            &shaders::reduce_source(),
-            "reduce",
-            &reduce_layout,
-        );
         let train_groups = tokens
             .iter()
             .map(|t| {
@@ -289,29 +358,6 @@ impl GpuBackend {
                 })
             })
             .collect();
-        let reduce_groups = tokens
-            .iter()
-            .map(|t| {
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("reduce"),
-                    layout: &reduce_layout,
-                    entries: &[
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: t.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 1,
-                            resource: loss_out.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 2,
-                            resource: loss_sum.as_entire_binding(),
-                        },
-                    ],
-                })
-            })
-            .collect();
         let timestamps = ctx
             .features
             .contains(wgpu::Features::TIMESTAMP_QUERY)
@@ -328,6 +374,7 @@ impl GpuBackend {
                     mapped_at_creation: false,
                 }),
             });
+        let loss = LossReduction::new(&ctx, &tokens, &loss_out);
         ctx.queue.submit([]);
         ctx.check()?;
         Ok(GpuBackend {
@@ -340,11 +387,8 @@ impl GpuBackend {
             output,
             tokens,
             train,
-            reduce,
             train_groups,
-            reduce_groups,
-            loss_sum,
-            loss_read,
+            loss,
             capacity,
             staging: Vec::with_capacity(HEADER_WORDS + capacity),
             in_flight: VecDeque::new(),
@@ -359,54 +403,7 @@ impl GpuBackend {
 
     /// The wgpu backend in use, lower-case (`vulkan`, `gl`, ...).
     pub fn backend_name(&self) -> &'static str {
-        match self.ctx.info.backend {
-            wgpu::Backend::Vulkan => "vulkan",
-            wgpu::Backend::Metal => "metal",
-            wgpu::Backend::Dx12 => "dx12",
-            wgpu::Backend::Gl => "gl",
-            _ => "other",
-        }
-    }
-
-    fn wait(&self, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
-        self.ctx
-            .device
-            .poll(wgpu::PollType::Wait {
-                submission_index: index,
-                timeout: None,
-            })
-            .map_err(|e| Error::Gpu(format!("waiting for {}: {e}", self.ctx.info.name)))?;
-        self.ctx.check()
-    }
-
-    fn read_buffer(&self, buf: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
-        let slice = buf.slice(..out.len() as u64);
-        slice.map_async(wgpu::MapMode::Read, |_| {});
-        self.wait(None)?;
-        {
-            let view = slice.get_mapped_range().map_err(|e| {
-                Error::Gpu(format!("reading back from {}: {e}", self.ctx.info.name))
-            })?;
-            out.copy_from_slice(&view);
-        }
-        buf.unmap();
-        Ok(())
-    }
-
-    /// Copies the first `out.len()` bytes of a device buffer into `out` through a temporary
-    /// mappable buffer.
-    fn copy_to_host(&self, src: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
-        let bytes = out.len() as u64;
-        let read = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(src, 0, &read, 0, bytes);
-        self.ctx.queue.submit([enc.finish()]);
-        self.read_buffer(&read, out)
+        self.ctx.backend_name()
     }
 
     fn download_matrix(&self, parts: &[wgpu::Buffer]) -> Result<Vec<f32>> {
@@ -417,7 +414,8 @@ impl GpuBackend {
             if hi == lo {
                 continue;
             }
-            self.copy_to_host(buf, bytemuck::cast_slice_mut(&mut data[lo..hi]))?;
+            self.ctx
+                .copy_to_host(buf, bytemuck::cast_slice_mut(&mut data[lo..hi]))?;
         }
         Ok(data)
     }
@@ -480,7 +478,7 @@ impl Backend for GpuBackend {
         // Keep at most RING-1 steps queued: the host runs ahead of the GPU, never far.
         while self.in_flight.len() >= RING {
             let oldest = self.in_flight.pop_front();
-            self.wait(oldest)?;
+            self.ctx.wait(oldest)?;
         }
         self.last = Some(k);
         self.step += 1;
@@ -491,29 +489,13 @@ impl Backend for GpuBackend {
         let Some(k) = self.last.take() else {
             return Ok(None);
         };
-        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("reduce"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.reduce);
-            pass.set_bind_group(0, &self.reduce_groups[k], &[]);
-            pass.dispatch_workgroups(1, 1, 1);
-        }
-        enc.copy_buffer_to_buffer(&self.loss_sum, 0, &self.loss_read, 0, 8);
-        self.ctx.queue.submit([enc.finish()]);
-        let mut v = [0.0f32; 2];
-        self.read_buffer(&self.loss_read, bytemuck::cast_slice_mut(&mut v))?;
+        let l = self.loss.read(&self.ctx, k)?;
         self.in_flight.clear();
-        Ok(Some(StepLoss {
-            sum: v[0] as f64,
-            terms: v[1].round() as u64,
-        }))
+        Ok(Some(l))
     }
 
     fn download(&mut self) -> Result<Model> {
-        self.wait(None)?;
+        self.ctx.wait(None)?;
         self.in_flight.clear();
         Ok(Model {
             dim: self.params.dim,
@@ -527,7 +509,7 @@ impl Backend for GpuBackend {
     }
 
     fn download_barrier(&mut self) -> Result<()> {
-        self.wait(None)?;
+        self.ctx.wait(None)?;
         self.in_flight.clear();
         Ok(())
     }
@@ -542,7 +524,8 @@ impl Backend for GpuBackend {
         }
         let bytes = steps * wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT;
         let mut raw = vec![0u64; (bytes / 8) as usize];
-        self.copy_to_host(&t.resolved, bytemuck::cast_slice_mut(&mut raw))?;
+        self.ctx
+            .copy_to_host(&t.resolved, bytemuck::cast_slice_mut(&mut raw))?;
         let period_ns = self.ctx.queue.get_timestamp_period() as f64;
         let stride = (wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT / 8) as usize;
         let ticks: u64 = raw

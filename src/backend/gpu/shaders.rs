@@ -3,10 +3,12 @@
 
 use crate::backend::KernelParams;
 use crate::config::ModelKind;
+use crate::optim::{OptimParams, OptimizerKind};
 
 pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 pub const TRAIN: &str = include_str!("../../../shaders/train.wgsl");
 pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
+pub const SPARSE: &str = include_str!("../../../shaders/sparse.wgsl");
 
 /// Rows updated with compare-and-swap in [`Updates::Hybrid`] mode.
 pub const HOT_ROWS: u32 = 8192;
@@ -41,6 +43,46 @@ pub fn train_source(params: &KernelParams, rows_per_part: u32, updates: Updates)
             "{{CROWS}}",
             &if cbow { 1 } else { 2 * params.window }.to_string(),
         )
+}
+
+/// The sparse optimizer kernels (`grad`, `apply`) for `params` and `opt`, with
+/// `rows_per_part` row records per matrix binding and `vocab` rows per matrix.
+pub fn sparse_source(
+    params: &KernelParams,
+    opt: &OptimParams,
+    rows_per_part: u32,
+    vocab: usize,
+) -> String {
+    let code = match opt.kind {
+        OptimizerKind::Adagrad => 0,
+        OptimizerKind::Adam => 1,
+        OptimizerKind::Rmsprop => 2,
+        OptimizerKind::Sgd => unreachable!("sgd has no sparse kernel"),
+    };
+    substitute(&format!("{COMMON}\n{SPARSE}"), params, rows_per_part)
+        .replace("{{NSTATE}}", &opt.kind.state_vectors().to_string())
+        .replace("{{OPT}}", &code.to_string())
+        .replace("{{BETA1}}", &wgsl_f32(opt.beta1))
+        .replace("{{BETA2}}", &wgsl_f32(opt.beta2))
+        .replace("{{EPS}}", &wgsl_f32(opt.eps))
+        .replace("{{VOCAB}}", &vocab.to_string())
+}
+
+/// A WGSL literal that parses to exactly `x` (Rust prints the shortest round-tripping
+/// decimal).
+fn wgsl_f32(x: f32) -> String {
+    let s = format!("{x:?}");
+    if s.contains(['.', 'e']) {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// Bytes of workgroup memory the sparse `grad` kernel declares.
+pub fn sparse_workgroup_bytes(p: &KernelParams) -> u64 {
+    let nout = p.negative as u64 + 1;
+    4 * (nout * WORKGROUP as u64 + nout + 2 * nout + 1)
 }
 
 /// The loss-reduction kernel.

@@ -1,0 +1,251 @@
+// Sparse adaptive optimizers (Adagrad, Adam, RMSprop): one minibatch step in two kernels.
+//
+// `grad`: one workgroup per example. Gathers the example's input rows (their mean h),
+// computes the sigma-BCE logits against its output rows and adds dL/d(row) into a gradient
+// buffer indexed by *slot* (the minibatch's unique rows), with a compare-and-swap float add,
+// so a row used by many examples receives the sum of their gradients. All reads see the
+// rows as they were when the step began: no kernel writes a row until `apply`.
+// `apply`: one workgroup per slot. Reads the summed gradient (and clears it for the next
+// step), updates the row's optimizer state and the row. Each slot is a distinct row, so
+// nothing conflicts. Rows outside the minibatch are never read or written.
+//
+// Each matrix row is stored as a record [w (DIM) | state (NSTATE * DIM)] so a row's weights
+// and state sit together; a matrix larger than one storage binding is split by row range.
+// The math is the CPU reference's (src/backend/cpu_sparse.rs, src/optim.rs).
+
+const NSTATE: u32 = {{NSTATE}}u;
+const REC: u32 = (1u + NSTATE) * DIM;
+// 0 Adagrad, 1 Adam, 2 RMSprop.
+const OPT: u32 = {{OPT}}u;
+const BETA1: f32 = {{BETA1}};
+const BETA2: f32 = {{BETA2}};
+const EPS: f32 = {{EPS}};
+const VOCAB: u32 = {{VOCAB}}u;
+// Values of one record kept per invocation (DIM / WG rounded up).
+const DPT: u32 = (DIM + WG - 1u) / WG;
+const MB_HEADER: u32 = 16u;
+const SKIP: u32 = 0xffffffffu;
+
+// Minibatch upload: [lr bits, input slots, examples, output slots, offsets of in_rows,
+// out_rows, example offsets, input slots, output slots, 0...] then the arrays.
+@group(0) @binding(0) var<storage, read> mb: array<u32>;
+@group(0) @binding(1) var<storage, read_write> grads: array<atomic<u32>>;
+// Binding 2: the per-example loss (vec2<f32> bits) for `grad`; Adam's per-row update
+// counts (input rows, then output rows) for `apply`. Each pipeline gets its own buffer.
+@group(0) @binding(2) var<storage, read_write> aux: array<u32>;
+@group(0) @binding(3) var<storage, read_write> in0: array<f32>;
+@group(0) @binding(4) var<storage, read_write> in1: array<f32>;
+@group(0) @binding(5) var<storage, read_write> in2: array<f32>;
+@group(0) @binding(6) var<storage, read_write> in3: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out0: array<f32>;
+@group(0) @binding(8) var<storage, read_write> out1: array<f32>;
+@group(0) @binding(9) var<storage, read_write> out2: array<f32>;
+@group(0) @binding(10) var<storage, read_write> out3: array<f32>;
+
+var<workgroup> part: array<f32, NOUT * WG>;
+var<workgroup> coef: array<f32, NOUT>;
+var<workgroup> loss_part: array<vec2<f32>, NOUT>;
+var<workgroup> t_shared: u32;
+
+fn rec_get(out: bool, row: u32, k: u32) -> f32 {
+    let p = row / RPP;
+    let i = (row - p * RPP) * REC + k;
+    if (out) {
+        switch p {
+            case 0u: { return out0[i]; }
+            case 1u: { return out1[i]; }
+            case 2u: { return out2[i]; }
+            default: { return out3[i]; }
+        }
+    }
+    switch p {
+        case 0u: { return in0[i]; }
+        case 1u: { return in1[i]; }
+        case 2u: { return in2[i]; }
+        default: { return in3[i]; }
+    }
+}
+
+fn rec_set(out: bool, row: u32, k: u32, v: f32) {
+    let p = row / RPP;
+    let i = (row - p * RPP) * REC + k;
+    if (out) {
+        switch p {
+            case 0u: { out0[i] = v; }
+            case 1u: { out1[i] = v; }
+            case 2u: { out2[i] = v; }
+            default: { out3[i] = v; }
+        }
+    } else {
+        switch p {
+            case 0u: { in0[i] = v; }
+            case 1u: { in1[i] = v; }
+            case 2u: { in2[i] = v; }
+            default: { in3[i] = v; }
+        }
+    }
+}
+
+fn grad_add(i: u32, v: f32) {
+    var old = atomicLoad(&grads[i]);
+    loop {
+        let r = atomicCompareExchangeWeak(&grads[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+        if (r.exchanged) { break; }
+        old = r.old_value;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn grad(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let e = wid.x + wid.y * nwg.x;
+    let n_in_slots = mb[1];
+    let n_examples = mb[2];
+    if (e >= n_examples) {
+        return;
+    }
+    let in_rows = mb[4];
+    let out_rows = mb[5];
+    let offsets = mb[6];
+    let inputs = mb[7];
+    let outputs = mb[8];
+    let beg = mb[offsets + e];
+    let end = mb[offsets + e + 1u];
+    let inv = 1.0 / f32(end - beg);
+
+    // h: this invocation's components d = lid + k * WG, kept in registers.
+    var h: array<f32, DPT>;
+    for (var k = 0u; k < DPT; k++) {
+        let d = lid + k * WG;
+        if (d < DIM) {
+            var s = 0.0;
+            for (var i = beg; i < end; i++) {
+                s += rec_get(false, mb[in_rows + mb[inputs + i]], d);
+            }
+            if (end - beg > 1u) {
+                s = s * inv;
+            }
+            h[k] = s;
+        }
+    }
+    // Partial dot products h . u_j over this invocation's components.
+    for (var j = 0u; j < NOUT; j++) {
+        let slot = mb[outputs + e * NOUT + j];
+        var s = 0.0;
+        if (slot != SKIP) {
+            let row = mb[out_rows + slot];
+            for (var k = 0u; k < DPT; k++) {
+                let d = lid + k * WG;
+                if (d < DIM) {
+                    s += h[k] * rec_get(true, row, d);
+                }
+            }
+        }
+        part[j * WG + lid] = s;
+    }
+    workgroupBarrier();
+    if (lid < NOUT) {
+        let slot = mb[outputs + e * NOUT + lid];
+        var c = 0.0;
+        var l = vec2<f32>(0.0, 0.0);
+        if (slot != SKIP) {
+            var f = 0.0;
+            for (var k = 0u; k < WG; k++) {
+                f += part[lid * WG + k];
+            }
+            let r = sigmoid_bce(f, select(0.0, 1.0, lid == 0u), 1.0);
+            // dL/df = sigma(f) - y = -g.
+            c = -r.x;
+            l = vec2<f32>(r.y, 1.0);
+        }
+        coef[lid] = c;
+        loss_part[lid] = l;
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < DPT; k++) {
+        let d = lid + k * WG;
+        if (d < DIM) {
+            var dh = 0.0;
+            for (var j = 0u; j < NOUT; j++) {
+                let slot = mb[outputs + e * NOUT + j];
+                if (slot != SKIP) {
+                    let u = rec_get(true, mb[out_rows + slot], d);
+                    dh += coef[j] * u;
+                    grad_add((n_in_slots + slot) * DIM + d, coef[j] * h[k]);
+                }
+            }
+            for (var i = beg; i < end; i++) {
+                grad_add(mb[inputs + i] * DIM + d, dh * inv);
+            }
+        }
+    }
+    if (lid == 0u) {
+        var t = vec2<f32>(0.0, 0.0);
+        for (var j = 0u; j < NOUT; j++) {
+            t += loss_part[j];
+        }
+        // aux holds the per-example loss as vec2<f32> bits.
+        aux[2u * e] = bitcast<u32>(t.x);
+        aux[2u * e + 1u] = bitcast<u32>(t.y);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn apply(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let q = wid.x + wid.y * nwg.x;
+    let n_in_slots = mb[1];
+    let n_slots = n_in_slots + mb[3];
+    if (q >= n_slots) {
+        return;
+    }
+    let lr = bitcast<f32>(mb[0]);
+    let is_out = q >= n_in_slots;
+    var row: u32;
+    if (is_out) {
+        row = mb[mb[5] + q - n_in_slots];
+    } else {
+        row = mb[mb[4] + q];
+    }
+    // Adam: this row's own update count (aux holds the counts of both matrices).
+    var c1 = 1.0;
+    var c2 = 1.0;
+    if (OPT == 1u) {
+        let ti = row + select(0u, VOCAB, is_out);
+        if (lid == 0u) {
+            t_shared = aux[ti] + 1u;
+            aux[ti] = t_shared;
+        }
+        let t = f32(workgroupUniformLoad(&t_shared));
+        c1 = 1.0 - exp2(t * log2(BETA1));
+        c2 = 1.0 - exp2(t * log2(BETA2));
+    }
+    for (var d = lid; d < DIM; d += WG) {
+        let gi = q * DIM + d;
+        let g = bitcast<f32>(atomicLoad(&grads[gi]));
+        atomicStore(&grads[gi], 0u);
+        var w = rec_get(is_out, row, d);
+        if (OPT == 0u) {
+            let s = rec_get(is_out, row, DIM + d) + g * g;
+            rec_set(is_out, row, DIM + d, s);
+            w -= lr * g / (sqrt(s) + EPS);
+        } else if (OPT == 2u) {
+            let s = BETA2 * rec_get(is_out, row, DIM + d) + (1.0 - BETA2) * g * g;
+            rec_set(is_out, row, DIM + d, s);
+            w -= lr * g / (sqrt(s) + EPS);
+        } else {
+            let m = BETA1 * rec_get(is_out, row, DIM + d) + (1.0 - BETA1) * g;
+            let v = BETA2 * rec_get(is_out, row, 2u * DIM + d) + (1.0 - BETA2) * g * g;
+            rec_set(is_out, row, DIM + d, m);
+            rec_set(is_out, row, 2u * DIM + d, v);
+            w -= lr * (m / c1) / (sqrt(v / c2) + EPS);
+        }
+        rec_set(is_out, row, d, w);
+    }
+}

@@ -1,0 +1,386 @@
+//! The sparse adaptive optimizers on the GPU (`shaders/sparse.wgsl`): both matrices and
+//! their optimizer state stay on the device; each step is one upload (the minibatch's slot
+//! rows and examples) and two dispatches, `grad` (a workgroup per example, gradients summed
+//! per slot with compare-and-swap adds) and `apply` (a workgroup per slot: one optimizer
+//! update per used row). The CPU reference is [`crate::backend::cpu_sparse::CpuSparse`].
+//!
+//! Duplicated rows: like the CPU path, the gradients of every occurrence of a row in the
+//! minibatch are summed before the row's single update. The sum's order depends on which
+//! workgroup's add lands first, so results differ from the CPU's by float rounding only
+//! (the parity tests bound it).
+
+use super::context::{describe, GpuContext};
+use super::{pipeline, shaders, split_rows, storage_entry, LossReduction, Split, PARTS};
+use crate::backend::{KernelParams, SparseBackend, StepLoss};
+use crate::error::{Error, Result};
+use crate::minibatch::{Minibatch, MinibatchBuilder};
+use crate::model::Model;
+use crate::optim::{OptimParams, OptimState};
+use std::collections::VecDeque;
+
+/// u32 words before the arrays in each minibatch upload.
+const MB_HEADER: usize = 16;
+const RING: usize = 3;
+
+pub struct GpuSparse {
+    ctx: GpuContext,
+    params: KernelParams,
+    opt: OptimParams,
+    vocab: usize,
+    split: Split,
+    /// Floats per row record: weights then state.
+    rec: usize,
+    input: Vec<wgpu::Buffer>,
+    output: Vec<wgpu::Buffer>,
+    steps: wgpu::Buffer,
+    uploads: Vec<wgpu::Buffer>,
+    grad: wgpu::ComputePipeline,
+    apply: wgpu::ComputePipeline,
+    grad_groups: Vec<wgpu::BindGroup>,
+    apply_groups: Vec<wgpu::BindGroup>,
+    loss: LossReduction,
+    /// Capacity: upload words, examples, slots.
+    max_words: usize,
+    max_examples: usize,
+    max_slots: usize,
+    staging: Vec<u32>,
+    in_flight: VecDeque<wgpu::SubmissionIndex>,
+    step: u64,
+    last: Option<usize>,
+}
+
+impl GpuSparse {
+    /// Uploads the model and its state (interleaved into row records) and builds the
+    /// kernels, sized for minibatches of `batch_size` centre words.
+    pub fn new(
+        ctx: GpuContext,
+        model: &Model,
+        state: &OptimState,
+        params: KernelParams,
+        opt: OptimParams,
+        batch_size: usize,
+        max_binding_bytes: Option<u64>,
+    ) -> Result<GpuSparse> {
+        let limits = &ctx.limits;
+        let need_wg = shaders::sparse_workgroup_bytes(&params);
+        if need_wg > limits.max_compute_workgroup_storage_size as u64 {
+            return Err(Error::Gpu(format!(
+                "--negative {} needs {need_wg} bytes of workgroup memory; {} allows {}. Use a smaller --negative or --backend cpu",
+                params.negative, ctx.info.name, limits.max_compute_workgroup_storage_size
+            )));
+        }
+        if limits.max_storage_buffers_per_shader_stage < 3 + 2 * PARTS as u32 {
+            return Err(Error::Gpu(format!(
+                "{} allows {} storage buffers per shader stage; the kernels need {}. Use --backend cpu",
+                ctx.info.name,
+                limits.max_storage_buffers_per_shader_stage,
+                3 + 2 * PARTS
+            )));
+        }
+        let vocab = model.vocab_size();
+        let dim = params.dim;
+        let rec = dim * (1 + opt.kind.state_vectors());
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        // The test hook forces the matrices' row-range split only.
+        let split = split_rows(
+            vocab,
+            rec,
+            max_binding.min(max_binding_bytes.unwrap_or(u64::MAX)),
+        )?;
+        let builder = MinibatchBuilder::new(params.model, params.window, params.negative, vocab);
+        let (max_examples, max_inputs, max_in, max_out) = builder.capacity(batch_size, vocab);
+        let max_slots = max_in + max_out;
+        let nout = params.negative + 1;
+        let max_words = MB_HEADER + max_slots + max_examples + 1 + max_inputs + max_examples * nout;
+        let too_big = |what: &str, bytes: u64| -> Result<()> {
+            if bytes > max_binding {
+                return Err(Error::Gpu(format!(
+                    "the {what} of a minibatch of --batch-size {batch_size} needs {} MiB, more than one binding of {} ({} MiB); use a smaller --batch-size",
+                    bytes >> 20,
+                    ctx.info.name,
+                    max_binding >> 20
+                )));
+            }
+            Ok(())
+        };
+        too_big("gradient buffer", (max_slots * dim * 4) as u64)?;
+        too_big("upload", (max_words * 4) as u64)?;
+        let device = &ctx.device;
+        let storage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC;
+        let buffer = |label: &str, bytes: usize, usage: wgpu::BufferUsages| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes.max(4) as u64,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let rl = state.row_len();
+        let make_parts = |label: &str, w: &[f32], st: &[f32]| -> Vec<wgpu::Buffer> {
+            (0..PARTS)
+                .map(|p| {
+                    let lo = (p * split.rows_per_part).min(vocab);
+                    let hi = ((p + 1) * split.rows_per_part).min(vocab);
+                    let buf = buffer(label, (hi - lo) * rec * 4, storage);
+                    if hi > lo {
+                        let mut data = Vec::with_capacity((hi - lo) * rec);
+                        for r in lo..hi {
+                            data.extend_from_slice(&w[r * dim..(r + 1) * dim]);
+                            data.extend_from_slice(&st[r * rl..(r + 1) * rl]);
+                        }
+                        ctx.queue.write_buffer(&buf, 0, bytemuck::cast_slice(&data));
+                    }
+                    buf
+                })
+                .collect()
+        };
+        let input = make_parts("input records", &model.input, &state.input);
+        let output = make_parts("output records", &model.output, &state.output);
+        let steps = buffer("adam steps", 2 * vocab * 4, storage);
+        if opt.kind.counts_steps() {
+            let mut all = state.input_steps.clone();
+            all.extend_from_slice(&state.output_steps);
+            ctx.queue
+                .write_buffer(&steps, 0, bytemuck::cast_slice(&all));
+        }
+        let grads = buffer(
+            "slot gradients",
+            max_slots * dim * 4,
+            wgpu::BufferUsages::STORAGE,
+        );
+        let loss_out = buffer(
+            "loss per example",
+            max_examples * 8,
+            wgpu::BufferUsages::STORAGE,
+        );
+        let uploads: Vec<wgpu::Buffer> = (0..RING)
+            .map(|_| {
+                buffer(
+                    "minibatch",
+                    max_words * 4,
+                    wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                )
+            })
+            .collect();
+        let mut entries = vec![
+            storage_entry(0, true),
+            storage_entry(1, false),
+            storage_entry(2, false),
+        ];
+        entries.extend((0..2 * PARTS as u32).map(|b| storage_entry(3 + b, false)));
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("sparse"),
+            entries: &entries,
+        });
+        let src = shaders::sparse_source(&params, &opt, split.rows_per_part as u32, vocab);
+        let grad = pipeline(device, "sparse grad", &src, "grad", &layout);
+        let apply = pipeline(device, "sparse apply", &src, "apply", &layout);
+        let group = |upload: &wgpu::Buffer, aux: &wgpu::Buffer| {
+            let mut e = vec![
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: upload.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: grads.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: aux.as_entire_binding(),
+                },
+            ];
+            for (k, b) in input.iter().chain(&output).enumerate() {
+                e.push(wgpu::BindGroupEntry {
+                    binding: 3 + k as u32,
+                    resource: b.as_entire_binding(),
+                });
+            }
+            device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("sparse"),
+                layout: &layout,
+                entries: &e,
+            })
+        };
+        let grad_groups = uploads.iter().map(|u| group(u, &loss_out)).collect();
+        let apply_groups = uploads.iter().map(|u| group(u, &steps)).collect();
+        let loss = LossReduction::new(&ctx, &uploads, &loss_out);
+        ctx.queue.submit([]);
+        ctx.check()?;
+        Ok(GpuSparse {
+            ctx,
+            params,
+            opt,
+            vocab,
+            split,
+            rec,
+            input,
+            output,
+            steps,
+            uploads,
+            grad,
+            apply,
+            grad_groups,
+            apply_groups,
+            loss,
+            max_words,
+            max_examples,
+            max_slots,
+            staging: Vec::with_capacity(max_words),
+            in_flight: VecDeque::new(),
+            step: state.step,
+            last: None,
+        })
+    }
+
+    pub fn split(&self) -> Split {
+        self.split
+    }
+
+    /// Weights and state of one matrix from its record buffers.
+    fn download_records(&self, parts: &[wgpu::Buffer]) -> Result<(Vec<f32>, Vec<f32>)> {
+        let dim = self.params.dim;
+        let rl = self.rec - dim;
+        let mut w = Vec::with_capacity(self.vocab * dim);
+        let mut st = Vec::with_capacity(self.vocab * rl);
+        for (p, buf) in parts.iter().enumerate() {
+            let lo = (p * self.split.rows_per_part).min(self.vocab);
+            let hi = ((p + 1) * self.split.rows_per_part).min(self.vocab);
+            if hi == lo {
+                continue;
+            }
+            let mut data = vec![0.0f32; (hi - lo) * self.rec];
+            self.ctx
+                .copy_to_host(buf, bytemuck::cast_slice_mut(&mut data))?;
+            for r in data.chunks_exact(self.rec) {
+                w.extend_from_slice(&r[..dim]);
+                st.extend_from_slice(&r[dim..]);
+            }
+        }
+        Ok((w, st))
+    }
+
+    fn dispatch_size(&self, n: usize) -> (u32, u32) {
+        let max_x = self
+            .ctx
+            .limits
+            .max_compute_workgroups_per_dimension
+            .min(32768) as usize;
+        let gx = n.clamp(1, max_x);
+        (gx as u32, n.div_ceil(gx) as u32)
+    }
+}
+
+impl SparseBackend for GpuSparse {
+    fn step(&mut self, mb: &Minibatch, lr: f32) -> Result<()> {
+        let n_ex = mb.examples();
+        if n_ex == 0 {
+            return Ok(());
+        }
+        let slots = mb.in_rows.len() + mb.out_rows.len();
+        if n_ex > self.max_examples || slots > self.max_slots {
+            return Err(Error::Gpu(format!(
+                "minibatch of {n_ex} examples and {slots} rows exceeds the GPU buffers ({} and {})",
+                self.max_examples, self.max_slots
+            )));
+        }
+        let k = (self.step % RING as u64) as usize;
+        let s = &mut self.staging;
+        s.clear();
+        s.resize(MB_HEADER, 0);
+        let put = |s: &mut Vec<u32>, at: usize, data: &[u32]| {
+            s[at] = s.len() as u32;
+            s.extend_from_slice(data);
+        };
+        put(s, 4, &mb.in_rows);
+        put(s, 5, &mb.out_rows);
+        put(s, 6, &mb.offsets);
+        put(s, 7, &mb.inputs);
+        put(s, 8, &mb.outputs);
+        s[0] = lr.to_bits();
+        s[1] = mb.in_rows.len() as u32;
+        s[2] = n_ex as u32;
+        s[3] = mb.out_rows.len() as u32;
+        if s.len() > self.max_words {
+            return Err(Error::Gpu(format!(
+                "minibatch upload of {} words exceeds the GPU buffer ({})",
+                s.len(),
+                self.max_words
+            )));
+        }
+        self.ctx
+            .queue
+            .write_buffer(&self.uploads[k], 0, bytemuck::cast_slice(&self.staging));
+        let (gx, gy) = self.dispatch_size(n_ex);
+        let (ax, ay) = self.dispatch_size(slots);
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("sparse step"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.grad);
+            pass.set_bind_group(0, &self.grad_groups[k], &[]);
+            pass.dispatch_workgroups(gx, gy, 1);
+            pass.set_pipeline(&self.apply);
+            pass.set_bind_group(0, &self.apply_groups[k], &[]);
+            pass.dispatch_workgroups(ax, ay, 1);
+        }
+        let idx = self.ctx.queue.submit([enc.finish()]);
+        self.in_flight.push_back(idx);
+        while self.in_flight.len() >= RING {
+            let oldest = self.in_flight.pop_front();
+            self.ctx.wait(oldest)?;
+        }
+        self.last = Some(k);
+        self.step += 1;
+        Ok(())
+    }
+
+    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
+        let Some(k) = self.last.take() else {
+            return Ok(None);
+        };
+        let l = self.loss.read(&self.ctx, k)?;
+        self.in_flight.clear();
+        Ok(Some(l))
+    }
+
+    fn download(&mut self) -> Result<(Model, OptimState)> {
+        self.ctx.wait(None)?;
+        self.in_flight.clear();
+        let (wi, si) = self.download_records(&self.input)?;
+        let (wo, so) = self.download_records(&self.output)?;
+        let mut state = OptimState::new(self.opt.kind, 0, self.params.dim);
+        state.input = si;
+        state.output = so;
+        state.step = self.step;
+        if self.opt.kind.counts_steps() {
+            let mut all = vec![0u32; 2 * self.vocab];
+            self.ctx
+                .copy_to_host(&self.steps, bytemuck::cast_slice_mut(&mut all))?;
+            state.output_steps = all.split_off(self.vocab);
+            state.input_steps = all;
+        }
+        Ok((
+            Model {
+                dim: self.params.dim,
+                input: wi,
+                output: wo,
+            },
+            state,
+        ))
+    }
+
+    fn describe(&self) -> String {
+        describe(&self.ctx.info)
+    }
+
+    fn backend_name(&self) -> &'static str {
+        self.ctx.backend_name()
+    }
+}

@@ -1,0 +1,252 @@
+//! Minibatches for the adaptive optimizers: `--batch-size` centre words, each with its
+//! (dynamic) window of context words and K noise words per example, in the form a sparse
+//! step needs — the *unique* rows the step touches (slots) and the examples as slot indices.
+//!
+//! One example is one prediction: skip-gram trains the input row of each context word `c`
+//! against the output rows of the centre `w` (label 1) and K noise words (label 0), drawn
+//! per (c, w) pair as word2vec.c and d2l draw them; CBOW trains the mean of the context
+//! input rows against the same outputs. The loss of a step is the sum over its examples of
+//! `Σⱼ BCE(σ(h·uⱼ), yⱼ)`, and its gradient with respect to a row is the sum over every
+//! occurrence of that row in the step — frequent words occur many times per minibatch, and
+//! they get one optimizer update with the summed gradient, not one per occurrence. In CBOW
+//! each context row receives `∂L/∂h / n` (the mean's derivative; word2vec's SGD adds the
+//! whole `∂L/∂h` to each).
+//!
+//! The builder draws window shrinks and noise words on the host, from one sequential
+//! [`Rng`], so a minibatch is fully determined by the seed and its position in the run and
+//! every engine trains on exactly the same examples.
+
+use crate::config::ModelKind;
+use crate::corpus::SENTENCE_END;
+use crate::sampling::{AliasTable, Rng};
+use std::ops::Range;
+
+/// An output slot that contributes nothing (a noise word equal to the positive word,
+/// which word2vec.c skips).
+pub const SKIP: u32 = u32::MAX;
+
+/// One optimizer step's work.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Minibatch {
+    /// Input-matrix row of each input slot, in first-use order.
+    pub in_rows: Vec<u32>,
+    /// Output-matrix row of each output slot.
+    pub out_rows: Vec<u32>,
+    /// Example `e`'s input slots are `inputs[offsets[e]..offsets[e + 1]]`.
+    pub offsets: Vec<u32>,
+    pub inputs: Vec<u32>,
+    /// `negative + 1` output slots per example: the positive word, then the noise words
+    /// ([`SKIP`] where a noise word equals the positive one).
+    pub outputs: Vec<u32>,
+    pub negative: usize,
+    /// Corpus words this minibatch accounts for (schedule and words/s).
+    pub words: u64,
+}
+
+impl Minibatch {
+    pub fn examples(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    pub fn clear(&mut self) {
+        self.in_rows.clear();
+        self.out_rows.clear();
+        self.offsets.clear();
+        self.inputs.clear();
+        self.outputs.clear();
+        self.words = 0;
+    }
+
+    /// Input slots of example `e`.
+    pub fn example_inputs(&self, e: usize) -> &[u32] {
+        &self.inputs[self.offsets[e] as usize..self.offsets[e + 1] as usize]
+    }
+
+    /// Output slots of example `e` (positive first).
+    pub fn example_outputs(&self, e: usize) -> &[u32] {
+        let k = self.negative + 1;
+        &self.outputs[e * k..(e + 1) * k]
+    }
+}
+
+/// Builds minibatches, mapping rows to slots with two vocabulary-sized tables that are
+/// reset after each minibatch (cost proportional to the rows used, not the vocabulary).
+pub struct MinibatchBuilder {
+    model: ModelKind,
+    window: usize,
+    negative: usize,
+    slot_in: Vec<u32>,
+    slot_out: Vec<u32>,
+    ctx: Vec<u32>,
+}
+
+impl MinibatchBuilder {
+    pub fn new(model: ModelKind, window: usize, negative: usize, vocab: usize) -> Self {
+        MinibatchBuilder {
+            model,
+            window,
+            negative,
+            slot_in: vec![SKIP; vocab],
+            slot_out: vec![SKIP; vocab],
+            ctx: Vec::with_capacity(2 * window),
+        }
+    }
+
+    fn slot(table: &mut [u32], rows: &mut Vec<u32>, row: u32) -> u32 {
+        let s = &mut table[row as usize];
+        if *s == SKIP {
+            *s = rows.len() as u32;
+            rows.push(row);
+        }
+        *s
+    }
+
+    /// Appends the examples of the centre positions `centres` of `tokens` (kept ids with
+    /// [`SENTENCE_END`] separators; context words may lie outside `centres`) to `mb`,
+    /// which must have been cleared; call [`MinibatchBuilder::finish`] after the last one.
+    pub fn add(
+        &mut self,
+        tokens: &[u32],
+        centres: Range<usize>,
+        rng: &mut Rng,
+        alias: &AliasTable,
+        mb: &mut Minibatch,
+    ) {
+        mb.negative = self.negative;
+        if mb.offsets.is_empty() {
+            mb.offsets.push(0);
+        }
+        let w = self.window;
+        for pos in centres {
+            let centre = tokens[pos];
+            if centre == SENTENCE_END {
+                continue;
+            }
+            // word2vec.c's shrink: b uniform in 0..window, effective window window − b.
+            let eff = w - rng.below(w as u32) as usize;
+            self.ctx.clear();
+            let lo = pos.saturating_sub(eff);
+            let hi = (pos + eff).min(tokens.len() - 1);
+            let mut a = pos;
+            while a > lo && tokens[a - 1] != SENTENCE_END {
+                a -= 1;
+            }
+            let mut b = pos;
+            while b < hi && tokens[b + 1] != SENTENCE_END {
+                b += 1;
+            }
+            self.ctx
+                .extend((a..=b).filter(|&c| c != pos).map(|c| tokens[c]));
+            if self.ctx.is_empty() {
+                continue;
+            }
+            match self.model {
+                ModelKind::SkipGram => {
+                    for i in 0..self.ctx.len() {
+                        let s = Self::slot(&mut self.slot_in, &mut mb.in_rows, self.ctx[i]);
+                        mb.inputs.push(s);
+                        mb.offsets.push(mb.inputs.len() as u32);
+                        self.push_outputs(centre, rng, alias, mb);
+                    }
+                }
+                ModelKind::Cbow => {
+                    for i in 0..self.ctx.len() {
+                        let s = Self::slot(&mut self.slot_in, &mut mb.in_rows, self.ctx[i]);
+                        mb.inputs.push(s);
+                    }
+                    mb.offsets.push(mb.inputs.len() as u32);
+                    self.push_outputs(centre, rng, alias, mb);
+                }
+            }
+        }
+    }
+
+    fn push_outputs(&mut self, centre: u32, rng: &mut Rng, alias: &AliasTable, mb: &mut Minibatch) {
+        let s = Self::slot(&mut self.slot_out, &mut mb.out_rows, centre);
+        mb.outputs.push(s);
+        for _ in 0..self.negative {
+            let n = alias.sample(rng.next_u32(), rng.next_u32());
+            let s = if n == centre {
+                SKIP
+            } else {
+                Self::slot(&mut self.slot_out, &mut mb.out_rows, n)
+            };
+            mb.outputs.push(s);
+        }
+    }
+
+    /// Resets the slot tables for the next minibatch.
+    pub fn finish(&mut self, mb: &Minibatch) {
+        for &r in &mb.in_rows {
+            self.slot_in[r as usize] = SKIP;
+        }
+        for &r in &mb.out_rows {
+            self.slot_out[r as usize] = SKIP;
+        }
+    }
+
+    /// Upper bounds for a minibatch of `batch_size` centre positions: (examples, input
+    /// slot entries, input slots, output slots), for sizing device buffers.
+    pub fn capacity(&self, batch_size: usize, vocab: usize) -> (usize, usize, usize, usize) {
+        let ctx = 2 * self.window;
+        let examples = match self.model {
+            ModelKind::SkipGram => batch_size * ctx,
+            ModelKind::Cbow => batch_size,
+        };
+        let inputs = batch_size * ctx;
+        let in_slots = (batch_size + ctx).min(vocab);
+        let out_slots = (batch_size + examples * self.negative).min(vocab);
+        (examples, inputs, in_slots, out_slots)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    const E: u32 = SENTENCE_END;
+
+    #[test]
+    fn slots_are_unique_and_examples_follow_the_window() {
+        let alias = AliasTable::unigram(&[10, 10, 10, 10, 10, 10], 0.75);
+        let mut b = MinibatchBuilder::new(ModelKind::SkipGram, 2, 3, 6);
+        let toks = [0, 1, 0, 2, E, 3, 3];
+        let mut mb = Minibatch::default();
+        let mut rng = Rng::new(7);
+        b.add(&toks, 0..toks.len(), &mut rng, &alias, &mut mb);
+        b.finish(&mb);
+        // Unique rows.
+        let mut r = mb.in_rows.clone();
+        r.sort();
+        r.dedup();
+        assert_eq!(r.len(), mb.in_rows.len());
+        assert!(mb.examples() > 0);
+        for e in 0..mb.examples() {
+            let ins = mb.example_inputs(e);
+            assert_eq!(ins.len(), 1);
+            let outs = mb.example_outputs(e);
+            assert_eq!(outs.len(), 4);
+            let pos_row = mb.out_rows[outs[0] as usize];
+            for &o in &outs[1..] {
+                assert!(o == SKIP || mb.out_rows[o as usize] != pos_row);
+            }
+            // Never across the sentence end: 2 and 3 are never paired.
+            let in_row = mb.in_rows[ins[0] as usize];
+            assert!(![(in_row, pos_row), (pos_row, in_row)].contains(&(3, 2)));
+        }
+        assert!(b.slot_in.iter().all(|&s| s == SKIP));
+        let (ex, _, ins, outs) = b.capacity(7, 6);
+        assert!(mb.examples() <= ex && mb.in_rows.len() <= ins && mb.out_rows.len() <= outs);
+    }
+
+    #[test]
+    fn cbow_has_one_example_per_centre() {
+        let alias = AliasTable::unigram(&[1, 1, 1, 1], 0.75);
+        let mut b = MinibatchBuilder::new(ModelKind::Cbow, 3, 2, 4);
+        let toks = [0, 1, 2, 3];
+        let mut mb = Minibatch::default();
+        b.add(&toks, 1..3, &mut Rng::new(1), &alias, &mut mb);
+        assert_eq!(mb.examples(), 2);
+        assert_eq!(mb.outputs.len(), 6);
+        assert_eq!(mb.out_rows[mb.example_outputs(0)[0] as usize], 1);
+    }
+}
