@@ -1,13 +1,14 @@
-// Sparse adaptive optimizers (Adagrad, Adam, RMSprop): one minibatch step in two kernels.
+// Minibatch optimizers (lazy Adagrad, Adam, RMSprop; plain SGD for --deterministic): one
+// step in two kernels, with no atomics, so a step's result is the same on every run.
 //
 // `grad`: one workgroup per example. Gathers the example's input rows (their mean h),
-// computes the sigma-BCE logits against its output rows and adds dL/d(row) into a gradient
-// buffer indexed by *slot* (the minibatch's unique rows), with a compare-and-swap float add,
-// so a row used by many examples receives the sum of their gradients. All reads see the
-// rows as they were when the step began: no kernel writes a row until `apply`.
-// `apply`: one workgroup per slot. Reads the summed gradient (and clears it for the next
-// step), updates the row's optimizer state and the row. Each slot is a distinct row, so
-// nothing conflicts. Rows outside the minibatch are never read or written.
+// computes the sigma-BCE logits against its output rows, and writes, for this example
+// only: h, the coefficients c_j = sigma(f_j) - y_j and dL/dh = sum_j c_j u_j. All reads see
+// the rows as they were when the step began: no kernel writes a row until `apply`.
+// `apply`: one workgroup per slot (unique row of the minibatch). Sums the row's gradient
+// along its occurrence list in example order (output row: sum c_j h; input row: sum
+// dL/dh / n), then updates the row's optimizer state and the row once. Each slot is a
+// distinct row, so nothing conflicts; rows outside the minibatch are never touched.
 //
 // Each matrix row is stored as a record [w (DIM) | state (NSTATE * DIM)] so a row's weights
 // and state sit together; a matrix larger than one storage binding is split by row range.
@@ -15,21 +16,28 @@
 
 const NSTATE: u32 = {{NSTATE}}u;
 const REC: u32 = (1u + NSTATE) * DIM;
-// 0 Adagrad, 1 Adam, 2 RMSprop.
+// 0 Adagrad, 1 Adam, 2 RMSprop, 3 SGD.
 const OPT: u32 = {{OPT}}u;
 const BETA1: f32 = {{BETA1}};
 const BETA2: f32 = {{BETA2}};
 const EPS: f32 = {{EPS}};
 const VOCAB: u32 = {{VOCAB}}u;
+const SGD_SUM_LIMIT: f32 = {{SGD_SUM_LIMIT}};
 // Values of one record kept per invocation (DIM / WG rounded up).
 const DPT: u32 = (DIM + WG - 1u) / WG;
 const MB_HEADER: u32 = 16u;
 const SKIP: u32 = 0xffffffffu;
+// Examples a step can hold: per-example arrays in `ex` are sized for it.
+const MAXEX: u32 = {{MAXEX}}u;
+const EX_DH: u32 = MAXEX * DIM;
+const EX_COEF: u32 = 2u * MAXEX * DIM;
 
-// Minibatch upload: [lr bits, input slots, examples, output slots, offsets of in_rows,
-// out_rows, example offsets, input slots, output slots, 0...] then the arrays.
+// Minibatch upload: [lr bits, input slots, examples, output slots, then the offsets of
+// in_rows, out_rows, example offsets, input slots, output slots, input occurrence offsets,
+// input occurrences, output occurrence offsets, output occurrences, 0...] then the arrays.
 @group(0) @binding(0) var<storage, read> mb: array<u32>;
-@group(0) @binding(1) var<storage, read_write> grads: array<atomic<u32>>;
+// Per example: h (MAXEX x DIM), dL/dh (MAXEX x DIM), coefficients (MAXEX x NOUT).
+@group(0) @binding(1) var<storage, read_write> ex: array<f32>;
 // Binding 2: the per-example loss (vec2<f32> bits) for `grad`; Adam's per-row update
 // counts (input rows, then output rows) for `apply`. Each pipeline gets its own buffer.
 @group(0) @binding(2) var<storage, read_write> aux: array<u32>;
@@ -86,15 +94,6 @@ fn rec_set(out: bool, row: u32, k: u32, v: f32) {
     }
 }
 
-fn grad_add(i: u32, v: f32) {
-    var old = atomicLoad(&grads[i]);
-    loop {
-        let r = atomicCompareExchangeWeak(&grads[i], old, bitcast<u32>(bitcast<f32>(old) + v));
-        if (r.exchanged) { break; }
-        old = r.old_value;
-    }
-}
-
 @compute @workgroup_size(WG)
 fn grad(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -102,7 +101,6 @@ fn grad(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let e = wid.x + wid.y * nwg.x;
-    let n_in_slots = mb[1];
     let n_examples = mb[2];
     if (e >= n_examples) {
         return;
@@ -172,15 +170,15 @@ fn grad(
             for (var j = 0u; j < NOUT; j++) {
                 let slot = mb[outputs + e * NOUT + j];
                 if (slot != SKIP) {
-                    let u = rec_get(true, mb[out_rows + slot], d);
-                    dh += coef[j] * u;
-                    grad_add((n_in_slots + slot) * DIM + d, coef[j] * h[k]);
+                    dh += coef[j] * rec_get(true, mb[out_rows + slot], d);
                 }
             }
-            for (var i = beg; i < end; i++) {
-                grad_add(mb[inputs + i] * DIM + d, dh * inv);
-            }
+            ex[e * DIM + d] = h[k];
+            ex[EX_DH + e * DIM + d] = dh;
         }
+    }
+    if (lid < NOUT) {
+        ex[EX_COEF + e * NOUT + lid] = coef[lid];
     }
     if (lid == 0u) {
         var t = vec2<f32>(0.0, 0.0);
@@ -226,12 +224,38 @@ fn apply(
         c1 = 1.0 - exp2(t * log2(BETA1));
         c2 = 1.0 - exp2(t * log2(BETA2));
     }
+    var occ_lo: u32;
+    var occ_hi: u32;
+    if (is_out) {
+        occ_lo = mb[mb[11] + q - n_in_slots];
+        occ_hi = mb[mb[11] + q - n_in_slots + 1u];
+    } else {
+        occ_lo = mb[mb[9] + q];
+        occ_hi = mb[mb[9] + q + 1u];
+    }
+    let offsets = mb[6];
     for (var d = lid; d < DIM; d += WG) {
-        let gi = q * DIM + d;
-        let g = bitcast<f32>(atomicLoad(&grads[gi]));
-        atomicStore(&grads[gi], 0u);
+        // The row's gradient, summed along its occurrences in example order.
+        var g = 0.0;
+        if (is_out) {
+            for (var o = occ_lo; o < occ_hi; o++) {
+                let at = mb[mb[12] + o];
+                let e = at / NOUT;
+                g += ex[EX_COEF + at] * ex[e * DIM + d];
+            }
+        } else {
+            for (var o = occ_lo; o < occ_hi; o++) {
+                let e = mb[mb[10] + o];
+                let n = mb[offsets + e + 1u] - mb[offsets + e];
+                g += (1.0 / f32(n)) * ex[EX_DH + e * DIM + d];
+            }
+        }
         var w = rec_get(is_out, row, d);
-        if (OPT == 0u) {
+        if (OPT == 3u) {
+            // Minibatch SGD: at most SGD_SUM_LIMIT gradients' worth per row (src/optim.rs).
+            g = g * min(1.0, SGD_SUM_LIMIT / f32(max(occ_hi - occ_lo, 1u)));
+            w -= lr * g;
+        } else if (OPT == 0u) {
             let s = rec_get(is_out, row, DIM + d) + g * g;
             rec_set(is_out, row, DIM + d, s);
             w -= lr * g / (sqrt(s) + EPS);

@@ -1,6 +1,7 @@
 //! The batcher: turns the id stream into batches of kept (subsampled) word ids, cut into
 //! sentence chunks of at most [`MAX_SENTENCE`] words, exactly as word2vec.c reads them.
 
+use crate::checkpoint::Cursor;
 use crate::corpus::SENTENCE_END;
 use crate::sampling::{Rng, Subsampler};
 use std::ops::Range;
@@ -70,6 +71,26 @@ impl<'a> Batcher<'a> {
             capacity: capacity.max(1),
             step: 0,
         }
+    }
+
+    /// Where the batcher stands (the next batch it will produce), for checkpoints.
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            pos: self.pos as u64,
+            epoch: self.epoch as u64,
+            rng: self.rng.state(),
+            step: self.step,
+            ..Cursor::default()
+        }
+    }
+
+    /// Continues from a [`Batcher::cursor`] taken on a batcher over the same ids, range,
+    /// epochs and subsampling.
+    pub fn restore(&mut self, c: &Cursor) {
+        self.pos = (c.pos as usize).clamp(self.range.start, self.range.end);
+        self.epoch = c.epoch as usize;
+        self.rng = Rng::from_state(c.rng);
+        self.step = c.step;
     }
 
     /// Fills `batch` with the next batch; returns false when all epochs are done.

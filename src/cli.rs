@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train word vectors on a text corpus.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Nearest neighbours of words by cosine similarity.
     Similar(SimilarArgs),
     /// Solve "A is to B as C is to ?".
@@ -159,6 +159,23 @@ pub struct TrainArgs {
     /// for measuring).
     #[arg(long)]
     pub dense_optimizer: bool,
+    /// Same seed, same vectors, bit for bit, for any --threads on the CPU and on a given GPU
+    /// adapter: trains with the minibatch engine (fixed partition and summation order; for
+    /// sgd: minibatch SGD with the same linearly decaying --alpha). See BENCHMARKS.md for its
+    /// speed and quality against the default Hogwild trainer.
+    #[arg(long)]
+    pub deterministic: bool,
+    /// Write checkpoints (model, optimizer state, corpus position, RNG states) into this
+    /// directory, keeping the newest 2; Ctrl-C or SIGTERM also writes one before exiting.
+    #[arg(long)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Checkpoint interval: a time (30s, 10m, 2h) or a number of corpus words.
+    #[arg(long, default_value = "10m")]
+    pub checkpoint_every: String,
+    /// Continue the run whose --checkpoint-dir is DIR from its newest checkpoint (same
+    /// corpus and settings; refused otherwise). Keeps checkpointing into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Pretend storage bindings hold at most this many bytes (testing the matrix split).
     #[arg(long, hide = true)]
     pub max_binding_bytes: Option<u64>,
@@ -171,9 +188,9 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    pub fn to_config(&self) -> TrainConfig {
+    pub fn to_config(&self) -> Result<TrainConfig, Error> {
         let d = TrainConfig::default();
-        TrainConfig {
+        Ok(TrainConfig {
             input: self.input.clone(),
             output: self.output.clone(),
             format: self.format.map(|f| match f {
@@ -214,7 +231,11 @@ impl TrainArgs {
             beta2: self.beta2,
             eps: self.eps,
             dense_optimizer: self.dense_optimizer,
-        }
+            deterministic: self.deterministic,
+            checkpoint_every: crate::config::CheckpointEvery::parse(&self.checkpoint_every)?,
+            checkpoint_dir: self.checkpoint_dir.clone().or_else(|| self.resume.clone()),
+            resume: self.resume.clone(),
+        })
     }
 }
 
@@ -370,7 +391,8 @@ pub fn run() -> i32 {
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => {
-            let cfg = a.to_config();
+            let cfg = a.to_config()?;
+            crate::train::install_signal_handlers();
             let report = crate::train::train(&cfg, &Reporter::new(a.quiet))?;
             if a.json {
                 println!("{}", report.to_json());

@@ -109,6 +109,47 @@ pub struct TrainConfig {
     pub eps: Option<f32>,
     /// Update every row each step instead of only the used ones (measuring; CPU only).
     pub dense_optimizer: bool,
+    /// Train with the minibatch engine (fixed work partition, fixed summation order), so a
+    /// seed gives the same vectors for any `--threads` (CPU) and on a given adapter (GPU).
+    pub deterministic: bool,
+    /// Write checkpoints here.
+    pub checkpoint_dir: Option<PathBuf>,
+    pub checkpoint_every: CheckpointEvery,
+    /// Continue from the newest checkpoint in this directory.
+    pub resume: Option<PathBuf>,
+}
+
+/// How often checkpoints are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointEvery {
+    Seconds(u64),
+    Words(u64),
+}
+
+impl CheckpointEvery {
+    /// `10m`, `30s`, `2h` (time) or a plain number of corpus words (`5000000`).
+    pub fn parse(s: &str) -> Result<CheckpointEvery> {
+        let bad = || {
+            Error::usage(
+                "--checkpoint-every",
+                format!("{s:?} is neither a time (30s, 10m, 2h) nor a number of words (5000000)"),
+            )
+        };
+        let t = s.trim();
+        let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        let every = match unit {
+            "" => CheckpointEvery::Words(n),
+            "s" => CheckpointEvery::Seconds(n),
+            "m" => CheckpointEvery::Seconds(n * 60),
+            "h" => CheckpointEvery::Seconds(n * 3600),
+            _ => return Err(bad()),
+        };
+        if n == 0 {
+            return Err(Error::usage("--checkpoint-every", "must be more than 0"));
+        }
+        Ok(every)
+    }
 }
 
 impl Default for TrainConfig {
@@ -145,6 +186,10 @@ impl Default for TrainConfig {
             beta2: None,
             eps: None,
             dense_optimizer: false,
+            deterministic: false,
+            checkpoint_dir: None,
+            checkpoint_every: CheckpointEvery::Seconds(600),
+            resume: None,
         }
     }
 }
@@ -172,6 +217,11 @@ impl TrainConfig {
                 ModelKind::SkipGram => 0.025,
                 ModelKind::Cbow => 0.05,
             })
+    }
+
+    /// Whether the minibatch engine trains (adaptive optimizers, or `--deterministic`).
+    pub fn minibatches(&self) -> bool {
+        self.optimizer != OptimizerKind::Sgd || self.deterministic
     }
 
     pub fn batch_size(&self) -> usize {
@@ -257,6 +307,30 @@ impl TrainConfig {
             return Err(Error::usage("--gpu-batch", "must be at least 1024"));
         }
         self.validate_optimizer()?;
+        for (flag, dir) in [
+            ("--checkpoint-dir", &self.checkpoint_dir),
+            ("--resume", &self.resume),
+        ] {
+            if let Some(d) = dir {
+                if d.exists() && !d.is_dir() {
+                    return Err(Error::usage(
+                        flag,
+                        format!("{} is a file; give a directory", d.display()),
+                    ));
+                }
+            }
+        }
+        if let Some(r) = &self.resume {
+            if !r.is_dir() {
+                return Err(Error::usage(
+                    "--resume",
+                    format!(
+                        "{} does not exist; give the --checkpoint-dir of the run to continue",
+                        r.display()
+                    ),
+                ));
+            }
+        }
         if same_file(&self.input, &self.output) {
             return Err(Error::usage(
                 "--output",
@@ -287,8 +361,8 @@ impl TrainConfig {
         only(
             "--batch-size",
             self.batch_size.is_some(),
-            adaptive,
-            "adagrad, adam and rmsprop (sgd trains word2vec-style, window by window)",
+            self.minibatches(),
+            "adagrad, adam, rmsprop and --deterministic (sgd otherwise trains word2vec-style, window by window)",
         )?;
         only(
             "--beta1",
@@ -320,10 +394,10 @@ impl TrainConfig {
                 "is a CPU-only measuring mode; use --backend cpu",
             ));
         }
-        if adaptive && self.shared_negatives {
+        if self.minibatches() && self.shared_negatives {
             return Err(Error::usage(
                 "--shared-negatives",
-                "applies to --optimizer sgd only",
+                "applies to word2vec-style --optimizer sgd only (not with adaptive optimizers or --deterministic)",
             ));
         }
         let b = self.batch_size();

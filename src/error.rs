@@ -25,6 +25,11 @@ pub enum Error {
     /// The GPU path failed: no adapter, a device error, out of memory.
     #[error("{0}")]
     Gpu(String),
+
+    /// Training stopped on SIGINT/SIGTERM after saving what it could; the message says
+    /// how to resume.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -49,10 +54,12 @@ impl Error {
         }
     }
 
-    /// The process exit code this error maps to: 2 for usage errors, 1 otherwise.
+    /// The process exit code this error maps to: 2 for usage errors, 130 for an
+    /// interrupted run (the shell convention for SIGINT), 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage { .. } => 2,
+            Error::Interrupted(_) => 130,
             _ => 1,
         }
     }

@@ -21,6 +21,7 @@
 
 pub mod backend;
 pub mod batch;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod corpus;

@@ -39,8 +39,19 @@ pub struct Minibatch {
     /// ([`SKIP`] where a noise word equals the positive one).
     pub outputs: Vec<u32>,
     pub negative: usize,
+    /// Where each slot occurs, in example order (built by [`MinibatchBuilder::finish`]):
+    /// input slot `s` is used by the examples `in_occ[in_occ_offsets[s]..in_occ_offsets[s+1]]`,
+    /// output slot `s` at the positions `out_occ[..]` of `outputs`. Summing a slot's
+    /// gradient along this list gives the same floats whatever the thread count or
+    /// device.
+    pub in_occ_offsets: Vec<u32>,
+    pub in_occ: Vec<u32>,
+    pub out_occ_offsets: Vec<u32>,
+    pub out_occ: Vec<u32>,
     /// Corpus words this minibatch accounts for (schedule and words/s).
     pub words: u64,
+    /// Where the corpus reader stands after this minibatch (checkpoints).
+    pub cursor: crate::checkpoint::Cursor,
 }
 
 impl Minibatch {
@@ -54,6 +65,10 @@ impl Minibatch {
         self.offsets.clear();
         self.inputs.clear();
         self.outputs.clear();
+        self.in_occ_offsets.clear();
+        self.in_occ.clear();
+        self.out_occ_offsets.clear();
+        self.out_occ.clear();
         self.words = 0;
     }
 
@@ -175,14 +190,42 @@ impl MinibatchBuilder {
         }
     }
 
-    /// Resets the slot tables for the next minibatch.
-    pub fn finish(&mut self, mb: &Minibatch) {
+    /// Builds the occurrence lists and resets the slot tables for the next minibatch.
+    pub fn finish(&mut self, mb: &mut Minibatch) {
         for &r in &mb.in_rows {
             self.slot_in[r as usize] = SKIP;
         }
         for &r in &mb.out_rows {
             self.slot_out[r as usize] = SKIP;
         }
+        if mb.offsets.is_empty() {
+            mb.offsets.push(0);
+        }
+        let examples = mb.examples() as u32;
+        let (offsets, inputs) = (&mb.offsets, &mb.inputs);
+        let in_entries = (0..examples).flat_map(|e| {
+            inputs[offsets[e as usize] as usize..offsets[e as usize + 1] as usize]
+                .iter()
+                .map(move |&s| (s, e))
+        });
+        counting_sort(
+            mb.in_rows.len(),
+            in_entries,
+            &mut mb.in_occ_offsets,
+            &mut mb.in_occ,
+        );
+        let out_entries = mb
+            .outputs
+            .iter()
+            .enumerate()
+            .filter(|(_, &s)| s != SKIP)
+            .map(|(i, &s)| (s, i as u32));
+        counting_sort(
+            mb.out_rows.len(),
+            out_entries,
+            &mut mb.out_occ_offsets,
+            &mut mb.out_occ,
+        );
     }
 
     /// Upper bounds for a minibatch of `batch_size` centre positions: (examples, input
@@ -200,6 +243,30 @@ impl MinibatchBuilder {
     }
 }
 
+/// Groups `(slot, value)` entries by slot, keeping their order within a slot (CSR).
+fn counting_sort(
+    slots: usize,
+    entries: impl Iterator<Item = (u32, u32)> + Clone,
+    offsets: &mut Vec<u32>,
+    values: &mut Vec<u32>,
+) {
+    offsets.clear();
+    offsets.resize(slots + 1, 0);
+    for (s, _) in entries.clone() {
+        offsets[s as usize + 1] += 1;
+    }
+    for i in 0..slots {
+        offsets[i + 1] += offsets[i];
+    }
+    values.clear();
+    values.resize(offsets[slots] as usize, 0);
+    let mut next: Vec<u32> = offsets[..slots].to_vec();
+    for (s, v) in entries {
+        values[next[s as usize] as usize] = v;
+        next[s as usize] += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,7 +280,25 @@ mod tests {
         let mut mb = Minibatch::default();
         let mut rng = Rng::new(7);
         b.add(&toks, 0..toks.len(), &mut rng, &alias, &mut mb);
-        b.finish(&mb);
+        b.finish(&mut mb);
+        // Occurrence lists: every use of a slot, in example order.
+        for s in 0..mb.in_rows.len() {
+            let occ = &mb.in_occ[mb.in_occ_offsets[s] as usize..mb.in_occ_offsets[s + 1] as usize];
+            assert!(occ.windows(2).all(|w| w[0] <= w[1]));
+            let want = (0..mb.examples())
+                .filter(|&e| mb.example_inputs(e).contains(&(s as u32)))
+                .count();
+            assert_eq!(occ.len(), want);
+        }
+        let uses: usize = mb.outputs.iter().filter(|&&o| o != SKIP).count();
+        assert_eq!(mb.out_occ.len(), uses);
+        for s in 0..mb.out_rows.len() {
+            for &i in
+                &mb.out_occ[mb.out_occ_offsets[s] as usize..mb.out_occ_offsets[s + 1] as usize]
+            {
+                assert_eq!(mb.outputs[i as usize], s as u32);
+            }
+        }
         // Unique rows.
         let mut r = mb.in_rows.clone();
         r.sort();

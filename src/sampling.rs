@@ -12,6 +12,16 @@ impl Rng {
         Rng(splitmix64(seed ^ 0x9e37_79b9_7f4a_7c15))
     }
 
+    /// The raw state, for checkpoints.
+    pub fn state(&self) -> u64 {
+        self.0
+    }
+
+    /// A generator continuing from a [`Rng::state`].
+    pub fn from_state(state: u64) -> Rng {
+        Rng(state)
+    }
+
     #[inline(always)]
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);

@@ -5,8 +5,11 @@ use crate::backend::cpu::{Hogwild, Worker};
 use crate::backend::cpu_sparse::CpuSparse;
 use crate::backend::{gpu, Backend, KernelParams, SparseBackend, StepLoss};
 use crate::batch::{split_ranges, Batch, Batcher};
+use crate::checkpoint::{Checkpoint, Cursor};
+use crate::config::CheckpointEvery;
 use crate::config::{BackendKind, TrainConfig};
 use crate::corpus::{self, Corpus, SENTENCE_END};
+use crate::error::Error;
 use crate::error::Result;
 use crate::loss::SigmoidTable;
 use crate::minibatch::{Minibatch, MinibatchBuilder};
@@ -16,7 +19,7 @@ use crate::sampling::{learning_rate, step_key, AliasTable, Subsampler};
 use crate::vocab::Vocab;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -93,6 +96,10 @@ pub struct TrainReport {
     pub state_bytes: u64,
     /// (words done, mean loss per term since the previous point), about every 1% of the run.
     pub loss_curve: Vec<(u64, f64)>,
+    /// Stopped early by SIGINT/SIGTERM.
+    pub interrupted: bool,
+    /// Words already done by the checkpoint this run resumed from.
+    pub resumed_from: Option<u64>,
 }
 
 impl TrainReport {
@@ -117,6 +124,8 @@ impl TrainReport {
             "model_bytes": self.model_bytes,
             "state_bytes": self.state_bytes,
             "loss_curve": self.loss_curve,
+            "interrupted": self.interrupted,
+            "resumed_from": self.resumed_from,
         })
     }
 }
@@ -165,7 +174,201 @@ pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
         cfg.output_format(),
     )?;
     report.vocab_size = corpus.vocab.len();
+    if report.interrupted {
+        let total = corpus.words() * cfg.epochs as u64;
+        let how = match &cfg.checkpoint_dir {
+            Some(d) => format!(
+                "a checkpoint is in {}; continue with the same command plus --resume {}",
+                d.display(),
+                d.display()
+            ),
+            None => "no --checkpoint-dir was given, so the run cannot be resumed; next time add --checkpoint-dir DIR".to_string(),
+        };
+        let done = report.resumed_from.unwrap_or(0) + report.words;
+        return Err(Error::Interrupted(format!(
+            "interrupted after {done} of {total} words ({:.1}%); the vectors so far are in {}; {how}",
+            100.0 * done as f64 / total.max(1) as f64,
+            cfg.output.display()
+        )));
+    }
     Ok(report)
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Asks every running trainer to stop after its current step (what SIGINT/SIGTERM do).
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Whether a stop was requested.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
+/// SIGINT/SIGTERM: the first asks the trainer to finish its step, checkpoint, write the
+/// vectors and exit; a second exits at once (130). Every file is written to a temporary
+/// name and renamed, so exiting at any moment leaves earlier outputs and checkpoints whole.
+pub fn install_signal_handlers() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!(
+                "\nsecond interrupt: exiting now; earlier outputs and checkpoints are intact"
+            );
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: finishing the current step, then saving (interrupt again to exit at once)");
+    });
+}
+
+/// Identity of a run for `--resume`: the corpus (path, size, tokens, vocabulary) and every
+/// setting that changes what is trained. A resume must match it exactly.
+pub fn fingerprint(cfg: &TrainConfig, corpus: &Corpus, engine: &str) -> serde_json::Value {
+    let mut vocab = Vec::new();
+    for (w, c) in corpus.vocab.words().iter().zip(corpus.vocab.counts()) {
+        vocab.extend_from_slice(w.as_bytes());
+        vocab.extend_from_slice(&c.to_le_bytes());
+    }
+    let input = cfg
+        .input
+        .canonicalize()
+        .unwrap_or_else(|_| cfg.input.clone());
+    let opt = cfg.optim_params();
+    serde_json::json!({
+        "input": input.display().to_string(),
+        "input_bytes": std::fs::metadata(&cfg.input).map(|m| m.len()).ok(),
+        "tokens": corpus.tokens_read,
+        "vocab_size": corpus.vocab.len(),
+        "vocab_checksum": format!("{:016x}", crate::checkpoint::checksum(&vocab)),
+        "model": cfg.model.name(),
+        "dim": cfg.dim,
+        "window": cfg.window,
+        "negative": cfg.negative,
+        "sample": cfg.sample,
+        "epochs": cfg.epochs,
+        "alpha": cfg.start_alpha(),
+        "seed": cfg.seed,
+        "optimizer": cfg.optimizer.name(),
+        "batch_size": cfg.minibatches().then(|| cfg.batch_size()),
+        "beta1": (cfg.optimizer == OptimizerKind::Adam).then_some(opt.beta1),
+        "beta2": cfg.beta2.map(|_| opt.beta2),
+        "eps": cfg.eps,
+        "engine": engine,
+    })
+}
+
+/// Periodic checkpoints for a run, and the checkpoint it resumes from.
+pub struct Checkpointer<'a> {
+    dir: Option<std::path::PathBuf>,
+    every: CheckpointEvery,
+    fingerprint: serde_json::Value,
+    corpus: &'a Corpus,
+    last_time: Instant,
+    last_words: u64,
+    reporter: &'a Reporter,
+    /// The checkpoint being resumed, taken by the trainer at start.
+    pub resume: Option<Checkpoint>,
+}
+
+impl<'a> Checkpointer<'a> {
+    /// Loads the newest checkpoint of `--resume` (refusing a different corpus or config).
+    pub fn new(
+        cfg: &TrainConfig,
+        corpus: &'a Corpus,
+        engine: &str,
+        reporter: &'a Reporter,
+    ) -> Result<Checkpointer<'a>> {
+        let fingerprint = fingerprint(cfg, corpus, engine);
+        let resume = match &cfg.resume {
+            None => None,
+            Some(dir) => {
+                let c = Checkpoint::load_latest(dir, &|m| reporter.note(m))?;
+                let diff: Vec<String> = fingerprint
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, v)| c.fingerprint.get(k.as_str()) != Some(v))
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}: checkpoint {}, this run {v}",
+                            c.fingerprint
+                                .get(k.as_str())
+                                .unwrap_or(&serde_json::Value::Null)
+                        )
+                    })
+                    .collect();
+                if !diff.is_empty() {
+                    return Err(Error::usage(
+                        "--resume",
+                        format!(
+                            "{} was written by a different run; use the same corpus and settings. Differences: {}",
+                            dir.display(),
+                            diff.join("; ")
+                        ),
+                    ));
+                }
+                reporter.note(&format!(
+                    "resuming from {} words done ({})",
+                    c.words_done,
+                    dir.display()
+                ));
+                Some(c)
+            }
+        };
+        Ok(Checkpointer {
+            dir: cfg.checkpoint_dir.clone(),
+            every: cfg.checkpoint_every,
+            fingerprint,
+            corpus,
+            last_time: Instant::now(),
+            last_words: resume.as_ref().map_or(0, |c| c.words_done),
+            reporter,
+            resume,
+        })
+    }
+
+    /// Whether a checkpoint is due after `done` words (never without a directory).
+    pub fn due(&self, done: u64) -> bool {
+        self.dir.is_some()
+            && match self.every {
+                CheckpointEvery::Seconds(s) => self.last_time.elapsed().as_secs() >= s,
+                CheckpointEvery::Words(w) => done - self.last_words >= w,
+            }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// Writes a checkpoint (no-op without a directory).
+    pub fn save(
+        &mut self,
+        done: u64,
+        steps: u64,
+        cursors: Vec<Cursor>,
+        model: Model,
+        state: Option<OptimState>,
+    ) -> Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let c = Checkpoint {
+            fingerprint: self.fingerprint.clone(),
+            words_done: done,
+            steps,
+            cursors,
+            words: self.corpus.vocab.words().to_vec(),
+            counts: self.corpus.vocab.counts().to_vec(),
+            model,
+            state,
+        };
+        let path = c.save(dir)?;
+        self.reporter
+            .note(&format!("checkpoint: {}", path.display()));
+        self.last_time = Instant::now();
+        self.last_words = done;
+        Ok(())
+    }
 }
 
 /// Trains and returns the model without writing it (the library entry point for tests
@@ -199,30 +402,47 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
     Ok((model, corpus, report))
 }
 
-/// Trains on an already encoded corpus with the given engine (`None`: the CPU trainer).
+/// Trains on an already encoded corpus with the given engine (`None`: the CPU trainer),
+/// resuming from `cfg.resume` and checkpointing into `cfg.checkpoint_dir` when set.
 pub fn train_corpus(
     corpus: &Corpus,
     engine: Option<gpu::GpuContext>,
     cfg: &TrainConfig,
     reporter: &Reporter,
 ) -> Result<(Model, TrainReport)> {
-    let mut model = Model::new(corpus.vocab.len(), cfg.dim, cfg.seed);
     let params = KernelParams {
         model: cfg.model,
         dim: cfg.dim,
         window: cfg.window,
         negative: cfg.negative,
     };
-    if cfg.optimizer != OptimizerKind::Sgd {
-        return train_sparse_corpus(corpus, engine, cfg, params, model, reporter);
+    let cpu_threads = cfg.threads.min(corpus.ids.len().max(1));
+    let engine_name = if cfg.minibatches() {
+        "minibatch".to_string()
+    } else if engine.is_some() {
+        format!("gpu-sgd, --gpu-batch {}", cfg.gpu_batch)
+    } else {
+        format!("hogwild, {cpu_threads} threads")
+    };
+    let mut ck = Checkpointer::new(cfg, corpus, &engine_name, reporter)?;
+    let resumed_from = ck.resume.as_ref().map(|c| c.words_done);
+    let mut model = match ck.resume.as_mut() {
+        Some(c) => std::mem::replace(&mut c.model, Model::new(0, 1, 0)),
+        None => Model::new(corpus.vocab.len(), cfg.dim, cfg.seed),
+    };
+    if cfg.minibatches() {
+        let (model, mut r) =
+            train_sparse_corpus(corpus, engine, cfg, params, model, reporter, &mut ck)?;
+        r.resumed_from = resumed_from;
+        return Ok((model, r));
     }
     let mut report = match engine {
-        None => train_cpu(corpus, cfg, &params, &mut model, reporter),
+        None => train_cpu(corpus, cfg, &params, &mut model, reporter, &mut ck)?,
         Some(ctx) => {
             let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
             let mut gpu = gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?;
             reporter.note(&format!("training on {}", gpu.describe()));
-            let mut r = train_with_backend(&mut gpu, corpus, cfg, reporter)?;
+            let mut r = train_with_backend(&mut gpu, corpus, cfg, reporter, &mut ck)?;
             model = gpu.download()?;
             r.adapter = Some(gpu.describe());
             r.backend = gpu.backend_name().to_string();
@@ -233,6 +453,7 @@ pub fn train_corpus(
     report.vocab_size = corpus.vocab.len();
     report.optimizer = cfg.optimizer.name().into();
     report.model_bytes = model.bytes();
+    report.resumed_from = resumed_from;
     Ok((model, report))
 }
 
@@ -245,6 +466,7 @@ fn train_sparse_corpus(
     params: KernelParams,
     model: Model,
     reporter: &Reporter,
+    ck: &mut Checkpointer,
 ) -> Result<(Model, TrainReport)> {
     let opt = cfg.optim_params();
     let vocab = corpus.vocab.len();
@@ -259,10 +481,13 @@ fn train_sparse_corpus(
         mib(state_bytes),
         mib(model_bytes + state_bytes)
     ));
-    let state = OptimState::new(opt.kind, vocab, cfg.dim);
+    let state = match ck.resume.as_mut().and_then(|c| c.state.take()) {
+        Some(s) if s.kind == opt.kind => s,
+        _ => OptimState::new(opt.kind, vocab, cfg.dim),
+    };
     let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
     let mut engine: Box<dyn SparseBackend> = match engine {
-        None => Box::new(CpuSparse::new(model, state, opt)),
+        None => Box::new(CpuSparse::new(model, state, opt).with_threads(cfg.threads)),
         Some(ctx) => Box::new(gpu::sparse::GpuSparse::new(
             ctx,
             &model,
@@ -285,9 +510,12 @@ fn train_sparse_corpus(
         cfg.batch_size(),
         cfg.start_alpha()
     ));
-    let mut report = train_minibatches(engine.as_mut(), corpus, cfg, &alias, reporter)?;
+    let mut report = train_minibatches(engine.as_mut(), corpus, cfg, &alias, reporter, ck)?;
     let (model, _state) = engine.download()?;
     report.backend = engine.backend_name().into();
+    if cfg.backend == BackendKind::Cpu {
+        report.threads = cfg.threads;
+    }
     if cfg.backend != BackendKind::Cpu {
         report.adapter = Some(engine.describe());
     }
@@ -308,15 +536,31 @@ pub fn train_minibatches(
     cfg: &TrainConfig,
     alias: &AliasTable,
     reporter: &Reporter,
+    ck: &mut Checkpointer,
 ) -> Result<TrainReport> {
     let counts = corpus.vocab.counts();
     let sub = Subsampler::new(counts, cfg.sample);
     let total = corpus.words() * cfg.epochs as u64;
-    let lr = cfg.start_alpha();
+    let start_lr = cfg.start_alpha();
+    // Minibatch SGD keeps word2vec's linear decay; the adaptive methods use a constant rate.
+    let decay = cfg.optimizer == OptimizerKind::Sgd;
+    let lr_at = |done: u64| {
+        if decay {
+            learning_rate(start_lr, done, total)
+        } else {
+            start_lr
+        }
+    };
     let batch_size = cfg.batch_size();
     let bar = reporter.bar(total);
     let start = Instant::now();
-    let (mut done, mut steps, mut examples) = (0u64, 0u64, 0u64);
+    let resume = ck.resume.take();
+    let (mut done, mut steps) = resume.as_ref().map_or((0, 0), |c| (c.words_done, c.steps));
+    let start_done = done;
+    let start_cursor = resume.as_ref().and_then(|c| c.cursors.first().copied());
+    let mut last_cursor = start_cursor.unwrap_or_default();
+    let mut examples = 0u64;
+    let mut interrupted = false;
     let mut wait = Duration::ZERO;
     let mut log = LossLog::default();
     let mut last_report = Instant::now();
@@ -341,30 +585,48 @@ pub fn train_minibatches(
             let mut builder =
                 MinibatchBuilder::new(cfg.model, cfg.window, cfg.negative, corpus.vocab.len());
             let mut rng = crate::sampling::Rng::new(cfg.seed ^ 0x5ba7_5e00);
+            let mut skip = 0;
+            if let Some(c) = start_cursor {
+                batcher.restore(&c);
+                rng = crate::sampling::Rng::from_state(c.builder_rng);
+                skip = c.group as usize;
+            }
             let mut batch = Batch::default();
             let mut centres = Vec::new();
-            while batcher.next_batch(&mut batch) {
+            loop {
+                let before = batcher.cursor();
+                if !batcher.next_batch(&mut batch) {
+                    break;
+                }
                 centres.clear();
                 centres
                     .extend((0..batch.tokens.len()).filter(|&i| batch.tokens[i] != SENTENCE_END));
-                let groups = centres.len().div_ceil(batch_size).max(1);
-                let mut words_left = batch.words;
-                for g in 0..groups {
+                let n = centres.len();
+                let groups = n.div_ceil(batch_size).max(1);
+                // Words per group: a telescoping split of the batch's words.
+                let words_at = |c: usize| {
+                    if n == 0 {
+                        batch.words
+                    } else {
+                        batch.words * c as u64 / n as u64
+                    }
+                };
+                for g in std::mem::take(&mut skip)..groups {
                     let Ok(mut mb) = empty_rx.recv() else { return };
                     mb.clear();
                     let lo = g * batch_size;
-                    let hi = ((g + 1) * batch_size).min(centres.len());
+                    let hi = ((g + 1) * batch_size).min(n);
                     if lo < hi {
                         let range = centres[lo]..centres[hi - 1] + 1;
                         builder.add(&batch.tokens, range, &mut rng, alias, &mut mb);
-                        builder.finish(&mb);
+                        builder.finish(&mut mb);
                     }
-                    mb.words = if g + 1 == groups {
-                        words_left
-                    } else {
-                        batch.words * (hi - lo) as u64 / centres.len() as u64
+                    mb.words = words_at(hi) - if n == 0 { 0 } else { words_at(lo) };
+                    mb.cursor = Cursor {
+                        group: g as u64 + 1,
+                        builder_rng: rng.state(),
+                        ..before
                     };
-                    words_left -= mb.words;
                     if full_tx.send(mb).is_err() {
                         return;
                     }
@@ -376,18 +638,28 @@ pub fn train_minibatches(
             let Ok(mb) = full_rx.recv() else { break };
             wait += t.elapsed();
             if mb.examples() > 0 {
-                engine.step(&mb, lr)?;
+                engine.step(&mb, lr_at(done))?;
                 steps += 1;
                 examples += mb.examples() as u64;
             }
             done += mb.words;
+            last_cursor = mb.cursor;
             let _ = empty_tx.send(mb);
+            let stop = stop_requested();
+            if ck.due(done) || (stop && ck.enabled()) {
+                let (model, state) = engine.download()?;
+                ck.save(done, steps, vec![last_cursor], model, Some(state))?;
+            }
+            if stop {
+                interrupted = true;
+                break;
+            }
             if last_report.elapsed() > Duration::from_millis(500) || log.due(done, total) {
                 if let Some(l) = engine.take_loss()? {
                     log.add(l, done, total);
                     recent = l.mean().or(recent);
                 }
-                progress_message(&bar, done, start, recent, lr);
+                progress_message(&bar, done, start, recent, lr_at(done));
                 last_report = Instant::now();
             }
         }
@@ -405,14 +677,15 @@ pub fn train_minibatches(
         examples as f64 / steps.max(1) as f64
     ));
     Ok(TrainReport {
-        words: done,
+        words: done - start_done,
         train_seconds: secs,
-        words_per_second: done as f64 / secs.max(1e-9),
+        words_per_second: (done - start_done) as f64 / secs.max(1e-9),
         final_loss: log.tail.mean(),
         loss_curve: log.curve,
         batcher_wait_fraction: Some(wait.as_secs_f64() / secs.max(1e-9)),
         pairs: Some(examples),
         threads: 1,
+        interrupted,
         ..TrainReport::default()
     })
 }
@@ -436,7 +709,8 @@ pub fn train_cpu(
     params: &KernelParams,
     model: &mut Model,
     reporter: &Reporter,
-) -> TrainReport {
+    ck: &mut Checkpointer,
+) -> Result<TrainReport> {
     let counts = corpus.vocab.counts();
     let sub = Subsampler::new(counts, cfg.sample);
     let alias = AliasTable::unigram(counts, 0.75);
@@ -445,8 +719,18 @@ pub fn train_cpu(
     let start_alpha = cfg.start_alpha();
     let threads = cfg.threads.min(corpus.ids.len().max(1));
     let ranges = split_ranges(corpus.ids.len(), threads);
-    let done = AtomicU64::new(0);
+    let resume = ck.resume.take();
+    let start_done = resume.as_ref().map_or(0, |c| c.words_done);
+    let done = AtomicU64::new(start_done);
     let finished = AtomicUsize::new(0);
+    // Pausing the threads at batch boundaries for a checkpoint: the flag, then the
+    // threads' cursors and how many are parked, under one lock.
+    let pause = AtomicBool::new(false);
+    let quit = AtomicBool::new(false);
+    let parked = std::sync::Mutex::new((0usize, vec![Cursor::default(); threads]));
+    let wake = std::sync::Condvar::new();
+    let mut interrupted = false;
+    let mut ck_result: Result<()> = Ok(());
     // Loss in micro-units, all and tail, plus term counts.
     let loss_all = AtomicU64::new(0);
     let terms_all = AtomicU64::new(0);
@@ -461,6 +745,8 @@ pub fn train_cpu(
         for (t, range) in ranges.into_iter().enumerate() {
             let (sub, alias, sig, hog) = (&sub, &alias, &sig, &hog);
             let (done, finished, pairs) = (&done, &finished, &pairs);
+            let (pause, quit, parked, wake) = (&pause, &quit, &parked, &wake);
+            let start_cursor = resume.as_ref().and_then(|c| c.cursors.get(t).copied());
             let (loss_all, terms_all, loss_tail, terms_tail) =
                 (&loss_all, &terms_all, &loss_tail, &terms_tail);
             s.spawn(move || {
@@ -476,8 +762,16 @@ pub fn train_cpu(
                 );
                 let mut worker = Worker::new(seed, alias, sig, params);
                 worker.shared_negatives = cfg.shared_negatives;
+                if let Some(c) = start_cursor {
+                    batcher.restore(&c);
+                    worker.rng = crate::sampling::Rng::from_state(c.builder_rng);
+                }
+                let cursor = |b: &Batcher, w: &Worker| Cursor {
+                    builder_rng: w.rng.state(),
+                    ..b.cursor()
+                };
                 let mut batch = Batch::default();
-                while batcher.next_batch(&mut batch) {
+                while !quit.load(Ordering::Relaxed) && batcher.next_batch(&mut batch) {
                     let d = done.load(Ordering::Relaxed);
                     let alpha = learning_rate(start_alpha, d, total);
                     let st = worker.train_batch(hog, &batch, alpha);
@@ -490,8 +784,21 @@ pub fn train_cpu(
                         terms_tail.fetch_add(st.terms, Ordering::Relaxed);
                     }
                     pairs.fetch_add(st.pairs, Ordering::Relaxed);
+                    if pause.load(Ordering::Acquire) {
+                        let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
+                        g.1[t] = cursor(&batcher, &worker);
+                        g.0 += 1;
+                        wake.notify_all();
+                        while pause.load(Ordering::Acquire) {
+                            g = wake.wait(g).unwrap_or_else(|p| p.into_inner());
+                        }
+                        g.0 -= 1;
+                    }
                 }
+                let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
+                g.1[t] = cursor(&batcher, &worker);
                 finished.fetch_add(1, Ordering::Release);
+                wake.notify_all();
             });
         }
         let (mut last_l, mut last_t) = (0u64, 0u64);
@@ -511,16 +818,39 @@ pub fn train_cpu(
             }
             (last_l, last_t) = (l, t);
             progress_message(&bar, d, start, recent, learning_rate(start_alpha, d, total));
+            let stop = stop_requested();
+            if ck.due(d) || stop {
+                // Park every thread at a batch boundary, snapshot, release.
+                pause.store(true, Ordering::Release);
+                let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
+                while g.0 + finished.load(Ordering::Acquire) < threads {
+                    g = wake.wait(g).unwrap_or_else(|p| p.into_inner());
+                }
+                if ck.enabled() && ck_result.is_ok() {
+                    // SAFETY: every worker is parked or finished, so nothing writes the
+                    // matrices while they are copied.
+                    let snapshot = unsafe { hog.snapshot() };
+                    let cursors = g.1.clone();
+                    ck_result = ck.save(done.load(Ordering::Relaxed), 0, cursors, snapshot, None);
+                }
+                if stop || ck_result.is_err() {
+                    quit.store(true, Ordering::Relaxed);
+                    interrupted = stop;
+                }
+                pause.store(false, Ordering::Release);
+                wake.notify_all();
+            }
         }
     });
+    ck_result?;
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
-    let words = done.load(Ordering::Relaxed);
+    let words = done.load(Ordering::Relaxed) - start_done;
     let (lt, tt) = (
         loss_tail.load(Ordering::Relaxed),
         terms_tail.load(Ordering::Relaxed),
     );
-    TrainReport {
+    Ok(TrainReport {
         words,
         train_seconds: secs,
         words_per_second: words as f64 / secs.max(1e-9),
@@ -530,8 +860,9 @@ pub fn train_cpu(
         pairs: Some(pairs.load(Ordering::Relaxed)),
         threads,
         loss_curve: curve,
+        interrupted,
         ..TrainReport::default()
-    }
+    })
 }
 
 /// Drives a [`Backend`] with one batcher thread that prepares step n+1 while the engine
@@ -541,6 +872,7 @@ pub fn train_with_backend(
     corpus: &Corpus,
     cfg: &TrainConfig,
     reporter: &Reporter,
+    ck: &mut Checkpointer,
 ) -> Result<TrainReport> {
     let counts = corpus.vocab.counts();
     let sub = Subsampler::new(counts, cfg.sample);
@@ -548,17 +880,22 @@ pub fn train_with_backend(
     let start_alpha = cfg.start_alpha();
     let bar = reporter.bar(total);
     let start = Instant::now();
-    let mut done = 0u64;
+    let resume = ck.resume.take();
+    let mut done = resume.as_ref().map_or(0, |c| c.words_done);
+    let start_done = done;
+    let start_cursor = resume.as_ref().and_then(|c| c.cursors.first().copied());
+    let mut last_cursor = start_cursor.unwrap_or_default();
+    let mut interrupted = false;
     let mut uploaded = 0u64;
     let mut wait = Duration::ZERO;
     let mut log = LossLog::default();
     let mut last_report = Instant::now();
     let mut recent = None;
-    let mut step = 0u64;
+    let mut step = resume.as_ref().map_or(0, |c| c.steps);
     let mut pairs = 0u64;
     let count_pairs = cfg.count_pairs;
     let result: Result<()> = std::thread::scope(|s| {
-        let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(3);
+        let (full_tx, full_rx) = mpsc::sync_channel::<(Batch, Cursor)>(3);
         let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
         for _ in 0..4 {
             let _ = empty_tx.send(Batch::default());
@@ -574,15 +911,20 @@ pub fn train_with_backend(
                 cfg.seed ^ 0xb47c,
                 cfg.gpu_batch,
             );
+            if let Some(c) = start_cursor {
+                batcher.restore(&c);
+            }
             while let Ok(mut b) = empty_rx.recv() {
-                if !batcher.next_batch(&mut b) || full_tx.send(b).is_err() {
+                if !batcher.next_batch(&mut b) || full_tx.send((b, batcher.cursor())).is_err() {
                     break;
                 }
             }
         });
         loop {
             let t = Instant::now();
-            let Ok(batch) = full_rx.recv() else { break };
+            let Ok((batch, cursor)) = full_rx.recv() else {
+                break;
+            };
             wait += t.elapsed();
             let alpha = learning_rate(start_alpha, done, total);
             let key = step_key(cfg.seed, step);
@@ -594,6 +936,16 @@ pub fn train_with_backend(
             done += batch.words;
             uploaded += (batch.tokens.len() as u64 + gpu::HEADER_WORDS as u64) * 4;
             let _ = empty_tx.send(batch);
+            last_cursor = cursor;
+            let stop = stop_requested();
+            if ck.due(done) || (stop && ck.enabled()) {
+                let model = backend.download()?;
+                ck.save(done, step, vec![last_cursor], model, None)?;
+            }
+            if stop {
+                interrupted = true;
+                break;
+            }
             if last_report.elapsed() > Duration::from_millis(500) || log.due(done, total) {
                 if let Some(l) = backend.take_loss()? {
                     log.add(l, done, total);
@@ -621,9 +973,9 @@ pub fn train_with_backend(
     bar.finish_and_clear();
     let kernel_seconds = backend.device_seconds()?;
     Ok(TrainReport {
-        words: done,
+        words: done - start_done,
         train_seconds: secs,
-        words_per_second: done as f64 / secs.max(1e-9),
+        words_per_second: (done - start_done) as f64 / secs.max(1e-9),
         final_loss: log.tail.mean(),
         loss_curve: log.curve,
         upload_bytes_per_word: Some(uploaded as f64 / done.max(1) as f64),
@@ -631,6 +983,7 @@ pub fn train_with_backend(
         kernel_seconds,
         pairs: count_pairs.then_some(pairs),
         threads: 1,
+        interrupted,
         ..TrainReport::default()
     })
 }

@@ -56,6 +56,7 @@ fn training_kernels_validate_for_all_shapes() {
 fn sparse_optimizer_kernels_validate() {
     use w2v_gpu::optim::{OptimParams, OptimizerKind};
     for kind in [
+        OptimizerKind::Sgd,
         OptimizerKind::Adagrad,
         OptimizerKind::Adam,
         OptimizerKind::Rmsprop,
@@ -79,7 +80,7 @@ fn sparse_optimizer_kernels_validate() {
                 eps: 1e-8,
                 dense: false,
             };
-            let src = shaders::sparse_source(&p, &opt, 777, 1000);
+            let src = shaders::sparse_source(&p, &opt, 777, 1000, 5000);
             validate(
                 &format!("sparse {kind:?} {model:?} d{dim} n{negative}"),
                 &src,

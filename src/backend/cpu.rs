@@ -64,6 +64,19 @@ impl<'a> Hogwild<'a> {
         }
     }
 
+    /// A copy of both matrices.
+    ///
+    /// # Safety
+    /// No thread may write the matrices during the copy (the trainer parks them first).
+    pub unsafe fn snapshot(&self) -> Model {
+        let n = self.rows * self.dim;
+        Model {
+            dim: self.dim,
+            input: std::slice::from_raw_parts(self.input, n).to_vec(),
+            output: std::slice::from_raw_parts(self.output, n).to_vec(),
+        }
+    }
+
     /// # Safety
     /// See the type's documentation; the caller must not hold another slice of the same
     /// input row in this thread.

@@ -1,180 +1,489 @@
-//! The CPU engine of the sparse adaptive optimizers, and the reference the GPU kernels are
-//! tested against.
+//! The CPU engine of the minibatch optimizers (lazy Adagrad, Adam, RMSprop, and minibatch
+//! SGD for `--deterministic`), and the reference the GPU kernels are tested against.
 //!
-//! A step has two phases, as on the GPU: (1) every example reads the rows as they were when
-//! the step began and adds its gradients into one buffer per *slot* (unique row of the
-//! minibatch), so a row used by many examples gets their sum; (2) every slot's row and
-//! optimizer state are updated once from the summed gradient ([`crate::optim::update_row`]).
-//! Nothing outside the minibatch's rows is read or written, unless the dense mode is asked
-//! for (then every row of both matrices is updated, with gradient 0 where unused — the
-//! cost a dense framework optimizer pays, kept for measuring what laziness saves).
+//! A step has two phases, as on the GPU, and both are deterministic whatever the number of
+//! threads:
+//! 1. per example (in parallel over fixed ranges of examples): read the rows as they were
+//!    when the step began, compute `h` (the input row, or the mean of the context rows),
+//!    the logit coefficients `cⱼ = σ(h·uⱼ) − yⱼ` and `∂L/∂h = Σⱼ cⱼ·uⱼ`; each example
+//!    writes only its own entries;
+//! 2. per slot (unique row of the minibatch; in parallel over fixed ranges of slots): sum
+//!    the row's gradient over its occurrences *in example order* (output row:
+//!    `Σ cⱼ·h`, input row: `Σ ∂L/∂h / n`) and apply one optimizer update
+//!    ([`crate::optim::update_row`]). A row used by many examples gets one update with the
+//!    summed gradient.
+//!
+//! Every float is computed by one thread in a fixed order, so results are bit-identical for
+//! any `--threads`. Nothing outside the minibatch's rows is read or written, unless the
+//! dense mode is asked for (then every row of both matrices is updated, with gradient 0
+//! where unused — the cost a dense framework optimizer pays, kept for measuring).
 
 use crate::backend::cpu::{axpy, dot};
 use crate::backend::{SparseBackend, StepLoss};
+use crate::batch::split_ranges;
 use crate::error::Result;
 use crate::loss::sigmoid_bce;
 use crate::minibatch::{Minibatch, SKIP};
 use crate::model::Model;
-use crate::optim::{update_row, OptimParams, OptimState};
+use crate::optim::{update_row, OptimParams, OptimState, OptimizerKind, SGD_SUM_LIMIT};
+use std::ops::Range;
 
 pub struct CpuSparse {
     pub model: Model,
     pub state: OptimState,
     opt: OptimParams,
-    grads_in: Vec<f32>,
-    grads_out: Vec<f32>,
+    threads: usize,
+    /// Per example: `h`, `∂L/∂h` (dim each), coefficients (negative + 1), loss.
     h: Vec<f32>,
     dh: Vec<f32>,
-    zero: Vec<f32>,
+    coef: Vec<f32>,
+    ex_loss: Vec<(f32, u32)>,
     loss: StepLoss,
+}
+
+fn have_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Phase 1 for the examples `range`; the output slices cover exactly those examples.
+#[inline(always)]
+fn examples_impl<const FMA: bool>(
+    model: &Model,
+    mb: &Minibatch,
+    range: Range<usize>,
+    h: &mut [f32],
+    dh: &mut [f32],
+    coef: &mut [f32],
+    ex_loss: &mut [(f32, u32)],
+) {
+    let dim = model.dim;
+    let nout = mb.negative + 1;
+    let row = |r: u32| r as usize * dim..(r as usize + 1) * dim;
+    for (k, e) in range.enumerate() {
+        let ins = mb.example_inputs(e);
+        let h = &mut h[k * dim..(k + 1) * dim];
+        h.copy_from_slice(&model.input[row(mb.in_rows[ins[0] as usize])]);
+        for &s in &ins[1..] {
+            axpy::<FMA>(h, 1.0, &model.input[row(mb.in_rows[s as usize])]);
+        }
+        if ins.len() > 1 {
+            let inv = 1.0 / ins.len() as f32;
+            h.iter_mut().for_each(|x| *x *= inv);
+        }
+        let dh = &mut dh[k * dim..(k + 1) * dim];
+        dh.iter_mut().for_each(|x| *x = 0.0);
+        let (mut lsum, mut terms) = (0.0f32, 0u32);
+        for (j, &s) in mb.example_outputs(e).iter().enumerate() {
+            let c = &mut coef[k * nout + j];
+            *c = 0.0;
+            if s == SKIP {
+                continue;
+            }
+            let u = &model.output[row(mb.out_rows[s as usize])];
+            let label = if j == 0 { 1.0 } else { 0.0 };
+            let (g, l) = sigmoid_bce(dot::<FMA>(h, u), label, 1.0);
+            lsum += l;
+            terms += 1;
+            // ∂L/∂f = σ(f) − y = −g.
+            *c = -g;
+            axpy::<FMA>(dh, -g, u);
+        }
+        ex_loss[k] = (lsum, terms);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn examples_avx2(
+    model: &Model,
+    mb: &Minibatch,
+    range: Range<usize>,
+    h: &mut [f32],
+    dh: &mut [f32],
+    coef: &mut [f32],
+    ex_loss: &mut [(f32, u32)],
+) {
+    examples_impl::<true>(model, mb, range, h, dh, coef, ex_loss)
+}
+
+/// One matrix's rows and state, written by phase 2.
+///
+/// # Safety of sharing
+///
+/// Phase 2 hands each thread a disjoint range of slots, and the slots of one matrix are
+/// distinct rows (the builder maps every row to one slot), so no two threads ever touch
+/// the same row, state or count; nothing reads the matrices during phase 2 except the
+/// thread updating that row. The pointers come from `&mut` borrows held for the whole
+/// phase (threads are joined inside `std::thread::scope`).
+struct Rows {
+    w: *mut f32,
+    st: *mut f32,
+    steps: *mut u32,
+    has_steps: bool,
+    dim: usize,
+    rl: usize,
+    rows: usize,
+}
+
+// SAFETY: see the type's documentation: threads write disjoint rows.
+unsafe impl Sync for Rows {}
+unsafe impl Send for Rows {}
+
+impl Rows {
+    fn new(w: &mut [f32], st: &mut [f32], steps: &mut [u32], dim: usize, rl: usize) -> Rows {
+        Rows {
+            rows: w.len() / dim.max(1),
+            w: w.as_mut_ptr(),
+            st: st.as_mut_ptr(),
+            has_steps: !steps.is_empty(),
+            steps: steps.as_mut_ptr(),
+            dim,
+            rl,
+        }
+    }
+
+    /// Applies `g` to row `r` with count `global_t` (dense) or the row's own count.
+    ///
+    /// # Safety
+    /// No other thread may access row `r` during the call (see the type's documentation).
+    unsafe fn update(
+        &self,
+        opt: &OptimParams,
+        lr: f32,
+        r: usize,
+        g: &[f32],
+        global_t: Option<u32>,
+    ) {
+        assert!(r < self.rows);
+        let w = std::slice::from_raw_parts_mut(self.w.add(r * self.dim), self.dim);
+        let st = std::slice::from_raw_parts_mut(self.st.add(r * self.rl), self.rl);
+        let t = match (global_t, self.has_steps) {
+            (Some(t), _) => t,
+            (None, true) => {
+                let t = &mut *self.steps.add(r);
+                *t = t.saturating_add(1);
+                *t
+            }
+            (None, false) => 0,
+        };
+        update_row(opt, lr, w, st, t, g);
+    }
+}
+
+/// The summed gradient of slot `s` along its occurrence list, into `g`.
+#[inline(always)]
+fn sum_slot<const FMA: bool>(
+    out: bool,
+    mb: &Minibatch,
+    s: usize,
+    ex: (&[f32], &[f32], &[f32]),
+    g: &mut [f32],
+) {
+    let dim = g.len();
+    let nout = mb.negative + 1;
+    let (h, dh, coef) = ex;
+    g.iter_mut().for_each(|x| *x = 0.0);
+    if out {
+        let occ = &mb.out_occ[mb.out_occ_offsets[s] as usize..mb.out_occ_offsets[s + 1] as usize];
+        for &o in occ {
+            let e = o as usize / nout;
+            axpy::<FMA>(g, coef[o as usize], &h[e * dim..(e + 1) * dim]);
+        }
+    } else {
+        let occ = &mb.in_occ[mb.in_occ_offsets[s] as usize..mb.in_occ_offsets[s + 1] as usize];
+        for &e in occ {
+            let e = e as usize;
+            let n = mb.offsets[e + 1] - mb.offsets[e];
+            axpy::<FMA>(g, 1.0 / n as f32, &dh[e * dim..(e + 1) * dim]);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sum_slot_avx2(
+    out: bool,
+    mb: &Minibatch,
+    s: usize,
+    ex: (&[f32], &[f32], &[f32]),
+    g: &mut [f32],
+) {
+    sum_slot::<true>(out, mb, s, ex, g)
+}
+
+/// [`sum_slot`] with the same instruction choice as the threaded path.
+fn sum_slot_dispatch(
+    out: bool,
+    mb: &Minibatch,
+    s: usize,
+    ex: (&[f32], &[f32], &[f32]),
+    g: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if have_fma() {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        return unsafe { sum_slot_avx2(out, mb, s, ex, g) };
+    }
+    sum_slot::<false>(out, mb, s, ex, g)
+}
+
+/// Phase 2 for the slots `range` of one matrix: sum each slot's gradient along its
+/// occurrence list, then update its row.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn slots_impl<const FMA: bool>(
+    out: bool,
+    mb: &Minibatch,
+    range: Range<usize>,
+    ex: (&[f32], &[f32], &[f32]),
+    rows: &Rows,
+    opt: &OptimParams,
+    lr: f32,
+    g: &mut [f32],
+) {
+    for s in range {
+        sum_slot::<FMA>(out, mb, s, ex, g);
+        if opt.kind == OptimizerKind::Sgd {
+            // Minibatch SGD: at most SGD_SUM_LIMIT gradients' worth per row (see `optim`).
+            let n = if out {
+                mb.out_occ_offsets[s + 1] - mb.out_occ_offsets[s]
+            } else {
+                mb.in_occ_offsets[s + 1] - mb.in_occ_offsets[s]
+            };
+            let inv = (SGD_SUM_LIMIT / n.max(1) as f32).min(1.0);
+            g.iter_mut().for_each(|x| *x *= inv);
+        }
+        let r = if out { mb.out_rows[s] } else { mb.in_rows[s] } as usize;
+        // SAFETY: slots are distinct rows and `range`s of threads are disjoint.
+        unsafe { rows.update(opt, lr, r, g, None) };
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn slots_avx2(
+    out: bool,
+    mb: &Minibatch,
+    range: Range<usize>,
+    ex: (&[f32], &[f32], &[f32]),
+    rows: &Rows,
+    opt: &OptimParams,
+    lr: f32,
+    g: &mut [f32],
+) {
+    slots_impl::<true>(out, mb, range, ex, rows, opt, lr, g)
 }
 
 impl CpuSparse {
     pub fn new(model: Model, state: OptimState, opt: OptimParams) -> CpuSparse {
-        let dim = model.dim;
         CpuSparse {
             model,
             state,
             opt,
-            grads_in: Vec::new(),
-            grads_out: Vec::new(),
-            h: vec![0.0; dim],
-            dh: vec![0.0; dim],
-            zero: vec![0.0; dim],
+            threads: 1,
+            h: Vec::new(),
+            dh: Vec::new(),
+            coef: Vec::new(),
+            ex_loss: Vec::new(),
             loss: StepLoss::default(),
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn gradients_avx2(&mut self, mb: &Minibatch) {
-        self.gradients::<true>(mb)
+    /// Runs both phases on `threads` threads (the result does not depend on it).
+    pub fn with_threads(mut self, threads: usize) -> CpuSparse {
+        self.threads = threads.max(1);
+        self
     }
 
-    /// Phase 1: summed gradients of the step's loss per slot, from the step's starting rows.
-    #[inline(always)]
-    fn gradients<const FMA: bool>(&mut self, mb: &Minibatch) {
+    /// Phase 1 over all examples.
+    fn examples(&mut self, mb: &Minibatch) {
         let dim = self.model.dim;
-        self.grads_in.clear();
-        self.grads_in.resize(mb.in_rows.len() * dim, 0.0);
-        self.grads_out.clear();
-        self.grads_out.resize(mb.out_rows.len() * dim, 0.0);
-        let (input, output) = (&self.model.input, &self.model.output);
-        let row = |r: u32| -> std::ops::Range<usize> { r as usize * dim..(r as usize + 1) * dim };
-        for e in 0..mb.examples() {
-            let ins = mb.example_inputs(e);
-            let h = &mut self.h;
-            h.copy_from_slice(&input[row(mb.in_rows[ins[0] as usize])]);
-            for &s in &ins[1..] {
-                axpy::<FMA>(h, 1.0, &input[row(mb.in_rows[s as usize])]);
+        let nout = mb.negative + 1;
+        let n = mb.examples();
+        self.h.resize(n * dim, 0.0);
+        self.dh.resize(n * dim, 0.0);
+        self.coef.resize(n * nout, 0.0);
+        self.ex_loss.resize(n, (0.0, 0));
+        let fma = have_fma();
+        let model = &self.model;
+        let run = |r: Range<usize>,
+                   h: &mut [f32],
+                   dh: &mut [f32],
+                   c: &mut [f32],
+                   l: &mut [(f32, u32)]| {
+            #[cfg(target_arch = "x86_64")]
+            if fma {
+                // SAFETY: the CPU supports the features the function is compiled for.
+                return unsafe { examples_avx2(model, mb, r, h, dh, c, l) };
             }
-            let inv = 1.0 / ins.len() as f32;
-            if ins.len() > 1 {
-                h.iter_mut().for_each(|x| *x *= inv);
-            }
-            self.dh.iter_mut().for_each(|x| *x = 0.0);
-            for (j, &s) in mb.example_outputs(e).iter().enumerate() {
-                if s == SKIP {
-                    continue;
+            let _ = fma;
+            examples_impl::<false>(model, mb, r, h, dh, c, l)
+        };
+        let ranges = split_ranges(n, self.threads.min(n.div_ceil(64)).max(1));
+        if ranges.len() == 1 {
+            run(
+                0..n,
+                &mut self.h,
+                &mut self.dh,
+                &mut self.coef,
+                &mut self.ex_loss,
+            );
+        } else {
+            std::thread::scope(|sc| {
+                let (mut h, mut dh, mut c, mut l) = (
+                    &mut self.h[..],
+                    &mut self.dh[..],
+                    &mut self.coef[..],
+                    &mut self.ex_loss[..],
+                );
+                for r in ranges {
+                    let k = r.len();
+                    let (h0, h1) = std::mem::take(&mut h).split_at_mut(k * dim);
+                    let (d0, d1) = std::mem::take(&mut dh).split_at_mut(k * dim);
+                    let (c0, c1) = std::mem::take(&mut c).split_at_mut(k * nout);
+                    let (l0, l1) = std::mem::take(&mut l).split_at_mut(k);
+                    (h, dh, c, l) = (h1, d1, c1, l1);
+                    let run = &run;
+                    sc.spawn(move || run(r, h0, d0, c0, l0));
                 }
-                let u = &output[row(mb.out_rows[s as usize])];
-                let label = if j == 0 { 1.0 } else { 0.0 };
-                let (g, l) = sigmoid_bce(dot::<FMA>(h, u), label, 1.0);
-                self.loss.add(l as f64);
-                // ∂L/∂f = σ(f) − y = −g.
-                let gs = &mut self.grads_out[s as usize * dim..(s as usize + 1) * dim];
-                axpy::<FMA>(gs, -g, h);
-                axpy::<FMA>(&mut self.dh, -g, u);
-            }
-            for &s in ins {
-                let gs = &mut self.grads_in[s as usize * dim..(s as usize + 1) * dim];
-                axpy::<FMA>(gs, inv, &self.dh);
-            }
+            });
+        }
+        for &(l, t) in &self.ex_loss[..n] {
+            self.loss.sum += l as f64;
+            self.loss.terms += t as u64;
         }
     }
 
-    /// Phase 2: one optimizer update per slot (or per row, in dense mode).
+    /// Phase 2: one update per slot of both matrices (or every row, in dense mode).
     fn apply(&mut self, mb: &Minibatch, lr: f32) {
         let dim = self.model.dim;
         let rl = self.state.row_len();
         self.state.step += 1;
-        let global_t = self.state.step.min(u32::MAX as u64) as u32;
         let opt = self.opt;
+        if opt.dense {
+            return self.apply_dense(mb, lr);
+        }
+        let fma = have_fma();
+        let ex = (&self.h[..], &self.dh[..], &self.coef[..]);
         let sides = [
             (
-                &mut self.model.input,
-                &mut self.state.input,
-                &mut self.state.input_steps,
-                &mb.in_rows,
-                &self.grads_in,
+                false,
+                mb.in_rows.len(),
+                Rows::new(
+                    &mut self.model.input,
+                    &mut self.state.input,
+                    &mut self.state.input_steps,
+                    dim,
+                    rl,
+                ),
             ),
             (
-                &mut self.model.output,
-                &mut self.state.output,
-                &mut self.state.output_steps,
-                &mb.out_rows,
-                &self.grads_out,
+                true,
+                mb.out_rows.len(),
+                Rows::new(
+                    &mut self.model.output,
+                    &mut self.state.output,
+                    &mut self.state.output_steps,
+                    dim,
+                    rl,
+                ),
             ),
         ];
-        for (w, st, steps, rows, grads) in sides {
-            if opt.dense {
-                // Every row, gradient 0 where the minibatch does not use it.
-                let vocab = w.len() / dim;
-                let mut slot_of = vec![SKIP; 0];
-                slot_of.resize(vocab, SKIP);
-                for (s, &r) in rows.iter().enumerate() {
-                    slot_of[r as usize] = s as u32;
-                }
-                for r in 0..vocab {
-                    let g = match slot_of[r] {
-                        SKIP => &self.zero[..],
-                        s => &grads[s as usize * dim..(s as usize + 1) * dim],
-                    };
-                    update_row(
-                        &opt,
-                        lr,
-                        &mut w[r * dim..(r + 1) * dim],
-                        &mut st[r * rl..(r + 1) * rl],
-                        global_t,
-                        g,
-                    );
-                }
-                continue;
+        let run = |out: bool, r: Range<usize>, rows: &Rows| {
+            let mut g = vec![0.0f32; dim];
+            #[cfg(target_arch = "x86_64")]
+            if fma {
+                // SAFETY: the CPU supports the features the function is compiled for.
+                return unsafe { slots_avx2(out, mb, r, ex, rows, &opt, lr, &mut g) };
             }
-            for (s, &r) in rows.iter().enumerate() {
-                let r = r as usize;
-                let t = match steps.get_mut(r) {
-                    Some(t) => {
-                        *t = t.saturating_add(1);
-                        *t
-                    }
-                    None => 0,
-                };
+            let _ = fma;
+            slots_impl::<false>(out, mb, r, ex, rows, &opt, lr, &mut g)
+        };
+        let work: usize = mb.in_rows.len() + mb.out_rows.len();
+        let threads = self.threads.min(work.div_ceil(64)).max(1);
+        if threads == 1 {
+            for (out, n, rows) in &sides {
+                run(*out, 0..*n, rows);
+            }
+            return;
+        }
+        std::thread::scope(|sc| {
+            for (out, n, rows) in &sides {
+                for r in split_ranges(*n, threads) {
+                    let run = &run;
+                    sc.spawn(move || run(*out, r, rows));
+                }
+            }
+        });
+    }
+
+    /// Dense mode (single-threaded; a measuring baseline): every row of both matrices is
+    /// updated, with the global step count for Adam.
+    fn apply_dense(&mut self, mb: &Minibatch, lr: f32) {
+        let dim = self.model.dim;
+        let rl = self.state.row_len();
+
+        let t = self.state.step.min(u32::MAX as u64) as u32;
+        let opt = self.opt;
+        let mut g = vec![0.0f32; dim];
+        for out in [false, true] {
+            let (w, st) = if out {
+                (&mut self.model.output, &mut self.state.output)
+            } else {
+                (&mut self.model.input, &mut self.state.input)
+            };
+            let rows_of = if out { &mb.out_rows } else { &mb.in_rows };
+            let mut slot_of = vec![SKIP; w.len() / dim];
+            for (s, &r) in rows_of.iter().enumerate() {
+                slot_of[r as usize] = s as u32;
+            }
+            for (r, &s) in slot_of.iter().enumerate() {
+                if s == SKIP {
+                    g.iter_mut().for_each(|x| *x = 0.0);
+                } else {
+                    sum_slot_dispatch(out, mb, s as usize, (&self.h, &self.dh, &self.coef), &mut g);
+                }
                 update_row(
                     &opt,
                     lr,
                     &mut w[r * dim..(r + 1) * dim],
                     &mut st[r * rl..(r + 1) * rl],
                     t,
-                    &grads[s * dim..(s + 1) * dim],
+                    &g,
                 );
             }
         }
+    }
+
+    /// The summed gradient of every slot (input slots, then output slots), without
+    /// updating anything: phase 1 and the sums of phase 2 (for tests).
+    pub fn slot_gradients(&mut self, mb: &Minibatch) -> (Vec<f32>, Vec<f32>) {
+        self.examples(mb);
+        let dim = self.model.dim;
+        let ex = (&self.h[..], &self.dh[..], &self.coef[..]);
+        let mut gi = vec![0.0f32; mb.in_rows.len() * dim];
+        let mut go = vec![0.0f32; mb.out_rows.len() * dim];
+        for (s, g) in gi.chunks_exact_mut(dim).enumerate() {
+            sum_slot_dispatch(false, mb, s, ex, g);
+        }
+        for (s, g) in go.chunks_exact_mut(dim).enumerate() {
+            sum_slot_dispatch(true, mb, s, ex, g);
+        }
+        (gi, go)
     }
 }
 
 impl SparseBackend for CpuSparse {
     fn step(&mut self, mb: &Minibatch, lr: f32) -> Result<()> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports the features the function is compiled for.
-                unsafe { self.gradients_avx2(mb) };
-                self.apply(mb, lr);
-                return Ok(());
-            }
-        }
-        self.gradients::<false>(mb);
+        self.examples(mb);
         self.apply(mb, lr);
         Ok(())
     }
@@ -188,7 +497,7 @@ impl SparseBackend for CpuSparse {
     }
 
     fn describe(&self) -> String {
-        "cpu".to_string()
+        format!("cpu ({} threads)", self.threads)
     }
 
     fn backend_name(&self) -> &'static str {
@@ -224,7 +533,7 @@ mod tests {
         let mut b = MinibatchBuilder::new(model, 2, 2, 6);
         let mut mb = Minibatch::default();
         b.add(&[0, 1, 0, 2, 0, 3], 0..6, &mut Rng::new(3), &alias, &mut mb);
-        b.finish(&mb);
+        b.finish(&mut mb);
         mb
     }
 
@@ -234,10 +543,10 @@ mod tests {
         for model in [ModelKind::SkipGram, ModelKind::Cbow] {
             let mb = batch(model);
             let mut e = setup(OptimizerKind::Adam, false);
-            e.gradients::<false>(&mb);
+            let (grads_in, grads_out) = e.slot_gradients(&mb);
             let loss_of = |m: &Model| {
                 let mut c = CpuSparse::new(m.clone(), e.state.clone(), e.opt);
-                c.gradients::<false>(&mb);
+                c.slot_gradients(&mb);
                 c.loss.sum
             };
             let base = e.model.clone();
@@ -249,7 +558,7 @@ mod tests {
                     let mut m = base.clone();
                     m.input[r as usize * 4 + d] -= h;
                     let fd = (loss_of(&p) - loss_of(&m)) / (2.0 * h as f64);
-                    let g = e.grads_in[s * 4 + d] as f64;
+                    let g = grads_in[s * 4 + d] as f64;
                     assert!(
                         (fd - g).abs() < 2e-3,
                         "{model:?} in row {r} d {d}: {fd} vs {g}"
@@ -263,7 +572,7 @@ mod tests {
                     let mut m = base.clone();
                     m.output[r as usize * 4 + d] -= h;
                     let fd = (loss_of(&p) - loss_of(&m)) / (2.0 * h as f64);
-                    let g = e.grads_out[s * 4 + d] as f64;
+                    let g = grads_out[s * 4 + d] as f64;
                     assert!(
                         (fd - g).abs() < 2e-3,
                         "{model:?} out row {r} d {d}: {fd} vs {g}"
@@ -309,11 +618,49 @@ mod tests {
         let mut b = MinibatchBuilder::new(ModelKind::SkipGram, 2, 2, 6);
         let mut other = Minibatch::default();
         b.add(&[4, 5, 4], 0..3, &mut Rng::new(9), &alias, &mut other);
+        b.finish(&mut other);
         lazy.step(&mb, 0.1).unwrap();
         dense.step(&mb, 0.1).unwrap();
         assert_eq!(lazy.model, dense.model);
         lazy.step(&other, 0.1).unwrap();
         dense.step(&other, 0.1).unwrap();
         assert_ne!(lazy.model, dense.model);
+    }
+
+    /// Any thread count gives the same bits.
+    #[test]
+    fn threads_do_not_change_the_result() {
+        let alias = AliasTable::unigram(&[9, 7, 5, 4, 3, 3, 2, 2, 1, 1], 0.75);
+        let mut b = MinibatchBuilder::new(ModelKind::SkipGram, 3, 3, 10);
+        let mut rng = Rng::new(5);
+        let toks: Vec<u32> = (0..400).map(|_| rng.below(10)).collect();
+        let mut mb = Minibatch::default();
+        b.add(&toks, 0..toks.len(), &mut rng, &alias, &mut mb);
+        b.finish(&mut mb);
+        let run = |threads: usize| {
+            let mut model = Model::new(10, 16, 3);
+            model
+                .output
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, x)| *x = (i % 13) as f32 * 0.01);
+            let opt = OptimParams {
+                kind: OptimizerKind::Adam,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                dense: false,
+            };
+            let mut e = CpuSparse::new(model, OptimState::new(OptimizerKind::Adam, 10, 16), opt)
+                .with_threads(threads);
+            for _ in 0..3 {
+                e.step(&mb, 0.01).unwrap();
+            }
+            (e.model, e.state, e.loss)
+        };
+        let one = run(1);
+        for t in [2, 3, 8] {
+            assert_eq!(run(t), one, "{t} threads");
+        }
     }
 }

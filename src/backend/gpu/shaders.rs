@@ -45,19 +45,21 @@ pub fn train_source(params: &KernelParams, rows_per_part: u32, updates: Updates)
         )
 }
 
-/// The sparse optimizer kernels (`grad`, `apply`) for `params` and `opt`, with
-/// `rows_per_part` row records per matrix binding and `vocab` rows per matrix.
+/// The minibatch optimizer kernels (`grad`, `apply`) for `params` and `opt`, with
+/// `rows_per_part` row records per matrix binding, `vocab` rows per matrix and room for
+/// `max_examples` examples per step.
 pub fn sparse_source(
     params: &KernelParams,
     opt: &OptimParams,
     rows_per_part: u32,
     vocab: usize,
+    max_examples: usize,
 ) -> String {
     let code = match opt.kind {
         OptimizerKind::Adagrad => 0,
         OptimizerKind::Adam => 1,
         OptimizerKind::Rmsprop => 2,
-        OptimizerKind::Sgd => unreachable!("sgd has no sparse kernel"),
+        OptimizerKind::Sgd => 3,
     };
     substitute(&format!("{COMMON}\n{SPARSE}"), params, rows_per_part)
         .replace("{{NSTATE}}", &opt.kind.state_vectors().to_string())
@@ -66,6 +68,8 @@ pub fn sparse_source(
         .replace("{{BETA2}}", &wgsl_f32(opt.beta2))
         .replace("{{EPS}}", &wgsl_f32(opt.eps))
         .replace("{{VOCAB}}", &vocab.to_string())
+        .replace("{{MAXEX}}", &max_examples.max(1).to_string())
+        .replace("{{SGD_SUM_LIMIT}}", &wgsl_f32(crate::optim::SGD_SUM_LIMIT))
 }
 
 /// A WGSL literal that parses to exactly `x` (Rust prints the shortest round-tripping

@@ -1,13 +1,15 @@
-//! The sparse adaptive optimizers on the GPU (`shaders/sparse.wgsl`): both matrices and
-//! their optimizer state stay on the device; each step is one upload (the minibatch's slot
-//! rows and examples) and two dispatches, `grad` (a workgroup per example, gradients summed
-//! per slot with compare-and-swap adds) and `apply` (a workgroup per slot: one optimizer
-//! update per used row). The CPU reference is [`crate::backend::cpu_sparse::CpuSparse`].
+//! The minibatch optimizers on the GPU (`shaders/sparse.wgsl`): both matrices and their
+//! optimizer state stay on the device; each step is one upload (the minibatch's slot rows,
+//! examples and occurrence lists) and two dispatches: `grad` (a workgroup per example,
+//! writing that example's h, ∂L/∂h and logit coefficients) and `apply` (a workgroup per
+//! slot: the row's gradient summed along its occurrences in example order, then one
+//! optimizer update). The CPU reference is [`crate::backend::cpu_sparse::CpuSparse`].
 //!
-//! Duplicated rows: like the CPU path, the gradients of every occurrence of a row in the
-//! minibatch are summed before the row's single update. The sum's order depends on which
-//! workgroup's add lands first, so results differ from the CPU's by float rounding only
-//! (the parity tests bound it).
+//! Duplicated rows: exactly as on the CPU, the gradients of every occurrence of a row in
+//! the minibatch are summed, in example order, before the row's single update. There are
+//! no atomics, so a step gives the same bits on every run on a given adapter; results
+//! differ from the CPU's by float rounding only (dot-product order, `exp`/`log`, fused
+//! multiply-adds; the parity tests bound it).
 
 use super::context::{describe, GpuContext};
 use super::{pipeline, shaders, split_rows, storage_entry, LossReduction, Split, PARTS};
@@ -93,7 +95,19 @@ impl GpuSparse {
         let (max_examples, max_inputs, max_in, max_out) = builder.capacity(batch_size, vocab);
         let max_slots = max_in + max_out;
         let nout = params.negative + 1;
-        let max_words = MB_HEADER + max_slots + max_examples + 1 + max_inputs + max_examples * nout;
+        // Header, slot rows, example offsets, inputs, outputs, then the occurrence lists
+        // (offsets and entries for both matrices).
+        let max_words = MB_HEADER
+            + max_slots
+            + max_examples
+            + 1
+            + max_inputs
+            + max_examples * nout
+            + max_slots
+            + 2
+            + max_inputs
+            + max_examples * nout;
+        let ex_floats = max_examples * (2 * dim + nout);
         let too_big = |what: &str, bytes: u64| -> Result<()> {
             if bytes > max_binding {
                 return Err(Error::Gpu(format!(
@@ -105,7 +119,7 @@ impl GpuSparse {
             }
             Ok(())
         };
-        too_big("gradient buffer", (max_slots * dim * 4) as u64)?;
+        too_big("per-example buffer", (ex_floats * 4) as u64)?;
         too_big("upload", (max_words * 4) as u64)?;
         let device = &ctx.device;
         let storage = wgpu::BufferUsages::STORAGE
@@ -147,9 +161,9 @@ impl GpuSparse {
             ctx.queue
                 .write_buffer(&steps, 0, bytemuck::cast_slice(&all));
         }
-        let grads = buffer(
-            "slot gradients",
-            max_slots * dim * 4,
+        let ex = buffer(
+            "per-example h, dL/dh, coefficients",
+            ex_floats * 4,
             wgpu::BufferUsages::STORAGE,
         );
         let loss_out = buffer(
@@ -176,7 +190,13 @@ impl GpuSparse {
             label: Some("sparse"),
             entries: &entries,
         });
-        let src = shaders::sparse_source(&params, &opt, split.rows_per_part as u32, vocab);
+        let src = shaders::sparse_source(
+            &params,
+            &opt,
+            split.rows_per_part as u32,
+            vocab,
+            max_examples,
+        );
         let grad = pipeline(device, "sparse grad", &src, "grad", &layout);
         let apply = pipeline(device, "sparse apply", &src, "apply", &layout);
         let group = |upload: &wgpu::Buffer, aux: &wgpu::Buffer| {
@@ -187,7 +207,7 @@ impl GpuSparse {
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
-                    resource: grads.as_entire_binding(),
+                    resource: ex.as_entire_binding(),
                 },
                 wgpu::BindGroupEntry {
                     binding: 2,
@@ -301,6 +321,10 @@ impl SparseBackend for GpuSparse {
         put(s, 6, &mb.offsets);
         put(s, 7, &mb.inputs);
         put(s, 8, &mb.outputs);
+        put(s, 9, &mb.in_occ_offsets);
+        put(s, 10, &mb.in_occ);
+        put(s, 11, &mb.out_occ_offsets);
+        put(s, 12, &mb.out_occ);
         s[0] = lr.to_bits();
         s[1] = mb.in_rows.len() as u32;
         s[2] = n_ex as u32;
