@@ -11,11 +11,10 @@ pub enum Error {
     Usage { flag: String, message: String },
 
     /// Reading or writing a file failed at the OS level.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// A file was read but its content is unusable.
@@ -43,7 +42,7 @@ impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 

@@ -28,15 +28,17 @@ impl AtomicFile {
             _ => PathBuf::from("."),
         };
         if !dir.is_dir() {
+            let why = if dir.exists() {
+                format!("{} is a file, not a directory", dir.display())
+            } else {
+                format!(
+                    "directory {} does not exist; create it first",
+                    dir.display()
+                )
+            };
             return Err(Error::io(
                 path,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!(
-                        "directory {} does not exist; create it first",
-                        dir.display()
-                    ),
-                ),
+                std::io::Error::new(std::io::ErrorKind::NotFound, why),
             ));
         }
         if path.is_dir() {
@@ -176,6 +178,18 @@ pub fn read_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings> {
     }
     let rows = limit.map_or(count, |l| l.min(count));
     let body = &bytes[nl + 1..];
+    // Every row takes at least `dim` bytes (binary: 4 per value; text: a digit and a
+    // space), so a header announcing more than the file holds is damaged: refuse it before
+    // sizing anything by it.
+    if rows > 0 && (dim > body.len() || rows.saturating_mul(dim) > body.len()) {
+        return Err(Error::input(
+            path,
+            format!(
+                "the header announces {count} rows of dimension {dim}, more than the file's {} bytes can hold (truncated or damaged)",
+                body.len()
+            ),
+        ));
+    }
     if looks_binary(body, dim) {
         read_binary(path, body, rows, dim, count)
     } else {

@@ -397,7 +397,15 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
         corpus.words(),
         corpus_seconds
     ));
-    let (model, mut report) = train_corpus(&corpus, engine, cfg, reporter)?;
+    let (model, mut report) = train_corpus(&corpus, engine, cfg, reporter).map_err(|e| match (e, &cfg.checkpoint_dir) {
+        // What can be saved is on disk already: point at it.
+        (Error::Gpu(m), Some(dir)) if crate::checkpoint::list(dir).is_ok_and(|l| !l.is_empty()) => Error::Gpu(format!(
+            "{m}\nThe newest checkpoint in {} is intact: rerun the same command with --resume {} to continue from it.",
+            dir.display(),
+            dir.display()
+        )),
+        (e, _) => e,
+    })?;
     report.corpus_seconds = corpus_seconds;
     Ok((model, corpus, report))
 }

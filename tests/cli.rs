@@ -244,6 +244,18 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             "--dense-optimizer",
         ),
         (args(&good, &["--optimizer", "lbfgs"]), 2, "--optimizer"),
+        (args(&good, &["--dim", "100000"]), 2, "--dim"),
+        (
+            args(&good, &["--checkpoint-every", "10x"]),
+            2,
+            "--checkpoint-every",
+        ),
+        (args(&good, &["--resume", "/nonexistent/ck"]), 2, "--resume"),
+        (
+            args(&good, &["--checkpoint-dir", &good]),
+            2,
+            "--checkpoint-dir",
+        ),
     ];
     for (args, code, needle) in cases {
         let mut full = vec!["train".to_string()];
@@ -512,4 +524,51 @@ fn adam_trains_with_a_memory_estimate_in_json() {
     assert!(last < first, "loss must fall: {first} -> {last}");
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.starts_with(&format!("{v} 8")));
+}
+
+/// Damaged vectors files given to `eval`: a clear error naming the file, exit 1.
+#[test]
+fn damaged_vectors_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = common::repo_file("data/ws353.txt");
+    for (name, body, needle) in [
+        ("nan.txt", "2 3\na 1 2 3\nb 4 NaN 6\n", "not finite"),
+        ("short.txt", "3 3\na 1 2 3\nb 4 5 6\n", "truncated"),
+        ("header.txt", "hello world\na 1 2 3\n", "bad header"),
+        ("huge.txt", "99999999 300\na 1 2 3\n", "more than the file"),
+        ("empty.txt", "", "no header"),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        let o = w2v(&[
+            "eval",
+            "--vectors",
+            p.to_str().unwrap(),
+            "--similarity",
+            ws.to_str().unwrap(),
+        ]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {e}");
+        assert!(e.contains(name) && e.contains(needle), "{name}: {e}");
+        assert!(!e.contains("panicked"), "{name}: {e}");
+    }
+    // An output "directory" that is a file.
+    let f = dir.path().join("file");
+    std::fs::write(&f, "x").unwrap();
+    let c = small_corpus(dir.path());
+    let o = w2v(&[
+        "train",
+        "--input",
+        &c,
+        "--output",
+        f.join("v.bin").to_str().unwrap(),
+        "--min-count",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is a file, not a directory"),
+        "{}",
+        stderr(&o)
+    );
 }

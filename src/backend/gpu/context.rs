@@ -233,10 +233,19 @@ impl GpuContext {
         let e = self.error.lock().unwrap_or_else(|p| p.into_inner()).clone();
         match e {
             None => Ok(()),
-            Some(msg) => Err(Error::Gpu(format!(
-                "GPU error on {}: {msg}\nIf it is out of memory, try a smaller --dim or --gpu-batch; --backend cpu always works.",
-                describe(&self.info)
-            ))),
+            Some(msg) => {
+                let cause = if msg.contains("device lost") {
+                    "the device was lost (driver reset, GPU removed or hung); restart the run, on another adapter or --backend cpu if it repeats"
+                } else if msg.to_ascii_lowercase().contains("memory") {
+                    "the device is out of memory; use a smaller --dim, --gpu-batch or --batch-size, or --backend cpu"
+                } else {
+                    "use a smaller --dim, --gpu-batch or --batch-size, another --adapter, or --backend cpu"
+                };
+                Err(Error::Gpu(format!(
+                    "GPU error on {}: {msg}\n{cause}.",
+                    describe(&self.info)
+                )))
+            }
         }
     }
 }

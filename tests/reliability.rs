@@ -1,0 +1,420 @@
+//! Long-run safety: `kill -9` and resume, SIGINT, `--deterministic`, refusing a mismatched
+//! resume, and readers that never panic on damaged files.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use w2v_gpu::sampling::Rng;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+}
+
+fn corpus() -> String {
+    common::repo_file("data/text8-4m.gz").display().to_string()
+}
+
+fn train_args(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "train",
+        "--input",
+        &corpus(),
+        "--output",
+        out.to_str().unwrap(),
+        "--dim",
+        "24",
+        "--quiet",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn run(args: &[String]) -> Output {
+    bin().args(args).output().expect("run w2v-gpu")
+}
+
+fn spawn(args: &[String]) -> Child {
+    bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn w2v-gpu")
+}
+
+/// Waits until `dir` holds a checkpoint; panics if the child ends first.
+fn wait_for_checkpoint(child: &mut Child, dir: &Path) {
+    let t = Instant::now();
+    loop {
+        if w2v_gpu::checkpoint::list(dir).is_ok_and(|l| !l.is_empty()) {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("training ended ({status}) before its first checkpoint");
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("JSON on stdout")
+}
+
+/// `kill -9` after the first checkpoint, then `--resume` with another thread count: with
+/// `--deterministic` the vectors are exactly those of an uninterrupted run.
+#[test]
+fn sigkill_then_resume_is_exact_with_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full.bin");
+    let part = dir.path().join("part.bin");
+    let ck = dir.path().join("ck");
+    let common = ["--deterministic", "--epochs", "3", "--json"];
+    json(&run(&train_args(
+        &full,
+        &[&common[..], &["--threads", "2"]].concat(),
+    )));
+    let mut child = spawn(&train_args(
+        &part,
+        &[
+            &common[..],
+            &[
+                "--threads",
+                "2",
+                "--checkpoint-dir",
+                ck.to_str().unwrap(),
+                "--checkpoint-every",
+                "300000",
+            ],
+        ]
+        .concat(),
+    ));
+    wait_for_checkpoint(&mut child, &ck);
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run must have been killed mid-way");
+    assert!(!part.exists(), "a killed run leaves no output");
+    let r = json(&run(&train_args(
+        &part,
+        &[
+            &common[..],
+            &["--threads", "1", "--resume", ck.to_str().unwrap()],
+        ]
+        .concat(),
+    )));
+    let from = r["resumed_from"].as_u64().expect("resumed_from");
+    assert!(from >= 300_000, "resumed from {from}");
+    assert_eq!(
+        std::fs::read(&full).unwrap(),
+        std::fs::read(&part).unwrap(),
+        "resumed vectors differ from the uninterrupted run"
+    );
+}
+
+/// The default (Hogwild) trainer: resume loses at most one interval and ends with the
+/// quality of an uninterrupted run (final loss within 3%, WS-353 within 0.05).
+#[test]
+fn sigkill_then_resume_matches_quality_with_hogwild() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full.bin");
+    let part = dir.path().join("part.bin");
+    let ck = dir.path().join("ck");
+    let common = ["--epochs", "3", "--threads", "2", "--json"];
+    let a = json(&run(&train_args(&full, &common)));
+    let mut child = spawn(&train_args(
+        &part,
+        &[
+            &common[..],
+            &[
+                "--checkpoint-dir",
+                ck.to_str().unwrap(),
+                "--checkpoint-every",
+                "500000",
+            ],
+        ]
+        .concat(),
+    ));
+    wait_for_checkpoint(&mut child, &ck);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let b = json(&run(&train_args(
+        &part,
+        &[&common[..], &["--resume", ck.to_str().unwrap()]].concat(),
+    )));
+    let total = a["words"].as_u64().unwrap();
+    let from = b["resumed_from"].as_u64().unwrap();
+    assert_eq!(
+        from + b["words"].as_u64().unwrap(),
+        total,
+        "every word trained once"
+    );
+    let (la, lb) = (
+        a["final_loss"].as_f64().unwrap(),
+        b["final_loss"].as_f64().unwrap(),
+    );
+    assert!(
+        (la - lb).abs() < 0.03 * la,
+        "final loss {la} vs resumed {lb}"
+    );
+    let ws = |p: &Path| {
+        let o = bin()
+            .args([
+                "eval",
+                "--vectors",
+                p.to_str().unwrap(),
+                "--similarity",
+                common::repo_file("data/ws353.txt").to_str().unwrap(),
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        json(&o)["similarity"][0]["spearman"].as_f64().unwrap()
+    };
+    let (wa, wb) = (ws(&full), ws(&part));
+    assert!((wa - wb).abs() < 0.05, "WS-353 {wa} vs resumed {wb}");
+}
+
+/// SIGINT: checkpoint, vectors written, exit 130 with the resume command; the resumed run
+/// finishes the job.
+#[test]
+fn sigint_saves_and_says_how_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.txt");
+    let ck = dir.path().join("ck");
+    let args = train_args(
+        &out,
+        &[
+            "--deterministic",
+            "--epochs",
+            "5",
+            "--checkpoint-dir",
+            ck.to_str().unwrap(),
+            "--checkpoint-every",
+            "200000",
+        ],
+    );
+    let mut child = spawn(&args);
+    wait_for_checkpoint(&mut child, &ck);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    let v = w2v_gpu::io::read_vectors(&out, None).expect("interrupted run wrote valid vectors");
+    assert!(v.words.len() > 1000);
+    let n = w2v_gpu::checkpoint::list(&ck).unwrap().len();
+    assert!((1..=2).contains(&n), "{n} checkpoints kept");
+    let mut resume = args.clone();
+    resume.extend(["--resume".to_string(), ck.display().to_string()]);
+    let o = run(&resume);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn resume_refuses_another_config_or_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.bin");
+    let ck = dir.path().join("ck");
+    let o = run(&train_args(
+        &out,
+        &[
+            "--epochs",
+            "1",
+            "--deterministic",
+            "--checkpoint-dir",
+            ck.to_str().unwrap(),
+            "--checkpoint-every",
+            "100000",
+        ],
+    ));
+    assert!(o.status.success());
+    let mut other = train_args(&out, &["--epochs", "1", "--deterministic"]);
+    let at = other.iter().position(|a| a == "--dim").unwrap() + 1;
+    other[at] = "32".into();
+    other.extend(["--resume".into(), ck.display().to_string()]);
+    let o = run(&other);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("dim: checkpoint 24, this run 32"), "{err}");
+    let small = dir.path().join("small.txt");
+    std::fs::write(&small, common::topic_corpus(3, 8, 100, 6, 1)).unwrap();
+    let mut other = train_args(
+        &out,
+        &["--epochs", "1", "--deterministic", "--min-count", "1"],
+    );
+    other[2] = small.display().to_string();
+    other.extend(["--resume".into(), ck.display().to_string()]);
+    let o = run(&other);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("input:"), "{err}");
+    // A missing directory is a usage error too.
+    let mut gone = train_args(&out, &["--epochs", "1"]);
+    gone.extend([
+        "--resume".into(),
+        dir.path().join("nope").display().to_string(),
+    ]);
+    assert_eq!(run(&gone).status.code(), Some(2));
+}
+
+#[test]
+fn deterministic_gives_the_same_bits_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for t in ["1", "2", "3"] {
+        let out = dir.path().join(format!("v{t}.bin"));
+        let o = run(&train_args(
+            &out,
+            &[
+                "--deterministic",
+                "--epochs",
+                "1",
+                "--threads",
+                t,
+                "--optimizer",
+                "adam",
+            ],
+        ));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        files.push(std::fs::read(&out).unwrap());
+    }
+    assert_eq!(files[0], files[1]);
+    assert_eq!(files[0], files[2]);
+}
+
+/// The same GPU run twice gives the same bits (no atomics in the minibatch kernels).
+#[test]
+fn deterministic_gpu_runs_repeat() {
+    if common::gpu_or_skip("deterministic_gpu_runs_repeat").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("c.txt");
+    std::fs::write(&small, common::topic_corpus(4, 10, 300, 8, 3)).unwrap();
+    let mut files = Vec::new();
+    for k in 0..2 {
+        let out: PathBuf = dir.path().join(format!("v{k}.bin"));
+        let mut a = train_args(
+            &out,
+            &[
+                "--deterministic",
+                "--epochs",
+                "2",
+                "--min-count",
+                "1",
+                "--backend",
+                "vulkan",
+            ],
+        );
+        a[2] = small.display().to_string();
+        let o = run(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        files.push(std::fs::read(&out).unwrap());
+    }
+    assert_eq!(files[0], files[1]);
+}
+
+/// Random bytes, truncations and bit flips of valid files: the vectors and vocabulary
+/// readers return errors or values, never panic.
+#[test]
+fn readers_never_panic_on_damaged_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let good_bin = {
+        let p = dir.path().join("g.bin");
+        let words: Vec<String> = (0..20).map(|i| format!("w{i}")).collect();
+        let data: Vec<f32> = (0..20 * 5).map(|i| i as f32 * 0.1).collect();
+        w2v_gpu::io::write_vectors(&p, &words, 5, &data, w2v_gpu::config::Format::Binary).unwrap();
+        std::fs::read(&p).unwrap()
+    };
+    let good_txt = {
+        let p = dir.path().join("g.txt");
+        let words: Vec<String> = (0..20).map(|i| format!("w{i}")).collect();
+        let data: Vec<f32> = (0..20 * 5).map(|i| i as f32 * 0.1).collect();
+        w2v_gpu::io::write_vectors(&p, &words, 5, &data, w2v_gpu::config::Format::Text).unwrap();
+        std::fs::read(&p).unwrap()
+    };
+    let good_vocab = b"the 100\nof 50\nand 20\nzebra 5\n".to_vec();
+    let mut rng = Rng::new(42);
+    let p = dir.path().join("fuzz");
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    for good in [&good_bin, &good_txt, &good_vocab] {
+        for n in (0..good.len()).step_by(3) {
+            cases.push(good[..n].to_vec());
+        }
+        for _ in 0..300 {
+            let mut b = good.clone();
+            for _ in 0..1 + rng.below(4) {
+                let i = rng.below(b.len() as u32) as usize;
+                b[i] = rng.next_u32() as u8;
+            }
+            cases.push(b);
+        }
+    }
+    for len in [0usize, 1, 5, 64, 1000] {
+        cases.push((0..len).map(|_| rng.next_u32() as u8).collect());
+    }
+    cases.push(b"3 2\na 1 2\nb NaN 1\nc 1\n".to_vec());
+    cases.push(b"99999999999 99999999999\n".to_vec());
+    cases.push(b"2 3\r\na 1 2 3\r\nb 4 5 6\r\n".to_vec());
+    for c in &cases {
+        std::fs::write(&p, c).unwrap();
+        let r = std::panic::catch_unwind(|| {
+            let _ = w2v_gpu::io::read_vectors(&p, None);
+            let _ = w2v_gpu::io::read_vectors(&p, Some(3));
+            let _ = w2v_gpu::vocab::Vocab::load(&p, 1, None);
+        });
+        assert!(
+            r.is_ok(),
+            "reader panicked on {:?}",
+            String::from_utf8_lossy(c)
+        );
+    }
+}
+
+/// A 100 MB corpus without a single newline trains (word2vec.c's 1000-word sentence cut
+/// applies).
+#[test]
+fn a_single_100mb_line_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("line.txt");
+    let mut rng = Rng::new(9);
+    let mut text = String::with_capacity(100_000_100);
+    while text.len() < 100_000_000 {
+        text.push('w');
+        text.push_str(&rng.below(50).to_string());
+        text.push(' ');
+    }
+    std::fs::write(&p, &text).unwrap();
+    drop(text);
+    let out = dir.path().join("v.bin");
+    let o = run(&[
+        "train".to_string(),
+        "--input".into(),
+        p.display().to_string(),
+        "--output".into(),
+        out.display().to_string(),
+        "--dim".into(),
+        "8".into(),
+        "--epochs".into(),
+        "1".into(),
+        "--sample".into(),
+        "1e-5".into(),
+        "--min-count".into(),
+        "1".into(),
+        "--json".into(),
+    ]);
+    let j = json(&o);
+    assert_eq!(j["vocab_size"], 50);
+    assert!(j["words"].as_u64().unwrap() > 20_000_000);
+}
