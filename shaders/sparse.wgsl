@@ -212,8 +212,8 @@ fn apply(
         row = mb[mb[4] + q];
     }
     // Adam: this row's own update count (aux holds the counts of both matrices).
-    var c1 = 1.0;
-    var c2 = 1.0;
+    var rate = lr;
+    var eps_t = EPS;
     if (OPT == 1u) {
         let ti = row + select(0u, VOCAB, is_out);
         if (lid == 0u) {
@@ -221,8 +221,18 @@ fn apply(
             aux[ti] = t_shared;
         }
         let t = f32(workgroupUniformLoad(&t_shared));
-        c1 = 1.0 - exp2(t * log2(BETA1));
-        c2 = 1.0 - exp2(t * log2(BETA2));
+        var c1 = 1.0;
+        var c2 = 1.0;
+        if (BETA1 > 0.0) {
+            c1 = 1.0 - exp2(t * log2(BETA1));
+        }
+        if (BETA2 > 0.0) {
+            c2 = 1.0 - exp2(t * log2(BETA2));
+        }
+        // Kingma & Ba's efficient form (src/optim.rs).
+        let s2 = sqrt(c2);
+        rate = lr * s2 / c1;
+        eps_t = EPS * s2;
     }
     var occ_lo: u32;
     var occ_hi: u32;
@@ -268,7 +278,7 @@ fn apply(
             let v = BETA2 * rec_get(is_out, row, 2u * DIM + d) + (1.0 - BETA2) * g * g;
             rec_set(is_out, row, DIM + d, m);
             rec_set(is_out, row, 2u * DIM + d, v);
-            w -= lr * (m / c1) / (sqrt(v / c2) + EPS);
+            w -= rate * m / (sqrt(v) + eps_t);
         }
         rec_set(is_out, row, d, w);
     }

@@ -28,6 +28,10 @@
 //!           w ← w − η · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε)
 //! ```
 //!
+//! (Adam is computed in Kingma & Ba's equivalent "efficient" form, with the corrections
+//! folded into the rate and ε scaled by √(1−β₂ᵗ): one division and one square root per
+//! element.)
+//!
 //! # Lazy versus dense, and Adam's per-row step count
 //!
 //! A dense optimizer treats an unused row as having gradient 0 and still updates it: Adam
@@ -200,8 +204,8 @@ impl OptimState {
 /// Applies one update to a row: `w` the weights, `state` the row's state
 /// ([`OptimState::row_len`] floats), `t` the update count *after* this update (Adam),
 /// `g` the summed gradient. Accumulates in f32, element by element, in the order the GPU
-/// kernel uses.
-#[inline]
+/// kernel uses. Always inlined, so it is vectorised with the caller's target features.
+#[inline(always)]
 pub fn update_row(p: &OptimParams, lr: f32, w: &mut [f32], state: &mut [f32], t: u32, g: &[f32]) {
     let dim = w.len();
     match p.kind {
@@ -225,14 +229,19 @@ pub fn update_row(p: &OptimParams, lr: f32, w: &mut [f32], state: &mut [f32], t:
             }
         }
         OptimizerKind::Adam => {
+            // Kingma & Ba's efficient form of the same step: the bias corrections folded
+            // into the rate, lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε·√(1−β₂ᵗ)).
             let (c1, c2) = adam_corrections(p, t);
+            let s2 = c2.sqrt();
+            let rate = lr * s2 / c1;
+            let eps = p.eps * s2;
             let (m, v) = state.split_at_mut(dim);
             for d in 0..dim {
                 let md = p.beta1 * m[d] + (1.0 - p.beta1) * g[d];
                 let vd = p.beta2 * v[d] + (1.0 - p.beta2) * g[d] * g[d];
                 m[d] = md;
                 v[d] = vd;
-                w[d] -= lr * (md / c1) / ((vd / c2).sqrt() + p.eps);
+                w[d] -= rate * md / (vd.sqrt() + eps);
             }
         }
     }

@@ -153,6 +153,7 @@ impl Rows {
     ///
     /// # Safety
     /// No other thread may access row `r` during the call (see the type's documentation).
+    #[inline(always)]
     unsafe fn update(
         &self,
         opt: &OptimParams,
@@ -280,6 +281,32 @@ unsafe fn slots_avx2(
     g: &mut [f32],
 ) {
     slots_impl::<true>(out, mb, range, ex, rows, opt, lr, g)
+}
+
+/// Splits the slots into `parts` contiguous ranges of about equal work (a slot costs its
+/// occurrences plus its update), from the occurrence prefix sums `occ` (one more entry than
+/// slots). Frequent rows have hundreds of occurrences, so equal slot counts would not
+/// balance.
+fn balanced_ranges(occ: &[u32], parts: usize) -> Vec<Range<usize>> {
+    const UPDATE_COST: u64 = 4;
+    let n = occ.len().saturating_sub(1);
+    let cost = |s: usize| occ[s] as u64 + UPDATE_COST * s as u64;
+    let total = cost(n);
+    let mut out = Vec::with_capacity(parts);
+    let mut lo = 0;
+    for p in 1..=parts {
+        let target = total * p as u64 / parts as u64;
+        let hi = if p == parts {
+            n
+        } else {
+            (lo..=n).find(|&s| cost(s) >= target).unwrap_or(n)
+        };
+        if hi > lo {
+            out.push(lo..hi);
+        }
+        lo = hi;
+    }
+    out
 }
 
 impl CpuSparse {
@@ -416,8 +443,13 @@ impl CpuSparse {
             return;
         }
         std::thread::scope(|sc| {
-            for (out, n, rows) in &sides {
-                for r in split_ranges(*n, threads) {
+            for (out, _, rows) in &sides {
+                let occ = if *out {
+                    &mb.out_occ_offsets
+                } else {
+                    &mb.in_occ_offsets
+                };
+                for r in balanced_ranges(occ, threads) {
                     let run = &run;
                     sc.spawn(move || run(*out, r, rows));
                 }
@@ -625,6 +657,21 @@ mod tests {
         lazy.step(&other, 0.1).unwrap();
         dense.step(&other, 0.1).unwrap();
         assert_ne!(lazy.model, dense.model);
+    }
+
+    #[test]
+    fn balanced_ranges_cover_all_slots_by_work() {
+        // Slot 0 has 100 occurrences, the others 1 each.
+        let mut occ = vec![0u32, 100];
+        for i in 0..20 {
+            occ.push(101 + i);
+        }
+        let r = balanced_ranges(&occ, 2);
+        assert_eq!(r.first().unwrap().start, 0);
+        assert_eq!(r.last().unwrap().end, 21);
+        assert!(r.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(r[0], 0..1, "the heavy slot alone is half the work");
+        assert!(balanced_ranges(&[0], 4).is_empty());
     }
 
     /// Any thread count gives the same bits.
