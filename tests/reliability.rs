@@ -418,3 +418,35 @@ fn a_single_100mb_line_trains() {
     assert_eq!(j["vocab_size"], 50);
     assert!(j["words"].as_u64().unwrap() > 20_000_000);
 }
+
+/// Two interrupts: the second exits at once (130); the earlier output is either untouched
+/// or replaced whole by the first interrupt's save — never half-written.
+#[test]
+fn second_interrupt_exits_at_once_without_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.txt");
+    std::fs::write(&out, "precious").unwrap();
+    let mut child = spawn(&train_args(&out, &["--epochs", "50"]));
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let body = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        body == "precious" || w2v_gpu::io::read_vectors(&out, None).is_ok(),
+        "output damaged"
+    );
+}
