@@ -426,7 +426,7 @@ fn second_interrupt_exits_at_once_without_damage() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("v.txt");
     std::fs::write(&out, "precious").unwrap();
-    let mut child = spawn(&train_args(&out, &["--epochs", "50"]));
+    let child = spawn(&train_args(&out, &["--epochs", "50"]));
     std::thread::sleep(Duration::from_millis(1500));
     let pid = child.id().to_string();
     for _ in 0..2 {
