@@ -159,6 +159,10 @@ pub struct TrainArgs {
     /// for measuring).
     #[arg(long)]
     pub dense_optimizer: bool,
+    /// Noise words are drawn with probability ∝ count^E (gensim's ns_exponent; word2vec.c
+    /// uses 0.75; 0.5 is finalfrontier's default, see BENCHMARKS.md).
+    #[arg(long, default_value_t = 0.75, allow_negative_numbers = true)]
+    pub ns_exponent: f64,
     /// Same seed, same vectors, bit for bit, for any --threads on the CPU and on a given GPU
     /// adapter: trains with the minibatch engine (fixed partition and summation order; for
     /// sgd: minibatch SGD with the same linearly decaying --alpha). See BENCHMARKS.md for its
@@ -232,6 +236,7 @@ impl TrainArgs {
             eps: self.eps,
             dense_optimizer: self.dense_optimizer,
             deterministic: self.deterministic,
+            ns_exponent: self.ns_exponent,
             checkpoint_every: crate::config::CheckpointEvery::parse(&self.checkpoint_every)?,
             checkpoint_dir: self.checkpoint_dir.clone().or_else(|| self.resume.clone()),
             resume: self.resume.clone(),

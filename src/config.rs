@@ -112,6 +112,8 @@ pub struct TrainConfig {
     /// Train with the minibatch engine (fixed work partition, fixed summation order), so a
     /// seed gives the same vectors for any `--threads` (CPU) and on a given adapter (GPU).
     pub deterministic: bool,
+    /// Noise words are drawn from unigram^ns_exponent (word2vec: 0.75).
+    pub ns_exponent: f64,
     /// Write checkpoints here.
     pub checkpoint_dir: Option<PathBuf>,
     pub checkpoint_every: CheckpointEvery,
@@ -187,6 +189,7 @@ impl Default for TrainConfig {
             eps: None,
             dense_optimizer: false,
             deterministic: false,
+            ns_exponent: 0.75,
             checkpoint_dir: None,
             checkpoint_every: CheckpointEvery::Seconds(600),
             resume: None,
@@ -307,6 +310,15 @@ impl TrainConfig {
             return Err(Error::usage("--gpu-batch", "must be at least 1024"));
         }
         self.validate_optimizer()?;
+        if !(self.ns_exponent.is_finite() && (-1.0..=2.0).contains(&self.ns_exponent)) {
+            return Err(Error::usage(
+                "--ns-exponent",
+                format!(
+                    "{} is out of range; use -1..=2 (word2vec: 0.75)",
+                    self.ns_exponent
+                ),
+            ));
+        }
         for (flag, dir) in [
             ("--checkpoint-dir", &self.checkpoint_dir),
             ("--resume", &self.resume),

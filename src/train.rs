@@ -245,6 +245,7 @@ pub fn fingerprint(cfg: &TrainConfig, corpus: &Corpus, engine: &str) -> serde_js
         "window": cfg.window,
         "negative": cfg.negative,
         "sample": cfg.sample,
+        "ns_exponent": cfg.ns_exponent,
         "epochs": cfg.epochs,
         "alpha": cfg.start_alpha(),
         "seed": cfg.seed,
@@ -447,7 +448,7 @@ pub fn train_corpus(
     let mut report = match engine {
         None => train_cpu(corpus, cfg, &params, &mut model, reporter, &mut ck)?,
         Some(ctx) => {
-            let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
+            let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
             let mut gpu = gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?;
             reporter.note(&format!("training on {}", gpu.describe()));
             let mut r = train_with_backend(&mut gpu, corpus, cfg, reporter, &mut ck)?;
@@ -493,7 +494,7 @@ fn train_sparse_corpus(
         Some(s) if s.kind == opt.kind => s,
         _ => OptimState::new(opt.kind, vocab, cfg.dim),
     };
-    let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
+    let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
     let mut engine: Box<dyn SparseBackend> = match engine {
         None => Box::new(CpuSparse::new(model, state, opt).with_threads(cfg.threads)),
         Some(ctx) => Box::new(gpu::sparse::GpuSparse::new(
@@ -721,7 +722,7 @@ pub fn train_cpu(
 ) -> Result<TrainReport> {
     let counts = corpus.vocab.counts();
     let sub = Subsampler::new(counts, cfg.sample);
-    let alias = AliasTable::unigram(counts, 0.75);
+    let alias = AliasTable::unigram(counts, cfg.ns_exponent);
     let sig = SigmoidTable::default();
     let total = corpus.words() * cfg.epochs as u64;
     let start_alpha = cfg.start_alpha();
