@@ -163,6 +163,11 @@ pub struct TrainArgs {
     /// uses 0.75; 0.5 is finalfrontier's default, see BENCHMARKS.md).
     #[arg(long, default_value_t = 0.75, allow_negative_numbers = true)]
     pub ns_exponent: f64,
+    /// Initialisation: `word2vec` (input uniform ±0.5/dim, output zero; word2vec.c's) or
+    /// `uniform` (both matrices uniform ±1/dim; finalfrontier's: +1.6 analogy points at one
+    /// epoch, see BENCHMARKS.md).
+    #[arg(long, default_value = "word2vec", value_parser = ["word2vec", "uniform"])]
+    pub init: String,
     /// Same seed, same vectors, bit for bit, for any --threads on the CPU and on a given GPU
     /// adapter: trains with the minibatch engine (fixed partition and summation order; for
     /// sgd: minibatch SGD with the same linearly decaying --alpha). See BENCHMARKS.md for its
@@ -237,6 +242,7 @@ impl TrainArgs {
             dense_optimizer: self.dense_optimizer,
             deterministic: self.deterministic,
             ns_exponent: self.ns_exponent,
+            uniform_init: self.init == "uniform",
             checkpoint_every: crate::config::CheckpointEvery::parse(&self.checkpoint_every)?,
             checkpoint_dir: self.checkpoint_dir.clone().or_else(|| self.resume.clone()),
             resume: self.resume.clone(),

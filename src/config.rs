@@ -114,6 +114,9 @@ pub struct TrainConfig {
     pub deterministic: bool,
     /// Noise words are drawn from unigram^ns_exponent (word2vec: 0.75).
     pub ns_exponent: f64,
+    /// `false`: word2vec.c's initialisation (input uniform ±0.5/D, output 0); `true`: both
+    /// matrices uniform ±1/D (finalfrontier's).
+    pub uniform_init: bool,
     /// Write checkpoints here.
     pub checkpoint_dir: Option<PathBuf>,
     pub checkpoint_every: CheckpointEvery,
@@ -190,6 +193,7 @@ impl Default for TrainConfig {
             dense_optimizer: false,
             deterministic: false,
             ns_exponent: 0.75,
+            uniform_init: false,
             checkpoint_dir: None,
             checkpoint_every: CheckpointEvery::Seconds(600),
             resume: None,

@@ -246,6 +246,7 @@ pub fn fingerprint(cfg: &TrainConfig, corpus: &Corpus, engine: &str) -> serde_js
         "negative": cfg.negative,
         "sample": cfg.sample,
         "ns_exponent": cfg.ns_exponent,
+        "init": if cfg.uniform_init { "uniform" } else { "word2vec" },
         "epochs": cfg.epochs,
         "alpha": cfg.start_alpha(),
         "seed": cfg.seed,
@@ -437,6 +438,7 @@ pub fn train_corpus(
     let resumed_from = ck.resume.as_ref().map(|c| c.words_done);
     let mut model = match ck.resume.as_mut() {
         Some(c) => std::mem::replace(&mut c.model, Model::new(0, 1, 0)),
+        None if cfg.uniform_init => Model::new_uniform(corpus.vocab.len(), cfg.dim, cfg.seed),
         None => Model::new(corpus.vocab.len(), cfg.dim, cfg.seed),
     };
     if cfg.minibatches() {
