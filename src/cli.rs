@@ -109,6 +109,10 @@ pub struct TrainArgs {
     /// Starting learning rate [default: 0.025 for skip-gram, 0.05 for CBOW].
     #[arg(long)]
     pub alpha: Option<f32>,
+    /// Final learning rate: the rate falls linearly from --alpha to this (gensim's
+    /// min_alpha; equal to --alpha: constant) [default: word2vec.c's decay to alpha·1e-4].
+    #[arg(long)]
+    pub min_alpha: Option<f32>,
     /// CPU threads [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
@@ -242,6 +246,7 @@ impl TrainArgs {
             dense_optimizer: self.dense_optimizer,
             deterministic: self.deterministic,
             ns_exponent: self.ns_exponent,
+            min_alpha: self.min_alpha,
             uniform_init: self.init == "uniform",
             checkpoint_every: crate::config::CheckpointEvery::parse(&self.checkpoint_every)?,
             checkpoint_dir: self.checkpoint_dir.clone().or_else(|| self.resume.clone()),

@@ -114,6 +114,9 @@ pub struct TrainConfig {
     pub deterministic: bool,
     /// Noise words are drawn from unigram^ns_exponent (word2vec: 0.75).
     pub ns_exponent: f64,
+    /// `None`: word2vec.c's decay (to alpha·1e-4); `Some(m)`: linear from alpha to `m`
+    /// (gensim's `min_alpha`; `m = alpha` is a constant rate).
+    pub min_alpha: Option<f32>,
     /// `false`: word2vec.c's initialisation (input uniform ±0.5/D, output 0); `true`: both
     /// matrices uniform ±1/D (finalfrontier's).
     pub uniform_init: bool,
@@ -193,6 +196,7 @@ impl Default for TrainConfig {
             dense_optimizer: false,
             deterministic: false,
             ns_exponent: 0.75,
+            min_alpha: None,
             uniform_init: false,
             checkpoint_dir: None,
             checkpoint_every: CheckpointEvery::Seconds(600),
@@ -229,6 +233,19 @@ impl TrainConfig {
     /// Whether the minibatch engine trains (adaptive optimizers, or `--deterministic`).
     pub fn minibatches(&self) -> bool {
         self.optimizer != OptimizerKind::Sgd || self.deterministic
+    }
+
+    /// SGD learning rate after `done` of `total` words: word2vec.c's linear decay, or
+    /// linear from alpha to `--min-alpha` (gensim's schedule).
+    pub fn lr_at(&self, done: u64, total: u64) -> f32 {
+        let start = self.start_alpha();
+        match self.min_alpha {
+            None => crate::sampling::learning_rate(start, done, total),
+            Some(m) => {
+                let p = (done as f64 / total.max(1) as f64).min(1.0);
+                (start as f64 - (start as f64 - m as f64) * p) as f32
+            }
+        }
     }
 
     pub fn batch_size(&self) -> usize {
@@ -314,6 +331,11 @@ impl TrainConfig {
             return Err(Error::usage("--gpu-batch", "must be at least 1024"));
         }
         self.validate_optimizer()?;
+        if let Some(m) = self.min_alpha {
+            if !(m >= 0.0 && m.is_finite()) {
+                return Err(Error::usage("--min-alpha", format!("{m} must be >= 0")));
+            }
+        }
         if !(self.ns_exponent.is_finite() && (-1.0..=2.0).contains(&self.ns_exponent)) {
             return Err(Error::usage(
                 "--ns-exponent",
@@ -434,5 +456,48 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_alpha_schedule_is_linear_between_the_rates() {
+        let mut c = TrainConfig {
+            alpha: Some(0.02),
+            ..TrainConfig::default()
+        };
+        // word2vec.c's decay by default.
+        assert_eq!(
+            c.lr_at(500, 999),
+            crate::sampling::learning_rate(0.02, 500, 999)
+        );
+        c.min_alpha = Some(0.01);
+        assert_eq!(c.lr_at(0, 1000), 0.02);
+        assert!((c.lr_at(500, 1000) - 0.015).abs() < 1e-7);
+        assert!((c.lr_at(5000, 1000) - 0.01).abs() < 1e-7);
+        c.min_alpha = Some(0.02);
+        assert_eq!(c.lr_at(700, 1000), 0.02);
+    }
+
+    #[test]
+    fn checkpoint_every_parses_times_and_words() {
+        assert_eq!(
+            CheckpointEvery::parse("10m").unwrap(),
+            CheckpointEvery::Seconds(600)
+        );
+        assert_eq!(
+            CheckpointEvery::parse("2h").unwrap(),
+            CheckpointEvery::Seconds(7200)
+        );
+        assert_eq!(
+            CheckpointEvery::parse("5000").unwrap(),
+            CheckpointEvery::Words(5000)
+        );
+        for bad in ["", "0", "m", "10x", "-5", "1.5h"] {
+            assert!(CheckpointEvery::parse(bad).is_err(), "{bad}");
+        }
     }
 }

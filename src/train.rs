@@ -15,7 +15,7 @@ use crate::loss::SigmoidTable;
 use crate::minibatch::{Minibatch, MinibatchBuilder};
 use crate::model::Model;
 use crate::optim::{OptimState, OptimizerKind};
-use crate::sampling::{learning_rate, step_key, AliasTable, Subsampler};
+use crate::sampling::{step_key, AliasTable, Subsampler};
 use crate::vocab::Vocab;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -249,6 +249,7 @@ pub fn fingerprint(cfg: &TrainConfig, corpus: &Corpus, engine: &str) -> serde_js
         "init": if cfg.uniform_init { "uniform" } else { "word2vec" },
         "epochs": cfg.epochs,
         "alpha": cfg.start_alpha(),
+        "min_alpha": cfg.min_alpha,
         "seed": cfg.seed,
         "optimizer": cfg.optimizer.name(),
         "batch_size": cfg.minibatches().then(|| cfg.batch_size()),
@@ -557,7 +558,7 @@ pub fn train_minibatches(
     let decay = cfg.optimizer == OptimizerKind::Sgd;
     let lr_at = |done: u64| {
         if decay {
-            learning_rate(start_lr, done, total)
+            cfg.lr_at(done, total)
         } else {
             start_lr
         }
@@ -727,7 +728,6 @@ pub fn train_cpu(
     let alias = AliasTable::unigram(counts, cfg.ns_exponent);
     let sig = SigmoidTable::default();
     let total = corpus.words() * cfg.epochs as u64;
-    let start_alpha = cfg.start_alpha();
     let threads = cfg.threads.min(corpus.ids.len().max(1));
     let ranges = split_ranges(corpus.ids.len(), threads);
     let resume = ck.resume.take();
@@ -784,7 +784,7 @@ pub fn train_cpu(
                 let mut batch = Batch::default();
                 while !quit.load(Ordering::Relaxed) && batcher.next_batch(&mut batch) {
                     let d = done.load(Ordering::Relaxed);
-                    let alpha = learning_rate(start_alpha, d, total);
+                    let alpha = cfg.lr_at(d, total);
                     let st = worker.train_batch(hog, &batch, alpha);
                     let d = done.fetch_add(batch.words, Ordering::Relaxed) + batch.words;
                     let micro = (st.loss * 1e6) as u64;
@@ -828,7 +828,7 @@ pub fn train_cpu(
                 }
             }
             (last_l, last_t) = (l, t);
-            progress_message(&bar, d, start, recent, learning_rate(start_alpha, d, total));
+            progress_message(&bar, d, start, recent, cfg.lr_at(d, total));
             let stop = stop_requested();
             if ck.due(d) || stop {
                 // Park every thread at a batch boundary, snapshot, release.
@@ -888,7 +888,6 @@ pub fn train_with_backend(
     let counts = corpus.vocab.counts();
     let sub = Subsampler::new(counts, cfg.sample);
     let total = corpus.words() * cfg.epochs as u64;
-    let start_alpha = cfg.start_alpha();
     let bar = reporter.bar(total);
     let start = Instant::now();
     let resume = ck.resume.take();
@@ -937,7 +936,7 @@ pub fn train_with_backend(
                 break;
             };
             wait += t.elapsed();
-            let alpha = learning_rate(start_alpha, done, total);
+            let alpha = cfg.lr_at(done, total);
             let key = step_key(cfg.seed, step);
             backend.step(&batch, alpha, key)?;
             if count_pairs {
@@ -962,13 +961,7 @@ pub fn train_with_backend(
                     log.add(l, done, total);
                     recent = l.mean().or(recent);
                 }
-                progress_message(
-                    &bar,
-                    done,
-                    start,
-                    recent,
-                    learning_rate(start_alpha, done, total),
-                );
+                progress_message(&bar, done, start, recent, cfg.lr_at(done, total));
                 last_report = Instant::now();
             }
         }

@@ -246,6 +246,7 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
         (args(&good, &["--optimizer", "lbfgs"]), 2, "--optimizer"),
         (args(&good, &["--dim", "100000"]), 2, "--dim"),
         (args(&good, &["--ns-exponent", "5"]), 2, "--ns-exponent"),
+        (args(&good, &["--min-alpha=-1"]), 2, "--min-alpha"),
         (
             args(&good, &["--checkpoint-every", "10x"]),
             2,
