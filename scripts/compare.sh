@@ -4,6 +4,11 @@
 #
 #   scripts/compare.sh CORPUS [THREADS] [MODEL]
 #
+# Optional environment: EXTRA="--init uniform --min-alpha 0.0125" adds a second w2v-gpu row
+# trained with those flags; FF=/path/to/finalfrontier adds finalfrontier 0.9 (skip-gram only,
+# `--subwords none`; its words/s is corpus words over wall time, vocabulary building included,
+# since it prints no training-only rate).
+#
 # Needs: a release build (cargo build --release), and a venv with the peers:
 #   python3 -m venv /tmp/peers && /tmp/peers/bin/pip install gensim==4.4.0 word2vec
 #   apt-get install fasttext
@@ -42,6 +47,13 @@ J=$("$BIN" train --input "$CORPUS" --output "$OUT/w2v-gpu.bin" --model "$MODEL" 
     --negative 5 --sample 1e-4 --min-count 5 --epochs 1 --alpha $ALPHA --threads "$THREADS" --json --quiet)
 WPS=$(echo "$J" | "$PEERS/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["words_per_second"])')
 eval_vectors "w2v-gpu (cpu, $THREADS threads)" "$WPS" "$OUT/w2v-gpu.bin"
+if [ -n "${EXTRA:-}" ]; then
+  # shellcheck disable=SC2086 # EXTRA is a list of flags
+  J=$("$BIN" train --input "$CORPUS" --output "$OUT/w2v-gpu-x.bin" --model "$MODEL" --dim 100 --window 5 \
+      --negative 5 --sample 1e-4 --min-count 5 --epochs 1 --alpha $ALPHA --threads "$THREADS" --json --quiet $EXTRA)
+  WPS=$(echo "$J" | "$PEERS/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["words_per_second"])')
+  eval_vectors "w2v-gpu (cpu, $THREADS threads) \`$EXTRA\`" "$WPS" "$OUT/w2v-gpu-x.bin"
+fi
 
 # word2vec.c: its own Words/thread/sec counter (training only) times threads.
 "$PEERS/bin/word2vec" -train "$CORPUS" -output "$OUT/w2v-c.bin" -cbow $CBOW -size 100 -window 5 \
@@ -75,6 +87,14 @@ if command -v fasttext >/dev/null; then
       -epoch 1 -t 1e-4 -lr $ALPHA -thread "$THREADS" -minn 0 -maxn 0 > "$OUT/ft.log" 2>&1
   WPT=$(tr '\r' '\n' < "$OUT/ft.log" | grep -o 'words/sec/thread: *[0-9]*' | tail -1 | grep -o '[0-9]*$')
   eval_vectors "fastText (-minn 0 -maxn 0)" "$((WPT * THREADS))" "$OUT/ft.vec"
+fi
+# finalfrontier without subwords, when asked for (skip-gram only).
+if [ -n "${FF:-}" ] && [ "$MODEL" = skipgram ]; then
+  T0=$(date +%s.%N)
+  "$FF" skipgram --dims 100 --context 5 --ns 5 --discard 1e-4 --mincount 5 --epochs 1 --lr $ALPHA \
+      --threads "$THREADS" --subwords none --format word2vec "$CORPUS" "$OUT/ff.bin" > "$OUT/ff.log" 2>&1
+  T1=$(date +%s.%N)
+  eval_vectors "finalfrontier 0.9 (--subwords none; wall incl. vocab)" "$(echo "$WORDS / ($T1 - $T0)" | bc -l)" "$OUT/ff.bin"
 fi
 echo
 echo "corpus: $CORPUS ($WORDS words), model $MODEL, $THREADS threads, $(date -u +%Y-%m-%d), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"

@@ -387,6 +387,27 @@ pub struct DevicesArgs {
 }
 
 /// Parses arguments, runs the command, returns the process exit code.
+/// `println!` that returns an error instead of panicking when standard output is gone
+/// (`w2v-gpu similar ... | head` closes the pipe early).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(StdoutError)?
+    }};
+}
+
+/// A failed write to standard output.
+#[derive(Debug)]
+struct StdoutError(std::io::Error);
+
+impl std::fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "writing to standard output: {}", self.0)
+    }
+}
+
+impl std::error::Error for StdoutError {}
+
 pub fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -398,6 +419,13 @@ pub fn run() -> i32 {
     match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
+            if let Some(StdoutError(io)) = e.downcast_ref::<StdoutError>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    // The reader stopped listening (`| head`): exit as Unix tools killed by
+                    // SIGPIPE do, without a message; every file was written before printing.
+                    return 141;
+                }
+            }
             eprintln!("error: {e:#}");
             e.downcast_ref::<Error>().map_or(1, Error::exit_code)
         }
@@ -411,9 +439,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             crate::train::install_signal_handlers();
             let report = crate::train::train(&cfg, &Reporter::new(a.quiet))?;
             if a.json {
-                println!("{}", report.to_json());
+                outln!("{}", report.to_json());
             } else {
-                println!(
+                outln!(
                     "trained {} on {} ({}): {} words in {:.2}s = {:.0} words/s, vocabulary {}, final loss {}; vectors in {}",
                     cfg.model.name(),
                     report.backend,
@@ -438,30 +466,30 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 if a.json {
                     all.insert(w.clone(), pairs_json(&r));
                 } else {
-                    println!("{w}:");
+                    outln!("{w}:");
                     for (n, s) in r {
-                        println!("  {s:.4}  {n}");
+                        outln!("  {s:.4}  {n}");
                     }
                 }
             }
             if a.json {
-                println!("{}", serde_json::Value::Object(all));
+                outln!("{}", serde_json::Value::Object(all));
             }
         }
         Command::Analogy(a) => {
             let space = load_space(&a.vectors, a.limit, true)?;
             let r = space.analogy(&a.a, &a.b, &a.c, a.k, a.method == "cosmul")?;
             if a.json {
-                println!("{}", pairs_json(&r));
+                outln!("{}", pairs_json(&r));
             } else {
-                println!("{} : {} :: {} : ?", a.a, a.b, a.c);
+                outln!("{} : {} :: {} : ?", a.a, a.b, a.c);
                 for (n, s) in r {
-                    println!("  {s:.4}  {n}");
+                    outln!("  {s:.4}  {n}");
                 }
             }
         }
         Command::Eval(a) => eval_command(&a)?,
-        Command::Devices(a) => devices_command(a.json),
+        Command::Devices(a) => devices_command(a.json)?,
         Command::Bench(a) => bench_command(&a)?,
         Command::Map(a) => map_command(&a)?,
     }
@@ -497,7 +525,7 @@ fn eval_command(a: &EvalArgs) -> anyhow::Result<()> {
     for f in &a.analogies {
         let r = evaluate_analogies(&space, f, a.restrict)?;
         if !a.json {
-            println!(
+            outln!(
                 "analogies {}: {:.2}% ({}/{}), {} questions skipped (OOV)",
                 r.file,
                 100.0 * r.total.accuracy(),
@@ -506,7 +534,7 @@ fn eval_command(a: &EvalArgs) -> anyhow::Result<()> {
                 r.total.oov
             );
             for s in &r.sections {
-                println!(
+                outln!(
                     "  {:<32} {:6.2}% ({}/{}, {} OOV)",
                     s.name,
                     100.0 * s.accuracy(),
@@ -530,9 +558,13 @@ fn eval_command(a: &EvalArgs) -> anyhow::Result<()> {
     for f in &a.similarity {
         let r = evaluate_similarity(&space, f, 300_000)?;
         if !a.json {
-            println!(
+            outln!(
                 "similarity {}: spearman {:.4}, pearson {:.4} ({} pairs, {} OOV)",
-                r.file, r.spearman, r.pearson, r.pairs, r.oov
+                r.file,
+                r.spearman,
+                r.pearson,
+                r.pairs,
+                r.oov
             );
         }
         out_sim.push(serde_json::json!({
@@ -540,7 +572,7 @@ fn eval_command(a: &EvalArgs) -> anyhow::Result<()> {
         }));
     }
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "vectors": a.vectors.display().to_string(),
@@ -557,7 +589,7 @@ fn eval_command(a: &EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn devices_command(json: bool) {
+fn devices_command(json: bool) -> anyhow::Result<()> {
     let adapters = crate::backend::gpu::context::enumerate(BackendKind::Auto);
     let mut rows = Vec::new();
     let mut per_backend: std::collections::HashMap<wgpu::Backend, usize> = Default::default();
@@ -584,14 +616,14 @@ fn devices_command(json: bool) {
         rows.push(row);
     }
     if json {
-        println!("{}", serde_json::Value::Array(rows));
-        return;
+        outln!("{}", serde_json::Value::Array(rows));
+        return Ok(());
     }
     if rows.is_empty() {
-        println!("no GPU adapter found; `--backend cpu` trains on the CPU");
+        outln!("no GPU adapter found; `--backend cpu` trains on the CPU");
     }
     for r in rows {
-        println!(
+        outln!(
             "{} #{}: {} ({}), driver {}\n    storage binding {} MiB, buffer {} MiB, {} storage buffers/stage, workgroup memory {} KiB, subgroup {:?}, f16 {}, timestamps {}",
             r["backend"].as_str().unwrap_or(""),
             r["index"],
@@ -607,6 +639,7 @@ fn devices_command(json: bool) {
             r["timestamp_query"],
         );
     }
+    Ok(())
 }
 
 fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
@@ -715,7 +748,7 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
         }
         if !a.json {
             if dense {
-                println!(
+                outln!(
                     "cpu, dense {} updates: {:.0} words/s; lazy is {:.1}x faster",
                     r.optimizer,
                     r.words_per_second,
@@ -724,7 +757,7 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
                 rows.push(row);
                 continue;
             }
-            println!(
+            outln!(
                 "{:<8} {:>12.0} words/s {:>12.0} pairs/s  upload {:>5} B/word  busy {:>6}  loss {:.4}  ({})",
                 row["backend"].as_str().unwrap_or(""),
                 r.words_per_second,
@@ -738,7 +771,7 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
         rows.push(row);
     }
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "corpus": a.input.as_ref().map_or_else(|| format!("synthetic zipf, {} words, vocabulary {}", a.words, a.vocab), |p| p.display().to_string()),
@@ -793,11 +826,11 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
         } else {
             crate::map::write_svg(o, &title, &labels, &pts)?;
         }
-        println!("wrote {}", o.display());
+        outln!("wrote {}", o.display());
     }
     if let Some(d) = &a.projector {
         crate::map::write_projector(d, &emb, &rows)?;
-        println!("wrote {}/vectors.tsv and metadata.tsv", d.display());
+        outln!("wrote {}/vectors.tsv and metadata.tsv", d.display());
     }
     Ok(())
 }

@@ -574,3 +574,32 @@ fn damaged_vectors_files_are_refused() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly_instead_of_panicking() {
+    // `w2v-gpu similar ... | head -1`: the reader closes the pipe after one line; the
+    // remaining writes fail with EPIPE, which must end the run like a Unix filter
+    // (status 141, no message), never with Rust's panic (status 101 and a backtrace).
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/text8_2000.bin");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+        .args(["similar", "--vectors", vectors, "-k", "1999"])
+        .args([
+            "the", "of", "and", "one", "in", "a", "to", "zero", "nine", "two",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run w2v-gpu");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first.trim(), "the:");
+    // The reader is dropped here: the pipe is closed with ~20,000 lines still to write.
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(141), "{err}");
+}
