@@ -87,6 +87,28 @@ impl<'a> Hogwild<'a> {
         std::slice::from_raw_parts_mut(self.input.add(row as usize * self.dim), self.dim)
     }
 
+    /// Asks the CPU to start loading a row into the cache (no effect on results).
+    #[inline(always)]
+    fn prefetch(&self, input: bool, row: u32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            debug_assert!((row as usize) < self.rows);
+            let base = if input { self.input } else { self.output };
+            // `wrapping_add`: only an address is formed; prefetching never faults.
+            let p = base.wrapping_add(row as usize * self.dim) as *const i8;
+            let bytes = self.dim * 4;
+            let mut off = 0;
+            while off < bytes {
+                // SAFETY: a prefetch is a hint; it reads nothing architecturally.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
+                off += 64;
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (input, row);
+    }
+
     /// # Safety
     /// As [`Hogwild::input_row`], for the output matrix.
     #[inline(always)]
@@ -180,7 +202,7 @@ impl<'t> Worker<'t> {
             window: params.window,
             negative: params.negative,
             shared_negatives: false,
-            negs: vec![0; params.negative],
+            negs: Vec::with_capacity(2 * params.window * params.negative),
             neu1: vec![0.0; params.dim],
             neu1e: vec![0.0; params.dim],
         }
@@ -233,35 +255,56 @@ impl<'t> Worker<'t> {
         st: &mut WorkStats,
     ) {
         let n = sen.len();
+        let k = self.negative;
         for (i, &word) in sen.iter().enumerate() {
             let b = self.rng.below(self.window as u32) as usize;
             let w = self.window - b;
             let lo = i.saturating_sub(w);
             let hi = (i + w).min(n - 1);
-            if self.shared_negatives {
-                for k in 0..self.negative {
-                    let r = self.rng.next_u64();
-                    self.negs[k] = self.alias.sample(r as u32, (r >> 32) as u32);
-                }
+            // The noise words of every pair of this window, drawn up front (K per pair, or
+            // K for the whole window with shared negatives) so that the rows of the next
+            // pair can be prefetched while the current one is computed: the noise rows are
+            // random rows of a matrix far larger than the cache, and waiting for them is
+            // most of the time of a pair at dim 100.
+            let per_pair = !self.shared_negatives;
+            let draws = if per_pair { (hi - lo) * k } else { k };
+            self.negs.clear();
+            for _ in 0..draws {
+                let r = self.rng.next_u64();
+                self.negs
+                    .push(self.alias.sample(r as u32, (r >> 32) as u32));
             }
-            for (c, &last) in sen.iter().enumerate().take(hi + 1).skip(lo) {
+            m.prefetch(false, word);
+            let mut pair = 0;
+            for c in lo..=hi {
                 if c == i {
                     continue;
+                }
+                let last = sen[c];
+                let negs = if per_pair {
+                    &self.negs[pair * k..(pair + 1) * k]
+                } else {
+                    &self.negs[..k]
+                };
+                // Prefetch the next pair's rows (its context row and noise rows).
+                let next = if c + 1 == i { c + 2 } else { c + 1 };
+                if next <= hi {
+                    m.prefetch(true, sen[next]);
+                    if per_pair {
+                        for &t in &self.negs[(pair + 1) * k..(pair + 2) * k] {
+                            m.prefetch(false, t);
+                        }
+                    }
                 }
                 // SAFETY: `last` and targets are vocabulary ids; the input row and output
                 // rows live in different matrices (see `Hogwild`).
                 let l1 = unsafe { m.input_row(last) };
                 self.neu1e.fill(0.0);
-                for d in 0..=self.negative {
+                for d in 0..=k {
                     let (target, label) = if d == 0 {
                         (word, 1.0)
                     } else {
-                        let t = if self.shared_negatives {
-                            self.negs[d - 1]
-                        } else {
-                            let r = self.rng.next_u64();
-                            self.alias.sample(r as u32, (r >> 32) as u32)
-                        };
+                        let t = negs[d - 1];
                         if t == word {
                             continue;
                         }
@@ -277,6 +320,7 @@ impl<'t> Worker<'t> {
                 }
                 axpy::<FMA>(l1, 1.0, &self.neu1e);
                 st.pairs += 1;
+                pair += 1;
             }
         }
     }
@@ -298,6 +342,15 @@ impl<'t> Worker<'t> {
             let w = self.window - b;
             let lo = i.saturating_sub(w);
             let hi = (i + w).min(n - 1);
+            // Noise words first, so that their rows load while the context is gathered.
+            self.negs.clear();
+            for _ in 0..self.negative {
+                let r = self.rng.next_u64();
+                let t = self.alias.sample(r as u32, (r >> 32) as u32);
+                m.prefetch(false, t);
+                self.negs.push(t);
+            }
+            m.prefetch(false, word);
             self.neu1.fill(0.0);
             let mut cw = 0u32;
             for (c, &ctx) in sen.iter().enumerate().take(hi + 1).skip(lo) {
@@ -318,8 +371,7 @@ impl<'t> Worker<'t> {
                 let (target, label) = if d == 0 {
                     (word, 1.0)
                 } else {
-                    let r = self.rng.next_u64();
-                    let t = self.alias.sample(r as u32, (r >> 32) as u32);
+                    let t = self.negs[d - 1];
                     if t == word {
                         continue;
                     }
