@@ -342,6 +342,10 @@ impl<'t> Worker<'t> {
             let w = self.window - b;
             let lo = i.saturating_sub(w);
             let hi = (i + w).min(n - 1);
+            if hi == lo {
+                // No context (a one-word sentence): nothing to train, no noise drawn.
+                continue;
+            }
             // Noise words first, so that their rows load while the context is gathered.
             self.negs.clear();
             for _ in 0..self.negative {
@@ -360,9 +364,6 @@ impl<'t> Worker<'t> {
                     axpy::<FMA>(&mut self.neu1, 1.0, row);
                     cw += 1;
                 }
-            }
-            if cw == 0 {
-                continue;
             }
             let inv = 1.0 / cw as f32;
             self.neu1.iter_mut().for_each(|x| *x *= inv);
@@ -587,6 +588,168 @@ mod tests {
         for i in 0..37 {
             assert!((y[i] - (b[i] + 0.5 * a[i])).abs() < 1e-6);
         }
+    }
+
+    /// word2vec.c's `TrainModelThread` (negative sampling, no hierarchical softmax),
+    /// transcribed loop for loop with plain scalar arithmetic and the same random stream:
+    /// the window shrink, then the K noise draws of each pair (skip-gram) or centre (CBOW)
+    /// in order. The trainer draws a window's noise words ahead of use and prefetches
+    /// rows, which must not change what it computes.
+    fn word2vec_c(model: &mut Model, batch: &Batch, p: &KernelParams, alias: &AliasTable) {
+        let (dim, sig) = (p.dim, SigmoidTable::default());
+        let mut rng = Rng::new(11);
+        let alpha = 0.05;
+        let row = |r: u32| (r as usize * dim)..(r as usize * dim + dim);
+        for sen in batch.chunks() {
+            for (i, &word) in sen.iter().enumerate() {
+                let b = rng.below(p.window as u32) as usize;
+                let lo = i.saturating_sub(p.window - b);
+                let hi = (i + p.window - b).min(sen.len() - 1);
+                let ctx: Vec<u32> = (lo..=hi).filter(|&c| c != i).map(|c| sen[c]).collect();
+                let draw = |rng: &mut Rng| {
+                    let r = rng.next_u64();
+                    alias.sample(r as u32, (r >> 32) as u32)
+                };
+                if p.model == ModelKind::SkipGram {
+                    for &last in &ctx {
+                        let mut neu1e = vec![0.0f32; dim];
+                        for d in 0..=p.negative {
+                            let (target, label) = if d == 0 {
+                                (word, 1.0)
+                            } else {
+                                let t = draw(&mut rng);
+                                if t == word {
+                                    continue;
+                                }
+                                (t, 0.0)
+                            };
+                            let l1 = model.input[row(last)].to_vec();
+                            let l2 = &mut model.output[row(target)];
+                            let f: f32 = l1.iter().zip(l2.iter()).map(|(a, b)| a * b).sum();
+                            let g = sig.bce(f, label, alpha).0;
+                            for k in 0..dim {
+                                neu1e[k] += g * l2[k];
+                                l2[k] += g * l1[k];
+                            }
+                        }
+                        let l1 = &mut model.input[row(last)];
+                        l1.iter_mut().zip(&neu1e).for_each(|(x, e)| *x += e);
+                    }
+                } else if !ctx.is_empty() {
+                    let mut neu1 = vec![0.0f32; dim];
+                    for &c in &ctx {
+                        let r = &model.input[row(c)];
+                        neu1.iter_mut().zip(r).for_each(|(h, x)| *h += x);
+                    }
+                    neu1.iter_mut().for_each(|h| *h /= ctx.len() as f32);
+                    let mut neu1e = vec![0.0f32; dim];
+                    for d in 0..=p.negative {
+                        let (target, label) = if d == 0 {
+                            (word, 1.0)
+                        } else {
+                            let t = draw(&mut rng);
+                            if t == word {
+                                continue;
+                            }
+                            (t, 0.0)
+                        };
+                        let l2 = &mut model.output[row(target)];
+                        let f: f32 = neu1.iter().zip(l2.iter()).map(|(a, b)| a * b).sum();
+                        let g = sig.bce(f, label, alpha).0;
+                        for k in 0..dim {
+                            neu1e[k] += g * l2[k];
+                            l2[k] += g * neu1[k];
+                        }
+                    }
+                    for &c in &ctx {
+                        let r = &mut model.input[row(c)];
+                        r.iter_mut().zip(&neu1e).for_each(|(x, e)| *x += e);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn trainer_computes_word2vec_c() {
+        // Zipf-like ids so that rows repeat within windows, sentences of 1 to 40 words
+        // (a one-word sentence has no context and must draw nothing).
+        let vocab = 60u32;
+        let mut rng = Rng::new(5);
+        let mut tokens = Vec::new();
+        for len in [1usize, 40, 7, 1, 23, 2, 31] {
+            for _ in 0..len {
+                let u = (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32;
+                tokens.push(((vocab as f32).powf(u) as u32 - 1).min(vocab - 1));
+            }
+            tokens.push(SENTENCE_END);
+        }
+        let batch = Batch {
+            tokens,
+            words: 0,
+            step: 0,
+        };
+        let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1000 / r).collect();
+        let alias = AliasTable::unigram(&counts, 0.75);
+        let sig = SigmoidTable::default();
+        for model_kind in [ModelKind::SkipGram, ModelKind::Cbow] {
+            let p = KernelParams {
+                model: model_kind,
+                dim: 19,
+                window: 4,
+                negative: 5,
+            };
+            let mut start = Model::new(vocab as usize, p.dim, 3);
+            // Non-zero output rows, so that both matrices move from the first pair on.
+            let mut r = Rng::new(9);
+            start
+                .output
+                .iter_mut()
+                .for_each(|x| *x = (r.next_u32() as f32 / u32::MAX as f32 - 0.5) * 0.4);
+            let mut expected = start.clone();
+            word2vec_c(&mut expected, &batch, &p, &alias);
+            for fma in [false, true] {
+                if fma && !(cfg!(target_arch = "x86_64") && has_avx2_fma()) {
+                    continue;
+                }
+                let mut got = start.clone();
+                let mut w = Worker::new(0, &alias, &sig, &p);
+                w.rng = Rng::new(11);
+                let hog = Hogwild::new(&mut got);
+                if fma {
+                    w.train_batch(&hog, &batch, 0.05);
+                } else {
+                    w.train_batch_impl::<false>(&hog, &batch, 0.05);
+                }
+                drop(hog);
+                // Same operations; only the summation order of the dot products (16
+                // accumulators vs one) and FMA rounding differ: a few f32 ulps per update.
+                for (name, a, b) in [
+                    ("input", &got.input, &expected.input),
+                    ("output", &got.output, &expected.output),
+                ] {
+                    let worst = a
+                        .iter()
+                        .zip(b.iter())
+                        .map(|(x, y)| (x - y).abs())
+                        .fold(0.0f32, f32::max);
+                    assert!(
+                        worst < 2e-5,
+                        "{model_kind:?} fma={fma} {name}: max |Δ| {worst}"
+                    );
+                }
+                assert_ne!(got.input, start.input);
+            }
+        }
+    }
+
+    fn has_avx2_fma() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
     }
 
     #[test]
