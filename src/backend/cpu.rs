@@ -721,7 +721,6 @@ mod tests {
                 } else {
                     w.train_batch_impl::<false>(&hog, &batch, 0.05);
                 }
-                drop(hog);
                 // Same operations; only the summation order of the dot products (16
                 // accumulators vs one) and FMA rounding differ: a few f32 ulps per update.
                 for (name, a, b) in [
