@@ -90,23 +90,10 @@ impl<'a> Hogwild<'a> {
     /// Asks the CPU to start loading a row into the cache (no effect on results).
     #[inline(always)]
     fn prefetch(&self, input: bool, row: u32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            debug_assert!((row as usize) < self.rows);
-            let base = if input { self.input } else { self.output };
-            // `wrapping_add`: only an address is formed; prefetching never faults.
-            let p = base.wrapping_add(row as usize * self.dim) as *const i8;
-            let bytes = self.dim * 4;
-            let mut off = 0;
-            while off < bytes {
-                // SAFETY: a prefetch is a hint; it reads nothing architecturally.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
-                off += 64;
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (input, row);
+        debug_assert!((row as usize) < self.rows);
+        let base = if input { self.input } else { self.output };
+        // `wrapping_add`: only an address is formed; prefetching never faults.
+        prefetch(base.wrapping_add(row as usize * self.dim), self.dim);
     }
 
     /// # Safety
@@ -117,6 +104,25 @@ impl<'a> Hogwild<'a> {
         debug_assert!((row as usize) < self.rows);
         std::slice::from_raw_parts_mut(self.output.add(row as usize * self.dim), self.dim)
     }
+}
+
+/// Asks the CPU to start loading `len` floats at `p` into the cache. A hint only: it reads
+/// nothing architecturally, never faults, and changes no result.
+#[inline(always)]
+pub fn prefetch(p: *const f32, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = p as *const i8;
+        let mut off = 0;
+        while off < len * 4 {
+            // SAFETY: a prefetch instruction has no architectural effect, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, len);
 }
 
 /// `a · b`, with 16 independent accumulators so that LLVM vectorises it; with `FMA`,

@@ -18,7 +18,7 @@
 //! dense mode is asked for (then every row of both matrices is updated, with gradient 0
 //! where unused — the cost a dense framework optimizer pays, kept for measuring).
 
-use crate::backend::cpu::{axpy, dot};
+use crate::backend::cpu::{axpy, dot, prefetch};
 use crate::backend::{SparseBackend, StepLoss};
 use crate::batch::split_ranges;
 use crate::error::Result;
@@ -66,7 +66,19 @@ fn examples_impl<const FMA: bool>(
     let dim = model.dim;
     let nout = mb.negative + 1;
     let row = |r: u32| r as usize * dim..(r as usize + 1) * dim;
+    let end = range.end;
     for (k, e) in range.enumerate() {
+        // Start loading the next example's rows (random rows of large matrices).
+        if e + 1 < end {
+            for &s in mb.example_inputs(e + 1) {
+                prefetch(model.input[row(mb.in_rows[s as usize])].as_ptr(), dim);
+            }
+            for &s in mb.example_outputs(e + 1) {
+                if s != SKIP {
+                    prefetch(model.output[row(mb.out_rows[s as usize])].as_ptr(), dim);
+                }
+            }
+        }
         let ins = mb.example_inputs(e);
         let h = &mut h[k * dim..(k + 1) * dim];
         h.copy_from_slice(&model.input[row(mb.in_rows[ins[0] as usize])]);
@@ -147,6 +159,13 @@ impl Rows {
             dim,
             rl,
         }
+    }
+
+    /// Starts loading row `r`'s weights and state into the cache (a hint only).
+    #[inline(always)]
+    fn prefetch(&self, r: usize) {
+        prefetch(self.w.wrapping_add(r * self.dim), self.dim);
+        prefetch(self.st.wrapping_add(r * self.rl), self.rl);
     }
 
     /// Applies `g` to row `r` with count `global_t` (dense) or the row's own count.
@@ -249,7 +268,16 @@ fn slots_impl<const FMA: bool>(
     lr: f32,
     g: &mut [f32],
 ) {
+    let end = range.end;
     for s in range {
+        if s + 1 < end {
+            // The next slot's weight and state rows: random rows, usually not cached.
+            rows.prefetch(if out {
+                mb.out_rows[s + 1]
+            } else {
+                mb.in_rows[s + 1]
+            } as usize);
+        }
         sum_slot::<FMA>(out, mb, s, ex, g);
         if opt.kind == OptimizerKind::Sgd {
             // Minibatch SGD: at most SGD_SUM_LIMIT gradients' worth per row (see `optim`).
