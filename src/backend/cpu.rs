@@ -168,6 +168,25 @@ pub fn axpy<const FMA: bool>(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
+/// `e += g · o; o += g · x` in one pass over `o` (word2vec.c's `neu1e` and output-row
+/// updates of one noise or positive word): each element does exactly what the two `axpy`
+/// calls do, in the same order, so the results are the same bits.
+#[inline(always)]
+pub fn axpy2<const FMA: bool>(e: &mut [f32], o: &mut [f32], g: f32, x: &[f32]) {
+    let n = e.len();
+    let (o, x) = (&mut o[..n], &x[..n]);
+    for ((ei, oi), &xi) in e.iter_mut().zip(o.iter_mut()).zip(x) {
+        let old = *oi;
+        if FMA {
+            *ei = g.mul_add(old, *ei);
+            *oi = g.mul_add(xi, old);
+        } else {
+            *ei += g * old;
+            *oi = old + g * xi;
+        }
+    }
+}
+
 /// Per-thread state of the Hogwild trainer.
 pub struct Worker<'t> {
     pub rng: Rng,
@@ -321,8 +340,7 @@ impl<'t> Worker<'t> {
                     let (g, loss) = self.sig.bce(f, label, alpha);
                     st.loss += loss as f64;
                     st.terms += 1;
-                    axpy::<FMA>(&mut self.neu1e, g, l2);
-                    axpy::<FMA>(l2, g, l1);
+                    axpy2::<FMA>(&mut self.neu1e, l2, g, l1);
                 }
                 axpy::<FMA>(l1, 1.0, &self.neu1e);
                 st.pairs += 1;
@@ -390,8 +408,7 @@ impl<'t> Worker<'t> {
                 let (g, loss) = self.sig.bce(f, label, alpha);
                 st.loss += loss as f64;
                 st.terms += 1;
-                axpy::<FMA>(&mut self.neu1e, g, l2);
-                axpy::<FMA>(l2, g, &self.neu1);
+                axpy2::<FMA>(&mut self.neu1e, l2, g, &self.neu1);
             }
             for (c, &ctx) in sen.iter().enumerate().take(hi + 1).skip(lo) {
                 if c != i {
