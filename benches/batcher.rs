@@ -37,8 +37,7 @@ fn alias(c: &mut Criterion) {
         b.iter(|| {
             let mut s = 0u64;
             for _ in 0..1_000_000 {
-                let r = rng.next_u64();
-                s += table.sample(r as u32, (r >> 32) as u32) as u64;
+                s += table.draw(&mut rng) as u64;
             }
             black_box(s)
         })

@@ -210,6 +210,14 @@ impl AliasTable {
         }
     }
 
+    /// One draw using one 64-bit random number from `rng` (its low and high halves as the
+    /// two u32s of [`AliasTable::sample`]).
+    #[inline(always)]
+    pub fn draw(&self, rng: &mut Rng) -> u32 {
+        let r = rng.next_u64();
+        self.sample(r as u32, (r >> 32) as u32)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

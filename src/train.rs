@@ -1034,8 +1034,7 @@ pub fn synthetic_zipf_corpus(vocab: usize, words: usize, seed: u64) -> Corpus {
     let mut ids = Vec::with_capacity(words + words / 20 + 1);
     let mut counts = vec![0u64; vocab];
     for i in 0..words {
-        let r = rng.next_u64();
-        let id = zipf.sample(r as u32, (r >> 32) as u32);
+        let id = zipf.draw(&mut rng);
         counts[id as usize] += 1;
         ids.push(id);
         if i % 20 == 19 {

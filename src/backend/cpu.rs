@@ -187,6 +187,37 @@ pub fn axpy2<const FMA: bool>(e: &mut [f32], o: &mut [f32], g: f32, x: &[f32]) {
     }
 }
 
+/// word2vec.c's inner loop over the outputs of one example: `x` (a context input row in
+/// skip-gram, the context mean in CBOW) is trained against the output row of `word` with
+/// label 1 and of each noise word in `negs` that is not `word` with label 0. Each output
+/// row is updated at once; the input-side gradient is accumulated into `neu1e` (cleared
+/// first).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn train_outputs<const FMA: bool>(
+    m: &Hogwild<'_>,
+    sig: &SigmoidTable,
+    x: &[f32],
+    word: u32,
+    negs: &[u32],
+    neu1e: &mut [f32],
+    alpha: f32,
+    st: &mut WorkStats,
+) {
+    neu1e.fill(0.0);
+    let noise = negs.iter().filter(|&&t| t != word).map(|&t| (t, 0.0));
+    for (target, label) in std::iter::once((word, 1.0)).chain(noise) {
+        // SAFETY: `target` is a vocabulary id; output rows are in another allocation than
+        // `x` (an input row or thread-local scratch); see `Hogwild`.
+        let l2 = unsafe { m.output_row(target) };
+        let f = dot::<FMA>(x, l2);
+        let (g, loss) = sig.bce(f, label, alpha);
+        st.loss += loss as f64;
+        st.terms += 1;
+        axpy2::<FMA>(neu1e, l2, g, x);
+    }
+}
+
 /// Per-thread state of the Hogwild trainer.
 pub struct Worker<'t> {
     pub rng: Rng,
@@ -269,6 +300,15 @@ impl<'t> Worker<'t> {
         st
     }
 
+    /// Replaces `negs` with `n` noise words drawn in order from the worker's stream.
+    #[inline(always)]
+    fn draw_noise(&mut self, n: usize) {
+        self.negs.clear();
+        for _ in 0..n {
+            self.negs.push(self.alias.draw(&mut self.rng));
+        }
+    }
+
     /// word2vec.c's skip-gram: for each context word `c` of centre `w`, the input row of
     /// `c` is trained against the output rows of `w` (label 1) and K noise words (label 0).
     #[inline(always)]
@@ -293,12 +333,7 @@ impl<'t> Worker<'t> {
             // most of the time of a pair at dim 100.
             let per_pair = !self.shared_negatives;
             let draws = if per_pair { (hi - lo) * k } else { k };
-            self.negs.clear();
-            for _ in 0..draws {
-                let r = self.rng.next_u64();
-                self.negs
-                    .push(self.alias.sample(r as u32, (r >> 32) as u32));
-            }
+            self.draw_noise(draws);
             m.prefetch(false, word);
             let mut pair = 0;
             for c in lo..=hi {
@@ -324,24 +359,7 @@ impl<'t> Worker<'t> {
                 // SAFETY: `last` and targets are vocabulary ids; the input row and output
                 // rows live in different matrices (see `Hogwild`).
                 let l1 = unsafe { m.input_row(last) };
-                self.neu1e.fill(0.0);
-                for d in 0..=k {
-                    let (target, label) = if d == 0 {
-                        (word, 1.0)
-                    } else {
-                        let t = negs[d - 1];
-                        if t == word {
-                            continue;
-                        }
-                        (t, 0.0)
-                    };
-                    let l2 = unsafe { m.output_row(target) };
-                    let f = dot::<FMA>(l1, l2);
-                    let (g, loss) = self.sig.bce(f, label, alpha);
-                    st.loss += loss as f64;
-                    st.terms += 1;
-                    axpy2::<FMA>(&mut self.neu1e, l2, g, l1);
-                }
+                train_outputs::<FMA>(m, self.sig, l1, word, negs, &mut self.neu1e, alpha, st);
                 axpy::<FMA>(l1, 1.0, &self.neu1e);
                 st.pairs += 1;
                 pair += 1;
@@ -371,12 +389,9 @@ impl<'t> Worker<'t> {
                 continue;
             }
             // Noise words first, so that their rows load while the context is gathered.
-            self.negs.clear();
-            for _ in 0..self.negative {
-                let r = self.rng.next_u64();
-                let t = self.alias.sample(r as u32, (r >> 32) as u32);
+            self.draw_noise(self.negative);
+            for &t in &self.negs {
                 m.prefetch(false, t);
-                self.negs.push(t);
             }
             m.prefetch(false, word);
             self.neu1.fill(0.0);
@@ -391,25 +406,8 @@ impl<'t> Worker<'t> {
             }
             let inv = 1.0 / cw as f32;
             self.neu1.iter_mut().for_each(|x| *x *= inv);
-            self.neu1e.fill(0.0);
-            for d in 0..=self.negative {
-                let (target, label) = if d == 0 {
-                    (word, 1.0)
-                } else {
-                    let t = self.negs[d - 1];
-                    if t == word {
-                        continue;
-                    }
-                    (t, 0.0)
-                };
-                // SAFETY: output row, exclusive in this thread; see `Hogwild`.
-                let l2 = unsafe { m.output_row(target) };
-                let f = dot::<FMA>(&self.neu1, l2);
-                let (g, loss) = self.sig.bce(f, label, alpha);
-                st.loss += loss as f64;
-                st.terms += 1;
-                axpy2::<FMA>(&mut self.neu1e, l2, g, &self.neu1);
-            }
+            let (neu1, neu1e) = (&self.neu1, &mut self.neu1e);
+            train_outputs::<FMA>(m, self.sig, neu1, word, &self.negs, neu1e, alpha, st);
             for (c, &ctx) in sen.iter().enumerate().take(hi + 1).skip(lo) {
                 if c != i {
                     // SAFETY: as above; `neu1e` is thread-local scratch.
@@ -629,32 +627,34 @@ mod tests {
                 let lo = i.saturating_sub(p.window - b);
                 let hi = (i + p.window - b).min(sen.len() - 1);
                 let ctx: Vec<u32> = (lo..=hi).filter(|&c| c != i).map(|c| sen[c]).collect();
-                let draw = |rng: &mut Rng| {
-                    let r = rng.next_u64();
-                    alias.sample(r as u32, (r >> 32) as u32)
+                // The outputs of one example: returns the input-side gradient of `x`.
+                let outputs = |model: &mut Model, rng: &mut Rng, x: &[f32]| {
+                    let mut neu1e = vec![0.0f32; dim];
+                    for d in 0..=p.negative {
+                        let (target, label) = if d == 0 {
+                            (word, 1.0)
+                        } else {
+                            let r = rng.next_u64();
+                            let t = alias.sample(r as u32, (r >> 32) as u32);
+                            if t == word {
+                                continue;
+                            }
+                            (t, 0.0)
+                        };
+                        let l2 = &mut model.output[row(target)];
+                        let f: f32 = x.iter().zip(l2.iter()).map(|(a, b)| a * b).sum();
+                        let g = sig.bce(f, label, alpha).0;
+                        for k in 0..dim {
+                            neu1e[k] += g * l2[k];
+                            l2[k] += g * x[k];
+                        }
+                    }
+                    neu1e
                 };
                 if p.model == ModelKind::SkipGram {
                     for &last in &ctx {
-                        let mut neu1e = vec![0.0f32; dim];
-                        for d in 0..=p.negative {
-                            let (target, label) = if d == 0 {
-                                (word, 1.0)
-                            } else {
-                                let t = draw(&mut rng);
-                                if t == word {
-                                    continue;
-                                }
-                                (t, 0.0)
-                            };
-                            let l1 = model.input[row(last)].to_vec();
-                            let l2 = &mut model.output[row(target)];
-                            let f: f32 = l1.iter().zip(l2.iter()).map(|(a, b)| a * b).sum();
-                            let g = sig.bce(f, label, alpha).0;
-                            for k in 0..dim {
-                                neu1e[k] += g * l2[k];
-                                l2[k] += g * l1[k];
-                            }
-                        }
+                        let l1 = model.input[row(last)].to_vec();
+                        let neu1e = outputs(model, &mut rng, &l1);
                         let l1 = &mut model.input[row(last)];
                         l1.iter_mut().zip(&neu1e).for_each(|(x, e)| *x += e);
                     }
@@ -665,25 +665,7 @@ mod tests {
                         neu1.iter_mut().zip(r).for_each(|(h, x)| *h += x);
                     }
                     neu1.iter_mut().for_each(|h| *h /= ctx.len() as f32);
-                    let mut neu1e = vec![0.0f32; dim];
-                    for d in 0..=p.negative {
-                        let (target, label) = if d == 0 {
-                            (word, 1.0)
-                        } else {
-                            let t = draw(&mut rng);
-                            if t == word {
-                                continue;
-                            }
-                            (t, 0.0)
-                        };
-                        let l2 = &mut model.output[row(target)];
-                        let f: f32 = neu1.iter().zip(l2.iter()).map(|(a, b)| a * b).sum();
-                        let g = sig.bce(f, label, alpha).0;
-                        for k in 0..dim {
-                            neu1e[k] += g * l2[k];
-                            l2[k] += g * neu1[k];
-                        }
-                    }
+                    let neu1e = outputs(model, &mut rng, &neu1);
                     for &c in &ctx {
                         let r = &mut model.input[row(c)];
                         r.iter_mut().zip(&neu1e).for_each(|(x, e)| *x += e);
