@@ -25,6 +25,63 @@ pub const PARTS: usize = 4;
 /// Uploads in flight (ring of token buffers).
 const RING: usize = 3;
 
+/// The submission ring both GPU engines drive: step `n` fills upload slot `n % RING`, and
+/// the host keeps at most `RING - 1` steps queued, so it runs ahead of the GPU but never far.
+pub(crate) struct StepRing {
+    in_flight: VecDeque<wgpu::SubmissionIndex>,
+    /// Steps submitted so far (the counter the slot and the random keys come from).
+    pub step: u64,
+    /// Slot of the last submitted step whose loss has not been read.
+    last: Option<usize>,
+}
+
+impl StepRing {
+    pub fn starting_at(step: u64) -> StepRing {
+        StepRing {
+            in_flight: VecDeque::new(),
+            step,
+            last: None,
+        }
+    }
+
+    /// The upload slot of the next step.
+    pub fn slot(&self) -> usize {
+        (self.step % RING as u64) as usize
+    }
+
+    /// Submits the next step's commands, then waits for the oldest step while the ring is
+    /// full.
+    pub fn submit(&mut self, ctx: &GpuContext, commands: wgpu::CommandBuffer) -> Result<()> {
+        let k = self.slot();
+        self.in_flight.push_back(ctx.queue.submit([commands]));
+        while self.in_flight.len() >= RING {
+            let oldest = self.in_flight.pop_front();
+            ctx.wait(oldest)?;
+        }
+        self.last = Some(k);
+        self.step += 1;
+        Ok(())
+    }
+
+    /// The slot of the last step, once; reading it waits for the GPU, so the caller then
+    /// calls [`StepRing::idle`].
+    pub fn take_last(&mut self) -> Option<usize> {
+        self.last.take()
+    }
+
+    /// Records that the GPU has finished everything submitted.
+    pub fn idle(&mut self) {
+        self.in_flight.clear();
+    }
+
+    /// Waits for everything submitted.
+    pub fn drain(&mut self, ctx: &GpuContext) -> Result<()> {
+        ctx.wait(None)?;
+        self.idle();
+        Ok(())
+    }
+}
+
 /// How a matrix is split over storage bindings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Split {
@@ -69,9 +126,7 @@ pub struct GpuBackend {
     loss: LossReduction,
     capacity: usize,
     staging: Vec<u32>,
-    in_flight: VecDeque<wgpu::SubmissionIndex>,
-    step: u64,
-    last: Option<usize>,
+    ring: StepRing,
     timestamps: Option<Timestamps>,
 }
 
@@ -391,9 +446,7 @@ impl GpuBackend {
             loss,
             capacity,
             staging: Vec::with_capacity(HEADER_WORDS + capacity),
-            in_flight: VecDeque::new(),
-            step: 0,
-            last: None,
+            ring: StepRing::starting_at(0),
         })
     }
 
@@ -433,7 +486,7 @@ impl Backend for GpuBackend {
                 self.capacity
             )));
         }
-        let k = (self.step % RING as u64) as usize;
+        let k = self.ring.slot();
         self.staging.clear();
         self.staging
             .extend_from_slice(&[alpha.to_bits(), key, n as u32, 0, 0, 0, 0, 0]);
@@ -465,7 +518,7 @@ impl Backend for GpuBackend {
             pass.dispatch_workgroups(gx as u32, gy as u32, 1);
         }
         if let Some(t) = &self.timestamps {
-            let slot = self.step % TS_SLOTS;
+            let slot = self.ring.step % TS_SLOTS;
             enc.resolve_query_set(
                 &t.set,
                 2 * k as u32..2 * k as u32 + 2,
@@ -473,30 +526,20 @@ impl Backend for GpuBackend {
                 slot * wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT,
             );
         }
-        let idx = self.ctx.queue.submit([enc.finish()]);
-        self.in_flight.push_back(idx);
-        // Keep at most RING-1 steps queued: the host runs ahead of the GPU, never far.
-        while self.in_flight.len() >= RING {
-            let oldest = self.in_flight.pop_front();
-            self.ctx.wait(oldest)?;
-        }
-        self.last = Some(k);
-        self.step += 1;
-        Ok(())
+        self.ring.submit(&self.ctx, enc.finish())
     }
 
     fn take_loss(&mut self) -> Result<Option<StepLoss>> {
-        let Some(k) = self.last.take() else {
+        let Some(k) = self.ring.take_last() else {
             return Ok(None);
         };
         let l = self.loss.read(&self.ctx, k)?;
-        self.in_flight.clear();
+        self.ring.idle();
         Ok(Some(l))
     }
 
     fn download(&mut self) -> Result<Model> {
-        self.ctx.wait(None)?;
-        self.in_flight.clear();
+        self.ring.drain(&self.ctx)?;
         Ok(Model {
             dim: self.params.dim,
             input: self.download_matrix(&self.input)?,
@@ -509,16 +552,14 @@ impl Backend for GpuBackend {
     }
 
     fn download_barrier(&mut self) -> Result<()> {
-        self.ctx.wait(None)?;
-        self.in_flight.clear();
-        Ok(())
+        self.ring.drain(&self.ctx)
     }
 
     fn device_seconds(&mut self) -> Result<Option<f64>> {
         let Some(t) = &self.timestamps else {
             return Ok(None);
         };
-        let steps = self.step.min(TS_SLOTS);
+        let steps = self.ring.step.min(TS_SLOTS);
         if steps == 0 {
             return Ok(Some(0.0));
         }
@@ -533,7 +574,7 @@ impl Backend for GpuBackend {
             .map(|s| s[1].saturating_sub(s[0]))
             .sum();
         // Only the last TS_SLOTS steps are kept; scale up to all steps.
-        let scale = self.step as f64 / steps as f64;
+        let scale = self.ring.step as f64 / steps as f64;
         Ok(Some(ticks as f64 * period_ns * 1e-9 * scale))
     }
 }

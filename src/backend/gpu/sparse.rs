@@ -12,17 +12,17 @@
 //! multiply-adds; the parity tests bound it).
 
 use super::context::{describe, GpuContext};
-use super::{pipeline, shaders, split_rows, storage_entry, LossReduction, Split, PARTS};
+use super::{
+    pipeline, shaders, split_rows, storage_entry, LossReduction, Split, StepRing, PARTS, RING,
+};
 use crate::backend::{KernelParams, SparseBackend, StepLoss};
 use crate::error::{Error, Result};
 use crate::minibatch::{Minibatch, MinibatchBuilder};
 use crate::model::Model;
 use crate::optim::{OptimParams, OptimState};
-use std::collections::VecDeque;
 
 /// u32 words before the arrays in each minibatch upload.
 const MB_HEADER: usize = 16;
-const RING: usize = 3;
 
 pub struct GpuSparse {
     ctx: GpuContext,
@@ -46,9 +46,7 @@ pub struct GpuSparse {
     max_examples: usize,
     max_slots: usize,
     staging: Vec<u32>,
-    in_flight: VecDeque<wgpu::SubmissionIndex>,
-    step: u64,
-    last: Option<usize>,
+    ring: StepRing,
 }
 
 impl GpuSparse {
@@ -251,9 +249,7 @@ impl GpuSparse {
             max_examples,
             max_slots,
             staging: Vec::with_capacity(max_words),
-            in_flight: VecDeque::new(),
-            step: state.step,
-            last: None,
+            ring: StepRing::starting_at(state.step),
         })
     }
 
@@ -308,7 +304,7 @@ impl SparseBackend for GpuSparse {
                 self.max_examples, self.max_slots
             )));
         }
-        let k = (self.step % RING as u64) as usize;
+        let k = self.ring.slot();
         let s = &mut self.staging;
         s.clear();
         s.resize(MB_HEADER, 0);
@@ -354,35 +350,26 @@ impl SparseBackend for GpuSparse {
             pass.set_bind_group(0, &self.apply_groups[k], &[]);
             pass.dispatch_workgroups(ax, ay, 1);
         }
-        let idx = self.ctx.queue.submit([enc.finish()]);
-        self.in_flight.push_back(idx);
-        while self.in_flight.len() >= RING {
-            let oldest = self.in_flight.pop_front();
-            self.ctx.wait(oldest)?;
-        }
-        self.last = Some(k);
-        self.step += 1;
-        Ok(())
+        self.ring.submit(&self.ctx, enc.finish())
     }
 
     fn take_loss(&mut self) -> Result<Option<StepLoss>> {
-        let Some(k) = self.last.take() else {
+        let Some(k) = self.ring.take_last() else {
             return Ok(None);
         };
         let l = self.loss.read(&self.ctx, k)?;
-        self.in_flight.clear();
+        self.ring.idle();
         Ok(Some(l))
     }
 
     fn download(&mut self) -> Result<(Model, OptimState)> {
-        self.ctx.wait(None)?;
-        self.in_flight.clear();
+        self.ring.drain(&self.ctx)?;
         let (wi, si) = self.download_records(&self.input)?;
         let (wo, so) = self.download_records(&self.output)?;
         let mut state = OptimState::new(self.opt.kind, 0, self.params.dim);
         state.input = si;
         state.output = so;
-        state.step = self.step;
+        state.step = self.ring.step;
         if self.opt.kind.counts_steps() {
             let mut all = vec![0u32; 2 * self.vocab];
             self.ctx
