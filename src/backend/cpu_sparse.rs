@@ -611,32 +611,25 @@ mod tests {
             };
             let base = e.model.clone();
             let h = 1e-2f32;
-            for (s, &r) in mb.in_rows.iter().enumerate() {
-                for d in 0..4 {
-                    let mut p = base.clone();
-                    p.input[r as usize * 4 + d] += h;
-                    let mut m = base.clone();
-                    m.input[r as usize * 4 + d] -= h;
-                    let fd = (loss_of(&p) - loss_of(&m)) / (2.0 * h as f64);
-                    let g = grads_in[s * 4 + d] as f64;
-                    assert!(
-                        (fd - g).abs() < 2e-3,
-                        "{model:?} in row {r} d {d}: {fd} vs {g}"
-                    );
-                }
-            }
-            for (s, &r) in mb.out_rows.iter().enumerate() {
-                for d in 0..4 {
-                    let mut p = base.clone();
-                    p.output[r as usize * 4 + d] += h;
-                    let mut m = base.clone();
-                    m.output[r as usize * 4 + d] -= h;
-                    let fd = (loss_of(&p) - loss_of(&m)) / (2.0 * h as f64);
-                    let g = grads_out[s * 4 + d] as f64;
-                    assert!(
-                        (fd - g).abs() < 2e-3,
-                        "{model:?} out row {r} d {d}: {fd} vs {g}"
-                    );
+            type Matrix = fn(&mut Model) -> &mut Vec<f32>;
+            let matrices: [(&str, &[u32], &[f32], Matrix); 2] = [
+                ("in", &mb.in_rows, &grads_in, |m| &mut m.input),
+                ("out", &mb.out_rows, &grads_out, |m| &mut m.output),
+            ];
+            for (name, rows, grads, matrix) in matrices {
+                for (s, &r) in rows.iter().enumerate() {
+                    for d in 0..4 {
+                        let mut p = base.clone();
+                        matrix(&mut p)[r as usize * 4 + d] += h;
+                        let mut m = base.clone();
+                        matrix(&mut m)[r as usize * 4 + d] -= h;
+                        let fd = (loss_of(&p) - loss_of(&m)) / (2.0 * h as f64);
+                        let g = grads[s * 4 + d] as f64;
+                        assert!(
+                            (fd - g).abs() < 2e-3,
+                            "{model:?} {name} row {r} d {d}: {fd} vs {g}"
+                        );
+                    }
                 }
             }
         }
