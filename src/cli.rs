@@ -67,6 +67,13 @@ impl From<BackendArg> for BackendKind {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum AtomicsArg {
+    Auto,
+    Native,
+    Cas,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum FormatArg {
     Text,
     Binary,
@@ -142,6 +149,12 @@ pub struct TrainArgs {
     /// `hybrid` uses compare-and-swap for the 8192 most frequent words only.
     #[arg(long, default_value = "atomic", value_parser = ["atomic", "hybrid", "racy"])]
     pub gpu_updates: String,
+    /// How the GPU adds a float atomically: `native` (`atomicAdd` on `atomic<f32>`, one
+    /// instruction; needs SHADER_FLOAT32_ATOMIC: Vulkan with VK_EXT_shader_atomic_float,
+    /// Metal 3), `cas` (a compare-and-swap loop, every backend), or `auto` (native where
+    /// the adapter has it). `w2v-gpu devices` shows what each adapter supports.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub gpu_atomics: AtomicsArg,
     /// `sgd`: word2vec's per-window SGD with linearly decaying --alpha. `adagrad`, `adam`,
     /// `rmsprop`: minibatches of --batch-size centre words, sparse (lazy) updates of only the
     /// rows each step uses, constant --alpha [default lr: adam/rmsprop 0.002, adagrad 0.05].
@@ -233,6 +246,11 @@ impl TrainArgs {
                 "racy" => crate::backend::gpu::shaders::Updates::Racy,
                 "hybrid" => crate::backend::gpu::shaders::Updates::Hybrid,
                 _ => crate::backend::gpu::shaders::Updates::Atomic,
+            },
+            gpu_atomics: match self.gpu_atomics {
+                AtomicsArg::Auto => None,
+                AtomicsArg::Native => Some(crate::backend::gpu::shaders::Atomics::Native),
+                AtomicsArg::Cas => Some(crate::backend::gpu::shaders::Atomics::CompareAndSwap),
             },
             max_binding_bytes: self.max_binding_bytes,
             count_pairs: false,
@@ -611,6 +629,8 @@ fn devices_command(json: bool) -> anyhow::Result<()> {
             "subgroup_size": [i.subgroup_min_size, i.subgroup_max_size],
             "shader_f16": f.contains(wgpu::Features::SHADER_F16),
             "timestamp_query": f.contains(wgpu::Features::TIMESTAMP_QUERY),
+            "float32_atomics": f.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC),
+            "atomics": crate::backend::gpu::shaders::Atomics::best_for(f).name(),
         });
         *idx += 1;
         rows.push(row);
@@ -624,7 +644,7 @@ fn devices_command(json: bool) -> anyhow::Result<()> {
     }
     for r in rows {
         outln!(
-            "{} #{}: {} ({}), driver {}\n    storage binding {} MiB, buffer {} MiB, {} storage buffers/stage, workgroup memory {} KiB, subgroup {:?}, f16 {}, timestamps {}",
+            "{} #{}: {} ({}), driver {}\n    storage binding {} MiB, buffer {} MiB, {} storage buffers/stage, workgroup memory {} KiB, subgroup {:?}, f16 {}, timestamps {}\n    training kernel atomics: {} (float32 atomic add {})",
             r["backend"].as_str().unwrap_or(""),
             r["index"],
             r["name"].as_str().unwrap_or(""),
@@ -637,6 +657,12 @@ fn devices_command(json: bool) -> anyhow::Result<()> {
             r["subgroup_size"],
             r["shader_f16"],
             r["timestamp_query"],
+            r["atomics"].as_str().unwrap_or(""),
+            if r["float32_atomics"].as_bool().unwrap_or(false) {
+                "present"
+            } else {
+                "absent: compare-and-swap loop"
+            },
         );
     }
     Ok(())

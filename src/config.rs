@@ -93,6 +93,8 @@ pub struct TrainConfig {
     pub gpu_batch: usize,
     /// GPU conflict strategy for rows updated by several workgroups at once.
     pub gpu_updates: crate::backend::gpu::shaders::Updates,
+    /// How the GPU's atomic float add is done; `None`: native where the adapter has it.
+    pub gpu_atomics: Option<crate::backend::gpu::shaders::Atomics>,
     /// CPU skip-gram: noise words drawn once per centre word and shared by its window.
     pub shared_negatives: bool,
     /// Count the GPU's (context, centre) pairs on the host (benchmarks).
@@ -185,6 +187,7 @@ impl Default for TrainConfig {
             read_vocab: None,
             gpu_batch: 1 << 16,
             gpu_updates: crate::backend::gpu::shaders::Updates::Atomic,
+            gpu_atomics: None,
             max_binding_bytes: None,
             count_pairs: false,
             shared_negatives: false,

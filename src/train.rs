@@ -78,6 +78,10 @@ pub struct TrainReport {
     pub final_loss: Option<f64>,
     pub backend: String,
     pub adapter: Option<String>,
+    /// The GPU kernel variant that ran (GPU SGD only).
+    pub kernel: Option<String>,
+    /// `native` or `cas`: how the GPU kernel made its atomic float adds.
+    pub atomics: Option<String>,
     pub corpus_seconds: f64,
     pub tokens_read: u64,
     /// Skip-gram pairs or CBOW centre predictions (CPU trainer only).
@@ -112,6 +116,8 @@ impl TrainReport {
             "final_loss": self.final_loss,
             "backend": self.backend,
             "adapter": self.adapter,
+            "kernel": self.kernel,
+            "atomics": self.atomics,
             "corpus_seconds": self.corpus_seconds,
             "tokens_read": self.tokens_read,
             "pairs": self.pairs,
@@ -126,8 +132,17 @@ impl TrainReport {
             "loss_curve": self.loss_curve,
             "interrupted": self.interrupted,
             "resumed_from": self.resumed_from,
+            "peak_rss_bytes": peak_rss_bytes(),
         })
     }
+}
+
+/// The process's peak resident memory so far (`VmHWM` on Linux; `None` elsewhere).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Loss bookkeeping: everything, and the tail (last 10% of words) for `final_loss`.
@@ -453,10 +468,16 @@ pub fn train_corpus(
         Some(ctx) => {
             let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
             let mut gpu = gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?;
-            reporter.note(&format!("training on {}", gpu.describe()));
+            reporter.note(&format!(
+                "training on {} (kernel: {})",
+                gpu.describe(),
+                gpu.kernel_name()
+            ));
             let mut r = train_with_backend(&mut gpu, corpus, cfg, reporter, &mut ck)?;
             model = gpu.download()?;
             r.adapter = Some(gpu.describe());
+            r.kernel = Some(gpu.kernel_name());
+            r.atomics = Some(gpu.atomics().name().to_string());
             r.backend = gpu.backend_name().to_string();
             r
         }

@@ -12,10 +12,15 @@
 //!   starting rows. The GPU's total update must be no farther from either than they are
 //!   from each other (+10%); lost updates from racing writes would push it outside. The
 //!   loss must agree within 1%.
+//!
+//! Each test runs with both ways of adding a float atomically: the native `atomicAdd` on
+//! `atomic<f32>` (where the adapter has SHADER_FLOAT32_ATOMIC; lavapipe does, and under CI
+//! on Vulkan its absence is a failure) and the compare-and-swap loop every backend has.
 
 mod common;
 
 use w2v_gpu::backend::cpu::{window_at, CpuReference};
+use w2v_gpu::backend::gpu::shaders::Atomics;
 use w2v_gpu::backend::gpu::GpuBackend;
 use w2v_gpu::backend::{Backend, KernelParams};
 use w2v_gpu::batch::Batch;
@@ -98,13 +103,33 @@ fn gpu(
     p: KernelParams,
     alias: &AliasTable,
     max_binding: Option<u64>,
+    atomics: Atomics,
 ) -> GpuBackend {
     let cfg = TrainConfig {
         gpu_batch: 4096,
         max_binding_bytes: max_binding,
+        gpu_atomics: Some(atomics),
         ..TrainConfig::default()
     };
-    GpuBackend::new(ctx, m, p, alias, &cfg).expect("GPU backend")
+    let g = GpuBackend::new(ctx, m, p, alias, &cfg).expect("GPU backend");
+    assert_eq!(g.atomics(), atomics);
+    g
+}
+
+/// Opens the test GPU for `atomics`, or skips: the native variant is skipped (visibly) on
+/// adapters without float atomics, except under CI on Vulkan, where lavapipe has them.
+fn open_for(name: &str, atomics: Atomics) -> Option<w2v_gpu::backend::gpu::GpuContext> {
+    let ctx = common::gpu_or_skip(name)?;
+    if atomics == Atomics::Native && !ctx.features.contains(atomics.required_features()) {
+        if std::env::var_os("CI").is_some()
+            && common::test_backend() == w2v_gpu::config::BackendKind::Vulkan
+        {
+            panic!("{name}: CI's Vulkan adapter (lavapipe) should offer SHADER_FLOAT32_ATOMIC");
+        }
+        eprintln!("SKIPPED {name}: the adapter has no native float32 atomic add");
+        return None;
+    }
+    Some(ctx)
 }
 
 fn assert_close(name: &str, gpu: &[f32], cpu: &[f32]) {
@@ -137,9 +162,22 @@ fn rel_update_diff(init: &[f32], reference: &[f32], a: &[f32], b: &[f32]) -> f64
 }
 
 fn conflict_free_parity(model: ModelKind, max_binding: Option<u64>, name: &str) {
-    let Some(ctx) = common::gpu_or_skip(name) else {
-        return;
-    };
+    for atomics in [Atomics::Native, Atomics::CompareAndSwap] {
+        let name = format!("{name} ({atomics:?})");
+        let Some(ctx) = open_for(&name, atomics) else {
+            continue;
+        };
+        conflict_free_case(ctx, model, max_binding, atomics, &name);
+    }
+}
+
+fn conflict_free_case(
+    ctx: w2v_gpu::backend::gpu::GpuContext,
+    model: ModelKind,
+    max_binding: Option<u64>,
+    atomics: Atomics,
+    name: &str,
+) {
     let vocab = 60_000;
     let params = KernelParams {
         model,
@@ -151,7 +189,7 @@ fn conflict_free_parity(model: ModelKind, max_binding: Option<u64>, name: &str) 
     let init = random_model(vocab, params.dim, 5);
     let (batch, key) = conflict_free(&params, &alias, vocab);
     let mut cpu = CpuReference::new(init.clone(), params, alias.clone());
-    let mut gpu = gpu(ctx, &init, params, &alias, max_binding);
+    let mut gpu = gpu(ctx, &init, params, &alias, max_binding, atomics);
     if let Some(limit) = max_binding {
         let split = gpu.split();
         assert!(split.parts >= 3, "forced limit {limit} gave {split:?}");
@@ -201,9 +239,21 @@ fn matrices_split_over_bindings_match_reference() {
 }
 
 fn zipf_parity(model: ModelKind, name: &str) {
-    let Some(ctx) = common::gpu_or_skip(name) else {
-        return;
-    };
+    for atomics in [Atomics::Native, Atomics::CompareAndSwap] {
+        let name = format!("{name} ({atomics:?})");
+        let Some(ctx) = open_for(&name, atomics) else {
+            continue;
+        };
+        zipf_case(ctx, model, atomics, &name);
+    }
+}
+
+fn zipf_case(
+    ctx: w2v_gpu::backend::gpu::GpuContext,
+    model: ModelKind,
+    atomics: Atomics,
+    name: &str,
+) {
     let vocab = 20_000;
     let params = KernelParams {
         model,
@@ -217,7 +267,7 @@ fn zipf_parity(model: ModelKind, name: &str) {
     let batch = zipf_batch(vocab, 1000, 3);
     let mut seq = CpuReference::new(init.clone(), params, alias.clone());
     let mut par = CpuReference::new(init.clone(), params, alias.clone()).with_snapshot_reads();
-    let mut gpu = gpu(ctx, &init, params, &alias, None);
+    let mut gpu = gpu(ctx, &init, params, &alias, None, atomics);
     let alpha = 0.025;
     seq.step(&batch, alpha, 77).unwrap();
     par.step(&batch, alpha, 77).unwrap();

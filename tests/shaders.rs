@@ -6,14 +6,15 @@ use w2v_gpu::backend::KernelParams;
 use w2v_gpu::config::ModelKind;
 
 fn validate(name: &str, src: &str) {
+    validate_with(name, src, naga::valid::Capabilities::default());
+}
+
+fn validate_with(name: &str, src: &str, caps: naga::valid::Capabilities) {
     let module = naga::front::wgsl::parse_str(src)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
-    naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default(),
-    )
-    .validate(&module)
-    .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
 }
 
 #[test]
@@ -37,16 +38,38 @@ fn training_kernels_validate_for_all_shapes() {
                 shaders::Updates::Hybrid,
                 shaders::Updates::Racy,
             ] {
-                let src = shaders::train_source(&p, 12345, updates);
-                validate(
-                    &format!("train {model:?} {updates:?} d{dim} w{window} n{negative}"),
-                    &src,
-                );
-                assert!(!src.contains("{{"), "unsubstituted placeholder");
-                assert!(
-                    !src.contains("LOAD(") && !src.contains("ADD("),
-                    "unexpanded accessor"
-                );
+                for atomics in [shaders::Atomics::CompareAndSwap, shaders::Atomics::Native] {
+                    let src = shaders::train_source(&p, 12345, updates, atomics);
+                    let name = format!(
+                        "train {model:?} {updates:?} {atomics:?} d{dim} w{window} n{negative}"
+                    );
+                    if atomics == shaders::Atomics::Native && updates != shaders::Updates::Racy {
+                        // Without the capability the native variant must be rejected: it is
+                        // only selected where the adapter declares the feature.
+                        let m = naga::front::wgsl::parse_str(&src).unwrap();
+                        assert!(
+                            naga::valid::Validator::new(
+                                naga::valid::ValidationFlags::all(),
+                                naga::valid::Capabilities::default()
+                            )
+                            .validate(&m)
+                            .is_err(),
+                            "{name}: validated without SHADER_FLOAT32_ATOMIC"
+                        );
+                        validate_with(
+                            &name,
+                            &src,
+                            naga::valid::Capabilities::SHADER_FLOAT32_ATOMIC,
+                        );
+                    } else {
+                        validate(&name, &src);
+                    }
+                    assert!(!src.contains("{{"), "unsubstituted placeholder");
+                    assert!(
+                        !src.contains("LOAD(") && !src.contains("ADD("),
+                        "unexpanded accessor"
+                    );
+                }
             }
         }
     }

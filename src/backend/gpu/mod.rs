@@ -8,6 +8,7 @@ pub mod context;
 pub mod shaders;
 pub mod sparse;
 
+use context::describe as describe_adapter;
 pub use context::GpuContext;
 
 use crate::backend::{Backend, KernelParams, StepLoss};
@@ -128,6 +129,8 @@ pub struct GpuBackend {
     staging: Vec<u32>,
     ring: StepRing,
     timestamps: Option<Timestamps>,
+    atomics: shaders::Atomics,
+    updates: shaders::Updates,
 }
 
 /// Timestamp queries around every training dispatch, resolved into a ring of 256-byte
@@ -381,7 +384,27 @@ impl GpuBackend {
             label: Some("train"),
             entries: &entries,
         });
-        let train_src = shaders::train_source(&params, split.rows_per_part as u32, cfg.gpu_updates);
+        let atomics = match cfg.gpu_atomics {
+            None => shaders::Atomics::best_for(ctx.features),
+            Some(a) if ctx.features.contains(a.required_features()) => a,
+            Some(a) => {
+                return Err(Error::usage(
+                    "--gpu-atomics",
+                    format!(
+                        "{} needs {:?}, which {} does not offer; use --gpu-atomics cas or auto",
+                        a.name(),
+                        a.required_features(),
+                        describe_adapter(&ctx.info)
+                    ),
+                ))
+            }
+        };
+        let train_src = shaders::train_source(
+            &params,
+            split.rows_per_part as u32,
+            cfg.gpu_updates,
+            atomics,
+        );
         let train = pipeline(device, "train", &train_src, "train", &train_layout);
         let train_groups = tokens
             .iter()
@@ -447,11 +470,30 @@ impl GpuBackend {
             capacity,
             staging: Vec::with_capacity(HEADER_WORDS + capacity),
             ring: StepRing::starting_at(0),
+            atomics,
+            updates: cfg.gpu_updates,
         })
     }
 
     pub fn split(&self) -> Split {
         self.split
+    }
+
+    /// The kernel variant that runs, for logs and `--json` (`kernel`): the update mode and
+    /// how atomic adds are made.
+    pub fn kernel_name(&self) -> String {
+        match self.updates {
+            shaders::Updates::Racy => "window, racy updates".to_string(),
+            shaders::Updates::Atomic => format!("window, {} atomics", self.atomics.name()),
+            shaders::Updates::Hybrid => {
+                format!("window, hybrid updates ({} atomics)", self.atomics.name())
+            }
+        }
+    }
+
+    /// How atomic float adds are made.
+    pub fn atomics(&self) -> shaders::Atomics {
+        self.atomics
     }
 
     /// The wgpu backend in use, lower-case (`vulkan`, `gl`, ...).

@@ -28,21 +28,69 @@ pub enum Updates {
     Racy,
 }
 
+/// How an atomic float add is carried out on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Atomics {
+    /// `atomicAdd` on `atomic<f32>`: one hardware instruction (a fire-and-forget reduction
+    /// on NVIDIA and AMD). Needs `wgpu::Features::SHADER_FLOAT32_ATOMIC` (Vulkan with
+    /// VK_EXT_shader_atomic_float, Metal 3); naga 30 cannot write it for DX12 or GL.
+    Native,
+    /// A compare-and-swap loop on the element's bit pattern (`atomic<u32>`): every backend.
+    CompareAndSwap,
+}
+
+impl Atomics {
+    /// The name `devices` and `--json` report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Atomics::Native => "native",
+            Atomics::CompareAndSwap => "cas",
+        }
+    }
+
+    /// The adapter feature the variant needs.
+    pub fn required_features(self) -> wgpu::Features {
+        match self {
+            Atomics::Native => wgpu::Features::SHADER_FLOAT32_ATOMIC,
+            Atomics::CompareAndSwap => wgpu::Features::empty(),
+        }
+    }
+
+    /// The variant the engine runs on an adapter with `features`, unless forced.
+    pub fn best_for(features: wgpu::Features) -> Atomics {
+        if features.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC) {
+            Atomics::Native
+        } else {
+            Atomics::CompareAndSwap
+        }
+    }
+}
+
 /// The training kernel for `params`, with `rows_per_part` rows per matrix binding.
-pub fn train_source(params: &KernelParams, rows_per_part: u32, updates: Updates) -> String {
+pub fn train_source(
+    params: &KernelParams,
+    rows_per_part: u32,
+    updates: Updates,
+    atomics: Atomics,
+) -> String {
     let cbow = params.model == ModelKind::Cbow;
     let src = format!("{COMMON}\n{TRAIN}");
-    let elem = match updates {
-        Updates::Atomic | Updates::Hybrid => "atomic<u32>",
-        Updates::Racy => "f32",
+    let elem = match (updates, atomics) {
+        (Updates::Racy, _) => "f32",
+        (_, Atomics::Native) => "atomic<f32>",
+        (_, Atomics::CompareAndSwap) => "atomic<u32>",
     };
-    substitute(&expand_access(&src, updates), params, rows_per_part)
-        .replace("{{MATRIX_ELEM}}", elem)
-        .replace("{{CBOW}}", if cbow { "true" } else { "false" })
-        .replace(
-            "{{CROWS}}",
-            &if cbow { 1 } else { 2 * params.window }.to_string(),
-        )
+    substitute(
+        &expand_access(&src, updates, atomics),
+        params,
+        rows_per_part,
+    )
+    .replace("{{MATRIX_ELEM}}", elem)
+    .replace("{{CBOW}}", if cbow { "true" } else { "false" })
+    .replace(
+        "{{CROWS}}",
+        &if cbow { 1 } else { 2 * params.window }.to_string(),
+    )
 }
 
 /// The minibatch optimizer kernels (`grad`, `apply`) for `params` and `opt`, with
@@ -95,23 +143,32 @@ pub fn reduce_source() -> String {
 }
 
 /// Rewrites the kernel's `LOAD(m[i])` and `ADD(m[i], v);` accessors of the matrix bindings
-/// for the chosen update mode. The atomic add is a compare-and-swap loop on the element's
-/// bit pattern: it retries until no other invocation changed the element between the read
-/// and the write.
-fn expand_access(src: &str, updates: Updates) -> String {
+/// for the chosen update mode. The native atomic add is one `atomicAdd` on `atomic<f32>`;
+/// the compare-and-swap add is a loop on the element's bit pattern that retries until no
+/// other invocation changed the element between the read and the write.
+fn expand_access(src: &str, updates: Updates, atomics: Atomics) -> String {
     let mut src = src.to_string();
     for m in ["in0", "in1", "in2", "in3", "out0", "out1", "out2", "out3"] {
         let e = format!("{m}[i]");
-        let cas = format!(
-            "var old = atomicLoad(&{e}); loop {{ let r = atomicCompareExchangeWeak(&{e}, old, bitcast<u32>(bitcast<f32>(old) + v)); if (r.exchanged) {{ break; }} old = r.old_value; }}"
-        );
-        let (load, add) = match updates {
-            Updates::Atomic => (format!("bitcast<f32>(atomicLoad(&{e}))"), cas),
-            Updates::Hybrid => (
+        let (atomic_load, atomic_add, relaxed_add) = match atomics {
+            Atomics::Native => (
+                format!("atomicLoad(&{e})"),
+                format!("atomicAdd(&{e}, v);"),
+                format!("atomicStore(&{e}, atomicLoad(&{e}) + v);"),
+            ),
+            Atomics::CompareAndSwap => (
                 format!("bitcast<f32>(atomicLoad(&{e}))"),
                 format!(
-                    "if (row < {HOT_ROWS}u) {{ {cas} }} else {{ atomicStore(&{e}, bitcast<u32>(bitcast<f32>(atomicLoad(&{e})) + v)); }}"
+                    "var old = atomicLoad(&{e}); loop {{ let r = atomicCompareExchangeWeak(&{e}, old, bitcast<u32>(bitcast<f32>(old) + v)); if (r.exchanged) {{ break; }} old = r.old_value; }}"
                 ),
+                format!("atomicStore(&{e}, bitcast<u32>(bitcast<f32>(atomicLoad(&{e})) + v));"),
+            ),
+        };
+        let (load, add) = match updates {
+            Updates::Atomic => (atomic_load, atomic_add),
+            Updates::Hybrid => (
+                atomic_load,
+                format!("if (row < {HOT_ROWS}u) {{ {atomic_add} }} else {{ {relaxed_add} }}"),
             ),
             Updates::Racy => (e.clone(), format!("{e} = {e} + v;")),
         };

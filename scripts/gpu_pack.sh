@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Fills .gpu/ (git-ignored) with what scripts/gpu_table.sh needs on a GPU machine that has no
+# Rust and no network: the release binary (without debug info), the enwiki corpus, the
+# evaluation sets, the PyTorch baseline and the Vulkan loader package. Run it here, then run
+# gpu_table.sh there with .gpu carried along (about 50 MB).
+#
+#   scripts/gpu_pack.sh [SHARED_DIR]    # SHARED_DIR default: ../shared beside the repository
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${1:-../shared}
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
+mkdir -p .gpu/debs
+cargo build --release
+strip -o .gpu/w2v-gpu target/release/w2v-gpu
+cp "$SHARED/data/enwiki2015-text8like.zip" .gpu/
+cp "$SHARED/data/text8-prefix12m.zip" .gpu/
+cp "$SHARED/data/eval/questions-words.txt" "$SHARED/data/eval/EN-WS-353-ALL.txt" .gpu/
+cp "$SHARED/peers/torch_sgns.py" .gpu/
+cp scripts/gpu_table.sh .gpu/
+if ! ls .gpu/debs/libglvnd0_*.deb >/dev/null 2>&1; then
+  (cd .gpu/debs && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+fi
+du -sh .gpu

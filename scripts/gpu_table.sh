@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The whole GPU table of BENCHMARKS.md in one call, on a machine with a GPU, no Rust and no
+# network: builds nothing, reads everything from one folder made by scripts/gpu_pack.sh.
+# Prints markdown (and writes it to $OUT/gpu_table.md when OUT is set).
+#
+#   bash .gpu/gpu_table.sh [.gpu] [ROWS]
+#
+# ROWS: space-separated row names to run (default: all); see `row` calls below.
+# Every row: enwiki2015-text8like, 1 epoch, window 5, negative 5, sample 1e-4, min-count 5,
+# then `w2v-gpu eval` (analogy restricted to the 30k most frequent words, case-insensitive;
+# WordSim-353 Spearman). Words/s is the trainer's training-only rate (vocabulary excluded),
+# the same wall-clock rule for every row; the PyTorch row reports its own training wall time
+# by the same rule (corpus reading and vocabulary excluded).
+set -uo pipefail
+DIR=$(cd "${1:-.gpu}" && pwd)
+ONLY=${2:-}
+BIN=$DIR/w2v-gpu
+WORK=${WORK:-/tmp/gpu_table}
+mkdir -p "$WORK"
+T0=$(date +%s)
+
+# Vulkan loader and libglvnd (the NVIDIA ICD, libGLX_nvidia, needs libGLdispatch): the image
+# has the driver but maybe not these.
+if ! ldconfig -p | grep -q libvulkan.so.1 || ! ldconfig -p | grep -q libGLdispatch.so.0; then
+  for f in "$DIR"/debs/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+if [ -z "${VK_DRIVER_FILES:-}" ]; then
+  for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+    if [ -f "$icd" ]; then export VK_DRIVER_FILES=$icd; break; fi
+  done
+fi
+echo "vulkan loader: $(ldconfig -p | grep libvulkan.so.1 | head -1); ICD: ${VK_DRIVER_FILES:-none found}" >&2
+if [ -z "${CORPUS:-}" ]; then
+  [ -s "$WORK/enwiki" ] || python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); sys.stdout.buffer.write(z.read(z.namelist()[0]))' \
+      "$DIR/enwiki2015-text8like.zip" >"$WORK/enwiki"
+  CORPUS=$WORK/enwiki
+fi
+NCPU=$(nproc)
+
+echo "## $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1), $(date -u +%Y-%m-%d)"
+echo
+"$BIN" devices 2>&1 | sed 's/^/    /'
+echo
+echo "| row | model | dim | engine | words/s | analogy | WS-353 | GPU busy | upload B/word | host peak RSS | GPU memory |"
+echo "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
+
+gpu_mem_start() {
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 >"$WORK/mem.log" 2>/dev/null &
+    MEMPID=$!
+  else
+    MEMPID=
+  fi
+}
+gpu_mem_stop() {
+  if [ -n "$MEMPID" ]; then
+    kill "$MEMPID" 2>/dev/null; wait "$MEMPID" 2>/dev/null
+    sort -n "$WORK/mem.log" | awk 'NR==1{lo=$1} {hi=$1} END{if (NR) printf "%d MiB", hi-lo}'
+  fi
+}
+
+# row NAME MODEL DIM ENGINE_LABEL -- train flags...
+row() {
+  local name=$1 model=$2 dim=$3 label=$4; shift 5
+  want "$name" || return 0
+  local alpha=(--alpha 0.025); [ "$model" = cbow ] && alpha=(--alpha 0.05)
+  [[ " $* " == *" --alpha "* ]] && alpha=()
+  gpu_mem_start
+  local json
+  json=$(timeout 240 "$BIN" train --input "$CORPUS" --output "$WORK/$name.bin" --model "$model" \
+      --dim "$dim" --window 5 --negative 5 --sample 1e-4 --min-count 5 --epochs 1 "${alpha[@]}" \
+      --json --quiet "$@" 2>"$WORK/$name.err")
+  local rc=$?
+  local mem; mem=$(gpu_mem_stop)
+  if [ $rc -ne 0 ]; then
+    echo "| $name | $model | $dim | $label | failed (exit $rc): $(tail -c 300 "$WORK/$name.err" | tr '\n|' '  ') | | | | | | |"
+    return 0
+  fi
+  local ev
+  ev=$("$BIN" eval --vectors "$WORK/$name.bin" --analogies "$DIR/questions-words.txt" \
+      --similarity "$DIR/EN-WS-353-ALL.txt" --json 2>/dev/null)
+  python3 - "$name" "$model" "$dim" "$label" "$mem" "$json" "$ev" <<'PY'
+import json, sys
+name, model, dim, label, mem, tj, ej = sys.argv[1:8]
+t = json.loads(tj); e = json.loads(ej)
+wps = t["words_per_second"]
+busy = t.get("gpu_busy_fraction"); up = t.get("upload_bytes_per_word"); rss = t.get("peak_rss_bytes")
+label = label + (f" [{t['kernel']}]" if t.get("kernel") else "")
+print(f"| {name} | {model} | {dim} | {label} | {wps/1e6:.2f}M | {100*e['analogies'][0]['accuracy']:.2f}% | "
+      f"{e['similarity'][0]['spearman']:.3f} | {'' if busy is None else f'{100*busy:.1f}%'} | "
+      f"{'' if up is None else f'{up:.2f}'} | {'' if rss is None else f'{rss/2**20:.0f} MB'} | {mem} |")
+PY
+}
+
+V="--backend vulkan"
+C="--backend cpu --threads $NCPU"
+row sg100 skipgram 100 "GPU" -- $V
+row sg100cas skipgram 100 "GPU, --gpu-atomics cas" -- $V --gpu-atomics cas
+row sg100big skipgram 100 "GPU, --gpu-batch 262144" -- $V --gpu-batch 262144
+row sg100cpu skipgram 100 "CPU, $NCPU threads" -- $C
+row cb100 cbow 100 "GPU" -- $V
+row cb100cas cbow 100 "GPU, --gpu-atomics cas" -- $V --gpu-atomics cas
+row cb100cpu cbow 100 "CPU, $NCPU threads" -- $C
+row sg300 skipgram 300 "GPU" -- $V
+row sg300cpu skipgram 300 "CPU, $NCPU threads" -- $C
+row cb300 cbow 300 "GPU" -- $V
+row adam100 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512" -- $V --optimizer adam --alpha 0.01
+row adagrad100 skipgram 100 "GPU, lazy Adagrad lr 0.05, batch 512" -- $V --optimizer adagrad --alpha 0.05
+row adam100cpu skipgram 100 "CPU, lazy Adam lr 0.01, $NCPU threads" -- $C --optimizer adam --alpha 0.01
+
+# The PyTorch baseline (what a user would write instead): sparse embeddings, SparseAdam.
+if want torch && [ -f "$DIR/torch_sgns.py" ] && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+  tj=$(timeout 300 python3 "$DIR/torch_sgns.py" "$CORPUS" "$WORK/torch.bin" --dim 100 --window 5 \
+      --negative 5 --sample 1e-4 --min-count 5 --epochs 1 2>"$WORK/torch.err" | tail -1)
+  if [ -f "$WORK/torch.bin" ]; then
+    ev=$("$BIN" eval --vectors "$WORK/torch.bin" --analogies "$DIR/questions-words.txt" \
+        --similarity "$DIR/EN-WS-353-ALL.txt" --json 2>/dev/null)
+    python3 - "$tj" "$ev" <<'PY'
+import json, sys
+t = json.loads(sys.argv[1]); e = json.loads(sys.argv[2])
+print(f"| torch | skipgram | 100 | PyTorch SparseAdam (torch_sgns.py) | {t['words_per_second']/1e6:.2f}M | "
+      f"{100*e['analogies'][0]['accuracy']:.2f}% | {e['similarity'][0]['spearman']:.3f} | | | | |")
+PY
+  else
+    echo "| torch | skipgram | 100 | PyTorch | failed: $(tail -c 300 "$WORK/torch.err" | tr '\n|' '  ') | | | | | | |"
+  fi
+fi
+echo
+echo "corpus: $(basename "$CORPUS") ($(wc -w <"$CORPUS") words), $(nproc) CPU cores, table took $(( $(date +%s) - T0 )) s"
