@@ -4,7 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use w2v_gpu::backend::cpu::{CpuReference, Hogwild, Worker};
-use w2v_gpu::backend::{Backend, KernelParams};
+use w2v_gpu::backend::{Backend, KernelParams, Rate};
 use w2v_gpu::batch::{Batch, Batcher};
 use w2v_gpu::config::{ModelKind, TrainConfig};
 use w2v_gpu::loss::SigmoidTable;
@@ -65,7 +65,9 @@ fn reference_batch(c: &mut Criterion) {
     let mut g = c.benchmark_group("gpu_math_cpu_reference_20k_words");
     g.throughput(Throughput::Elements(batch.words));
     g.sample_size(10);
-    g.bench_function("skipgram", |b| b.iter(|| r.step(&batch, 0.01, 7).unwrap()));
+    g.bench_function("skipgram", |b| {
+        b.iter(|| r.step(&batch, Rate::constant(0.01), 7).unwrap())
+    });
     g.finish();
 }
 

@@ -97,36 +97,64 @@ PY
 
 V="--backend vulkan"
 C="--backend cpu --threads $NCPU"
-row sg100 skipgram 100 "GPU" -- $V
+row sg100 skipgram 100 "GPU (defaults)" -- $V
+row sg100win skipgram 100 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
+row sg100chunk skipgram 100 "GPU, --gpu-kernel chunk" -- $V --gpu-kernel chunk
+row sg100wincas skipgram 100 "GPU, --gpu-kernel window --gpu-atomics cas" -- $V --gpu-kernel window --gpu-atomics cas
+row sg100c16 skipgram 100 "GPU, --gpu-chunk 16" -- $V --gpu-chunk 16
+row sg100c64 skipgram 100 "GPU, --gpu-chunk 64" -- $V --gpu-chunk 64
+row sg100c128 skipgram 100 "GPU, --gpu-chunk 128" -- $V --gpu-chunk 128
+row sg100b256k skipgram 100 "GPU, --gpu-batch 262144" -- $V --gpu-batch 262144
+row sg100b1m skipgram 100 "GPU, --gpu-batch 1048576" -- $V --gpu-batch 1048576
+row sg100b1mc128 skipgram 100 "GPU, --gpu-batch 1048576 --gpu-chunk 128" -- $V --gpu-batch 1048576 --gpu-chunk 128
 row sg100cas skipgram 100 "GPU, --gpu-atomics cas" -- $V --gpu-atomics cas
-row sg100big skipgram 100 "GPU, --gpu-batch 262144" -- $V --gpu-batch 262144
 row sg100cpu skipgram 100 "CPU, $NCPU threads" -- $C
-row cb100 cbow 100 "GPU" -- $V
-row cb100cas cbow 100 "GPU, --gpu-atomics cas" -- $V --gpu-atomics cas
+row cb100 cbow 100 "GPU (defaults)" -- $V
+row cb100win cbow 100 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
+row cb100c64 cbow 100 "GPU, --gpu-chunk 64" -- $V --gpu-chunk 64
+row cb100b1m cbow 100 "GPU, --gpu-batch 1048576" -- $V --gpu-batch 1048576
 row cb100cpu cbow 100 "CPU, $NCPU threads" -- $C
-row sg300 skipgram 300 "GPU" -- $V
+row sg300 skipgram 300 "GPU (defaults)" -- $V
+row sg300win skipgram 300 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
+row sg300b1m skipgram 300 "GPU, --gpu-batch 1048576" -- $V --gpu-batch 1048576
 row sg300cpu skipgram 300 "CPU, $NCPU threads" -- $C
-row cb300 cbow 300 "GPU" -- $V
+row cb300 cbow 300 "GPU (defaults)" -- $V
+row cb300win cbow 300 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
+row cb300cpu cbow 300 "CPU, $NCPU threads" -- $C
 row adam100 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512" -- $V --optimizer adam --alpha 0.01
 row adagrad100 skipgram 100 "GPU, lazy Adagrad lr 0.05, batch 512" -- $V --optimizer adagrad --alpha 0.05
 row adam100cpu skipgram 100 "CPU, lazy Adam lr 0.01, $NCPU threads" -- $C --optimizer adam --alpha 0.01
 
 # The PyTorch baseline (what a user would write instead): sparse embeddings, SparseAdam.
-if want torch && [ -f "$DIR/torch_sgns.py" ] && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
-  tj=$(timeout 300 python3 "$DIR/torch_sgns.py" "$CORPUS" "$WORK/torch.bin" --dim 100 --window 5 \
-      --negative 5 --sample 1e-4 --min-count 5 --epochs 1 2>"$WORK/torch.err" | tail -1)
-  if [ -f "$WORK/torch.bin" ]; then
-    ev=$("$BIN" eval --vectors "$WORK/torch.bin" --analogies "$DIR/questions-words.txt" \
-        --similarity "$DIR/EN-WS-353-ALL.txt" --json 2>/dev/null)
-    python3 - "$tj" "$ev" <<'PY'
+torch_row() { # NAME LABEL torch_sgns.py flags...
+  local name=$1 label=$2; shift 2
+  want "$name" || return 0
+  [ -f "$DIR/torch_sgns.py" ] || return 0
+  if ! python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+    echo "| $name | skipgram | 100 | $label | skipped: no CUDA PyTorch | | | | | | |"
+    return 0
+  fi
+  rm -f "$WORK/$name.bin"
+  local tj ev
+  tj=$(timeout 300 python3 "$DIR/torch_sgns.py" "$CORPUS" "$WORK/$name.bin" --dim 100 --window 5 \
+      --negative 5 --sample 1e-4 --min-count 5 --epochs 1 "$@" 2>"$WORK/$name.err" | tail -1)
+  if [ ! -f "$WORK/$name.bin" ]; then
+    echo "| $name | skipgram | 100 | $label | failed: $(tail -c 300 "$WORK/$name.err" | tr '\n|' '  ') | | | | | | |"
+    return 0
+  fi
+  ev=$("$BIN" eval --vectors "$WORK/$name.bin" --analogies "$DIR/questions-words.txt" \
+      --similarity "$DIR/EN-WS-353-ALL.txt" --json 2>/dev/null)
+  python3 - "$name" "$label" "$tj" "$ev" <<'PY'
 import json, sys
-t = json.loads(sys.argv[1]); e = json.loads(sys.argv[2])
-print(f"| torch | skipgram | 100 | PyTorch SparseAdam (torch_sgns.py) | {t['words_per_second']/1e6:.2f}M | "
+name, label = sys.argv[1:3]
+t = json.loads(sys.argv[3]); e = json.loads(sys.argv[4])
+print(f"| {name} | skipgram | 100 | {label} | {t['words_per_second']/1e6:.2f}M | "
       f"{100*e['analogies'][0]['accuracy']:.2f}% | {e['similarity'][0]['spearman']:.3f} | | | | |")
 PY
-  else
-    echo "| torch | skipgram | 100 | PyTorch | failed: $(tail -c 300 "$WORK/torch.err" | tr '\n|' '  ') | | | | | | |"
-  fi
-fi
+}
+torch_row torch "PyTorch, SparseAdam lr 0.01 (torch_sgns.py defaults)"
+torch_row torchsgd "PyTorch, SGD lr 0.025 linear decay, 65536 words per step" --optimizer sgd
+torch_row torchsgd8k "PyTorch, SGD lr 0.025 linear decay, 8192 words per step" --optimizer sgd --batch-words 8192
+
 echo
 echo "corpus: $(basename "$CORPUS") ($(wc -w <"$CORPUS") words), $(nproc) CPU cores, table took $(( $(date +%s) - T0 )) s"

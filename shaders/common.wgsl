@@ -9,10 +9,17 @@ const MAXC: u32 = 2u * WINDOW;
 const WG: u32 = {{WG}}u;
 // Rows per matrix binding: a matrix larger than one storage binding is split by row range.
 const RPP: u32 = {{RPP}}u;
-// Header words at the start of the per-step upload: alpha (f32 bits), RNG key, token count.
+// Header words at the start of the per-step upload: rate at the first position (f32 bits),
+// RNG key, token count, rate after the last position (f32 bits).
 const HEADER: u32 = 8u;
 const SENT: u32 = 0xffffffffu;
 const MAX_EXP: f32 = 6.0;
+
+// The learning rate at position `pos` of a step of `n` positions: linear from the step's
+// first rate to its last; identical to backend::Rate::at.
+fn rate_at(a0: f32, a1: f32, pos: u32, n: u32) -> f32 {
+    return a0 + (a1 - a0) * (f32(pos) / f32(max(n, 1u)));
+}
 
 // PCG-RXS-M-XS hash; identical to sampling::pcg_hash.
 fn pcg_hash(v: u32) -> u32 {

@@ -19,18 +19,6 @@ const IS_CBOW: bool = {{CBOW}};
 // Context rows kept in workgroup memory (skip-gram needs them for dO; CBOW only needs h).
 const CROWS: u32 = {{CROWS}}u;
 
-@group(0) @binding(0) var<storage, read> tok: array<u32>;
-@group(0) @binding(1) var<storage, read> alias_table: array<vec2<u32>>;
-@group(0) @binding(2) var<storage, read_write> loss_out: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> in0: array<{{MATRIX_ELEM}}>;
-@group(0) @binding(4) var<storage, read_write> in1: array<{{MATRIX_ELEM}}>;
-@group(0) @binding(5) var<storage, read_write> in2: array<{{MATRIX_ELEM}}>;
-@group(0) @binding(6) var<storage, read_write> in3: array<{{MATRIX_ELEM}}>;
-@group(0) @binding(7) var<storage, read_write> out0: array<{{MATRIX_ELEM}}>;
-@group(0) @binding(8) var<storage, read_write> out1: array<{{MATRIX_ELEM}}>;
-@group(0) @binding(9) var<storage, read_write> out2: array<{{MATRIX_ELEM}}>;
-@group(0) @binding(10) var<storage, read_write> out3: array<{{MATRIX_ELEM}}>;
-
 var<workgroup> ids_c: array<u32, MAXC>;
 var<workgroup> ids_o: array<u32, NOUT>;
 var<workgroup> n_ctx: u32;
@@ -40,50 +28,6 @@ var<workgroup> hvec: array<f32, DIM>;
 var<workgroup> grad: array<f32, MAXC * NOUT>;
 var<workgroup> gm: array<f32, MAXC * NOUT>;
 var<workgroup> loss_part: array<vec2<f32>, WG>;
-
-fn in_load(row: u32, d: u32) -> f32 {
-    let part = row / RPP;
-    let i = (row - part * RPP) * DIM + d;
-    switch part {
-        case 0u: { return LOAD(in0[i]); }
-        case 1u: { return LOAD(in1[i]); }
-        case 2u: { return LOAD(in2[i]); }
-        default: { return LOAD(in3[i]); }
-    }
-}
-
-fn in_add(row: u32, d: u32, v: f32) {
-    let part = row / RPP;
-    let i = (row - part * RPP) * DIM + d;
-    switch part {
-        case 0u: { ADD(in0[i], v); }
-        case 1u: { ADD(in1[i], v); }
-        case 2u: { ADD(in2[i], v); }
-        default: { ADD(in3[i], v); }
-    }
-}
-
-fn out_load(row: u32, d: u32) -> f32 {
-    let part = row / RPP;
-    let i = (row - part * RPP) * DIM + d;
-    switch part {
-        case 0u: { return LOAD(out0[i]); }
-        case 1u: { return LOAD(out1[i]); }
-        case 2u: { return LOAD(out2[i]); }
-        default: { return LOAD(out3[i]); }
-    }
-}
-
-fn out_add(row: u32, d: u32, v: f32) {
-    let part = row / RPP;
-    let i = (row - part * RPP) * DIM + d;
-    switch part {
-        case 0u: { ADD(out0[i], v); }
-        case 1u: { ADD(out1[i], v); }
-        case 2u: { ADD(out2[i], v); }
-        default: { ADD(out3[i], v); }
-    }
-}
 
 fn first_c(i: u32) -> bool {
     for (var k = 0u; k < i; k++) {
@@ -103,16 +47,6 @@ fn first_o(j: u32) -> bool {
     return true;
 }
 
-fn sample_noise(key: u32, pos: u32, j: u32) -> u32 {
-    let n = arrayLength(&alias_table);
-    let i = mulhi(rand_at(key, pos, 1u + 2u * j), n);
-    let e = alias_table[i];
-    if (e.x == 0xffffffffu || rand_at(key, pos, 2u + 2u * j) < e.x) {
-        return i;
-    }
-    return e.y;
-}
-
 @compute @workgroup_size(WG)
 fn train(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -120,9 +54,9 @@ fn train(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let pos = wid.x + wid.y * nwg.x;
-    let alpha = bitcast<f32>(tok[0]);
     let key = tok[1];
     let n_tokens = tok[2];
+    let alpha = rate_at(bitcast<f32>(tok[0]), bitcast<f32>(tok[3]), pos, n_tokens);
 
     // Phase 1: the window (one invocation) and the noise words (NEG invocations).
     if (lid == 0u) {

@@ -67,6 +67,13 @@ impl From<BackendArg> for BackendKind {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum KernelArg {
+    Auto,
+    Chunk,
+    Window,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum AtomicsArg {
     Auto,
     Native,
@@ -155,6 +162,15 @@ pub struct TrainArgs {
     /// the adapter has it). `w2v-gpu devices` shows what each adapter supports.
     #[arg(long, value_enum, default_value = "auto")]
     pub gpu_atomics: AtomicsArg,
+    /// The SGD kernel: `chunk` (a workgroup walks a chunk of consecutive positions in order,
+    /// the context rows cached in workgroup memory), `window` (a workgroup per centre
+    /// position, rows read from and added to device memory per window), or `auto` (chunk
+    /// where its workgroup memory fits the adapter).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub gpu_kernel: KernelArg,
+    /// Centre positions per workgroup of the chunk kernel.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub gpu_chunk: u32,
     /// `sgd`: word2vec's per-window SGD with linearly decaying --alpha. `adagrad`, `adam`,
     /// `rmsprop`: minibatches of --batch-size centre words, sparse (lazy) updates of only the
     /// rows each step uses, constant --alpha [default lr: adam/rmsprop 0.002, adagrad 0.05].
@@ -252,6 +268,12 @@ impl TrainArgs {
                 AtomicsArg::Native => Some(crate::backend::gpu::shaders::Atomics::Native),
                 AtomicsArg::Cas => Some(crate::backend::gpu::shaders::Atomics::CompareAndSwap),
             },
+            gpu_kernel: match self.gpu_kernel {
+                KernelArg::Auto => None,
+                KernelArg::Chunk => Some(crate::backend::gpu::shaders::Kernel::Chunk),
+                KernelArg::Window => Some(crate::backend::gpu::shaders::Kernel::Window),
+            },
+            gpu_chunk: self.gpu_chunk,
             max_binding_bytes: self.max_binding_bytes,
             count_pairs: false,
             shared_negatives: self.shared_negatives,

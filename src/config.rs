@@ -95,6 +95,10 @@ pub struct TrainConfig {
     pub gpu_updates: crate::backend::gpu::shaders::Updates,
     /// How the GPU's atomic float add is done; `None`: native where the adapter has it.
     pub gpu_atomics: Option<crate::backend::gpu::shaders::Atomics>,
+    /// Which SGD kernel; `None`: the chunk kernel where its workgroup memory fits.
+    pub gpu_kernel: Option<crate::backend::gpu::shaders::Kernel>,
+    /// Centre positions per workgroup of the chunk kernel.
+    pub gpu_chunk: u32,
     /// CPU skip-gram: noise words drawn once per centre word and shared by its window.
     pub shared_negatives: bool,
     /// Count the GPU's (context, centre) pairs on the host (benchmarks).
@@ -188,6 +192,8 @@ impl Default for TrainConfig {
             gpu_batch: 1 << 16,
             gpu_updates: crate::backend::gpu::shaders::Updates::Atomic,
             gpu_atomics: None,
+            gpu_kernel: None,
+            gpu_chunk: crate::backend::gpu::shaders::DEFAULT_CHUNK,
             max_binding_bytes: None,
             count_pairs: false,
             shared_negatives: false,

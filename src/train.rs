@@ -3,7 +3,7 @@
 
 use crate::backend::cpu::{Hogwild, Worker};
 use crate::backend::cpu_sparse::CpuSparse;
-use crate::backend::{gpu, Backend, KernelParams, SparseBackend, StepLoss};
+use crate::backend::{gpu, Backend, KernelParams, Rate, SparseBackend, StepLoss};
 use crate::batch::{split_ranges, Batch, Batcher};
 use crate::checkpoint::{Checkpoint, Cursor};
 use crate::config::CheckpointEvery;
@@ -957,9 +957,12 @@ pub fn train_with_backend(
                 break;
             };
             wait += t.elapsed();
-            let alpha = cfg.lr_at(done, total);
+            let rate = Rate {
+                start: cfg.lr_at(done, total),
+                end: cfg.lr_at(done + batch.words, total),
+            };
             let key = step_key(cfg.seed, step);
-            backend.step(&batch, alpha, key)?;
+            backend.step(&batch, rate, key)?;
             if count_pairs {
                 pairs += count_window_pairs(&batch.tokens, key, cfg.window, cfg.model);
             }

@@ -13,16 +13,23 @@
 //!   from each other (+10%); lost updates from racing writes would push it outside. The
 //!   loss must agree within 1%.
 //!
-//! Each test runs with both ways of adding a float atomically: the native `atomicAdd` on
-//! `atomic<f32>` (where the adapter has SHADER_FLOAT32_ATOMIC; lavapipe does, and under CI
-//! on Vulkan its absence is a failure) and the compare-and-swap loop every backend has.
+//! Each test runs both kernels (window: a workgroup per centre position; chunk: a workgroup
+//! walks consecutive positions with the context rows in workgroup memory) with both ways of
+//! adding a float atomically: the native `atomicAdd` on `atomic<f32>` (where the adapter has
+//! SHADER_FLOAT32_ATOMIC; lavapipe does, and under CI on Vulkan its absence is a failure)
+//! and the compare-and-swap loop every backend has.
+//!
+//! The chunk kernel applies a chunk's windows one after another; with a single chunk it
+//! must equal the sequential reference (windows applied in order) within 2e-6 + 1e-5·|x|
+//! per element, while the snapshot reference is far outside that — so the test sees the
+//! order, not just the sum.
 
 mod common;
 
 use w2v_gpu::backend::cpu::{window_at, CpuReference};
-use w2v_gpu::backend::gpu::shaders::Atomics;
+use w2v_gpu::backend::gpu::shaders::{Atomics, Kernel};
 use w2v_gpu::backend::gpu::GpuBackend;
-use w2v_gpu::backend::{Backend, KernelParams};
+use w2v_gpu::backend::{Backend, KernelParams, Rate};
 use w2v_gpu::batch::Batch;
 use w2v_gpu::config::{ModelKind, TrainConfig};
 use w2v_gpu::corpus::SENTENCE_END;
@@ -103,17 +110,44 @@ fn gpu(
     p: KernelParams,
     alias: &AliasTable,
     max_binding: Option<u64>,
-    atomics: Atomics,
+    v: Variant,
 ) -> GpuBackend {
     let cfg = TrainConfig {
         gpu_batch: 4096,
         max_binding_bytes: max_binding,
-        gpu_atomics: Some(atomics),
+        gpu_atomics: Some(v.atomics),
+        gpu_kernel: Some(v.kernel),
+        gpu_chunk: v.chunk,
         ..TrainConfig::default()
     };
     let g = GpuBackend::new(ctx, m, p, alias, &cfg).expect("GPU backend");
-    assert_eq!(g.atomics(), atomics);
+    assert_eq!(g.atomics(), v.atomics);
+    assert_eq!(g.kernel(), v.kernel);
     g
+}
+
+/// A kernel, its atomics and (chunk kernel) centre positions per workgroup.
+#[derive(Debug, Clone, Copy)]
+struct Variant {
+    kernel: Kernel,
+    atomics: Atomics,
+    chunk: u32,
+}
+
+/// Every kernel variant the engine can select, with chunks short enough that a test batch
+/// spreads over many workgroups.
+fn variants() -> Vec<Variant> {
+    let mut v = Vec::new();
+    for kernel in [Kernel::Window, Kernel::Chunk] {
+        for atomics in [Atomics::Native, Atomics::CompareAndSwap] {
+            v.push(Variant {
+                kernel,
+                atomics,
+                chunk: 7,
+            });
+        }
+    }
+    v
 }
 
 /// Opens the test GPU for `atomics`, or skips: the native variant is skipped (visibly) on
@@ -162,12 +196,12 @@ fn rel_update_diff(init: &[f32], reference: &[f32], a: &[f32], b: &[f32]) -> f64
 }
 
 fn conflict_free_parity(model: ModelKind, max_binding: Option<u64>, name: &str) {
-    for atomics in [Atomics::Native, Atomics::CompareAndSwap] {
-        let name = format!("{name} ({atomics:?})");
-        let Some(ctx) = open_for(&name, atomics) else {
+    for v in variants() {
+        let name = format!("{name} ({v:?})");
+        let Some(ctx) = open_for(&name, v.atomics) else {
             continue;
         };
-        conflict_free_case(ctx, model, max_binding, atomics, &name);
+        conflict_free_case(ctx, model, max_binding, v, &name);
     }
 }
 
@@ -175,7 +209,7 @@ fn conflict_free_case(
     ctx: w2v_gpu::backend::gpu::GpuContext,
     model: ModelKind,
     max_binding: Option<u64>,
-    atomics: Atomics,
+    v: Variant,
     name: &str,
 ) {
     let vocab = 60_000;
@@ -189,14 +223,14 @@ fn conflict_free_case(
     let init = random_model(vocab, params.dim, 5);
     let (batch, key) = conflict_free(&params, &alias, vocab);
     let mut cpu = CpuReference::new(init.clone(), params, alias.clone());
-    let mut gpu = gpu(ctx, &init, params, &alias, max_binding, atomics);
+    let mut gpu = gpu(ctx, &init, params, &alias, max_binding, v);
     if let Some(limit) = max_binding {
         let split = gpu.split();
         assert!(split.parts >= 3, "forced limit {limit} gave {split:?}");
     }
     for (step, alpha) in [(0u32, 0.5f32), (1, 0.25)] {
-        cpu.step(&batch, alpha, key + step).unwrap();
-        gpu.step(&batch, alpha, key + step).unwrap();
+        cpu.step(&batch, Rate::constant(alpha), key + step).unwrap();
+        gpu.step(&batch, Rate::constant(alpha), key + step).unwrap();
     }
     let lg = gpu.take_loss().unwrap().unwrap();
     let g = gpu.download().unwrap();
@@ -209,9 +243,9 @@ fn conflict_free_case(
     assert_close(&format!("{name} output"), &g.output, &c.output);
     // The GPU reports the last step's loss; recompute it on the CPU for that step only.
     let mut cpu2 = CpuReference::new(init.clone(), params, alias.clone());
-    cpu2.step(&batch, 0.5, key).unwrap();
+    cpu2.step(&batch, Rate::constant(0.5), key).unwrap();
     cpu2.take_loss().unwrap();
-    cpu2.step(&batch, 0.25, key + 1).unwrap();
+    cpu2.step(&batch, Rate::constant(0.25), key + 1).unwrap();
     let lc = cpu2.take_loss().unwrap().unwrap();
     assert_eq!(lg.terms, lc.terms, "{name}: loss terms");
     assert!(
@@ -239,21 +273,16 @@ fn matrices_split_over_bindings_match_reference() {
 }
 
 fn zipf_parity(model: ModelKind, name: &str) {
-    for atomics in [Atomics::Native, Atomics::CompareAndSwap] {
-        let name = format!("{name} ({atomics:?})");
-        let Some(ctx) = open_for(&name, atomics) else {
+    for v in variants() {
+        let name = format!("{name} ({v:?})");
+        let Some(ctx) = open_for(&name, v.atomics) else {
             continue;
         };
-        zipf_case(ctx, model, atomics, &name);
+        zipf_case(ctx, model, v, &name);
     }
 }
 
-fn zipf_case(
-    ctx: w2v_gpu::backend::gpu::GpuContext,
-    model: ModelKind,
-    atomics: Atomics,
-    name: &str,
-) {
+fn zipf_case(ctx: w2v_gpu::backend::gpu::GpuContext, model: ModelKind, v: Variant, name: &str) {
     let vocab = 20_000;
     let params = KernelParams {
         model,
@@ -267,8 +296,12 @@ fn zipf_case(
     let batch = zipf_batch(vocab, 1000, 3);
     let mut seq = CpuReference::new(init.clone(), params, alias.clone());
     let mut par = CpuReference::new(init.clone(), params, alias.clone()).with_snapshot_reads();
-    let mut gpu = gpu(ctx, &init, params, &alias, None, atomics);
-    let alpha = 0.025;
+    let mut gpu = gpu(ctx, &init, params, &alias, None, v);
+    // The rate falls across the step, as in training (per-position rate).
+    let alpha = Rate {
+        start: 0.03,
+        end: 0.02,
+    };
     seq.step(&batch, alpha, 77).unwrap();
     par.step(&batch, alpha, 77).unwrap();
     gpu.step(&batch, alpha, 77).unwrap();
@@ -323,4 +356,85 @@ fn skipgram_zipf_batch_matches_reference_within_hogwild_noise() {
 #[test]
 fn cbow_zipf_batch_matches_reference_within_hogwild_noise() {
     zipf_parity(ModelKind::Cbow, "cbow_zipf");
+}
+
+/// One chunk covering the whole batch: the kernel walks the windows in order, so it must
+/// compute the sequential reference. One long sentence of distinct words, so consecutive
+/// windows share most of their context rows (each row is read after earlier windows
+/// changed it) and no word repeats inside the ring.
+fn single_chunk_is_sequential(model: ModelKind, name: &str) {
+    for atomics in [Atomics::Native, Atomics::CompareAndSwap] {
+        let name = format!("{name} ({atomics:?})");
+        let Some(ctx) = open_for(&name, atomics) else {
+            continue;
+        };
+        let vocab = 5_000;
+        let params = KernelParams {
+            model,
+            dim: 24,
+            window: 4,
+            negative: 5,
+        };
+        let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1_000_000 / r).collect();
+        let alias = AliasTable::unigram(&counts, 0.75);
+        let init = random_model(vocab, params.dim, 11);
+        let mut tokens: Vec<u32> = (100..400).collect();
+        tokens.push(SENTENCE_END);
+        let batch = Batch {
+            words: 300,
+            tokens,
+            step: 0,
+        };
+        let v = Variant {
+            kernel: Kernel::Chunk,
+            atomics,
+            chunk: 1024,
+        };
+        let mut gpu = gpu(ctx, &init, params, &alias, None, v);
+        let mut seq = CpuReference::new(init.clone(), params, alias.clone());
+        let mut par = CpuReference::new(init.clone(), params, alias.clone()).with_snapshot_reads();
+        let alpha = Rate {
+            start: 0.1,
+            end: 0.05,
+        };
+        gpu.step(&batch, alpha, 5).unwrap();
+        seq.step(&batch, alpha, 5).unwrap();
+        par.step(&batch, alpha, 5).unwrap();
+        let lg = gpu.take_loss().unwrap().unwrap();
+        let ls = seq.take_loss().unwrap().unwrap();
+        let (g, s, p) = (
+            gpu.download().unwrap(),
+            seq.download().unwrap(),
+            par.download().unwrap(),
+        );
+        let worst = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs() - 1e-5 * y.abs())
+                .fold(0.0f32, f32::max)
+        };
+        assert!(
+            worst(&s.input, &p.input) > 1e-3,
+            "{name}: the batch does not tell sequential from snapshot reads"
+        );
+        assert_close(&format!("{name} input"), &g.input, &s.input);
+        assert_close(&format!("{name} output"), &g.output, &s.output);
+        assert_eq!(lg.terms, ls.terms, "{name}: loss terms");
+        assert!(
+            (lg.sum - ls.sum).abs() <= 1e-4 * ls.sum.abs(),
+            "{name}: loss {} vs {}",
+            lg.sum,
+            ls.sum
+        );
+    }
+}
+
+#[test]
+fn skipgram_single_chunk_equals_sequential_reference() {
+    single_chunk_is_sequential(ModelKind::SkipGram, "skipgram_single_chunk");
+}
+
+#[test]
+fn cbow_single_chunk_equals_sequential_reference() {
+    single_chunk_is_sequential(ModelKind::Cbow, "cbow_single_chunk");
 }

@@ -38,10 +38,15 @@ fn training_kernels_validate_for_all_shapes() {
                 shaders::Updates::Hybrid,
                 shaders::Updates::Racy,
             ] {
-                for atomics in [shaders::Atomics::CompareAndSwap, shaders::Atomics::Native] {
-                    let src = shaders::train_source(&p, 12345, updates, atomics);
+                for (kernel, atomics) in [
+                    (shaders::Kernel::Window, shaders::Atomics::CompareAndSwap),
+                    (shaders::Kernel::Window, shaders::Atomics::Native),
+                    (shaders::Kernel::Chunk, shaders::Atomics::CompareAndSwap),
+                    (shaders::Kernel::Chunk, shaders::Atomics::Native),
+                ] {
+                    let src = shaders::kernel_source(kernel, &p, 12345, updates, atomics, 32);
                     let name = format!(
-                        "train {model:?} {updates:?} {atomics:?} d{dim} w{window} n{negative}"
+                        "train {kernel:?} {model:?} {updates:?} {atomics:?} d{dim} w{window} n{negative}"
                     );
                     if atomics == shaders::Atomics::Native && updates != shaders::Updates::Racy {
                         // Without the capability the native variant must be rejected: it is

@@ -7,7 +7,7 @@
 //!   word's window, random numbers from the counter-based hash), applied window by window.
 //!   The GPU parity tests compare against it.
 
-use crate::backend::{Backend, KernelParams, StepLoss};
+use crate::backend::{Backend, KernelParams, Rate, StepLoss};
 use crate::batch::Batch;
 use crate::config::ModelKind;
 use crate::corpus::SENTENCE_END;
@@ -489,7 +489,7 @@ pub fn window_at(
 }
 
 impl Backend for CpuReference {
-    fn step(&mut self, batch: &Batch, alpha: f32, key: u32) -> Result<()> {
+    fn step(&mut self, batch: &Batch, rate: Rate, key: u32) -> Result<()> {
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
@@ -501,6 +501,7 @@ impl Backend for CpuReference {
             if ctx.is_empty() {
                 continue;
             }
+            let alpha = rate.at(pos, toks.len());
             let centre = out[0];
             let rows = |m: &Vec<f32>, ids: &[u32]| -> Vec<Vec<f32>> {
                 ids.iter()

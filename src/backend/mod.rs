@@ -39,11 +39,36 @@ impl StepLoss {
     }
 }
 
+/// The learning rate across one step: linear from `start` at the first position of the
+/// batch to `end` after its last, so a step of a million words follows word2vec's linear
+/// decay position by position instead of in one stair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub start: f32,
+    pub end: f32,
+}
+
+impl Rate {
+    /// The same rate for every position.
+    pub fn constant(alpha: f32) -> Rate {
+        Rate {
+            start: alpha,
+            end: alpha,
+        }
+    }
+
+    /// The rate at position `pos` of a batch of `n` positions; the kernels compute the
+    /// same expression in f32.
+    pub fn at(&self, pos: usize, n: usize) -> f32 {
+        self.start + (self.end - self.start) * (pos as f32 / n.max(1) as f32)
+    }
+}
+
 /// A model held by an engine, updated one batch at a time.
 pub trait Backend {
-    /// Applies one batch with learning rate `alpha`; `key` seeds the step's random numbers
+    /// Applies one batch with learning rate `rate`; `key` seeds the step's random numbers
     /// (window shrink and noise words) as `sampling::rand_at(key, position, lane)`.
-    fn step(&mut self, batch: &Batch, alpha: f32, key: u32) -> Result<()>;
+    fn step(&mut self, batch: &Batch, rate: Rate, key: u32) -> Result<()>;
     /// Loss accumulated since the last call, where the engine measured it.
     fn take_loss(&mut self) -> Result<Option<StepLoss>>;
     /// Copies both matrices back to the host.

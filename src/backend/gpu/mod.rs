@@ -11,7 +11,7 @@ pub mod sparse;
 use context::describe as describe_adapter;
 pub use context::GpuContext;
 
-use crate::backend::{Backend, KernelParams, StepLoss};
+use crate::backend::{Backend, KernelParams, Rate, StepLoss};
 use crate::batch::Batch;
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
@@ -19,7 +19,8 @@ use crate::model::Model;
 use crate::sampling::AliasTable;
 use std::collections::VecDeque;
 
-/// u32 words before the tokens in each upload: alpha bits, RNG key, token count, padding.
+/// u32 words before the tokens in each upload: rate at the first position (f32 bits), RNG
+/// key, token count, rate after the last position (f32 bits), padding.
 pub const HEADER_WORDS: usize = 8;
 /// Matrix bindings per matrix in the kernel (row-range split).
 pub const PARTS: usize = 4;
@@ -131,6 +132,9 @@ pub struct GpuBackend {
     timestamps: Option<Timestamps>,
     atomics: shaders::Atomics,
     updates: shaders::Updates,
+    kernel: shaders::Kernel,
+    /// Centre positions per workgroup (1 for the window kernel).
+    per_group: usize,
 }
 
 /// Timestamp queries around every training dispatch, resolved into a ring of 256-byte
@@ -291,15 +295,19 @@ impl GpuBackend {
         cfg: &TrainConfig,
     ) -> Result<GpuBackend> {
         let limits = &ctx.limits;
-        let need_wg = shaders::workgroup_bytes(&params);
-        if need_wg > limits.max_compute_workgroup_storage_size as u64 {
+        let wg_limit = limits.max_compute_workgroup_storage_size as u64;
+        let kernel = cfg
+            .gpu_kernel
+            .unwrap_or_else(|| shaders::Kernel::auto(&params, cfg.gpu_chunk, wg_limit));
+        let need_wg = shaders::kernel_workgroup_bytes(kernel, &params, cfg.gpu_chunk);
+        if need_wg > wg_limit {
             return Err(Error::Gpu(format!(
-                "--dim {} with --window {} and --negative {} needs {need_wg} bytes of workgroup memory; {} allows {}. Use a smaller --dim/--window or --backend cpu",
+                "the {} kernel with --dim {} --window {} --negative {} needs {need_wg} bytes of workgroup memory; {} allows {wg_limit}. Use --gpu-kernel auto, a smaller --dim/--window, or --backend cpu",
+                kernel.name(),
                 params.dim,
                 params.window,
                 params.negative,
                 ctx.info.name,
-                limits.max_compute_workgroup_storage_size
             )));
         }
         if limits.max_storage_buffers_per_shader_stage < 3 + 2 * PARTS as u32 {
@@ -399,11 +407,13 @@ impl GpuBackend {
                 ))
             }
         };
-        let train_src = shaders::train_source(
+        let train_src = shaders::kernel_source(
+            kernel,
             &params,
             split.rows_per_part as u32,
             cfg.gpu_updates,
             atomics,
+            cfg.gpu_chunk,
         );
         let train = pipeline(device, "train", &train_src, "train", &train_layout);
         let train_groups = tokens
@@ -472,6 +482,11 @@ impl GpuBackend {
             ring: StepRing::starting_at(0),
             atomics,
             updates: cfg.gpu_updates,
+            kernel,
+            per_group: match kernel {
+                shaders::Kernel::Window => 1,
+                shaders::Kernel::Chunk => cfg.gpu_chunk.max(1) as usize,
+            },
         })
     }
 
@@ -482,13 +497,22 @@ impl GpuBackend {
     /// The kernel variant that runs, for logs and `--json` (`kernel`): the update mode and
     /// how atomic adds are made.
     pub fn kernel_name(&self) -> String {
+        let k = match self.kernel {
+            shaders::Kernel::Window => "window".to_string(),
+            shaders::Kernel::Chunk => format!("chunk {}", self.per_group),
+        };
         match self.updates {
-            shaders::Updates::Racy => "window, racy updates".to_string(),
-            shaders::Updates::Atomic => format!("window, {} atomics", self.atomics.name()),
+            shaders::Updates::Racy => format!("{k}, racy updates"),
+            shaders::Updates::Atomic => format!("{k}, {} atomics", self.atomics.name()),
             shaders::Updates::Hybrid => {
-                format!("window, hybrid updates ({} atomics)", self.atomics.name())
+                format!("{k}, hybrid updates ({} atomics)", self.atomics.name())
             }
         }
+    }
+
+    /// Which kernel runs.
+    pub fn kernel(&self) -> shaders::Kernel {
+        self.kernel
     }
 
     /// How atomic float adds are made.
@@ -517,7 +541,7 @@ impl GpuBackend {
 }
 
 impl Backend for GpuBackend {
-    fn step(&mut self, batch: &Batch, alpha: f32, key: u32) -> Result<()> {
+    fn step(&mut self, batch: &Batch, rate: Rate, key: u32) -> Result<()> {
         let n = batch.tokens.len();
         if n == 0 {
             return Ok(());
@@ -530,8 +554,16 @@ impl Backend for GpuBackend {
         }
         let k = self.ring.slot();
         self.staging.clear();
-        self.staging
-            .extend_from_slice(&[alpha.to_bits(), key, n as u32, 0, 0, 0, 0, 0]);
+        self.staging.extend_from_slice(&[
+            rate.start.to_bits(),
+            key,
+            n as u32,
+            rate.end.to_bits(),
+            0,
+            0,
+            0,
+            0,
+        ]);
         self.staging.extend_from_slice(&batch.tokens);
         self.ctx
             .queue
@@ -541,8 +573,9 @@ impl Backend for GpuBackend {
             .limits
             .max_compute_workgroups_per_dimension
             .min(32768) as usize;
-        let gx = n.min(max_x);
-        let gy = n.div_ceil(gx);
+        let groups = n.div_ceil(self.per_group);
+        let gx = groups.min(max_x);
+        let gy = groups.div_ceil(gx);
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {

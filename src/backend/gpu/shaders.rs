@@ -6,7 +6,9 @@ use crate::config::ModelKind;
 use crate::optim::{OptimParams, OptimizerKind};
 
 pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
+pub const MATRICES: &str = include_str!("../../../shaders/matrices.wgsl");
 pub const TRAIN: &str = include_str!("../../../shaders/train.wgsl");
+pub const CHUNK: &str = include_str!("../../../shaders/chunk.wgsl");
 pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
 pub const SPARSE: &str = include_str!("../../../shaders/sparse.wgsl");
 
@@ -66,6 +68,45 @@ impl Atomics {
     }
 }
 
+/// Which SGD training kernel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// One workgroup per centre position (train.wgsl): every window gathers its rows from
+    /// and adds them back to global memory.
+    Window,
+    /// One workgroup per chunk of consecutive positions walked in order, the context rows
+    /// in a sliding ring in workgroup memory (chunk.wgsl): a row is loaded and flushed once
+    /// per chunk.
+    Chunk,
+}
+
+impl Kernel {
+    /// The kernel `--gpu-kernel auto` runs, chosen by measurement (BENCHMARKS.md, H200):
+    /// CBOW needs the chunk kernel's in-order windows for its quality (dim 100: analogy
+    /// 5.2% with the window kernel, 7.2–8.6% with the chunk kernel, CPU 8.5%), where it
+    /// fits in `wg_limit` bytes of workgroup memory; skip-gram keeps the window kernel,
+    /// which is faster (44M vs 30M words/s at dim 100) at the CPU's quality.
+    pub fn auto(params: &KernelParams, chunk: u32, wg_limit: u64) -> Kernel {
+        if params.model == ModelKind::Cbow
+            && kernel_workgroup_bytes(Kernel::Chunk, params, chunk) <= wg_limit
+        {
+            Kernel::Chunk
+        } else {
+            Kernel::Window
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Window => "window",
+            Kernel::Chunk => "chunk",
+        }
+    }
+}
+
+/// Centre positions per workgroup of the chunk kernel unless `--gpu-chunk` says otherwise.
+pub const DEFAULT_CHUNK: u32 = 32;
+
 /// The training kernel for `params`, with `rows_per_part` rows per matrix binding.
 pub fn train_source(
     params: &KernelParams,
@@ -73,8 +114,32 @@ pub fn train_source(
     updates: Updates,
     atomics: Atomics,
 ) -> String {
+    kernel_source(
+        Kernel::Window,
+        params,
+        rows_per_part,
+        updates,
+        atomics,
+        DEFAULT_CHUNK,
+    )
+}
+
+/// The `kernel` variant for `params`, with `rows_per_part` rows per matrix binding and
+/// `chunk` centre positions per workgroup (chunk kernel).
+pub fn kernel_source(
+    kernel: Kernel,
+    params: &KernelParams,
+    rows_per_part: u32,
+    updates: Updates,
+    atomics: Atomics,
+    chunk: u32,
+) -> String {
     let cbow = params.model == ModelKind::Cbow;
-    let src = format!("{COMMON}\n{TRAIN}");
+    let body = match kernel {
+        Kernel::Window => TRAIN,
+        Kernel::Chunk => CHUNK,
+    };
+    let src = format!("{COMMON}\n{MATRICES}\n{body}");
     let elem = match (updates, atomics) {
         (Updates::Racy, _) => "f32",
         (_, Atomics::Native) => "atomic<f32>",
@@ -91,6 +156,7 @@ pub fn train_source(
         "{{CROWS}}",
         &if cbow { 1 } else { 2 * params.window }.to_string(),
     )
+    .replace("{{CHUNK}}", &chunk.max(1).to_string())
 }
 
 /// The minibatch optimizer kernels (`grad`, `apply`) for `params` and `opt`, with
@@ -187,7 +253,29 @@ fn substitute(src: &str, p: &KernelParams, rows_per_part: u32) -> String {
         .replace("{{RPP}}", &rows_per_part.to_string())
 }
 
-/// Bytes of workgroup memory the training kernel declares.
+/// Bytes of workgroup memory `kernel` declares for `p` (`chunk`: positions per workgroup
+/// of the chunk kernel).
+pub fn kernel_workgroup_bytes(kernel: Kernel, p: &KernelParams, chunk: u32) -> u64 {
+    match kernel {
+        Kernel::Window => workgroup_bytes(p),
+        Kernel::Chunk => {
+            let maxc = 2 * p.window as u64;
+            let ring = maxc + 1;
+            let nout = p.negative as u64 + 1;
+            let dim = p.dim as u64;
+            let chunk = chunk.max(1) as u64;
+            4 * (2 * ring * dim
+                + chunk * (1 + p.negative as u64)
+                + nout
+                + nout * dim
+                + dim
+                + maxc * nout)
+                + 8 * WORKGROUP as u64
+        }
+    }
+}
+
+/// Bytes of workgroup memory the window kernel declares.
 pub fn workgroup_bytes(p: &KernelParams) -> u64 {
     let maxc = 2 * p.window as u64;
     let nout = p.negative as u64 + 1;

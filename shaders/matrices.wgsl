@@ -1,0 +1,70 @@
+// The bindings and row accessors shared by the SGD training kernels (train.wgsl, chunk.wgsl).
+// A matrix larger than one storage binding is split by row range over four bindings; the
+// Rust side rewrites the load and add placeholders for the update mode (see
+// src/backend/gpu/shaders.rs).
+
+@group(0) @binding(0) var<storage, read> tok: array<u32>;
+@group(0) @binding(1) var<storage, read> alias_table: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read_write> loss_out: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read_write> in0: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(4) var<storage, read_write> in1: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(5) var<storage, read_write> in2: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(6) var<storage, read_write> in3: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(7) var<storage, read_write> out0: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(8) var<storage, read_write> out1: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(9) var<storage, read_write> out2: array<{{MATRIX_ELEM}}>;
+@group(0) @binding(10) var<storage, read_write> out3: array<{{MATRIX_ELEM}}>;
+
+fn in_load(row: u32, d: u32) -> f32 {
+    let part = row / RPP;
+    let i = (row - part * RPP) * DIM + d;
+    switch part {
+        case 0u: { return LOAD(in0[i]); }
+        case 1u: { return LOAD(in1[i]); }
+        case 2u: { return LOAD(in2[i]); }
+        default: { return LOAD(in3[i]); }
+    }
+}
+
+fn in_add(row: u32, d: u32, v: f32) {
+    let part = row / RPP;
+    let i = (row - part * RPP) * DIM + d;
+    switch part {
+        case 0u: { ADD(in0[i], v); }
+        case 1u: { ADD(in1[i], v); }
+        case 2u: { ADD(in2[i], v); }
+        default: { ADD(in3[i], v); }
+    }
+}
+
+fn out_load(row: u32, d: u32) -> f32 {
+    let part = row / RPP;
+    let i = (row - part * RPP) * DIM + d;
+    switch part {
+        case 0u: { return LOAD(out0[i]); }
+        case 1u: { return LOAD(out1[i]); }
+        case 2u: { return LOAD(out2[i]); }
+        default: { return LOAD(out3[i]); }
+    }
+}
+
+fn out_add(row: u32, d: u32, v: f32) {
+    let part = row / RPP;
+    let i = (row - part * RPP) * DIM + d;
+    switch part {
+        case 0u: { ADD(out0[i], v); }
+        case 1u: { ADD(out1[i], v); }
+        case 2u: { ADD(out2[i], v); }
+        default: { ADD(out3[i], v); }
+    }
+}
+
+fn sample_noise(key: u32, pos: u32, j: u32) -> u32 {
+    let n = arrayLength(&alias_table);
+    let i = mulhi(rand_at(key, pos, 1u + 2u * j), n);
+    let e = alias_table[i];
+    if (e.x == 0xffffffffu || rand_at(key, pos, 2u + 2u * j) < e.x) {
+        return i;
+    }
+    return e.y;
+}
