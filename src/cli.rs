@@ -500,6 +500,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Similar(a) => {
             let space = load_space(&a.vectors, a.limit, true)?;
+            check_words_present(&space, &a.vectors, a.limit, &a.words)?;
             let mut all = serde_json::Map::new();
             for w in &a.words {
                 let r = space.similar(w, a.k)?;
@@ -518,6 +519,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Analogy(a) => {
             let space = load_space(&a.vectors, a.limit, true)?;
+            check_words_present(
+                &space,
+                &a.vectors,
+                a.limit,
+                &[a.a.clone(), a.b.clone(), a.c.clone()],
+            )?;
             let r = space.analogy(&a.a, &a.b, &a.c, a.k, a.method == "cosmul")?;
             if a.json {
                 outln!("{}", pairs_json(&r));
@@ -534,6 +541,40 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Map(a) => map_command(&a)?,
     }
     Ok(())
+}
+
+/// A word missing from the first `--limit` rows gets a message that says whether the file
+/// has it further down (the whole file is read only on this error path).
+fn check_words_present(
+    space: &Space,
+    path: &std::path::Path,
+    limit: Option<usize>,
+    words: &[String],
+) -> crate::Result<()> {
+    let Some(missing) = words.iter().find(|w| space.lookup(w).is_none()) else {
+        return Ok(());
+    };
+    if let Some(n) = limit {
+        let all = crate::io::read_vectors(path, None)?;
+        let full = Space::new(&all, true);
+        if let Some(row) = full.lookup(missing) {
+            return Err(Error::usage(
+                "--limit",
+                format!(
+                    "{missing:?} is row {} of {}, beyond --limit {n}; raise --limit above {row} or leave it out",
+                    row + 1,
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Err(Error::usage(
+        "WORD",
+        format!(
+            "{missing:?} is not in {} (looked up by exact spelling, then case-insensitively)",
+            path.display()
+        ),
+    ))
 }
 
 fn load_space(path: &std::path::Path, limit: Option<usize>, ci: bool) -> crate::Result<Space> {

@@ -344,6 +344,13 @@ impl TrainConfig {
             if !(m >= 0.0 && m.is_finite()) {
                 return Err(Error::usage("--min-alpha", format!("{m} must be >= 0")));
             }
+            let a = self.start_alpha();
+            if m > a {
+                return Err(Error::usage(
+                    "--min-alpha",
+                    format!("{m} is above the starting rate --alpha {a}; the rate would rise during training. Use a value <= {a}"),
+                ));
+            }
         }
         if !(self.ns_exponent.is_finite() && (-1.0..=2.0).contains(&self.ns_exponent)) {
             return Err(Error::usage(

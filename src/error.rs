@@ -25,6 +25,11 @@ pub enum Error {
     #[error("{0}")]
     Gpu(String),
 
+    /// Training diverged (a non-finite or exploding loss, non-finite vectors); nothing was
+    /// written, the newest checkpoint (if any) is kept.
+    #[error("{0}")]
+    Diverged(String),
+
     /// Training stopped on SIGINT/SIGTERM after saving what it could; the message says
     /// how to resume.
     #[error("{0}")]

@@ -8,13 +8,20 @@ use crate::io::Embeddings;
 use crate::vocab::FxMap;
 use std::path::Path;
 
-/// Unit-normalised vectors and a lookup by word. With `case_insensitive`, words are looked
-/// up lower-cased and the first (most frequent) spelling wins, as gensim does.
+/// Unit-normalised vectors and a lookup by word.
+///
+/// Two lookups, documented in the README:
+/// * [`Space::find`] (the benchmarks of `eval`): with `case_insensitive`, words are looked up
+///   lower-cased and the first (most frequent) spelling wins, as gensim's evaluations do.
+/// * [`Space::lookup`] (`similar`, `analogy`): the exact spelling wins when the file has it;
+///   the case-folded match is only the fallback (so `king` never answers for `King`).
 pub struct Space {
     pub words: Vec<String>,
     pub dim: usize,
     pub unit: Vec<f32>,
     index: FxMap<String, u32>,
+    /// Exact spellings (first occurrence), when `index` is case-folded.
+    exact: Option<FxMap<String, u32>>,
     case_insensitive: bool,
 }
 
@@ -29,7 +36,11 @@ impl Space {
             }
         }
         let mut index = FxMap::default();
+        let mut exact = case_insensitive.then(FxMap::default);
         for (i, w) in emb.words.iter().enumerate() {
+            if let Some(e) = exact.as_mut() {
+                e.entry(w.clone()).or_insert(i as u32);
+            }
             let key = if case_insensitive {
                 w.to_lowercase()
             } else {
@@ -42,8 +53,18 @@ impl Space {
             dim,
             unit,
             index,
+            exact,
             case_insensitive,
         }
+    }
+
+    /// The row of `word` for `similar` and `analogy`: its exact spelling if present, else
+    /// (case-insensitive space) the most frequent spelling that folds to the same word.
+    pub fn lookup(&self, word: &str) -> Option<u32> {
+        self.exact
+            .as_ref()
+            .and_then(|e| e.get(word).copied())
+            .or_else(|| self.find(word, self.len()))
     }
 
     fn key(&self, w: &str) -> String {
@@ -80,9 +101,7 @@ impl Space {
 
     /// The `k` words most cosine-similar to `word` (excluding itself).
     pub fn similar(&self, word: &str, k: usize) -> Result<Vec<(String, f32)>> {
-        let i = self
-            .find(word, self.len())
-            .ok_or_else(|| self.unknown(word))?;
+        let i = self.lookup(word).ok_or_else(|| self.unknown(word))?;
         let q = self.row(i).to_vec();
         Ok(self.top_k(&q, k, &[i], self.len()))
     }
@@ -100,7 +119,7 @@ impl Space {
     ) -> Result<Vec<(String, f32)>> {
         let ids: Vec<u32> = [a, b, c]
             .iter()
-            .map(|w| self.find(w, self.len()).ok_or_else(|| self.unknown(w)))
+            .map(|w| self.lookup(w).ok_or_else(|| self.unknown(w)))
             .collect::<Result<_>>()?;
         let (ra, rb, rc) = (self.row(ids[0]), self.row(ids[1]), self.row(ids[2]));
         if !cosmul {
@@ -494,6 +513,29 @@ mod tests {
         assert!(s.similar("zebra", 2).is_err());
         // case-insensitive: "MAN" finds the first spelling.
         assert_eq!(s.find("MAN", 10), Some(0));
+    }
+
+    #[test]
+    fn exact_spelling_wins_over_case_folding() {
+        // "King" is more frequent (row 0) than "king" (row 2): gensim-style folding maps
+        // "king" to row 0, but similar/analogy must answer for the word asked.
+        let emb = Embeddings {
+            words: ["King", "Hamlet", "king", "queen", "Queen"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            dim: 2,
+            vectors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9, 0.8, 0.2],
+        };
+        let s = Space::new(&emb, true);
+        assert_eq!(s.find("king", 10), Some(0), "eval keeps gensim's folding");
+        assert_eq!(s.lookup("king"), Some(2));
+        assert_eq!(s.lookup("King"), Some(0));
+        assert_eq!(s.lookup("KING"), Some(0), "no exact match: folded fallback");
+        assert_eq!(s.similar("king", 1).unwrap()[0].0, "queen");
+        assert_eq!(s.similar("King", 1).unwrap()[0].0, "Hamlet");
+        let r = s.analogy("King", "Hamlet", "king", 1, false).unwrap();
+        assert_ne!(r[0].0, "king");
     }
 
     #[test]

@@ -145,6 +145,55 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Mean loss per term above which a run counts as diverged. A fresh model starts at ln 2 ≈
+/// 0.69 per term and healthy runs fall below it; 20 per term means logits of ±20, vectors
+/// that have blown up (measured: `--alpha 0.5` reaches millions, `--alpha 1` NaN).
+pub const DIVERGED_LOSS: f64 = 20.0;
+
+/// Fails when the loss says training has diverged: not a number, infinite, or above
+/// [`DIVERGED_LOSS`] per term.
+pub fn check_divergence(mean_loss: f64, done: u64, cfg: &TrainConfig) -> Result<()> {
+    if mean_loss.is_finite() && mean_loss <= DIVERGED_LOSS {
+        return Ok(());
+    }
+    Err(diverged(
+        &format!("the loss per term reached {mean_loss} after {done} words"),
+        cfg,
+    ))
+}
+
+/// The divergence error: names the cause, the way out, and what was kept.
+fn diverged(cause: &str, cfg: &TrainConfig) -> Error {
+    let kept = match &cfg.checkpoint_dir {
+        Some(d) => format!("the newest checkpoint in {} is from before; ", d.display()),
+        None => String::new(),
+    };
+    Error::Diverged(format!(
+        "training diverged: {cause} (learning rate --alpha {} with --optimizer {}). Nothing was written to {}; {kept}use a smaller --alpha (e.g. {})",
+        cfg.start_alpha(),
+        cfg.optimizer.name(),
+        cfg.output.display(),
+        cfg.start_alpha() / 4.0
+    ))
+}
+
+/// Fails when either matrix holds a non-finite value (checked before writing vectors).
+pub fn check_model_finite(model: &Model, cfg: &TrainConfig) -> Result<()> {
+    for (name, m) in [("input", &model.input), ("output", &model.output)] {
+        if let Some(i) = m.iter().position(|x| !x.is_finite()) {
+            return Err(diverged(
+                &format!(
+                    "the {name} vector of word {} holds {}",
+                    i / model.dim.max(1),
+                    m[i]
+                ),
+                cfg,
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Loss bookkeeping: everything, and the tail (last 10% of words) for `final_loss`.
 #[derive(Default)]
 struct LossLog {
@@ -181,6 +230,10 @@ impl LossLog {
 pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
     cfg.validate()?;
     let (model, corpus, mut report) = train_model(cfg, reporter)?;
+    if let Some(l) = report.final_loss {
+        check_divergence(l, report.words, cfg)?;
+    }
+    check_model_finite(&model, cfg)?;
     crate::io::write_vectors(
         &cfg.output,
         corpus.vocab.words(),
@@ -681,6 +734,8 @@ pub fn train_minibatches(
             let stop = stop_requested();
             if ck.due(done) || (stop && ck.enabled()) {
                 let (model, state) = engine.download()?;
+                // A diverged model never replaces the newest good checkpoint.
+                check_model_finite(&model, cfg)?;
                 ck.save(done, steps, vec![last_cursor], model, Some(state))?;
             }
             if stop {
@@ -691,6 +746,9 @@ pub fn train_minibatches(
                 if let Some(l) = engine.take_loss()? {
                     log.add(l, done, total);
                     recent = l.mean().or(recent);
+                    if let Some(m) = l.mean() {
+                        check_divergence(m, done, cfg)?;
+                    }
                 }
                 progress_message(&bar, done, start, recent, lr_at(done));
                 last_report = Instant::now();
@@ -763,6 +821,8 @@ pub fn train_cpu(
     let wake = std::sync::Condvar::new();
     let mut interrupted = false;
     let mut ck_result: Result<()> = Ok(());
+    // The first batch loss per term that showed divergence (non-finite or exploding).
+    let diverged_at = std::sync::Mutex::new(None::<f64>);
     // Loss in micro-units, all and tail, plus term counts.
     let loss_all = AtomicU64::new(0);
     let terms_all = AtomicU64::new(0);
@@ -776,7 +836,7 @@ pub fn train_cpu(
     std::thread::scope(|s| {
         for (t, range) in ranges.into_iter().enumerate() {
             let (sub, alias, sig, hog) = (&sub, &alias, &sig, &hog);
-            let (done, finished, pairs) = (&done, &finished, &pairs);
+            let (done, finished, pairs, diverged_at) = (&done, &finished, &pairs, &diverged_at);
             let (pause, quit, parked, wake) = (&pause, &quit, &parked, &wake);
             let start_cursor = resume.as_ref().and_then(|c| c.cursors.get(t).copied());
             let (loss_all, terms_all, loss_tail, terms_tail) =
@@ -808,6 +868,13 @@ pub fn train_cpu(
                     let alpha = cfg.lr_at(d, total);
                     let st = worker.train_batch(hog, &batch, alpha);
                     let d = done.fetch_add(batch.words, Ordering::Relaxed) + batch.words;
+                    if !st.loss.is_finite()
+                        || (st.terms > 0 && st.loss / st.terms as f64 > DIVERGED_LOSS)
+                    {
+                        let mut first = diverged_at.lock().unwrap_or_else(|p| p.into_inner());
+                        first.get_or_insert(st.loss / st.terms.max(1) as f64);
+                        quit.store(true, Ordering::Relaxed);
+                    }
                     let micro = (st.loss * 1e6) as u64;
                     loss_all.fetch_add(micro, Ordering::Relaxed);
                     terms_all.fetch_add(st.terms, Ordering::Relaxed);
@@ -863,7 +930,10 @@ pub fn train_cpu(
                     // matrices while they are copied.
                     let snapshot = unsafe { hog.snapshot() };
                     let cursors = g.1.clone();
-                    ck_result = ck.save(done.load(Ordering::Relaxed), 0, cursors, snapshot, None);
+                    // A diverged model never replaces the newest good checkpoint.
+                    ck_result = check_model_finite(&snapshot, cfg).and_then(|()| {
+                        ck.save(done.load(Ordering::Relaxed), 0, cursors, snapshot, None)
+                    });
                 }
                 if stop || ck_result.is_err() {
                     quit.store(true, Ordering::Relaxed);
@@ -874,10 +944,14 @@ pub fn train_cpu(
             }
         }
     });
-    ck_result?;
     bar.finish_and_clear();
-    let secs = start.elapsed().as_secs_f64();
     let words = done.load(Ordering::Relaxed) - start_done;
+    let first_bad = *diverged_at.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(l) = first_bad {
+        check_divergence(l, start_done + words, cfg)?;
+    }
+    ck_result?;
+    let secs = start.elapsed().as_secs_f64();
     let (lt, tt) = (
         loss_tail.load(Ordering::Relaxed),
         terms_tail.load(Ordering::Relaxed),
@@ -974,6 +1048,8 @@ pub fn train_with_backend(
             let stop = stop_requested();
             if ck.due(done) || (stop && ck.enabled()) {
                 let model = backend.download()?;
+                // A diverged model never replaces the newest good checkpoint.
+                check_model_finite(&model, cfg)?;
                 ck.save(done, step, vec![last_cursor], model, None)?;
             }
             if stop {
@@ -984,6 +1060,9 @@ pub fn train_with_backend(
                 if let Some(l) = backend.take_loss()? {
                     log.add(l, done, total);
                     recent = l.mean().or(recent);
+                    if let Some(m) = l.mean() {
+                        check_divergence(m, done, cfg)?;
+                    }
                 }
                 progress_message(&bar, done, start, recent, cfg.lr_at(done, total));
                 last_report = Instant::now();

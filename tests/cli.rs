@@ -603,3 +603,103 @@ fn a_closed_stdout_pipe_ends_quietly_instead_of_panicking() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(o.status.code(), Some(141), "{err}");
 }
+
+/// A run that diverges fails (exit 1) with a message naming the cause and the way out, and
+/// leaves an earlier output file untouched — on every engine: Hogwild CPU, the minibatch
+/// engine and the GPU (lavapipe in CI).
+#[test]
+fn a_diverged_run_fails_and_keeps_the_earlier_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = common::repo_file("data/text8-4m.gz").display().to_string();
+    let out = dir.path().join("v.txt");
+    std::fs::write(&out, "earlier output\n").unwrap();
+    let gpu = common::gpu_or_skip("a_diverged_run_fails (GPU)").is_some();
+    let mut cases: Vec<Vec<&str>> = vec![
+        vec!["--alpha", "1", "--epochs", "1"],
+        vec!["--alpha", "0.5", "--epochs", "1"],
+        vec![
+            "--optimizer",
+            "adagrad",
+            "--alpha",
+            "1000",
+            "--epochs",
+            "1",
+            "--threads",
+            "2",
+        ],
+    ];
+    if gpu {
+        cases.push(vec![
+            "--alpha",
+            "5",
+            "--epochs",
+            "1",
+            "--backend",
+            "vulkan",
+            "--max-vocab",
+            "500",
+        ]);
+    }
+    for extra in cases {
+        let mut a = vec!["train", "--input", &c, "--output", out.to_str().unwrap()];
+        a.extend(&extra);
+        let o = w2v(&a);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {e}");
+        assert!(
+            e.contains("training diverged") && e.contains("smaller --alpha"),
+            "{extra:?}: {e}"
+        );
+        assert!(!e.contains("final loss 0.0000"), "{extra:?}: {e}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "earlier output\n",
+            "{extra:?}: the earlier output was replaced"
+        );
+    }
+    // A rate that rises is refused up front.
+    let o = w2v(&[
+        "train",
+        "--input",
+        &c,
+        "--output",
+        out.to_str().unwrap(),
+        "--alpha",
+        "0.1",
+        "--min-alpha",
+        "0.5",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--min-alpha"), "{}", stderr(&o));
+}
+
+/// `similar` and `analogy` answer for the exact spelling asked (gensim does); case folding
+/// is only the fallback. A word beyond `--limit` is reported as such, not as missing.
+#[test]
+fn similar_prefers_the_exact_spelling_and_explains_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("v.txt");
+    // "King" is more frequent (first) than "king".
+    std::fs::write(
+        &v,
+        "5 2\nKing 1 0\nHamlet 0.9 0.1\nking 0 1\nqueen 0.1 0.9\nQueen 0.8 0.2\n",
+    )
+    .unwrap();
+    let vs = v.to_str().unwrap();
+    let o = w2v(&["similar", "--vectors", vs, "king", "-k", "1", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["king"][0]["word"], "queen", "{j}");
+    let o = w2v(&["similar", "--vectors", vs, "KING", "-k", "1", "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        j["KING"][0]["word"], "Hamlet",
+        "fallback to the folded spelling: {j}"
+    );
+    let o = w2v(&["similar", "--vectors", vs, "--limit", "2", "queen"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("beyond --limit 2"), "{}", stderr(&o));
+    let o = w2v(&["similar", "--vectors", vs, "zebra"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not in"), "{}", stderr(&o));
+}
