@@ -89,9 +89,12 @@ pub enum FormatArg {
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// Corpus: plain text (or .gz), words separated by whitespace, one sentence per line.
-    #[arg(long, alias = "train")]
-    pub input: PathBuf,
-    /// Where to write the vectors (written to a temporary file, then renamed).
+    /// Several files (`--input a.txt b.txt` or repeated), a directory (its files, sorted),
+    /// or `-` for standard input; pipes and fifos are read as streams.
+    #[arg(long, alias = "train", num_args = 1.., required = true)]
+    pub input: Vec<PathBuf>,
+    /// Where to write the vectors (written to a temporary file, then renamed); `-` writes
+    /// them to standard output (text unless --format binary; the summary goes to stderr).
     #[arg(long)]
     pub output: PathBuf,
     /// Output format; default: binary for `.bin`, text otherwise.
@@ -233,7 +236,8 @@ impl TrainArgs {
     pub fn to_config(&self) -> Result<TrainConfig, Error> {
         let d = TrainConfig::default();
         Ok(TrainConfig {
-            input: self.input.clone(),
+            input: self.input[0].clone(),
+            more_inputs: self.input[1..].to_vec(),
             output: self.output.clone(),
             format: self.format.map(|f| match f {
                 FormatArg::Text => Format::Text,
@@ -459,8 +463,16 @@ pub fn run() -> i32 {
     match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
-            if let Some(StdoutError(io)) = e.downcast_ref::<StdoutError>() {
-                if io.kind() == std::io::ErrorKind::BrokenPipe {
+            let pipe_closed = match e.downcast_ref::<StdoutError>() {
+                Some(StdoutError(io)) => io.kind() == std::io::ErrorKind::BrokenPipe,
+                // `--output -` read by a reader that stopped early.
+                None => matches!(
+                    e.downcast_ref::<Error>(),
+                    Some(Error::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::BrokenPipe
+                ),
+            };
+            {
+                if pipe_closed {
                     // The reader stopped listening (`| head`): exit as Unix tools killed by
                     // SIGPIPE do, without a message; every file was written before printing.
                     return 141;
@@ -476,12 +488,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => {
             let cfg = a.to_config()?;
+            let to_stdout = cfg.output.as_os_str() == "-";
+            if to_stdout && a.json {
+                return Err(Error::usage(
+                    "--json",
+                    "cannot share standard output with --output -; write the vectors to a file or drop --json",
+                )
+                .into());
+            }
             crate::train::install_signal_handlers();
             let report = crate::train::train(&cfg, &Reporter::new(a.quiet))?;
             if a.json {
                 outln!("{}", report.to_json());
             } else {
-                outln!(
+                let summary = format!(
                     "trained {} on {} ({}): {} words in {:.2}s = {:.0} words/s, vocabulary {}, final loss {}; vectors in {}",
                     cfg.model.name(),
                     report.backend,
@@ -494,8 +514,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     report.words_per_second,
                     report.vocab_size,
                     report.final_loss.map_or("-".into(), |l| format!("{l:.4}")),
-                    cfg.output.display()
+                    if to_stdout {
+                        "standard output".to_string()
+                    } else {
+                        cfg.output.display().to_string()
+                    }
                 );
+                if to_stdout {
+                    // The vectors are on standard output: keep it clean.
+                    if !a.quiet {
+                        eprintln!("{summary}");
+                    }
+                } else {
+                    outln!("{summary}");
+                }
             }
         }
         Command::Similar(a) => {

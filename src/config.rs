@@ -69,6 +69,8 @@ impl Format {
 #[derive(Debug, Clone)]
 pub struct TrainConfig {
     pub input: PathBuf,
+    /// More corpus files (or directories), read after `input` as one corpus.
+    pub more_inputs: Vec<PathBuf>,
     pub output: PathBuf,
     /// `None`: from the output's extension.
     pub format: Option<Format>,
@@ -170,6 +172,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             input: PathBuf::new(),
+            more_inputs: Vec::new(),
             output: PathBuf::new(),
             format: None,
             model: ModelKind::SkipGram,

@@ -31,9 +31,87 @@ impl std::ops::Deref for CorpusBytes {
     }
 }
 
-/// Opens a corpus file: memory-mapped, or gunzipped when the name ends in `.gz`.
+/// The files a corpus path stands for: the file itself, or every regular file of a
+/// directory (not hidden, sorted by name, not recursive).
+pub fn expand_input(path: &Path) -> Result<Vec<std::path::PathBuf>> {
+    if path.as_os_str() == "-" || !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(|e| Error::io(path, e))? {
+        let entry = entry.map_err(|e| Error::io(path, e))?;
+        let name = entry.file_name();
+        let p = entry.path();
+        if !name.to_string_lossy().starts_with('.') && p.is_file() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::input(
+            path,
+            "is a directory without files; give --input a text file, several files, or a directory of them",
+        ));
+    }
+    Ok(files)
+}
+
+/// Reads several corpus files (or directories of them) as one corpus, each file ending a
+/// sentence. One plain file is memory-mapped; several are concatenated in memory.
+pub fn read_all(paths: &[std::path::PathBuf]) -> Result<CorpusBytes> {
+    let mut files = Vec::new();
+    for p in paths {
+        files.extend(expand_input(p)?);
+    }
+    if files.len() == 1 {
+        return read_bytes(&files[0]);
+    }
+    let mut out = Vec::new();
+    for f in &files {
+        let b = read_bytes(f)?;
+        check_text(f, &b)?;
+        out.extend_from_slice(&b);
+        if !out.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+    }
+    Ok(CorpusBytes::Owned(out))
+}
+
+fn is_gz(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
+/// Reads a whole stream (standard input, a pipe, a fifo, `<(...)`), gunzipping it when the
+/// name ends in `.gz` or the data starts with the gzip magic bytes.
+fn read_stream(path: &Path, mut r: impl Read) -> Result<CorpusBytes> {
+    let mut raw = Vec::new();
+    r.read_to_end(&mut raw).map_err(|e| Error::io(path, e))?;
+    if is_gz(path) || raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| Error::input(path, format!("cannot decompress gzip data: {e}")))?;
+        return Ok(CorpusBytes::Owned(out));
+    }
+    Ok(CorpusBytes::Owned(raw))
+}
+
+/// Opens a corpus file: memory-mapped, gunzipped when the name ends in `.gz`, or read to
+/// the end when it cannot be mapped (`-` for standard input, pipes, fifos).
 pub fn read_bytes(path: &Path) -> Result<CorpusBytes> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    if path.as_os_str() == "-" {
+        return read_stream(path, std::io::stdin().lock());
+    }
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::input(
+            path,
+            "no such file; check the path given to --input (a text file, .gz, a directory of files, or - for standard input)",
+        ),
+        _ => Error::io(path, e),
+    })?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return Err(Error::input(
@@ -41,16 +119,16 @@ pub fn read_bytes(path: &Path) -> Result<CorpusBytes> {
             "is a directory; --input needs a text file",
         ));
     }
-    let is_gz = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    if is_gz {
+    if is_gz(path) {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))
             .read_to_end(&mut out)
             .map_err(|e| Error::input(path, format!("cannot decompress gzip data: {e}")))?;
         return Ok(CorpusBytes::Owned(out));
+    }
+    if !meta.is_file() {
+        // A pipe, fifo or character device: not mappable, read it through.
+        return read_stream(path, file);
     }
     if meta.len() == 0 {
         return Ok(CorpusBytes::Owned(Vec::new()));
@@ -133,7 +211,18 @@ pub fn load(
     max_vocab: Option<usize>,
     fixed_vocab: Option<Vocab>,
 ) -> Result<Corpus> {
-    let bytes = read_bytes(path)?;
+    load_all(&[path.to_path_buf()], min_count, max_vocab, fixed_vocab)
+}
+
+/// [`load`] over several files or directories read as one corpus (see [`read_all`]).
+pub fn load_all(
+    paths: &[std::path::PathBuf],
+    min_count: u64,
+    max_vocab: Option<usize>,
+    fixed_vocab: Option<Vocab>,
+) -> Result<Corpus> {
+    let path = paths.first().map_or(Path::new(""), |p| p.as_path());
+    let bytes = read_all(paths)?;
     check_text(path, &bytes)?;
 
     let mut table: FxMap<&[u8], u32> = FxMap::default();

@@ -116,9 +116,26 @@ pub fn write_vectors(
     format: Format,
 ) -> Result<()> {
     assert_eq!(words.len() * dim, vectors.len());
+    if path.as_os_str() == "-" {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        return write_rows(&mut out, words, dim, vectors, format)
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::io(Path::new("standard output"), e));
+    }
     let mut f = AtomicFile::create(path)?;
-    let w = f.writer();
-    let res = (|| -> std::io::Result<()> {
+    write_rows(f.writer(), words, dim, vectors, format).map_err(|e| Error::io(path, e))?;
+    f.commit()
+}
+
+/// The word2vec text or binary rows, header first.
+fn write_rows(
+    w: &mut impl Write,
+    words: &[String],
+    dim: usize,
+    vectors: &[f32],
+    format: Format,
+) -> std::io::Result<()> {
+    {
         writeln!(w, "{} {}", words.len(), dim)?;
         for (word, row) in words.iter().zip(vectors.chunks_exact(dim.max(1))) {
             match format {
@@ -140,9 +157,7 @@ pub fn write_vectors(
             }
         }
         Ok(())
-    })();
-    res.map_err(|e| Error::io(path, e))?;
-    f.commit()
+    }
 }
 
 /// Reads a word2vec text or binary file (detected from the content, whatever the name);

@@ -302,7 +302,19 @@ pub fn fingerprint(cfg: &TrainConfig, corpus: &Corpus, engine: &str) -> serde_js
         .canonicalize()
         .unwrap_or_else(|_| cfg.input.clone());
     let opt = cfg.optim_params();
-    serde_json::json!({
+    let mut more = serde_json::Map::new();
+    if !cfg.more_inputs.is_empty() {
+        let canon = |p: &std::path::PathBuf| p.canonicalize().unwrap_or_else(|_| p.clone());
+        more.insert(
+            "more_inputs".into(),
+            cfg.more_inputs
+                .iter()
+                .map(|p| canon(p).display().to_string())
+                .collect::<Vec<_>>()
+                .into(),
+        );
+    }
+    let mut fp = serde_json::json!({
         "input": input.display().to_string(),
         "input_bytes": std::fs::metadata(&cfg.input).map(|m| m.len()).ok(),
         "tokens": corpus.tokens_read,
@@ -325,7 +337,11 @@ pub fn fingerprint(cfg: &TrainConfig, corpus: &Corpus, engine: &str) -> serde_js
         "beta2": cfg.beta2.map(|_| opt.beta2),
         "eps": cfg.eps,
         "engine": engine,
-    })
+    });
+    if let Some(o) = fp.as_object_mut() {
+        o.extend(more);
+    }
+    fp
 }
 
 /// Periodic checkpoints for a run, and the checkpoint it resumes from.
@@ -456,7 +472,9 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
         Some(p) => Some(Vocab::load(p, cfg.min_count, cfg.max_vocab)?),
         None => None,
     };
-    let corpus = corpus::load(&cfg.input, cfg.min_count, cfg.max_vocab, fixed)?;
+    let mut inputs = vec![cfg.input.clone()];
+    inputs.extend(cfg.more_inputs.iter().cloned());
+    let corpus = corpus::load_all(&inputs, cfg.min_count, cfg.max_vocab, fixed)?;
     if let Some(p) = &cfg.save_vocab {
         corpus.vocab.save(p)?;
     }

@@ -703,3 +703,106 @@ fn similar_prefers_the_exact_spelling_and_explains_the_limit() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not in"), "{}", stderr(&o));
 }
+
+/// Inputs people use: standard input, a fifo, several files, a directory; `--output -`.
+#[test]
+fn stdin_fifo_files_directory_and_stdout_output() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::topic_corpus(4, 10, 200, 8, 1);
+    let half = text.len() / 2;
+    let cut = half + text[half..].find('\n').unwrap() + 1;
+    let sub = dir.path().join("parts");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(sub.join("a.txt"), &text[..cut]).unwrap();
+    std::fs::write(sub.join("b.txt"), &text[cut..]).unwrap();
+    std::fs::write(sub.join(".hidden"), "zzz zzz zzz\n").unwrap();
+    let whole = dir.path().join("whole.txt");
+    std::fs::write(&whole, &text).unwrap();
+    let tokens = |input: &[&str], stdin: Option<&str>| -> u64 {
+        let out = dir.path().join("v.txt");
+        let mut a = vec!["train", "--input"];
+        a.extend(input);
+        a.extend([
+            "--output",
+            out.to_str().unwrap(),
+            "--dim",
+            "4",
+            "--epochs",
+            "1",
+            "--min-count",
+            "1",
+            "--json",
+            "--quiet",
+        ]);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+            .args(&a)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            pipe.write_all(s.as_bytes()).unwrap();
+        }
+        drop(pipe);
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{input:?}: {}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        j["tokens_read"].as_u64().unwrap()
+    };
+    let w = whole.to_str().unwrap();
+    let n = tokens(&[w], None);
+    assert_eq!(tokens(&["-"], Some(&text)), n, "standard input");
+    let (a, b) = (sub.join("a.txt"), sub.join("b.txt"));
+    assert_eq!(
+        tokens(&[a.to_str().unwrap(), b.to_str().unwrap()], None),
+        n,
+        "two files"
+    );
+    assert_eq!(tokens(&[sub.to_str().unwrap()], None), n, "a directory");
+    #[cfg(unix)]
+    {
+        let fifo = dir.path().join("fifo");
+        let ok = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            let f2 = fifo.clone();
+            let t2 = text.clone();
+            let writer = std::thread::spawn(move || std::fs::write(f2, t2).unwrap());
+            assert_eq!(tokens(&[fifo.to_str().unwrap()], None), n, "a fifo");
+            writer.join().unwrap();
+        }
+    }
+    // --output - writes the vectors to standard output, nothing else.
+    let o = w2v(&[
+        "train",
+        "--input",
+        w,
+        "--output",
+        "-",
+        "--dim",
+        "4",
+        "--epochs",
+        "1",
+        "--min-count",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let header: Vec<usize> = out
+        .lines()
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(header, vec![40, 4]);
+    assert_eq!(out.lines().count(), 41);
+    assert!(!dir.path().join("-").exists() && !Path::new("-").exists());
+    let o = w2v(&["train", "--input", w, "--output", "-", "--json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
