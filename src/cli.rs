@@ -31,7 +31,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// List the GPU adapters wgpu can see, with the limits that matter here.
     Devices(DevicesArgs),
-    /// A labelled 2-D map (PCA) of the space as SVG, and/or TensorBoard projector files.
+    /// A labelled 2-D map (PCA) of the space as an SVG or PNG image, and/or TensorBoard
+    /// projector files.
     Map(MapArgs),
     /// Training throughput of each engine on one corpus (a synthetic Zipf corpus by default).
     Bench(BenchArgs),
@@ -100,10 +101,12 @@ pub struct TrainArgs {
     /// Output format; default: binary for `.bin`, text otherwise.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// `skipgram` (predict the context from each word) or `cbow` (predict each word from
+    /// the mean of its context; faster, better for frequent words).
     #[arg(long, value_enum, default_value = "skipgram")]
     pub model: ModelArg,
-    /// Vector dimension.
-    #[arg(long, alias = "size", default_value_t = 100)]
+    /// Vector dimension (word2vec.c's -size).
+    #[arg(long, visible_alias = "size", default_value_t = 100)]
     pub dim: usize,
     /// Maximum distance between centre and context word (the effective window is uniform in 1..=window).
     #[arg(long, default_value_t = 5)]
@@ -120,8 +123,8 @@ pub struct TrainArgs {
     /// Subsampling threshold for frequent words (0 disables).
     #[arg(long, default_value_t = 1e-3)]
     pub sample: f64,
-    /// Passes over the corpus.
-    #[arg(long, alias = "iter", default_value_t = 5)]
+    /// Passes over the corpus (word2vec.c's -iter).
+    #[arg(long, visible_alias = "iter", default_value_t = 5)]
     pub epochs: usize,
     /// Starting learning rate [default: 0.025 for skip-gram, 0.05 for CBOW].
     #[arg(long)]
@@ -133,11 +136,15 @@ pub struct TrainArgs {
     /// CPU threads [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Where training runs: `cpu` (word2vec.c's algorithm on CPU threads), a GPU API
+    /// (`vulkan`, `metal` on macOS, `dx12` on Windows, `gl`), or `auto` (a hardware GPU if
+    /// there is one, else the CPU).
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: BackendArg,
-    /// Which adapter of the backend (see `w2v-gpu devices`).
+    /// Which adapter of the GPU backend (the index `w2v-gpu devices` lists); GPU backends only.
     #[arg(long)]
     pub adapter: Option<usize>,
+    /// Random seed: initial vectors, subsampling, window sizes and noise words.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Write the vocabulary (`word count` per line) here.
@@ -304,38 +311,48 @@ pub struct SimilarArgs {
     /// word2vec text or binary vectors.
     #[arg(long)]
     pub vectors: PathBuf,
-    /// Words to look up.
+    /// Words to look up (the exact spelling wins; otherwise a case-insensitive match).
     #[arg(required = true)]
     pub words: Vec<String>,
+    /// Neighbours to print per word.
     #[arg(short, default_value_t = 10)]
     pub k: usize,
     /// Load only the first N rows (the most frequent words).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Print the neighbours as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct AnalogyArgs {
+    /// word2vec text or binary vectors.
     #[arg(long)]
     pub vectors: PathBuf,
+    /// A in "A is to B as C is to ?" (e.g. man).
     pub a: String,
+    /// B in "A is to B as C is to ?" (e.g. king).
     pub b: String,
+    /// C in "A is to B as C is to ?" (e.g. woman).
     pub c: String,
+    /// Answers to print.
     #[arg(short, default_value_t = 5)]
     pub k: usize,
     /// 3CosAdd (`add`, gensim's most_similar) or 3CosMul (`cosmul`).
     #[arg(long, default_value = "add", value_parser = ["add", "cosmul"])]
     pub method: String,
+    /// Load only the first N rows (the most frequent words).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Print the answers as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
+    /// word2vec text or binary vectors.
     #[arg(long)]
     pub vectors: PathBuf,
     /// Analogy files (questions-words.txt format or 4 words per line).
@@ -350,14 +367,17 @@ pub struct EvalArgs {
     /// Compare words with their case (default: case-insensitive, as gensim).
     #[arg(long)]
     pub case_sensitive: bool,
+    /// Load only the first N rows (the most frequent words).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Print the scores as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct MapArgs {
+    /// word2vec text or binary vectors.
     #[arg(long)]
     pub vectors: PathBuf,
     /// Image to write: `.svg` or `.png`.
@@ -375,6 +395,7 @@ pub struct MapArgs {
     /// Also write vectors.tsv and metadata.tsv for projector.tensorflow.org into this directory.
     #[arg(long)]
     pub projector: Option<PathBuf>,
+    /// Load only the first N rows (the most frequent words).
     #[arg(long)]
     pub limit: Option<usize>,
 }
@@ -385,14 +406,19 @@ pub struct BenchArgs {
     /// with an adapter).
     #[arg(long, default_value = "all", value_parser = ["all", "cpu", "vulkan", "metal", "dx12", "gl"])]
     pub backend: String,
+    /// `skipgram` or `cbow`, as for `train`.
     #[arg(long, value_enum, default_value = "skipgram")]
     pub model: ModelArg,
+    /// Vector dimension.
     #[arg(long, default_value_t = 100)]
     pub dim: usize,
+    /// Maximum distance between centre and context word.
     #[arg(long, default_value_t = 5)]
     pub window: usize,
+    /// Noise words per positive example.
     #[arg(long, default_value_t = 5)]
     pub negative: usize,
+    /// Subsampling threshold for frequent words (0 disables).
     #[arg(long, default_value_t = 1e-4)]
     pub sample: f64,
     /// Corpus to train on (one epoch); default: a synthetic Zipf corpus.
@@ -404,8 +430,10 @@ pub struct BenchArgs {
     /// Vocabulary of the synthetic corpus.
     #[arg(long, default_value_t = 100_000)]
     pub vocab: usize,
+    /// CPU threads [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Centre positions per GPU step.
     #[arg(long, default_value_t = 1 << 16)]
     pub gpu_batch: usize,
     /// Optimizer, as for `train`: sgd, or adagrad/adam/rmsprop on minibatches.
@@ -418,14 +446,17 @@ pub struct BenchArgs {
     /// report the lazy/dense words-per-second ratio.
     #[arg(long)]
     pub compare_dense: bool,
+    /// Ignore words with fewer occurrences (with --input).
     #[arg(long, default_value_t = 5)]
     pub min_count: u64,
+    /// Print one JSON row per engine on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct DevicesArgs {
+    /// Print the adapters as a JSON array on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -452,7 +483,38 @@ impl std::fmt::Display for StdoutError {
 
 impl std::error::Error for StdoutError {}
 
+/// On a headless Linux machine (no `XDG_RUNTIME_DIR`), probing the GL backend makes Mesa's
+/// Wayland client library print `error: XDG_RUNTIME_DIR is invalid or not set` twice per
+/// run — a message about a desktop session, not about w2v-gpu. Point the variable at a
+/// private empty directory so the probe finds no Wayland socket and stays quiet. Called first
+/// thing in [`run`], while the process has one thread.
+fn quiet_headless_gl_probe() {
+    if cfg!(target_os = "linux") && std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            let dir = std::env::temp_dir().join(format!("w2v-gpu-runtime-{}", std::process::id()));
+            if std::fs::DirBuilder::new().mode(0o700).create(&dir).is_ok() {
+                std::env::set_var("XDG_RUNTIME_DIR", &dir);
+                // The directory is only looked into, never written: remove it at exit.
+                RUNTIME_DIR.set(dir).ok();
+            }
+        }
+    }
+}
+
+static RUNTIME_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
 pub fn run() -> i32 {
+    quiet_headless_gl_probe();
+    let code = run_command();
+    if let Some(d) = RUNTIME_DIR.get() {
+        let _ = std::fs::remove_dir(d);
+    }
+    code
+}
+
+fn run_command() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -826,7 +888,8 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
         "gl" => vec![BackendKind::Gl],
         _ => vec![BackendKind::Cpu],
     };
-    let reporter = Reporter::quiet();
+    // Progress and warnings on stderr (a bench of every engine can take minutes).
+    let reporter = Reporter::new(false);
     let mut rows = Vec::new();
     let mut runs: Vec<(BackendKind, bool)> = kinds.iter().map(|&k| (k, false)).collect();
     if a.compare_dense {
@@ -837,6 +900,12 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
     }
     let mut lazy_cpu = None;
     for (kind, dense) in runs {
+        eprintln!(
+            "bench: {}{} on {} words...",
+            kind.name(),
+            if dense { " (dense updates)" } else { "" },
+            corpus.words()
+        );
         let engine = match kind {
             BackendKind::Cpu => None,
             k => crate::backend::gpu::GpuContext::open(k, None, &reporter)?,
@@ -954,4 +1023,28 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
         outln!("wrote {}/vectors.tsv and metadata.tsv", d.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every flag and argument a user sees in `--help` says what it does.
+    #[test]
+    fn every_visible_argument_has_a_description() {
+        let cmd = Cli::command();
+        let mut missing = Vec::new();
+        for sub in cmd.get_subcommands() {
+            for arg in sub.get_arguments() {
+                if arg.is_hide_set() || ["help", "version"].contains(&arg.get_id().as_str()) {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{} {}", sub.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
 }

@@ -44,6 +44,21 @@ impl BackendKind {
             BackendKind::Auto => "auto",
         }
     }
+    /// Why this backend cannot exist on the platform the binary was built for, if so.
+    pub fn unavailable_here(self) -> Option<String> {
+        let apple = cfg!(any(target_os = "macos", target_os = "ios"));
+        let windows = cfg!(windows);
+        match self {
+            BackendKind::Metal if !apple => Some(
+                "metal exists only on macOS and iOS; on this platform use vulkan, gl, auto or cpu"
+                    .into(),
+            ),
+            BackendKind::Dx12 if !windows => Some(
+                "dx12 exists only on Windows; on this platform use vulkan, gl, auto or cpu".into(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// Output file format for vectors.
@@ -335,6 +350,15 @@ impl TrainConfig {
         }
         if self.threads == 0 {
             return Err(Error::usage("--threads", "must be at least 1"));
+        }
+        if self.adapter.is_some() && self.backend == BackendKind::Cpu {
+            return Err(Error::usage(
+                "--adapter",
+                "selects a GPU adapter and has no effect with --backend cpu; add --backend vulkan|metal|dx12|gl|auto, or drop --adapter",
+            ));
+        }
+        if let Some(msg) = self.backend.unavailable_here() {
+            return Err(Error::usage("--backend", msg));
         }
         if self.max_vocab == Some(0) {
             return Err(Error::usage("--max-vocab", "must be at least 1"));

@@ -26,18 +26,32 @@ use std::time::{Duration, Instant};
 /// Where progress goes: a bar on stderr when it is a terminal and not `--quiet`.
 #[derive(Debug, Clone, Copy)]
 pub struct Reporter {
+    /// Progress bar and notes (a terminal, not `--quiet`).
     pub show: bool,
+    /// Warnings (not `--quiet`, terminal or not).
+    pub warn: bool,
 }
 
 impl Reporter {
     pub fn new(quiet: bool) -> Reporter {
         Reporter {
             show: !quiet && std::io::stderr().is_terminal(),
+            warn: !quiet,
         }
     }
 
     pub fn quiet() -> Reporter {
-        Reporter { show: false }
+        Reporter {
+            show: false,
+            warn: false,
+        }
+    }
+
+    /// A warning on stderr, shown unless `--quiet` (also when stderr is not a terminal).
+    pub fn warning(&self, msg: &str) {
+        if self.warn {
+            eprintln!("warning: {msg}");
+        }
     }
 
     fn bar(&self, total: u64) -> ProgressBar {
@@ -82,6 +96,8 @@ pub struct TrainReport {
     pub kernel: Option<String>,
     /// `native` or `cas`: how the GPU kernel made its atomic float adds.
     pub atomics: Option<String>,
+    /// Why that kernel and those atomics: a flag, or the adapter's features.
+    pub kernel_reason: Option<String>,
     pub corpus_seconds: f64,
     pub tokens_read: u64,
     /// Skip-gram pairs or CBOW centre predictions (CPU trainer only).
@@ -118,6 +134,7 @@ impl TrainReport {
             "adapter": self.adapter,
             "kernel": self.kernel,
             "atomics": self.atomics,
+            "kernel_reason": self.kernel_reason,
             "corpus_seconds": self.corpus_seconds,
             "tokens_read": self.tokens_read,
             "pairs": self.pairs,
@@ -549,6 +566,7 @@ pub fn train_corpus(
             r.adapter = Some(gpu.describe());
             r.kernel = Some(gpu.kernel_name());
             r.atomics = Some(gpu.atomics().name().to_string());
+            r.kernel_reason = Some(gpu.kernel_reason().to_string());
             r.backend = gpu.backend_name().to_string();
             r
         }

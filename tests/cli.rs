@@ -194,10 +194,20 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
                 "--input".into(),
                 good.clone(),
                 "--backend".into(),
-                "metal".into(),
+                if cfg!(target_os = "macos") {
+                    "dx12"
+                } else {
+                    "metal"
+                }
+                .into(),
             ],
-            1,
-            "--backend cpu",
+            2,
+            "exists only on",
+        ),
+        (
+            args(&good, &["--adapter", "0"]),
+            2,
+            "has no effect with --backend cpu",
         ),
         (
             vec![

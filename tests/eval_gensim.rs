@@ -40,17 +40,19 @@ fn similarity_matches_gensim() {
             assert_eq!((r2.pairs, r2.oov), (71, 282));
             assert!((r2.spearman - 0.3683049950900683).abs() < 0.005);
         }
-        None => {
-            eprintln!("SKIPPED wordsim353.tsv check: ../shared/data/eval/wordsim353.tsv is absent")
-        }
+        None => common::skipped(
+            "wordsim353.tsv check",
+            "../shared/data/eval/wordsim353.tsv is absent",
+        ),
     }
 }
 
 #[test]
 fn analogies_match_gensim() {
     let Some(q) = common::shared_data("eval/questions-words.txt") else {
-        eprintln!(
-            "SKIPPED analogies_match_gensim: ../shared/data/eval/questions-words.txt is absent"
+        common::skipped(
+            "analogies_match_gensim",
+            "../shared/data/eval/questions-words.txt is absent",
         );
         return;
     };

@@ -160,7 +160,7 @@ fn open_for(name: &str, atomics: Atomics) -> Option<w2v_gpu::backend::gpu::GpuCo
         {
             panic!("{name}: CI's Vulkan adapter (lavapipe) should offer SHADER_FLOAT32_ATOMIC");
         }
-        eprintln!("SKIPPED {name}: the adapter has no native float32 atomic add");
+        common::skipped(name, "the adapter has no native float32 atomic add");
         return None;
     }
     Some(ctx)

@@ -1,6 +1,7 @@
 //! The CPU trainers.
 //!
-//! * [`train_hogwild`]: word2vec.c's algorithm (`TrainModelThread`) — per-pair negatives,
+//! * [`Worker::train_batch`] on a shared [`Hogwild`] model (threads driven by `crate::train::train_cpu`):
+//!   word2vec.c's algorithm (`TrainModelThread`) — per-pair negatives,
 //!   updates applied immediately, threads sharing the matrices without locks (Hogwild,
 //!   Recht et al. 2011). With one thread it is deterministic for a given `--seed`.
 //! * [`CpuReference`]: the exact math of the GPU kernels (negatives shared by a centre

@@ -26,10 +26,18 @@ pub fn gpu_or_skip(test: &str) -> Option<GpuContext> {
             if std::env::var_os("CI").is_some() {
                 panic!("{test}: CI is set but no GPU adapter is usable: {e}");
             }
-            eprintln!("SKIPPED {test}: no GPU adapter ({e})");
+            skipped(test, &format!("no GPU adapter ({e})"));
             None
         }
     }
+}
+
+/// Says that a test skipped, where the normal test output shows it: written straight to
+/// the process's stderr, which the test harness does not capture (its `eprintln!` capture
+/// would hide the line behind the test's `ok`).
+pub fn skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
 }
 
 /// `../shared/data/<name>` beside the repository, if present.

@@ -186,6 +186,12 @@ impl GpuContext {
             }
         };
         let info = adapter.get_info();
+        if info.device_type == wgpu::DeviceType::Cpu {
+            reporter.warning(&format!(
+                "{} is a software rasteriser running on the CPU: training on it is 10-100x slower than --backend cpu (it is a correctness target, e.g. for tests)",
+                info.name
+            ));
+        }
         let limits = adapter.limits();
         // Optional features the kernels use where present (see shaders::Atomics).
         let features = adapter.features()

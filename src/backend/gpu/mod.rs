@@ -13,7 +13,7 @@ pub use context::GpuContext;
 
 use crate::backend::{Backend, KernelParams, Rate, StepLoss};
 use crate::batch::Batch;
-use crate::config::TrainConfig;
+use crate::config::{ModelKind, TrainConfig};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::sampling::AliasTable;
@@ -133,6 +133,8 @@ pub struct GpuBackend {
     atomics: shaders::Atomics,
     updates: shaders::Updates,
     kernel: shaders::Kernel,
+    /// Why this kernel and these atomics (for `--json`'s `kernel_reason`).
+    selection: String,
     /// Centre positions per workgroup (1 for the window kernel).
     per_group: usize,
 }
@@ -299,6 +301,17 @@ impl GpuBackend {
         let kernel = cfg
             .gpu_kernel
             .unwrap_or_else(|| shaders::Kernel::auto(&params, cfg.gpu_chunk, wg_limit));
+        let kernel_why = match cfg.gpu_kernel {
+            Some(_) => "--gpu-kernel".to_string(),
+            None if kernel == shaders::Kernel::Chunk => {
+                "auto: CBOW keeps its quality with in-order windows".to_string()
+            }
+            None if params.model == ModelKind::Cbow => format!(
+                "auto: the chunk kernel needs {} bytes of workgroup memory, the adapter has {wg_limit}",
+                shaders::kernel_workgroup_bytes(shaders::Kernel::Chunk, &params, cfg.gpu_chunk)
+            ),
+            None => "auto: skip-gram is fastest with a workgroup per window".to_string(),
+        };
         let need_wg = shaders::kernel_workgroup_bytes(kernel, &params, cfg.gpu_chunk);
         if need_wg > wg_limit {
             return Err(Error::Gpu(format!(
@@ -407,6 +420,15 @@ impl GpuBackend {
                 ))
             }
         };
+        let atomics_why = match (cfg.gpu_atomics, atomics) {
+            (Some(_), _) => "--gpu-atomics".to_string(),
+            (None, shaders::Atomics::Native) => {
+                "auto: the adapter has SHADER_FLOAT32_ATOMIC".to_string()
+            }
+            (None, shaders::Atomics::CompareAndSwap) => {
+                "auto: the adapter lacks SHADER_FLOAT32_ATOMIC".to_string()
+            }
+        };
         let train_src = shaders::kernel_source(
             kernel,
             &params,
@@ -483,6 +505,7 @@ impl GpuBackend {
             atomics,
             updates: cfg.gpu_updates,
             kernel,
+            selection: format!("kernel {kernel_why}; atomics {atomics_why}"),
             per_group: match kernel {
                 shaders::Kernel::Window => 1,
                 shaders::Kernel::Chunk => cfg.gpu_chunk.max(1) as usize,
@@ -513,6 +536,11 @@ impl GpuBackend {
     /// Which kernel runs.
     pub fn kernel(&self) -> shaders::Kernel {
         self.kernel
+    }
+
+    /// Why the kernel and the atomics were chosen (flag, or the adapter's features).
+    pub fn kernel_reason(&self) -> &str {
+        &self.selection
     }
 
     /// How atomic float adds are made.

@@ -21,7 +21,8 @@ pub const WORKGROUP: u32 = 64;
 /// How concurrent workgroups add into shared matrix rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Updates {
-    /// Compare-and-swap loop per element: no update is lost.
+    /// An atomic add per element (native or compare-and-swap, see [`Atomics`]): no update
+    /// is lost.
     Atomic,
     /// Compare-and-swap for the [`HOT_ROWS`] most frequent words (ids are sorted by
     /// frequency), plain relaxed load/store for the rest, which are rarely contended.
@@ -66,6 +67,126 @@ impl Atomics {
             Atomics::CompareAndSwap
         }
     }
+}
+
+impl Updates {
+    /// Every mode (see [`variants`]; the match below fails to compile when one is added
+    /// without being listed).
+    pub const ALL: [Updates; 3] = [Updates::Atomic, Updates::Hybrid, Updates::Racy];
+}
+
+impl Atomics {
+    pub const ALL: [Atomics; 2] = [Atomics::Native, Atomics::CompareAndSwap];
+}
+
+impl Kernel {
+    pub const ALL: [Kernel; 2] = [Kernel::Window, Kernel::Chunk];
+}
+
+// Exhaustiveness guards for the ALL lists above.
+const _: fn(Updates, Atomics, Kernel) = |u, a, k| {
+    match u {
+        Updates::Atomic | Updates::Hybrid | Updates::Racy => {}
+    }
+    match a {
+        Atomics::Native | Atomics::CompareAndSwap => {}
+    }
+    match k {
+        Kernel::Window | Kernel::Chunk => {}
+    }
+};
+
+/// One shader module the engines can build: its WGSL after substitution, the entry point,
+/// and the adapter features it needs (the engine selects it only where they are present).
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub name: String,
+    pub source: String,
+    pub entry: &'static str,
+    pub needs: wgpu::Features,
+}
+
+/// The optional features a wgpu backend can offer that change which variant runs: float32
+/// atomic add exists on Vulkan (VK_EXT_shader_atomic_float) and Metal 3 only; wgpu 30 does
+/// not expose it on DX12 or GL.
+pub fn features_possible_on(backend: wgpu::Backend) -> wgpu::Features {
+    match backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal => wgpu::Features::SHADER_FLOAT32_ATOMIC,
+        _ => wgpu::Features::empty(),
+    }
+}
+
+/// Every shader module the engines can build for `params` (`rows_per_part` rows per
+/// binding, `vocab` rows, minibatches of `max_examples`): each SGD kernel × update mode ×
+/// atomics, each sparse optimizer, and the loss reduction. The portability test compiles
+/// each for every backend where [`features_possible_on`] allows it.
+pub fn variants(
+    params: &KernelParams,
+    rows_per_part: u32,
+    vocab: usize,
+    max_examples: usize,
+) -> Vec<Variant> {
+    let mut out = Vec::new();
+    for kernel in Kernel::ALL {
+        for updates in Updates::ALL {
+            for atomics in Atomics::ALL {
+                let needs = if updates == Updates::Racy {
+                    wgpu::Features::empty()
+                } else {
+                    atomics.required_features()
+                };
+                out.push(Variant {
+                    name: format!(
+                        "train {} {:?} {:?} {:?}",
+                        kernel.name(),
+                        params.model,
+                        updates,
+                        atomics
+                    ),
+                    source: kernel_source(
+                        kernel,
+                        params,
+                        rows_per_part,
+                        updates,
+                        atomics,
+                        DEFAULT_CHUNK,
+                    ),
+                    entry: "train",
+                    needs,
+                });
+            }
+        }
+    }
+    for kind in [
+        OptimizerKind::Sgd,
+        OptimizerKind::Adagrad,
+        OptimizerKind::Adam,
+        OptimizerKind::Rmsprop,
+    ] {
+        let opt = OptimParams {
+            kind,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            dense: false,
+        };
+        let src = sparse_source(params, &opt, rows_per_part, vocab, max_examples);
+        for entry in ["grad", "apply"] {
+            out.push(Variant {
+                name: format!("sparse {entry} {:?} {:?}", kind, params.model),
+                source: src.clone(),
+                entry,
+                needs: wgpu::Features::empty(),
+            });
+        }
+    }
+    out.push(Variant {
+        name: "reduce".into(),
+        source: reduce_source(),
+        entry: "reduce",
+        needs: wgpu::Features::empty(),
+    });
+    out
 }
 
 /// Which SGD training kernel runs.
