@@ -2,6 +2,12 @@
 # Side-by-side comparison of w2v-gpu with word2vec.c, gensim and fastText on one corpus,
 # one machine, one run. Prints a markdown table for BENCHMARKS.md.
 #
+# Every tool is timed the same way: wall clock around training, vocabulary excluded, and
+# words/s = the corpus's word count / those seconds. w2v-gpu: its training-loop seconds;
+# word2vec.c: the wall time of a run that reads a vocabulary saved beforehand (-read-vocab);
+# gensim: around model.train(); fastText: the wall time of the run minus that of the same
+# command with -epoch 0 (vocabulary, initialisation and output writing cancel out).
+#
 #   scripts/compare.sh CORPUS [THREADS] [MODEL]
 #
 # Optional environment: EXTRA="--init uniform --min-alpha 0.0125" adds a second w2v-gpu row
@@ -42,25 +48,29 @@ PY
 echo "| tool | words/s (training) | analogy (restrict 30k) | WS-353 Spearman |"
 echo "|---|---:|---:|---:|"
 
-# w2v-gpu (CPU backend)
+now() { date +%s.%N; }
+# w2v-gpu (CPU backend): corpus words over its training seconds.
 J=$("$BIN" train --input "$CORPUS" --output "$OUT/w2v-gpu.bin" --model "$MODEL" --dim 100 --window 5 \
     --negative 5 --sample 1e-4 --min-count 5 --epochs 1 --alpha $ALPHA --threads "$THREADS" --json --quiet)
-WPS=$(echo "$J" | "$PEERS/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["words_per_second"])')
+WPS=$(echo "$J" | "$PEERS/bin/python" -c "import json,sys; print($WORDS / json.load(sys.stdin)['train_seconds'])")
 eval_vectors "w2v-gpu (cpu, $THREADS threads)" "$WPS" "$OUT/w2v-gpu.bin"
 if [ -n "${EXTRA:-}" ]; then
   # shellcheck disable=SC2086 # EXTRA is a list of flags
   J=$("$BIN" train --input "$CORPUS" --output "$OUT/w2v-gpu-x.bin" --model "$MODEL" --dim 100 --window 5 \
       --negative 5 --sample 1e-4 --min-count 5 --epochs 1 --alpha $ALPHA --threads "$THREADS" --json --quiet $EXTRA)
-  WPS=$(echo "$J" | "$PEERS/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["words_per_second"])')
+  WPS=$(echo "$J" | "$PEERS/bin/python" -c "import json,sys; print($WORDS / json.load(sys.stdin)['train_seconds'])")
   eval_vectors "w2v-gpu (cpu, $THREADS threads) \`$EXTRA\`" "$WPS" "$OUT/w2v-gpu-x.bin"
 fi
 
-# word2vec.c: its own Words/thread/sec counter (training only) times threads.
-"$PEERS/bin/word2vec" -train "$CORPUS" -output "$OUT/w2v-c.bin" -cbow $CBOW -size 100 -window 5 \
-    -negative 5 -hs 0 -sample 1e-4 -min-count 5 -iter 1 -alpha $ALPHA -threads "$THREADS" -binary 1 \
-    > "$OUT/w2v-c.log" 2>&1
-WPT=$(tr '\r' '\n' < "$OUT/w2v-c.log" | grep -o 'Words/thread/sec: *[0-9.]*k' | tail -1 | grep -o '[0-9.]*')
-eval_vectors "word2vec.c (PyPI word2vec)" "$(echo "$WPT * 1000 * $THREADS" | bc)" "$OUT/w2v-c.bin"
+# word2vec.c: the vocabulary is counted and saved first, then the timed run reads it.
+"$PEERS/bin/word2vec" -train "$CORPUS" -output "$OUT/w2v-c-vocab.bin" -size 1 -iter 1 -min-count 5 \
+    -threads 1 -save-vocab "$OUT/w2v-c.vocab" -sample 1 -negative 1 > /dev/null 2>&1
+T0=$(now)
+"$PEERS/bin/word2vec" -train "$CORPUS" -read-vocab "$OUT/w2v-c.vocab" -output "$OUT/w2v-c.bin" \
+    -cbow $CBOW -size 100 -window 5 -negative 5 -hs 0 -sample 1e-4 -min-count 5 -iter 1 -alpha $ALPHA \
+    -threads "$THREADS" -binary 1 > "$OUT/w2v-c.log" 2>&1
+T1=$(now)
+eval_vectors "word2vec.c (PyPI word2vec)" "$(echo "$WORDS / ($T1 - $T0)" | bc -l)" "$OUT/w2v-c.bin"
 
 # gensim 4.4 with its Text8Corpus reader (10,000-word sentences; its corpus_file mode reads
 # only the start of a corpus that is one 100 MB line): time model.train() only.
@@ -81,12 +91,13 @@ print(m.corpus_total_words / dt)
 PY
 eval_vectors "gensim 4.4" "$(cat "$OUT/gensim.wps")" "$OUT/gensim.bin"
 
-# fastText without subwords: its Words/sec/thread counter times threads.
+# fastText without subwords: wall time of the run minus the same run with -epoch 0.
 if command -v fasttext >/dev/null; then
-  fasttext "$([ "$MODEL" = cbow ] && echo cbow || echo skipgram)" -input "$CORPUS" -output "$OUT/ft" -dim 100 -ws 5 -neg 5 -minCount 5 \
-      -epoch 1 -t 1e-4 -lr $ALPHA -thread "$THREADS" -minn 0 -maxn 0 > "$OUT/ft.log" 2>&1
-  WPT=$(tr '\r' '\n' < "$OUT/ft.log" | grep -o 'words/sec/thread: *[0-9]*' | tail -1 | grep -o '[0-9]*$')
-  eval_vectors "fastText (-minn 0 -maxn 0)" "$((WPT * THREADS))" "$OUT/ft.vec"
+  FTM=$([ "$MODEL" = cbow ] && echo cbow || echo skipgram)
+  ft() { fasttext "$FTM" -input "$CORPUS" -output "$1" -dim 100 -ws 5 -neg 5 -minCount 5 \
+      -epoch "$2" -t 1e-4 -lr $ALPHA -thread "$THREADS" -minn 0 -maxn 0 > "$1.log" 2>&1; }
+  T0=$(now); ft "$OUT/ft0" 0; T1=$(now); ft "$OUT/ft" 1; T2=$(now)
+  eval_vectors "fastText (-minn 0 -maxn 0)" "$(echo "$WORDS / (($T2 - $T1) - ($T1 - $T0))" | bc -l)" "$OUT/ft.vec"
 fi
 # finalfrontier without subwords, when asked for (skip-gram only).
 if [ -n "${FF:-}" ] && [ "$MODEL" = skipgram ]; then

@@ -5,7 +5,7 @@ use crate::config::{BackendKind, Format, ModelKind, TrainConfig};
 use crate::error::Error;
 use crate::eval::{evaluate_analogies, evaluate_similarity, Space};
 use crate::train::Reporter;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -92,12 +92,12 @@ pub struct TrainArgs {
     /// Corpus: plain text (or .gz), words separated by whitespace, one sentence per line.
     /// Several files (`--input a.txt b.txt` or repeated), a directory (its files, sorted),
     /// or `-` for standard input; pipes and fifos are read as streams.
-    #[arg(long, alias = "train", num_args = 1.., required = true)]
+    #[arg(long, alias = "train", num_args = 1.., required_unless_present = "resume")]
     pub input: Vec<PathBuf>,
     /// Where to write the vectors (written to a temporary file, then renamed); `-` writes
     /// them to standard output (text unless --format binary; the summary goes to stderr).
-    #[arg(long)]
-    pub output: PathBuf,
+    #[arg(long, required_unless_present = "resume")]
+    pub output: Option<PathBuf>,
     /// Output format; default: binary for `.bin`, text otherwise.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
@@ -225,7 +225,8 @@ pub struct TrainArgs {
     #[arg(long, default_value = "10m")]
     pub checkpoint_every: String,
     /// Continue the run whose --checkpoint-dir is DIR from its newest checkpoint (same
-    /// corpus and settings; refused otherwise). Keeps checkpointing into DIR.
+    /// corpus and settings; refused otherwise). Keeps checkpointing into DIR. Alone (no
+    /// --input), it continues with the settings stored in the checkpoint.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
     /// Pretend storage bindings hold at most this many bytes (testing the matrix split).
@@ -243,9 +244,9 @@ impl TrainArgs {
     pub fn to_config(&self) -> Result<TrainConfig, Error> {
         let d = TrainConfig::default();
         Ok(TrainConfig {
-            input: self.input[0].clone(),
-            more_inputs: self.input[1..].to_vec(),
-            output: self.output.clone(),
+            input: self.input.first().cloned().unwrap_or_default(),
+            more_inputs: self.input.iter().skip(1).cloned().collect(),
+            output: self.output.clone().unwrap_or_default(),
             format: self.format.map(|f| match f {
                 FormatArg::Text => Format::Text,
                 FormatArg::Binary => Format::Binary,
@@ -302,6 +303,7 @@ impl TrainArgs {
             checkpoint_every: crate::config::CheckpointEvery::parse(&self.checkpoint_every)?,
             checkpoint_dir: self.checkpoint_dir.clone().or_else(|| self.resume.clone()),
             resume: self.resume.clone(),
+            command_line: Vec::new(),
         })
     }
 }
@@ -515,14 +517,17 @@ pub fn run() -> i32 {
 }
 
 fn run_command() -> i32 {
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let (cli, matches) = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
             return e.exit_code();
         }
     };
-    match dispatch(cli) {
+    match dispatch(cli, &matches) {
         Ok(()) => 0,
         Err(e) => {
             let pipe_closed = match e.downcast_ref::<StdoutError>() {
@@ -546,10 +551,71 @@ fn run_command() -> i32 {
     }
 }
 
-fn dispatch(cli: Cli) -> anyhow::Result<()> {
+/// The `train` arguments given on the command line, as `--flag value` tokens (every
+/// argument whose id `keep` accepts).
+fn explicit_train_args(m: &clap::ArgMatches, keep: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let cmd = Cli::command();
+    let train = cmd.find_subcommand("train").expect("train subcommand");
+    let mut out = Vec::new();
+    for arg in train.get_arguments() {
+        let id = arg.get_id().as_str();
+        if m.value_source(id) != Some(clap::parser::ValueSource::CommandLine) || !keep(id) {
+            continue;
+        }
+        let Some(long) = arg.get_long() else { continue };
+        if arg.get_action().takes_values() {
+            for v in m.get_raw(id).into_iter().flatten() {
+                out.push(format!("--{long}"));
+                out.push(v.to_string_lossy().into_owned());
+            }
+        } else {
+            out.push(format!("--{long}"));
+        }
+    }
+    out
+}
+
+/// `train --resume DIR` without `--input`: the run's own arguments come from its newest
+/// checkpoint; flags given now replace the stored ones (and a flag that changes what is
+/// trained is then refused by the fingerprint check, as with a full command line).
+fn resolve_train_args(
+    a: Box<TrainArgs>,
+    m: Option<&clap::ArgMatches>,
+) -> anyhow::Result<(Box<TrainArgs>, Vec<String>)> {
+    let Some(m) = m else {
+        return Ok((a, Vec::new()));
+    };
+    let given = |id: &str| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let (Some(dir), false) = (&a.resume, given("input")) else {
+        return Ok((a, explicit_train_args(m, &|_| true)));
+    };
+    let stored = crate::train::stored_args(dir)?;
+    let mut argv = vec!["w2v-gpu".to_string(), "train".to_string()];
+    argv.extend(stored.iter().cloned());
+    let stored_m = Cli::command()
+        .try_get_matches_from(&argv)
+        .map_err(|e| anyhow::anyhow!("the arguments stored in {}: {e}", dir.display()))?;
+    let stored_m = stored_m
+        .subcommand_matches("train")
+        .expect("train subcommand")
+        .clone();
+    let mut tokens = explicit_train_args(&stored_m, &|id| !given(id));
+    tokens.extend(explicit_train_args(m, &|_| true));
+    let mut argv = vec!["w2v-gpu".to_string(), "train".to_string()];
+    argv.extend(tokens.iter().cloned());
+    let cli = Cli::try_parse_from(&argv)?;
+    match cli.command {
+        Command::Train(merged) => Ok((merged, tokens)),
+        _ => unreachable!("parsed as train"),
+    }
+}
+
+fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => {
-            let cfg = a.to_config()?;
+            let (a, command_line) = resolve_train_args(a, matches.subcommand_matches("train"))?;
+            let mut cfg = a.to_config()?;
+            cfg.command_line = command_line;
             let to_stdout = cfg.output.as_os_str() == "-";
             if to_stdout && a.json {
                 return Err(Error::usage(

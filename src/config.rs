@@ -148,6 +148,8 @@ pub struct TrainConfig {
     pub checkpoint_every: CheckpointEvery,
     /// Continue from the newest checkpoint in this directory.
     pub resume: Option<PathBuf>,
+    /// The `train` command-line arguments (stored in checkpoints for `--resume DIR`).
+    pub command_line: Vec<String>,
 }
 
 /// How often checkpoints are written.
@@ -228,6 +230,7 @@ impl Default for TrainConfig {
             checkpoint_dir: None,
             checkpoint_every: CheckpointEvery::Seconds(600),
             resume: None,
+            command_line: Vec::new(),
         }
     }
 }

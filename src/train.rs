@@ -306,6 +306,29 @@ pub fn install_signal_handlers() {
     });
 }
 
+/// The `train` arguments stored in the newest checkpoint of `dir` (what `--resume DIR`
+/// alone continues with).
+pub fn stored_args(dir: &std::path::Path) -> Result<Vec<String>> {
+    let c = Checkpoint::load_latest(dir, &|_| {})?;
+    let args = c.fingerprint["args"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if args.is_empty() {
+        return Err(Error::usage(
+            "--resume",
+            format!(
+                "the checkpoints in {} do not record their settings (written by an older version); give the original --input, --output and flags with --resume",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(args
+        .iter()
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect())
+}
+
 /// Identity of a run for `--resume`: the corpus (path, size, tokens, vocabulary) and every
 /// setting that changes what is trained. A resume must match it exactly.
 pub fn fingerprint(cfg: &TrainConfig, corpus: &Corpus, engine: &str) -> serde_json::Value {
@@ -366,6 +389,9 @@ pub struct Checkpointer<'a> {
     dir: Option<std::path::PathBuf>,
     every: CheckpointEvery,
     fingerprint: serde_json::Value,
+    /// The `train` arguments of this run, stored beside the fingerprint so that
+    /// `--resume DIR` alone can continue with them.
+    args: Vec<String>,
     corpus: &'a Corpus,
     last_time: Instant,
     last_words: u64,
@@ -423,6 +449,7 @@ impl<'a> Checkpointer<'a> {
             dir: cfg.checkpoint_dir.clone(),
             every: cfg.checkpoint_every,
             fingerprint,
+            args: cfg.command_line.clone(),
             corpus,
             last_time: Instant::now(),
             last_words: resume.as_ref().map_or(0, |c| c.words_done),
@@ -456,8 +483,13 @@ impl<'a> Checkpointer<'a> {
         let Some(dir) = &self.dir else {
             return Ok(());
         };
+        let mut fingerprint = self.fingerprint.clone();
+        if let Some(o) = fingerprint.as_object_mut() {
+            // Not compared on resume (only the keys of a new run's fingerprint are).
+            o.insert("args".into(), self.args.clone().into());
+        }
         let c = Checkpoint {
-            fingerprint: self.fingerprint.clone(),
+            fingerprint,
             words_done: done,
             steps,
             cursors,

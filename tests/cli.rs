@@ -816,3 +816,52 @@ fn stdin_fifo_files_directory_and_stdout_output() {
     let o = w2v(&["train", "--input", w, "--output", "-", "--json"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// `--resume DIR` alone continues the run with the settings stored in its checkpoint;
+/// a flag given with it that changes what is trained is refused.
+#[test]
+fn resume_alone_continues_with_the_stored_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = common::repo_file("data/text8-4m.gz").display().to_string();
+    let out = dir.path().join("v.bin");
+    let ck = dir.path().join("ck");
+    let o = w2v(&[
+        "train",
+        "--input",
+        &c,
+        "--output",
+        out.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--dim",
+        "16",
+        "--threads",
+        "1",
+        "--checkpoint-dir",
+        ck.to_str().unwrap(),
+        "--checkpoint-every",
+        "300000",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_file(&out).unwrap();
+    let o = w2v(&[
+        "train",
+        "--resume",
+        ck.to_str().unwrap(),
+        "--json",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["resumed_from"].as_u64().unwrap() > 0, "{j}");
+    let v = w2v_gpu::io::read_vectors(&out, None).unwrap();
+    assert_eq!(v.dim, 16, "the stored --dim was used");
+    let o = w2v(&["train", "--resume", ck.to_str().unwrap(), "--dim", "32"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("dim: checkpoint 16, this run 32"),
+        "{}",
+        stderr(&o)
+    );
+}
