@@ -1,10 +1,24 @@
 //! The batcher: turns the id stream into batches of kept (subsampled) word ids, cut into
 //! sentence chunks of at most [`MAX_SENTENCE`] words, exactly as word2vec.c reads them.
 
-use crate::checkpoint::Cursor;
 use crate::corpus::SENTENCE_END;
 use crate::sampling::{Rng, Subsampler};
 use std::ops::Range;
+
+/// Where one corpus reader stands: enough to regenerate exactly the batches that follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// Next id-stream position, epoch and subsampling RNG state of the batcher, and its
+    /// batch counter.
+    pub pos: u64,
+    pub epoch: u64,
+    pub rng: u64,
+    pub step: u64,
+    /// Minibatch engine: minibatches of the current batch already trained, and the
+    /// builder's RNG state after them.
+    pub group: u64,
+    pub builder_rng: u64,
+}
 
 /// word2vec.c's `MAX_SENTENCE_LENGTH`: a sentence is cut after this many kept words.
 pub const MAX_SENTENCE: usize = 1000;

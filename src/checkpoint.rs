@@ -24,6 +24,7 @@
 //! length against the bytes that remain, the shapes against the header, and the checksum,
 //! and never panics on a damaged file (tests fuzz it).
 
+pub use crate::batch::Cursor;
 use crate::error::{Error, Result};
 use crate::io::AtomicFile;
 use crate::model::Model;
@@ -35,21 +36,6 @@ use std::path::{Path, PathBuf};
 const MAGIC: &[u8; 8] = b"W2VCKPT1";
 /// Checkpoints kept in the directory (older ones are deleted after a new one is written).
 pub const KEEP: usize = 2;
-
-/// Where one corpus reader stands: enough to regenerate exactly the batches that follow.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Cursor {
-    /// Next id-stream position, epoch and subsampling RNG state of the batcher, and its
-    /// batch counter.
-    pub pos: u64,
-    pub epoch: u64,
-    pub rng: u64,
-    pub step: u64,
-    /// Minibatch engine: minibatches of the current batch already trained, and the
-    /// builder's RNG state after them.
-    pub group: u64,
-    pub builder_rng: u64,
-}
 
 impl Cursor {
     fn to_json(self) -> Value {

@@ -183,7 +183,7 @@ pub struct TrainArgs {
     pub gpu_chunk: u32,
     /// `sgd`: word2vec's per-window SGD with linearly decaying --alpha. `adagrad`, `adam`,
     /// `rmsprop`: minibatches of --batch-size centre words, sparse (lazy) updates of only the
-    /// rows each step uses, constant --alpha [default lr: adam/rmsprop 0.002, adagrad 0.05].
+    /// rows each step uses, constant --alpha [default lr, chosen by a sweep (BENCHMARKS.md): adam 0.01, rmsprop 0.005, adagrad 0.2].
     #[arg(long, default_value = "sgd", value_parser = ["sgd", "adagrad", "adam", "rmsprop"])]
     pub optimizer: String,
     /// Centre words per minibatch for adagrad/adam/rmsprop [default: 512].
@@ -388,9 +388,14 @@ pub struct MapArgs {
     /// Comma-separated words to plot.
     #[arg(long, value_delimiter = ',')]
     pub words: Option<Vec<String>>,
-    /// Plot the N most frequent words (when --words is not given).
+    /// Plot the N most frequent words (when --words is not given). Labels that would
+    /// overlap are left out (their dots stay).
     #[arg(long, default_value_t = 100)]
     pub top: usize,
+    /// With --top: skip the N most frequent words first (mostly function words: the, of,
+    /// and, ...), e.g. `--top 200 --skip 100`.
+    #[arg(long, default_value_t = 0)]
+    pub skip: usize,
     /// Projection method (PCA; t-SNE is not built).
     #[arg(long, default_value = "pca", value_parser = ["pca"])]
     pub method: String,
@@ -1065,12 +1070,15 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
         }
     };
     let emb = crate::io::read_vectors(&a.vectors, a.limit)?;
-    let rows = crate::map::select(&emb, a.words.as_deref(), a.top)?;
+    let mut rows = crate::map::select(&emb, a.words.as_deref(), a.top + a.skip)?;
+    if a.words.is_none() {
+        rows.drain(..a.skip.min(rows.len()));
+    }
     if rows.len() < 2 {
         return Err(Error::usage("--words/--top", "plot at least 2 words").into());
     }
     if let Some(o) = &a.output {
-        let pts = crate::map::pca_2d(&emb, &rows);
+        let (pts, explained) = crate::map::pca_2d_explained(&emb, &rows);
         let labels: Vec<&str> = rows.iter().map(|&r| emb.words[r].as_str()).collect();
         let title = format!(
             "{} - {} words, PCA of unit vectors",
@@ -1078,9 +1086,9 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
             rows.len()
         );
         if png {
-            crate::map::write_png(o, &title, &labels, &pts)?;
+            crate::map::write_png(o, &title, &labels, &pts, explained)?;
         } else {
-            crate::map::write_svg(o, &title, &labels, &pts)?;
+            crate::map::write_svg(o, &title, &labels, &pts, explained)?;
         }
         outln!("wrote {}", o.display());
     }

@@ -61,6 +61,111 @@ impl BackendKind {
     }
 }
 
+// The GPU kernel choices are flags of a run, so their types live here (the GPU engine,
+// `backend::gpu::shaders`, builds the shaders from them).
+
+/// How concurrent workgroups add into shared matrix rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Updates {
+    /// An atomic add per element (native or compare-and-swap, see [`Atomics`]): no update
+    /// is lost.
+    Atomic,
+    /// Atomic adds for the `HOT_ROWS` (8192) most frequent words (ids are sorted by
+    /// frequency), plain relaxed load/store for the rest, which are rarely contended.
+    Hybrid,
+    /// Plain read-add-write (Hogwild as on the CPU): simultaneous writers lose updates.
+    Racy,
+}
+
+/// How an atomic float add is carried out on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Atomics {
+    /// `atomicAdd` on `atomic<f32>`: one hardware instruction (a fire-and-forget reduction
+    /// on NVIDIA and AMD). Needs `wgpu::Features::SHADER_FLOAT32_ATOMIC` (Vulkan with
+    /// VK_EXT_shader_atomic_float, Metal 3); naga 30 cannot write it for DX12 or GL.
+    Native,
+    /// A compare-and-swap loop on the element's bit pattern (`atomic<u32>`): every backend.
+    CompareAndSwap,
+}
+
+impl Atomics {
+    /// The name `devices` and `--json` report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Atomics::Native => "native",
+            Atomics::CompareAndSwap => "cas",
+        }
+    }
+
+    /// The adapter feature the variant needs.
+    pub fn required_features(self) -> wgpu::Features {
+        match self {
+            Atomics::Native => wgpu::Features::SHADER_FLOAT32_ATOMIC,
+            Atomics::CompareAndSwap => wgpu::Features::empty(),
+        }
+    }
+
+    /// The variant the engine runs on an adapter with `features`, unless forced.
+    pub fn best_for(features: wgpu::Features) -> Atomics {
+        if features.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC) {
+            Atomics::Native
+        } else {
+            Atomics::CompareAndSwap
+        }
+    }
+}
+
+impl Updates {
+    /// Every mode (see `backend::gpu::shaders::variants`; the match below fails to compile when one is added
+    /// without being listed).
+    pub const ALL: [Updates; 3] = [Updates::Atomic, Updates::Hybrid, Updates::Racy];
+}
+
+impl Atomics {
+    pub const ALL: [Atomics; 2] = [Atomics::Native, Atomics::CompareAndSwap];
+}
+
+impl Kernel {
+    pub const ALL: [Kernel; 2] = [Kernel::Window, Kernel::Chunk];
+}
+
+// Exhaustiveness guards for the ALL lists above.
+const _: fn(Updates, Atomics, Kernel) = |u, a, k| {
+    match u {
+        Updates::Atomic | Updates::Hybrid | Updates::Racy => {}
+    }
+    match a {
+        Atomics::Native | Atomics::CompareAndSwap => {}
+    }
+    match k {
+        Kernel::Window | Kernel::Chunk => {}
+    }
+};
+
+/// Which SGD training kernel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// One workgroup per centre position (train.wgsl): every window gathers its rows from
+    /// and adds them back to global memory.
+    Window,
+    /// One workgroup per chunk of consecutive positions walked in order, the context rows
+    /// in a sliding ring in workgroup memory (chunk.wgsl): a row is loaded and flushed once
+    /// per chunk.
+    Chunk,
+}
+
+impl Kernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Window => "window",
+            Kernel::Chunk => "chunk",
+        }
+    }
+}
+
+/// Centre positions per workgroup of the chunk kernel unless `--gpu-chunk` says otherwise.
+pub const DEFAULT_GPU_CHUNK: u32 = 32;
+
 /// Output file format for vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -109,11 +214,11 @@ pub struct TrainConfig {
     /// Centre positions per GPU step.
     pub gpu_batch: usize,
     /// GPU conflict strategy for rows updated by several workgroups at once.
-    pub gpu_updates: crate::backend::gpu::shaders::Updates,
+    pub gpu_updates: Updates,
     /// How the GPU's atomic float add is done; `None`: native where the adapter has it.
-    pub gpu_atomics: Option<crate::backend::gpu::shaders::Atomics>,
+    pub gpu_atomics: Option<Atomics>,
     /// Which SGD kernel; `None`: the chunk kernel where its workgroup memory fits.
-    pub gpu_kernel: Option<crate::backend::gpu::shaders::Kernel>,
+    pub gpu_kernel: Option<Kernel>,
     /// Centre positions per workgroup of the chunk kernel.
     pub gpu_chunk: u32,
     /// CPU skip-gram: noise words drawn once per centre word and shared by its window.
@@ -210,10 +315,10 @@ impl Default for TrainConfig {
             save_vocab: None,
             read_vocab: None,
             gpu_batch: 1 << 16,
-            gpu_updates: crate::backend::gpu::shaders::Updates::Atomic,
+            gpu_updates: Updates::Atomic,
             gpu_atomics: None,
             gpu_kernel: None,
-            gpu_chunk: crate::backend::gpu::shaders::DEFAULT_CHUNK,
+            gpu_chunk: DEFAULT_GPU_CHUNK,
             max_binding_bytes: None,
             count_pairs: false,
             shared_negatives: false,

@@ -2,9 +2,9 @@
 //! them (`most_similar`, `evaluate_word_analogies`, `evaluate_word_pairs`), with batched
 //! dot products over unit-normalised vectors.
 
-use crate::backend::cpu::dot;
 use crate::error::{Error, Result};
 use crate::io::Embeddings;
+use crate::linalg::dot;
 use crate::vocab::FxMap;
 use std::path::Path;
 

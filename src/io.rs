@@ -7,83 +7,9 @@
 
 use crate::config::Format;
 use crate::error::{Error, Result};
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-
-/// A file written to a temporary name beside its destination and renamed over it on
-/// [`AtomicFile::commit`], so a failed or interrupted write never destroys an earlier
-/// output. Dropping it uncommitted removes the temporary file.
-#[derive(Debug)]
-pub struct AtomicFile {
-    path: PathBuf,
-    tmp: PathBuf,
-    writer: Option<BufWriter<File>>,
-}
-
-impl AtomicFile {
-    pub fn create(path: &Path) -> Result<AtomicFile> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        if !dir.is_dir() {
-            let why = if dir.exists() {
-                format!("{} is a file, not a directory", dir.display())
-            } else {
-                format!(
-                    "directory {} does not exist; create it first",
-                    dir.display()
-                )
-            };
-            return Err(Error::io(
-                path,
-                std::io::Error::new(std::io::ErrorKind::NotFound, why),
-            ));
-        }
-        if path.is_dir() {
-            return Err(Error::io(
-                path,
-                std::io::Error::other("is a directory; give a file name"),
-            ));
-        }
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "output".into());
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let file = File::create(&tmp).map_err(|e| Error::io(path, e))?;
-        Ok(AtomicFile {
-            path: path.to_path_buf(),
-            tmp,
-            writer: Some(BufWriter::with_capacity(1 << 20, file)),
-        })
-    }
-
-    pub fn writer(&mut self) -> &mut BufWriter<File> {
-        self.writer.as_mut().expect("AtomicFile used after commit")
-    }
-
-    /// Flushes, syncs and renames over the destination.
-    pub fn commit(mut self) -> Result<()> {
-        let w = self.writer.take().expect("AtomicFile committed twice");
-        let file = w
-            .into_inner()
-            .map_err(|e| Error::io(&self.path, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&self.path, e))?;
-        drop(file);
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if self.writer.is_some() {
-            self.writer = None;
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
+pub use crate::files::AtomicFile;
+use std::io::Write;
+use std::path::Path;
 
 /// Word vectors as read from a file: row `i` of `vectors` belongs to `words[i]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,7 +90,7 @@ fn write_rows(
 /// with `limit`, only the first `limit` rows (the most frequent words, for files written
 /// by word2vec tools).
 pub fn read_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings> {
-    let bytes = crate::corpus::read_bytes(path)?;
+    let bytes = crate::files::read_bytes(path)?;
     let bytes: &[u8] = &bytes;
     let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
         Error::input(
@@ -184,7 +110,7 @@ pub fn read_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings> {
             path,
             format!(
                 "bad header {:?}; a word2vec file starts with `<words> <dim>`",
-                crate::vocab::truncate(header.trim(), 60)
+                crate::files::truncate(header.trim(), 60)
             ),
         ));
     };
@@ -250,7 +176,7 @@ fn read_text(
                     path,
                     format!(
                         "line {lineno}: {:?} is not a number",
-                        crate::vocab::truncate(tok, 30)
+                        crate::files::truncate(tok, 30)
                     ),
                 )
             })?;

@@ -24,6 +24,12 @@ pub fn select(emb: &Embeddings, words: Option<&[String]>, top: usize) -> Result<
 /// Projects unit-normalised rows onto their first two principal components (power
 /// iteration with deflation on the D×D covariance matrix, f64 accumulation).
 pub fn pca_2d(emb: &Embeddings, rows: &[usize]) -> Vec<[f64; 2]> {
+    pca_2d_explained(emb, rows).0
+}
+
+/// [`pca_2d`] and the fraction of the total variance each of the two axes explains
+/// (eigenvalue over the covariance matrix's trace).
+pub fn pca_2d_explained(emb: &Embeddings, rows: &[usize]) -> (Vec<[f64; 2]>, [f64; 2]) {
     let d = emb.dim;
     let n = rows.len().max(1);
     let data: Vec<Vec<f64>> = rows
@@ -75,13 +81,83 @@ pub fn pca_2d(emb: &Embeddings, rows: &[usize]) -> Vec<[f64; 2]> {
         }
         comps.push(v);
     }
-    centred
+    let trace: f64 = (0..d).map(|i| cov[i * d + i]).sum();
+    let explained = |v: &Vec<f64>| {
+        let cv: f64 = (0..d)
+            .map(|i| v[i] * (0..d).map(|j| cov[i * d + j] * v[j]).sum::<f64>())
+            .sum();
+        if trace > 0.0 {
+            cv / trace
+        } else {
+            0.0
+        }
+    };
+    let fractions = [explained(&comps[0]), explained(&comps[1])];
+    let points = centred
         .iter()
         .map(|r| {
             let p = |c: &Vec<f64>| r.iter().zip(c).map(|(a, b)| a * b).sum::<f64>();
             [p(&comps[0]), p(&comps[1])]
         })
+        .collect();
+    (points, fractions)
+}
+
+/// Which labels to draw: in the given order (most frequent first), each label is placed to
+/// the right, left, above or below its dot where its box overlaps no label placed before
+/// and stays inside the image; labels that fit nowhere are left out (their dots stay).
+/// `char_w`/`char_h`: the font's cell in pixels. Returns the label's top-left corner.
+fn place_labels(
+    labels: &[&str],
+    pts: &[(f64, f64)],
+    char_w: f64,
+    char_h: f64,
+) -> Vec<Option<(f64, f64)>> {
+    let mut boxes: Vec<[f64; 4]> = Vec::new();
+    let overlaps =
+        |a: &[f64; 4], b: &[f64; 4]| a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+    labels
+        .iter()
+        .zip(pts)
+        .map(|(l, &(x, y))| {
+            let w = l.chars().count() as f64 * char_w;
+            let candidates = [
+                (x + 5.0, y - char_h / 2.0),
+                (x - 5.0 - w, y - char_h / 2.0),
+                (x - w / 2.0, y - 5.0 - char_h),
+                (x - w / 2.0, y + 5.0),
+            ];
+            for (lx, ly) in candidates {
+                let b = [lx, ly, lx + w, ly + char_h];
+                let inside =
+                    lx >= 2.0 && ly >= 40.0 && b[2] <= WIDTH - 2.0 && b[3] <= HEIGHT - 30.0;
+                if inside && !boxes.iter().any(|o| overlaps(o, &b)) {
+                    boxes.push(b);
+                    return Some((lx, ly));
+                }
+            }
+            None
+        })
         .collect()
+}
+
+/// The axis captions: which component and how much of the variance it explains.
+fn axis_captions(explained: [f64; 2]) -> [String; 2] {
+    [
+        format!("PC1 ({:.1}% of variance)", 100.0 * explained[0]),
+        format!("PC2 ({:.1}% of variance)", 100.0 * explained[1]),
+    ]
+}
+
+/// Dot radius: smaller when many words are plotted, so thousands of dots stay apart.
+fn dot_radius(n: usize) -> f64 {
+    if n > 2000 {
+        1.0
+    } else if n > 300 {
+        2.0
+    } else {
+        3.0
+    }
 }
 
 fn escape(s: &str) -> String {
@@ -113,8 +189,15 @@ fn layout(points: &[[f64; 2]]) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Writes a labelled scatter plot as PNG (atomically): dots and 8×8-pixel labels.
-pub fn write_png(path: &Path, title: &str, labels: &[&str], points: &[[f64; 2]]) -> Result<()> {
+/// Writes a labelled scatter plot as PNG (atomically): dots, 8×8-pixel labels placed without
+/// collisions, and axis captions with the variance each component explains.
+pub fn write_png(
+    path: &Path,
+    title: &str,
+    labels: &[&str],
+    points: &[[f64; 2]],
+    explained: [f64; 2],
+) -> Result<()> {
     use font8x8::UnicodeFonts;
     let (w, h) = (WIDTH as usize, HEIGHT as usize);
     let mut img = vec![255u8; w * h * 3];
@@ -148,17 +231,33 @@ pub fn write_png(path: &Path, title: &str, labels: &[&str], points: &[[f64; 2]])
         }
     };
     text(&mut put, title, MARGIN as i64, 20, 2);
-    for (label, (x, y)) in labels.iter().zip(layout(points)) {
+    let pts = layout(points);
+    let r = dot_radius(pts.len()) as i64;
+    for &(x, y) in &pts {
         let (cx, cy) = (x.round() as i64, y.round() as i64);
-        for dy in -3i64..=3 {
-            for dx in -3i64..=3 {
-                if dx * dx + dy * dy <= 9 {
+        for dy in -r..=r {
+            for dx in -r..=r {
+                if dx * dx + dy * dy <= r * r {
                     put(cx + dx, cy + dy, [0x1f, 0x77, 0xb4]);
                 }
             }
         }
-        text(&mut put, label, cx + 6, cy - 4, 1);
     }
+    for (label, at) in labels.iter().zip(place_labels(labels, &pts, 8.0, 8.0)) {
+        if let Some((lx, ly)) = at {
+            text(&mut put, label, lx.round() as i64, ly.round() as i64, 1);
+        }
+    }
+    let [cx, cy] = axis_captions(explained);
+    let bottom = HEIGHT as i64 - 18;
+    for x in MARGIN as i64..(WIDTH - MARGIN) as i64 {
+        put(x, bottom - 6, [0x99, 0x99, 0x99]);
+    }
+    text(&mut put, &cx, (WIDTH / 2.0) as i64 - 80, bottom, 1);
+    for y in 40..bottom - 6 {
+        put(8, y, [0x99, 0x99, 0x99]);
+    }
+    text(&mut put, &cy, 12, 40, 1);
     let mut f = AtomicFile::create(path)?;
     let res = (|| -> std::result::Result<(), png::EncodingError> {
         let mut enc = png::Encoder::new(f.writer(), w as u32, h as u32);
@@ -172,8 +271,15 @@ pub fn write_png(path: &Path, title: &str, labels: &[&str], points: &[[f64; 2]])
     f.commit()
 }
 
-/// Writes a labelled scatter plot as SVG (atomically).
-pub fn write_svg(path: &Path, title: &str, labels: &[&str], points: &[[f64; 2]]) -> Result<()> {
+/// Writes a labelled scatter plot as SVG (atomically): labels placed without collisions,
+/// axis captions with the variance each component explains.
+pub fn write_svg(
+    path: &Path,
+    title: &str,
+    labels: &[&str],
+    points: &[[f64; 2]],
+    explained: [f64; 2],
+) -> Result<()> {
     let (w, h, m) = (WIDTH, HEIGHT, MARGIN);
     let mut f = AtomicFile::create(path)?;
     let out = f.writer();
@@ -191,19 +297,52 @@ pub fn write_svg(path: &Path, title: &str, labels: &[&str], points: &[[f64; 2]])
             r##"<text x="{m}" y="30" font-size="16" fill="#222">{}</text>"##,
             escape(title)
         )?;
-        for (label, (x, y)) in labels.iter().zip(layout(points)) {
+        let pts = layout(points);
+        let r = dot_radius(pts.len());
+        for &(x, y) in &pts {
             writeln!(
                 out,
-                r##"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="#1f77b4"/>"##
-            )?;
-            writeln!(
-                out,
-                r##"<text x="{:.1}" y="{:.1}" font-size="12" fill="#333">{}</text>"##,
-                x + 5.0,
-                y + 4.0,
-                escape(label)
+                r##"<circle cx="{x:.1}" cy="{y:.1}" r="{r}" fill="#1f77b4"/>"##
             )?;
         }
+        // 12 px sans-serif: about 7 px per character, 12 px high (baseline at the bottom).
+        for (label, at) in labels.iter().zip(place_labels(labels, &pts, 7.0, 12.0)) {
+            if let Some((lx, ly)) = at {
+                writeln!(
+                    out,
+                    r##"<text x="{lx:.1}" y="{:.1}" font-size="12" fill="#333">{}</text>"##,
+                    ly + 10.0,
+                    escape(label)
+                )?;
+            }
+        }
+        let [cx, cy] = axis_captions(explained);
+        let bottom = h - 12.0;
+        writeln!(
+            out,
+            r##"<line x1="{m}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#999"/>"##,
+            bottom - 14.0,
+            w - m,
+            bottom - 14.0
+        )?;
+        writeln!(
+            out,
+            r##"<text x="{:.1}" y="{bottom:.1}" font-size="13" fill="#555" text-anchor="middle">{}</text>"##,
+            w / 2.0,
+            escape(&cx)
+        )?;
+        writeln!(
+            out,
+            r##"<line x1="18" y1="40" x2="18" y2="{:.1}" stroke="#999"/>"##,
+            bottom - 14.0
+        )?;
+        writeln!(
+            out,
+            r##"<text x="14" y="{:.1}" font-size="13" fill="#555" text-anchor="middle" transform="rotate(-90 14 {:.1})">{}</text>"##,
+            h / 2.0,
+            h / 2.0,
+            escape(&cy)
+        )?;
         writeln!(out, "</svg>")
     })();
     res.map_err(|e| Error::io(path, e))?;
@@ -245,22 +384,49 @@ mod tests {
             vectors,
         };
         let rows: Vec<usize> = (0..10).collect();
-        let p = pca_2d(&emb, &rows);
+        let (p, explained) = pca_2d_explained(&emb, &rows);
+        // The clusters differ along one direction: the first axis explains most variance.
+        assert!(
+            explained[0] > 0.9 && explained[0] + explained[1] <= 1.0 + 1e-9,
+            "{explained:?}"
+        );
         let left = p[..5].iter().all(|q| q[0] < 0.0) && p[5..].iter().all(|q| q[0] > 0.0);
         let right = p[..5].iter().all(|q| q[0] > 0.0) && p[5..].iter().all(|q| q[0] < 0.0);
         assert!(left || right, "{p:?}");
         let dir = tempfile::tempdir().unwrap();
         let svg = dir.path().join("m.svg");
         let labels: Vec<&str> = emb.words.iter().map(|s| s.as_str()).collect();
-        write_svg(&svg, "t <&>", &labels, &p).unwrap();
+        write_svg(&svg, "t <&>", &labels, &p, explained).unwrap();
         let s = std::fs::read_to_string(&svg).unwrap();
         assert!(s.contains("<svg") && s.contains("w9") && s.contains("t &lt;&amp;&gt;"));
+        assert!(s.contains("PC1 (") && s.contains("% of variance)"));
         let png_path = dir.path().join("m.png");
-        write_png(&png_path, "title", &labels, &p).unwrap();
+        write_png(&png_path, "title", &labels, &p, explained).unwrap();
         let bytes = std::fs::read(&png_path).unwrap();
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
         write_projector(&dir.path().join("proj"), &emb, &rows).unwrap();
         let meta = std::fs::read_to_string(dir.path().join("proj/metadata.tsv")).unwrap();
         assert_eq!(meta.lines().count(), 10);
+    }
+
+    #[test]
+    fn labels_never_overlap_and_crowded_ones_are_left_out() {
+        // 500 dots on top of each other: only a few labels fit, none overlapping.
+        let pts: Vec<(f64, f64)> = (0..500).map(|i| (500.0 + (i % 3) as f64, 400.0)).collect();
+        let names: Vec<String> = (0..500).map(|i| format!("word{i}")).collect();
+        let labels: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        let placed = place_labels(&labels, &pts, 7.0, 12.0);
+        let boxes: Vec<[f64; 4]> = placed
+            .iter()
+            .zip(&labels)
+            .filter_map(|(p, l)| p.map(|(x, y)| [x, y, x + 7.0 * l.len() as f64, y + 12.0]))
+            .collect();
+        assert!(boxes.len() >= 2 && boxes.len() <= 8, "{}", boxes.len());
+        assert!(placed[0].is_some(), "the most frequent word gets its label");
+        for (i, a) in boxes.iter().enumerate() {
+            for b in &boxes[i + 1..] {
+                assert!(!(a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]));
+            }
+        }
     }
 }

@@ -51,7 +51,7 @@ pub struct Minibatch {
     /// Corpus words this minibatch accounts for (schedule and words/s).
     pub words: u64,
     /// Where the corpus reader stands after this minibatch (checkpoints).
-    pub cursor: crate::checkpoint::Cursor,
+    pub cursor: crate::batch::Cursor,
 }
 
 impl Minibatch {

@@ -105,11 +105,15 @@ impl OptimizerKind {
 
     /// Default learning rate: word2vec's for SGD (set by the model), the common default of
     /// each adaptive method otherwise (Adam 0.002 as in the d2l SGNS recipe).
+    /// The default rate of each adaptive optimizer, chosen by a sweep on the shipped-data
+    /// setup (text8-prefix12m, 3 epochs, minibatches of 512; BENCHMARKS.md "Rate sweep"):
+    /// the rate with the best analogy accuracy.
     pub fn default_lr(self) -> Option<f32> {
         match self {
             OptimizerKind::Sgd => None,
-            OptimizerKind::Adagrad => Some(0.05),
-            OptimizerKind::Adam | OptimizerKind::Rmsprop => Some(0.002),
+            OptimizerKind::Adagrad => Some(0.2),
+            OptimizerKind::Adam => Some(0.01),
+            OptimizerKind::Rmsprop => Some(0.005),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The vocabulary: words with their corpus counts, most frequent first.
 
 use crate::error::{Error, Result};
-use crate::io::AtomicFile;
+use crate::files::{truncate, AtomicFile};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, Write};
@@ -170,16 +170,6 @@ impl Vocab {
             ));
         }
         Ok(v)
-    }
-}
-
-pub(crate) fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n).collect();
-        t.push('…');
-        t
     }
 }
 

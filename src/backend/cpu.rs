@@ -13,6 +13,7 @@ use crate::batch::Batch;
 use crate::config::ModelKind;
 use crate::corpus::SENTENCE_END;
 use crate::error::Result;
+pub use crate::linalg::{axpy, axpy2, dot};
 use crate::loss::{sigmoid_bce, SigmoidTable};
 use crate::model::Model;
 use crate::sampling::{mulhi, rand_at, AliasTable, Rng};
@@ -124,68 +125,6 @@ pub fn prefetch(p: *const f32, len: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (p, len);
-}
-
-/// `a · b`, with 16 independent accumulators so that LLVM vectorises it; with `FMA`,
-/// fused multiply-adds (only instantiated inside `target_feature(enable = "fma")` code).
-#[inline(always)]
-pub fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
-    let b = &b[..a.len()];
-    let mut acc = [0.0f32; 16];
-    let ca = a.chunks_exact(16);
-    let cb = b.chunks_exact(16);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..16 {
-            acc[i] = if FMA {
-                x[i].mul_add(y[i], acc[i])
-            } else {
-                acc[i] + x[i] * y[i]
-            };
-        }
-    }
-    let mut tail = 0.0f32;
-    for (x, y) in ra.iter().zip(rb) {
-        tail += x * y;
-    }
-    let mut s8 = [0.0f32; 8];
-    for i in 0..8 {
-        s8[i] = acc[i] + acc[i + 8];
-    }
-    let s4 = [s8[0] + s8[4], s8[1] + s8[5], s8[2] + s8[6], s8[3] + s8[7]];
-    (s4[0] + s4[2]) + (s4[1] + s4[3]) + tail
-}
-
-/// `y += a · x`.
-#[inline(always)]
-pub fn axpy<const FMA: bool>(y: &mut [f32], a: f32, x: &[f32]) {
-    let x = &x[..y.len()];
-    for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi = if FMA {
-            a.mul_add(xi, *yi)
-        } else {
-            *yi + a * xi
-        };
-    }
-}
-
-/// `e += g · o; o += g · x` in one pass over `o` (word2vec.c's `neu1e` and output-row
-/// updates of one noise or positive word): each element does exactly what the two `axpy`
-/// calls do, in the same order, so the results are the same bits.
-#[inline(always)]
-pub fn axpy2<const FMA: bool>(e: &mut [f32], o: &mut [f32], g: f32, x: &[f32]) {
-    let n = e.len();
-    let (o, x) = (&mut o[..n], &x[..n]);
-    for ((ei, oi), &xi) in e.iter_mut().zip(o.iter_mut()).zip(x) {
-        let old = *oi;
-        if FMA {
-            *ei = g.mul_add(old, *ei);
-            *oi = g.mul_add(xi, old);
-        } else {
-            *ei += g * old;
-            *oi = old + g * xi;
-        }
-    }
 }
 
 /// word2vec.c's inner loop over the outputs of one example: `x` (a context input row in

@@ -4,7 +4,7 @@
 
 use crate::config::BackendKind;
 use crate::error::{Error, Result};
-use crate::train::Reporter;
+use crate::progress::Reporter;
 use std::sync::{Arc, Mutex};
 
 /// An open device and everything needed to report on it.

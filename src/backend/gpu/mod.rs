@@ -300,7 +300,7 @@ impl GpuBackend {
         let wg_limit = limits.max_compute_workgroup_storage_size as u64;
         let kernel = cfg
             .gpu_kernel
-            .unwrap_or_else(|| shaders::Kernel::auto(&params, cfg.gpu_chunk, wg_limit));
+            .unwrap_or_else(|| shaders::auto_kernel(&params, cfg.gpu_chunk, wg_limit));
         let kernel_why = match cfg.gpu_kernel {
             Some(_) => "--gpu-kernel".to_string(),
             None if kernel == shaders::Kernel::Chunk => {

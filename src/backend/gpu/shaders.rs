@@ -3,6 +3,7 @@
 
 use crate::backend::KernelParams;
 use crate::config::ModelKind;
+pub use crate::config::{Atomics, Kernel, Updates};
 use crate::optim::{OptimParams, OptimizerKind};
 
 pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
@@ -17,84 +18,6 @@ pub const HOT_ROWS: u32 = 8192;
 
 /// Invocations per workgroup of the training kernel.
 pub const WORKGROUP: u32 = 64;
-
-/// How concurrent workgroups add into shared matrix rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Updates {
-    /// An atomic add per element (native or compare-and-swap, see [`Atomics`]): no update
-    /// is lost.
-    Atomic,
-    /// Compare-and-swap for the [`HOT_ROWS`] most frequent words (ids are sorted by
-    /// frequency), plain relaxed load/store for the rest, which are rarely contended.
-    Hybrid,
-    /// Plain read-add-write (Hogwild as on the CPU): simultaneous writers lose updates.
-    Racy,
-}
-
-/// How an atomic float add is carried out on the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Atomics {
-    /// `atomicAdd` on `atomic<f32>`: one hardware instruction (a fire-and-forget reduction
-    /// on NVIDIA and AMD). Needs `wgpu::Features::SHADER_FLOAT32_ATOMIC` (Vulkan with
-    /// VK_EXT_shader_atomic_float, Metal 3); naga 30 cannot write it for DX12 or GL.
-    Native,
-    /// A compare-and-swap loop on the element's bit pattern (`atomic<u32>`): every backend.
-    CompareAndSwap,
-}
-
-impl Atomics {
-    /// The name `devices` and `--json` report.
-    pub fn name(self) -> &'static str {
-        match self {
-            Atomics::Native => "native",
-            Atomics::CompareAndSwap => "cas",
-        }
-    }
-
-    /// The adapter feature the variant needs.
-    pub fn required_features(self) -> wgpu::Features {
-        match self {
-            Atomics::Native => wgpu::Features::SHADER_FLOAT32_ATOMIC,
-            Atomics::CompareAndSwap => wgpu::Features::empty(),
-        }
-    }
-
-    /// The variant the engine runs on an adapter with `features`, unless forced.
-    pub fn best_for(features: wgpu::Features) -> Atomics {
-        if features.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC) {
-            Atomics::Native
-        } else {
-            Atomics::CompareAndSwap
-        }
-    }
-}
-
-impl Updates {
-    /// Every mode (see [`variants`]; the match below fails to compile when one is added
-    /// without being listed).
-    pub const ALL: [Updates; 3] = [Updates::Atomic, Updates::Hybrid, Updates::Racy];
-}
-
-impl Atomics {
-    pub const ALL: [Atomics; 2] = [Atomics::Native, Atomics::CompareAndSwap];
-}
-
-impl Kernel {
-    pub const ALL: [Kernel; 2] = [Kernel::Window, Kernel::Chunk];
-}
-
-// Exhaustiveness guards for the ALL lists above.
-const _: fn(Updates, Atomics, Kernel) = |u, a, k| {
-    match u {
-        Updates::Atomic | Updates::Hybrid | Updates::Racy => {}
-    }
-    match a {
-        Atomics::Native | Atomics::CompareAndSwap => {}
-    }
-    match k {
-        Kernel::Window | Kernel::Chunk => {}
-    }
-};
 
 /// One shader module the engines can build: its WGSL after substitution, the entry point,
 /// and the adapter features it needs (the engine selects it only where they are present).
@@ -189,44 +112,23 @@ pub fn variants(
     out
 }
 
-/// Which SGD training kernel runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kernel {
-    /// One workgroup per centre position (train.wgsl): every window gathers its rows from
-    /// and adds them back to global memory.
-    Window,
-    /// One workgroup per chunk of consecutive positions walked in order, the context rows
-    /// in a sliding ring in workgroup memory (chunk.wgsl): a row is loaded and flushed once
-    /// per chunk.
-    Chunk,
-}
-
-impl Kernel {
-    /// The kernel `--gpu-kernel auto` runs, chosen by measurement (BENCHMARKS.md, H200):
-    /// CBOW needs the chunk kernel's in-order windows for its quality (dim 100: analogy
-    /// 5.2% with the window kernel, 7.2–8.6% with the chunk kernel, CPU 8.5%), where it
-    /// fits in `wg_limit` bytes of workgroup memory; skip-gram keeps the window kernel,
-    /// which is faster (44M vs 30M words/s at dim 100) at the CPU's quality.
-    pub fn auto(params: &KernelParams, chunk: u32, wg_limit: u64) -> Kernel {
-        if params.model == ModelKind::Cbow
-            && kernel_workgroup_bytes(Kernel::Chunk, params, chunk) <= wg_limit
-        {
-            Kernel::Chunk
-        } else {
-            Kernel::Window
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Kernel::Window => "window",
-            Kernel::Chunk => "chunk",
-        }
+/// The kernel `--gpu-kernel auto` runs, chosen by measurement (BENCHMARKS.md, H200):
+/// CBOW needs the chunk kernel's in-order windows for its quality (dim 100: analogy
+/// 5.2% with the window kernel, 7.2–8.6% with the chunk kernel, CPU 8.5%), where it
+/// fits in `wg_limit` bytes of workgroup memory; skip-gram keeps the window kernel,
+/// which is faster (44M vs 30M words/s at dim 100) at the CPU's quality.
+pub fn auto_kernel(params: &KernelParams, chunk: u32, wg_limit: u64) -> Kernel {
+    if params.model == ModelKind::Cbow
+        && kernel_workgroup_bytes(Kernel::Chunk, params, chunk) <= wg_limit
+    {
+        Kernel::Chunk
+    } else {
+        Kernel::Window
     }
 }
 
 /// Centre positions per workgroup of the chunk kernel unless `--gpu-chunk` says otherwise.
-pub const DEFAULT_CHUNK: u32 = 32;
+pub const DEFAULT_CHUNK: u32 = crate::config::DEFAULT_GPU_CHUNK;
 
 /// The training kernel for `params`, with `rows_per_part` rows per matrix binding.
 pub fn train_source(
