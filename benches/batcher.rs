@@ -4,8 +4,8 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use w2v_gpu::batch::{Batch, Batcher};
+use w2v_gpu::corpus::synthetic_zipf as synthetic_zipf_corpus;
 use w2v_gpu::sampling::{AliasTable, Rng, Subsampler};
-use w2v_gpu::train::synthetic_zipf_corpus;
 
 fn batcher(c: &mut Criterion) {
     let corpus = synthetic_zipf_corpus(100_000, 2_000_000, 5);

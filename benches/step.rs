@@ -7,10 +7,11 @@ use w2v_gpu::backend::cpu::{CpuReference, Hogwild, Worker};
 use w2v_gpu::backend::{Backend, KernelParams, Rate};
 use w2v_gpu::batch::{Batch, Batcher};
 use w2v_gpu::config::{ModelKind, TrainConfig};
+use w2v_gpu::corpus::synthetic_zipf as synthetic_zipf_corpus;
 use w2v_gpu::loss::SigmoidTable;
 use w2v_gpu::model::Model;
 use w2v_gpu::sampling::{AliasTable, Subsampler};
-use w2v_gpu::train::{synthetic_zipf_corpus, train_model, Reporter};
+use w2v_gpu::train::{train_model, Reporter};
 
 fn batch_of(words: usize) -> (w2v_gpu::corpus::Corpus, Batch) {
     let corpus = synthetic_zipf_corpus(30_000, words, 3);

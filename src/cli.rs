@@ -68,6 +68,59 @@ impl From<BackendArg> for BackendKind {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum UpdatesArg {
+    Atomic,
+    Hybrid,
+    Racy,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum OptimizerArg {
+    Sgd,
+    Adagrad,
+    Adam,
+    Rmsprop,
+}
+
+impl From<OptimizerArg> for crate::optim::OptimizerKind {
+    fn from(o: OptimizerArg) -> Self {
+        match o {
+            OptimizerArg::Sgd => crate::optim::OptimizerKind::Sgd,
+            OptimizerArg::Adagrad => crate::optim::OptimizerKind::Adagrad,
+            OptimizerArg::Adam => crate::optim::OptimizerKind::Adam,
+            OptimizerArg::Rmsprop => crate::optim::OptimizerKind::Rmsprop,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitArg {
+    Word2vec,
+    Uniform,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnalogyMethodArg {
+    Add,
+    Cosmul,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProjectionArg {
+    Pca,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchBackendArg {
+    All,
+    Cpu,
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum KernelArg {
     Auto,
     Chunk,
@@ -164,8 +217,8 @@ pub struct TrainArgs {
     /// (compare-and-swap, no update lost) or `racy` (plain read-add-write, word2vec.c-style
     /// Hogwild; loses updates of frequent rows on real GPUs).
     /// `hybrid` uses compare-and-swap for the 8192 most frequent words only.
-    #[arg(long, default_value = "atomic", value_parser = ["atomic", "hybrid", "racy"])]
-    pub gpu_updates: String,
+    #[arg(long, value_enum, default_value = "atomic")]
+    pub gpu_updates: UpdatesArg,
     /// How the GPU adds a float atomically: `native` (`atomicAdd` on `atomic<f32>`, one
     /// instruction; needs SHADER_FLOAT32_ATOMIC: Vulkan with VK_EXT_shader_atomic_float,
     /// Metal 3), `cas` (a compare-and-swap loop, every backend), or `auto` (native where
@@ -184,8 +237,8 @@ pub struct TrainArgs {
     /// `sgd`: word2vec's per-window SGD with linearly decaying --alpha. `adagrad`, `adam`,
     /// `rmsprop`: minibatches of --batch-size centre words, sparse (lazy) updates of only the
     /// rows each step uses, constant --alpha [default lr, chosen by a sweep (BENCHMARKS.md): adam 0.01, rmsprop 0.005, adagrad 0.2].
-    #[arg(long, default_value = "sgd", value_parser = ["sgd", "adagrad", "adam", "rmsprop"])]
-    pub optimizer: String,
+    #[arg(long, value_enum, default_value = "sgd")]
+    pub optimizer: OptimizerArg,
     /// Centre words per minibatch for adagrad/adam/rmsprop [default: 512].
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -209,8 +262,8 @@ pub struct TrainArgs {
     /// Initialisation: `word2vec` (input uniform ±0.5/dim, output zero; word2vec.c's) or
     /// `uniform` (both matrices uniform ±1/dim; finalfrontier's: +1.6 analogy points at one
     /// epoch, see BENCHMARKS.md).
-    #[arg(long, default_value = "word2vec", value_parser = ["word2vec", "uniform"])]
-    pub init: String,
+    #[arg(long, value_enum, default_value = "word2vec")]
+    pub init: InitArg,
     /// Same seed, same vectors, bit for bit, for any --threads on the CPU and on a given GPU
     /// adapter: trains with the minibatch engine (fixed partition and summation order; for
     /// sgd: minibatch SGD with the same linearly decaying --alpha). See BENCHMARKS.md for its
@@ -270,10 +323,10 @@ impl TrainArgs {
             save_vocab: self.save_vocab.clone(),
             read_vocab: self.read_vocab.clone(),
             gpu_batch: self.gpu_batch,
-            gpu_updates: match self.gpu_updates.as_str() {
-                "racy" => crate::backend::gpu::shaders::Updates::Racy,
-                "hybrid" => crate::backend::gpu::shaders::Updates::Hybrid,
-                _ => crate::backend::gpu::shaders::Updates::Atomic,
+            gpu_updates: match self.gpu_updates {
+                UpdatesArg::Racy => crate::config::Updates::Racy,
+                UpdatesArg::Hybrid => crate::config::Updates::Hybrid,
+                UpdatesArg::Atomic => crate::config::Updates::Atomic,
             },
             gpu_atomics: match self.gpu_atomics {
                 AtomicsArg::Auto => None,
@@ -289,8 +342,7 @@ impl TrainArgs {
             max_binding_bytes: self.max_binding_bytes,
             count_pairs: false,
             shared_negatives: self.shared_negatives,
-            optimizer: crate::optim::OptimizerKind::parse(&self.optimizer)
-                .unwrap_or(crate::optim::OptimizerKind::Sgd),
+            optimizer: self.optimizer.into(),
             batch_size: self.batch_size,
             beta1: self.beta1,
             beta2: self.beta2,
@@ -299,7 +351,7 @@ impl TrainArgs {
             deterministic: self.deterministic,
             ns_exponent: self.ns_exponent,
             min_alpha: self.min_alpha,
-            uniform_init: self.init == "uniform",
+            uniform_init: self.init == InitArg::Uniform,
             checkpoint_every: crate::config::CheckpointEvery::parse(&self.checkpoint_every)?,
             checkpoint_dir: self.checkpoint_dir.clone().or_else(|| self.resume.clone()),
             resume: self.resume.clone(),
@@ -342,8 +394,8 @@ pub struct AnalogyArgs {
     #[arg(short, default_value_t = 5)]
     pub k: usize,
     /// 3CosAdd (`add`, gensim's most_similar) or 3CosMul (`cosmul`).
-    #[arg(long, default_value = "add", value_parser = ["add", "cosmul"])]
-    pub method: String,
+    #[arg(long, value_enum, default_value = "add")]
+    pub method: AnalogyMethodArg,
     /// Load only the first N rows (the most frequent words).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -397,8 +449,8 @@ pub struct MapArgs {
     #[arg(long, default_value_t = 0)]
     pub skip: usize,
     /// Projection method (PCA; t-SNE is not built).
-    #[arg(long, default_value = "pca", value_parser = ["pca"])]
-    pub method: String,
+    #[arg(long, value_enum, default_value = "pca")]
+    pub method: ProjectionArg,
     /// Also write vectors.tsv and metadata.tsv for projector.tensorflow.org into this directory.
     #[arg(long)]
     pub projector: Option<PathBuf>,
@@ -411,8 +463,8 @@ pub struct MapArgs {
 pub struct BenchArgs {
     /// Engines to measure: cpu, vulkan, metal, dx12, gl, or all (cpu and every GPU backend
     /// with an adapter).
-    #[arg(long, default_value = "all", value_parser = ["all", "cpu", "vulkan", "metal", "dx12", "gl"])]
-    pub backend: String,
+    #[arg(long, value_enum, default_value = "all")]
+    pub backend: BenchBackendArg,
     /// `skipgram` or `cbow`, as for `train`.
     #[arg(long, value_enum, default_value = "skipgram")]
     pub model: ModelArg,
@@ -444,8 +496,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1 << 16)]
     pub gpu_batch: usize,
     /// Optimizer, as for `train`: sgd, or adagrad/adam/rmsprop on minibatches.
-    #[arg(long, default_value = "sgd", value_parser = ["sgd", "adagrad", "adam", "rmsprop"])]
-    pub optimizer: String,
+    #[arg(long, value_enum, default_value = "sgd")]
+    pub optimizer: OptimizerArg,
     /// Centre words per minibatch (adaptive optimizers) [default: 512].
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -550,7 +602,12 @@ fn run_command() -> i32 {
                     return 141;
                 }
             }
-            eprintln!("error: {e:#}");
+            // The library's errors already name their cause (an I/O error's source is part
+            // of its message); other errors print their whole chain.
+            match e.downcast_ref::<Error>() {
+                Some(err) => eprintln!("error: {err}"),
+                None => eprintln!("error: {e:#}"),
+            }
             e.downcast_ref::<Error>().map_or(1, Error::exit_code)
         }
     }
@@ -690,7 +747,7 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                 a.limit,
                 &[a.a.clone(), a.b.clone(), a.c.clone()],
             )?;
-            let r = space.analogy(&a.a, &a.b, &a.c, a.k, a.method == "cosmul")?;
+            let r = space.analogy(&a.a, &a.b, &a.c, a.k, a.method == AnalogyMethodArg::Cosmul)?;
             if a.json {
                 outln!("{}", pairs_json(&r));
             } else {
@@ -916,8 +973,7 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
         gpu_batch: a.gpu_batch,
         count_pairs: true,
         min_count: a.min_count,
-        optimizer: crate::optim::OptimizerKind::parse(&a.optimizer)
-            .unwrap_or(crate::optim::OptimizerKind::Sgd),
+        optimizer: a.optimizer.into(),
         batch_size: a.batch_size,
         ..TrainConfig::default()
     };
@@ -935,11 +991,11 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
             if a.words == 0 || a.vocab == 0 {
                 return Err(Error::usage("--words/--vocab", "must be at least 1").into());
             }
-            crate::train::synthetic_zipf_corpus(a.vocab, a.words, 7)
+            crate::corpus::synthetic_zipf(a.vocab, a.words, 7)
         }
     };
-    let kinds: Vec<BackendKind> = match a.backend.as_str() {
-        "all" => {
+    let kinds: Vec<BackendKind> = match a.backend {
+        BenchBackendArg::All => {
             let mut k = vec![BackendKind::Cpu];
             for g in [
                 BackendKind::Vulkan,
@@ -953,11 +1009,11 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
             }
             k
         }
-        "vulkan" => vec![BackendKind::Vulkan],
-        "metal" => vec![BackendKind::Metal],
-        "dx12" => vec![BackendKind::Dx12],
-        "gl" => vec![BackendKind::Gl],
-        _ => vec![BackendKind::Cpu],
+        BenchBackendArg::Vulkan => vec![BackendKind::Vulkan],
+        BenchBackendArg::Metal => vec![BackendKind::Metal],
+        BenchBackendArg::Dx12 => vec![BackendKind::Dx12],
+        BenchBackendArg::Gl => vec![BackendKind::Gl],
+        BenchBackendArg::Cpu => vec![BackendKind::Cpu],
     };
     // Progress and warnings on stderr (a bench of every engine can take minutes).
     let reporter = Reporter::new(false);

@@ -182,6 +182,51 @@ pub fn load_all(
     })
 }
 
+/// A synthetic corpus for benchmarks: `words` ids drawn from a Zipf(1) law over `vocab`
+/// words (the shape of natural text), in sentences of 20 words.
+pub fn synthetic_zipf(vocab: usize, words: usize, seed: u64) -> Corpus {
+    let weights: Vec<f64> = (1..=vocab).map(|r| 1.0 / r as f64).collect();
+    let zipf = crate::sampling::AliasTable::new(&weights);
+    let mut rng = crate::sampling::Rng::new(seed);
+    let mut ids = Vec::with_capacity(words + words / 20 + 1);
+    let mut counts = vec![0u64; vocab];
+    for i in 0..words {
+        let id = zipf.draw(&mut rng);
+        counts[id as usize] += 1;
+        ids.push(id);
+        if i % 20 == 19 {
+            ids.push(SENTENCE_END);
+        }
+    }
+    // Ids must be in frequency order, as a real vocabulary's are.
+    let mut order: Vec<u32> = (0..vocab as u32).collect();
+    order.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
+    let mut rank = vec![0u32; vocab];
+    for (r, &id) in order.iter().enumerate() {
+        rank[id as usize] = r as u32;
+    }
+    for id in ids.iter_mut().filter(|i| **i != SENTENCE_END) {
+        *id = rank[*id as usize];
+    }
+    // Zero-padded names sort like ranks, so the vocabulary's tie-break keeps this order.
+    let vocab = Vocab::from_counts(
+        order
+            .iter()
+            .enumerate()
+            .filter(|(_, &id)| counts[id as usize] > 0)
+            .map(|(r, &id)| (format!("w{r:07}"), counts[id as usize])),
+        1,
+        None,
+    );
+    let keep = vocab.len() as u32;
+    ids.retain(|&i| i == SENTENCE_END || i < keep);
+    Corpus {
+        vocab,
+        ids,
+        tokens_read: words as u64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub enum Error {
     #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
+        #[source]
         cause: std::io::Error,
     },
 
@@ -21,9 +22,17 @@ pub enum Error {
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
 
-    /// The GPU path failed: no adapter, a device error, out of memory.
+    /// The GPU path failed: no adapter, a validation or internal device error.
     #[error("{0}")]
     Gpu(String),
+
+    /// The device was lost (driver reset, GPU removed or hung).
+    #[error("GPU error on {adapter}: device lost ({message})\nthe device was lost (driver reset, GPU removed or hung); restart the run, on another adapter or --backend cpu if it repeats.")]
+    GpuDeviceLost { adapter: String, message: String },
+
+    /// The device ran out of memory.
+    #[error("GPU error on {adapter}: {message}\nthe device is out of memory; use a smaller --dim, --gpu-batch or --batch-size, or --backend cpu.")]
+    GpuOutOfMemory { adapter: String, message: String },
 
     /// Training diverged (a non-finite or exploding loss, non-finite vectors); nothing was
     /// written, the newest checkpoint (if any) is kept.

@@ -10,6 +10,21 @@
 //! Batch ──▶ backend (cpu | gpu) ──▶ Model { input, output } ──▶ io / eval
 //! ```
 //!
+//! # The library API
+//!
+//! * [`train::train`] (read, train, write) and [`train::train_model`] (return the model),
+//!   configured by [`config::TrainConfig`] (word2vec.c's defaults), reporting
+//!   [`train::TrainReport`];
+//! * [`io`]: word2vec text/binary vectors, read and written (atomically);
+//! * [`eval`]: nearest neighbours, analogies and word-similarity scores equal to gensim's;
+//! * [`corpus`], [`vocab`]: reading and encoding corpora, vocabularies;
+//! * [`backend`]: the engines, one `step` per batch (`backend::cpu::CpuReference`,
+//!   `backend::gpu::GpuBackend`, the sparse optimizer engines) for custom loops;
+//! * [`Error`]: every failure, naming the file or flag; [`map`]: PCA plots.
+//!
+//! Modules not listed (`cli`, `batch`, `minibatch`, `sampling`, ...) are public for the
+//! binary, the tests and the benchmarks; their items may change between versions.
+//!
 //! ```no_run
 //! use w2v_gpu::{config::TrainConfig, train};
 //! let mut cfg = TrainConfig::default();

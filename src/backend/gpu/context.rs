@@ -16,7 +16,31 @@ pub struct GpuContext {
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
     /// The first uncaptured device error (validation, out of memory, device loss).
-    pub error: Arc<Mutex<Option<String>>>,
+    pub error: Arc<Mutex<Option<DeviceFault>>>,
+}
+
+impl DeviceFault {
+    /// The library error for this fault on `adapter`, naming the way out.
+    pub fn into_error(self, adapter: &str) -> Error {
+        let adapter = adapter.to_string();
+        match self {
+            DeviceFault::Lost(message) => Error::GpuDeviceLost { adapter, message },
+            DeviceFault::OutOfMemory(message) => Error::GpuOutOfMemory { adapter, message },
+            DeviceFault::Validation(m) | DeviceFault::Internal(m) => Error::Gpu(format!(
+                "GPU error on {adapter}: {m}\nuse a smaller --dim, --gpu-batch or --batch-size, another --adapter, or --backend cpu."
+            )),
+        }
+    }
+}
+
+/// What went wrong on the device, as wgpu reports it (classified by wgpu's error type and
+/// the device-lost callback, not by the driver's wording).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceFault {
+    Lost(String),
+    OutOfMemory(String),
+    Validation(String),
+    Internal(String),
 }
 
 /// The wgpu backends a `--backend` value asks for.
@@ -210,19 +234,24 @@ impl GpuContext {
                 describe(&info)
             ))
         })?;
-        let error = Arc::new(Mutex::new(None::<String>));
+        let error = Arc::new(Mutex::new(None::<DeviceFault>));
         let slot = error.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let fault = match &e {
+                wgpu::Error::OutOfMemory { .. } => DeviceFault::OutOfMemory(e.to_string()),
+                wgpu::Error::Validation { .. } => DeviceFault::Validation(e.to_string()),
+                _ => DeviceFault::Internal(e.to_string()),
+            };
             let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
             if s.is_none() {
-                *s = Some(e.to_string());
+                *s = Some(fault);
             }
         }));
         let slot = error.clone();
         device.set_device_lost_callback(move |reason, msg| {
             let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
             if s.is_none() {
-                *s = Some(format!("device lost ({reason:?}): {msg}"));
+                *s = Some(DeviceFault::Lost(format!("{reason:?}: {msg}")));
             }
         });
         Ok(Some(GpuContext {
@@ -241,19 +270,26 @@ impl GpuContext {
         let e = self.error.lock().unwrap_or_else(|p| p.into_inner()).clone();
         match e {
             None => Ok(()),
-            Some(msg) => {
-                let cause = if msg.contains("device lost") {
-                    "the device was lost (driver reset, GPU removed or hung); restart the run, on another adapter or --backend cpu if it repeats"
-                } else if msg.to_ascii_lowercase().contains("memory") {
-                    "the device is out of memory; use a smaller --dim, --gpu-batch or --batch-size, or --backend cpu"
-                } else {
-                    "use a smaller --dim, --gpu-batch or --batch-size, another --adapter, or --backend cpu"
-                };
-                Err(Error::Gpu(format!(
-                    "GPU error on {}: {msg}\n{cause}.",
-                    describe(&self.info)
-                )))
-            }
+            Some(fault) => Err(fault.into_error(&describe(&self.info))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Faults become typed errors that name the adapter and the way out.
+    #[test]
+    fn faults_become_typed_errors() {
+        let e = DeviceFault::Lost("Unknown: gone".into()).into_error("GPU X");
+        assert!(matches!(e, Error::GpuDeviceLost { .. }));
+        assert!(e.to_string().contains("GPU X") && e.to_string().contains("another adapter"));
+        let e = DeviceFault::OutOfMemory("no room".into()).into_error("GPU X");
+        assert!(matches!(e, Error::GpuOutOfMemory { .. }));
+        assert!(e.to_string().contains("smaller --dim"));
+        let e = DeviceFault::Validation("bad bind".into()).into_error("GPU X");
+        assert!(matches!(e, Error::Gpu(_)) && e.to_string().contains("bad bind"));
+        assert_eq!(e.exit_code(), 1);
     }
 }

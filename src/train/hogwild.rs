@@ -1,0 +1,208 @@
+//! The Hogwild CPU trainer: word2vec.c's threads over disjoint ranges of the id stream,
+//! sharing the matrices without locks. It keeps its own threads (that is what makes it
+//! fast) and reports through the run state's pieces (loss log rule, progress, divergence,
+//! stop, checkpoints).
+//!
+//! Pause/park/snapshot contract: to checkpoint, the monitor sets `pause`; each thread, at
+//! its next batch boundary, stores its cursor under the `parked` lock, counts itself parked
+//! and waits on `wake` until `pause` is cleared; once every thread is parked or finished,
+//! the monitor copies the matrices (nothing writes them then), saves, clears `pause` and
+//! wakes them. A stop request sets `quit` after that snapshot; a diverged batch sets
+//! `quit` at once and no checkpoint is written from it.
+
+use super::run_state::{
+    check_divergence, check_model_finite, progress_message, stop_requested, DIVERGED_LOSS,
+};
+use super::{Checkpointer, TrainReport};
+use crate::backend::cpu::{Hogwild, Worker};
+use crate::backend::KernelParams;
+use crate::batch::{split_ranges, Batch, Batcher, Cursor};
+use crate::config::TrainConfig;
+use crate::corpus::Corpus;
+use crate::error::Result;
+use crate::loss::SigmoidTable;
+use crate::model::Model;
+use crate::progress::Reporter;
+use crate::sampling::{AliasTable, Subsampler};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// word2vec.c's multi-threaded trainer: each thread takes a range of the id stream and runs
+/// all epochs over it, sharing the matrices Hogwild-style; the learning rate follows the
+/// words done by all threads together.
+pub fn train_cpu(
+    corpus: &Corpus,
+    cfg: &TrainConfig,
+    params: &KernelParams,
+    model: &mut Model,
+    reporter: &Reporter,
+    ck: &mut Checkpointer,
+) -> Result<TrainReport> {
+    let counts = corpus.vocab.counts();
+    let sub = Subsampler::new(counts, cfg.sample);
+    let alias = AliasTable::unigram(counts, cfg.ns_exponent);
+    let sig = SigmoidTable::default();
+    let total = corpus.words() * cfg.epochs as u64;
+    let threads = cfg.threads.min(corpus.ids.len().max(1));
+    let ranges = split_ranges(corpus.ids.len(), threads);
+    let resume = ck.resume.take();
+    let start_done = resume.as_ref().map_or(0, |c| c.words_done);
+    let done = AtomicU64::new(start_done);
+    let finished = AtomicUsize::new(0);
+    // Pausing the threads at batch boundaries for a checkpoint: the flag, then the
+    // threads' cursors and how many are parked, under one lock.
+    let pause = AtomicBool::new(false);
+    let quit = AtomicBool::new(false);
+    let parked = std::sync::Mutex::new((0usize, vec![Cursor::default(); threads]));
+    let wake = std::sync::Condvar::new();
+    let mut interrupted = false;
+    let mut ck_result: Result<()> = Ok(());
+    // The first batch loss per term that showed divergence (non-finite or exploding).
+    let diverged_at = std::sync::Mutex::new(None::<f64>);
+    // Loss in micro-units, all and tail, plus term counts.
+    let loss_all = AtomicU64::new(0);
+    let terms_all = AtomicU64::new(0);
+    let loss_tail = AtomicU64::new(0);
+    let terms_tail = AtomicU64::new(0);
+    let pairs = AtomicU64::new(0);
+    let bar = reporter.bar(total);
+    let start = Instant::now();
+    let hog = Hogwild::new(model);
+    let mut curve = Vec::new();
+    std::thread::scope(|s| {
+        for (t, range) in ranges.into_iter().enumerate() {
+            let (sub, alias, sig, hog) = (&sub, &alias, &sig, &hog);
+            let (done, finished, pairs, diverged_at) = (&done, &finished, &pairs, &diverged_at);
+            let (pause, quit, parked, wake) = (&pause, &quit, &parked, &wake);
+            let start_cursor = resume.as_ref().and_then(|c| c.cursors.get(t).copied());
+            let (loss_all, terms_all, loss_tail, terms_tail) =
+                (&loss_all, &terms_all, &loss_tail, &terms_tail);
+            s.spawn(move || {
+                let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(t as u64);
+                let mut batcher = Batcher::new(
+                    &corpus.ids,
+                    range,
+                    cfg.epochs,
+                    sub,
+                    cfg.sample > 0.0,
+                    seed ^ 0xb47c,
+                    4096,
+                );
+                let mut worker = Worker::new(seed, alias, sig, params);
+                worker.shared_negatives = cfg.shared_negatives;
+                if let Some(c) = start_cursor {
+                    batcher.restore(&c);
+                    worker.rng = crate::sampling::Rng::from_state(c.builder_rng);
+                }
+                let cursor = |b: &Batcher, w: &Worker| Cursor {
+                    builder_rng: w.rng.state(),
+                    ..b.cursor()
+                };
+                let mut batch = Batch::default();
+                while !quit.load(Ordering::Relaxed) && batcher.next_batch(&mut batch) {
+                    let d = done.load(Ordering::Relaxed);
+                    let alpha = cfg.lr_at(d, total);
+                    let st = worker.train_batch(hog, &batch, alpha);
+                    let d = done.fetch_add(batch.words, Ordering::Relaxed) + batch.words;
+                    if !st.loss.is_finite()
+                        || (st.terms > 0 && st.loss / st.terms as f64 > DIVERGED_LOSS)
+                    {
+                        let mut first = diverged_at.lock().unwrap_or_else(|p| p.into_inner());
+                        first.get_or_insert(st.loss / st.terms.max(1) as f64);
+                        quit.store(true, Ordering::Relaxed);
+                    }
+                    let micro = (st.loss * 1e6) as u64;
+                    loss_all.fetch_add(micro, Ordering::Relaxed);
+                    terms_all.fetch_add(st.terms, Ordering::Relaxed);
+                    if d * 10 >= total * 9 {
+                        loss_tail.fetch_add(micro, Ordering::Relaxed);
+                        terms_tail.fetch_add(st.terms, Ordering::Relaxed);
+                    }
+                    pairs.fetch_add(st.pairs, Ordering::Relaxed);
+                    if pause.load(Ordering::Acquire) {
+                        let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
+                        g.1[t] = cursor(&batcher, &worker);
+                        g.0 += 1;
+                        wake.notify_all();
+                        while pause.load(Ordering::Acquire) {
+                            g = wake.wait(g).unwrap_or_else(|p| p.into_inner());
+                        }
+                        g.0 -= 1;
+                    }
+                }
+                let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
+                g.1[t] = cursor(&batcher, &worker);
+                finished.fetch_add(1, Ordering::Release);
+                wake.notify_all();
+            });
+        }
+        let (mut last_l, mut last_t) = (0u64, 0u64);
+        while finished.load(Ordering::Acquire) < threads {
+            std::thread::sleep(Duration::from_millis(100));
+            let d = done.load(Ordering::Relaxed);
+            let (l, t) = (
+                loss_all.load(Ordering::Relaxed),
+                terms_all.load(Ordering::Relaxed),
+            );
+            let recent = (t > last_t).then(|| (l - last_l) as f64 / 1e6 / (t - last_t) as f64);
+            let last_d = curve.last().map_or(0, |p: &(u64, f64)| p.0);
+            if (d - last_d) * 100 >= total {
+                if let Some(m) = recent {
+                    curve.push((d, m));
+                }
+            }
+            (last_l, last_t) = (l, t);
+            progress_message(&bar, d, start, recent, cfg.lr_at(d, total));
+            let stop = stop_requested();
+            if ck.due(d) || stop {
+                // Park every thread at a batch boundary, snapshot, release.
+                pause.store(true, Ordering::Release);
+                let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
+                while g.0 + finished.load(Ordering::Acquire) < threads {
+                    g = wake.wait(g).unwrap_or_else(|p| p.into_inner());
+                }
+                if ck.enabled() && ck_result.is_ok() {
+                    // SAFETY: every worker is parked or finished, so nothing writes the
+                    // matrices while they are copied.
+                    let snapshot = unsafe { hog.snapshot() };
+                    let cursors = g.1.clone();
+                    // A diverged model never replaces the newest good checkpoint.
+                    ck_result = check_model_finite(&snapshot, cfg).and_then(|()| {
+                        ck.save(done.load(Ordering::Relaxed), 0, cursors, snapshot, None)
+                    });
+                }
+                if stop || ck_result.is_err() {
+                    quit.store(true, Ordering::Relaxed);
+                    interrupted = stop;
+                }
+                pause.store(false, Ordering::Release);
+                wake.notify_all();
+            }
+        }
+    });
+    bar.finish_and_clear();
+    let words = done.load(Ordering::Relaxed) - start_done;
+    let first_bad = *diverged_at.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(l) = first_bad {
+        check_divergence(l, start_done + words, cfg)?;
+    }
+    ck_result?;
+    let secs = start.elapsed().as_secs_f64();
+    let (lt, tt) = (
+        loss_tail.load(Ordering::Relaxed),
+        terms_tail.load(Ordering::Relaxed),
+    );
+    Ok(TrainReport {
+        words,
+        train_seconds: secs,
+        words_per_second: words as f64 / secs.max(1e-9),
+        final_loss: (tt > 0).then(|| lt as f64 / 1e6 / tt as f64),
+        backend: "cpu".into(),
+        adapter: None,
+        pairs: Some(pairs.load(Ordering::Relaxed)),
+        threads,
+        loss_curve: curve,
+        interrupted,
+        ..TrainReport::default()
+    })
+}

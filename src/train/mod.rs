@@ -1,0 +1,69 @@
+//! The training run: corpus → vocabulary → engine → vectors file.
+//!
+//! * `plan`: which engine trains (Hogwild CPU, GPU SGD, minibatch CPU/GPU).
+//! * `run_state`: the schedule, words done, loss log, progress, stop and divergence checks
+//!   every engine shares.
+//! * `pipeline`: the producer → engine loop, written once for every stepped engine (its
+//!   `Engine` and `WorkSource` traits).
+//! * `hogwild`: the CPU threads of word2vec.c's trainer and their park/snapshot contract.
+//! * `checkpointer`: when checkpoints are due, the run's fingerprint, resume.
+//! * `report`: what a run did (`--json`).
+//!
+//! The submodules are the engine's internals; this module's re-exports are the API.
+
+pub(crate) mod checkpointer;
+pub(crate) mod hogwild;
+pub(crate) mod pipeline;
+pub(crate) mod plan;
+pub(crate) mod report;
+pub(crate) mod run_state;
+
+pub use crate::progress::Reporter;
+pub use checkpointer::{fingerprint, stored_args, Checkpointer};
+pub use hogwild::train_cpu;
+pub use pipeline::{count_window_pairs, train_minibatches, train_with_backend};
+pub use plan::{train_corpus, train_model};
+pub use report::{peak_rss_bytes, TrainReport};
+pub use run_state::{
+    check_divergence, check_model_finite, install_signal_handlers, request_stop, stop_requested,
+    DIVERGED_LOSS,
+};
+
+use crate::config::TrainConfig;
+use crate::error::{Error, Result};
+
+/// Reads the corpus, trains, writes the vectors. The whole `train` subcommand.
+pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
+    // train_model validates the configuration (once per run).
+    let (model, corpus, mut report) = train_model(cfg, reporter)?;
+    if let Some(l) = report.final_loss {
+        check_divergence(l, report.words, cfg)?;
+    }
+    check_model_finite(&model, cfg)?;
+    crate::io::write_vectors(
+        &cfg.output,
+        corpus.vocab.words(),
+        model.dim,
+        &model.input,
+        cfg.output_format(),
+    )?;
+    report.vocab_size = corpus.vocab.len();
+    if report.interrupted {
+        let total = corpus.words() * cfg.epochs as u64;
+        let how = match &cfg.checkpoint_dir {
+            Some(d) => format!(
+                "a checkpoint is in {}; continue with the same command plus --resume {}",
+                d.display(),
+                d.display()
+            ),
+            None => "no --checkpoint-dir was given, so the run cannot be resumed; next time add --checkpoint-dir DIR".to_string(),
+        };
+        let done = report.resumed_from.unwrap_or(0) + report.words;
+        return Err(Error::Interrupted(format!(
+            "interrupted after {done} of {total} words ({:.1}%); the vectors so far are in {}; {how}",
+            100.0 * done as f64 / total.max(1) as f64,
+            cfg.output.display()
+        )));
+    }
+    Ok(report)
+}

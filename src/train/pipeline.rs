@@ -1,0 +1,508 @@
+//! The producer → engine pipeline, written once for every engine that applies work step by
+//! step (the GPU SGD engine, the minibatch engines on the CPU and the GPU): a producer
+//! thread fills work items from a [`WorkSource`] while the engine applies the previous
+//! ones; buffers are recycled through a second channel; the [`RunState`] owns the schedule,
+//! words done, loss log, progress, stop handling and checkpoint policy. (The Hogwild CPU
+//! trainer drives its own threads: see `hogwild.rs`.)
+
+use super::run_state::RunState;
+use super::{Checkpointer, TrainReport};
+use crate::backend::{gpu, Backend, Rate, SparseBackend, StepLoss};
+use crate::batch::{Batch, Batcher, Cursor};
+use crate::config::{ModelKind, TrainConfig};
+use crate::corpus::{Corpus, SENTENCE_END};
+use crate::error::Result;
+use crate::minibatch::{Minibatch, MinibatchBuilder};
+use crate::model::Model;
+use crate::optim::OptimState;
+use crate::progress::Reporter;
+use crate::sampling::{step_key, AliasTable, Rng, Subsampler};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A unit of work handed from the producer to the engine.
+pub trait Work: Default + Send {
+    /// Corpus words the item covers (the schedule's unit).
+    fn words(&self) -> u64;
+    /// Where the producer stood after this item (saved in checkpoints).
+    fn cursor(&self) -> Cursor;
+}
+
+/// Fills work items in corpus order, on the producer thread.
+pub trait WorkSource<W>: Send {
+    /// Fills `w` with the next item; `false` at the end of the run.
+    fn fill(&mut self, w: &mut W) -> bool;
+}
+
+/// An engine the pipeline drives: applies work with a learning rate, reports its loss,
+/// snapshots its model (and optimizer state) for checkpoints, and says what it is.
+pub trait Engine<W> {
+    /// Applies `work` with `rate`; `step` counts the steps taken so far (the GPU's random
+    /// numbers come from it). Returns whether a step was taken (an empty minibatch is not).
+    fn step(&mut self, work: &W, rate: Rate, step: u64) -> Result<bool>;
+    /// Loss accumulated since the last call, where measured.
+    fn take_loss(&mut self) -> Result<Option<StepLoss>>;
+    /// Model and optimizer state, for a checkpoint.
+    fn snapshot(&mut self) -> Result<(Model, Option<OptimState>)>;
+    /// Waits for submitted work; returns the device's busy seconds where measured.
+    fn finish(&mut self) -> Result<Option<f64>>;
+}
+
+/// SGD batches with the cursor the batcher had after filling them.
+#[derive(Default)]
+pub struct SgdWork {
+    pub batch: Batch,
+    pub cursor: Cursor,
+}
+
+impl Work for SgdWork {
+    fn words(&self) -> u64 {
+        self.batch.words
+    }
+    fn cursor(&self) -> Cursor {
+        self.cursor
+    }
+}
+
+impl Work for Minibatch {
+    fn words(&self) -> u64 {
+        self.words
+    }
+    fn cursor(&self) -> Cursor {
+        self.cursor
+    }
+}
+
+/// The batcher as a work source for the GPU SGD engine.
+pub struct BatchSource<'a> {
+    batcher: Batcher<'a>,
+}
+
+impl<'a> BatchSource<'a> {
+    pub fn new(
+        corpus: &'a Corpus,
+        cfg: &TrainConfig,
+        sub: &'a Subsampler,
+        start: Option<Cursor>,
+    ) -> Self {
+        let mut batcher = Batcher::new(
+            &corpus.ids,
+            0..corpus.ids.len(),
+            cfg.epochs,
+            sub,
+            cfg.sample > 0.0,
+            cfg.seed ^ 0xb47c,
+            cfg.gpu_batch,
+        );
+        if let Some(c) = start {
+            batcher.restore(&c);
+        }
+        BatchSource { batcher }
+    }
+}
+
+impl WorkSource<SgdWork> for BatchSource<'_> {
+    fn fill(&mut self, w: &mut SgdWork) -> bool {
+        if !self.batcher.next_batch(&mut w.batch) {
+            return false;
+        }
+        w.cursor = self.batcher.cursor();
+        true
+    }
+}
+
+/// Minibatches of `batch_size` centre words cut from the batcher's batches, with their
+/// examples (windows, noise words) built on the producer thread.
+pub struct MinibatchSource<'a> {
+    batcher: Batcher<'a>,
+    builder: MinibatchBuilder,
+    alias: &'a AliasTable,
+    rng: Rng,
+    batch_size: usize,
+    batch: Batch,
+    centres: Vec<usize>,
+    /// Cursor before the current batch, its groups and the next group to build.
+    before: Cursor,
+    groups: usize,
+    next: usize,
+    /// Groups of the first batch already trained before a resume.
+    skip: usize,
+}
+
+impl<'a> MinibatchSource<'a> {
+    pub fn new(
+        corpus: &'a Corpus,
+        cfg: &TrainConfig,
+        sub: &'a Subsampler,
+        alias: &'a AliasTable,
+        start: Option<Cursor>,
+    ) -> Self {
+        let mut batcher = Batcher::new(
+            &corpus.ids,
+            0..corpus.ids.len(),
+            cfg.epochs,
+            sub,
+            cfg.sample > 0.0,
+            cfg.seed ^ 0xb47c,
+            1 << 16,
+        );
+        let mut rng = Rng::new(cfg.seed ^ 0x5ba7_5e00);
+        let mut skip = 0;
+        if let Some(c) = start {
+            batcher.restore(&c);
+            rng = Rng::from_state(c.builder_rng);
+            skip = c.group as usize;
+        }
+        MinibatchSource {
+            batcher,
+            builder: MinibatchBuilder::new(cfg.model, cfg.window, cfg.negative, corpus.vocab.len()),
+            alias,
+            rng,
+            batch_size: cfg.batch_size(),
+            batch: Batch::default(),
+            centres: Vec::new(),
+            before: Cursor::default(),
+            groups: 0,
+            next: 0,
+            skip,
+        }
+    }
+}
+
+impl WorkSource<Minibatch> for MinibatchSource<'_> {
+    fn fill(&mut self, mb: &mut Minibatch) -> bool {
+        while self.next >= self.groups {
+            self.before = self.batcher.cursor();
+            if !self.batcher.next_batch(&mut self.batch) {
+                return false;
+            }
+            let toks = &self.batch.tokens;
+            self.centres.clear();
+            self.centres
+                .extend((0..toks.len()).filter(|&i| toks[i] != SENTENCE_END));
+            self.groups = self.centres.len().div_ceil(self.batch_size).max(1);
+            self.next = std::mem::take(&mut self.skip);
+        }
+        let g = self.next;
+        self.next += 1;
+        let n = self.centres.len();
+        // Words per group: a telescoping split of the batch's words.
+        let words = self.batch.words;
+        let words_at = |c: usize| {
+            if n == 0 {
+                words
+            } else {
+                words * c as u64 / n as u64
+            }
+        };
+        mb.clear();
+        let lo = g * self.batch_size;
+        let hi = ((g + 1) * self.batch_size).min(n);
+        if lo < hi {
+            let range = self.centres[lo]..self.centres[hi - 1] + 1;
+            self.builder
+                .add(&self.batch.tokens, range, &mut self.rng, self.alias, mb);
+            self.builder.finish(mb);
+        }
+        mb.words = words_at(hi) - if n == 0 { 0 } else { words_at(lo) };
+        mb.cursor = Cursor {
+            group: g as u64 + 1,
+            builder_rng: self.rng.state(),
+            ..self.before
+        };
+        true
+    }
+}
+
+/// The GPU SGD engine (any [`Backend`]) in the pipeline: a step's random numbers come from
+/// (seed, step); counts upload bytes and, for benchmarks, the pairs the kernel trains.
+pub struct SgdEngine<'a> {
+    pub backend: &'a mut dyn Backend,
+    seed: u64,
+    window: usize,
+    model: ModelKind,
+    count_pairs: bool,
+    pub pairs: u64,
+    pub uploaded: u64,
+}
+
+impl<'a> SgdEngine<'a> {
+    pub fn new(backend: &'a mut dyn Backend, cfg: &TrainConfig) -> Self {
+        SgdEngine {
+            backend,
+            seed: cfg.seed,
+            window: cfg.window,
+            model: cfg.model,
+            count_pairs: cfg.count_pairs,
+            pairs: 0,
+            uploaded: 0,
+        }
+    }
+}
+
+impl Engine<SgdWork> for SgdEngine<'_> {
+    fn step(&mut self, w: &SgdWork, rate: Rate, step: u64) -> Result<bool> {
+        let key = step_key(self.seed, step);
+        self.backend.step(&w.batch, rate, key)?;
+        if self.count_pairs {
+            self.pairs += count_window_pairs(&w.batch.tokens, key, self.window, self.model);
+        }
+        self.uploaded += (w.batch.tokens.len() as u64 + gpu::HEADER_WORDS as u64) * 4;
+        Ok(true)
+    }
+    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
+        self.backend.take_loss()
+    }
+    fn snapshot(&mut self) -> Result<(Model, Option<OptimState>)> {
+        Ok((self.backend.download()?, None))
+    }
+    fn finish(&mut self) -> Result<Option<f64>> {
+        self.backend.download_barrier()?;
+        self.backend.device_seconds()
+    }
+}
+
+/// A minibatch engine (CPU or GPU) in the pipeline: one optimizer step per non-empty
+/// minibatch at the rate of its first word.
+pub struct MinibatchEngine<'a> {
+    pub engine: &'a mut dyn SparseBackend,
+    pub examples: u64,
+}
+
+impl Engine<Minibatch> for MinibatchEngine<'_> {
+    fn step(&mut self, mb: &Minibatch, rate: Rate, _step: u64) -> Result<bool> {
+        if mb.examples() == 0 {
+            return Ok(false);
+        }
+        self.engine.step(mb, rate.start)?;
+        self.examples += mb.examples() as u64;
+        Ok(true)
+    }
+    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
+        self.engine.take_loss()
+    }
+    fn snapshot(&mut self) -> Result<(Model, Option<OptimState>)> {
+        let (m, s) = self.engine.download()?;
+        Ok((m, Some(s)))
+    }
+    fn finish(&mut self) -> Result<Option<f64>> {
+        Ok(None)
+    }
+}
+
+/// Runs `source` through `engine` until the source ends or a stop is requested: the one
+/// producer/consumer loop of every stepped engine. `buffers` work items circulate, at most
+/// `queued` of them filled and waiting. Returns the device's busy seconds, where measured.
+pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
+    engine: &mut E,
+    mut source: S,
+    run: &mut RunState<'_>,
+    ck: &mut Checkpointer,
+    buffers: usize,
+    queued: usize,
+) -> Result<Option<f64>> {
+    let result: Result<()> = std::thread::scope(|s| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<W>(queued);
+        let (empty_tx, empty_rx) = mpsc::channel::<W>();
+        for _ in 0..buffers {
+            let _ = empty_tx.send(W::default());
+        }
+        s.spawn(move || {
+            while let Ok(mut w) = empty_rx.recv() {
+                if !source.fill(&mut w) || full_tx.send(w).is_err() {
+                    break;
+                }
+            }
+        });
+        loop {
+            let t = Instant::now();
+            let Ok(w) = full_rx.recv() else { break };
+            run.wait += t.elapsed();
+            let rate = run.rate(w.words());
+            if engine.step(&w, rate, run.steps)? {
+                run.steps += 1;
+            }
+            run.done += w.words();
+            run.cursor = w.cursor();
+            let _ = empty_tx.send(w);
+            let stop = super::stop_requested();
+            if ck.due(run.done) || (stop && ck.enabled()) {
+                let (model, state) = engine.snapshot()?;
+                // A diverged model never replaces the newest good checkpoint.
+                super::check_model_finite(&model, run.cfg)?;
+                ck.save(run.done, run.steps, vec![run.cursor], model, state)?;
+            }
+            if stop {
+                run.interrupted = true;
+                break;
+            }
+            if run.report_due() {
+                let l = engine.take_loss()?;
+                run.record_loss(l)?;
+            }
+        }
+        drop(empty_tx);
+        if let Some(l) = engine.take_loss()? {
+            run.log.add(l, run.done, run.total);
+        }
+        Ok(())
+    });
+    result?;
+    engine.finish()
+}
+
+/// Waits-for-work fraction of a run: time the engine waited for the producer over the
+/// training wall time.
+pub fn wait_fraction(wait: Duration, secs: f64) -> f64 {
+    wait.as_secs_f64() / secs.max(1e-9)
+}
+
+/// The (context, centre) pairs (skip-gram) or centre predictions (CBOW) the GPU kernels
+/// perform for a batch: the same window draw as `window_at`, counted on the host.
+pub fn count_window_pairs(tokens: &[u32], key: u32, window: usize, model: ModelKind) -> u64 {
+    use crate::backend::cpu::effective_window;
+    let mut pairs = 0u64;
+    let (mut start, n) = (0usize, tokens.len());
+    while start < n {
+        let end = tokens[start..]
+            .iter()
+            .position(|&t| t == SENTENCE_END)
+            .map_or(n, |p| start + p);
+        for pos in start..end {
+            let eff = effective_window(key, pos, window);
+            let lo = pos.saturating_sub(eff).max(start);
+            let hi = (pos + eff).min(end - 1);
+            let ctx = (hi - lo) as u64;
+            pairs += match model {
+                ModelKind::SkipGram => ctx,
+                ModelKind::Cbow => u64::from(ctx > 0),
+            };
+        }
+        start = end + 1;
+    }
+    pairs
+}
+
+/// The GPU SGD engine over the corpus: batches of `--gpu-batch` positions, each step one
+/// upload and one dispatch, the rate falling across each step.
+pub fn train_with_backend(
+    backend: &mut dyn Backend,
+    corpus: &Corpus,
+    cfg: &TrainConfig,
+    reporter: &Reporter,
+    ck: &mut Checkpointer,
+) -> Result<TrainReport> {
+    let sub = Subsampler::new(corpus.vocab.counts(), cfg.sample);
+    let total = corpus.words() * cfg.epochs as u64;
+    let resume = ck.resume.take();
+    let lr = move |d: u64| cfg.lr_at(d, total);
+    let mut run = RunState::new(cfg, total, resume.as_ref(), reporter, Box::new(lr));
+    let source = BatchSource::new(corpus, cfg, &sub, run.start_cursor);
+    let mut engine = SgdEngine::new(backend, cfg);
+    let kernel_seconds = run_pipeline(&mut engine, source, &mut run, ck, 4, 3)?;
+    let secs = run.finish();
+    Ok(TrainReport {
+        words: run.words(),
+        train_seconds: secs,
+        words_per_second: run.words() as f64 / secs.max(1e-9),
+        final_loss: run.log.tail.mean(),
+        loss_curve: std::mem::take(&mut run.log.curve),
+        upload_bytes_per_word: Some(engine.uploaded as f64 / run.done.max(1) as f64),
+        batcher_wait_fraction: Some(wait_fraction(run.wait, secs)),
+        kernel_seconds,
+        pairs: cfg.count_pairs.then_some(engine.pairs),
+        threads: 1,
+        interrupted: run.interrupted,
+        ..TrainReport::default()
+    })
+}
+
+/// A minibatch engine over the corpus: a host thread cuts the subsampled corpus into
+/// minibatches of `--batch-size` centre words (with their windows and noise words) while
+/// the engine runs the previous one. SGD keeps word2vec's linear decay (`--deterministic`);
+/// the adaptive methods use a constant rate.
+pub fn train_minibatches(
+    engine: &mut dyn SparseBackend,
+    corpus: &Corpus,
+    cfg: &TrainConfig,
+    alias: &AliasTable,
+    reporter: &Reporter,
+    ck: &mut Checkpointer,
+) -> Result<TrainReport> {
+    let sub = Subsampler::new(corpus.vocab.counts(), cfg.sample);
+    let total = corpus.words() * cfg.epochs as u64;
+    let start_lr = cfg.start_alpha();
+    let decay = cfg.optimizer == crate::optim::OptimizerKind::Sgd;
+    let lr = move |d: u64| if decay { cfg.lr_at(d, total) } else { start_lr };
+    let resume = ck.resume.take();
+    let mut run = RunState::new(cfg, total, resume.as_ref(), reporter, Box::new(lr));
+    let source = MinibatchSource::new(corpus, cfg, &sub, alias, run.start_cursor);
+    let mut mb_engine = MinibatchEngine {
+        engine,
+        examples: 0,
+    };
+    run_pipeline(&mut mb_engine, source, &mut run, ck, 6, 4)?;
+    let secs = run.finish();
+    let steps = run.steps;
+    let examples = mb_engine.examples;
+    reporter.note(&format!(
+        "{steps} optimizer steps, {:.0} examples per step",
+        examples as f64 / steps.max(1) as f64
+    ));
+    Ok(TrainReport {
+        words: run.words(),
+        train_seconds: secs,
+        words_per_second: run.words() as f64 / secs.max(1e-9),
+        final_loss: run.log.tail.mean(),
+        loss_curve: std::mem::take(&mut run.log.curve),
+        batcher_wait_fraction: Some(wait_fraction(run.wait, secs)),
+        pairs: Some(examples),
+        threads: 1,
+        interrupted: run.interrupted,
+        ..TrainReport::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The minibatch source covers every kept centre word once, in order, splits each
+    /// batch's words exactly, and a resume from any item's cursor reproduces the items
+    /// that followed it.
+    #[test]
+    fn minibatch_source_covers_the_corpus_and_resumes_exactly() {
+        let corpus = crate::corpus::synthetic_zipf(500, 20_000, 3);
+        let cfg = TrainConfig {
+            epochs: 2,
+            batch_size: Some(300),
+            sample: 1e-3,
+            ..TrainConfig::default()
+        };
+        let sub = Subsampler::new(corpus.vocab.counts(), cfg.sample);
+        let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
+        let run = |start: Option<Cursor>| {
+            let mut src = MinibatchSource::new(&corpus, &cfg, &sub, &alias, start);
+            let mut out = Vec::new();
+            let mut mb = Minibatch::default();
+            while src.fill(&mut mb) {
+                out.push((
+                    mb.words,
+                    mb.examples(),
+                    mb.cursor,
+                    (mb.inputs.clone(), mb.outputs.clone()),
+                ));
+            }
+            out
+        };
+        let all = run(None);
+        let words: u64 = all.iter().map(|m| m.0).sum();
+        assert_eq!(words, corpus.words() * 2, "every word of both epochs, once");
+        assert!(all.len() >= 2 * 10_000 / 300, "{} items", all.len());
+        assert!(all.iter().all(|m| m.1 > 0), "every item has examples");
+        for k in [1, all.len() / 3, all.len() - 1] {
+            let again = run(Some(all[k - 1].2));
+            assert_eq!(again, all[k..].to_vec(), "resume after item {k}");
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Which engine a run uses: the Hogwild CPU trainer, the GPU SGD engine, or a minibatch
+//! engine (adaptive optimizers, `--deterministic`) on the CPU or the GPU.
+
+use super::pipeline::{train_minibatches, train_with_backend};
+use super::{hogwild::train_cpu, Checkpointer, TrainReport};
+use crate::backend::cpu_sparse::CpuSparse;
+use crate::backend::{gpu, Backend, KernelParams, SparseBackend};
+use crate::config::{BackendKind, TrainConfig};
+use crate::corpus::{self, Corpus};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::optim::OptimState;
+use crate::progress::Reporter;
+use crate::sampling::AliasTable;
+use crate::vocab::Vocab;
+use std::time::Instant;
+
+/// Trains and returns the model without writing it (the library entry point for tests
+/// and benchmarks).
+pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Corpus, TrainReport)> {
+    cfg.validate()?;
+    // Open the GPU first: a missing adapter should fail before minutes of corpus reading.
+    let engine = match cfg.backend {
+        BackendKind::Cpu => None,
+        kind => gpu::GpuContext::open(kind, cfg.adapter, reporter)?,
+    };
+    let t0 = Instant::now();
+    let fixed = match &cfg.read_vocab {
+        Some(p) => Some(Vocab::load(p, cfg.min_count, cfg.max_vocab)?),
+        None => None,
+    };
+    let mut inputs = vec![cfg.input.clone()];
+    inputs.extend(cfg.more_inputs.iter().cloned());
+    let corpus = corpus::load_all(&inputs, cfg.min_count, cfg.max_vocab, fixed)?;
+    if let Some(p) = &cfg.save_vocab {
+        corpus.vocab.save(p)?;
+    }
+    let corpus_seconds = t0.elapsed().as_secs_f64();
+    reporter.note(&format!(
+        "corpus: {} tokens, vocabulary {} words, {} training words per epoch ({:.1}s)",
+        corpus.tokens_read,
+        corpus.vocab.len(),
+        corpus.words(),
+        corpus_seconds
+    ));
+    let (model, mut report) = train_corpus(&corpus, engine, cfg, reporter).map_err(|e| match (e, &cfg.checkpoint_dir) {
+        // What can be saved is on disk already: point at it.
+        (e @ (Error::Gpu(_) | Error::GpuDeviceLost { .. } | Error::GpuOutOfMemory { .. }), Some(dir))
+            if crate::checkpoint::list(dir).is_ok_and(|l| !l.is_empty()) => Error::Gpu(format!(
+            "{e}\nThe newest checkpoint in {} is intact: rerun the same command with --resume {} to continue from it.",
+            dir.display(),
+            dir.display()
+        )),
+        (e, _) => e,
+    })?;
+    report.corpus_seconds = corpus_seconds;
+    Ok((model, corpus, report))
+}
+
+/// Trains on an already encoded corpus with the given engine (`None`: the CPU trainer),
+/// resuming from `cfg.resume` and checkpointing into `cfg.checkpoint_dir` when set.
+pub fn train_corpus(
+    corpus: &Corpus,
+    engine: Option<gpu::GpuContext>,
+    cfg: &TrainConfig,
+    reporter: &Reporter,
+) -> Result<(Model, TrainReport)> {
+    let params = KernelParams {
+        model: cfg.model,
+        dim: cfg.dim,
+        window: cfg.window,
+        negative: cfg.negative,
+    };
+    let cpu_threads = cfg.threads.min(corpus.ids.len().max(1));
+    let engine_name = if cfg.minibatches() {
+        "minibatch".to_string()
+    } else if engine.is_some() {
+        format!("gpu-sgd, --gpu-batch {}", cfg.gpu_batch)
+    } else {
+        format!("hogwild, {cpu_threads} threads")
+    };
+    let mut ck = Checkpointer::new(cfg, corpus, &engine_name, reporter)?;
+    let resumed_from = ck.resume.as_ref().map(|c| c.words_done);
+    let mut model = match ck.resume.as_mut() {
+        Some(c) => std::mem::replace(&mut c.model, Model::new(0, 1, 0)),
+        None if cfg.uniform_init => Model::new_uniform(corpus.vocab.len(), cfg.dim, cfg.seed),
+        None => Model::new(corpus.vocab.len(), cfg.dim, cfg.seed),
+    };
+    if cfg.minibatches() {
+        let (model, mut r) =
+            train_sparse_corpus(corpus, engine, cfg, params, model, reporter, &mut ck)?;
+        r.resumed_from = resumed_from;
+        return Ok((model, r));
+    }
+    let mut report = match engine {
+        None => train_cpu(corpus, cfg, &params, &mut model, reporter, &mut ck)?,
+        Some(ctx) => {
+            let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
+            let mut gpu = gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?;
+            reporter.note(&format!(
+                "training on {} (kernel: {})",
+                gpu.describe(),
+                gpu.kernel_name()
+            ));
+            let mut r = train_with_backend(&mut gpu, corpus, cfg, reporter, &mut ck)?;
+            model = gpu.download()?;
+            r.adapter = Some(gpu.describe());
+            r.kernel = Some(gpu.kernel_name());
+            r.atomics = Some(gpu.atomics().name().to_string());
+            r.kernel_reason = Some(gpu.kernel_reason().to_string());
+            r.backend = gpu.backend_name().to_string();
+            r
+        }
+    };
+    report.tokens_read = corpus.tokens_read;
+    report.vocab_size = corpus.vocab.len();
+    report.optimizer = cfg.optimizer.name().into();
+    report.model_bytes = model.bytes();
+    report.resumed_from = resumed_from;
+    Ok((model, report))
+}
+
+/// The adaptive optimizers: prints the memory the model and its state need, then trains
+/// minibatches on the CPU or the GPU.
+fn train_sparse_corpus(
+    corpus: &Corpus,
+    engine: Option<gpu::GpuContext>,
+    cfg: &TrainConfig,
+    params: KernelParams,
+    model: Model,
+    reporter: &Reporter,
+    ck: &mut Checkpointer,
+) -> Result<(Model, TrainReport)> {
+    let opt = cfg.optim_params();
+    let vocab = corpus.vocab.len();
+    let state_bytes = OptimState::bytes_for(opt.kind, vocab, cfg.dim);
+    let model_bytes = model.bytes();
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    reporter.note(&format!(
+        "memory: model {:.1} MiB (2 × {vocab} × {} f32) + {} state {:.1} MiB = {:.1} MiB",
+        mib(model_bytes),
+        cfg.dim,
+        opt.kind.name(),
+        mib(state_bytes),
+        mib(model_bytes + state_bytes)
+    ));
+    let state = match ck.resume.as_mut().and_then(|c| c.state.take()) {
+        Some(s) if s.kind == opt.kind => s,
+        _ => OptimState::new(opt.kind, vocab, cfg.dim),
+    };
+    let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
+    let mut engine: Box<dyn SparseBackend> = match engine {
+        None => Box::new(CpuSparse::new(model, state, opt).with_threads(cfg.threads)),
+        Some(ctx) => Box::new(gpu::sparse::GpuSparse::new(
+            ctx,
+            &model,
+            &state,
+            params,
+            opt,
+            cfg.batch_size(),
+            cfg.max_binding_bytes,
+        )?),
+    };
+    reporter.note(&format!(
+        "training on {} with {} (lazy{}), minibatches of {} centre words, lr {}",
+        engine.describe(),
+        opt.kind.name(),
+        if opt.dense {
+            ": off, dense updates"
+        } else {
+            ""
+        },
+        cfg.batch_size(),
+        cfg.start_alpha()
+    ));
+    let mut report = train_minibatches(engine.as_mut(), corpus, cfg, &alias, reporter, ck)?;
+    let (model, _state) = engine.download()?;
+    report.backend = engine.backend_name().into();
+    if cfg.backend == BackendKind::Cpu {
+        report.threads = cfg.threads;
+    }
+    if cfg.backend != BackendKind::Cpu {
+        report.adapter = Some(engine.describe());
+    }
+    report.tokens_read = corpus.tokens_read;
+    report.vocab_size = vocab;
+    report.optimizer = opt.kind.name().into();
+    report.model_bytes = model_bytes;
+    report.state_bytes = state_bytes;
+    Ok((model, report))
+}

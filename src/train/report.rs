@@ -1,0 +1,84 @@
+//! What a run did: the summary and the `--json` report.
+
+/// What a run did; printed as the summary and as `--json`.
+#[derive(Debug, Clone, Default)]
+pub struct TrainReport {
+    /// In-vocabulary corpus words processed, all epochs.
+    pub words: u64,
+    /// Seconds of training, excluding reading the corpus and building the vocabulary.
+    pub train_seconds: f64,
+    pub words_per_second: f64,
+    pub vocab_size: usize,
+    /// Mean loss per term over the last 10% of training words.
+    pub final_loss: Option<f64>,
+    pub backend: String,
+    pub adapter: Option<String>,
+    /// The GPU kernel variant that ran (GPU SGD only).
+    pub kernel: Option<String>,
+    /// `native` or `cas`: how the GPU kernel made its atomic float adds.
+    pub atomics: Option<String>,
+    /// Why that kernel and those atomics: a flag, or the adapter's features.
+    pub kernel_reason: Option<String>,
+    pub corpus_seconds: f64,
+    pub tokens_read: u64,
+    /// Skip-gram pairs or CBOW centre predictions (CPU trainer only).
+    pub pairs: Option<u64>,
+    /// Bytes written to the device per corpus word (GPU only).
+    pub upload_bytes_per_word: Option<f64>,
+    /// Fraction of the GPU loop's wall time spent waiting for the batcher (GPU only).
+    pub batcher_wait_fraction: Option<f64>,
+    /// Seconds the device spent in training kernels (GPU with timestamp queries).
+    pub kernel_seconds: Option<f64>,
+    pub threads: usize,
+    /// `sgd`, `adagrad`, `adam` or `rmsprop`.
+    pub optimizer: String,
+    /// Bytes of the two matrices and of the optimizer state.
+    pub model_bytes: u64,
+    pub state_bytes: u64,
+    /// (words done, mean loss per term since the previous point), about every 1% of the run.
+    pub loss_curve: Vec<(u64, f64)>,
+    /// Stopped early by SIGINT/SIGTERM.
+    pub interrupted: bool,
+    /// Words already done by the checkpoint this run resumed from.
+    pub resumed_from: Option<u64>,
+}
+
+impl TrainReport {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "words": self.words,
+            "train_seconds": self.train_seconds,
+            "words_per_second": self.words_per_second,
+            "vocab_size": self.vocab_size,
+            "final_loss": self.final_loss,
+            "backend": self.backend,
+            "adapter": self.adapter,
+            "kernel": self.kernel,
+            "atomics": self.atomics,
+            "kernel_reason": self.kernel_reason,
+            "corpus_seconds": self.corpus_seconds,
+            "tokens_read": self.tokens_read,
+            "pairs": self.pairs,
+            "upload_bytes_per_word": self.upload_bytes_per_word,
+            "batcher_wait_fraction": self.batcher_wait_fraction,
+            "kernel_seconds": self.kernel_seconds,
+            "gpu_busy_fraction": self.kernel_seconds.map(|k| k / self.train_seconds.max(1e-9)),
+            "threads": self.threads,
+            "optimizer": self.optimizer,
+            "model_bytes": self.model_bytes,
+            "state_bytes": self.state_bytes,
+            "loss_curve": self.loss_curve,
+            "interrupted": self.interrupted,
+            "resumed_from": self.resumed_from,
+            "peak_rss_bytes": peak_rss_bytes(),
+        })
+    }
+}
+
+/// The process's peak resident memory so far (`VmHWM` on Linux; `None` elsewhere).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
