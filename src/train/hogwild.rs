@@ -11,11 +11,11 @@
 //! `quit` at once and no checkpoint is written from it.
 
 use super::run_state::{
-    check_divergence, check_model_finite, progress_message, stop_requested, DIVERGED_LOSS,
+    check_divergence, check_model_finite, progress_message, stop_requested, LossLog, DIVERGED_LOSS,
 };
 use super::{Checkpointer, TrainReport};
 use crate::backend::cpu::{Hogwild, Worker};
-use crate::backend::KernelParams;
+use crate::backend::{KernelParams, StepLoss};
 use crate::batch::{split_ranges, Batch, Batcher, Cursor};
 use crate::config::TrainConfig;
 use crate::corpus::Corpus;
@@ -62,21 +62,21 @@ pub fn train_cpu(
     // Loss in micro-units, all and tail, plus term counts.
     let loss_all = AtomicU64::new(0);
     let terms_all = AtomicU64::new(0);
-    let loss_tail = AtomicU64::new(0);
-    let terms_tail = AtomicU64::new(0);
     let pairs = AtomicU64::new(0);
     let bar = reporter.bar(total);
     let start = Instant::now();
     let hog = Hogwild::new(model);
-    let mut curve = Vec::new();
+    // The run state's loss log, fed by the monitor with the threads' loss since its last look.
+    let mut log = LossLog::default();
+    // Loss and terms the monitor has passed to the log so far.
+    let (mut last_l, mut last_t) = (0u64, 0u64);
     std::thread::scope(|s| {
         for (t, range) in ranges.into_iter().enumerate() {
             let (sub, alias, sig, hog) = (&sub, &alias, &sig, &hog);
             let (done, finished, pairs, diverged_at) = (&done, &finished, &pairs, &diverged_at);
             let (pause, quit, parked, wake) = (&pause, &quit, &parked, &wake);
             let start_cursor = resume.as_ref().and_then(|c| c.cursors.get(t).copied());
-            let (loss_all, terms_all, loss_tail, terms_tail) =
-                (&loss_all, &terms_all, &loss_tail, &terms_tail);
+            let (loss_all, terms_all) = (&loss_all, &terms_all);
             s.spawn(move || {
                 let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(t as u64);
                 let mut batcher = Batcher::new(
@@ -103,7 +103,7 @@ pub fn train_cpu(
                     let d = done.load(Ordering::Relaxed);
                     let alpha = cfg.lr_at(d, total);
                     let st = worker.train_batch(hog, &batch, alpha);
-                    let d = done.fetch_add(batch.words, Ordering::Relaxed) + batch.words;
+                    done.fetch_add(batch.words, Ordering::Relaxed);
                     if !st.loss.is_finite()
                         || (st.terms > 0 && st.loss / st.terms as f64 > DIVERGED_LOSS)
                     {
@@ -114,10 +114,6 @@ pub fn train_cpu(
                     let micro = (st.loss * 1e6) as u64;
                     loss_all.fetch_add(micro, Ordering::Relaxed);
                     terms_all.fetch_add(st.terms, Ordering::Relaxed);
-                    if d * 10 >= total * 9 {
-                        loss_tail.fetch_add(micro, Ordering::Relaxed);
-                        terms_tail.fetch_add(st.terms, Ordering::Relaxed);
-                    }
                     pairs.fetch_add(st.pairs, Ordering::Relaxed);
                     if pause.load(Ordering::Acquire) {
                         let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
@@ -136,7 +132,6 @@ pub fn train_cpu(
                 wake.notify_all();
             });
         }
-        let (mut last_l, mut last_t) = (0u64, 0u64);
         while finished.load(Ordering::Acquire) < threads {
             std::thread::sleep(Duration::from_millis(100));
             let d = done.load(Ordering::Relaxed);
@@ -144,13 +139,12 @@ pub fn train_cpu(
                 loss_all.load(Ordering::Relaxed),
                 terms_all.load(Ordering::Relaxed),
             );
-            let recent = (t > last_t).then(|| (l - last_l) as f64 / 1e6 / (t - last_t) as f64);
-            let last_d = curve.last().map_or(0, |p: &(u64, f64)| p.0);
-            if (d - last_d) * 100 >= total {
-                if let Some(m) = recent {
-                    curve.push((d, m));
-                }
-            }
+            let since = StepLoss {
+                sum: (l - last_l) as f64 / 1e6,
+                terms: t - last_t,
+            };
+            let recent = since.mean();
+            log.add(since, d, total);
             (last_l, last_t) = (l, t);
             progress_message(&bar, d, start, recent, cfg.lr_at(d, total));
             let stop = stop_requested();
@@ -188,20 +182,21 @@ pub fn train_cpu(
     }
     ck_result?;
     let secs = start.elapsed().as_secs_f64();
-    let (lt, tt) = (
-        loss_tail.load(Ordering::Relaxed),
-        terms_tail.load(Ordering::Relaxed),
-    );
+    let rest = StepLoss {
+        sum: (loss_all.load(Ordering::Relaxed) - last_l) as f64 / 1e6,
+        terms: terms_all.load(Ordering::Relaxed) - last_t,
+    };
+    log.add(rest, start_done + words, total);
     Ok(TrainReport {
         words,
         train_seconds: secs,
         words_per_second: words as f64 / secs.max(1e-9),
-        final_loss: (tt > 0).then(|| lt as f64 / 1e6 / tt as f64),
+        final_loss: log.tail.mean(),
         backend: "cpu".into(),
         adapter: None,
         pairs: Some(pairs.load(Ordering::Relaxed)),
         threads,
-        loss_curve: curve,
+        loss_curve: log.curve,
         interrupted,
         ..TrainReport::default()
     })
