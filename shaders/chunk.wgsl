@@ -92,20 +92,8 @@ fn train(
         let p = p0 + k;
         var w = 0u;
         if (tok[HEADER + p] != SENT) {
-            let eff = WINDOW - mulhi(rand_at(key, p, 0u), WINDOW);
-            var lo = p;
-            loop {
-                if (lo == 0u || p - lo >= eff) { break; }
-                if (tok[HEADER + lo - 1u] == SENT) { break; }
-                lo = lo - 1u;
-            }
-            var hi = p;
-            loop {
-                if (hi + 1u >= n || hi + 1u - p > eff) { break; }
-                if (tok[HEADER + hi + 1u] == SENT) { break; }
-                hi = hi + 1u;
-            }
-            w = (p - lo) | ((hi - p) << 8u);
+            let span = window_span(key, p, n);
+            w = (p - span.x) | ((span.y - p) << 8u);
         }
         win[k] = w;
     }

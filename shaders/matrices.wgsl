@@ -59,6 +59,26 @@ fn out_add(row: u32, d: u32, v: f32) {
     }
 }
 
+// The context span [lo, hi] of the centre at `pos` among `n` tokens: the effective window
+// (uniform in 1..=WINDOW, from the counter-based hash) cut at sentence ends; identical to
+// backend::cpu::window_at.
+fn window_span(key: u32, pos: u32, n: u32) -> vec2<u32> {
+    let eff = WINDOW - mulhi(rand_at(key, pos, 0u), WINDOW);
+    var lo = pos;
+    loop {
+        if (lo == 0u || pos - lo >= eff) { break; }
+        if (tok[HEADER + lo - 1u] == SENT) { break; }
+        lo = lo - 1u;
+    }
+    var hi = pos;
+    loop {
+        if (hi + 1u >= n || hi + 1u - pos > eff) { break; }
+        if (tok[HEADER + hi + 1u] == SENT) { break; }
+        hi = hi + 1u;
+    }
+    return vec2<u32>(lo, hi);
+}
+
 fn sample_noise(key: u32, pos: u32, j: u32) -> u32 {
     let n = arrayLength(&alias_table);
     let i = mulhi(rand_at(key, pos, 1u + 2u * j), n);

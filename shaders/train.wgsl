@@ -64,20 +64,8 @@ fn train(
         if (pos < n_tokens) {
             let centre = tok[HEADER + pos];
             if (centre != SENT) {
-                let eff = WINDOW - mulhi(rand_at(key, pos, 0u), WINDOW);
-                var lo = pos;
-                loop {
-                    if (lo == 0u || pos - lo >= eff) { break; }
-                    if (tok[HEADER + lo - 1u] == SENT) { break; }
-                    lo = lo - 1u;
-                }
-                var hi = pos;
-                loop {
-                    if (hi + 1u >= n_tokens || hi + 1u - pos > eff) { break; }
-                    if (tok[HEADER + hi + 1u] == SENT) { break; }
-                    hi = hi + 1u;
-                }
-                for (var c = lo; c <= hi; c++) {
+                let span = window_span(key, pos, n_tokens);
+                for (var c = span.x; c <= span.y; c++) {
                     if (c != pos) {
                         ids_c[nc] = tok[HEADER + c];
                         nc = nc + 1u;

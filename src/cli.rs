@@ -574,8 +574,18 @@ pub fn run() -> i32 {
 }
 
 fn run_command() -> i32 {
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if crate::w2vc_args::is_word2vec_c(&argv[1.min(argv.len())..]) {
+        match crate::w2vc_args::translate(&argv[1..]) {
+            Ok(a) => argv = a,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return e.exit_code();
+            }
+        }
+    }
     let parsed = Cli::command()
-        .try_get_matches()
+        .try_get_matches_from(argv)
         .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
     let (cli, matches) = match parsed {
         Ok(c) => c,

@@ -54,5 +54,6 @@ pub mod progress;
 pub mod sampling;
 pub mod train;
 pub mod vocab;
+pub mod w2vc_args;
 
 pub use error::{Error, Result};

@@ -865,3 +865,98 @@ fn resume_alone_continues_with_the_stored_settings() {
         stderr(&o)
     );
 }
+
+/// word2vec.c's command line: demo-word.sh's invocation, flags verbatim, on the shipped
+/// corpus; then every flag once; `-hs 1`, a typo and a flag without value are usage errors.
+#[test]
+fn word2vec_c_command_lines_run_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = common::repo_file("data/text8-4m.gz").display().to_string();
+    let out = dir.path().join("vectors.bin");
+    let o = w2v(&[
+        "-train",
+        &c,
+        "-output",
+        out.to_str().unwrap(),
+        "-cbow",
+        "1",
+        "-size",
+        "200",
+        "-window",
+        "8",
+        "-negative",
+        "25",
+        "-hs",
+        "0",
+        "-sample",
+        "1e-4",
+        "-threads",
+        "20",
+        "-binary",
+        "1",
+        "-iter",
+        "15",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = w2v_gpu::io::read_vectors(&out, None).unwrap();
+    assert_eq!(v.dim, 200);
+    assert!(
+        std::fs::read(&out).unwrap().len() > v.words.len() * 800,
+        "binary output"
+    );
+    let sv = dir.path().join("vocab.txt");
+    let txt = dir.path().join("v.txt");
+    let every = |extra: &[&str]| {
+        let mut a = vec![
+            "-train",
+            &c,
+            "-output",
+            txt.to_str().unwrap(),
+            "-cbow",
+            "0",
+            "-size",
+            "20",
+            "-window",
+            "5",
+            "-negative",
+            "5",
+            "-hs",
+            "0",
+            "-sample",
+            "1e-4",
+            "-threads",
+            "2",
+            "-binary",
+            "0",
+            "-iter",
+            "1",
+            "-min-count",
+            "5",
+            "-alpha",
+            "0.025",
+            "-classes",
+            "0",
+            "-debug",
+            "2",
+        ];
+        a.extend(extra);
+        w2v(&a)
+    };
+    let o = every(&["-save-vocab", sv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&txt).unwrap().starts_with(&format!(
+        "{} 20\n",
+        std::fs::read_to_string(&sv).unwrap().lines().count()
+    )));
+    let o = every(&["-read-vocab", sv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (bad, says) in [
+        (&["-hs", "1"][..], "hierarchical softmax"),
+        (&["-sise", "10"], "not a word2vec.c flag"),
+        (&["-size"], "needs a value"),
+    ] {
+        let o = every(bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&o).contains(says), "{bad:?}: {}", stderr(&o));
+    }
+}

@@ -66,9 +66,10 @@ pub fn train_cpu(
     let bar = reporter.bar(total);
     let start = Instant::now();
     let hog = Hogwild::new(model);
-    // The run state's loss log, fed by the monitor with the threads' loss since its last look.
-    let mut log = LossLog::default();
-    // Loss and terms the monitor has passed to the log so far.
+    // The run state's loss log, fed by every thread after each batch (the same rule as
+    // the pipeline: curve points every 1%, the tail from 90% of the run on).
+    let log = std::sync::Mutex::new(LossLog::default());
+    // Loss and terms at the monitor's last look (the progress display's recent loss).
     let (mut last_l, mut last_t) = (0u64, 0u64);
     std::thread::scope(|s| {
         for (t, range) in ranges.into_iter().enumerate() {
@@ -76,7 +77,7 @@ pub fn train_cpu(
             let (done, finished, pairs, diverged_at) = (&done, &finished, &pairs, &diverged_at);
             let (pause, quit, parked, wake) = (&pause, &quit, &parked, &wake);
             let start_cursor = resume.as_ref().and_then(|c| c.cursors.get(t).copied());
-            let (loss_all, terms_all) = (&loss_all, &terms_all);
+            let (loss_all, terms_all, log) = (&loss_all, &terms_all, &log);
             s.spawn(move || {
                 let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(t as u64);
                 let mut batcher = Batcher::new(
@@ -103,7 +104,7 @@ pub fn train_cpu(
                     let d = done.load(Ordering::Relaxed);
                     let alpha = cfg.lr_at(d, total);
                     let st = worker.train_batch(hog, &batch, alpha);
-                    done.fetch_add(batch.words, Ordering::Relaxed);
+                    let d = done.fetch_add(batch.words, Ordering::Relaxed) + batch.words;
                     if !st.loss.is_finite()
                         || (st.terms > 0 && st.loss / st.terms as f64 > DIVERGED_LOSS)
                     {
@@ -111,6 +112,14 @@ pub fn train_cpu(
                         first.get_or_insert(st.loss / st.terms.max(1) as f64);
                         quit.store(true, Ordering::Relaxed);
                     }
+                    log.lock().unwrap_or_else(|p| p.into_inner()).add(
+                        StepLoss {
+                            sum: st.loss,
+                            terms: st.terms,
+                        },
+                        d,
+                        total,
+                    );
                     let micro = (st.loss * 1e6) as u64;
                     loss_all.fetch_add(micro, Ordering::Relaxed);
                     terms_all.fetch_add(st.terms, Ordering::Relaxed);
@@ -139,12 +148,7 @@ pub fn train_cpu(
                 loss_all.load(Ordering::Relaxed),
                 terms_all.load(Ordering::Relaxed),
             );
-            let since = StepLoss {
-                sum: (l - last_l) as f64 / 1e6,
-                terms: t - last_t,
-            };
-            let recent = since.mean();
-            log.add(since, d, total);
+            let recent = (t > last_t).then(|| (l - last_l) as f64 / 1e6 / (t - last_t) as f64);
             (last_l, last_t) = (l, t);
             progress_message(&bar, d, start, recent, cfg.lr_at(d, total));
             let stop = stop_requested();
@@ -182,11 +186,7 @@ pub fn train_cpu(
     }
     ck_result?;
     let secs = start.elapsed().as_secs_f64();
-    let rest = StepLoss {
-        sum: (loss_all.load(Ordering::Relaxed) - last_l) as f64 / 1e6,
-        terms: terms_all.load(Ordering::Relaxed) - last_t,
-    };
-    log.add(rest, start_done + words, total);
+    let log = log.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(TrainReport {
         words,
         train_seconds: secs,

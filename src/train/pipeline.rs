@@ -73,6 +73,24 @@ impl Work for Minibatch {
     }
 }
 
+/// One batcher over the whole id stream, all epochs, batches of `batch` positions.
+fn corpus_batcher<'a>(
+    corpus: &'a Corpus,
+    cfg: &TrainConfig,
+    sub: &'a Subsampler,
+    batch: usize,
+) -> Batcher<'a> {
+    Batcher::new(
+        &corpus.ids,
+        0..corpus.ids.len(),
+        cfg.epochs,
+        sub,
+        cfg.sample > 0.0,
+        cfg.seed ^ 0xb47c,
+        batch,
+    )
+}
+
 /// The batcher as a work source for the GPU SGD engine.
 pub struct BatchSource<'a> {
     batcher: Batcher<'a>,
@@ -85,15 +103,7 @@ impl<'a> BatchSource<'a> {
         sub: &'a Subsampler,
         start: Option<Cursor>,
     ) -> Self {
-        let mut batcher = Batcher::new(
-            &corpus.ids,
-            0..corpus.ids.len(),
-            cfg.epochs,
-            sub,
-            cfg.sample > 0.0,
-            cfg.seed ^ 0xb47c,
-            cfg.gpu_batch,
-        );
+        let mut batcher = corpus_batcher(corpus, cfg, sub, cfg.gpu_batch);
         if let Some(c) = start {
             batcher.restore(&c);
         }
@@ -137,15 +147,7 @@ impl<'a> MinibatchSource<'a> {
         alias: &'a AliasTable,
         start: Option<Cursor>,
     ) -> Self {
-        let mut batcher = Batcher::new(
-            &corpus.ids,
-            0..corpus.ids.len(),
-            cfg.epochs,
-            sub,
-            cfg.sample > 0.0,
-            cfg.seed ^ 0xb47c,
-            1 << 16,
-        );
+        let mut batcher = corpus_batcher(corpus, cfg, sub, 1 << 16);
         let mut rng = Rng::new(cfg.seed ^ 0x5ba7_5e00);
         let mut skip = 0;
         if let Some(c) = start {

@@ -73,14 +73,14 @@ impl LossLog {
     /// Whether 1% of the run has passed since the last curve point.
     pub fn due(&self, done: u64, total: u64) -> bool {
         let last = self.curve.last().map_or(0, |p| p.0);
-        (done - last) * 100 >= total
+        done.saturating_sub(last) * 100 >= total
     }
 
     pub fn add(&mut self, l: StepLoss, done: u64, total: u64) {
         self.pending.sum += l.sum;
         self.pending.terms += l.terms;
         let last = self.curve.last().map_or(0, |p| p.0);
-        if (done - last) * 100 >= total || done >= total {
+        if done.saturating_sub(last) * 100 >= total || done >= total {
             if let Some(m) = self.pending.mean() {
                 self.curve.push((done, m));
             }
