@@ -36,6 +36,43 @@ pub enum Command {
     Map(MapArgs),
     /// Training throughput of each engine on one corpus (a synthetic Zipf corpus by default).
     Bench(BenchArgs),
+    /// Join frequent word pairs into phrases (`new york` → `new_york`), as word2vec.c's
+    /// word2phrase; run it again on its output for longer phrases.
+    Phrases(PhrasesArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScoringArg {
+    /// word2phrase's (count(ab) − min_count) / count(a) / count(b) · N.
+    Word2phrase,
+    /// gensim's normalised pointwise mutual information, in -1..1.
+    Npmi,
+}
+
+#[derive(Args, Debug)]
+pub struct PhrasesArgs {
+    /// Corpus: text files, a directory of them, or - for standard input.
+    #[arg(long, alias = "train", num_args = 1.., required = true)]
+    pub input: Vec<PathBuf>,
+    /// Where to write the corpus with phrases joined by `_`.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Words and pairs seen fewer times never join.
+    #[arg(long, default_value_t = 5)]
+    pub min_count: u64,
+    /// Join a pair whose score is above this [default: 100 for word2phrase, 0.5 for npmi].
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// How pairs are scored.
+    #[arg(long, value_enum, default_value = "word2phrase")]
+    pub scoring: ScoringArg,
+    /// Words and pairs the count table holds before the rarest are pruned (word2vec.c's
+    /// ReduceVocab; counts of pruned entries become approximate).
+    #[arg(long, default_value_t = 100_000_000)]
+    pub max_table: usize,
+    /// Print the counts as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -771,6 +808,47 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::Devices(a) => devices_command(a.json)?,
         Command::Bench(a) => bench_command(&a)?,
         Command::Map(a) => map_command(&a)?,
+        Command::Phrases(a) => {
+            let scoring = match a.scoring {
+                ScoringArg::Word2phrase => crate::phrases::Scoring::Word2phrase,
+                ScoringArg::Npmi => crate::phrases::Scoring::Npmi,
+            };
+            let cfg = crate::phrases::PhraseConfig {
+                min_count: a.min_count,
+                threshold: a.threshold.unwrap_or(match scoring {
+                    crate::phrases::Scoring::Word2phrase => 100.0,
+                    crate::phrases::Scoring::Npmi => 0.5,
+                }),
+                scoring,
+                max_table: a.max_table,
+            };
+            let r = crate::phrases::phrases(&a.input, &a.output, &cfg)?;
+            if a.json {
+                outln!(
+                    "{}",
+                    serde_json::json!({
+                        "words": r.words, "joined": r.joined, "phrases": r.phrases,
+                        "prunings": r.prunings, "threshold": cfg.threshold,
+                    })
+                );
+            } else {
+                outln!(
+                    "{} words, {} pairs joined into {} distinct phrases{}; written to {}",
+                    r.words,
+                    r.joined,
+                    r.phrases,
+                    if r.prunings > 0 {
+                        format!(
+                            " (count table pruned {} times: counts of rare pairs are approximate)",
+                            r.prunings
+                        )
+                    } else {
+                        String::new()
+                    },
+                    a.output.display()
+                );
+            }
+        }
     }
     Ok(())
 }

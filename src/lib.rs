@@ -50,6 +50,7 @@ pub mod map;
 pub mod minibatch;
 pub mod model;
 pub mod optim;
+pub mod phrases;
 pub mod progress;
 pub mod sampling;
 pub mod train;

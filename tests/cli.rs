@@ -960,3 +960,45 @@ fn word2vec_c_command_lines_run_unchanged() {
         assert!(stderr(&o).contains(says), "{bad:?}: {}", stderr(&o));
     }
 }
+
+/// `phrases` joins a collocation and keeps every line (score (100 − 5) / 100 / 100 · 400 =
+/// 3.8 for "los angeles", below 1 for the other pairs); npmi's threshold range is checked.
+#[test]
+fn phrases_joins_pairs_and_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("c.txt");
+    let mut text = String::new();
+    for i in 0..100 {
+        text.push_str(&format!("w{} los angeles w{}\n", i % 13, (i * 7) % 11));
+    }
+    std::fs::write(&c, text).unwrap();
+    let (p1, p2) = (dir.path().join("p1.txt"), dir.path().join("p2.txt"));
+    let o = w2v(&[
+        "phrases",
+        "--input",
+        c.to_str().unwrap(),
+        "--output",
+        p1.to_str().unwrap(),
+        "--threshold",
+        "3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["joined"], 100, "{j}");
+    let out = std::fs::read_to_string(&p1).unwrap();
+    assert_eq!(out.lines().count(), 100);
+    assert!(out.lines().all(|l| l.contains(" los_angeles ")), "{out}");
+    let o = w2v(&[
+        "phrases",
+        "--input",
+        p1.to_str().unwrap(),
+        "--output",
+        p2.to_str().unwrap(),
+        "--scoring",
+        "npmi",
+        "--threshold",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "npmi's threshold is in -1..1");
+}
