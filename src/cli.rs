@@ -319,6 +319,20 @@ pub struct TrainArgs {
     /// --input), it continues with the settings stored in the checkpoint.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Start from existing word2vec vectors (text or binary): the words they have start from
+    /// their rows, new words are initialised as usual; the dimension must equal --dim
+    /// (fastText's -pretrainedVectors, gensim's continued training).
+    #[arg(long, value_name = "FILE")]
+    pub init_vectors: Option<PathBuf>,
+    /// Start the output (context) vectors from a file written by --save-context: with
+    /// --init-vectors, training continues where the earlier run stopped (gensim's continued
+    /// training keeps both matrices).
+    #[arg(long, value_name = "FILE")]
+    pub init_context: Option<PathBuf>,
+    /// Also write the output (context) vectors, word2vec's syn1neg, in the --format of
+    /// --output.
+    #[arg(long, value_name = "FILE")]
+    pub save_context: Option<PathBuf>,
     /// Pretend storage bindings hold at most this many bytes (testing the matrix split).
     #[arg(long, hide = true)]
     pub max_binding_bytes: Option<u64>,
@@ -392,6 +406,9 @@ impl TrainArgs {
             checkpoint_every: crate::config::CheckpointEvery::parse(&self.checkpoint_every)?,
             checkpoint_dir: self.checkpoint_dir.clone().or_else(|| self.resume.clone()),
             resume: self.resume.clone(),
+            init_vectors: self.init_vectors.clone(),
+            init_context: self.init_context.clone(),
+            save_context: self.save_context.clone(),
             command_line: Vec::new(),
         })
     }

@@ -253,6 +253,12 @@ pub struct TrainConfig {
     pub checkpoint_every: CheckpointEvery,
     /// Continue from the newest checkpoint in this directory.
     pub resume: Option<PathBuf>,
+    /// Start the input vectors of the words this file has from it (word2vec format).
+    pub init_vectors: Option<PathBuf>,
+    /// Start the output (context) vectors of the words this file has from it.
+    pub init_context: Option<PathBuf>,
+    /// Also write the output (context) matrix here, in the output format.
+    pub save_context: Option<PathBuf>,
     /// The `train` command-line arguments (stored in checkpoints for `--resume DIR`).
     pub command_line: Vec<String>,
 }
@@ -335,6 +341,9 @@ impl Default for TrainConfig {
             checkpoint_dir: None,
             checkpoint_every: CheckpointEvery::Seconds(600),
             resume: None,
+            init_vectors: None,
+            init_context: None,
+            save_context: None,
             command_line: Vec::new(),
         }
     }

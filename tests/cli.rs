@@ -1002,3 +1002,69 @@ fn phrases_joins_pairs_and_repeats() {
     ]);
     assert_eq!(o.status.code(), Some(2), "npmi's threshold is in -1..1");
 }
+
+/// `--init-vectors` starts the words a vectors file has from its rows (a wrong dimension is
+/// refused); `--save-context` writes the output matrix beside the vectors.
+#[test]
+fn init_vectors_and_save_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = small_corpus(dir.path());
+    let a = dir.path().join("a.txt");
+    let ctx = dir.path().join("ctx.txt");
+    let train = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--input",
+            &c,
+            "--output",
+            out.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--min-count",
+            "1",
+            "--threads",
+            "1",
+            "--quiet",
+        ];
+        args.extend(extra);
+        w2v(&args)
+    };
+    let o = train(&a, &["--dim", "8", "--save-context", ctx.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let va = w2v_gpu::io::read_vectors(&a, None).unwrap();
+    let vc = w2v_gpu::io::read_vectors(&ctx, None).unwrap();
+    assert_eq!((vc.words.clone(), vc.dim), (va.words.clone(), 8));
+    assert_ne!(
+        vc.vectors, va.vectors,
+        "the context matrix, not the input one"
+    );
+    // Continuing with a vanishing rate keeps the rows it started from.
+    let b = dir.path().join("b.txt");
+    let o = train(
+        &b,
+        &[
+            "--dim",
+            "8",
+            "--init-vectors",
+            a.to_str().unwrap(),
+            "--alpha",
+            "1e-7",
+            "--min-alpha",
+            "1e-7",
+            "--seed",
+            "9",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let vb = w2v_gpu::io::read_vectors(&b, None).unwrap();
+    let worst = va
+        .vectors
+        .iter()
+        .zip(&vb.vectors)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "rows moved by {worst}");
+    let o = train(&b, &["--init-vectors", a.to_str().unwrap(), "--dim", "16"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--init-vectors"), "{}", stderr(&o));
+}

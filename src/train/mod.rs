@@ -47,6 +47,15 @@ pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
         &model.input,
         cfg.output_format(),
     )?;
+    if let Some(p) = &cfg.save_context {
+        crate::io::write_vectors(
+            p,
+            corpus.vocab.words(),
+            model.dim,
+            &model.output,
+            cfg.output_format(),
+        )?;
+    }
     report.vocab_size = corpus.vocab.len();
     if report.interrupted {
         let total = corpus.words() * cfg.epochs as u64;

@@ -15,6 +15,48 @@ use crate::sampling::AliasTable;
 use crate::vocab::Vocab;
 use std::time::Instant;
 
+/// Copies the rows of `path` (word2vec text or binary) into the input matrix for every
+/// vocabulary word the file has (fastText's `-pretrainedVectors`, gensim's continued
+/// training); other words keep their fresh initialisation. Returns how many were copied.
+/// With `output`, the rows go into the output (context) matrix instead (`--init-context`,
+/// a file written by `--save-context`).
+fn init_from_vectors(
+    model: &mut Model,
+    corpus: &Corpus,
+    path: &std::path::Path,
+    flag: &str,
+    output: bool,
+) -> Result<usize> {
+    let emb = crate::io::read_vectors(path, None)?;
+    if emb.dim != model.dim {
+        return Err(Error::usage(
+            flag,
+            format!(
+                "{} has dimension {}, this run --dim {}; use --dim {} or other vectors",
+                path.display(),
+                emb.dim,
+                model.dim,
+                emb.dim
+            ),
+        ));
+    }
+    let d = model.dim;
+    let mut copied = 0;
+    for (i, w) in emb.words.iter().enumerate() {
+        if let Some(id) = corpus.vocab.id(w) {
+            let id = id as usize;
+            let m = if output {
+                &mut model.output
+            } else {
+                &mut model.input
+            };
+            m[id * d..(id + 1) * d].copy_from_slice(&emb.vectors[i * d..(i + 1) * d]);
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
 /// Trains and returns the model without writing it (the library entry point for tests
 /// and benchmarks).
 pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Corpus, TrainReport)> {
@@ -86,6 +128,21 @@ pub fn train_corpus(
         None if cfg.uniform_init => Model::new_uniform(corpus.vocab.len(), cfg.dim, cfg.seed),
         None => Model::new(corpus.vocab.len(), cfg.dim, cfg.seed),
     };
+    if ck.resume.is_none() {
+        for (path, flag, output) in [
+            (&cfg.init_vectors, "--init-vectors", false),
+            (&cfg.init_context, "--init-context", true),
+        ] {
+            if let Some(path) = path {
+                let n = init_from_vectors(&mut model, corpus, path, flag, output)?;
+                reporter.note(&format!(
+                    "{flag}: {n} of {} words start from {}",
+                    corpus.vocab.len(),
+                    path.display()
+                ));
+            }
+        }
+    }
     if cfg.minibatches() {
         let (model, mut r) =
             train_sparse_corpus(corpus, engine, cfg, params, model, reporter, &mut ck)?;
