@@ -319,6 +319,15 @@ pub struct TrainArgs {
     /// --input), it continues with the settings stored in the checkpoint.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Lower-case every word (Unicode-aware), when counting the vocabulary and when
+    /// training alike; recorded in checkpoints.
+    #[arg(long)]
+    pub lowercase: bool,
+    /// Strip leading and trailing punctuation from words (any character that is not a
+    /// Unicode letter or digit), so `man,` and `man` are one word; words of punctuation only
+    /// are dropped.
+    #[arg(long)]
+    pub strip_punctuation: bool,
     /// Start from existing word2vec vectors (text or binary): the words they have start from
     /// their rows, new words are initialised as usual; the dimension must equal --dim
     /// (fastText's -pretrainedVectors, gensim's continued training).
@@ -406,6 +415,10 @@ impl TrainArgs {
             checkpoint_every: crate::config::CheckpointEvery::parse(&self.checkpoint_every)?,
             checkpoint_dir: self.checkpoint_dir.clone().or_else(|| self.resume.clone()),
             resume: self.resume.clone(),
+            normalize: crate::corpus::Normalize {
+                lowercase: self.lowercase,
+                strip_punctuation: self.strip_punctuation,
+            },
             init_vectors: self.init_vectors.clone(),
             init_context: self.init_context.clone(),
             save_context: self.save_context.clone(),

@@ -253,6 +253,8 @@ pub struct TrainConfig {
     pub checkpoint_every: CheckpointEvery,
     /// Continue from the newest checkpoint in this directory.
     pub resume: Option<PathBuf>,
+    /// How raw words become vocabulary words (`--lowercase`, `--strip-punctuation`).
+    pub normalize: crate::corpus::Normalize,
     /// Start the input vectors of the words this file has from it (word2vec format).
     pub init_vectors: Option<PathBuf>,
     /// Start the output (context) vectors of the words this file has from it.
@@ -341,6 +343,7 @@ impl Default for TrainConfig {
             checkpoint_dir: None,
             checkpoint_every: CheckpointEvery::Seconds(600),
             resume: None,
+            normalize: crate::corpus::Normalize::default(),
             init_vectors: None,
             init_context: None,
             save_context: None,

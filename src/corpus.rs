@@ -80,22 +80,80 @@ pub fn load_all(
     max_vocab: Option<usize>,
     fixed_vocab: Option<Vocab>,
 ) -> Result<Corpus> {
+    load_normalized(
+        paths,
+        min_count,
+        max_vocab,
+        fixed_vocab,
+        Normalize::default(),
+    )
+}
+
+/// How raw words are turned into vocabulary words, the same when counting and encoding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Normalize {
+    /// Lower-case every word (Unicode-aware: `Über` → `über`).
+    pub lowercase: bool,
+    /// Strip leading and trailing characters that are not letters or digits (Unicode
+    /// classes), so `man,` and `"man` are `man`; a word of punctuation only is dropped.
+    /// Inner punctuation stays (`don't`, `U.S.` → `U.S`).
+    pub strip_punctuation: bool,
+}
+
+impl Normalize {
+    /// The normalised word, borrowed when unchanged; `None` when nothing is left.
+    pub fn apply<'a>(&self, w: &'a [u8]) -> Option<std::borrow::Cow<'a, [u8]>> {
+        use std::borrow::Cow;
+        if !self.lowercase && !self.strip_punctuation {
+            return Some(Cow::Borrowed(w));
+        }
+        let text = String::from_utf8_lossy(w);
+        let mut t: &str = &text;
+        if self.strip_punctuation {
+            t = t.trim_matches(|c: char| !c.is_alphanumeric());
+            if t.is_empty() {
+                return None;
+            }
+        }
+        let out = if self.lowercase {
+            t.to_lowercase()
+        } else {
+            t.to_string()
+        };
+        if out.as_bytes() == w {
+            Some(Cow::Borrowed(w))
+        } else {
+            Some(Cow::Owned(out.into_bytes()))
+        }
+    }
+}
+
+/// [`load_all`] with words normalised by `norm` (`--lowercase`, `--strip-punctuation`).
+pub fn load_normalized(
+    paths: &[std::path::PathBuf],
+    min_count: u64,
+    max_vocab: Option<usize>,
+    fixed_vocab: Option<Vocab>,
+    norm: Normalize,
+) -> Result<Corpus> {
+    use std::borrow::Cow;
     let path = paths.first().map_or(Path::new(""), |p| p.as_path());
     let bytes = read_all(paths)?;
     check_text(path, &bytes)?;
 
-    let mut table: FxMap<&[u8], u32> = FxMap::default();
+    let mut table: FxMap<Cow<[u8]>, u32> = FxMap::default();
     let mut counts: Vec<u64> = Vec::new();
-    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut keys: Vec<Cow<[u8]>> = Vec::new();
     let mut stream: Vec<u32> = Vec::with_capacity(bytes.len() / 6);
     let mut tokens_read = 0u64;
     let mut line_has_word = false;
     tokenize(&bytes, |tok| match tok {
         Some(w) => {
+            let Some(w) = norm.apply(w) else { return };
             tokens_read += 1;
             line_has_word = true;
             let next = counts.len() as u32;
-            let id = *table.entry(w).or_insert_with(|| {
+            let id = *table.entry(w.clone()).or_insert_with(|| {
                 counts.push(0);
                 keys.push(w);
                 next
@@ -229,6 +287,42 @@ pub fn synthetic_zipf(vocab: usize, words: usize, seed: u64) -> Corpus {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn normalisation_folds_case_and_strips_punctuation_the_same_everywhere() {
+        let n = Normalize {
+            lowercase: true,
+            strip_punctuation: true,
+        };
+        let got = |w: &str| {
+            n.apply(w.as_bytes())
+                .map(|c| String::from_utf8(c.into_owned()).unwrap())
+        };
+        assert_eq!(got("Man,").as_deref(), Some("man"));
+        assert_eq!(got("\u{201c}Über\u{201d}").as_deref(), Some("über"));
+        assert_eq!(got("don't").as_deref(), Some("don't"));
+        assert_eq!(got("U.S.").as_deref(), Some("u.s"));
+        assert_eq!(got("\u{2014}"), None, "an em dash alone is dropped");
+        let off = Normalize::default();
+        assert!(matches!(
+            off.apply(b"Man,"),
+            Some(std::borrow::Cow::Borrowed(_))
+        ));
+        // Counting and encoding agree: every form of "man" is one word.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.txt");
+        std::fs::write(&p, "Man, man. MAN man! \"man\" the\n, ;\nthe man\n").unwrap();
+        let c = load_normalized(&[p.clone()], 1, None, None, n).unwrap();
+        assert_eq!(c.vocab.words(), &["man".to_string(), "the".to_string()]);
+        assert_eq!(c.vocab.counts(), &[6, 2]);
+        assert_eq!(c.words(), 8);
+        let raw = load_all(&[p], 1, None, None).unwrap();
+        assert!(
+            raw.vocab.len() > 5,
+            "without the flags every spelling is its own word"
+        );
+    }
+
     use super::*;
     use std::io::Write;
 

@@ -48,6 +48,12 @@ pub fn fingerprint(cfg: &TrainConfig, corpus: &Corpus, engine: &str) -> serde_js
         .unwrap_or_else(|_| cfg.input.clone());
     let opt = cfg.optim_params();
     let mut more = serde_json::Map::new();
+    if cfg.normalize.lowercase {
+        more.insert("lowercase".into(), true.into());
+    }
+    if cfg.normalize.strip_punctuation {
+        more.insert("strip_punctuation".into(), true.into());
+    }
     if !cfg.more_inputs.is_empty() {
         let canon = |p: &std::path::PathBuf| p.canonicalize().unwrap_or_else(|_| p.clone());
         more.insert(

@@ -73,7 +73,8 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
     };
     let mut inputs = vec![cfg.input.clone()];
     inputs.extend(cfg.more_inputs.iter().cloned());
-    let corpus = corpus::load_all(&inputs, cfg.min_count, cfg.max_vocab, fixed)?;
+    let corpus =
+        corpus::load_normalized(&inputs, cfg.min_count, cfg.max_vocab, fixed, cfg.normalize)?;
     if let Some(p) = &cfg.save_vocab {
         corpus.vocab.save(p)?;
     }
