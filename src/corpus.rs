@@ -312,7 +312,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.txt");
         std::fs::write(&p, "Man, man. MAN man! \"man\" the\n, ;\nthe man\n").unwrap();
-        let c = load_normalized(&[p.clone()], 1, None, None, n).unwrap();
+        let c = load_normalized(std::slice::from_ref(&p), 1, None, None, n).unwrap();
         assert_eq!(c.vocab.words(), &["man".to_string(), "the".to_string()]);
         assert_eq!(c.vocab.counts(), &[6, 2]);
         assert_eq!(c.words(), 8);
