@@ -319,6 +319,10 @@ pub struct TrainArgs {
     /// --input), it continues with the settings stored in the checkpoint.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Write K word classes (k-means on the vectors, word2vec.c's -classes) to --output
+    /// instead of the vectors: one `word class` line per word.
+    #[arg(long, default_value_t = 0)]
+    pub classes: usize,
     /// Lower-case every word (Unicode-aware), when counting the vocabulary and when
     /// training alike; recorded in checkpoints.
     #[arg(long)]
@@ -415,6 +419,7 @@ impl TrainArgs {
             checkpoint_every: crate::config::CheckpointEvery::parse(&self.checkpoint_every)?,
             checkpoint_dir: self.checkpoint_dir.clone().or_else(|| self.resume.clone()),
             resume: self.resume.clone(),
+            classes: self.classes,
             normalize: crate::corpus::Normalize {
                 lowercase: self.lowercase,
                 strip_punctuation: self.strip_punctuation,

@@ -253,6 +253,9 @@ pub struct TrainConfig {
     pub checkpoint_every: CheckpointEvery,
     /// Continue from the newest checkpoint in this directory.
     pub resume: Option<PathBuf>,
+    /// Write k-means word classes (`word class` lines) instead of vectors, as word2vec.c's
+    /// `-classes K`; 0: vectors.
+    pub classes: usize,
     /// How raw words become vocabulary words (`--lowercase`, `--strip-punctuation`).
     pub normalize: crate::corpus::Normalize,
     /// Start the input vectors of the words this file has from it (word2vec format).
@@ -343,6 +346,7 @@ impl Default for TrainConfig {
             checkpoint_dir: None,
             checkpoint_every: CheckpointEvery::Seconds(600),
             resume: None,
+            classes: 0,
             normalize: crate::corpus::Normalize::default(),
             init_vectors: None,
             init_context: None,

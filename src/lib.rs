@@ -37,6 +37,7 @@
 pub mod backend;
 pub mod batch;
 pub mod checkpoint;
+pub mod classes;
 pub mod cli;
 pub mod config;
 pub mod corpus;

@@ -2,7 +2,7 @@
 //! 300 ...`), translated into `train` arguments with word2vec.c's defaults for every flag
 //! that is absent (CBOW, 12 threads, text output, sample 1e-3, ...), so a ported script
 //! trains what word2vec.c would. A flag word2vec.c does not have, or a value this program
-//! cannot honour (`-hs 1`, `-classes 5`), is a usage error, never a silent success.
+//! cannot honour (`-hs 1`), is a usage error, never a silent success.
 
 use crate::error::{Error, Result};
 use std::ffi::OsString;
@@ -85,10 +85,10 @@ pub fn translate(args: &[OsString]) -> Result<Vec<OsString>> {
             "must be at least 1 (hierarchical softmax, the alternative, is not built yet)",
         ));
     }
-    if num("-classes", 0)? != 0 {
+    if num("-classes", 0)? < 0 {
         return Err(Error::usage(
             "-classes",
-            "k-means word classes are not built yet; use -classes 0 (vectors)",
+            "must be 0 (vectors) or a number of classes",
         ));
     }
     let cbow = num("-cbow", 1)? != 0;
@@ -114,6 +114,7 @@ pub fn translate(args: &[OsString]) -> Result<Vec<OsString>> {
         ("-alpha", "--alpha"),
         ("-save-vocab", "--save-vocab"),
         ("-read-vocab", "--read-vocab"),
+        ("-classes", "--classes"),
     ] {
         if let Some(v) = get(w2vc) {
             push(ours, v);
@@ -210,7 +211,7 @@ mod tests {
         }
         for bad in [
             &["-train", "c", "-output", "v", "-hs", "1"][..],
-            &["-train", "c", "-output", "v", "-classes", "10"],
+            &["-train", "c", "-output", "v", "-classes", "-3"],
             &["-train", "c", "-output", "v", "-sise", "10"],
             &["-train", "c", "-output", "v", "-size"],
             &["-train", "c"],

@@ -1068,3 +1068,54 @@ fn init_vectors_and_save_context() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--init-vectors"), "{}", stderr(&o));
 }
+
+/// `--classes K` (word2vec.c's `-classes`) writes `word class` lines: on a corpus of 4
+/// planted topics, every topic's words share a class (a random assignment would not).
+#[test]
+fn classes_recover_planted_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("c.txt");
+    std::fs::write(&c, common::topic_corpus(4, 10, 2000, 8, 3)).unwrap();
+    let out = dir.path().join("classes.txt");
+    let o = w2v(&[
+        "-train",
+        c.to_str().unwrap(),
+        "-output",
+        out.to_str().unwrap(),
+        "-cbow",
+        "0",
+        "-size",
+        "16",
+        "-min-count",
+        "1",
+        "-iter",
+        "5",
+        "-threads",
+        "1",
+        "-classes",
+        "4",
+        "-debug",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut by_topic: std::collections::HashMap<String, Vec<u32>> = Default::default();
+    for line in text.lines() {
+        let (w, k) = line.split_once(' ').unwrap();
+        let topic = w.split('w').next().unwrap().to_string();
+        by_topic.entry(topic).or_default().push(k.parse().unwrap());
+    }
+    assert_eq!(by_topic.len(), 4, "{text}");
+    // Each topic's words share one class (allowing one stray word).
+    let mut majors = std::collections::HashSet::new();
+    for ks in by_topic.values() {
+        let major = (0..4)
+            .max_by_key(|k| ks.iter().filter(|&&x| x == *k).count())
+            .unwrap();
+        let n = ks.iter().filter(|&&x| x == major).count();
+        assert!(n + 1 >= ks.len(), "{ks:?}");
+        majors.insert(major);
+    }
+    // k-means from word2vec.c's round-robin start may merge two topics; never more here.
+    assert!(majors.len() >= 3, "{by_topic:?}");
+}

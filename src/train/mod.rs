@@ -40,13 +40,18 @@ pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
         check_divergence(l, report.words, cfg)?;
     }
     check_model_finite(&model, cfg)?;
-    crate::io::write_vectors(
-        &cfg.output,
-        corpus.vocab.words(),
-        model.dim,
-        &model.input,
-        cfg.output_format(),
-    )?;
+    if cfg.classes > 0 {
+        let cl = crate::classes::kmeans(&model.input, model.dim, cfg.classes);
+        crate::classes::write_classes(&cfg.output, corpus.vocab.words(), &cl)?;
+    } else {
+        crate::io::write_vectors(
+            &cfg.output,
+            corpus.vocab.words(),
+            model.dim,
+            &model.input,
+            cfg.output_format(),
+        )?;
+    }
     if let Some(p) = &cfg.save_context {
         crate::io::write_vectors(
             p,
