@@ -15,6 +15,7 @@
 //! ReduceVocab: entries with count ≤ 1, then ≤ 2, ...), which makes counts of pruned
 //! entries approximate, as in word2phrase.
 
+use crate::corpus::is_space;
 use crate::error::{Error, Result};
 use crate::files::{read_all, AtomicFile};
 use crate::vocab::FxMap;
@@ -52,10 +53,6 @@ pub struct PhraseReport {
     pub prunings: u32,
 }
 
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c)
-}
-
 /// The words of each line of `bytes`, line by line (a final newline ends the last line).
 fn lines(bytes: &[u8]) -> impl Iterator<Item = Vec<&[u8]>> {
     bytes
@@ -69,26 +66,38 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = Vec<&[u8]>> {
         })
 }
 
-/// Key of bigram `a b` in the count table: `a`, a NUL byte, `b` (a word with a NUL in it
-/// could only merge two counts).
-fn bigram_key(a: &[u8], b: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(a.len() + b.len() + 1);
+/// Writes the key of bigram `a b` in the count table into a reused buffer (no allocation
+/// per pair in the hot loops): `a`, a NUL byte, `b` (a word with a NUL in it could only
+/// merge two counts).
+fn write_bigram_key(k: &mut Vec<u8>, a: &[u8], b: &[u8]) {
+    k.clear();
     k.extend_from_slice(a);
     k.push(0);
     k.extend_from_slice(b);
-    k
+}
+
+/// Adds one to `key`'s count, allocating the key only when it is new.
+fn bump(table: &mut FxMap<Vec<u8>, u64>, key: &[u8]) {
+    match table.get_mut(key) {
+        Some(c) => *c += 1,
+        None => {
+            table.insert(key.to_vec(), 1);
+        }
+    }
 }
 
 /// Unigram and bigram counts of `bytes` (the first pass), with pruning past `max_table`.
 fn count(bytes: &[u8], max_table: usize) -> (FxMap<Vec<u8>, u64>, u64, u32) {
     let mut table: FxMap<Vec<u8>, u64> = FxMap::default();
     let (mut words, mut prunings, mut min_reduce) = (0u64, 0u32, 1u64);
+    let mut key = Vec::new();
     for line in lines(bytes) {
         for (i, w) in line.iter().enumerate() {
             words += 1;
-            *table.entry(w.to_vec()).or_insert(0) += 1;
+            bump(&mut table, w);
             if i > 0 {
-                *table.entry(bigram_key(line[i - 1], w)).or_insert(0) += 1;
+                write_bigram_key(&mut key, line[i - 1], w);
+                bump(&mut table, &key);
             }
             if table.len() > max_table {
                 table.retain(|_, c| *c > min_reduce);
@@ -150,6 +159,7 @@ pub fn phrases(inputs: &[PathBuf], output: &Path, cfg: &PhraseConfig) -> Result<
     };
     let mut seen: std::collections::HashSet<Vec<u8>> = Default::default();
     let w = out.writer();
+    let mut key = Vec::new();
     let res = (|| -> std::io::Result<()> {
         for line in lines(&bytes) {
             // Whether the previous word may start a phrase (not itself joined).
@@ -157,14 +167,15 @@ pub fn phrases(inputs: &[PathBuf], output: &Path, cfg: &PhraseConfig) -> Result<
             for (i, word) in line.iter().enumerate() {
                 let join = prev_free && {
                     let a = line[i - 1];
-                    score(get(a), get(word), get(&bigram_key(a, word)), words, cfg)
+                    write_bigram_key(&mut key, a, word);
+                    score(get(a), get(word), get(&key), words, cfg)
                         .is_some_and(|s| s > cfg.threshold)
                 };
                 if join {
                     w.write_all(b"_")?;
                     report.joined += 1;
-                    if seen.len() < 10_000_000 {
-                        seen.insert(bigram_key(line[i - 1], word));
+                    if seen.len() < 10_000_000 && !seen.contains(&key) {
+                        seen.insert(key.clone());
                     }
                 } else if i > 0 {
                     w.write_all(b" ")?;
@@ -185,6 +196,12 @@ pub fn phrases(inputs: &[PathBuf], output: &Path, cfg: &PhraseConfig) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bigram_key(a: &[u8], b: &[u8]) -> Vec<u8> {
+        let mut k = Vec::new();
+        write_bigram_key(&mut k, a, b);
+        k
+    }
 
     fn run(text: &str, cfg: &PhraseConfig) -> (String, PhraseReport) {
         let dir = tempfile::tempdir().unwrap();

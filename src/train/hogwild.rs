@@ -59,9 +59,6 @@ pub fn train_cpu(
     let mut ck_result: Result<()> = Ok(());
     // The first batch loss per term that showed divergence (non-finite or exploding).
     let diverged_at = std::sync::Mutex::new(None::<f64>);
-    // Loss in micro-units, all and tail, plus term counts.
-    let loss_all = AtomicU64::new(0);
-    let terms_all = AtomicU64::new(0);
     let pairs = AtomicU64::new(0);
     let bar = reporter.bar(total);
     let start = Instant::now();
@@ -69,15 +66,15 @@ pub fn train_cpu(
     // The run state's loss log, fed by every thread after each batch (the same rule as
     // the pipeline: curve points every 1%, the tail from 90% of the run on).
     let log = std::sync::Mutex::new(LossLog::default());
-    // Loss and terms at the monitor's last look (the progress display's recent loss).
-    let (mut last_l, mut last_t) = (0u64, 0u64);
+    // The log's total at the monitor's last look (the progress display's recent loss).
+    let mut last = StepLoss::default();
     std::thread::scope(|s| {
         for (t, range) in ranges.into_iter().enumerate() {
             let (sub, alias, sig, hog) = (&sub, &alias, &sig, &hog);
             let (done, finished, pairs, diverged_at) = (&done, &finished, &pairs, &diverged_at);
             let (pause, quit, parked, wake) = (&pause, &quit, &parked, &wake);
             let start_cursor = resume.as_ref().and_then(|c| c.cursors.get(t).copied());
-            let (loss_all, terms_all, log) = (&loss_all, &terms_all, &log);
+            let log = &log;
             s.spawn(move || {
                 let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(t as u64);
                 let mut batcher = Batcher::new(
@@ -120,9 +117,6 @@ pub fn train_cpu(
                         d,
                         total,
                     );
-                    let micro = (st.loss * 1e6) as u64;
-                    loss_all.fetch_add(micro, Ordering::Relaxed);
-                    terms_all.fetch_add(st.terms, Ordering::Relaxed);
                     pairs.fetch_add(st.pairs, Ordering::Relaxed);
                     if pause.load(Ordering::Acquire) {
                         let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
@@ -144,12 +138,13 @@ pub fn train_cpu(
         while finished.load(Ordering::Acquire) < threads {
             std::thread::sleep(Duration::from_millis(100));
             let d = done.load(Ordering::Relaxed);
-            let (l, t) = (
-                loss_all.load(Ordering::Relaxed),
-                terms_all.load(Ordering::Relaxed),
-            );
-            let recent = (t > last_t).then(|| (l - last_l) as f64 / 1e6 / (t - last_t) as f64);
-            (last_l, last_t) = (l, t);
+            let now = log.lock().unwrap_or_else(|p| p.into_inner()).total;
+            let recent = StepLoss {
+                sum: now.sum - last.sum,
+                terms: now.terms - last.terms,
+            }
+            .mean();
+            last = now;
             progress_message(&bar, d, start, recent, cfg.lr_at(d, total));
             let stop = stop_requested();
             if ck.due(d) || stop {

@@ -18,7 +18,7 @@ use crate::optim::OptimState;
 use crate::progress::Reporter;
 use crate::sampling::{step_key, AliasTable, Rng, Subsampler};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A unit of work handed from the producer to the engine.
 pub trait Work: Default + Send {
@@ -353,12 +353,6 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
     engine.finish()
 }
 
-/// Waits-for-work fraction of a run: time the engine waited for the producer over the
-/// training wall time.
-pub fn wait_fraction(wait: Duration, secs: f64) -> f64 {
-    wait.as_secs_f64() / secs.max(1e-9)
-}
-
 /// The (context, centre) pairs (skip-gram) or centre predictions (CBOW) the GPU kernels
 /// perform for a batch: the same window draw as `window_at`, counted on the host.
 pub fn count_window_pairs(tokens: &[u32], key: u32, window: usize, model: ModelKind) -> u64 {
@@ -402,20 +396,11 @@ pub fn train_with_backend(
     let source = BatchSource::new(corpus, cfg, &sub, run.start_cursor);
     let mut engine = SgdEngine::new(backend, cfg);
     let kernel_seconds = run_pipeline(&mut engine, source, &mut run, ck, 4, 3)?;
-    let secs = run.finish();
     Ok(TrainReport {
-        words: run.words(),
-        train_seconds: secs,
-        words_per_second: run.words() as f64 / secs.max(1e-9),
-        final_loss: run.log.tail.mean(),
-        loss_curve: std::mem::take(&mut run.log.curve),
         upload_bytes_per_word: Some(engine.uploaded as f64 / run.done.max(1) as f64),
-        batcher_wait_fraction: Some(wait_fraction(run.wait, secs)),
         kernel_seconds,
         pairs: cfg.count_pairs.then_some(engine.pairs),
-        threads: 1,
-        interrupted: run.interrupted,
-        ..TrainReport::default()
+        ..run.finish()
     })
 }
 
@@ -444,7 +429,7 @@ pub fn train_minibatches(
         examples: 0,
     };
     run_pipeline(&mut mb_engine, source, &mut run, ck, 6, 4)?;
-    let secs = run.finish();
+    let report = run.finish();
     let steps = run.steps;
     let examples = mb_engine.examples;
     reporter.note(&format!(
@@ -452,16 +437,8 @@ pub fn train_minibatches(
         examples as f64 / steps.max(1) as f64
     ));
     Ok(TrainReport {
-        words: run.words(),
-        train_seconds: secs,
-        words_per_second: run.words() as f64 / secs.max(1e-9),
-        final_loss: run.log.tail.mean(),
-        loss_curve: std::mem::take(&mut run.log.curve),
-        batcher_wait_fraction: Some(wait_fraction(run.wait, secs)),
         pairs: Some(examples),
-        threads: 1,
-        interrupted: run.interrupted,
-        ..TrainReport::default()
+        ..report
     })
 }
 

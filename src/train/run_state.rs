@@ -8,6 +8,7 @@ use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::progress::Reporter;
+use crate::train::TrainReport;
 use indicatif::ProgressBar;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -64,6 +65,8 @@ pub fn check_model_finite(model: &Model, cfg: &TrainConfig) -> Result<()> {
 /// Loss bookkeeping: everything, and the tail (last 10% of words) for `final_loss`.
 #[derive(Default)]
 pub struct LossLog {
+    /// Everything added so far.
+    pub total: StepLoss,
     pub tail: StepLoss,
     pub curve: Vec<(u64, f64)>,
     pending: StepLoss,
@@ -77,6 +80,8 @@ impl LossLog {
     }
 
     pub fn add(&mut self, l: StepLoss, done: u64, total: u64) {
+        self.total.sum += l.sum;
+        self.total.terms += l.terms;
         self.pending.sum += l.sum;
         self.pending.terms += l.terms;
         let last = self.curve.last().map_or(0, |p| p.0);
@@ -228,11 +233,22 @@ impl<'a> RunState<'a> {
         Ok(())
     }
 
-    /// Ends the progress display; the training seconds so far.
-    pub fn finish(&mut self) -> f64 {
+    /// Ends the progress display; the report of what the run did, with the fields every
+    /// stepped engine shares (the engine adds its own).
+    pub fn finish(&mut self) -> TrainReport {
         let secs = self.start.elapsed().as_secs_f64();
         self.bar.finish_and_clear();
-        secs
+        TrainReport {
+            words: self.words(),
+            train_seconds: secs,
+            words_per_second: self.words() as f64 / secs.max(1e-9),
+            final_loss: self.log.tail.mean(),
+            loss_curve: std::mem::take(&mut self.log.curve),
+            batcher_wait_fraction: Some(self.wait.as_secs_f64() / secs.max(1e-9)),
+            threads: 1,
+            interrupted: self.interrupted,
+            ..TrainReport::default()
+        }
     }
 
     /// Words trained by this process.

@@ -86,13 +86,12 @@ pub fn variants(
         OptimizerKind::Adam,
         OptimizerKind::Rmsprop,
     ] {
-        let opt = OptimParams {
-            kind,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            dense: false,
-        };
+        // The parameters a run with this optimizer and default flags uses.
+        let opt = crate::config::TrainConfig {
+            optimizer: kind,
+            ..crate::config::TrainConfig::default()
+        }
+        .optim_params();
         let src = sparse_source(params, &opt, rows_per_part, vocab, max_examples);
         for entry in ["grad", "apply"] {
             out.push(Variant {
@@ -129,23 +128,6 @@ pub fn auto_kernel(params: &KernelParams, chunk: u32, wg_limit: u64) -> Kernel {
 
 /// Centre positions per workgroup of the chunk kernel unless `--gpu-chunk` says otherwise.
 pub const DEFAULT_CHUNK: u32 = crate::config::DEFAULT_GPU_CHUNK;
-
-/// The training kernel for `params`, with `rows_per_part` rows per matrix binding.
-pub fn train_source(
-    params: &KernelParams,
-    rows_per_part: u32,
-    updates: Updates,
-    atomics: Atomics,
-) -> String {
-    kernel_source(
-        Kernel::Window,
-        params,
-        rows_per_part,
-        updates,
-        atomics,
-        DEFAULT_CHUNK,
-    )
-}
 
 /// The `kernel` variant for `params`, with `rows_per_part` rows per matrix binding and
 /// `chunk` centre positions per workgroup (chunk kernel).
