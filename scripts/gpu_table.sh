@@ -98,6 +98,7 @@ PY
 V="--backend vulkan"
 C="--backend cpu --threads $NCPU"
 row sg100 skipgram 100 "GPU (defaults)" -- $V
+row sg100serial skipgram 100 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
 row sg100win skipgram 100 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row sg100chunk skipgram 100 "GPU, --gpu-kernel chunk" -- $V --gpu-kernel chunk
 row sg100wincas skipgram 100 "GPU, --gpu-kernel window --gpu-atomics cas" -- $V --gpu-kernel window --gpu-atomics cas
@@ -110,15 +111,19 @@ row sg100b1mc128 skipgram 100 "GPU, --gpu-batch 1048576 --gpu-chunk 128" -- $V -
 row sg100cas skipgram 100 "GPU, --gpu-atomics cas" -- $V --gpu-atomics cas
 row sg100cpu skipgram 100 "CPU, $NCPU threads" -- $C
 row cb100 cbow 100 "GPU (defaults)" -- $V
+row cb100serial cbow 100 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
 row cb100win cbow 100 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row cb100c64 cbow 100 "GPU, --gpu-chunk 64" -- $V --gpu-chunk 64
 row cb100b1m cbow 100 "GPU, --gpu-batch 1048576" -- $V --gpu-batch 1048576
 row cb100cpu cbow 100 "CPU, $NCPU threads" -- $C
 row sg300 skipgram 300 "GPU (defaults)" -- $V
+row sg300serial skipgram 300 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
+row sg300chunk skipgram 300 "GPU, --gpu-kernel chunk" -- $V --gpu-kernel chunk
 row sg300win skipgram 300 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row sg300b1m skipgram 300 "GPU, --gpu-batch 1048576" -- $V --gpu-batch 1048576
 row sg300cpu skipgram 300 "CPU, $NCPU threads" -- $C
 row cb300 cbow 300 "GPU (defaults)" -- $V
+row cb300serial cbow 300 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
 row cb300win cbow 300 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row cb300cpu cbow 300 "CPU, $NCPU threads" -- $C
 row adam100 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512" -- $V --optimizer adam --alpha 0.01

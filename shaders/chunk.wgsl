@@ -75,7 +75,9 @@ fn train(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
+{{SG_PARAMS}}
 ) {
+{{SG_LAYOUT}}
     let chunk = wid.x + wid.y * nwg.x;
     let alpha0 = bitcast<f32>(tok[0]);
     let alpha1 = bitcast<f32>(tok[3]);
@@ -153,31 +155,40 @@ fn train(
             workgroupBarrier();
         }
 
-        // Logits, gradients and loss.
+        // Logits, gradients and loss: a segment of lpc lanes per (context, output) cell.
         let alpha = rate_at(alpha0, alpha1, p, n);
         let cells = select(nc * NOUT, NOUT, IS_CBOW);
-        for (var cell = lid; cell < cells; cell += WG) {
+        let lpc = lanes_per_cell(cells, sg_size);
+        let seg_lane = lane_index % lpc;
+        for (var base = 0u; base < cells; base += WG / lpc) {
+            let cell = base + lane_index / lpc;
             let i = cell / NOUT;
             let j = cell % NOUT;
-            var g = 0.0;
-            if (j == 0u || ids_o[j] != centre) {
-                var f = 0.0;
+            let live = cell < cells && (j == 0u || ids_o[j] != centre);
+            var f = 0.0;
+            if (live) {
                 if (IS_CBOW) {
-                    for (var d = 0u; d < DIM; d++) {
+                    for (var d = seg_lane; d < DIM; d += lpc) {
                         f += hvec[d] * rows_o[j * DIM + d];
                     }
                 } else {
-                    let base = ctx_slot(p, left, i) * DIM;
-                    for (var d = 0u; d < DIM; d++) {
-                        f += ring_cur[base + d] * rows_o[j * DIM + d];
+                    let base_c = ctx_slot(p, left, i) * DIM;
+                    for (var d = seg_lane; d < DIM; d += lpc) {
+                        f += ring_cur[base_c + d] * rows_o[j * DIM + d];
                     }
                 }
-                let r = sigmoid_bce(f, select(0.0, 1.0, j == 0u), alpha);
-                g = r.x;
-                lsum += r.y;
-                lterms += 1.0;
             }
-            grad[cell] = g;
+            f = seg_sum(f, lpc);
+            if (cell < cells && seg_lane == 0u) {
+                var g = 0.0;
+                if (live) {
+                    let r = sigmoid_bce(f, select(0.0, 1.0, j == 0u), alpha);
+                    g = r.x;
+                    lsum += r.y;
+                    lterms += 1.0;
+                }
+                grad[cell] = g;
+            }
         }
         workgroupBarrier();
 

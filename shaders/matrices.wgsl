@@ -88,3 +88,26 @@ fn sample_noise(key: u32, pos: u32, j: u32) -> u32 {
     }
     return e.y;
 }
+
+// Dot products over the dimensions are cut into segments of `lpc` lanes (a power of two, at
+// most the subgroup size): lane `lane` of a segment sums dimensions lane, lane + lpc, ...
+// and seg_sum adds the segment's partial sums (subgroup shuffles; with serial reduction
+// lpc is 1 and seg_sum returns its argument). The layout placeholders below give each
+// invocation its subgroup size, lane and subgroup (serial: a subgroup of one).
+fn seg_sum(v: f32, lpc: u32) -> f32 {
+{{SEG_SUM}}
+}
+
+// The lanes per dot product for `cells` dot products in a workgroup: the largest power of
+// two with lpc * cells <= WG, lpc <= sg_size and lpc <= DIM.
+fn lanes_per_cell(cells: u32, sg_size: u32) -> u32 {
+    var lpc = 1u;
+    loop {
+        let next = lpc * 2u;
+        if (next > sg_size || next * cells > WG || next > DIM) {
+            break;
+        }
+        lpc = next;
+    }
+    return lpc;
+}

@@ -52,7 +52,9 @@ fn train(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
+{{SG_PARAMS}}
 ) {
+{{SG_LAYOUT}}
     let pos = wid.x + wid.y * nwg.x;
     let key = tok[1];
     let n_tokens = tok[2];
@@ -106,17 +108,21 @@ fn train(
     }
     workgroupBarrier();
 
-    // Phase 3: logits, gradients and loss.
+    // Phase 3: logits, gradients and loss: a segment of lpc lanes per (context, output)
+    // cell.
     var lsum = 0.0;
     var lterms = 0.0;
     let cells = select(nc * NOUT, NOUT, IS_CBOW);
-    for (var cell = lid; cell < cells; cell += WG) {
+    let lpc = lanes_per_cell(cells, sg_size);
+    let seg_lane = lane_index % lpc;
+    for (var base = 0u; base < cells; base += WG / lpc) {
+        let cell = base + lane_index / lpc;
         let i = cell / NOUT;
         let j = cell % NOUT;
-        var g = 0.0;
-        if (j == 0u || ids_o[j] != ids_o[0]) {
-            var f = 0.0;
-            for (var d = 0u; d < DIM; d++) {
+        let live = cell < cells && (j == 0u || ids_o[j] != ids_o[0]);
+        var f = 0.0;
+        if (live) {
+            for (var d = seg_lane; d < DIM; d += lpc) {
                 var x: f32;
                 if (IS_CBOW) {
                     x = hvec[d];
@@ -125,12 +131,18 @@ fn train(
                 }
                 f += x * rows_o[j * DIM + d];
             }
-            let r = sigmoid_bce(f, select(0.0, 1.0, j == 0u), alpha);
-            g = r.x;
-            lsum += r.y;
-            lterms += 1.0;
         }
-        grad[cell] = g;
+        f = seg_sum(f, lpc);
+        if (cell < cells && seg_lane == 0u) {
+            var g = 0.0;
+            if (live) {
+                let r = sigmoid_bce(f, select(0.0, 1.0, j == 0u), alpha);
+                g = r.x;
+                lsum += r.y;
+                lterms += 1.0;
+            }
+            grad[cell] = g;
+        }
     }
     loss_part[lid] = vec2<f32>(lsum, lterms);
     workgroupBarrier();

@@ -172,6 +172,13 @@ pub enum AtomicsArg {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ReduceArg {
+    Auto,
+    Serial,
+    Subgroup,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum FormatArg {
     Text,
     Binary,
@@ -268,6 +275,12 @@ pub struct TrainArgs {
     /// where its workgroup memory fits the adapter).
     #[arg(long, value_enum, default_value = "auto")]
     pub gpu_kernel: KernelArg,
+    /// How the SGD kernels sum dot products: `subgroup` (a segment of a subgroup's lanes per
+    /// dot product, combined with subgroup shuffles; needs SUBGROUP: Vulkan, Metal, DX12),
+    /// `serial` (one invocation per dot product), or `auto` (subgroup where the adapter has
+    /// it).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub gpu_reduce: ReduceArg,
     /// Centre positions per workgroup of the chunk kernel.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub gpu_chunk: u32,
@@ -401,6 +414,11 @@ impl TrainArgs {
                 KernelArg::Auto => None,
                 KernelArg::Chunk => Some(crate::backend::gpu::shaders::Kernel::Chunk),
                 KernelArg::Window => Some(crate::backend::gpu::shaders::Kernel::Window),
+            },
+            gpu_reduce: match self.gpu_reduce {
+                ReduceArg::Auto => None,
+                ReduceArg::Serial => Some(crate::config::Reduce::Serial),
+                ReduceArg::Subgroup => Some(crate::config::Reduce::Subgroup),
             },
             gpu_chunk: self.gpu_chunk,
             max_binding_bytes: self.max_binding_bytes,

@@ -115,6 +115,47 @@ impl Atomics {
     }
 }
 
+/// How a kernel sums a dot product over the dimensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduce {
+    /// One invocation per (context, output) cell loops over every dimension.
+    Serial,
+    /// A segment of a subgroup's lanes per cell, each lane summing a strided part of the
+    /// dimensions, the segment's partial sums combined with `subgroupShuffleXor`: windows
+    /// with fewer cells than lanes (CBOW, short skip-gram windows) keep every lane busy.
+    /// Needs `wgpu::Features::SUBGROUP` (Vulkan, Metal, DX12 with SM 6.0).
+    Subgroup,
+}
+
+impl Reduce {
+    pub const ALL: [Reduce; 2] = [Reduce::Serial, Reduce::Subgroup];
+
+    /// The name `--json` reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduce::Serial => "serial",
+            Reduce::Subgroup => "subgroup",
+        }
+    }
+
+    /// The adapter feature the variant needs.
+    pub fn required_features(self) -> wgpu::Features {
+        match self {
+            Reduce::Serial => wgpu::Features::empty(),
+            Reduce::Subgroup => wgpu::Features::SUBGROUP,
+        }
+    }
+
+    /// The variant the engine runs on an adapter with `features`, unless forced.
+    pub fn best_for(features: wgpu::Features) -> Reduce {
+        if features.contains(wgpu::Features::SUBGROUP) {
+            Reduce::Subgroup
+        } else {
+            Reduce::Serial
+        }
+    }
+}
+
 impl Updates {
     /// Every mode (see `backend::gpu::shaders::variants`; the match below fails to compile when one is added
     /// without being listed).
@@ -130,7 +171,10 @@ impl Kernel {
 }
 
 // Exhaustiveness guards for the ALL lists above.
-const _: fn(Updates, Atomics, Kernel) = |u, a, k| {
+const _: fn(Updates, Atomics, Kernel, Reduce) = |u, a, k, r| {
+    match r {
+        Reduce::Serial | Reduce::Subgroup => {}
+    }
     match u {
         Updates::Atomic | Updates::Hybrid | Updates::Racy => {}
     }
@@ -219,6 +263,8 @@ pub struct TrainConfig {
     pub gpu_atomics: Option<Atomics>,
     /// Which SGD kernel; `None`: the chunk kernel where its workgroup memory fits.
     pub gpu_kernel: Option<Kernel>,
+    /// How the SGD kernels sum dot products; `None`: subgroups where the adapter has them.
+    pub gpu_reduce: Option<Reduce>,
     /// Centre positions per workgroup of the chunk kernel.
     pub gpu_chunk: u32,
     /// CPU skip-gram: noise words drawn once per centre word and shared by its window.
@@ -329,6 +375,7 @@ impl Default for TrainConfig {
             gpu_updates: Updates::Atomic,
             gpu_atomics: None,
             gpu_kernel: None,
+            gpu_reduce: None,
             gpu_chunk: DEFAULT_GPU_CHUNK,
             max_binding_bytes: None,
             count_pairs: false,

@@ -27,7 +27,7 @@
 mod common;
 
 use w2v_gpu::backend::cpu::{window_at, CpuReference};
-use w2v_gpu::backend::gpu::shaders::{Atomics, Kernel};
+use w2v_gpu::backend::gpu::shaders::{Atomics, Kernel, Reduce};
 use w2v_gpu::backend::gpu::GpuBackend;
 use w2v_gpu::backend::{Backend, KernelParams, Rate};
 use w2v_gpu::batch::Batch;
@@ -117,32 +117,43 @@ fn gpu(
         max_binding_bytes: max_binding,
         gpu_atomics: Some(v.atomics),
         gpu_kernel: Some(v.kernel),
+        gpu_reduce: Some(v.reduce),
         gpu_chunk: v.chunk,
         ..TrainConfig::default()
     };
     let g = GpuBackend::new(ctx, m, p, alias, &cfg).expect("GPU backend");
     assert_eq!(g.atomics(), v.atomics);
     assert_eq!(g.kernel(), v.kernel);
+    assert_eq!(g.reduce(), v.reduce);
     g
 }
 
-/// A kernel, its atomics and (chunk kernel) centre positions per workgroup.
+/// A kernel, its atomics, its dot-product reduction and (chunk kernel) centre positions
+/// per workgroup.
 #[derive(Debug, Clone, Copy)]
 struct Variant {
     kernel: Kernel,
     atomics: Atomics,
+    reduce: Reduce,
     chunk: u32,
 }
 
 /// Every kernel variant the engine can select, with chunks short enough that a test batch
 /// spreads over many workgroups.
+/// Each kernel runs with both atomics (serial sums) and with subgroup sums (native
+/// atomics; the reduction does not touch the update path).
 fn variants() -> Vec<Variant> {
     let mut v = Vec::new();
     for kernel in [Kernel::Window, Kernel::Chunk] {
-        for atomics in [Atomics::Native, Atomics::CompareAndSwap] {
+        for (atomics, reduce) in [
+            (Atomics::Native, Reduce::Serial),
+            (Atomics::CompareAndSwap, Reduce::Serial),
+            (Atomics::Native, Reduce::Subgroup),
+        ] {
             v.push(Variant {
                 kernel,
                 atomics,
+                reduce,
                 chunk: 7,
             });
         }
@@ -150,17 +161,23 @@ fn variants() -> Vec<Variant> {
     v
 }
 
-/// Opens the test GPU for `atomics`, or skips: the native variant is skipped (visibly) on
-/// adapters without float atomics, except under CI on Vulkan, where lavapipe has them.
-fn open_for(name: &str, atomics: Atomics) -> Option<w2v_gpu::backend::gpu::GpuContext> {
+/// Opens the test GPU for `atomics` and `reduce`, or skips: the native atomics and the
+/// subgroup variants are skipped (visibly) on adapters without the feature, except under
+/// CI on Vulkan, where lavapipe has both.
+fn open_for(
+    name: &str,
+    atomics: Atomics,
+    reduce: Reduce,
+) -> Option<w2v_gpu::backend::gpu::GpuContext> {
     let ctx = common::gpu_or_skip(name)?;
-    if atomics == Atomics::Native && !ctx.features.contains(atomics.required_features()) {
+    let need = atomics.required_features() | reduce.required_features();
+    if !ctx.features.contains(need) {
         if std::env::var_os("CI").is_some()
             && common::test_backend() == w2v_gpu::config::BackendKind::Vulkan
         {
-            panic!("{name}: CI's Vulkan adapter (lavapipe) should offer SHADER_FLOAT32_ATOMIC");
+            panic!("{name}: CI's Vulkan adapter (lavapipe) should offer {need:?}");
         }
-        common::skipped(name, "the adapter has no native float32 atomic add");
+        common::skipped(name, &format!("the adapter lacks {need:?}"));
         return None;
     }
     Some(ctx)
@@ -198,7 +215,7 @@ fn rel_update_diff(init: &[f32], reference: &[f32], a: &[f32], b: &[f32]) -> f64
 fn conflict_free_parity(model: ModelKind, max_binding: Option<u64>, name: &str) {
     for v in variants() {
         let name = format!("{name} ({v:?})");
-        let Some(ctx) = open_for(&name, v.atomics) else {
+        let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
             continue;
         };
         conflict_free_case(ctx, model, max_binding, v, &name);
@@ -275,7 +292,7 @@ fn matrices_split_over_bindings_match_reference() {
 fn zipf_parity(model: ModelKind, name: &str) {
     for v in variants() {
         let name = format!("{name} ({v:?})");
-        let Some(ctx) = open_for(&name, v.atomics) else {
+        let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
             continue;
         };
         zipf_case(ctx, model, v, &name);
@@ -363,9 +380,14 @@ fn cbow_zipf_batch_matches_reference_within_hogwild_noise() {
 /// windows share most of their context rows (each row is read after earlier windows
 /// changed it) and no word repeats inside the ring.
 fn single_chunk_is_sequential(model: ModelKind, name: &str) {
-    for atomics in [Atomics::Native, Atomics::CompareAndSwap] {
-        let name = format!("{name} ({atomics:?})");
-        let Some(ctx) = open_for(&name, atomics) else {
+    for (atomics, reduce) in [
+        (Atomics::Native, Reduce::Serial),
+        (Atomics::CompareAndSwap, Reduce::Serial),
+        (Atomics::Native, Reduce::Subgroup),
+        (Atomics::CompareAndSwap, Reduce::Subgroup),
+    ] {
+        let name = format!("{name} ({atomics:?}, {reduce:?})");
+        let Some(ctx) = open_for(&name, atomics, reduce) else {
             continue;
         };
         let vocab = 5_000;
@@ -388,6 +410,7 @@ fn single_chunk_is_sequential(model: ModelKind, name: &str) {
         let v = Variant {
             kernel: Kernel::Chunk,
             atomics,
+            reduce,
             chunk: 1024,
         };
         let mut gpu = gpu(ctx, &init, params, &alias, None, v);

@@ -5,7 +5,7 @@
 //! the same table (`shaders::features_possible_on`).
 
 use naga::valid::{Capabilities, ValidationFlags, Validator};
-use w2v_gpu::backend::gpu::shaders::{self, Atomics, Variant};
+use w2v_gpu::backend::gpu::shaders::{self, Atomics, Reduce, Variant};
 use w2v_gpu::backend::KernelParams;
 use w2v_gpu::config::ModelKind;
 
@@ -21,14 +21,26 @@ fn capabilities(features: wgpu::Features) -> Capabilities {
     if features.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC) {
         c |= Capabilities::SHADER_FLOAT32_ATOMIC;
     }
+    if features.contains(wgpu::Features::SUBGROUP) {
+        c |= Capabilities::SUBGROUP;
+    }
     c
+}
+
+fn validator(caps: Capabilities) -> Validator {
+    let mut v = Validator::new(ValidationFlags::all(), caps);
+    if caps.contains(Capabilities::SUBGROUP) {
+        v.subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+            .subgroup_operations(naga::valid::SubgroupOperationSet::all());
+    }
+    v
 }
 
 fn translate(v: &Variant, backend: wgpu::Backend) -> Result<(), String> {
     let module =
         naga::front::wgsl::parse_str(&v.source).map_err(|e| e.emit_to_string(&v.source))?;
     let caps = capabilities(shaders::features_possible_on(backend));
-    let info = Validator::new(ValidationFlags::all(), caps)
+    let info = validator(caps)
         .validate(&module)
         .map_err(|e| format!("validation: {e:?}"))?;
     let stage = naga::ShaderStage::Compute;
@@ -48,7 +60,8 @@ fn translate(v: &Variant, backend: wgpu::Backend) -> Result<(), String> {
         }
         wgpu::Backend::Metal => {
             // Float atomics need MSL 3.0 (Metal 3); the others are written for 2.4 too.
-            let versions: &[(u8, u8)] = if v.needs.is_empty() {
+            let versions: &[(u8, u8)] = if !v.needs.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC)
+            {
                 &[(2, 4), (3, 0)]
             } else {
                 &[(3, 0)]
@@ -68,10 +81,16 @@ fn translate(v: &Variant, backend: wgpu::Backend) -> Result<(), String> {
             Ok(())
         }
         wgpu::Backend::Dx12 => {
-            for shader_model in [
-                naga::back::hlsl::ShaderModel::V5_1,
-                naga::back::hlsl::ShaderModel::V6_0,
-            ] {
+            // Wave (subgroup) operations need shader model 6.0.
+            let models: &[naga::back::hlsl::ShaderModel] = if v.needs.is_empty() {
+                &[
+                    naga::back::hlsl::ShaderModel::V5_1,
+                    naga::back::hlsl::ShaderModel::V6_0,
+                ]
+            } else {
+                &[naga::back::hlsl::ShaderModel::V6_0]
+            };
+            for &shader_model in models {
                 let opts = naga::back::hlsl::Options {
                     shader_model,
                     ..Default::default()
@@ -159,15 +178,20 @@ fn every_variant_translates_for_every_backend_that_can_select_it() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     eprintln!("translated: {translated:?}");
-    // Every backend compiled the variants it can run; Vulkan and Metal also the native ones.
+    // Every backend compiled the variants it can run: Vulkan and Metal all of them, DX12 all
+    // but the float-atomic ones, GL only those that need no optional feature.
     let per_shape = shaders::variants(&shapes()[0], 4096, 10_000, 2048);
-    let native = per_shape.iter().filter(|v| !v.needs.is_empty()).count();
-    let all = per_shape.len() * shapes().len();
-    assert!(native > 0);
+    let count = |f: &dyn Fn(wgpu::Features) -> bool| {
+        per_shape.iter().filter(|v| f(v.needs)).count() * shapes().len()
+    };
+    let all = count(&|_| true);
+    let plain = count(&|n| n.is_empty());
+    let no_float_atomics = count(&|n| !n.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC));
+    assert!(plain < no_float_atomics && no_float_atomics < all);
     assert_eq!(translated["Vulkan"], all);
     assert_eq!(translated["Metal"], all);
-    assert_eq!(translated["Dx12"], all - native * shapes().len());
-    assert_eq!(translated["Gl"], all - native * shapes().len());
+    assert_eq!(translated["Dx12"], no_float_atomics);
+    assert_eq!(translated["Gl"], plain);
 }
 
 /// The engine's choice, given everything a backend can offer, is a variant that backend can
@@ -193,15 +217,36 @@ fn selection_never_picks_what_a_backend_cannot_compile() {
         Atomics::best_for(shaders::features_possible_on(wgpu::Backend::Gl)),
         Atomics::CompareAndSwap
     );
-    let p = shapes()[0];
-    let native = shaders::variants(&p, 4096, 10_000, 2048)
-        .into_iter()
-        .find(|v| !v.needs.is_empty())
-        .unwrap();
-    let module = naga::front::wgsl::parse_str(&native.source).unwrap();
-    assert!(
-        Validator::new(ValidationFlags::all(), Capabilities::empty())
-            .validate(&module)
-            .is_err()
+    for backend in BACKENDS {
+        let possible = shaders::features_possible_on(backend);
+        for features in [wgpu::Features::empty(), possible] {
+            let chosen = Reduce::best_for(features);
+            assert!(
+                possible.contains(chosen.required_features()),
+                "{backend:?} with {features:?} would run {chosen:?}"
+            );
+        }
+    }
+    assert_eq!(
+        Reduce::best_for(shaders::features_possible_on(wgpu::Backend::Gl)),
+        Reduce::Serial
     );
+    // Each optional feature's variants fail validation without it.
+    let p = shapes()[0];
+    for feature in [
+        wgpu::Features::SHADER_FLOAT32_ATOMIC,
+        wgpu::Features::SUBGROUP,
+    ] {
+        let v = shaders::variants(&p, 4096, 10_000, 2048)
+            .into_iter()
+            .find(|v| v.needs == feature)
+            .unwrap();
+        let module = naga::front::wgsl::parse_str(&v.source).unwrap();
+        assert!(
+            validator(Capabilities::empty()).validate(&module).is_err(),
+            "{} validates without {feature:?}",
+            v.name
+        );
+        assert!(validator(capabilities(feature)).validate(&module).is_ok());
+    }
 }

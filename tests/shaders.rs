@@ -44,7 +44,15 @@ fn training_kernels_validate_for_all_shapes() {
                     (shaders::Kernel::Chunk, shaders::Atomics::CompareAndSwap),
                     (shaders::Kernel::Chunk, shaders::Atomics::Native),
                 ] {
-                    let src = shaders::kernel_source(kernel, &p, 12345, updates, atomics, 32);
+                    let src = shaders::kernel_source(
+                        kernel,
+                        &p,
+                        12345,
+                        updates,
+                        atomics,
+                        shaders::Reduce::Serial,
+                        32,
+                    );
                     let name = format!(
                         "train {kernel:?} {model:?} {updates:?} {atomics:?} d{dim} w{window} n{negative}"
                     );

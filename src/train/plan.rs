@@ -165,6 +165,7 @@ pub fn train_corpus(
             r.adapter = Some(gpu.describe());
             r.kernel = Some(gpu.kernel_name());
             r.atomics = Some(gpu.atomics().name().to_string());
+            r.reduce = Some(gpu.reduce().name().to_string());
             r.kernel_reason = Some(gpu.kernel_reason().to_string());
             r.backend = gpu.backend_name().to_string();
             r

@@ -17,6 +17,8 @@ pub struct TrainReport {
     pub kernel: Option<String>,
     /// `native` or `cas`: how the GPU kernel made its atomic float adds.
     pub atomics: Option<String>,
+    /// How the GPU kernel sums dot products: `subgroup` or `serial`.
+    pub reduce: Option<String>,
     /// Why that kernel and those atomics: a flag, or the adapter's features.
     pub kernel_reason: Option<String>,
     pub corpus_seconds: f64,
@@ -56,6 +58,7 @@ impl TrainReport {
             "kernel": self.kernel,
             "atomics": self.atomics,
             "kernel_reason": self.kernel_reason,
+            "reduce": self.reduce,
             "corpus_seconds": self.corpus_seconds,
             "tokens_read": self.tokens_read,
             "pairs": self.pairs,

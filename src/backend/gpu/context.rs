@@ -219,7 +219,9 @@ impl GpuContext {
         let limits = adapter.limits();
         // Optional features the kernels use where present (see shaders::Atomics).
         let features = adapter.features()
-            & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_FLOAT32_ATOMIC);
+            & (wgpu::Features::TIMESTAMP_QUERY
+                | wgpu::Features::SHADER_FLOAT32_ATOMIC
+                | wgpu::Features::SUBGROUP);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("w2v-gpu"),
             required_features: features,

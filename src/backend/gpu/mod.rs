@@ -131,6 +131,8 @@ pub struct GpuBackend {
     ring: StepRing,
     timestamps: Option<Timestamps>,
     atomics: shaders::Atomics,
+    /// How dot products are summed.
+    reduce: shaders::Reduce,
     updates: shaders::Updates,
     kernel: shaders::Kernel,
     /// Why this kernel and these atomics (for `--json`'s `kernel_reason`).
@@ -169,6 +171,34 @@ pub(crate) fn pipeline(
     entry: &str,
     layout: &wgpu::BindGroupLayout,
 ) -> wgpu::ComputePipeline {
+    pipeline_with(device, label, source, entry, layout, true)
+}
+
+/// [`pipeline`] for a shader every lane of which writes the workgroup memory it reads
+/// before reading it: the pipeline is created without wgpu's zero-initialisation of
+/// workgroup memory (a loop over all of a workgroup's memory and a barrier at the start
+/// of every workgroup; the window kernel runs a workgroup per centre position). wgpu's
+/// bounds checks stay on: created without them (`create_shader_module_trusted`), the
+/// window kernel lost 3 analogy points on an NVIDIA H200 at dim 100 (BENCHMARKS.md), a
+/// cause not found, so the measured speed-up is not taken.
+pub(crate) fn pipeline_no_zeroing(
+    device: &wgpu::Device,
+    label: &str,
+    source: &str,
+    entry: &str,
+    layout: &wgpu::BindGroupLayout,
+) -> wgpu::ComputePipeline {
+    pipeline_with(device, label, source, entry, layout, false)
+}
+
+fn pipeline_with(
+    device: &wgpu::Device,
+    label: &str,
+    source: &str,
+    entry: &str,
+    layout: &wgpu::BindGroupLayout,
+    zero_workgroup_memory: bool,
+) -> wgpu::ComputePipeline {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -183,7 +213,10 @@ pub(crate) fn pipeline(
         layout: Some(&pl),
         module: &module,
         entry_point: Some(entry),
-        compilation_options: Default::default(),
+        compilation_options: wgpu::PipelineCompilationOptions {
+            zero_initialize_workgroup_memory: zero_workgroup_memory,
+            ..Default::default()
+        },
         cache: None,
     })
 }
@@ -298,13 +331,36 @@ impl GpuBackend {
     ) -> Result<GpuBackend> {
         let limits = &ctx.limits;
         let wg_limit = limits.max_compute_workgroup_storage_size as u64;
+        let reduce = match cfg.gpu_reduce {
+            None => shaders::Reduce::best_for(ctx.features),
+            Some(r) if ctx.features.contains(r.required_features()) => r,
+            Some(r) => {
+                return Err(Error::usage(
+                    "--gpu-reduce",
+                    format!(
+                        "{} needs {:?}, which {} does not offer; use --gpu-reduce serial or auto",
+                        r.name(),
+                        r.required_features(),
+                        describe_adapter(&ctx.info)
+                    ),
+                ))
+            }
+        };
+        let reduce_why = match (cfg.gpu_reduce, reduce) {
+            (Some(_), _) => "--gpu-reduce",
+            (None, shaders::Reduce::Subgroup) => "auto: the adapter has SUBGROUP",
+            (None, shaders::Reduce::Serial) => "auto: the adapter lacks SUBGROUP",
+        };
         let kernel = cfg
             .gpu_kernel
-            .unwrap_or_else(|| shaders::auto_kernel(&params, cfg.gpu_chunk, wg_limit));
+            .unwrap_or_else(|| shaders::auto_kernel(&params, reduce, cfg.gpu_chunk, wg_limit));
         let kernel_why = match cfg.gpu_kernel {
             Some(_) => "--gpu-kernel".to_string(),
             None if kernel == shaders::Kernel::Chunk => {
-                "auto: CBOW keeps its quality with in-order windows".to_string()
+                "auto: CBOW with serial sums keeps its quality with in-order windows".to_string()
+            }
+            None if params.model == ModelKind::Cbow && reduce == shaders::Reduce::Subgroup => {
+                "auto: CBOW with subgroup sums is fastest with a workgroup per window, at the chunk kernel's quality".to_string()
             }
             None if params.model == ModelKind::Cbow => format!(
                 "auto: the chunk kernel needs {} bytes of workgroup memory, the adapter has {wg_limit}",
@@ -435,9 +491,12 @@ impl GpuBackend {
             split.rows_per_part as u32,
             cfg.gpu_updates,
             atomics,
+            reduce,
             cfg.gpu_chunk,
         );
-        let train = pipeline(device, "train", &train_src, "train", &train_layout);
+        // Every lane of the SGD kernels writes the workgroup memory it reads (audited in
+        // train.wgsl and chunk.wgsl), so the pipeline skips its zero-initialisation.
+        let train = pipeline_no_zeroing(device, "train", &train_src, "train", &train_layout);
         let train_groups = tokens
             .iter()
             .map(|t| {
@@ -505,7 +564,8 @@ impl GpuBackend {
             atomics,
             updates: cfg.gpu_updates,
             kernel,
-            selection: format!("kernel {kernel_why}; atomics {atomics_why}"),
+            selection: format!("kernel {kernel_why}; atomics {atomics_why}; reduce {reduce_why}"),
+            reduce,
             per_group: match kernel {
                 shaders::Kernel::Window => 1,
                 shaders::Kernel::Chunk => cfg.gpu_chunk.max(1) as usize,
@@ -524,11 +584,15 @@ impl GpuBackend {
             shaders::Kernel::Window => "window".to_string(),
             shaders::Kernel::Chunk => format!("chunk {}", self.per_group),
         };
+        let r = self.reduce.name();
         match self.updates {
-            shaders::Updates::Racy => format!("{k}, racy updates"),
-            shaders::Updates::Atomic => format!("{k}, {} atomics", self.atomics.name()),
+            shaders::Updates::Racy => format!("{k}, racy updates, {r} sums"),
+            shaders::Updates::Atomic => format!("{k}, {} atomics, {r} sums", self.atomics.name()),
             shaders::Updates::Hybrid => {
-                format!("{k}, hybrid updates ({} atomics)", self.atomics.name())
+                format!(
+                    "{k}, hybrid updates ({} atomics), {r} sums",
+                    self.atomics.name()
+                )
             }
         }
     }
@@ -546,6 +610,11 @@ impl GpuBackend {
     /// How atomic float adds are made.
     pub fn atomics(&self) -> shaders::Atomics {
         self.atomics
+    }
+
+    /// How dot products are summed.
+    pub fn reduce(&self) -> shaders::Reduce {
+        self.reduce
     }
 
     /// The wgpu backend in use, lower-case (`vulkan`, `gl`, ...).
@@ -578,6 +647,17 @@ impl Backend for GpuBackend {
             return Err(Error::Gpu(format!(
                 "batch of {n} tokens exceeds the GPU buffers ({})",
                 self.capacity
+            )));
+        }
+        // Every id must be a row or the separator (the kernels index the matrices with it).
+        let rows = self.vocab as u32;
+        if let Some(bad) = batch
+            .tokens
+            .iter()
+            .find(|&&t| t >= rows && t != crate::corpus::SENTENCE_END)
+        {
+            return Err(Error::Gpu(format!(
+                "batch token {bad} is not a vocabulary id (vocabulary of {rows} words)"
             )));
         }
         let k = self.ring.slot();

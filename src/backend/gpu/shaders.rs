@@ -3,7 +3,7 @@
 
 use crate::backend::KernelParams;
 use crate::config::ModelKind;
-pub use crate::config::{Atomics, Kernel, Updates};
+pub use crate::config::{Atomics, Kernel, Reduce, Updates};
 use crate::optim::{OptimParams, OptimizerKind};
 
 pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
@@ -31,10 +31,14 @@ pub struct Variant {
 
 /// The optional features a wgpu backend can offer that change which variant runs: float32
 /// atomic add exists on Vulkan (VK_EXT_shader_atomic_float) and Metal 3 only; wgpu 30 does
-/// not expose it on DX12 or GL.
+/// not expose it on DX12 or GL. Subgroup operations: Vulkan 1.1, Metal, DX12 (SM 6.0);
+/// not GL.
 pub fn features_possible_on(backend: wgpu::Backend) -> wgpu::Features {
     match backend {
-        wgpu::Backend::Vulkan | wgpu::Backend::Metal => wgpu::Features::SHADER_FLOAT32_ATOMIC,
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal => {
+            wgpu::Features::SHADER_FLOAT32_ATOMIC | wgpu::Features::SUBGROUP
+        }
+        wgpu::Backend::Dx12 => wgpu::Features::SUBGROUP,
         _ => wgpu::Features::empty(),
     }
 }
@@ -53,30 +57,34 @@ pub fn variants(
     for kernel in Kernel::ALL {
         for updates in Updates::ALL {
             for atomics in Atomics::ALL {
-                let needs = if updates == Updates::Racy {
-                    wgpu::Features::empty()
-                } else {
-                    atomics.required_features()
-                };
-                out.push(Variant {
-                    name: format!(
-                        "train {} {:?} {:?} {:?}",
-                        kernel.name(),
-                        params.model,
-                        updates,
-                        atomics
-                    ),
-                    source: kernel_source(
-                        kernel,
-                        params,
-                        rows_per_part,
-                        updates,
-                        atomics,
-                        DEFAULT_CHUNK,
-                    ),
-                    entry: "train",
-                    needs,
-                });
+                for reduce in Reduce::ALL {
+                    let needs = if updates == Updates::Racy {
+                        wgpu::Features::empty()
+                    } else {
+                        atomics.required_features()
+                    } | reduce.required_features();
+                    out.push(Variant {
+                        name: format!(
+                            "train {} {:?} {:?} {:?} {:?}",
+                            kernel.name(),
+                            params.model,
+                            updates,
+                            atomics,
+                            reduce
+                        ),
+                        source: kernel_source(
+                            kernel,
+                            params,
+                            rows_per_part,
+                            updates,
+                            atomics,
+                            reduce,
+                            DEFAULT_CHUNK,
+                        ),
+                        entry: "train",
+                        needs,
+                    });
+                }
             }
         }
     }
@@ -111,13 +119,15 @@ pub fn variants(
     out
 }
 
-/// The kernel `--gpu-kernel auto` runs, chosen by measurement (BENCHMARKS.md, H200):
-/// CBOW needs the chunk kernel's in-order windows for its quality (dim 100: analogy
-/// 5.2% with the window kernel, 7.2–8.6% with the chunk kernel, CPU 8.5%), where it
-/// fits in `wg_limit` bytes of workgroup memory; skip-gram keeps the window kernel,
-/// which is faster (44M vs 30M words/s at dim 100) at the CPU's quality.
-pub fn auto_kernel(params: &KernelParams, chunk: u32, wg_limit: u64) -> Kernel {
+/// The kernel `--gpu-kernel auto` runs, chosen by measurement (BENCHMARKS.md, H200, dim
+/// 100): with subgroup sums the window kernel, for both models (CBOW: 80.8M words/s at
+/// analogy 7.5% against the chunk kernel's 58.6M at 7.1%; dim 300 18.2M against 9.9M, at
+/// equal quality). With serial sums CBOW needs the chunk kernel's in-order windows for its
+/// quality (analogy 5.2% with the window kernel, 7.2% with the chunk kernel), where it
+/// fits in `wg_limit` bytes of workgroup memory.
+pub fn auto_kernel(params: &KernelParams, reduce: Reduce, chunk: u32, wg_limit: u64) -> Kernel {
     if params.model == ModelKind::Cbow
+        && reduce == Reduce::Serial
         && kernel_workgroup_bytes(Kernel::Chunk, params, chunk) <= wg_limit
     {
         Kernel::Chunk
@@ -137,6 +147,7 @@ pub fn kernel_source(
     rows_per_part: u32,
     updates: Updates,
     atomics: Atomics,
+    reduce: Reduce,
     chunk: u32,
 ) -> String {
     let cbow = params.model == ModelKind::Cbow;
@@ -162,6 +173,40 @@ pub fn kernel_source(
         &if cbow { 1 } else { 2 * params.window }.to_string(),
     )
     .replace("{{CHUNK}}", &chunk.max(1).to_string())
+    .replace("{{SG_PARAMS}}", reduce_params(reduce))
+    .replace("{{SG_LAYOUT}}", reduce_layout(reduce))
+    .replace("{{SEG_SUM}}", reduce_sum(reduce))
+}
+
+/// The entry point's extra builtins for `reduce`.
+fn reduce_params(reduce: Reduce) -> &'static str {
+    match reduce {
+        Reduce::Serial => "",
+        Reduce::Subgroup => {
+            "    @builtin(subgroup_size) sg_size: u32,\n    @builtin(subgroup_invocation_id) sg_lane: u32,\n    @builtin(subgroup_id) sg_index: u32,"
+        }
+    }
+}
+
+/// The subgroup size and the invocation's lane index in the workgroup (subgroup by
+/// subgroup, so that a segment of lanes never straddles two subgroups); serial: subgroups
+/// of one.
+fn reduce_layout(reduce: Reduce) -> &'static str {
+    match reduce {
+        Reduce::Serial => "    let sg_size = 1u;\n    let lane_index = lid;",
+        Reduce::Subgroup => "    let lane_index = sg_index * sg_size + sg_lane;",
+    }
+}
+
+/// The body of `seg_sum`: a butterfly over the segment's lanes (every lane ends with the
+/// same sum, added in the same order), or nothing to add for serial reduction.
+fn reduce_sum(reduce: Reduce) -> &'static str {
+    match reduce {
+        Reduce::Serial => "    return v;",
+        Reduce::Subgroup => {
+            "    var s = v;\n    if (lpc > 32u) { s += subgroupShuffleXor(s, 32u); }\n    if (lpc > 16u) { s += subgroupShuffleXor(s, 16u); }\n    if (lpc > 8u) { s += subgroupShuffleXor(s, 8u); }\n    if (lpc > 4u) { s += subgroupShuffleXor(s, 4u); }\n    if (lpc > 2u) { s += subgroupShuffleXor(s, 2u); }\n    if (lpc > 1u) { s += subgroupShuffleXor(s, 1u); }\n    return s;"
+        }
+    }
 }
 
 /// The minibatch optimizer kernels (`grad`, `apply`) for `params` and `opt`, with
