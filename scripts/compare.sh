@@ -10,7 +10,8 @@
 #
 #   scripts/compare.sh CORPUS [THREADS] [MODEL]
 #
-# Optional environment: EXTRA="--init uniform --min-alpha 0.0125" adds a second w2v-gpu row
+# Optional environment: HS=1 NEG=0 compares hierarchical softmax (w2v-gpu --hs --negative 0,
+# word2vec.c -hs 1 -negative 0, gensim hs=1 negative=0, fastText -loss hs); EXTRA="--init uniform --min-alpha 0.0125" adds a second w2v-gpu row
 # trained with those flags; FF=/path/to/finalfrontier adds finalfrontier 0.9 (skip-gram only,
 # `--subwords none`; its words/s is corpus words over wall time, vocabulary building included,
 # since it prints no training-only rate).
@@ -31,6 +32,9 @@ EVAL=${EVAL:-$(dirname "$0")/../../shared/data/eval}
 BIN=${BIN:-$(dirname "$0")/../target/release/w2v-gpu}
 OUT=$(mktemp -d)
 if [ "$MODEL" = cbow ]; then ALPHA=0.05; CBOW=1; else ALPHA=0.025; CBOW=0; fi
+HS=${HS:-0}
+NEG=${NEG:-5}
+HSFLAG=$([ "$HS" = 1 ] && echo --hs || true)
 WORDS=$(wc -w < "$CORPUS")
 
 eval_vectors() { # name words_per_sec file
@@ -51,13 +55,13 @@ echo "|---|---:|---:|---:|"
 now() { date +%s.%N; }
 # w2v-gpu (CPU backend): corpus words over its training seconds.
 J=$("$BIN" train --input "$CORPUS" --output "$OUT/w2v-gpu.bin" --model "$MODEL" --dim 100 --window 5 \
-    --negative 5 --sample 1e-4 --min-count 5 --epochs 1 --alpha $ALPHA --threads "$THREADS" --json --quiet)
+    --negative "$NEG" $HSFLAG --sample 1e-4 --min-count 5 --epochs 1 --alpha $ALPHA --threads "$THREADS" --json --quiet)
 WPS=$(echo "$J" | "$PEERS/bin/python" -c "import json,sys; print($WORDS / json.load(sys.stdin)['train_seconds'])")
 eval_vectors "w2v-gpu (cpu, $THREADS threads)" "$WPS" "$OUT/w2v-gpu.bin"
 if [ -n "${EXTRA:-}" ]; then
   # shellcheck disable=SC2086 # EXTRA is a list of flags
   J=$("$BIN" train --input "$CORPUS" --output "$OUT/w2v-gpu-x.bin" --model "$MODEL" --dim 100 --window 5 \
-      --negative 5 --sample 1e-4 --min-count 5 --epochs 1 --alpha $ALPHA --threads "$THREADS" --json --quiet $EXTRA)
+      --negative "$NEG" $HSFLAG --sample 1e-4 --min-count 5 --epochs 1 --alpha $ALPHA --threads "$THREADS" --json --quiet $EXTRA)
   WPS=$(echo "$J" | "$PEERS/bin/python" -c "import json,sys; print($WORDS / json.load(sys.stdin)['train_seconds'])")
   eval_vectors "w2v-gpu (cpu, $THREADS threads) \`$EXTRA\`" "$WPS" "$OUT/w2v-gpu-x.bin"
 fi
@@ -67,19 +71,20 @@ fi
     -threads 1 -save-vocab "$OUT/w2v-c.vocab" -sample 1 -negative 1 > /dev/null 2>&1
 T0=$(now)
 "$PEERS/bin/word2vec" -train "$CORPUS" -read-vocab "$OUT/w2v-c.vocab" -output "$OUT/w2v-c.bin" \
-    -cbow $CBOW -size 100 -window 5 -negative 5 -hs 0 -sample 1e-4 -min-count 5 -iter 1 -alpha $ALPHA \
+    -cbow $CBOW -size 100 -window 5 -negative "$NEG" -hs "$HS" -sample 1e-4 -min-count 5 -iter 1 -alpha $ALPHA \
     -threads "$THREADS" -binary 1 > "$OUT/w2v-c.log" 2>&1
 T1=$(now)
 eval_vectors "word2vec.c (PyPI word2vec)" "$(echo "$WORDS / ($T1 - $T0)" | bc -l)" "$OUT/w2v-c.bin"
 
 # gensim 4.4 with its Text8Corpus reader (10,000-word sentences; its corpus_file mode reads
 # only the start of a corpus that is one 100 MB line): time model.train() only.
-"$PEERS/bin/python" - "$CORPUS" "$OUT/gensim.bin" "$THREADS" "$CBOW" "$ALPHA" > "$OUT/gensim.wps" <<'PY'
+"$PEERS/bin/python" - "$CORPUS" "$OUT/gensim.bin" "$THREADS" "$CBOW" "$ALPHA" "$NEG" "$HS" > "$OUT/gensim.wps" <<'PY'
 import sys, time
 from gensim.models import Word2Vec
 from gensim.models.word2vec import Text8Corpus
 corpus, out, threads, cbow, alpha = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
-m = Word2Vec(vector_size=100, window=5, negative=5, hs=0, sample=1e-4, min_count=5, epochs=1,
+neg, hs = int(sys.argv[6]), int(sys.argv[7])
+m = Word2Vec(vector_size=100, window=5, negative=neg, hs=hs, sample=1e-4, min_count=5, epochs=1,
              alpha=alpha, min_alpha=alpha * 1e-4, sg=1 - cbow, workers=threads, seed=1)
 sentences = Text8Corpus(corpus)
 m.build_vocab(sentences)
@@ -94,7 +99,9 @@ eval_vectors "gensim 4.4" "$(cat "$OUT/gensim.wps")" "$OUT/gensim.bin"
 # fastText without subwords: wall time of the run minus the same run with -epoch 0.
 if command -v fasttext >/dev/null; then
   FTM=$([ "$MODEL" = cbow ] && echo cbow || echo skipgram)
-  ft() { fasttext "$FTM" -input "$CORPUS" -output "$1" -dim 100 -ws 5 -neg 5 -minCount 5 \
+  FTLOSS=$([ "$HS" = 1 ] && [ "$NEG" = 0 ] && echo "-loss hs" || echo "-neg $NEG")
+  # shellcheck disable=SC2086 # FTLOSS is two words
+  ft() { fasttext "$FTM" -input "$CORPUS" -output "$1" -dim 100 -ws 5 $FTLOSS -minCount 5 \
       -epoch "$2" -t 1e-4 -lr $ALPHA -thread "$THREADS" -minn 0 -maxn 0 > "$1.log" 2>&1; }
   T0=$(now); ft "$OUT/ft0" 0; T1=$(now); ft "$OUT/ft" 1; T2=$(now)
   eval_vectors "fastText (-minn 0 -maxn 0)" "$(echo "$WORDS / (($T2 - $T1) - ($T1 - $T0))" | bc -l)" "$OUT/ft.vec"
@@ -108,5 +115,5 @@ if [ -n "${FF:-}" ] && [ "$MODEL" = skipgram ]; then
   eval_vectors "finalfrontier 0.9 (--subwords none; wall incl. vocab)" "$(echo "$WORDS / ($T1 - $T0)" | bc -l)" "$OUT/ff.bin"
 fi
 echo
-echo "corpus: $CORPUS ($WORDS words), model $MODEL, $THREADS threads, $(date -u +%Y-%m-%d), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "corpus: $CORPUS ($WORDS words), model $MODEL, negative $NEG, hs $HS, $THREADS threads, $(date -u +%Y-%m-%d), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 rm -rf "$OUT"

@@ -16,6 +16,8 @@
 //! u64 n, n × f32                   optimizer state, output rows
 //! u64 n, n × u32                   Adam update counts, input rows  (0 unless adam)
 //! u64 n, n × u32                   Adam update counts, output rows
+//! u64 n, n × f32                   hierarchical-softmax matrix (0 without --hs; absent in
+//!                                  files written before it existed)
 //! u64                              checksum of every byte above
 //! ```
 //!
@@ -146,6 +148,11 @@ impl Checkpoint {
         for t in [ti, to] {
             push_section(&mut buf, bytemuck::cast_slice(t), t.len());
         }
+        push_section(
+            &mut buf,
+            bytemuck::cast_slice(&self.model.hs),
+            self.model.hs.len(),
+        );
         let sum = checksum(&buf);
         buf.extend_from_slice(&sum.to_le_bytes());
         buf
@@ -198,6 +205,9 @@ impl Checkpoint {
         let state_out = floats(section(4)?);
         let steps_in = ints(section(4)?);
         let steps_out = ints(section(4)?);
+        // Absent in files written before --hs existed; a damaged one leaves bytes behind,
+        // which the check below rejects.
+        let hs = section(4).map(floats).unwrap_or_default();
         if at != body.len() {
             return Err(bad("trailing bytes after the last section"));
         }
@@ -224,6 +234,7 @@ impl Checkpoint {
             || words.len() != n_vocab
             || input.len() != n_vocab * dim
             || output.len() != input.len()
+            || !(hs.is_empty() || hs.len() == n_vocab.saturating_sub(1) * dim)
         {
             return Err(bad(
                 "matrix shapes do not match the vocabulary and dimension",
@@ -264,7 +275,12 @@ impl Checkpoint {
             cursors,
             words,
             counts,
-            model: Model { dim, input, output },
+            model: Model {
+                dim,
+                input,
+                output,
+                hs,
+            },
             state,
         })
     }
@@ -380,6 +396,26 @@ mod tests {
             let bytes = c.to_bytes();
             assert_eq!(Checkpoint::from_bytes(Path::new("x"), &bytes).unwrap(), c);
         }
+        // With the hierarchical-softmax matrix.
+        let mut c = sample(None);
+        c.model = c.model.with_hs();
+        c.model
+            .hs
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x = i as f32 * 0.5);
+        assert_eq!(c.model.hs.len(), 2 * 4);
+        let back = Checkpoint::from_bytes(Path::new("x"), &c.to_bytes()).unwrap();
+        assert_eq!(back, c);
+        // A file written before the section existed (no hs section) still reads.
+        let mut old = sample(None).to_bytes();
+        old.truncate(old.len() - 8 - 8); // checksum and the empty hs section's length
+        let sum = checksum(&old);
+        old.extend_from_slice(&sum.to_le_bytes());
+        assert_eq!(
+            Checkpoint::from_bytes(Path::new("x"), &old).unwrap(),
+            sample(None)
+        );
     }
 
     /// Every truncation and every single-byte corruption is an error, never a panic.

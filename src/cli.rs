@@ -208,9 +208,13 @@ pub struct TrainArgs {
     /// Maximum distance between centre and context word (the effective window is uniform in 1..=window).
     #[arg(long, default_value_t = 5)]
     pub window: usize,
-    /// Noise words per positive example.
+    /// Noise words per positive example (0 with --hs: hierarchical softmax alone).
     #[arg(long, default_value_t = 5)]
     pub negative: usize,
+    /// Hierarchical softmax over word2vec.c's Huffman tree (word2vec.c's `-hs 1`), alone
+    /// with `--negative 0` or together with negative sampling. CPU trainer only.
+    #[arg(long)]
+    pub hs: bool,
     /// Ignore words with fewer occurrences.
     #[arg(long, default_value_t = 5)]
     pub min_count: u64,
@@ -388,6 +392,7 @@ impl TrainArgs {
             dim: self.dim,
             window: self.window,
             negative: self.negative,
+            hs: self.hs,
             min_count: self.min_count,
             max_vocab: self.max_vocab,
             sample: self.sample,

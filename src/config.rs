@@ -242,6 +242,8 @@ pub struct TrainConfig {
     pub dim: usize,
     pub window: usize,
     pub negative: usize,
+    /// Hierarchical softmax (word2vec.c's `-hs 1`).
+    pub hs: bool,
     pub min_count: u64,
     pub max_vocab: Option<usize>,
     pub sample: f64,
@@ -358,6 +360,7 @@ impl Default for TrainConfig {
             dim: 100,
             window: 5,
             negative: 5,
+            hs: false,
             min_count: 5,
             max_vocab: None,
             sample: 1e-3,
@@ -493,14 +496,37 @@ impl TrainConfig {
                 ),
             ));
         }
-        if self.negative == 0 || self.negative > MAX_NEGATIVE {
+        if (self.negative == 0 && !self.hs) || self.negative > MAX_NEGATIVE {
             return Err(Error::usage(
                 "--negative",
                 format!(
-                    "{} is out of range; use 1..={MAX_NEGATIVE} (typical: 5-15)",
+                    "{} is out of range; use 1..={MAX_NEGATIVE} (typical: 5-15), or 0 together with --hs",
                     self.negative
                 ),
             ));
+        }
+        if self.hs {
+            if !matches!(self.backend, BackendKind::Cpu | BackendKind::Auto) {
+                return Err(Error::usage(
+                    "--hs",
+                    format!(
+                        "hierarchical softmax trains on the CPU only (the GPU kernels do negative sampling); use --backend cpu, not {}",
+                        self.backend.name()
+                    ),
+                ));
+            }
+            if self.minibatches() {
+                return Err(Error::usage(
+                    "--hs",
+                    "hierarchical softmax trains word2vec-style (--optimizer sgd without --deterministic)",
+                ));
+            }
+            if self.save_context.is_some() && self.negative == 0 {
+                return Err(Error::usage(
+                    "--save-context",
+                    "writes the negative-sampling output matrix, which --negative 0 does not train; drop it or use --negative N",
+                ));
+            }
         }
         if self.epochs == 0 {
             return Err(Error::usage("--epochs", "must be at least 1"));

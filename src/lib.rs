@@ -44,6 +44,7 @@ pub mod corpus;
 pub mod error;
 pub mod eval;
 pub mod files;
+pub mod huffman;
 pub mod io;
 pub mod linalg;
 pub mod loss;

@@ -2,12 +2,15 @@
 
 use crate::sampling::Rng;
 
-/// Input ("centre", `syn0`) and output ("context", `syn1neg`) vectors, row-major `V × D`.
+/// Input ("centre", `syn0`) and output ("context", `syn1neg`) vectors, row-major `V × D`,
+/// and with hierarchical softmax (`--hs`) the inner-node vectors of the Huffman tree
+/// (`syn1`, `(V − 1) × D`, empty otherwise).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     pub dim: usize,
     pub input: Vec<f32>,
     pub output: Vec<f32>,
+    pub hs: Vec<f32>,
 }
 
 impl Model {
@@ -22,6 +25,7 @@ impl Model {
             dim,
             input,
             output: vec![0.0; vocab_size * dim],
+            hs: Vec::new(),
         }
     }
 
@@ -34,7 +38,12 @@ impl Model {
         let mut draw = || (rng.next_f32() - 0.5) * scale;
         let input = (0..vocab_size * dim).map(|_| draw()).collect();
         let output = (0..vocab_size * dim).map(|_| draw()).collect();
-        Model { dim, input, output }
+        Model {
+            dim,
+            input,
+            output,
+            hs: Vec::new(),
+        }
     }
 
     pub fn vocab_size(&self) -> usize {
@@ -45,9 +54,19 @@ impl Model {
         &self.input[i * self.dim..(i + 1) * self.dim]
     }
 
-    /// Bytes of the two matrices.
+    /// Adds the hierarchical-softmax matrix (word2vec.c's `syn1`: one zero row per inner
+    /// node of the Huffman tree, `V − 1`) unless it is there.
+    pub fn with_hs(mut self) -> Model {
+        let rows = self.vocab_size().saturating_sub(1);
+        if self.hs.len() != rows * self.dim {
+            self.hs = vec![0.0; rows * self.dim];
+        }
+        self
+    }
+
+    /// Bytes of the matrices.
     pub fn bytes(&self) -> u64 {
-        (self.input.len() + self.output.len()) as u64 * 4
+        (self.input.len() + self.output.len() + self.hs.len()) as u64 * 4
     }
 }
 

@@ -1,8 +1,10 @@
 //! word2vec.c's own command line (`w2v-gpu -train corpus.txt -output vec.bin -cbow 0 -size
 //! 300 ...`), translated into `train` arguments with word2vec.c's defaults for every flag
 //! that is absent (CBOW, 12 threads, text output, sample 1e-3, ...), so a ported script
-//! trains what word2vec.c would. A flag word2vec.c does not have, or a value this program
-//! cannot honour (`-hs 1`), is a usage error, never a silent success.
+//! trains what word2vec.c would (`-hs 1` is `--hs`, `-negative 0` hierarchical softmax
+//! alone). A flag word2vec.c does not have, or a value this program cannot honour (e.g.
+//! `-negative 0` without `-hs 1`, which word2vec.c would train into nothing), is a usage
+//! error, never a silent success.
 
 use crate::error::{Error, Result};
 use std::ffi::OsString;
@@ -73,16 +75,16 @@ pub fn translate(args: &[OsString]) -> Result<Vec<OsString>> {
             "word2vec.c's command line needs -train FILE and -output FILE",
         ));
     };
-    if num("-hs", 0)? != 0 {
-        return Err(Error::usage(
-            "-hs",
-            "hierarchical softmax is not built yet; use -hs 0 with -negative N (negative sampling)",
-        ));
-    }
-    if num("-negative", 5)? <= 0 {
+    let hs = match num("-hs", 0)? {
+        0 => false,
+        1 => true,
+        n => return Err(Error::usage("-hs", format!("{n} is not 0 or 1"))),
+    };
+    let negative = num("-negative", 5)?;
+    if negative < 0 || (negative == 0 && !hs) {
         return Err(Error::usage(
             "-negative",
-            "must be at least 1 (hierarchical softmax, the alternative, is not built yet)",
+            "must be at least 1, or 0 together with -hs 1 (hierarchical softmax alone)",
         ));
     }
     if num("-classes", 0)? < 0 {
@@ -119,6 +121,9 @@ pub fn translate(args: &[OsString]) -> Result<Vec<OsString>> {
         if let Some(v) = get(w2vc) {
             push(ours, v);
         }
+    }
+    if hs {
+        out.push("--hs".into());
     }
     if num("-debug", 2)? == 0 {
         out.push("--quiet".into());
@@ -209,8 +214,22 @@ mod tests {
         ] {
             assert!(j.contains(want), "{want} missing in {j}");
         }
+        let hs = s(translate(&os(&[
+            "-train",
+            "c",
+            "-output",
+            "v",
+            "-hs",
+            "1",
+            "-negative",
+            "0",
+        ]))
+        .unwrap())
+        .join(" ");
+        assert!(hs.contains("--hs") && hs.contains("--negative 0"), "{hs}");
         for bad in [
-            &["-train", "c", "-output", "v", "-hs", "1"][..],
+            &["-train", "c", "-output", "v", "-hs", "2"][..],
+            &["-train", "c", "-output", "v", "-negative", "0"],
             &["-train", "c", "-output", "v", "-classes", "-3"],
             &["-train", "c", "-output", "v", "-sise", "10"],
             &["-train", "c", "-output", "v", "-size"],

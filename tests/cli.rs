@@ -173,6 +173,41 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             vec![
                 "--input".into(),
                 good.clone(),
+                "--hs".into(),
+                "--backend".into(),
+                "gl".into(),
+            ],
+            2,
+            "--hs",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--hs".into(),
+                "--optimizer".into(),
+                "adam".into(),
+            ],
+            2,
+            "--hs",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--hs".into(),
+                "--negative".into(),
+                "0".into(),
+                "--save-context".into(),
+                d.join("ctx.txt").display().to_string(),
+            ],
+            2,
+            "--save-context",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
                 "--epochs".into(),
                 "0".into(),
             ],
@@ -950,8 +985,13 @@ fn word2vec_c_command_lines_run_unchanged() {
     )));
     let o = every(&["-read-vocab", sv.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Hierarchical softmax alone, as word2vec.c's -hs 1 -negative 0.
+    let o = every(&["-hs", "1", "-negative", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(w2v_gpu::io::read_vectors(&txt, None).unwrap().dim == 20);
     for (bad, says) in [
-        (&["-hs", "1"][..], "hierarchical softmax"),
+        (&["-hs", "2"][..], "not 0 or 1"),
+        (&["-negative", "0"], "-hs 1"),
         (&["-sise", "10"], "not a word2vec.c flag"),
         (&["-size"], "needs a value"),
     ] {

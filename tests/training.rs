@@ -136,6 +136,40 @@ fn gpu_training_matches_cpu_quality() {
     }
 }
 
+/// Hierarchical softmax alone (`--hs --negative 0`) and with negative sampling, skip-gram
+/// and CBOW: every combination recovers the planted topics, HS alone leaves the
+/// negative-sampling output matrix untouched, and one thread repeats bit for bit.
+#[test]
+fn hierarchical_softmax_learns_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        for negative in [0, 5] {
+            let cfg = TrainConfig {
+                hs: true,
+                negative,
+                ..topic_config(dir.path(), model, BackendKind::Cpu)
+            };
+            let (m, corpus, r) = train_model(&cfg, &Reporter::quiet()).unwrap();
+            let purity = common::topic_purity(corpus.vocab.words(), m.dim, &m.input);
+            eprintln!(
+                "{model:?} hs, negative {negative}: purity {purity:.3}, loss {:?}",
+                r.final_loss
+            );
+            assert!(
+                purity > 0.9,
+                "{model:?} negative {negative}: purity {purity}"
+            );
+            assert_eq!(m.hs.len(), (corpus.vocab.len() - 1) * m.dim);
+            assert!(m.hs.iter().any(|&x| x != 0.0));
+            assert_eq!(m.output.iter().all(|&x| x == 0.0), negative == 0);
+            if negative == 0 {
+                let (again, _, _) = train_model(&cfg, &Reporter::quiet()).unwrap();
+                assert_eq!(again, m);
+            }
+        }
+    }
+}
+
 #[test]
 fn cpu_shared_negatives_variant_learns_topics() {
     let dir = tempfile::tempdir().unwrap();

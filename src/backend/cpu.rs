@@ -13,6 +13,7 @@ use crate::batch::Batch;
 use crate::config::ModelKind;
 use crate::corpus::SENTENCE_END;
 use crate::error::Result;
+use crate::huffman::HuffmanTree;
 pub use crate::linalg::{axpy, axpy2, dot};
 use crate::loss::{sigmoid_bce, SigmoidTable};
 use crate::model::Model;
@@ -45,6 +46,9 @@ use std::marker::PhantomData;
 pub struct Hogwild<'a> {
     input: *mut f32,
     output: *mut f32,
+    /// The hierarchical-softmax matrix (`hs_rows` rows; 0 without `--hs`).
+    hs: *mut f32,
+    hs_rows: usize,
     dim: usize,
     rows: usize,
     _model: PhantomData<&'a mut Model>,
@@ -62,6 +66,8 @@ impl<'a> Hogwild<'a> {
             rows: model.vocab_size(),
             input: model.input.as_mut_ptr(),
             output: model.output.as_mut_ptr(),
+            hs_rows: model.hs.len() / model.dim.max(1),
+            hs: model.hs.as_mut_ptr(),
             _model: PhantomData,
         }
     }
@@ -76,6 +82,7 @@ impl<'a> Hogwild<'a> {
             dim: self.dim,
             input: std::slice::from_raw_parts(self.input, n).to_vec(),
             output: std::slice::from_raw_parts(self.output, n).to_vec(),
+            hs: std::slice::from_raw_parts(self.hs, self.hs_rows * self.dim).to_vec(),
         }
     }
 
@@ -108,6 +115,17 @@ impl<'a> Hogwild<'a> {
     }
 }
 
+impl Hogwild<'_> {
+    /// # Safety
+    /// As [`Hogwild::input_row`], for the hierarchical-softmax matrix.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn hs_row(&self, node: u32) -> &mut [f32] {
+        debug_assert!((node as usize) < self.hs_rows);
+        std::slice::from_raw_parts_mut(self.hs.add(node as usize * self.dim), self.dim)
+    }
+}
+
 /// Asks the CPU to start loading `len` floats at `p` into the cache. A hint only: it reads
 /// nothing architecturally, never faults, and changes no result.
 #[inline(always)]
@@ -130,8 +148,7 @@ pub fn prefetch(p: *const f32, len: usize) {
 /// word2vec.c's inner loop over the outputs of one example: `x` (a context input row in
 /// skip-gram, the context mean in CBOW) is trained against the output row of `word` with
 /// label 1 and of each noise word in `negs` that is not `word` with label 0. Each output
-/// row is updated at once; the input-side gradient is accumulated into `neu1e` (cleared
-/// first).
+/// row is updated at once; the input-side gradient is added to `neu1e`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn train_outputs<const FMA: bool>(
@@ -144,7 +161,6 @@ fn train_outputs<const FMA: bool>(
     alpha: f32,
     st: &mut WorkStats,
 ) {
-    neu1e.fill(0.0);
     let noise = negs.iter().filter(|&&t| t != word).map(|&t| (t, 0.0));
     for (target, label) in std::iter::once((word, 1.0)).chain(noise) {
         // SAFETY: `target` is a vocabulary id; output rows are in another allocation than
@@ -154,6 +170,37 @@ fn train_outputs<const FMA: bool>(
         let (g, loss) = sig.bce(f, label, alpha);
         st.loss += loss as f64;
         st.terms += 1;
+        axpy2::<FMA>(neu1e, l2, g, x);
+    }
+}
+
+/// word2vec.c's hierarchical softmax for one example: `x` is trained along `word`'s path
+/// in the Huffman tree, at each inner node against label `1 − code` (word2vec.c's
+/// `g = (1 − code − σ(f))·α`); a node whose logit is at or beyond ±`MAX_EXP` is skipped,
+/// as in word2vec.c. The node rows are updated at once; the input-side gradient is added
+/// to `neu1e`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn train_hs<const FMA: bool>(
+    m: &Hogwild<'_>,
+    sig: &SigmoidTable,
+    x: &[f32],
+    (points, codes): (&[u32], &[u8]),
+    neu1e: &mut [f32],
+    alpha: f32,
+    st: &mut WorkStats,
+) {
+    for (&node, &code) in points.iter().zip(codes) {
+        // SAFETY: `node` is an inner node (< V − 1 rows); the hs matrix is another
+        // allocation than `x`; see `Hogwild`.
+        let l2 = unsafe { m.hs_row(node) };
+        let f = dot::<FMA>(x, l2);
+        let (g, loss) = sig.bce(f, 1.0 - code as f32, alpha);
+        st.loss += loss as f64;
+        st.terms += 1;
+        if f <= -crate::loss::MAX_EXP || f >= crate::loss::MAX_EXP {
+            continue;
+        }
         axpy2::<FMA>(neu1e, l2, g, x);
     }
 }
@@ -169,6 +216,9 @@ pub struct Worker<'t> {
     /// Skip-gram only: draw the K noise words once per centre word and reuse them for all
     /// its context words (as the GPU kernels do), instead of once per pair (word2vec.c).
     pub shared_negatives: bool,
+    /// Hierarchical softmax (`--hs`): the Huffman tree whose paths are trained, before the
+    /// noise words as in word2vec.c.
+    pub tree: Option<&'t HuffmanTree>,
     negs: Vec<u32>,
     neu1: Vec<f32>,
     neu1e: Vec<f32>,
@@ -198,6 +248,7 @@ impl<'t> Worker<'t> {
             window: params.window,
             negative: params.negative,
             shared_negatives: false,
+            tree: None,
             negs: Vec::with_capacity(2 * params.window * params.negative),
             neu1: vec![0.0; params.dim],
             neu1e: vec![0.0; params.dim],
@@ -299,7 +350,13 @@ impl<'t> Worker<'t> {
                 // SAFETY: `last` and targets are vocabulary ids; the input row and output
                 // rows live in different matrices (see `Hogwild`).
                 let l1 = unsafe { m.input_row(last) };
-                train_outputs::<FMA>(m, self.sig, l1, word, negs, &mut self.neu1e, alpha, st);
+                self.neu1e.fill(0.0);
+                if let Some(tree) = self.tree {
+                    train_hs::<FMA>(m, self.sig, l1, tree.path(word), &mut self.neu1e, alpha, st);
+                }
+                if k > 0 {
+                    train_outputs::<FMA>(m, self.sig, l1, word, negs, &mut self.neu1e, alpha, st);
+                }
                 axpy::<FMA>(l1, 1.0, &self.neu1e);
                 st.pairs += 1;
                 pair += 1;
@@ -347,7 +404,13 @@ impl<'t> Worker<'t> {
             let inv = 1.0 / cw as f32;
             self.neu1.iter_mut().for_each(|x| *x *= inv);
             let (neu1, neu1e) = (&self.neu1, &mut self.neu1e);
-            train_outputs::<FMA>(m, self.sig, neu1, word, &self.negs, neu1e, alpha, st);
+            neu1e.fill(0.0);
+            if let Some(tree) = self.tree {
+                train_hs::<FMA>(m, self.sig, neu1, tree.path(word), neu1e, alpha, st);
+            }
+            if self.negative > 0 {
+                train_outputs::<FMA>(m, self.sig, neu1, word, &self.negs, neu1e, alpha, st);
+            }
             for (c, &ctx) in sen.iter().enumerate().take(hi + 1).skip(lo) {
                 if c != i {
                     // SAFETY: as above; `neu1e` is thread-local scratch.
@@ -537,6 +600,7 @@ fn seq_dot(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loss::MAX_EXP;
 
     #[test]
     fn dot_and_axpy_match_naive() {
@@ -552,12 +616,19 @@ mod tests {
         }
     }
 
-    /// word2vec.c's `TrainModelThread` (negative sampling, no hierarchical softmax),
-    /// transcribed loop for loop with plain scalar arithmetic and the same random stream:
-    /// the window shrink, then the K noise draws of each pair (skip-gram) or centre (CBOW)
-    /// in order. The trainer draws a window's noise words ahead of use and prefetches
-    /// rows, which must not change what it computes.
-    fn word2vec_c(model: &mut Model, batch: &Batch, p: &KernelParams, alias: &AliasTable) {
+    /// word2vec.c's `TrainModelThread` (hierarchical softmax when `tree` is given, then
+    /// negative sampling when `p.negative > 0`), transcribed loop for loop with plain
+    /// scalar arithmetic and the same random stream: the window shrink, then the K noise
+    /// draws of each pair (skip-gram) or centre (CBOW) in order. The trainer draws a
+    /// window's noise words ahead of use and prefetches rows, which must not change what it
+    /// computes.
+    fn word2vec_c(
+        model: &mut Model,
+        batch: &Batch,
+        p: &KernelParams,
+        alias: &AliasTable,
+        tree: Option<&HuffmanTree>,
+    ) {
         let (dim, sig) = (p.dim, SigmoidTable::default());
         let mut rng = Rng::new(11);
         let alpha = 0.05;
@@ -571,7 +642,23 @@ mod tests {
                 // The outputs of one example: returns the input-side gradient of `x`.
                 let outputs = |model: &mut Model, rng: &mut Rng, x: &[f32]| {
                     let mut neu1e = vec![0.0f32; dim];
-                    for d in 0..=p.negative {
+                    if let Some(tree) = tree {
+                        let (point, code) = tree.path(word);
+                        for d in 0..code.len() {
+                            let l2 = &mut model.hs[row(point[d])];
+                            let f: f32 = x.iter().zip(l2.iter()).map(|(a, b)| a * b).sum();
+                            if f <= -MAX_EXP || f >= MAX_EXP {
+                                continue;
+                            }
+                            let g = sig.bce(f, 1.0 - code[d] as f32, alpha).0;
+                            for k in 0..dim {
+                                neu1e[k] += g * l2[k];
+                                l2[k] += g * x[k];
+                            }
+                        }
+                    }
+                    let outputs = if p.negative > 0 { p.negative + 1 } else { 0 };
+                    for d in 0..outputs {
                         let (target, label) = if d == 0 {
                             (word, 1.0)
                         } else {
@@ -638,22 +725,37 @@ mod tests {
         let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1000 / r).collect();
         let alias = AliasTable::unigram(&counts, 0.75);
         let sig = SigmoidTable::default();
-        for model_kind in [ModelKind::SkipGram, ModelKind::Cbow] {
+        let tree = HuffmanTree::new(&counts);
+        let cases = [
+            (ModelKind::SkipGram, 5, false),
+            (ModelKind::Cbow, 5, false),
+            (ModelKind::SkipGram, 0, true),
+            (ModelKind::Cbow, 0, true),
+            (ModelKind::SkipGram, 3, true),
+            (ModelKind::Cbow, 3, true),
+        ];
+        for (model_kind, negative, hs) in cases {
             let p = KernelParams {
                 model: model_kind,
                 dim: 19,
                 window: 4,
-                negative: 5,
+                negative,
             };
             let mut start = Model::new(vocab as usize, p.dim, 3);
-            // Non-zero output rows, so that both matrices move from the first pair on.
+            if hs {
+                start = start.with_hs();
+            }
+            // Non-zero output and inner-node rows, so that every matrix moves from the
+            // first pair on.
             let mut r = Rng::new(9);
             start
                 .output
                 .iter_mut()
+                .chain(start.hs.iter_mut())
                 .for_each(|x| *x = (r.next_u32() as f32 / u32::MAX as f32 - 0.5) * 0.4);
+            let tree = hs.then_some(&tree);
             let mut expected = start.clone();
-            word2vec_c(&mut expected, &batch, &p, &alias);
+            word2vec_c(&mut expected, &batch, &p, &alias, tree);
             for fma in [false, true] {
                 if fma && !(cfg!(target_arch = "x86_64") && has_avx2_fma()) {
                     continue;
@@ -661,6 +763,7 @@ mod tests {
                 let mut got = start.clone();
                 let mut w = Worker::new(0, &alias, &sig, &p);
                 w.rng = Rng::new(11);
+                w.tree = tree;
                 let hog = Hogwild::new(&mut got);
                 if fma {
                     w.train_batch(&hog, &batch, 0.05);
@@ -672,6 +775,7 @@ mod tests {
                 for (name, a, b) in [
                     ("input", &got.input, &expected.input),
                     ("output", &got.output, &expected.output),
+                    ("hs", &got.hs, &expected.hs),
                 ] {
                     let worst = a
                         .iter()
@@ -680,10 +784,12 @@ mod tests {
                         .fold(0.0f32, f32::max);
                     assert!(
                         worst < 2e-5,
-                        "{model_kind:?} fma={fma} {name}: max |Δ| {worst}"
+                        "{model_kind:?} negative {negative} hs {hs} fma={fma} {name}: max |Δ| {worst}"
                     );
                 }
                 assert_ne!(got.input, start.input);
+                assert_eq!(got.hs != start.hs, hs);
+                assert_eq!(got.output != start.output, negative > 0);
             }
         }
     }

@@ -48,6 +48,9 @@ pub fn fingerprint(cfg: &TrainConfig, corpus: &Corpus, engine: &str) -> serde_js
         .unwrap_or_else(|_| cfg.input.clone());
     let opt = cfg.optim_params();
     let mut more = serde_json::Map::new();
+    if cfg.hs {
+        more.insert("hs".into(), true.into());
+    }
     if cfg.normalize.lowercase {
         more.insert("lowercase".into(), true.into());
     }

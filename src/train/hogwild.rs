@@ -42,6 +42,9 @@ pub fn train_cpu(
     let sub = Subsampler::new(counts, cfg.sample);
     let alias = AliasTable::unigram(counts, cfg.ns_exponent);
     let sig = SigmoidTable::default();
+    let tree = cfg
+        .hs
+        .then(|| crate::huffman::HuffmanTree::new(corpus.vocab.counts()));
     let total = corpus.words() * cfg.epochs as u64;
     let threads = cfg.threads.min(corpus.ids.len().max(1));
     let ranges = split_ranges(corpus.ids.len(), threads);
@@ -70,7 +73,7 @@ pub fn train_cpu(
     let mut last = StepLoss::default();
     std::thread::scope(|s| {
         for (t, range) in ranges.into_iter().enumerate() {
-            let (sub, alias, sig, hog) = (&sub, &alias, &sig, &hog);
+            let (sub, alias, sig, hog, tree) = (&sub, &alias, &sig, &hog, tree.as_ref());
             let (done, finished, pairs, diverged_at) = (&done, &finished, &pairs, &diverged_at);
             let (pause, quit, parked, wake) = (&pause, &quit, &parked, &wake);
             let start_cursor = resume.as_ref().and_then(|c| c.cursors.get(t).copied());
@@ -88,6 +91,7 @@ pub fn train_cpu(
                 );
                 let mut worker = Worker::new(seed, alias, sig, params);
                 worker.shared_negatives = cfg.shared_negatives;
+                worker.tree = tree;
                 if let Some(c) = start_cursor {
                     batcher.restore(&c);
                     worker.rng = crate::sampling::Rng::from_state(c.builder_rng);

@@ -64,6 +64,10 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
     // Open the GPU first: a missing adapter should fail before minutes of corpus reading.
     let engine = match cfg.backend {
         BackendKind::Cpu => None,
+        BackendKind::Auto if cfg.hs => {
+            reporter.note("--hs: hierarchical softmax trains on the CPU");
+            None
+        }
         kind => gpu::GpuContext::open(kind, cfg.adapter, reporter)?,
     };
     let t0 = Instant::now();
@@ -129,6 +133,9 @@ pub fn train_corpus(
         None if cfg.uniform_init => Model::new_uniform(corpus.vocab.len(), cfg.dim, cfg.seed),
         None => Model::new(corpus.vocab.len(), cfg.dim, cfg.seed),
     };
+    if cfg.hs {
+        model = model.with_hs();
+    }
     if ck.resume.is_none() {
         for (path, flag, output) in [
             (&cfg.init_vectors, "--init-vectors", false),

@@ -727,6 +727,7 @@ impl Backend for GpuBackend {
             dim: self.params.dim,
             input: self.download_matrix(&self.input)?,
             output: self.download_matrix(&self.output)?,
+            hs: Vec::new(),
         })
     }
 

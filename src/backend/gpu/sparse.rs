@@ -382,6 +382,7 @@ impl SparseBackend for GpuSparse {
                 dim: self.params.dim,
                 input: wi,
                 output: wo,
+                hs: Vec::new(),
             },
             state,
         ))
