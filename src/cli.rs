@@ -221,6 +221,15 @@ pub struct TrainArgs {
     /// Keep only the N most frequent words.
     #[arg(long)]
     pub max_vocab: Option<usize>,
+    /// Most distinct words held while counting the corpus (gensim's `max_vocab_size`);
+    /// beyond it the rarest are pruned as word2vec.c does, and the log says so (counts
+    /// then become approximate) [default: 21000000, word2vec.c's].
+    #[arg(long)]
+    pub max_vocab_size: Option<usize>,
+    /// Directory for the encoded corpus (4 bytes per word, memory-mapped, deleted at the
+    /// end) [default: --checkpoint-dir if given, else the system's temporary directory].
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
     /// Subsampling threshold for frequent words (0 disables).
     #[arg(long, default_value_t = 1e-3)]
     pub sample: f64,
@@ -395,6 +404,10 @@ impl TrainArgs {
             hs: self.hs,
             min_count: self.min_count,
             max_vocab: self.max_vocab,
+            max_vocab_size: self
+                .max_vocab_size
+                .unwrap_or(crate::corpus::DEFAULT_TABLE_LIMIT),
+            cache_dir: self.cache_dir.clone(),
             sample: self.sample,
             epochs: self.epochs,
             alpha: self.alpha,

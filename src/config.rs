@@ -246,6 +246,11 @@ pub struct TrainConfig {
     pub hs: bool,
     pub min_count: u64,
     pub max_vocab: Option<usize>,
+    /// Distinct words held while counting before pruning (`--max-vocab-size`).
+    pub max_vocab_size: usize,
+    /// Where the encoded corpus is cached (`None`: the checkpoint directory, else the
+    /// system's temporary directory).
+    pub cache_dir: Option<PathBuf>,
     pub sample: f64,
     pub epochs: usize,
     /// `None`: 0.025 for skip-gram, 0.05 for CBOW (word2vec.c).
@@ -363,6 +368,8 @@ impl Default for TrainConfig {
             hs: false,
             min_count: 5,
             max_vocab: None,
+            max_vocab_size: crate::corpus::DEFAULT_TABLE_LIMIT,
+            cache_dir: None,
             sample: 1e-3,
             epochs: 5,
             alpha: None,
@@ -429,6 +436,15 @@ impl TrainConfig {
                 ModelKind::SkipGram => 0.025,
                 ModelKind::Cbow => 0.05,
             })
+    }
+
+    /// Where the encoded corpus is cached: `--cache-dir`, else the checkpoint directory,
+    /// else the system's temporary directory.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .or_else(|| self.checkpoint_dir.clone().filter(|d| d.is_dir()))
+            .unwrap_or_else(std::env::temp_dir)
     }
 
     /// Whether the minibatch engine trains (adaptive optimizers, or `--deterministic`).
@@ -559,6 +575,23 @@ impl TrainConfig {
         }
         if self.max_vocab == Some(0) {
             return Err(Error::usage("--max-vocab", "must be at least 1"));
+        }
+        if self.max_vocab_size == 0 {
+            return Err(Error::usage(
+                "--max-vocab-size",
+                "must be at least 1 (typical: millions; word2vec.c uses 21000000)",
+            ));
+        }
+        if let Some(d) = &self.cache_dir {
+            if !d.is_dir() {
+                return Err(Error::usage(
+                    "--cache-dir",
+                    format!(
+                        "{} is not a directory; create it or give another",
+                        d.display()
+                    ),
+                ));
+            }
         }
         if self.gpu_batch < 1024 {
             return Err(Error::usage("--gpu-batch", "must be at least 1024"));

@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::files::check_text;
-pub use crate::files::{expand_input, read_all, read_bytes, CorpusBytes};
+pub use crate::files::{expand_input, read_all, read_bytes, CorpusBytes, IdStream};
 use crate::vocab::{FxMap, Vocab};
 use std::path::Path;
 
@@ -49,9 +49,15 @@ fn tokenize<'a>(bytes: &'a [u8], mut on: impl FnMut(Option<&'a [u8]>)) {
 #[derive(Debug)]
 pub struct Corpus {
     pub vocab: Vocab,
-    pub ids: Vec<u32>,
+    pub ids: IdStream,
     /// Tokens read, including words dropped as out of vocabulary.
     pub tokens_read: u64,
+    /// Times the counting table was pruned (word2vec.c's `ReduceVocab`; 0: exact counts).
+    pub prunes: u32,
+    /// The most a word's count can be below its true count after those prunings.
+    pub max_undercount: u64,
+    /// Most distinct words the counting table held at once.
+    pub table_peak: usize,
 }
 
 impl Corpus {
@@ -129,7 +135,8 @@ impl Normalize {
     }
 }
 
-/// [`load_all`] with words normalised by `norm` (`--lowercase`, `--strip-punctuation`).
+/// [`load_all`] with words normalised by `norm` (`--lowercase`, `--strip-punctuation`),
+/// the ids in memory.
 pub fn load_normalized(
     paths: &[std::path::PathBuf],
     min_count: u64,
@@ -137,107 +144,255 @@ pub fn load_normalized(
     fixed_vocab: Option<Vocab>,
     norm: Normalize,
 ) -> Result<Corpus> {
-    use std::borrow::Cow;
-    let path = paths.first().map_or(Path::new(""), |p| p.as_path());
-    let bytes = read_all(paths)?;
-    check_text(path, &bytes)?;
+    load_with(
+        paths,
+        LoadOptions {
+            min_count,
+            max_vocab,
+            fixed_vocab,
+            normalize: norm,
+            ..LoadOptions::default()
+        },
+    )
+}
 
-    let mut table: FxMap<Cow<[u8]>, u32> = FxMap::default();
-    let mut counts: Vec<u64> = Vec::new();
-    let mut keys: Vec<Cow<[u8]>> = Vec::new();
-    let mut stream: Vec<u32> = Vec::with_capacity(bytes.len() / 6);
-    let mut tokens_read = 0u64;
-    let mut line_has_word = false;
-    tokenize(&bytes, |tok| match tok {
-        Some(w) => {
-            let Some(w) = norm.apply(w) else { return };
-            tokens_read += 1;
-            line_has_word = true;
-            let next = counts.len() as u32;
-            let id = *table.entry(w.clone()).or_insert_with(|| {
-                counts.push(0);
-                keys.push(w);
-                next
-            });
-            counts[id as usize] += 1;
-            stream.push(id);
+/// word2vec.c's limit on distinct words held while counting (0.7 × its 30M-entry hash).
+pub const DEFAULT_TABLE_LIMIT: usize = 21_000_000;
+
+/// How a corpus is read: the vocabulary rules and where the encoded ids go.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub min_count: u64,
+    pub max_vocab: Option<usize>,
+    /// A vocabulary to use instead of counting (`--read-vocab`).
+    pub fixed_vocab: Option<Vocab>,
+    pub normalize: Normalize,
+    /// Distinct words held while counting; past it the rarest are pruned as word2vec.c's
+    /// `ReduceVocab` does (`--max-vocab-size`).
+    pub table_limit: usize,
+    /// Where the id stream is written and memory-mapped (`None`: held in memory).
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            min_count: 5,
+            max_vocab: None,
+            fixed_vocab: None,
+            normalize: Normalize::default(),
+            table_limit: DEFAULT_TABLE_LIMIT,
+            cache_dir: None,
         }
-        None => {
-            if line_has_word {
-                stream.push(SENTENCE_END);
-                line_has_word = false;
+    }
+}
+
+/// Word counts gathered with bounded memory: when the table holds more than `limit`
+/// distinct words, every word counted `min_reduce` times or fewer is dropped and
+/// `min_reduce` grows by one (word2vec.c's `ReduceVocab`). A word that was never dropped
+/// has its exact count; one that was is undercounted by at most the sum of the thresholds
+/// of the prunings (1 + 2 + … + `prunes`).
+#[derive(Debug)]
+pub struct WordCounter {
+    table: FxMap<Box<[u8]>, u64>,
+    limit: usize,
+    min_reduce: u64,
+    /// Prunings so far.
+    pub prunes: u32,
+    /// Most distinct words held at once.
+    pub peak: usize,
+    pub tokens: u64,
+}
+
+impl WordCounter {
+    pub fn new(limit: usize) -> WordCounter {
+        WordCounter {
+            table: FxMap::default(),
+            limit: limit.max(1),
+            min_reduce: 1,
+            prunes: 0,
+            peak: 0,
+            tokens: 0,
+        }
+    }
+
+    #[inline]
+    pub fn add(&mut self, w: &[u8]) {
+        self.tokens += 1;
+        if let Some(c) = self.table.get_mut(w) {
+            *c += 1;
+            return;
+        }
+        self.table.insert(w.into(), 1);
+        self.peak = self.peak.max(self.table.len());
+        if self.table.len() > self.limit {
+            let t = self.min_reduce;
+            // Rebuilt rather than `retain`ed: erasing in place leaves tombstones that make
+            // every later miss probe the whole table (measured: quadratic time).
+            self.table = std::mem::take(&mut self.table)
+                .into_iter()
+                .filter(|(_, c)| *c > t)
+                .collect();
+            self.min_reduce += 1;
+            self.prunes += 1;
+        }
+    }
+
+    /// The largest possible undercount of a word (0 without pruning).
+    pub fn max_undercount(&self) -> u64 {
+        let k = self.prunes as u64;
+        k * (k + 1) / 2
+    }
+
+    /// (word, count) pairs, words decoded as the vocabulary stores them.
+    pub fn into_counts(self) -> impl Iterator<Item = (String, u64)> {
+        self.table
+            .into_iter()
+            .map(|(k, c)| (String::from_utf8_lossy(&k).into_owned(), c))
+    }
+}
+
+/// Where encoded ids go: memory or the cache file.
+enum Sink {
+    Memory(Vec<u32>),
+    File(crate::files::IdCacheWriter),
+}
+
+impl Sink {
+    #[inline]
+    fn push(&mut self, id: u32) -> Result<()> {
+        match self {
+            Sink::Memory(v) => {
+                v.push(id);
+                Ok(())
             }
+            Sink::File(w) => w.push(id),
         }
-    });
-    if tokens_read == 0 {
-        return Err(Error::input(
+    }
+}
+
+/// Reads and encodes a corpus in two streaming passes over the text: counting (with
+/// bounded memory, see [`WordCounter`]; skipped with a fixed vocabulary) and encoding into
+/// the id stream, written to a memory-mapped cache file when `opts.cache_dir` is set. The
+/// text is read in chunks whose pages are released once done, so host memory does not grow
+/// with the corpus (standard input and pipes, readable once, are held in memory).
+pub fn load_with(paths: &[std::path::PathBuf], opts: LoadOptions) -> Result<Corpus> {
+    let path = paths.first().map_or(Path::new(""), |p| p.as_path());
+    let mut files = Vec::new();
+    for p in paths {
+        files.extend(expand_input(p)?);
+    }
+    let held = if crate::files::rereadable(&files) {
+        None
+    } else {
+        let b = read_all(paths)?;
+        check_text(path, &b)?;
+        Some(b)
+    };
+    let each = |f: &mut dyn FnMut(&[u8]) -> Result<()>| -> Result<()> {
+        match &held {
+            Some(b) => f(b),
+            None => crate::files::stream_chunks(&files, f),
+        }
+    };
+    let norm = opts.normalize;
+    let no_words = || {
+        Error::input(
             path,
             "contains no words; --input expects plain text, words separated by spaces, one sentence per line",
-        ));
-    }
-    drop(table);
+        )
+    };
 
-    let vocab = match fixed_vocab {
-        Some(v) => v,
+    let (vocab, prunes, max_undercount, table_peak) = match opts.fixed_vocab {
+        Some(v) => (v, 0, 0, 0),
         None => {
-            let pairs = keys
-                .iter()
-                .zip(&counts)
-                .map(|(k, &c)| (String::from_utf8_lossy(k).into_owned(), c));
-            let v = Vocab::from_counts(pairs, min_count, max_vocab);
+            let mut counter = WordCounter::new(opts.table_limit);
+            each(&mut |chunk| {
+                tokenize(chunk, |tok| {
+                    if let Some(w) = tok.and_then(|w| norm.apply(w)) {
+                        counter.add(&w);
+                    }
+                });
+                Ok(())
+            })?;
+            if counter.tokens == 0 {
+                return Err(no_words());
+            }
+            let (prunes, undercount, peak) =
+                (counter.prunes, counter.max_undercount(), counter.peak);
+            let mut top = 0;
+            let v = Vocab::from_counts(
+                counter.into_counts().inspect(|(_, c)| top = top.max(*c)),
+                opts.min_count,
+                opts.max_vocab,
+            );
             if v.is_empty() {
-                let top = counts.iter().max().copied().unwrap_or(0);
                 return Err(Error::input(
                     path,
                     format!(
-                        "no word occurs at least --min-count {min_count} times (the most frequent occurs {top} times); lower --min-count or use a larger corpus"
+                        "no word occurs at least --min-count {} times (the most frequent occurs {top} times); lower --min-count or use a larger corpus",
+                        opts.min_count
                     ),
                 ));
             }
-            v
+            (v, prunes, undercount, peak)
         }
     };
 
-    let remap: Vec<u32> = keys
-        .iter()
-        .map(|k| {
-            vocab
-                .id(&String::from_utf8_lossy(k))
-                .unwrap_or(SENTENCE_END - 1)
-        })
-        .collect();
-    const DROPPED: u32 = SENTENCE_END - 1;
-    let mut out = 0usize;
+    let mut sink = match &opts.cache_dir {
+        Some(dir) => Sink::File(crate::files::IdCacheWriter::create(dir)?),
+        None => Sink::Memory(Vec::new()),
+    };
+    let mut tokens_read = 0u64;
+    let mut words = 0u64;
     let mut last_was_end = true;
-    for i in 0..stream.len() {
-        let p = stream[i];
-        let id = if p == SENTENCE_END {
-            if last_was_end {
-                continue;
+    each(&mut |chunk| {
+        let mut failed = Ok(());
+        tokenize(chunk, |tok| {
+            let id = match tok {
+                Some(w) => {
+                    let Some(w) = norm.apply(w) else { return };
+                    tokens_read += 1;
+                    match vocab.id(&String::from_utf8_lossy(&w)) {
+                        Some(id) => id,
+                        None => return,
+                    }
+                }
+                // A newline ends a sentence unless nothing was kept since the last end.
+                None if last_was_end => return,
+                None => SENTENCE_END,
+            };
+            last_was_end = id == SENTENCE_END;
+            words += u64::from(id != SENTENCE_END);
+            if failed.is_ok() {
+                failed = sink.push(id);
             }
-            SENTENCE_END
-        } else {
-            match remap[p as usize] {
-                DROPPED => continue,
-                id => id,
-            }
-        };
-        last_was_end = id == SENTENCE_END;
-        stream[out] = id;
-        out += 1;
+        });
+        failed
+    })?;
+    if tokens_read == 0 {
+        return Err(no_words());
     }
-    stream.truncate(out);
-    stream.shrink_to_fit();
-    if stream.iter().all(|&i| i == SENTENCE_END) {
+    if words == 0 {
         return Err(Error::input(
             path,
             "no word of the corpus is in the vocabulary given by --read-vocab",
         ));
     }
+    let ids = match sink {
+        Sink::Memory(mut v) => {
+            v.shrink_to_fit();
+            IdStream::Memory(v)
+        }
+        Sink::File(w) => w.finish()?,
+    };
     Ok(Corpus {
         vocab,
-        ids: stream,
+        ids,
         tokens_read,
+        prunes,
+        max_undercount,
+        table_peak,
     })
 }
 
@@ -278,11 +433,15 @@ pub fn synthetic_zipf(vocab: usize, words: usize, seed: u64) -> Corpus {
         None,
     );
     let keep = vocab.len() as u32;
+    let vocab_len = vocab.len();
     ids.retain(|&i| i == SENTENCE_END || i < keep);
     Corpus {
         vocab,
-        ids,
+        ids: ids.into(),
         tokens_read: words as u64,
+        prunes: 0,
+        max_undercount: 0,
+        table_peak: vocab_len,
     }
 }
 
@@ -340,7 +499,7 @@ mod tests {
         let c = load(&p, 2, None, None).unwrap();
         assert_eq!(c.vocab.words(), &["a", "b"]);
         let e = SENTENCE_END;
-        assert_eq!(c.ids, vec![0, 1, 0, e, 0, 1, e, 1, 0, e]);
+        assert_eq!(&c.ids[..], &[0, 1, 0, e, 0, 1, e, 1, 0, e]);
         assert_eq!(c.tokens_read, 9);
         assert_eq!(c.words(), 7);
     }
@@ -382,5 +541,105 @@ mod tests {
         assert!(e.contains("--min-count 5"), "{e}");
         let missing = dir.path().join("missing.txt");
         assert!(load(&missing, 1, None, None).is_err());
+    }
+
+    /// Several files, a gzip file, a directory and chunk boundaries inside the text: the
+    /// cache file holds exactly the ids held in memory, and it is gone after the stream.
+    #[test]
+    fn cached_ids_equal_ids_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        // Longer than a chunk, with a line that does not end in a newline.
+        let mut big = Vec::new();
+        let mut rng = crate::sampling::Rng::new(4);
+        while big.len() < crate::files::CHUNK_BYTES + 12345 {
+            let w = rng.below(3000);
+            big.extend_from_slice(format!("w{w}").as_bytes());
+            big.push(if rng.below(17) == 0 { b'\n' } else { b' ' });
+        }
+        big.extend_from_slice(b"tail without newline");
+        let a = write(&dir, "a.txt", &big);
+        let gz = dir.path().join("b.txt.gz");
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).unwrap(),
+            flate2::Compression::fast(),
+        );
+        enc.write_all(&big).unwrap();
+        enc.finish().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(sub.join("x.txt"), b"w1 w2 w3\nw4").unwrap();
+        std::fs::write(sub.join("y.txt"), b"w5 w1").unwrap();
+        for inputs in [vec![a.clone()], vec![gz.clone()], vec![a, gz, sub]] {
+            let opts = LoadOptions {
+                min_count: 2,
+                ..LoadOptions::default()
+            };
+            let mem = load_with(&inputs, opts.clone()).unwrap();
+            let cached = load_with(
+                &inputs,
+                LoadOptions {
+                    cache_dir: Some(cache.path().to_path_buf()),
+                    ..opts
+                },
+            )
+            .unwrap();
+            assert_eq!(mem.ids.cache_bytes(), 0);
+            assert_eq!(cached.ids.cache_bytes(), cached.ids.len() as u64 * 4);
+            assert_eq!(&mem.ids[..], &cached.ids[..], "{inputs:?}");
+            assert_eq!(mem.vocab.words(), cached.vocab.words());
+            assert_eq!(mem.tokens_read, cached.tokens_read);
+            drop(cached);
+            assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
+        }
+    }
+
+    /// word2vec.c's pruning: with a table limit far below the number of distinct words,
+    /// the table never holds more than limit + 1 words, every count is at most the truth
+    /// and at least the truth minus the bound, and words spread over the whole corpus
+    /// (counted above every pruning threshold) keep their exact counts.
+    #[test]
+    fn pruned_counting_is_bounded_and_exact_for_frequent_words() {
+        let limit = 1000;
+        let mut counter = WordCounter::new(limit);
+        let mut exact: std::collections::HashMap<Vec<u8>, u64> = Default::default();
+        let mut rng = crate::sampling::Rng::new(8);
+        for i in 0..300_000u32 {
+            let w = if i % 5 == 0 {
+                format!("common{}", rng.below(20)).into_bytes()
+            } else if i % 7 == 0 {
+                // Medium words: repeated, but some get pruned between repeats.
+                format!("medium{}", rng.below(5000)).into_bytes()
+            } else {
+                format!("junk{i}").into_bytes()
+            };
+            counter.add(&w);
+            *exact.entry(w).or_default() += 1;
+        }
+        assert!(
+            counter.prunes > 5,
+            "the test must prune ({})",
+            counter.prunes
+        );
+        assert!(counter.peak <= limit + 1, "peak {}", counter.peak);
+        let bound = counter.max_undercount();
+        let counted: std::collections::HashMap<String, u64> = counter.into_counts().collect();
+        for (w, &truth) in &exact {
+            let name = String::from_utf8(w.clone()).unwrap();
+            let got = counted.get(&name).copied().unwrap_or(0);
+            assert!(got <= truth, "{name}: {got} > {truth}");
+            assert!(got + bound >= truth, "{name}: {got} + {bound} < {truth}");
+            if name.starts_with("common") {
+                assert_eq!(got, truth, "{name}");
+            }
+        }
+        // Without pruning the counts are exact.
+        let mut c = WordCounter::new(usize::MAX);
+        for w in ["a", "b", "a"] {
+            c.add(w.as_bytes());
+        }
+        assert_eq!(c.max_undercount(), 0);
+        let m: std::collections::HashMap<_, _> = c.into_counts().collect();
+        assert_eq!(m["a"], 2);
     }
 }

@@ -97,6 +97,276 @@ impl std::ops::Deref for CorpusBytes {
     }
 }
 
+/// Bytes per chunk when a corpus file is streamed (each chunk ends after a word separator).
+pub const CHUNK_BYTES: usize = 16 << 20;
+
+/// Whether every file can be read a second time (regular files; not standard input, pipes
+/// or fifos, which are read once into memory).
+pub fn rereadable(files: &[PathBuf]) -> bool {
+    files
+        .iter()
+        .all(|f| f.as_os_str() != "-" && std::fs::metadata(f).is_ok_and(|m| m.is_file()))
+}
+
+/// The last word separator in `b` (the end of the part of a chunk that holds only whole
+/// words), if any.
+fn last_separator(b: &[u8]) -> Option<usize> {
+    b.iter()
+        .rposition(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c))
+}
+
+/// Streams `files` (expanded by [`expand_input`] already, every one re-readable) as one
+/// corpus in chunks of about [`CHUNK_BYTES`] that end after a word separator, so that no
+/// word spans two chunks; between files, a newline is fed when a file does not end with one
+/// (as [`read_all`] joins them). Plain files are memory-mapped and the pages of each chunk
+/// are released (`madvise(MADV_DONTNEED)`) once `f` has returned, so the resident memory of
+/// the text stays at about one chunk; `.gz` files are decompressed chunk by chunk.
+pub fn stream_chunks(files: &[PathBuf], f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    let several = files.len() > 1;
+    for path in files {
+        let ends_with_newline = if is_gz(path) {
+            stream_gz(path, f)?
+        } else {
+            stream_mapped(path, f)?
+        };
+        if several && !ends_with_newline {
+            f(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
+/// Returns whether the decompressed text ended with a newline (or was empty).
+fn stream_gz(path: &Path, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut dec = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    let (mut filled, mut checked, mut last) = (0usize, false, b'\n');
+    loop {
+        if filled == buf.len() {
+            // Hand over the whole words; keep the unfinished one for the next read (a
+            // word longer than the buffer grows it).
+            match last_separator(&buf) {
+                Some(i) => {
+                    f(&buf[..=i])?;
+                    buf.copy_within(i + 1..filled, 0);
+                    filled -= i + 1;
+                }
+                None => buf.resize(buf.len() * 2, 0),
+            }
+        }
+        let n = dec
+            .read(&mut buf[filled..])
+            .map_err(|e| Error::input(path, format!("cannot decompress gzip data: {e}")))?;
+        filled += n;
+        if filled > 0 {
+            last = buf[filled - 1];
+        }
+        if !checked && (filled >= 1 << 16 || n == 0) {
+            check_text(path, &buf[..filled])?;
+            checked = true;
+        }
+        if n == 0 {
+            if filled > 0 {
+                f(&buf[..filled])?;
+            }
+            return Ok(last == b'\n');
+        }
+    }
+}
+
+fn stream_mapped(path: &Path, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
+    let bytes = read_bytes(path)?;
+    check_text(path, &bytes)?;
+    let mut start = 0;
+    while start < bytes.len() {
+        let mut end = (start + CHUNK_BYTES).min(bytes.len());
+        if end < bytes.len() {
+            // Extend to the next separator so the chunk ends on a whole word.
+            end = bytes[end..]
+                .iter()
+                .position(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c))
+                .map_or(bytes.len(), |i| end + i + 1);
+        }
+        f(&bytes[start..end])?;
+        release(&bytes, start, end);
+        start = end;
+    }
+    Ok(bytes.last().is_none_or(|&b| b == b'\n'))
+}
+
+/// Drops the resident pages of `bytes[start..end]` when it is a file mapping (they are
+/// read again from the file if touched later).
+fn release(bytes: &CorpusBytes, start: usize, end: usize) {
+    #[cfg(unix)]
+    if let CorpusBytes::Mapped(map) = bytes {
+        const PAGE: usize = 4096;
+        let lo = start.div_ceil(PAGE) * PAGE;
+        let hi = if end == map.len() {
+            end
+        } else {
+            end / PAGE * PAGE
+        };
+        if hi > lo {
+            // SAFETY: a read-only private file mapping: MADV_DONTNEED only drops the
+            // pages, and a later read faults them in again from the file with the same
+            // content; no slice of the range is held past this call.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, lo, hi - lo)
+            };
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (bytes, start, end);
+}
+
+/// The encoded corpus: word ids, in memory or in a memory-mapped cache file (deleted when
+/// the stream is dropped; on Unix it is unlinked as soon as it is mapped).
+pub enum IdStream {
+    Memory(Vec<u32>),
+    Mapped {
+        map: memmap2::Mmap,
+        len: usize,
+        path: PathBuf,
+    },
+}
+
+impl IdStream {
+    /// Bytes of the cache file (0 in memory).
+    pub fn cache_bytes(&self) -> u64 {
+        match self {
+            IdStream::Memory(_) => 0,
+            IdStream::Mapped { len, .. } => *len as u64 * 4,
+        }
+    }
+}
+
+impl std::fmt::Debug for IdStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdStream::Memory(v) => write!(f, "IdStream::Memory({} ids)", v.len()),
+            IdStream::Mapped { len, path, .. } => {
+                write!(f, "IdStream::Mapped({len} ids, {})", path.display())
+            }
+        }
+    }
+}
+
+impl From<Vec<u32>> for IdStream {
+    fn from(v: Vec<u32>) -> IdStream {
+        IdStream::Memory(v)
+    }
+}
+
+impl std::ops::Deref for IdStream {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        match self {
+            IdStream::Memory(v) => v,
+            IdStream::Mapped { map, len, .. } => bytemuck::cast_slice(&map[..len * 4]),
+        }
+    }
+}
+
+impl Drop for IdStream {
+    fn drop(&mut self) {
+        if let IdStream::Mapped { path, .. } = self {
+            let _ = std::fs::remove_file(path.as_path());
+        }
+    }
+}
+
+/// Writes an id stream to a cache file in `dir`, then maps it. Dropped unfinished (an
+/// error while encoding), it removes the file.
+pub struct IdCacheWriter {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+    len: usize,
+}
+
+impl IdCacheWriter {
+    pub fn create(dir: &Path) -> Result<IdCacheWriter> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SERIAL: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "w2v-gpu-ids-{}-{}.u32",
+            std::process::id(),
+            SERIAL.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = dir.join(name);
+        // Readable too: the finished file is mapped through the same handle.
+        let file =
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| {
+                    Error::io(
+                &path,
+                std::io::Error::new(
+                    e.kind(),
+                    format!("{e}; the id cache needs a writable directory: give --cache-dir DIR"),
+                ),
+            )
+                })?;
+        Ok(IdCacheWriter {
+            path,
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
+            len: 0,
+        })
+    }
+
+    #[inline]
+    pub fn push(&mut self, id: u32) -> Result<()> {
+        use std::io::Write;
+        self.len += 1;
+        let out = self.out.as_mut().expect("IdCacheWriter used after finish");
+        out.write_all(&id.to_le_bytes())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Ids written so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Flushes and maps the file.
+    pub fn finish(mut self) -> Result<IdStream> {
+        let out = self.out.take().expect("IdCacheWriter finished twice");
+        let path = self.path.clone();
+        let file = out
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        if self.len == 0 {
+            let _ = std::fs::remove_file(&path);
+            return Ok(IdStream::Memory(Vec::new()));
+        }
+        // SAFETY: the file was created by this process under a unique name; nothing else
+        // writes it, and it is removed (Unix: now; elsewhere: when the stream is dropped).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
+        #[cfg(unix)]
+        let _ = std::fs::remove_file(&path);
+        Ok(IdStream::Mapped {
+            map,
+            len: self.len,
+            path,
+        })
+    }
+}
+
+impl Drop for IdCacheWriter {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// The files a corpus path stands for: the file itself, or every regular file of a
 /// directory (not hidden, sorted by name, not recursive).
 pub fn expand_input(path: &Path) -> Result<Vec<std::path::PathBuf>> {
@@ -144,7 +414,7 @@ pub fn read_all(paths: &[std::path::PathBuf]) -> Result<CorpusBytes> {
     Ok(CorpusBytes::Owned(out))
 }
 
-fn is_gz(path: &Path) -> bool {
+pub(crate) fn is_gz(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"))

@@ -1159,3 +1159,47 @@ fn classes_recover_planted_topics() {
     // k-means from word2vec.c's round-robin start may merge two topics; never more here.
     assert!(majors.len() >= 3, "{by_topic:?}");
 }
+
+/// Two million distinct junk tokens with --max-vocab-size 50000: the counting table never
+/// holds more than the limit (plus the word that triggers a pruning), the log says it
+/// pruned, the real words keep their exact counts, and the run trains and writes vectors.
+#[test]
+fn millions_of_distinct_tokens_stay_under_the_table_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("junk.txt");
+    let mut text = String::with_capacity(24 << 20);
+    for i in 0..2_000_000u32 {
+        text.push_str(&format!("j{i:07x} "));
+        if i % 4 == 0 {
+            text.push_str(["alpha ", "beta ", "gamma ", "delta "][(i / 4 % 4) as usize]);
+        }
+        if i % 40 == 39 {
+            text.push('\n');
+        }
+    }
+    std::fs::write(&corpus, &text).unwrap();
+    let vocab = dir.path().join("vocab.txt");
+    let out = dir.path().join("v.txt");
+    let o = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+        .args(["train", "--input"])
+        .arg(&corpus)
+        .arg("--output")
+        .arg(&out)
+        .args(["--max-vocab-size", "50000", "--dim", "8", "--epochs", "1"])
+        .args(["--threads", "2", "--json", "--save-vocab"])
+        .arg(&vocab)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let peak = j["vocab_table_peak"].as_u64().unwrap();
+    assert!(peak <= 50_001, "table peak {peak}");
+    assert!(j["vocab_prunes"].as_u64().unwrap() > 10);
+    assert!(stderr(&o).contains("pruned"), "{}", stderr(&o));
+    assert_eq!(j["vocab_size"].as_u64(), Some(4));
+    let v = std::fs::read_to_string(&vocab).unwrap();
+    for w in ["alpha", "beta", "gamma", "delta"] {
+        assert!(v.contains(&format!("{w} 125000\n")), "{w}: {v}");
+    }
+    assert!(out.exists());
+}

@@ -61,6 +61,7 @@ fn init_from_vectors(
 /// and benchmarks).
 pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Corpus, TrainReport)> {
     cfg.validate()?;
+    super::report::MEMORY.start();
     // Open the GPU first: a missing adapter should fail before minutes of corpus reading.
     let engine = match cfg.backend {
         BackendKind::Cpu => None,
@@ -77,18 +78,38 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
     };
     let mut inputs = vec![cfg.input.clone()];
     inputs.extend(cfg.more_inputs.iter().cloned());
-    let corpus =
-        corpus::load_normalized(&inputs, cfg.min_count, cfg.max_vocab, fixed, cfg.normalize)?;
+    let corpus = corpus::load_with(
+        &inputs,
+        corpus::LoadOptions {
+            min_count: cfg.min_count,
+            max_vocab: cfg.max_vocab,
+            fixed_vocab: fixed,
+            normalize: cfg.normalize,
+            table_limit: cfg.max_vocab_size,
+            cache_dir: Some(cfg.cache_dir()),
+        },
+    )?;
+    if corpus.prunes > 0 {
+        reporter.warning(&format!(
+            "the vocabulary table passed --max-vocab-size {} and was pruned {} times (word2vec.c's ReduceVocab): counts of words that were pruned are approximate, at most {} below the truth",
+            cfg.max_vocab_size, corpus.prunes, corpus.max_undercount
+        ));
+    }
     if let Some(p) = &cfg.save_vocab {
         corpus.vocab.save(p)?;
     }
     let corpus_seconds = t0.elapsed().as_secs_f64();
     reporter.note(&format!(
-        "corpus: {} tokens, vocabulary {} words, {} training words per epoch ({:.1}s)",
+        "corpus: {} tokens, vocabulary {} words, {} training words per epoch ({:.1}s); encoded ids {:.1} MiB {}",
         corpus.tokens_read,
         corpus.vocab.len(),
         corpus.words(),
-        corpus_seconds
+        corpus_seconds,
+        corpus.ids.len() as f64 * 4.0 / (1u64 << 20) as f64,
+        match corpus.ids.cache_bytes() {
+            0 => "in memory".to_string(),
+            _ => format!("memory-mapped from a cache file in {}", cfg.cache_dir().display()),
+        }
     ));
     let (model, mut report) = train_corpus(&corpus, engine, cfg, reporter).map_err(|e| match (e, &cfg.checkpoint_dir) {
         // What can be saved is on disk already: point at it.
@@ -101,6 +122,9 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
         (e, _) => e,
     })?;
     report.corpus_seconds = corpus_seconds;
+    report.cache_bytes = corpus.ids.cache_bytes();
+    report.vocab_prunes = corpus.prunes;
+    report.vocab_table_peak = corpus.table_peak;
     Ok((model, corpus, report))
 }
 

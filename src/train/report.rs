@@ -23,6 +23,12 @@ pub struct TrainReport {
     pub kernel_reason: Option<String>,
     pub corpus_seconds: f64,
     pub tokens_read: u64,
+    /// Bytes of the memory-mapped id cache file (0: ids held in memory).
+    pub cache_bytes: u64,
+    /// Times the counting table was pruned (`--max-vocab-size`).
+    pub vocab_prunes: u32,
+    /// Most distinct words the counting table held.
+    pub vocab_table_peak: usize,
     /// Skip-gram pairs or CBOW centre predictions (CPU trainer only).
     pub pairs: Option<u64>,
     /// Bytes written to the device per corpus word (GPU only).
@@ -74,6 +80,10 @@ impl TrainReport {
             "interrupted": self.interrupted,
             "resumed_from": self.resumed_from,
             "peak_rss_bytes": peak_rss_bytes(),
+            "peak_anon_rss_bytes": MEMORY.peak(),
+            "cache_bytes": self.cache_bytes,
+            "vocab_prunes": self.vocab_prunes,
+            "vocab_table_peak": self.vocab_table_peak,
         })
     }
 }
@@ -84,4 +94,52 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// Resident anonymous memory (`RssAnon`: heap and stacks, not file pages such as the
+/// memory-mapped corpus and id cache, which the kernel can drop and re-read), Linux only.
+pub fn anon_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The peak of [`anon_rss_bytes`], sampled every 50 ms by a thread that starts with the
+/// first call of [`MemorySampler::start`] (the kernel keeps no peak of it).
+pub struct MemorySampler {
+    peak: std::sync::atomic::AtomicU64,
+    started: std::sync::Once,
+}
+
+pub static MEMORY: MemorySampler = MemorySampler {
+    peak: std::sync::atomic::AtomicU64::new(0),
+    started: std::sync::Once::new(),
+};
+
+impl MemorySampler {
+    pub fn start(&'static self) {
+        if anon_rss_bytes().is_none() {
+            return;
+        }
+        self.started.call_once(|| {
+            std::thread::spawn(move || loop {
+                if let Some(b) = anon_rss_bytes() {
+                    self.peak.fetch_max(b, std::sync::atomic::Ordering::Relaxed);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            });
+        });
+    }
+
+    /// The peak so far (`None` where not sampled).
+    pub fn peak(&self) -> Option<u64> {
+        if let Some(b) = anon_rss_bytes() {
+            self.peak.fetch_max(b, std::sync::atomic::Ordering::Relaxed);
+        }
+        match self.peak.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            b => Some(b),
+        }
+    }
 }
