@@ -16,8 +16,9 @@
 //! u64 n, n × f32                   optimizer state, output rows
 //! u64 n, n × u32                   Adam update counts, input rows  (0 unless adam)
 //! u64 n, n × u32                   Adam update counts, output rows
-//! u64 n, n × f32                   hierarchical-softmax matrix (0 without --hs; absent in
-//!                                  files written before it existed)
+//! u64 n, n × f32                   hierarchical-softmax matrix (0 without --hs)
+//! u64 n, n × f32                   subword bucket rows (0 without --subwords)
+//!                                  (the last two are absent in files written before them)
 //! u64                              checksum of every byte above
 //! ```
 //!
@@ -148,11 +149,9 @@ impl Checkpoint {
         for t in [ti, to] {
             push_section(&mut buf, bytemuck::cast_slice(t), t.len());
         }
-        push_section(
-            &mut buf,
-            bytemuck::cast_slice(&self.model.hs),
-            self.model.hs.len(),
-        );
+        for m in [&self.model.hs, &self.model.subwords] {
+            push_section(&mut buf, bytemuck::cast_slice(m), m.len());
+        }
         let sum = checksum(&buf);
         buf.extend_from_slice(&sum.to_le_bytes());
         buf
@@ -208,6 +207,7 @@ impl Checkpoint {
         // Absent in files written before --hs existed; a damaged one leaves bytes behind,
         // which the check below rejects.
         let hs = section(4).map(floats).unwrap_or_default();
+        let subwords = section(4).map(floats).unwrap_or_default();
         if at != body.len() {
             return Err(bad("trailing bytes after the last section"));
         }
@@ -235,6 +235,7 @@ impl Checkpoint {
             || input.len() != n_vocab * dim
             || output.len() != input.len()
             || !(hs.is_empty() || hs.len() == n_vocab.saturating_sub(1) * dim)
+            || subwords.len() % dim != 0
         {
             return Err(bad(
                 "matrix shapes do not match the vocabulary and dimension",
@@ -280,6 +281,7 @@ impl Checkpoint {
                 input,
                 output,
                 hs,
+                subwords,
             },
             state,
         })
@@ -409,7 +411,7 @@ mod tests {
         assert_eq!(back, c);
         // A file written before the section existed (no hs section) still reads.
         let mut old = sample(None).to_bytes();
-        old.truncate(old.len() - 8 - 8); // checksum and the empty hs section's length
+        old.truncate(old.len() - 8 - 16); // checksum and the empty hs and subword sections
         let sum = checksum(&old);
         old.extend_from_slice(&sum.to_le_bytes());
         assert_eq!(

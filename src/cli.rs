@@ -27,6 +27,9 @@ pub enum Command {
     Similar(SimilarArgs),
     /// Solve "A is to B as C is to ?".
     Analogy(AnalogyArgs),
+    /// Print the vectors of words (fastText's print-word-vectors): from a subword model
+    /// (`--fasttext-bin`, or a fastText .bin) also for words never seen in training.
+    Vector(VectorArgs),
     /// Analogy accuracy and word-similarity correlation of a vectors file.
     Eval(EvalArgs),
     /// List the GPU adapters wgpu can see, with the limits that matter here.
@@ -211,6 +214,25 @@ pub struct TrainArgs {
     /// Noise words per positive example (0 with --hs: hierarchical softmax alone).
     #[arg(long, default_value_t = 5)]
     pub negative: usize,
+    /// Subword units (fastText): a word's input vector is the mean of its own row and its
+    /// character n-gram rows (`--minn`..`--maxn` characters, hashed into `--bucket` rows), so
+    /// unseen words get vectors too. CPU trainer only.
+    #[arg(long)]
+    pub subwords: bool,
+    /// Shortest character n-gram with --subwords (fastText's -minn).
+    #[arg(long, default_value_t = 3)]
+    pub minn: usize,
+    /// Longest character n-gram with --subwords (fastText's -maxn; 0: no n-grams, word-only
+    /// training).
+    #[arg(long, default_value_t = 6)]
+    pub maxn: usize,
+    /// Hash buckets for the n-grams with --subwords (fastText's -bucket).
+    #[arg(long, default_value_t = 2_000_000)]
+    pub bucket: usize,
+    /// With --subwords: also write the model in fastText's .bin format (loads in fastText
+    /// and in gensim's load_facebook_model; vectors for unseen words from its n-grams).
+    #[arg(long)]
+    pub fasttext_bin: Option<PathBuf>,
     /// Hierarchical softmax over word2vec.c's Huffman tree (word2vec.c's `-hs 1`), alone
     /// with `--negative 0` or together with negative sampling. CPU trainer only.
     #[arg(long)]
@@ -402,6 +424,12 @@ impl TrainArgs {
             window: self.window,
             negative: self.negative,
             hs: self.hs,
+            subwords: self.subwords.then_some(crate::subword::SubwordParams {
+                minn: self.minn,
+                maxn: self.maxn,
+                bucket: self.bucket,
+            }),
+            fasttext_bin: self.fasttext_bin.clone(),
             min_count: self.min_count,
             max_vocab: self.max_vocab,
             max_vocab_size: self
@@ -485,6 +513,16 @@ pub struct SimilarArgs {
     /// Print the neighbours as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VectorArgs {
+    /// word2vec text or binary vectors, or a fastText .bin model.
+    #[arg(long)]
+    pub vectors: PathBuf,
+    /// Words to print.
+    #[arg(required = true)]
+    pub words: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -838,8 +876,20 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Vector(a) => {
+            let space = load_space_for(&a.vectors, None, true, &a.words)?;
+            check_words_present(&space, &a.vectors, None, &a.words)?;
+            for w in &a.words {
+                let v = word_vector_of(&a.vectors, &space, w)?;
+                let mut line = w.clone();
+                for x in v {
+                    line.push_str(&format!(" {x}"));
+                }
+                outln!("{line}");
+            }
+        }
         Command::Similar(a) => {
-            let space = load_space(&a.vectors, a.limit, true)?;
+            let space = load_space_for(&a.vectors, a.limit, true, &a.words)?;
             check_words_present(&space, &a.vectors, a.limit, &a.words)?;
             let mut all = serde_json::Map::new();
             for w in &a.words {
@@ -858,7 +908,12 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             }
         }
         Command::Analogy(a) => {
-            let space = load_space(&a.vectors, a.limit, true)?;
+            let space = load_space_for(
+                &a.vectors,
+                a.limit,
+                true,
+                &[a.a.clone(), a.b.clone(), a.c.clone()],
+            )?;
             check_words_present(
                 &space,
                 &a.vectors,
@@ -936,7 +991,7 @@ fn check_words_present(
         return Ok(());
     };
     if let Some(n) = limit {
-        let all = crate::io::read_vectors(path, None)?;
+        let all = crate::io::read_any_vectors(path, None)?;
         let full = Space::new(&all, true);
         if let Some(row) = full.lookup(missing) {
             return Err(Error::usage(
@@ -959,8 +1014,44 @@ fn check_words_present(
 }
 
 fn load_space(path: &std::path::Path, limit: Option<usize>, ci: bool) -> crate::Result<Space> {
-    let emb = crate::io::read_vectors(path, limit)?;
+    let emb = crate::io::read_any_vectors(path, limit)?;
     Ok(Space::new(&emb, ci))
+}
+
+/// [`load_space`], and from a subword model (a fastText .bin) a query row for each of
+/// `words` that the vocabulary lacks, built from its n-grams.
+fn load_space_for(
+    path: &std::path::Path,
+    limit: Option<usize>,
+    ci: bool,
+    words: &[String],
+) -> crate::Result<Space> {
+    if !crate::fasttext::is_fasttext_bin(path) {
+        return load_space(path, limit, ci);
+    }
+    let m = crate::fasttext::FastTextModel::read(path)?;
+    let mut space = Space::new(&crate::io::fasttext_embeddings(&m, limit), ci);
+    let extra = words
+        .iter()
+        .filter(|w| space.lookup(w).is_none())
+        .filter_map(|w| m.vector(w, None).map(|v| (w.clone(), v)))
+        .collect();
+    space.add_query_rows(extra);
+    Ok(space)
+}
+
+/// The raw (not normalised) vector of `w` for `vector`.
+fn word_vector_of(path: &std::path::Path, space: &Space, w: &str) -> crate::Result<Vec<f32>> {
+    if crate::fasttext::is_fasttext_bin(path) {
+        let m = crate::fasttext::FastTextModel::read(path)?;
+        let id = m.words.iter().position(|x| x == w).map(|i| i as u32);
+        return m
+            .vector(w, id)
+            .ok_or_else(|| Error::usage("WORD", format!("{w:?} has no vector")));
+    }
+    let emb = crate::io::read_vectors(path, None)?;
+    let i = space.lookup(w).expect("checked present") as usize;
+    Ok(emb.row(i).to_vec())
 }
 
 fn pairs_json(r: &[(String, f32)]) -> serde_json::Value {

@@ -244,6 +244,10 @@ pub struct TrainConfig {
     pub negative: usize,
     /// Hierarchical softmax (word2vec.c's `-hs 1`).
     pub hs: bool,
+    /// Subword units (`--subwords --minn --maxn --bucket`).
+    pub subwords: Option<crate::subword::SubwordParams>,
+    /// Where to write the fastText `.bin` model (`--fasttext-bin`, with `--subwords`).
+    pub fasttext_bin: Option<PathBuf>,
     pub min_count: u64,
     pub max_vocab: Option<usize>,
     /// Distinct words held while counting before pruning (`--max-vocab-size`).
@@ -366,6 +370,8 @@ impl Default for TrainConfig {
             window: 5,
             negative: 5,
             hs: false,
+            subwords: None,
+            fasttext_bin: None,
             min_count: 5,
             max_vocab: None,
             max_vocab_size: crate::corpus::DEFAULT_TABLE_LIMIT,
@@ -447,6 +453,11 @@ impl TrainConfig {
             .unwrap_or_else(std::env::temp_dir)
     }
 
+    /// The subword settings when n-grams are trained (`--subwords` with `--maxn` > 0).
+    pub fn active_subwords(&self) -> Option<crate::subword::SubwordParams> {
+        self.subwords.filter(|p| p.maxn > 0 && p.bucket > 0)
+    }
+
     /// Whether the minibatch engine trains (adaptive optimizers, or `--deterministic`).
     pub fn minibatches(&self) -> bool {
         self.optimizer != OptimizerKind::Sgd || self.deterministic
@@ -519,6 +530,46 @@ impl TrainConfig {
                     "{} is out of range; use 1..={MAX_NEGATIVE} (typical: 5-15), or 0 together with --hs",
                     self.negative
                 ),
+            ));
+        }
+        if let Some(p) = self.subwords {
+            if p.maxn > 0 && p.minn > p.maxn {
+                return Err(Error::usage(
+                    "--minn",
+                    format!(
+                        "--minn {} is above --maxn {}; n-grams run from --minn to --maxn characters (fastText: 3 and 6)",
+                        p.minn, p.maxn
+                    ),
+                ));
+            }
+            if p.bucket == 0 && p.maxn > 0 {
+                return Err(Error::usage(
+                    "--bucket",
+                    "must be at least 1 with --subwords (fastText: 2000000), or use --maxn 0 for word-only training",
+                ));
+            }
+            if p.bucket > u32::MAX as usize / 2 {
+                return Err(Error::usage("--bucket", "is too large (at most 2^31)"));
+            }
+            if !matches!(self.backend, BackendKind::Cpu | BackendKind::Auto) {
+                return Err(Error::usage(
+                    "--subwords",
+                    format!(
+                        "subword training runs on the CPU only (not built for the GPU kernels); use --backend cpu, not {}",
+                        self.backend.name()
+                    ),
+                ));
+            }
+            if self.minibatches() {
+                return Err(Error::usage(
+                    "--subwords",
+                    "subword training is word2vec-style SGD (--optimizer sgd without --deterministic)",
+                ));
+            }
+        } else if self.fasttext_bin.is_some() {
+            return Err(Error::usage(
+                "--fasttext-bin",
+                "writes a subword model; add --subwords",
             ));
         }
         if self.hs {

@@ -23,6 +23,9 @@ pub struct Space {
     /// Exact spellings (first occurrence), when `index` is case-folded.
     exact: Option<FxMap<String, u32>>,
     case_insensitive: bool,
+    /// Rows that may answer `similar` and `analogy` (the vocabulary): rows after it are
+    /// query words built from subwords (see [`Space::add_query_rows`]).
+    candidates: usize,
 }
 
 impl Space {
@@ -55,6 +58,26 @@ impl Space {
             index,
             exact,
             case_insensitive,
+            candidates: emb.words.len(),
+        }
+    }
+
+    /// Adds rows for words the vocabulary lacks (vectors from a subword model's n-grams):
+    /// they can be looked up and asked about, but never answer a query.
+    pub fn add_query_rows(&mut self, rows: Vec<(String, Vec<f32>)>) {
+        for (w, mut v) in rows {
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                v.iter_mut().for_each(|x| *x /= n);
+            }
+            let i = self.words.len() as u32;
+            if let Some(e) = self.exact.as_mut() {
+                e.entry(w.clone()).or_insert(i);
+            }
+            let key = self.key(&w);
+            self.index.entry(key).or_insert(i);
+            self.words.push(w);
+            self.unit.extend_from_slice(&v);
         }
     }
 
@@ -103,7 +126,7 @@ impl Space {
     pub fn similar(&self, word: &str, k: usize) -> Result<Vec<(String, f32)>> {
         let i = self.lookup(word).ok_or_else(|| self.unknown(word))?;
         let q = self.row(i).to_vec();
-        Ok(self.top_k(&q, k, &[i], self.len()))
+        Ok(self.top_k(&q, k, &[i], self.candidates))
     }
 
     /// "a is to b as c is to ?" by 3CosAdd (`cosmul = false`: argmax cos(x, b − a + c) over
@@ -124,9 +147,9 @@ impl Space {
         let (ra, rb, rc) = (self.row(ids[0]), self.row(ids[1]), self.row(ids[2]));
         if !cosmul {
             let q = unit_query(ra, rb, rc);
-            return Ok(self.top_k(&q, k, &ids, self.len()));
+            return Ok(self.top_k(&q, k, &ids, self.candidates));
         }
-        let mut scored: Vec<(u32, f32)> = (0..self.len() as u32)
+        let mut scored: Vec<(u32, f32)> = (0..self.candidates as u32)
             .filter(|i| !ids.contains(i))
             .map(|i| {
                 let r = self.row(i);

@@ -89,6 +89,28 @@ fn write_rows(
 /// Reads a word2vec text or binary file (detected from the content, whatever the name);
 /// with `limit`, only the first `limit` rows (the most frequent words, for files written
 /// by word2vec tools).
+/// [`read_vectors`], or the vocabulary vectors of a fastText `.bin` model (each word's
+/// mean of its own and its n-gram rows), told apart by the file's first bytes.
+pub fn read_any_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings> {
+    if crate::fasttext::is_fasttext_bin(path) {
+        let m = crate::fasttext::FastTextModel::read(path)?;
+        return Ok(fasttext_embeddings(&m, limit));
+    }
+    read_vectors(path, limit)
+}
+
+/// The first `limit` vocabulary words of a fastText model with their vectors.
+pub fn fasttext_embeddings(m: &crate::fasttext::FastTextModel, limit: Option<usize>) -> Embeddings {
+    let n = limit.map_or(m.words.len(), |l| l.min(m.words.len()));
+    let mut vectors = m.word_vectors();
+    vectors.truncate(n * m.dim);
+    Embeddings {
+        words: m.words[..n].to_vec(),
+        dim: m.dim,
+        vectors,
+    }
+}
+
 pub fn read_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings> {
     let bytes = crate::files::read_bytes(path)?;
     let bytes: &[u8] = &bytes;

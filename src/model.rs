@@ -11,6 +11,9 @@ pub struct Model {
     pub input: Vec<f32>,
     pub output: Vec<f32>,
     pub hs: Vec<f32>,
+    /// With subword units (`--subwords`) the n-gram bucket rows of the input side
+    /// (`bucket × D`, fastText's rows after the words; empty otherwise).
+    pub subwords: Vec<f32>,
 }
 
 impl Model {
@@ -26,6 +29,7 @@ impl Model {
             input,
             output: vec![0.0; vocab_size * dim],
             hs: Vec::new(),
+            subwords: Vec::new(),
         }
     }
 
@@ -43,6 +47,7 @@ impl Model {
             input,
             output,
             hs: Vec::new(),
+            subwords: Vec::new(),
         }
     }
 
@@ -64,9 +69,22 @@ impl Model {
         self
     }
 
+    /// Adds `bucket` subword rows, uniform in `[-1/D, 1/D]` as fastText initialises its
+    /// input matrix, unless they are there.
+    pub fn with_subwords(mut self, bucket: usize, seed: u64) -> Model {
+        if self.subwords.len() != bucket * self.dim {
+            let mut rng = Rng::new(seed ^ 0x5eed_0000_0000_0003);
+            let scale = 2.0 / self.dim as f32;
+            self.subwords = (0..bucket * self.dim)
+                .map(|_| (rng.next_f32() - 0.5) * scale)
+                .collect();
+        }
+        self
+    }
+
     /// Bytes of the matrices.
     pub fn bytes(&self) -> u64 {
-        (self.input.len() + self.output.len() + self.hs.len()) as u64 * 4
+        (self.input.len() + self.output.len() + self.hs.len() + self.subwords.len()) as u64 * 4
     }
 }
 

@@ -184,6 +184,51 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             vec![
                 "--input".into(),
                 good.clone(),
+                "--subwords".into(),
+                "--minn".into(),
+                "5".into(),
+                "--maxn".into(),
+                "3".into(),
+            ],
+            2,
+            "--minn",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--subwords".into(),
+                "--bucket".into(),
+                "0".into(),
+            ],
+            2,
+            "--bucket",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--fasttext-bin".into(),
+                d.join("m.bin").display().to_string(),
+            ],
+            2,
+            "--subwords",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--subwords".into(),
+                "--backend".into(),
+                "gl".into(),
+            ],
+            2,
+            "--subwords",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
                 "--hs".into(),
                 "--optimizer".into(),
                 "adam".into(),
@@ -1202,4 +1247,82 @@ fn millions_of_distinct_tokens_stay_under_the_table_limit() {
         assert!(v.contains(&format!("{w} 125000\n")), "{w}: {v}");
     }
     assert!(out.exists());
+}
+
+/// A subword model end to end: train with --subwords --fasttext-bin, then `vector`,
+/// `similar` and `analogy` answer for a word never seen in training; a damaged .bin and a
+/// file of another format are clear errors.
+#[test]
+fn subword_model_gives_vectors_for_unseen_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = small_corpus(dir.path());
+    let vec_path = dir.path().join("v.txt");
+    let bin = dir.path().join("m.bin");
+    let o = w2v(&[
+        "train",
+        "--input",
+        &corpus,
+        "--output",
+        vec_path.to_str().unwrap(),
+        "--subwords",
+        "--bucket",
+        "20000",
+        "--dim",
+        "16",
+        "--epochs",
+        "2",
+        "--min-count",
+        "1",
+        "--fasttext-bin",
+        bin.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = w2v_gpu::io::read_vectors(&vec_path, None).unwrap();
+    let known = v.words[3].clone();
+    let unseen = format!("{known}xq");
+    assert!(!v.words.contains(&unseen));
+    let o = w2v(&[
+        "vector",
+        "--vectors",
+        bin.to_str().unwrap(),
+        &known,
+        &unseen,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2);
+    // The in-vocabulary word's vector is the one in the .txt file.
+    let got: Vec<f32> = lines[0]
+        .split(' ')
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    for (a, b) in got.iter().zip(v.row(3)) {
+        assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    assert_eq!(lines[1].split(' ').count(), 17);
+    let o = w2v(&[
+        "similar",
+        "--vectors",
+        bin.to_str().unwrap(),
+        &unseen,
+        "-k",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 4);
+    // The same unseen word is unknown to the word2vec file.
+    let o = w2v(&["similar", "--vectors", vec_path.to_str().unwrap(), &unseen]);
+    assert_eq!(o.status.code(), Some(2));
+    // A damaged .bin and a file of another format.
+    let bytes = std::fs::read(&bin).unwrap();
+    let cut = dir.path().join("cut.bin");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let o = w2v(&["similar", "--vectors", cut.to_str().unwrap(), &known]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("fastText"), "{}", stderr(&o));
+    let o = w2v(&["similar", "--vectors", &corpus, &known]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("header"), "{}", stderr(&o));
 }

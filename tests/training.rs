@@ -170,6 +170,64 @@ fn hierarchical_softmax_learns_topics() {
     }
 }
 
+/// fastText-style subwords, skip-gram and CBOW: the planted topics are recovered from the
+/// word vectors (each the mean of its own and its n-gram rows), every bucket row moves,
+/// and `--maxn 0` is word-only training, bit for bit.
+#[test]
+fn subword_training_learns_topics_and_maxn_0_is_word_only() {
+    use w2v_gpu::subword::SubwordParams;
+    let dir = tempfile::tempdir().unwrap();
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        let base = topic_config(dir.path(), model, BackendKind::Cpu);
+        let cfg = TrainConfig {
+            subwords: Some(SubwordParams {
+                minn: 3,
+                maxn: 6,
+                bucket: 5000,
+            }),
+            ..base.clone()
+        };
+        let (m, corpus, r) = train_model(&cfg, &Reporter::quiet()).unwrap();
+        assert_eq!(m.subwords.len(), 5000 * m.dim);
+        let table =
+            w2v_gpu::subword::SubwordTable::new(corpus.vocab.words(), &cfg.subwords.unwrap());
+        let mut vectors = Vec::new();
+        for i in 0..corpus.vocab.len() as u32 {
+            let rows = table.rows(i);
+            let mut v = vec![0.0f32; m.dim];
+            for &r in rows {
+                let row = if (r as usize) < corpus.vocab.len() {
+                    &m.input[r as usize * m.dim..(r as usize + 1) * m.dim]
+                } else {
+                    let b = r as usize - corpus.vocab.len();
+                    &m.subwords[b * m.dim..(b + 1) * m.dim]
+                };
+                v.iter_mut()
+                    .zip(row)
+                    .for_each(|(a, x)| *a += x / rows.len() as f32);
+            }
+            vectors.extend(v);
+        }
+        let purity = common::topic_purity(corpus.vocab.words(), m.dim, &vectors);
+        eprintln!(
+            "{model:?} subwords: purity {purity:.3}, loss {:?}",
+            r.final_loss
+        );
+        assert!(purity > 0.9, "{model:?}: purity {purity}");
+        let word_only = TrainConfig {
+            subwords: Some(SubwordParams {
+                minn: 0,
+                maxn: 0,
+                bucket: 5000,
+            }),
+            ..base.clone()
+        };
+        let (a, _, _) = train_model(&word_only, &Reporter::quiet()).unwrap();
+        let (b, _, _) = train_model(&base, &Reporter::quiet()).unwrap();
+        assert_eq!(a, b, "{model:?}: --maxn 0 must be word-only training");
+    }
+}
+
 #[test]
 fn cpu_shared_negatives_variant_learns_topics() {
     let dir = tempfile::tempdir().unwrap();

@@ -18,6 +18,7 @@ pub use crate::linalg::{axpy, axpy2, dot};
 use crate::loss::{sigmoid_bce, SigmoidTable};
 use crate::model::Model;
 use crate::sampling::{mulhi, rand_at, AliasTable, Rng};
+use crate::subword::SubwordTable;
 use std::marker::PhantomData;
 
 /// Shared mutable access to the two matrices for Hogwild threads.
@@ -49,6 +50,10 @@ pub struct Hogwild<'a> {
     /// The hierarchical-softmax matrix (`hs_rows` rows; 0 without `--hs`).
     hs: *mut f32,
     hs_rows: usize,
+    /// The subword bucket rows (`sub_rows`; 0 without `--subwords`), addressed as input
+    /// rows `rows..rows + sub_rows`.
+    sub: *mut f32,
+    sub_rows: usize,
     dim: usize,
     rows: usize,
     _model: PhantomData<&'a mut Model>,
@@ -68,6 +73,8 @@ impl<'a> Hogwild<'a> {
             output: model.output.as_mut_ptr(),
             hs_rows: model.hs.len() / model.dim.max(1),
             hs: model.hs.as_mut_ptr(),
+            sub_rows: model.subwords.len() / model.dim.max(1),
+            sub: model.subwords.as_mut_ptr(),
             _model: PhantomData,
         }
     }
@@ -83,6 +90,7 @@ impl<'a> Hogwild<'a> {
             input: std::slice::from_raw_parts(self.input, n).to_vec(),
             output: std::slice::from_raw_parts(self.output, n).to_vec(),
             hs: std::slice::from_raw_parts(self.hs, self.hs_rows * self.dim).to_vec(),
+            subwords: std::slice::from_raw_parts(self.sub, self.sub_rows * self.dim).to_vec(),
         }
     }
 
@@ -116,6 +124,23 @@ impl<'a> Hogwild<'a> {
 }
 
 impl Hogwild<'_> {
+    /// Input row `row` of a subword model: a word row below the vocabulary size, a bucket
+    /// row above it.
+    ///
+    /// # Safety
+    /// As [`Hogwild::input_row`].
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn any_input_row(&self, row: u32) -> &mut [f32] {
+        let r = row as usize;
+        if r < self.rows {
+            self.input_row(row)
+        } else {
+            debug_assert!(r - self.rows < self.sub_rows);
+            std::slice::from_raw_parts_mut(self.sub.add((r - self.rows) * self.dim), self.dim)
+        }
+    }
+
     /// # Safety
     /// As [`Hogwild::input_row`], for the hierarchical-softmax matrix.
     #[inline(always)]
@@ -219,7 +244,10 @@ pub struct Worker<'t> {
     /// Hierarchical softmax (`--hs`): the Huffman tree whose paths are trained, before the
     /// noise words as in word2vec.c.
     pub tree: Option<&'t HuffmanTree>,
+    /// Subword units (`--subwords`): each word's input rows (its own and its n-grams').
+    pub subwords: Option<&'t SubwordTable>,
     negs: Vec<u32>,
+    bag: Vec<u32>,
     neu1: Vec<f32>,
     neu1e: Vec<f32>,
 }
@@ -249,6 +277,8 @@ impl<'t> Worker<'t> {
             negative: params.negative,
             shared_negatives: false,
             tree: None,
+            subwords: None,
+            bag: Vec::new(),
             negs: Vec::with_capacity(2 * params.window * params.negative),
             neu1: vec![0.0; params.dim],
             neu1e: vec![0.0; params.dim],
@@ -283,6 +313,10 @@ impl<'t> Worker<'t> {
     ) -> WorkStats {
         let mut st = WorkStats::default();
         for sen in batch.chunks() {
+            if let Some(table) = self.subwords {
+                self.subword_sentence::<FMA>(m, table, sen, alpha, &mut st);
+                continue;
+            }
             match self.model {
                 ModelKind::SkipGram => self.skipgram_sentence::<FMA>(m, sen, alpha, &mut st),
                 ModelKind::Cbow => self.cbow_sentence::<FMA>(m, sen, alpha, &mut st),
@@ -362,6 +396,84 @@ impl<'t> Worker<'t> {
                 pair += 1;
             }
         }
+    }
+
+    /// fastText's skip-gram and CBOW with subwords (`FastText::skipgram`, `::cbow`): the
+    /// hidden vector is the mean of a bag of input rows — skip-gram: the centre word's own
+    /// row and n-gram rows, trained against each context word in turn; CBOW: the rows of
+    /// every context word, trained against the centre word — and every row of the bag
+    /// then receives the whole input-side gradient (fastText does not divide it).
+    #[inline(always)]
+    fn subword_sentence<const FMA: bool>(
+        &mut self,
+        m: &Hogwild<'_>,
+        table: &SubwordTable,
+        sen: &[u32],
+        alpha: f32,
+        st: &mut WorkStats,
+    ) {
+        let n = sen.len();
+        for (i, &word) in sen.iter().enumerate() {
+            let b = self.rng.below(self.window as u32) as usize;
+            let w = self.window - b;
+            let lo = i.saturating_sub(w);
+            let hi = (i + w).min(n - 1);
+            if hi == lo {
+                continue;
+            }
+            match self.model {
+                ModelKind::SkipGram => {
+                    self.bag.clear();
+                    self.bag.extend_from_slice(table.rows(word));
+                    for c in (lo..=hi).filter(|&c| c != i) {
+                        self.bag_step::<FMA>(m, sen[c], alpha, st);
+                    }
+                }
+                ModelKind::Cbow => {
+                    self.bag.clear();
+                    for c in (lo..=hi).filter(|&c| c != i) {
+                        self.bag.extend_from_slice(table.rows(sen[c]));
+                    }
+                    self.bag_step::<FMA>(m, word, alpha, st);
+                }
+            }
+        }
+    }
+
+    /// One fastText update: the mean of the bag's input rows against `target` (and noise
+    /// words, and its Huffman path with `--hs`); the gradient added to every bag row.
+    #[inline(always)]
+    fn bag_step<const FMA: bool>(
+        &mut self,
+        m: &Hogwild<'_>,
+        target: u32,
+        alpha: f32,
+        st: &mut WorkStats,
+    ) {
+        self.neu1.fill(0.0);
+        for &r in &self.bag {
+            // SAFETY: bag rows are word ids or vocabulary + bucket ids; read-only here.
+            let row = unsafe { m.any_input_row(r) };
+            axpy::<FMA>(&mut self.neu1, 1.0, row);
+        }
+        let inv = 1.0 / self.bag.len() as f32;
+        self.neu1.iter_mut().for_each(|x| *x *= inv);
+        self.draw_noise(self.negative);
+        let (neu1, neu1e) = (&self.neu1, &mut self.neu1e);
+        neu1e.fill(0.0);
+        if let Some(tree) = self.tree {
+            train_hs::<FMA>(m, self.sig, neu1, tree.path(target), neu1e, alpha, st);
+        }
+        if self.negative > 0 {
+            train_outputs::<FMA>(m, self.sig, neu1, target, &self.negs, neu1e, alpha, st);
+        }
+        for &r in &self.bag {
+            // SAFETY: as above; `neu1e` is thread-local scratch. A row twice in the bag
+            // is updated twice, as in fastText.
+            let row = unsafe { m.any_input_row(r) };
+            axpy::<FMA>(row, 1.0, &self.neu1e);
+        }
+        st.pairs += 1;
     }
 
     /// word2vec.c's CBOW (with `cbow_mean = 1`): the mean of the context input rows is

@@ -51,6 +51,12 @@ pub fn fingerprint(cfg: &TrainConfig, corpus: &Corpus, engine: &str) -> serde_js
     if cfg.hs {
         more.insert("hs".into(), true.into());
     }
+    if let Some(p) = cfg.active_subwords() {
+        more.insert(
+            "subwords".into(),
+            serde_json::json!({"minn": p.minn, "maxn": p.maxn, "bucket": p.bucket}),
+        );
+    }
     if cfg.normalize.lowercase {
         more.insert("lowercase".into(), true.into());
     }

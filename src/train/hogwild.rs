@@ -45,6 +45,9 @@ pub fn train_cpu(
     let tree = cfg
         .hs
         .then(|| crate::huffman::HuffmanTree::new(corpus.vocab.counts()));
+    let subwords = cfg
+        .active_subwords()
+        .map(|p| crate::subword::SubwordTable::new(corpus.vocab.words(), &p));
     let total = corpus.words() * cfg.epochs as u64;
     let threads = cfg.threads.min(corpus.ids.len().max(1));
     let ranges = split_ranges(corpus.ids.len(), threads);
@@ -74,6 +77,7 @@ pub fn train_cpu(
     std::thread::scope(|s| {
         for (t, range) in ranges.into_iter().enumerate() {
             let (sub, alias, sig, hog, tree) = (&sub, &alias, &sig, &hog, tree.as_ref());
+            let subwords = subwords.as_ref();
             let (done, finished, pairs, diverged_at) = (&done, &finished, &pairs, &diverged_at);
             let (pause, quit, parked, wake) = (&pause, &quit, &parked, &wake);
             let start_cursor = resume.as_ref().and_then(|c| c.cursors.get(t).copied());
@@ -92,6 +96,7 @@ pub fn train_cpu(
                 let mut worker = Worker::new(seed, alias, sig, params);
                 worker.shared_negatives = cfg.shared_negatives;
                 worker.tree = tree;
+                worker.subwords = subwords;
                 if let Some(c) = start_cursor {
                     batcher.restore(&c);
                     worker.rng = crate::sampling::Rng::from_state(c.builder_rng);

@@ -40,15 +40,49 @@ pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
         check_divergence(l, report.words, cfg)?;
     }
     check_model_finite(&model, cfg)?;
+    // With subwords a word's vector is the mean of its own row and its n-gram rows, as
+    // fastText writes its .vec.
+    let sub_model = cfg.active_subwords().map(|p| {
+        let mut input = model.input.clone();
+        input.extend_from_slice(&model.subwords);
+        crate::fasttext::FastTextModel {
+            dim: model.dim,
+            words: corpus.vocab.words().to_vec(),
+            counts: corpus.vocab.counts().to_vec(),
+            params: p,
+            input,
+            output: model.output.clone(),
+            args: crate::fasttext::TrainArgs {
+                ws: cfg.window as i32,
+                epoch: cfg.epochs as i32,
+                min_count: cfg.min_count.min(i32::MAX as u64) as i32,
+                neg: cfg.negative as i32,
+                loss: if cfg.negative == 0 { 1 } else { 2 },
+                model: match cfg.model {
+                    crate::config::ModelKind::Cbow => 1,
+                    crate::config::ModelKind::SkipGram => 2,
+                },
+                t: cfg.sample,
+                ntokens: corpus.tokens_read as i64,
+            },
+        }
+    });
+    let word_vectors = match &sub_model {
+        Some(m) => std::borrow::Cow::Owned(m.word_vectors()),
+        None => std::borrow::Cow::Borrowed(&model.input),
+    };
+    if let (Some(m), Some(p)) = (&sub_model, &cfg.fasttext_bin) {
+        m.write(p)?;
+    }
     if cfg.classes > 0 {
-        let cl = crate::classes::kmeans(&model.input, model.dim, cfg.classes);
+        let cl = crate::classes::kmeans(&word_vectors, model.dim, cfg.classes);
         crate::classes::write_classes(&cfg.output, corpus.vocab.words(), &cl)?;
     } else {
         crate::io::write_vectors(
             &cfg.output,
             corpus.vocab.words(),
             model.dim,
-            &model.input,
+            &word_vectors,
             cfg.output_format(),
         )?;
     }

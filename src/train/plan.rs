@@ -65,8 +65,8 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
     // Open the GPU first: a missing adapter should fail before minutes of corpus reading.
     let engine = match cfg.backend {
         BackendKind::Cpu => None,
-        BackendKind::Auto if cfg.hs => {
-            reporter.note("--hs: hierarchical softmax trains on the CPU");
+        BackendKind::Auto if cfg.hs || cfg.subwords.is_some() => {
+            reporter.note("--hs/--subwords train on the CPU");
             None
         }
         kind => gpu::GpuContext::open(kind, cfg.adapter, reporter)?,
@@ -159,6 +159,16 @@ pub fn train_corpus(
     };
     if cfg.hs {
         model = model.with_hs();
+    }
+    if let Some(p) = cfg.active_subwords() {
+        let bytes = (p.bucket * cfg.dim * 4) as f64;
+        reporter.note(&format!(
+            "memory: subword buckets {} × {} f32 = {:.2} GiB, on top of the word matrices",
+            p.bucket,
+            cfg.dim,
+            bytes / (1u64 << 30) as f64
+        ));
+        model = model.with_subwords(p.bucket, cfg.seed);
     }
     if ck.resume.is_none() {
         for (path, flag, output) in [

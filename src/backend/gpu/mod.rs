@@ -728,6 +728,7 @@ impl Backend for GpuBackend {
             input: self.download_matrix(&self.input)?,
             output: self.download_matrix(&self.output)?,
             hs: Vec::new(),
+            subwords: Vec::new(),
         })
     }
 

@@ -383,6 +383,7 @@ impl SparseBackend for GpuSparse {
                 input: wi,
                 output: wo,
                 hs: Vec::new(),
+                subwords: Vec::new(),
             },
             state,
         ))

@@ -1,0 +1,316 @@
+//! fastText's `.bin` model format (version 12), written for subword models so that fastText
+//! itself and gensim's `load_facebook_model` load them, and read back for vectors of any
+//! word.
+//!
+//! Layout (little-endian, as fastText writes it on x86): magic `793712314` and version `12`
+//! (i32); the arguments (`dim ws epoch minCount neg wordNgrams loss model bucket minn maxn
+//! lrUpdateRate`, i32 each, then `t` as f64); the dictionary (`size nwords nlabels` i32,
+//! `ntokens` i64, `pruneidx_size` i64 = −1, then per word its bytes, a NUL, its count i64
+//! and its type i8 = 0); `quant_input` (u8 = 0); the input matrix (`m n` i64, then
+//! `m × n` f32: the word rows, then the bucket rows); `qout` (u8 = 0); the output matrix.
+
+use crate::error::{Error, Result};
+use crate::files::AtomicFile;
+use crate::subword::{word_vector, SubwordParams};
+use std::io::Write;
+use std::path::Path;
+
+pub const MAGIC: i32 = 793_712_314;
+pub const VERSION: i32 = 12;
+
+/// What a `.bin` holds that the vectors of words (seen or not) need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FastTextModel {
+    pub dim: usize,
+    pub words: Vec<String>,
+    pub counts: Vec<u64>,
+    pub params: SubwordParams,
+    /// Word rows, then bucket rows.
+    pub input: Vec<f32>,
+    pub output: Vec<f32>,
+    /// Training arguments stored in the file (ws, epoch, minCount, neg, loss, model, t).
+    pub args: TrainArgs,
+}
+
+/// The training arguments fastText stores beside the matrices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainArgs {
+    pub ws: i32,
+    pub epoch: i32,
+    pub min_count: i32,
+    pub neg: i32,
+    /// fastText's loss: 1 hierarchical softmax, 2 negative sampling.
+    pub loss: i32,
+    /// fastText's model: 1 CBOW, 2 skip-gram.
+    pub model: i32,
+    pub t: f64,
+    pub ntokens: i64,
+}
+
+impl FastTextModel {
+    /// The vector of `word`: the mean of its own row (if in the vocabulary) and its
+    /// n-gram rows, as fastText's `getWordVector`; `None` with neither.
+    pub fn vector(&self, word: &str, id: Option<u32>) -> Option<Vec<f32>> {
+        word_vector(
+            &self.input,
+            self.dim,
+            self.words.len(),
+            &self.params,
+            id,
+            word,
+        )
+    }
+
+    /// Every vocabulary word's vector, row-major.
+    pub fn word_vectors(&self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.words.len() * self.dim);
+        for (i, w) in self.words.iter().enumerate() {
+            out.extend(
+                self.vector(w, Some(i as u32))
+                    .expect("a vocabulary word has a row"),
+            );
+        }
+        out
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut f = AtomicFile::create(path)?;
+        let io = |e: std::io::Error| Error::io(path, e);
+        let w = f.writer();
+        let i32s = |w: &mut dyn Write, v: &[i32]| -> std::io::Result<()> {
+            for x in v {
+                w.write_all(&x.to_le_bytes())?;
+            }
+            Ok(())
+        };
+        let a = &self.args;
+        i32s(w, &[MAGIC, VERSION]).map_err(io)?;
+        i32s(
+            w,
+            &[
+                self.dim as i32,
+                a.ws,
+                a.epoch,
+                a.min_count,
+                a.neg,
+                1, // wordNgrams
+                a.loss,
+                a.model,
+                self.params.bucket as i32,
+                self.params.minn as i32,
+                self.params.maxn as i32,
+                100, // lrUpdateRate
+            ],
+        )
+        .map_err(io)?;
+        w.write_all(&a.t.to_le_bytes()).map_err(io)?;
+        let n = self.words.len() as i32;
+        i32s(w, &[n, n, 0]).map_err(io)?;
+        w.write_all(&a.ntokens.to_le_bytes()).map_err(io)?;
+        w.write_all(&(-1i64).to_le_bytes()).map_err(io)?;
+        for (word, &c) in self.words.iter().zip(&self.counts) {
+            w.write_all(word.as_bytes()).map_err(io)?;
+            w.write_all(&[0]).map_err(io)?;
+            w.write_all(&(c as i64).to_le_bytes()).map_err(io)?;
+            w.write_all(&[0]).map_err(io)?;
+        }
+        for (m, rows) in [
+            (&self.input, self.words.len() + self.params.bucket),
+            (&self.output, self.words.len()),
+        ] {
+            w.write_all(&[0]).map_err(io)?; // not quantised
+            w.write_all(&(rows as i64).to_le_bytes()).map_err(io)?;
+            w.write_all(&(self.dim as i64).to_le_bytes()).map_err(io)?;
+            w.write_all(bytemuck::cast_slice(m)).map_err(io)?;
+        }
+        f.commit()
+    }
+
+    /// Reads a `.bin` written by fastText (unsupervised, not quantised) or by [`write`].
+    ///
+    /// [`write`]: FastTextModel::write
+    pub fn read(path: &Path) -> Result<FastTextModel> {
+        let data = crate::files::read_bytes(path)?;
+        let bad = |m: &str| Error::input(path, format!("not a usable fastText .bin model: {m}"));
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Result<&[u8]> {
+            let s = data
+                .get(at..at + n)
+                .ok_or_else(|| bad("the file ends early (truncated?)"))?;
+            at += n;
+            Ok(s)
+        };
+        let mut i32_ = || -> Result<i32> { Ok(i32::from_le_bytes(take(4)?.try_into().unwrap())) };
+        if i32_()? != MAGIC {
+            return Err(bad(
+                "wrong magic number (a word2vec file? use it as --vectors directly)",
+            ));
+        }
+        let version = i32_()?;
+        if version != VERSION {
+            return Err(bad(&format!(
+                "version {version}; this reader knows {VERSION}"
+            )));
+        }
+        let mut a = [0i32; 12];
+        for x in a.iter_mut() {
+            *x = i32_()?;
+        }
+        let [dim, ws, epoch, min_count, neg, _word_ngrams, loss, model, bucket, minn, maxn, _lr] =
+            a;
+        let t = f64::from_le_bytes(take(8)?.try_into().unwrap());
+        let size = i32::from_le_bytes(take(4)?.try_into().unwrap());
+        let nwords = i32::from_le_bytes(take(4)?.try_into().unwrap());
+        let nlabels = i32::from_le_bytes(take(4)?.try_into().unwrap());
+        let ntokens = i64::from_le_bytes(take(8)?.try_into().unwrap());
+        let pruneidx = i64::from_le_bytes(take(8)?.try_into().unwrap());
+        if dim <= 0 || bucket < 0 || minn < 0 || maxn < minn.min(maxn) || size < 0 {
+            return Err(bad("impossible arguments in the header"));
+        }
+        if nlabels != 0 || size != nwords {
+            return Err(bad(
+                "a supervised (classifier) model; only word vectors models are read",
+            ));
+        }
+        if pruneidx > 0 {
+            return Err(bad("a pruned (quantised) model; use the unquantised .bin"));
+        }
+        let mut words = Vec::with_capacity(size as usize);
+        let mut counts = Vec::with_capacity(size as usize);
+        for _ in 0..size {
+            let rest = data.get(at..).unwrap_or(&[]);
+            let nul = rest
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or_else(|| bad("a dictionary word without its NUL end"))?;
+            words.push(String::from_utf8_lossy(&rest[..nul]).into_owned());
+            at += nul + 1;
+            let mut take = |n: usize| -> Result<&[u8]> {
+                let s = data
+                    .get(at..at + n)
+                    .ok_or_else(|| bad("the file ends early"))?;
+                at += n;
+                Ok(s)
+            };
+            counts.push(i64::from_le_bytes(take(8)?.try_into().unwrap()).max(0) as u64);
+            take(1)?;
+        }
+        let mut matrix = |what: &str| -> Result<(usize, usize, Vec<f32>)> {
+            let mut take = |n: usize| -> Result<&[u8]> {
+                let s = data
+                    .get(at..at + n)
+                    .ok_or_else(|| bad("the file ends early"))?;
+                at += n;
+                Ok(s)
+            };
+            if take(1)?[0] != 0 {
+                return Err(bad(&format!(
+                    "the {what} matrix is quantised (.ftz); use the .bin"
+                )));
+            }
+            let m = i64::from_le_bytes(take(8)?.try_into().unwrap());
+            let n = i64::from_le_bytes(take(8)?.try_into().unwrap());
+            let len = (m as u64)
+                .checked_mul(n as u64)
+                .filter(|&l| m >= 0 && n >= 0 && l <= (data.len() as u64) / 4)
+                .ok_or_else(|| bad(&format!("the {what} matrix's shape does not fit the file")))?
+                as usize;
+            let v = take(len * 4)?
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            Ok((m as usize, n as usize, v))
+        };
+        let (mi, ni, input) = matrix("input")?;
+        let (mo, no, output) = matrix("output")?;
+        let dim = dim as usize;
+        if ni != dim || mi != size as usize + bucket as usize || no != dim || mo < size as usize {
+            return Err(bad("matrix shapes do not match the dictionary"));
+        }
+        Ok(FastTextModel {
+            dim,
+            words,
+            counts,
+            params: SubwordParams {
+                minn: minn as usize,
+                maxn: maxn as usize,
+                bucket: bucket as usize,
+            },
+            input,
+            output,
+            args: TrainArgs {
+                ws,
+                epoch,
+                min_count,
+                neg,
+                loss,
+                model,
+                t,
+                ntokens,
+            },
+        })
+    }
+}
+
+/// Whether the file starts with fastText's magic number.
+pub fn is_fasttext_bin(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && i32::from_le_bytes(head) == MAGIC
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> FastTextModel {
+        let params = SubwordParams {
+            minn: 3,
+            maxn: 5,
+            bucket: 50,
+        };
+        let (v, dim) = (3usize, 4usize);
+        FastTextModel {
+            dim,
+            words: vec!["the".into(), "café".into(), "zebra".into()],
+            counts: vec![30, 20, 10],
+            params,
+            input: (0..(v + 50) * dim)
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect(),
+            output: (0..v * dim).map(|i| i as f32).collect(),
+            args: TrainArgs {
+                ws: 5,
+                epoch: 1,
+                min_count: 5,
+                neg: 5,
+                loss: 2,
+                model: 2,
+                t: 1e-4,
+                ntokens: 60,
+            },
+        }
+    }
+
+    #[test]
+    fn round_trip_and_vectors_of_unseen_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.bin");
+        let m = sample();
+        m.write(&p).unwrap();
+        assert!(is_fasttext_bin(&p));
+        let back = FastTextModel::read(&p).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(m.word_vectors().len(), 3 * 4);
+        assert!(m.vector("zebras", None).is_some());
+        // Every truncation is an error, never a panic.
+        let bytes = std::fs::read(&p).unwrap();
+        for n in (0..bytes.len()).step_by(7) {
+            std::fs::write(&p, &bytes[..n]).unwrap();
+            assert!(FastTextModel::read(&p).is_err(), "truncated at {n}");
+        }
+    }
+}
