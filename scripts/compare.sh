@@ -35,6 +35,10 @@ if [ "$MODEL" = cbow ]; then ALPHA=0.05; CBOW=1; else ALPHA=0.025; CBOW=0; fi
 HS=${HS:-0}
 NEG=${NEG:-5}
 HSFLAG=$([ "$HS" = 1 ] && echo --hs || true)
+# SUB=1: subword units (w2v-gpu --subwords, fastText -minn 3 -maxn 6; word2vec.c and gensim's
+# Word2Vec have none and are skipped).
+SUB=${SUB:-0}
+if [ "$SUB" = 1 ]; then HSFLAG="$HSFLAG --subwords"; fi
 WORDS=$(wc -w < "$CORPUS")
 
 eval_vectors() { # name words_per_sec file
@@ -66,6 +70,7 @@ if [ -n "${EXTRA:-}" ]; then
   eval_vectors "w2v-gpu (cpu, $THREADS threads) \`$EXTRA\`" "$WPS" "$OUT/w2v-gpu-x.bin"
 fi
 
+if [ "$SUB" != 1 ]; then
 # word2vec.c: the vocabulary is counted and saved first, then the timed run reads it.
 "$PEERS/bin/word2vec" -train "$CORPUS" -output "$OUT/w2v-c-vocab.bin" -size 1 -iter 1 -min-count 5 \
     -threads 1 -save-vocab "$OUT/w2v-c.vocab" -sample 1 -negative 1 > /dev/null 2>&1
@@ -95,16 +100,18 @@ m.wv.save_word2vec_format(out, binary=True)
 print(m.corpus_total_words / dt)
 PY
 eval_vectors "gensim 4.4" "$(cat "$OUT/gensim.wps")" "$OUT/gensim.bin"
+fi
 
 # fastText without subwords: wall time of the run minus the same run with -epoch 0.
 if command -v fasttext >/dev/null; then
   FTM=$([ "$MODEL" = cbow ] && echo cbow || echo skipgram)
   FTLOSS=$([ "$HS" = 1 ] && [ "$NEG" = 0 ] && echo "-loss hs" || echo "-neg $NEG")
+  FTSUB=$([ "$SUB" = 1 ] && echo "-minn 3 -maxn 6" || echo "-minn 0 -maxn 0")
   # shellcheck disable=SC2086 # FTLOSS is two words
   ft() { fasttext "$FTM" -input "$CORPUS" -output "$1" -dim 100 -ws 5 $FTLOSS -minCount 5 \
-      -epoch "$2" -t 1e-4 -lr $ALPHA -thread "$THREADS" -minn 0 -maxn 0 > "$1.log" 2>&1; }
+      -epoch "$2" -t 1e-4 -lr $ALPHA -thread "$THREADS" $FTSUB > "$1.log" 2>&1; }
   T0=$(now); ft "$OUT/ft0" 0; T1=$(now); ft "$OUT/ft" 1; T2=$(now)
-  eval_vectors "fastText (-minn 0 -maxn 0)" "$(echo "$WORDS / (($T2 - $T1) - ($T1 - $T0))" | bc -l)" "$OUT/ft.vec"
+  eval_vectors "fastText ($FTSUB)" "$(echo "$WORDS / (($T2 - $T1) - ($T1 - $T0))" | bc -l)" "$OUT/ft.vec"
 fi
 # finalfrontier without subwords, when asked for (skip-gram only).
 if [ -n "${FF:-}" ] && [ "$MODEL" = skipgram ]; then
@@ -115,5 +122,5 @@ if [ -n "${FF:-}" ] && [ "$MODEL" = skipgram ]; then
   eval_vectors "finalfrontier 0.9 (--subwords none; wall incl. vocab)" "$(echo "$WORDS / ($T1 - $T0)" | bc -l)" "$OUT/ff.bin"
 fi
 echo
-echo "corpus: $CORPUS ($WORDS words), model $MODEL, negative $NEG, hs $HS, $THREADS threads, $(date -u +%Y-%m-%d), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "corpus: $CORPUS ($WORDS words), model $MODEL, negative $NEG, hs $HS, subwords $SUB, $THREADS threads, $(date -u +%Y-%m-%d), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 rm -rf "$OUT"

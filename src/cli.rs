@@ -1124,6 +1124,38 @@ fn eval_command(a: &EvalArgs) -> anyhow::Result<()> {
             "file": r.file, "spearman": r.spearman, "pearson": r.pearson, "pairs": r.pairs, "oov": r.oov
         }));
     }
+    // A subword model also covers the pairs' unseen words, from their n-grams.
+    let mut out_sub = Vec::new();
+    if crate::fasttext::is_fasttext_bin(&a.vectors) && !a.similarity.is_empty() {
+        let mut words = Vec::new();
+        for f in &a.similarity {
+            let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+            words.extend(
+                text.split_whitespace()
+                    .filter(|t| t.parse::<f64>().is_err())
+                    .map(str::to_string),
+            );
+        }
+        words.sort();
+        words.dedup();
+        let space = load_space_for(&a.vectors, a.limit, !a.case_sensitive, &words)?;
+        for f in &a.similarity {
+            let r = evaluate_similarity(&space, f, usize::MAX)?;
+            if !a.json {
+                outln!(
+                    "similarity {} with n-gram vectors for unseen words: spearman {:.4}, pearson {:.4} ({} pairs, {} OOV)",
+                    r.file,
+                    r.spearman,
+                    r.pearson,
+                    r.pairs,
+                    r.oov
+                );
+            }
+            out_sub.push(serde_json::json!({
+                "file": r.file, "spearman": r.spearman, "pearson": r.pearson, "pairs": r.pairs, "oov": r.oov
+            }));
+        }
+    }
     if a.json {
         outln!(
             "{}",
@@ -1132,6 +1164,7 @@ fn eval_command(a: &EvalArgs) -> anyhow::Result<()> {
                 "words": space.len(),
                 "dim": space.dim,
                 "restrict": a.restrict,
+                "similarity_with_subwords": out_sub,
                 "analogies": out_an,
                 "similarity": out_sim,
                 "load_seconds": load_s,

@@ -185,6 +185,13 @@ pub fn train_corpus(
             }
         }
     }
+    if !cfg.minibatches() {
+        reporter.note(&format!(
+            "memory: model {:.1} MiB on the heap; {}",
+            model.bytes() as f64 / (1u64 << 20) as f64,
+            ids_note(corpus)
+        ));
+    }
     if cfg.minibatches() {
         let (model, mut r) =
             train_sparse_corpus(corpus, engine, cfg, params, model, reporter, &mut ck)?;
@@ -220,6 +227,18 @@ pub fn train_corpus(
     Ok((model, report))
 }
 
+/// The corpus side of the memory estimate: the id stream's size and where it lives.
+fn ids_note(corpus: &Corpus) -> String {
+    let mib = corpus.ids.len() as f64 * 4.0 / (1u64 << 20) as f64;
+    if corpus.ids.cache_bytes() > 0 {
+        format!(
+            "the corpus ids ({mib:.1} MiB) are a memory-mapped cache file (page cache, not heap)"
+        )
+    } else {
+        format!("the corpus ids take {mib:.1} MiB of heap")
+    }
+}
+
 /// The adaptive optimizers: prints the memory the model and its state need, then trains
 /// minibatches on the CPU or the GPU.
 fn train_sparse_corpus(
@@ -237,12 +256,13 @@ fn train_sparse_corpus(
     let model_bytes = model.bytes();
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     reporter.note(&format!(
-        "memory: model {:.1} MiB (2 × {vocab} × {} f32) + {} state {:.1} MiB = {:.1} MiB",
+        "memory: model {:.1} MiB (2 × {vocab} × {} f32) + {} state {:.1} MiB = {:.1} MiB on the heap; {}",
         mib(model_bytes),
         cfg.dim,
         opt.kind.name(),
         mib(state_bytes),
-        mib(model_bytes + state_bytes)
+        mib(model_bytes + state_bytes),
+        ids_note(corpus)
     ));
     let state = match ck.resume.as_mut().and_then(|c| c.state.take()) {
         Some(s) if s.kind == opt.kind => s,
