@@ -62,6 +62,19 @@ fn flush(id: u32, s: u32, d: u32) {
     }
 }
 
+// The context side for window_logits: context row i of the window of centre p is ring
+// slot ctx_slot(p, left, i); CBOW reads the mean h.
+fn input_base(p: u32, left: u32, i: u32) -> u32 {
+    return ctx_slot(p, left, i) * DIM;
+}
+
+fn input_at(base: u32, d: u32) -> f32 {
+    if (IS_CBOW) {
+        return hvec[d];
+    }
+    return ring_cur[base + d];
+}
+
 fn load(id: u32, s: u32, d: u32) {
     if (id != SENT) {
         let v = in_load(id, d);
@@ -107,8 +120,7 @@ fn train(
         load(tok_at(q, n), slot_of(q), e % DIM);
     }
 
-    var lsum = 0.0;
-    var lterms = 0.0;
+    var loss = vec2<f32>(0.0, 0.0);
     for (var p = p0; p < p1; p++) {
         // workgroupUniformLoad is also the barrier after the previous window's updates.
         let w = workgroupUniformLoad(&win[p - p0]);
@@ -155,41 +167,10 @@ fn train(
             workgroupBarrier();
         }
 
-        // Logits, gradients and loss: a segment of lpc lanes per (context, output) cell.
+        // Logits, gradients and loss (matrices.wgsl).
         let alpha = rate_at(alpha0, alpha1, p, n);
         let cells = select(nc * NOUT, NOUT, IS_CBOW);
-        let lpc = lanes_per_cell(cells, sg_size);
-        let seg_lane = lane_index % lpc;
-        for (var base = 0u; base < cells; base += WG / lpc) {
-            let cell = base + lane_index / lpc;
-            let i = cell / NOUT;
-            let j = cell % NOUT;
-            let live = cell < cells && (j == 0u || ids_o[j] != centre);
-            var f = 0.0;
-            if (live) {
-                if (IS_CBOW) {
-                    for (var d = seg_lane; d < DIM; d += lpc) {
-                        f += hvec[d] * rows_o[j * DIM + d];
-                    }
-                } else {
-                    let base_c = ctx_slot(p, left, i) * DIM;
-                    for (var d = seg_lane; d < DIM; d += lpc) {
-                        f += ring_cur[base_c + d] * rows_o[j * DIM + d];
-                    }
-                }
-            }
-            f = seg_sum(f, lpc);
-            if (cell < cells && seg_lane == 0u) {
-                var g = 0.0;
-                if (live) {
-                    let r = sigmoid_bce(f, select(0.0, 1.0, j == 0u), alpha);
-                    g = r.x;
-                    lsum += r.y;
-                    lterms += 1.0;
-                }
-                grad[cell] = g;
-            }
-        }
+        window_logits(p, left, cells, alpha, sg_size, lane_index, &loss);
         workgroupBarrier();
 
         // Updates, one invocation per dimension: the output rows' deltas (from the context
@@ -238,7 +219,7 @@ fn train(
     }
 
     // The chunk's loss goes to its first position; the other positions report zero.
-    loss_part[lid] = vec2<f32>(lsum, lterms);
+    loss_part[lid] = loss;
     workgroupBarrier();
     if (lid == 0u) {
         var t = vec2<f32>(0.0, 0.0);

@@ -29,6 +29,19 @@ var<workgroup> grad: array<f32, MAXC * NOUT>;
 var<workgroup> gm: array<f32, MAXC * NOUT>;
 var<workgroup> loss_part: array<vec2<f32>, WG>;
 
+// The context side for window_logits: context row i is rows_c[i * DIM..]; CBOW reads the
+// mean h.
+fn input_base(p: u32, left: u32, i: u32) -> u32 {
+    return i * DIM;
+}
+
+fn input_at(base: u32, d: u32) -> f32 {
+    if (IS_CBOW) {
+        return hvec[d];
+    }
+    return rows_c[base + d];
+}
+
 fn first_c(i: u32) -> bool {
     for (var k = 0u; k < i; k++) {
         if (ids_c[k] == ids_c[i]) {
@@ -108,43 +121,11 @@ fn train(
     }
     workgroupBarrier();
 
-    // Phase 3: logits, gradients and loss: a segment of lpc lanes per (context, output)
-    // cell.
-    var lsum = 0.0;
-    var lterms = 0.0;
+    // Phase 3: logits, gradients and loss (matrices.wgsl).
+    var loss = vec2<f32>(0.0, 0.0);
     let cells = select(nc * NOUT, NOUT, IS_CBOW);
-    let lpc = lanes_per_cell(cells, sg_size);
-    let seg_lane = lane_index % lpc;
-    for (var base = 0u; base < cells; base += WG / lpc) {
-        let cell = base + lane_index / lpc;
-        let i = cell / NOUT;
-        let j = cell % NOUT;
-        let live = cell < cells && (j == 0u || ids_o[j] != ids_o[0]);
-        var f = 0.0;
-        if (live) {
-            for (var d = seg_lane; d < DIM; d += lpc) {
-                var x: f32;
-                if (IS_CBOW) {
-                    x = hvec[d];
-                } else {
-                    x = rows_c[i * DIM + d];
-                }
-                f += x * rows_o[j * DIM + d];
-            }
-        }
-        f = seg_sum(f, lpc);
-        if (cell < cells && seg_lane == 0u) {
-            var g = 0.0;
-            if (live) {
-                let r = sigmoid_bce(f, select(0.0, 1.0, j == 0u), alpha);
-                g = r.x;
-                lsum += r.y;
-                lterms += 1.0;
-            }
-            grad[cell] = g;
-        }
-    }
-    loss_part[lid] = vec2<f32>(lsum, lterms);
+    window_logits(pos, 0u, cells, alpha, sg_size, lane_index, &loss);
+    loss_part[lid] = loss;
     workgroupBarrier();
 
     // Phase 4: merge the gradients of repeated rows onto their first occurrence.

@@ -1,7 +1,7 @@
 //! Command-line interface: one clap struct per subcommand; `run` maps errors to exit codes
 //! (0 ok, 1 runtime error, 2 usage error).
 
-use crate::config::{BackendKind, Format, ModelKind, TrainConfig};
+use crate::config::{BackendKind, FeatureVariant, Format, ModelKind, TrainConfig};
 use crate::error::Error;
 use crate::eval::{evaluate_analogies, evaluate_similarity, Space};
 use crate::train::Reporter;
@@ -877,10 +877,7 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             }
         }
         Command::Vector(a) => {
-            let space = load_space_for(&a.vectors, None, true, &a.words)?;
-            check_words_present(&space, &a.vectors, None, &a.words)?;
-            for w in &a.words {
-                let v = word_vector_of(&a.vectors, &space, w)?;
+            for (w, v) in a.words.iter().zip(raw_vectors(&a.vectors, &a.words)?) {
                 let mut line = w.clone();
                 for x in v {
                     line.push_str(&format!(" {x}"));
@@ -1004,13 +1001,17 @@ fn check_words_present(
             ));
         }
     }
-    Err(Error::usage(
+    Err(not_found(missing, path))
+}
+
+fn not_found(word: &str, path: &std::path::Path) -> Error {
+    Error::usage(
         "WORD",
         format!(
-            "{missing:?} is not in {} (looked up by exact spelling, then case-insensitively)",
+            "{word:?} is not in {} (looked up by exact spelling, then case-insensitively)",
             path.display()
         ),
-    ))
+    )
 }
 
 fn load_space(path: &std::path::Path, limit: Option<usize>, ci: bool) -> crate::Result<Space> {
@@ -1030,28 +1031,57 @@ fn load_space_for(
         return load_space(path, limit, ci);
     }
     let m = crate::fasttext::FastTextModel::read(path)?;
-    let mut space = Space::new(&crate::io::fasttext_embeddings(&m, limit), ci);
+    Ok(space_from_model(&m, limit, ci, words))
+}
+
+/// The space of a subword model's first `limit` words, plus a query row for each of
+/// `words` that the vocabulary lacks, built from its n-grams.
+fn space_from_model(
+    m: &crate::fasttext::FastTextModel,
+    limit: Option<usize>,
+    ci: bool,
+    words: &[String],
+) -> Space {
+    let mut space = Space::new(&crate::io::fasttext_embeddings(m, limit), ci);
     let extra = words
         .iter()
         .filter(|w| space.lookup(w).is_none())
         .filter_map(|w| m.vector(w, None).map(|v| (w.clone(), v)))
         .collect();
     space.add_query_rows(extra);
-    Ok(space)
+    space
 }
 
-/// The raw (not normalised) vector of `w` for `vector`.
-fn word_vector_of(path: &std::path::Path, space: &Space, w: &str) -> crate::Result<Vec<f32>> {
+/// The raw (not normalised) vectors of `words` for `vector`, the file read once: from a
+/// subword model a word's own and n-gram rows (fastText's lookup: exact spelling), from a
+/// vectors file its row (exact spelling, then case-insensitively).
+fn raw_vectors(path: &std::path::Path, words: &[String]) -> crate::Result<Vec<Vec<f32>>> {
     if crate::fasttext::is_fasttext_bin(path) {
         let m = crate::fasttext::FastTextModel::read(path)?;
-        let id = m.words.iter().position(|x| x == w).map(|i| i as u32);
-        return m
-            .vector(w, id)
-            .ok_or_else(|| Error::usage("WORD", format!("{w:?} has no vector")));
+        let ids: std::collections::HashMap<&str, u32> = m
+            .words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.as_str(), i as u32))
+            .collect();
+        return words
+            .iter()
+            .map(|w| {
+                m.vector(w, ids.get(w.as_str()).copied())
+                    .ok_or_else(|| not_found(w, path))
+            })
+            .collect();
     }
     let emb = crate::io::read_vectors(path, None)?;
-    let i = space.lookup(w).expect("checked present") as usize;
-    Ok(emb.row(i).to_vec())
+    let space = Space::new(&emb, true);
+    check_words_present(&space, path, None, words)?;
+    Ok(words
+        .iter()
+        .map(|w| {
+            emb.row(space.lookup(w).expect("checked present") as usize)
+                .to_vec()
+        })
+        .collect())
 }
 
 fn pairs_json(r: &[(String, f32)]) -> serde_json::Value {
@@ -1071,8 +1101,35 @@ fn eval_command(a: &EvalArgs) -> anyhow::Result<()> {
         .into());
     }
     let t = std::time::Instant::now();
-    let space = load_space(&a.vectors, a.limit, !a.case_sensitive)?;
+    let ci = !a.case_sensitive;
+    // A subword model (a fastText .bin) is read once: the vocabulary's space here, the
+    // n-gram vectors of unseen words below.
+    let model = if crate::fasttext::is_fasttext_bin(&a.vectors) {
+        Some(crate::fasttext::FastTextModel::read(&a.vectors)?)
+    } else {
+        None
+    };
+    let space = match &model {
+        Some(m) => space_from_model(m, a.limit, ci, &[]),
+        None => load_space(&a.vectors, a.limit, ci)?,
+    };
     let load_s = t.elapsed().as_secs_f64();
+    // One line (or JSON object) per similarity result; `how` names the variant.
+    let similarity = |r: &crate::eval::SimilarityScore, how: &str| -> anyhow::Result<_> {
+        if !a.json {
+            outln!(
+                "similarity {}{how}: spearman {:.4}, pearson {:.4} ({} pairs, {} OOV)",
+                r.file,
+                r.spearman,
+                r.pearson,
+                r.pairs,
+                r.oov
+            );
+        }
+        Ok(serde_json::json!({
+            "file": r.file, "spearman": r.spearman, "pearson": r.pearson, "pairs": r.pairs, "oov": r.oov
+        }))
+    };
     let mut out_an = Vec::new();
     let mut out_sim = Vec::new();
     for f in &a.analogies {
@@ -1110,23 +1167,11 @@ fn eval_command(a: &EvalArgs) -> anyhow::Result<()> {
     }
     for f in &a.similarity {
         let r = evaluate_similarity(&space, f, 300_000)?;
-        if !a.json {
-            outln!(
-                "similarity {}: spearman {:.4}, pearson {:.4} ({} pairs, {} OOV)",
-                r.file,
-                r.spearman,
-                r.pearson,
-                r.pairs,
-                r.oov
-            );
-        }
-        out_sim.push(serde_json::json!({
-            "file": r.file, "spearman": r.spearman, "pearson": r.pearson, "pairs": r.pairs, "oov": r.oov
-        }));
+        out_sim.push(similarity(&r, "")?);
     }
     // A subword model also covers the pairs' unseen words, from their n-grams.
     let mut out_sub = Vec::new();
-    if crate::fasttext::is_fasttext_bin(&a.vectors) && !a.similarity.is_empty() {
+    if let (Some(m), false) = (&model, a.similarity.is_empty()) {
         let mut words = Vec::new();
         for f in &a.similarity {
             let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
@@ -1138,22 +1183,10 @@ fn eval_command(a: &EvalArgs) -> anyhow::Result<()> {
         }
         words.sort();
         words.dedup();
-        let space = load_space_for(&a.vectors, a.limit, !a.case_sensitive, &words)?;
+        let space = space_from_model(m, a.limit, ci, &words);
         for f in &a.similarity {
             let r = evaluate_similarity(&space, f, usize::MAX)?;
-            if !a.json {
-                outln!(
-                    "similarity {} with n-gram vectors for unseen words: spearman {:.4}, pearson {:.4} ({} pairs, {} OOV)",
-                    r.file,
-                    r.spearman,
-                    r.pearson,
-                    r.pairs,
-                    r.oov
-                );
-            }
-            out_sub.push(serde_json::json!({
-                "file": r.file, "spearman": r.spearman, "pearson": r.pearson, "pairs": r.pairs, "oov": r.oov
-            }));
+            out_sub.push(similarity(&r, " with n-gram vectors for unseen words")?);
         }
     }
     if a.json {

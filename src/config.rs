@@ -88,29 +88,52 @@ pub enum Atomics {
     CompareAndSwap,
 }
 
-impl Atomics {
+/// A kernel choice between a variant that needs an optional adapter feature and a portable
+/// fallback that every adapter runs (`Atomics`, `Reduce`): `auto` takes the first where the
+/// adapter has the feature, a flag forces either.
+pub trait FeatureVariant: Copy + PartialEq + 'static {
+    /// The flag that forces a variant.
+    const FLAG: &'static str;
+    /// The variant that needs [`FeatureVariant::FEATURE`], and the one every adapter runs.
+    const FAST: Self;
+    const PORTABLE: Self;
+    const FEATURE: wgpu::Features;
+    /// The feature as messages and `--json` name it.
+    const FEATURE_NAME: &'static str;
+
     /// The name `devices` and `--json` report.
-    pub fn name(self) -> &'static str {
-        match self {
-            Atomics::Native => "native",
-            Atomics::CompareAndSwap => "cas",
-        }
-    }
+    fn name(self) -> &'static str;
 
     /// The adapter feature the variant needs.
-    pub fn required_features(self) -> wgpu::Features {
-        match self {
-            Atomics::Native => wgpu::Features::SHADER_FLOAT32_ATOMIC,
-            Atomics::CompareAndSwap => wgpu::Features::empty(),
+    fn required_features(self) -> wgpu::Features {
+        if self == Self::FAST {
+            Self::FEATURE
+        } else {
+            wgpu::Features::empty()
         }
     }
 
     /// The variant the engine runs on an adapter with `features`, unless forced.
-    pub fn best_for(features: wgpu::Features) -> Atomics {
-        if features.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC) {
-            Atomics::Native
+    fn best_for(features: wgpu::Features) -> Self {
+        if features.contains(Self::FEATURE) {
+            Self::FAST
         } else {
-            Atomics::CompareAndSwap
+            Self::PORTABLE
+        }
+    }
+}
+
+impl FeatureVariant for Atomics {
+    const FLAG: &'static str = "--gpu-atomics";
+    const FAST: Atomics = Atomics::Native;
+    const PORTABLE: Atomics = Atomics::CompareAndSwap;
+    const FEATURE: wgpu::Features = wgpu::Features::SHADER_FLOAT32_ATOMIC;
+    const FEATURE_NAME: &'static str = "SHADER_FLOAT32_ATOMIC";
+
+    fn name(self) -> &'static str {
+        match self {
+            Atomics::Native => "native",
+            Atomics::CompareAndSwap => "cas",
         }
     }
 }
@@ -129,29 +152,19 @@ pub enum Reduce {
 
 impl Reduce {
     pub const ALL: [Reduce; 2] = [Reduce::Serial, Reduce::Subgroup];
+}
 
-    /// The name `--json` reports.
-    pub fn name(self) -> &'static str {
+impl FeatureVariant for Reduce {
+    const FLAG: &'static str = "--gpu-reduce";
+    const FAST: Reduce = Reduce::Subgroup;
+    const PORTABLE: Reduce = Reduce::Serial;
+    const FEATURE: wgpu::Features = wgpu::Features::SUBGROUP;
+    const FEATURE_NAME: &'static str = "SUBGROUP";
+
+    fn name(self) -> &'static str {
         match self {
             Reduce::Serial => "serial",
             Reduce::Subgroup => "subgroup",
-        }
-    }
-
-    /// The adapter feature the variant needs.
-    pub fn required_features(self) -> wgpu::Features {
-        match self {
-            Reduce::Serial => wgpu::Features::empty(),
-            Reduce::Subgroup => wgpu::Features::SUBGROUP,
-        }
-    }
-
-    /// The variant the engine runs on an adapter with `features`, unless forced.
-    pub fn best_for(features: wgpu::Features) -> Reduce {
-        if features.contains(wgpu::Features::SUBGROUP) {
-            Reduce::Subgroup
-        } else {
-            Reduce::Serial
         }
     }
 }

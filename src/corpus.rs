@@ -16,11 +16,7 @@ use std::path::Path;
 /// Marks the end of a sentence (a newline in the corpus) in the id stream.
 pub const SENTENCE_END: u32 = u32::MAX;
 
-/// word2vec.c's word separators (the trainer's and `phrases`' tokenizer).
-#[inline]
-pub(crate) fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c)
-}
+pub(crate) use crate::files::is_space;
 
 /// Calls `on(Some(word))` for every word and `on(None)` for every newline, in corpus order.
 #[inline]

@@ -132,21 +132,17 @@ impl FastTextModel {
     pub fn read(path: &Path) -> Result<FastTextModel> {
         let data = crate::files::read_bytes(path)?;
         let bad = |m: &str| Error::input(path, format!("not a usable fastText .bin model: {m}"));
-        let mut at = 0usize;
-        let mut take = |n: usize| -> Result<&[u8]> {
-            let s = data
-                .get(at..at + n)
-                .ok_or_else(|| bad("the file ends early (truncated?)"))?;
-            at += n;
-            Ok(s)
+        let mut r = Cursor {
+            data: &data,
+            at: 0,
+            bad: &bad,
         };
-        let mut i32_ = || -> Result<i32> { Ok(i32::from_le_bytes(take(4)?.try_into().unwrap())) };
-        if i32_()? != MAGIC {
+        if r.i32()? != MAGIC {
             return Err(bad(
                 "wrong magic number (a word2vec file? use it as --vectors directly)",
             ));
         }
-        let version = i32_()?;
+        let version = r.i32()?;
         if version != VERSION {
             return Err(bad(&format!(
                 "version {version}; this reader knows {VERSION}"
@@ -154,16 +150,16 @@ impl FastTextModel {
         }
         let mut a = [0i32; 12];
         for x in a.iter_mut() {
-            *x = i32_()?;
+            *x = r.i32()?;
         }
         let [dim, ws, epoch, min_count, neg, _word_ngrams, loss, model, bucket, minn, maxn, _lr] =
             a;
-        let t = f64::from_le_bytes(take(8)?.try_into().unwrap());
-        let size = i32::from_le_bytes(take(4)?.try_into().unwrap());
-        let nwords = i32::from_le_bytes(take(4)?.try_into().unwrap());
-        let nlabels = i32::from_le_bytes(take(4)?.try_into().unwrap());
-        let ntokens = i64::from_le_bytes(take(8)?.try_into().unwrap());
-        let pruneidx = i64::from_le_bytes(take(8)?.try_into().unwrap());
+        let t = f64::from_le_bytes(r.array()?);
+        let size = r.i32()?;
+        let nwords = r.i32()?;
+        let nlabels = r.i32()?;
+        let ntokens = r.i64()?;
+        let pruneidx = r.i64()?;
         if dim <= 0 || bucket < 0 || minn < 0 || maxn < minn.min(maxn) || size < 0 {
             return Err(bad("impossible arguments in the header"));
         }
@@ -178,51 +174,12 @@ impl FastTextModel {
         let mut words = Vec::with_capacity(size as usize);
         let mut counts = Vec::with_capacity(size as usize);
         for _ in 0..size {
-            let rest = data.get(at..).unwrap_or(&[]);
-            let nul = rest
-                .iter()
-                .position(|&b| b == 0)
-                .ok_or_else(|| bad("a dictionary word without its NUL end"))?;
-            words.push(String::from_utf8_lossy(&rest[..nul]).into_owned());
-            at += nul + 1;
-            let mut take = |n: usize| -> Result<&[u8]> {
-                let s = data
-                    .get(at..at + n)
-                    .ok_or_else(|| bad("the file ends early"))?;
-                at += n;
-                Ok(s)
-            };
-            counts.push(i64::from_le_bytes(take(8)?.try_into().unwrap()).max(0) as u64);
-            take(1)?;
+            words.push(r.cstr()?);
+            counts.push(r.i64()?.max(0) as u64);
+            r.take(1)?;
         }
-        let mut matrix = |what: &str| -> Result<(usize, usize, Vec<f32>)> {
-            let mut take = |n: usize| -> Result<&[u8]> {
-                let s = data
-                    .get(at..at + n)
-                    .ok_or_else(|| bad("the file ends early"))?;
-                at += n;
-                Ok(s)
-            };
-            if take(1)?[0] != 0 {
-                return Err(bad(&format!(
-                    "the {what} matrix is quantised (.ftz); use the .bin"
-                )));
-            }
-            let m = i64::from_le_bytes(take(8)?.try_into().unwrap());
-            let n = i64::from_le_bytes(take(8)?.try_into().unwrap());
-            let len = (m as u64)
-                .checked_mul(n as u64)
-                .filter(|&l| m >= 0 && n >= 0 && l <= (data.len() as u64) / 4)
-                .ok_or_else(|| bad(&format!("the {what} matrix's shape does not fit the file")))?
-                as usize;
-            let v = take(len * 4)?
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                .collect();
-            Ok((m as usize, n as usize, v))
-        };
-        let (mi, ni, input) = matrix("input")?;
-        let (mo, no, output) = matrix("output")?;
+        let (mi, ni, input) = r.matrix("input")?;
+        let (mo, no, output) = r.matrix("output")?;
         let dim = dim as usize;
         if ni != dim || mi != size as usize + bucket as usize || no != dim || mo < size as usize {
             return Err(bad("matrix shapes do not match the dictionary"));
@@ -249,6 +206,72 @@ impl FastTextModel {
                 ntokens,
             },
         })
+    }
+}
+
+/// A reading position in a `.bin`; every read past the end is an error naming the file.
+struct Cursor<'a> {
+    data: &'a [u8],
+    at: usize,
+    bad: &'a dyn Fn(&str) -> Error,
+}
+
+impl Cursor<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        let s = self
+            .at
+            .checked_add(n)
+            .and_then(|end| self.data.get(self.at..end))
+            .ok_or_else(|| (self.bad)("the file ends early (truncated?)"))?;
+        self.at += n;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        Ok(self.take(N)?.try_into().expect("N bytes"))
+    }
+
+    fn i32(&mut self) -> Result<i32> {
+        Ok(i32::from_le_bytes(self.array()?))
+    }
+
+    fn i64(&mut self) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+
+    /// A NUL-terminated word (bytes decoded as the vocabulary stores them).
+    fn cstr(&mut self) -> Result<String> {
+        let rest = self.data.get(self.at..).unwrap_or(&[]);
+        let nul = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| (self.bad)("a dictionary word without its NUL end"))?;
+        let w = String::from_utf8_lossy(&rest[..nul]).into_owned();
+        self.at += nul + 1;
+        Ok(w)
+    }
+
+    /// A dense matrix: the quantisation flag (must be 0), rows, columns (i64), the f32s.
+    fn matrix(&mut self, what: &str) -> Result<(usize, usize, Vec<f32>)> {
+        if self.take(1)?[0] != 0 {
+            return Err((self.bad)(&format!(
+                "the {what} matrix is quantised (.ftz); use the .bin"
+            )));
+        }
+        let m = self.i64()?;
+        let n = self.i64()?;
+        let len = (m as u64)
+            .checked_mul(n as u64)
+            .filter(|&l| m >= 0 && n >= 0 && l <= (self.data.len() as u64) / 4)
+            .ok_or_else(|| {
+                (self.bad)(&format!("the {what} matrix's shape does not fit the file"))
+            })? as usize;
+        let v = self
+            .take(len * 4)?
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        Ok((m as usize, n as usize, v))
     }
 }
 

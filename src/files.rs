@@ -108,11 +108,17 @@ pub fn rereadable(files: &[PathBuf]) -> bool {
         .all(|f| f.as_os_str() != "-" && std::fs::metadata(f).is_ok_and(|m| m.is_file()))
 }
 
+/// word2vec.c's word separators (the trainer's and `phrases`' tokenizer, and where the
+/// streamed corpus is cut into chunks).
+#[inline]
+pub(crate) fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c)
+}
+
 /// The last word separator in `b` (the end of the part of a chunk that holds only whole
 /// words), if any.
 fn last_separator(b: &[u8]) -> Option<usize> {
-    b.iter()
-        .rposition(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c))
+    b.iter().rposition(|&c| is_space(c))
 }
 
 /// Streams `files` (expanded by [`expand_input`] already, every one re-readable) as one
@@ -185,7 +191,7 @@ fn stream_mapped(path: &Path, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<
             // Extend to the next separator so the chunk ends on a whole word.
             end = bytes[end..]
                 .iter()
-                .position(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c))
+                .position(|&c| is_space(c))
                 .map_or(bytes.len(), |i| end + i + 1);
         }
         f(&bytes[start..end])?;

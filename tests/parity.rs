@@ -27,7 +27,7 @@
 mod common;
 
 use w2v_gpu::backend::cpu::{window_at, CpuReference};
-use w2v_gpu::backend::gpu::shaders::{Atomics, Kernel, Reduce};
+use w2v_gpu::backend::gpu::shaders::{Atomics, FeatureVariant, Kernel, Reduce};
 use w2v_gpu::backend::gpu::GpuBackend;
 use w2v_gpu::backend::{Backend, KernelParams, Rate};
 use w2v_gpu::batch::Batch;

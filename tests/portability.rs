@@ -5,7 +5,7 @@
 //! the same table (`shaders::features_possible_on`).
 
 use naga::valid::{Capabilities, ValidationFlags, Validator};
-use w2v_gpu::backend::gpu::shaders::{self, Atomics, Reduce, Variant};
+use w2v_gpu::backend::gpu::shaders::{self, Atomics, FeatureVariant, Reduce, Variant};
 use w2v_gpu::backend::KernelParams;
 use w2v_gpu::config::ModelKind;
 

@@ -230,6 +230,31 @@ fn train_hs<const FMA: bool>(
     }
 }
 
+/// One example in word2vec.c's order: `neu1e` cleared, then `x` trained along `target`'s
+/// Huffman path (`--hs`), then against `target` and the noise words `negs` (negative
+/// sampling; `None` with `--negative 0`), `neu1e` left holding the input-side gradient.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn train_example<const FMA: bool>(
+    m: &Hogwild<'_>,
+    sig: &SigmoidTable,
+    tree: Option<&HuffmanTree>,
+    x: &[f32],
+    target: u32,
+    negs: Option<&[u32]>,
+    neu1e: &mut [f32],
+    alpha: f32,
+    st: &mut WorkStats,
+) {
+    neu1e.fill(0.0);
+    if let Some(tree) = tree {
+        train_hs::<FMA>(m, sig, x, tree.path(target), neu1e, alpha, st);
+    }
+    if let Some(negs) = negs {
+        train_outputs::<FMA>(m, sig, x, target, negs, neu1e, alpha, st);
+    }
+}
+
 /// Per-thread state of the Hogwild trainer.
 pub struct Worker<'t> {
     pub rng: Rng,
@@ -325,6 +350,15 @@ impl<'t> Worker<'t> {
         st
     }
 
+    /// word2vec.c's window around position `i` of a sentence of `n` words: the effective
+    /// window `window - b` with `b` uniform in `0..window`, cut at the sentence's ends.
+    #[inline(always)]
+    fn draw_window(&mut self, i: usize, n: usize) -> (usize, usize) {
+        let b = self.rng.below(self.window as u32) as usize;
+        let w = self.window - b;
+        (i.saturating_sub(w), (i + w).min(n - 1))
+    }
+
     /// Replaces `negs` with `n` noise words drawn in order from the worker's stream.
     #[inline(always)]
     fn draw_noise(&mut self, n: usize) {
@@ -347,10 +381,7 @@ impl<'t> Worker<'t> {
         let n = sen.len();
         let k = self.negative;
         for (i, &word) in sen.iter().enumerate() {
-            let b = self.rng.below(self.window as u32) as usize;
-            let w = self.window - b;
-            let lo = i.saturating_sub(w);
-            let hi = (i + w).min(n - 1);
+            let (lo, hi) = self.draw_window(i, n);
             // The noise words of every pair of this window, drawn up front (K per pair, or
             // K for the whole window with shared negatives) so that the rows of the next
             // pair can be prefetched while the current one is computed: the noise rows are
@@ -384,13 +415,18 @@ impl<'t> Worker<'t> {
                 // SAFETY: `last` and targets are vocabulary ids; the input row and output
                 // rows live in different matrices (see `Hogwild`).
                 let l1 = unsafe { m.input_row(last) };
-                self.neu1e.fill(0.0);
-                if let Some(tree) = self.tree {
-                    train_hs::<FMA>(m, self.sig, l1, tree.path(word), &mut self.neu1e, alpha, st);
-                }
-                if k > 0 {
-                    train_outputs::<FMA>(m, self.sig, l1, word, negs, &mut self.neu1e, alpha, st);
-                }
+                let negs = (k > 0).then_some(negs);
+                train_example::<FMA>(
+                    m,
+                    self.sig,
+                    self.tree,
+                    l1,
+                    word,
+                    negs,
+                    &mut self.neu1e,
+                    alpha,
+                    st,
+                );
                 axpy::<FMA>(l1, 1.0, &self.neu1e);
                 st.pairs += 1;
                 pair += 1;
@@ -414,10 +450,7 @@ impl<'t> Worker<'t> {
     ) {
         let n = sen.len();
         for (i, &word) in sen.iter().enumerate() {
-            let b = self.rng.below(self.window as u32) as usize;
-            let w = self.window - b;
-            let lo = i.saturating_sub(w);
-            let hi = (i + w).min(n - 1);
+            let (lo, hi) = self.draw_window(i, n);
             if hi == lo {
                 continue;
             }
@@ -459,14 +492,18 @@ impl<'t> Worker<'t> {
         let inv = 1.0 / self.bag.len() as f32;
         self.neu1.iter_mut().for_each(|x| *x *= inv);
         self.draw_noise(self.negative);
-        let (neu1, neu1e) = (&self.neu1, &mut self.neu1e);
-        neu1e.fill(0.0);
-        if let Some(tree) = self.tree {
-            train_hs::<FMA>(m, self.sig, neu1, tree.path(target), neu1e, alpha, st);
-        }
-        if self.negative > 0 {
-            train_outputs::<FMA>(m, self.sig, neu1, target, &self.negs, neu1e, alpha, st);
-        }
+        let negs = (self.negative > 0).then_some(&self.negs[..]);
+        train_example::<FMA>(
+            m,
+            self.sig,
+            self.tree,
+            &self.neu1,
+            target,
+            negs,
+            &mut self.neu1e,
+            alpha,
+            st,
+        );
         for &r in &self.bag {
             // SAFETY: as above; `neu1e` is thread-local scratch. A row twice in the bag
             // is updated twice, as in fastText.
@@ -489,10 +526,7 @@ impl<'t> Worker<'t> {
     ) {
         let n = sen.len();
         for (i, &word) in sen.iter().enumerate() {
-            let b = self.rng.below(self.window as u32) as usize;
-            let w = self.window - b;
-            let lo = i.saturating_sub(w);
-            let hi = (i + w).min(n - 1);
+            let (lo, hi) = self.draw_window(i, n);
             if hi == lo {
                 // No context (a one-word sentence): nothing to train, no noise drawn.
                 continue;
@@ -515,14 +549,18 @@ impl<'t> Worker<'t> {
             }
             let inv = 1.0 / cw as f32;
             self.neu1.iter_mut().for_each(|x| *x *= inv);
-            let (neu1, neu1e) = (&self.neu1, &mut self.neu1e);
-            neu1e.fill(0.0);
-            if let Some(tree) = self.tree {
-                train_hs::<FMA>(m, self.sig, neu1, tree.path(word), neu1e, alpha, st);
-            }
-            if self.negative > 0 {
-                train_outputs::<FMA>(m, self.sig, neu1, word, &self.negs, neu1e, alpha, st);
-            }
+            let negs = (self.negative > 0).then_some(&self.negs[..]);
+            train_example::<FMA>(
+                m,
+                self.sig,
+                self.tree,
+                &self.neu1,
+                word,
+                negs,
+                &mut self.neu1e,
+                alpha,
+                st,
+            );
             for (c, &ctx) in sen.iter().enumerate().take(hi + 1).skip(lo) {
                 if c != i {
                     // SAFETY: as above; `neu1e` is thread-local scratch.

@@ -35,23 +35,24 @@ use crate::error::{Error, Result};
 /// Reads the corpus, trains, writes the vectors. The whole `train` subcommand.
 pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
     // train_model validates the configuration (once per run).
-    let (model, corpus, mut report) = train_model(cfg, reporter)?;
+    let (mut model, corpus, mut report) = train_model(cfg, reporter)?;
     if let Some(l) = report.final_loss {
         check_divergence(l, report.words, cfg)?;
     }
     check_model_finite(&model, cfg)?;
     // With subwords a word's vector is the mean of its own row and its n-gram rows, as
-    // fastText writes its .vec.
+    // fastText writes its .vec. The matrices move into fastText's layout (word rows, then
+    // bucket rows) rather than being copied: the buckets alone can be gigabytes.
     let sub_model = cfg.active_subwords().map(|p| {
-        let mut input = model.input.clone();
-        input.extend_from_slice(&model.subwords);
+        let mut input = std::mem::take(&mut model.input);
+        input.append(&mut model.subwords);
         crate::fasttext::FastTextModel {
             dim: model.dim,
             words: corpus.vocab.words().to_vec(),
             counts: corpus.vocab.counts().to_vec(),
             params: p,
             input,
-            output: model.output.clone(),
+            output: std::mem::take(&mut model.output),
             args: crate::fasttext::TrainArgs {
                 ws: cfg.window as i32,
                 epoch: cfg.epochs as i32,
@@ -87,11 +88,13 @@ pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
         )?;
     }
     if let Some(p) = &cfg.save_context {
+        // The output matrix moved into the subword model when there is one.
+        let output = sub_model.as_ref().map_or(&model.output, |m| &m.output);
         crate::io::write_vectors(
             p,
             corpus.vocab.words(),
             model.dim,
-            &model.output,
+            output,
             cfg.output_format(),
         )?;
     }

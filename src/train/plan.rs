@@ -5,7 +5,7 @@ use super::pipeline::{train_minibatches, train_with_backend};
 use super::{hogwild::train_cpu, Checkpointer, TrainReport};
 use crate::backend::cpu_sparse::CpuSparse;
 use crate::backend::{gpu, Backend, KernelParams, SparseBackend};
-use crate::config::{BackendKind, TrainConfig};
+use crate::config::{BackendKind, FeatureVariant, TrainConfig};
 use crate::corpus::{self, Corpus};
 use crate::error::{Error, Result};
 use crate::model::Model;

@@ -13,7 +13,7 @@ pub use context::GpuContext;
 
 use crate::backend::{Backend, KernelParams, Rate, StepLoss};
 use crate::batch::Batch;
-use crate::config::{ModelKind, TrainConfig};
+use crate::config::{FeatureVariant, ModelKind, TrainConfig};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::sampling::AliasTable;
@@ -174,24 +174,43 @@ pub(crate) fn pipeline(
     pipeline_with(device, label, source, entry, layout, true)
 }
 
-/// [`pipeline`] for a shader every lane of which writes the workgroup memory it reads
-/// before reading it: the pipeline is created without wgpu's zero-initialisation of
-/// workgroup memory (a loop over all of a workgroup's memory and a barrier at the start
-/// of every workgroup; the window kernel runs a workgroup per centre position). wgpu's
-/// bounds checks stay on: created without them (`create_shader_module_trusted`), the
-/// window kernel lost 3 analogy points on an NVIDIA H200 at dim 100 (BENCHMARKS.md), a
-/// cause not found, so the measured speed-up is not taken.
-pub(crate) fn pipeline_no_zeroing(
-    device: &wgpu::Device,
-    label: &str,
-    source: &str,
-    entry: &str,
-    layout: &wgpu::BindGroupLayout,
-) -> wgpu::ComputePipeline {
-    pipeline_with(device, label, source, entry, layout, false)
+/// The variant a run uses (`forced` by its flag, else the best the adapter supports) and
+/// why, for `--json`'s `kernel_reason`; a forced variant the adapter cannot run is a usage
+/// error naming the flag.
+fn choose<T: FeatureVariant>(forced: Option<T>, ctx: &GpuContext) -> Result<(T, String)> {
+    let chosen = match forced {
+        None => T::best_for(ctx.features),
+        Some(v) if ctx.features.contains(v.required_features()) => v,
+        Some(v) => {
+            return Err(Error::usage(
+                T::FLAG,
+                format!(
+                    "{} needs {:?}, which {} does not offer; use {} {} or auto",
+                    v.name(),
+                    v.required_features(),
+                    describe_adapter(&ctx.info),
+                    T::FLAG,
+                    T::PORTABLE.name()
+                ),
+            ))
+        }
+    };
+    let why = match forced {
+        Some(_) => T::FLAG.to_string(),
+        None if chosen == T::FAST => format!("auto: the adapter has {}", T::FEATURE_NAME),
+        None => format!("auto: the adapter lacks {}", T::FEATURE_NAME),
+    };
+    Ok((chosen, why))
 }
 
-fn pipeline_with(
+/// [`pipeline`], with wgpu's zero-initialisation of workgroup memory (a loop over all of a
+/// workgroup's memory and a barrier at the start of every workgroup) off when
+/// `zero_workgroup_memory` is false: only for shaders every lane of which writes the
+/// workgroup memory it reads before reading it. wgpu's bounds checks stay on: created
+/// without them (`create_shader_module_trusted`), the window kernel lost 3 analogy points
+/// on an NVIDIA H200 at dim 100 (BENCHMARKS.md), a cause not found, so the measured
+/// speed-up is not taken.
+pub(crate) fn pipeline_with(
     device: &wgpu::Device,
     label: &str,
     source: &str,
@@ -331,26 +350,7 @@ impl GpuBackend {
     ) -> Result<GpuBackend> {
         let limits = &ctx.limits;
         let wg_limit = limits.max_compute_workgroup_storage_size as u64;
-        let reduce = match cfg.gpu_reduce {
-            None => shaders::Reduce::best_for(ctx.features),
-            Some(r) if ctx.features.contains(r.required_features()) => r,
-            Some(r) => {
-                return Err(Error::usage(
-                    "--gpu-reduce",
-                    format!(
-                        "{} needs {:?}, which {} does not offer; use --gpu-reduce serial or auto",
-                        r.name(),
-                        r.required_features(),
-                        describe_adapter(&ctx.info)
-                    ),
-                ))
-            }
-        };
-        let reduce_why = match (cfg.gpu_reduce, reduce) {
-            (Some(_), _) => "--gpu-reduce",
-            (None, shaders::Reduce::Subgroup) => "auto: the adapter has SUBGROUP",
-            (None, shaders::Reduce::Serial) => "auto: the adapter lacks SUBGROUP",
-        };
+        let (reduce, reduce_why) = choose(cfg.gpu_reduce, &ctx)?;
         let kernel = cfg
             .gpu_kernel
             .unwrap_or_else(|| shaders::auto_kernel(&params, reduce, cfg.gpu_chunk, wg_limit));
@@ -461,30 +461,7 @@ impl GpuBackend {
             label: Some("train"),
             entries: &entries,
         });
-        let atomics = match cfg.gpu_atomics {
-            None => shaders::Atomics::best_for(ctx.features),
-            Some(a) if ctx.features.contains(a.required_features()) => a,
-            Some(a) => {
-                return Err(Error::usage(
-                    "--gpu-atomics",
-                    format!(
-                        "{} needs {:?}, which {} does not offer; use --gpu-atomics cas or auto",
-                        a.name(),
-                        a.required_features(),
-                        describe_adapter(&ctx.info)
-                    ),
-                ))
-            }
-        };
-        let atomics_why = match (cfg.gpu_atomics, atomics) {
-            (Some(_), _) => "--gpu-atomics".to_string(),
-            (None, shaders::Atomics::Native) => {
-                "auto: the adapter has SHADER_FLOAT32_ATOMIC".to_string()
-            }
-            (None, shaders::Atomics::CompareAndSwap) => {
-                "auto: the adapter lacks SHADER_FLOAT32_ATOMIC".to_string()
-            }
-        };
+        let (atomics, atomics_why) = choose(cfg.gpu_atomics, &ctx)?;
         let train_src = shaders::kernel_source(
             kernel,
             &params,
@@ -496,7 +473,7 @@ impl GpuBackend {
         );
         // Every lane of the SGD kernels writes the workgroup memory it reads (audited in
         // train.wgsl and chunk.wgsl), so the pipeline skips its zero-initialisation.
-        let train = pipeline_no_zeroing(device, "train", &train_src, "train", &train_layout);
+        let train = pipeline_with(device, "train", &train_src, "train", &train_layout, false);
         let train_groups = tokens
             .iter()
             .map(|t| {

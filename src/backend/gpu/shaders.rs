@@ -3,7 +3,7 @@
 
 use crate::backend::KernelParams;
 use crate::config::ModelKind;
-pub use crate::config::{Atomics, Kernel, Reduce, Updates};
+pub use crate::config::{Atomics, FeatureVariant, Kernel, Reduce, Updates};
 use crate::optim::{OptimParams, OptimizerKind};
 
 pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
