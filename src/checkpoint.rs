@@ -41,7 +41,7 @@ const MAGIC: &[u8; 8] = b"W2VCKPT1";
 pub const KEEP: usize = 2;
 
 impl Cursor {
-    fn to_json(self) -> Value {
+    pub fn to_json(self) -> Value {
         json!([
             self.pos,
             self.epoch,
@@ -52,7 +52,7 @@ impl Cursor {
         ])
     }
 
-    fn from_json(v: &Value) -> Option<Cursor> {
+    pub fn from_json(v: &Value) -> Option<Cursor> {
         let a = v.as_array()?;
         let n = |i: usize| a.get(i).and_then(Value::as_u64);
         Some(Cursor {

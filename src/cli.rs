@@ -289,6 +289,27 @@ pub struct TrainArgs {
     /// window (faster: fewer random rows; changes word2vec.c's math, see BENCHMARKS.md).
     #[arg(long)]
     pub shared_negatives: bool,
+    /// Distributed runs (`mpirun`, `--features mpi`): words each rank trains between two
+    /// syncs of its model with the others' (docs/distributed.md).
+    #[arg(long, default_value_t = 65_536)]
+    pub sync_words: u64,
+    /// Distributed runs: rows of the smallest frequency tier, averaged every sync (twice
+    /// as many every second sync, four times every fourth, ...).
+    #[arg(long, default_value_t = 1024)]
+    pub sync_rows: usize,
+    /// Distributed runs: every this many syncs is a full one (every row some rank changed);
+    /// 0: only at epoch ends, checkpoints and the end.
+    #[arg(long, default_value_t = 64)]
+    pub full_sync_every: u64,
+    /// Distributed runs: how the ranks' changes to a row combine: `touched` (divided by the
+    /// number of ranks that changed it), `sum`, or `mean` (over all ranks, with the
+    /// learning rate scaled by the number of ranks: see --sync-lr-scale).
+    #[arg(long, default_value = "mean", value_parser = ["mean", "touched", "sum"])]
+    pub sync_average: String,
+    /// Distributed runs: each rank's learning rate is the schedule's times this [default:
+    /// the number of ranks with `--sync-average mean` or `touched`, 1 with `sum`].
+    #[arg(long)]
+    pub sync_lr_scale: Option<f32>,
     /// Centre positions per GPU step.
     #[arg(long, default_value_t = 1 << 16)]
     pub gpu_batch: usize,
@@ -470,6 +491,15 @@ impl TrainArgs {
             max_binding_bytes: self.max_binding_bytes,
             count_pairs: false,
             shared_negatives: self.shared_negatives,
+            dist: crate::dist::DistOptions {
+                schedule: crate::dist::tiers::Schedule {
+                    period_words: self.sync_words,
+                    base_rows: self.sync_rows,
+                    full_every: self.full_sync_every,
+                },
+                average: crate::dist::Average::parse(&self.sync_average).unwrap_or_default(),
+                lr_scale: self.sync_lr_scale,
+            },
             optimizer: self.optimizer.into(),
             batch_size: self.batch_size,
             beta1: self.beta1,
@@ -740,7 +770,22 @@ fn run_command() -> i32 {
             return e.exit_code();
         }
     };
-    match dispatch(cli, &matches) {
+    let result = dispatch(cli, &matches);
+    if let (Err(e), Some(c)) = (&result, crate::dist::initialized()) {
+        // An error the ranks did not agree on leaves the others waiting in a collective:
+        // end the whole job (mpirun reports it) rather than let it hang.
+        let agreed = matches!(
+            e.downcast_ref::<Error>(),
+            Some(Error::Ranks { .. } | Error::Interrupted(_))
+        );
+        if c.size() > 1 && !agreed {
+            let code = e.downcast_ref::<Error>().map_or(1, Error::exit_code);
+            eprintln!("error: rank {}: {e:#}", c.rank());
+            c.abort(code);
+        }
+    }
+    crate::dist::finalize();
+    match result {
         Ok(()) => 0,
         Err(e) => {
             let pipe_closed = match e.downcast_ref::<StdoutError>() {
@@ -843,7 +888,30 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                 .into());
             }
             crate::train::install_signal_handlers();
-            let report = crate::train::train(&cfg, &Reporter::new(a.quiet))?;
+            let rank = match crate::dist::world() {
+                Some(c) => {
+                    let args: Vec<String> = std::env::args().skip(1).collect();
+                    crate::dist::agree(c, crate::dist::check_same_args(c, &args))?;
+                    c.rank()
+                }
+                None if crate::dist::launched_by_mpirun()
+                    && std::env::var("OMPI_COMM_WORLD_SIZE")
+                        .or_else(|_| std::env::var("PMI_SIZE"))
+                        .is_ok_and(|n| n != "1") =>
+                {
+                    return Err(Error::usage(
+                        "mpirun",
+                        "this w2v-gpu was built without MPI, so every rank would train the whole corpus alone; build with `cargo build --release --features mpi` (docs/distributed.md)",
+                    )
+                    .into());
+                }
+                None => 0,
+            };
+            // Rank 0 speaks for a distributed run.
+            let report = crate::train::train(&cfg, &Reporter::new(a.quiet || rank != 0))?;
+            if rank != 0 {
+                return Ok(());
+            }
             if a.json {
                 outln!("{}", report.to_json());
             } else {

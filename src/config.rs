@@ -295,6 +295,8 @@ pub struct TrainConfig {
     pub shared_negatives: bool,
     /// Count the GPU's (context, centre) pairs on the host (benchmarks).
     pub count_pairs: bool,
+    /// Distributed runs: the sync schedule and how rows are averaged.
+    pub dist: crate::dist::DistOptions,
     /// Test hook: pretend the device's storage binding limit is this many bytes, to force
     /// the row-range split of the matrices on small models.
     pub max_binding_bytes: Option<u64>,
@@ -408,6 +410,7 @@ impl Default for TrainConfig {
             gpu_chunk: DEFAULT_GPU_CHUNK,
             max_binding_bytes: None,
             count_pairs: false,
+            dist: crate::dist::DistOptions::default(),
             shared_negatives: false,
             optimizer: OptimizerKind::Sgd,
             batch_size: None,
@@ -512,6 +515,28 @@ impl TrainConfig {
 
     /// Checks every value once, so the trainers can trust them.
     pub fn validate(&self) -> Result<()> {
+        if self.dist.schedule.period_words == 0 {
+            return Err(Error::usage(
+                "--sync-words",
+                "must be at least 1 (words each rank trains between syncs)",
+            ));
+        }
+        if self
+            .dist
+            .lr_scale
+            .is_some_and(|s| !(s.is_finite() && s > 0.0))
+        {
+            return Err(Error::usage(
+                "--sync-lr-scale",
+                "must be a positive number (the factor on each rank's learning rate)",
+            ));
+        }
+        if self.dist.schedule.base_rows == 0 {
+            return Err(Error::usage(
+                "--sync-rows",
+                "must be at least 1 (rows of the smallest sync tier)",
+            ));
+        }
         if self.input.as_os_str().is_empty() {
             return Err(Error::usage("--input", "a corpus file is required"));
         }

@@ -273,22 +273,116 @@ impl Sink {
 /// text is read in chunks whose pages are released once done, so host memory does not grow
 /// with the corpus (standard input and pipes, readable once, are held in memory).
 pub fn load_with(paths: &[std::path::PathBuf], opts: LoadOptions) -> Result<Corpus> {
-    let path = paths.first().map_or(Path::new(""), |p| p.as_path());
-    let mut files = Vec::new();
-    for p in paths {
-        files.extend(expand_input(p)?);
+    load_part(paths, opts, None)
+}
+
+/// [`load_with`] for one rank of a distributed run: the rank reads and encodes its part
+/// of the corpus (`dist::split`); the vocabulary is built from every rank's counts merged
+/// (identical on all ranks); `tokens_read` is the whole corpus's. A rank's failure (a
+/// missing file, an empty part, a part without vocabulary words) fails every rank with its
+/// message. One rank reads the whole corpus exactly as [`load_with`] does.
+pub fn load_distributed(
+    paths: &[std::path::PathBuf],
+    opts: LoadOptions,
+    comm: &dyn crate::dist::Comm,
+) -> Result<Corpus> {
+    if comm.size() == 1 {
+        return load_with(paths, opts);
     }
-    let held = if crate::files::rereadable(&files) {
+    load_part(paths, opts, Some(comm))
+}
+
+/// Counts as bytes for the merge: (u32 length, word bytes, u64 count) each.
+fn pack_counts(counts: impl Iterator<Item = (String, u64)>) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (w, c) in counts {
+        b.extend_from_slice(&(w.len() as u32).to_le_bytes());
+        b.extend_from_slice(w.as_bytes());
+        b.extend_from_slice(&c.to_le_bytes());
+    }
+    b
+}
+
+fn unpack_counts(b: &[u8], out: &mut Vec<(String, u64)>) {
+    let mut i = 0;
+    while i + 4 <= b.len() {
+        let n = u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as usize;
+        let w = String::from_utf8_lossy(&b[i + 4..i + 4 + n]).into_owned();
+        let mut c = [0u8; 8];
+        c.copy_from_slice(&b[i + 4 + n..i + 12 + n]);
+        out.push((w, u64::from_le_bytes(c)));
+        i += 12 + n;
+    }
+}
+
+fn load_part(
+    paths: &[std::path::PathBuf],
+    opts: LoadOptions,
+    comm: Option<&dyn crate::dist::Comm>,
+) -> Result<Corpus> {
+    let path = paths.first().map_or(Path::new(""), |p| p.as_path());
+    // Each rank's outcome, shared before any collective that needs every rank.
+    let agree = |r: Result<()>| match comm {
+        Some(c) => crate::dist::agree(c, r),
+        None => r,
+    };
+    let mut files = Vec::new();
+    let expanded = paths.iter().try_for_each(|p| {
+        files.extend(expand_input(p)?);
+        Ok(())
+    });
+    agree(expanded)?;
+    let pieces = match comm {
+        None => None,
+        Some(c) => {
+            let missing = files
+                .iter()
+                .find(|f| f.as_os_str() != "-" && std::fs::metadata(f).is_err());
+            let r = if let Some(f) = missing {
+                Err(Error::input(
+                    f,
+                    "no such file on this rank; every rank must see the corpus at the same path (a shared file system, or a copy on each node)",
+                ))
+            } else if crate::files::rereadable(&files) {
+                crate::dist::split::pieces(&files, c.rank(), c.size())
+            } else {
+                Err(Error::usage(
+                    "--input",
+                    "under mpirun every rank reads its part of the corpus from files; standard input or a pipe cannot be split (write it to a file)",
+                ))
+            };
+            let r = r.and_then(|p| {
+                if p.is_empty() {
+                    Err(Error::input(
+                        path,
+                        format!(
+                            "rank {} of {}: its part of the corpus is empty (a compressed file is read whole by one rank); use fewer ranks, more text, or split the .gz into several files",
+                            c.rank(),
+                            c.size()
+                        ),
+                    ))
+                } else {
+                    Ok(p)
+                }
+            });
+            let mut got = None;
+            agree(r.map(|p| got = Some(p)))?;
+            got
+        }
+    };
+    let held = if pieces.is_some() || crate::files::rereadable(&files) {
         None
     } else {
         let b = read_all(paths)?;
         check_text(path, &b)?;
         Some(b)
     };
+    let several = files.len() > 1;
     let each = |f: &mut dyn FnMut(&[u8]) -> Result<()>| -> Result<()> {
-        match &held {
-            Some(b) => f(b),
-            None => crate::files::stream_chunks(&files, f),
+        match (&held, &pieces) {
+            (Some(b), _) => f(b),
+            (None, Some(p)) => crate::files::stream_pieces(p, several, f),
+            (None, None) => crate::files::stream_chunks(&files, f),
         }
     };
     let norm = opts.normalize;
@@ -303,25 +397,48 @@ pub fn load_with(paths: &[std::path::PathBuf], opts: LoadOptions) -> Result<Corp
         Some(v) => (v, 0, 0, 0),
         None => {
             let mut counter = WordCounter::new(opts.table_limit);
-            each(&mut |chunk| {
+            agree(each(&mut |chunk| {
                 tokenize(chunk, |tok| {
                     if let Some(w) = tok.and_then(|w| norm.apply(w)) {
                         counter.add(&w);
                     }
                 });
                 Ok(())
-            })?;
-            if counter.tokens == 0 {
-                return Err(no_words());
-            }
-            let (prunes, undercount, peak) =
+            }))?;
+            let (prunes, mut undercount, peak) =
                 (counter.prunes, counter.max_undercount(), counter.peak);
             let mut top = 0;
-            let v = Vocab::from_counts(
-                counter.into_counts().inspect(|(_, c)| top = top.max(*c)),
-                opts.min_count,
-                opts.max_vocab,
-            );
+            let v = match comm {
+                None => {
+                    if counter.tokens == 0 {
+                        return Err(no_words());
+                    }
+                    Vocab::from_counts(
+                        counter.into_counts().inspect(|(_, c)| top = top.max(*c)),
+                        opts.min_count,
+                        opts.max_vocab,
+                    )
+                }
+                Some(c) => {
+                    // Every rank's counts, merged: the same vocabulary everywhere.
+                    let mut sums = [counter.tokens, undercount];
+                    c.sum_u64(&mut sums);
+                    undercount = sums[1];
+                    if sums[0] == 0 {
+                        return Err(no_words());
+                    }
+                    let all = c.gather_bytes(&pack_counts(counter.into_counts()));
+                    let mut pairs = Vec::new();
+                    for b in &all {
+                        unpack_counts(b, &mut pairs);
+                    }
+                    Vocab::from_counts(
+                        pairs.into_iter().inspect(|(_, c)| top = top.max(*c)),
+                        opts.min_count,
+                        opts.max_vocab,
+                    )
+                }
+            };
             if v.is_empty() {
                 return Err(Error::input(
                     path,
@@ -342,7 +459,7 @@ pub fn load_with(paths: &[std::path::PathBuf], opts: LoadOptions) -> Result<Corp
     let mut tokens_read = 0u64;
     let mut words = 0u64;
     let mut last_was_end = true;
-    each(&mut |chunk| {
+    let encoded = each(&mut |chunk| {
         let mut failed = Ok(());
         tokenize(chunk, |tok| {
             let id = match tok {
@@ -365,7 +482,24 @@ pub fn load_with(paths: &[std::path::PathBuf], opts: LoadOptions) -> Result<Corp
             }
         });
         failed
-    })?;
+    });
+    let encoded = encoded.and_then(|()| match comm {
+        Some(c) if words == 0 => Err(Error::input(
+            path,
+            format!(
+                "rank {} of {}: its part of the corpus has no word of the vocabulary; use fewer ranks or more text",
+                c.rank(),
+                c.size()
+            ),
+        )),
+        _ => Ok(()),
+    });
+    agree(encoded)?;
+    if let Some(c) = comm {
+        let mut t = [tokens_read];
+        c.sum_u64(&mut t);
+        tokens_read = t[0];
+    }
     if tokens_read == 0 {
         return Err(no_words());
     }

@@ -39,6 +39,15 @@ pub enum Error {
     #[error("{0}")]
     Diverged(String),
 
+    /// Another rank of a distributed run failed (or this one, as every rank reports it):
+    /// every rank stops with the failing rank's message and exit code.
+    #[error("rank {rank} of the MPI job: {message}")]
+    Ranks {
+        rank: usize,
+        code: i32,
+        message: String,
+    },
+
     /// Training stopped on SIGINT/SIGTERM after saving what it could; the message says
     /// how to resume.
     #[error("{0}")]
@@ -73,6 +82,7 @@ impl Error {
         match self {
             Error::Usage { .. } => 2,
             Error::Interrupted(_) => 130,
+            Error::Ranks { code, .. } => *code,
             _ => 1,
         }
     }

@@ -182,23 +182,66 @@ fn stream_gz(path: &Path, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool
 }
 
 fn stream_mapped(path: &Path, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
+    stream_range(path, None, f)
+}
+
+/// Streams bytes `range` of a plain file (all of it with `None`) in chunks ending after a
+/// word separator; returns whether the file ends with a newline (or is empty).
+fn stream_range(
+    path: &Path,
+    range: Option<(usize, usize)>,
+    f: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<bool> {
     let bytes = read_bytes(path)?;
     check_text(path, &bytes)?;
-    let mut start = 0;
-    while start < bytes.len() {
-        let mut end = (start + CHUNK_BYTES).min(bytes.len());
-        if end < bytes.len() {
+    let (mut start, stop) = range.unwrap_or((0, bytes.len()));
+    let stop = stop.min(bytes.len());
+    while start < stop {
+        let mut end = (start + CHUNK_BYTES).min(stop);
+        if end < stop {
             // Extend to the next separator so the chunk ends on a whole word.
-            end = bytes[end..]
+            end = bytes[end..stop]
                 .iter()
                 .position(|&c| is_space(c))
-                .map_or(bytes.len(), |i| end + i + 1);
+                .map_or(stop, |i| end + i + 1);
         }
         f(&bytes[start..end])?;
         release(&bytes, start, end);
         start = end;
     }
     Ok(bytes.last().is_none_or(|&b| b == b'\n'))
+}
+
+/// A byte range of one corpus file (`start..end`; a compressed file is always whole): a
+/// rank's share of the corpus (`dist::split`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub path: PathBuf,
+    pub start: u64,
+    pub end: u64,
+    /// The range ends at the end of its file.
+    pub to_end: bool,
+}
+
+/// [`stream_chunks`] over one rank's part of the corpus (`dist::split`): each piece's bytes
+/// in order, a newline fed after a piece that ends its file when the file does not end
+/// with one and the corpus has several files (as [`read_all`] joins files).
+pub fn stream_pieces(
+    pieces: &[Piece],
+    several_files: bool,
+    f: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    for p in pieces {
+        let ends_with_newline = if is_gz(&p.path) {
+            stream_gz(&p.path, f)?
+        } else {
+            stream_range(&p.path, Some((p.start as usize, p.end as usize)), f)?
+        };
+        if several_files && p.to_end && !ends_with_newline {
+            f(b"\n")?;
+        }
+    }
+    Ok(())
 }
 
 /// Drops the resident pages of `bytes[start..end]` when it is a file mapping (they are

@@ -41,6 +41,7 @@ pub mod classes;
 pub mod cli;
 pub mod config;
 pub mod corpus;
+pub mod dist;
 pub mod error;
 pub mod eval;
 pub mod fasttext;

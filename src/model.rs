@@ -82,6 +82,22 @@ impl Model {
         self
     }
 
+    /// The matrices: input (word rows), output, hierarchical-softmax nodes, subword buckets
+    /// (the last two empty unless trained).
+    pub fn matrices(&self) -> [&[f32]; 4] {
+        [&self.input, &self.output, &self.hs, &self.subwords]
+    }
+
+    /// [`Model::matrices`], writable.
+    pub fn matrices_mut(&mut self) -> [&mut [f32]; 4] {
+        [
+            &mut self.input,
+            &mut self.output,
+            &mut self.hs,
+            &mut self.subwords,
+        ]
+    }
+
     /// Bytes of the matrices.
     pub fn bytes(&self) -> u64 {
         (self.input.len() + self.output.len() + self.hs.len() + self.subwords.len()) as u64 * 4

@@ -56,6 +56,8 @@ pub struct Hogwild<'a> {
     sub_rows: usize,
     dim: usize,
     rows: usize,
+    /// Distributed runs: every row accessed is marked as changed since its last sync.
+    marks: Option<&'a crate::dist::sync::RowMarks>,
     _model: PhantomData<&'a mut Model>,
 }
 
@@ -75,7 +77,37 @@ impl<'a> Hogwild<'a> {
             hs: model.hs.as_mut_ptr(),
             sub_rows: model.subwords.len() / model.dim.max(1),
             sub: model.subwords.as_mut_ptr(),
+            marks: None,
             _model: PhantomData,
+        }
+    }
+
+    /// Marks every row the trainer accesses in `marks` (a distributed run's sync).
+    pub fn with_marks(mut self, marks: Option<&'a crate::dist::sync::RowMarks>) -> Self {
+        self.marks = marks;
+        self
+    }
+
+    /// The matrices as the distributed sync reads and updates them while the workers
+    /// train, in `Model::matrices` order.
+    pub fn shared_matrices(&self) -> [crate::dist::sync::SharedMatrix; 4] {
+        let m = |ptr, rows| crate::dist::sync::SharedMatrix {
+            ptr,
+            rows,
+            dim: self.dim,
+        };
+        [
+            m(self.input, self.rows),
+            m(self.output, self.rows),
+            m(self.hs, self.hs_rows),
+            m(self.sub, self.sub_rows),
+        ]
+    }
+
+    #[inline(always)]
+    fn mark(&self, matrix: usize, row: usize) {
+        if let Some(m) = self.marks {
+            m.0[matrix].mark(row);
         }
     }
 
@@ -101,6 +133,7 @@ impl<'a> Hogwild<'a> {
     #[allow(clippy::mut_from_ref)]
     unsafe fn input_row(&self, row: u32) -> &mut [f32] {
         debug_assert!((row as usize) < self.rows);
+        self.mark(0, row as usize);
         std::slice::from_raw_parts_mut(self.input.add(row as usize * self.dim), self.dim)
     }
 
@@ -119,6 +152,7 @@ impl<'a> Hogwild<'a> {
     #[allow(clippy::mut_from_ref)]
     unsafe fn output_row(&self, row: u32) -> &mut [f32] {
         debug_assert!((row as usize) < self.rows);
+        self.mark(1, row as usize);
         std::slice::from_raw_parts_mut(self.output.add(row as usize * self.dim), self.dim)
     }
 }
@@ -137,6 +171,7 @@ impl Hogwild<'_> {
             self.input_row(row)
         } else {
             debug_assert!(r - self.rows < self.sub_rows);
+            self.mark(3, r - self.rows);
             std::slice::from_raw_parts_mut(self.sub.add((r - self.rows) * self.dim), self.dim)
         }
     }
@@ -147,6 +182,7 @@ impl Hogwild<'_> {
     #[allow(clippy::mut_from_ref)]
     unsafe fn hs_row(&self, node: u32) -> &mut [f32] {
         debug_assert!((node as usize) < self.hs_rows);
+        self.mark(2, node as usize);
         std::slice::from_raw_parts_mut(self.hs.add(node as usize * self.dim), self.dim)
     }
 }

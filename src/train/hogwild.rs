@@ -19,7 +19,9 @@ use crate::backend::{KernelParams, StepLoss};
 use crate::batch::{split_ranges, Batch, Batcher, Cursor};
 use crate::config::TrainConfig;
 use crate::corpus::Corpus;
-use crate::error::Result;
+use crate::dist::sync::{RowMarks, Syncer};
+use crate::dist::{Comm, DistOptions};
+use crate::error::{Error, Result};
 use crate::loss::SigmoidTable;
 use crate::model::Model;
 use crate::progress::Reporter;
@@ -27,9 +29,36 @@ use crate::sampling::{AliasTable, Subsampler};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// A distributed run as the trainer sees it.
+pub struct DistRun<'c> {
+    pub comm: &'c dyn Comm,
+    pub opts: DistOptions,
+    /// Training words per epoch over all ranks.
+    pub global_words: u64,
+}
+
+/// The learning-rate clock of a rank: the global word count at the last sync plus this
+/// rank's words since then times the number of ranks (the plain word count with one).
+struct Clock {
+    ranks: u64,
+    base_global: AtomicU64,
+    base_local: AtomicU64,
+}
+
+impl Clock {
+    fn global(&self, local: u64) -> u64 {
+        let (g, l) = (
+            self.base_global.load(Ordering::Relaxed),
+            self.base_local.load(Ordering::Relaxed),
+        );
+        g + local.saturating_sub(l) * self.ranks
+    }
+}
+
 /// word2vec.c's multi-threaded trainer: each thread takes a range of the id stream and runs
 /// all epochs over it, sharing the matrices Hogwild-style; the learning rate follows the
-/// words done by all threads together.
+/// words done by all threads together. In a distributed run (`dist`), by all threads of
+/// all ranks, and the monitor thread keeps the ranks' models together (`dist::sync`).
 pub fn train_cpu(
     corpus: &Corpus,
     cfg: &TrainConfig,
@@ -37,6 +66,7 @@ pub fn train_cpu(
     model: &mut Model,
     reporter: &Reporter,
     ck: &mut Checkpointer,
+    dist: Option<&DistRun>,
 ) -> Result<TrainReport> {
     let counts = corpus.vocab.counts();
     let sub = Subsampler::new(counts, cfg.sample);
@@ -48,11 +78,22 @@ pub fn train_cpu(
     let subwords = cfg
         .active_subwords()
         .map(|p| crate::subword::SubwordTable::new(corpus.vocab.words(), &p));
-    let total = corpus.words() * cfg.epochs as u64;
+    let (rank, ranks) = dist.map_or((0, 1), |d| (d.comm.rank(), d.comm.size()));
+    let epoch_words = dist.map_or_else(|| corpus.words(), |d| d.global_words);
+    let total = epoch_words * cfg.epochs as u64;
+    // Every rank keeps `cfg.threads` cursor slots in checkpoints (a rank with a tiny part
+    // may run fewer threads).
     let threads = cfg.threads.min(corpus.ids.len().max(1));
     let ranges = split_ranges(corpus.ids.len(), threads);
     let resume = ck.resume.take();
-    let start_done = resume.as_ref().map_or(0, |c| c.words_done);
+    // Words done: the global count of the checkpoint; this rank's share of it locally.
+    let start_global = resume.as_ref().map_or(0, |c| c.words_done);
+    let start_done = start_global / ranks as u64;
+    let clock = Clock {
+        ranks: ranks as u64,
+        base_global: AtomicU64::new(start_global),
+        base_local: AtomicU64::new(start_done),
+    };
     let done = AtomicU64::new(start_done);
     let finished = AtomicUsize::new(0);
     // Pausing the threads at batch boundaries for a checkpoint: the flag, then the
@@ -68,7 +109,16 @@ pub fn train_cpu(
     let pairs = AtomicU64::new(0);
     let bar = reporter.bar(total);
     let start = Instant::now();
-    let hog = Hogwild::new(model);
+    // A single rank has nobody to exchange with: no marks, no syncs (bit-identical to a
+    // run without MPI).
+    let syncing = dist.filter(|d| d.comm.size() > 1);
+    let marks = syncing.map(|_| RowMarks::new(model));
+    let mut syncer = syncing.map(|d| Syncer::new(d.comm, d.opts, model));
+    let hog = Hogwild::new(model).with_marks(marks.as_ref());
+    let mats = hog.shared_matrices();
+    let mut failed_anywhere = false;
+    // Exactly 1.0 without syncs, so single-process runs are unchanged bit for bit.
+    let lr_factor = syncing.map_or(1.0, |d| d.opts.lr_factor(ranks));
     // The run state's loss log, fed by every thread after each batch (the same rule as
     // the pipeline: curve points every 1%, the tail from 90% of the run on).
     let log = std::sync::Mutex::new(LossLog::default());
@@ -80,10 +130,13 @@ pub fn train_cpu(
             let subwords = subwords.as_ref();
             let (done, finished, pairs, diverged_at) = (&done, &finished, &pairs, &diverged_at);
             let (pause, quit, parked, wake) = (&pause, &quit, &parked, &wake);
-            let start_cursor = resume.as_ref().and_then(|c| c.cursors.get(t).copied());
-            let log = &log;
+            // Thread `t` of rank `rank`: slot `rank · cfg.threads + t` of the run's
+            // threads (its seed and its checkpoint cursor).
+            let slot = rank * cfg.threads + t;
+            let start_cursor = resume.as_ref().and_then(|c| c.cursors.get(slot).copied());
+            let (log, clock) = (&log, &clock);
             s.spawn(move || {
-                let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(t as u64);
+                let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(slot as u64);
                 let mut batcher = Batcher::new(
                     &corpus.ids,
                     range,
@@ -108,7 +161,7 @@ pub fn train_cpu(
                 let mut batch = Batch::default();
                 while !quit.load(Ordering::Relaxed) && batcher.next_batch(&mut batch) {
                     let d = done.load(Ordering::Relaxed);
-                    let alpha = cfg.lr_at(d, total);
+                    let alpha = cfg.lr_at(clock.global(d), total) * lr_factor;
                     let st = worker.train_batch(hog, &batch, alpha);
                     let d = done.fetch_add(batch.words, Ordering::Relaxed) + batch.words;
                     if !st.loss.is_finite()
@@ -123,7 +176,7 @@ pub fn train_cpu(
                             sum: st.loss,
                             terms: st.terms,
                         },
-                        d,
+                        clock.global(d),
                         total,
                     );
                     pairs.fetch_add(st.pairs, Ordering::Relaxed);
@@ -144,51 +197,207 @@ pub fn train_cpu(
                 wake.notify_all();
             });
         }
-        while finished.load(Ordering::Acquire) < threads {
-            std::thread::sleep(Duration::from_millis(100));
-            let d = done.load(Ordering::Relaxed);
-            let now = log.lock().unwrap_or_else(|p| p.into_inner()).total;
-            let recent = StepLoss {
-                sum: now.sum - last.sum,
-                terms: now.terms - last.terms,
+        // Parks every thread at a batch boundary; returns their cursors.
+        let park = || {
+            pause.store(true, Ordering::Release);
+            let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
+            while g.0 + finished.load(Ordering::Acquire) < threads {
+                g = wake.wait(g).unwrap_or_else(|p| p.into_inner());
             }
-            .mean();
-            last = now;
-            progress_message(&bar, d, start, recent, cfg.lr_at(d, total));
+            g
+        };
+        let unpark = || {
+            pause.store(false, Ordering::Release);
+            wake.notify_all();
+        };
+        let poll = if syncing.is_some() {
+            Duration::from_millis(2)
+        } else {
+            Duration::from_millis(100)
+        };
+        let period = cfg.dist.schedule.period_words.max(1);
+        let mut next_sync = start_done + period;
+        let mut epoch_seen = start_global / epoch_words.max(1);
+        let mut shown = Instant::now() - Duration::from_secs(1);
+        loop {
+            let local_finished = finished.load(Ordering::Acquire) >= threads;
+            if local_finished && syncing.is_none() {
+                break;
+            }
+            std::thread::sleep(poll);
+            let d = done.load(Ordering::Relaxed);
+            if shown.elapsed() >= Duration::from_millis(100) {
+                shown = Instant::now();
+                let now = log.lock().unwrap_or_else(|p| p.into_inner()).total;
+                let recent = StepLoss {
+                    sum: now.sum - last.sum,
+                    terms: now.terms - last.terms,
+                }
+                .mean();
+                last = now;
+                let g = clock.global(d);
+                progress_message(&bar, g, start, recent, cfg.lr_at(g, total));
+            }
             let stop = stop_requested();
-            if ck.due(d) || stop {
-                // Park every thread at a batch boundary, snapshot, release.
-                pause.store(true, Ordering::Release);
-                let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
-                while g.0 + finished.load(Ordering::Acquire) < threads {
-                    g = wake.wait(g).unwrap_or_else(|p| p.into_inner());
+            let (Some(sy), Some(dr), Some(marks)) = (syncer.as_mut(), syncing, marks.as_ref())
+            else {
+                if ck.due(d) || stop {
+                    // Park every thread at a batch boundary, snapshot, release.
+                    let g = park();
+                    if ck.enabled() && ck_result.is_ok() {
+                        // SAFETY: every worker is parked or finished, so nothing writes
+                        // the matrices while they are copied.
+                        let snapshot = unsafe { hog.snapshot() };
+                        let cursors = g.1.clone();
+                        // A diverged model never replaces the newest good checkpoint.
+                        ck_result = check_model_finite(&snapshot, cfg).and_then(|()| {
+                            ck.save(done.load(Ordering::Relaxed), 0, cursors, snapshot, None)
+                        });
+                    }
+                    if stop || ck_result.is_err() {
+                        quit.store(true, Ordering::Relaxed);
+                        interrupted = stop;
+                    }
+                    drop(g);
+                    unpark();
                 }
-                if ck.enabled() && ck_result.is_ok() {
-                    // SAFETY: every worker is parked or finished, so nothing writes the
-                    // matrices while they are copied.
-                    let snapshot = unsafe { hog.snapshot() };
-                    let cursors = g.1.clone();
-                    // A diverged model never replaces the newest good checkpoint.
-                    ck_result = check_model_finite(&snapshot, cfg).and_then(|()| {
-                        ck.save(done.load(Ordering::Relaxed), 0, cursors, snapshot, None)
-                    });
+                continue;
+            };
+            // Distributed: at each period (or when something must happen), all ranks
+            // exchange their status, then run the same sync.
+            let want_ck = rank == 0 && ck.due(clock.global(d));
+            let failed = diverged_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some()
+                || ck_result.is_err();
+            if !(d >= next_sync || local_finished || stop || want_ck || failed) {
+                continue;
+            }
+            let mut status = [
+                d - start_done,
+                u64::from(local_finished),
+                u64::from(stop),
+                u64::from(want_ck),
+                u64::from(failed),
+            ];
+            dr.comm.sum_u64(&mut status);
+            let global = start_global + status[0];
+            clock.base_global.store(global, Ordering::Relaxed);
+            clock.base_local.store(d, Ordering::Relaxed);
+            next_sync = d + period;
+            if status[4] > 0 {
+                // Some rank diverged or could not checkpoint: all stop, the error is
+                // shared after the threads are joined.
+                quit.store(true, Ordering::Relaxed);
+                failed_anywhere = true;
+                break;
+            }
+            if status[1] == ranks as u64 {
+                // SAFETY: every worker of every rank has finished.
+                unsafe { sy.full(&mats, marks, true) };
+                break;
+            }
+            if status[2] > 0 || status[3] > 0 {
+                let g = park();
+                // SAFETY: this rank's workers are parked or finished.
+                unsafe { sy.full(&mats, marks, true) };
+                if status[3] > 0 {
+                    // The words done where the threads parked (they trained on after the
+                    // status exchange): what the cursors correspond to.
+                    let mut w = [done.load(Ordering::Relaxed) - start_done];
+                    dr.comm.sum_u64(&mut w);
+                    let global = start_global + w[0];
+                    let mut mine = g.1.clone();
+                    mine.resize(cfg.threads, crate::batch::Cursor::default());
+                    let json = serde_json::Value::from(
+                        mine.into_iter().map(|c| c.to_json()).collect::<Vec<_>>(),
+                    )
+                    .to_string();
+                    let all = dr.comm.gather_bytes(json.as_bytes());
+                    if rank == 0 && ck.enabled() && ck_result.is_ok() {
+                        let cursors: Vec<_> = all
+                            .iter()
+                            .flat_map(|b| {
+                                serde_json::from_slice::<serde_json::Value>(b)
+                                    .ok()
+                                    .and_then(|v| v.as_array().cloned())
+                                    .unwrap_or_default()
+                            })
+                            .map(|v| crate::batch::Cursor::from_json(&v).unwrap_or_default())
+                            .collect();
+                        // SAFETY: the workers are parked.
+                        let snapshot = unsafe { hog.snapshot() };
+                        ck_result = check_model_finite(&snapshot, cfg)
+                            .and_then(|()| ck.save(global, 0, cursors, snapshot, None));
+                    }
                 }
-                if stop || ck_result.is_err() {
+                if status[2] > 0 {
                     quit.store(true, Ordering::Relaxed);
-                    interrupted = stop;
+                    interrupted = true;
                 }
-                pause.store(false, Ordering::Release);
-                wake.notify_all();
+                drop(g);
+                unpark();
+                if status[2] > 0 {
+                    break;
+                }
+            } else if global / epoch_words.max(1) > epoch_seen {
+                // An epoch ended: every changed row, while the workers go on.
+                epoch_seen = global / epoch_words.max(1);
+                // SAFETY: see `SharedMatrix`: the matrices outlive the scope.
+                unsafe { sy.full(&mats, marks, false) };
+            } else {
+                // SAFETY: as above.
+                unsafe { sy.tier(&mats, marks) };
             }
         }
     });
     bar.finish_and_clear();
-    let words = done.load(Ordering::Relaxed) - start_done;
-    let first_bad = *diverged_at.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(l) = first_bad {
-        check_divergence(l, start_done + words, cfg)?;
+    let local_words = done.load(Ordering::Relaxed) - start_done;
+    let words = match syncing {
+        Some(dr) => {
+            let mut w = [local_words];
+            dr.comm.sum_u64(&mut w);
+            w[0]
+        }
+        None => local_words,
+    };
+    // Every rank must end with the same model (an exact full sync ended the run): each
+    // rank's checksum of its matrices, compared on every rank.
+    let mut checksums = Vec::new();
+    if let (Some(dr), false, false) = (syncing, failed_anywhere, interrupted) {
+        let mut bytes = Vec::new();
+        for m in model.matrices() {
+            bytes.extend_from_slice(
+                &crate::checkpoint::checksum(bytemuck::cast_slice(m)).to_le_bytes(),
+            );
+        }
+        let mine = crate::checkpoint::checksum(&bytes);
+        checksums = dr
+            .comm
+            .gather_bytes(&mine.to_le_bytes())
+            .iter()
+            .map(|b| u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])))
+            .collect();
+        if checksums.iter().any(|&c| c != checksums[0]) {
+            return Err(Error::Ranks {
+                rank,
+                code: 1,
+                message: format!(
+                    "the ranks' models differ after the final sync (checksums {checksums:x?}); this is a bug, please report it"
+                ),
+            });
+        }
     }
-    ck_result?;
+    let first_bad = *diverged_at.lock().unwrap_or_else(|p| p.into_inner());
+    let outcome = first_bad
+        .map_or(Ok(()), |l| check_divergence(l, start_global + words, cfg))
+        .and(ck_result);
+    match syncing {
+        // Every rank learns which one failed, and why.
+        Some(dr) if failed_anywhere => crate::dist::agree(dr.comm, outcome)?,
+        _ => outcome?,
+    }
     let secs = start.elapsed().as_secs_f64();
     let log = log.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(TrainReport {
@@ -202,6 +411,9 @@ pub fn train_cpu(
         threads,
         loss_curve: log.curve,
         interrupted,
+        ranks,
+        sync: syncer.map(|s| s.stats),
+        model_checksums: checksums,
         ..TrainReport::default()
     })
 }

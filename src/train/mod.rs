@@ -68,6 +68,17 @@ pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
             },
         }
     });
+    // In a distributed run every rank ends with the same model; rank 0 writes it.
+    if let Some(c) = crate::dist::initialized().filter(|c| c.rank() != 0) {
+        report.vocab_size = corpus.vocab.len();
+        if report.interrupted {
+            return Err(Error::Interrupted(format!(
+                "interrupted (rank {}); rank 0 wrote the vectors so far and says how to resume",
+                c.rank()
+            )));
+        }
+        return Ok(report);
+    }
     let word_vectors = match &sub_model {
         Some(m) => std::borrow::Cow::Owned(m.word_vectors()),
         None => std::borrow::Cow::Borrowed(&model.input),

@@ -60,11 +60,19 @@ fn init_from_vectors(
 /// Trains and returns the model without writing it (the library entry point for tests
 /// and benchmarks).
 pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Corpus, TrainReport)> {
-    cfg.validate()?;
+    let comm = crate::dist::initialized();
+    match comm {
+        Some(c) => crate::dist::agree(c, cfg.validate().and_then(|()| check_distributed(cfg, c)))?,
+        None => cfg.validate()?,
+    }
     super::report::MEMORY.start();
     // Open the GPU first: a missing adapter should fail before minutes of corpus reading.
     let engine = match cfg.backend {
         BackendKind::Cpu => None,
+        BackendKind::Auto if comm.is_some_and(|c| c.size() > 1) => {
+            reporter.note("--backend auto under mpirun: the Hogwild CPU trainer on every rank");
+            None
+        }
         BackendKind::Auto if cfg.hs || cfg.subwords.is_some() => {
             reporter.note("--hs/--subwords train on the CPU");
             None
@@ -78,17 +86,18 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
     };
     let mut inputs = vec![cfg.input.clone()];
     inputs.extend(cfg.more_inputs.iter().cloned());
-    let corpus = corpus::load_with(
-        &inputs,
-        corpus::LoadOptions {
-            min_count: cfg.min_count,
-            max_vocab: cfg.max_vocab,
-            fixed_vocab: fixed,
-            normalize: cfg.normalize,
-            table_limit: cfg.max_vocab_size,
-            cache_dir: Some(cfg.cache_dir()),
-        },
-    )?;
+    let opts = corpus::LoadOptions {
+        min_count: cfg.min_count,
+        max_vocab: cfg.max_vocab,
+        fixed_vocab: fixed,
+        normalize: cfg.normalize,
+        table_limit: cfg.max_vocab_size,
+        cache_dir: Some(cfg.cache_dir()),
+    };
+    let corpus = match comm {
+        Some(c) => corpus::load_distributed(&inputs, opts, c)?,
+        None => corpus::load_with(&inputs, opts)?,
+    };
     if corpus.prunes > 0 {
         reporter.warning(&format!(
             "the vocabulary table passed --max-vocab-size {} and was pruned {} times (word2vec.c's ReduceVocab): counts of words that were pruned are approximate, at most {} below the truth",
@@ -96,7 +105,9 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
         ));
     }
     if let Some(p) = &cfg.save_vocab {
-        corpus.vocab.save(p)?;
+        if comm.is_none_or(|c| c.rank() == 0) {
+            corpus.vocab.save(p)?;
+        }
     }
     let corpus_seconds = t0.elapsed().as_secs_f64();
     reporter.note(&format!(
@@ -150,7 +161,16 @@ pub fn train_corpus(
     } else {
         format!("hogwild, {cpu_threads} threads")
     };
-    let mut ck = Checkpointer::new(cfg, corpus, &engine_name, reporter)?;
+    let comm = crate::dist::initialized().filter(|c| c.size() > 1);
+    let engine_name = match comm {
+        Some(c) => format!("{engine_name}, {} MPI ranks", c.size()),
+        None => engine_name,
+    };
+    let ck = Checkpointer::new(cfg, corpus, &engine_name, reporter);
+    let mut ck = match comm {
+        Some(c) => crate::dist::agree(c, ck)?,
+        None => ck?,
+    };
     let resumed_from = ck.resume.as_ref().map(|c| c.words_done);
     let mut model = match ck.resume.as_mut() {
         Some(c) => std::mem::replace(&mut c.model, Model::new(0, 1, 0)),
@@ -199,7 +219,35 @@ pub fn train_corpus(
         return Ok((model, r));
     }
     let mut report = match engine {
-        None => train_cpu(corpus, cfg, &params, &mut model, reporter, &mut ck)?,
+        None => {
+            let dist = match comm {
+                Some(c) => {
+                    let mut w = [corpus.words()];
+                    c.sum_u64(&mut w);
+                    reporter.note(&format!(
+                        "distributed: {} ranks, {} training words per epoch in all; syncs every {} words per rank",
+                        c.size(),
+                        w[0],
+                        cfg.dist.schedule.period_words
+                    ));
+                    Some(super::hogwild::DistRun {
+                        comm: c,
+                        opts: cfg.dist,
+                        global_words: w[0],
+                    })
+                }
+                None => None,
+            };
+            train_cpu(
+                corpus,
+                cfg,
+                &params,
+                &mut model,
+                reporter,
+                &mut ck,
+                dist.as_ref(),
+            )?
+        }
         Some(ctx) => {
             let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
             let mut gpu = gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?;
@@ -225,6 +273,27 @@ pub fn train_corpus(
     report.model_bytes = model.bytes();
     report.resumed_from = resumed_from;
     Ok((model, report))
+}
+
+/// What a distributed run cannot do (yet): every rank checks the same configuration, so
+/// every rank refuses it alike.
+fn check_distributed(cfg: &TrainConfig, comm: &dyn crate::dist::Comm) -> Result<()> {
+    if comm.size() == 1 {
+        return Ok(());
+    }
+    if !matches!(cfg.backend, BackendKind::Cpu | BackendKind::Auto) {
+        return Err(Error::usage(
+            "--backend",
+            "under mpirun with several ranks training runs on the Hogwild CPU trainer (the GPU engine's sync is not built yet); use --backend cpu",
+        ));
+    }
+    if cfg.minibatches() {
+        return Err(Error::usage(
+            "--optimizer",
+            "under mpirun with several ranks training runs on the Hogwild CPU trainer with SGD (the minibatch engines of --optimizer adagrad/adam/rmsprop and --deterministic have no sync yet)",
+        ));
+    }
+    Ok(())
 }
 
 /// The corpus side of the memory estimate: the id stream's size and where it lives.

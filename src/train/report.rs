@@ -49,6 +49,12 @@ pub struct TrainReport {
     pub interrupted: bool,
     /// Words already done by the checkpoint this run resumed from.
     pub resumed_from: Option<u64>,
+    /// Ranks of a distributed run (1 without MPI).
+    pub ranks: usize,
+    /// What the syncs of a distributed run did (rank 0's view).
+    pub sync: Option<crate::dist::sync::SyncStats>,
+    /// Each rank's checksum of its final matrices (all equal; empty without syncs).
+    pub model_checksums: Vec<u64>,
 }
 
 impl TrainReport {
@@ -79,6 +85,23 @@ impl TrainReport {
             "loss_curve": self.loss_curve,
             "interrupted": self.interrupted,
             "resumed_from": self.resumed_from,
+            "ranks": self.ranks.max(1),
+            "sync": self.sync.map(|s| serde_json::json!({
+                "syncs": s.syncs,
+                "full_syncs": s.full_syncs,
+                "bytes": s.bytes,
+                // This rank's bytes per word it trained (every rank trains about
+                // words / ranks and sends about as much).
+                "bytes_per_rank_word": s.bytes as f64 * self.ranks.max(1) as f64 / self.words.max(1) as f64,
+                "bytes_per_sync": s.bytes as f64 / s.syncs.max(1) as f64,
+                "rows": s.rows,
+                "seconds": s.seconds,
+                "blocking_seconds": s.blocking_seconds,
+                "fraction_of_wall": s.seconds / self.train_seconds.max(1e-9),
+                "row_lists": s.lists,
+                "row_bitmaps": s.bitmaps,
+                "model_checksums": self.model_checksums.iter().map(|c| format!("{c:016x}")).collect::<Vec<_>>(),
+            })),
             "peak_rss_bytes": peak_rss_bytes(),
             "peak_anon_rss_bytes": MEMORY.peak(),
             "cache_bytes": self.cache_bytes,
