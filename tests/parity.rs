@@ -461,3 +461,43 @@ fn skipgram_single_chunk_equals_sequential_reference() {
 fn cbow_single_chunk_equals_sequential_reference() {
     single_chunk_is_sequential(ModelKind::Cbow, "cbow_single_chunk");
 }
+
+/// The row access of a distributed sync (`read_rows`/`write_rows`) on a model split over
+/// several storage bindings (forced by a small binding limit): a range across part borders
+/// reads what `download` gives, and written rows come back exactly (no arithmetic: equal
+/// bits), the rows around them untouched.
+#[test]
+fn row_ranges_read_and_write_across_binding_parts() {
+    let Some(ctx) = common::gpu_or_skip("row_ranges_read_and_write_across_binding_parts") else {
+        return;
+    };
+    let (vocab, dim) = (37, 8);
+    let m = random_model(vocab, dim, 5);
+    let alias = AliasTable::unigram(&vec![1u64; vocab], 0.75);
+    let p = KernelParams {
+        model: ModelKind::SkipGram,
+        dim,
+        window: 2,
+        negative: 2,
+    };
+    // 10 rows of 32 bytes per binding: 4 parts.
+    let v = Variant {
+        kernel: Kernel::Window,
+        atomics: Atomics::PORTABLE,
+        reduce: Reduce::PORTABLE,
+        chunk: 1,
+    };
+    let mut g = gpu(ctx, &m, p, &alias, Some(10 * dim as u64 * 4), v);
+    for output in [false, true] {
+        let whole = if output { &m.output } else { &m.input };
+        let got = g.read_rows(output, 7, 33).unwrap();
+        assert_eq!(got, whole[7 * dim..33 * dim].to_vec(), "output {output}");
+        let new: Vec<f32> = (0..(25 - 8) * dim).map(|i| i as f32 * 0.5 - 3.0).collect();
+        g.write_rows(output, 8, &new).unwrap();
+        let after = g.download().unwrap();
+        let after = if output { &after.output } else { &after.input };
+        assert_eq!(&after[8 * dim..25 * dim], &new[..]);
+        assert_eq!(&after[..8 * dim], &whole[..8 * dim]);
+        assert_eq!(&after[25 * dim..], &whole[25 * dim..]);
+    }
+}

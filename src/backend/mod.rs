@@ -84,6 +84,21 @@ pub trait Backend {
     fn download_barrier(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Rows `lo..hi` of the input (`output` false) or output matrix, once every submitted
+    /// step has finished (a distributed run's sync reads them).
+    fn read_rows(&mut self, output: bool, lo: usize, hi: usize) -> Result<Vec<f32>> {
+        let m = self.download()?;
+        let d = m.dim;
+        let src = if output { &m.output } else { &m.input };
+        Ok(src[lo * d..hi * d].to_vec())
+    }
+    /// Replaces rows `lo..` of a matrix with `rows` (applied before the next step).
+    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        let _ = (output, lo, rows);
+        Err(crate::error::Error::Gpu(
+            "this engine cannot take rows from a distributed sync".into(),
+        ))
+    }
 }
 
 /// A model and its optimizer state held by an engine, updated one minibatch at a time by a

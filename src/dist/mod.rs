@@ -105,6 +105,55 @@ impl DistOptions {
     }
 }
 
+/// The learning-rate clock of a rank: the global word count at the last sync plus this
+/// rank's words since then times the number of ranks (the plain word count with one).
+pub struct Clock {
+    ranks: u64,
+    base_global: std::sync::atomic::AtomicU64,
+    base_local: std::sync::atomic::AtomicU64,
+}
+
+impl Clock {
+    pub fn new(ranks: usize, global: u64, local: u64) -> Clock {
+        Clock {
+            ranks: ranks as u64,
+            base_global: global.into(),
+            base_local: local.into(),
+        }
+    }
+
+    /// The global word count estimated from this rank's `local` count.
+    pub fn global(&self, local: u64) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (g, l) = (
+            self.base_global.load(Relaxed),
+            self.base_local.load(Relaxed),
+        );
+        g + local.saturating_sub(l) * self.ranks
+    }
+
+    /// At a sync: the global count was `global` when this rank had done `local`.
+    pub fn set(&self, global: u64, local: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.base_global.store(global, Relaxed);
+        self.base_local.store(local, Relaxed);
+    }
+}
+
+/// Every rank's checksum of its `model` (a collective), in rank order.
+pub fn model_checksums(comm: &dyn Comm, model: &crate::model::Model) -> Vec<u64> {
+    let mut bytes = Vec::new();
+    for m in model.matrices() {
+        bytes
+            .extend_from_slice(&crate::checkpoint::checksum(bytemuck::cast_slice(m)).to_le_bytes());
+    }
+    let mine = crate::checkpoint::checksum(&bytes);
+    comm.gather_bytes(&mine.to_le_bytes())
+        .iter()
+        .map(|b| u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])))
+        .collect()
+}
+
 /// The job this process belongs to, when it was started by `mpirun` (`None` otherwise, and
 /// always without `--features mpi`). Initialises MPI on the first call.
 pub fn world() -> Option<&'static dyn Comm> {

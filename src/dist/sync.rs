@@ -142,10 +142,40 @@ impl<'c> Syncer<'c> {
     /// # Safety
     /// Every matrix in `mats` points at `rows × dim` floats that stay allocated during the sync; concurrent writers make only plain `f32` stores (see [`SharedMatrix`]).
     pub unsafe fn tier(&mut self, mats: &[SharedMatrix; 4], marks: &RowMarks) -> Scope {
-        self.tier_syncs += 1;
-        let scope = self.opts.schedule.scope(self.tier_syncs, mats[0].rows);
+        let scope = self.next_tier(mats[0].rows);
         self.run(mats, marks, scope, false);
         scope
+    }
+
+    /// The scope of the next tier sync over a vocabulary of `rows` words (counts it).
+    pub fn next_tier(&mut self, rows: usize) -> Scope {
+        self.tier_syncs += 1;
+        self.opts.schedule.scope(self.tier_syncs, rows)
+    }
+
+    /// A sync of `scope` (see [`Syncer::tier`], [`Syncer::full`]).
+    ///
+    /// # Safety
+    /// As [`Syncer::full`].
+    pub unsafe fn sync(
+        &mut self,
+        mats: &[SharedMatrix; 4],
+        marks: &RowMarks,
+        scope: Scope,
+        exact: bool,
+    ) {
+        self.run(mats, marks, scope, exact);
+    }
+
+    /// Marks the rows `lo..hi` of matrix `k` of `host` that differ from the snapshot (for
+    /// an engine that cannot mark the rows it updates: the GPU's, read back at a sync).
+    pub fn mark_changed(&self, k: usize, host: &[f32], lo: usize, hi: usize, marks: &RowMarks) {
+        let d = self.dim;
+        for r in lo..hi {
+            if host[r * d..(r + 1) * d] != self.snap[k][r * d..(r + 1) * d] {
+                marks.0[k].mark(r);
+            }
+        }
     }
 
     /// A full sync; `exact` when no worker is writing (the matrices end identical).

@@ -20,7 +20,7 @@ use crate::batch::{split_ranges, Batch, Batcher, Cursor};
 use crate::config::TrainConfig;
 use crate::corpus::Corpus;
 use crate::dist::sync::{RowMarks, Syncer};
-use crate::dist::{Comm, DistOptions};
+use crate::dist::{Clock, Comm, DistOptions};
 use crate::error::{Error, Result};
 use crate::loss::SigmoidTable;
 use crate::model::Model;
@@ -35,24 +35,6 @@ pub struct DistRun<'c> {
     pub opts: DistOptions,
     /// Training words per epoch over all ranks.
     pub global_words: u64,
-}
-
-/// The learning-rate clock of a rank: the global word count at the last sync plus this
-/// rank's words since then times the number of ranks (the plain word count with one).
-struct Clock {
-    ranks: u64,
-    base_global: AtomicU64,
-    base_local: AtomicU64,
-}
-
-impl Clock {
-    fn global(&self, local: u64) -> u64 {
-        let (g, l) = (
-            self.base_global.load(Ordering::Relaxed),
-            self.base_local.load(Ordering::Relaxed),
-        );
-        g + local.saturating_sub(l) * self.ranks
-    }
 }
 
 /// word2vec.c's multi-threaded trainer: each thread takes a range of the id stream and runs
@@ -89,11 +71,7 @@ pub fn train_cpu(
     // Words done: the global count of the checkpoint; this rank's share of it locally.
     let start_global = resume.as_ref().map_or(0, |c| c.words_done);
     let start_done = start_global / ranks as u64;
-    let clock = Clock {
-        ranks: ranks as u64,
-        base_global: AtomicU64::new(start_global),
-        base_local: AtomicU64::new(start_done),
-    };
+    let clock = Clock::new(ranks, start_global, start_done);
     let done = AtomicU64::new(start_done);
     let finished = AtomicUsize::new(0);
     // Pausing the threads at batch boundaries for a checkpoint: the flag, then the
@@ -283,8 +261,7 @@ pub fn train_cpu(
             ];
             dr.comm.sum_u64(&mut status);
             let global = start_global + status[0];
-            clock.base_global.store(global, Ordering::Relaxed);
-            clock.base_local.store(d, Ordering::Relaxed);
+            clock.set(global, d);
             next_sync = d + period;
             if status[4] > 0 {
                 // Some rank diverged or could not checkpoint: all stop, the error is
@@ -366,19 +343,7 @@ pub fn train_cpu(
     // rank's checksum of its matrices, compared on every rank.
     let mut checksums = Vec::new();
     if let (Some(dr), false, false) = (syncing, failed_anywhere, interrupted) {
-        let mut bytes = Vec::new();
-        for m in model.matrices() {
-            bytes.extend_from_slice(
-                &crate::checkpoint::checksum(bytemuck::cast_slice(m)).to_le_bytes(),
-            );
-        }
-        let mine = crate::checkpoint::checksum(&bytes);
-        checksums = dr
-            .comm
-            .gather_bytes(&mine.to_le_bytes())
-            .iter()
-            .map(|b| u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])))
-            .collect();
+        checksums = crate::dist::model_checksums(dr.comm, model);
         if checksums.iter().any(|&c| c != checksums[0]) {
             return Err(Error::Ranks {
                 rank,

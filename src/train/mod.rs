@@ -12,6 +12,7 @@
 //! The submodules are the engine's internals; this module's re-exports are the API.
 
 pub(crate) mod checkpointer;
+pub(crate) mod engine_sync;
 pub(crate) mod hogwild;
 pub(crate) mod pipeline;
 pub(crate) mod plan;

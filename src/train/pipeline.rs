@@ -5,12 +5,15 @@
 //! words done, loss log, progress, stop handling and checkpoint policy. (The Hogwild CPU
 //! trainer drives its own threads: see `hogwild.rs`.)
 
+use super::engine_sync::{EngineSync, Flow};
+use super::hogwild::DistRun;
 use super::run_state::RunState;
 use super::{Checkpointer, TrainReport};
 use crate::backend::{gpu, Backend, Rate, SparseBackend, StepLoss};
 use crate::batch::{Batch, Batcher, Cursor};
 use crate::config::{ModelKind, TrainConfig};
 use crate::corpus::{Corpus, SENTENCE_END};
+use crate::dist::Clock;
 use crate::error::Result;
 use crate::minibatch::{Minibatch, MinibatchBuilder};
 use crate::model::Model;
@@ -46,6 +49,10 @@ pub trait Engine<W> {
     fn snapshot(&mut self) -> Result<(Model, Option<OptimState>)>;
     /// Waits for submitted work; returns the device's busy seconds where measured.
     fn finish(&mut self) -> Result<Option<f64>>;
+    /// The backend whose rows a distributed sync reads and writes, where there is one.
+    fn backend(&mut self) -> Option<&mut dyn Backend> {
+        None
+    }
 }
 
 /// SGD batches with the cursor the batcher had after filling them.
@@ -262,6 +269,9 @@ impl Engine<SgdWork> for SgdEngine<'_> {
         self.backend.download_barrier()?;
         self.backend.device_seconds()
     }
+    fn backend(&mut self) -> Option<&mut dyn Backend> {
+        Some(&mut *self.backend)
+    }
 }
 
 /// A minibatch engine (CPU or GPU) in the pipeline: one optimizer step per non-empty
@@ -302,7 +312,10 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
     ck: &mut Checkpointer,
     buffers: usize,
     queued: usize,
+    mut dist: Option<&mut EngineSync>,
 ) -> Result<Option<f64>> {
+    // Words this process has done in a distributed run, not counting a resumed checkpoint.
+    let mut flow = Flow::Continue;
     let result: Result<()> = std::thread::scope(|s| {
         let (full_tx, full_rx) = mpsc::sync_channel::<W>(queued);
         let (empty_tx, empty_rx) = mpsc::channel::<W>();
@@ -328,6 +341,18 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
             run.cursor = w.cursor();
             let _ = empty_tx.send(w);
             let stop = super::stop_requested();
+            if let Some(ds) = dist.as_deref_mut() {
+                if ds.due(run.done) || stop {
+                    let be = engine.backend().ok_or_else(|| {
+                        crate::error::Error::Gpu("this engine has no rows to sync".into())
+                    })?;
+                    flow = ds.exchange(be, run.done, false, stop)?;
+                    if flow == Flow::Stop {
+                        run.interrupted = true;
+                        break;
+                    }
+                }
+            }
             if ck.due(run.done) || (stop && ck.enabled()) {
                 let (model, state) = engine.snapshot()?;
                 // A diverged model never replaces the newest good checkpoint.
@@ -346,6 +371,18 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
         drop(empty_tx);
         if let Some(l) = engine.take_loss()? {
             run.log.add(l, run.done, run.total);
+        }
+        // This rank's part is done: it takes part in the others' syncs until all are.
+        if let Some(ds) = dist {
+            while flow == Flow::Continue {
+                let be = engine.backend().ok_or_else(|| {
+                    crate::error::Error::Gpu("this engine has no rows to sync".into())
+                })?;
+                flow = ds.exchange(be, run.done, true, false)?;
+            }
+            if flow == Flow::Stop {
+                run.interrupted = true;
+            }
         }
         Ok(())
     });
@@ -381,27 +418,52 @@ pub fn count_window_pairs(tokens: &[u32], key: u32, window: usize, model: ModelK
 
 /// The GPU SGD engine over the corpus: batches of `--gpu-batch` positions, each step one
 /// upload and one dispatch, the rate falling across each step.
+///
+/// In a distributed run (`dist`, with the engine's initial `model`), the rate follows the
+/// global word count and the ranks sync between steps (`train::engine_sync`).
 pub fn train_with_backend(
     backend: &mut dyn Backend,
     corpus: &Corpus,
     cfg: &TrainConfig,
     reporter: &Reporter,
     ck: &mut Checkpointer,
+    dist: Option<(&DistRun, &Model)>,
 ) -> Result<TrainReport> {
     let sub = Subsampler::new(corpus.vocab.counts(), cfg.sample);
     let total = corpus.words() * cfg.epochs as u64;
     let resume = ck.resume.take();
-    let lr = move |d: u64| cfg.lr_at(d, total);
+    let ranks = dist.map_or(1, |(d, _)| d.comm.size());
+    let clock = Clock::new(ranks, 0, 0);
+    let global_total = dist.map_or(total, |(d, _)| d.global_words * cfg.epochs as u64);
+    let factor = dist.map_or(1.0, |(d, _)| d.opts.lr_factor(ranks));
+    let mut sync = dist.map(|(d, m)| EngineSync::new(d, &clock, m));
+    let dist = dist.map(|(d, _)| d);
+    let clock = &clock;
+    let lr = move |d: u64| match dist {
+        None => cfg.lr_at(d, total),
+        Some(_) => cfg.lr_at(clock.global(d), global_total) * factor,
+    };
     let mut run = RunState::new(cfg, total, resume.as_ref(), reporter, Box::new(lr));
     let source = BatchSource::new(corpus, cfg, &sub, run.start_cursor);
     let mut engine = SgdEngine::new(backend, cfg);
-    let kernel_seconds = run_pipeline(&mut engine, source, &mut run, ck, 4, 3)?;
-    Ok(TrainReport {
+    let kernel_seconds = run_pipeline(&mut engine, source, &mut run, ck, 4, 3, sync.as_mut())?;
+    let mut report = TrainReport {
         upload_bytes_per_word: Some(engine.uploaded as f64 / run.done.max(1) as f64),
         kernel_seconds,
         pairs: cfg.count_pairs.then_some(engine.pairs),
         ..run.finish()
-    })
+    };
+    if let (Some(ds), Some(dr)) = (sync, dist) {
+        let (stats, sums) = ds.finish()?;
+        let mut w = [report.words];
+        dr.comm.sum_u64(&mut w);
+        report.words = w[0];
+        report.words_per_second = w[0] as f64 / report.train_seconds.max(1e-9);
+        report.ranks = dr.comm.size();
+        report.sync = Some(stats);
+        report.model_checksums = sums;
+    }
+    Ok(report)
 }
 
 /// A minibatch engine over the corpus: a host thread cuts the subsampled corpus into
@@ -428,7 +490,7 @@ pub fn train_minibatches(
         engine,
         examples: 0,
     };
-    run_pipeline(&mut mb_engine, source, &mut run, ck, 6, 4)?;
+    run_pipeline(&mut mb_engine, source, &mut run, ck, 6, 4, None)?;
     let report = run.finish();
     let steps = run.steps;
     let examples = mb_engine.examples;

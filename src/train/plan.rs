@@ -69,10 +69,6 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
     // Open the GPU first: a missing adapter should fail before minutes of corpus reading.
     let engine = match cfg.backend {
         BackendKind::Cpu => None,
-        BackendKind::Auto if comm.is_some_and(|c| c.size() > 1) => {
-            reporter.note("--backend auto under mpirun: the Hogwild CPU trainer on every rank");
-            None
-        }
         BackendKind::Auto if cfg.hs || cfg.subwords.is_some() => {
             reporter.note("--hs/--subwords train on the CPU");
             None
@@ -218,36 +214,49 @@ pub fn train_corpus(
         r.resumed_from = resumed_from;
         return Ok((model, r));
     }
-    let mut report = match engine {
-        None => {
-            let dist = match comm {
-                Some(c) => {
-                    let mut w = [corpus.words()];
-                    c.sum_u64(&mut w);
-                    reporter.note(&format!(
-                        "distributed: {} ranks, {} training words per epoch in all; syncs every {} words per rank",
-                        c.size(),
-                        w[0],
-                        cfg.dist.schedule.period_words
-                    ));
-                    Some(super::hogwild::DistRun {
-                        comm: c,
-                        opts: cfg.dist,
-                        global_words: w[0],
-                    })
-                }
-                None => None,
+    let dist = match comm {
+        Some(c) => {
+            let refused = match (&engine, &cfg.checkpoint_dir, &cfg.resume) {
+                (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(Error::usage(
+                    "--checkpoint-dir",
+                    "checkpoints of the GPU engine under mpirun with several ranks are not built yet; drop --checkpoint-dir/--resume or use --backend cpu",
+                )),
+                _ => Ok(()),
             };
-            train_cpu(
-                corpus,
-                cfg,
-                &params,
-                &mut model,
-                reporter,
-                &mut ck,
-                dist.as_ref(),
-            )?
+            crate::dist::agree(c, refused)?;
+            let kinds = c.gather_bytes(&[u8::from(engine.is_some())]);
+            if kinds.iter().any(|k| k != &kinds[0]) {
+                return Err(Error::usage(
+                    "--backend",
+                    "the ranks chose different engines (a GPU on some, the CPU on others); name the backend (--backend cpu or vulkan, ...) so every rank trains the same way",
+                ));
+            }
+            let mut w = [corpus.words()];
+            c.sum_u64(&mut w);
+            reporter.note(&format!(
+                "distributed: {} ranks, {} training words per epoch in all; syncs every {} words per rank",
+                c.size(),
+                w[0],
+                cfg.dist.schedule.period_words
+            ));
+            Some(super::hogwild::DistRun {
+                comm: c,
+                opts: cfg.dist,
+                global_words: w[0],
+            })
         }
+        None => None,
+    };
+    let mut report = match engine {
+        None => train_cpu(
+            corpus,
+            cfg,
+            &params,
+            &mut model,
+            reporter,
+            &mut ck,
+            dist.as_ref(),
+        )?,
         Some(ctx) => {
             let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
             let mut gpu = gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?;
@@ -256,7 +265,14 @@ pub fn train_corpus(
                 gpu.describe(),
                 gpu.kernel_name()
             ));
-            let mut r = train_with_backend(&mut gpu, corpus, cfg, reporter, &mut ck)?;
+            let mut r = train_with_backend(
+                &mut gpu,
+                corpus,
+                cfg,
+                reporter,
+                &mut ck,
+                dist.as_ref().map(|d| (d, &model)),
+            )?;
             model = gpu.download()?;
             r.adapter = Some(gpu.describe());
             r.kernel = Some(gpu.kernel_name());
@@ -281,16 +297,10 @@ fn check_distributed(cfg: &TrainConfig, comm: &dyn crate::dist::Comm) -> Result<
     if comm.size() == 1 {
         return Ok(());
     }
-    if !matches!(cfg.backend, BackendKind::Cpu | BackendKind::Auto) {
-        return Err(Error::usage(
-            "--backend",
-            "under mpirun with several ranks training runs on the Hogwild CPU trainer (the GPU engine's sync is not built yet); use --backend cpu",
-        ));
-    }
     if cfg.minibatches() {
         return Err(Error::usage(
             "--optimizer",
-            "under mpirun with several ranks training runs on the Hogwild CPU trainer with SGD (the minibatch engines of --optimizer adagrad/adam/rmsprop and --deterministic have no sync yet)",
+            "under mpirun with several ranks training runs with SGD on the Hogwild CPU trainer or the GPU engine (the minibatch engines of --optimizer adagrad/adam/rmsprop and --deterministic have no sync yet)",
         ));
     }
     Ok(())

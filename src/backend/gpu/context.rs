@@ -128,7 +128,20 @@ impl GpuContext {
     /// Copies the first `out.len()` bytes of a device buffer into `out` through a temporary
     /// mappable buffer.
     pub(crate) fn copy_to_host(&self, src: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
+        self.copy_range_to_host(src, 0, out)
+    }
+
+    /// Copies `out.len()` bytes of `src` from byte `offset` (both multiples of 4).
+    pub(crate) fn copy_range_to_host(
+        &self,
+        src: &wgpu::Buffer,
+        offset: u64,
+        out: &mut [u8],
+    ) -> Result<()> {
         let bytes = out.len() as u64;
+        if bytes == 0 {
+            return Ok(());
+        }
         let read = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: bytes,
@@ -136,7 +149,7 @@ impl GpuContext {
             mapped_at_creation: false,
         });
         let mut enc = self.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(src, 0, &read, 0, bytes);
+        enc.copy_buffer_to_buffer(src, offset, &read, 0, bytes);
         self.queue.submit([enc.finish()]);
         self.read_buffer(&read, out)
     }

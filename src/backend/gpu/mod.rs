@@ -717,6 +717,49 @@ impl Backend for GpuBackend {
         self.ring.drain(&self.ctx)
     }
 
+    fn read_rows(&mut self, output: bool, lo: usize, hi: usize) -> Result<Vec<f32>> {
+        self.ring.drain(&self.ctx)?;
+        let d = self.params.dim;
+        let hi = hi.min(self.vocab);
+        let mut out = vec![0f32; hi.saturating_sub(lo) * d];
+        let parts = if output { &self.output } else { &self.input };
+        let rpp = self.split.rows_per_part;
+        for (p, buf) in parts.iter().enumerate() {
+            // The part's rows that fall in lo..hi.
+            let (a, b) = ((p * rpp).max(lo), ((p + 1) * rpp).min(hi));
+            if a >= b {
+                continue;
+            }
+            let dst = &mut out[(a - lo) * d..(b - lo) * d];
+            self.ctx.copy_range_to_host(
+                buf,
+                ((a - p * rpp) * d * 4) as u64,
+                bytemuck::cast_slice_mut(dst),
+            )?;
+        }
+        Ok(out)
+    }
+
+    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        let d = self.params.dim;
+        let hi = (lo + rows.len() / d.max(1)).min(self.vocab);
+        let parts = if output { &self.output } else { &self.input };
+        let rpp = self.split.rows_per_part;
+        for (p, buf) in parts.iter().enumerate() {
+            let (a, b) = ((p * rpp).max(lo), ((p + 1) * rpp).min(hi));
+            if a >= b {
+                continue;
+            }
+            // Queue writes land before the next submitted step.
+            self.ctx.queue.write_buffer(
+                buf,
+                ((a - p * rpp) * d * 4) as u64,
+                bytemuck::cast_slice(&rows[(a - lo) * d..(b - lo) * d]),
+            );
+        }
+        Ok(())
+    }
+
     fn device_seconds(&mut self) -> Result<Option<f64>> {
         let Some(t) = &self.timestamps else {
             return Ok(None);

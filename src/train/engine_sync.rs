@@ -1,0 +1,149 @@
+//! The distributed sync of an engine that holds its model on a device (the GPU SGD engine):
+//! between steps, the rows a sync covers are read back (the step ring drained first), the
+//! rows that differ from the snapshot are marked, the same [`Syncer`] as the CPU trainer's
+//! combines them with the other ranks', and the result is written back before the next
+//! step. The device is idle meanwhile, so every sync is exact; the whole model moves
+//! between device and host only at full syncs, a tier sync moves its prefix.
+
+use super::hogwild::DistRun;
+use crate::backend::Backend;
+use crate::dist::sync::{RowMarks, SharedMatrix, Syncer};
+use crate::dist::tiers::Scope;
+use crate::dist::Clock;
+use crate::error::{Error, Result};
+use crate::model::Model;
+
+/// What the ranks decided at a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Some rank was asked to stop: every rank stops (synced).
+    Stop,
+    /// Every rank has trained its part (synced for the last time).
+    AllDone,
+}
+
+pub struct EngineSync<'c> {
+    dist: &'c DistRun<'c>,
+    pub clock: &'c Clock,
+    syncer: Syncer<'c>,
+    marks: RowMarks,
+    /// The host copy of the matrices the syncs read into and write from.
+    mirror: Model,
+    vocab: usize,
+    period: u64,
+    next_sync: u64,
+    start_local: u64,
+    epoch_seen: u64,
+}
+
+impl<'c> EngineSync<'c> {
+    /// Starts from `model`, the engine's initial model (identical on every rank).
+    pub fn new(dist: &'c DistRun<'c>, clock: &'c Clock, model: &Model) -> EngineSync<'c> {
+        let mirror = Model {
+            dim: model.dim,
+            input: model.input.clone(),
+            output: model.output.clone(),
+            hs: Vec::new(),
+            subwords: Vec::new(),
+        };
+        let period = dist.opts.schedule.period_words.max(1);
+        EngineSync {
+            dist,
+            clock,
+            syncer: Syncer::new(dist.comm, dist.opts, &mirror),
+            marks: RowMarks::new(&mirror),
+            vocab: model.vocab_size(),
+            mirror,
+            period,
+            next_sync: period,
+            start_local: 0,
+            epoch_seen: 0,
+        }
+    }
+
+    /// Whether this rank has reached its next sync after `local` words.
+    pub fn due(&self, local: u64) -> bool {
+        local >= self.next_sync
+    }
+
+    /// The status exchange and the sync it calls for: every rank calls this at each of its
+    /// sync points (when [`EngineSync::due`], when it stops, and repeatedly once its part is
+    /// done, until [`Flow::AllDone`]).
+    pub fn exchange(
+        &mut self,
+        be: &mut dyn Backend,
+        local: u64,
+        finished: bool,
+        stop: bool,
+    ) -> Result<Flow> {
+        let ranks = self.dist.comm.size() as u64;
+        let mut status = [
+            local - self.start_local,
+            u64::from(finished),
+            u64::from(stop),
+        ];
+        self.dist.comm.sum_u64(&mut status);
+        let global = status[0];
+        self.clock.set(global, local);
+        self.next_sync = local + self.period;
+        let epoch = global / self.dist.global_words.max(1);
+        let (scope, flow) = if status[1] == ranks {
+            (Scope::Full, Flow::AllDone)
+        } else if status[2] > 0 {
+            (Scope::Full, Flow::Stop)
+        } else if epoch > self.epoch_seen {
+            self.epoch_seen = epoch;
+            (Scope::Full, Flow::Continue)
+        } else {
+            (self.syncer.next_tier(self.vocab), Flow::Continue)
+        };
+        self.sync(be, scope)?;
+        Ok(flow)
+    }
+
+    fn sync(&mut self, be: &mut dyn Backend, scope: Scope) -> Result<()> {
+        let d = self.mirror.dim;
+        let n = match scope {
+            Scope::Prefix(n) => n.min(self.vocab),
+            Scope::Full => self.vocab,
+        };
+        for k in 0..2 {
+            let rows = be.read_rows(k == 1, 0, n)?;
+            let m = if k == 0 {
+                &mut self.mirror.input
+            } else {
+                &mut self.mirror.output
+            };
+            m[..n * d].copy_from_slice(&rows);
+            self.syncer.mark_changed(k, m, 0, n, &self.marks);
+        }
+        let mats = self.mirror.matrices_mut().map(|m| SharedMatrix {
+            ptr: m.as_mut_ptr(),
+            rows: m.len() / d.max(1),
+            dim: d,
+        });
+        // SAFETY: the mirror is this thread's own memory; nothing else writes it.
+        unsafe { self.syncer.sync(&mats, &self.marks, scope, true) };
+        be.write_rows(false, 0, &self.mirror.input[..n * d])?;
+        be.write_rows(true, 0, &self.mirror.output[..n * d])?;
+        Ok(())
+    }
+
+    /// The sync statistics and every rank's checksum of the final model (after
+    /// [`Flow::AllDone`] or [`Flow::Stop`], when the mirror holds the whole model); an
+    /// error if the ranks' models differ.
+    pub fn finish(self) -> Result<(crate::dist::sync::SyncStats, Vec<u64>)> {
+        let sums = crate::dist::model_checksums(self.dist.comm, &self.mirror);
+        if sums.iter().any(|&c| c != sums[0]) {
+            return Err(Error::Ranks {
+                rank: self.dist.comm.rank(),
+                code: 1,
+                message: format!(
+                    "the ranks' models differ after the final sync (checksums {sums:x?}); this is a bug, please report it"
+                ),
+            });
+        }
+        Ok((self.syncer.stats, sums))
+    }
+}
