@@ -310,6 +310,10 @@ pub struct TrainArgs {
     /// the number of ranks with `--sync-average mean` or `touched`, 1 with `sum`].
     #[arg(long)]
     pub sync_lr_scale: Option<f32>,
+    /// Distributed runs: every tier sync also exchanges the word vectors (input rows) beyond
+    /// its prefix that some rank changed, as an index list or bitmap plus those rows.
+    #[arg(long)]
+    pub sync_input_tail: bool,
     /// Centre positions per GPU step.
     #[arg(long, default_value_t = 1 << 16)]
     pub gpu_batch: usize,
@@ -499,6 +503,7 @@ impl TrainArgs {
                 },
                 average: crate::dist::Average::parse(&self.sync_average).unwrap_or_default(),
                 lr_scale: self.sync_lr_scale,
+                input_tail: self.sync_input_tail,
             },
             optimizer: self.optimizer.into(),
             batch_size: self.batch_size,

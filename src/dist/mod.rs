@@ -92,6 +92,9 @@ pub struct DistOptions {
     /// small, and keeps the mean of the ranks' moves where a row is hot (a plain sum there
     /// overshoots N-fold and diverges; measured in docs/distributed.md).
     pub lr_scale: Option<f32>,
+    /// Tier syncs also exchange the input rows beyond the prefix that some rank changed
+    /// (sparse, as a full sync does) (`--sync-input-tail`).
+    pub input_tail: bool,
 }
 
 impl DistOptions {

@@ -200,9 +200,16 @@ impl<'c> Syncer<'c> {
             }
             match scope {
                 // The tiers are word rows (input and output), sorted by frequency.
-                Scope::Prefix(n) if k < 2 => self.dense(k, m, &marks.0[k], n.min(m.rows), exact),
+                Scope::Prefix(n) if k < 2 => {
+                    let n = n.min(m.rows);
+                    self.dense(k, m, &marks.0[k], n, exact);
+                    // The word vectors beyond the prefix that some rank changed.
+                    if k == 0 && self.opts.input_tail {
+                        self.sparse(k, m, &marks.0[k], n, exact);
+                    }
+                }
                 Scope::Prefix(_) => {}
-                Scope::Full => self.sparse(k, m, &marks.0[k], exact),
+                Scope::Full => self.sparse(k, m, &marks.0[k], 0, exact),
             }
         }
         let s = t.elapsed().as_secs_f64();
@@ -284,13 +291,15 @@ impl<'c> Syncer<'c> {
         }
     }
 
-    /// Every row of the matrix some rank changed: the row sets, then the union's deltas.
-    unsafe fn sparse(&mut self, k: usize, m: &SharedMatrix, marks: &Marks, exact: bool) {
+    /// Every row `lo..` of the matrix some rank changed: the row sets, then the union's
+    /// deltas.
+    unsafe fn sparse(&mut self, k: usize, m: &SharedMatrix, marks: &Marks, lo: usize, exact: bool) {
         let d = self.dim;
         let ranks = self.comm.size();
         let rows = m.rows;
+        let span = rows.saturating_sub(lo);
         let mut updates = Vec::new();
-        let mine: Vec<u32> = (0..rows)
+        let mine: Vec<u32> = (lo..rows)
             .filter_map(|r| {
                 let c = marks.take(r);
                 (c > 0).then(|| {
@@ -299,8 +308,10 @@ impl<'c> Syncer<'c> {
                 })
             })
             .collect();
-        let enc = rowset::encode(&mine, rows);
-        match rowset::choose(mine.len(), rows) {
+        // Sets are sent relative to `lo`.
+        let rel: Vec<u32> = mine.iter().map(|&r| r - lo as u32).collect();
+        let enc = rowset::encode(&rel, span);
+        match rowset::choose(rel.len(), span) {
             rowset::Encoding::List => self.stats.lists += 1,
             rowset::Encoding::Bitmap => self.stats.bitmaps += 1,
         }
@@ -308,13 +319,13 @@ impl<'c> Syncer<'c> {
         let all = self.comm.gather_bytes(&enc);
         let mut count = vec![0u32; rows];
         for (r, b) in all.iter().enumerate() {
-            if rowset::decode(b, rows, |i| count[i] += 1).is_none() {
+            if rowset::decode(b, span, |i| count[lo + i] += 1).is_none() {
                 // Only this program's own encoder writes these bytes.
                 eprintln!("error: rank {r} sent a damaged row set; stopping the job");
                 self.comm.abort(1);
             }
         }
-        let union: Vec<usize> = (0..rows).filter(|&r| count[r] > 0).collect();
+        let union: Vec<usize> = (lo..rows).filter(|&r| count[r] > 0).collect();
         // Each union row's deltas with this rank's weight as an extra float (as the dense
         // exchange), so the sum carries the divisor.
         let block = (BLOCK_FLOATS / (d + 1)).max(1);
@@ -356,7 +367,7 @@ impl<'c> Syncer<'c> {
         if exact {
             // Rows nobody changed: back to the snapshot (undoing the rounding of earlier
             // overlapped syncs, so every rank ends bit-identical).
-            for r in (0..rows).filter(|&r| count[r] == 0) {
+            for r in (lo..rows).filter(|&r| count[r] == 0) {
                 m.row(r).copy_from_slice(&self.snap[k][r * d..(r + 1) * d]);
             }
         }
@@ -387,6 +398,7 @@ mod tests {
             },
             average,
             lr_scale: None,
+            input_tail: false,
         }
     }
 
@@ -501,6 +513,47 @@ mod tests {
             // sets of ≤ 1 byte bitmaps + 8-byte lengths and one row of the input matrix.
             assert_eq!(st.syncs, 2);
             assert_eq!(st.full_syncs, 1);
+        }
+    }
+
+    #[test]
+    fn input_tail_syncs_changed_word_vectors_beyond_the_prefix() {
+        let got = local::run(2, |c| {
+            let mut model = Model::new(40, 1, 3);
+            let start = model.clone();
+            let marks = RowMarks::new(&model);
+            let mut o = opts(Average::Sum);
+            o.input_tail = true;
+            let mut s = Syncer::new(c, o, &model);
+            // Both ranks change row 30 of both matrices, rank 1 also input row 35.
+            for k in 0..2 {
+                model.matrices_mut()[k][30] += 1.0;
+                marks.0[k].mark(30);
+            }
+            if c.rank() == 1 {
+                model.input[35] += 4.0;
+                marks.0[0].mark(35);
+            }
+            let mats = shared(&mut model);
+            let scope = unsafe { s.tier(&mats, &marks) };
+            let d = |m: &[f32], s: &[f32], r: usize| m[r] - s[r];
+            (
+                scope,
+                d(&model.input, &start.input, 30),
+                d(&model.input, &start.input, 35),
+                d(&model.output, &start.output, 30),
+                s.stats.lists,
+            )
+        });
+        for (rank, (scope, in30, in35, out30, lists)) in got.into_iter().enumerate() {
+            assert_eq!(scope, Scope::Prefix(2));
+            // Input rows beyond the prefix are summed over the ranks; output rows are not.
+            assert!((in30 - 2.0).abs() < 1e-6, "{in30}");
+            assert!((in35 - 4.0).abs() < 1e-6, "{in35}");
+            assert!((out30 - 1.0).abs() < 1e-6, "{out30}");
+            // Rows 2..40 (38): rank 0's one row is a 4-byte list, under the 5-byte bitmap;
+            // rank 1's two rows (8 bytes) go as the bitmap.
+            assert_eq!(lists, u64::from(rank == 0));
         }
     }
 }
