@@ -924,10 +924,12 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                     "trained {} on {} ({}): {} words in {:.2}s = {:.0} words/s, vocabulary {}, final loss {}; vectors in {}",
                     cfg.model.name(),
                     report.backend,
-                    report
-                        .adapter
-                        .clone()
-                        .unwrap_or_else(|| format!("{} threads", report.threads)),
+                    match (report.adapter.clone(), report.ranks) {
+                        (Some(a), r) if r > 1 => format!("{r} MPI ranks, each {a}"),
+                        (Some(a), _) => a,
+                        (None, r) if r > 1 => format!("{r} MPI ranks × {} threads", report.threads),
+                        (None, _) => format!("{} threads", report.threads),
+                    },
                     report.words,
                     report.train_seconds,
                     report.words_per_second,

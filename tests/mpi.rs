@@ -336,34 +336,7 @@ fn a_dead_rank_ends_the_job() {
         .spawn()
         .unwrap();
     // Wait for both ranks to train, then kill one.
-    let pattern = out.display().to_string();
-    let t0 = Instant::now();
-    let victim = loop {
-        let o = Command::new("pgrep")
-            .args(["-f", &pattern])
-            .output()
-            .unwrap();
-        let pids: Vec<String> = String::from_utf8_lossy(&o.stdout)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        // mpirun's own command line holds the path too: the ranks are its children.
-        let ranks: Vec<&String> = pids
-            .iter()
-            .filter(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/comm"))
-                    .is_ok_and(|c| c.trim() == "w2v-gpu")
-            })
-            .collect();
-        if ranks.len() == 2 {
-            break ranks[1].clone();
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "ranks did not start"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let victim = rank_pids(&out, 2)[1].clone();
     std::thread::sleep(Duration::from_secs(2));
     Command::new("kill").args(["-9", &victim]).status().unwrap();
     let killed = Instant::now();
@@ -452,4 +425,90 @@ fn gpu_ranks_agree_and_learn_like_the_cpu() {
         purities[0],
         purities[1]
     );
+}
+
+/// The pids of the `n` ranks whose command line names `out` (waits up to 30 s for them).
+fn rank_pids(out: &Path, n: usize) -> Vec<String> {
+    let pattern = out.display().to_string();
+    let t0 = Instant::now();
+    loop {
+        let o = Command::new("pgrep")
+            .args(["-f", &pattern])
+            .output()
+            .unwrap();
+        // mpirun's own command line holds the path too: the ranks are the w2v-gpu ones.
+        let ranks: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "w2v-gpu")
+            })
+            .map(str::to_string)
+            .collect();
+        if ranks.len() == n {
+            return ranks;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "ranks did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// SIGTERM to every rank (what a batch scheduler sends): the ranks stop together, rank 0
+/// writes the vectors so far and a checkpoint, every rank exits 130 naming `--resume`, and
+/// the resumed run on the same ranks trains the rest.
+#[test]
+fn sigterm_stops_every_rank_with_a_checkpoint_to_resume() {
+    if !have_mpirun("sigterm_stops_every_rank_with_a_checkpoint_to_resume") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("c.txt");
+    std::fs::write(&corpus, common::topic_corpus(8, 50, 20000, 12, 3)).unwrap();
+    let out = dir.path().join("sigterm-test.txt");
+    let ck = dir.path().join("ck").display().to_string();
+    let args = train_args(
+        &corpus,
+        &out,
+        &[
+            "--min-count",
+            "1",
+            "--epochs",
+            "60",
+            "--checkpoint-dir",
+            &ck,
+            "--json",
+        ],
+    );
+    let child = mpirun()
+        .args(["-np", "2", bin()])
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pids = rank_pids(&out, 2);
+    std::thread::sleep(Duration::from_secs(2));
+    for p in &pids {
+        Command::new("kill").args(["-TERM", p]).status().unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{t}");
+    assert_eq!(
+        t.matches("continue with the same command plus --resume")
+            .count(),
+        2,
+        "{t}"
+    );
+    assert!(out.exists(), "no vectors after the stop: {t}");
+    let o = run_np(2, &[args.clone(), vec!["--resume".into(), ck]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let total = r["run_words"].as_u64().unwrap_or(0);
+    let from = r["resumed_from"].as_u64().expect("resumed");
+    assert!(from > 0 && from < total, "resumed from {from} of {total}");
+    assert_eq!(from + r["words"].as_u64().unwrap(), total);
 }

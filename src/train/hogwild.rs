@@ -279,7 +279,8 @@ pub fn train_cpu(
                 let g = park();
                 // SAFETY: this rank's workers are parked or finished.
                 unsafe { sy.full(&mats, marks, true) };
-                if status[3] > 0 {
+                // A checkpoint when one is due, and on a stop (as without MPI).
+                if status[3] > 0 || ck.enabled() {
                     // The words done where the threads parked (they trained on after the
                     // status exchange): what the cursors correspond to.
                     let mut w = [done.load(Ordering::Relaxed) - start_done];

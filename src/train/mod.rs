@@ -36,7 +36,23 @@ use crate::error::{Error, Result};
 /// Reads the corpus, trains, writes the vectors. The whole `train` subcommand.
 pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
     // train_model validates the configuration (once per run).
-    let (mut model, corpus, mut report) = train_model(cfg, reporter)?;
+    let (model, corpus, report) = train_model(cfg, reporter)?;
+    match crate::dist::initialized().filter(|c| c.size() > 1) {
+        // Every rank ends the same way: rank 0 writes, the others wait for its outcome (a
+        // rank that exits first with an error would make mpirun stop rank 0 mid-write).
+        Some(c) => crate::dist::agree(c, finish(cfg, model, &corpus, report, c.rank())),
+        None => finish(cfg, model, &corpus, report, 0),
+    }
+}
+
+/// The checks after training, and on rank 0 the outputs; the interrupted error.
+fn finish(
+    cfg: &TrainConfig,
+    mut model: crate::model::Model,
+    corpus: &crate::corpus::Corpus,
+    mut report: TrainReport,
+    rank: usize,
+) -> Result<TrainReport> {
     if let Some(l) = report.final_loss {
         check_divergence(l, report.words, cfg)?;
     }
@@ -70,12 +86,11 @@ pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
         }
     });
     // In a distributed run every rank ends with the same model; rank 0 writes it.
-    if let Some(c) = crate::dist::initialized().filter(|c| c.rank() != 0) {
+    if rank != 0 {
         report.vocab_size = corpus.vocab.len();
         if report.interrupted {
             return Err(Error::Interrupted(format!(
-                "interrupted (rank {}); rank 0 wrote the vectors so far and says how to resume",
-                c.rank()
+                "interrupted (rank {rank}); rank 0 wrote the vectors so far and says how to resume"
             )));
         }
         return Ok(report);
@@ -112,7 +127,10 @@ pub fn train(cfg: &TrainConfig, reporter: &Reporter) -> Result<TrainReport> {
     }
     report.vocab_size = corpus.vocab.len();
     if report.interrupted {
-        let total = corpus.words() * cfg.epochs as u64;
+        let total = match report.run_words {
+            0 => corpus.words() * cfg.epochs as u64,
+            n => n,
+        };
         let how = match &cfg.checkpoint_dir {
             Some(d) => format!(
                 "a checkpoint is in {}; continue with the same command plus --resume {}",

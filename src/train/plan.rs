@@ -285,6 +285,7 @@ pub fn train_corpus(
     };
     report.tokens_read = corpus.tokens_read;
     report.vocab_size = corpus.vocab.len();
+    report.run_words = dist.as_ref().map_or(corpus.words(), |d| d.global_words) * cfg.epochs as u64;
     report.optimizer = cfg.optimizer.name().into();
     report.model_bytes = model.bytes();
     report.resumed_from = resumed_from;

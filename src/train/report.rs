@@ -51,6 +51,8 @@ pub struct TrainReport {
     pub resumed_from: Option<u64>,
     /// Ranks of a distributed run (1 without MPI).
     pub ranks: usize,
+    /// Words of the whole run, all epochs, all ranks (0: not set).
+    pub run_words: u64,
     /// What the syncs of a distributed run did (rank 0's view).
     pub sync: Option<crate::dist::sync::SyncStats>,
     /// Each rank's checksum of its final matrices (all equal; empty without syncs).
@@ -86,6 +88,7 @@ impl TrainReport {
             "interrupted": self.interrupted,
             "resumed_from": self.resumed_from,
             "ranks": self.ranks.max(1),
+            "run_words": self.run_words,
             "sync": self.sync.map(|s| serde_json::json!({
                 "syncs": s.syncs,
                 "full_syncs": s.full_syncs,
