@@ -469,6 +469,7 @@ fn sigterm_stops_every_rank_with_a_checkpoint_to_resume() {
     std::fs::write(&corpus, common::topic_corpus(8, 50, 20000, 12, 3)).unwrap();
     let out = dir.path().join("sigterm-test.txt");
     let ck = dir.path().join("ck").display().to_string();
+    // A first checkpoint shows that training is under way (signal handlers installed).
     let args = train_args(
         &corpus,
         &out,
@@ -482,6 +483,7 @@ fn sigterm_stops_every_rank_with_a_checkpoint_to_resume() {
             "--json",
         ],
     );
+    let args = [args, vec!["--checkpoint-every".into(), "100000".into()]].concat();
     let child = mpirun()
         .args(["-np", "2", bin()])
         .args(&args)
@@ -489,10 +491,16 @@ fn sigterm_stops_every_rank_with_a_checkpoint_to_resume() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pids = rank_pids(&out, 2);
-    std::thread::sleep(Duration::from_secs(2));
-    for p in &pids {
-        Command::new("kill").args(["-TERM", p]).status().unwrap();
+    let t0 = Instant::now();
+    while std::fs::read_dir(&ck).map_or(true, |mut d| d.next().is_none()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no checkpoint within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for p in rank_pids(&out, 2) {
+        Command::new("kill").args(["-TERM", &p]).status().unwrap();
     }
     let o = child.wait_with_output().unwrap();
     let t = text(&o);
@@ -511,4 +519,56 @@ fn sigterm_stops_every_rank_with_a_checkpoint_to_resume() {
     let from = r["resumed_from"].as_u64().expect("resumed");
     assert!(from > 0 && from < total, "resumed from {from} of {total}");
     assert_eq!(from + r["words"].as_u64().unwrap(), total);
+}
+
+/// The GPU engine on 2 ranks checkpoints (rank 0 writes the synced model and both ranks'
+/// cursors) and resumes on 2 ranks to exactly the end of the run.
+#[test]
+fn gpu_ranks_checkpoint_and_resume() {
+    let test = "gpu_ranks_checkpoint_and_resume";
+    if !have_mpirun(test) {
+        return;
+    }
+    let Some(ctx) = common::gpu_or_skip(test) else {
+        return;
+    };
+    let backend = ctx.backend_name();
+    drop(ctx);
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("topics.txt");
+    std::fs::write(&corpus, common::topic_corpus(8, 25, 1500, 12, 42)).unwrap();
+    let ck = dir.path().join("ck").display().to_string();
+    let args = train_args(
+        &corpus,
+        &dir.path().join("v.txt"),
+        &[
+            "--backend",
+            backend,
+            "--dim",
+            "16",
+            "--epochs",
+            "4",
+            "--min-count",
+            "1",
+            "--gpu-batch",
+            "1024",
+            "--checkpoint-dir",
+            &ck,
+            "--checkpoint-every",
+            "30000",
+            "--json",
+        ],
+    );
+    let o = run_np(2, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let full: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = run_np(2, &[args.clone(), vec!["--resume".into(), ck]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let from = r["resumed_from"].as_u64().expect("resumed");
+    let total = full["words"].as_u64().unwrap();
+    assert!(from > 0 && from < total, "resumed from {from} of {total}");
+    assert_eq!(from + r["words"].as_u64().unwrap(), total);
+    let sums = r["sync"]["model_checksums"].as_array().unwrap();
+    assert!(sums.len() == 2 && sums[0] == sums[1]);
 }

@@ -21,6 +21,8 @@ pub enum Flow {
     Stop,
     /// Every rank has trained its part (synced for the last time).
     AllDone,
+    /// A checkpoint is due (synced exactly; the caller saves it).
+    Checkpoint,
 }
 
 pub struct EngineSync<'c> {
@@ -34,12 +36,24 @@ pub struct EngineSync<'c> {
     period: u64,
     next_sync: u64,
     start_local: u64,
+    /// Global words done when this process started (a resumed checkpoint's).
+    start_global: u64,
     epoch_seen: u64,
+    /// The global word count at the last sync.
+    pub global: u64,
 }
 
 impl<'c> EngineSync<'c> {
-    /// Starts from `model`, the engine's initial model (identical on every rank).
-    pub fn new(dist: &'c DistRun<'c>, clock: &'c Clock, model: &Model) -> EngineSync<'c> {
+    /// Starts from `model`, the engine's initial model (identical on every rank), with
+    /// `start` words done (a resumed checkpoint's global count; this rank counts its own
+    /// words on from there).
+    pub fn new(
+        dist: &'c DistRun<'c>,
+        clock: &'c Clock,
+        model: &Model,
+        start: u64,
+    ) -> EngineSync<'c> {
+        clock.set(start, start);
         let mirror = Model {
             dim: model.dim,
             input: model.input.clone(),
@@ -56,10 +70,16 @@ impl<'c> EngineSync<'c> {
             vocab: model.vocab_size(),
             mirror,
             period,
-            next_sync: period,
-            start_local: 0,
-            epoch_seen: 0,
+            next_sync: start + period,
+            start_local: start,
+            start_global: start,
+            epoch_seen: start / dist.global_words.max(1),
+            global: start,
         }
+    }
+
+    pub fn rank(&self) -> usize {
+        self.dist.comm.rank()
     }
 
     /// Whether this rank has reached its next sync after `local` words.
@@ -76,15 +96,18 @@ impl<'c> EngineSync<'c> {
         local: u64,
         finished: bool,
         stop: bool,
+        want_checkpoint: bool,
     ) -> Result<Flow> {
         let ranks = self.dist.comm.size() as u64;
         let mut status = [
             local - self.start_local,
             u64::from(finished),
             u64::from(stop),
+            u64::from(want_checkpoint),
         ];
         self.dist.comm.sum_u64(&mut status);
-        let global = status[0];
+        let global = self.start_global + status[0];
+        self.global = global;
         self.clock.set(global, local);
         self.next_sync = local + self.period;
         let epoch = global / self.dist.global_words.max(1);
@@ -92,6 +115,8 @@ impl<'c> EngineSync<'c> {
             (Scope::Full, Flow::AllDone)
         } else if status[2] > 0 {
             (Scope::Full, Flow::Stop)
+        } else if status[3] > 0 {
+            (Scope::Full, Flow::Checkpoint)
         } else if epoch > self.epoch_seen {
             self.epoch_seen = epoch;
             (Scope::Full, Flow::Continue)
@@ -128,6 +153,28 @@ impl<'c> EngineSync<'c> {
         be.write_rows(false, 0, &self.mirror.input[..n * d])?;
         be.write_rows(true, 0, &self.mirror.output[..n * d])?;
         Ok(())
+    }
+
+    /// The model every rank holds after a full sync.
+    pub fn model(&self) -> &Model {
+        &self.mirror
+    }
+
+    /// Every rank's cursors, gathered (a collective; in rank order).
+    pub fn gather_cursors(&self, mine: crate::batch::Cursor) -> Vec<crate::batch::Cursor> {
+        let json = serde_json::Value::from(vec![mine.to_json()]).to_string();
+        self.dist
+            .comm
+            .gather_bytes(json.as_bytes())
+            .iter()
+            .flat_map(|b| {
+                serde_json::from_slice::<serde_json::Value>(b)
+                    .ok()
+                    .and_then(|v| v.as_array().cloned())
+                    .unwrap_or_default()
+            })
+            .map(|v| crate::batch::Cursor::from_json(&v).unwrap_or_default())
+            .collect()
     }
 
     /// The sync statistics and every rank's checksum of the final model (after

@@ -342,16 +342,35 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
             let _ = empty_tx.send(w);
             let stop = super::stop_requested();
             if let Some(ds) = dist.as_deref_mut() {
-                if ds.due(run.done) || stop {
+                // Rank 0 decides when a checkpoint is due, by the global word count.
+                let want_ck = ds.rank() == 0 && ck.due(ds.clock.global(run.done));
+                if ds.due(run.done) || stop || want_ck {
                     let be = engine.backend().ok_or_else(|| {
                         crate::error::Error::Gpu("this engine has no rows to sync".into())
                     })?;
-                    flow = ds.exchange(be, run.done, false, stop)?;
+                    flow = ds.exchange(be, run.done, false, stop, want_ck)?;
+                    if flow == Flow::Checkpoint || (flow == Flow::Stop && ck.enabled()) {
+                        // Every rank's cursor (its batch counter is its step count).
+                        let cursors = ds.gather_cursors(run.cursor);
+                        if ds.rank() == 0 {
+                            let model = ds.model().clone();
+                            super::check_model_finite(&model, run.cfg)?;
+                            ck.save(ds.global, run.steps, cursors, model, None)?;
+                        }
+                        if flow == Flow::Checkpoint {
+                            flow = Flow::Continue;
+                        }
+                    }
                     if flow == Flow::Stop {
                         run.interrupted = true;
                         break;
                     }
                 }
+                if run.report_due() {
+                    let l = engine.take_loss()?;
+                    run.record_loss(l)?;
+                }
+                continue;
             }
             if ck.due(run.done) || (stop && ck.enabled()) {
                 let (model, state) = engine.snapshot()?;
@@ -378,7 +397,17 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
                 let be = engine.backend().ok_or_else(|| {
                     crate::error::Error::Gpu("this engine has no rows to sync".into())
                 })?;
-                flow = ds.exchange(be, run.done, true, false)?;
+                flow = ds.exchange(be, run.done, true, false, false)?;
+                if flow == Flow::Checkpoint || (flow == Flow::Stop && ck.enabled()) {
+                    // A checkpoint another rank's stop or rank 0 asked for: take part.
+                    let cursors = ds.gather_cursors(run.cursor);
+                    if ds.rank() == 0 {
+                        ck.save(ds.global, run.steps, cursors, ds.model().clone(), None)?;
+                    }
+                    if flow == Flow::Checkpoint {
+                        flow = Flow::Continue;
+                    }
+                }
             }
             if flow == Flow::Stop {
                 run.interrupted = true;
@@ -436,16 +465,33 @@ pub fn train_with_backend(
     let clock = Clock::new(ranks, 0, 0);
     let global_total = dist.map_or(total, |(d, _)| d.global_words * cfg.epochs as u64);
     let factor = dist.map_or(1.0, |(d, _)| d.opts.lr_factor(ranks));
-    let mut sync = dist.map(|(d, m)| EngineSync::new(d, &clock, m));
+    let start = resume.as_ref().map_or(0, |c| c.words_done);
+    let mut sync = dist.map(|(d, m)| EngineSync::new(d, &clock, m, start));
     let dist = dist.map(|(d, _)| d);
     let clock = &clock;
     let lr = move |d: u64| match dist {
         None => cfg.lr_at(d, total),
         Some(_) => cfg.lr_at(clock.global(d), global_total) * factor,
     };
+    // Rank r > 0 draws its own subsampling and step random numbers (rank 0: the plain
+    // run's).
+    let rank = dist.map_or(0, |d| d.comm.rank());
+    let rank_cfg = TrainConfig {
+        seed: match rank {
+            0 => cfg.seed,
+            r => cfg.seed.wrapping_mul(1_000_003).wrapping_add(r as u64),
+        },
+        ..cfg.clone()
+    };
     let mut run = RunState::new(cfg, total, resume.as_ref(), reporter, Box::new(lr));
-    let source = BatchSource::new(corpus, cfg, &sub, run.start_cursor);
-    let mut engine = SgdEngine::new(backend, cfg);
+    if let (Some(_), Some(c)) = (dist, resume.as_ref()) {
+        // This rank's cursor; its batch counter is its step count.
+        run.start_cursor = c.cursors.get(rank).copied();
+        run.cursor = run.start_cursor.unwrap_or_default();
+        run.steps = run.cursor.step;
+    }
+    let source = BatchSource::new(corpus, &rank_cfg, &sub, run.start_cursor);
+    let mut engine = SgdEngine::new(backend, &rank_cfg);
     let kernel_seconds = run_pipeline(&mut engine, source, &mut run, ck, 4, 3, sync.as_mut())?;
     let mut report = TrainReport {
         upload_bytes_per_word: Some(engine.uploaded as f64 / run.done.max(1) as f64),

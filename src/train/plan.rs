@@ -216,14 +216,6 @@ pub fn train_corpus(
     }
     let dist = match comm {
         Some(c) => {
-            let refused = match (&engine, &cfg.checkpoint_dir, &cfg.resume) {
-                (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(Error::usage(
-                    "--checkpoint-dir",
-                    "checkpoints of the GPU engine under mpirun with several ranks are not built yet; drop --checkpoint-dir/--resume or use --backend cpu",
-                )),
-                _ => Ok(()),
-            };
-            crate::dist::agree(c, refused)?;
             let kinds = c.gather_bytes(&[u8::from(engine.is_some())]);
             if kinds.iter().any(|k| k != &kinds[0]) {
                 return Err(Error::usage(
