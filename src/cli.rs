@@ -899,11 +899,7 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                     crate::dist::agree(c, crate::dist::check_same_args(c, &args))?;
                     c.rank()
                 }
-                None if crate::dist::launched_by_mpirun()
-                    && std::env::var("OMPI_COMM_WORLD_SIZE")
-                        .or_else(|_| std::env::var("PMI_SIZE"))
-                        .is_ok_and(|n| n != "1") =>
-                {
+                None if crate::dist::launcher_ranks().is_some_and(|n| n > 1) => {
                     return Err(Error::usage(
                         "mpirun",
                         "this w2v-gpu was built without MPI, so every rank would train the whole corpus alone; build with `cargo build --release --features mpi` (docs/distributed.md)",

@@ -143,17 +143,46 @@ impl Clock {
     }
 }
 
-/// Every rank's checksum of its `model` (a collective), in rank order.
-pub fn model_checksums(comm: &dyn Comm, model: &crate::model::Model) -> Vec<u64> {
+/// Every rank's checksum of its `model` (a collective), in rank order; an error on every
+/// rank if they differ (after a final exact sync they must not).
+pub fn identical_models(comm: &dyn Comm, model: &crate::model::Model) -> Result<Vec<u64>> {
     let mut bytes = Vec::new();
     for m in model.matrices() {
         bytes
             .extend_from_slice(&crate::checkpoint::checksum(bytemuck::cast_slice(m)).to_le_bytes());
     }
     let mine = crate::checkpoint::checksum(&bytes);
-    comm.gather_bytes(&mine.to_le_bytes())
+    let sums: Vec<u64> = comm
+        .gather_bytes(&mine.to_le_bytes())
         .iter()
         .map(|b| u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])))
+        .collect();
+    if sums.iter().any(|&c| c != sums[0]) {
+        return Err(Error::Ranks {
+            rank: comm.rank(),
+            code: 1,
+            message: format!(
+                "the ranks' models differ after the final sync (checksums {sums:x?}); this is a bug, please report it"
+            ),
+        });
+    }
+    Ok(sums)
+}
+
+/// Every rank's reader cursors (a collective), rank after rank: what a checkpoint of a
+/// distributed run stores.
+pub fn gather_cursors(comm: &dyn Comm, mine: &[crate::batch::Cursor]) -> Vec<crate::batch::Cursor> {
+    let json =
+        serde_json::Value::from(mine.iter().map(|c| c.to_json()).collect::<Vec<_>>()).to_string();
+    comm.gather_bytes(json.as_bytes())
+        .iter()
+        .flat_map(|b| {
+            serde_json::from_slice::<serde_json::Value>(b)
+                .ok()
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+        })
+        .map(|v| crate::batch::Cursor::from_json(&v).unwrap_or_default())
         .collect()
 }
 
@@ -186,6 +215,14 @@ pub fn initialized() -> Option<&'static dyn Comm> {
 pub fn finalize() {
     #[cfg(feature = "mpi")]
     mpi_comm::finalize();
+}
+
+/// The number of ranks the MPI launcher started (OpenMPI's and MPICH's variables), if this
+/// process is one of them.
+pub fn launcher_ranks() -> Option<usize> {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.parse().ok())
 }
 
 /// Whether this process looks like an MPI rank (set by OpenMPI's and MPICH's launchers)

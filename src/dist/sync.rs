@@ -34,21 +34,19 @@ impl Marks {
         Marks((0..rows).map(|_| AtomicU8::new(0)).collect())
     }
 
-    /// Counts an update of row `r`, saturating at 255 (a load first: a hot row's cache
-    /// line stops being written once it saturates; racing counts may lose increments).
+    /// Marks row `r` (a load first: a hot row's cache line is only written once per sync).
     #[inline(always)]
     pub fn mark(&self, r: usize) {
         let m = &self.0[r];
-        let v = m.load(Ordering::Relaxed);
-        if v < u8::MAX {
-            m.store(v + 1, Ordering::Relaxed);
+        if m.load(Ordering::Relaxed) == 0 {
+            m.store(1, Ordering::Relaxed);
         }
     }
 
-    /// Updates of row `r` since the last take (0: unchanged); clears the count.
+    /// Whether row `r` was marked since the last take; clears the mark.
     #[inline]
-    pub fn take(&self, r: usize) -> u8 {
-        self.0[r].swap(0, Ordering::Relaxed)
+    pub fn take(&self, r: usize) -> bool {
+        self.0[r].swap(0, Ordering::Relaxed) != 0
     }
 
     pub fn len(&self) -> usize {
@@ -221,11 +219,6 @@ impl<'c> Syncer<'c> {
         }
     }
 
-    /// A rank's weight in a row's divisor: 1 if it changed the row since the last sync.
-    fn weight(&self, updates: u8) -> f32 {
-        f32::from(u8::from(updates > 0))
-    }
-
     /// Applies the summed deltas `sum` (with each row's rank count from `count`) to row `r`
     /// of matrix `k`, whose own delta was `own`.
     #[allow(clippy::too_many_arguments)]
@@ -256,15 +249,14 @@ impl<'c> Syncer<'c> {
             for (i, r) in (lo..hi).enumerate() {
                 let b = &mut buf[i * (d + 1)..(i + 1) * (d + 1)];
                 let o = &mut own[i * d..(i + 1) * d];
-                let c = marks.take(r);
-                if c > 0 {
+                if marks.take(r) {
                     let row = m.row(r);
                     let s = &self.snap[k][r * d..(r + 1) * d];
                     for j in 0..d {
                         o[j] = row[j] - s[j];
                     }
                     b[..d].copy_from_slice(o);
-                    b[d] = self.weight(c);
+                    b[d] = 1.0;
                 } else {
                     o.fill(0.0);
                     b.fill(0.0);
@@ -298,15 +290,9 @@ impl<'c> Syncer<'c> {
         let ranks = self.comm.size();
         let rows = m.rows;
         let span = rows.saturating_sub(lo);
-        let mut updates = Vec::new();
         let mine: Vec<u32> = (lo..rows)
-            .filter_map(|r| {
-                let c = marks.take(r);
-                (c > 0).then(|| {
-                    updates.push(c);
-                    r as u32
-                })
-            })
+            .filter(|&r| marks.take(r))
+            .map(|r| r as u32)
             .collect();
         // Sets are sent relative to `lo`.
         let rel: Vec<u32> = mine.iter().map(|&r| r - lo as u32).collect();
@@ -326,8 +312,8 @@ impl<'c> Syncer<'c> {
             }
         }
         let union: Vec<usize> = (lo..rows).filter(|&r| count[r] > 0).collect();
-        // Each union row's deltas with this rank's weight as an extra float (as the dense
-        // exchange), so the sum carries the divisor.
+        // Each union row's deltas with this rank's changed flag as an extra float (as the
+        // dense exchange), so the sum carries the number of ranks that changed it.
         let block = (BLOCK_FLOATS / (d + 1)).max(1);
         let mut buf = vec![0f32; block.min(union.len()) * (d + 1)];
         let mut own = vec![0f32; block.min(union.len()) * d];
@@ -346,7 +332,7 @@ impl<'c> Syncer<'c> {
                         o[j] = row[j] - s[j];
                     }
                     b[..d].copy_from_slice(o);
-                    b[d] = self.weight(updates[next_mine]);
+                    b[d] = 1.0;
                 } else {
                     o.fill(0.0);
                     b.fill(0.0);

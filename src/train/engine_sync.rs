@@ -10,7 +10,7 @@ use crate::backend::Backend;
 use crate::dist::sync::{RowMarks, SharedMatrix, Syncer};
 use crate::dist::tiers::Scope;
 use crate::dist::Clock;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Model;
 
 /// What the ranks decided at a sync.
@@ -155,42 +155,36 @@ impl<'c> EngineSync<'c> {
         Ok(())
     }
 
-    /// The model every rank holds after a full sync.
-    pub fn model(&self) -> &Model {
-        &self.mirror
-    }
-
-    /// Every rank's cursors, gathered (a collective; in rank order).
-    pub fn gather_cursors(&self, mine: crate::batch::Cursor) -> Vec<crate::batch::Cursor> {
-        let json = serde_json::Value::from(vec![mine.to_json()]).to_string();
-        self.dist
-            .comm
-            .gather_bytes(json.as_bytes())
-            .iter()
-            .flat_map(|b| {
-                serde_json::from_slice::<serde_json::Value>(b)
-                    .ok()
-                    .and_then(|v| v.as_array().cloned())
-                    .unwrap_or_default()
-            })
-            .map(|v| crate::batch::Cursor::from_json(&v).unwrap_or_default())
-            .collect()
+    /// After [`EngineSync::exchange`]: saves the checkpoint the ranks agreed on (one rank 0
+    /// found due, or a stop with `--checkpoint-dir`; the sync was full and exact) — every
+    /// rank's cursor gathered, whose batch counter is its step count, rank 0 writing the
+    /// synced model — and returns the flow to go on with (a checkpoint continues).
+    pub fn save_agreed(
+        &self,
+        flow: Flow,
+        ck: &mut super::Checkpointer,
+        cursor: crate::batch::Cursor,
+        steps: u64,
+        cfg: &crate::config::TrainConfig,
+    ) -> Result<Flow> {
+        if flow == Flow::Checkpoint || (flow == Flow::Stop && ck.enabled()) {
+            let cursors = crate::dist::gather_cursors(self.dist.comm, &[cursor]);
+            if self.rank() == 0 {
+                super::check_model_finite(&self.mirror, cfg)?;
+                ck.save(self.global, steps, cursors, self.mirror.clone(), None)?;
+            }
+        }
+        Ok(match flow {
+            Flow::Checkpoint => Flow::Continue,
+            f => f,
+        })
     }
 
     /// The sync statistics and every rank's checksum of the final model (after
     /// [`Flow::AllDone`] or [`Flow::Stop`], when the mirror holds the whole model); an
     /// error if the ranks' models differ.
     pub fn finish(self) -> Result<(crate::dist::sync::SyncStats, Vec<u64>)> {
-        let sums = crate::dist::model_checksums(self.dist.comm, &self.mirror);
-        if sums.iter().any(|&c| c != sums[0]) {
-            return Err(Error::Ranks {
-                rank: self.dist.comm.rank(),
-                code: 1,
-                message: format!(
-                    "the ranks' models differ after the final sync (checksums {sums:x?}); this is a bug, please report it"
-                ),
-            });
-        }
+        let sums = crate::dist::identical_models(self.dist.comm, &self.mirror)?;
         Ok((self.syncer.stats, sums))
     }
 }

@@ -21,7 +21,7 @@ use crate::config::TrainConfig;
 use crate::corpus::Corpus;
 use crate::dist::sync::{RowMarks, Syncer};
 use crate::dist::{Clock, Comm, DistOptions};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::loss::SigmoidTable;
 use crate::model::Model;
 use crate::progress::Reporter;
@@ -288,22 +288,8 @@ pub fn train_cpu(
                     let global = start_global + w[0];
                     let mut mine = g.1.clone();
                     mine.resize(cfg.threads, crate::batch::Cursor::default());
-                    let json = serde_json::Value::from(
-                        mine.into_iter().map(|c| c.to_json()).collect::<Vec<_>>(),
-                    )
-                    .to_string();
-                    let all = dr.comm.gather_bytes(json.as_bytes());
+                    let cursors = crate::dist::gather_cursors(dr.comm, &mine);
                     if rank == 0 && ck.enabled() && ck_result.is_ok() {
-                        let cursors: Vec<_> = all
-                            .iter()
-                            .flat_map(|b| {
-                                serde_json::from_slice::<serde_json::Value>(b)
-                                    .ok()
-                                    .and_then(|v| v.as_array().cloned())
-                                    .unwrap_or_default()
-                            })
-                            .map(|v| crate::batch::Cursor::from_json(&v).unwrap_or_default())
-                            .collect();
                         // SAFETY: the workers are parked.
                         let snapshot = unsafe { hog.snapshot() };
                         ck_result = check_model_finite(&snapshot, cfg)
@@ -344,16 +330,7 @@ pub fn train_cpu(
     // rank's checksum of its matrices, compared on every rank.
     let mut checksums = Vec::new();
     if let (Some(dr), false, false) = (syncing, failed_anywhere, interrupted) {
-        checksums = crate::dist::model_checksums(dr.comm, model);
-        if checksums.iter().any(|&c| c != checksums[0]) {
-            return Err(Error::Ranks {
-                rank,
-                code: 1,
-                message: format!(
-                    "the ranks' models differ after the final sync (checksums {checksums:x?}); this is a bug, please report it"
-                ),
-            });
-        }
+        checksums = crate::dist::identical_models(dr.comm, model)?;
     }
     let first_bad = *diverged_at.lock().unwrap_or_else(|p| p.into_inner());
     let outcome = first_bad

@@ -302,6 +302,13 @@ impl Engine<Minibatch> for MinibatchEngine<'_> {
     }
 }
 
+/// The backend a distributed sync reads and writes rows of.
+fn rows_of<W, E: Engine<W>>(engine: &mut E) -> Result<&mut dyn Backend> {
+    engine
+        .backend()
+        .ok_or_else(|| crate::error::Error::Gpu("this engine has no rows to sync".into()))
+}
+
 /// Runs `source` through `engine` until the source ends or a stop is requested: the one
 /// producer/consumer loop of every stepped engine. `buffers` work items circulate, at most
 /// `queued` of them filled and waiting. Returns the device's busy seconds, where measured.
@@ -341,44 +348,27 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
             run.cursor = w.cursor();
             let _ = empty_tx.send(w);
             let stop = super::stop_requested();
-            if let Some(ds) = dist.as_deref_mut() {
-                // Rank 0 decides when a checkpoint is due, by the global word count.
-                let want_ck = ds.rank() == 0 && ck.due(ds.clock.global(run.done));
-                if ds.due(run.done) || stop || want_ck {
-                    let be = engine.backend().ok_or_else(|| {
-                        crate::error::Error::Gpu("this engine has no rows to sync".into())
-                    })?;
-                    flow = ds.exchange(be, run.done, false, stop, want_ck)?;
-                    if flow == Flow::Checkpoint || (flow == Flow::Stop && ck.enabled()) {
-                        // Every rank's cursor (its batch counter is its step count).
-                        let cursors = ds.gather_cursors(run.cursor);
-                        if ds.rank() == 0 {
-                            let model = ds.model().clone();
-                            super::check_model_finite(&model, run.cfg)?;
-                            ck.save(ds.global, run.steps, cursors, model, None)?;
-                        }
-                        if flow == Flow::Checkpoint {
-                            flow = Flow::Continue;
-                        }
+            let stopping = match dist.as_deref_mut() {
+                Some(ds) => {
+                    // Rank 0 decides when a checkpoint is due, by the global word count.
+                    let want_ck = ds.rank() == 0 && ck.due(ds.clock.global(run.done));
+                    if ds.due(run.done) || stop || want_ck {
+                        flow = ds.exchange(rows_of(engine)?, run.done, false, stop, want_ck)?;
+                        flow = ds.save_agreed(flow, ck, run.cursor, run.steps, run.cfg)?;
                     }
-                    if flow == Flow::Stop {
-                        run.interrupted = true;
-                        break;
+                    flow == Flow::Stop
+                }
+                None => {
+                    if ck.due(run.done) || (stop && ck.enabled()) {
+                        let (model, state) = engine.snapshot()?;
+                        // A diverged model never replaces the newest good checkpoint.
+                        super::check_model_finite(&model, run.cfg)?;
+                        ck.save(run.done, run.steps, vec![run.cursor], model, state)?;
                     }
+                    stop
                 }
-                if run.report_due() {
-                    let l = engine.take_loss()?;
-                    run.record_loss(l)?;
-                }
-                continue;
-            }
-            if ck.due(run.done) || (stop && ck.enabled()) {
-                let (model, state) = engine.snapshot()?;
-                // A diverged model never replaces the newest good checkpoint.
-                super::check_model_finite(&model, run.cfg)?;
-                ck.save(run.done, run.steps, vec![run.cursor], model, state)?;
-            }
-            if stop {
+            };
+            if stopping {
                 run.interrupted = true;
                 break;
             }
@@ -394,20 +384,9 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
         // This rank's part is done: it takes part in the others' syncs until all are.
         if let Some(ds) = dist {
             while flow == Flow::Continue {
-                let be = engine.backend().ok_or_else(|| {
-                    crate::error::Error::Gpu("this engine has no rows to sync".into())
-                })?;
-                flow = ds.exchange(be, run.done, true, false, false)?;
-                if flow == Flow::Checkpoint || (flow == Flow::Stop && ck.enabled()) {
-                    // A checkpoint another rank's stop or rank 0 asked for: take part.
-                    let cursors = ds.gather_cursors(run.cursor);
-                    if ds.rank() == 0 {
-                        ck.save(ds.global, run.steps, cursors, ds.model().clone(), None)?;
-                    }
-                    if flow == Flow::Checkpoint {
-                        flow = Flow::Continue;
-                    }
-                }
+                flow = ds.exchange(rows_of(engine)?, run.done, true, false, false)?;
+                // A checkpoint rank 0 or another rank's stop asked for: take part.
+                flow = ds.save_agreed(flow, ck, run.cursor, run.steps, run.cfg)?;
             }
             if flow == Flow::Stop {
                 run.interrupted = true;

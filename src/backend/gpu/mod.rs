@@ -599,18 +599,36 @@ impl GpuBackend {
         self.ctx.backend_name()
     }
 
-    fn download_matrix(&self, parts: &[wgpu::Buffer]) -> Result<Vec<f32>> {
-        let mut data = vec![0.0f32; self.vocab * self.params.dim];
-        for (p, buf) in parts.iter().enumerate() {
-            let lo = (p * self.split.rows_per_part).min(self.vocab) * self.params.dim;
-            let hi = ((p + 1) * self.split.rows_per_part).min(self.vocab) * self.params.dim;
-            if hi == lo {
-                continue;
-            }
+    /// For each part of a matrix (split by row range over bindings) that holds some of
+    /// rows `lo..hi`: the part, the first and end row it holds of them, and the byte offset
+    /// of the first in the part.
+    fn part_spans<'a>(
+        &self,
+        parts: &'a [wgpu::Buffer],
+        lo: usize,
+        hi: usize,
+    ) -> impl Iterator<Item = (&'a wgpu::Buffer, usize, usize, u64)> {
+        let (rpp, d, hi) = (
+            self.split.rows_per_part,
+            self.params.dim,
+            hi.min(self.vocab),
+        );
+        parts.iter().enumerate().filter_map(move |(p, buf)| {
+            let (a, b) = ((p * rpp).max(lo), ((p + 1) * rpp).min(hi));
+            (a < b).then_some((buf, a, b, ((a - p * rpp) * d * 4) as u64))
+        })
+    }
+
+    /// Rows `lo..hi` of a matrix, copied to the host (the caller waits for the steps).
+    fn copy_rows(&self, parts: &[wgpu::Buffer], lo: usize, hi: usize) -> Result<Vec<f32>> {
+        let d = self.params.dim;
+        let mut out = vec![0f32; hi.min(self.vocab).saturating_sub(lo) * d];
+        for (buf, a, b, offset) in self.part_spans(parts, lo, hi) {
+            let dst = &mut out[(a - lo) * d..(b - lo) * d];
             self.ctx
-                .copy_to_host(buf, bytemuck::cast_slice_mut(&mut data[lo..hi]))?;
+                .copy_range_to_host(buf, offset, bytemuck::cast_slice_mut(dst))?;
         }
-        Ok(data)
+        Ok(out)
     }
 }
 
@@ -702,8 +720,8 @@ impl Backend for GpuBackend {
         self.ring.drain(&self.ctx)?;
         Ok(Model {
             dim: self.params.dim,
-            input: self.download_matrix(&self.input)?,
-            output: self.download_matrix(&self.output)?,
+            input: self.copy_rows(&self.input, 0, self.vocab)?,
+            output: self.copy_rows(&self.output, 0, self.vocab)?,
             hs: Vec::new(),
             subwords: Vec::new(),
         })
@@ -719,41 +737,18 @@ impl Backend for GpuBackend {
 
     fn read_rows(&mut self, output: bool, lo: usize, hi: usize) -> Result<Vec<f32>> {
         self.ring.drain(&self.ctx)?;
-        let d = self.params.dim;
-        let hi = hi.min(self.vocab);
-        let mut out = vec![0f32; hi.saturating_sub(lo) * d];
-        let parts = if output { &self.output } else { &self.input };
-        let rpp = self.split.rows_per_part;
-        for (p, buf) in parts.iter().enumerate() {
-            // The part's rows that fall in lo..hi.
-            let (a, b) = ((p * rpp).max(lo), ((p + 1) * rpp).min(hi));
-            if a >= b {
-                continue;
-            }
-            let dst = &mut out[(a - lo) * d..(b - lo) * d];
-            self.ctx.copy_range_to_host(
-                buf,
-                ((a - p * rpp) * d * 4) as u64,
-                bytemuck::cast_slice_mut(dst),
-            )?;
-        }
-        Ok(out)
+        self.copy_rows(if output { &self.output } else { &self.input }, lo, hi)
     }
 
     fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
         let d = self.params.dim;
-        let hi = (lo + rows.len() / d.max(1)).min(self.vocab);
+        let hi = lo + rows.len() / d.max(1);
         let parts = if output { &self.output } else { &self.input };
-        let rpp = self.split.rows_per_part;
-        for (p, buf) in parts.iter().enumerate() {
-            let (a, b) = ((p * rpp).max(lo), ((p + 1) * rpp).min(hi));
-            if a >= b {
-                continue;
-            }
+        for (buf, a, b, offset) in self.part_spans(parts, lo, hi) {
             // Queue writes land before the next submitted step.
             self.ctx.queue.write_buffer(
                 buf,
-                ((a - p * rpp) * d * 4) as u64,
+                offset,
                 bytemuck::cast_slice(&rows[(a - lo) * d..(b - lo) * d]),
             );
         }
