@@ -126,6 +126,14 @@ row cb300 cbow 300 "GPU (defaults)" -- $V
 row cb300serial cbow 300 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
 row cb300win cbow 300 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row cb300cpu cbow 300 "CPU, $NCPU threads" -- $C
+# Subword units (fastText's -minn 3 -maxn 6 -bucket 2000000): the subword kernel, against the
+# CPU trainer with the same flags.
+S="--subwords --minn 3 --maxn 6 --bucket 2000000"
+row swsg100 skipgram 100 "GPU, --subwords" -- $V $S
+row swsg100cpu skipgram 100 "CPU, --subwords, $NCPU threads" -- $C $S
+row swcb100 cbow 100 "GPU, --subwords" -- $V $S
+row swcb100cpu cbow 100 "CPU, --subwords, $NCPU threads" -- $C $S
+row swsg300 skipgram 300 "GPU, --subwords" -- $V $S
 row adam100 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512" -- $V --optimizer adam --alpha 0.01
 row adagrad100 skipgram 100 "GPU, lazy Adagrad lr 0.05, batch 512" -- $V --optimizer adagrad --alpha 0.05
 row adam100cpu skipgram 100 "CPU, lazy Adam lr 0.01, $NCPU threads" -- $C --optimizer adam --alpha 0.01

@@ -589,13 +589,10 @@ impl TrainConfig {
             if p.bucket > u32::MAX as usize / 2 {
                 return Err(Error::usage("--bucket", "is too large (at most 2^31)"));
             }
-            if !matches!(self.backend, BackendKind::Cpu | BackendKind::Auto) {
+            if p.maxn > 0 && self.gpu_kernel == Some(Kernel::Chunk) {
                 return Err(Error::usage(
-                    "--subwords",
-                    format!(
-                        "subword training runs on the CPU only (not built for the GPU kernels); use --backend cpu, not {}",
-                        self.backend.name()
-                    ),
+                    "--gpu-kernel",
+                    "chunk has no subword variant; with --subwords the GPU runs the subword kernel (leave --gpu-kernel at auto)",
                 ));
             }
             if self.minibatches() {

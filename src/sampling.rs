@@ -86,6 +86,14 @@ pub fn rand_at(key: u32, pos: u32, lane: u32) -> u32 {
     pcg_hash(key ^ pcg_hash(pos.wrapping_mul(64).wrapping_add(lane)))
 }
 
+/// The key of the noise words of context `i` of a window in the subword kernel (skip-gram
+/// draws noise words for every context, more than one position's 64 lanes hold). Identical
+/// to `context_key` in `shaders/subword.wgsl`.
+#[inline(always)]
+pub fn context_key(key: u32, i: u32) -> u32 {
+    pcg_hash(key ^ 0x9e37_79b9u32.wrapping_mul(i + 1))
+}
+
 /// Subsampling of frequent words with word2vec.c's rule: a word of count `c` among
 /// `total` training words is kept with probability
 /// `min(1, (sqrt(c / (s·total)) + 1) · (s·total) / c)`, where `s` is `--sample`.

@@ -89,6 +89,20 @@ impl SubwordTable {
     pub fn rows(&self, w: u32) -> &[u32] {
         &self.rows[self.offsets[w as usize]..self.offsets[w as usize + 1]]
     }
+
+    /// Words in the table.
+    pub fn words(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// The table as the GPU's subword kernel reads it: the `words + 1` offsets, then the
+    /// rows (an offset is relative to where the rows start).
+    pub fn flat(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.offsets.len() + self.rows.len());
+        out.extend(self.offsets.iter().map(|&o| o as u32));
+        out.extend_from_slice(&self.rows);
+        out
+    }
 }
 
 /// The vector of any string from a subword model's input rows (`vocab` word rows followed

@@ -221,9 +221,11 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
                 "--subwords".into(),
                 "--backend".into(),
                 "gl".into(),
+                "--gpu-kernel".into(),
+                "chunk".into(),
             ],
             2,
-            "--subwords",
+            "--gpu-kernel",
         ),
         (
             vec![
@@ -1254,6 +1256,53 @@ fn millions_of_distinct_tokens_stay_under_the_table_limit() {
 /// file of another format are clear errors.
 #[test]
 fn subword_model_gives_vectors_for_unseen_words() {
+    subword_model_round_trip("cpu");
+}
+
+/// The same with the subword kernel on the GPU; and a bucket count the device's bindings
+/// cannot hold is refused before training, naming --bucket and the largest that fits,
+/// with the earlier output intact.
+#[test]
+fn gpu_subword_model_gives_vectors_for_unseen_words() {
+    let Some(ctx) = common::gpu_or_skip("gpu_subword_model_gives_vectors_for_unseen_words") else {
+        return;
+    };
+    let backend = common::test_backend().name();
+    subword_model_round_trip(backend);
+    let binding = ctx
+        .limits
+        .max_storage_buffer_binding_size
+        .min(ctx.limits.max_buffer_size);
+    // 4 bindings of this size hold fewer rows than the buckets asked for.
+    let rows = 4 * binding / (16 * 4);
+    let bucket = (rows + 1).to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = small_corpus(dir.path());
+    let out = dir.path().join("v.txt");
+    std::fs::write(&out, "earlier").unwrap();
+    let o = w2v(&[
+        "train",
+        "--input",
+        &corpus,
+        "--output",
+        out.to_str().unwrap(),
+        "--subwords",
+        "--bucket",
+        &bucket,
+        "--dim",
+        "16",
+        "--min-count",
+        "1",
+        "--backend",
+        backend,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("--bucket") && e.contains("or less"), "{e}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "earlier");
+}
+
+fn subword_model_round_trip(backend: &str) {
     let dir = tempfile::tempdir().unwrap();
     let corpus = small_corpus(dir.path());
     let vec_path = dir.path().join("v.txt");
@@ -1275,6 +1324,8 @@ fn subword_model_gives_vectors_for_unseen_words() {
         "1",
         "--fasttext-bin",
         bin.to_str().unwrap(),
+        "--backend",
+        backend,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v = w2v_gpu::io::read_vectors(&vec_path, None).unwrap();

@@ -26,15 +26,16 @@
 
 mod common;
 
-use w2v_gpu::backend::cpu::{window_at, CpuReference};
+use w2v_gpu::backend::cpu::{subword_window_at, window_at, CpuReference};
 use w2v_gpu::backend::gpu::shaders::{Atomics, FeatureVariant, Kernel, Reduce};
 use w2v_gpu::backend::gpu::GpuBackend;
-use w2v_gpu::backend::{Backend, KernelParams, Rate};
+use w2v_gpu::backend::{Backend, KernelParams, Rate, StepLoss};
 use w2v_gpu::batch::Batch;
 use w2v_gpu::config::{ModelKind, TrainConfig};
 use w2v_gpu::corpus::SENTENCE_END;
 use w2v_gpu::model::Model;
 use w2v_gpu::sampling::{AliasTable, Rng};
+use w2v_gpu::subword::{SubwordParams, SubwordTable};
 
 fn random_model(vocab: usize, dim: usize, seed: u64) -> Model {
     let mut m = Model::new(vocab, dim, seed);
@@ -299,40 +300,16 @@ fn zipf_parity(model: ModelKind, name: &str) {
     }
 }
 
-fn zipf_case(ctx: w2v_gpu::backend::gpu::GpuContext, model: ModelKind, v: Variant, name: &str) {
-    let vocab = 20_000;
-    let params = KernelParams {
-        model,
-        dim: 32,
-        window: 5,
-        negative: 5,
-    };
-    let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1_000_000 / r).collect();
-    let alias = AliasTable::unigram(&counts, 0.75);
-    let init = random_model(vocab, params.dim, 8);
-    let batch = zipf_batch(vocab, 1000, 3);
-    let mut seq = CpuReference::new(init.clone(), params, alias.clone());
-    let mut par = CpuReference::new(init.clone(), params, alias.clone()).with_snapshot_reads();
-    let mut gpu = gpu(ctx, &init, params, &alias, None, v);
-    // The rate falls across the step, as in training (per-position rate).
-    let alpha = Rate {
-        start: 0.03,
-        end: 0.02,
-    };
-    seq.step(&batch, alpha, 77).unwrap();
-    par.step(&batch, alpha, 77).unwrap();
-    gpu.step(&batch, alpha, 77).unwrap();
-    let lg = gpu.take_loss().unwrap().unwrap();
-    let lc = seq.take_loss().unwrap().unwrap();
-    let (g, s, p) = (
-        gpu.download().unwrap(),
-        seq.download().unwrap(),
-        par.download().unwrap(),
-    );
-    for (what, i, gm, sm, pm) in [
-        ("input", &init.input, &g.input, &s.input, &p.input),
-        ("output", &init.output, &g.output, &s.output, &p.output),
-    ] {
+/// A Zipf batch's GPU result (`gm`) against the sequential (`sm`) and snapshot (`pm`)
+/// references, per matrix (`i`: where it started), and the step's loss.
+#[allow(clippy::type_complexity)]
+fn assert_within_orderings(
+    name: &str,
+    mats: &[(&str, &Vec<f32>, &Vec<f32>, &Vec<f32>, &Vec<f32>)],
+    lg: StepLoss,
+    lc: StepLoss,
+) {
+    for &(what, i, gm, sm, pm) in mats {
         let spread = rel_update_diff(i, sm, pm, sm);
         let to_seq = rel_update_diff(i, sm, gm, sm);
         let to_par = rel_update_diff(i, sm, gm, pm);
@@ -363,6 +340,43 @@ fn zipf_case(ctx: w2v_gpu::backend::gpu::GpuContext, model: ModelKind, v: Varian
         lg.sum,
         lc.sum
     );
+}
+
+fn zipf_case(ctx: w2v_gpu::backend::gpu::GpuContext, model: ModelKind, v: Variant, name: &str) {
+    let vocab = 20_000;
+    let params = KernelParams {
+        model,
+        dim: 32,
+        window: 5,
+        negative: 5,
+    };
+    let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1_000_000 / r).collect();
+    let alias = AliasTable::unigram(&counts, 0.75);
+    let init = random_model(vocab, params.dim, 8);
+    let batch = zipf_batch(vocab, 1000, 3);
+    let mut seq = CpuReference::new(init.clone(), params, alias.clone());
+    let mut par = CpuReference::new(init.clone(), params, alias.clone()).with_snapshot_reads();
+    let mut gpu = gpu(ctx, &init, params, &alias, None, v);
+    // The rate falls across the step, as in training (per-position rate).
+    let alpha = Rate {
+        start: 0.03,
+        end: 0.02,
+    };
+    seq.step(&batch, alpha, 77).unwrap();
+    par.step(&batch, alpha, 77).unwrap();
+    gpu.step(&batch, alpha, 77).unwrap();
+    let lg = gpu.take_loss().unwrap().unwrap();
+    let lc = seq.take_loss().unwrap().unwrap();
+    let (g, s, p) = (
+        gpu.download().unwrap(),
+        seq.download().unwrap(),
+        par.download().unwrap(),
+    );
+    let mats = [
+        ("input", &init.input, &g.input, &s.input, &p.input),
+        ("output", &init.output, &g.output, &s.output, &p.output),
+    ];
+    assert_within_orderings(name, &mats, lg, lc);
 }
 
 #[test]
@@ -500,4 +514,255 @@ fn row_ranges_read_and_write_across_binding_parts() {
         assert_eq!(&after[..8 * dim], &whole[..8 * dim]);
         assert_eq!(&after[25 * dim..], &whole[25 * dim..]);
     }
+}
+
+// ---- The subword kernel (`--subwords`): the same two kinds of batch against
+// `CpuReference::with_subwords`, with the same tolerances and for the same reasons (the
+// bag mean and dh are summed in the kernel's order; `exp`/`log` and fused multiply-adds
+// differ by a few ulp).
+
+/// Vocabulary strings of three characters each, no character shared between two words
+/// (plane-1 code points, four UTF-8 bytes each), so two words share no n-gram; only a
+/// hash collision could put two words' n-grams in one bucket, which `disjoint_buckets`
+/// rules out for the words a test batch uses.
+fn private_words(vocab: usize) -> Vec<String> {
+    (0..vocab as u32)
+        .map(|k| {
+            (0..3)
+                .map(|t| char::from_u32(0x10000 + 3 * k + t).unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// The smallest bucket count from `from` on for which the bags of `words` share no row.
+fn disjoint_buckets(
+    all: &[String],
+    words: &[u32],
+    minn: usize,
+    maxn: usize,
+    from: usize,
+) -> SubwordParams {
+    for bucket in from.. {
+        let p = SubwordParams { minn, maxn, bucket };
+        let t = SubwordTable::new(all, &p);
+        let mut seen = std::collections::HashSet::new();
+        if words
+            .iter()
+            .all(|&w| t.rows(w).iter().all(|&r| seen.insert(r)))
+        {
+            return p;
+        }
+    }
+    unreachable!()
+}
+
+fn gpu_subwords(
+    ctx: w2v_gpu::backend::gpu::GpuContext,
+    m: &Model,
+    p: KernelParams,
+    alias: &AliasTable,
+    max_binding: Option<u64>,
+    v: Variant,
+    table: &SubwordTable,
+) -> GpuBackend {
+    let cfg = TrainConfig {
+        gpu_batch: 4096,
+        max_binding_bytes: max_binding,
+        gpu_atomics: Some(v.atomics),
+        gpu_reduce: Some(v.reduce),
+        ..TrainConfig::default()
+    };
+    let g = GpuBackend::with_subwords(ctx, m, p, alias, &cfg, table).expect("GPU backend");
+    assert_eq!(g.atomics(), v.atomics);
+    assert_eq!(g.reduce(), v.reduce);
+    assert!(
+        g.kernel_name().starts_with("subword"),
+        "{}",
+        g.kernel_name()
+    );
+    g
+}
+
+fn subword_conflict_free(model: ModelKind, max_binding: Option<u64>, name: &str) {
+    let vocab = 20_000;
+    let params = KernelParams {
+        model,
+        dim: 16,
+        window: 3,
+        negative: 4,
+    };
+    let words = private_words(vocab);
+    let alias = AliasTable::new(&vec![1.0; vocab]);
+    let used: Vec<u32> = (1..=48).collect();
+    let sp = disjoint_buckets(&words, &used, 2, 3, 6000);
+    let table = SubwordTable::new(&words, &sp);
+    let mut init = random_model(vocab, params.dim, 5).with_subwords(sp.bucket, 6);
+    init.subwords.iter_mut().for_each(|x| *x *= 10.0);
+    // Pairs of words as sentences: window A's bag is one word's rows, window B's the
+    // other's; the key search keeps every output row (positives and noise) distinct.
+    let (batch, _) = conflict_free(&params, &alias, vocab);
+    let key = (1..10_000u32)
+        .find(|&key| {
+            let mut seen = std::collections::HashSet::new();
+            (0..batch.tokens.len())
+                .filter(|&pos| batch.tokens[pos] != SENTENCE_END)
+                .all(|pos| {
+                    let (_, out) = subword_window_at(&batch.tokens, pos, key, &params, &alias);
+                    out.iter().all(|&o| seen.insert(o))
+                })
+        })
+        .expect("a conflict-free key");
+    for v in variants()
+        .into_iter()
+        .filter(|v| v.kernel == Kernel::Window)
+    {
+        let name = format!("{name} ({v:?})");
+        let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+            continue;
+        };
+        let mut cpu =
+            CpuReference::new(init.clone(), params, alias.clone()).with_subwords(table.clone());
+        let mut gpu = gpu_subwords(ctx, &init, params, &alias, max_binding, v, &table);
+        if let Some(limit) = max_binding {
+            let split = gpu.split();
+            assert!(split.parts >= 3, "forced limit {limit} gave {split:?}");
+        }
+        for (step, alpha) in [(0u32, 0.5f32), (1, 0.25)] {
+            cpu.step(&batch, Rate::constant(alpha), key + step).unwrap();
+            gpu.step(&batch, Rate::constant(alpha), key + step).unwrap();
+        }
+        let lg = gpu.take_loss().unwrap().unwrap();
+        let g = gpu.download().unwrap();
+        let c = cpu.download().unwrap();
+        assert_ne!(
+            c.subwords, init.subwords,
+            "the reference must train the buckets"
+        );
+        assert_ne!(
+            c.input, init.input,
+            "the reference must train the word rows"
+        );
+        assert_close(&format!("{name} input"), &g.input, &c.input);
+        assert_close(&format!("{name} buckets"), &g.subwords, &c.subwords);
+        assert_close(&format!("{name} output"), &g.output, &c.output);
+        // The loss of the last step, recomputed alone.
+        let mut cpu2 =
+            CpuReference::new(init.clone(), params, alias.clone()).with_subwords(table.clone());
+        cpu2.step(&batch, Rate::constant(0.5), key).unwrap();
+        cpu2.take_loss().unwrap();
+        cpu2.step(&batch, Rate::constant(0.25), key + 1).unwrap();
+        let lc = cpu2.take_loss().unwrap().unwrap();
+        assert_eq!(lg.terms, lc.terms, "{name}: loss terms");
+        assert!(
+            (lg.sum - lc.sum).abs() <= 1e-4 * lc.sum.abs(),
+            "{name}: loss {} vs {}",
+            lg.sum,
+            lc.sum
+        );
+    }
+}
+
+#[test]
+fn subword_skipgram_conflict_free_matches_reference() {
+    subword_conflict_free(ModelKind::SkipGram, None, "subword_skipgram_conflict_free");
+}
+
+#[test]
+fn subword_cbow_conflict_free_matches_reference() {
+    subword_conflict_free(ModelKind::Cbow, None, "subword_cbow_conflict_free");
+}
+
+#[test]
+fn subword_buckets_split_over_bindings_match_reference() {
+    // (20 000 words + ~6 000 buckets) × 16 dims × 4 B ≈ 1.7 MB; a 0.5 MB limit gives 4
+    // bindings, the word rows in the first ones and the buckets across the last ones.
+    subword_conflict_free(ModelKind::SkipGram, Some(500_000), "subword_split_bindings");
+}
+
+/// English-like words (random letters, so many share n-grams) with Zipf frequencies:
+/// hot bags and hot buckets are updated by many workgroups at once.
+fn subword_zipf(model: ModelKind, name: &str) {
+    let vocab = 5_000;
+    let params = KernelParams {
+        model,
+        dim: 32,
+        window: 5,
+        negative: 5,
+    };
+    let mut rng = Rng::new(17);
+    let words: Vec<String> = (0..vocab)
+        .map(|k| {
+            let len = 3 + rng.below(6);
+            let mut w: String = (0..len)
+                .map(|_| (b'a' + rng.below(26) as u8) as char)
+                .collect();
+            w.push_str(&k.to_string());
+            w
+        })
+        .collect();
+    let sp = SubwordParams {
+        minn: 3,
+        maxn: 5,
+        bucket: 50_000,
+    };
+    let table = SubwordTable::new(&words, &sp);
+    let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1_000_000 / r).collect();
+    let alias = AliasTable::unigram(&counts, 0.75);
+    // Bucket rows as large as the word rows (random_model's), so that h is not dominated
+    // by the step's own first updates.
+    let mut init = random_model(vocab, params.dim, 8).with_subwords(sp.bucket, 9);
+    init.subwords.iter_mut().for_each(|x| *x *= 10.0);
+    let batch = zipf_batch(vocab, 1000, 3);
+    for v in variants()
+        .into_iter()
+        .filter(|v| v.kernel == Kernel::Window)
+    {
+        let name = format!("{name} ({v:?})");
+        let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+            continue;
+        };
+        let mut seq =
+            CpuReference::new(init.clone(), params, alias.clone()).with_subwords(table.clone());
+        let mut par = CpuReference::new(init.clone(), params, alias.clone())
+            .with_subwords(table.clone())
+            .with_snapshot_reads();
+        let mut gpu = gpu_subwords(ctx, &init, params, &alias, None, v, &table);
+        let alpha = Rate {
+            start: 0.03,
+            end: 0.02,
+        };
+        seq.step(&batch, alpha, 77).unwrap();
+        par.step(&batch, alpha, 77).unwrap();
+        gpu.step(&batch, alpha, 77).unwrap();
+        let lg = gpu.take_loss().unwrap().unwrap();
+        let lc = seq.take_loss().unwrap().unwrap();
+        let (g, s, p) = (
+            gpu.download().unwrap(),
+            seq.download().unwrap(),
+            par.download().unwrap(),
+        );
+        let mats = [
+            ("input", &init.input, &g.input, &s.input, &p.input),
+            (
+                "buckets",
+                &init.subwords,
+                &g.subwords,
+                &s.subwords,
+                &p.subwords,
+            ),
+            ("output", &init.output, &g.output, &s.output, &p.output),
+        ];
+        assert_within_orderings(&name, &mats, lg, lc);
+    }
+}
+
+#[test]
+fn subword_skipgram_zipf_batch_matches_reference_within_hogwild_noise() {
+    subword_zipf(ModelKind::SkipGram, "subword_skipgram_zipf");
+}
+
+#[test]
+fn subword_cbow_zipf_batch_matches_reference_within_hogwild_noise() {
+    subword_zipf(ModelKind::Cbow, "subword_cbow_zipf");
 }

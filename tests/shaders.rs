@@ -88,6 +88,48 @@ fn training_kernels_validate_for_all_shapes() {
     }
 }
 
+/// The subword kernel for the same shapes, every update mode and both atomics (the native
+/// variant only with the capability).
+#[test]
+fn subword_kernels_validate_for_all_shapes() {
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        for (dim, window, negative) in [(1, 1, 1), (16, 3, 4), (100, 5, 5), (300, 10, 15)] {
+            let p = KernelParams {
+                model,
+                dim,
+                window,
+                negative,
+            };
+            for updates in [
+                shaders::Updates::Atomic,
+                shaders::Updates::Hybrid,
+                shaders::Updates::Racy,
+            ] {
+                for atomics in [shaders::Atomics::CompareAndSwap, shaders::Atomics::Native] {
+                    let src = shaders::subword_source(
+                        &p,
+                        12345,
+                        70_000,
+                        updates,
+                        atomics,
+                        shaders::Reduce::Serial,
+                    );
+                    let name = format!(
+                        "subword {model:?} {updates:?} {atomics:?} d{dim} w{window} n{negative}"
+                    );
+                    let caps = if atomics == shaders::Atomics::Native {
+                        naga::valid::Capabilities::SHADER_FLOAT32_ATOMIC
+                    } else {
+                        naga::valid::Capabilities::default()
+                    };
+                    validate_with(&name, &src, caps);
+                    assert!(!src.contains("{{"), "{name}: unsubstituted placeholder");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn sparse_optimizer_kernels_validate() {
     use w2v_gpu::optim::{OptimParams, OptimizerKind};

@@ -170,6 +170,41 @@ fn hierarchical_softmax_learns_topics() {
     }
 }
 
+/// Every vocabulary word's vector of a subword model: the mean of its own row and its
+/// n-gram bucket rows.
+fn subword_vectors(m: &Model, words: &[String], p: &w2v_gpu::subword::SubwordParams) -> Vec<f32> {
+    let table = w2v_gpu::subword::SubwordTable::new(words, p);
+    let mut vectors = Vec::new();
+    for i in 0..words.len() as u32 {
+        let rows = table.rows(i);
+        let mut v = vec![0.0f32; m.dim];
+        for &r in rows {
+            let row = if (r as usize) < words.len() {
+                &m.input[r as usize * m.dim..(r as usize + 1) * m.dim]
+            } else {
+                let b = r as usize - words.len();
+                &m.subwords[b * m.dim..(b + 1) * m.dim]
+            };
+            v.iter_mut()
+                .zip(row)
+                .for_each(|(a, x)| *a += x / rows.len() as f32);
+        }
+        vectors.extend(v);
+    }
+    vectors
+}
+
+fn subword_config(dir: &std::path::Path, model: ModelKind, backend: BackendKind) -> TrainConfig {
+    TrainConfig {
+        subwords: Some(w2v_gpu::subword::SubwordParams {
+            minn: 3,
+            maxn: 6,
+            bucket: 5000,
+        }),
+        ..topic_config(dir, model, backend)
+    }
+}
+
 /// fastText-style subwords, skip-gram and CBOW: the planted topics are recovered from the
 /// word vectors (each the mean of its own and its n-gram rows), every bucket row moves,
 /// and `--maxn 0` is word-only training, bit for bit.
@@ -178,42 +213,17 @@ fn subword_training_learns_topics_and_maxn_0_is_word_only() {
     use w2v_gpu::subword::SubwordParams;
     let dir = tempfile::tempdir().unwrap();
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
-        let base = topic_config(dir.path(), model, BackendKind::Cpu);
-        let cfg = TrainConfig {
-            subwords: Some(SubwordParams {
-                minn: 3,
-                maxn: 6,
-                bucket: 5000,
-            }),
-            ..base.clone()
-        };
+        let cfg = subword_config(dir.path(), model, BackendKind::Cpu);
         let (m, corpus, r) = train_model(&cfg, &Reporter::quiet()).unwrap();
         assert_eq!(m.subwords.len(), 5000 * m.dim);
-        let table =
-            w2v_gpu::subword::SubwordTable::new(corpus.vocab.words(), &cfg.subwords.unwrap());
-        let mut vectors = Vec::new();
-        for i in 0..corpus.vocab.len() as u32 {
-            let rows = table.rows(i);
-            let mut v = vec![0.0f32; m.dim];
-            for &r in rows {
-                let row = if (r as usize) < corpus.vocab.len() {
-                    &m.input[r as usize * m.dim..(r as usize + 1) * m.dim]
-                } else {
-                    let b = r as usize - corpus.vocab.len();
-                    &m.subwords[b * m.dim..(b + 1) * m.dim]
-                };
-                v.iter_mut()
-                    .zip(row)
-                    .for_each(|(a, x)| *a += x / rows.len() as f32);
-            }
-            vectors.extend(v);
-        }
+        let vectors = subword_vectors(&m, corpus.vocab.words(), &cfg.subwords.unwrap());
         let purity = common::topic_purity(corpus.vocab.words(), m.dim, &vectors);
         eprintln!(
             "{model:?} subwords: purity {purity:.3}, loss {:?}",
             r.final_loss
         );
         assert!(purity > 0.9, "{model:?}: purity {purity}");
+        let base = topic_config(dir.path(), model, BackendKind::Cpu);
         let word_only = TrainConfig {
             subwords: Some(SubwordParams {
                 minn: 0,
@@ -225,6 +235,67 @@ fn subword_training_learns_topics_and_maxn_0_is_word_only() {
         let (a, _, _) = train_model(&word_only, &Reporter::quiet()).unwrap();
         let (b, _, _) = train_model(&base, &Reporter::quiet()).unwrap();
         assert_eq!(a, b, "{model:?}: --maxn 0 must be word-only training");
+    }
+}
+
+/// The subword kernel on the real shaders (lavapipe in CI) against the Hogwild CPU trainer
+/// on the same corpus and flags: both recover the planted topics from the subword vectors,
+/// the GPU trains the bucket rows (returned in the model), and its final loss is within 10%
+/// of the CPU's (the GPU sums a window's contexts against one hidden vector and applies
+/// windows concurrently; the CPU updates after every context, as fastText).
+#[test]
+fn gpu_subword_training_matches_cpu_quality() {
+    if common::gpu_or_skip("gpu_subword_training_matches_cpu_quality").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        let cpu_cfg = subword_config(dir.path(), model, BackendKind::Cpu);
+        let gpu_cfg = TrainConfig {
+            backend: common::test_backend(),
+            ..cpu_cfg.clone()
+        };
+        let p = cpu_cfg.subwords.unwrap();
+        let (c, corpus, cr) = train_model(&cpu_cfg, &Reporter::quiet()).unwrap();
+        let (g, _, gr) = train_model(&gpu_cfg, &Reporter::quiet()).unwrap();
+        assert!(
+            gr.kernel.as_deref().unwrap_or("").starts_with("subword"),
+            "{:?}",
+            gr.kernel
+        );
+        let words = corpus.vocab.words();
+        let init =
+            Model::new(words.len(), g.dim, gpu_cfg.seed).with_subwords(p.bucket, gpu_cfg.seed);
+        assert_eq!(g.subwords.len(), init.subwords.len());
+        // Exactly the buckets of the vocabulary's n-grams are trained.
+        let table = w2v_gpu::subword::SubwordTable::new(words, &p);
+        let used: std::collections::BTreeSet<usize> = (0..words.len() as u32)
+            .flat_map(|w| table.rows(w)[1..].to_vec())
+            .map(|r| r as usize - words.len())
+            .collect();
+        let moved: std::collections::BTreeSet<usize> = g
+            .subwords
+            .chunks(g.dim)
+            .zip(init.subwords.chunks(g.dim))
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .map(|(i, _)| i)
+            .collect();
+        let pc = common::topic_purity(words, c.dim, &subword_vectors(&c, words, &p));
+        let pg = common::topic_purity(words, g.dim, &subword_vectors(&g, words, &p));
+        let (lc, lg) = (cr.final_loss.unwrap(), gr.final_loss.unwrap());
+        eprintln!(
+            "{model:?} subwords: purity cpu {pc:.3} gpu {pg:.3}; loss cpu {lc:.4} gpu {lg:.4}; {} of {} bucket rows trained on the GPU",
+            moved.len(),
+            used.len()
+        );
+        assert!(pg > 0.9, "{model:?}: GPU purity {pg}");
+        assert!(
+            (lg - lc).abs() < 0.1 * lc,
+            "{model:?}: loss gpu {lg} vs cpu {lc}"
+        );
+        assert_eq!(moved, used, "{model:?}: the buckets trained");
+        assert_eq!(gr.words, cr.words);
     }
 }
 

@@ -17,7 +17,7 @@ use crate::huffman::HuffmanTree;
 pub use crate::linalg::{axpy, axpy2, dot};
 use crate::loss::{sigmoid_bce, SigmoidTable};
 use crate::model::Model;
-use crate::sampling::{mulhi, rand_at, AliasTable, Rng};
+use crate::sampling::{context_key, mulhi, rand_at, AliasTable, Rng};
 use crate::subword::SubwordTable;
 use std::marker::PhantomData;
 
@@ -620,6 +620,7 @@ pub struct CpuReference {
     alias: AliasTable,
     loss: StepLoss,
     snapshot: bool,
+    subwords: Option<SubwordTable>,
 }
 
 impl CpuReference {
@@ -630,7 +631,16 @@ impl CpuReference {
             alias,
             loss: StepLoss::default(),
             snapshot: false,
+            subwords: None,
         }
+    }
+
+    /// The subword kernel's math (`shaders/subword.wgsl`): `table` gives every word's input
+    /// rows (its own, then `vocab + bucket` for its n-grams; the model's `subwords` holds
+    /// the bucket rows).
+    pub fn with_subwords(mut self, table: SubwordTable) -> CpuReference {
+        self.subwords = Some(table);
+        self
     }
 
     /// Every window of a step reads the rows as they were when the step began (all windows
@@ -677,8 +687,130 @@ pub fn window_at(
     (ctx, out)
 }
 
+/// The outputs of centre position `pos` in the subword kernel: skip-gram: for each context
+/// word `i`, the context word then K noise words drawn with [`context_key`]`(key, i)`;
+/// CBOW: the centre word then K noise words (as [`window_at`]). Returns the context words
+/// and the outputs.
+pub fn subword_window_at(
+    tokens: &[u32],
+    pos: usize,
+    key: u32,
+    params: &KernelParams,
+    alias: &AliasTable,
+) -> (Vec<u32>, Vec<u32>) {
+    let (ctx, out) = window_at(tokens, pos, key, params, alias);
+    if params.model == ModelKind::Cbow {
+        return (ctx, out);
+    }
+    let mut cells = Vec::with_capacity(ctx.len() * (params.negative + 1));
+    for (i, &c) in ctx.iter().enumerate() {
+        let k = context_key(key, i as u32);
+        cells.push(c);
+        for j in 0..params.negative as u32 {
+            let r1 = rand_at(k, pos as u32, 1 + 2 * j);
+            let r2 = rand_at(k, pos as u32, 2 + 2 * j);
+            cells.push(alias.sample(r1, r2));
+        }
+    }
+    (ctx, cells)
+}
+
+impl CpuReference {
+    /// One step of the subword kernel, windows applied one after another (or all reading
+    /// the step's starting rows, [`CpuReference::with_snapshot_reads`]); sums in the
+    /// kernel's order.
+    fn subword_step(&mut self, table: &SubwordTable, batch: &Batch, rate: Rate, key: u32) {
+        let dim = self.params.dim;
+        let vocab = self.model.vocab_size();
+        let toks = &batch.tokens;
+        let frozen = self.snapshot.then(|| self.model.clone());
+        let nout = self.params.negative + 1;
+        for pos in 0..toks.len() {
+            if toks[pos] == SENTENCE_END {
+                continue;
+            }
+            let (ctx, cells) = subword_window_at(toks, pos, key, &self.params, &self.alias);
+            if ctx.is_empty() {
+                continue;
+            }
+            let alpha = rate.at(pos, toks.len());
+            let bag: Vec<u32> = match self.params.model {
+                ModelKind::SkipGram => table.rows(toks[pos]).to_vec(),
+                ModelKind::Cbow => ctx.iter().flat_map(|&c| table.rows(c)).copied().collect(),
+            };
+            let src = frozen.as_ref().unwrap_or(&self.model);
+            let in_row = |m: &Model, r: u32| -> Vec<f32> {
+                let r = r as usize;
+                if r < vocab {
+                    m.input[r * dim..(r + 1) * dim].to_vec()
+                } else {
+                    m.subwords[(r - vocab) * dim..(r - vocab + 1) * dim].to_vec()
+                }
+            };
+            let inv = 1.0 / bag.len() as f32;
+            let mut h = vec![0.0f32; dim];
+            for &r in &bag {
+                for (a, x) in h.iter_mut().zip(in_row(src, r)) {
+                    *a += x;
+                }
+            }
+            h.iter_mut().for_each(|x| *x *= inv);
+            let o_rows: Vec<&[f32]> = cells
+                .iter()
+                .map(|&o| &src.output[o as usize * dim..(o as usize + 1) * dim])
+                .collect();
+            let g: Vec<f32> = (0..cells.len())
+                .map(|c| {
+                    let j = c % nout;
+                    if j > 0 && cells[c] == cells[c - j] {
+                        return 0.0;
+                    }
+                    let (g, l) = sigmoid_bce(
+                        seq_dot(&h, o_rows[c]),
+                        if j == 0 { 1.0 } else { 0.0 },
+                        alpha,
+                    );
+                    self.loss.add(l as f64);
+                    g
+                })
+                .collect();
+            let dh: Vec<f32> = (0..dim)
+                .map(|d| {
+                    (0..cells.len())
+                        .filter(|&c| g[c] != 0.0)
+                        .fold(0.0, |s, c| s + g[c] * o_rows[c][d])
+                })
+                .collect();
+            for (c, &o) in cells.iter().enumerate() {
+                if g[c] != 0.0 {
+                    let row = &mut self.model.output[o as usize * dim..(o as usize + 1) * dim];
+                    for (x, hd) in row.iter_mut().zip(&h) {
+                        *x += g[c] * hd;
+                    }
+                }
+            }
+            for &r in &bag {
+                let r = r as usize;
+                let row = if r < vocab {
+                    &mut self.model.input[r * dim..(r + 1) * dim]
+                } else {
+                    &mut self.model.subwords[(r - vocab) * dim..(r - vocab + 1) * dim]
+                };
+                for (x, d) in row.iter_mut().zip(&dh) {
+                    *x += d;
+                }
+            }
+        }
+    }
+}
+
 impl Backend for CpuReference {
     fn step(&mut self, batch: &Batch, rate: Rate, key: u32) -> Result<()> {
+        if let Some(table) = self.subwords.take() {
+            self.subword_step(&table, batch, rate, key);
+            self.subwords = Some(table);
+            return Ok(());
+        }
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());

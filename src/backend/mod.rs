@@ -85,7 +85,8 @@ pub trait Backend {
         Ok(())
     }
     /// Rows `lo..hi` of the input (`output` false) or output matrix, once every submitted
-    /// step has finished (a distributed run's sync reads them).
+    /// step has finished (a distributed run's sync reads them). With subwords the input
+    /// rows past the vocabulary are the bucket rows.
     fn read_rows(&mut self, output: bool, lo: usize, hi: usize) -> Result<Vec<f32>> {
         let m = self.download()?;
         let d = m.dim;

@@ -3,7 +3,8 @@
 //! rows that differ from the snapshot are marked, the same [`Syncer`] as the CPU trainer's
 //! combines them with the other ranks', and the result is written back before the next
 //! step. The device is idle meanwhile, so every sync is exact; the whole model moves
-//! between device and host only at full syncs, a tier sync moves its prefix.
+//! between device and host only at full syncs (the subword buckets too), a tier sync moves
+//! its prefix.
 
 use super::hogwild::DistRun;
 use crate::backend::Backend;
@@ -59,7 +60,7 @@ impl<'c> EngineSync<'c> {
             input: model.input.clone(),
             output: model.output.clone(),
             hs: Vec::new(),
-            subwords: Vec::new(),
+            subwords: model.subwords.clone(),
         };
         let period = dist.opts.schedule.period_words.max(1);
         EngineSync {
@@ -143,6 +144,15 @@ impl<'c> EngineSync<'c> {
             m[..n * d].copy_from_slice(&rows);
             self.syncer.mark_changed(k, m, 0, n, &self.marks);
         }
+        // The subword buckets (input rows past the vocabulary) move at full syncs only.
+        let buckets = self.mirror.subwords.len() / d.max(1);
+        let full = scope == Scope::Full && buckets > 0;
+        if full {
+            let rows = be.read_rows(false, self.vocab, self.vocab + buckets)?;
+            self.mirror.subwords.copy_from_slice(&rows);
+            self.syncer
+                .mark_changed(3, &self.mirror.subwords, 0, buckets, &self.marks);
+        }
         let mats = self.mirror.matrices_mut().map(|m| SharedMatrix {
             ptr: m.as_mut_ptr(),
             rows: m.len() / d.max(1),
@@ -152,6 +162,9 @@ impl<'c> EngineSync<'c> {
         unsafe { self.syncer.sync(&mats, &self.marks, scope, true) };
         be.write_rows(false, 0, &self.mirror.input[..n * d])?;
         be.write_rows(true, 0, &self.mirror.output[..n * d])?;
+        if full {
+            be.write_rows(false, self.vocab, &self.mirror.subwords)?;
+        }
         Ok(())
     }
 

@@ -69,6 +69,8 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
     // Open the GPU first: a missing adapter should fail before minutes of corpus reading.
     let engine = match cfg.backend {
         BackendKind::Cpu => None,
+        // The subword kernel is tested against the CPU reference but not yet measured on a
+        // hardware GPU (BENCHMARKS.md): auto keeps --subwords on the CPU trainer.
         BackendKind::Auto if cfg.hs || cfg.subwords.is_some() => {
             reporter.note("--hs/--subwords train on the CPU");
             None
@@ -177,6 +179,9 @@ pub fn train_corpus(
         model = model.with_hs();
     }
     if let Some(p) = cfg.active_subwords() {
+        if let Some(ctx) = &engine {
+            gpu::check_subwords_fit(ctx, cfg, corpus.vocab.len(), p.bucket)?;
+        }
         let bytes = (p.bucket * cfg.dim * 4) as f64;
         reporter.note(&format!(
             "memory: subword buckets {} × {} f32 = {:.2} GiB, on top of the word matrices",
@@ -251,7 +256,13 @@ pub fn train_corpus(
         )?,
         Some(ctx) => {
             let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
-            let mut gpu = gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?;
+            let mut gpu = match cfg.active_subwords() {
+                Some(p) => {
+                    let table = crate::subword::SubwordTable::new(corpus.vocab.words(), &p);
+                    gpu::GpuBackend::with_subwords(ctx, &model, params, &alias, cfg, &table)?
+                }
+                None => gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?,
+            };
             reporter.note(&format!(
                 "training on {} (kernel: {})",
                 gpu.describe(),

@@ -17,6 +17,7 @@ use crate::config::{FeatureVariant, ModelKind, TrainConfig};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::sampling::AliasTable;
+use crate::subword::SubwordTable;
 use std::collections::VecDeque;
 
 /// u32 words before the tokens in each upload: rate at the first position (f32 bits), RNG
@@ -115,10 +116,51 @@ pub fn split_rows(rows: usize, dim: usize, max_binding: u64) -> Result<Split> {
     })
 }
 
+/// The largest storage binding a matrix part may take on `ctx` (`--max-binding-bytes`
+/// lowers it, for tests).
+pub fn max_binding(ctx: &GpuContext, cfg: &TrainConfig) -> u64 {
+    let limits = &ctx.limits;
+    let max = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
+    cfg.max_binding_bytes.map_or(max, |forced| max.min(forced))
+}
+
+/// Whether `vocab` word rows and `bucket` subword rows of `dim` floats fit the input
+/// matrix's bindings on `ctx`; checked before the model is allocated, so that a bucket
+/// count the device cannot hold is refused at once, naming the largest that fits.
+pub fn check_subwords_fit(
+    ctx: &GpuContext,
+    cfg: &TrainConfig,
+    vocab: usize,
+    bucket: usize,
+) -> Result<()> {
+    let dim = cfg.dim;
+    let binding = max_binding(ctx, cfg);
+    if split_rows(vocab + bucket, dim, binding).is_ok() {
+        return Ok(());
+    }
+    let rpp = (binding / (dim as u64 * 4)) as usize;
+    let fit = (PARTS * rpp).saturating_sub(vocab);
+    Err(Error::usage(
+        "--bucket",
+        format!(
+            "{vocab} word rows + {bucket} subword buckets × --dim {dim} = {} MiB do not fit the input matrix's {PARTS} storage bindings of at most {} MiB on {}; use --bucket {fit} or less, a smaller --dim, or --backend cpu",
+            ((vocab + bucket) as u64 * dim as u64 * 4) >> 20,
+            binding >> 20,
+            ctx.info.name
+        ),
+    ))
+}
+
 pub struct GpuBackend {
     ctx: GpuContext,
     params: KernelParams,
     vocab: usize,
+    /// Rows of the input matrix: the vocabulary's, then the subword buckets' (`--subwords`).
+    in_rows: usize,
+    /// Whether the subword kernel runs.
+    subwords: bool,
     split: Split,
     input: Vec<wgpu::Buffer>,
     output: Vec<wgpu::Buffer>,
@@ -348,13 +390,45 @@ impl GpuBackend {
         alias: &AliasTable,
         cfg: &TrainConfig,
     ) -> Result<GpuBackend> {
+        Self::build(ctx, model, params, alias, cfg, None)
+    }
+
+    /// Uploads a subword model (`model.subwords` holds the bucket rows) and builds the
+    /// subword kernel for `params`; `table` gives every vocabulary word's input rows.
+    pub fn with_subwords(
+        ctx: GpuContext,
+        model: &Model,
+        params: KernelParams,
+        alias: &AliasTable,
+        cfg: &TrainConfig,
+        table: &SubwordTable,
+    ) -> Result<GpuBackend> {
+        Self::build(ctx, model, params, alias, cfg, Some(table))
+    }
+
+    fn build(
+        ctx: GpuContext,
+        model: &Model,
+        params: KernelParams,
+        alias: &AliasTable,
+        cfg: &TrainConfig,
+        table: Option<&SubwordTable>,
+    ) -> Result<GpuBackend> {
         let limits = &ctx.limits;
         let wg_limit = limits.max_compute_workgroup_storage_size as u64;
         let (reduce, reduce_why) = choose(cfg.gpu_reduce, &ctx)?;
         let kernel = cfg
             .gpu_kernel
             .unwrap_or_else(|| shaders::auto_kernel(&params, reduce, cfg.gpu_chunk, wg_limit));
+        let kernel = if table.is_some() {
+            shaders::Kernel::Window
+        } else {
+            kernel
+        };
         let kernel_why = match cfg.gpu_kernel {
+            _ if table.is_some() => {
+                "--subwords: the subword kernel (a workgroup per window)".to_string()
+            }
             Some(_) => "--gpu-kernel".to_string(),
             None if kernel == shaders::Kernel::Chunk => {
                 "auto: CBOW with serial sums keeps its quality with in-order windows".to_string()
@@ -368,7 +442,10 @@ impl GpuBackend {
             ),
             None => "auto: skip-gram is fastest with a workgroup per window".to_string(),
         };
-        let need_wg = shaders::kernel_workgroup_bytes(kernel, &params, cfg.gpu_chunk);
+        let need_wg = match table {
+            Some(_) => shaders::subword_workgroup_bytes(&params),
+            None => shaders::kernel_workgroup_bytes(kernel, &params, cfg.gpu_chunk),
+        };
         if need_wg > wg_limit {
             return Err(Error::Gpu(format!(
                 "the {} kernel with --dim {} --window {} --negative {} needs {need_wg} bytes of workgroup memory; {} allows {wg_limit}. Use --gpu-kernel auto, a smaller --dim/--window, or --backend cpu",
@@ -379,30 +456,32 @@ impl GpuBackend {
                 ctx.info.name,
             )));
         }
-        if limits.max_storage_buffers_per_shader_stage < 3 + 2 * PARTS as u32 {
+        let storage_needed = 3 + 2 * PARTS as u32 + u32::from(table.is_some());
+        if limits.max_storage_buffers_per_shader_stage < storage_needed {
             return Err(Error::Gpu(format!(
-                "{} allows {} storage buffers per shader stage; the kernels need {}. Use --backend cpu",
-                ctx.info.name,
-                limits.max_storage_buffers_per_shader_stage,
-                3 + 2 * PARTS
+                "{} allows {} storage buffers per shader stage; the kernels need {storage_needed}. Use --backend cpu",
+                ctx.info.name, limits.max_storage_buffers_per_shader_stage,
             )));
         }
         let vocab = model.vocab_size();
-        let mut max_binding = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
-        if let Some(forced) = cfg.max_binding_bytes {
-            max_binding = max_binding.min(forced);
-        }
+        let dim = params.dim;
+        let buckets = model.subwords.len() / dim.max(1);
+        let in_rows = vocab + buckets;
         // Bindings must be multiples of 4 bytes; rows are.
-        let split = split_rows(vocab, params.dim, max_binding)?;
+        let split = split_rows(in_rows, dim, max_binding(&ctx, cfg)).map_err(|e| match (e, buckets) {
+            (Error::Gpu(m), b) if b > 0 => Error::Gpu(format!(
+                "{m} (the input side holds {vocab} word rows and {b} subword buckets: a smaller --bucket fits more)"
+            )),
+            (e, _) => e,
+        })?;
         let device = &ctx.device;
-        let row_bytes = params.dim * 4;
-        let make_parts = |label: &str, data: &[f32]| -> Vec<wgpu::Buffer> {
+        let row_bytes = dim * 4;
+        // Part p of a matrix of `rows` rows, filled from `sources` (consecutive row blocks).
+        let make_parts = |label: &str, rows: usize, sources: &[&[f32]]| -> Vec<wgpu::Buffer> {
             (0..PARTS)
                 .map(|p| {
-                    let lo = (p * split.rows_per_part).min(vocab);
-                    let hi = ((p + 1) * split.rows_per_part).min(vocab);
+                    let lo = (p * split.rows_per_part).min(rows);
+                    let hi = ((p + 1) * split.rows_per_part).min(rows);
                     let bytes = ((hi - lo) * row_bytes).max(4) as u64;
                     let buf = device.create_buffer(&wgpu::BufferDescriptor {
                         label: Some(label),
@@ -412,19 +491,25 @@ impl GpuBackend {
                             | wgpu::BufferUsages::COPY_SRC,
                         mapped_at_creation: false,
                     });
-                    if hi > lo {
-                        ctx.queue.write_buffer(
-                            &buf,
-                            0,
-                            bytemuck::cast_slice(&data[lo * params.dim..hi * params.dim]),
-                        );
+                    let mut first = 0;
+                    for src in sources {
+                        let n = src.len() / dim.max(1);
+                        let (a, b) = (lo.max(first), hi.min(first + n));
+                        if a < b {
+                            ctx.queue.write_buffer(
+                                &buf,
+                                ((a - lo) * row_bytes) as u64,
+                                bytemuck::cast_slice(&src[(a - first) * dim..(b - first) * dim]),
+                            );
+                        }
+                        first += n;
                     }
                     buf
                 })
                 .collect()
         };
-        let input = make_parts("input", &model.input);
-        let output = make_parts("output", &model.output);
+        let input = make_parts("input", in_rows, &[&model.input, &model.subwords]);
+        let output = make_parts("output", vocab, &[&model.output]);
         let alias_buf = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("alias"),
             size: (alias.as_words().len() * 4) as u64,
@@ -457,22 +542,54 @@ impl GpuBackend {
             storage_entry(2, false),
         ];
         entries.extend((0..2 * PARTS as u32).map(|b| storage_entry(3 + b, false)));
+        let sub_rows = match table {
+            Some(t) => {
+                if t.words() != vocab {
+                    return Err(Error::Gpu(format!(
+                        "the subword table has {} words, the model {vocab}",
+                        t.words()
+                    )));
+                }
+                let flat = t.flat();
+                entries.push(storage_entry(3 + 2 * PARTS as u32, true));
+                let buf = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("subword rows"),
+                    size: (flat.len() * 4) as u64,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                ctx.queue.write_buffer(&buf, 0, bytemuck::cast_slice(&flat));
+                Some(buf)
+            }
+            None => None,
+        };
         let train_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("train"),
             entries: &entries,
         });
         let (atomics, atomics_why) = choose(cfg.gpu_atomics, &ctx)?;
-        let train_src = shaders::kernel_source(
-            kernel,
-            &params,
-            split.rows_per_part as u32,
-            cfg.gpu_updates,
-            atomics,
-            reduce,
-            cfg.gpu_chunk,
-        );
+        let train_src = match table {
+            Some(_) => shaders::subword_source(
+                &params,
+                split.rows_per_part as u32,
+                vocab,
+                cfg.gpu_updates,
+                atomics,
+                reduce,
+            ),
+            None => shaders::kernel_source(
+                kernel,
+                &params,
+                split.rows_per_part as u32,
+                cfg.gpu_updates,
+                atomics,
+                reduce,
+                cfg.gpu_chunk,
+            ),
+        };
         // Every lane of the SGD kernels writes the workgroup memory it reads (audited in
-        // train.wgsl and chunk.wgsl), so the pipeline skips its zero-initialisation.
+        // train.wgsl, chunk.wgsl and subword.wgsl), so the pipeline skips its
+        // zero-initialisation.
         let train = pipeline_with(device, "train", &train_src, "train", &train_layout, false);
         let train_groups = tokens
             .iter()
@@ -491,7 +608,7 @@ impl GpuBackend {
                         resource: loss_out.as_entire_binding(),
                     },
                 ];
-                for (k, b) in input.iter().chain(&output).enumerate() {
+                for (k, b) in input.iter().chain(&output).chain(&sub_rows).enumerate() {
                     e.push(wgpu::BindGroupEntry {
                         binding: 3 + k as u32,
                         resource: b.as_entire_binding(),
@@ -528,6 +645,8 @@ impl GpuBackend {
             ctx,
             params,
             vocab,
+            in_rows,
+            subwords: table.is_some(),
             split,
             input,
             output,
@@ -558,6 +677,7 @@ impl GpuBackend {
     /// how atomic adds are made.
     pub fn kernel_name(&self) -> String {
         let k = match self.kernel {
+            _ if self.subwords => "subword".to_string(),
             shaders::Kernel::Window => "window".to_string(),
             shaders::Kernel::Chunk => format!("chunk {}", self.per_group),
         };
@@ -611,7 +731,7 @@ impl GpuBackend {
         let (rpp, d, hi) = (
             self.split.rows_per_part,
             self.params.dim,
-            hi.min(self.vocab),
+            hi.min(self.rows_of(parts)),
         );
         parts.iter().enumerate().filter_map(move |(p, buf)| {
             let (a, b) = ((p * rpp).max(lo), ((p + 1) * rpp).min(hi));
@@ -619,10 +739,20 @@ impl GpuBackend {
         })
     }
 
+    /// Rows of the matrix held in `parts`: the input's word and bucket rows, or the
+    /// output's word rows.
+    fn rows_of(&self, parts: &[wgpu::Buffer]) -> usize {
+        if std::ptr::eq(parts, self.input.as_slice()) {
+            self.in_rows
+        } else {
+            self.vocab
+        }
+    }
+
     /// Rows `lo..hi` of a matrix, copied to the host (the caller waits for the steps).
     fn copy_rows(&self, parts: &[wgpu::Buffer], lo: usize, hi: usize) -> Result<Vec<f32>> {
         let d = self.params.dim;
-        let mut out = vec![0f32; hi.min(self.vocab).saturating_sub(lo) * d];
+        let mut out = vec![0f32; hi.min(self.rows_of(parts)).saturating_sub(lo) * d];
         for (buf, a, b, offset) in self.part_spans(parts, lo, hi) {
             let dst = &mut out[(a - lo) * d..(b - lo) * d];
             self.ctx
@@ -723,7 +853,7 @@ impl Backend for GpuBackend {
             input: self.copy_rows(&self.input, 0, self.vocab)?,
             output: self.copy_rows(&self.output, 0, self.vocab)?,
             hs: Vec::new(),
-            subwords: Vec::new(),
+            subwords: self.copy_rows(&self.input, self.vocab, self.in_rows)?,
         })
     }
 

@@ -8,6 +8,8 @@ use crate::optim::{OptimParams, OptimizerKind};
 
 pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 pub const MATRICES: &str = include_str!("../../../shaders/matrices.wgsl");
+pub const LOGITS: &str = include_str!("../../../shaders/logits.wgsl");
+pub const SUBWORD: &str = include_str!("../../../shaders/subword.wgsl");
 pub const TRAIN: &str = include_str!("../../../shaders/train.wgsl");
 pub const CHUNK: &str = include_str!("../../../shaders/chunk.wgsl");
 pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
@@ -44,9 +46,10 @@ pub fn features_possible_on(backend: wgpu::Backend) -> wgpu::Features {
 }
 
 /// Every shader module the engines can build for `params` (`rows_per_part` rows per
-/// binding, `vocab` rows, minibatches of `max_examples`): each SGD kernel × update mode ×
-/// atomics, each sparse optimizer, and the loss reduction. The portability test compiles
-/// each for every backend where [`features_possible_on`] allows it.
+/// binding, `vocab` rows, minibatches of `max_examples`): each SGD kernel (window, chunk,
+/// subword) × update mode × atomics × reduction, each sparse optimizer, and the loss
+/// reduction. The portability test compiles each for every backend where
+/// [`features_possible_on`] allows it.
 pub fn variants(
     params: &KernelParams,
     rows_per_part: u32,
@@ -84,6 +87,24 @@ pub fn variants(
                         entry: "train",
                         needs,
                     });
+                    if kernel == Kernel::Window {
+                        out.push(Variant {
+                            name: format!(
+                                "train subword {:?} {:?} {:?} {:?}",
+                                params.model, updates, atomics, reduce
+                            ),
+                            source: subword_source(
+                                params,
+                                rows_per_part,
+                                vocab,
+                                updates,
+                                atomics,
+                                reduce,
+                            ),
+                            entry: "train",
+                            needs,
+                        });
+                    }
                 }
             }
         }
@@ -155,27 +176,53 @@ pub fn kernel_source(
         Kernel::Window => TRAIN,
         Kernel::Chunk => CHUNK,
     };
-    let src = format!("{COMMON}\n{MATRICES}\n{body}");
+    let src = format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{body}");
+    sgd_source(&src, params, rows_per_part, updates, atomics, reduce)
+        .replace(
+            "{{CROWS}}",
+            &if cbow { 1 } else { 2 * params.window }.to_string(),
+        )
+        .replace("{{CHUNK}}", &chunk.max(1).to_string())
+}
+
+/// The subword kernel (`--subwords` on the GPU) for `params`, with `rows_per_part` rows
+/// per matrix binding (the input matrix: `vocab` word rows, then the bucket rows) and a
+/// vocabulary of `vocab` words.
+pub fn subword_source(
+    params: &KernelParams,
+    rows_per_part: u32,
+    vocab: usize,
+    updates: Updates,
+    atomics: Atomics,
+    reduce: Reduce,
+) -> String {
+    let src = format!("{COMMON}\n{MATRICES}\n{SUBWORD}");
+    sgd_source(&src, params, rows_per_part, updates, atomics, reduce)
+        .replace("{{VOCAB}}", &vocab.to_string())
+}
+
+/// The substitutions every SGD kernel shares: constants, the matrix accessors for the
+/// update mode, the model, and the dot-product reduction.
+fn sgd_source(
+    src: &str,
+    params: &KernelParams,
+    rows_per_part: u32,
+    updates: Updates,
+    atomics: Atomics,
+    reduce: Reduce,
+) -> String {
     let elem = match (updates, atomics) {
         (Updates::Racy, _) => "f32",
         (_, Atomics::Native) => "atomic<f32>",
         (_, Atomics::CompareAndSwap) => "atomic<u32>",
     };
-    substitute(
-        &expand_access(&src, updates, atomics),
-        params,
-        rows_per_part,
-    )
-    .replace("{{MATRIX_ELEM}}", elem)
-    .replace("{{CBOW}}", if cbow { "true" } else { "false" })
-    .replace(
-        "{{CROWS}}",
-        &if cbow { 1 } else { 2 * params.window }.to_string(),
-    )
-    .replace("{{CHUNK}}", &chunk.max(1).to_string())
-    .replace("{{SG_PARAMS}}", reduce_params(reduce))
-    .replace("{{SG_LAYOUT}}", reduce_layout(reduce))
-    .replace("{{SEG_SUM}}", reduce_sum(reduce))
+    let cbow = params.model == ModelKind::Cbow;
+    substitute(&expand_access(src, updates, atomics), params, rows_per_part)
+        .replace("{{MATRIX_ELEM}}", elem)
+        .replace("{{CBOW}}", if cbow { "true" } else { "false" })
+        .replace("{{SG_PARAMS}}", reduce_params(reduce))
+        .replace("{{SG_LAYOUT}}", reduce_layout(reduce))
+        .replace("{{SEG_SUM}}", reduce_sum(reduce))
 }
 
 /// The entry point's extra builtins for `reduce`.
@@ -323,6 +370,13 @@ pub fn kernel_workgroup_bytes(kernel: Kernel, p: &KernelParams, chunk: u32) -> u
                 + 8 * WORKGROUP as u64
         }
     }
+}
+
+/// Bytes of workgroup memory the subword kernel declares.
+pub fn subword_workgroup_bytes(p: &KernelParams) -> u64 {
+    let maxc = 2 * p.window as u64;
+    let nout = p.negative as u64 + 1;
+    4 * (maxc + 2 * maxc * nout + 1 + p.dim as u64) + 8 * WORKGROUP as u64
 }
 
 /// Bytes of workgroup memory the window kernel declares.

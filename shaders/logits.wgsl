@@ -1,0 +1,45 @@
+// The window kernels' logit loop (train.wgsl, chunk.wgsl); each defines ids_o, rows_o, grad,
+// input_base and input_at.
+
+// Logits, gradients and loss of one window, shared by the SGD kernels: `cells` (context,
+// output) dot products, a segment of lanes_per_cell lanes each. The context side is read
+// through the kernel's input_base(p, left, i) (where context row i starts) and
+// input_at(base, d) (CBOW: the mean h). The centre is output 0 (ids_o[0]); a noise word
+// equal to it gets no gradient. Writes grad[cell] and adds this lane's (loss, terms) to
+// *loss.
+fn window_logits(
+    p: u32,
+    left: u32,
+    cells: u32,
+    alpha: f32,
+    sg_size: u32,
+    lane_index: u32,
+    loss: ptr<function, vec2<f32>>,
+) {
+    let lpc = lanes_per_cell(cells, sg_size);
+    let seg_lane = lane_index % lpc;
+    for (var base = 0u; base < cells; base += WG / lpc) {
+        let cell = base + lane_index / lpc;
+        let i = cell / NOUT;
+        let j = cell % NOUT;
+        let live = cell < cells && (j == 0u || ids_o[j] != ids_o[0]);
+        var f = 0.0;
+        if (live) {
+            let in_base = input_base(p, left, i);
+            for (var d = seg_lane; d < DIM; d += lpc) {
+                f += input_at(in_base, d) * rows_o[j * DIM + d];
+            }
+        }
+        f = seg_sum(f, lpc);
+        if (cell < cells && seg_lane == 0u) {
+            var g = 0.0;
+            if (live) {
+                let r = sigmoid_bce(f, select(0.0, 1.0, j == 0u), alpha);
+                g = r.x;
+                (*loss).x += r.y;
+                (*loss).y += 1.0;
+            }
+            grad[cell] = g;
+        }
+    }
+}

@@ -1,0 +1,193 @@
+// Subword units (fastText's skip-gram and CBOW with character n-grams): one workgroup per
+// centre position. The hidden vector h is the mean of a bag of input rows — skip-gram: the
+// centre word's own row and its n-gram bucket rows; CBOW: those of every context word — and
+// every row of the bag receives the whole gradient dh (fastText does not divide it).
+// Outputs: skip-gram: each context word (label 1) with NEG noise words of its own, drawn
+// with the context's key (fastText draws fresh noise for every (centre, context) pair);
+// CBOW: the centre word and NEG noise words. A noise word equal to its positive gets no
+// gradient.
+//
+// The input matrix holds the vocabulary's word rows followed by the bucket rows (split over
+// the same four bindings by row range). `sub` holds, for every word w, the offsets
+// sub[w]..sub[w + 1] of its input rows, which are stored from sub[VOCAB + 1] on (its own
+// row first, then its n-grams' in fastText's order).
+//
+// Updates: each invocation owns dimensions d = lid, lid + WG, ...: it sums dh[d] over the
+// output rows as this workgroup found them, then adds g_j h[d] to every output row and
+// dh[d] to every bag row, in order. A row repeated in a window (an n-gram twice, a noise
+// word twice, a context word twice) is therefore added to once per occurrence, as fastText
+// does, with no race inside the workgroup; across workgroups the adds are atomic (Hogwild,
+// as the word kernels).
+
+const IS_CBOW: bool = {{CBOW}};
+const VOCAB: u32 = {{VOCAB}}u;
+
+@group(0) @binding(11) var<storage, read> sub: array<u32>;
+
+var<workgroup> ids_c: array<u32, MAXC>;
+var<workgroup> ids_o: array<u32, MAXC * NOUT>;
+var<workgroup> n_ctx: u32;
+var<workgroup> hvec: array<f32, DIM>;
+var<workgroup> grad: array<f32, MAXC * NOUT>;
+var<workgroup> loss_part: array<vec2<f32>, WG>;
+
+// The random key of context i's noise words (skip-gram); identical to
+// sampling::context_key.
+fn context_key(key: u32, i: u32) -> u32 {
+    return pcg_hash(key ^ (0x9e3779b9u * (i + 1u)));
+}
+
+// Where word w's input rows start and end in `sub`.
+fn bag_begin(w: u32) -> u32 {
+    return VOCAB + 1u + sub[w];
+}
+
+fn bag_end(w: u32) -> u32 {
+    return VOCAB + 1u + sub[w + 1u];
+}
+
+@compute @workgroup_size(WG)
+fn train(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+{{SG_PARAMS}}
+) {
+{{SG_LAYOUT}}
+    let pos = wid.x + wid.y * nwg.x;
+    let key = tok[1];
+    let n_tokens = tok[2];
+    let alpha = rate_at(bitcast<f32>(tok[0]), bitcast<f32>(tok[3]), pos, n_tokens);
+
+    // Phase 1: the window (one invocation).
+    if (lid == 0u) {
+        var nc = 0u;
+        if (pos < n_tokens) {
+            let centre = tok[HEADER + pos];
+            if (centre != SENT) {
+                let span = window_span(key, pos, n_tokens);
+                for (var c = span.x; c <= span.y; c++) {
+                    if (c != pos) {
+                        ids_c[nc] = tok[HEADER + c];
+                        nc = nc + 1u;
+                    }
+                }
+            }
+        }
+        n_ctx = nc;
+    }
+    let nc = workgroupUniformLoad(&n_ctx);
+    if (nc == 0u) {
+        if (lid == 0u && pos < n_tokens) {
+            loss_out[pos] = vec2<f32>(0.0, 0.0);
+        }
+        return;
+    }
+    let centre = tok[HEADER + pos];
+
+    // The outputs: cell i * NOUT + j is context i's positive (j = 0) or its noise word j
+    // (skip-gram); cell j for CBOW.
+    let cells = select(nc * NOUT, NOUT, IS_CBOW);
+    for (var cell = lid; cell < cells; cell += WG) {
+        let i = cell / NOUT;
+        let j = cell % NOUT;
+        var id: u32;
+        if (IS_CBOW) {
+            if (j == 0u) {
+                id = centre;
+            } else {
+                id = sample_noise(key, pos, j - 1u);
+            }
+        } else {
+            if (j == 0u) {
+                id = ids_c[i];
+            } else {
+                id = sample_noise(context_key(key, i), pos, j - 1u);
+            }
+        }
+        ids_o[cell] = id;
+    }
+
+    // Phase 2: h, the mean of the bag's input rows, summed in bag order.
+    for (var d = lid; d < DIM; d += WG) {
+        var s = 0.0;
+        var n = 0u;
+        let words = select(1u, nc, IS_CBOW);
+        for (var i = 0u; i < words; i++) {
+            let w = select(centre, ids_c[i], IS_CBOW);
+            for (var r = bag_begin(w); r < bag_end(w); r++) {
+                s += in_load(sub[r], d);
+                n += 1u;
+            }
+        }
+        hvec[d] = s * (1.0 / f32(n));
+    }
+    workgroupBarrier();
+
+    // Phase 3: logits, gradients and loss, a segment of lanes per cell.
+    var loss = vec2<f32>(0.0, 0.0);
+    let lpc = lanes_per_cell(cells, sg_size);
+    let seg_lane = lane_index % lpc;
+    for (var base = 0u; base < cells; base += WG / lpc) {
+        let cell = base + lane_index / lpc;
+        let j = cell % NOUT;
+        var live = false;
+        if (cell < cells) {
+            live = j == 0u || ids_o[cell] != ids_o[cell - j];
+        }
+        var f = 0.0;
+        if (live) {
+            let o = ids_o[cell];
+            for (var d = seg_lane; d < DIM; d += lpc) {
+                f += hvec[d] * out_load(o, d);
+            }
+        }
+        f = seg_sum(f, lpc);
+        if (cell < cells && seg_lane == 0u) {
+            var g = 0.0;
+            if (live) {
+                let r = sigmoid_bce(f, select(0.0, 1.0, j == 0u), alpha);
+                g = r.x;
+                loss.x += r.y;
+                loss.y += 1.0;
+            }
+            grad[cell] = g;
+        }
+    }
+    loss_part[lid] = loss;
+    workgroupBarrier();
+
+    // Phase 4: dh from the outputs as found, then the scatter-adds, dimension by dimension.
+    for (var d = lid; d < DIM; d += WG) {
+        var dh = 0.0;
+        for (var c = 0u; c < cells; c++) {
+            let g = grad[c];
+            if (g != 0.0) {
+                dh += g * out_load(ids_o[c], d);
+            }
+        }
+        let h = hvec[d];
+        for (var c = 0u; c < cells; c++) {
+            let g = grad[c];
+            if (g != 0.0) {
+                out_add(ids_o[c], d, g * h);
+            }
+        }
+        let words = select(1u, nc, IS_CBOW);
+        for (var i = 0u; i < words; i++) {
+            let w = select(centre, ids_c[i], IS_CBOW);
+            for (var r = bag_begin(w); r < bag_end(w); r++) {
+                in_add(sub[r], d, dh);
+            }
+        }
+    }
+
+    // The window's loss, for the progress bar.
+    if (lid == 0u) {
+        var t = vec2<f32>(0.0, 0.0);
+        for (var k = 0u; k < WG; k++) {
+            t += loss_part[k];
+        }
+        loss_out[pos] = t;
+    }
+}
