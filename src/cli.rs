@@ -314,6 +314,11 @@ pub struct TrainArgs {
     /// its prefix that some rank changed, as an index list or bitmap plus those rows.
     #[arg(long)]
     pub sync_input_tail: bool,
+    /// Distributed runs on the GPU: every sync waits for the device and writes the agreed
+    /// rows (the device idle meanwhile), instead of training the next step while the ranks
+    /// exchange and adding the result after it.
+    #[arg(long)]
+    pub sync_gpu_blocking: bool,
     /// Centre positions per GPU step.
     #[arg(long, default_value_t = 1 << 16)]
     pub gpu_batch: usize,
@@ -504,6 +509,7 @@ impl TrainArgs {
                 average: crate::dist::Average::parse(&self.sync_average).unwrap_or_default(),
                 lr_scale: self.sync_lr_scale,
                 input_tail: self.sync_input_tail,
+                gpu_blocking: self.sync_gpu_blocking,
             },
             optimizer: self.optimizer.into(),
             batch_size: self.batch_size,

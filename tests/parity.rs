@@ -476,15 +476,9 @@ fn cbow_single_chunk_equals_sequential_reference() {
     single_chunk_is_sequential(ModelKind::Cbow, "cbow_single_chunk");
 }
 
-/// The row access of a distributed sync (`read_rows`/`write_rows`) on a model split over
-/// several storage bindings (forced by a small binding limit): a range across part borders
-/// reads what `download` gives, and written rows come back exactly (no arithmetic: equal
-/// bits), the rows around them untouched.
-#[test]
-fn row_ranges_read_and_write_across_binding_parts() {
-    let Some(ctx) = common::gpu_or_skip("row_ranges_read_and_write_across_binding_parts") else {
-        return;
-    };
+/// A 37-word model of dim 8 on the GPU, split over 4 bindings of 10 rows (a forced small
+/// binding limit), for the row-access tests; returns the engine, the model and its dim.
+fn split_model(ctx: w2v_gpu::backend::gpu::GpuContext) -> (GpuBackend, Model, usize) {
     let (vocab, dim) = (37, 8);
     let m = random_model(vocab, dim, 5);
     let alias = AliasTable::unigram(&vec![1u64; vocab], 0.75);
@@ -494,14 +488,26 @@ fn row_ranges_read_and_write_across_binding_parts() {
         window: 2,
         negative: 2,
     };
-    // 10 rows of 32 bytes per binding: 4 parts.
     let v = Variant {
         kernel: Kernel::Window,
         atomics: Atomics::PORTABLE,
         reduce: Reduce::PORTABLE,
         chunk: 1,
     };
-    let mut g = gpu(ctx, &m, p, &alias, Some(10 * dim as u64 * 4), v);
+    let g = gpu(ctx, &m, p, &alias, Some(10 * dim as u64 * 4), v);
+    (g, m, dim)
+}
+
+/// The row access of a distributed sync (`read_rows`/`write_rows`) on a model split over
+/// several storage bindings (forced by a small binding limit): a range across part borders
+/// reads what `download` gives, and written rows come back exactly (no arithmetic: equal
+/// bits), the rows around them untouched.
+#[test]
+fn row_ranges_read_and_write_across_binding_parts() {
+    let Some(ctx) = common::gpu_or_skip("row_ranges_read_and_write_across_binding_parts") else {
+        return;
+    };
+    let (mut g, m, dim) = split_model(ctx);
     for output in [false, true] {
         let whole = if output { &m.output } else { &m.input };
         let got = g.read_rows(output, 7, 33).unwrap();
@@ -765,4 +771,45 @@ fn subword_skipgram_zipf_batch_matches_reference_within_hogwild_noise() {
 #[test]
 fn subword_cbow_zipf_batch_matches_reference_within_hogwild_noise() {
     subword_zipf(ModelKind::Cbow, "subword_cbow_zipf");
+}
+
+/// The overlapped sync's row access across split bindings: `begin_read` returns the rows as
+/// they stood when it was called even though a training step was submitted before
+/// `finish_reads`, and `add_rows` adds exactly (one f32 addition per element, as the host
+/// computes it) after that step, leaving the rows around the range as the step left them.
+#[test]
+fn overlapped_reads_and_row_adds_across_binding_parts() {
+    let Some(ctx) = common::gpu_or_skip("overlapped_reads_and_row_adds_across_binding_parts")
+    else {
+        return;
+    };
+    let (mut g, m, dim) = split_model(ctx);
+    let vocab = m.vocab_size();
+    let batch = zipf_batch(vocab, 200, 4);
+    g.begin_read(false, 7, 33).unwrap();
+    g.begin_read(true, 0, vocab).unwrap();
+    g.step(&batch, Rate::constant(0.1), 3).unwrap();
+    let reads = g.finish_reads().unwrap();
+    assert_eq!(reads[0], m.input[7 * dim..33 * dim].to_vec());
+    assert_eq!(reads[1], m.output);
+    let stepped = g.download().unwrap();
+    assert_ne!(stepped.input, m.input, "the step must have trained");
+    let add: Vec<f32> = (0..(25 - 8) * dim).map(|i| i as f32 * 0.25 - 2.0).collect();
+    for output in [false, true] {
+        g.add_rows(output, 8, &add).unwrap();
+        let after = g.download().unwrap();
+        let (before, after) = if output {
+            (&stepped.output, &after.output)
+        } else {
+            (&stepped.input, &after.input)
+        };
+        let want: Vec<f32> = before[8 * dim..25 * dim]
+            .iter()
+            .zip(&add)
+            .map(|(x, c)| x + c)
+            .collect();
+        assert_eq!(&after[8 * dim..25 * dim], &want[..], "output {output}");
+        assert_eq!(&after[..8 * dim], &before[..8 * dim]);
+        assert_eq!(&after[25 * dim..], &before[25 * dim..]);
+    }
 }

@@ -96,10 +96,30 @@ pub trait Backend {
     /// Replaces rows `lo..` of a matrix with `rows` (applied before the next step).
     fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
         let _ = (output, lo, rows);
-        Err(crate::error::Error::Gpu(
-            "this engine cannot take rows from a distributed sync".into(),
-        ))
+        Err(no_sync())
     }
+    /// Starts copying rows `lo..hi` of a matrix as they stand after every step submitted so
+    /// far, without waiting for them: steps submitted afterwards run meanwhile and do not
+    /// change what is read. [`Backend::finish_reads`] returns the rows.
+    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
+        let _ = (output, lo, hi);
+        Err(no_sync())
+    }
+    /// The rows of every [`Backend::begin_read`] since the last call, in call order (waits
+    /// for those copies only, not for later steps).
+    fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
+        Err(no_sync())
+    }
+    /// Adds `rows` into rows `lo..` of a matrix, after every step submitted so far and
+    /// before the next.
+    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        let _ = (output, lo, rows);
+        Err(no_sync())
+    }
+}
+
+fn no_sync() -> crate::error::Error {
+    crate::error::Error::Gpu("this engine cannot take rows from a distributed sync".into())
 }
 
 /// A model and its optimizer state held by an engine, updated one minibatch at a time by a

@@ -95,6 +95,9 @@ pub struct DistOptions {
     /// Tier syncs also exchange the input rows beyond the prefix that some rank changed
     /// (sparse, as a full sync does) (`--sync-input-tail`).
     pub input_tail: bool,
+    /// Every sync of the GPU engine drains the device and writes the agreed rows, instead
+    /// of overlapping the exchange with the next step (`--sync-gpu-blocking`).
+    pub gpu_blocking: bool,
 }
 
 impl DistOptions {

@@ -383,8 +383,7 @@ mod tests {
                 full_every: 0,
             },
             average,
-            lr_scale: None,
-            input_tail: false,
+            ..DistOptions::default()
         }
     }
 

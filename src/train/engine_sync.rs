@@ -1,10 +1,15 @@
-//! The distributed sync of an engine that holds its model on a device (the GPU SGD engine):
-//! between steps, the rows a sync covers are read back (the step ring drained first), the
-//! rows that differ from the snapshot are marked, the same [`Syncer`] as the CPU trainer's
-//! combines them with the other ranks', and the result is written back before the next
-//! step. The device is idle meanwhile, so every sync is exact; the whole model moves
-//! between device and host only at full syncs (the subword buckets too), a tier sync moves
-//! its prefix.
+//! The distributed sync of an engine that holds its model on a device (the GPU SGD engine).
+//! At a sync point the ranks exchange their status; then the rows the sync covers are
+//! copied back as they stand after the steps submitted so far, and the device trains the
+//! next step while the copy completes and the ranks combine their changes (the rows that
+//! differ from the snapshot, through the same [`Syncer`] as the CPU trainer's, in its
+//! overlapped mode). Each rank then adds `average − own change` to those rows with a
+//! row-range add queued after that step, so the step's updates are kept — as the CPU
+//! trainer's workers keep theirs. The syncs that must leave every rank with the same model
+//! (the end, a stop, a checkpoint) drain the device and write the agreed rows instead
+//! (exact). The whole model moves between device and host only at full syncs (the subword
+//! buckets too), a tier sync moves its prefix. `--sync-gpu-blocking` makes every sync
+//! exact, the device idle meanwhile.
 
 use super::hogwild::DistRun;
 use crate::backend::Backend;
@@ -42,6 +47,8 @@ pub struct EngineSync<'c> {
     epoch_seen: u64,
     /// The global word count at the last sync.
     pub global: u64,
+    /// A sync whose rows are being read while the device trains on.
+    pending: Option<Scope>,
 }
 
 impl<'c> EngineSync<'c> {
@@ -76,6 +83,7 @@ impl<'c> EngineSync<'c> {
             start_global: start,
             epoch_seen: start / dist.global_words.max(1),
             global: start,
+            pending: None,
         }
     }
 
@@ -99,6 +107,7 @@ impl<'c> EngineSync<'c> {
         stop: bool,
         want_checkpoint: bool,
     ) -> Result<Flow> {
+        self.complete(be)?;
         let ranks = self.dist.comm.size() as u64;
         let mut status = [
             local - self.start_local,
@@ -124,34 +133,66 @@ impl<'c> EngineSync<'c> {
         } else {
             (self.syncer.next_tier(self.vocab), Flow::Continue)
         };
-        self.sync(be, scope)?;
+        self.begin(be, scope)?;
+        if flow != Flow::Continue || self.dist.opts.gpu_blocking {
+            // Nothing is submitted between the read and the write: exact.
+            self.end_sync(be, true)?;
+        }
         Ok(flow)
     }
 
-    fn sync(&mut self, be: &mut dyn Backend, scope: Scope) -> Result<()> {
-        let d = self.mirror.dim;
+    /// Finishes a sync begun at the last sync point (after the step that followed it, which
+    /// the device ran meanwhile); nothing when none is pending.
+    pub fn complete(&mut self, be: &mut dyn Backend) -> Result<()> {
+        if self.pending.is_some() {
+            self.end_sync(be, false)?;
+        }
+        Ok(())
+    }
+
+    /// The ranges a sync of `scope` covers: (matrix, device rows), the matrix as in
+    /// [`Model::matrices`] (0 input, 1 output, 3 subword buckets, which are the device's
+    /// input rows past the vocabulary and move at full syncs only).
+    fn ranges(&self, scope: Scope) -> Vec<(usize, usize, usize)> {
         let n = match scope {
             Scope::Prefix(n) => n.min(self.vocab),
             Scope::Full => self.vocab,
         };
-        for k in 0..2 {
-            let rows = be.read_rows(k == 1, 0, n)?;
-            let m = if k == 0 {
-                &mut self.mirror.input
-            } else {
-                &mut self.mirror.output
-            };
-            m[..n * d].copy_from_slice(&rows);
-            self.syncer.mark_changed(k, m, 0, n, &self.marks);
+        let buckets = self.mirror.subwords.len() / self.mirror.dim.max(1);
+        let mut r = vec![(0, 0, n), (1, 0, n)];
+        if scope == Scope::Full && buckets > 0 {
+            r.push((3, self.vocab, self.vocab + buckets));
         }
-        // The subword buckets (input rows past the vocabulary) move at full syncs only.
-        let buckets = self.mirror.subwords.len() / d.max(1);
-        let full = scope == Scope::Full && buckets > 0;
-        if full {
-            let rows = be.read_rows(false, self.vocab, self.vocab + buckets)?;
-            self.mirror.subwords.copy_from_slice(&rows);
+        r
+    }
+
+    fn begin(&mut self, be: &mut dyn Backend, scope: Scope) -> Result<()> {
+        for (k, lo, hi) in self.ranges(scope) {
+            be.begin_read(k == 1, lo, hi)?;
+        }
+        self.pending = Some(scope);
+        Ok(())
+    }
+
+    /// Reads the rows begun, combines them with the other ranks' and gives the device the
+    /// result: `exact` (the device idle since the read) writes the agreed rows; otherwise
+    /// `average − own change` is added, keeping the updates made since the read.
+    fn end_sync(&mut self, be: &mut dyn Backend, exact: bool) -> Result<()> {
+        let Some(scope) = self.pending.take() else {
+            return Ok(());
+        };
+        let d = self.mirror.dim;
+        let ranges = self.ranges(scope);
+        let reads = be.finish_reads()?;
+        let mut before = Vec::with_capacity(ranges.len());
+        for (&(k, lo, hi), rows) in ranges.iter().zip(reads) {
+            let first = if k == 3 { 0 } else { lo };
+            let [a, b, c, e] = self.mirror.matrices_mut();
+            let m = [a, b, c, e].into_iter().nth(k).expect("4 matrices");
+            m[first * d..(first + hi - lo) * d].copy_from_slice(&rows);
             self.syncer
-                .mark_changed(3, &self.mirror.subwords, 0, buckets, &self.marks);
+                .mark_changed(k, m, first, first + hi - lo, &self.marks);
+            before.push(rows);
         }
         let mats = self.mirror.matrices_mut().map(|m| SharedMatrix {
             ptr: m.as_mut_ptr(),
@@ -159,11 +200,16 @@ impl<'c> EngineSync<'c> {
             dim: d,
         });
         // SAFETY: the mirror is this thread's own memory; nothing else writes it.
-        unsafe { self.syncer.sync(&mats, &self.marks, scope, true) };
-        be.write_rows(false, 0, &self.mirror.input[..n * d])?;
-        be.write_rows(true, 0, &self.mirror.output[..n * d])?;
-        if full {
-            be.write_rows(false, self.vocab, &self.mirror.subwords)?;
+        unsafe { self.syncer.sync(&mats, &self.marks, scope, exact) };
+        for (&(k, lo, hi), old) in ranges.iter().zip(before) {
+            let first = if k == 3 { 0 } else { lo };
+            let now = &self.mirror.matrices()[k][first * d..(first + hi - lo) * d];
+            if exact {
+                be.write_rows(k == 1, lo, now)?;
+            } else {
+                let correction: Vec<f32> = now.iter().zip(&old).map(|(a, b)| a - b).collect();
+                be.add_rows(k == 1, lo, &correction)?;
+            }
         }
         Ok(())
     }

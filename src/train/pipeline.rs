@@ -350,6 +350,8 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
             let stop = super::stop_requested();
             let stopping = match dist.as_deref_mut() {
                 Some(ds) => {
+                    // A sync begun at the last sync point ends now, with this step running.
+                    ds.complete(rows_of(engine)?)?;
                     // Rank 0 decides when a checkpoint is due, by the global word count.
                     let want_ck = ds.rank() == 0 && ck.due(ds.clock.global(run.done));
                     if ds.due(run.done) || stop || want_ck {

@@ -13,6 +13,7 @@ pub const SUBWORD: &str = include_str!("../../../shaders/subword.wgsl");
 pub const TRAIN: &str = include_str!("../../../shaders/train.wgsl");
 pub const CHUNK: &str = include_str!("../../../shaders/chunk.wgsl");
 pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
+pub const ADD_ROWS: &str = include_str!("../../../shaders/add_rows.wgsl");
 pub const SPARSE: &str = include_str!("../../../shaders/sparse.wgsl");
 
 /// Rows updated with compare-and-swap in [`Updates::Hybrid`] mode.
@@ -47,9 +48,9 @@ pub fn features_possible_on(backend: wgpu::Backend) -> wgpu::Features {
 
 /// Every shader module the engines can build for `params` (`rows_per_part` rows per
 /// binding, `vocab` rows, minibatches of `max_examples`): each SGD kernel (window, chunk,
-/// subword) × update mode × atomics × reduction, each sparse optimizer, and the loss
-/// reduction. The portability test compiles each for every backend where
-/// [`features_possible_on`] allows it.
+/// subword) × update mode × atomics × reduction, each sparse optimizer, the loss
+/// reduction and the row-range add of distributed syncs. The portability test compiles
+/// each for every backend where [`features_possible_on`] allows it.
 pub fn variants(
     params: &KernelParams,
     rows_per_part: u32,
@@ -135,6 +136,12 @@ pub fn variants(
         name: "reduce".into(),
         source: reduce_source(),
         entry: "reduce",
+        needs: wgpu::Features::empty(),
+    });
+    out.push(Variant {
+        name: "add_rows".into(),
+        source: ADD_ROWS.to_string(),
+        entry: "add_rows",
         needs: wgpu::Features::empty(),
     });
     out
