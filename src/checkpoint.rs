@@ -246,12 +246,13 @@ impl Checkpoint {
             Some(name) => {
                 let kind = OptimizerKind::parse(name).ok_or_else(|| bad("unknown optimizer"))?;
                 let mut s = OptimState::new(kind, 0, dim);
-                let per_row = n_vocab * s.row_len();
-                let counted = if kind.counts_steps() { n_vocab } else { 0 };
-                if state_in.len() != per_row
-                    || state_out.len() != per_row
-                    || steps_in.len() != counted
-                    || steps_out.len() != counted
+                // With subwords the input state covers the bucket rows too.
+                let n_in = n_vocab + subwords.len() / dim.max(1);
+                let counted = |rows: usize| if kind.counts_steps() { rows } else { 0 };
+                if state_in.len() != n_in * s.row_len()
+                    || state_out.len() != n_vocab * s.row_len()
+                    || steps_in.len() != counted(n_in)
+                    || steps_out.len() != counted(n_vocab)
                 {
                     return Err(bad("optimizer state shapes do not match"));
                 }

@@ -19,6 +19,7 @@
 use crate::config::ModelKind;
 use crate::corpus::SENTENCE_END;
 use crate::sampling::{AliasTable, Rng};
+use crate::subword::SubwordTable;
 use std::ops::Range;
 
 /// An output slot that contributes nothing (a noise word equal to the positive word,
@@ -93,6 +94,8 @@ pub struct MinibatchBuilder {
     slot_in: Vec<u32>,
     slot_out: Vec<u32>,
     ctx: Vec<u32>,
+    /// Subword units: every word's input rows (its own, then `vocab + bucket` per n-gram).
+    subwords: Option<SubwordTable>,
 }
 
 impl MinibatchBuilder {
@@ -104,6 +107,34 @@ impl MinibatchBuilder {
             slot_in: vec![SKIP; vocab],
             slot_out: vec![SKIP; vocab],
             ctx: Vec::with_capacity(2 * window),
+            subwords: None,
+        }
+    }
+
+    /// fastText's examples (`--subwords`, `bucket` bucket rows after the vocabulary's):
+    /// skip-gram trains the centre word's bag (its own row and its n-gram rows) against each
+    /// context word in turn — fastText's orientation — and CBOW the bag of every context
+    /// word's rows against the centre. `h` is the mean of the bag (a row twice in it counts
+    /// twice), so each bag row receives `∂L/∂h / n` per occurrence.
+    pub fn with_subwords(mut self, table: SubwordTable, bucket: usize) -> Self {
+        self.slot_in = vec![SKIP; self.slot_out.len() + bucket];
+        self.subwords = Some(table);
+        self
+    }
+
+    /// Pushes the input slots of word `w`'s bag (its own row without subwords).
+    fn push_bag(&mut self, w: u32, mb: &mut Minibatch) {
+        match &self.subwords {
+            Some(t) => {
+                for &r in t.rows(w) {
+                    let s = Self::slot(&mut self.slot_in, &mut mb.in_rows, r);
+                    mb.inputs.push(s);
+                }
+            }
+            None => {
+                let s = Self::slot(&mut self.slot_in, &mut mb.in_rows, w);
+                mb.inputs.push(s);
+            }
         }
     }
 
@@ -156,18 +187,23 @@ impl MinibatchBuilder {
                 continue;
             }
             match self.model {
+                ModelKind::SkipGram if self.subwords.is_some() => {
+                    for i in 0..self.ctx.len() {
+                        self.push_bag(centre, mb);
+                        mb.offsets.push(mb.inputs.len() as u32);
+                        self.push_outputs(self.ctx[i], rng, alias, mb);
+                    }
+                }
                 ModelKind::SkipGram => {
                     for i in 0..self.ctx.len() {
-                        let s = Self::slot(&mut self.slot_in, &mut mb.in_rows, self.ctx[i]);
-                        mb.inputs.push(s);
+                        self.push_bag(self.ctx[i], mb);
                         mb.offsets.push(mb.inputs.len() as u32);
                         self.push_outputs(centre, rng, alias, mb);
                     }
                 }
                 ModelKind::Cbow => {
                     for i in 0..self.ctx.len() {
-                        let s = Self::slot(&mut self.slot_in, &mut mb.in_rows, self.ctx[i]);
-                        mb.inputs.push(s);
+                        self.push_bag(self.ctx[i], mb);
                     }
                     mb.offsets.push(mb.inputs.len() as u32);
                     self.push_outputs(centre, rng, alias, mb);
@@ -321,6 +357,61 @@ mod tests {
         assert!(b.slot_in.iter().all(|&s| s == SKIP));
         let (ex, _, ins, outs) = b.capacity(7, 6);
         assert!(mb.examples() <= ex && mb.in_rows.len() <= ins && mb.out_rows.len() <= outs);
+    }
+
+    /// With subwords, skip-gram examples are fastText's: the centre word's bag (its own row
+    /// first, then its n-gram rows past the vocabulary) against one context word each; CBOW
+    /// concatenates the context words' bags.
+    #[test]
+    fn subword_examples_are_bags() {
+        use crate::subword::{SubwordParams, SubwordTable};
+        let words: Vec<String> = ["ab", "bc", "cd", "de"].map(String::from).to_vec();
+        let p = SubwordParams {
+            minn: 2,
+            maxn: 3,
+            bucket: 50,
+        };
+        let table = SubwordTable::new(&words, &p);
+        let alias = AliasTable::unigram(&[1, 1, 1, 1], 0.75);
+        let toks = [0, 1, 2, 3];
+        let mut mb = Minibatch::default();
+        let mut b = MinibatchBuilder::new(ModelKind::SkipGram, 1, 2, 4)
+            .with_subwords(table.clone(), p.bucket);
+        let mut rng = Rng::new(3);
+        b.add(&toks, 1..2, &mut rng, &alias, &mut mb);
+        b.finish(&mut mb);
+        assert!(mb.examples() >= 1);
+        for e in 0..mb.examples() {
+            let bag: Vec<u32> = mb
+                .example_inputs(e)
+                .iter()
+                .map(|&s| mb.in_rows[s as usize])
+                .collect();
+            assert_eq!(bag, table.rows(1), "the centre's bag");
+            let positive = mb.out_rows[mb.example_outputs(e)[0] as usize];
+            assert!(positive == 0 || positive == 2, "a context word: {positive}");
+        }
+        let mut mb = Minibatch::default();
+        let mut b =
+            MinibatchBuilder::new(ModelKind::Cbow, 1, 2, 4).with_subwords(table.clone(), 50);
+        b.add(&toks, 1..2, &mut Rng::new(3), &alias, &mut mb);
+        b.finish(&mut mb);
+        assert_eq!(mb.examples(), 1);
+        let bag: Vec<u32> = mb
+            .example_inputs(0)
+            .iter()
+            .map(|&s| mb.in_rows[s as usize])
+            .collect();
+        let want: Vec<u32> = [0u32, 2]
+            .iter()
+            .flat_map(|&w| table.rows(w).to_vec())
+            .collect();
+        assert!(
+            bag == want || bag == table.rows(0) || bag == table.rows(2),
+            "{bag:?}"
+        );
+        assert_eq!(mb.out_rows[mb.example_outputs(0)[0] as usize], 1);
+        assert!(b.slot_in.iter().all(|&s| s == SKIP));
     }
 
     #[test]

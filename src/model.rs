@@ -82,6 +82,20 @@ impl Model {
         self
     }
 
+    /// The subword buckets moved after the word rows of the input matrix, which then holds
+    /// every row the subword table names (`vocab + bucket`), as the minibatch engines index
+    /// it.
+    pub fn merged_subwords(mut self) -> Model {
+        self.input.append(&mut self.subwords);
+        self
+    }
+
+    /// Undoes [`Model::merged_subwords`] for a vocabulary of `vocab` words.
+    pub fn split_subwords(mut self, vocab: usize) -> Model {
+        self.subwords = self.input.split_off(vocab * self.dim);
+        self
+    }
+
     /// The matrices: input (word rows), output, hierarchical-softmax nodes, subword buckets
     /// (the last two empty unless trained).
     pub fn matrices(&self) -> [&[f32]; 4] {

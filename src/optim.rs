@@ -180,15 +180,26 @@ pub struct OptimState {
 
 impl OptimState {
     pub fn new(kind: OptimizerKind, rows: usize, dim: usize) -> OptimState {
-        let n = rows * dim * kind.state_vectors();
-        let steps = if kind.counts_steps() { rows } else { 0 };
+        Self::with_rows(kind, rows, rows, dim)
+    }
+
+    /// Fresh state for `in_rows` input rows (the vocabulary's, and the subword buckets'
+    /// with `--subwords`) and `out_rows` output rows.
+    pub fn with_rows(
+        kind: OptimizerKind,
+        in_rows: usize,
+        out_rows: usize,
+        dim: usize,
+    ) -> OptimState {
+        let per_row = dim * kind.state_vectors();
+        let steps = |rows| if kind.counts_steps() { rows } else { 0 };
         OptimState {
             kind,
             dim,
-            input: vec![0.0; n],
-            output: vec![0.0; n],
-            input_steps: vec![0; steps],
-            output_steps: vec![0; steps],
+            input: vec![0.0; in_rows * per_row],
+            output: vec![0.0; out_rows * per_row],
+            input_steps: vec![0; steps(in_rows)],
+            output_steps: vec![0; steps(out_rows)],
             step: 0,
         }
     }

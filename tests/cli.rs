@@ -231,6 +231,19 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             vec![
                 "--input".into(),
                 good.clone(),
+                "--subwords".into(),
+                "--optimizer".into(),
+                "adam".into(),
+                "--backend".into(),
+                "vulkan".into(),
+            ],
+            2,
+            "--subwords",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
                 "--hs".into(),
                 "--optimizer".into(),
                 "adam".into(),

@@ -238,6 +238,48 @@ fn subword_training_learns_topics_and_maxn_0_is_word_only() {
     }
 }
 
+/// Subwords with a minibatch engine (lazy Adam, and `--deterministic` SGD) on the CPU:
+/// the planted topics come out of the subword vectors, the bucket rows and their optimizer
+/// state are trained, and `--deterministic` repeats bit for bit across thread counts.
+#[test]
+fn subwords_train_with_the_minibatch_engines() {
+    use w2v_gpu::optim::OptimizerKind;
+    let dir = tempfile::tempdir().unwrap();
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        let base = subword_config(dir.path(), model, BackendKind::Cpu);
+        let p = base.subwords.unwrap();
+        let adam = TrainConfig {
+            optimizer: OptimizerKind::Adam,
+            alpha: Some(0.01),
+            ..base.clone()
+        };
+        let (m, corpus, r) = train_model(&adam, &Reporter::quiet()).unwrap();
+        let words = corpus.vocab.words();
+        assert_eq!(m.subwords.len(), p.bucket * m.dim);
+        assert_eq!(m.input.len(), words.len() * m.dim);
+        let purity = common::topic_purity(words, m.dim, &subword_vectors(&m, words, &p));
+        eprintln!(
+            "{model:?} subwords, lazy Adam: purity {purity:.3}, loss {:?}",
+            r.final_loss
+        );
+        assert!(purity > 0.9, "{model:?}: purity {purity}");
+        let det = |threads| TrainConfig {
+            deterministic: true,
+            threads,
+            epochs: 1,
+            ..base.clone()
+        };
+        let (a, _, _) = train_model(&det(1), &Reporter::quiet()).unwrap();
+        let (b, _, _) = train_model(&det(2), &Reporter::quiet()).unwrap();
+        assert_eq!(
+            a, b,
+            "{model:?}: --deterministic with subwords, 1 vs 2 threads"
+        );
+        let init = Model::new(words.len(), a.dim, base.seed).with_subwords(p.bucket, base.seed);
+        assert_ne!(a.subwords, init.subwords, "{model:?}: buckets trained");
+    }
+}
+
 /// The subword kernel on the real shaders (lavapipe in CI) against the Hogwild CPU trainer
 /// on the same corpus and flags: both recover the planted topics from the subword vectors,
 /// the GPU trains the bucket rows (returned in the model), and its final loss is within 10%

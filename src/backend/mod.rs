@@ -118,6 +118,33 @@ pub trait Backend {
     }
 }
 
+/// A minibatch engine trained on a subword model: the engine's input matrix holds the
+/// vocabulary's rows and then the bucket rows ([`Model::merged_subwords`]), its input
+/// state the same rows; what it hands back has the buckets in `subwords` again.
+pub struct SubwordSparse<B> {
+    pub inner: B,
+    pub vocab: usize,
+}
+
+impl<B: SparseBackend> SparseBackend for SubwordSparse<B> {
+    fn step(&mut self, mb: &Minibatch, lr: f32) -> Result<()> {
+        self.inner.step(mb, lr)
+    }
+    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
+        self.inner.take_loss()
+    }
+    fn download(&mut self) -> Result<(Model, OptimState)> {
+        let (m, s) = self.inner.download()?;
+        Ok((m.split_subwords(self.vocab), s))
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn backend_name(&self) -> &'static str {
+        self.inner.backend_name()
+    }
+}
+
 fn no_sync() -> crate::error::Error {
     crate::error::Error::Gpu("this engine cannot take rows from a distributed sync".into())
 }

@@ -162,9 +162,15 @@ impl<'a> MinibatchSource<'a> {
             rng = Rng::from_state(c.builder_rng);
             skip = c.group as usize;
         }
+        let mut builder =
+            MinibatchBuilder::new(cfg.model, cfg.window, cfg.negative, corpus.vocab.len());
+        if let Some(p) = cfg.active_subwords() {
+            let table = crate::subword::SubwordTable::new(corpus.vocab.words(), &p);
+            builder = builder.with_subwords(table, p.bucket);
+        }
         MinibatchSource {
             batcher,
-            builder: MinibatchBuilder::new(cfg.model, cfg.window, cfg.negative, corpus.vocab.len()),
+            builder,
             alias,
             rng,
             batch_size: cfg.batch_size(),

@@ -335,7 +335,10 @@ fn train_sparse_corpus(
 ) -> Result<(Model, TrainReport)> {
     let opt = cfg.optim_params();
     let vocab = corpus.vocab.len();
-    let state_bytes = OptimState::bytes_for(opt.kind, vocab, cfg.dim);
+    // With subwords the input side (rows and state) holds the bucket rows too.
+    let in_rows = vocab + model.subwords.len() / cfg.dim.max(1);
+    let state_bytes = OptimState::bytes_for(opt.kind, vocab, cfg.dim) / 2
+        + OptimState::bytes_for(opt.kind, in_rows, cfg.dim) / 2;
     let model_bytes = model.bytes();
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     reporter.note(&format!(
@@ -349,10 +352,14 @@ fn train_sparse_corpus(
     ));
     let state = match ck.resume.as_mut().and_then(|c| c.state.take()) {
         Some(s) if s.kind == opt.kind => s,
-        _ => OptimState::new(opt.kind, vocab, cfg.dim),
+        _ => OptimState::with_rows(opt.kind, in_rows, vocab, cfg.dim),
     };
     let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
     let mut engine: Box<dyn SparseBackend> = match engine {
+        None if in_rows > vocab => Box::new(crate::backend::SubwordSparse {
+            inner: CpuSparse::new(model.merged_subwords(), state, opt).with_threads(cfg.threads),
+            vocab,
+        }),
         None => Box::new(CpuSparse::new(model, state, opt).with_threads(cfg.threads)),
         Some(ctx) => Box::new(gpu::sparse::GpuSparse::new(
             ctx,
