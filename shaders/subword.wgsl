@@ -24,7 +24,6 @@ const VOCAB: u32 = {{VOCAB}}u;
 
 @group(0) @binding(11) var<storage, read> sub: array<u32>;
 
-var<workgroup> ids_c: array<u32, MAXC>;
 var<workgroup> ids_o: array<u32, MAXC * NOUT>;
 var<workgroup> n_ctx: u32;
 var<workgroup> hvec: array<f32, DIM>;
@@ -61,20 +60,7 @@ fn train(
 
     // Phase 1: the window (one invocation).
     if (lid == 0u) {
-        var nc = 0u;
-        if (pos < n_tokens) {
-            let centre = tok[HEADER + pos];
-            if (centre != SENT) {
-                let span = window_span(key, pos, n_tokens);
-                for (var c = span.x; c <= span.y; c++) {
-                    if (c != pos) {
-                        ids_c[nc] = tok[HEADER + c];
-                        nc = nc + 1u;
-                    }
-                }
-            }
-        }
-        n_ctx = nc;
+        n_ctx = window_context(key, pos, n_tokens);
     }
     let nc = workgroupUniformLoad(&n_ctx);
     if (nc == 0u) {

@@ -19,7 +19,6 @@ const IS_CBOW: bool = {{CBOW}};
 // Context rows kept in workgroup memory (skip-gram needs them for dO; CBOW only needs h).
 const CROWS: u32 = {{CROWS}}u;
 
-var<workgroup> ids_c: array<u32, MAXC>;
 var<workgroup> ids_o: array<u32, NOUT>;
 var<workgroup> n_ctx: u32;
 var<workgroup> rows_c: array<f32, CROWS * DIM>;
@@ -75,21 +74,10 @@ fn train(
 
     // Phase 1: the window (one invocation) and the noise words (NEG invocations).
     if (lid == 0u) {
-        var nc = 0u;
+        n_ctx = window_context(key, pos, n_tokens);
         if (pos < n_tokens) {
-            let centre = tok[HEADER + pos];
-            if (centre != SENT) {
-                let span = window_span(key, pos, n_tokens);
-                for (var c = span.x; c <= span.y; c++) {
-                    if (c != pos) {
-                        ids_c[nc] = tok[HEADER + c];
-                        nc = nc + 1u;
-                    }
-                }
-                ids_o[0] = centre;
-            }
+            ids_o[0] = tok[HEADER + pos];
         }
-        n_ctx = nc;
     } else if (lid <= NEG) {
         ids_o[lid] = sample_noise(key, pos, lid - 1u);
     }

@@ -211,8 +211,13 @@ impl OptimState {
 
     /// Bytes of state for a `rows × dim` model (both matrices).
     pub fn bytes_for(kind: OptimizerKind, rows: usize, dim: usize) -> u64 {
+        Self::bytes_for_rows(kind, rows, rows, dim)
+    }
+
+    /// Bytes of state for `in_rows` input and `out_rows` output rows of `dim`.
+    pub fn bytes_for_rows(kind: OptimizerKind, in_rows: usize, out_rows: usize, dim: usize) -> u64 {
         let per_row = dim * kind.state_vectors() * 4 + if kind.counts_steps() { 4 } else { 0 };
-        2 * rows as u64 * per_row as u64
+        (in_rows + out_rows) as u64 * per_row as u64
     }
 }
 

@@ -84,23 +84,16 @@ pub trait Backend {
     fn download_barrier(&mut self) -> Result<()> {
         Ok(())
     }
-    /// Rows `lo..hi` of the input (`output` false) or output matrix, once every submitted
-    /// step has finished (a distributed run's sync reads them). With subwords the input
-    /// rows past the vocabulary are the bucket rows.
-    fn read_rows(&mut self, output: bool, lo: usize, hi: usize) -> Result<Vec<f32>> {
-        let m = self.download()?;
-        let d = m.dim;
-        let src = if output { &m.output } else { &m.input };
-        Ok(src[lo * d..hi * d].to_vec())
-    }
     /// Replaces rows `lo..` of a matrix with `rows` (applied before the next step).
     fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
         let _ = (output, lo, rows);
         Err(no_sync())
     }
-    /// Starts copying rows `lo..hi` of a matrix as they stand after every step submitted so
-    /// far, without waiting for them: steps submitted afterwards run meanwhile and do not
-    /// change what is read. [`Backend::finish_reads`] returns the rows.
+    /// Starts copying rows `lo..hi` of the input (`output` false) or output matrix as they
+    /// stand after every step submitted so far (a distributed run's sync reads them; with
+    /// subwords the input rows past the vocabulary are the bucket rows), without waiting:
+    /// steps submitted afterwards run meanwhile and do not change what is read.
+    /// [`Backend::finish_reads`] returns the rows.
     fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
         let _ = (output, lo, hi);
         Err(no_sync())

@@ -150,25 +150,26 @@ impl<'c> EngineSync<'c> {
         Ok(())
     }
 
-    /// The ranges a sync of `scope` covers: (matrix, device rows), the matrix as in
-    /// [`Model::matrices`] (0 input, 1 output, 3 subword buckets, which are the device's
-    /// input rows past the vocabulary and move at full syncs only).
-    fn ranges(&self, scope: Scope) -> Vec<(usize, usize, usize)> {
+    /// The ranges a sync of `scope` covers: (matrix, first device row, rows, first row in
+    /// the mirror's matrix), the matrix as in [`Model::matrices`] (0 input, 1 output, 3
+    /// subword buckets, which are the device's input rows past the vocabulary and move at
+    /// full syncs only).
+    fn ranges(&self, scope: Scope) -> Vec<(usize, usize, usize, usize)> {
         let n = match scope {
             Scope::Prefix(n) => n.min(self.vocab),
             Scope::Full => self.vocab,
         };
         let buckets = self.mirror.subwords.len() / self.mirror.dim.max(1);
-        let mut r = vec![(0, 0, n), (1, 0, n)];
+        let mut r = vec![(0, 0, n, 0), (1, 0, n, 0)];
         if scope == Scope::Full && buckets > 0 {
-            r.push((3, self.vocab, self.vocab + buckets));
+            r.push((3, self.vocab, buckets, 0));
         }
         r
     }
 
     fn begin(&mut self, be: &mut dyn Backend, scope: Scope) -> Result<()> {
-        for (k, lo, hi) in self.ranges(scope) {
-            be.begin_read(k == 1, lo, hi)?;
+        for (k, lo, rows, _) in self.ranges(scope) {
+            be.begin_read(k == 1, lo, lo + rows)?;
         }
         self.pending = Some(scope);
         Ok(())
@@ -185,13 +186,16 @@ impl<'c> EngineSync<'c> {
         let ranges = self.ranges(scope);
         let reads = be.finish_reads()?;
         let mut before = Vec::with_capacity(ranges.len());
-        for (&(k, lo, hi), rows) in ranges.iter().zip(reads) {
-            let first = if k == 3 { 0 } else { lo };
-            let [a, b, c, e] = self.mirror.matrices_mut();
-            let m = [a, b, c, e].into_iter().nth(k).expect("4 matrices");
-            m[first * d..(first + hi - lo) * d].copy_from_slice(&rows);
+        for (&(k, _, n, first), rows) in ranges.iter().zip(reads) {
+            let m = self
+                .mirror
+                .matrices_mut()
+                .into_iter()
+                .nth(k)
+                .expect("4 matrices");
+            m[first * d..(first + n) * d].copy_from_slice(&rows);
             self.syncer
-                .mark_changed(k, m, first, first + hi - lo, &self.marks);
+                .mark_changed(k, m, first, first + n, &self.marks);
             before.push(rows);
         }
         let mats = self.mirror.matrices_mut().map(|m| SharedMatrix {
@@ -201,9 +205,8 @@ impl<'c> EngineSync<'c> {
         });
         // SAFETY: the mirror is this thread's own memory; nothing else writes it.
         unsafe { self.syncer.sync(&mats, &self.marks, scope, exact) };
-        for (&(k, lo, hi), old) in ranges.iter().zip(before) {
-            let first = if k == 3 { 0 } else { lo };
-            let now = &self.mirror.matrices()[k][first * d..(first + hi - lo) * d];
+        for (&(k, lo, n, first), old) in ranges.iter().zip(before) {
+            let now = &self.mirror.matrices()[k][first * d..(first + n) * d];
             if exact {
                 be.write_rows(k == 1, lo, now)?;
             } else {

@@ -180,7 +180,7 @@ pub fn train_corpus(
     }
     if let Some(p) = cfg.active_subwords() {
         if let Some(ctx) = &engine {
-            gpu::check_subwords_fit(ctx, cfg, corpus.vocab.len(), p.bucket)?;
+            gpu::check_subwords_fit(ctx, cfg, corpus.vocab.len(), p.bucket, cfg.dim)?;
         }
         let bytes = (p.bucket * cfg.dim * 4) as f64;
         reporter.note(&format!(
@@ -337,8 +337,7 @@ fn train_sparse_corpus(
     let vocab = corpus.vocab.len();
     // With subwords the input side (rows and state) holds the bucket rows too.
     let in_rows = vocab + model.subwords.len() / cfg.dim.max(1);
-    let state_bytes = OptimState::bytes_for(opt.kind, vocab, cfg.dim) / 2
-        + OptimState::bytes_for(opt.kind, in_rows, cfg.dim) / 2;
+    let state_bytes = OptimState::bytes_for_rows(opt.kind, in_rows, vocab, cfg.dim);
     let model_bytes = model.bytes();
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     reporter.note(&format!(

@@ -134,8 +134,8 @@ pub fn check_subwords_fit(
     cfg: &TrainConfig,
     vocab: usize,
     bucket: usize,
+    dim: usize,
 ) -> Result<()> {
-    let dim = cfg.dim;
     let binding = max_binding(ctx, cfg);
     if split_rows(vocab + bucket, dim, binding).is_ok() {
         return Ok(());
@@ -479,12 +479,10 @@ impl GpuBackend {
         let buckets = model.subwords.len() / dim.max(1);
         let in_rows = vocab + buckets;
         // Bindings must be multiples of 4 bytes; rows are.
-        let split = split_rows(in_rows, dim, max_binding(&ctx, cfg)).map_err(|e| match (e, buckets) {
-            (Error::Gpu(m), b) if b > 0 => Error::Gpu(format!(
-                "{m} (the input side holds {vocab} word rows and {b} subword buckets: a smaller --bucket fits more)"
-            )),
-            (e, _) => e,
-        })?;
+        if buckets > 0 {
+            check_subwords_fit(&ctx, cfg, vocab, buckets, dim)?;
+        }
+        let split = split_rows(in_rows, dim, max_binding(&ctx, cfg))?;
         let device = &ctx.device;
         let row_bytes = dim * 4;
         // Part p of a matrix of `rows` rows, filled from `sources` (consecutive row blocks).
@@ -876,11 +874,6 @@ impl Backend for GpuBackend {
 
     fn download_barrier(&mut self) -> Result<()> {
         self.ring.drain(&self.ctx)
-    }
-
-    fn read_rows(&mut self, output: bool, lo: usize, hi: usize) -> Result<Vec<f32>> {
-        self.ring.drain(&self.ctx)?;
-        self.copy_rows(if output { &self.output } else { &self.input }, lo, hi)
     }
 
     fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {

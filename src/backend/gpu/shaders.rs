@@ -9,6 +9,7 @@ use crate::optim::{OptimParams, OptimizerKind};
 pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 pub const MATRICES: &str = include_str!("../../../shaders/matrices.wgsl");
 pub const LOGITS: &str = include_str!("../../../shaders/logits.wgsl");
+pub const CONTEXT: &str = include_str!("../../../shaders/context.wgsl");
 pub const SUBWORD: &str = include_str!("../../../shaders/subword.wgsl");
 pub const TRAIN: &str = include_str!("../../../shaders/train.wgsl");
 pub const CHUNK: &str = include_str!("../../../shaders/chunk.wgsl");
@@ -179,11 +180,10 @@ pub fn kernel_source(
     chunk: u32,
 ) -> String {
     let cbow = params.model == ModelKind::Cbow;
-    let body = match kernel {
-        Kernel::Window => TRAIN,
-        Kernel::Chunk => CHUNK,
+    let src = match kernel {
+        Kernel::Window => format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{CONTEXT}\n{TRAIN}"),
+        Kernel::Chunk => format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{CHUNK}"),
     };
-    let src = format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{body}");
     sgd_source(&src, params, rows_per_part, updates, atomics, reduce)
         .replace(
             "{{CROWS}}",
@@ -203,7 +203,7 @@ pub fn subword_source(
     atomics: Atomics,
     reduce: Reduce,
 ) -> String {
-    let src = format!("{COMMON}\n{MATRICES}\n{SUBWORD}");
+    let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{SUBWORD}");
     sgd_source(&src, params, rows_per_part, updates, atomics, reduce)
         .replace("{{VOCAB}}", &vocab.to_string())
 }
