@@ -314,9 +314,9 @@ pub struct TrainArgs {
     /// its prefix that some rank changed, as an index list or bitmap plus those rows.
     #[arg(long)]
     pub sync_input_tail: bool,
-    /// Distributed runs on the GPU: every sync waits for the device and writes the agreed
-    /// rows (the device idle meanwhile), instead of training the next step while the ranks
-    /// exchange and adding the result after it.
+    /// Distributed runs of the GPU engine and the minibatch engine: every sync writes the
+    /// agreed rows before the next step (the device or the CPU idle meanwhile), instead of
+    /// training the next step while the ranks exchange and adding the result after it.
     #[arg(long)]
     pub sync_gpu_blocking: bool,
     /// Centre positions per GPU step.
@@ -782,18 +782,28 @@ fn run_command() -> i32 {
         }
     };
     let result = dispatch(cli, &matches);
-    if let (Err(e), Some(c)) = (&result, crate::dist::initialized()) {
-        // An error the ranks did not agree on leaves the others waiting in a collective:
-        // end the whole job (mpirun reports it) rather than let it hang.
-        let agreed = matches!(
-            e.downcast_ref::<Error>(),
-            Some(Error::Ranks { .. } | Error::Interrupted(_))
-        );
-        if c.size() > 1 && !agreed {
-            let code = e.downcast_ref::<Error>().map_or(1, Error::exit_code);
-            eprintln!("error: rank {}: {e:#}", c.rank());
-            c.abort(code);
+    let mut printed = false;
+    if let Some(c) = crate::dist::initialized().filter(|c| c.size() > 1) {
+        if let Err(e) = &result {
+            // An error the ranks did not agree on leaves the others waiting in a
+            // collective: end the whole job (mpirun reports it) rather than let it hang.
+            let agreed = matches!(
+                e.downcast_ref::<Error>(),
+                Some(Error::Ranks { .. } | Error::Interrupted(_))
+            );
+            if !agreed {
+                let code = e.downcast_ref::<Error>().map_or(1, Error::exit_code);
+                eprintln!("error: rank {}: {e:#}", c.rank());
+                c.abort(code);
+            }
+            // Every rank reports the agreed error before any of them exits: once one rank
+            // exits non-zero mpirun signals the others, which could cut one off before
+            // its message.
+            print_error(e);
+            printed = true;
         }
+        // Every rank that got here (all of them: the other outcomes aborted) meets here.
+        c.sum_u64(&mut [0]);
     }
     crate::dist::finalize();
     match result {
@@ -814,14 +824,20 @@ fn run_command() -> i32 {
                     return 141;
                 }
             }
-            // The library's errors already name their cause (an I/O error's source is part
-            // of its message); other errors print their whole chain.
-            match e.downcast_ref::<Error>() {
-                Some(err) => eprintln!("error: {err}"),
-                None => eprintln!("error: {e:#}"),
+            if !printed {
+                print_error(&e);
             }
             e.downcast_ref::<Error>().map_or(1, Error::exit_code)
         }
+    }
+}
+
+/// The library's errors already name their cause (an I/O error's source is part of its
+/// message); other errors print their whole chain.
+fn print_error(e: &anyhow::Error) {
+    match e.downcast_ref::<Error>() {
+        Some(err) => eprintln!("error: {err}"),
+        None => eprintln!("error: {e:#}"),
     }
 }
 

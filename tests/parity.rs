@@ -29,7 +29,7 @@ mod common;
 use w2v_gpu::backend::cpu::{subword_window_at, window_at, CpuReference};
 use w2v_gpu::backend::gpu::shaders::{Atomics, FeatureVariant, Kernel, Reduce};
 use w2v_gpu::backend::gpu::GpuBackend;
-use w2v_gpu::backend::{Backend, KernelParams, Rate, StepLoss};
+use w2v_gpu::backend::{Backend, KernelParams, Rate, StepLoss, SyncRows};
 use w2v_gpu::batch::Batch;
 use w2v_gpu::config::{ModelKind, TrainConfig};
 use w2v_gpu::corpus::SENTENCE_END;

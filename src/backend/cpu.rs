@@ -8,7 +8,7 @@
 //!   word's window, random numbers from the counter-based hash), applied window by window.
 //!   The GPU parity tests compare against it.
 
-use crate::backend::{Backend, KernelParams, Rate, StepLoss};
+use crate::backend::{Backend, KernelParams, Rate, StepLoss, SyncRows};
 use crate::batch::Batch;
 use crate::config::ModelKind;
 use crate::corpus::SENTENCE_END;
@@ -803,6 +803,9 @@ impl CpuReference {
         }
     }
 }
+
+/// The reference runs in tests only, never in a distributed run.
+impl SyncRows for CpuReference {}
 
 impl Backend for CpuReference {
     fn step(&mut self, batch: &Batch, rate: Rate, key: u32) -> Result<()> {

@@ -19,7 +19,7 @@
 //! where unused — the cost a dense framework optimizer pays, kept for measuring).
 
 use crate::backend::cpu::{axpy, dot, prefetch};
-use crate::backend::{SparseBackend, StepLoss};
+use crate::backend::{SparseBackend, StepLoss, SyncRows};
 use crate::batch::split_ranges;
 use crate::error::Result;
 use crate::loss::sigmoid_bce;
@@ -39,6 +39,8 @@ pub struct CpuSparse {
     coef: Vec<f32>,
     ex_loss: Vec<(f32, u32)>,
     loss: StepLoss,
+    /// Rows copied by [`SyncRows::begin_read`], handed out by `finish_reads`.
+    reads: Vec<Vec<f32>>,
 }
 
 fn have_fma() -> bool {
@@ -349,6 +351,7 @@ impl CpuSparse {
             coef: Vec::new(),
             ex_loss: Vec::new(),
             loss: StepLoss::default(),
+            reads: Vec::new(),
         }
     }
 
@@ -541,6 +544,48 @@ impl CpuSparse {
     }
 }
 
+/// Row access for distributed syncs: the steps run synchronously on the calling thread,
+/// so a read copies the rows as they stand now and a write or add lands before the next
+/// step.
+impl SyncRows for CpuSparse {
+    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        let d = self.model.dim;
+        let m = if output {
+            &mut self.model.output
+        } else {
+            &mut self.model.input
+        };
+        m[lo * d..lo * d + rows.len()].copy_from_slice(rows);
+        Ok(())
+    }
+    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
+        let d = self.model.dim;
+        let m = if output {
+            &self.model.output
+        } else {
+            &self.model.input
+        };
+        let hi = hi.min(m.len() / d.max(1));
+        self.reads.push(m[lo * d..hi.max(lo) * d].to_vec());
+        Ok(())
+    }
+    fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
+        Ok(std::mem::take(&mut self.reads))
+    }
+    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        let d = self.model.dim;
+        let m = if output {
+            &mut self.model.output
+        } else {
+            &mut self.model.input
+        };
+        for (w, a) in m[lo * d..lo * d + rows.len()].iter_mut().zip(rows) {
+            *w += a;
+        }
+        Ok(())
+    }
+}
+
 impl SparseBackend for CpuSparse {
     fn step(&mut self, mb: &Minibatch, lr: f32) -> Result<()> {
         self.examples(mb);
@@ -595,6 +640,34 @@ mod tests {
         b.add(&[0, 1, 0, 2, 0, 3], 0..6, &mut Rng::new(3), &alias, &mut mb);
         b.finish(&mut mb);
         mb
+    }
+
+    /// A sync's row access: a read returns the rows as they stood when it began although a
+    /// step ran before `finish_reads`; `add_rows` adds and `write_rows` replaces exactly
+    /// the rows named, of the matrix named.
+    #[test]
+    fn sync_rows_read_at_their_point_add_and_write_exactly() {
+        let mut e = setup(OptimizerKind::Adam, false);
+        let before = e.model.clone();
+        e.begin_read(false, 1, 3).unwrap();
+        e.begin_read(true, 4, 9).unwrap();
+        e.step(&batch(ModelKind::SkipGram), 0.1).unwrap();
+        assert_ne!(e.model.input, before.input, "the step changed rows");
+        let reads = e.finish_reads().unwrap();
+        assert_eq!(
+            reads,
+            vec![before.input[4..12].to_vec(), before.output[16..24].to_vec()]
+        );
+        assert!(e.finish_reads().unwrap().is_empty());
+        let stepped = e.model.clone();
+        e.add_rows(true, 2, &[1.0; 8]).unwrap();
+        e.write_rows(false, 5, &[7.0; 4]).unwrap();
+        for (i, (a, b)) in e.model.output.iter().zip(&stepped.output).enumerate() {
+            let want = if (8..16).contains(&i) { b + 1.0 } else { *b };
+            assert_eq!(*a, want, "output float {i}");
+        }
+        assert_eq!(e.model.input[20..24], [7.0; 4]);
+        assert_eq!(e.model.input[..20], stepped.input[..20]);
     }
 
     /// The summed slot gradients equal a finite-difference derivative of the step loss.

@@ -21,6 +21,18 @@ pub struct KernelParams {
     pub negative: usize,
 }
 
+impl KernelParams {
+    /// The shape a run's configuration asks for.
+    pub fn of(cfg: &crate::config::TrainConfig) -> KernelParams {
+        KernelParams {
+            model: cfg.model,
+            dim: cfg.dim,
+            window: cfg.window,
+            negative: cfg.negative,
+        }
+    }
+}
+
 /// Sum of loss terms and their count over some steps.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct StepLoss {
@@ -64,8 +76,40 @@ impl Rate {
     }
 }
 
+/// Row access for a distributed run's syncs (`train::engine_sync`): an engine that holds
+/// its model where the sync cannot reach it directly (the GPU's device memory, a minibatch
+/// engine's own matrices) reads and changes row ranges through these. An engine without
+/// them refuses with an error.
+pub trait SyncRows {
+    /// Replaces rows `lo..` of a matrix with `rows` (applied before the next step).
+    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        let _ = (output, lo, rows);
+        Err(no_sync())
+    }
+    /// Starts copying rows `lo..hi` of the input (`output` false) or output matrix as they
+    /// stand after every step submitted so far (a distributed run's sync reads them; with
+    /// subwords the input rows past the vocabulary are the bucket rows), without waiting:
+    /// steps submitted afterwards run meanwhile and do not change what is read.
+    /// [`SyncRows::finish_reads`] returns the rows.
+    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
+        let _ = (output, lo, hi);
+        Err(no_sync())
+    }
+    /// The rows of every [`SyncRows::begin_read`] since the last call, in call order (waits
+    /// for those copies only, not for later steps).
+    fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
+        Err(no_sync())
+    }
+    /// Adds `rows` into rows `lo..` of a matrix, after every step submitted so far and
+    /// before the next.
+    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        let _ = (output, lo, rows);
+        Err(no_sync())
+    }
+}
+
 /// A model held by an engine, updated one batch at a time.
-pub trait Backend {
+pub trait Backend: SyncRows {
     /// Applies one batch with learning rate `rate`; `key` seeds the step's random numbers
     /// (window shrink and noise words) as `sampling::rand_at(key, position, lane)`.
     fn step(&mut self, batch: &Batch, rate: Rate, key: u32) -> Result<()>;
@@ -84,31 +128,6 @@ pub trait Backend {
     fn download_barrier(&mut self) -> Result<()> {
         Ok(())
     }
-    /// Replaces rows `lo..` of a matrix with `rows` (applied before the next step).
-    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        let _ = (output, lo, rows);
-        Err(no_sync())
-    }
-    /// Starts copying rows `lo..hi` of the input (`output` false) or output matrix as they
-    /// stand after every step submitted so far (a distributed run's sync reads them; with
-    /// subwords the input rows past the vocabulary are the bucket rows), without waiting:
-    /// steps submitted afterwards run meanwhile and do not change what is read.
-    /// [`Backend::finish_reads`] returns the rows.
-    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
-        let _ = (output, lo, hi);
-        Err(no_sync())
-    }
-    /// The rows of every [`Backend::begin_read`] since the last call, in call order (waits
-    /// for those copies only, not for later steps).
-    fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
-        Err(no_sync())
-    }
-    /// Adds `rows` into rows `lo..` of a matrix, after every step submitted so far and
-    /// before the next.
-    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        let _ = (output, lo, rows);
-        Err(no_sync())
-    }
 }
 
 /// A minibatch engine trained on a subword model: the engine's input matrix holds the
@@ -117,6 +136,21 @@ pub trait Backend {
 pub struct SubwordSparse<B> {
     pub inner: B,
     pub vocab: usize,
+}
+
+impl<B: SparseBackend> SyncRows for SubwordSparse<B> {
+    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        self.inner.write_rows(output, lo, rows)
+    }
+    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
+        self.inner.begin_read(output, lo, hi)
+    }
+    fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
+        self.inner.finish_reads()
+    }
+    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        self.inner.add_rows(output, lo, rows)
+    }
 }
 
 impl<B: SparseBackend> SparseBackend for SubwordSparse<B> {
@@ -144,7 +178,7 @@ fn no_sync() -> crate::error::Error {
 
 /// A model and its optimizer state held by an engine, updated one minibatch at a time by a
 /// sparse adaptive optimizer (see [`crate::optim`]).
-pub trait SparseBackend {
+pub trait SparseBackend: SyncRows {
     /// One optimizer step on the rows `mb` uses, with learning rate `lr`.
     fn step(&mut self, mb: &Minibatch, lr: f32) -> Result<()>;
     /// Loss accumulated since the last call.

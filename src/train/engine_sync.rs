@@ -1,4 +1,6 @@
-//! The distributed sync of an engine that holds its model on a device (the GPU SGD engine).
+//! The distributed sync of an engine that holds its model where the sync reaches it only
+//! through [`SyncRows`]: the GPU SGD engine (device memory) and the CPU minibatch engine of
+//! the adaptive optimizers and `--deterministic` (its own matrices, between steps).
 //! At a sync point the ranks exchange their status; then the rows the sync covers are
 //! copied back as they stand after the steps submitted so far, and the device trains the
 //! next step while the copy completes and the ranks combine their changes (the rows that
@@ -12,7 +14,7 @@
 //! exact, the device idle meanwhile.
 
 use super::hogwild::DistRun;
-use crate::backend::Backend;
+use crate::backend::SyncRows;
 use crate::dist::sync::{RowMarks, SharedMatrix, Syncer};
 use crate::dist::tiers::Scope;
 use crate::dist::Clock;
@@ -101,7 +103,7 @@ impl<'c> EngineSync<'c> {
     /// done, until [`Flow::AllDone`]).
     pub fn exchange(
         &mut self,
-        be: &mut dyn Backend,
+        be: &mut dyn SyncRows,
         local: u64,
         finished: bool,
         stop: bool,
@@ -143,7 +145,7 @@ impl<'c> EngineSync<'c> {
 
     /// Finishes a sync begun at the last sync point (after the step that followed it, which
     /// the device ran meanwhile); nothing when none is pending.
-    pub fn complete(&mut self, be: &mut dyn Backend) -> Result<()> {
+    pub fn complete(&mut self, be: &mut dyn SyncRows) -> Result<()> {
         if self.pending.is_some() {
             self.end_sync(be, false)?;
         }
@@ -167,7 +169,7 @@ impl<'c> EngineSync<'c> {
         r
     }
 
-    fn begin(&mut self, be: &mut dyn Backend, scope: Scope) -> Result<()> {
+    fn begin(&mut self, be: &mut dyn SyncRows, scope: Scope) -> Result<()> {
         for (k, lo, rows, _) in self.ranges(scope) {
             be.begin_read(k == 1, lo, lo + rows)?;
         }
@@ -178,7 +180,7 @@ impl<'c> EngineSync<'c> {
     /// Reads the rows begun, combines them with the other ranks' and gives the device the
     /// result: `exact` (the device idle since the read) writes the agreed rows; otherwise
     /// `average − own change` is added, keeping the updates made since the read.
-    fn end_sync(&mut self, be: &mut dyn Backend, exact: bool) -> Result<()> {
+    fn end_sync(&mut self, be: &mut dyn SyncRows, exact: bool) -> Result<()> {
         let Some(scope) = self.pending.take() else {
             return Ok(());
         };
@@ -220,7 +222,9 @@ impl<'c> EngineSync<'c> {
     /// After [`EngineSync::exchange`]: saves the checkpoint the ranks agreed on (one rank 0
     /// found due, or a stop with `--checkpoint-dir`; the sync was full and exact) — every
     /// rank's cursor gathered, whose batch counter is its step count, rank 0 writing the
-    /// synced model — and returns the flow to go on with (a checkpoint continues).
+    /// synced model and, for a minibatch engine, its own optimizer state (`state`; the
+    /// ranks' states are not synced, and a resumed run starts every rank from rank 0's) —
+    /// and returns the flow to go on with (a checkpoint continues).
     pub fn save_agreed(
         &self,
         flow: Flow,
@@ -228,12 +232,14 @@ impl<'c> EngineSync<'c> {
         cursor: crate::batch::Cursor,
         steps: u64,
         cfg: &crate::config::TrainConfig,
+        state: impl FnOnce() -> Result<Option<crate::optim::OptimState>>,
     ) -> Result<Flow> {
         if flow == Flow::Checkpoint || (flow == Flow::Stop && ck.enabled()) {
             let cursors = crate::dist::gather_cursors(self.dist.comm, &[cursor]);
             if self.rank() == 0 {
                 super::check_model_finite(&self.mirror, cfg)?;
-                ck.save(self.global, steps, cursors, self.mirror.clone(), None)?;
+                let state = state()?;
+                ck.save(self.global, steps, cursors, self.mirror.clone(), state)?;
             }
         }
         Ok(match flow {

@@ -9,7 +9,7 @@ use super::engine_sync::{EngineSync, Flow};
 use super::hogwild::DistRun;
 use super::run_state::RunState;
 use super::{Checkpointer, TrainReport};
-use crate::backend::{gpu, Backend, Rate, SparseBackend, StepLoss};
+use crate::backend::{gpu, Backend, Rate, SparseBackend, StepLoss, SyncRows};
 use crate::batch::{Batch, Batcher, Cursor};
 use crate::config::{ModelKind, TrainConfig};
 use crate::corpus::{Corpus, SENTENCE_END};
@@ -49,8 +49,8 @@ pub trait Engine<W> {
     fn snapshot(&mut self) -> Result<(Model, Option<OptimState>)>;
     /// Waits for submitted work; returns the device's busy seconds where measured.
     fn finish(&mut self) -> Result<Option<f64>>;
-    /// The backend whose rows a distributed sync reads and writes, where there is one.
-    fn backend(&mut self) -> Option<&mut dyn Backend> {
+    /// The rows a distributed sync reads and writes, where the engine offers them.
+    fn rows(&mut self) -> Option<&mut dyn SyncRows> {
         None
     }
 }
@@ -275,7 +275,7 @@ impl Engine<SgdWork> for SgdEngine<'_> {
         self.backend.download_barrier()?;
         self.backend.device_seconds()
     }
-    fn backend(&mut self) -> Option<&mut dyn Backend> {
+    fn rows(&mut self) -> Option<&mut dyn SyncRows> {
         Some(&mut *self.backend)
     }
 }
@@ -306,12 +306,15 @@ impl Engine<Minibatch> for MinibatchEngine<'_> {
     fn finish(&mut self) -> Result<Option<f64>> {
         Ok(None)
     }
+    fn rows(&mut self) -> Option<&mut dyn SyncRows> {
+        Some(&mut *self.engine)
+    }
 }
 
-/// The backend a distributed sync reads and writes rows of.
-fn rows_of<W, E: Engine<W>>(engine: &mut E) -> Result<&mut dyn Backend> {
+/// The rows a distributed sync reads and writes.
+fn rows_of<W, E: Engine<W>>(engine: &mut E) -> Result<&mut dyn SyncRows> {
     engine
-        .backend()
+        .rows()
         .ok_or_else(|| crate::error::Error::Gpu("this engine has no rows to sync".into()))
 }
 
@@ -362,7 +365,8 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
                     let want_ck = ds.rank() == 0 && ck.due(ds.clock.global(run.done));
                     if ds.due(run.done) || stop || want_ck {
                         flow = ds.exchange(rows_of(engine)?, run.done, false, stop, want_ck)?;
-                        flow = ds.save_agreed(flow, ck, run.cursor, run.steps, run.cfg)?;
+                        let state = || Ok(engine.snapshot()?.1);
+                        flow = ds.save_agreed(flow, ck, run.cursor, run.steps, run.cfg, state)?;
                     }
                     flow == Flow::Stop
                 }
@@ -394,7 +398,8 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
             while flow == Flow::Continue {
                 flow = ds.exchange(rows_of(engine)?, run.done, true, false, false)?;
                 // A checkpoint rank 0 or another rank's stop asked for: take part.
-                flow = ds.save_agreed(flow, ck, run.cursor, run.steps, run.cfg)?;
+                let state = || Ok(engine.snapshot()?.1);
+                flow = ds.save_agreed(flow, ck, run.cursor, run.steps, run.cfg, state)?;
             }
             if flow == Flow::Stop {
                 run.interrupted = true;
@@ -448,35 +453,13 @@ pub fn train_with_backend(
     let sub = Subsampler::new(corpus.vocab.counts(), cfg.sample);
     let total = corpus.words() * cfg.epochs as u64;
     let resume = ck.resume.take();
-    let ranks = dist.map_or(1, |(d, _)| d.comm.size());
-    let clock = Clock::new(ranks, 0, 0);
-    let global_total = dist.map_or(total, |(d, _)| d.global_words * cfg.epochs as u64);
-    let factor = dist.map_or(1.0, |(d, _)| d.opts.lr_factor(ranks));
+    let clock = Clock::new(dist.map_or(1, |(d, _)| d.comm.size()), 0, 0);
     let start = resume.as_ref().map_or(0, |c| c.words_done);
     let mut sync = dist.map(|(d, m)| EngineSync::new(d, &clock, m, start));
     let dist = dist.map(|(d, _)| d);
-    let clock = &clock;
-    let lr = move |d: u64| match dist {
-        None => cfg.lr_at(d, total),
-        Some(_) => cfg.lr_at(clock.global(d), global_total) * factor,
-    };
-    // Rank r > 0 draws its own subsampling and step random numbers (rank 0: the plain
-    // run's).
-    let rank = dist.map_or(0, |d| d.comm.rank());
-    let rank_cfg = TrainConfig {
-        seed: match rank {
-            0 => cfg.seed,
-            r => cfg.seed.wrapping_mul(1_000_003).wrapping_add(r as u64),
-        },
-        ..cfg.clone()
-    };
-    let mut run = RunState::new(cfg, total, resume.as_ref(), reporter, Box::new(lr));
-    if let (Some(_), Some(c)) = (dist, resume.as_ref()) {
-        // This rank's cursor; its batch counter is its step count.
-        run.start_cursor = c.cursors.get(rank).copied();
-        run.cursor = run.start_cursor.unwrap_or_default();
-        run.steps = run.cursor.step;
-    }
+    let (lr, rank_cfg) = rank_schedule(cfg, total, true, &clock, dist);
+    let mut run = RunState::new(cfg, total, resume.as_ref(), reporter, lr);
+    run.resume_rank(resume.as_ref(), dist);
     let source = BatchSource::new(corpus, &rank_cfg, &sub, run.start_cursor);
     let mut engine = SgdEngine::new(backend, &rank_cfg);
     let kernel_seconds = run_pipeline(&mut engine, source, &mut run, ck, 4, 3, sync.as_mut())?;
@@ -486,16 +469,7 @@ pub fn train_with_backend(
         pairs: cfg.count_pairs.then_some(engine.pairs),
         ..run.finish()
     };
-    if let (Some(ds), Some(dr)) = (sync, dist) {
-        let (stats, sums) = ds.finish()?;
-        let mut w = [report.words];
-        dr.comm.sum_u64(&mut w);
-        report.words = w[0];
-        report.words_per_second = w[0] as f64 / report.train_seconds.max(1e-9);
-        report.ranks = dr.comm.size();
-        report.sync = Some(stats);
-        report.model_checksums = sums;
-    }
+    finish_distributed(&mut report, sync, dist)?;
     Ok(report)
 }
 
@@ -510,31 +484,91 @@ pub fn train_minibatches(
     alias: &AliasTable,
     reporter: &Reporter,
     ck: &mut Checkpointer,
+    dist: Option<(&DistRun, &Model)>,
 ) -> Result<TrainReport> {
     let sub = Subsampler::new(corpus.vocab.counts(), cfg.sample);
     let total = corpus.words() * cfg.epochs as u64;
-    let start_lr = cfg.start_alpha();
     let decay = cfg.optimizer == crate::optim::OptimizerKind::Sgd;
-    let lr = move |d: u64| if decay { cfg.lr_at(d, total) } else { start_lr };
     let resume = ck.resume.take();
-    let mut run = RunState::new(cfg, total, resume.as_ref(), reporter, Box::new(lr));
-    let source = MinibatchSource::new(corpus, cfg, &sub, alias, run.start_cursor);
+    let clock = Clock::new(dist.map_or(1, |(d, _)| d.comm.size()), 0, 0);
+    let start = resume.as_ref().map_or(0, |c| c.words_done);
+    let mut sync = dist.map(|(d, m)| EngineSync::new(d, &clock, m, start));
+    let dist = dist.map(|(d, _)| d);
+    let (lr, rank_cfg) = rank_schedule(cfg, total, decay, &clock, dist);
+    let mut run = RunState::new(cfg, total, resume.as_ref(), reporter, lr);
+    run.resume_rank(resume.as_ref(), dist);
+    let source = MinibatchSource::new(corpus, &rank_cfg, &sub, alias, run.start_cursor);
     let mut mb_engine = MinibatchEngine {
         engine,
         examples: 0,
     };
-    run_pipeline(&mut mb_engine, source, &mut run, ck, 6, 4, None)?;
-    let report = run.finish();
+    run_pipeline(&mut mb_engine, source, &mut run, ck, 6, 4, sync.as_mut())?;
+    let mut report = run.finish();
     let steps = run.steps;
     let examples = mb_engine.examples;
     reporter.note(&format!(
         "{steps} optimizer steps, {:.0} examples per step",
         examples as f64 / steps.max(1) as f64
     ));
-    Ok(TrainReport {
-        pairs: Some(examples),
-        ..report
-    })
+    report.pairs = Some(examples);
+    finish_distributed(&mut report, sync, dist)?;
+    Ok(report)
+}
+
+/// The learning-rate schedule of a stepped engine's run on this rank (`decay`: word2vec's
+/// linear decay; otherwise the starting rate throughout) and this rank's config. Without
+/// `dist`, the plain run's. In a distributed run the rate follows the global word count
+/// (`clock`) times the ranks' factor (`--sync-lr-scale`), and rank r > 0 draws its own
+/// subsampling and step random numbers (rank 0: the plain run's).
+fn rank_schedule<'a>(
+    cfg: &'a TrainConfig,
+    total: u64,
+    decay: bool,
+    clock: &'a Clock,
+    dist: Option<&DistRun>,
+) -> (Box<dyn Fn(u64) -> f32 + 'a>, TrainConfig) {
+    let start = cfg.start_alpha();
+    let lr: Box<dyn Fn(u64) -> f32 + 'a> = match dist {
+        None if decay => Box::new(move |d| cfg.lr_at(d, total)),
+        None => Box::new(move |_| start),
+        Some(d) => {
+            let factor = d.opts.lr_factor(d.comm.size());
+            let global_total = d.global_words * cfg.epochs as u64;
+            if decay {
+                Box::new(move |w| cfg.lr_at(clock.global(w), global_total) * factor)
+            } else {
+                Box::new(move |_| start * factor)
+            }
+        }
+    };
+    let rank_cfg = TrainConfig {
+        seed: match dist.map_or(0, |d| d.comm.rank()) {
+            0 => cfg.seed,
+            r => cfg.seed.wrapping_mul(1_000_003).wrapping_add(r as u64),
+        },
+        ..cfg.clone()
+    };
+    (lr, rank_cfg)
+}
+
+/// A distributed run's report: every rank's words, the rate over the training wall time,
+/// the sync statistics and every rank's model checksum (an error if the ranks differ).
+fn finish_distributed(
+    report: &mut TrainReport,
+    sync: Option<EngineSync>,
+    dist: Option<&DistRun>,
+) -> Result<()> {
+    if let (Some(ds), Some(dr)) = (sync, dist) {
+        let (stats, sums) = ds.finish()?;
+        let mut w = [report.words];
+        dr.comm.sum_u64(&mut w);
+        report.words = w[0];
+        report.words_per_second = w[0] as f64 / report.train_seconds.max(1e-9);
+        report.ranks = dr.comm.size();
+        report.sync = Some(stats);
+        report.model_checksums = sums;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

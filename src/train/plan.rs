@@ -75,6 +75,11 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
             reporter.note("--hs/--subwords train on the CPU");
             None
         }
+        // The GPU minibatch engine has no distributed sync: the CPU's has.
+        BackendKind::Auto if cfg.minibatches() && comm.is_some_and(|c| c.size() > 1) => {
+            reporter.note("the minibatch engine trains on the CPU under mpirun");
+            None
+        }
         kind => gpu::GpuContext::open(kind, cfg.adapter, reporter)?,
     };
     let t0 = Instant::now();
@@ -145,12 +150,7 @@ pub fn train_corpus(
     cfg: &TrainConfig,
     reporter: &Reporter,
 ) -> Result<(Model, TrainReport)> {
-    let params = KernelParams {
-        model: cfg.model,
-        dim: cfg.dim,
-        window: cfg.window,
-        negative: cfg.negative,
-    };
+    let params = KernelParams::of(cfg);
     let cpu_threads = cfg.threads.min(corpus.ids.len().max(1));
     let engine_name = if cfg.minibatches() {
         "minibatch".to_string()
@@ -213,12 +213,6 @@ pub fn train_corpus(
             ids_note(corpus)
         ));
     }
-    if cfg.minibatches() {
-        let (model, mut r) =
-            train_sparse_corpus(corpus, engine, cfg, params, model, reporter, &mut ck)?;
-        r.resumed_from = resumed_from;
-        return Ok((model, r));
-    }
     let dist = match comm {
         Some(c) => {
             let kinds = c.gather_bytes(&[u8::from(engine.is_some())]);
@@ -244,6 +238,12 @@ pub fn train_corpus(
         }
         None => None,
     };
+    if cfg.minibatches() {
+        let (model, mut r) =
+            train_sparse_corpus(corpus, engine, cfg, model, reporter, &mut ck, dist.as_ref())?;
+        r.resumed_from = resumed_from;
+        return Ok((model, r));
+    }
     let mut report = match engine {
         None => train_cpu(
             corpus,
@@ -301,10 +301,10 @@ fn check_distributed(cfg: &TrainConfig, comm: &dyn crate::dist::Comm) -> Result<
     if comm.size() == 1 {
         return Ok(());
     }
-    if cfg.minibatches() {
+    if cfg.minibatches() && !matches!(cfg.backend, BackendKind::Cpu | BackendKind::Auto) {
         return Err(Error::usage(
-            "--optimizer",
-            "under mpirun with several ranks training runs with SGD on the Hogwild CPU trainer or the GPU engine (the minibatch engines of --optimizer adagrad/adam/rmsprop and --deterministic have no sync yet)",
+            "--backend",
+            "under mpirun with several ranks the minibatch engine (--optimizer adagrad/adam/rmsprop, --deterministic) trains on the CPU only (the GPU minibatch engine has no sync yet): use --backend cpu",
         ));
     }
     Ok(())
@@ -328,12 +328,15 @@ fn train_sparse_corpus(
     corpus: &Corpus,
     engine: Option<gpu::GpuContext>,
     cfg: &TrainConfig,
-    params: KernelParams,
     model: Model,
     reporter: &Reporter,
     ck: &mut Checkpointer,
+    dist: Option<&super::hogwild::DistRun>,
 ) -> Result<(Model, TrainReport)> {
+    let params = KernelParams::of(cfg);
     let opt = cfg.optim_params();
+    // A distributed run's syncs start from the initial model, identical on every rank.
+    let initial = dist.map(|_| model.clone());
     let vocab = corpus.vocab.len();
     // With subwords the input side (rows and state) holds the bucket rows too.
     let in_rows = vocab + model.subwords.len() / cfg.dim.max(1);
@@ -382,7 +385,8 @@ fn train_sparse_corpus(
         cfg.batch_size(),
         cfg.start_alpha()
     ));
-    let mut report = train_minibatches(engine.as_mut(), corpus, cfg, &alias, reporter, ck)?;
+    let dist = dist.zip(initial.as_ref());
+    let mut report = train_minibatches(engine.as_mut(), corpus, cfg, &alias, reporter, ck, dist)?;
     let (model, _state) = engine.download()?;
     report.backend = engine.backend_name().into();
     if cfg.backend == BackendKind::Cpu {

@@ -11,7 +11,7 @@ pub mod sparse;
 use context::describe as describe_adapter;
 pub use context::GpuContext;
 
-use crate::backend::{Backend, KernelParams, Rate, StepLoss};
+use crate::backend::{Backend, KernelParams, Rate, StepLoss, SyncRows};
 use crate::batch::Batch;
 use crate::config::{FeatureVariant, ModelKind, TrainConfig};
 use crate::error::{Error, Result};
@@ -367,6 +367,17 @@ impl LossReduction {
             sum,
             read,
         }
+    }
+
+    /// The loss of the ring's last step, if one ran since the last take (waits for the
+    /// device; the ring is idle afterwards).
+    pub(crate) fn take(&self, ctx: &GpuContext, ring: &mut StepRing) -> Result<Option<StepLoss>> {
+        let Some(k) = ring.take_last() else {
+            return Ok(None);
+        };
+        let l = self.read(ctx, k)?;
+        ring.idle();
+        Ok(Some(l))
     }
 
     /// The loss of the step that used upload `k` (waits for the device).
@@ -773,109 +784,7 @@ impl GpuBackend {
     }
 }
 
-impl Backend for GpuBackend {
-    fn step(&mut self, batch: &Batch, rate: Rate, key: u32) -> Result<()> {
-        let n = batch.tokens.len();
-        if n == 0 {
-            return Ok(());
-        }
-        if n > self.capacity {
-            return Err(Error::Gpu(format!(
-                "batch of {n} tokens exceeds the GPU buffers ({})",
-                self.capacity
-            )));
-        }
-        // Every id must be a row or the separator (the kernels index the matrices with it).
-        let rows = self.vocab as u32;
-        if let Some(bad) = batch
-            .tokens
-            .iter()
-            .find(|&&t| t >= rows && t != crate::corpus::SENTENCE_END)
-        {
-            return Err(Error::Gpu(format!(
-                "batch token {bad} is not a vocabulary id (vocabulary of {rows} words)"
-            )));
-        }
-        let k = self.ring.slot();
-        self.staging.clear();
-        self.staging.extend_from_slice(&[
-            rate.start.to_bits(),
-            key,
-            n as u32,
-            rate.end.to_bits(),
-            0,
-            0,
-            0,
-            0,
-        ]);
-        self.staging.extend_from_slice(&batch.tokens);
-        self.ctx
-            .queue
-            .write_buffer(&self.tokens[k], 0, bytemuck::cast_slice(&self.staging));
-        let max_x = self
-            .ctx
-            .limits
-            .max_compute_workgroups_per_dimension
-            .min(32768) as usize;
-        let groups = n.div_ceil(self.per_group);
-        let gx = groups.min(max_x);
-        let gy = groups.div_ceil(gx);
-        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("train"),
-                timestamp_writes: self.timestamps.as_ref().map(|t| {
-                    wgpu::ComputePassTimestampWrites {
-                        query_set: &t.set,
-                        beginning_of_pass_write_index: Some(2 * k as u32),
-                        end_of_pass_write_index: Some(2 * k as u32 + 1),
-                    }
-                }),
-            });
-            pass.set_pipeline(&self.train);
-            pass.set_bind_group(0, &self.train_groups[k], &[]);
-            pass.dispatch_workgroups(gx as u32, gy as u32, 1);
-        }
-        if let Some(t) = &self.timestamps {
-            let slot = self.ring.step % TS_SLOTS;
-            enc.resolve_query_set(
-                &t.set,
-                2 * k as u32..2 * k as u32 + 2,
-                &t.resolved,
-                slot * wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT,
-            );
-        }
-        self.ring.submit(&self.ctx, enc.finish())
-    }
-
-    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
-        let Some(k) = self.ring.take_last() else {
-            return Ok(None);
-        };
-        let l = self.loss.read(&self.ctx, k)?;
-        self.ring.idle();
-        Ok(Some(l))
-    }
-
-    fn download(&mut self) -> Result<Model> {
-        self.ring.drain(&self.ctx)?;
-        Ok(Model {
-            dim: self.params.dim,
-            input: self.copy_rows(&self.input, 0, self.vocab)?,
-            output: self.copy_rows(&self.output, 0, self.vocab)?,
-            hs: Vec::new(),
-            subwords: self.copy_rows(&self.input, self.vocab, self.in_rows)?,
-        })
-    }
-
-    fn describe(&self) -> String {
-        context::describe(&self.ctx.info)
-    }
-
-    fn download_barrier(&mut self) -> Result<()> {
-        self.ring.drain(&self.ctx)
-    }
-
+impl SyncRows for GpuBackend {
     fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
         let d = self.params.dim;
         let hi = lo + rows.len() / d.max(1);
@@ -1008,6 +917,105 @@ impl Backend for GpuBackend {
         // Queue writes land before this submission; it runs after every earlier step.
         self.ctx.queue.submit([enc.finish()]);
         Ok(())
+    }
+}
+
+impl Backend for GpuBackend {
+    fn step(&mut self, batch: &Batch, rate: Rate, key: u32) -> Result<()> {
+        let n = batch.tokens.len();
+        if n == 0 {
+            return Ok(());
+        }
+        if n > self.capacity {
+            return Err(Error::Gpu(format!(
+                "batch of {n} tokens exceeds the GPU buffers ({})",
+                self.capacity
+            )));
+        }
+        // Every id must be a row or the separator (the kernels index the matrices with it).
+        let rows = self.vocab as u32;
+        if let Some(bad) = batch
+            .tokens
+            .iter()
+            .find(|&&t| t >= rows && t != crate::corpus::SENTENCE_END)
+        {
+            return Err(Error::Gpu(format!(
+                "batch token {bad} is not a vocabulary id (vocabulary of {rows} words)"
+            )));
+        }
+        let k = self.ring.slot();
+        self.staging.clear();
+        self.staging.extend_from_slice(&[
+            rate.start.to_bits(),
+            key,
+            n as u32,
+            rate.end.to_bits(),
+            0,
+            0,
+            0,
+            0,
+        ]);
+        self.staging.extend_from_slice(&batch.tokens);
+        self.ctx
+            .queue
+            .write_buffer(&self.tokens[k], 0, bytemuck::cast_slice(&self.staging));
+        let max_x = self
+            .ctx
+            .limits
+            .max_compute_workgroups_per_dimension
+            .min(32768) as usize;
+        let groups = n.div_ceil(self.per_group);
+        let gx = groups.min(max_x);
+        let gy = groups.div_ceil(gx);
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("train"),
+                timestamp_writes: self.timestamps.as_ref().map(|t| {
+                    wgpu::ComputePassTimestampWrites {
+                        query_set: &t.set,
+                        beginning_of_pass_write_index: Some(2 * k as u32),
+                        end_of_pass_write_index: Some(2 * k as u32 + 1),
+                    }
+                }),
+            });
+            pass.set_pipeline(&self.train);
+            pass.set_bind_group(0, &self.train_groups[k], &[]);
+            pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+        }
+        if let Some(t) = &self.timestamps {
+            let slot = self.ring.step % TS_SLOTS;
+            enc.resolve_query_set(
+                &t.set,
+                2 * k as u32..2 * k as u32 + 2,
+                &t.resolved,
+                slot * wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT,
+            );
+        }
+        self.ring.submit(&self.ctx, enc.finish())
+    }
+
+    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
+        self.loss.take(&self.ctx, &mut self.ring)
+    }
+
+    fn download(&mut self) -> Result<Model> {
+        self.ring.drain(&self.ctx)?;
+        Ok(Model {
+            dim: self.params.dim,
+            input: self.copy_rows(&self.input, 0, self.vocab)?,
+            output: self.copy_rows(&self.output, 0, self.vocab)?,
+            hs: Vec::new(),
+            subwords: self.copy_rows(&self.input, self.vocab, self.in_rows)?,
+        })
+    }
+
+    fn describe(&self) -> String {
+        context::describe(&self.ctx.info)
+    }
+
+    fn download_barrier(&mut self) -> Result<()> {
+        self.ring.drain(&self.ctx)
     }
 
     fn device_seconds(&mut self) -> Result<Option<f64>> {

@@ -15,7 +15,7 @@ use super::context::{describe, GpuContext};
 use super::{
     pipeline, shaders, split_rows, storage_entry, LossReduction, Split, StepRing, PARTS, RING,
 };
-use crate::backend::{KernelParams, SparseBackend, StepLoss};
+use crate::backend::{KernelParams, SparseBackend, StepLoss, SyncRows};
 use crate::error::{Error, Result};
 use crate::minibatch::{Minibatch, MinibatchBuilder};
 use crate::model::Model;
@@ -291,6 +291,10 @@ impl GpuSparse {
     }
 }
 
+/// The GPU minibatch engine takes no part in distributed syncs (its rows are records of
+/// weights and optimizer state); a distributed run refuses it before training.
+impl SyncRows for GpuSparse {}
+
 impl SparseBackend for GpuSparse {
     fn step(&mut self, mb: &Minibatch, lr: f32) -> Result<()> {
         let n_ex = mb.examples();
@@ -354,12 +358,7 @@ impl SparseBackend for GpuSparse {
     }
 
     fn take_loss(&mut self) -> Result<Option<StepLoss>> {
-        let Some(k) = self.ring.take_last() else {
-            return Ok(None);
-        };
-        let l = self.loss.read(&self.ctx, k)?;
-        self.ring.idle();
-        Ok(Some(l))
+        self.loss.take(&self.ctx, &mut self.ring)
     }
 
     fn download(&mut self) -> Result<(Model, OptimState)> {
