@@ -15,7 +15,7 @@ mod common;
 
 use w2v_gpu::backend::cpu_sparse::CpuSparse;
 use w2v_gpu::backend::gpu::sparse::GpuSparse;
-use w2v_gpu::backend::{KernelParams, SparseBackend};
+use w2v_gpu::backend::{KernelParams, SparseBackend, SyncRows};
 use w2v_gpu::config::ModelKind;
 use w2v_gpu::corpus::SENTENCE_END;
 use w2v_gpu::minibatch::{Minibatch, MinibatchBuilder};
@@ -83,11 +83,8 @@ fn assert_close(what: &str, gpu: &[f32], cpu: &[f32], start: &[f32]) {
     eprintln!("{what}: max |gpu − cpu| = {:.3e}", worst.0);
 }
 
-fn run(kind: OptimizerKind, model: ModelKind, dim: usize, max_binding: Option<u64>) {
-    let Some(ctx) = common::gpu_or_skip("sparse parity") else {
-        return;
-    };
-    let again = common::gpu_or_skip("sparse parity").expect("second device");
+/// The kernels' shape (window 3, 4 noise words) and lazy `kind` with its default betas.
+fn shapes(kind: OptimizerKind, model: ModelKind, dim: usize) -> (KernelParams, OptimParams) {
     let params = KernelParams {
         model,
         dim,
@@ -101,6 +98,15 @@ fn run(kind: OptimizerKind, model: ModelKind, dim: usize, max_binding: Option<u6
         eps: 1e-8,
         dense: false,
     };
+    (params, opt)
+}
+
+fn run(kind: OptimizerKind, model: ModelKind, dim: usize, max_binding: Option<u64>) {
+    let Some(ctx) = common::gpu_or_skip("sparse parity") else {
+        return;
+    };
+    let again = common::gpu_or_skip("sparse parity").expect("second device");
+    let (params, opt) = shapes(kind, model, dim);
     let start = random_model(dim, 5);
     let state = OptimState::new(kind, VOCAB, dim);
     let batches = minibatches(&params, 4, 96);
@@ -239,4 +245,62 @@ fn adam_split_bindings_match_cpu() {
 #[test]
 fn sgd_matches_cpu() {
     run(OptimizerKind::Sgd, ModelKind::SkipGram, 50, None);
+}
+
+/// A distributed sync's row access on the minibatch engine's records, split over several
+/// bindings: `begin_read` returns the weights as they stood when it was called although a
+/// step ran before `finish_reads`; `add_rows` adds exactly (one f32 addition per element)
+/// and `write_rows` writes exactly the weights of the rows named; the optimizer state and
+/// every other row stay as the step left them.
+#[test]
+fn sync_row_access_on_split_records_touches_weights_only() {
+    let Some(ctx) = common::gpu_or_skip("sync_row_access_on_split_records_touches_weights_only")
+    else {
+        return;
+    };
+    let (dim, kind) = (24, OptimizerKind::Adam);
+    let (params, opt) = shapes(kind, ModelKind::SkipGram, dim);
+    let start = random_model(dim, 5);
+    let state = OptimState::new(kind, VOCAB, dim);
+    let mut gpu =
+        GpuSparse::new(ctx, &start, &state, params, opt, 96 + 40, Some(40 * 1024)).unwrap();
+    let rpp = gpu.split().rows_per_part;
+    assert!(
+        gpu.split().parts > 1,
+        "the forced limit must split the records"
+    );
+    // A range across the first binding boundary.
+    let (lo, hi) = (rpp - 5, rpp + 7);
+    gpu.begin_read(false, lo, hi).unwrap();
+    gpu.begin_read(true, 0, VOCAB).unwrap();
+    gpu.step(&minibatches(&params, 1, 96)[0], 0.01).unwrap();
+    let reads = gpu.finish_reads().unwrap();
+    assert_eq!(reads[0], start.input[lo * dim..hi * dim].to_vec());
+    assert_eq!(reads[1], start.output);
+    let (stepped, stepped_state) = gpu.download().unwrap();
+    assert_ne!(stepped.output, start.output, "the step must have trained");
+    let add: Vec<f32> = (0..(hi - lo) * dim)
+        .map(|i| i as f32 * 0.25 - 2.0)
+        .collect();
+    let put: Vec<f32> = (0..(hi - lo) * dim)
+        .map(|i| 1.5 - i as f32 * 0.125)
+        .collect();
+    gpu.add_rows(true, lo, &add).unwrap();
+    gpu.write_rows(false, lo, &put).unwrap();
+    let (after, after_state) = gpu.download().unwrap();
+    let added: Vec<f32> = stepped.output[lo * dim..hi * dim]
+        .iter()
+        .zip(&add)
+        .map(|(x, c)| x + c)
+        .collect();
+    assert_eq!(after.output[lo * dim..hi * dim], added[..]);
+    assert_eq!(after.input[lo * dim..hi * dim], put[..]);
+    for (m, s) in [
+        (&after.input, &stepped.input),
+        (&after.output, &stepped.output),
+    ] {
+        assert_eq!(m[..lo * dim], s[..lo * dim]);
+        assert_eq!(m[hi * dim..], s[hi * dim..]);
+    }
+    assert!(after_state == stepped_state, "the optimizer state changed");
 }

@@ -62,7 +62,7 @@ fn init_from_vectors(
 pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Corpus, TrainReport)> {
     let comm = crate::dist::initialized();
     match comm {
-        Some(c) => crate::dist::agree(c, cfg.validate().and_then(|()| check_distributed(cfg, c)))?,
+        Some(c) => crate::dist::agree(c, cfg.validate())?,
         None => cfg.validate()?,
     }
     super::report::MEMORY.start();
@@ -73,11 +73,6 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
         // hardware GPU (BENCHMARKS.md): auto keeps --subwords on the CPU trainer.
         BackendKind::Auto if cfg.hs || cfg.subwords.is_some() => {
             reporter.note("--hs/--subwords train on the CPU");
-            None
-        }
-        // The GPU minibatch engine has no distributed sync: the CPU's has.
-        BackendKind::Auto if cfg.minibatches() && comm.is_some_and(|c| c.size() > 1) => {
-            reporter.note("the minibatch engine trains on the CPU under mpirun");
             None
         }
         kind => gpu::GpuContext::open(kind, cfg.adapter, reporter)?,
@@ -293,21 +288,6 @@ pub fn train_corpus(
     report.model_bytes = model.bytes();
     report.resumed_from = resumed_from;
     Ok((model, report))
-}
-
-/// What a distributed run cannot do (yet): every rank checks the same configuration, so
-/// every rank refuses it alike.
-fn check_distributed(cfg: &TrainConfig, comm: &dyn crate::dist::Comm) -> Result<()> {
-    if comm.size() == 1 {
-        return Ok(());
-    }
-    if cfg.minibatches() && !matches!(cfg.backend, BackendKind::Cpu | BackendKind::Auto) {
-        return Err(Error::usage(
-            "--backend",
-            "under mpirun with several ranks the minibatch engine (--optimizer adagrad/adam/rmsprop, --deterministic) trains on the CPU only (the GPU minibatch engine has no sync yet): use --backend cpu",
-        ));
-    }
-    Ok(())
 }
 
 /// The corpus side of the memory estimate: the id stream's size and where it lives.

@@ -5,6 +5,7 @@
 //! back only when the progress display asks for it.
 
 pub mod context;
+mod rowsync;
 pub mod shaders;
 pub mod sparse;
 
@@ -182,16 +183,8 @@ pub struct GpuBackend {
     /// Centre positions per workgroup (1 for the window kernel).
     per_group: usize,
     /// Row copies started by `begin_read`, not yet returned.
-    reads: Vec<PendingRead>,
-    /// The row-range add of distributed syncs, built at its first use.
-    add: Option<(wgpu::ComputePipeline, wgpu::BindGroupLayout)>,
-}
-
-/// A copy of rows into a mappable buffer, submitted after some steps.
-struct PendingRead {
-    buf: wgpu::Buffer,
-    index: wgpu::SubmissionIndex,
-    floats: usize,
+    /// Distributed syncs' reads and row kernel.
+    sync: rowsync::RowSync,
 }
 
 /// Timestamp queries around every training dispatch, resolved into a ring of 256-byte
@@ -686,8 +679,7 @@ impl GpuBackend {
                 shaders::Kernel::Window => 1,
                 shaders::Kernel::Chunk => cfg.gpu_chunk.max(1) as usize,
             },
-            reads: Vec::new(),
-            add: None,
+            sync: rowsync::RowSync::default(),
         })
     }
 
@@ -741,41 +733,24 @@ impl GpuBackend {
         self.ctx.backend_name()
     }
 
-    /// For each part of a matrix (split by row range over bindings) that holds some of
-    /// rows `lo..hi`: the part, the first and end row it holds of them, and the byte offset
-    /// of the first in the part.
-    fn part_spans<'a>(
-        &self,
-        parts: &'a [wgpu::Buffer],
-        lo: usize,
-        hi: usize,
-    ) -> impl Iterator<Item = (&'a wgpu::Buffer, usize, usize, u64)> {
-        let (rpp, d, hi) = (
-            self.split.rows_per_part,
-            self.params.dim,
-            hi.min(self.rows_of(parts)),
-        );
-        parts.iter().enumerate().filter_map(move |(p, buf)| {
-            let (a, b) = ((p * rpp).max(lo), ((p + 1) * rpp).min(hi));
-            (a < b).then_some((buf, a, b, ((a - p * rpp) * d * 4) as u64))
-        })
-    }
-
-    /// Rows of the matrix held in `parts`: the input's word and bucket rows, or the
-    /// output's word rows.
-    fn rows_of(&self, parts: &[wgpu::Buffer]) -> usize {
-        if std::ptr::eq(parts, self.input.as_slice()) {
-            self.in_rows
-        } else {
-            self.vocab
+    /// Where the rows of the input (`output` false) or output matrix live: the input's
+    /// word and bucket rows, or the output's word rows.
+    fn rows(&self, output: bool) -> rowsync::Rows<'_> {
+        rowsync::Rows {
+            parts: if output { &self.output } else { &self.input },
+            rows_per_part: self.split.rows_per_part,
+            rows: if output { self.vocab } else { self.in_rows },
+            dim: self.params.dim,
+            stride: self.params.dim,
         }
     }
 
     /// Rows `lo..hi` of a matrix, copied to the host (the caller waits for the steps).
-    fn copy_rows(&self, parts: &[wgpu::Buffer], lo: usize, hi: usize) -> Result<Vec<f32>> {
-        let d = self.params.dim;
-        let mut out = vec![0f32; hi.min(self.rows_of(parts)).saturating_sub(lo) * d];
-        for (buf, a, b, offset) in self.part_spans(parts, lo, hi) {
+    fn copy_rows(&self, output: bool, lo: usize, hi: usize) -> Result<Vec<f32>> {
+        let m = self.rows(output);
+        let d = m.dim;
+        let mut out = vec![0f32; hi.min(m.rows).saturating_sub(lo) * d];
+        for (buf, a, b, offset) in m.spans(lo, hi) {
             let dst = &mut out[(a - lo) * d..(b - lo) * d];
             self.ctx
                 .copy_range_to_host(buf, offset, bytemuck::cast_slice_mut(dst))?;
@@ -786,137 +761,29 @@ impl GpuBackend {
 
 impl SyncRows for GpuBackend {
     fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        let d = self.params.dim;
-        let hi = lo + rows.len() / d.max(1);
-        let parts = if output { &self.output } else { &self.input };
-        for (buf, a, b, offset) in self.part_spans(parts, lo, hi) {
-            // Queue writes land before the next submitted step.
-            self.ctx.queue.write_buffer(
-                buf,
-                offset,
-                bytemuck::cast_slice(&rows[(a - lo) * d..(b - lo) * d]),
-            );
-        }
-        Ok(())
+        rowsync::with(self, |s, g| {
+            s.apply(&g.ctx, &g.rows(output), lo, rows, true)
+        })
     }
 
     fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
-        let d = self.params.dim;
-        let parts = if output { &self.output } else { &self.input };
-        let floats = hi.min(self.rows_of(parts)).saturating_sub(lo) * d;
-        let buf = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("sync readback"),
-            size: (floats.max(1) * 4) as u64,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        for (src, a, b, offset) in self.part_spans(parts, lo, hi) {
-            enc.copy_buffer_to_buffer(
-                src,
-                offset,
-                &buf,
-                ((a - lo) * d * 4) as u64,
-                ((b - a) * d * 4) as u64,
-            );
-        }
-        let index = self.ctx.queue.submit([enc.finish()]);
-        self.reads.push(PendingRead { buf, index, floats });
-        Ok(())
+        rowsync::with(self, |s, g| s.begin_read(&g.ctx, &g.rows(output), lo, hi))
     }
 
     fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(self.reads.len());
-        for r in std::mem::take(&mut self.reads) {
-            let mut rows = vec![0f32; r.floats];
-            if r.floats > 0 {
-                let slice = r.buf.slice(..(r.floats * 4) as u64);
-                slice.map_async(wgpu::MapMode::Read, |_| {});
-                // Waits for the copy's submission, not for the steps submitted after it.
-                self.ctx.wait(Some(r.index))?;
-                {
-                    let view = slice.get_mapped_range().map_err(|e| {
-                        Error::Gpu(format!("reading back from {}: {e}", self.ctx.info.name))
-                    })?;
-                    rows.copy_from_slice(bytemuck::cast_slice(&view));
-                }
-                r.buf.unmap();
-            }
-            out.push(rows);
-        }
-        Ok(out)
+        self.sync.finish_reads(&self.ctx)
     }
 
     fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        let d = self.params.dim;
-        if self.add.is_none() {
-            let device = &self.ctx.device;
-            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("add_rows"),
-                entries: &[
-                    storage_entry(0, false),
-                    storage_entry(1, true),
-                    storage_entry(2, true),
-                ],
-            });
-            let p = pipeline(device, "add_rows", shaders::ADD_ROWS, "add_rows", &layout);
-            self.add = Some((p, layout));
-        }
-        let (pipeline, layout) = self.add.as_ref().expect("built above");
-        let device = &self.ctx.device;
-        let hi = lo + rows.len() / d.max(1);
-        let parts = if output { &self.output } else { &self.input };
-        let spans: Vec<_> = self.part_spans(parts, lo, hi).collect();
-        let mut enc = device.create_command_encoder(&Default::default());
-        for (buf, a, b, offset) in spans {
-            let count = (b - a) * d;
-            let storage = |label: &str, bytes: &[u8]| {
-                let t = device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some(label),
-                    size: bytes.len() as u64,
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
-                self.ctx.queue.write_buffer(&t, 0, bytes);
-                t
-            };
-            let delta = storage(
-                "sync correction",
-                bytemuck::cast_slice(&rows[(a - lo) * d..(b - lo) * d]),
-            );
-            let range = storage(
-                "sync range",
-                bytemuck::cast_slice(&[(offset / 4) as u32, count as u32]),
-            );
-            let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("add_rows"),
-                layout,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: buf.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: delta.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: range.as_entire_binding(),
-                    },
-                ],
-            });
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("add_rows"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &group, &[]);
-            pass.dispatch_workgroups(count.div_ceil(256).clamp(1, 65_535) as u32, 1, 1);
-        }
-        // Queue writes land before this submission; it runs after every earlier step.
-        self.ctx.queue.submit([enc.finish()]);
-        Ok(())
+        rowsync::with(self, |s, g| {
+            s.apply(&g.ctx, &g.rows(output), lo, rows, false)
+        })
+    }
+}
+
+impl rowsync::HasRowSync for GpuBackend {
+    fn row_sync(&mut self) -> &mut rowsync::RowSync {
+        &mut self.sync
     }
 }
 
@@ -1003,10 +870,10 @@ impl Backend for GpuBackend {
         self.ring.drain(&self.ctx)?;
         Ok(Model {
             dim: self.params.dim,
-            input: self.copy_rows(&self.input, 0, self.vocab)?,
-            output: self.copy_rows(&self.output, 0, self.vocab)?,
+            input: self.copy_rows(false, 0, self.vocab)?,
+            output: self.copy_rows(true, 0, self.vocab)?,
             hs: Vec::new(),
-            subwords: self.copy_rows(&self.input, self.vocab, self.in_rows)?,
+            subwords: self.copy_rows(false, self.vocab, self.in_rows)?,
         })
     }
 

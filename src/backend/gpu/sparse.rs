@@ -47,6 +47,8 @@ pub struct GpuSparse {
     max_slots: usize,
     staging: Vec<u32>,
     ring: StepRing,
+    /// Distributed syncs' reads and row kernel.
+    sync: super::rowsync::RowSync,
 }
 
 impl GpuSparse {
@@ -250,6 +252,7 @@ impl GpuSparse {
             max_slots,
             staging: Vec::with_capacity(max_words),
             ring: StepRing::starting_at(state.step),
+            sync: Default::default(),
         })
     }
 
@@ -291,9 +294,48 @@ impl GpuSparse {
     }
 }
 
-/// The GPU minibatch engine takes no part in distributed syncs (its rows are records of
-/// weights and optimizer state); a distributed run refuses it before training.
-impl SyncRows for GpuSparse {}
+impl GpuSparse {
+    /// Where the records of the input (`output` false) or output matrix live: the weights,
+    /// then the optimizer state, which a sync leaves alone.
+    fn rows(&self, output: bool) -> super::rowsync::Rows<'_> {
+        super::rowsync::Rows {
+            parts: if output { &self.output } else { &self.input },
+            rows_per_part: self.split.rows_per_part,
+            rows: self.vocab,
+            dim: self.params.dim,
+            stride: self.rec,
+        }
+    }
+}
+
+impl super::rowsync::HasRowSync for GpuSparse {
+    fn row_sync(&mut self) -> &mut super::rowsync::RowSync {
+        &mut self.sync
+    }
+}
+
+/// Row access for distributed syncs: the weights of the row records, queued between steps.
+impl SyncRows for GpuSparse {
+    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        super::rowsync::with(self, |s, g| {
+            s.apply(&g.ctx, &g.rows(output), lo, rows, true)
+        })
+    }
+
+    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
+        super::rowsync::with(self, |s, g| s.begin_read(&g.ctx, &g.rows(output), lo, hi))
+    }
+
+    fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
+        self.sync.finish_reads(&self.ctx)
+    }
+
+    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        super::rowsync::with(self, |s, g| {
+            s.apply(&g.ctx, &g.rows(output), lo, rows, false)
+        })
+    }
+}
 
 impl SparseBackend for GpuSparse {
     fn step(&mut self, mb: &Minibatch, lr: f32) -> Result<()> {
