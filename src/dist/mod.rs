@@ -1,6 +1,7 @@
 //! Data-parallel training over MPI (`--features mpi`, started by `mpirun`).
 //!
-//! Each rank trains the Hogwild CPU trainer on its own part of the corpus ([`split`]: byte
+//! Each rank trains the Hogwild CPU trainer (or a stepped engine: the GPU SGD engine, a
+//! minibatch engine; `train::engine_sync`) on its own part of the corpus ([`split`]: byte
 //! ranges cut at sentence or word boundaries, or whole compressed files) with the same
 //! vocabulary (each rank counts its part, the counts are merged) and the learning rate of
 //! the global word count. The ranks' models are kept close by [`sync`]: frequency tiers of
