@@ -7,7 +7,8 @@
 # NPS: rank counts, e.g. "1 2 4 8" (default "1 2 4"); THREADS: --threads per rank (default
 # 1). The first row is one process without mpirun. Needs a binary built with
 # `cargo build --release --features mpi` (BIN), OpenMPI's mpirun, and for the scores the venv
-# of scripts/compare.sh (PEERS; scores are skipped without it). More ranks than cores are
+# of scripts/compare.sh (PEERS; without it the binary's own `eval` scores, with the EVAL
+# folder's questions-words.txt and wordsim353.tsv). More ranks than cores are
 # oversubscribed: their words/s is then bounded by the cores, say so when reporting.
 set -euo pipefail
 CORPUS=${1:?corpus file (plain text: a .gz is read whole by one rank)}
@@ -33,6 +34,12 @@ acc, _ = kv.evaluate_word_analogies(f'{ev}/questions-words.txt', restrict_vocab=
 ws = kv.evaluate_word_pairs(f'{ev}/wordsim353.tsv', case_insensitive=True)[1][0]
 print(f'{100*acc:.2f}% | {ws:.3f}')
 PY
+  elif [ -d "$EVAL" ]; then
+    # No gensim: this binary's eval (the same scores as gensim's: tests/eval_gensim.rs).
+    "$BIN" eval --json --vectors "$1" --analogies "$EVAL/questions-words.txt" \
+      --similarity "$EVAL/wordsim353.tsv" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print("%.2f%% | %.3f" % (100 * d["analogies"][0]["accuracy"], d["similarity"][0]["spearman"]))'
   else
     echo "– | –"
   fi
