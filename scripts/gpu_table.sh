@@ -19,17 +19,8 @@ WORK=${WORK:-/tmp/gpu_table}
 mkdir -p "$WORK"
 T0=$(date +%s)
 
-# Vulkan loader and libglvnd (the NVIDIA ICD, libGLX_nvidia, needs libGLdispatch): the image
-# has the driver but maybe not these.
-if ! ldconfig -p | grep -q libvulkan.so.1 || ! ldconfig -p | grep -q libGLdispatch.so.0; then
-  for f in "$DIR"/debs/*.deb; do dpkg -x "$f" /; done
-  ldconfig
-fi
-if [ -z "${VK_DRIVER_FILES:-}" ]; then
-  for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
-    if [ -f "$icd" ]; then export VK_DRIVER_FILES=$icd; break; fi
-  done
-fi
+# Vulkan loader and libglvnd where missing; VK_DRIVER_FILES.
+source "$DIR/vulkan_loader.sh" "$DIR/debs"
 echo "vulkan loader: $(ldconfig -p | grep libvulkan.so.1 | head -1); ICD: ${VK_DRIVER_FILES:-none found}" >&2
 if [ -z "${CORPUS:-}" ]; then
   [ -s "$WORK/enwiki" ] || python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); sys.stdout.buffer.write(z.read(z.namelist()[0]))' \

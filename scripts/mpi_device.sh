@@ -40,16 +40,8 @@ for t in $THREADS; do
   echo
 done
 # GPU ranks (GPU=1): one process and 2 ranks sharing the machine's GPU, with the Vulkan
-# loader installed as scripts/gpu_table.sh does.
+# loader installed as for scripts/gpu_table.sh.
 if [ -n "${GPU:-}" ]; then
-  if ! ldconfig -p | grep -q libvulkan.so.1 || ! ldconfig -p | grep -q libGLdispatch.so.0; then
-    for f in "$DIR"/gldebs/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-  fi
-  if [ -z "${VK_DRIVER_FILES:-}" ]; then
-    for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
-      if [ -f "$icd" ]; then export VK_DRIVER_FILES=$icd; break; fi
-    done
-  fi
+  source "$DIR/vulkan_loader.sh" "$DIR/gldebs"
   BIN=$DIR/w2v-gpu EVAL=$DIR bash "$DIR/mpi_scaling.sh" "$CORPUS" "1 2" 1 --backend vulkan
 fi

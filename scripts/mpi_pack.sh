@@ -17,7 +17,7 @@ cargo build --release --features mpi
 strip -o .mpi/w2v-gpu target/release/w2v-gpu
 cp "$SHARED/data/enwiki2015-text8like.zip" .mpi/
 cp "$SHARED/data/eval/questions-words.txt" "$SHARED/data/eval/wordsim353.tsv" .mpi/
-cp scripts/mpi_scaling.sh scripts/mpi_device.sh .mpi/
+cp scripts/mpi_scaling.sh scripts/mpi_device.sh scripts/vulkan_loader.sh .mpi/
 # OpenMPI 4.1's runtime closure: the libraries the binary and mpirun load, PMIx (mpirun's
 # launch protocol) and the shared-memory and TCP transports.
 (cd .mpi/debs && apt-get download libopenmpi3 openmpi-bin openmpi-common libpmix2 libmunge2 \

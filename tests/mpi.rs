@@ -151,29 +151,31 @@ fn plain_shipped_corpus(dir: &Path) -> PathBuf {
     plain
 }
 
-/// The shipped corpus on 2 and 4 ranks (oversubscribed, one thread each): every rank ends
-/// with the same matrices (the checksums in the report), all words are trained once per
-/// epoch, and WordSim-353 clears 0.2 (3 standard deviations above an untrained model, as
-/// the single-process test) and stays within 0.08 of the single-process run (the
-/// seed-to-seed spread of one run on this small corpus is about ±0.03).
-#[test]
-fn two_and_four_ranks_agree_and_learn() {
-    if !have_mpirun("two_and_four_ranks_agree_and_learn") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let plain_corpus = plain_shipped_corpus(dir.path());
-    let single = dir.path().join("single.bin");
+/// Trains `corpus` with `extra` in one process and then on each of `nps` ranks
+/// (oversubscribed, one thread each): every rank ends with the same matrices (the checksums
+/// in the report), all words are trained once per epoch with the merged vocabulary, and
+/// WordSim-353 clears 0.2 (3 standard deviations above an untrained model, as the
+/// single-process test) and stays within 0.08 of the single-process run (the seed-to-seed
+/// spread of one run on the shipped corpus is about ±0.03). Returns each rank count's report.
+fn ranks_agree_and_learn(
+    dir: &Path,
+    corpus: &Path,
+    extra: &[&str],
+    nps: &[usize],
+) -> Vec<serde_json::Value> {
+    let flags = [extra, &["--json"]].concat();
+    let single = dir.join("single.bin");
     let o = Command::new(bin())
-        .args(train_args(&plain_corpus, &single, &["--json"]))
+        .args(train_args(corpus, &single, &flags))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let r1: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let rho1 = ws353(&single);
-    for np in [2usize, 4] {
-        let out = dir.path().join(format!("np{np}.bin"));
-        let o = run_np(np, &train_args(&plain_corpus, &out, &["--json"]));
+    let mut reports = Vec::new();
+    for &np in nps {
+        let out = dir.join(format!("np{np}.bin"));
+        let o = run_np(np, &train_args(corpus, &out, &flags));
         assert!(o.status.success(), "np {np}: {}", text(&o));
         let r: serde_json::Value = serde_json::from_slice(&o.stdout)
             .unwrap_or_else(|e| panic!("np {np}: {e}: {}", text(&o)));
@@ -188,19 +190,32 @@ fn two_and_four_ranks_agree_and_learn() {
         assert!(sums.iter().all(|s| s == &sums[0]), "np {np}: {sums:?}");
         assert!(r["sync"]["syncs"].as_u64().unwrap() > 2);
         let rho = ws353(&out);
-        eprintln!("WS-353: 1 process {rho1:.3}, {np} ranks {rho:.3}");
+        eprintln!("{extra:?} WS-353: 1 process {rho1:.3}, {np} ranks {rho:.3}");
         assert!(rho > 0.2, "np {np}: WS-353 {rho}");
         assert!(
             rho > rho1 - 0.08,
             "np {np}: WS-353 {rho} vs {rho1} on one process"
         );
+        reports.push(r);
     }
+    reports
 }
 
-/// The CPU minibatch engine under mpirun: lazy Adam on 2 ranks ends with the same matrices
-/// on both, trains every word once and learns like one process (WS-353 above 0.2 and within
-/// 0.08 of it, as the SGD test: the same rule, each rank's rate times the ranks);
-/// `--deterministic` repeats bit for bit (the syncs fall between steps, so no timing
+/// The shipped corpus on 2 and 4 ranks: the ranks agree and learn like one process
+/// ([`ranks_agree_and_learn`]).
+#[test]
+fn two_and_four_ranks_agree_and_learn() {
+    if !have_mpirun("two_and_four_ranks_agree_and_learn") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = plain_shipped_corpus(dir.path());
+    ranks_agree_and_learn(dir.path(), &corpus, &[], &[2, 4]);
+}
+
+/// The CPU minibatch engine under mpirun: lazy Adam on 2 ranks agrees and learns like one
+/// process ([`ranks_agree_and_learn`]: the same rule as SGD, each rank's rate times the
+/// ranks); `--deterministic` repeats bit for bit (the syncs fall between steps, so no timing
 /// enters). Its checkpoints: `resume_on_the_same_ranks_finishes_the_run`.
 #[test]
 fn minibatch_engine_ranks_agree_learn_and_repeat() {
@@ -210,28 +225,8 @@ fn minibatch_engine_ranks_agree_learn_and_repeat() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let corpus = plain_shipped_corpus(d);
-    let adam = ["--optimizer", "adam", "--json"];
-    let single = d.join("single.bin");
-    let o = Command::new(bin())
-        .args(train_args(&corpus, &single, &adam))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let r1: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let rho1 = ws353(&single);
-    let two = d.join("two.bin");
-    let o = run_np(2, &train_args(&corpus, &two, &adam));
-    assert!(o.status.success(), "{}", text(&o));
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(r["ranks"], 2);
-    assert_eq!(r["optimizer"], "adam");
-    assert_eq!(r["words"], r1["words"], "words trained");
-    let sums = r["sync"]["model_checksums"].as_array().unwrap();
-    assert!(sums.len() == 2 && sums[0] == sums[1], "{sums:?}");
-    assert!(r["sync"]["syncs"].as_u64().unwrap() > 2);
-    let rho = ws353(&two);
-    eprintln!("lazy Adam WS-353: 1 process {rho1:.3}, 2 ranks {rho:.3}");
-    assert!(rho > 0.2 && rho > rho1 - 0.08, "2 ranks {rho} vs {rho1}");
+    let reports = ranks_agree_and_learn(d, &corpus, &["--optimizer", "adam"], &[2]);
+    assert_eq!(reports[0]["optimizer"], "adam");
 
     // --deterministic: two runs, the same bytes.
     let det = ["--deterministic", "--epochs", "1", "--sync-words", "20000"];

@@ -544,41 +544,40 @@ impl CpuSparse {
     }
 }
 
-/// Row access for distributed syncs: the steps run synchronously on the calling thread,
-/// so a read copies the rows as they stand now and a write or add lands before the next
-/// step.
-impl SyncRows for CpuSparse {
-    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+impl CpuSparse {
+    /// The input (`output` false) or output matrix, and its dim.
+    fn matrix(&mut self, output: bool) -> (&mut [f32], usize) {
         let d = self.model.dim;
         let m = if output {
             &mut self.model.output
         } else {
             &mut self.model.input
         };
+        (m, d)
+    }
+}
+
+/// Row access for distributed syncs: the steps run synchronously on the calling thread,
+/// so a read copies the rows as they stand now and a write or add lands before the next
+/// step.
+impl SyncRows for CpuSparse {
+    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        let (m, d) = self.matrix(output);
         m[lo * d..lo * d + rows.len()].copy_from_slice(rows);
         Ok(())
     }
     fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
-        let d = self.model.dim;
-        let m = if output {
-            &self.model.output
-        } else {
-            &self.model.input
-        };
+        let (m, d) = self.matrix(output);
         let hi = hi.min(m.len() / d.max(1));
-        self.reads.push(m[lo * d..hi.max(lo) * d].to_vec());
+        let rows = m[lo * d..hi.max(lo) * d].to_vec();
+        self.reads.push(rows);
         Ok(())
     }
     fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
         Ok(std::mem::take(&mut self.reads))
     }
     fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        let d = self.model.dim;
-        let m = if output {
-            &mut self.model.output
-        } else {
-            &mut self.model.input
-        };
+        let (m, d) = self.matrix(output);
         for (w, a) in m[lo * d..lo * d + rows.len()].iter_mut().zip(rows) {
             *w += a;
         }

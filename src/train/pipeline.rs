@@ -457,9 +457,7 @@ pub fn train_with_backend(
     let start = resume.as_ref().map_or(0, |c| c.words_done);
     let mut sync = dist.map(|(d, m)| EngineSync::new(d, &clock, m, start));
     let dist = dist.map(|(d, _)| d);
-    let (lr, rank_cfg) = rank_schedule(cfg, total, true, &clock, dist);
-    let mut run = RunState::new(cfg, total, resume.as_ref(), reporter, lr);
-    run.resume_rank(resume.as_ref(), dist);
+    let (mut run, rank_cfg) = rank_run(cfg, total, true, &clock, dist, resume.as_ref(), reporter);
     let source = BatchSource::new(corpus, &rank_cfg, &sub, run.start_cursor);
     let mut engine = SgdEngine::new(backend, &rank_cfg);
     let kernel_seconds = run_pipeline(&mut engine, source, &mut run, ck, 4, 3, sync.as_mut())?;
@@ -494,9 +492,7 @@ pub fn train_minibatches(
     let start = resume.as_ref().map_or(0, |c| c.words_done);
     let mut sync = dist.map(|(d, m)| EngineSync::new(d, &clock, m, start));
     let dist = dist.map(|(d, _)| d);
-    let (lr, rank_cfg) = rank_schedule(cfg, total, decay, &clock, dist);
-    let mut run = RunState::new(cfg, total, resume.as_ref(), reporter, lr);
-    run.resume_rank(resume.as_ref(), dist);
+    let (mut run, rank_cfg) = rank_run(cfg, total, decay, &clock, dist, resume.as_ref(), reporter);
     let source = MinibatchSource::new(corpus, &rank_cfg, &sub, alias, run.start_cursor);
     let mut mb_engine = MinibatchEngine {
         engine,
@@ -515,18 +511,22 @@ pub fn train_minibatches(
     Ok(report)
 }
 
-/// The learning-rate schedule of a stepped engine's run on this rank (`decay`: word2vec's
-/// linear decay; otherwise the starting rate throughout) and this rank's config. Without
-/// `dist`, the plain run's. In a distributed run the rate follows the global word count
-/// (`clock`) times the ranks' factor (`--sync-lr-scale`), and rank r > 0 draws its own
-/// subsampling and step random numbers (rank 0: the plain run's).
-fn rank_schedule<'a>(
+/// A stepped engine's run on this rank, continuing `resume`, and this rank's config. Its
+/// learning-rate schedule: word2vec's linear decay (`decay`), otherwise the starting rate
+/// throughout. Without `dist`, the plain run's. In a distributed run the rate follows the
+/// global word count (`clock`) times the ranks' factor (`--sync-lr-scale`), rank r > 0
+/// draws its own subsampling and step random numbers (rank 0: the plain run's), and a
+/// resumed rank starts from its own cursor (the checkpoint holds every rank's), whose batch
+/// counter is its step count.
+fn rank_run<'a>(
     cfg: &'a TrainConfig,
     total: u64,
     decay: bool,
     clock: &'a Clock,
     dist: Option<&DistRun>,
-) -> (Box<dyn Fn(u64) -> f32 + 'a>, TrainConfig) {
+    resume: Option<&crate::checkpoint::Checkpoint>,
+    reporter: &Reporter,
+) -> (RunState<'a>, TrainConfig) {
     let start = cfg.start_alpha();
     let lr: Box<dyn Fn(u64) -> f32 + 'a> = match dist {
         None if decay => Box::new(move |d| cfg.lr_at(d, total)),
@@ -548,7 +548,13 @@ fn rank_schedule<'a>(
         },
         ..cfg.clone()
     };
-    (lr, rank_cfg)
+    let mut run = RunState::new(cfg, total, resume, reporter, lr);
+    if let (Some(d), Some(c)) = (dist, resume) {
+        run.start_cursor = c.cursors.get(d.comm.rank()).copied();
+        run.cursor = run.start_cursor.unwrap_or_default();
+        run.steps = run.cursor.step;
+    }
+    (run, rank_cfg)
 }
 
 /// A distributed run's report: every rank's words, the rate over the training wall time,

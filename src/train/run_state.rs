@@ -197,20 +197,6 @@ impl<'a> RunState<'a> {
         }
     }
 
-    /// In a distributed run resumed from `resume`: this rank's cursor (the checkpoint holds
-    /// every rank's), whose batch counter is its step count.
-    pub fn resume_rank(
-        &mut self,
-        resume: Option<&Checkpoint>,
-        dist: Option<&super::hogwild::DistRun>,
-    ) {
-        if let (Some(d), Some(c)) = (dist, resume) {
-            self.start_cursor = c.cursors.get(d.comm.rank()).copied();
-            self.cursor = self.start_cursor.unwrap_or_default();
-            self.steps = self.cursor.step;
-        }
-    }
-
     /// The rate across the next item of `words` words: the schedule at its first word and
     /// after its last.
     pub fn rate(&self, words: u64) -> Rate {

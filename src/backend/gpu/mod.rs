@@ -182,7 +182,6 @@ pub struct GpuBackend {
     selection: String,
     /// Centre positions per workgroup (1 for the window kernel).
     per_group: usize,
-    /// Row copies started by `begin_read`, not yet returned.
     /// Distributed syncs' reads and row kernel.
     sync: rowsync::RowSync,
 }
@@ -761,13 +760,12 @@ impl GpuBackend {
 
 impl SyncRows for GpuBackend {
     fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        rowsync::with(self, |s, g| {
-            s.apply(&g.ctx, &g.rows(output), lo, rows, true)
-        })
+        self.sync
+            .apply(&self.ctx, &self.rows(output), lo, rows, true)
     }
 
     fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
-        rowsync::with(self, |s, g| s.begin_read(&g.ctx, &g.rows(output), lo, hi))
+        self.sync.begin_read(&self.ctx, &self.rows(output), lo, hi)
     }
 
     fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
@@ -775,15 +773,8 @@ impl SyncRows for GpuBackend {
     }
 
     fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        rowsync::with(self, |s, g| {
-            s.apply(&g.ctx, &g.rows(output), lo, rows, false)
-        })
-    }
-}
-
-impl rowsync::HasRowSync for GpuBackend {
-    fn row_sync(&mut self) -> &mut rowsync::RowSync {
-        &mut self.sync
+        self.sync
+            .apply(&self.ctx, &self.rows(output), lo, rows, false)
     }
 }
 

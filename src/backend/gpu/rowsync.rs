@@ -32,23 +32,6 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// An engine that owns a [`RowSync`].
-pub(crate) trait HasRowSync {
-    fn row_sync(&mut self) -> &mut RowSync;
-}
-
-/// Runs `f` with the engine's [`RowSync`] taken out of it, so that `f` can read the engine
-/// (its buffers and layout) while changing the sync's state.
-pub(crate) fn with<E: HasRowSync, T>(
-    engine: &mut E,
-    f: impl FnOnce(&mut RowSync, &E) -> Result<T>,
-) -> Result<T> {
-    let mut sync = std::mem::take(engine.row_sync());
-    let out = f(&mut sync, engine);
-    *engine.row_sync() = sync;
-    out
-}
-
 /// A copy of row records into a mappable buffer, submitted after some steps.
 struct PendingRead {
     buf: wgpu::Buffer,
@@ -58,17 +41,18 @@ struct PendingRead {
     stride: usize,
 }
 
-/// The reads begun and the row kernel (built at its first use) of one engine.
+/// The reads begun and the row kernel (built at its first use) of one engine. Its
+/// methods take `&self`, so an engine passes its own buffers ([`Rows`]) alongside.
 #[derive(Default)]
 pub(crate) struct RowSync {
-    reads: Vec<PendingRead>,
-    kernel: Option<(wgpu::ComputePipeline, wgpu::BindGroupLayout)>,
+    reads: std::cell::RefCell<Vec<PendingRead>>,
+    kernel: std::cell::OnceCell<(wgpu::ComputePipeline, wgpu::BindGroupLayout)>,
 }
 
 impl RowSync {
     /// Starts copying the records of rows `lo..hi` as they stand after every step
     /// submitted so far (steps submitted later do not change what is read).
-    pub fn begin_read(&mut self, ctx: &GpuContext, m: &Rows, lo: usize, hi: usize) -> Result<()> {
+    pub fn begin_read(&self, ctx: &GpuContext, m: &Rows, lo: usize, hi: usize) -> Result<()> {
         let rows = hi.min(m.rows).saturating_sub(lo);
         let buf = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("sync readback"),
@@ -82,7 +66,7 @@ impl RowSync {
             enc.copy_buffer_to_buffer(src, offset, &buf, at, ((b - a) * m.stride * 4) as u64);
         }
         let index = ctx.queue.submit([enc.finish()]);
-        self.reads.push(PendingRead {
+        self.reads.borrow_mut().push(PendingRead {
             buf,
             index,
             rows,
@@ -94,9 +78,10 @@ impl RowSync {
 
     /// The weights of every read begun since the last call, in call order (waits for those
     /// copies only, not for later steps).
-    pub fn finish_reads(&mut self, ctx: &GpuContext) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(self.reads.len());
-        for r in std::mem::take(&mut self.reads) {
+    pub fn finish_reads(&self, ctx: &GpuContext) -> Result<Vec<Vec<f32>>> {
+        let reads = self.reads.take();
+        let mut out = Vec::with_capacity(reads.len());
+        for r in reads {
             let mut rows = Vec::with_capacity(r.rows * r.dim);
             if r.rows > 0 {
                 let slice = r.buf.slice(..(r.rows * r.stride * 4) as u64);
@@ -121,7 +106,7 @@ impl RowSync {
     /// Adds `rows` (`set`: writes them) into the weights of rows `lo..`, after every step
     /// submitted so far and before the next (one kernel per part, queued in order).
     pub fn apply(
-        &mut self,
+        &self,
         ctx: &GpuContext,
         m: &Rows,
         lo: usize,
@@ -129,7 +114,7 @@ impl RowSync {
         set: bool,
     ) -> Result<()> {
         let device = &ctx.device;
-        let (pipeline, layout) = self.kernel.get_or_insert_with(|| {
+        let (pipeline, layout) = self.kernel.get_or_init(|| {
             let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("add_rows"),
                 entries: &[

@@ -308,22 +308,15 @@ impl GpuSparse {
     }
 }
 
-impl super::rowsync::HasRowSync for GpuSparse {
-    fn row_sync(&mut self) -> &mut super::rowsync::RowSync {
-        &mut self.sync
-    }
-}
-
 /// Row access for distributed syncs: the weights of the row records, queued between steps.
 impl SyncRows for GpuSparse {
     fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        super::rowsync::with(self, |s, g| {
-            s.apply(&g.ctx, &g.rows(output), lo, rows, true)
-        })
+        self.sync
+            .apply(&self.ctx, &self.rows(output), lo, rows, true)
     }
 
     fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
-        super::rowsync::with(self, |s, g| s.begin_read(&g.ctx, &g.rows(output), lo, hi))
+        self.sync.begin_read(&self.ctx, &self.rows(output), lo, hi)
     }
 
     fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
@@ -331,9 +324,8 @@ impl SyncRows for GpuSparse {
     }
 
     fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        super::rowsync::with(self, |s, g| {
-            s.apply(&g.ctx, &g.rows(output), lo, rows, false)
-        })
+        self.sync
+            .apply(&self.ctx, &self.rows(output), lo, rows, false)
     }
 }
 
