@@ -33,8 +33,8 @@ echo "## $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/d
 echo
 "$BIN" devices 2>&1 | sed 's/^/    /'
 echo
-echo "| row | model | dim | engine | words/s | analogy | WS-353 | GPU busy | upload B/word | host peak RSS | GPU memory |"
-echo "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| row | model | dim | engine | words/s | analogy | WS-353 | GPU busy | upload B/word | atomic adds/word | host peak RSS | GPU memory |"
+echo "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
@@ -67,7 +67,7 @@ row() {
   local rc=$?
   local mem; mem=$(gpu_mem_stop)
   if [ $rc -ne 0 ]; then
-    echo "| $name | $model | $dim | $label | failed (exit $rc): $(tail -c 300 "$WORK/$name.err" | tr '\n|' '  ') | | | | | | |"
+    echo "| $name | $model | $dim | $label | failed (exit $rc): $(tail -c 300 "$WORK/$name.err" | tr '\n|' '  ') | | | | | | | |"
     return 0
   fi
   local ev
@@ -79,10 +79,12 @@ name, model, dim, label, mem, tj, ej = sys.argv[1:8]
 t = json.loads(tj); e = json.loads(ej)
 wps = t["words_per_second"]
 busy = t.get("gpu_busy_fraction"); up = t.get("upload_bytes_per_word"); rss = t.get("peak_rss_bytes")
+adds = t.get("atomic_adds_per_word")
 label = label + (f" [{t['kernel']}]" if t.get("kernel") else "")
 print(f"| {name} | {model} | {dim} | {label} | {wps/1e6:.2f}M | {100*e['analogies'][0]['accuracy']:.2f}% | "
       f"{e['similarity'][0]['spearman']:.3f} | {'' if busy is None else f'{100*busy:.1f}%'} | "
-      f"{'' if up is None else f'{up:.2f}'} | {'' if rss is None else f'{rss/2**20:.0f} MB'} | {mem} |")
+      f"{'' if up is None else f'{up:.2f}'} | {'' if adds is None else f'{adds:.0f}'} | "
+      f"{'' if rss is None else f'{rss/2**20:.0f} MB'} | {mem} |")
 PY
 }
 
@@ -101,12 +103,18 @@ row sg100b1m skipgram 100 "GPU, --gpu-batch 1048576" -- $V --gpu-batch 1048576
 row sg100b1mc128 skipgram 100 "GPU, --gpu-batch 1048576 --gpu-chunk 128" -- $V --gpu-batch 1048576 --gpu-chunk 128
 row sg100cas skipgram 100 "GPU, --gpu-atomics cas" -- $V --gpu-atomics cas
 row sg100cpu skipgram 100 "CPU, $NCPU threads" -- $C
+row sg100s16 skipgram 100 "GPU, --streams 16" -- $V --streams 16
 row cb100 cbow 100 "GPU (defaults)" -- $V
 row cb100serial cbow 100 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
 row cb100win cbow 100 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row cb100c64 cbow 100 "GPU, --gpu-chunk 64" -- $V --gpu-chunk 64
 row cb100b1m cbow 100 "GPU, --gpu-batch 1048576" -- $V --gpu-batch 1048576
 row cb100cpu cbow 100 "CPU, $NCPU threads" -- $C
+# The corpus read in 16 parts side by side (as 16 CPU threads read it), and the CPU trainer
+# with one thread (the GPU's one-part order): BENCHMARKS.md "GPU CBOW and the CPU's threads".
+row cb100s16 cbow 100 "GPU, --streams 16" -- $V --streams 16
+row cb100s64 cbow 100 "GPU, --streams 64" -- $V --streams 64
+row cb100cpu1 cbow 100 "CPU, 1 thread" -- --backend cpu --threads 1
 row sg300 skipgram 300 "GPU (defaults)" -- $V
 row sg300serial skipgram 300 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
 row sg300chunk skipgram 300 "GPU, --gpu-kernel chunk" -- $V --gpu-kernel chunk
@@ -135,7 +143,7 @@ torch_row() { # NAME LABEL torch_sgns.py flags...
   want "$name" || return 0
   [ -f "$DIR/torch_sgns.py" ] || return 0
   if ! python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
-    echo "| $name | skipgram | 100 | $label | skipped: no CUDA PyTorch | | | | | | |"
+    echo "| $name | skipgram | 100 | $label | skipped: no CUDA PyTorch | | | | | | | |"
     return 0
   fi
   rm -f "$WORK/$name.bin"
@@ -143,7 +151,7 @@ torch_row() { # NAME LABEL torch_sgns.py flags...
   tj=$(timeout 300 python3 "$DIR/torch_sgns.py" "$CORPUS" "$WORK/$name.bin" --dim 100 --window 5 \
       --negative 5 --sample 1e-4 --min-count 5 --epochs 1 "$@" 2>"$WORK/$name.err" | tail -1)
   if [ ! -f "$WORK/$name.bin" ]; then
-    echo "| $name | skipgram | 100 | $label | failed: $(tail -c 300 "$WORK/$name.err" | tr '\n|' '  ') | | | | | | |"
+    echo "| $name | skipgram | 100 | $label | failed: $(tail -c 300 "$WORK/$name.err" | tr '\n|' '  ') | | | | | | | |"
     return 0
   fi
   ev=$("$BIN" eval --vectors "$WORK/$name.bin" --analogies "$DIR/questions-words.txt" \
@@ -153,7 +161,7 @@ import json, sys
 name, label = sys.argv[1:3]
 t = json.loads(sys.argv[3]); e = json.loads(sys.argv[4])
 print(f"| {name} | skipgram | 100 | {label} | {t['words_per_second']/1e6:.2f}M | "
-      f"{100*e['analogies'][0]['accuracy']:.2f}% | {e['similarity'][0]['spearman']:.3f} | | | | |")
+      f"{100*e['analogies'][0]['accuracy']:.2f}% | {e['similarity'][0]['spearman']:.3f} | | | | | |")
 PY
 }
 torch_row torch "PyTorch, SparseAdam lr 0.01 (torch_sgns.py defaults)"

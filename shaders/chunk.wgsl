@@ -218,6 +218,8 @@ fn train(
         flush(tok_at(q, n), slot_of(q), e % DIM);
     }
 
+    count_adds(lid);
+
     // The chunk's loss goes to its first position; the other positions report zero.
     loss_part[lid] = loss;
     workgroupBarrier();

@@ -14,6 +14,30 @@
 @group(0) @binding(8) var<storage, read_write> out1: array<{{MATRIX_ELEM}}>;
 @group(0) @binding(9) var<storage, read_write> out2: array<{{MATRIX_ELEM}}>;
 @group(0) @binding(10) var<storage, read_write> out3: array<{{MATRIX_ELEM}}>;
+// Adds into the matrices issued by all workgroups so far, a 64-bit count (low word, high
+// word), for the report's atomic adds per word.
+@group(0) @binding(12) var<storage, read_write> add_count: array<atomic<u32>, 2>;
+
+// This invocation's adds into the matrices; summed per workgroup by count_adds.
+var<private> adds: u32;
+var<workgroup> adds_part: array<u32, WG>;
+
+// Adds the workgroup's adds to add_count: called by every invocation, in uniform control
+// flow, after its last add (one global atomic per workgroup; a carry into the high word).
+fn count_adds(lid: u32) {
+    adds_part[lid] = adds;
+    workgroupBarrier();
+    if (lid == 0u) {
+        var n = 0u;
+        for (var k = 0u; k < WG; k++) {
+            n += adds_part[k];
+        }
+        let old = atomicAdd(&add_count[0], n);
+        if (old > 0xffffffffu - n) {
+            atomicAdd(&add_count[1], 1u);
+        }
+    }
+}
 
 fn in_load(row: u32, d: u32) -> f32 {
     let part = row / RPP;
@@ -27,6 +51,7 @@ fn in_load(row: u32, d: u32) -> f32 {
 }
 
 fn in_add(row: u32, d: u32, v: f32) {
+    adds += 1u;
     let part = row / RPP;
     let i = (row - part * RPP) * DIM + d;
     switch part {
@@ -49,6 +74,7 @@ fn out_load(row: u32, d: u32) -> f32 {
 }
 
 fn out_add(row: u32, d: u32, v: f32) {
+    adds += 1u;
     let part = row / RPP;
     let i = (row - part * RPP) * DIM + d;
     switch part {

@@ -167,6 +167,7 @@ fn train(
             }
         }
     }
+    count_adds(lid);
 
     // The window's loss, for the progress bar.
     if (lid == 0u) {

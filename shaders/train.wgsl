@@ -187,6 +187,8 @@ fn train(
         }
     }
 
+    count_adds(lid);
+
     // The window's loss, for the progress bar.
     if (lid == 0u) {
         var t = vec2<f32>(0.0, 0.0);

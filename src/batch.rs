@@ -59,6 +59,8 @@ pub struct Batcher<'a> {
     subsampler: &'a Subsampler,
     sample: bool,
     rng: Rng,
+    /// The seed of `rng` (the parts of [`Streams`] derive theirs from it).
+    seed: u64,
     capacity: usize,
     step: u64,
 }
@@ -82,6 +84,7 @@ impl<'a> Batcher<'a> {
             subsampler,
             sample,
             rng: Rng::new(seed),
+            seed,
             capacity: capacity.max(1),
             step: 0,
         }
@@ -160,6 +163,94 @@ impl<'a> Batcher<'a> {
     }
 }
 
+/// The id stream read as `streams` contiguous parts side by side, as word2vec.c's threads
+/// read theirs: every batch holds the next sentence chunks of each part in turn (about
+/// `capacity / streams` kept words of each), so a step trains on every region of the corpus
+/// at once instead of one region at a time. One stream is the plain [`Batcher`]'s order,
+/// batch for batch. Each part has its own subsampling random numbers and its own
+/// [`Cursor`]; a part that ends first leaves the others to fill the batches that follow.
+pub struct Streams<'a> {
+    parts: Vec<Batcher<'a>>,
+    scratch: Batch,
+    step: u64,
+}
+
+impl<'a> Streams<'a> {
+    /// `b`'s range and epochs read as `streams` parts, batches of about `b`'s capacity.
+    pub fn new(b: Batcher<'a>, streams: usize) -> Streams<'a> {
+        let streams = streams.max(1);
+        let per_part = b.capacity.div_ceil(streams);
+        let parts = split_ranges(b.range.len(), streams)
+            .into_iter()
+            .enumerate()
+            .map(|(s, r)| {
+                let r = b.range.start + r.start..b.range.start + r.end;
+                let seed = stream_seed(b.seed, s);
+                Batcher::new(b.ids, r, b.epochs, b.subsampler, b.sample, seed, per_part)
+            })
+            .collect();
+        Streams {
+            parts,
+            scratch: Batch::default(),
+            step: 0,
+        }
+    }
+
+    /// Where every part stands (the next batch they will produce), one cursor per part;
+    /// each carries the batch counter.
+    pub fn cursors(&self) -> Vec<Cursor> {
+        self.parts
+            .iter()
+            .map(|b| Cursor {
+                step: self.step,
+                ..b.cursor()
+            })
+            .collect()
+    }
+
+    /// Continues from [`Streams::cursors`] taken on streams over the same ids, range,
+    /// epochs, subsampling and stream count.
+    pub fn restore(&mut self, cursors: &[Cursor]) {
+        for (b, c) in self.parts.iter_mut().zip(cursors) {
+            b.restore(c);
+        }
+        self.step = cursors.first().map_or(0, |c| c.step);
+    }
+
+    /// Fills `batch` with the next chunks of every part; returns false when every part has
+    /// done all its epochs.
+    pub fn next_batch(&mut self, batch: &mut Batch) -> bool {
+        batch.tokens.clear();
+        batch.words = 0;
+        let mut any = false;
+        for b in &mut self.parts {
+            if b.next_batch(&mut self.scratch) {
+                batch.tokens.extend_from_slice(&self.scratch.tokens);
+                batch.words += self.scratch.words;
+                any = true;
+            }
+        }
+        batch.step = self.step;
+        if any {
+            self.step += 1;
+        }
+        any
+    }
+}
+
+/// The subsampling seed of part `s` (part 0: `seed` itself, so one stream is the plain
+/// batcher's).
+fn stream_seed(seed: u64, s: usize) -> u64 {
+    seed ^ (s as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The most tokens a batch of [`Streams`] with `capacity` and `streams` holds: each part
+/// ends its share at the first chunk end past it, so it may pass it by one chunk.
+pub fn max_batch_tokens(capacity: usize, streams: usize) -> usize {
+    let streams = streams.max(1);
+    capacity.div_ceil(streams) * streams + streams * (MAX_SENTENCE + 1)
+}
+
 /// Splits `0..len` into `parts` nearly equal ranges (as word2vec.c splits the file).
 pub fn split_ranges(len: usize, parts: usize) -> Vec<Range<usize>> {
     let parts = parts.max(1);
@@ -200,6 +291,81 @@ mod tests {
         let lens: Vec<usize> = batch.chunks().map(|c| c.len()).collect();
         assert_eq!(lens, vec![1000, 1000, 500]);
         assert!(!b.next_batch(&mut batch));
+    }
+
+    /// One stream is the plain batcher, batch for batch (same tokens, words and
+    /// subsampling draws), so `--streams 1` trains exactly as before.
+    #[test]
+    fn one_stream_is_the_plain_batcher() {
+        let ids: Vec<u32> = (0..5000u32)
+            .map(|i| if i % 97 == 96 { E } else { i % 7 })
+            .collect();
+        let s = Subsampler::new(&[900, 50, 30, 10, 5, 3, 2], 1e-2);
+        let mut plain = Batcher::new(&ids, 0..ids.len(), 2, &s, true, 9, 700);
+        let mut streams = Streams::new(Batcher::new(&ids, 0..ids.len(), 2, &s, true, 9, 700), 1);
+        let (mut a, mut b) = (Batch::default(), Batch::default());
+        loop {
+            let (more_a, more_b) = (plain.next_batch(&mut a), streams.next_batch(&mut b));
+            assert_eq!(more_a, more_b);
+            if !more_a {
+                break;
+            }
+            assert_eq!((&a.tokens, a.words, a.step), (&b.tokens, b.words, b.step));
+            assert_eq!(vec![plain.cursor()], streams.cursors());
+        }
+    }
+
+    /// S streams read S contiguous parts side by side: every word of every epoch exactly
+    /// once, each part in its own order, every batch holding the next chunks of every
+    /// part that has any left, never more tokens than `max_batch_tokens`; and a restore
+    /// from any batch's cursors gives the batches that followed it.
+    #[test]
+    fn streams_interleave_the_parts_and_resume() {
+        let ids: Vec<u32> = (0..10_000u32)
+            .map(|i| if i % 50 == 49 { E } else { i % 1000 })
+            .collect();
+        let s = Subsampler::new(&[1; 1000], 0.0);
+        let (parts, epochs, cap) = (4, 2, 600);
+        let run = |start: Option<&[Cursor]>| {
+            let b = Batcher::new(&ids, 0..ids.len(), epochs, &s, false, 3, cap);
+            let mut st = Streams::new(b, parts);
+            if let Some(c) = start {
+                st.restore(c);
+            }
+            let mut out = Vec::new();
+            let mut b = Batch::default();
+            while st.next_batch(&mut b) {
+                out.push((b.tokens.clone(), b.words, b.step, st.cursors()));
+            }
+            out
+        };
+        let all = run(None);
+        let words: u64 = all.iter().map(|b| b.1).sum();
+        assert_eq!(words, 2 * (10_000 - 200), "every word of both epochs once");
+        let ranges = split_ranges(ids.len(), parts);
+        for (k, b) in all.iter().enumerate() {
+            assert!(b.0.len() <= max_batch_tokens(cap, parts), "batch {k}");
+            assert_eq!(b.2, k as u64);
+            assert_eq!(b.3.len(), parts);
+        }
+        // In the first batch, part p's chunk starts where part p's range starts.
+        let firsts: Vec<u32> = std::iter::once(all[0].0[0])
+            .chain(
+                all[0]
+                    .0
+                    .windows(2)
+                    .filter(|w| w[0] == E)
+                    .map(|w| w[1])
+                    .filter(|&t| t != E),
+            )
+            .collect();
+        for r in &ranges {
+            assert!(firsts.contains(&ids[r.start]), "part at {}", r.start);
+        }
+        for k in [1, all.len() / 2, all.len() - 1] {
+            let again = run(Some(&all[k - 1].3));
+            assert_eq!(again, all[k..].to_vec(), "restore after batch {k}");
+        }
     }
 
     #[test]

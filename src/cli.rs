@@ -322,6 +322,11 @@ pub struct TrainArgs {
     /// Centre positions per GPU step.
     #[arg(long, default_value_t = 1 << 16)]
     pub gpu_batch: usize,
+    /// Corpus parts the GPU engine and the minibatch engines read side by side: each step
+    /// takes the next sentences of every part, as word2vec.c's threads each read their own
+    /// part of the file (the Hogwild CPU trainer reads one part per --threads thread).
+    #[arg(long, default_value_t = 1)]
+    pub streams: usize,
     /// How the GPU adds into rows that several workgroups update at once: `atomic`
     /// (compare-and-swap, no update lost) or `racy` (plain read-add-write, word2vec.c-style
     /// Hogwild; loses updates of frequent rows on real GPUs).
@@ -476,6 +481,7 @@ impl TrainArgs {
             save_vocab: self.save_vocab.clone(),
             read_vocab: self.read_vocab.clone(),
             gpu_batch: self.gpu_batch,
+            streams: self.streams,
             gpu_updates: match self.gpu_updates {
                 UpdatesArg::Racy => crate::config::Updates::Racy,
                 UpdatesArg::Hybrid => crate::config::Updates::Hybrid,

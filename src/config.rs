@@ -281,6 +281,9 @@ pub struct TrainConfig {
     pub read_vocab: Option<PathBuf>,
     /// Centre positions per GPU step.
     pub gpu_batch: usize,
+    /// Corpus parts the stepped engines (GPU, minibatch) read side by side, as the
+    /// Hogwild trainer's threads read theirs (see [`crate::batch::Streams`]).
+    pub streams: usize,
     /// GPU conflict strategy for rows updated by several workgroups at once.
     pub gpu_updates: Updates,
     /// How the GPU's atomic float add is done; `None`: native where the adapter has it.
@@ -403,6 +406,7 @@ impl Default for TrainConfig {
             save_vocab: None,
             read_vocab: None,
             gpu_batch: 1 << 16,
+            streams: 1,
             gpu_updates: Updates::Atomic,
             gpu_atomics: None,
             gpu_kernel: None,
@@ -442,6 +446,9 @@ pub const MAX_BATCH_SIZE: usize = 1 << 16;
 
 /// Largest window the GPU kernels are built for (shared-memory sizing) and a sanity bound
 /// for the CPU.
+/// Most corpus streams (`--streams`): a GPU step of 65,536 positions then still takes 64
+/// kept words from each.
+pub const MAX_STREAMS: usize = 1024;
 pub const MAX_WINDOW: usize = 64;
 /// The kernels draw 2 random lanes per noise word out of 64 per position (lane 0 is the
 /// window shrink), so at most 31 noise words.
@@ -687,6 +694,12 @@ impl TrainConfig {
         }
         if self.gpu_batch < 1024 {
             return Err(Error::usage("--gpu-batch", "must be at least 1024"));
+        }
+        if !(1..=MAX_STREAMS).contains(&self.streams) {
+            return Err(Error::usage(
+                "--streams",
+                format!("{} is outside 1..={MAX_STREAMS}", self.streams),
+            ));
         }
         self.validate_optimizer()?;
         if let Some(m) = self.min_alpha {

@@ -51,8 +51,9 @@ pub struct Minibatch {
     pub out_occ: Vec<u32>,
     /// Corpus words this minibatch accounts for (schedule and words/s).
     pub words: u64,
-    /// Where the corpus reader stands after this minibatch (checkpoints).
-    pub cursor: crate::batch::Cursor,
+    /// Where the corpus reader's streams stand after this minibatch (checkpoints); the
+    /// first also holds the minibatch's place in its batch.
+    pub cursors: Vec<crate::batch::Cursor>,
 }
 
 impl Minibatch {

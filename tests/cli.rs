@@ -153,6 +153,16 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             vec![
                 "--input".into(),
                 good.clone(),
+                "--streams".into(),
+                "0".into(),
+            ],
+            2,
+            "--streams",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
                 "--window".into(),
                 "0".into(),
             ],

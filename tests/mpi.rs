@@ -369,7 +369,10 @@ fn resume_on_the_same_ranks_finishes_the_run() {
     std::fs::write(&corpus, common::topic_corpus(4, 20, 3000, 10, 1)).unwrap();
     // The Hogwild trainer, and the minibatch engine whose checkpoint also holds the
     // optimizer state (rank 0's, which every rank resumes from).
-    for (name, engine) in [("sgd", &[][..]), ("adam", &["--optimizer", "adam"][..])] {
+    // Adam reads the corpus in 3 streams per rank: rank r resumes from cursor slots
+    // 3r..3r+3 of the checkpoint.
+    let adam = ["--optimizer", "adam", "--streams", "3"];
+    for (name, engine) in [("sgd", &[][..]), ("adam", &adam[..])] {
         let ck = d.join(format!("ck-{name}"));
         let ck_s = ck.display().to_string();
         let mut args = train_args(

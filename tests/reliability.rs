@@ -68,14 +68,22 @@ fn json(o: &Output) -> serde_json::Value {
 }
 
 /// `kill -9` after the first checkpoint, then `--resume` with another thread count: with
-/// `--deterministic` the vectors are exactly those of an uninterrupted run.
+/// `--deterministic` the vectors are exactly those of an uninterrupted run (the corpus read
+/// in 3 streams, each resumed from its own cursor).
 #[test]
 fn sigkill_then_resume_is_exact_with_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let full = dir.path().join("full.bin");
     let part = dir.path().join("part.bin");
     let ck = dir.path().join("ck");
-    let common = ["--deterministic", "--epochs", "3", "--json"];
+    let common = [
+        "--deterministic",
+        "--epochs",
+        "3",
+        "--streams",
+        "3",
+        "--json",
+    ];
     json(&run(&train_args(
         &full,
         &[&common[..], &["--threads", "2"]].concat(),
@@ -247,6 +255,16 @@ fn resume_refuses_another_config_or_corpus() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("dim: checkpoint 24, this run 32"), "{err}");
+    // Another stream count reads the corpus in another order.
+    let mut other = train_args(
+        &out,
+        &["--epochs", "1", "--deterministic", "--streams", "2"],
+    );
+    other.extend(["--resume".into(), ck.display().to_string()]);
+    let o = run(&other);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--streams 2"), "{err}");
     let small = dir.path().join("small.txt");
     std::fs::write(&small, common::topic_corpus(3, 8, 100, 6, 1)).unwrap();
     let mut other = train_args(

@@ -136,6 +136,27 @@ fn gpu_training_matches_cpu_quality() {
     }
 }
 
+/// The GPU engine reading the corpus in 5 streams side by side (`--streams 5`) trains every
+/// word once per epoch and recovers the planted topics as with one stream; the report says
+/// how many streams ran.
+#[test]
+fn gpu_streams_train_every_word_and_learn_topics() {
+    if common::gpu_or_skip("gpu_streams_train_every_word_and_learn_topics").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        backend: common::test_backend(),
+        streams: 5,
+        ..topic_config(dir.path(), ModelKind::SkipGram, BackendKind::Cpu)
+    };
+    let (g, corpus, r) = train_model(&cfg, &Reporter::quiet()).unwrap();
+    let purity = common::topic_purity(corpus.vocab.words(), g.dim, &g.input);
+    assert!(purity > 0.9, "GPU purity with 5 streams {purity}");
+    assert_eq!(r.words, corpus.words() * cfg.epochs as u64);
+    assert_eq!(r.to_json()["streams"], 5);
+}
+
 /// Hierarchical softmax alone (`--hs --negative 0`) and with negative sampling, skip-gram
 /// and CBOW: every combination recovers the planted topics, HS alone leaves the
 /// negative-sampling output matrix untouched, and one thread repeats bit for bit.

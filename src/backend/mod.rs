@@ -124,6 +124,12 @@ pub trait Backend: SyncRows {
     fn device_seconds(&mut self) -> Result<Option<f64>> {
         Ok(None)
     }
+    /// Element adds into the two matrices (the sparse scatter-updates: atomic adds with
+    /// `--gpu-updates atomic`) issued by all steps so far, where the engine counts them
+    /// (the GPU kernels; waits for submitted work).
+    fn matrix_adds(&mut self) -> Result<Option<u64>> {
+        Ok(None)
+    }
     /// Waits until all submitted work has finished, so that timings include it.
     fn download_barrier(&mut self) -> Result<()> {
         Ok(())

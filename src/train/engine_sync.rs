@@ -221,7 +221,7 @@ impl<'c> EngineSync<'c> {
 
     /// After [`EngineSync::exchange`]: saves the checkpoint the ranks agreed on (one rank 0
     /// found due, or a stop with `--checkpoint-dir`; the sync was full and exact) — every
-    /// rank's cursor gathered, whose batch counter is its step count, rank 0 writing the
+    /// rank's cursors gathered, whose batch counter is its step count, rank 0 writing the
     /// synced model and, for a minibatch engine, its own optimizer state (`state`; the
     /// ranks' states are not synced, and a resumed run starts every rank from rank 0's) —
     /// and returns the flow to go on with (a checkpoint continues).
@@ -229,13 +229,13 @@ impl<'c> EngineSync<'c> {
         &self,
         flow: Flow,
         ck: &mut super::Checkpointer,
-        cursor: crate::batch::Cursor,
+        cursors: &[crate::batch::Cursor],
         steps: u64,
         cfg: &crate::config::TrainConfig,
         state: impl FnOnce() -> Result<Option<crate::optim::OptimState>>,
     ) -> Result<Flow> {
         if flow == Flow::Checkpoint || (flow == Flow::Stop && ck.enabled()) {
-            let cursors = crate::dist::gather_cursors(self.dist.comm, &[cursor]);
+            let cursors = crate::dist::gather_cursors(self.dist.comm, cursors);
             if self.rank() == 0 {
                 super::check_model_finite(&self.mirror, cfg)?;
                 let state = state()?;

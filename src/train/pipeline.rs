@@ -10,7 +10,7 @@ use super::hogwild::DistRun;
 use super::run_state::RunState;
 use super::{Checkpointer, TrainReport};
 use crate::backend::{gpu, Backend, Rate, SparseBackend, StepLoss, SyncRows};
-use crate::batch::{Batch, Batcher, Cursor};
+use crate::batch::{Batch, Batcher, Cursor, Streams};
 use crate::config::{ModelKind, TrainConfig};
 use crate::corpus::{Corpus, SENTENCE_END};
 use crate::dist::Clock;
@@ -27,8 +27,8 @@ use std::time::Instant;
 pub trait Work: Default + Send {
     /// Corpus words the item covers (the schedule's unit).
     fn words(&self) -> u64;
-    /// Where the producer stood after this item (saved in checkpoints).
-    fn cursor(&self) -> Cursor;
+    /// Where the producer's streams stood after this item (saved in checkpoints).
+    fn cursors(&self) -> &[Cursor];
 }
 
 /// Fills work items in corpus order, on the producer thread.
@@ -55,19 +55,19 @@ pub trait Engine<W> {
     }
 }
 
-/// SGD batches with the cursor the batcher had after filling them.
+/// SGD batches with the cursors the streams had after filling them.
 #[derive(Default)]
 pub struct SgdWork {
     pub batch: Batch,
-    pub cursor: Cursor,
+    pub cursors: Vec<Cursor>,
 }
 
 impl Work for SgdWork {
     fn words(&self) -> u64 {
         self.batch.words
     }
-    fn cursor(&self) -> Cursor {
-        self.cursor
+    fn cursors(&self) -> &[Cursor] {
+        &self.cursors
     }
 }
 
@@ -75,19 +75,19 @@ impl Work for Minibatch {
     fn words(&self) -> u64 {
         self.words
     }
-    fn cursor(&self) -> Cursor {
-        self.cursor
+    fn cursors(&self) -> &[Cursor] {
+        &self.cursors
     }
 }
 
-/// One batcher over the whole id stream, all epochs, batches of `batch` positions.
+/// The whole id stream in `--streams` parts, all epochs, batches of `batch` positions.
 fn corpus_batcher<'a>(
     corpus: &'a Corpus,
     cfg: &TrainConfig,
     sub: &'a Subsampler,
     batch: usize,
-) -> Batcher<'a> {
-    Batcher::new(
+) -> Streams<'a> {
+    let whole = Batcher::new(
         &corpus.ids,
         0..corpus.ids.len(),
         cfg.epochs,
@@ -95,12 +95,13 @@ fn corpus_batcher<'a>(
         cfg.sample > 0.0,
         cfg.seed ^ 0xb47c,
         batch,
-    )
+    );
+    Streams::new(whole, cfg.streams)
 }
 
 /// The batcher as a work source for the GPU SGD engine.
 pub struct BatchSource<'a> {
-    batcher: Batcher<'a>,
+    batcher: Streams<'a>,
 }
 
 impl<'a> BatchSource<'a> {
@@ -108,11 +109,11 @@ impl<'a> BatchSource<'a> {
         corpus: &'a Corpus,
         cfg: &TrainConfig,
         sub: &'a Subsampler,
-        start: Option<Cursor>,
+        start: Option<&[Cursor]>,
     ) -> Self {
         let mut batcher = corpus_batcher(corpus, cfg, sub, cfg.gpu_batch);
         if let Some(c) = start {
-            batcher.restore(&c);
+            batcher.restore(c);
         }
         BatchSource { batcher }
     }
@@ -123,7 +124,7 @@ impl WorkSource<SgdWork> for BatchSource<'_> {
         if !self.batcher.next_batch(&mut w.batch) {
             return false;
         }
-        w.cursor = self.batcher.cursor();
+        w.cursors = self.batcher.cursors();
         true
     }
 }
@@ -131,15 +132,15 @@ impl WorkSource<SgdWork> for BatchSource<'_> {
 /// Minibatches of `batch_size` centre words cut from the batcher's batches, with their
 /// examples (windows, noise words) built on the producer thread.
 pub struct MinibatchSource<'a> {
-    batcher: Batcher<'a>,
+    batcher: Streams<'a>,
     builder: MinibatchBuilder,
     alias: &'a AliasTable,
     rng: Rng,
     batch_size: usize,
     batch: Batch,
     centres: Vec<usize>,
-    /// Cursor before the current batch, its groups and the next group to build.
-    before: Cursor,
+    /// Cursors before the current batch, its groups and the next group to build.
+    before: Vec<Cursor>,
     groups: usize,
     next: usize,
     /// Groups of the first batch already trained before a resume.
@@ -152,15 +153,18 @@ impl<'a> MinibatchSource<'a> {
         cfg: &TrainConfig,
         sub: &'a Subsampler,
         alias: &'a AliasTable,
-        start: Option<Cursor>,
+        start: Option<&[Cursor]>,
     ) -> Self {
         let mut batcher = corpus_batcher(corpus, cfg, sub, 1 << 16);
         let mut rng = Rng::new(cfg.seed ^ 0x5ba7_5e00);
         let mut skip = 0;
+        // The first cursor also holds the minibatch position inside the batch.
         if let Some(c) = start {
-            batcher.restore(&c);
-            rng = Rng::from_state(c.builder_rng);
-            skip = c.group as usize;
+            batcher.restore(c);
+            if let Some(first) = c.first() {
+                rng = Rng::from_state(first.builder_rng);
+                skip = first.group as usize;
+            }
         }
         let mut builder =
             MinibatchBuilder::new(cfg.model, cfg.window, cfg.negative, corpus.vocab.len());
@@ -176,7 +180,7 @@ impl<'a> MinibatchSource<'a> {
             batch_size: cfg.batch_size(),
             batch: Batch::default(),
             centres: Vec::new(),
-            before: Cursor::default(),
+            before: Vec::new(),
             groups: 0,
             next: 0,
             skip,
@@ -187,7 +191,7 @@ impl<'a> MinibatchSource<'a> {
 impl WorkSource<Minibatch> for MinibatchSource<'_> {
     fn fill(&mut self, mb: &mut Minibatch) -> bool {
         while self.next >= self.groups {
-            self.before = self.batcher.cursor();
+            self.before = self.batcher.cursors();
             if !self.batcher.next_batch(&mut self.batch) {
                 return false;
             }
@@ -220,11 +224,12 @@ impl WorkSource<Minibatch> for MinibatchSource<'_> {
             self.builder.finish(mb);
         }
         mb.words = words_at(hi) - if n == 0 { 0 } else { words_at(lo) };
-        mb.cursor = Cursor {
-            group: g as u64 + 1,
-            builder_rng: self.rng.state(),
-            ..self.before
-        };
+        mb.cursors.clear();
+        mb.cursors.extend_from_slice(&self.before);
+        if let Some(first) = mb.cursors.first_mut() {
+            first.group = g as u64 + 1;
+            first.builder_rng = self.rng.state();
+        }
         true
     }
 }
@@ -354,7 +359,8 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
                 run.steps += 1;
             }
             run.done += w.words();
-            run.cursor = w.cursor();
+            run.cursors.clear();
+            run.cursors.extend_from_slice(w.cursors());
             let _ = empty_tx.send(w);
             let stop = super::stop_requested();
             let stopping = match dist.as_deref_mut() {
@@ -366,7 +372,7 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
                     if ds.due(run.done) || stop || want_ck {
                         flow = ds.exchange(rows_of(engine)?, run.done, false, stop, want_ck)?;
                         let state = || Ok(engine.snapshot()?.1);
-                        flow = ds.save_agreed(flow, ck, run.cursor, run.steps, run.cfg, state)?;
+                        flow = ds.save_agreed(flow, ck, &run.cursors, run.steps, run.cfg, state)?;
                     }
                     flow == Flow::Stop
                 }
@@ -375,7 +381,7 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
                         let (model, state) = engine.snapshot()?;
                         // A diverged model never replaces the newest good checkpoint.
                         super::check_model_finite(&model, run.cfg)?;
-                        ck.save(run.done, run.steps, vec![run.cursor], model, state)?;
+                        ck.save(run.done, run.steps, run.cursors.clone(), model, state)?;
                     }
                     stop
                 }
@@ -399,7 +405,7 @@ pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
                 flow = ds.exchange(rows_of(engine)?, run.done, true, false, false)?;
                 // A checkpoint rank 0 or another rank's stop asked for: take part.
                 let state = || Ok(engine.snapshot()?.1);
-                flow = ds.save_agreed(flow, ck, run.cursor, run.steps, run.cfg, state)?;
+                flow = ds.save_agreed(flow, ck, &run.cursors, run.steps, run.cfg, state)?;
             }
             if flow == Flow::Stop {
                 run.interrupted = true;
@@ -458,13 +464,22 @@ pub fn train_with_backend(
     let mut sync = dist.map(|(d, m)| EngineSync::new(d, &clock, m, start));
     let dist = dist.map(|(d, _)| d);
     let (mut run, rank_cfg) = rank_run(cfg, total, true, &clock, dist, resume.as_ref(), reporter);
-    let source = BatchSource::new(corpus, &rank_cfg, &sub, run.start_cursor);
+    let source = BatchSource::new(corpus, &rank_cfg, &sub, run.start_cursors.as_deref());
     let mut engine = SgdEngine::new(backend, &rank_cfg);
     let kernel_seconds = run_pipeline(&mut engine, source, &mut run, ck, 4, 3, sync.as_mut())?;
+    // Atomic adds per word this process trained (every add is atomic only with
+    // `--gpu-updates atomic`).
+    let adds = match cfg.gpu_updates {
+        crate::config::Updates::Atomic => engine.backend.matrix_adds()?,
+        _ => None,
+    };
+    let trained = run.done.saturating_sub(run.start_done).max(1);
     let mut report = TrainReport {
+        atomic_adds_per_word: adds.map(|a| a as f64 / trained as f64),
         upload_bytes_per_word: Some(engine.uploaded as f64 / run.done.max(1) as f64),
         kernel_seconds,
         pairs: cfg.count_pairs.then_some(engine.pairs),
+        streams: Some(cfg.streams),
         ..run.finish()
     };
     finish_distributed(&mut report, sync, dist)?;
@@ -493,7 +508,7 @@ pub fn train_minibatches(
     let mut sync = dist.map(|(d, m)| EngineSync::new(d, &clock, m, start));
     let dist = dist.map(|(d, _)| d);
     let (mut run, rank_cfg) = rank_run(cfg, total, decay, &clock, dist, resume.as_ref(), reporter);
-    let source = MinibatchSource::new(corpus, &rank_cfg, &sub, alias, run.start_cursor);
+    let source = MinibatchSource::new(corpus, &rank_cfg, &sub, alias, run.start_cursors.as_deref());
     let mut mb_engine = MinibatchEngine {
         engine,
         examples: 0,
@@ -507,6 +522,7 @@ pub fn train_minibatches(
         examples as f64 / steps.max(1) as f64
     ));
     report.pairs = Some(examples);
+    report.streams = Some(cfg.streams);
     finish_distributed(&mut report, sync, dist)?;
     Ok(report)
 }
@@ -550,9 +566,12 @@ fn rank_run<'a>(
     };
     let mut run = RunState::new(cfg, total, resume, reporter, lr);
     if let (Some(d), Some(c)) = (dist, resume) {
-        run.start_cursor = c.cursors.get(d.comm.rank()).copied();
-        run.cursor = run.start_cursor.unwrap_or_default();
-        run.steps = run.cursor.step;
+        // Rank r's streams are slots r·S .. (r+1)·S of the checkpoint's cursors.
+        let s = cfg.streams.max(1);
+        let r = d.comm.rank();
+        run.start_cursors = c.cursors.get(r * s..(r + 1) * s).map(<[Cursor]>::to_vec);
+        run.cursors = run.start_cursors.clone().unwrap_or_default();
+        run.steps = run.cursors.first().map_or(0, |c| c.step);
     }
     (run, rank_cfg)
 }
@@ -582,20 +601,27 @@ mod tests {
     use super::*;
 
     /// The minibatch source covers every kept centre word once, in order, splits each
-    /// batch's words exactly, and a resume from any item's cursor reproduces the items
-    /// that followed it.
+    /// batch's words exactly, and a resume from any item's cursors reproduces the items
+    /// that followed it; with one stream and with three.
     #[test]
     fn minibatch_source_covers_the_corpus_and_resumes_exactly() {
+        for streams in [1, 3] {
+            minibatch_source_resumes(streams);
+        }
+    }
+
+    fn minibatch_source_resumes(streams: usize) {
         let corpus = crate::corpus::synthetic_zipf(500, 20_000, 3);
         let cfg = TrainConfig {
             epochs: 2,
             batch_size: Some(300),
             sample: 1e-3,
+            streams,
             ..TrainConfig::default()
         };
         let sub = Subsampler::new(corpus.vocab.counts(), cfg.sample);
         let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
-        let run = |start: Option<Cursor>| {
+        let run = |start: Option<&[Cursor]>| {
             let mut src = MinibatchSource::new(&corpus, &cfg, &sub, &alias, start);
             let mut out = Vec::new();
             let mut mb = Minibatch::default();
@@ -603,7 +629,7 @@ mod tests {
                 out.push((
                     mb.words,
                     mb.examples(),
-                    mb.cursor,
+                    mb.cursors.clone(),
                     (mb.inputs.clone(), mb.outputs.clone()),
                 ));
             }
@@ -615,7 +641,7 @@ mod tests {
         assert!(all.len() >= 2 * 10_000 / 300, "{} items", all.len());
         assert!(all.iter().all(|m| m.1 > 0), "every item has examples");
         for k in [1, all.len() / 3, all.len() - 1] {
-            let again = run(Some(all[k - 1].2));
+            let again = run(Some(&all[k - 1].2));
             assert_eq!(again, all[k..].to_vec(), "resume after item {k}");
         }
     }

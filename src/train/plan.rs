@@ -154,6 +154,13 @@ pub fn train_corpus(
     } else {
         format!("hogwild, {cpu_threads} threads")
     };
+    // The stepped engines' stream count changes what is trained (one stream: as before).
+    let engine_name = match cfg.streams {
+        s if s > 1 && (cfg.minibatches() || engine.is_some()) => {
+            format!("{engine_name}, --streams {s}")
+        }
+        _ => engine_name,
+    };
     let comm = crate::dist::initialized().filter(|c| c.size() > 1);
     let engine_name = match comm {
         Some(c) => format!("{engine_name}, {} MPI ranks", c.size()),

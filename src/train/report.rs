@@ -37,7 +37,12 @@ pub struct TrainReport {
     pub batcher_wait_fraction: Option<f64>,
     /// Seconds the device spent in training kernels (GPU with timestamp queries).
     pub kernel_seconds: Option<f64>,
+    /// Atomic float adds into the matrices per corpus word this process trained, as the GPU
+    /// kernels counted them (GPU SGD engine with `--gpu-updates atomic`).
+    pub atomic_adds_per_word: Option<f64>,
     pub threads: usize,
+    /// Corpus streams read side by side (`--streams`; the stepped engines only).
+    pub streams: Option<usize>,
     /// `sgd`, `adagrad`, `adam` or `rmsprop`.
     pub optimizer: String,
     /// Bytes of the two matrices and of the optimizer state.
@@ -61,7 +66,7 @@ pub struct TrainReport {
 
 impl TrainReport {
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "words": self.words,
             "train_seconds": self.train_seconds,
             "words_per_second": self.words_per_second,
@@ -110,7 +115,10 @@ impl TrainReport {
             "cache_bytes": self.cache_bytes,
             "vocab_prunes": self.vocab_prunes,
             "vocab_table_peak": self.vocab_table_peak,
-        })
+        });
+        v["streams"] = self.streams.into();
+        v["atomic_adds_per_word"] = self.atomic_adds_per_word.into();
+        v
     }
 }
 

@@ -152,10 +152,10 @@ pub struct RunState<'a> {
     pub start_done: u64,
     /// Engine steps taken, including the resumed checkpoint's.
     pub steps: u64,
-    /// Where the producer stood after the last item applied.
-    pub cursor: Cursor,
-    /// The producer's position to resume from, if resuming.
-    pub start_cursor: Option<Cursor>,
+    /// Where the producer's streams stood after the last item applied.
+    pub cursors: Vec<Cursor>,
+    /// The streams' positions to resume from, if resuming.
+    pub start_cursors: Option<Vec<Cursor>>,
     /// Time the engine waited for the producer.
     pub wait: Duration,
     pub interrupted: bool,
@@ -177,15 +177,15 @@ impl<'a> RunState<'a> {
         lr: Box<dyn Fn(u64) -> f32 + 'a>,
     ) -> RunState<'a> {
         let done = resume.map_or(0, |c| c.words_done);
-        let start_cursor = resume.and_then(|c| c.cursors.first().copied());
+        let start_cursors = resume.map(|c| c.cursors.clone());
         RunState {
             cfg,
             total,
             done,
             start_done: done,
             steps: resume.map_or(0, |c| c.steps),
-            cursor: start_cursor.unwrap_or_default(),
-            start_cursor,
+            cursors: start_cursors.clone().unwrap_or_default(),
+            start_cursors,
             wait: Duration::ZERO,
             interrupted: false,
             log: LossLog::default(),
@@ -307,7 +307,10 @@ mod tests {
             (run.done, run.start_done, run.steps, run.words()),
             (600, 600, 7, 0)
         );
-        assert_eq!(run.start_cursor.map(|c| c.pos), Some(42));
+        assert_eq!(
+            run.start_cursors.map(|c| c.iter().map(|c| c.pos).collect()),
+            Some(vec![42])
+        );
     }
 
     #[test]

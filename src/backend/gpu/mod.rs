@@ -169,6 +169,8 @@ pub struct GpuBackend {
     train: wgpu::ComputePipeline,
     train_groups: Vec<wgpu::BindGroup>,
     loss: LossReduction,
+    /// Adds into the matrices the training kernels issued (a u64 as two u32 words).
+    add_count: wgpu::Buffer,
     capacity: usize,
     staging: Vec<u32>,
     ring: StepRing,
@@ -195,6 +197,10 @@ struct Timestamps {
 }
 
 const TS_SLOTS: u64 = 8192;
+
+/// The binding of the training kernels' add counter (`add_count` in matrices.wgsl; 11 is the
+/// subword kernel's row table).
+const ADD_COUNT_BINDING: u32 = 12;
 
 pub(crate) fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
@@ -470,7 +476,8 @@ impl GpuBackend {
                 ctx.info.name,
             )));
         }
-        let storage_needed = 3 + 2 * PARTS as u32 + u32::from(table.is_some());
+        // Tokens, alias table, loss, the matrices' bindings, the add counter, subword rows.
+        let storage_needed = 4 + 2 * PARTS as u32 + u32::from(table.is_some());
         if limits.max_storage_buffers_per_shader_stage < storage_needed {
             return Err(Error::Gpu(format!(
                 "{} allows {} storage buffers per shader stage; the kernels need {storage_needed}. Use --backend cpu",
@@ -530,8 +537,9 @@ impl GpuBackend {
         });
         ctx.queue
             .write_buffer(&alias_buf, 0, bytemuck::cast_slice(alias.as_words()));
-        // A batch ends at the first chunk end past `gpu_batch`, so it can exceed it by a chunk.
-        let capacity = cfg.gpu_batch + crate::batch::MAX_SENTENCE + 2;
+        // Each stream's share of a batch ends at the first chunk end past it, so a batch
+        // can exceed `gpu_batch` by a chunk per stream.
+        let capacity = crate::batch::max_batch_tokens(cfg.gpu_batch, cfg.streams) + 1;
         let tokens: Vec<wgpu::Buffer> = (0..RING)
             .map(|_| {
                 device.create_buffer(&wgpu::BufferDescriptor {
@@ -548,12 +556,19 @@ impl GpuBackend {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
+        let add_count = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("add count"),
+            size: 8,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
         let mut entries = vec![
             storage_entry(0, true),
             storage_entry(1, true),
             storage_entry(2, false),
         ];
         entries.extend((0..2 * PARTS as u32).map(|b| storage_entry(3 + b, false)));
+        entries.push(storage_entry(ADD_COUNT_BINDING, false));
         let sub_rows = match table {
             Some(t) => {
                 if t.words() != vocab {
@@ -619,6 +634,10 @@ impl GpuBackend {
                         binding: 2,
                         resource: loss_out.as_entire_binding(),
                     },
+                    wgpu::BindGroupEntry {
+                        binding: ADD_COUNT_BINDING,
+                        resource: add_count.as_entire_binding(),
+                    },
                 ];
                 for (k, b) in input.iter().chain(&output).chain(&sub_rows).enumerate() {
                     e.push(wgpu::BindGroupEntry {
@@ -666,6 +685,7 @@ impl GpuBackend {
             train,
             train_groups,
             loss,
+            add_count,
             capacity,
             staging: Vec::with_capacity(HEADER_WORDS + capacity),
             ring: StepRing::starting_at(0),
@@ -874,6 +894,14 @@ impl Backend for GpuBackend {
 
     fn download_barrier(&mut self) -> Result<()> {
         self.ring.drain(&self.ctx)
+    }
+
+    fn matrix_adds(&mut self) -> Result<Option<u64>> {
+        self.ring.drain(&self.ctx)?;
+        let mut words = [0u32; 2];
+        self.ctx
+            .copy_to_host(&self.add_count, bytemuck::cast_slice_mut(&mut words))?;
+        Ok(Some(u64::from(words[0]) | (u64::from(words[1]) << 32)))
     }
 
     fn device_seconds(&mut self) -> Result<Option<f64>> {

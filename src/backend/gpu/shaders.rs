@@ -374,7 +374,7 @@ pub fn kernel_workgroup_bytes(kernel: Kernel, p: &KernelParams, chunk: u32) -> u
                 + nout * dim
                 + dim
                 + maxc * nout)
-                + 8 * WORKGROUP as u64
+                + 12 * WORKGROUP as u64
         }
     }
 }
@@ -383,7 +383,7 @@ pub fn kernel_workgroup_bytes(kernel: Kernel, p: &KernelParams, chunk: u32) -> u
 pub fn subword_workgroup_bytes(p: &KernelParams) -> u64 {
     let maxc = 2 * p.window as u64;
     let nout = p.negative as u64 + 1;
-    4 * (maxc + 2 * maxc * nout + 1 + p.dim as u64) + 8 * WORKGROUP as u64
+    4 * (maxc + 2 * maxc * nout + 1 + p.dim as u64) + 12 * WORKGROUP as u64
 }
 
 /// Bytes of workgroup memory the window kernel declares.
@@ -392,5 +392,5 @@ pub fn workgroup_bytes(p: &KernelParams) -> u64 {
     let nout = p.negative as u64 + 1;
     let crows = if p.model == ModelKind::Cbow { 1 } else { maxc };
     let dim = p.dim as u64;
-    4 * (maxc + nout + 1 + crows * dim + nout * dim + dim + 2 * maxc * nout) + 8 * WORKGROUP as u64
+    4 * (maxc + nout + 1 + crows * dim + nout * dim + dim + 2 * maxc * nout) + 12 * WORKGROUP as u64
 }
