@@ -354,6 +354,10 @@ pub struct TrainArgs {
     /// Centre positions per workgroup of the chunk kernel.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub gpu_chunk: u32,
+    /// Invocations per workgroup of the SGD kernels: 32, 64, 128 or 256 (larger workgroups
+    /// share one workgroup's memory among more lanes, which matters at large --dim).
+    #[arg(long, default_value_t = 64)]
+    pub gpu_workgroup: u32,
     /// `sgd`: word2vec's per-window SGD with linearly decaying --alpha. `adagrad`, `adam`,
     /// `rmsprop`: minibatches of --batch-size centre words, sparse (lazy) updates of only the
     /// rows each step uses, constant --alpha [default lr, chosen by a sweep (BENCHMARKS.md): adam 0.01, rmsprop 0.005, adagrad 0.2].
@@ -503,6 +507,7 @@ impl TrainArgs {
                 ReduceArg::Subgroup => Some(crate::config::Reduce::Subgroup),
             },
             gpu_chunk: self.gpu_chunk,
+            gpu_workgroup: self.gpu_workgroup,
             max_binding_bytes: self.max_binding_bytes,
             count_pairs: false,
             shared_negatives: self.shared_negatives,

@@ -294,6 +294,8 @@ pub struct TrainConfig {
     pub gpu_reduce: Option<Reduce>,
     /// Centre positions per workgroup of the chunk kernel.
     pub gpu_chunk: u32,
+    /// Invocations per workgroup of the SGD kernels.
+    pub gpu_workgroup: u32,
     /// CPU skip-gram: noise words drawn once per centre word and shared by its window.
     pub shared_negatives: bool,
     /// Count the GPU's (context, centre) pairs on the host (benchmarks).
@@ -412,6 +414,7 @@ impl Default for TrainConfig {
             gpu_kernel: None,
             gpu_reduce: None,
             gpu_chunk: DEFAULT_GPU_CHUNK,
+            gpu_workgroup: crate::backend::gpu::shaders::WORKGROUP,
             max_binding_bytes: None,
             count_pairs: false,
             dist: crate::dist::DistOptions::default(),
@@ -694,6 +697,12 @@ impl TrainConfig {
         }
         if self.gpu_batch < 1024 {
             return Err(Error::usage("--gpu-batch", "must be at least 1024"));
+        }
+        if !matches!(self.gpu_workgroup, 32 | 64 | 128 | 256) {
+            return Err(Error::usage(
+                "--gpu-workgroup",
+                format!("{} is not one of 32, 64, 128, 256", self.gpu_workgroup),
+            ));
         }
         if !(1..=MAX_STREAMS).contains(&self.streams) {
             return Err(Error::usage(

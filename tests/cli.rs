@@ -163,6 +163,16 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             vec![
                 "--input".into(),
                 good.clone(),
+                "--gpu-workgroup".into(),
+                "100".into(),
+            ],
+            2,
+            "--gpu-workgroup",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
                 "--window".into(),
                 "0".into(),
             ],

@@ -120,6 +120,7 @@ fn gpu(
         gpu_kernel: Some(v.kernel),
         gpu_reduce: Some(v.reduce),
         gpu_chunk: v.chunk,
+        gpu_workgroup: v.workgroup,
         ..TrainConfig::default()
     };
     let g = GpuBackend::new(ctx, m, p, alias, &cfg).expect("GPU backend");
@@ -137,6 +138,7 @@ struct Variant {
     atomics: Atomics,
     reduce: Reduce,
     chunk: u32,
+    workgroup: u32,
 }
 
 /// Every kernel variant the engine can select, with chunks short enough that a test batch
@@ -156,6 +158,21 @@ fn variants() -> Vec<Variant> {
                 atomics,
                 reduce,
                 chunk: 7,
+                workgroup: 64,
+            });
+        }
+        // Other workgroup sizes (`--gpu-workgroup`): wider segments of lanes per dot
+        // product and more lanes per dimension loop.
+        for (atomics, reduce, workgroup) in [
+            (Atomics::Native, Reduce::Subgroup, 256),
+            (Atomics::CompareAndSwap, Reduce::Serial, 32),
+        ] {
+            v.push(Variant {
+                kernel,
+                atomics,
+                reduce,
+                chunk: 7,
+                workgroup,
             });
         }
     }
@@ -447,6 +464,7 @@ fn single_chunk_is_sequential(model: ModelKind, name: &str) {
             atomics,
             reduce,
             chunk: 1024,
+            workgroup: 64,
         };
         let mut gpu = gpu(ctx, &init, params, &alias, None, v);
         let mut seq = CpuReference::new(init.clone(), params, alias.clone());
@@ -514,6 +532,7 @@ fn split_model(ctx: w2v_gpu::backend::gpu::GpuContext) -> (GpuBackend, Model, us
         atomics: Atomics::PORTABLE,
         reduce: Reduce::PORTABLE,
         chunk: 1,
+        workgroup: 64,
     };
     let g = gpu(ctx, &m, p, &alias, Some(10 * dim as u64 * 4), v);
     (g, m, dim)
@@ -599,6 +618,7 @@ fn gpu_subwords(
         max_binding_bytes: max_binding,
         gpu_atomics: Some(v.atomics),
         gpu_reduce: Some(v.reduce),
+        gpu_workgroup: v.workgroup,
         ..TrainConfig::default()
     };
     let g = GpuBackend::with_subwords(ctx, m, p, alias, &cfg, table).expect("GPU backend");

@@ -51,7 +51,10 @@ fn training_kernels_validate_for_all_shapes() {
                         updates,
                         atomics,
                         shaders::Reduce::Serial,
-                        32,
+                        shaders::Launch {
+                            chunk: 32,
+                            workgroup: [32, 64, 128, 256][(dim + window + negative) % 4],
+                        },
                     );
                     let name = format!(
                         "train {kernel:?} {model:?} {updates:?} {atomics:?} d{dim} w{window} n{negative}"
@@ -113,6 +116,7 @@ fn subword_kernels_validate_for_all_shapes() {
                         updates,
                         atomics,
                         shaders::Reduce::Serial,
+                        [32, 64, 128, 256][(dim + window + negative) % 4],
                     );
                     let name = format!(
                         "subword {model:?} {updates:?} {atomics:?} d{dim} w{window} n{negative}"

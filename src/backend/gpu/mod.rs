@@ -184,6 +184,8 @@ pub struct GpuBackend {
     selection: String,
     /// Centre positions per workgroup (1 for the window kernel).
     per_group: usize,
+    /// Invocations per workgroup (`--gpu-workgroup`).
+    workgroup: u32,
     /// Distributed syncs' reads and row kernel.
     sync: rowsync::RowSync,
 }
@@ -437,9 +439,24 @@ impl GpuBackend {
         let limits = &ctx.limits;
         let wg_limit = limits.max_compute_workgroup_storage_size as u64;
         let (reduce, reduce_why) = choose(cfg.gpu_reduce, &ctx)?;
+        let launch = shaders::Launch::of(cfg);
+        if launch.workgroup > limits.max_compute_invocations_per_workgroup
+            || launch.workgroup > limits.max_compute_workgroup_size_x
+        {
+            return Err(Error::usage(
+                "--gpu-workgroup",
+                format!(
+                    "{} runs at most {} invocations per workgroup; use a smaller --gpu-workgroup",
+                    ctx.info.name,
+                    limits
+                        .max_compute_invocations_per_workgroup
+                        .min(limits.max_compute_workgroup_size_x)
+                ),
+            ));
+        }
         let kernel = cfg
             .gpu_kernel
-            .unwrap_or_else(|| shaders::auto_kernel(&params, reduce, cfg.gpu_chunk, wg_limit));
+            .unwrap_or_else(|| shaders::auto_kernel(&params, reduce, launch, wg_limit));
         let kernel = if table.is_some() {
             shaders::Kernel::Window
         } else {
@@ -458,13 +475,13 @@ impl GpuBackend {
             }
             None if params.model == ModelKind::Cbow => format!(
                 "auto: the chunk kernel needs {} bytes of workgroup memory, the adapter has {wg_limit}",
-                shaders::kernel_workgroup_bytes(shaders::Kernel::Chunk, &params, cfg.gpu_chunk)
+                shaders::kernel_workgroup_bytes(shaders::Kernel::Chunk, &params, launch)
             ),
             None => "auto: skip-gram is fastest with a workgroup per window".to_string(),
         };
         let need_wg = match table {
-            Some(_) => shaders::subword_workgroup_bytes(&params),
-            None => shaders::kernel_workgroup_bytes(kernel, &params, cfg.gpu_chunk),
+            Some(_) => shaders::subword_workgroup_bytes(&params, launch.workgroup),
+            None => shaders::kernel_workgroup_bytes(kernel, &params, launch),
         };
         if need_wg > wg_limit {
             return Err(Error::Gpu(format!(
@@ -603,6 +620,7 @@ impl GpuBackend {
                 cfg.gpu_updates,
                 atomics,
                 reduce,
+                launch.workgroup,
             ),
             None => shaders::kernel_source(
                 kernel,
@@ -611,7 +629,7 @@ impl GpuBackend {
                 cfg.gpu_updates,
                 atomics,
                 reduce,
-                cfg.gpu_chunk,
+                launch,
             ),
         };
         // Every lane of the SGD kernels writes the workgroup memory it reads (audited in
@@ -694,6 +712,7 @@ impl GpuBackend {
             kernel,
             selection: format!("kernel {kernel_why}; atomics {atomics_why}; reduce {reduce_why}"),
             reduce,
+            workgroup: launch.workgroup,
             per_group: match kernel {
                 shaders::Kernel::Window => 1,
                 shaders::Kernel::Chunk => cfg.gpu_chunk.max(1) as usize,
@@ -709,11 +728,14 @@ impl GpuBackend {
     /// The kernel variant that runs, for logs and `--json` (`kernel`): the update mode and
     /// how atomic adds are made.
     pub fn kernel_name(&self) -> String {
-        let k = match self.kernel {
+        let mut k = match self.kernel {
             _ if self.subwords => "subword".to_string(),
             shaders::Kernel::Window => "window".to_string(),
             shaders::Kernel::Chunk => format!("chunk {}", self.per_group),
         };
+        if self.workgroup != shaders::WORKGROUP {
+            k += &format!(" (workgroup {})", self.workgroup);
+        }
         let r = self.reduce.name();
         match self.updates {
             shaders::Updates::Racy => format!("{k}, racy updates, {r} sums"),

@@ -20,8 +20,36 @@ pub const SPARSE: &str = include_str!("../../../shaders/sparse.wgsl");
 /// Rows updated with compare-and-swap in [`Updates::Hybrid`] mode.
 pub const HOT_ROWS: u32 = 8192;
 
-/// Invocations per workgroup of the training kernel.
+/// Invocations per workgroup of the training kernels unless `--gpu-workgroup` says
+/// otherwise, and of the minibatch kernels.
 pub const WORKGROUP: u32 = 64;
+
+/// How an SGD kernel is launched: centre positions per workgroup of the chunk kernel and
+/// invocations per workgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Launch {
+    pub chunk: u32,
+    pub workgroup: u32,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Launch {
+            chunk: DEFAULT_CHUNK,
+            workgroup: WORKGROUP,
+        }
+    }
+}
+
+impl Launch {
+    /// `--gpu-chunk` and `--gpu-workgroup`.
+    pub fn of(cfg: &crate::config::TrainConfig) -> Launch {
+        Launch {
+            chunk: cfg.gpu_chunk.max(1),
+            workgroup: cfg.gpu_workgroup,
+        }
+    }
+}
 
 /// One shader module the engines can build: its WGSL after substitution, the entry point,
 /// and the adapter features it needs (the engine selects it only where they are present).
@@ -84,7 +112,7 @@ pub fn variants(
                             updates,
                             atomics,
                             reduce,
-                            DEFAULT_CHUNK,
+                            Launch::default(),
                         ),
                         entry: "train",
                         needs,
@@ -102,6 +130,7 @@ pub fn variants(
                                 updates,
                                 atomics,
                                 reduce,
+                                WORKGROUP,
                             ),
                             entry: "train",
                             needs,
@@ -154,10 +183,10 @@ pub fn variants(
 /// equal quality). With serial sums CBOW needs the chunk kernel's in-order windows for its
 /// quality (analogy 5.2% with the window kernel, 7.2% with the chunk kernel), where it
 /// fits in `wg_limit` bytes of workgroup memory.
-pub fn auto_kernel(params: &KernelParams, reduce: Reduce, chunk: u32, wg_limit: u64) -> Kernel {
+pub fn auto_kernel(params: &KernelParams, reduce: Reduce, launch: Launch, wg_limit: u64) -> Kernel {
     if params.model == ModelKind::Cbow
         && reduce == Reduce::Serial
-        && kernel_workgroup_bytes(Kernel::Chunk, params, chunk) <= wg_limit
+        && kernel_workgroup_bytes(Kernel::Chunk, params, launch) <= wg_limit
     {
         Kernel::Chunk
     } else {
@@ -168,8 +197,8 @@ pub fn auto_kernel(params: &KernelParams, reduce: Reduce, chunk: u32, wg_limit: 
 /// Centre positions per workgroup of the chunk kernel unless `--gpu-chunk` says otherwise.
 pub const DEFAULT_CHUNK: u32 = crate::config::DEFAULT_GPU_CHUNK;
 
-/// The `kernel` variant for `params`, with `rows_per_part` rows per matrix binding and
-/// `chunk` centre positions per workgroup (chunk kernel).
+/// The `kernel` variant for `params`, with `rows_per_part` rows per matrix binding,
+/// launched as `launch` says.
 pub fn kernel_source(
     kernel: Kernel,
     params: &KernelParams,
@@ -177,24 +206,30 @@ pub fn kernel_source(
     updates: Updates,
     atomics: Atomics,
     reduce: Reduce,
-    chunk: u32,
+    launch: Launch,
 ) -> String {
     let cbow = params.model == ModelKind::Cbow;
     let src = match kernel {
         Kernel::Window => format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{CONTEXT}\n{TRAIN}"),
         Kernel::Chunk => format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{CHUNK}"),
     };
-    sgd_source(&src, params, rows_per_part, updates, atomics, reduce)
-        .replace(
-            "{{CROWS}}",
-            &if cbow { 1 } else { 2 * params.window }.to_string(),
-        )
-        .replace("{{CHUNK}}", &chunk.max(1).to_string())
+    sgd_source(
+        &src,
+        params,
+        rows_per_part,
+        (updates, atomics, reduce),
+        launch.workgroup,
+    )
+    .replace(
+        "{{CROWS}}",
+        &if cbow { 1 } else { 2 * params.window }.to_string(),
+    )
+    .replace("{{CHUNK}}", &launch.chunk.max(1).to_string())
 }
 
 /// The subword kernel (`--subwords` on the GPU) for `params`, with `rows_per_part` rows
 /// per matrix binding (the input matrix: `vocab` word rows, then the bucket rows) and a
-/// vocabulary of `vocab` words.
+/// vocabulary of `vocab` words, `workgroup` invocations per workgroup.
 pub fn subword_source(
     params: &KernelParams,
     rows_per_part: u32,
@@ -202,21 +237,27 @@ pub fn subword_source(
     updates: Updates,
     atomics: Atomics,
     reduce: Reduce,
+    workgroup: u32,
 ) -> String {
     let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{SUBWORD}");
-    sgd_source(&src, params, rows_per_part, updates, atomics, reduce)
-        .replace("{{VOCAB}}", &vocab.to_string())
+    sgd_source(
+        &src,
+        params,
+        rows_per_part,
+        (updates, atomics, reduce),
+        workgroup,
+    )
+    .replace("{{VOCAB}}", &vocab.to_string())
 }
 
 /// The substitutions every SGD kernel shares: constants, the matrix accessors for the
-/// update mode, the model, and the dot-product reduction.
+/// update mode, the model, the dot-product reduction and the workgroup size.
 fn sgd_source(
     src: &str,
     params: &KernelParams,
     rows_per_part: u32,
-    updates: Updates,
-    atomics: Atomics,
-    reduce: Reduce,
+    (updates, atomics, reduce): (Updates, Atomics, Reduce),
+    workgroup: u32,
 ) -> String {
     let elem = match (updates, atomics) {
         (Updates::Racy, _) => "f32",
@@ -224,12 +265,17 @@ fn sgd_source(
         (_, Atomics::CompareAndSwap) => "atomic<u32>",
     };
     let cbow = params.model == ModelKind::Cbow;
-    substitute(&expand_access(src, updates, atomics), params, rows_per_part)
-        .replace("{{MATRIX_ELEM}}", elem)
-        .replace("{{CBOW}}", if cbow { "true" } else { "false" })
-        .replace("{{SG_PARAMS}}", reduce_params(reduce))
-        .replace("{{SG_LAYOUT}}", reduce_layout(reduce))
-        .replace("{{SEG_SUM}}", reduce_sum(reduce))
+    substitute(
+        &expand_access(src, updates, atomics),
+        params,
+        rows_per_part,
+        workgroup,
+    )
+    .replace("{{MATRIX_ELEM}}", elem)
+    .replace("{{CBOW}}", if cbow { "true" } else { "false" })
+    .replace("{{SG_PARAMS}}", reduce_params(reduce))
+    .replace("{{SG_LAYOUT}}", reduce_layout(reduce))
+    .replace("{{SEG_SUM}}", reduce_sum(reduce))
 }
 
 /// The entry point's extra builtins for `reduce`.
@@ -279,15 +325,20 @@ pub fn sparse_source(
         OptimizerKind::Rmsprop => 2,
         OptimizerKind::Sgd => 3,
     };
-    substitute(&format!("{COMMON}\n{SPARSE}"), params, rows_per_part)
-        .replace("{{NSTATE}}", &opt.kind.state_vectors().to_string())
-        .replace("{{OPT}}", &code.to_string())
-        .replace("{{BETA1}}", &wgsl_f32(opt.beta1))
-        .replace("{{BETA2}}", &wgsl_f32(opt.beta2))
-        .replace("{{EPS}}", &wgsl_f32(opt.eps))
-        .replace("{{VOCAB}}", &vocab.to_string())
-        .replace("{{MAXEX}}", &max_examples.max(1).to_string())
-        .replace("{{SGD_SUM_LIMIT}}", &wgsl_f32(crate::optim::SGD_SUM_LIMIT))
+    substitute(
+        &format!("{COMMON}\n{SPARSE}"),
+        params,
+        rows_per_part,
+        WORKGROUP,
+    )
+    .replace("{{NSTATE}}", &opt.kind.state_vectors().to_string())
+    .replace("{{OPT}}", &code.to_string())
+    .replace("{{BETA1}}", &wgsl_f32(opt.beta1))
+    .replace("{{BETA2}}", &wgsl_f32(opt.beta2))
+    .replace("{{EPS}}", &wgsl_f32(opt.eps))
+    .replace("{{VOCAB}}", &vocab.to_string())
+    .replace("{{MAXEX}}", &max_examples.max(1).to_string())
+    .replace("{{SGD_SUM_LIMIT}}", &wgsl_f32(crate::optim::SGD_SUM_LIMIT))
 }
 
 /// A WGSL literal that parses to exactly `x` (Rust prints the shortest round-tripping
@@ -349,48 +400,48 @@ fn expand_access(src: &str, updates: Updates, atomics: Atomics) -> String {
     src
 }
 
-fn substitute(src: &str, p: &KernelParams, rows_per_part: u32) -> String {
+fn substitute(src: &str, p: &KernelParams, rows_per_part: u32, workgroup: u32) -> String {
     src.replace("{{DIM}}", &p.dim.to_string())
         .replace("{{WINDOW}}", &p.window.to_string())
         .replace("{{NEG}}", &p.negative.to_string())
-        .replace("{{WG}}", &WORKGROUP.to_string())
+        .replace("{{WG}}", &workgroup.to_string())
         .replace("{{RPP}}", &rows_per_part.to_string())
 }
 
-/// Bytes of workgroup memory `kernel` declares for `p` (`chunk`: positions per workgroup
-/// of the chunk kernel).
-pub fn kernel_workgroup_bytes(kernel: Kernel, p: &KernelParams, chunk: u32) -> u64 {
+/// Bytes of workgroup memory `kernel` declares for `p`, launched as `launch` says.
+pub fn kernel_workgroup_bytes(kernel: Kernel, p: &KernelParams, launch: Launch) -> u64 {
+    let wg = launch.workgroup as u64;
     match kernel {
-        Kernel::Window => workgroup_bytes(p),
+        Kernel::Window => workgroup_bytes(p, launch.workgroup),
         Kernel::Chunk => {
             let maxc = 2 * p.window as u64;
             let ring = maxc + 1;
             let nout = p.negative as u64 + 1;
             let dim = p.dim as u64;
-            let chunk = chunk.max(1) as u64;
+            let chunk = launch.chunk.max(1) as u64;
             4 * (2 * ring * dim
                 + chunk * (1 + p.negative as u64)
                 + nout
                 + nout * dim
                 + dim
                 + maxc * nout)
-                + 12 * WORKGROUP as u64
+                + 12 * wg
         }
     }
 }
 
 /// Bytes of workgroup memory the subword kernel declares.
-pub fn subword_workgroup_bytes(p: &KernelParams) -> u64 {
+pub fn subword_workgroup_bytes(p: &KernelParams, workgroup: u32) -> u64 {
     let maxc = 2 * p.window as u64;
     let nout = p.negative as u64 + 1;
-    4 * (maxc + 2 * maxc * nout + 1 + p.dim as u64) + 12 * WORKGROUP as u64
+    4 * (maxc + 2 * maxc * nout + 1 + p.dim as u64) + 12 * workgroup as u64
 }
 
 /// Bytes of workgroup memory the window kernel declares.
-pub fn workgroup_bytes(p: &KernelParams) -> u64 {
+pub fn workgroup_bytes(p: &KernelParams, workgroup: u32) -> u64 {
     let maxc = 2 * p.window as u64;
     let nout = p.negative as u64 + 1;
     let crows = if p.model == ModelKind::Cbow { 1 } else { maxc };
     let dim = p.dim as u64;
-    4 * (maxc + nout + 1 + crows * dim + nout * dim + dim + 2 * maxc * nout) + 12 * WORKGROUP as u64
+    4 * (maxc + nout + 1 + crows * dim + nout * dim + dim + 2 * maxc * nout) + 12 * workgroup as u64
 }
