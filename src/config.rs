@@ -222,6 +222,8 @@ impl Kernel {
 
 /// Centre positions per workgroup of the chunk kernel unless `--gpu-chunk` says otherwise.
 pub const DEFAULT_GPU_CHUNK: u32 = 32;
+/// Invocations per workgroup of the GPU's SGD kernels unless `--gpu-workgroup` says otherwise.
+pub const DEFAULT_GPU_WORKGROUP: u32 = 64;
 
 /// Output file format for vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -414,7 +416,7 @@ impl Default for TrainConfig {
             gpu_kernel: None,
             gpu_reduce: None,
             gpu_chunk: DEFAULT_GPU_CHUNK,
-            gpu_workgroup: crate::backend::gpu::shaders::WORKGROUP,
+            gpu_workgroup: DEFAULT_GPU_WORKGROUP,
             max_binding_bytes: None,
             count_pairs: false,
             dist: crate::dist::DistOptions::default(),

@@ -22,7 +22,7 @@ pub const HOT_ROWS: u32 = 8192;
 
 /// Invocations per workgroup of the training kernels unless `--gpu-workgroup` says
 /// otherwise, and of the minibatch kernels.
-pub const WORKGROUP: u32 = 64;
+pub const WORKGROUP: u32 = crate::config::DEFAULT_GPU_WORKGROUP;
 
 /// How an SGD kernel is launched: centre positions per workgroup of the chunk kernel and
 /// invocations per workgroup.
