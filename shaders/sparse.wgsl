@@ -257,7 +257,10 @@ fn apply(
             for (var o = occ_lo; o < occ_hi; o++) {
                 let e = mb[mb[10] + o];
                 let n = mb[offsets + e + 1u] - mb[offsets + e];
-                g += (1.0 / f32(n)) * ex[EX_DH + e * DIM + d];
+                // SGD: every row of a bag takes the whole dL/dh, as word2vec.c updates
+                // (cpu_sparse::whole_bag); the adaptive methods the gradient of the mean.
+                let share = select(1.0 / f32(n), 1.0, OPT == 3u);
+                g += share * ex[EX_DH + e * DIM + d];
             }
         }
         var w = rec_get(is_out, row, d);

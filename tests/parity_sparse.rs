@@ -245,6 +245,7 @@ fn adam_split_bindings_match_cpu() {
 #[test]
 fn sgd_matches_cpu() {
     run(OptimizerKind::Sgd, ModelKind::SkipGram, 50, None);
+    run(OptimizerKind::Sgd, ModelKind::Cbow, 50, None);
 }
 
 /// A distributed sync's row access on the minibatch engine's records, split over several

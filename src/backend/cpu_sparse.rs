@@ -9,7 +9,8 @@
 //!    writes only its own entries;
 //! 2. per slot (unique row of the minibatch; in parallel over fixed ranges of slots): sum
 //!    the row's gradient over its occurrences *in example order* (output row:
-//!    `Σ cⱼ·h`, input row: `Σ ∂L/∂h / n`) and apply one optimizer update
+//!    `Σ cⱼ·h`, input row: `Σ ∂L/∂h / n` for a bag of `n` rows, or `Σ ∂L/∂h` for SGD as
+//!    word2vec.c updates, see [`whole_bag`]) and apply one optimizer update
 //!    ([`crate::optim::update_row`]). A row used by many examples gets one update with the
 //!    summed gradient.
 //!
@@ -199,7 +200,20 @@ impl Rows {
     }
 }
 
-/// The summed gradient of slot `s` along its occurrence list, into `g`.
+/// Whether every row of an input bag receives an example's whole `∂L/∂h`: for SGD, as
+/// word2vec.c and fastText update (measured: `--deterministic` CBOW on enwiki, one epoch,
+/// analogy 1.74% with `1/n` shares against 7.8% with whole ones, BENCHMARKS.md); the
+/// adaptive methods take the gradient of the mean, which their per-coordinate scaling makes
+/// nearly scale-free.
+pub fn whole_bag(kind: OptimizerKind) -> bool {
+    kind == OptimizerKind::Sgd
+}
+
+/// The summed gradient of slot `s` along its occurrence list, into `g`. An input slot
+/// receives from each example whose bag holds it `∂L/∂h / n` (the gradient of the mean of
+/// the bag's `n` rows), or with `whole_bag` all of `∂L/∂h` (word2vec.c's and fastText's
+/// update: every context row of a CBOW window, every row of a subword bag, moves by the
+/// whole of it).
 #[inline(always)]
 fn sum_slot<const FMA: bool>(
     out: bool,
@@ -207,6 +221,7 @@ fn sum_slot<const FMA: bool>(
     s: usize,
     ex: (&[f32], &[f32], &[f32]),
     g: &mut [f32],
+    whole_bag: bool,
 ) {
     let dim = g.len();
     let nout = mb.negative + 1;
@@ -223,7 +238,8 @@ fn sum_slot<const FMA: bool>(
         for &e in occ {
             let e = e as usize;
             let n = mb.offsets[e + 1] - mb.offsets[e];
-            axpy::<FMA>(g, 1.0 / n as f32, &dh[e * dim..(e + 1) * dim]);
+            let share = if whole_bag { 1.0 } else { 1.0 / n as f32 };
+            axpy::<FMA>(g, share, &dh[e * dim..(e + 1) * dim]);
         }
     }
 }
@@ -236,8 +252,9 @@ unsafe fn sum_slot_avx2(
     s: usize,
     ex: (&[f32], &[f32], &[f32]),
     g: &mut [f32],
+    whole_bag: bool,
 ) {
-    sum_slot::<true>(out, mb, s, ex, g)
+    sum_slot::<true>(out, mb, s, ex, g, whole_bag)
 }
 
 /// [`sum_slot`] with the same instruction choice as the threaded path.
@@ -247,13 +264,14 @@ fn sum_slot_dispatch(
     s: usize,
     ex: (&[f32], &[f32], &[f32]),
     g: &mut [f32],
+    whole_bag: bool,
 ) {
     #[cfg(target_arch = "x86_64")]
     if have_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
-        return unsafe { sum_slot_avx2(out, mb, s, ex, g) };
+        return unsafe { sum_slot_avx2(out, mb, s, ex, g, whole_bag) };
     }
-    sum_slot::<false>(out, mb, s, ex, g)
+    sum_slot::<false>(out, mb, s, ex, g, whole_bag)
 }
 
 /// Phase 2 for the slots `range` of one matrix: sum each slot's gradient along its
@@ -280,7 +298,7 @@ fn slots_impl<const FMA: bool>(
                 mb.in_rows[s + 1]
             } as usize);
         }
-        sum_slot::<FMA>(out, mb, s, ex, g);
+        sum_slot::<FMA>(out, mb, s, ex, g, whole_bag(opt.kind));
         if opt.kind == OptimizerKind::Sgd {
             // Minibatch SGD: at most SGD_SUM_LIMIT gradients' worth per row (see `optim`).
             let n = if out {
@@ -512,7 +530,8 @@ impl CpuSparse {
                 if s == SKIP {
                     g.iter_mut().for_each(|x| *x = 0.0);
                 } else {
-                    sum_slot_dispatch(out, mb, s as usize, (&self.h, &self.dh, &self.coef), &mut g);
+                    let ex = (&self.h[..], &self.dh[..], &self.coef[..]);
+                    sum_slot_dispatch(out, mb, s as usize, ex, &mut g, whole_bag(opt.kind));
                 }
                 update_row(
                     &opt,
@@ -534,11 +553,12 @@ impl CpuSparse {
         let ex = (&self.h[..], &self.dh[..], &self.coef[..]);
         let mut gi = vec![0.0f32; mb.in_rows.len() * dim];
         let mut go = vec![0.0f32; mb.out_rows.len() * dim];
+        let whole = whole_bag(self.opt.kind);
         for (s, g) in gi.chunks_exact_mut(dim).enumerate() {
-            sum_slot_dispatch(false, mb, s, ex, g);
+            sum_slot_dispatch(false, mb, s, ex, g, whole);
         }
         for (s, g) in go.chunks_exact_mut(dim).enumerate() {
-            sum_slot_dispatch(true, mb, s, ex, g);
+            sum_slot_dispatch(true, mb, s, ex, g, whole);
         }
         (gi, go)
     }
@@ -667,6 +687,39 @@ mod tests {
         }
         assert_eq!(e.model.input[20..24], [7.0; 4]);
         assert_eq!(e.model.input[..20], stepped.input[..20]);
+    }
+
+    /// An input slot's gradient sums, over the examples whose bag holds it, the whole
+    /// `∂L/∂h` for SGD (word2vec.c's CBOW update) and `∂L/∂h / n` for the adaptive methods.
+    #[test]
+    fn sgd_gives_every_bag_row_the_whole_gradient() {
+        let mb = batch(ModelKind::Cbow);
+        for kind in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+            let mut e = setup(kind, false);
+            let (grads_in, _) = e.slot_gradients(&mb);
+            let mut bags = 0;
+            for s in 0..mb.in_rows.len() {
+                let mut want = [0.0f32; 4];
+                let occ = mb.in_occ_offsets[s] as usize..mb.in_occ_offsets[s + 1] as usize;
+                for &ex in &mb.in_occ[occ] {
+                    let ex = ex as usize;
+                    let n = (mb.offsets[ex + 1] - mb.offsets[ex]) as f32;
+                    bags += usize::from(n > 1.0);
+                    let share = if kind == OptimizerKind::Sgd {
+                        1.0
+                    } else {
+                        1.0 / n
+                    };
+                    for (w, d) in want.iter_mut().zip(&e.dh[ex * 4..ex * 4 + 4]) {
+                        *w += share * d;
+                    }
+                }
+                for (g, w) in grads_in[s * 4..s * 4 + 4].iter().zip(want) {
+                    assert!((g - w).abs() <= 1e-6 * (1.0 + w.abs()), "{kind:?} slot {s}");
+                }
+            }
+            assert!(bags > 0, "the batch has bags of several context words");
+        }
     }
 
     /// The summed slot gradients equal a finite-difference derivative of the step loss.
