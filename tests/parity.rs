@@ -862,13 +862,8 @@ fn expected_adds(
             match kernel {
                 Kernel::Window => rows += distinct(&ctx) + distinct(&out),
                 Kernel::Chunk => {
-                    // window_at's context positions: lo..=lo + ctx.len() without c.
-                    let eff = w2v_gpu::backend::cpu::effective_window(key, c, p.window);
-                    let mut lo = c;
-                    while lo > 0 && c - (lo - 1) <= eff && tokens[lo - 1] != SENTENCE_END {
-                        lo -= 1;
-                    }
-                    touched.extend((lo..=lo + ctx.len()).filter(|&q| q != c));
+                    let (lo, hi) = w2v_gpu::backend::cpu::window_span(tokens, c, key, p.window);
+                    touched.extend((lo..=hi).filter(|&q| q != c));
                     let live = out.iter().enumerate();
                     rows += live.filter(|&(j, &o)| j == 0 || o != out[0]).count() as u64;
                 }

@@ -659,6 +659,21 @@ pub fn effective_window(key: u32, pos: usize, window: usize) -> usize {
     (w - mulhi(rand_at(key, pos as u32, 0), w)) as usize
 }
 
+/// The context positions `lo..=hi` (the centre among them) of centre position `pos`: its
+/// effective window cut at sentence ends, as the kernels' `window_span`.
+pub fn window_span(tokens: &[u32], pos: usize, key: u32, window: usize) -> (usize, usize) {
+    let eff = effective_window(key, pos, window);
+    let mut lo = pos;
+    while lo > 0 && pos - (lo - 1) <= eff && tokens[lo - 1] != SENTENCE_END {
+        lo -= 1;
+    }
+    let mut hi = pos;
+    while hi + 1 < tokens.len() && hi + 1 - pos <= eff && tokens[hi + 1] != SENTENCE_END {
+        hi += 1;
+    }
+    (lo, hi)
+}
+
 /// The ids a centre position works on: its context words (positions `lo..=hi` except the
 /// centre, inside the chunk) and its output words (centre first, then K noise words).
 pub fn window_at(
@@ -668,15 +683,7 @@ pub fn window_at(
     params: &KernelParams,
     alias: &AliasTable,
 ) -> (Vec<u32>, Vec<u32>) {
-    let eff = effective_window(key, pos, params.window);
-    let mut lo = pos;
-    while lo > 0 && pos - (lo - 1) <= eff && tokens[lo - 1] != SENTENCE_END {
-        lo -= 1;
-    }
-    let mut hi = pos;
-    while hi + 1 < tokens.len() && hi + 1 - pos <= eff && tokens[hi + 1] != SENTENCE_END {
-        hi += 1;
-    }
+    let (lo, hi) = window_span(tokens, pos, key, params.window);
     let ctx: Vec<u32> = (lo..=hi).filter(|&c| c != pos).map(|c| tokens[c]).collect();
     let mut out = vec![tokens[pos]];
     for j in 0..params.negative as u32 {

@@ -12,13 +12,14 @@ pub mod sparse;
 use context::describe as describe_adapter;
 pub use context::GpuContext;
 
-use crate::backend::{Backend, KernelParams, Rate, StepLoss, SyncRows};
+use crate::backend::{Backend, KernelParams, Rate, StepLoss};
 use crate::batch::Batch;
 use crate::config::{FeatureVariant, ModelKind, TrainConfig};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::sampling::AliasTable;
 use crate::subword::SubwordTable;
+use rowsync::RowHost;
 use std::collections::VecDeque;
 
 /// u32 words before the tokens in each upload: rate at the first position (f32 bits), RNG
@@ -774,21 +775,9 @@ impl GpuBackend {
         self.ctx.backend_name()
     }
 
-    /// Where the rows of the input (`output` false) or output matrix live: the input's
-    /// word and bucket rows, or the output's word rows.
-    fn rows(&self, output: bool) -> rowsync::Rows<'_> {
-        rowsync::Rows {
-            parts: if output { &self.output } else { &self.input },
-            rows_per_part: self.split.rows_per_part,
-            rows: if output { self.vocab } else { self.in_rows },
-            dim: self.params.dim,
-            stride: self.params.dim,
-        }
-    }
-
     /// Rows `lo..hi` of a matrix, copied to the host (the caller waits for the steps).
     fn copy_rows(&self, output: bool, lo: usize, hi: usize) -> Result<Vec<f32>> {
-        let m = self.rows(output);
+        let m = self.matrix_rows(output);
         let d = m.dim;
         let mut out = vec![0f32; hi.min(m.rows).saturating_sub(lo) * d];
         for (buf, a, b, offset) in m.spans(lo, hi) {
@@ -800,23 +789,20 @@ impl GpuBackend {
     }
 }
 
-impl SyncRows for GpuBackend {
-    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        self.sync
-            .apply(&self.ctx, &self.rows(output), lo, rows, true)
+impl RowHost for GpuBackend {
+    fn row_sync(&self) -> (&GpuContext, &rowsync::RowSync) {
+        (&self.ctx, &self.sync)
     }
 
-    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
-        self.sync.begin_read(&self.ctx, &self.rows(output), lo, hi)
-    }
-
-    fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
-        self.sync.finish_reads(&self.ctx)
-    }
-
-    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        self.sync
-            .apply(&self.ctx, &self.rows(output), lo, rows, false)
+    /// The input's word and bucket rows, or the output's word rows: weights alone.
+    fn matrix_rows(&self, output: bool) -> rowsync::Rows<'_> {
+        rowsync::Rows {
+            parts: if output { &self.output } else { &self.input },
+            rows_per_part: self.split.rows_per_part,
+            rows: if output { self.vocab } else { self.in_rows },
+            dim: self.params.dim,
+            stride: self.params.dim,
+        }
     }
 }
 

@@ -5,7 +5,41 @@
 //! state, which a sync neither reads nor changes.
 
 use super::{pipeline, shaders, storage_entry, GpuContext};
+use crate::backend::SyncRows;
 use crate::error::{Error, Result};
+
+/// A GPU engine whose distributed syncs go through its [`RowSync`]: it names its context,
+/// its `RowSync` and where each matrix's rows live, and its [`SyncRows`] follows (the SGD
+/// engine's rows are its weights, the minibatch engine's its row records).
+pub(crate) trait RowHost {
+    fn row_sync(&self) -> (&GpuContext, &RowSync);
+    /// The rows of the input (`output` false) or output matrix.
+    fn matrix_rows(&self, output: bool) -> Rows<'_>;
+}
+
+/// Row access for distributed syncs, queued between steps: reads at their point in the
+/// queue, exact adds and overwrites of the weights.
+impl<T: RowHost> SyncRows for T {
+    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        let (ctx, sync) = self.row_sync();
+        sync.apply(ctx, &self.matrix_rows(output), lo, rows, true)
+    }
+
+    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
+        let (ctx, sync) = self.row_sync();
+        sync.begin_read(ctx, &self.matrix_rows(output), lo, hi)
+    }
+
+    fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
+        let (ctx, sync) = self.row_sync();
+        sync.finish_reads(ctx)
+    }
+
+    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+        let (ctx, sync) = self.row_sync();
+        sync.apply(ctx, &self.matrix_rows(output), lo, rows, false)
+    }
+}
 
 /// Where a matrix's rows live: `parts[p]` holds rows `p · rows_per_part ..`, `rows` in all.
 pub(crate) struct Rows<'a> {

@@ -15,7 +15,7 @@ use super::context::{describe, GpuContext};
 use super::{
     pipeline, shaders, split_rows, storage_entry, LossReduction, Split, StepRing, PARTS, RING,
 };
-use crate::backend::{KernelParams, SparseBackend, StepLoss, SyncRows};
+use crate::backend::{KernelParams, SparseBackend, StepLoss};
 use crate::error::{Error, Result};
 use crate::minibatch::{Minibatch, MinibatchBuilder};
 use crate::model::Model;
@@ -294,10 +294,13 @@ impl GpuSparse {
     }
 }
 
-impl GpuSparse {
-    /// Where the records of the input (`output` false) or output matrix live: the weights,
-    /// then the optimizer state, which a sync leaves alone.
-    fn rows(&self, output: bool) -> super::rowsync::Rows<'_> {
+impl super::rowsync::RowHost for GpuSparse {
+    fn row_sync(&self) -> (&GpuContext, &super::rowsync::RowSync) {
+        (&self.ctx, &self.sync)
+    }
+
+    /// The row records: the weights, then the optimizer state, which a sync leaves alone.
+    fn matrix_rows(&self, output: bool) -> super::rowsync::Rows<'_> {
         super::rowsync::Rows {
             parts: if output { &self.output } else { &self.input },
             rows_per_part: self.split.rows_per_part,
@@ -305,27 +308,6 @@ impl GpuSparse {
             dim: self.params.dim,
             stride: self.rec,
         }
-    }
-}
-
-/// Row access for distributed syncs: the weights of the row records, queued between steps.
-impl SyncRows for GpuSparse {
-    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        self.sync
-            .apply(&self.ctx, &self.rows(output), lo, rows, true)
-    }
-
-    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
-        self.sync.begin_read(&self.ctx, &self.rows(output), lo, hi)
-    }
-
-    fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
-        self.sync.finish_reads(&self.ctx)
-    }
-
-    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        self.sync
-            .apply(&self.ctx, &self.rows(output), lo, rows, false)
     }
 }
 
