@@ -139,6 +139,8 @@ row swsg100cpu skipgram 100 "CPU, --subwords, $NCPU threads" -- $C $S
 row swcb100 cbow 100 "GPU, --subwords" -- $V $S
 row swcb100cpu cbow 100 "CPU, --subwords, $NCPU threads" -- $C $S
 row swsg300 skipgram 300 "GPU, --subwords" -- $V $S
+# Subwords on the minibatch engine (bucket rows with Adam's state in the input records).
+row swadam100 skipgram 100 "GPU, --subwords, lazy Adam lr 0.03" -- $V $S --optimizer adam --alpha 0.03
 row adam100 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512" -- $V --optimizer adam --alpha 0.01
 row adagrad100 skipgram 100 "GPU, lazy Adagrad lr 0.05, batch 512" -- $V --optimizer adagrad --alpha 0.05
 row adam100cpu skipgram 100 "CPU, lazy Adam lr 0.01, $NCPU threads" -- $C --optimizer adam --alpha 0.01

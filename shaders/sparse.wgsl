@@ -21,7 +21,9 @@ const OPT: u32 = {{OPT}}u;
 const BETA1: f32 = {{BETA1}};
 const BETA2: f32 = {{BETA2}};
 const EPS: f32 = {{EPS}};
-const VOCAB: u32 = {{VOCAB}}u;
+// Input rows (the vocabulary's, then any subword bucket rows): Adam's output-row counts
+// follow the input rows' in `aux`.
+const IN_ROWS: u32 = {{IN_ROWS}}u;
 const SGD_SUM_LIMIT: f32 = {{SGD_SUM_LIMIT}};
 // Values of one record kept per invocation (DIM / WG rounded up).
 const DPT: u32 = (DIM + WG - 1u) / WG;
@@ -215,7 +217,7 @@ fn apply(
     var rate = lr;
     var eps_t = EPS;
     if (OPT == 1u) {
-        let ti = row + select(0u, VOCAB, is_out);
+        let ti = row + select(0u, IN_ROWS, is_out);
         if (lid == 0u) {
             t_shared = aux[ti] + 1u;
             aux[ti] = t_shared;

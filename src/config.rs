@@ -607,18 +607,6 @@ impl TrainConfig {
                     "chunk has no subword variant; with --subwords the GPU runs the subword kernel (leave --gpu-kernel at auto)",
                 ));
             }
-            if p.maxn > 0
-                && self.minibatches()
-                && !matches!(self.backend, BackendKind::Cpu | BackendKind::Auto)
-            {
-                return Err(Error::usage(
-                    "--subwords",
-                    format!(
-                        "the minibatch engine (--optimizer adagrad/adam/rmsprop, --deterministic) trains subwords on the CPU only; use --backend cpu, not {}, or --optimizer sgd for the GPU's subword kernel",
-                        self.backend.name()
-                    ),
-                ));
-            }
         } else if self.fasttext_bin.is_some() {
             return Err(Error::usage(
                 "--fasttext-bin",

@@ -267,17 +267,39 @@ impl MinibatchBuilder {
 
     /// Upper bounds for a minibatch of `batch_size` centre positions: (examples, input
     /// slot entries, input slots, output slots), for sizing device buffers.
-    pub fn capacity(&self, batch_size: usize, vocab: usize) -> (usize, usize, usize, usize) {
-        let ctx = 2 * self.window;
-        let examples = match self.model {
-            ModelKind::SkipGram => batch_size * ctx,
-            ModelKind::Cbow => batch_size,
-        };
-        let inputs = batch_size * ctx;
-        let in_slots = (batch_size + ctx).min(vocab);
-        let out_slots = (batch_size + examples * self.negative).min(vocab);
-        (examples, inputs, in_slots, out_slots)
+    pub fn capacity(&self, batch_size: usize) -> (usize, usize, usize, usize) {
+        let bag = self.subwords.as_ref().map_or(1, |t| t.max_bag());
+        capacity(
+            self.model,
+            self.window,
+            self.negative,
+            batch_size,
+            (self.slot_in.len(), self.slot_out.len()),
+            bag,
+        )
     }
+}
+
+/// [`MinibatchBuilder::capacity`] from the settings: `rows` are the input and output
+/// matrices' rows (the input's include the subword buckets), `bag` the most input rows one
+/// word brings (1 without subwords; [`SubwordTable::max_bag`] with them).
+pub fn capacity(
+    model: ModelKind,
+    window: usize,
+    negative: usize,
+    batch_size: usize,
+    (in_rows, out_rows): (usize, usize),
+    bag: usize,
+) -> (usize, usize, usize, usize) {
+    let ctx = 2 * window;
+    let examples = match model {
+        ModelKind::SkipGram => batch_size * ctx,
+        ModelKind::Cbow => batch_size,
+    };
+    let inputs = batch_size * ctx * bag;
+    let in_slots = ((batch_size + ctx) * bag).min(in_rows);
+    let out_slots = (batch_size + examples * negative).min(out_rows);
+    (examples, inputs, in_slots, out_slots)
 }
 
 /// Groups `(slot, value)` entries by slot, keeping their order within a slot (CSR).
@@ -356,7 +378,7 @@ mod tests {
             assert!(![(in_row, pos_row), (pos_row, in_row)].contains(&(3, 2)));
         }
         assert!(b.slot_in.iter().all(|&s| s == SKIP));
-        let (ex, _, ins, outs) = b.capacity(7, 6);
+        let (ex, _, ins, outs) = b.capacity(7);
         assert!(mb.examples() <= ex && mb.in_rows.len() <= ins && mb.out_rows.len() <= outs);
     }
 
@@ -392,6 +414,16 @@ mod tests {
             let positive = mb.out_rows[mb.example_outputs(e)[0] as usize];
             assert!(positive == 0 || positive == 2, "a context word: {positive}");
         }
+        // The device buffers' bounds hold bags: every word's rows, not one per word.
+        let (ex, inputs, ins, outs) = b.capacity(1);
+        assert_eq!(
+            table.max_bag(),
+            6,
+            "own row, <a ab b> and <ab ab> of \"ab\""
+        );
+        assert!(mb.examples() <= ex && mb.inputs.len() <= inputs);
+        assert!(mb.in_rows.len() <= ins && mb.out_rows.len() <= outs);
+        assert!(inputs >= 2 * table.max_bag());
         let mut mb = Minibatch::default();
         let mut b =
             MinibatchBuilder::new(ModelKind::Cbow, 1, 2, 4).with_subwords(table.clone(), 50);

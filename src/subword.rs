@@ -90,6 +90,15 @@ impl SubwordTable {
         &self.rows[self.offsets[w as usize]..self.offsets[w as usize + 1]]
     }
 
+    /// The most rows one word's bag holds (its own row and its n-gram rows).
+    pub fn max_bag(&self) -> usize {
+        self.offsets
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or(1)
+    }
+
     /// Words in the table.
     pub fn words(&self) -> usize {
         self.offsets.len() - 1

@@ -251,19 +251,6 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             vec![
                 "--input".into(),
                 good.clone(),
-                "--subwords".into(),
-                "--optimizer".into(),
-                "adam".into(),
-                "--backend".into(),
-                "vulkan".into(),
-            ],
-            2,
-            "--subwords",
-        ),
-        (
-            vec![
-                "--input".into(),
-                good.clone(),
                 "--hs".into(),
                 "--optimizer".into(),
                 "adam".into(),
@@ -1409,4 +1396,58 @@ fn subword_model_round_trip(backend: &str) {
     let o = w2v(&["similar", "--vectors", &corpus, &known]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("header"), "{}", stderr(&o));
+}
+
+/// `--subwords` with the GPU's minibatch engine: the bucket rows sit in the input records
+/// beside their optimizer state, so a `--bucket` that fits the SGD kernel's bindings can be
+/// too large for Adam's three vectors a row; that is refused before training, naming
+/// `--bucket`, the state and the largest count that fits, and an earlier output stays.
+/// The bindings are forced to 1 MiB so that the case is the same on every adapter.
+#[test]
+fn gpu_minibatch_subwords_refuse_buckets_that_do_not_fit() {
+    if common::gpu_or_skip("gpu_minibatch_subwords_refuse_buckets_that_do_not_fit").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let c = small_corpus(dir.path());
+    let out = dir.path().join("v.txt");
+    std::fs::write(&out, "earlier output\n").unwrap();
+    let backend = common::test_backend().name();
+    let args = |opt: &str| {
+        vec![
+            "train".to_string(),
+            "--input".into(),
+            c.clone(),
+            "--output".into(),
+            out.display().to_string(),
+            "--backend".into(),
+            backend.into(),
+            "--subwords".into(),
+            "--bucket".into(),
+            "5000".into(),
+            "--dim".into(),
+            "100".into(),
+            "--epochs".into(),
+            "1".into(),
+            "--optimizer".into(),
+            opt.into(),
+            "--max-binding-bytes".into(),
+            "1048576".into(),
+        ]
+    };
+    // 5,040 rows × 300 floats × 4 bytes = 5.8 MiB > 4 bindings of 1 MiB.
+    let a = args("adam");
+    let r = w2v(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let e = stderr(&r);
+    assert_eq!(r.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("--bucket") && e.contains("optimizer state") && e.contains("use --bucket"),
+        "{e}"
+    );
+    assert!(!e.contains("panicked"), "{e}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "earlier output\n");
+    // The same buckets without state (100 floats a row: 1.9 MiB) fit and train.
+    let s = args("sgd");
+    let r = w2v(&s.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
 }

@@ -438,8 +438,8 @@ fn a_dead_rank_ends_the_job() {
 /// engine family on the CPU: the ranks sync between steps (tier syncs of the prefix, full
 /// syncs at epoch ends), end with identical matrices, and learn the planted topics as the
 /// CPU on 2 ranks does (nearest-neighbour purity within 0.1; a random model scores 1/8).
-/// SGD: the GPU engine against the Hogwild trainer; lazy Adam: the GPU minibatch engine
-/// against the CPU's.
+/// SGD: the GPU engine against the Hogwild trainer; lazy Adam, without and with subwords:
+/// the GPU minibatch engine against the CPU's.
 #[test]
 fn gpu_ranks_agree_and_learn_like_the_cpu() {
     let test = "gpu_ranks_agree_and_learn_like_the_cpu";
@@ -454,9 +454,20 @@ fn gpu_ranks_agree_and_learn_like_the_cpu() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("topics.txt");
     std::fs::write(&corpus, common::topic_corpus(8, 25, 1500, 12, 42)).unwrap();
-    let engines: [&[&str]; 2] = [
+    let engines: [&[&str]; 3] = [
         &["--gpu-batch", "1024"],
         &["--optimizer", "adam", "--batch-size", "256"],
+        // Subword bucket rows in the minibatch engine's input records (synced as input
+        // rows past the vocabulary).
+        &[
+            "--optimizer",
+            "adam",
+            "--batch-size",
+            "256",
+            "--subwords",
+            "--bucket",
+            "2000",
+        ],
     ];
     for engine in engines {
         let mut purities = Vec::new();

@@ -182,7 +182,12 @@ pub fn train_corpus(
     }
     if let Some(p) = cfg.active_subwords() {
         if let Some(ctx) = &engine {
-            gpu::check_subwords_fit(ctx, cfg, corpus.vocab.len(), p.bucket, cfg.dim)?;
+            let state = if cfg.minibatches() {
+                cfg.optim_params().kind.state_vectors()
+            } else {
+                0
+            };
+            gpu::check_subwords_fit(ctx, cfg, corpus.vocab.len(), p.bucket, cfg.dim, state)?;
         }
         let bytes = (p.bucket * cfg.dim * 4) as f64;
         reporter.note(&format!(
@@ -350,15 +355,32 @@ fn train_sparse_corpus(
             vocab,
         }),
         None => Box::new(CpuSparse::new(model, state, opt).with_threads(cfg.threads)),
-        Some(ctx) => Box::new(gpu::sparse::GpuSparse::new(
-            ctx,
-            &model,
-            &state,
-            params,
-            opt,
-            cfg.batch_size(),
-            cfg.max_binding_bytes,
-        )?),
+        Some(ctx) => {
+            let subwords = cfg.active_subwords().filter(|_| in_rows > vocab);
+            let bag = subwords.map_or(1, |p| {
+                crate::subword::SubwordTable::new(corpus.vocab.words(), &p).max_bag()
+            });
+            let model = if subwords.is_some() {
+                model.merged_subwords()
+            } else {
+                model
+            };
+            let gpu = gpu::sparse::GpuSparse::new(
+                ctx,
+                &model,
+                &state,
+                params,
+                opt,
+                cfg.batch_size(),
+                bag,
+                cfg.max_binding_bytes,
+            )?;
+            if subwords.is_some() {
+                Box::new(crate::backend::SubwordSparse { inner: gpu, vocab })
+            } else {
+                Box::new(gpu)
+            }
+        }
     };
     reporter.note(&format!(
         "training on {} with {} (lazy{}), minibatches of {} centre words, lr {}",

@@ -128,27 +128,39 @@ pub fn max_binding(ctx: &GpuContext, cfg: &TrainConfig) -> u64 {
     cfg.max_binding_bytes.map_or(max, |forced| max.min(forced))
 }
 
-/// Whether `vocab` word rows and `bucket` subword rows of `dim` floats fit the input
-/// matrix's bindings on `ctx`; checked before the model is allocated, so that a bucket
-/// count the device cannot hold is refused at once, naming the largest that fits.
+/// Whether `vocab` word rows and `bucket` subword rows of `dim` floats, each with
+/// `state` optimizer vectors beside it (0 for SGD's kernels; the minibatch engine's row
+/// records hold Adam's 2, Adagrad's and RMSprop's 1), fit the input matrix's bindings on
+/// `ctx`; checked before the model is allocated, so that a bucket count the device cannot
+/// hold is refused at once, naming the largest that fits.
 pub fn check_subwords_fit(
     ctx: &GpuContext,
     cfg: &TrainConfig,
     vocab: usize,
     bucket: usize,
     dim: usize,
+    state: usize,
 ) -> Result<()> {
     let binding = max_binding(ctx, cfg);
-    if split_rows(vocab + bucket, dim, binding).is_ok() {
+    let rec = dim * (1 + state);
+    if split_rows(vocab + bucket, rec, binding).is_ok() {
         return Ok(());
     }
-    let rpp = (binding / (dim as u64 * 4)) as usize;
+    let rpp = (binding / (rec as u64 * 4)) as usize;
     let fit = (PARTS * rpp).saturating_sub(vocab);
+    let row = if state > 0 {
+        format!(
+            "--dim {dim} (+ {state} optimizer state vector{})",
+            if state > 1 { "s" } else { "" }
+        )
+    } else {
+        format!("--dim {dim}")
+    };
     Err(Error::usage(
         "--bucket",
         format!(
-            "{vocab} word rows + {bucket} subword buckets × --dim {dim} = {} MiB do not fit the input matrix's {PARTS} storage bindings of at most {} MiB on {}; use --bucket {fit} or less, a smaller --dim, or --backend cpu",
-            ((vocab + bucket) as u64 * dim as u64 * 4) >> 20,
+            "{vocab} word rows + {bucket} subword buckets × {row} = {} MiB do not fit the input matrix's {PARTS} storage bindings of at most {} MiB on {}; use --bucket {fit} or less, a smaller --dim, or --backend cpu",
+            ((vocab + bucket) as u64 * rec as u64 * 4) >> 20,
             binding >> 20,
             ctx.info.name
         ),
@@ -508,7 +520,7 @@ impl GpuBackend {
         let in_rows = vocab + buckets;
         // Bindings must be multiples of 4 bytes; rows are.
         if buckets > 0 {
-            check_subwords_fit(&ctx, cfg, vocab, buckets, dim)?;
+            check_subwords_fit(&ctx, cfg, vocab, buckets, dim, 0)?;
         }
         let split = split_rows(in_rows, dim, max_binding(&ctx, cfg))?;
         let device = &ctx.device;

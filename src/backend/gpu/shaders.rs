@@ -310,13 +310,13 @@ fn reduce_sum(reduce: Reduce) -> &'static str {
 }
 
 /// The minibatch optimizer kernels (`grad`, `apply`) for `params` and `opt`, with
-/// `rows_per_part` row records per matrix binding, `vocab` rows per matrix and room for
-/// `max_examples` examples per step.
+/// `rows_per_part` row records per matrix binding, `in_rows` input rows (the vocabulary's,
+/// then any subword bucket rows) and room for `max_examples` examples per step.
 pub fn sparse_source(
     params: &KernelParams,
     opt: &OptimParams,
     rows_per_part: u32,
-    vocab: usize,
+    in_rows: usize,
     max_examples: usize,
 ) -> String {
     let code = match opt.kind {
@@ -336,7 +336,7 @@ pub fn sparse_source(
     .replace("{{BETA1}}", &wgsl_f32(opt.beta1))
     .replace("{{BETA2}}", &wgsl_f32(opt.beta2))
     .replace("{{EPS}}", &wgsl_f32(opt.eps))
-    .replace("{{VOCAB}}", &vocab.to_string())
+    .replace("{{IN_ROWS}}", &in_rows.to_string())
     .replace("{{MAXEX}}", &max_examples.max(1).to_string())
     .replace("{{SGD_SUM_LIMIT}}", &wgsl_f32(crate::optim::SGD_SUM_LIMIT))
 }

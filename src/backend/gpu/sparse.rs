@@ -17,7 +17,7 @@ use super::{
 };
 use crate::backend::{KernelParams, SparseBackend, StepLoss};
 use crate::error::{Error, Result};
-use crate::minibatch::{Minibatch, MinibatchBuilder};
+use crate::minibatch::Minibatch;
 use crate::model::Model;
 use crate::optim::{OptimParams, OptimState};
 
@@ -28,7 +28,11 @@ pub struct GpuSparse {
     ctx: GpuContext,
     params: KernelParams,
     opt: OptimParams,
+    /// Output rows (the vocabulary).
     vocab: usize,
+    /// Input rows: the vocabulary's, then with subwords the bucket rows
+    /// ([`Model::merged_subwords`]).
+    in_rows: usize,
     split: Split,
     /// Floats per row record: weights then state.
     rec: usize,
@@ -53,7 +57,11 @@ pub struct GpuSparse {
 
 impl GpuSparse {
     /// Uploads the model and its state (interleaved into row records) and builds the
-    /// kernels, sized for minibatches of `batch_size` centre words.
+    /// kernels, sized for minibatches of `batch_size` centre words whose words bring at
+    /// most `bag` input rows each (1; with subwords the model's input matrix holds the
+    /// bucket rows after the vocabulary's, [`Model::merged_subwords`], and `bag` is
+    /// [`crate::subword::SubwordTable::max_bag`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         ctx: GpuContext,
         model: &Model,
@@ -61,6 +69,7 @@ impl GpuSparse {
         params: KernelParams,
         opt: OptimParams,
         batch_size: usize,
+        bag: usize,
         max_binding_bytes: Option<u64>,
     ) -> Result<GpuSparse> {
         let limits = &ctx.limits;
@@ -79,20 +88,35 @@ impl GpuSparse {
                 3 + 2 * PARTS
             )));
         }
-        let vocab = model.vocab_size();
         let dim = params.dim;
+        // Output rows are the vocabulary's; input rows may be more (subword buckets).
+        let vocab = model.output.len() / dim.max(1);
+        let in_rows = model.input.len() / dim.max(1);
         let rec = dim * (1 + opt.kind.state_vectors());
         let max_binding = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size);
         // The test hook forces the matrices' row-range split only.
         let split = split_rows(
-            vocab,
+            in_rows,
             rec,
             max_binding.min(max_binding_bytes.unwrap_or(u64::MAX)),
-        )?;
-        let builder = MinibatchBuilder::new(params.model, params.window, params.negative, vocab);
-        let (max_examples, max_inputs, max_in, max_out) = builder.capacity(batch_size, vocab);
+        )
+        .map_err(|e| match e {
+            Error::Gpu(m) if in_rows > vocab => Error::Gpu(format!(
+                "{m}; with --subwords the input side holds {vocab} words and {} bucket rows: a smaller --bucket also helps",
+                in_rows - vocab
+            )),
+            e => e,
+        })?;
+        let (max_examples, max_inputs, max_in, max_out) = crate::minibatch::capacity(
+            params.model,
+            params.window,
+            params.negative,
+            batch_size,
+            (in_rows, vocab),
+            bag.max(1),
+        );
         let max_slots = max_in + max_out;
         let nout = params.negative + 1;
         // Header, slot rows, example offsets, inputs, outputs, then the occurrence lists
@@ -135,10 +159,11 @@ impl GpuSparse {
         };
         let rl = state.row_len();
         let make_parts = |label: &str, w: &[f32], st: &[f32]| -> Vec<wgpu::Buffer> {
+            let rows = w.len() / dim.max(1);
             (0..PARTS)
                 .map(|p| {
-                    let lo = (p * split.rows_per_part).min(vocab);
-                    let hi = ((p + 1) * split.rows_per_part).min(vocab);
+                    let lo = (p * split.rows_per_part).min(rows);
+                    let hi = ((p + 1) * split.rows_per_part).min(rows);
                     let buf = buffer(label, (hi - lo) * rec * 4, storage);
                     if hi > lo {
                         let mut data = Vec::with_capacity((hi - lo) * rec);
@@ -154,7 +179,8 @@ impl GpuSparse {
         };
         let input = make_parts("input records", &model.input, &state.input);
         let output = make_parts("output records", &model.output, &state.output);
-        let steps = buffer("adam steps", 2 * vocab * 4, storage);
+        // Adam's update counts: the input rows', then the output rows'.
+        let steps = buffer("adam steps", (in_rows + vocab) * 4, storage);
         if opt.kind.counts_steps() {
             let mut all = state.input_steps.clone();
             all.extend_from_slice(&state.output_steps);
@@ -194,7 +220,7 @@ impl GpuSparse {
             &params,
             &opt,
             split.rows_per_part as u32,
-            vocab,
+            in_rows,
             max_examples,
         );
         let grad = pipeline(device, "sparse grad", &src, "grad", &layout);
@@ -236,6 +262,7 @@ impl GpuSparse {
             params,
             opt,
             vocab,
+            in_rows,
             split,
             rec,
             input,
@@ -261,14 +288,18 @@ impl GpuSparse {
     }
 
     /// Weights and state of one matrix from its record buffers.
-    fn download_records(&self, parts: &[wgpu::Buffer]) -> Result<(Vec<f32>, Vec<f32>)> {
+    fn download_records(
+        &self,
+        parts: &[wgpu::Buffer],
+        rows: usize,
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
         let dim = self.params.dim;
         let rl = self.rec - dim;
-        let mut w = Vec::with_capacity(self.vocab * dim);
-        let mut st = Vec::with_capacity(self.vocab * rl);
+        let mut w = Vec::with_capacity(rows * dim);
+        let mut st = Vec::with_capacity(rows * rl);
         for (p, buf) in parts.iter().enumerate() {
-            let lo = (p * self.split.rows_per_part).min(self.vocab);
-            let hi = ((p + 1) * self.split.rows_per_part).min(self.vocab);
+            let lo = (p * self.split.rows_per_part).min(rows);
+            let hi = ((p + 1) * self.split.rows_per_part).min(rows);
             if hi == lo {
                 continue;
             }
@@ -304,7 +335,7 @@ impl super::rowsync::RowHost for GpuSparse {
         super::rowsync::Rows {
             parts: if output { &self.output } else { &self.input },
             rows_per_part: self.split.rows_per_part,
-            rows: self.vocab,
+            rows: if output { self.vocab } else { self.in_rows },
             dim: self.params.dim,
             stride: self.rec,
         }
@@ -379,17 +410,17 @@ impl SparseBackend for GpuSparse {
 
     fn download(&mut self) -> Result<(Model, OptimState)> {
         self.ring.drain(&self.ctx)?;
-        let (wi, si) = self.download_records(&self.input)?;
-        let (wo, so) = self.download_records(&self.output)?;
+        let (wi, si) = self.download_records(&self.input, self.in_rows)?;
+        let (wo, so) = self.download_records(&self.output, self.vocab)?;
         let mut state = OptimState::new(self.opt.kind, 0, self.params.dim);
         state.input = si;
         state.output = so;
         state.step = self.ring.step;
         if self.opt.kind.counts_steps() {
-            let mut all = vec![0u32; 2 * self.vocab];
+            let mut all = vec![0u32; self.in_rows + self.vocab];
             self.ctx
                 .copy_to_host(&self.steps, bytemuck::cast_slice_mut(&mut all))?;
-            state.output_steps = all.split_off(self.vocab);
+            state.output_steps = all.split_off(self.in_rows);
             state.input_steps = all;
         }
         Ok((
