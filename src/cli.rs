@@ -310,10 +310,14 @@ pub struct TrainArgs {
     /// the number of ranks with `--sync-average mean` or `touched`, 1 with `sum`].
     #[arg(long)]
     pub sync_lr_scale: Option<f32>,
-    /// Distributed runs: every tier sync also exchanges the word vectors (input rows) beyond
-    /// its prefix that some rank changed, as an index list or bitmap plus those rows.
-    #[arg(long)]
+    /// Distributed runs of the CPU trainer: every tier sync also exchanges the word vectors
+    /// (input rows) beyond its prefix that some rank changed, as an index list or bitmap plus
+    /// those rows [default: on with up to 4 ranks, off above; docs/distributed.md]
+    #[arg(long, overrides_with = "no_sync_input_tail")]
     pub sync_input_tail: bool,
+    /// Distributed runs: tier syncs send their prefix only (the default above 4 ranks)
+    #[arg(long, overrides_with = "sync_input_tail")]
+    pub no_sync_input_tail: bool,
     /// Distributed runs of the GPU engine and the minibatch engine: every sync writes the
     /// agreed rows before the next step (the device or the CPU idle meanwhile), instead of
     /// training the next step while the ranks exchange and adding the result after it.
@@ -519,7 +523,11 @@ impl TrainArgs {
                 },
                 average: crate::dist::Average::parse(&self.sync_average).unwrap_or_default(),
                 lr_scale: self.sync_lr_scale,
-                input_tail: self.sync_input_tail,
+                input_tail: match (self.sync_input_tail, self.no_sync_input_tail) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
                 gpu_blocking: self.sync_gpu_blocking,
             },
             optimizer: self.optimizer.into(),

@@ -543,6 +543,14 @@ impl TrainConfig {
                 "must be a positive number (the factor on each rank's learning rate)",
             ));
         }
+        if self.dist.input_tail == Some(true)
+            && (self.minibatches() || !matches!(self.backend, BackendKind::Cpu | BackendKind::Auto))
+        {
+            return Err(Error::usage(
+                "--sync-input-tail",
+                "applies to the CPU's Hogwild trainer only: the GPU engine and the minibatch engines (--optimizer adagrad/adam/rmsprop, --deterministic) cannot name the rows they changed beyond a sync's prefix; leave it out (their rows beyond the prefix move at full syncs)",
+            ));
+        }
         if self.dist.schedule.base_rows == 0 {
             return Err(Error::usage(
                 "--sync-rows",

@@ -204,6 +204,17 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             vec![
                 "--input".into(),
                 good.clone(),
+                "--sync-input-tail".into(),
+                "--optimizer".into(),
+                "adam".into(),
+            ],
+            2,
+            "--sync-input-tail",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
                 "--subwords".into(),
                 "--minn".into(),
                 "5".into(),

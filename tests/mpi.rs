@@ -210,7 +210,11 @@ fn two_and_four_ranks_agree_and_learn() {
     }
     let dir = tempfile::tempdir().unwrap();
     let corpus = plain_shipped_corpus(dir.path());
-    ranks_agree_and_learn(dir.path(), &corpus, &[], &[2, 4]);
+    let reports = ranks_agree_and_learn(dir.path(), &corpus, &[], &[2, 4]);
+    // Up to 4 ranks the tier syncs send the changed word vectors past their prefix.
+    for r in &reports {
+        assert_eq!(r["sync"]["input_tail"], true, "{}", r["sync"]);
+    }
 }
 
 /// The CPU minibatch engine under mpirun: lazy Adam on 2 ranks agrees and learns like one
@@ -227,6 +231,8 @@ fn minibatch_engine_ranks_agree_learn_and_repeat() {
     let corpus = plain_shipped_corpus(d);
     let reports = ranks_agree_and_learn(d, &corpus, &["--optimizer", "adam"], &[2]);
     assert_eq!(reports[0]["optimizer"], "adam");
+    // The engine cannot name its changed rows past a prefix: no input tail.
+    assert_eq!(reports[0]["sync"]["input_tail"], false);
 
     // --deterministic: two runs, the same bytes.
     let det = ["--deterministic", "--epochs", "1", "--sync-words", "20000"];

@@ -106,6 +106,8 @@ pub struct SyncStats {
     /// Row sets sent as index lists / as bitmaps.
     pub lists: u64,
     pub bitmaps: u64,
+    /// Whether tier syncs sent the changed word vectors beyond their prefix.
+    pub input_tail: bool,
 }
 
 /// Rows per block of a sum: bounds the staging memory of a sync (about 64 MiB of floats).
@@ -131,7 +133,10 @@ impl<'c> Syncer<'c> {
             snap: model.matrices().map(|m| m.to_vec()),
             dim: model.dim,
             tier_syncs: 0,
-            stats: SyncStats::default(),
+            stats: SyncStats {
+                input_tail: opts.input_tail_for(comm.size()),
+                ..SyncStats::default()
+            },
         }
     }
 
@@ -202,7 +207,7 @@ impl<'c> Syncer<'c> {
                     let n = n.min(m.rows);
                     self.dense(k, m, &marks.0[k], n, exact);
                     // The word vectors beyond the prefix that some rank changed.
-                    if k == 0 && self.opts.input_tail {
+                    if k == 0 && self.stats.input_tail {
                         self.sparse(k, m, &marks.0[k], n, exact);
                     }
                 }
@@ -383,6 +388,8 @@ mod tests {
                 full_every: 0,
             },
             average,
+            // The tests of the input tail switch it on themselves.
+            input_tail: Some(false),
             ..DistOptions::default()
         }
     }
@@ -508,7 +515,7 @@ mod tests {
             let start = model.clone();
             let marks = RowMarks::new(&model);
             let mut o = opts(Average::Sum);
-            o.input_tail = true;
+            o.input_tail = Some(true);
             let mut s = Syncer::new(c, o, &model);
             // Both ranks change row 30 of both matrices, rank 1 also input row 35.
             for k in 0..2 {

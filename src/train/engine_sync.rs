@@ -72,10 +72,16 @@ impl<'c> EngineSync<'c> {
             subwords: model.subwords.clone(),
         };
         let period = dist.opts.schedule.period_words.max(1);
+        // The engines cannot name the rows they changed beyond a sync's prefix (the GPU's
+        // are on the device; `--sync-input-tail` is refused for them in the configuration).
+        let opts = crate::dist::DistOptions {
+            input_tail: Some(false),
+            ..dist.opts
+        };
         EngineSync {
             dist,
             clock,
-            syncer: Syncer::new(dist.comm, dist.opts, &mirror),
+            syncer: Syncer::new(dist.comm, opts, &mirror),
             marks: RowMarks::new(&mirror),
             vocab: model.vocab_size(),
             mirror,

@@ -77,6 +77,11 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
         }
         kind => gpu::GpuContext::open(kind, cfg.adapter, reporter)?,
     };
+    if engine.is_some() && comm.is_some() && cfg.dist.input_tail == Some(true) {
+        reporter.warning(
+            "--sync-input-tail applies to the CPU trainer; the GPU engine's rows beyond a sync's prefix move at full syncs",
+        );
+    }
     let t0 = Instant::now();
     let fixed = match &cfg.read_vocab {
         Some(p) => Some(Vocab::load(p, cfg.min_count, cfg.max_vocab)?),

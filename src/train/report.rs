@@ -116,6 +116,9 @@ impl TrainReport {
             "vocab_prunes": self.vocab_prunes,
             "vocab_table_peak": self.vocab_table_peak,
         });
+        if let Some(s) = self.sync {
+            v["sync"]["input_tail"] = s.input_tail.into();
+        }
         v["streams"] = self.streams.into();
         v["atomic_adds_per_word"] = self.atomic_adds_per_word.into();
         v
