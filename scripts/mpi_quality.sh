@@ -7,9 +7,9 @@
 #
 #   scripts/mpi_quality.sh CORPUS [SEEDS] [THREADS] [NPS] [EXTRA FLAGS...]
 #
-# SEEDS default "1 2 3 4 5 6 7 8 9 10"; THREADS default "1 2 4"; NPS default "4". EXTRA flags
-# go to every run (e.g. `--epochs 1`; the script already passes `--epochs 1`). More ranks or
-# threads than cores are oversubscribed (their quality is comparable, their speed is not).
+# SEEDS default "1 2 3 4 5 6 7 8 9 10"; THREADS default "1 2 4"; NPS default "4"; EPOCHS
+# (environment) default 1. EXTRA flags go to every run. More ranks or threads than cores are
+# oversubscribed (their quality is comparable, their speed is not).
 # Needs a binary built with `cargo build --release --features mpi` (BIN) and OpenMPI's
 # mpirun; scores with this binary's `eval` (equal to gensim's: tests/eval_gensim.rs) and the
 # EVAL folder's questions-words.txt and wordsim353.tsv.
@@ -20,6 +20,7 @@ THREADS=${3:-1 2 4}
 NPS=${4:-4}
 shift $(( $# < 4 ? $# : 4 ))
 EXTRA=("$@")
+EPOCHS=${EPOCHS:-1}
 BIN=${BIN:-$(dirname "$0")/../target/release/w2v-gpu}
 EVAL=${EVAL:-$(dirname "$0")/../../shared/data/eval}
 OUT=$(mktemp -d)
@@ -36,13 +37,13 @@ print("%s\t%s\t%.2f\t%.3f" % (sys.argv[1], sys.argv[2], 100 * d["analogies"][0][
 
 for s in $SEEDS; do
   for t in $THREADS; do
-    "$BIN" train --input "$CORPUS" --output "$OUT/v.bin" --threads "$t" --epochs 1 --seed "$s" \
+    "$BIN" train --input "$CORPUS" --output "$OUT/v.bin" --threads "$t" --epochs "$EPOCHS" --seed "$s" \
       --quiet "${EXTRA[@]}" > /dev/null
     score "1 process, $t thread(s)" "$s" "$OUT/v.bin"
   done
   for n in $NPS; do
     mpirun --oversubscribe -np "$n" "$BIN" train --input "$CORPUS" --output "$OUT/v.bin" \
-      --threads 1 --epochs 1 --seed "$s" --quiet "${EXTRA[@]}" > /dev/null
+      --threads 1 --epochs "$EPOCHS" --seed "$s" --quiet "${EXTRA[@]}" > /dev/null
     score "$n ranks, 1 thread each" "$s" "$OUT/v.bin"
   done
 done
@@ -68,4 +69,4 @@ for r in rows:
     print(f"| {r[0]} | {r[1]} | {r[2]}% | {r[3]} |")
 PY
 echo
-echo "corpus: $CORPUS, flags: --epochs 1 ${EXTRA[*]:-}, $(date -u +%Y-%m-%d), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "corpus: $CORPUS, flags: --epochs $EPOCHS ${EXTRA[*]:-}, $(date -u +%Y-%m-%d), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
