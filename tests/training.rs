@@ -304,8 +304,9 @@ fn subwords_train_with_the_minibatch_engines() {
 /// Subwords with the minibatch engine on the GPU (lavapipe in CI): `--deterministic` SGD
 /// gives the CPU engine's model up to float rounding (the same minibatches and math; the
 /// GPU sums a dot product in another order: measured at most 5e-6 after 4 epochs, held to
-/// 1e-4, far below what a wrong bucket row or bag share would move), lazy Adam recovers the planted topics from the subword vectors, and both
-/// train the bucket rows and hand them back in `subwords`.
+/// 1e-4, far below what a wrong bucket row or bag share would move), lazy Adam recovers the
+/// planted topics from the subword vectors, and both train the bucket rows and hand them
+/// back in `subwords`.
 #[test]
 fn gpu_subwords_train_with_the_minibatch_engines() {
     use w2v_gpu::optim::OptimizerKind;

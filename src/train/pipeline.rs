@@ -154,7 +154,9 @@ impl<'a> MinibatchSource<'a> {
         sub: &'a Subsampler,
         alias: &'a AliasTable,
         start: Option<&[Cursor]>,
+        subwords: Option<crate::subword::SubwordTable>,
     ) -> Self {
+        debug_assert_eq!(subwords.is_some(), cfg.active_subwords().is_some());
         let mut batcher = corpus_batcher(corpus, cfg, sub, 1 << 16);
         let mut rng = Rng::new(cfg.seed ^ 0x5ba7_5e00);
         let mut skip = 0;
@@ -168,8 +170,7 @@ impl<'a> MinibatchSource<'a> {
         }
         let mut builder =
             MinibatchBuilder::new(cfg.model, cfg.window, cfg.negative, corpus.vocab.len());
-        if let Some(p) = cfg.active_subwords() {
-            let table = crate::subword::SubwordTable::new(corpus.vocab.words(), &p);
+        if let (Some(p), Some(table)) = (cfg.active_subwords(), subwords) {
             builder = builder.with_subwords(table, p.bucket);
         }
         MinibatchSource {
@@ -489,11 +490,14 @@ pub fn train_with_backend(
 /// A minibatch engine over the corpus: a host thread cuts the subsampled corpus into
 /// minibatches of `--batch-size` centre words (with their windows and noise words) while
 /// the engine runs the previous one. SGD keeps word2vec's linear decay (`--deterministic`);
-/// the adaptive methods use a constant rate.
+/// the adaptive methods use a constant rate. `subwords`: the corpus vocabulary's subword
+/// table when `cfg` trains subwords (built once by the caller, which sizes the engine by it).
+#[allow(clippy::too_many_arguments)]
 pub fn train_minibatches(
     engine: &mut dyn SparseBackend,
     corpus: &Corpus,
     cfg: &TrainConfig,
+    subwords: Option<crate::subword::SubwordTable>,
     alias: &AliasTable,
     reporter: &Reporter,
     ck: &mut Checkpointer,
@@ -508,7 +512,14 @@ pub fn train_minibatches(
     let mut sync = dist.map(|(d, m)| EngineSync::new(d, &clock, m, start));
     let dist = dist.map(|(d, _)| d);
     let (mut run, rank_cfg) = rank_run(cfg, total, decay, &clock, dist, resume.as_ref(), reporter);
-    let source = MinibatchSource::new(corpus, &rank_cfg, &sub, alias, run.start_cursors.as_deref());
+    let source = MinibatchSource::new(
+        corpus,
+        &rank_cfg,
+        &sub,
+        alias,
+        run.start_cursors.as_deref(),
+        subwords,
+    );
     let mut mb_engine = MinibatchEngine {
         engine,
         examples: 0,
@@ -622,7 +633,7 @@ mod tests {
         let sub = Subsampler::new(corpus.vocab.counts(), cfg.sample);
         let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
         let run = |start: Option<&[Cursor]>| {
-            let mut src = MinibatchSource::new(&corpus, &cfg, &sub, &alias, start);
+            let mut src = MinibatchSource::new(&corpus, &cfg, &sub, &alias, start, None);
             let mut out = Vec::new();
             let mut mb = Minibatch::default();
             while src.fill(&mut mb) {

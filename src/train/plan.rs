@@ -354,6 +354,11 @@ fn train_sparse_corpus(
         _ => OptimState::with_rows(opt.kind, in_rows, vocab, cfg.dim),
     };
     let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
+    // The subword table, built once: it sizes the GPU engine's buffers (the largest bag)
+    // and feeds the minibatches.
+    let table = cfg
+        .active_subwords()
+        .map(|p| crate::subword::SubwordTable::new(corpus.vocab.words(), &p));
     let mut engine: Box<dyn SparseBackend> = match engine {
         None if in_rows > vocab => Box::new(crate::backend::SubwordSparse {
             inner: CpuSparse::new(model.merged_subwords(), state, opt).with_threads(cfg.threads),
@@ -361,11 +366,8 @@ fn train_sparse_corpus(
         }),
         None => Box::new(CpuSparse::new(model, state, opt).with_threads(cfg.threads)),
         Some(ctx) => {
-            let subwords = cfg.active_subwords().filter(|_| in_rows > vocab);
-            let bag = subwords.map_or(1, |p| {
-                crate::subword::SubwordTable::new(corpus.vocab.words(), &p).max_bag()
-            });
-            let model = if subwords.is_some() {
+            let bag = table.as_ref().map_or(1, |t| t.max_bag());
+            let model = if table.is_some() {
                 model.merged_subwords()
             } else {
                 model
@@ -380,7 +382,7 @@ fn train_sparse_corpus(
                 bag,
                 cfg.max_binding_bytes,
             )?;
-            if subwords.is_some() {
+            if table.is_some() {
                 Box::new(crate::backend::SubwordSparse { inner: gpu, vocab })
             } else {
                 Box::new(gpu)
@@ -400,7 +402,16 @@ fn train_sparse_corpus(
         cfg.start_alpha()
     ));
     let dist = dist.zip(initial.as_ref());
-    let mut report = train_minibatches(engine.as_mut(), corpus, cfg, &alias, reporter, ck, dist)?;
+    let mut report = train_minibatches(
+        engine.as_mut(),
+        corpus,
+        cfg,
+        table,
+        &alias,
+        reporter,
+        ck,
+        dist,
+    )?;
     let (model, _state) = engine.download()?;
     report.backend = engine.backend_name().into();
     if cfg.backend == BackendKind::Cpu {
