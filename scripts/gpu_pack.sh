@@ -5,15 +5,29 @@
 # gpu_table.sh there with .gpu carried along (about 50 MB).
 #
 #   scripts/gpu_pack.sh [SHARED_DIR]    # SHARED_DIR default: ../shared beside the repository
+#
+# BASE=<git ref> also builds that commit's binary as .gpu/w2v-gpu-base (in a scratch worktree
+# under /tmp), for gpu_table.sh's `NAME@base` rows: a change measured against the code before
+# it on the same machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${1:-../shared}
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 mkdir -p .gpu/debs
+# Binaries and corpora of earlier packs would count against the device's 64 MiB carry limit.
+rm -f .gpu/w2v-gpu .gpu/w2v-gpu-* .gpu/*.zip
 cargo build --release
 strip -o .gpu/w2v-gpu target/release/w2v-gpu
+if [ -n "${BASE:-}" ]; then
+  WT=/tmp/w2v-gpu-base-worktree
+  git worktree remove --force "$WT" 2>/dev/null || rm -rf "$WT"
+  git worktree add --detach "$WT" "$BASE"
+  (cd "$WT" && CARGO_TARGET_DIR=/tmp/w2v-gpu-base-target cargo build --release)
+  strip -o .gpu/w2v-gpu-base /tmp/w2v-gpu-base-target/release/w2v-gpu
+  git worktree remove --force "$WT"
+  echo "base binary: $(git rev-parse --short "$BASE")" >&2
+fi
 cp "$SHARED/data/enwiki2015-text8like.zip" .gpu/
-cp "$SHARED/data/text8-prefix12m.zip" .gpu/
 cp "$SHARED/data/eval/questions-words.txt" "$SHARED/data/eval/EN-WS-353-ALL.txt" .gpu/
 cp "$SHARED/peers/torch_sgns.py" .gpu/
 cp scripts/gpu_table.sh scripts/vulkan_loader.sh .gpu/
@@ -21,3 +35,6 @@ if ! ls .gpu/debs/libglvnd0_*.deb >/dev/null 2>&1; then
   (cd .gpu/debs && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 fi
 du -sh .gpu
+if [ "$(du -sb .gpu | cut -f1)" -gt $((64 << 20)) ]; then
+  echo "warning: .gpu is over the 64 MiB a device call carries" >&2
+fi

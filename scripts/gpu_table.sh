@@ -5,7 +5,11 @@
 #
 #   bash .gpu/gpu_table.sh [.gpu] [ROWS]
 #
-# ROWS: space-separated row names to run (default: all); see `row` calls below.
+# ROWS: space-separated row names to run (default: all); see `row` calls below. A name with
+# `@base` appended (`sg300@base`) runs that row with .gpu/w2v-gpu-base instead, the binary
+# `BASE=<git ref> scripts/gpu_pack.sh` builds from an earlier commit, so a kernel change is
+# measured against the code before it on the same warm machine (call the script twice to
+# alternate: `for i in 1 2; do bash .gpu/gpu_table.sh .gpu "sg300 sg300@base"; done`).
 # Every row: enwiki2015-text8like, 1 epoch, window 5, negative 5, sample 1e-4, min-count 5,
 # then `w2v-gpu eval` (analogy restricted to the 30k most frequent words, case-insensitive;
 # WordSim-353 Spearman). Words/s is the trainer's training-only rate (vocabulary excluded),
@@ -53,10 +57,24 @@ gpu_mem_stop() {
   fi
 }
 
-# row NAME MODEL DIM ENGINE_LABEL -- train flags...
+# row NAME MODEL DIM ENGINE_LABEL -- train flags...: runs NAME with this binary and, where
+# ROWS asks for NAME@base, with the base binary.
 row() {
+  local name=$1
+  want "$name" && BIN=$DIR/w2v-gpu run_row "$@"
+  if [ -n "$ONLY" ] && want "$name@base"; then
+    local rest=("${@:2}")
+    if [ -x "$DIR/w2v-gpu-base" ]; then
+      BIN=$DIR/w2v-gpu-base run_row "$name@base" "${rest[@]}"
+    else
+      echo "| $name@base | $2 | $3 | $4 | skipped: no $DIR/w2v-gpu-base (BASE=<ref> scripts/gpu_pack.sh) | | | | | | | |"
+    fi
+  fi
+  return 0
+}
+
+run_row() {
   local name=$1 model=$2 dim=$3 label=$4; shift 5
-  want "$name" || return 0
   local alpha=(--alpha 0.025); [ "$model" = cbow ] && alpha=(--alpha 0.05)
   [[ " $* " == *" --alpha "* ]] && alpha=()
   gpu_mem_start

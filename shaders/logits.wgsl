@@ -26,9 +26,31 @@ fn window_logits(
         var f = 0.0;
         if (live) {
             let in_base = input_base(p, left, i);
-            for (var d = seg_lane; d < DIM; d += lpc) {
-                f += input_at(in_base, d) * rows_o[j * DIM + d];
+            let o_base = j * DIM;
+            // Four partial sums, so that a lane's dot product is four independent
+            // multiply-add chains instead of one DIM / lpc long (at dim 300 and one lane per
+            // cell, 75 dependent steps instead of 300).
+            var acc = vec4<f32>(0.0, 0.0, 0.0, 0.0);
+            var d = seg_lane;
+            for (; d + 3u * lpc < DIM; d += 4u * lpc) {
+                let x = vec4<f32>(
+                    input_at(in_base, d),
+                    input_at(in_base, d + lpc),
+                    input_at(in_base, d + 2u * lpc),
+                    input_at(in_base, d + 3u * lpc),
+                );
+                let y = vec4<f32>(
+                    rows_o[o_base + d],
+                    rows_o[o_base + d + lpc],
+                    rows_o[o_base + d + 2u * lpc],
+                    rows_o[o_base + d + 3u * lpc],
+                );
+                acc += x * y;
             }
+            for (; d < DIM; d += lpc) {
+                acc.x += input_at(in_base, d) * rows_o[o_base + d];
+            }
+            f = (acc.x + acc.y) + (acc.z + acc.w);
         }
         f = seg_sum(f, lpc);
         if (cell < cells && seg_lane == 0u) {

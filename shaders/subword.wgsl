@@ -124,9 +124,23 @@ fn train(
         var f = 0.0;
         if (live) {
             let o = ids_o[cell];
-            for (var d = seg_lane; d < DIM; d += lpc) {
-                f += hvec[d] * out_load(o, d);
+            // Four partial sums: four independent chains (see window_logits).
+            var acc = vec4<f32>(0.0, 0.0, 0.0, 0.0);
+            var d = seg_lane;
+            for (; d + 3u * lpc < DIM; d += 4u * lpc) {
+                let x = vec4<f32>(hvec[d], hvec[d + lpc], hvec[d + 2u * lpc], hvec[d + 3u * lpc]);
+                let y = vec4<f32>(
+                    out_load(o, d),
+                    out_load(o, d + lpc),
+                    out_load(o, d + 2u * lpc),
+                    out_load(o, d + 3u * lpc),
+                );
+                acc += x * y;
             }
+            for (; d < DIM; d += lpc) {
+                acc.x += hvec[d] * out_load(o, d);
+            }
+            f = (acc.x + acc.y) + (acc.z + acc.w);
         }
         f = seg_sum(f, lpc);
         if (cell < cells && seg_lane == 0u) {
