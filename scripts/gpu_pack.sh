@@ -6,9 +6,9 @@
 #
 #   scripts/gpu_pack.sh [SHARED_DIR]    # SHARED_DIR default: ../shared beside the repository
 #
-# BASE=<git ref> also builds that commit's binary as .gpu/w2v-gpu-base (in a scratch worktree
-# under /tmp), for gpu_table.sh's `NAME@base` rows: a change measured against the code before
-# it on the same machine.
+# BASE="<git ref> ..." also builds those commits' binaries as .gpu/w2v-gpu-<ref> (in a scratch
+# worktree under /tmp), for gpu_table.sh's `NAME@<ref>` rows: a change measured against the
+# code before it on the same machine (each binary is about 8 MB of the 64 MiB a call carries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${1:-../shared}
@@ -18,15 +18,15 @@ mkdir -p .gpu/debs
 rm -f .gpu/w2v-gpu .gpu/w2v-gpu-* .gpu/*.zip
 cargo build --release
 strip -o .gpu/w2v-gpu target/release/w2v-gpu
-if [ -n "${BASE:-}" ]; then
+for ref in ${BASE:-}; do
   WT=/tmp/w2v-gpu-base-worktree
   git worktree remove --force "$WT" 2>/dev/null || rm -rf "$WT"
-  git worktree add --detach "$WT" "$BASE"
+  git worktree add --detach "$WT" "$ref"
   (cd "$WT" && CARGO_TARGET_DIR=/tmp/w2v-gpu-base-target cargo build --release)
-  strip -o .gpu/w2v-gpu-base /tmp/w2v-gpu-base-target/release/w2v-gpu
+  strip -o ".gpu/w2v-gpu-$ref" /tmp/w2v-gpu-base-target/release/w2v-gpu
   git worktree remove --force "$WT"
-  echo "base binary: $(git rev-parse --short "$BASE")" >&2
-fi
+  echo "binary of $ref: .gpu/w2v-gpu-$ref" >&2
+done
 cp "$SHARED/data/enwiki2015-text8like.zip" .gpu/
 cp "$SHARED/data/eval/questions-words.txt" "$SHARED/data/eval/EN-WS-353-ALL.txt" .gpu/
 cp "$SHARED/peers/torch_sgns.py" .gpu/

@@ -6,10 +6,10 @@
 #   bash .gpu/gpu_table.sh [.gpu] [ROWS]
 #
 # ROWS: space-separated row names to run (default: all); see `row` calls below. A name with
-# `@base` appended (`sg300@base`) runs that row with .gpu/w2v-gpu-base instead, the binary
-# `BASE=<git ref> scripts/gpu_pack.sh` builds from an earlier commit, so a kernel change is
-# measured against the code before it on the same warm machine (call the script twice to
-# alternate: `for i in 1 2; do bash .gpu/gpu_table.sh .gpu "sg300 sg300@base"; done`).
+# `@<ref>` appended (`sg300@fcdf526`) runs that row with .gpu/w2v-gpu-<ref> instead, the
+# binary `BASE="<ref> ..." scripts/gpu_pack.sh` builds from an earlier commit, so a kernel
+# change is measured against the code before it on the same warm machine (call the script
+# twice to alternate: `for i in 1 2; do bash .gpu/gpu_table.sh .gpu "sg300 sg300@fcdf526"; done`).
 # Every row: enwiki2015-text8like, 1 epoch, window 5, negative 5, sample 1e-4, min-count 5,
 # then `w2v-gpu eval` (analogy restricted to the 30k most frequent words, case-insensitive;
 # WordSim-353 Spearman). Words/s is the trainer's training-only rate (vocabulary excluded),
@@ -18,13 +18,15 @@
 set -uo pipefail
 DIR=$(cd "${1:-.gpu}" && pwd)
 ONLY=${2:-}
-# `pending`: the rows no hardware GPU has measured yet (the four-partial-sum dot products
-# against the binary before them, wider workgroups, --streams, subwords, the PyTorch SGD
-# baseline) and the rows they are read against; pack with BASE=<commit before the change>.
+# `pending`: the rows no hardware GPU has measured yet and the rows they are read against:
+# the default kernels against f261227 (the binary of the last hardware table: since then the
+# kernels count their adds and keep four partial sums per dot product) and fcdf526 (before the
+# partial sums), wider workgroups, --streams, subwords, the PyTorch baseline. Pack with
+# BASE="f261227 fcdf526".
 if [ "$ONLY" = pending ]; then
-  ONLY="sg100 sg100@base sg300 sg300@base cb100 cb100@base cb300 cb300@base sg300wg128 sg300wg256
-        sg100wg128 cb300wg256 sg100s16 cb100s16 cb100s64 sg100cpu cb100cpu cb100cpu1 swsg100
-        swsg100cpu swcb100 swadam100 torch torchsgd8k"
+  ONLY="sg100 sg100@f261227 sg100@fcdf526 sg300 sg300@f261227 sg300@fcdf526 cb100 cb100@f261227
+        cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s16 cb100s16
+        cb100s64 sg100cpu cb100cpu cb100cpu1 swsg100 swsg100cpu swcb100 swadam100 torch torch8k"
   ONLY=$(echo $ONLY)
 fi
 BIN=$DIR/w2v-gpu
@@ -66,19 +68,21 @@ gpu_mem_stop() {
   fi
 }
 
-# row NAME MODEL DIM ENGINE_LABEL -- train flags...: runs NAME with this binary and, where
-# ROWS asks for NAME@base, with the base binary.
+# row NAME MODEL DIM ENGINE_LABEL -- train flags...: runs NAME with this binary and, for
+# every NAME@REF that ROWS names, with the binary of REF.
 row() {
   local name=$1
   want "$name" && BIN=$DIR/w2v-gpu run_row "$@"
-  if [ -n "$ONLY" ] && want "$name@base"; then
-    local rest=("${@:2}")
-    if [ -x "$DIR/w2v-gpu-base" ]; then
-      BIN=$DIR/w2v-gpu-base run_row "$name@base" "${rest[@]}"
+  local w
+  for w in $ONLY; do
+    [[ "$w" == "$name@"* ]] || continue
+    local bin=$DIR/w2v-gpu-${w#*@}
+    if [ -x "$bin" ]; then
+      BIN=$bin run_row "$w" "${@:2}"
     else
-      echo "| $name@base | $2 | $3 | $4 | skipped: no $DIR/w2v-gpu-base (BASE=<ref> scripts/gpu_pack.sh) | | | | | | | |"
+      echo "| $w | $2 | $3 | $4 | skipped: no $bin (BASE=\"${w#*@}\" scripts/gpu_pack.sh) | | | | | | | |"
     fi
-  fi
+  done
   return 0
 }
 
