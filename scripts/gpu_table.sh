@@ -219,8 +219,8 @@ PY
 }
 # torch_sgns.py's quality does not depend on the device (on 2 CPU cores, BENCHMARKS.md "The
 # PyTorch baseline's quality"): at its defaults (65,536 words per step) 1.3% analogy, at
-# 8,192 words per step 9.6% / 0.498; its SGD mode diverges (non-finite vectors) at 8,192
-# and 65,536 words per step.
+# 8,192 words per step 9.6% / 0.498, at 4,096 11.8% / 0.542 (the row to read the 20× goal
+# against); its SGD mode diverges (non-finite vectors) at 8,192 and 65,536 words per step.
 torch_row torch "PyTorch, SparseAdam lr 0.01, 65536 words per step (torch_sgns.py defaults)"
 torch_row torch8k "PyTorch, SparseAdam lr 0.01, 8192 words per step" --batch-words 8192
 torch_row torch4k "PyTorch, SparseAdam lr 0.01, 4096 words per step" --batch-words 4096

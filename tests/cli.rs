@@ -1175,12 +1175,7 @@ fn init_vectors_and_save_context() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let vb = w2v_gpu::io::read_vectors(&b, None).unwrap();
-    let worst = va
-        .vectors
-        .iter()
-        .zip(&vb.vectors)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let worst = common::max_abs_diff(&va.vectors, &vb.vectors);
     assert!(worst < 1e-4, "rows moved by {worst}");
     let o = train(&b, &["--init-vectors", a.to_str().unwrap(), "--dim", "16"]);
     assert_eq!(o.status.code(), Some(2));

@@ -330,16 +330,10 @@ fn gpu_subwords_train_with_the_minibatch_engines() {
         let words = corpus.vocab.words();
         assert_eq!(g.input.len(), words.len() * g.dim);
         assert_eq!(g.subwords.len(), p.bucket * g.dim);
-        let worst = |a: &[f32], b: &[f32]| {
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0f32, f32::max)
-        };
         let (wi, wo, ws) = (
-            worst(&g.input, &c.input),
-            worst(&g.output, &c.output),
-            worst(&g.subwords, &c.subwords),
+            common::max_abs_diff(&g.input, &c.input),
+            common::max_abs_diff(&g.output, &c.output),
+            common::max_abs_diff(&g.subwords, &c.subwords),
         );
         eprintln!("{model:?} subwords, --deterministic: max |gpu − cpu| input {wi:.2e} output {wo:.2e} buckets {ws:.2e}");
         assert!(wi < 1e-4 && wo < 1e-4 && ws < 1e-4, "{model:?}");

@@ -96,3 +96,12 @@ pub fn topic_purity(words: &[String], dim: usize, vectors: &[f32]) -> f64 {
     }
     good as f64 / words.len() as f64
 }
+
+/// The largest |a[i] − b[i]| over two equally long slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "slices of different lengths");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}
