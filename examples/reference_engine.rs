@@ -5,55 +5,32 @@
 //! set beside a GPU run, where thousands of windows are in flight at once.
 //!
 //! ```sh
-//! cargo run --release --example reference_engine -- CORPUS OUT.bin [--model cbow] \
-//!     [--streams 16] [--seed 1] [--epochs 1] [--sample 1e-4]
+//! cargo run --release --example reference_engine -- --input CORPUS --output OUT.bin \
+//!     [train's flags: --model cbow --streams 16 --seed 1 --epochs 1 --sample 1e-4 ...]
 //! ```
 //!
 //! Writes the input vectors as word2vec binary and prints the run's words, seconds and final
-//! loss. Other settings are `train`'s defaults (dim 100, window 5, negative 5, min-count 5).
+//! loss. It takes `train`'s flags and defaults (dim 100, window 5, negative 5, min-count 5,
+//! 5 epochs); those of another engine (the optimizer, the GPU's kernel choices) do not apply.
 
+use clap::Parser;
 use w2v_gpu::backend::cpu::CpuReference;
 use w2v_gpu::backend::{Backend, KernelParams};
-use w2v_gpu::config::{Format, ModelKind, TrainConfig};
+use w2v_gpu::config::Format;
 use w2v_gpu::model::Model;
 use w2v_gpu::sampling::AliasTable;
-use w2v_gpu::train::{train_with_backend, Checkpointer, Reporter};
+use w2v_gpu::train::{load_corpus, train_with_backend, Checkpointer, Reporter};
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    train: w2v_gpu::cli::TrainArgs,
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: reference_engine CORPUS OUT.bin [--model skipgram|cbow] [--streams N] [--seed S] [--epochs E] [--sample T]";
-    let [input, output, flags @ ..] = &args[..] else {
-        return Err(usage.into());
-    };
-    let mut cfg = TrainConfig {
-        input: input.into(),
-        output: output.into(),
-        ..TrainConfig::default()
-    };
-    for pair in flags.chunks(2) {
-        let [flag, value] = pair else {
-            return Err(usage.into());
-        };
-        match flag.as_str() {
-            "--model" if value == "cbow" => cfg.model = ModelKind::Cbow,
-            "--model" if value == "skipgram" => cfg.model = ModelKind::SkipGram,
-            "--streams" => cfg.streams = value.parse()?,
-            "--seed" => cfg.seed = value.parse()?,
-            "--epochs" => cfg.epochs = value.parse()?,
-            "--sample" => cfg.sample = value.parse()?,
-            _ => return Err(format!("{flag} {value}: {usage}").into()),
-        }
-    }
+    let cfg = Args::parse().train.to_config()?;
     cfg.validate()?;
-    let opts = w2v_gpu::corpus::LoadOptions {
-        min_count: cfg.min_count,
-        max_vocab: None,
-        fixed_vocab: None,
-        normalize: cfg.normalize,
-        table_limit: cfg.max_vocab_size,
-        cache_dir: None,
-    };
-    let corpus = w2v_gpu::corpus::load_with(std::slice::from_ref(&cfg.input), opts)?;
+    let corpus = load_corpus(&cfg)?;
     let model = Model::new(corpus.vocab.len(), cfg.dim, cfg.seed);
     let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
     let mut engine = CpuReference::new(model, KernelParams::of(&cfg), alias);

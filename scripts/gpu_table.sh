@@ -22,15 +22,17 @@ ONLY=${2:-}
 # the default kernels against f261227 (the binary of the last hardware table: since then the
 # kernels count their adds and keep four partial sums per dot product) and fcdf526 (before the
 # partial sums), wider workgroups, --streams, subwords; pack with BASE="f261227 fcdf526".
-# `pending-peers`: the CPU rows those are read against and the PyTorch baseline (a second
-# call: each call has 10 minutes).
+# `pending-peers`: the CPU rows those are read against, the minibatch engine with its host
+# builders on all cores and on one, and the PyTorch baseline (a second call: each call has
+# 10 minutes).
 case "$ONLY" in
   pending)
     ONLY="sg100 sg100@f261227 sg100@fcdf526 sg100e5 cb100e5 sg300 sg300@f261227 sg300@fcdf526 cb100
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s16
           cb100s16 cb100s64 swsg100 swcb100 swsg300 swadam100" ;;
   pending-peers)
-    ONLY="sg100cpu cb100cpu cb100cpu1 cb100cpue5 swsg100cpu torch torch8k torch4k torch3ep" ;;
+    ONLY="sg100cpu cb100cpu cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1 torch torch8k torch4k
+          torch3ep" ;;
 esac
 ONLY=$(echo $ONLY)
 BIN=$DIR/w2v-gpu
@@ -183,6 +185,10 @@ row swsg300 skipgram 300 "GPU, --subwords" -- $V $S
 # Subwords on the minibatch engine (bucket rows with Adam's state in the input records).
 row swadam100 skipgram 100 "GPU, --subwords, lazy Adam lr 0.03" -- $V $S --optimizer adam --alpha 0.03
 row adam100 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512" -- $V --optimizer adam --alpha 0.01
+# The minibatch engines' examples are built on the host, by --threads threads for a GPU engine
+# (one thread built them up to f926927: about 2.3-2.9M words/s on one core of an AMD EPYC,
+# `examples/minibatch_supply.rs`); one builder is the old supply.
+row adam100b1 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512, one builder thread" -- $V --optimizer adam --alpha 0.01 --threads 1
 row adagrad100 skipgram 100 "GPU, lazy Adagrad lr 0.05, batch 512" -- $V --optimizer adagrad --alpha 0.05
 row adam100cpu skipgram 100 "CPU, lazy Adam lr 0.01, $NCPU threads" -- $C --optimizer adam --alpha 0.01
 

@@ -12,15 +12,17 @@
 //! each context row receives `∂L/∂h / n` (the mean's derivative; word2vec's SGD adds the
 //! whole `∂L/∂h` to each).
 //!
-//! The builder draws window shrinks and noise words on the host, from one sequential
-//! [`Rng`], so a minibatch is fully determined by the seed and its position in the run and
-//! every engine trains on exactly the same examples.
+//! The builder draws window shrinks and noise words on the host from an [`Rng`] the
+//! caller passes; the training pipeline seeds one per minibatch from a sequential stream,
+//! so a minibatch is fully determined by the seed and its position in the run (not by the
+//! thread that builds it) and every engine trains on exactly the same examples.
 
 use crate::config::ModelKind;
 use crate::corpus::SENTENCE_END;
 use crate::sampling::{AliasTable, Rng};
 use crate::subword::SubwordTable;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// An output slot that contributes nothing (a noise word equal to the positive word,
 /// which word2vec.c skips).
@@ -88,6 +90,9 @@ impl Minibatch {
 
 /// Builds minibatches, mapping rows to slots with two vocabulary-sized tables that are
 /// reset after each minibatch (cost proportional to the rows used, not the vocabulary).
+/// A clone builds the same minibatches (the pipeline's workers each have one); the subword
+/// table is shared between clones.
+#[derive(Clone)]
 pub struct MinibatchBuilder {
     model: ModelKind,
     window: usize,
@@ -96,7 +101,7 @@ pub struct MinibatchBuilder {
     slot_out: Vec<u32>,
     ctx: Vec<u32>,
     /// Subword units: every word's input rows (its own, then `vocab + bucket` per n-gram).
-    subwords: Option<SubwordTable>,
+    subwords: Option<Arc<SubwordTable>>,
 }
 
 impl MinibatchBuilder {
@@ -119,7 +124,7 @@ impl MinibatchBuilder {
     /// twice), so each bag row receives `∂L/∂h / n` per occurrence.
     pub fn with_subwords(mut self, table: SubwordTable, bucket: usize) -> Self {
         self.slot_in = vec![SKIP; self.slot_out.len() + bucket];
-        self.subwords = Some(table);
+        self.subwords = Some(Arc::new(table));
         self
     }
 
@@ -217,7 +222,7 @@ impl MinibatchBuilder {
         let s = Self::slot(&mut self.slot_out, &mut mb.out_rows, centre);
         mb.outputs.push(s);
         for _ in 0..self.negative {
-            let n = alias.sample(rng.next_u32(), rng.next_u32());
+            let n = alias.draw(rng);
             let s = if n == centre {
                 SKIP
             } else {

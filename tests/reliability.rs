@@ -311,7 +311,9 @@ fn deterministic_gives_the_same_bits_for_any_thread_count() {
     assert_eq!(files[0], files[2]);
 }
 
-/// The same GPU run twice gives the same bits (no atomics in the minibatch kernels).
+/// The same GPU run twice gives the same bits (no atomics in the minibatch kernels), with
+/// one thread building its minibatches and with three (each minibatch is built from its own
+/// seed, and the engine takes them in corpus order).
 #[test]
 fn deterministic_gpu_runs_repeat() {
     if common::gpu_or_skip("deterministic_gpu_runs_repeat").is_none() {
@@ -321,8 +323,8 @@ fn deterministic_gpu_runs_repeat() {
     let small = dir.path().join("c.txt");
     std::fs::write(&small, common::topic_corpus(4, 10, 300, 8, 3)).unwrap();
     let mut files = Vec::new();
-    for k in 0..2 {
-        let out: PathBuf = dir.path().join(format!("v{k}.bin"));
+    for threads in ["1", "3"] {
+        let out: PathBuf = dir.path().join(format!("v{threads}.bin"));
         let mut a = train_args(
             &out,
             &[
@@ -333,6 +335,8 @@ fn deterministic_gpu_runs_repeat() {
                 "1",
                 "--backend",
                 "vulkan",
+                "--threads",
+                threads,
             ],
         );
         a[2] = small.display().to_string();

@@ -33,8 +33,30 @@ pub trait Work: Default + Send {
 
 /// Fills work items in corpus order, on the producer thread.
 pub trait WorkSource<W>: Send {
+    /// What a worker thread does to an item after [`WorkSource::fill`] (see
+    /// [`WorkSource::finisher`]).
+    type Finisher: Finish<W>;
     /// Fills `w` with the next item; `false` at the end of the run.
     fn fill(&mut self, w: &mut W) -> bool;
+    /// Where an item's work is mostly not sequential, `fill` only takes its place in the run
+    /// (its share of the corpus, its random seed) and a finisher, one per worker thread,
+    /// does the rest; items reach the engine in the order `fill` made them, so the workers
+    /// change nothing but the speed. `None`: `fill` does all the work.
+    fn finisher(&self) -> Option<Self::Finisher> {
+        None
+    }
+}
+
+/// The part of an item's making that worker threads do, in any order.
+pub trait Finish<W>: Send {
+    fn finish(&mut self, w: &mut W);
+}
+
+/// The finisher of sources whose `fill` does everything.
+pub struct Filled;
+
+impl<W> Finish<W> for Filled {
+    fn finish(&mut self, _: &mut W) {}
 }
 
 /// An engine the pipeline drives: applies work with a learning rate, reports its loss,
@@ -71,12 +93,23 @@ impl Work for SgdWork {
     }
 }
 
-impl Work for Minibatch {
+/// A minibatch and what it is built from: the centre words `centres` of `tokens` (a copy of
+/// the batch's tokens around them: every context word they can reach) and the seed of the
+/// builder's random numbers (window shrinks, noise words).
+#[derive(Default)]
+pub struct MinibatchWork {
+    pub tokens: Vec<u32>,
+    pub centres: std::ops::Range<usize>,
+    pub seed: u64,
+    pub mb: Minibatch,
+}
+
+impl Work for MinibatchWork {
     fn words(&self) -> u64 {
-        self.words
+        self.mb.words
     }
     fn cursors(&self) -> &[Cursor] {
-        &self.cursors
+        &self.mb.cursors
     }
 }
 
@@ -120,6 +153,7 @@ impl<'a> BatchSource<'a> {
 }
 
 impl WorkSource<SgdWork> for BatchSource<'_> {
+    type Finisher = Filled;
     fn fill(&mut self, w: &mut SgdWork) -> bool {
         if !self.batcher.next_batch(&mut w.batch) {
             return false;
@@ -129,14 +163,20 @@ impl WorkSource<SgdWork> for BatchSource<'_> {
     }
 }
 
-/// Minibatches of `batch_size` centre words cut from the batcher's batches, with their
-/// examples (windows, noise words) built on the producer thread.
+/// Minibatches of `batch_size` centre words cut from the batcher's batches. The producer
+/// thread cuts them and draws each one's seed from one sequential stream; the examples
+/// (windows, noise words) are built by [`MinibatchFinisher`]s on worker threads from that
+/// seed alone, so a minibatch is the same however many workers build it.
 pub struct MinibatchSource<'a> {
     batcher: Streams<'a>,
+    /// Cloned into each worker's finisher.
     builder: MinibatchBuilder,
     alias: &'a AliasTable,
-    rng: Rng,
+    /// The minibatches' seeds, one draw per minibatch (its state is the checkpoints'
+    /// `builder_rng`).
+    seeds: Rng,
     batch_size: usize,
+    window: usize,
     batch: Batch,
     centres: Vec<usize>,
     /// Cursors before the current batch, its groups and the next group to build.
@@ -158,13 +198,13 @@ impl<'a> MinibatchSource<'a> {
     ) -> Self {
         debug_assert_eq!(subwords.is_some(), cfg.active_subwords().is_some());
         let mut batcher = corpus_batcher(corpus, cfg, sub, 1 << 16);
-        let mut rng = Rng::new(cfg.seed ^ 0x5ba7_5e00);
+        let mut seeds = Rng::new(cfg.seed ^ 0x5ba7_5e00);
         let mut skip = 0;
         // The first cursor also holds the minibatch position inside the batch.
         if let Some(c) = start {
             batcher.restore(c);
             if let Some(first) = c.first() {
-                rng = Rng::from_state(first.builder_rng);
+                seeds = Rng::from_state(first.builder_rng);
                 skip = first.group as usize;
             }
         }
@@ -177,8 +217,9 @@ impl<'a> MinibatchSource<'a> {
             batcher,
             builder,
             alias,
-            rng,
+            seeds,
             batch_size: cfg.batch_size(),
+            window: cfg.window,
             batch: Batch::default(),
             centres: Vec::new(),
             before: Vec::new(),
@@ -189,8 +230,10 @@ impl<'a> MinibatchSource<'a> {
     }
 }
 
-impl WorkSource<Minibatch> for MinibatchSource<'_> {
-    fn fill(&mut self, mb: &mut Minibatch) -> bool {
+impl<'a> WorkSource<MinibatchWork> for MinibatchSource<'a> {
+    type Finisher = MinibatchFinisher<'a>;
+
+    fn fill(&mut self, w: &mut MinibatchWork) -> bool {
         while self.next >= self.groups {
             self.before = self.batcher.cursors();
             if !self.batcher.next_batch(&mut self.batch) {
@@ -215,23 +258,54 @@ impl WorkSource<Minibatch> for MinibatchSource<'_> {
                 words * c as u64 / n as u64
             }
         };
-        mb.clear();
+        w.mb.clear();
+        w.tokens.clear();
+        w.centres = 0..0;
         let lo = g * self.batch_size;
         let hi = ((g + 1) * self.batch_size).min(n);
         if lo < hi {
-            let range = self.centres[lo]..self.centres[hi - 1] + 1;
-            self.builder
-                .add(&self.batch.tokens, range, &mut self.rng, self.alias, mb);
-            self.builder.finish(mb);
+            // The centres and every word their windows can reach.
+            let toks = &self.batch.tokens;
+            let (first, last) = (self.centres[lo], self.centres[hi - 1]);
+            let from = first.saturating_sub(self.window);
+            let to = (last + self.window + 1).min(toks.len());
+            w.tokens.extend_from_slice(&toks[from..to]);
+            w.centres = first - from..last + 1 - from;
         }
-        mb.words = words_at(hi) - if n == 0 { 0 } else { words_at(lo) };
-        mb.cursors.clear();
-        mb.cursors.extend_from_slice(&self.before);
-        if let Some(first) = mb.cursors.first_mut() {
+        w.seed = self.seeds.next_u64();
+        w.mb.words = words_at(hi) - if n == 0 { 0 } else { words_at(lo) };
+        w.mb.cursors.clear();
+        w.mb.cursors.extend_from_slice(&self.before);
+        if let Some(first) = w.mb.cursors.first_mut() {
             first.group = g as u64 + 1;
-            first.builder_rng = self.rng.state();
+            first.builder_rng = self.seeds.state();
         }
         true
+    }
+
+    fn finisher(&self) -> Option<MinibatchFinisher<'a>> {
+        Some(MinibatchFinisher {
+            builder: self.builder.clone(),
+            alias: self.alias,
+        })
+    }
+}
+
+/// Builds a minibatch's examples from its tokens and seed, on a worker thread.
+pub struct MinibatchFinisher<'a> {
+    builder: MinibatchBuilder,
+    alias: &'a AliasTable,
+}
+
+impl Finish<MinibatchWork> for MinibatchFinisher<'_> {
+    fn finish(&mut self, w: &mut MinibatchWork) {
+        if !w.centres.is_empty() {
+            let mut rng = Rng::new(w.seed);
+            let centres = w.centres.clone();
+            self.builder
+                .add(&w.tokens, centres, &mut rng, self.alias, &mut w.mb);
+            self.builder.finish(&mut w.mb);
+        }
     }
 }
 
@@ -293,8 +367,9 @@ pub struct MinibatchEngine<'a> {
     pub examples: u64,
 }
 
-impl Engine<Minibatch> for MinibatchEngine<'_> {
-    fn step(&mut self, mb: &Minibatch, rate: Rate, _step: u64) -> Result<bool> {
+impl Engine<MinibatchWork> for MinibatchEngine<'_> {
+    fn step(&mut self, w: &MinibatchWork, rate: Rate, _step: u64) -> Result<bool> {
+        let mb = &w.mb;
         if mb.examples() == 0 {
             return Ok(false);
         }
@@ -325,35 +400,86 @@ fn rows_of<W, E: Engine<W>>(engine: &mut E) -> Result<&mut dyn SyncRows> {
 }
 
 /// Runs `source` through `engine` until the source ends or a stop is requested: the one
-/// producer/consumer loop of every stepped engine. `buffers` work items circulate, at most
-/// `queued` of them filled and waiting. Returns the device's busy seconds, where measured.
+/// producer/consumer loop of every stepped engine. A producer thread fills items in corpus
+/// order; where the source has a [`WorkSource::finisher`], `workers` threads finish them
+/// (in any order) and the engine takes them back in the producer's order. About `queued`
+/// items wait ready for the engine. Returns the device's busy seconds, where measured.
 pub fn run_pipeline<W: Work, S: WorkSource<W>, E: Engine<W>>(
     engine: &mut E,
     mut source: S,
     run: &mut RunState<'_>,
     ck: &mut Checkpointer,
-    buffers: usize,
+    workers: usize,
     queued: usize,
     mut dist: Option<&mut EngineSync>,
 ) -> Result<Option<f64>> {
-    // Words this process has done in a distributed run, not counting a resumed checkpoint.
+    let finishers: Vec<S::Finisher> = (0..workers.max(1))
+        .map_while(|_| source.finisher())
+        .collect();
+    // Items in circulation: each worker's, those queued for the workers and for the
+    // engine, and the one the engine applies.
+    let buffers = queued + 2 * finishers.len() + 2;
     let mut flow = Flow::Continue;
     let result: Result<()> = std::thread::scope(|s| {
-        let (full_tx, full_rx) = mpsc::sync_channel::<W>(queued);
+        // Items numbered in fill order, finished or not, for the engine's reordering.
+        let (done_tx, done_rx) = mpsc::sync_channel::<(u64, W)>(buffers);
         let (empty_tx, empty_rx) = mpsc::channel::<W>();
         for _ in 0..buffers {
             let _ = empty_tx.send(W::default());
         }
+        let to_workers = if finishers.is_empty() {
+            None
+        } else {
+            let (todo_tx, todo_rx) = mpsc::sync_channel::<(u64, W)>(finishers.len());
+            let todo_rx = std::sync::Mutex::new(todo_rx);
+            let todo_rx = std::sync::Arc::new(todo_rx);
+            for mut f in finishers {
+                let (todo_rx, done_tx) = (todo_rx.clone(), done_tx.clone());
+                s.spawn(move || loop {
+                    // The lock is held while waiting only; another worker finishes meanwhile.
+                    let next = todo_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((k, mut w))) = next else { break };
+                    f.finish(&mut w);
+                    if done_tx.send((k, w)).is_err() {
+                        break;
+                    }
+                });
+            }
+            Some(todo_tx)
+        };
         s.spawn(move || {
+            let mut k = 0u64;
             while let Ok(mut w) = empty_rx.recv() {
-                if !source.fill(&mut w) || full_tx.send(w).is_err() {
+                if !source.fill(&mut w) {
                     break;
                 }
+                let sent = match &to_workers {
+                    Some(tx) => tx.send((k, w)).is_ok(),
+                    None => done_tx.send((k, w)).is_ok(),
+                };
+                if !sent {
+                    break;
+                }
+                k += 1;
             }
         });
+        let mut next = 0u64;
+        let mut early = std::collections::BTreeMap::<u64, W>::new();
         loop {
             let t = Instant::now();
-            let Ok(w) = full_rx.recv() else { break };
+            let w = loop {
+                if let Some(w) = early.remove(&next) {
+                    break Some(w);
+                }
+                match done_rx.recv() {
+                    Ok((k, w)) => {
+                        early.insert(k, w);
+                    }
+                    Err(_) => break None,
+                }
+            };
+            let Some(w) = w else { break };
+            next += 1;
             run.wait += t.elapsed();
             let rate = run.rate(w.words());
             if engine.step(&w, rate, run.steps)? {
@@ -467,7 +593,7 @@ pub fn train_with_backend(
     let (mut run, rank_cfg) = rank_run(cfg, total, true, &clock, dist, resume.as_ref(), reporter);
     let source = BatchSource::new(corpus, &rank_cfg, &sub, run.start_cursors.as_deref());
     let mut engine = SgdEngine::new(backend, &rank_cfg);
-    let kernel_seconds = run_pipeline(&mut engine, source, &mut run, ck, 4, 3, sync.as_mut())?;
+    let kernel_seconds = run_pipeline(&mut engine, source, &mut run, ck, 1, 3, sync.as_mut())?;
     // Atomic adds per word this process trained (every add is atomic only with
     // `--gpu-updates atomic`).
     let adds = match cfg.gpu_updates {
@@ -488,8 +614,8 @@ pub fn train_with_backend(
 }
 
 /// A minibatch engine over the corpus: a host thread cuts the subsampled corpus into
-/// minibatches of `--batch-size` centre words (with their windows and noise words) while
-/// the engine runs the previous one. SGD keeps word2vec's linear decay (`--deterministic`);
+/// minibatches of `--batch-size` centre words and `builders` threads build their examples
+/// (windows and noise words) while the engine runs the previous ones. SGD keeps word2vec's linear decay (`--deterministic`);
 /// the adaptive methods use a constant rate. `subwords`: the corpus vocabulary's subword
 /// table when `cfg` trains subwords (built once by the caller, which sizes the engine by it).
 #[allow(clippy::too_many_arguments)]
@@ -499,6 +625,7 @@ pub fn train_minibatches(
     cfg: &TrainConfig,
     subwords: Option<crate::subword::SubwordTable>,
     alias: &AliasTable,
+    builders: usize,
     reporter: &Reporter,
     ck: &mut Checkpointer,
     dist: Option<(&DistRun, &Model)>,
@@ -524,7 +651,15 @@ pub fn train_minibatches(
         engine,
         examples: 0,
     };
-    run_pipeline(&mut mb_engine, source, &mut run, ck, 6, 4, sync.as_mut())?;
+    run_pipeline(
+        &mut mb_engine,
+        source,
+        &mut run,
+        ck,
+        builders,
+        4,
+        sync.as_mut(),
+    )?;
     let mut report = run.finish();
     let steps = run.steps;
     let examples = mb_engine.examples;
@@ -634,9 +769,12 @@ mod tests {
         let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
         let run = |start: Option<&[Cursor]>| {
             let mut src = MinibatchSource::new(&corpus, &cfg, &sub, &alias, start, None);
+            let mut fin = src.finisher().unwrap();
             let mut out = Vec::new();
-            let mut mb = Minibatch::default();
-            while src.fill(&mut mb) {
+            let mut w = MinibatchWork::default();
+            while src.fill(&mut w) {
+                fin.finish(&mut w);
+                let mb = &w.mb;
                 out.push((
                     mb.words,
                     mb.examples(),
@@ -654,6 +792,78 @@ mod tests {
         for k in [1, all.len() / 3, all.len() - 1] {
             let again = run(Some(&all[k - 1].2));
             assert_eq!(again, all[k..].to_vec(), "resume after item {k}");
+        }
+    }
+
+    /// Items finished by several workers, each taking its own time, reach the engine in the
+    /// order the producer filled them, every one once.
+    #[test]
+    fn workers_finish_in_any_order_and_the_engine_takes_fill_order() {
+        #[derive(Default)]
+        struct Item {
+            k: u64,
+            squared: u64,
+            cursors: Vec<Cursor>,
+        }
+        impl Work for Item {
+            fn words(&self) -> u64 {
+                1
+            }
+            fn cursors(&self) -> &[Cursor] {
+                &self.cursors
+            }
+        }
+        struct Numbers(u64);
+        struct Square(Rng);
+        impl Finish<Item> for Square {
+            fn finish(&mut self, w: &mut Item) {
+                std::thread::sleep(std::time::Duration::from_micros(self.0.below(300) as u64));
+                w.squared = w.k * w.k;
+            }
+        }
+        impl WorkSource<Item> for Numbers {
+            type Finisher = Square;
+            fn fill(&mut self, w: &mut Item) -> bool {
+                w.k = self.0;
+                w.squared = 0;
+                self.0 += 1;
+                self.0 <= 200
+            }
+            fn finisher(&self) -> Option<Square> {
+                Some(Square(Rng::new(self.0 ^ rand_bits())))
+            }
+        }
+        fn rand_bits() -> u64 {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(7, |d| d.as_nanos() as u64)
+        }
+        struct Record(Vec<(u64, u64)>);
+        impl Engine<Item> for Record {
+            fn step(&mut self, w: &Item, _: Rate, _: u64) -> Result<bool> {
+                self.0.push((w.k, w.squared));
+                Ok(true)
+            }
+            fn take_loss(&mut self) -> Result<Option<StepLoss>> {
+                Ok(None)
+            }
+            fn snapshot(&mut self) -> Result<(Model, Option<OptimState>)> {
+                unreachable!("no checkpoints in this run")
+            }
+            fn finish(&mut self) -> Result<Option<f64>> {
+                Ok(None)
+            }
+        }
+        let corpus = crate::corpus::synthetic_zipf(50, 1_000, 1);
+        let cfg = TrainConfig::default();
+        let reporter = Reporter::quiet();
+        for workers in [1, 4] {
+            let mut ck = Checkpointer::new(&cfg, &corpus, "test", &reporter).unwrap();
+            let mut run = RunState::new(&cfg, 200, None, &reporter, Box::new(|_| 0.025));
+            let mut engine = Record(Vec::new());
+            run_pipeline(&mut engine, Numbers(0), &mut run, &mut ck, workers, 4, None).unwrap();
+            let want: Vec<(u64, u64)> = (0..200).map(|k| (k, k * k)).collect();
+            assert_eq!(engine.0, want, "{workers} workers");
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::optim::OptimState;
 use crate::progress::Reporter;
 use crate::sampling::AliasTable;
 use crate::vocab::Vocab;
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Copies the rows of `path` (word2vec text or binary) into the input matrix for every
@@ -57,6 +58,32 @@ fn init_from_vectors(
     Ok(copied)
 }
 
+/// The corpus files of `cfg` (`--input`, in order) and how to read them (its vocabulary
+/// flags, `--read-vocab` loaded, the id cache in `--cache-dir`).
+pub fn corpus_options(cfg: &TrainConfig) -> Result<(Vec<PathBuf>, corpus::LoadOptions)> {
+    let fixed = match &cfg.read_vocab {
+        Some(p) => Some(Vocab::load(p, cfg.min_count, cfg.max_vocab)?),
+        None => None,
+    };
+    let mut inputs = vec![cfg.input.clone()];
+    inputs.extend(cfg.more_inputs.iter().cloned());
+    let opts = corpus::LoadOptions {
+        min_count: cfg.min_count,
+        max_vocab: cfg.max_vocab,
+        fixed_vocab: fixed,
+        normalize: cfg.normalize,
+        table_limit: cfg.max_vocab_size,
+        cache_dir: Some(cfg.cache_dir()),
+    };
+    Ok((inputs, opts))
+}
+
+/// Reads the corpus `cfg` trains on, as `train` reads it in one process.
+pub fn load_corpus(cfg: &TrainConfig) -> Result<Corpus> {
+    let (inputs, opts) = corpus_options(cfg)?;
+    corpus::load_with(&inputs, opts)
+}
+
 /// Trains and returns the model without writing it (the library entry point for tests
 /// and benchmarks).
 pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Corpus, TrainReport)> {
@@ -83,20 +110,7 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
         );
     }
     let t0 = Instant::now();
-    let fixed = match &cfg.read_vocab {
-        Some(p) => Some(Vocab::load(p, cfg.min_count, cfg.max_vocab)?),
-        None => None,
-    };
-    let mut inputs = vec![cfg.input.clone()];
-    inputs.extend(cfg.more_inputs.iter().cloned());
-    let opts = corpus::LoadOptions {
-        min_count: cfg.min_count,
-        max_vocab: cfg.max_vocab,
-        fixed_vocab: fixed,
-        normalize: cfg.normalize,
-        table_limit: cfg.max_vocab_size,
-        cache_dir: Some(cfg.cache_dir()),
-    };
+    let (inputs, opts) = corpus_options(cfg)?;
     let corpus = match comm {
         Some(c) => corpus::load_distributed(&inputs, opts, c)?,
         None => corpus::load_with(&inputs, opts)?,
@@ -359,6 +373,7 @@ fn train_sparse_corpus(
     let table = cfg
         .active_subwords()
         .map(|p| crate::subword::SubwordTable::new(corpus.vocab.words(), &p));
+    let gpu_engine = engine.is_some();
     let mut engine: Box<dyn SparseBackend> = match engine {
         None if in_rows > vocab => Box::new(crate::backend::SubwordSparse {
             inner: CpuSparse::new(model.merged_subwords(), state, opt).with_threads(cfg.threads),
@@ -389,8 +404,11 @@ fn train_sparse_corpus(
             }
         }
     };
+    // The CPU engine's threads are busy training, and one thread builds minibatches faster
+    // than they train them; a GPU engine waits on the host unless several build them.
+    let builders = if gpu_engine { cfg.threads } else { 1 };
     reporter.note(&format!(
-        "training on {} with {} (lazy{}), minibatches of {} centre words, lr {}",
+        "training on {} with {} (lazy{}), minibatches of {} centre words built by {builders} host thread{}, lr {}",
         engine.describe(),
         opt.kind.name(),
         if opt.dense {
@@ -399,6 +417,7 @@ fn train_sparse_corpus(
             ""
         },
         cfg.batch_size(),
+        if builders == 1 { "" } else { "s" },
         cfg.start_alpha()
     ));
     let dist = dist.zip(initial.as_ref());
@@ -408,6 +427,7 @@ fn train_sparse_corpus(
         cfg,
         table,
         &alias,
+        builders,
         reporter,
         ck,
         dist,
