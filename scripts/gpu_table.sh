@@ -23,7 +23,7 @@ ONLY=${2:-}
 # kernels count their adds and keep four partial sums per dot product) and fcdf526 (before the
 # partial sums), wider workgroups, --streams, subwords; pack with BASE="f261227 fcdf526".
 # `pending-peers`: the CPU rows those are read against, the minibatch engine with its host
-# builders on all cores and on one, and the PyTorch baseline (a second call: each call has
+# builders on up to 8 cores and on one, and the PyTorch baseline (a second call: each call has
 # 10 minutes).
 case "$ONLY" in
   pending)

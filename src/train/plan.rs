@@ -405,8 +405,12 @@ fn train_sparse_corpus(
         }
     };
     // The CPU engine's threads are busy training, and one thread builds minibatches faster
-    // than they train them; a GPU engine waits on the host unless several build them.
-    let builders = if gpu_engine { cfg.threads } else { 1 };
+    // than they train them; a GPU engine waits on the host unless several build them. Each
+    // builder holds row → slot tables as long as the input and output matrices (8 MB more per
+    // builder with 2M subword buckets); eight supply about 20M words/s of skip-gram (2.5M
+    // each, BENCHMARKS.md), 22,000 steps of 512 centre words a second, more than a step's
+    // submission and two dispatches allow.
+    let builders = if gpu_engine { cfg.threads.min(8) } else { 1 };
     reporter.note(&format!(
         "training on {} with {} (lazy{}), minibatches of {} centre words built by {builders} host thread{}, lr {}",
         engine.describe(),
