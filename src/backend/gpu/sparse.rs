@@ -49,7 +49,6 @@ pub struct GpuSparse {
     max_words: usize,
     max_examples: usize,
     max_slots: usize,
-    staging: Vec<u32>,
     ring: StepRing,
     /// Distributed syncs' reads and row kernel.
     sync: super::rowsync::RowSync,
@@ -277,7 +276,6 @@ impl GpuSparse {
             max_words,
             max_examples,
             max_slots,
-            staging: Vec::with_capacity(max_words),
             ring: StepRing::starting_at(state.step),
             sync: Default::default(),
         })
@@ -356,36 +354,46 @@ impl SparseBackend for GpuSparse {
             )));
         }
         let k = self.ring.slot();
-        let s = &mut self.staging;
-        s.clear();
-        s.resize(MB_HEADER, 0);
-        let put = |s: &mut Vec<u32>, at: usize, data: &[u32]| {
-            s[at] = s.len() as u32;
-            s.extend_from_slice(data);
-        };
-        put(s, 4, &mb.in_rows);
-        put(s, 5, &mb.out_rows);
-        put(s, 6, &mb.offsets);
-        put(s, 7, &mb.inputs);
-        put(s, 8, &mb.outputs);
-        put(s, 9, &mb.in_occ_offsets);
-        put(s, 10, &mb.in_occ);
-        put(s, 11, &mb.out_occ_offsets);
-        put(s, 12, &mb.out_occ);
-        s[0] = lr.to_bits();
-        s[1] = mb.in_rows.len() as u32;
-        s[2] = n_ex as u32;
-        s[3] = mb.out_rows.len() as u32;
-        if s.len() > self.max_words {
+        // The upload: a header (rate, counts, each array's offset in words), then the arrays,
+        // copied straight into wgpu's staging memory (one copy of the minibatch on this
+        // thread, which drives the device).
+        let arrays: [&[u32]; 9] = [
+            &mb.in_rows,
+            &mb.out_rows,
+            &mb.offsets,
+            &mb.inputs,
+            &mb.outputs,
+            &mb.in_occ_offsets,
+            &mb.in_occ,
+            &mb.out_occ_offsets,
+            &mb.out_occ,
+        ];
+        let mut header = [0u32; MB_HEADER];
+        header[0] = lr.to_bits();
+        header[1] = mb.in_rows.len() as u32;
+        header[2] = n_ex as u32;
+        header[3] = mb.out_rows.len() as u32;
+        let mut words = MB_HEADER;
+        for (i, a) in arrays.iter().enumerate() {
+            header[4 + i] = words as u32;
+            words += a.len();
+        }
+        if words > self.max_words {
             return Err(Error::Gpu(format!(
-                "minibatch upload of {} words exceeds the GPU buffer ({})",
-                s.len(),
+                "minibatch upload of {words} words exceeds the GPU buffer ({})",
                 self.max_words
             )));
         }
-        self.ctx
-            .queue
-            .write_buffer(&self.uploads[k], 0, bytemuck::cast_slice(&self.staging));
+        let mut view = wgpu::BufferSize::new(4 * words as u64)
+            .and_then(|size| self.ctx.queue.write_buffer_with(&self.uploads[k], 0, size))
+            .ok_or_else(|| Error::Gpu("the minibatch upload could not be staged".into()))?;
+        let mut at = 0;
+        for data in std::iter::once(&header[..]).chain(arrays) {
+            let bytes: &[u8] = bytemuck::cast_slice(data);
+            view.slice(at..at + bytes.len()).copy_from_slice(bytes);
+            at += bytes.len();
+        }
+        drop(view);
         let (gx, gy) = self.dispatch_size(n_ex);
         let (ax, ay) = self.dispatch_size(slots);
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
