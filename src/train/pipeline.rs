@@ -615,9 +615,10 @@ pub fn train_with_backend(
 
 /// A minibatch engine over the corpus: a host thread cuts the subsampled corpus into
 /// minibatches of `--batch-size` centre words and `builders` threads build their examples
-/// (windows and noise words) while the engine runs the previous ones. SGD keeps word2vec's linear decay (`--deterministic`);
-/// the adaptive methods use a constant rate. `subwords`: the corpus vocabulary's subword
-/// table when `cfg` trains subwords (built once by the caller, which sizes the engine by it).
+/// (windows and noise words) while the engine runs the previous ones. SGD keeps word2vec's
+/// linear decay (`--deterministic`); the adaptive methods use a constant rate. `subwords`:
+/// the corpus vocabulary's subword table when `cfg` trains subwords (built once by the
+/// caller, which sizes the engine by it).
 #[allow(clippy::too_many_arguments)]
 pub fn train_minibatches(
     engine: &mut dyn SparseBackend,
@@ -813,7 +814,7 @@ mod tests {
                 &self.cursors
             }
         }
-        struct Numbers(u64);
+        struct Numbers(u64, std::sync::atomic::AtomicU64);
         struct Square(Rng);
         impl Finish<Item> for Square {
             fn finish(&mut self, w: &mut Item) {
@@ -830,13 +831,10 @@ mod tests {
                 self.0 <= 200
             }
             fn finisher(&self) -> Option<Square> {
-                Some(Square(Rng::new(self.0 ^ rand_bits())))
+                // Each worker sleeps its own fixed sequence of times.
+                let worker = self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(Square(Rng::new(worker)))
             }
-        }
-        fn rand_bits() -> u64 {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(7, |d| d.as_nanos() as u64)
         }
         struct Record(Vec<(u64, u64)>);
         impl Engine<Item> for Record {
@@ -861,7 +859,8 @@ mod tests {
             let mut ck = Checkpointer::new(&cfg, &corpus, "test", &reporter).unwrap();
             let mut run = RunState::new(&cfg, 200, None, &reporter, Box::new(|_| 0.025));
             let mut engine = Record(Vec::new());
-            run_pipeline(&mut engine, Numbers(0), &mut run, &mut ck, workers, 4, None).unwrap();
+            let numbers = Numbers(0, Default::default());
+            run_pipeline(&mut engine, numbers, &mut run, &mut ck, workers, 4, None).unwrap();
             let want: Vec<(u64, u64)> = (0..200).map(|k| (k, k * k)).collect();
             assert_eq!(engine.0, want, "{workers} workers");
         }
