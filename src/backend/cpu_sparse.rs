@@ -22,7 +22,7 @@
 use crate::backend::cpu::{axpy, dot, prefetch};
 use crate::backend::{SparseBackend, StepLoss, SyncRows};
 use crate::batch::split_ranges;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::loss::sigmoid_bce;
 use crate::minibatch::{Minibatch, SKIP};
 use crate::model::Model;
@@ -34,6 +34,8 @@ pub struct CpuSparse {
     pub state: OptimState,
     opt: OptimParams,
     threads: usize,
+    /// The threads of both phases, started once (with more than one thread).
+    pool: Option<rayon::ThreadPool>,
     /// Per example: `h`, `∂L/∂h` (dim each), coefficients (negative + 1), loss.
     h: Vec<f32>,
     dh: Vec<f32>,
@@ -136,7 +138,7 @@ unsafe fn examples_avx2(
 /// distinct rows (the builder maps every row to one slot), so no two threads ever touch
 /// the same row, state or count; nothing reads the matrices during phase 2 except the
 /// thread updating that row. The pointers come from `&mut` borrows held for the whole
-/// phase (threads are joined inside `std::thread::scope`).
+/// phase (the pool's threads finish inside `rayon::ThreadPool::scope`).
 struct Rows {
     w: *mut f32,
     st: *mut f32,
@@ -364,6 +366,7 @@ impl CpuSparse {
             state,
             opt,
             threads: 1,
+            pool: None,
             h: Vec::new(),
             dh: Vec::new(),
             coef: Vec::new(),
@@ -374,9 +377,22 @@ impl CpuSparse {
     }
 
     /// Runs both phases on `threads` threads (the result does not depend on it).
-    pub fn with_threads(mut self, threads: usize) -> CpuSparse {
+    pub fn with_threads(mut self, threads: usize) -> Result<CpuSparse> {
         self.threads = threads.max(1);
-        self
+        if self.threads > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(self.threads)
+                .thread_name(|i| format!("w2v-sparse-{i}"))
+                .build()
+                .map_err(|e| {
+                    Error::usage(
+                        "--threads",
+                        format!("{threads} threads could not be started ({e}); use fewer"),
+                    )
+                })?;
+            self.pool = Some(pool);
+        }
+        Ok(self)
     }
 
     /// Phase 1 over all examples.
@@ -404,16 +420,9 @@ impl CpuSparse {
             examples_impl::<false>(model, mb, r, h, dh, c, l)
         };
         let ranges = split_ranges(n, self.threads.min(n.div_ceil(64)).max(1));
-        if ranges.len() == 1 {
-            run(
-                0..n,
-                &mut self.h,
-                &mut self.dh,
-                &mut self.coef,
-                &mut self.ex_loss,
-            );
-        } else {
-            std::thread::scope(|sc| {
+        let pool = self.pool.as_ref().filter(|_| ranges.len() > 1);
+        if let Some(pool) = pool {
+            pool.scope(|sc| {
                 let (mut h, mut dh, mut c, mut l) = (
                     &mut self.h[..],
                     &mut self.dh[..],
@@ -428,9 +437,17 @@ impl CpuSparse {
                     let (l0, l1) = std::mem::take(&mut l).split_at_mut(k);
                     (h, dh, c, l) = (h1, d1, c1, l1);
                     let run = &run;
-                    sc.spawn(move || run(r, h0, d0, c0, l0));
+                    sc.spawn(move |_| run(r, h0, d0, c0, l0));
                 }
             });
+        } else {
+            run(
+                0..n,
+                &mut self.h,
+                &mut self.dh,
+                &mut self.coef,
+                &mut self.ex_loss,
+            );
         }
         for &(l, t) in &self.ex_loss[..n] {
             self.loss.sum += l as f64;
@@ -485,13 +502,13 @@ impl CpuSparse {
         };
         let work: usize = mb.in_rows.len() + mb.out_rows.len();
         let threads = self.threads.min(work.div_ceil(64)).max(1);
-        if threads == 1 {
+        let Some(pool) = self.pool.as_ref().filter(|_| threads > 1) else {
             for (out, n, rows) in &sides {
                 run(*out, 0..*n, rows);
             }
             return;
-        }
-        std::thread::scope(|sc| {
+        };
+        pool.scope(|sc| {
             for (out, _, rows) in &sides {
                 let occ = if *out {
                     &mb.out_occ_offsets
@@ -500,7 +517,7 @@ impl CpuSparse {
                 };
                 for r in balanced_ranges(occ, threads) {
                     let run = &run;
-                    sc.spawn(move || run(*out, r, rows));
+                    sc.spawn(move |_| run(*out, r, rows));
                 }
             }
         });
@@ -845,7 +862,8 @@ mod tests {
                 dense: false,
             };
             let mut e = CpuSparse::new(model, OptimState::new(OptimizerKind::Adam, 10, 16), opt)
-                .with_threads(threads);
+                .with_threads(threads)
+                .unwrap();
             for _ in 0..3 {
                 e.step(&mb, 0.01).unwrap();
             }

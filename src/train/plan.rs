@@ -376,10 +376,10 @@ fn train_sparse_corpus(
     let gpu_engine = engine.is_some();
     let mut engine: Box<dyn SparseBackend> = match engine {
         None if in_rows > vocab => Box::new(crate::backend::SubwordSparse {
-            inner: CpuSparse::new(model.merged_subwords(), state, opt).with_threads(cfg.threads),
+            inner: CpuSparse::new(model.merged_subwords(), state, opt).with_threads(cfg.threads)?,
             vocab,
         }),
-        None => Box::new(CpuSparse::new(model, state, opt).with_threads(cfg.threads)),
+        None => Box::new(CpuSparse::new(model, state, opt).with_threads(cfg.threads)?),
         Some(ctx) => {
             let bag = table.as_ref().map_or(1, |t| t.max_bag());
             let model = if table.is_some() {
