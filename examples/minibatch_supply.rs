@@ -1,17 +1,18 @@
 //! How fast the host side of the minibatch engines (`--optimizer adam|adagrad|rmsprop`,
 //! `--deterministic`) supplies minibatches: the training pipeline (subsampling, cutting,
-//! building each minibatch's windows and noise words on `BUILDERS` threads, the engine
+//! building each minibatch's windows and noise words on `--builders` threads, the engine
 //! taking them in corpus order) driven into an engine that does nothing. A GPU minibatch
 //! engine cannot train faster than this; the `train` subcommand gives a GPU engine
-//! `--threads` builders and the CPU engine one.
+//! `--threads` builders (at most 8) and the CPU engine one.
 //!
 //! ```sh
 //! cargo run --release --example minibatch_supply -- --input CORPUS --output UNUSED --builders N \
 //!     --optimizer adam --epochs 1 --sample 1e-4 [train's flags: --model cbow --batch-size 512 ...]
 //! ```
 //!
-//! (`--output` is checked as `train` checks it, and not written.) Prints the corpus words per second of the run (the vocabulary is counted first and not
-//! timed), the minibatches and the examples they hold.
+//! `--output` is checked as `train` checks it, and not written. Prints the corpus words per
+//! second of the run (the vocabulary is counted first and not timed), the minibatches and
+//! the examples they hold.
 
 use clap::Parser;
 use w2v_gpu::backend::{SparseBackend, StepLoss, SyncRows};

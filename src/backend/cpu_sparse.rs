@@ -33,8 +33,7 @@ pub struct CpuSparse {
     pub model: Model,
     pub state: OptimState,
     opt: OptimParams,
-    threads: usize,
-    /// The threads of both phases, started once (with more than one thread).
+    /// The threads of both phases, started once (`None`: one thread, the caller's).
     pool: Option<rayon::ThreadPool>,
     /// Per example: `h`, `∂L/∂h` (dim each), coefficients (negative + 1), loss.
     h: Vec<f32>,
@@ -365,7 +364,6 @@ impl CpuSparse {
             model,
             state,
             opt,
-            threads: 1,
             pool: None,
             h: Vec::new(),
             dh: Vec::new(),
@@ -378,10 +376,10 @@ impl CpuSparse {
 
     /// Runs both phases on `threads` threads (the result does not depend on it).
     pub fn with_threads(mut self, threads: usize) -> Result<CpuSparse> {
-        self.threads = threads.max(1);
-        if self.threads > 1 {
+        self.pool = None;
+        if threads > 1 {
             let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(self.threads)
+                .num_threads(threads)
                 .thread_name(|i| format!("w2v-sparse-{i}"))
                 .build()
                 .map_err(|e| {
@@ -393,6 +391,11 @@ impl CpuSparse {
             self.pool = Some(pool);
         }
         Ok(self)
+    }
+
+    /// Threads the phases run on.
+    fn threads(&self) -> usize {
+        self.pool.as_ref().map_or(1, |p| p.current_num_threads())
     }
 
     /// Phase 1 over all examples.
@@ -419,7 +422,7 @@ impl CpuSparse {
             let _ = fma;
             examples_impl::<false>(model, mb, r, h, dh, c, l)
         };
-        let ranges = split_ranges(n, self.threads.min(n.div_ceil(64)).max(1));
+        let ranges = split_ranges(n, self.threads().min(n.div_ceil(64)).max(1));
         let pool = self.pool.as_ref().filter(|_| ranges.len() > 1);
         if let Some(pool) = pool {
             pool.scope(|sc| {
@@ -501,7 +504,7 @@ impl CpuSparse {
             slots_impl::<false>(out, mb, r, ex, rows, &opt, lr, &mut g)
         };
         let work: usize = mb.in_rows.len() + mb.out_rows.len();
-        let threads = self.threads.min(work.div_ceil(64)).max(1);
+        let threads = self.threads().min(work.div_ceil(64)).max(1);
         let Some(pool) = self.pool.as_ref().filter(|_| threads > 1) else {
             for (out, n, rows) in &sides {
                 run(*out, 0..*n, rows);
@@ -638,7 +641,7 @@ impl SparseBackend for CpuSparse {
     }
 
     fn describe(&self) -> String {
-        format!("cpu ({} threads)", self.threads)
+        format!("cpu ({} threads)", self.threads())
     }
 
     fn backend_name(&self) -> &'static str {

@@ -23,7 +23,7 @@ pub use crate::progress::Reporter;
 pub use checkpointer::{fingerprint, stored_args, Checkpointer};
 pub use hogwild::train_cpu;
 pub use pipeline::{count_window_pairs, train_minibatches, train_with_backend};
-pub use plan::{corpus_options, load_corpus, train_corpus, train_model};
+pub use plan::{load_corpus, train_corpus, train_model};
 pub use report::{peak_rss_bytes, TrainReport};
 pub use run_state::{
     check_divergence, check_model_finite, install_signal_handlers, request_stop, stop_requested,

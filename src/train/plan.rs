@@ -60,7 +60,7 @@ fn init_from_vectors(
 
 /// The corpus files of `cfg` (`--input`, in order) and how to read them (its vocabulary
 /// flags, `--read-vocab` loaded, the id cache in `--cache-dir`).
-pub fn corpus_options(cfg: &TrainConfig) -> Result<(Vec<PathBuf>, corpus::LoadOptions)> {
+fn corpus_options(cfg: &TrainConfig) -> Result<(Vec<PathBuf>, corpus::LoadOptions)> {
     let fixed = match &cfg.read_vocab {
         Some(p) => Some(Vocab::load(p, cfg.min_count, cfg.max_vocab)?),
         None => None,
