@@ -329,7 +329,8 @@ pub struct TrainArgs {
     /// Corpus parts the GPU engine and the minibatch engines read side by side: each step
     /// takes the next sentences of every part, as word2vec.c's threads each read their own
     /// part of the file (the Hogwild CPU trainer reads one part per --threads thread).
-    #[arg(long, default_value_t = 1)]
+    /// 1 reads the corpus front to back, as one word2vec.c thread does.
+    #[arg(long, default_value_t = crate::config::DEFAULT_STREAMS)]
     pub streams: usize,
     /// How the GPU adds into rows that several workgroups update at once: `atomic`
     /// (compare-and-swap, no update lost) or `racy` (plain read-add-write, word2vec.c-style

@@ -410,7 +410,7 @@ impl Default for TrainConfig {
             save_vocab: None,
             read_vocab: None,
             gpu_batch: 1 << 16,
-            streams: 1,
+            streams: DEFAULT_STREAMS,
             gpu_updates: Updates::Atomic,
             gpu_atomics: None,
             gpu_kernel: None,
@@ -454,6 +454,10 @@ pub const MAX_BATCH_SIZE: usize = 1 << 16;
 /// Most corpus streams (`--streams`): a GPU step of 65,536 positions then still takes 64
 /// kept words from each.
 pub const MAX_STREAMS: usize = 1024;
+/// Corpus streams the stepped engines read side by side unless `--streams` says otherwise:
+/// on enwiki the one-epoch analogy accuracy rises with the stream count up to about this
+/// many (BENCHMARKS.md "Corpus order: 256 streams").
+pub const DEFAULT_STREAMS: usize = 256;
 pub const MAX_WINDOW: usize = 64;
 /// The kernels draw 2 random lanes per noise word out of 64 per position (lane 0 is the
 /// window shrink), so at most 31 noise words.

@@ -540,6 +540,40 @@ fn vocab_save_and_read_round_trip() {
     assert_eq!(a.words, b.words, "same vocabulary, same order");
 }
 
+/// The stepped engines read the corpus in `DEFAULT_STREAMS` parts unless `--streams` says
+/// otherwise, and `--json` says how many; the Hogwild trainer reads one part per thread and
+/// reports none.
+#[test]
+fn stepped_engines_default_to_256_streams() {
+    assert_eq!(w2v_gpu::config::DEFAULT_STREAMS, 256);
+    let dir = tempfile::tempdir().unwrap();
+    let c = small_corpus(dir.path());
+    let out = dir.path().join("v.txt");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--input",
+            &c,
+            "--output",
+            out.to_str().unwrap(),
+            "--min-count",
+            "1",
+            "--epochs",
+            "1",
+            "--dim",
+            "4",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = w2v(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["streams"].clone()
+    };
+    assert_eq!(run(&["--deterministic"]), 256);
+    assert_eq!(run(&["--deterministic", "--streams", "1"]), 1);
+    assert!(run(&[]).is_null(), "the Hogwild trainer has no streams");
+}
+
 #[test]
 fn map_writes_svg_and_projector_files() {
     let dir = tempfile::tempdir().unwrap();
