@@ -23,7 +23,7 @@ ONLY=${2:-}
 # kernels count their adds and keep four partial sums per dot product) and fcdf526 (before the
 # partial sums; both read the corpus front to back, as --streams 1 does), wider workgroups,
 # --streams, subwords; pack with BASE="f261227 fcdf526".
-# `pending-peers`: the CPU rows those are read against, the minibatch engine with its host
+# `pending-peers`: the CPU rows those are read against (also in the GPU's 256-part order), the minibatch engine with its host
 # builders on up to 8 cores and on one, the CPU minibatch engine on its thread pool (0.38M
 # words/s on the H200's host before the pool), and the PyTorch baseline (a second call: each call has
 # 10 minutes).
@@ -33,8 +33,8 @@ case "$ONLY" in
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 swsg100 swcb100 swsg300 swadam100" ;;
   pending-peers)
-    ONLY="sg100cpu cb100cpu cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1 adam100cpu torch torch8k
-          torch4k torch3ep" ;;
+    ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1
+          adam100cpu torch torch8k torch4k torch3ep" ;;
 esac
 ONLY=$(echo $ONLY)
 BIN=$DIR/w2v-gpu
@@ -147,6 +147,9 @@ row sg100cas skipgram 100 "GPU, --gpu-atomics cas" -- $V --gpu-atomics cas
 row sg100e5 skipgram 100 "GPU (defaults), 5 epochs" -- $V --epochs 5
 row cb100e5 cbow 100 "GPU (defaults), 5 epochs" -- $V --epochs 5
 row sg100cpu skipgram 100 "CPU, $NCPU threads" -- $C
+# The CPU trainer in the GPU's default order (256 parts side by side; its default is one part
+# per thread, word2vec.c's).
+row sg100cpus256 skipgram 100 "CPU, $NCPU threads, --streams 256" -- $C --streams 256
 # The corpus order: 256 parts side by side is the default (BENCHMARKS.md "Corpus order: 256
 # streams"); one part (front to back) is the order before it, and the order of f261227 and
 # fcdf526, which have no --streams.
@@ -158,6 +161,7 @@ row cb100win cbow 100 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row cb100c64 cbow 100 "GPU, --gpu-chunk 64" -- $V --gpu-chunk 64
 row cb100b1m cbow 100 "GPU, --gpu-batch 1048576" -- $V --gpu-batch 1048576
 row cb100cpu cbow 100 "CPU, $NCPU threads" -- $C
+row cb100cpus256 cbow 100 "CPU, $NCPU threads, --streams 256" -- $C --streams 256
 # The corpus read in 1, 16 and 64 parts side by side (16: as 16 CPU threads read it; the
 # default is 256), and the CPU trainer with one thread (the one-part order): BENCHMARKS.md
 # "GPU CBOW and the CPU's threads".

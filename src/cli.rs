@@ -326,12 +326,13 @@ pub struct TrainArgs {
     /// Centre positions per GPU step.
     #[arg(long, default_value_t = 1 << 16)]
     pub gpu_batch: usize,
-    /// Corpus parts the GPU engine and the minibatch engines read side by side: each step
-    /// takes the next sentences of every part, as word2vec.c's threads each read their own
-    /// part of the file (the Hogwild CPU trainer reads one part per --threads thread).
-    /// 1 reads the corpus front to back, as one word2vec.c thread does.
-    #[arg(long, default_value_t = crate::config::DEFAULT_STREAMS)]
-    pub streams: usize,
+    /// Corpus parts read side by side, each step taking the next sentences of every part,
+    /// as word2vec.c's threads each read their own part of the file; 1 reads the corpus
+    /// front to back, as one word2vec.c thread does. Default: 256 for the GPU engine and
+    /// the minibatch engines; the Hogwild CPU trainer reads one part per --threads thread
+    /// unless given, and then --streams / --threads parts per thread.
+    #[arg(long)]
+    pub streams: Option<usize>,
     /// How the GPU adds into rows that several workgroups update at once: `atomic`
     /// (compare-and-swap, no update lost) or `racy` (plain read-add-write, word2vec.c-style
     /// Hogwild; loses updates of frequent rows on real GPUs).

@@ -283,9 +283,11 @@ pub struct TrainConfig {
     pub read_vocab: Option<PathBuf>,
     /// Centre positions per GPU step.
     pub gpu_batch: usize,
-    /// Corpus parts the stepped engines (GPU, minibatch) read side by side, as the
-    /// Hogwild trainer's threads read theirs (see [`crate::batch::Streams`]).
-    pub streams: usize,
+    /// `--streams`: corpus parts read side by side (see [`crate::batch::Streams`]); `None`:
+    /// [`DEFAULT_STREAMS`] for the stepped engines (GPU, minibatch), one part per thread for
+    /// the Hogwild trainer (word2vec.c's order). See [`TrainConfig::stepped_streams`] and
+    /// [`TrainConfig::parts_per_thread`].
+    pub streams: Option<usize>,
     /// GPU conflict strategy for rows updated by several workgroups at once.
     pub gpu_updates: Updates,
     /// How the GPU's atomic float add is done; `None`: native where the adapter has it.
@@ -410,7 +412,7 @@ impl Default for TrainConfig {
             save_vocab: None,
             read_vocab: None,
             gpu_batch: 1 << 16,
-            streams: DEFAULT_STREAMS,
+            streams: None,
             gpu_updates: Updates::Atomic,
             gpu_atomics: None,
             gpu_kernel: None,
@@ -465,6 +467,18 @@ pub const MAX_NEGATIVE: usize = 31;
 pub const MAX_DIM: usize = 4096;
 
 impl TrainConfig {
+    /// The corpus parts the stepped engines (GPU, minibatch) read side by side.
+    pub fn stepped_streams(&self) -> usize {
+        self.streams.unwrap_or(DEFAULT_STREAMS)
+    }
+
+    /// The corpus parts each Hogwild thread reads side by side: `--streams` shared among
+    /// the `--threads` threads (at least one each); one without `--streams`, as in
+    /// word2vec.c.
+    pub fn parts_per_thread(&self) -> usize {
+        self.streams.map_or(1, |s| (s / self.threads.max(1)).max(1))
+    }
+
     /// The starting learning rate: `--alpha`, or word2vec.c's default for the model.
     /// The adaptive optimizers' default learning rate otherwise.
     pub fn start_alpha(&self) -> f32 {
@@ -706,10 +720,10 @@ impl TrainConfig {
                 format!("{} is not one of 32, 64, 128, 256", self.gpu_workgroup),
             ));
         }
-        if !(1..=MAX_STREAMS).contains(&self.streams) {
+        if let Some(s) = self.streams.filter(|s| !(1..=MAX_STREAMS).contains(s)) {
             return Err(Error::usage(
                 "--streams",
-                format!("{} is outside 1..={MAX_STREAMS}", self.streams),
+                format!("{s} is outside 1..={MAX_STREAMS}"),
             ));
         }
         self.validate_optimizer()?;

@@ -376,9 +376,15 @@ fn resume_on_the_same_ranks_finishes_the_run() {
     // The Hogwild trainer, and the minibatch engine whose checkpoint also holds the
     // optimizer state (rank 0's, which every rank resumes from).
     // Adam reads the corpus in 3 streams per rank: rank r resumes from cursor slots
-    // 3r..3r+3 of the checkpoint.
+    // 3r..3r+3 of the checkpoint. The Hogwild thread with --streams 4 reads its rank's range
+    // in 4 parts, each resumed from its own slot.
     let adam = ["--optimizer", "adam", "--streams", "3"];
-    for (name, engine) in [("sgd", &[][..]), ("adam", &adam[..])] {
+    let parts = ["--streams", "4"];
+    for (name, engine) in [
+        ("sgd", &[][..]),
+        ("sgd-parts", &parts[..]),
+        ("adam", &adam[..]),
+    ] {
         let ck = d.join(format!("ck-{name}"));
         let ck_s = ck.display().to_string();
         let mut args = train_args(

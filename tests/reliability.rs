@@ -62,6 +62,17 @@ fn wait_for_checkpoint(child: &mut Child, dir: &Path) {
     }
 }
 
+/// Starts `train` with `args` checkpointing into `ck` every `every` words, and kills it
+/// (SIGKILL) once the first checkpoint is there.
+fn kill_after_first_checkpoint(out: &Path, args: &[&str], ck: &Path, every: &str) {
+    let ck_s = ck.to_str().unwrap();
+    let extra = ["--checkpoint-dir", ck_s, "--checkpoint-every", every];
+    let mut child = spawn(&train_args(out, &[args, &extra[..]].concat()));
+    wait_for_checkpoint(&mut child, ck);
+    child.kill().unwrap(); // SIGKILL
+    assert!(!child.wait().unwrap().success(), "killed mid-way");
+}
+
 fn json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).expect("JSON on stdout")
@@ -125,6 +136,53 @@ fn sigkill_then_resume_is_exact_with_deterministic() {
     );
 }
 
+/// The Hogwild trainer reading its range in parts side by side (`--streams`): one thread is
+/// deterministic, so `kill -9` after a checkpoint and `--resume` give exactly the vectors of
+/// an uninterrupted run (every part resumed from its own cursor, the worker's random state
+/// from the first).
+#[test]
+fn sigkill_then_resume_is_exact_with_hogwild_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full.bin");
+    let part = dir.path().join("part.bin");
+    let ck = dir.path().join("ck");
+    let common = [
+        "--threads",
+        "1",
+        "--streams",
+        "4",
+        "--epochs",
+        "3",
+        "--json",
+    ];
+    let a = json(&run(&train_args(&full, &common)));
+    assert_eq!(a["streams"], 4);
+    kill_after_first_checkpoint(&part, &common, &ck, "300000");
+    let r = json(&run(&train_args(
+        &part,
+        &[&common[..], &["--resume", ck.to_str().unwrap()]].concat(),
+    )));
+    assert!(r["resumed_from"].as_u64().expect("resumed_from") >= 300_000);
+    assert_eq!(
+        std::fs::read(&full).unwrap(),
+        std::fs::read(&part).unwrap(),
+        "resumed vectors differ from the uninterrupted run"
+    );
+    // Another part count reads the corpus in another order: refused.
+    let mut other = train_args(
+        &part,
+        &["--threads", "1", "--streams", "2", "--epochs", "3"],
+    );
+    other.extend(["--resume".into(), ck.to_str().unwrap().into()]);
+    let o = run(&other);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// The default (Hogwild) trainer: resume loses at most one interval and ends with the
 /// quality of an uninterrupted run (final loss within 3%, WS-353 within 0.05).
 #[test]
@@ -135,22 +193,7 @@ fn sigkill_then_resume_matches_quality_with_hogwild() {
     let ck = dir.path().join("ck");
     let common = ["--epochs", "3", "--threads", "2", "--json"];
     let a = json(&run(&train_args(&full, &common)));
-    let mut child = spawn(&train_args(
-        &part,
-        &[
-            &common[..],
-            &[
-                "--checkpoint-dir",
-                ck.to_str().unwrap(),
-                "--checkpoint-every",
-                "500000",
-            ],
-        ]
-        .concat(),
-    ));
-    wait_for_checkpoint(&mut child, &ck);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after_first_checkpoint(&part, &common, &ck, "500000");
     let b = json(&run(&train_args(
         &part,
         &[&common[..], &["--resume", ck.to_str().unwrap()]].concat(),

@@ -147,7 +147,7 @@ fn gpu_streams_train_every_word_and_learn_topics() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = TrainConfig {
         backend: common::test_backend(),
-        streams: 5,
+        streams: Some(5),
         ..topic_config(dir.path(), ModelKind::SkipGram, BackendKind::Cpu)
     };
     let (g, corpus, r) = train_model(&cfg, &Reporter::quiet()).unwrap();

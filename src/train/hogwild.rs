@@ -16,7 +16,7 @@ use super::run_state::{
 use super::{Checkpointer, TrainReport};
 use crate::backend::cpu::{Hogwild, Worker};
 use crate::backend::{KernelParams, StepLoss};
-use crate::batch::{split_ranges, Batch, Batcher, Cursor};
+use crate::batch::{split_ranges, Batch, Batcher, Cursor, Streams};
 use crate::config::TrainConfig;
 use crate::corpus::Corpus;
 use crate::dist::sync::{RowMarks, Syncer};
@@ -67,6 +67,9 @@ pub fn train_cpu(
     // may run fewer threads).
     let threads = cfg.threads.min(corpus.ids.len().max(1));
     let ranges = split_ranges(corpus.ids.len(), threads);
+    // Each thread reads its range as `per` parts side by side (`--streams`; one part, as
+    // in word2vec.c, without it), each part with its own cursor slot.
+    let per = cfg.parts_per_thread();
     let resume = ck.resume.take();
     // Words done: the global count of the checkpoint; this rank's share of it locally.
     let start_global = resume.as_ref().map_or(0, |c| c.words_done);
@@ -78,7 +81,7 @@ pub fn train_cpu(
     // threads' cursors and how many are parked, under one lock.
     let pause = AtomicBool::new(false);
     let quit = AtomicBool::new(false);
-    let parked = std::sync::Mutex::new((0usize, vec![Cursor::default(); threads]));
+    let parked = std::sync::Mutex::new((0usize, vec![Cursor::default(); threads * per]));
     let wake = std::sync::Condvar::new();
     let mut interrupted = false;
     let mut ck_result: Result<()> = Ok(());
@@ -109,13 +112,16 @@ pub fn train_cpu(
             let (done, finished, pairs, diverged_at) = (&done, &finished, &pairs, &diverged_at);
             let (pause, quit, parked, wake) = (&pause, &quit, &parked, &wake);
             // Thread `t` of rank `rank`: slot `rank · cfg.threads + t` of the run's
-            // threads (its seed and its checkpoint cursor).
+            // threads (its seed), its parts' checkpoint cursors at `slot · per ..`.
             let slot = rank * cfg.threads + t;
-            let start_cursor = resume.as_ref().and_then(|c| c.cursors.get(slot).copied());
+            let start_cursors = resume
+                .as_ref()
+                .and_then(|c| c.cursors.get(slot * per..(slot + 1) * per))
+                .map(<[Cursor]>::to_vec);
             let (log, clock) = (&log, &clock);
             s.spawn(move || {
                 let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(slot as u64);
-                let mut batcher = Batcher::new(
+                let whole = Batcher::new(
                     &corpus.ids,
                     range,
                     cfg.epochs,
@@ -124,18 +130,23 @@ pub fn train_cpu(
                     seed ^ 0xb47c,
                     4096,
                 );
+                // One part: the plain batcher's batches, bit for bit.
+                let mut batcher = Streams::new(whole, per);
                 let mut worker = Worker::new(seed, alias, sig, params);
                 worker.shared_negatives = cfg.shared_negatives;
                 worker.tree = tree;
                 worker.subwords = subwords;
-                if let Some(c) = start_cursor {
+                if let Some(c) = start_cursors {
                     batcher.restore(&c);
-                    worker.rng = crate::sampling::Rng::from_state(c.builder_rng);
+                    worker.rng = crate::sampling::Rng::from_state(c[0].builder_rng);
                 }
-                let cursor = |b: &Batcher, w: &Worker| Cursor {
-                    builder_rng: w.rng.state(),
-                    ..b.cursor()
+                // The parts' cursors; the first also carries the worker's random state.
+                let cursors = |b: &Streams, w: &Worker| {
+                    let mut c = b.cursors();
+                    c[0].builder_rng = w.rng.state();
+                    c
                 };
+                let mine = t * per..(t + 1) * per;
                 let mut batch = Batch::default();
                 while !quit.load(Ordering::Relaxed) && batcher.next_batch(&mut batch) {
                     let d = done.load(Ordering::Relaxed);
@@ -160,7 +171,7 @@ pub fn train_cpu(
                     pairs.fetch_add(st.pairs, Ordering::Relaxed);
                     if pause.load(Ordering::Acquire) {
                         let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
-                        g.1[t] = cursor(&batcher, &worker);
+                        g.1[mine.clone()].copy_from_slice(&cursors(&batcher, &worker));
                         g.0 += 1;
                         wake.notify_all();
                         while pause.load(Ordering::Acquire) {
@@ -170,7 +181,7 @@ pub fn train_cpu(
                     }
                 }
                 let mut g = parked.lock().unwrap_or_else(|p| p.into_inner());
-                g.1[t] = cursor(&batcher, &worker);
+                g.1[mine].copy_from_slice(&cursors(&batcher, &worker));
                 finished.fetch_add(1, Ordering::Release);
                 wake.notify_all();
             });
@@ -287,7 +298,7 @@ pub fn train_cpu(
                     dr.comm.sum_u64(&mut w);
                     let global = start_global + w[0];
                     let mut mine = g.1.clone();
-                    mine.resize(cfg.threads, crate::batch::Cursor::default());
+                    mine.resize(cfg.threads * per, crate::batch::Cursor::default());
                     let cursors = crate::dist::gather_cursors(dr.comm, &mine);
                     if rank == 0 && ck.enabled() && ck_result.is_ok() {
                         // SAFETY: the workers are parked.
@@ -352,6 +363,8 @@ pub fn train_cpu(
         adapter: None,
         pairs: Some(pairs.load(Ordering::Relaxed)),
         threads,
+        // The parts read, where --streams gave the threads more than one each.
+        streams: (per > 1).then_some(threads * per),
         loss_curve: log.curve,
         interrupted,
         ranks,

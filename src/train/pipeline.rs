@@ -129,7 +129,7 @@ fn corpus_batcher<'a>(
         cfg.seed ^ 0xb47c,
         batch,
     );
-    Streams::new(whole, cfg.streams)
+    Streams::new(whole, cfg.stepped_streams())
 }
 
 /// The batcher as a work source for the GPU SGD engine.
@@ -606,7 +606,7 @@ pub fn train_with_backend(
         upload_bytes_per_word: Some(engine.uploaded as f64 / run.done.max(1) as f64),
         kernel_seconds,
         pairs: cfg.count_pairs.then_some(engine.pairs),
-        streams: Some(cfg.streams),
+        streams: Some(cfg.stepped_streams()),
         ..run.finish()
     };
     finish_distributed(&mut report, sync, dist)?;
@@ -669,7 +669,7 @@ pub fn train_minibatches(
         examples as f64 / steps.max(1) as f64
     ));
     report.pairs = Some(examples);
-    report.streams = Some(cfg.streams);
+    report.streams = Some(cfg.stepped_streams());
     finish_distributed(&mut report, sync, dist)?;
     Ok(report)
 }
@@ -714,7 +714,7 @@ fn rank_run<'a>(
     let mut run = RunState::new(cfg, total, resume, reporter, lr);
     if let (Some(d), Some(c)) = (dist, resume) {
         // Rank r's streams are slots r·S .. (r+1)·S of the checkpoint's cursors.
-        let s = cfg.streams.max(1);
+        let s = cfg.stepped_streams();
         let r = d.comm.rank();
         run.start_cursors = c.cursors.get(r * s..(r + 1) * s).map(<[Cursor]>::to_vec);
         run.cursors = run.start_cursors.clone().unwrap_or_default();
@@ -763,7 +763,7 @@ mod tests {
             epochs: 2,
             batch_size: Some(300),
             sample: 1e-3,
-            streams,
+            streams: Some(streams),
             ..TrainConfig::default()
         };
         let sub = Subsampler::new(corpus.vocab.counts(), cfg.sample);

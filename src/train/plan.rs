@@ -173,12 +173,18 @@ pub fn train_corpus(
     } else {
         format!("hogwild, {cpu_threads} threads")
     };
-    // The stepped engines' stream count changes what is trained (one stream: as before).
-    let engine_name = match cfg.streams {
-        s if s > 1 && (cfg.minibatches() || engine.is_some()) => {
-            format!("{engine_name}, --streams {s}")
+    // The stream count changes what is trained (one stream, one part per Hogwild thread:
+    // as before).
+    let engine_name = if cfg.minibatches() || engine.is_some() {
+        match cfg.stepped_streams() {
+            1 => engine_name,
+            s => format!("{engine_name}, --streams {s}"),
         }
-        _ => engine_name,
+    } else {
+        match cfg.parts_per_thread() {
+            1 => engine_name,
+            p => format!("{engine_name}, {p} parts each"),
+        }
     };
     let comm = crate::dist::initialized().filter(|c| c.size() > 1);
     let engine_name = match comm {

@@ -41,7 +41,8 @@ pub struct TrainReport {
     /// kernels counted them (GPU SGD engine with `--gpu-updates atomic`).
     pub atomic_adds_per_word: Option<f64>,
     pub threads: usize,
-    /// Corpus streams read side by side (`--streams`; the stepped engines only).
+    /// Corpus parts read side by side (`--streams`): the stepped engines' count, or every
+    /// Hogwild thread's parts together where it reads more than one each.
     pub streams: Option<usize>,
     /// `sgd`, `adagrad`, `adam` or `rmsprop`.
     pub optimizer: String,

@@ -569,7 +569,7 @@ impl GpuBackend {
             .write_buffer(&alias_buf, 0, bytemuck::cast_slice(alias.as_words()));
         // Each stream's share of a batch ends at the first chunk end past it, so a batch
         // can exceed `gpu_batch` by a chunk per stream.
-        let capacity = crate::batch::max_batch_tokens(cfg.gpu_batch, cfg.streams) + 1;
+        let capacity = crate::batch::max_batch_tokens(cfg.gpu_batch, cfg.stepped_streams()) + 1;
         let tokens: Vec<wgpu::Buffer> = (0..RING)
             .map(|_| {
                 device.create_buffer(&wgpu::BufferDescriptor {
