@@ -347,8 +347,9 @@ pub struct TrainArgs {
     pub gpu_atomics: AtomicsArg,
     /// The SGD kernel: `chunk` (a workgroup walks a chunk of consecutive positions in order,
     /// the context rows cached in workgroup memory), `window` (a workgroup per centre
-    /// position, rows read from and added to device memory per window), or `auto` (chunk
-    /// where its workgroup memory fits the adapter).
+    /// position, rows read from and added to device memory per window), or `auto` (the
+    /// window kernel, faster on hardware; the chunk kernel for CBOW with serial sums, whose
+    /// quality needs its in-order windows, where its workgroup memory fits the adapter).
     #[arg(long, value_enum, default_value = "auto")]
     pub gpu_kernel: KernelArg,
     /// How the SGD kernels sum dot products: `subgroup` (a segment of a subgroup's lanes per

@@ -292,7 +292,7 @@ pub struct TrainConfig {
     pub gpu_updates: Updates,
     /// How the GPU's atomic float add is done; `None`: native where the adapter has it.
     pub gpu_atomics: Option<Atomics>,
-    /// Which SGD kernel; `None`: the chunk kernel where its workgroup memory fits.
+    /// Which SGD kernel; `None`: [`crate::backend::gpu::shaders::auto_kernel`]'s choice.
     pub gpu_kernel: Option<Kernel>,
     /// How the SGD kernels sum dot products; `None`: subgroups where the adapter has them.
     pub gpu_reduce: Option<Reduce>,
