@@ -333,10 +333,10 @@ pub struct TrainArgs {
     /// unless given, and then --streams / --threads parts per thread.
     #[arg(long)]
     pub streams: Option<usize>,
-    /// How the GPU adds into rows that several workgroups update at once: `atomic`
-    /// (compare-and-swap, no update lost) or `racy` (plain read-add-write, word2vec.c-style
-    /// Hogwild; loses updates of frequent rows on real GPUs).
-    /// `hybrid` uses compare-and-swap for the 8192 most frequent words only.
+    /// How the GPU adds into rows that several workgroups update at once: `atomic` (an
+    /// atomic float add, native or compare-and-swap as --gpu-atomics says; no update lost)
+    /// or `racy` (plain read-add-write, word2vec.c-style Hogwild; loses updates of frequent
+    /// rows on real GPUs). `hybrid` adds atomically into the 8192 most frequent words only.
     #[arg(long, value_enum, default_value = "atomic")]
     pub gpu_updates: UpdatesArg,
     /// How the GPU adds a float atomically: `native` (`atomicAdd` on `atomic<f32>`, one
