@@ -23,6 +23,14 @@ fn small_corpus(dir: &Path) -> String {
     p.display().to_string()
 }
 
+/// `train` on `corpus` into `out` for one epoch at dim 4, every word kept, plus `extra`.
+fn train_tiny(corpus: &str, out: &Path, extra: &[&str]) -> Output {
+    let out = out.to_str().unwrap();
+    let args = ["train", "--input", corpus, "--output", out];
+    let tiny = ["--min-count", "1", "--epochs", "1", "--dim", "4"];
+    w2v(&[&args[..], &tiny, extra].concat())
+}
+
 #[test]
 fn train_json_has_the_contract_fields_and_writes_vectors() {
     let dir = tempfile::tempdir().unwrap();
@@ -490,24 +498,12 @@ fn vocab_save_and_read_round_trip() {
     let c = small_corpus(dir.path());
     let vocab = dir.path().join("vocab.txt");
     let out = dir.path().join("a.txt");
-    let o = w2v(&[
-        "train",
-        "--input",
+    let vocab_s = vocab.to_str().unwrap();
+    let o = train_tiny(
         &c,
-        "--output",
-        out.to_str().unwrap(),
-        "--min-count",
-        "1",
-        "--epochs",
-        "1",
-        "--dim",
-        "4",
-        "--save-vocab",
-        vocab.to_str().unwrap(),
-        "--max-vocab",
-        "30",
-        "--quiet",
-    ]);
+        &out,
+        &["--save-vocab", vocab_s, "--max-vocab", "30", "--quiet"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let v = std::fs::read_to_string(&vocab).unwrap();
     assert_eq!(v.lines().count(), 30);
@@ -517,22 +513,7 @@ fn vocab_save_and_read_round_trip() {
         .collect();
     assert!(counts.windows(2).all(|w| w[0] >= w[1]), "sorted by count");
     let out2 = dir.path().join("b.txt");
-    let o = w2v(&[
-        "train",
-        "--input",
-        &c,
-        "--output",
-        out2.to_str().unwrap(),
-        "--min-count",
-        "1",
-        "--epochs",
-        "1",
-        "--dim",
-        "4",
-        "--read-vocab",
-        vocab.to_str().unwrap(),
-        "--json",
-    ]);
+    let o = train_tiny(&c, &out2, &["--read-vocab", vocab_s, "--json"]);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["vocab_size"], 30);
     let a = w2v_gpu::io::read_vectors(&out, None).unwrap();
@@ -550,22 +531,7 @@ fn stepped_engines_default_to_256_streams() {
     let c = small_corpus(dir.path());
     let out = dir.path().join("v.txt");
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--input",
-            &c,
-            "--output",
-            out.to_str().unwrap(),
-            "--min-count",
-            "1",
-            "--epochs",
-            "1",
-            "--dim",
-            "4",
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        let o = w2v(&args);
+        let o = train_tiny(&c, &out, &[&["--json"], extra].concat());
         assert!(o.status.success(), "{}", stderr(&o));
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["streams"].clone()
     };

@@ -63,14 +63,16 @@ fn wait_for_checkpoint(child: &mut Child, dir: &Path) {
 }
 
 /// Starts `train` with `args` checkpointing into `ck` every `every` words, and kills it
-/// (SIGKILL) once the first checkpoint is there.
+/// (SIGKILL) once the first checkpoint is there; the killed run leaves no output at `out`.
 fn kill_after_first_checkpoint(out: &Path, args: &[&str], ck: &Path, every: &str) {
     let ck_s = ck.to_str().unwrap();
     let extra = ["--checkpoint-dir", ck_s, "--checkpoint-every", every];
     let mut child = spawn(&train_args(out, &[args, &extra[..]].concat()));
     wait_for_checkpoint(&mut child, ck);
     child.kill().unwrap(); // SIGKILL
-    assert!(!child.wait().unwrap().success(), "killed mid-way");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run must have been killed mid-way");
+    assert!(!out.exists(), "a killed run leaves no output");
 }
 
 fn json(o: &Output) -> serde_json::Value {
@@ -95,30 +97,9 @@ fn sigkill_then_resume_is_exact_with_deterministic() {
         "3",
         "--json",
     ];
-    json(&run(&train_args(
-        &full,
-        &[&common[..], &["--threads", "2"]].concat(),
-    )));
-    let mut child = spawn(&train_args(
-        &part,
-        &[
-            &common[..],
-            &[
-                "--threads",
-                "2",
-                "--checkpoint-dir",
-                ck.to_str().unwrap(),
-                "--checkpoint-every",
-                "300000",
-            ],
-        ]
-        .concat(),
-    ));
-    wait_for_checkpoint(&mut child, &ck);
-    child.kill().unwrap(); // SIGKILL
-    let status = child.wait().unwrap();
-    assert!(!status.success(), "the run must have been killed mid-way");
-    assert!(!part.exists(), "a killed run leaves no output");
+    let two = [&common[..], &["--threads", "2"]].concat();
+    json(&run(&train_args(&full, &two)));
+    kill_after_first_checkpoint(&part, &two, &ck, "300000");
     let r = json(&run(&train_args(
         &part,
         &[
