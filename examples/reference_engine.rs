@@ -2,7 +2,10 @@
 //! (`CpuReference`, what the parity tests compare the shaders with) driven through the GPU
 //! engine's pipeline (batcher, `--streams`, per-position learning rate), windows applied in
 //! order. It answers "what do the kernels compute when no two windows overlap in time", to
-//! set beside a GPU run, where thousands of windows are in flight at once.
+//! set beside a GPU run, where thousands of windows are in flight at once. With
+//! `--gpu-kernel tile --gpu-chunk T` the windows of each tile of T positions read the rows
+//! as the tile began, as the tile kernel's do (give the T the GPU run reports: it halves
+//! `--gpu-chunk` until the tile fits the adapter's workgroup memory).
 //!
 //! ```sh
 //! cargo run --release --example reference_engine -- --input CORPUS --output OUT.bin \
@@ -11,7 +14,8 @@
 //!
 //! Writes the input vectors as word2vec binary and prints the run's words, seconds and final
 //! loss. It takes `train`'s flags and defaults (dim 100, window 5, negative 5, min-count 5,
-//! 5 epochs); those of another engine (the optimizer, the GPU's kernel choices) do not apply.
+//! 5 epochs); those of another engine (the optimizer, the GPU's other kernel choices) do not
+//! apply.
 
 use clap::Parser;
 use w2v_gpu::backend::cpu::CpuReference;
@@ -34,6 +38,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = Model::new(corpus.vocab.len(), cfg.dim, cfg.seed);
     let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
     let mut engine = CpuReference::new(model, KernelParams::of(&cfg), alias);
+    if cfg.gpu_kernel == Some(w2v_gpu::config::Kernel::Tile) {
+        engine = engine.with_tile_reads(cfg.gpu_chunk as usize);
+    }
     let reporter = Reporter::quiet();
     let mut ck = Checkpointer::new(&cfg, &corpus, "reference", &reporter)?;
     let report = train_with_backend(&mut engine, &corpus, &cfg, &reporter, &mut ck, None)?;

@@ -22,7 +22,7 @@ ONLY=${2:-}
 # the default kernels against f261227 (the binary of the last hardware table: since then the
 # kernels count their adds and keep four partial sums per dot product) and fcdf526 (before the
 # partial sums; both read the corpus front to back, as --streams 1 does), wider workgroups,
-# --streams, subwords; pack with BASE="f261227 fcdf526".
+# --streams, the tile kernel, subwords; pack with BASE="f261227 fcdf526".
 # `pending-peers`: the CPU rows those are read against (also in the GPU's 256-part order), the minibatch engine with its host
 # builders on up to 8 cores and on one, the CPU minibatch engine on its thread pool (0.38M
 # words/s on the H200's host before the pool), and the PyTorch baseline (a second call: each call has
@@ -31,7 +31,8 @@ case "$ONLY" in
   pending)
     ONLY="sg100 sg100@f261227 sg100@fcdf526 sg100e5 cb100e5 sg300 sg300@f261227 sg300@fcdf526 cb100
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
-          sg100s16 cb100s1 cb100s16 cb100s64 swsg100 swcb100 swsg300 swadam100" ;;
+          sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
+          cb100tilewg256 sg300tilewg256 cb300tilewg256 swsg100 swcb100 swsg300 swadam100" ;;
   pending-peers)
     ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1
           adam100cpu torch torch8k torch4k torch3ep" ;;
@@ -185,6 +186,17 @@ row cb300 cbow 300 "GPU (defaults)" -- $V
 row cb300serial cbow 300 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
 row cb300win cbow 300 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row cb300wg256 cbow 300 "GPU, --gpu-workgroup 256" -- $V --gpu-workgroup 256
+# The tile kernel: a workgroup runs the windows of up to --gpu-chunk consecutive positions
+# together (halved until they fit the adapter's workgroup memory: 8 at skip-gram dim 100 in
+# NVIDIA's 48 KiB), each context row loaded and added to once per tile. 64 lanes for 8
+# windows is few, so wider workgroups too.
+row sg100tile skipgram 100 "GPU, --gpu-kernel tile" -- $V --gpu-kernel tile
+row sg100tilewg128 skipgram 100 "GPU, --gpu-kernel tile --gpu-workgroup 128" -- $V --gpu-kernel tile --gpu-workgroup 128
+row sg100tilewg256 skipgram 100 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
+row cb100tile cbow 100 "GPU, --gpu-kernel tile" -- $V --gpu-kernel tile
+row cb100tilewg256 cbow 100 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
+row sg300tilewg256 skipgram 300 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
+row cb300tilewg256 cbow 300 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
 row cb300cpu cbow 300 "CPU, $NCPU threads" -- $C
 # Subword units (fastText's -minn 3 -maxn 6 -bucket 2000000): the subword kernel, against the
 # CPU trainer with the same flags.

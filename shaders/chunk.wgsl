@@ -62,10 +62,19 @@ fn flush(id: u32, s: u32, d: u32) {
     }
 }
 
-// The context side for window_logits: context row i of the window of centre p is ring
-// slot ctx_slot(p, left, i); CBOW reads the mean h.
-fn input_base(p: u32, left: u32, i: u32) -> u32 {
-    return ctx_slot(p, left, i) * DIM;
+// The context side for window_logits: the context row of cell `cell` of the window of
+// centre p is ring slot ctx_slot(p, left, cell / NOUT); CBOW reads the mean h.
+fn input_base(p: u32, left: u32, cell: u32) -> u32 {
+    return ctx_slot(p, left, cell / NOUT) * DIM;
+}
+
+// The window's outputs are ids_o[0..NOUT], at one rate.
+fn output_slot(cell: u32) -> u32 {
+    return cell % NOUT;
+}
+
+fn cell_rate(alpha: f32, cell: u32) -> f32 {
+    return alpha;
 }
 
 fn input_at(base: u32, d: u32) -> f32 {

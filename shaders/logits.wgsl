@@ -1,12 +1,13 @@
-// The window kernels' logit loop (train.wgsl, chunk.wgsl); each defines ids_o, rows_o, grad,
-// input_base and input_at.
+// The window kernels' logit loop (train.wgsl, chunk.wgsl, tile.wgsl); each defines ids_o,
+// rows_o, grad, input_base, input_at, output_slot and cell_rate.
 
 // Logits, gradients and loss of one window, shared by the SGD kernels: `cells` (context,
-// output) dot products, a segment of lanes_per_cell lanes each. The context side is read
-// through the kernel's input_base(p, left, i) (where context row i starts) and
-// input_at(base, d) (CBOW: the mean h). The centre is output 0 (ids_o[0]); a noise word
-// equal to it gets no gradient. Writes grad[cell] and adds this lane's (loss, terms) to
-// *loss.
+// output) dot products, a segment of lanes_per_cell lanes each. Cell `cell` pairs a context
+// row, read through the kernel's input_base(p, left, cell) (where it starts) and
+// input_at(base, d) (CBOW: the mean h), with output slot output_slot(cell) (ids_o, rows_o),
+// which is output cell % NOUT of its window: 0 the centre, then the noise words; a noise
+// word equal to its window's centre gets no gradient. The rate is cell_rate(alpha, cell).
+// Writes grad[cell] and adds this lane's (loss, terms) to *loss.
 fn window_logits(
     p: u32,
     left: u32,
@@ -20,13 +21,13 @@ fn window_logits(
     let seg_lane = lane_index % lpc;
     for (var base = 0u; base < cells; base += WG / lpc) {
         let cell = base + lane_index / lpc;
-        let i = cell / NOUT;
         let j = cell % NOUT;
-        let live = cell < cells && (j == 0u || ids_o[j] != ids_o[0]);
+        let o = output_slot(min(cell, cells - 1u));
+        let live = cell < cells && (j == 0u || ids_o[o] != ids_o[o - j]);
         var f = 0.0;
         if (live) {
-            let in_base = input_base(p, left, i);
-            let o_base = j * DIM;
+            let in_base = input_base(p, left, cell);
+            let o_base = o * DIM;
             // Four partial sums, so that a lane's dot product is four independent
             // multiply-add chains instead of one DIM / lpc long (at dim 300 and one lane per
             // cell, 75 dependent steps instead of 300).
@@ -56,7 +57,7 @@ fn window_logits(
         if (cell < cells && seg_lane == 0u) {
             var g = 0.0;
             if (live) {
-                let r = sigmoid_bce(f, select(0.0, 1.0, j == 0u), alpha);
+                let r = sigmoid_bce(f, select(0.0, 1.0, j == 0u), cell_rate(alpha, cell));
                 g = r.x;
                 (*loss).x += r.y;
                 (*loss).y += 1.0;

@@ -28,10 +28,19 @@ var<workgroup> grad: array<f32, MAXC * NOUT>;
 var<workgroup> gm: array<f32, MAXC * NOUT>;
 var<workgroup> loss_part: array<vec2<f32>, WG>;
 
-// The context side for window_logits: context row i is rows_c[i * DIM..]; CBOW reads the
-// mean h.
-fn input_base(p: u32, left: u32, i: u32) -> u32 {
-    return i * DIM;
+// The context side for window_logits: the context row of cell `cell` is rows_c[i * DIM..]
+// with i = cell / NOUT; CBOW reads the mean h.
+fn input_base(p: u32, left: u32, cell: u32) -> u32 {
+    return (cell / NOUT) * DIM;
+}
+
+// The window's outputs are ids_o[0..NOUT], at one rate.
+fn output_slot(cell: u32) -> u32 {
+    return cell % NOUT;
+}
+
+fn cell_rate(alpha: f32, cell: u32) -> f32 {
+    return alpha;
 }
 
 fn input_at(base: u32, d: u32) -> f32 {

@@ -165,6 +165,7 @@ pub enum KernelArg {
     Auto,
     Chunk,
     Window,
+    Tile,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -347,7 +348,9 @@ pub struct TrainArgs {
     pub gpu_atomics: AtomicsArg,
     /// The SGD kernel: `chunk` (a workgroup walks a chunk of consecutive positions in order,
     /// the context rows cached in workgroup memory), `window` (a workgroup per centre
-    /// position, rows read from and added to device memory per window), or `auto` (the
+    /// position, rows read from and added to device memory per window), `tile` (a workgroup
+    /// runs the windows of a tile of consecutive positions together, each context row loaded
+    /// once and every touched row added to once per tile), or `auto` (the
     /// window kernel, faster on hardware; the chunk kernel for CBOW with serial sums, whose
     /// quality needs its in-order windows, where its workgroup memory fits the adapter).
     #[arg(long, value_enum, default_value = "auto")]
@@ -358,7 +361,8 @@ pub struct TrainArgs {
     /// it).
     #[arg(long, value_enum, default_value = "auto")]
     pub gpu_reduce: ReduceArg,
-    /// Centre positions per workgroup of the chunk kernel.
+    /// Centre positions per workgroup of the chunk kernel; the tile kernel's most per
+    /// workgroup (halved until its workgroup memory fits the adapter).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub gpu_chunk: u32,
     /// Invocations per workgroup of the SGD kernels: 32, 64, 128 or 256 (larger workgroups
@@ -507,6 +511,7 @@ impl TrainArgs {
                 KernelArg::Auto => None,
                 KernelArg::Chunk => Some(crate::backend::gpu::shaders::Kernel::Chunk),
                 KernelArg::Window => Some(crate::backend::gpu::shaders::Kernel::Window),
+                KernelArg::Tile => Some(crate::backend::gpu::shaders::Kernel::Tile),
             },
             gpu_reduce: match self.gpu_reduce {
                 ReduceArg::Auto => None,

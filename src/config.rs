@@ -180,7 +180,7 @@ impl Atomics {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 2] = [Kernel::Window, Kernel::Chunk];
+    pub const ALL: [Kernel; 3] = [Kernel::Window, Kernel::Chunk, Kernel::Tile];
 }
 
 // Exhaustiveness guards for the ALL lists above.
@@ -195,7 +195,7 @@ const _: fn(Updates, Atomics, Kernel, Reduce) = |u, a, k, r| {
         Atomics::Native | Atomics::CompareAndSwap => {}
     }
     match k {
-        Kernel::Window | Kernel::Chunk => {}
+        Kernel::Window | Kernel::Chunk | Kernel::Tile => {}
     }
 };
 
@@ -209,6 +209,10 @@ pub enum Kernel {
     /// in a sliding ring in workgroup memory (chunk.wgsl): a row is loaded and flushed once
     /// per chunk.
     Chunk,
+    /// One workgroup per tile of consecutive positions whose windows run together (tile.wgsl):
+    /// the tile's context rows are loaded once into workgroup memory and every touched row
+    /// gets one add per tile, merged over the windows that used it.
+    Tile,
 }
 
 impl Kernel {
@@ -216,6 +220,7 @@ impl Kernel {
         match self {
             Kernel::Window => "window",
             Kernel::Chunk => "chunk",
+            Kernel::Tile => "tile",
         }
     }
 }
@@ -627,10 +632,11 @@ impl TrainConfig {
             if p.bucket > u32::MAX as usize / 2 {
                 return Err(Error::usage("--bucket", "is too large (at most 2^31)"));
             }
-            if p.maxn > 0 && self.gpu_kernel == Some(Kernel::Chunk) {
+            if let Some(k @ (Kernel::Chunk | Kernel::Tile)) = self.gpu_kernel.filter(|_| p.maxn > 0)
+            {
                 return Err(Error::usage(
                     "--gpu-kernel",
-                    "chunk has no subword variant; with --subwords the GPU runs the subword kernel (leave --gpu-kernel at auto)",
+                    format!("{} has no subword variant; with --subwords the GPU runs the subword kernel (leave --gpu-kernel at auto)", k.name()),
                 ));
             }
         } else if self.fasttext_bin.is_some() {

@@ -13,8 +13,9 @@
 //!   from each other (+10%); lost updates from racing writes would push it outside. The
 //!   loss must agree within 1%.
 //!
-//! Each test runs both kernels (window: a workgroup per centre position; chunk: a workgroup
-//! walks consecutive positions with the context rows in workgroup memory) with both ways of
+//! Each test runs every kernel (window: a workgroup per centre position; chunk: a workgroup
+//! walks consecutive positions with the context rows in workgroup memory; tile: a workgroup
+//! runs the windows of consecutive positions together on rows loaded once) with both ways of
 //! adding a float atomically: the native `atomicAdd` on `atomic<f32>` (where the adapter has
 //! SHADER_FLOAT32_ATOMIC; lavapipe does, and under CI on Vulkan its absence is a failure)
 //! and the compare-and-swap loop every backend has.
@@ -22,7 +23,9 @@
 //! The chunk kernel applies a chunk's windows one after another; with a single chunk it
 //! must equal the sequential reference (windows applied in order) within 2e-6 + 1e-5·|x|
 //! per element, while the snapshot reference is far outside that — so the test sees the
-//! order, not just the sum.
+//! order, not just the sum. The tile kernel's windows all read the rows as the tile found
+//! them; with a single tile it must equal the snapshot reference within the same bound,
+//! while the sequential one is far outside it.
 
 mod common;
 
@@ -147,7 +150,7 @@ struct Variant {
 /// atomics; the reduction does not touch the update path).
 fn variants() -> Vec<Variant> {
     let mut v = Vec::new();
-    for kernel in [Kernel::Window, Kernel::Chunk] {
+    for kernel in [Kernel::Window, Kernel::Chunk, Kernel::Tile] {
         for (atomics, reduce) in [
             (Atomics::Native, Reduce::Serial),
             (Atomics::CompareAndSwap, Reduce::Serial),
@@ -432,8 +435,11 @@ fn cbow_zipf_batch_matches_reference_within_hogwild_noise() {
 /// One chunk covering the whole batch: the kernel walks the windows in order, so it must
 /// compute the sequential reference. One long sentence of distinct words, so consecutive
 /// windows share most of their context rows (each row is read after earlier windows
-/// changed it) and no word repeats inside the ring.
-fn single_chunk_is_sequential(model: ModelKind, name: &str) {
+/// changed it) and no word repeats inside the ring. One tile covering the whole batch
+/// (`Kernel::Tile`): every window reads the starting rows, so it must compute the snapshot
+/// reference (a shorter batch, for the tile's workgroup memory; its noise words repeat
+/// across windows, which the tile merges into one add).
+fn single_group_is_exact(model: ModelKind, kernel: Kernel, name: &str) {
     for (atomics, reduce) in [
         (Atomics::Native, Reduce::Serial),
         (Atomics::CompareAndSwap, Reduce::Serial),
@@ -445,27 +451,29 @@ fn single_chunk_is_sequential(model: ModelKind, name: &str) {
             continue;
         };
         let vocab = 5_000;
+        let tile = kernel == Kernel::Tile;
         let params = KernelParams {
             model,
-            dim: 24,
-            window: 4,
-            negative: 5,
+            dim: if tile { 12 } else { 24 },
+            window: if tile { 3 } else { 4 },
+            negative: if tile { 3 } else { 5 },
         };
         let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1_000_000 / r).collect();
         let alias = AliasTable::unigram(&counts, 0.75);
         let init = random_model(vocab, params.dim, 11);
-        let mut tokens: Vec<u32> = (100..400).collect();
+        let words = if tile { 40 } else { 300 };
+        let mut tokens: Vec<u32> = (100..100 + words).collect();
         tokens.push(SENTENCE_END);
         let batch = Batch {
-            words: 300,
+            words: words as u64,
             tokens,
             step: 0,
         };
         let v = Variant {
-            kernel: Kernel::Chunk,
+            kernel,
             atomics,
             reduce,
-            chunk: 1024,
+            chunk: if tile { 64 } else { 1024 },
             workgroup: 64,
         };
         let mut gpu = gpu(ctx, &init, params, &alias, None, v);
@@ -480,6 +488,8 @@ fn single_chunk_is_sequential(model: ModelKind, name: &str) {
         par.step(&batch, alpha, 5).unwrap();
         let lg = gpu.take_loss().unwrap().unwrap();
         let ls = seq.take_loss().unwrap().unwrap();
+        let lp = par.take_loss().unwrap().unwrap();
+        let ls = if tile { lp } else { ls };
         let (g, s, p) = (
             gpu.download().unwrap(),
             seq.download().unwrap(),
@@ -495,8 +505,13 @@ fn single_chunk_is_sequential(model: ModelKind, name: &str) {
             worst(&s.input, &p.input) > 1e-3,
             "{name}: the batch does not tell sequential from snapshot reads"
         );
-        assert_close(&format!("{name} input"), &g.input, &s.input);
-        assert_close(&format!("{name} output"), &g.output, &s.output);
+        let (want, other) = if tile { (&p, &s) } else { (&s, &p) };
+        assert!(
+            worst(&g.input, &other.input) > 1e-3,
+            "{name}: the kernel computed the other reference"
+        );
+        assert_close(&format!("{name} input"), &g.input, &want.input);
+        assert_close(&format!("{name} output"), &g.output, &want.output);
         assert_eq!(lg.terms, ls.terms, "{name}: loss terms");
         assert!(
             (lg.sum - ls.sum).abs() <= 1e-4 * ls.sum.abs(),
@@ -509,12 +524,22 @@ fn single_chunk_is_sequential(model: ModelKind, name: &str) {
 
 #[test]
 fn skipgram_single_chunk_equals_sequential_reference() {
-    single_chunk_is_sequential(ModelKind::SkipGram, "skipgram_single_chunk");
+    single_group_is_exact(ModelKind::SkipGram, Kernel::Chunk, "skipgram_single_chunk");
 }
 
 #[test]
 fn cbow_single_chunk_equals_sequential_reference() {
-    single_chunk_is_sequential(ModelKind::Cbow, "cbow_single_chunk");
+    single_group_is_exact(ModelKind::Cbow, Kernel::Chunk, "cbow_single_chunk");
+}
+
+#[test]
+fn skipgram_single_tile_equals_snapshot_reference() {
+    single_group_is_exact(ModelKind::SkipGram, Kernel::Tile, "skipgram_single_tile");
+}
+
+#[test]
+fn cbow_single_tile_equals_snapshot_reference() {
+    single_group_is_exact(ModelKind::Cbow, Kernel::Tile, "cbow_single_tile");
 }
 
 /// A 37-word model of dim 8 on the GPU, split over 4 bindings of 10 rows (a forced small
@@ -840,7 +865,9 @@ fn overlapped_reads_and_row_adds_across_binding_parts() {
 /// before the write). Chunk kernel: every position of a chunk's ring (the chunk and
 /// `window` positions either side) that is a context word of one of the chunk's centres,
 /// flushed once, plus every output of every window whose gradient is not zero (a noise word
-/// equal to the centre has none), `dim` elements each.
+/// equal to the centre has none), `dim` elements each. Tile kernel: every distinct context
+/// word and every distinct output word with a gradient among the tile's windows, `dim`
+/// elements each.
 fn expected_adds(
     tokens: &[u32],
     key: u32,
@@ -854,8 +881,9 @@ fn expected_adds(
     let mut rows = 0u64;
     for p0 in (0..n).step_by(chunk.max(1)) {
         let p1 = (p0 + chunk.max(1)).min(n);
-        // Chunk kernel: the ring positions whose rows changed.
+        // Chunk kernel: the ring positions whose rows changed; tile kernel: the words.
         let mut touched = std::collections::HashSet::new();
+        let (mut tile_in, mut tile_out) = (Vec::new(), Vec::new());
         for c in (p0..p1).filter(|&c| tokens[c] != SENTENCE_END) {
             let (ctx, out) = window_at(tokens, c, key, p, alias);
             if ctx.is_empty() {
@@ -869,9 +897,18 @@ fn expected_adds(
                     let live = out.iter().enumerate();
                     rows += live.filter(|&(j, &o)| j == 0 || o != out[0]).count() as u64;
                 }
+                Kernel::Tile => {
+                    tile_in.extend_from_slice(&ctx);
+                    tile_out.extend(
+                        out.iter()
+                            .enumerate()
+                            .filter(|&(j, &o)| j == 0 || o != out[0])
+                            .map(|(_, &o)| o),
+                    );
+                }
             }
         }
-        rows += touched.len() as u64;
+        rows += touched.len() as u64 + distinct(&tile_in) + distinct(&tile_out);
     }
     rows * p.dim as u64
 }
@@ -879,7 +916,7 @@ fn expected_adds(
 /// Every kernel counts the adds it issues into the matrices (the report's atomic adds per
 /// word): two steps of a Zipf batch, skip-gram and CBOW, both kernels, native and
 /// compare-and-swap atomics, against the host's count from the same windows and noise
-/// words. The window kernel's count is exact. The chunk kernel skips an element whose
+/// words. The window and tile kernels' counts are exact. The chunk kernel skips an element whose
 /// change is exactly zero — a ring row's change smaller than half an ulp of its value is
 /// lost to rounding (measured: 1 element of 237,960 in one case) — so its count may fall
 /// short of the host's by at most 1 in 10,000.
@@ -911,13 +948,13 @@ fn kernels_count_their_matrix_adds() {
                 g.step(&batch, rate, key).unwrap();
                 let chunk = match v.kernel {
                     Kernel::Window => 1,
-                    Kernel::Chunk => v.chunk as usize,
+                    Kernel::Chunk | Kernel::Tile => v.chunk as usize,
                 };
                 want += expected_adds(&batch.tokens, key, &params, &alias, v.kernel, chunk);
             }
             let got = g.matrix_adds().unwrap().expect("the GPU counts its adds");
             match v.kernel {
-                Kernel::Window => assert_eq!(got, want, "{name}"),
+                Kernel::Window | Kernel::Tile => assert_eq!(got, want, "{name}"),
                 Kernel::Chunk => assert!(
                     got <= want && want - got <= want / 10_000,
                     "{name}: {got} adds, expected {want}"

@@ -43,6 +43,8 @@ fn training_kernels_validate_for_all_shapes() {
                     (shaders::Kernel::Window, shaders::Atomics::Native),
                     (shaders::Kernel::Chunk, shaders::Atomics::CompareAndSwap),
                     (shaders::Kernel::Chunk, shaders::Atomics::Native),
+                    (shaders::Kernel::Tile, shaders::Atomics::CompareAndSwap),
+                    (shaders::Kernel::Tile, shaders::Atomics::Native),
                 ] {
                     let src = shaders::kernel_source(
                         kernel,

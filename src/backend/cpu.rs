@@ -620,6 +620,7 @@ pub struct CpuReference {
     alias: AliasTable,
     loss: StepLoss,
     snapshot: bool,
+    tile: Option<usize>,
     subwords: Option<SubwordTable>,
 }
 
@@ -631,6 +632,7 @@ impl CpuReference {
             alias,
             loss: StepLoss::default(),
             snapshot: false,
+            tile: None,
             subwords: None,
         }
     }
@@ -649,6 +651,31 @@ impl CpuReference {
     pub fn with_snapshot_reads(mut self) -> CpuReference {
         self.snapshot = true;
         self
+    }
+
+    /// The tile kernel's reads (`shaders/tile.wgsl`): the windows of each tile of `tile`
+    /// consecutive positions read the rows as they were when the tile began; the tile's
+    /// updates are applied when it ends, in window order. Tiles one after another (on a
+    /// GPU they run in parallel). Word-only training.
+    pub fn with_tile_reads(mut self, tile: usize) -> CpuReference {
+        self.tile = Some(tile.max(1));
+        self
+    }
+}
+
+/// Adds `delta` to row `id` of the input (`output == false`) or output matrix.
+fn add_row(model: &mut Model, output: bool, id: u32, delta: &[f32]) {
+    let dim = delta.len();
+    let m = if output {
+        &mut model.output
+    } else {
+        &mut model.input
+    };
+    for (x, d) in m[id as usize * dim..(id as usize + 1) * dim]
+        .iter_mut()
+        .zip(delta)
+    {
+        *x += d;
     }
 }
 
@@ -824,10 +851,26 @@ impl Backend for CpuReference {
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
-        for pos in 0..toks.len() {
-            if toks[pos] == SENTENCE_END {
+        // Row updates of the current tile, applied when it ends (with_tile_reads).
+        let mut pending: Vec<(bool, u32, Vec<f32>)> = Vec::new();
+        for pos in 0..=toks.len() {
+            if let Some(t) = self.tile {
+                if pos % t == 0 || pos == toks.len() {
+                    for (output, id, delta) in pending.drain(..) {
+                        add_row(&mut self.model, output, id, &delta);
+                    }
+                }
+            }
+            if pos == toks.len() || toks[pos] == SENTENCE_END {
                 continue;
             }
+            let mut update = |model: &mut Model, output: bool, id: u32, delta: Vec<f32>| {
+                if self.tile.is_some() {
+                    pending.push((output, id, delta));
+                } else {
+                    add_row(model, output, id, &delta);
+                }
+            };
             let (ctx, out) = window_at(toks, pos, key, &self.params, &self.alias);
             if ctx.is_empty() {
                 continue;
@@ -859,17 +902,16 @@ impl Backend for CpuReference {
                         }
                     }
                     for (i, &id) in ctx.iter().enumerate() {
-                        let row = &mut self.model.input[id as usize * dim..(id as usize + 1) * dim];
-                        for (d, x) in row.iter_mut().enumerate() {
-                            *x += (0..out.len()).map(|j| g[i][j] * o_rows[j][d]).sum::<f32>();
-                        }
+                        let delta = (0..dim)
+                            .map(|d| (0..out.len()).map(|j| g[i][j] * o_rows[j][d]).sum::<f32>())
+                            .collect();
+                        update(&mut self.model, false, id, delta);
                     }
                     for (j, &id) in out.iter().enumerate() {
-                        let row =
-                            &mut self.model.output[id as usize * dim..(id as usize + 1) * dim];
-                        for (d, x) in row.iter_mut().enumerate() {
-                            *x += (0..ctx.len()).map(|i| g[i][j] * c_rows[i][d]).sum::<f32>();
-                        }
+                        let delta = (0..dim)
+                            .map(|d| (0..ctx.len()).map(|i| g[i][j] * c_rows[i][d]).sum::<f32>())
+                            .collect();
+                        update(&mut self.model, true, id, delta);
                     }
                 }
                 ModelKind::Cbow => {
@@ -889,17 +931,15 @@ impl Backend for CpuReference {
                         .map(|d| (0..out.len()).map(|j| g[j] * o_rows[j][d]).sum::<f32>())
                         .collect();
                     for &id in &ctx {
-                        let row = &mut self.model.input[id as usize * dim..(id as usize + 1) * dim];
-                        for (x, d) in row.iter_mut().zip(&dh) {
-                            *x += d;
-                        }
+                        update(&mut self.model, false, id, dh.clone());
                     }
                     for (j, &id) in out.iter().enumerate() {
-                        let row =
-                            &mut self.model.output[id as usize * dim..(id as usize + 1) * dim];
-                        for (x, hd) in row.iter_mut().zip(&h) {
-                            *x += g[j] * hd;
-                        }
+                        update(
+                            &mut self.model,
+                            true,
+                            id,
+                            h.iter().map(|hd| g[j] * hd).collect(),
+                        );
                     }
                 }
             }
@@ -1152,5 +1192,68 @@ mod tests {
         let p1 = KernelParams { window: 1, ..p };
         let (ctx, _) = window_at(&[1, 2, 3, 4, 5], 2, 7, &p1, &alias);
         assert_eq!(ctx, vec![2, 4]);
+    }
+
+    /// The tile kernel's reference: tiles of one position are the windows applied in order,
+    /// one tile as long as the batch is every window reading the step's starting rows, and a
+    /// tile in between is neither (bit for bit: the updates are applied in the same order).
+    #[test]
+    fn tile_reads_span_sequential_to_snapshot() {
+        for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+            let p = KernelParams {
+                model,
+                dim: 8,
+                window: 3,
+                negative: 3,
+            };
+            let vocab = 40;
+            let alias = AliasTable::unigram(&vec![1; vocab], 0.75);
+            let mut rng = crate::sampling::Rng::new(3);
+            let mut tokens: Vec<u32> = (0..200).map(|_| rng.below(vocab as u32)).collect();
+            tokens[77] = SENTENCE_END;
+            let batch = Batch {
+                tokens,
+                words: 199,
+                step: 0,
+            };
+            let mut init = Model::new(vocab, p.dim, 1);
+            init.output
+                .iter_mut()
+                .for_each(|x| *x = rng.next_f32() - 0.5);
+            let run = |r: CpuReference| {
+                let mut r = r;
+                r.step(
+                    &batch,
+                    Rate {
+                        start: 0.1,
+                        end: 0.05,
+                    },
+                    9,
+                )
+                .unwrap();
+                r.model
+            };
+            let fresh = || CpuReference::new(init.clone(), p, alias.clone());
+            let seq = run(fresh());
+            let snap = run(fresh().with_snapshot_reads());
+            assert_eq!(
+                run(fresh().with_tile_reads(1)).input,
+                seq.input,
+                "{model:?}"
+            );
+            assert_eq!(
+                run(fresh().with_tile_reads(1)).output,
+                seq.output,
+                "{model:?}"
+            );
+            let whole = run(fresh().with_tile_reads(batch.tokens.len()));
+            assert_eq!(whole.input, snap.input, "{model:?}");
+            assert_eq!(whole.output, snap.output, "{model:?}");
+            let mid = run(fresh().with_tile_reads(8));
+            assert!(
+                mid.input != seq.input && mid.input != snap.input,
+                "{model:?}"
+            );
+        }
     }
 }

@@ -492,6 +492,14 @@ impl GpuBackend {
             ),
             None => "auto: skip-gram is fastest with a workgroup per window".to_string(),
         };
+        // The tile kernel takes as many positions per workgroup (up to --gpu-chunk) as fit.
+        let launch = match kernel {
+            shaders::Kernel::Tile if table.is_none() => shaders::Launch {
+                chunk: shaders::tile_positions(&params, launch, wg_limit),
+                ..launch
+            },
+            _ => launch,
+        };
         let need_wg = match table {
             Some(_) => shaders::subword_workgroup_bytes(&params, launch.workgroup),
             None => shaders::kernel_workgroup_bytes(kernel, &params, launch),
@@ -728,7 +736,7 @@ impl GpuBackend {
             workgroup: launch.workgroup,
             per_group: match kernel {
                 shaders::Kernel::Window => 1,
-                shaders::Kernel::Chunk => cfg.gpu_chunk.max(1) as usize,
+                shaders::Kernel::Chunk | shaders::Kernel::Tile => launch.chunk as usize,
             },
             sync: rowsync::RowSync::default(),
         })
@@ -745,6 +753,7 @@ impl GpuBackend {
             _ if self.subwords => "subword".to_string(),
             shaders::Kernel::Window => "window".to_string(),
             shaders::Kernel::Chunk => format!("chunk {}", self.per_group),
+            shaders::Kernel::Tile => format!("tile {}", self.per_group),
         };
         if self.workgroup != shaders::WORKGROUP {
             k += &format!(" (workgroup {})", self.workgroup);

@@ -13,6 +13,7 @@ pub const CONTEXT: &str = include_str!("../../../shaders/context.wgsl");
 pub const SUBWORD: &str = include_str!("../../../shaders/subword.wgsl");
 pub const TRAIN: &str = include_str!("../../../shaders/train.wgsl");
 pub const CHUNK: &str = include_str!("../../../shaders/chunk.wgsl");
+pub const TILE: &str = include_str!("../../../shaders/tile.wgsl");
 pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
 pub const ADD_ROWS: &str = include_str!("../../../shaders/add_rows.wgsl");
 pub const SPARSE: &str = include_str!("../../../shaders/sparse.wgsl");
@@ -212,6 +213,7 @@ pub fn kernel_source(
     let src = match kernel {
         Kernel::Window => format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{CONTEXT}\n{TRAIN}"),
         Kernel::Chunk => format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{CHUNK}"),
+        Kernel::Tile => format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{TILE}"),
     };
     sgd_source(
         &src,
@@ -225,6 +227,21 @@ pub fn kernel_source(
         &if cbow { 1 } else { 2 * params.window }.to_string(),
     )
     .replace("{{CHUNK}}", &launch.chunk.max(1).to_string())
+    .replace(
+        "{{HROWS}}",
+        &if cbow { launch.chunk.max(1) } else { 1 }.to_string(),
+    )
+}
+
+/// The tile kernel's positions per workgroup: `launch.chunk` (`--gpu-chunk`), halved
+/// until its workgroup memory fits in `wg_limit` bytes (at least 1).
+pub fn tile_positions(p: &KernelParams, launch: Launch, wg_limit: u64) -> u32 {
+    let mut t = launch.chunk.max(1);
+    while t > 1 && kernel_workgroup_bytes(Kernel::Tile, p, Launch { chunk: t, ..launch }) > wg_limit
+    {
+        t /= 2;
+    }
+    t
 }
 
 /// The subword kernel (`--subwords` on the GPU) for `params`, with `rows_per_part` rows
@@ -425,6 +442,23 @@ pub fn kernel_workgroup_bytes(kernel: Kernel, p: &KernelParams, launch: Launch) 
                 + nout * dim
                 + dim
                 + maxc * nout)
+                + 12 * wg
+        }
+        Kernel::Tile => {
+            let tile = launch.chunk.max(1) as u64;
+            let slots = tile + 2 * p.window as u64;
+            let nout = p.negative as u64 + 1;
+            let tout = tile * nout;
+            let hrows = if p.model == ModelKind::Cbow { tile } else { 1 };
+            let dim = p.dim as u64;
+            // Rows of the slots, the outputs and CBOW's means; gradients; cbase, win;
+            // ids, merge lists and leads of the outputs and the slots.
+            4 * ((slots + tout + hrows) * dim
+                + tile * 2 * p.window as u64 * nout
+                + 2 * tile
+                + 1
+                + 3 * tout
+                + 3 * slots)
                 + 12 * wg
         }
     }
