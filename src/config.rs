@@ -225,7 +225,8 @@ impl Kernel {
     }
 }
 
-/// Centre positions per workgroup of the chunk kernel unless `--gpu-chunk` says otherwise.
+/// Centre positions per workgroup of the chunk kernel (the tile kernel's most) unless
+/// `--gpu-chunk` says otherwise.
 pub const DEFAULT_GPU_CHUNK: u32 = 32;
 /// Invocations per workgroup of the GPU's SGD kernels unless `--gpu-workgroup` says otherwise.
 pub const DEFAULT_GPU_WORKGROUP: u32 = 64;
@@ -301,7 +302,8 @@ pub struct TrainConfig {
     pub gpu_kernel: Option<Kernel>,
     /// How the SGD kernels sum dot products; `None`: subgroups where the adapter has them.
     pub gpu_reduce: Option<Reduce>,
-    /// Centre positions per workgroup of the chunk kernel.
+    /// Centre positions per workgroup of the chunk kernel; the most per workgroup of the
+    /// tile kernel (halved until it fits the adapter's workgroup memory).
     pub gpu_chunk: u32,
     /// Invocations per workgroup of the SGD kernels.
     pub gpu_workgroup: u32,

@@ -270,6 +270,19 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             vec![
                 "--input".into(),
                 good.clone(),
+                "--subwords".into(),
+                "--backend".into(),
+                "vulkan".into(),
+                "--gpu-kernel".into(),
+                "tile".into(),
+            ],
+            2,
+            "--gpu-kernel",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
                 "--hs".into(),
                 "--optimizer".into(),
                 "adam".into(),

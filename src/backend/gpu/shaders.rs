@@ -195,7 +195,8 @@ pub fn auto_kernel(params: &KernelParams, reduce: Reduce, launch: Launch, wg_lim
     }
 }
 
-/// Centre positions per workgroup of the chunk kernel unless `--gpu-chunk` says otherwise.
+/// Centre positions per workgroup of the chunk kernel (the tile kernel's most) unless
+/// `--gpu-chunk` says otherwise.
 pub const DEFAULT_CHUNK: u32 = crate::config::DEFAULT_GPU_CHUNK;
 
 /// The `kernel` variant for `params`, with `rows_per_part` rows per matrix binding,
