@@ -176,7 +176,7 @@ row sg300serial skipgram 300 "GPU, --gpu-reduce serial" -- $V --gpu-reduce seria
 row sg300chunk skipgram 300 "GPU, --gpu-kernel chunk" -- $V --gpu-kernel chunk
 row sg300win skipgram 300 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row sg300b1m skipgram 300 "GPU, --gpu-batch 1048576" -- $V --gpu-batch 1048576
-# Wider workgroups at dim 300 (a 64-lane window workgroup declares 21.7 KB of workgroup
+# Wider workgroups at dim 300 (a 64-lane window workgroup declares 20.5 KB of workgroup
 # memory there, so a 228 KB SM holds ten of them: 640 lanes of 2,048).
 row sg300wg128 skipgram 300 "GPU, --gpu-workgroup 128" -- $V --gpu-workgroup 128
 row sg300wg256 skipgram 300 "GPU, --gpu-workgroup 256" -- $V --gpu-workgroup 256

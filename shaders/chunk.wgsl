@@ -29,7 +29,8 @@ var<workgroup> win: array<u32, CHUNK>;
 var<workgroup> noise: array<u32, CHUNK * NEG>;
 var<workgroup> ids_o: array<u32, NOUT>;
 var<workgroup> rows_o: array<f32, NOUT * DIM>;
-var<workgroup> hvec: array<f32, DIM>;
+// CBOW's mean context row (one unused element for skip-gram).
+var<workgroup> hvec: array<f32, {{HVEC}}u>;
 var<workgroup> grad: array<f32, MAXC * NOUT>;
 var<workgroup> loss_part: array<vec2<f32>, WG>;
 

@@ -23,7 +23,8 @@ var<workgroup> ids_o: array<u32, NOUT>;
 var<workgroup> n_ctx: u32;
 var<workgroup> rows_c: array<f32, CROWS * DIM>;
 var<workgroup> rows_o: array<f32, NOUT * DIM>;
-var<workgroup> hvec: array<f32, DIM>;
+// CBOW's mean context row (one unused element for skip-gram).
+var<workgroup> hvec: array<f32, {{HVEC}}u>;
 var<workgroup> grad: array<f32, MAXC * NOUT>;
 var<workgroup> gm: array<f32, MAXC * NOUT>;
 var<workgroup> loss_part: array<vec2<f32>, WG>;

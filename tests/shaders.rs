@@ -193,3 +193,66 @@ fn a_broken_shader_is_rejected() {
         }
     );
 }
+
+/// Bytes of workgroup memory `src` declares: the sizes of its workgroup variables, summed.
+fn declared_workgroup_bytes(src: &str) -> u64 {
+    let module = naga::front::wgsl::parse_str(src).expect("parses");
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).expect("layout");
+    module
+        .global_variables
+        .iter()
+        .filter(|(_, g)| g.space == naga::AddressSpace::WorkGroup)
+        .map(|(_, g)| layouter[g.ty].size as u64)
+        .sum()
+}
+
+/// The engine decides which kernel fits an adapter (and how many positions a tile takes)
+/// from its own count of each kernel's workgroup memory; that count must be what the
+/// shaders declare, for every kernel, model, shape and workgroup size.
+#[test]
+fn workgroup_memory_estimates_match_the_declarations() {
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        for (dim, window, negative) in [(1, 1, 1), (27, 3, 4), (100, 5, 5), (300, 10, 15)] {
+            let p = KernelParams {
+                model,
+                dim,
+                window,
+                negative,
+            };
+            for (chunk, workgroup) in [(1, 32), (7, 64), (32, 256)] {
+                let launch = shaders::Launch { chunk, workgroup };
+                for kernel in shaders::Kernel::ALL {
+                    let src = shaders::kernel_source(
+                        kernel,
+                        &p,
+                        1000,
+                        shaders::Updates::Atomic,
+                        shaders::Atomics::Native,
+                        shaders::Reduce::Subgroup,
+                        launch,
+                    );
+                    assert_eq!(
+                        declared_workgroup_bytes(&src),
+                        shaders::kernel_workgroup_bytes(kernel, &p, launch),
+                        "{kernel:?} {model:?} d{dim} w{window} n{negative} {launch:?}"
+                    );
+                }
+                let src = shaders::subword_source(
+                    &p,
+                    1000,
+                    500,
+                    shaders::Updates::Atomic,
+                    shaders::Atomics::Native,
+                    shaders::Reduce::Subgroup,
+                    workgroup,
+                );
+                assert_eq!(
+                    declared_workgroup_bytes(&src),
+                    shaders::subword_workgroup_bytes(&p, workgroup),
+                    "subword {model:?} d{dim} w{window} n{negative} {launch:?}"
+                );
+            }
+        }
+    }
+}

@@ -232,6 +232,16 @@ pub fn kernel_source(
         "{{HROWS}}",
         &if cbow { launch.chunk.max(1) } else { 1 }.to_string(),
     )
+    .replace("{{HVEC}}", &hvec_len(params).to_string())
+}
+
+/// Elements of CBOW's mean row in the window and chunk kernels (one for skip-gram).
+fn hvec_len(p: &KernelParams) -> u64 {
+    if p.model == ModelKind::Cbow {
+        p.dim as u64
+    } else {
+        1
+    }
 }
 
 /// The tile kernel's positions per workgroup: `launch.chunk` (`--gpu-chunk`), halved
@@ -441,7 +451,7 @@ pub fn kernel_workgroup_bytes(kernel: Kernel, p: &KernelParams, launch: Launch) 
                 + chunk * (1 + p.negative as u64)
                 + nout
                 + nout * dim
-                + dim
+                + hvec_len(p)
                 + maxc * nout)
                 + 12 * wg
         }
@@ -478,5 +488,6 @@ pub fn workgroup_bytes(p: &KernelParams, workgroup: u32) -> u64 {
     let nout = p.negative as u64 + 1;
     let crows = if p.model == ModelKind::Cbow { 1 } else { maxc };
     let dim = p.dim as u64;
-    4 * (maxc + nout + 1 + crows * dim + nout * dim + dim + 2 * maxc * nout) + 12 * workgroup as u64
+    4 * (maxc + nout + 1 + crows * dim + nout * dim + hvec_len(p) + 2 * maxc * nout)
+        + 12 * workgroup as u64
 }
