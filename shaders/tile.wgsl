@@ -60,14 +60,25 @@ fn ctx_slot(k: u32, left: u32, i: u32) -> u32 {
     return k + WINDOW - left + i + select(0u, 1u, i >= left);
 }
 
-// The window that cell `cell` belongs to.
+// The last cell this invocation looked up and its window (window_logits asks three times
+// per cell).
+var<private> memo_cell: u32 = NONE;
+var<private> memo_k: u32;
+
+// The window that cell `cell` belongs to: the last window whose cells start at or before it
+// (a window without cells starts where the next one does).
 fn cell_window(cell: u32) -> u32 {
+    if (cell == memo_cell) {
+        return memo_k;
+    }
     var k = 0u;
     for (var m = 1u; m < TILE; m++) {
         if (cbase[m] <= cell) {
             k = m;
         }
     }
+    memo_cell = cell;
+    memo_k = k;
     return k;
 }
 
