@@ -32,7 +32,7 @@ case "$ONLY" in
     ONLY="sg100 sg100@f261227 sg100@fcdf526 sg100e5 cb100e5 sg300 sg300@f261227 sg300@fcdf526 cb100
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
-          cb100tilewg256 sg300tilewg256 cb300tilewg256 swsg100 swcb100 swsg300 swadam100" ;;
+          cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 swsg100 swcb100 swsg300 swadam100" ;;
   pending-peers)
     ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1
           adam100cpu torch torch8k torch4k torch3ep" ;;
@@ -195,6 +195,10 @@ row sg100tilewg128 skipgram 100 "GPU, --gpu-kernel tile --gpu-workgroup 128" -- 
 row sg100tilewg256 skipgram 100 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
 row cb100tile cbow 100 "GPU, --gpu-kernel tile" -- $V --gpu-kernel tile
 row cb100tilewg256 cbow 100 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
+# Shorter tiles: fewer windows read the same rows (lavapipe: analogy 0.4 below the window
+# kernel at 8 positions), fewer adds saved (BENCHMARKS.md "The tile kernel").
+row sg100tilec4 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 4" -- $V --gpu-kernel tile --gpu-chunk 4
+row cb100tilec4 cbow 100 "GPU, --gpu-kernel tile --gpu-chunk 4" -- $V --gpu-kernel tile --gpu-chunk 4
 row sg300tilewg256 skipgram 300 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
 row cb300tilewg256 cbow 300 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
 row cb300cpu cbow 300 "CPU, $NCPU threads" -- $C
