@@ -77,7 +77,7 @@ pub fn features_possible_on(backend: wgpu::Backend) -> wgpu::Features {
 }
 
 /// Every shader module the engines can build for `params` (`rows_per_part` rows per
-/// binding, `vocab` rows, minibatches of `max_examples`): each SGD kernel (window, chunk,
+/// binding, `vocab` rows, minibatches of `max_examples`): each SGD kernel (window, chunk, tile,
 /// subword) × update mode × atomics × reduction, each sparse optimizer, the loss
 /// reduction and the row-range add of distributed syncs. The portability test compiles
 /// each for every backend where [`features_possible_on`] allows it.
