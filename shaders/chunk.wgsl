@@ -32,7 +32,6 @@ var<workgroup> rows_o: array<f32, NOUT * DIM>;
 // CBOW's mean context row (one unused element for skip-gram).
 var<workgroup> hvec: array<f32, {{HVEC}}u>;
 var<workgroup> grad: array<f32, MAXC * NOUT>;
-var<workgroup> loss_part: array<vec2<f32>, WG>;
 
 // The token at position q of the step, SENT outside 0..n.
 fn tok_at(q: i32, n: u32) -> u32 {
@@ -228,19 +227,6 @@ fn train(
         flush(tok_at(q, n), slot_of(q), e % DIM);
     }
 
-    count_adds(lid);
-
-    // The chunk's loss goes to its first position; the other positions report zero.
-    loss_part[lid] = loss;
-    workgroupBarrier();
-    if (lid == 0u) {
-        var t = vec2<f32>(0.0, 0.0);
-        for (var k = 0u; k < WG; k++) {
-            t += loss_part[k];
-        }
-        loss_out[p0] = t;
-    }
-    for (var q = p0 + 1u + lid; q < p1; q += WG) {
-        loss_out[q] = vec2<f32>(0.0, 0.0);
-    }
+    // The adds counted; the chunk's loss goes to its first position, the others report zero.
+    finish_group(lid, loss, p0, p1);
 }

@@ -18,24 +18,35 @@
 // word), for the report's atomic adds per word.
 @group(0) @binding(12) var<storage, read_write> add_count: array<atomic<u32>, 2>;
 
-// This invocation's adds into the matrices; summed per workgroup by count_adds.
+// This invocation's adds into the matrices; summed per workgroup by finish_group.
 var<private> adds: u32;
 var<workgroup> adds_part: array<u32, WG>;
+var<workgroup> loss_part: array<vec2<f32>, WG>;
 
-// Adds the workgroup's adds to add_count: called by every invocation, in uniform control
-// flow, after its last add (one global atomic per workgroup; a carry into the high word).
-fn count_adds(lid: u32) {
+// The end of every SGD workgroup: called by every invocation, in uniform control flow, after
+// its last add, with its (loss, terms). One barrier, then invocation 0 adds the workgroup's
+// adds to add_count (one global atomic per workgroup; a carry into the high word) and writes
+// the workgroup's loss to loss_out[first]; positions first+1 .. end (the rest of a chunk or
+// tile) report zero.
+fn finish_group(lid: u32, loss: vec2<f32>, first: u32, end: u32) {
     adds_part[lid] = adds;
+    loss_part[lid] = loss;
     workgroupBarrier();
     if (lid == 0u) {
         var n = 0u;
+        var t = vec2<f32>(0.0, 0.0);
         for (var k = 0u; k < WG; k++) {
             n += adds_part[k];
+            t += loss_part[k];
         }
         let old = atomicAdd(&add_count[0], n);
         if (old > 0xffffffffu - n) {
             atomicAdd(&add_count[1], 1u);
         }
+        loss_out[first] = t;
+    }
+    for (var q = first + 1u + lid; q < end; q += WG) {
+        loss_out[q] = vec2<f32>(0.0, 0.0);
     }
 }
 

@@ -28,7 +28,6 @@ var<workgroup> ids_o: array<u32, MAXC * NOUT>;
 var<workgroup> n_ctx: u32;
 var<workgroup> hvec: array<f32, DIM>;
 var<workgroup> grad: array<f32, MAXC * NOUT>;
-var<workgroup> loss_part: array<vec2<f32>, WG>;
 
 // The random key of context i's noise words (skip-gram); identical to
 // sampling::context_key.
@@ -154,7 +153,6 @@ fn train(
             grad[cell] = g;
         }
     }
-    loss_part[lid] = loss;
     workgroupBarrier();
 
     // Phase 4: dh from the outputs as found, then the scatter-adds, dimension by dimension.
@@ -181,14 +179,6 @@ fn train(
             }
         }
     }
-    count_adds(lid);
-
-    // The window's loss, for the progress bar.
-    if (lid == 0u) {
-        var t = vec2<f32>(0.0, 0.0);
-        for (var k = 0u; k < WG; k++) {
-            t += loss_part[k];
-        }
-        loss_out[pos] = t;
-    }
+    // The adds counted, and the window's loss, for the progress bar.
+    finish_group(lid, loss, pos, pos + 1u);
 }

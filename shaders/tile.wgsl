@@ -44,7 +44,6 @@ var<workgroup> next_o: array<u32, TOUT>;
 var<workgroup> lead_o: array<u32, TOUT>;
 var<workgroup> next_s: array<u32, SLOTS>;
 var<workgroup> lead_s: array<u32, SLOTS>;
-var<workgroup> loss_part: array<vec2<f32>, WG>;
 
 // Window k's left extent and context count.
 fn win_left(k: u32) -> u32 {
@@ -352,19 +351,6 @@ fn train(
         }
     }
 
-    count_adds(lid);
-
-    // The tile's loss goes to its first position; the other positions report zero.
-    loss_part[lid] = loss;
-    workgroupBarrier();
-    if (lid == 0u) {
-        var t = vec2<f32>(0.0, 0.0);
-        for (var k = 0u; k < WG; k++) {
-            t += loss_part[k];
-        }
-        loss_out[p0] = t;
-    }
-    for (var q = p0 + 1u + lid; q < p0 + cnt; q += WG) {
-        loss_out[q] = vec2<f32>(0.0, 0.0);
-    }
+    // The adds counted; the tile's loss goes to its first position, the others report zero.
+    finish_group(lid, loss, p0, p0 + cnt);
 }

@@ -27,7 +27,6 @@ var<workgroup> rows_o: array<f32, NOUT * DIM>;
 var<workgroup> hvec: array<f32, {{HVEC}}u>;
 var<workgroup> grad: array<f32, MAXC * NOUT>;
 var<workgroup> gm: array<f32, MAXC * NOUT>;
-var<workgroup> loss_part: array<vec2<f32>, WG>;
 
 // The context side for window_logits: the context row of cell `cell` is rows_c[i * DIM..]
 // with i = cell / NOUT; CBOW reads the mean h.
@@ -123,7 +122,6 @@ fn train(
     var loss = vec2<f32>(0.0, 0.0);
     let cells = select(nc * NOUT, NOUT, IS_CBOW);
     window_logits(pos, 0u, cells, alpha, sg_size, lane_index, &loss);
-    loss_part[lid] = loss;
     workgroupBarrier();
 
     // Phase 4: merge the gradients of repeated rows onto their first occurrence.
@@ -197,14 +195,6 @@ fn train(
         }
     }
 
-    count_adds(lid);
-
-    // The window's loss, for the progress bar.
-    if (lid == 0u) {
-        var t = vec2<f32>(0.0, 0.0);
-        for (var k = 0u; k < WG; k++) {
-            t += loss_part[k];
-        }
-        loss_out[pos] = t;
-    }
+    // The adds counted, and the window's loss, for the progress bar.
+    finish_group(lid, loss, pos, pos + 1u);
 }

@@ -494,7 +494,7 @@ impl GpuBackend {
         };
         // The tile kernel takes as many positions per workgroup (up to --gpu-chunk) as fit.
         let launch = match kernel {
-            shaders::Kernel::Tile if table.is_none() => shaders::Launch {
+            shaders::Kernel::Tile => shaders::Launch {
                 chunk: shaders::tile_positions(&params, launch, wg_limit),
                 ..launch
             },
