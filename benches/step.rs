@@ -47,7 +47,7 @@ fn cpu_batch(c: &mut Criterion) {
         let hog = Hogwild::new(&mut m);
         let mut worker = Worker::new(1, &alias, &sig, &params);
         g.bench_function(model.name(), |b| {
-            b.iter(|| black_box(worker.train_batch(&hog, &batch, 0.01)))
+            b.iter(|| black_box(worker.train_batch(&hog, &batch, Rate::constant(0.01))))
         });
     }
     g.finish();

@@ -5,7 +5,8 @@
 //! set beside a GPU run, where thousands of windows are in flight at once. With
 //! `--gpu-kernel tile --gpu-chunk T` the windows of each tile of T positions read the rows
 //! as the tile began, as the tile kernel's do (give the T the GPU run reports: it halves
-//! `--gpu-chunk` until the tile fits the adapter's workgroup memory).
+//! `--gpu-chunk` until the tile fits the adapter's workgroup memory). With `--subwords` it runs
+//! the subword kernel's reference and writes each word's mean of its rows, as `train` does.
 //!
 //! ```sh
 //! cargo run --release --example reference_engine -- --input CORPUS --output OUT.bin \
@@ -23,6 +24,7 @@ use w2v_gpu::backend::{Backend, KernelParams};
 use w2v_gpu::config::Format;
 use w2v_gpu::model::Model;
 use w2v_gpu::sampling::AliasTable;
+use w2v_gpu::subword::{word_vector, SubwordTable};
 use w2v_gpu::train::{load_corpus, train_with_backend, Checkpointer, Reporter};
 
 #[derive(Parser)]
@@ -35,9 +37,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cfg = Args::parse().train.to_config()?;
     cfg.validate()?;
     let corpus = load_corpus(&cfg)?;
-    let model = Model::new(corpus.vocab.len(), cfg.dim, cfg.seed);
+    let mut model = Model::new(corpus.vocab.len(), cfg.dim, cfg.seed);
+    let sub = cfg.active_subwords();
+    if let Some(p) = sub {
+        model = model.with_subwords(p.bucket, cfg.seed);
+    }
     let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
     let mut engine = CpuReference::new(model, KernelParams::of(&cfg), alias);
+    if let Some(p) = sub {
+        engine = engine.with_subwords(SubwordTable::new(corpus.vocab.words(), &p));
+    }
     if cfg.gpu_kernel == Some(w2v_gpu::config::Kernel::Tile) {
         engine = engine.with_tile_reads(cfg.gpu_chunk as usize);
     }
@@ -45,11 +54,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut ck = Checkpointer::new(&cfg, &corpus, "reference", &reporter)?;
     let report = train_with_backend(&mut engine, &corpus, &cfg, &reporter, &mut ck, None)?;
     let model = engine.download()?;
+    // With subwords, each word's vector is the mean of its rows, as `train` writes them.
+    let vectors = match sub {
+        None => model.input,
+        Some(p) => {
+            let all = [&model.input[..], &model.subwords[..]].concat();
+            let words = corpus.vocab.words();
+            (0..words.len())
+                .flat_map(|i| {
+                    word_vector(&all, model.dim, words.len(), &p, Some(i as u32), &words[i])
+                        .expect("a vocabulary word has a row")
+                })
+                .collect()
+        }
+    };
     w2v_gpu::io::write_vectors(
         &cfg.output,
         corpus.vocab.words(),
         model.dim,
-        &model.input,
+        &vectors,
         Format::Binary,
     )?;
     println!(

@@ -346,9 +346,10 @@ impl<'t> Worker<'t> {
         }
     }
 
-    /// Trains on one batch with word2vec.c's update order. Picks the AVX2+FMA build of
-    /// the inner loop when the CPU has it.
-    pub fn train_batch(&mut self, m: &Hogwild<'_>, batch: &Batch, alpha: f32) -> WorkStats {
+    /// Trains on one batch with word2vec.c's update order, each sentence at the rate of its
+    /// first position (`rate.at(offset, tokens)`: one rate for the batch with
+    /// [`Rate::constant`]). Picks the AVX2+FMA build of the inner loop when the CPU has it.
+    pub fn train_batch(&mut self, m: &Hogwild<'_>, batch: &Batch, alpha: Rate) -> WorkStats {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -361,7 +362,12 @@ impl<'t> Worker<'t> {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn train_batch_avx2(&mut self, m: &Hogwild<'_>, batch: &Batch, alpha: f32) -> WorkStats {
+    unsafe fn train_batch_avx2(
+        &mut self,
+        m: &Hogwild<'_>,
+        batch: &Batch,
+        alpha: Rate,
+    ) -> WorkStats {
         self.train_batch_impl::<true>(m, batch, alpha)
     }
 
@@ -370,10 +376,18 @@ impl<'t> Worker<'t> {
         &mut self,
         m: &Hogwild<'_>,
         batch: &Batch,
-        alpha: f32,
+        rate: Rate,
     ) -> WorkStats {
         let mut st = WorkStats::default();
-        for sen in batch.chunks() {
+        let n = batch.tokens.len();
+        let mut offset = 0;
+        for sen in batch.tokens.split(|&t| t == SENTENCE_END) {
+            let at = offset;
+            offset += sen.len() + 1;
+            if sen.is_empty() {
+                continue;
+            }
+            let alpha = rate.at(at, n);
             if let Some(table) = self.subwords {
                 self.subword_sentence::<FMA>(m, table, sen, alpha, &mut st);
                 continue;
@@ -1071,6 +1085,65 @@ mod tests {
         }
     }
 
+    /// A batch trained at a falling rate equals its sentences trained one after another,
+    /// each at the rate of its first position (the Hogwild trainer's batches of many
+    /// parts' sentences), bit for bit.
+    #[test]
+    fn batch_rate_falls_sentence_by_sentence() {
+        let vocab = 50u32;
+        let sentences: Vec<Vec<u32>> = (0..4u32)
+            .map(|s| (0..9 + 3 * s).map(|i| (i * 7 + s * 3) % vocab).collect())
+            .collect();
+        let whole: Vec<u32> = sentences
+            .iter()
+            .flat_map(|s| s.iter().copied().chain([SENTENCE_END]))
+            .collect();
+        let batch = |tokens: Vec<u32>| Batch {
+            tokens,
+            words: 0,
+            step: 0,
+        };
+        let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1000 / r).collect();
+        let alias = AliasTable::unigram(&counts, 0.75);
+        let sig = SigmoidTable::default();
+        let rate = Rate {
+            start: 0.05,
+            end: 0.01,
+        };
+        for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+            let p = KernelParams {
+                model,
+                dim: 8,
+                window: 3,
+                negative: 4,
+            };
+            let start = Model::new(vocab as usize, p.dim, 3);
+            let mut a = start.clone();
+            let mut w = Worker::new(0, &alias, &sig, &p);
+            w.train_batch(&Hogwild::new(&mut a), &batch(whole.clone()), rate);
+            let mut b = start.clone();
+            let mut w = Worker::new(0, &alias, &sig, &p);
+            let mut offset = 0;
+            for s in &sentences {
+                let alpha = Rate::constant(rate.at(offset, whole.len()));
+                let one = batch(s.iter().copied().chain([SENTENCE_END]).collect());
+                w.train_batch(&Hogwild::new(&mut b), &one, alpha);
+                offset += s.len() + 1;
+            }
+            assert_eq!(a.input, b.input, "{model:?}");
+            assert_eq!(a.output, b.output, "{model:?}");
+            // And the rate did fall: one rate for the whole batch trains otherwise.
+            let mut c = start.clone();
+            let mut w = Worker::new(0, &alias, &sig, &p);
+            w.train_batch(
+                &Hogwild::new(&mut c),
+                &batch(whole.clone()),
+                Rate::constant(0.05),
+            );
+            assert_ne!(a.input, c.input, "{model:?}");
+        }
+    }
+
     #[test]
     fn trainer_computes_word2vec_c() {
         // Zipf-like ids so that rows repeat within windows, sentences of 1 to 40 words
@@ -1134,9 +1207,9 @@ mod tests {
                 w.tree = tree;
                 let hog = Hogwild::new(&mut got);
                 if fma {
-                    w.train_batch(&hog, &batch, 0.05);
+                    w.train_batch(&hog, &batch, Rate::constant(0.05));
                 } else {
-                    w.train_batch_impl::<false>(&hog, &batch, 0.05);
+                    w.train_batch_impl::<false>(&hog, &batch, Rate::constant(0.05));
                 }
                 // Same operations; only the summation order of the dot products (16
                 // accumulators vs one) and FMA rounding differ: a few f32 ulps per update.

@@ -15,7 +15,7 @@ use super::run_state::{
 };
 use super::{Checkpointer, TrainReport};
 use crate::backend::cpu::{Hogwild, Worker};
-use crate::backend::{KernelParams, StepLoss};
+use crate::backend::{KernelParams, Rate, StepLoss};
 use crate::batch::{split_ranges, Batch, Batcher, Cursor, Streams};
 use crate::config::TrainConfig;
 use crate::corpus::Corpus;
@@ -151,7 +151,23 @@ pub fn train_cpu(
                 while !quit.load(Ordering::Relaxed) && batcher.next_batch(&mut batch) {
                     let d = done.load(Ordering::Relaxed);
                     let alpha = cfg.lr_at(clock.global(d), total) * lr_factor;
-                    let st = worker.train_batch(hog, &batch, alpha);
+                    // One part: one rate per batch of at most 4,096 words (word2vec.c
+                    // recomputes it every 10,000), bit for bit as before. Parts side by
+                    // side: a batch holds a sentence chunk of every part (256 parts of
+                    // 1,000-word chunks: 256,000 words), so the rate falls sentence by
+                    // sentence across it instead of holding the batch's first value, to
+                    // where the run will be when this batch ends (the other threads
+                    // assumed to train as many words meanwhile).
+                    let rate = if per > 1 {
+                        let end = d + batch.words * threads as u64;
+                        Rate {
+                            start: alpha,
+                            end: cfg.lr_at(clock.global(end), total) * lr_factor,
+                        }
+                    } else {
+                        Rate::constant(alpha)
+                    };
+                    let st = worker.train_batch(hog, &batch, rate);
                     let d = done.fetch_add(batch.words, Ordering::Relaxed) + batch.words;
                     if !st.loss.is_finite()
                         || (st.terms > 0 && st.loss / st.terms as f64 > DIVERGED_LOSS)
