@@ -150,23 +150,15 @@ pub fn train_cpu(
                 let mut batch = Batch::default();
                 while !quit.load(Ordering::Relaxed) && batcher.next_batch(&mut batch) {
                     let d = done.load(Ordering::Relaxed);
-                    let alpha = cfg.lr_at(clock.global(d), total) * lr_factor;
-                    // One part: one rate per batch of at most 4,096 words (word2vec.c
-                    // recomputes it every 10,000), bit for bit as before. Parts side by
-                    // side: a batch holds a sentence chunk of every part (256 parts of
-                    // 1,000-word chunks: 256,000 words), so the rate falls sentence by
-                    // sentence across it instead of holding the batch's first value, to
-                    // where the run will be when this batch ends (the other threads
-                    // assumed to train as many words meanwhile).
-                    let rate = if per > 1 {
-                        let end = d + batch.words * threads as u64;
-                        Rate {
-                            start: alpha,
-                            end: cfg.lr_at(clock.global(end), total) * lr_factor,
-                        }
-                    } else {
-                        Rate::constant(alpha)
-                    };
+                    let rate = BatchRate {
+                        cfg,
+                        clock,
+                        total,
+                        lr_factor,
+                        threads,
+                        parts: per,
+                    }
+                    .at(d, batch.words);
                     let st = worker.train_batch(hog, &batch, rate);
                     let d = done.fetch_add(batch.words, Ordering::Relaxed) + batch.words;
                     if !st.loss.is_finite()
@@ -388,4 +380,69 @@ pub fn train_cpu(
         model_checksums: checksums,
         ..TrainReport::default()
     })
+}
+
+/// The learning rate across one Hogwild batch, from the schedule at the run's global word
+/// count.
+struct BatchRate<'a> {
+    cfg: &'a TrainConfig,
+    clock: &'a Clock,
+    total: u64,
+    lr_factor: f32,
+    threads: usize,
+    parts: usize,
+}
+
+impl BatchRate<'_> {
+    /// The rate of a batch of `words` words that starts when this rank has done `done`.
+    /// One part per thread: one rate per batch of at most 4,096 words (word2vec.c recomputes
+    /// it every 10,000), bit for bit as before. Parts side by side: a batch holds a sentence
+    /// chunk of every part (256 parts of 1,000-word chunks: 256,000 words), so the rate falls
+    /// sentence by sentence across it, to where the run will be when the batch ends (the
+    /// other threads assumed to train as many words meanwhile), instead of holding its first
+    /// value.
+    fn at(&self, done: u64, words: u64) -> Rate {
+        let lr = |d: u64| self.cfg.lr_at(self.clock.global(d), self.total) * self.lr_factor;
+        let start = lr(done);
+        if self.parts > 1 {
+            Rate {
+                start,
+                end: lr(done + words * self.threads as u64),
+            }
+        } else {
+            Rate::constant(start)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_rate_falls_across_a_batch_of_many_parts_only() {
+        let cfg = TrainConfig {
+            alpha: Some(0.05),
+            ..TrainConfig::default()
+        };
+        let clock = Clock::new(1, 0, 0);
+        let rate = |parts, threads| {
+            BatchRate {
+                cfg: &cfg,
+                clock: &clock,
+                total: 1_000_000,
+                lr_factor: 1.0,
+                threads,
+                parts,
+            }
+            .at(100_000, 50_000)
+        };
+        let at = |d| cfg.lr_at(d, 1_000_000);
+        let one = rate(1, 2);
+        assert_eq!((one.start, one.end), (at(100_000), at(100_000)));
+        let many = rate(128, 2);
+        assert_eq!((many.start, many.end), (at(100_000), at(200_000)));
+        assert!(many.end < many.start);
+        assert_eq!(rate(256, 1).end, at(150_000));
+    }
 }
