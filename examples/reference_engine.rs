@@ -24,7 +24,7 @@ use w2v_gpu::backend::{Backend, KernelParams};
 use w2v_gpu::config::Format;
 use w2v_gpu::model::Model;
 use w2v_gpu::sampling::AliasTable;
-use w2v_gpu::subword::{word_vector, SubwordTable};
+use w2v_gpu::subword::{vocab_vectors, SubwordTable};
 use w2v_gpu::train::{load_corpus, train_with_backend, Checkpointer, Reporter};
 
 #[derive(Parser)]
@@ -59,13 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => model.input,
         Some(p) => {
             let all = [&model.input[..], &model.subwords[..]].concat();
-            let words = corpus.vocab.words();
-            (0..words.len())
-                .flat_map(|i| {
-                    word_vector(&all, model.dim, words.len(), &p, Some(i as u32), &words[i])
-                        .expect("a vocabulary word has a row")
-                })
-                .collect()
+            vocab_vectors(&all, model.dim, corpus.vocab.words(), &p)
         }
     };
     w2v_gpu::io::write_vectors(

@@ -37,9 +37,19 @@ pub struct Batch {
 impl Batch {
     /// The sentence chunks of the batch.
     pub fn chunks(&self) -> impl Iterator<Item = &[u32]> {
+        self.chunks_at().map(|(_, c)| c)
+    }
+
+    /// The chunks with the position of each one's first token in `tokens`.
+    pub fn chunks_at(&self) -> impl Iterator<Item = (usize, &[u32])> {
         self.tokens
             .split(|&t| t == SENTENCE_END)
-            .filter(|c| !c.is_empty())
+            .scan(0, |next, c| {
+                let at = *next;
+                *next += c.len() + 1;
+                Some((at, c))
+            })
+            .filter(|(_, c)| !c.is_empty())
     }
 
     /// Number of centre positions (kept words).
@@ -279,6 +289,21 @@ mod tests {
         }
         assert_eq!(words, 10);
         assert_eq!(all, vec![0, 1, 2, E, 3, 4, E, 0, 1, 2, E, 3, 4, E]);
+    }
+
+    #[test]
+    fn chunks_know_where_they_start() {
+        let batch = Batch {
+            tokens: vec![E, 5, 6, E, E, 7, E, 8],
+            words: 0,
+            step: 0,
+        };
+        let got: Vec<(usize, &[u32])> = batch.chunks_at().collect();
+        assert_eq!(got, vec![(1, &[5, 6][..]), (5, &[7][..]), (7, &[8][..])]);
+        assert_eq!(
+            batch.chunks().collect::<Vec<_>>(),
+            vec![&[5, 6][..], &[7], &[8]]
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::files::AtomicFile;
-use crate::subword::{word_vector, SubwordParams};
+use crate::subword::{vocab_vectors, word_vector, SubwordParams};
 use std::io::Write;
 use std::path::Path;
 
@@ -63,14 +63,7 @@ impl FastTextModel {
 
     /// Every vocabulary word's vector, row-major.
     pub fn word_vectors(&self) -> Vec<f32> {
-        let mut out = Vec::with_capacity(self.words.len() * self.dim);
-        for (i, w) in self.words.iter().enumerate() {
-            out.extend(
-                self.vector(w, Some(i as u32))
-                    .expect("a vocabulary word has a row"),
-            );
-        }
-        out
+        vocab_vectors(&self.input, self.dim, &self.words, &self.params)
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {

@@ -143,6 +143,19 @@ pub fn word_vector(
     Some(v)
 }
 
+/// Every vocabulary word's vector, row-major: the mean of its own row and its n-gram rows
+/// ([`word_vector`] with the word's id), as fastText writes its `.vec`.
+pub fn vocab_vectors(input: &[f32], dim: usize, words: &[String], p: &SubwordParams) -> Vec<f32> {
+    let mut out = Vec::with_capacity(words.len() * dim);
+    for (i, w) in words.iter().enumerate() {
+        out.extend(
+            word_vector(input, dim, words.len(), p, Some(i as u32), w)
+                .expect("a vocabulary word has a row"),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -349,26 +349,21 @@ impl<'t> Worker<'t> {
     /// Trains on one batch with word2vec.c's update order, each sentence at the rate of its
     /// first position (`rate.at(offset, tokens)`: one rate for the batch with
     /// [`Rate::constant`]). Picks the AVX2+FMA build of the inner loop when the CPU has it.
-    pub fn train_batch(&mut self, m: &Hogwild<'_>, batch: &Batch, alpha: Rate) -> WorkStats {
+    pub fn train_batch(&mut self, m: &Hogwild<'_>, batch: &Batch, rate: Rate) -> WorkStats {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 // SAFETY: the CPU supports the features the function is compiled for.
-                return unsafe { self.train_batch_avx2(m, batch, alpha) };
+                return unsafe { self.train_batch_avx2(m, batch, rate) };
             }
         }
-        self.train_batch_impl::<false>(m, batch, alpha)
+        self.train_batch_impl::<false>(m, batch, rate)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn train_batch_avx2(
-        &mut self,
-        m: &Hogwild<'_>,
-        batch: &Batch,
-        alpha: Rate,
-    ) -> WorkStats {
-        self.train_batch_impl::<true>(m, batch, alpha)
+    unsafe fn train_batch_avx2(&mut self, m: &Hogwild<'_>, batch: &Batch, rate: Rate) -> WorkStats {
+        self.train_batch_impl::<true>(m, batch, rate)
     }
 
     #[inline(always)]
@@ -379,15 +374,8 @@ impl<'t> Worker<'t> {
         rate: Rate,
     ) -> WorkStats {
         let mut st = WorkStats::default();
-        let n = batch.tokens.len();
-        let mut offset = 0;
-        for sen in batch.tokens.split(|&t| t == SENTENCE_END) {
-            let at = offset;
-            offset += sen.len() + 1;
-            if sen.is_empty() {
-                continue;
-            }
-            let alpha = rate.at(at, n);
+        for (at, sen) in batch.chunks_at() {
+            let alpha = rate.at(at, batch.tokens.len());
             if let Some(table) = self.subwords {
                 self.subword_sentence::<FMA>(m, table, sen, alpha, &mut st);
                 continue;

@@ -147,19 +147,18 @@ pub fn train_cpu(
                     c
                 };
                 let mine = t * per..(t + 1) * per;
+                let batch_rate = BatchRate {
+                    cfg,
+                    clock,
+                    total,
+                    lr_factor,
+                    threads,
+                    parts: per,
+                };
                 let mut batch = Batch::default();
                 while !quit.load(Ordering::Relaxed) && batcher.next_batch(&mut batch) {
                     let d = done.load(Ordering::Relaxed);
-                    let rate = BatchRate {
-                        cfg,
-                        clock,
-                        total,
-                        lr_factor,
-                        threads,
-                        parts: per,
-                    }
-                    .at(d, batch.words);
-                    let st = worker.train_batch(hog, &batch, rate);
+                    let st = worker.train_batch(hog, &batch, batch_rate.at(d, batch.words));
                     let d = done.fetch_add(batch.words, Ordering::Relaxed) + batch.words;
                     if !st.loss.is_finite()
                         || (st.terms > 0 && st.loss / st.terms as f64 > DIVERGED_LOSS)
