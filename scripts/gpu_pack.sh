@@ -7,7 +7,7 @@
 #   scripts/gpu_pack.sh [SHARED_DIR]    # SHARED_DIR default: ../shared beside the repository
 #
 # BASE="<git ref> ..." also builds those commits' binaries as .gpu/w2v-gpu-<ref> (in a scratch
-# worktree under /tmp), for gpu_table.sh's `NAME@<ref>` rows: a change measured against the
+# worktree under /tmp; kept in .gpu-base/ for the next pack), for gpu_table.sh's `NAME@<ref>` rows: a change measured against the
 # code before it on the same machine (each binary is about 8 MB of the 64 MiB a call carries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,13 +18,21 @@ mkdir -p .gpu/debs
 rm -f .gpu/w2v-gpu .gpu/w2v-gpu-* .gpu/*.zip
 cargo build --release
 strip -o .gpu/w2v-gpu target/release/w2v-gpu
+# A commit's binary never changes, so each is built once and kept in .gpu-base/ (git-ignored,
+# outside what a device call carries) by its full hash.
+grep -qx '/.gpu-base/' .git/info/exclude || echo '/.gpu-base/' >>.git/info/exclude
 for ref in ${BASE:-}; do
-  WT=/tmp/w2v-gpu-base-worktree
-  git worktree remove --force "$WT" 2>/dev/null || rm -rf "$WT"
-  git worktree add --detach "$WT" "$ref"
-  (cd "$WT" && CARGO_TARGET_DIR=/tmp/w2v-gpu-base-target cargo build --release)
-  strip -o ".gpu/w2v-gpu-$ref" /tmp/w2v-gpu-base-target/release/w2v-gpu
-  git worktree remove --force "$WT"
+  sha=$(git rev-parse --verify "$ref^{commit}")
+  if [ ! -x ".gpu-base/w2v-gpu-$sha" ]; then
+    WT=/tmp/w2v-gpu-base-worktree
+    git worktree remove --force "$WT" 2>/dev/null || rm -rf "$WT"
+    git worktree add --detach "$WT" "$sha"
+    (cd "$WT" && CARGO_TARGET_DIR=/tmp/w2v-gpu-base-target cargo build --release)
+    mkdir -p .gpu-base
+    strip -o ".gpu-base/w2v-gpu-$sha" /tmp/w2v-gpu-base-target/release/w2v-gpu
+    git worktree remove --force "$WT"
+  fi
+  cp ".gpu-base/w2v-gpu-$sha" ".gpu/w2v-gpu-$ref"
   echo "binary of $ref: .gpu/w2v-gpu-$ref" >&2
 done
 cp "$SHARED/data/enwiki2015-text8like.zip" .gpu/

@@ -217,7 +217,8 @@ pub struct TrainArgs {
     pub negative: usize,
     /// Subword units (fastText): a word's input vector is the mean of its own row and its
     /// character n-gram rows (`--minn`..`--maxn` characters, hashed into `--bucket` rows), so
-    /// unseen words get vectors too. CPU trainer only.
+    /// unseen words get vectors too. The CPU trainers and the GPU engine (`--backend auto`
+    /// keeps it on the CPU).
     #[arg(long)]
     pub subwords: bool,
     /// Shortest character n-gram with --subwords (fastText's -minn).
@@ -1348,6 +1349,7 @@ fn devices_command(json: bool) -> anyhow::Result<()> {
             "max_storage_buffers_per_shader_stage": l.max_storage_buffers_per_shader_stage,
             "max_compute_workgroup_storage_size": l.max_compute_workgroup_storage_size,
             "subgroup_size": [i.subgroup_min_size, i.subgroup_max_size],
+            "subgroup_ops": f.contains(wgpu::Features::SUBGROUP),
             "shader_f16": f.contains(wgpu::Features::SHADER_F16),
             "timestamp_query": f.contains(wgpu::Features::TIMESTAMP_QUERY),
             "float32_atomics": f.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC),
@@ -1365,7 +1367,7 @@ fn devices_command(json: bool) -> anyhow::Result<()> {
     }
     for r in rows {
         outln!(
-            "{} #{}: {} ({}), driver {}\n    storage binding {} MiB, buffer {} MiB, {} storage buffers/stage, workgroup memory {} KiB, subgroup {:?}, f16 {}, timestamps {}\n    training kernel atomics: {} (float32 atomic add {})",
+            "{} #{}: {} ({}), driver {}\n    storage binding {} MiB, buffer {} MiB, {} storage buffers/stage, workgroup memory {} KiB, {}, f16 {}, timestamps {}\n    training kernel atomics: {} (float32 atomic add {})",
             r["backend"].as_str().unwrap_or(""),
             r["index"],
             r["name"].as_str().unwrap_or(""),
@@ -1375,7 +1377,7 @@ fn devices_command(json: bool) -> anyhow::Result<()> {
             r["max_buffer_size"].as_u64().unwrap_or(0) >> 20,
             r["max_storage_buffers_per_shader_stage"],
             r["max_compute_workgroup_storage_size"].as_u64().unwrap_or(0) >> 10,
-            r["subgroup_size"],
+            subgroup_line(&r),
             r["shader_f16"],
             r["timestamp_query"],
             r["atomics"].as_str().unwrap_or(""),
@@ -1387,6 +1389,21 @@ fn devices_command(json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The `devices` line's subgroup part: the sizes the adapter reports, and whether the
+/// kernels can use subgroup operations (`--gpu-reduce subgroup`) there.
+fn subgroup_line(r: &serde_json::Value) -> String {
+    let size = |k: usize| r["subgroup_size"][k].as_u64().unwrap_or(0);
+    let sizes = match (size(0), size(1)) {
+        (a, b) if a == b => format!("subgroups of {a}"),
+        (a, b) => format!("subgroups of {a}-{b}"),
+    };
+    if r["subgroup_ops"].as_bool().unwrap_or(false) {
+        format!("{sizes} (subgroup sums)")
+    } else {
+        format!("{sizes} (no subgroup operations: serial sums)")
+    }
 }
 
 fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {

@@ -1470,3 +1470,36 @@ fn gpu_minibatch_subwords_refuse_buckets_that_do_not_fit() {
     let r = w2v(&s.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
 }
+
+#[test]
+fn devices_lists_each_adapter_readably_with_its_kernel_features() {
+    let o = w2v(&["devices", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = rows.as_array().expect("a JSON array of adapters");
+    if rows.is_empty() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but `devices` lists no adapter"
+        );
+        common::skipped("devices_lists_each_adapter", "no GPU adapter");
+        return;
+    }
+    for r in rows {
+        for key in ["backend", "name", "atomics"] {
+            assert!(r[key].is_string(), "{key} in {r}");
+        }
+        assert!(r["subgroup_ops"].is_boolean(), "{r}");
+        assert_eq!(r["subgroup_size"].as_array().map(Vec::len), Some(2), "{r}");
+    }
+    let o = w2v(&["devices"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.matches("training kernel atomics").count(), rows.len());
+    assert_eq!(text.matches("subgroups of").count(), rows.len(), "{text}");
+    // Values are printed for people, not as Rust's debug form of JSON.
+    assert!(
+        !text.contains("Number(") && !text.contains("Array"),
+        "{text}"
+    );
+}

@@ -155,6 +155,13 @@ impl Clock {
         g + local.saturating_sub(l) * self.ranks
     }
 
+    /// The learning rate when this rank has trained `local` words: `cfg`'s schedule at the
+    /// global count, over `total` words of all ranks, times `factor` (`--sync-lr-scale`; 1
+    /// for one process). Shared by the Hogwild trainer and the stepped engines.
+    pub fn lr(&self, cfg: &crate::config::TrainConfig, local: u64, total: u64, factor: f32) -> f32 {
+        cfg.lr_at(self.global(local), total) * factor
+    }
+
     /// At a sync: the global count was `global` when this rank had done `local`.
     pub fn set(&self, global: u64, local: u64) {
         use std::sync::atomic::Ordering::Relaxed;

@@ -401,7 +401,7 @@ impl BatchRate<'_> {
     /// other threads assumed to train as many words meanwhile), instead of holding its first
     /// value.
     fn at(&self, done: u64, words: u64) -> Rate {
-        let lr = |d: u64| self.cfg.lr_at(self.clock.global(d), self.total) * self.lr_factor;
+        let lr = |d: u64| self.clock.lr(self.cfg, d, self.total, self.lr_factor);
         let start = lr(done);
         if self.parts > 1 {
             Rate {

@@ -698,7 +698,7 @@ fn rank_run<'a>(
             let factor = d.opts.lr_factor(d.comm.size());
             let global_total = d.global_words * cfg.epochs as u64;
             if decay {
-                Box::new(move |w| cfg.lr_at(clock.global(w), global_total) * factor)
+                Box::new(move |w| clock.lr(cfg, w, global_total, factor))
             } else {
                 Box::new(move |_| start * factor)
             }
