@@ -12,13 +12,20 @@ use std::path::Path;
 /// word2vec.c's k-means iterations.
 pub const ITERATIONS: usize = 10;
 
-/// The class of every row of `vectors` (`rows × dim`, row-major).
-pub fn kmeans(vectors: &[f32], dim: usize, k: usize) -> Vec<u32> {
+/// The class of every row of `vectors` (`rows × dim`, row-major), `threads` threads
+/// assigning the words (each word's class depends only on the centroids, so the result is
+/// the same for any thread count).
+pub fn kmeans(vectors: &[f32], dim: usize, k: usize, threads: usize) -> Vec<u32> {
     let rows = vectors.len() / dim.max(1);
     let k = k.max(1);
     let mut cl: Vec<u32> = (0..rows).map(|a| (a % k) as u32).collect();
     let mut cent = vec![0.0f32; k * dim];
     let mut count = vec![0u32; k];
+    // Without a pool (it could not start) the assignment runs on this thread.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .ok();
     for _ in 0..ITERATIONS {
         cent.iter_mut().for_each(|x| *x = 0.0);
         count.iter_mut().for_each(|c| *c = 1);
@@ -38,19 +45,58 @@ pub fn kmeans(vectors: &[f32], dim: usize, k: usize) -> Vec<u32> {
             let norm = norm.sqrt();
             centroid.iter_mut().for_each(|x| *x /= norm);
         }
-        for (c, row) in vectors.chunks_exact(dim).enumerate() {
-            let (mut best, mut best_id) = (-10.0f32, 0u32);
-            for (d, centroid) in cent.chunks_exact(dim).enumerate() {
-                let x: f32 = centroid.iter().zip(row).map(|(a, b)| a * b).sum();
-                if x > best {
-                    best = x;
-                    best_id = d as u32;
-                }
+        // The assignment is the cost (rows × k dot products): the centroids transposed in
+        // blocks of 8 (each word scored against 8 at once), blocks of words in parallel.
+        let ct = transpose8(&cent, dim);
+        let assign = |(block, out): (usize, &mut [u32])| {
+            let first = block * ASSIGN_BLOCK;
+            for (o, row) in out.iter_mut().zip(vectors[first * dim..].chunks_exact(dim)) {
+                *o = nearest(&ct, k, dim, row);
             }
-            cl[c] = best_id;
+        };
+        match &pool {
+            Some(p) => p.install(|| {
+                use rayon::prelude::*;
+                cl.par_chunks_mut(ASSIGN_BLOCK).enumerate().for_each(assign)
+            }),
+            None => cl.chunks_mut(ASSIGN_BLOCK).enumerate().for_each(assign),
         }
     }
     cl
+}
+
+/// Words per parallel task of the assignment step.
+const ASSIGN_BLOCK: usize = 256;
+
+/// The `k` centroids (`k × dim`) in blocks of 8, each transposed (`dim × 8`, element `d`
+/// of centroid `8b + j` at `b·dim·8 + d·8 + j`); the last block padded with zeros.
+fn transpose8(cent: &[f32], dim: usize) -> Vec<f32> {
+    let k = cent.len() / dim;
+    let mut t = vec![0.0f32; k.div_ceil(8) * dim * 8];
+    for (c, row) in cent.chunks_exact(dim).enumerate() {
+        let base = (c / 8) * dim * 8 + c % 8;
+        for (d, &x) in row.iter().enumerate() {
+            t[base + d * 8] = x;
+        }
+    }
+    t
+}
+
+/// The class whose (unit) centroid has the largest dot product with `row`; the lowest index
+/// on ties, as word2vec.c's strict `>`. A class left empty has a NaN centroid (0/0, as in
+/// word2vec.c) and is never chosen.
+fn nearest(ct: &[f32], k: usize, dim: usize, row: &[f32]) -> u32 {
+    let (mut best, mut best_id) = (-10.0f32, 0u32);
+    for (b, block) in ct.chunks_exact(dim * 8).enumerate() {
+        let scores = crate::linalg::block_scores(row, block);
+        for (j, &x) in scores.iter().enumerate().take(k - b * 8) {
+            if x > best {
+                best = x;
+                best_id = (b * 8 + j) as u32;
+            }
+        }
+    }
+    best_id
 }
 
 /// Writes `word class` lines (atomically).
@@ -72,6 +118,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nearest_centroid_over_blocks_of_eight_is_the_argmax() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let dim = 37;
+        for k in [1, 7, 8, 13, 64] {
+            let cent: Vec<f32> = (0..k * dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let ct = transpose8(&cent, dim);
+            for _ in 0..50 {
+                let row: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let score = |c: usize| -> f64 {
+                    let r = &cent[c * dim..(c + 1) * dim];
+                    r.iter().zip(&row).map(|(a, b)| *a as f64 * *b as f64).sum()
+                };
+                let mut by = (0..k).collect::<Vec<_>>();
+                by.sort_by(|&a, &b| score(b).total_cmp(&score(a)));
+                if k > 1 && score(by[0]) - score(by[1]) < 1e-4 {
+                    continue; // a near-tie: rounding may pick either
+                }
+                assert_eq!(nearest(&ct, k, dim, &row), by[0] as u32, "k {k}");
+            }
+        }
+    }
+
+    #[test]
     fn separates_clusters_and_follows_word2vec_c_start() {
         // Two directions, rows alternating, so the round-robin start mixes them.
         let mut v = Vec::new();
@@ -83,13 +153,18 @@ mod tests {
                 v.extend_from_slice(&[0.0, 0.1, s]);
             }
         }
-        let cl = kmeans(&v, 3, 2);
+        let cl = kmeans(&v, 3, 2, 1);
+        assert_eq!(
+            kmeans(&v, 3, 2, 3),
+            cl,
+            "the same classes on any thread count"
+        );
         for i in 0..40 {
             let same = (0..40).filter(|&j| (j % 3 == 0) == (i % 3 == 0));
             assert!(same.into_iter().all(|j| cl[j] == cl[i]), "{cl:?}");
         }
         assert_ne!(cl[0], cl[1]);
         // One class: everything in class 0.
-        assert!(kmeans(&v, 3, 1).iter().all(|&c| c == 0));
+        assert!(kmeans(&v, 3, 1, 2).iter().all(|&c| c == 0));
     }
 }

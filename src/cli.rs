@@ -967,7 +967,7 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                 outln!("{}", report.to_json());
             } else {
                 let summary = format!(
-                    "trained {} on {} ({}): {} words in {:.2}s = {:.0} words/s, vocabulary {}, final loss {}; vectors in {}",
+                    "trained {} on {} ({}): {} words in {:.2}s = {:.0} words/s, vocabulary {}, final loss {}; {} in {}",
                     cfg.model.name(),
                     report.backend,
                     match (report.adapter.clone(), report.ranks) {
@@ -981,6 +981,10 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                     report.words_per_second,
                     report.vocab_size,
                     report.final_loss.map_or("-".into(), |l| format!("{l:.4}")),
+                    match cfg.classes {
+                        0 => "vectors".to_string(),
+                        k => format!("{k} word classes"),
+                    },
                     if to_stdout {
                         "standard output".to_string()
                     } else {

@@ -337,7 +337,7 @@ fn answer_batch(space: &Space, qs: &[([u32; 4], usize)], limit: usize) -> Vec<Op
                     }
                     let mut best = [(f32::NEG_INFINITY, u32::MAX); 8];
                     for (w, &c) in canon.iter().enumerate() {
-                        let scores = block_scores(space.row(w as u32), &qt);
+                        let scores = crate::linalg::block_scores(space.row(w as u32), &qt);
                         for k in 0..nq {
                             let sc = scores[k];
                             if sc > best[k].0 {
@@ -355,55 +355,6 @@ fn answer_batch(space: &Space, qs: &[([u32; 4], usize)], limit: usize) -> Vec<Op
             });
         }
     });
-    out
-}
-
-/// `row · q_k` for the 8 queries of a transposed block `qt` (`qt[d·8 + k]`).
-#[inline]
-fn block_scores(row: &[f32], qt: &[f32]) -> [f32; 8] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has the features.
-            return unsafe { block_scores_avx2(row, qt) };
-        }
-    }
-    block_scores_impl::<false>(row, qt)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn block_scores_avx2(row: &[f32], qt: &[f32]) -> [f32; 8] {
-    block_scores_impl::<true>(row, qt)
-}
-
-#[inline(always)]
-fn block_scores_impl<const FMA: bool>(row: &[f32], qt: &[f32]) -> [f32; 8] {
-    // Four independent accumulators, so the multiply-adds are not one serial chain.
-    let mut acc = [[0.0f32; 8]; 4];
-    let mut rows = row.chunks_exact(4);
-    let mut qs = qt.chunks_exact(32);
-    for (w, q) in (&mut rows).zip(&mut qs) {
-        for a in 0..4 {
-            for k in 0..8 {
-                let x = q[a * 8 + k];
-                acc[a][k] = if FMA {
-                    w[a].mul_add(x, acc[a][k])
-                } else {
-                    acc[a][k] + w[a] * x
-                };
-            }
-        }
-    }
-    for (&w, q) in rows.remainder().iter().zip(qs.remainder().chunks_exact(8)) {
-        for k in 0..8 {
-            acc[0][k] += w * q[k];
-        }
-    }
-    let mut out = [0.0f32; 8];
-    for k in 0..8 {
-        out[k] = (acc[0][k] + acc[1][k]) + (acc[2][k] + acc[3][k]);
-    }
     out
 }
 

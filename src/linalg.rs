@@ -63,3 +63,54 @@ pub fn axpy2<const FMA: bool>(e: &mut [f32], o: &mut [f32], g: f32, x: &[f32]) {
         }
     }
 }
+
+/// `row · q_k` for 8 vectors `q_k` given transposed as `qt` (`qt[d·8 + k]`, `row.len()` × 8):
+/// one 8-wide multiply-add per element of `row` (AVX2 with fused multiply-adds where the CPU
+/// has them). Scores analogy questions (`eval`) and k-means centroids (`--classes`).
+#[inline]
+pub fn block_scores(row: &[f32], qt: &[f32]) -> [f32; 8] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features.
+            return unsafe { block_scores_avx2(row, qt) };
+        }
+    }
+    block_scores_impl::<false>(row, qt)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_scores_avx2(row: &[f32], qt: &[f32]) -> [f32; 8] {
+    block_scores_impl::<true>(row, qt)
+}
+
+#[inline(always)]
+fn block_scores_impl<const FMA: bool>(row: &[f32], qt: &[f32]) -> [f32; 8] {
+    // Four independent accumulators, so the multiply-adds are not one serial chain.
+    let mut acc = [[0.0f32; 8]; 4];
+    let mut rows = row.chunks_exact(4);
+    let mut qs = qt.chunks_exact(32);
+    for (w, q) in (&mut rows).zip(&mut qs) {
+        for a in 0..4 {
+            for k in 0..8 {
+                let x = q[a * 8 + k];
+                acc[a][k] = if FMA {
+                    w[a].mul_add(x, acc[a][k])
+                } else {
+                    acc[a][k] + w[a] * x
+                };
+            }
+        }
+    }
+    for (&w, q) in rows.remainder().iter().zip(qs.remainder().chunks_exact(8)) {
+        for k in 0..8 {
+            acc[0][k] += w * q[k];
+        }
+    }
+    let mut out = [0.0f32; 8];
+    for k in 0..8 {
+        out[k] = (acc[0][k] + acc[1][k]) + (acc[2][k] + acc[3][k]);
+    }
+    out
+}

@@ -158,6 +158,11 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             "--dim",
         ),
         (
+            args(&good, &["--classes", "100000"]),
+            2,
+            "classes for a vocabulary of",
+        ),
+        (
             vec![
                 "--input".into(),
                 good.clone(),

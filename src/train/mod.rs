@@ -103,7 +103,7 @@ fn finish(
         m.write(p)?;
     }
     if cfg.classes > 0 {
-        let cl = crate::classes::kmeans(&word_vectors, model.dim, cfg.classes);
+        let cl = crate::classes::kmeans(&word_vectors, model.dim, cfg.classes, cfg.threads);
         crate::classes::write_classes(&cfg.output, corpus.vocab.words(), &cl)?;
     } else {
         crate::io::write_vectors(

@@ -126,6 +126,18 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
             corpus.vocab.save(p)?;
         }
     }
+    if cfg.classes > corpus.vocab.len() {
+        // Refused before training: k-means cannot make more classes than there are words.
+        return Err(Error::usage(
+            "--classes",
+            format!(
+                "{} classes for a vocabulary of {} words; use at most {}",
+                cfg.classes,
+                corpus.vocab.len(),
+                corpus.vocab.len()
+            ),
+        ));
+    }
     let corpus_seconds = t0.elapsed().as_secs_f64();
     reporter.note(&format!(
         "corpus: {} tokens, vocabulary {} words, {} training words per epoch ({:.1}s); encoded ids {:.1} MiB {}",
