@@ -12,7 +12,8 @@ use std::path::PathBuf;
 #[command(
     name = "w2v-gpu",
     version,
-    about = "word2vec (skip-gram / CBOW, negative sampling) on any GPU through wgpu, or on the CPU"
+    about = "word2vec (skip-gram / CBOW, negative sampling) on any GPU through wgpu, or on the CPU",
+    after_help = "word2vec.c's and fastText's command lines also run as they are, with their defaults:\n  w2v-gpu -train corpus.txt -output vectors.bin -cbow 0 -size 300 ...\n  w2v-gpu skipgram -input corpus.txt -output model -minn 3 -maxn 6 ...   (writes model.bin and model.vec)\n  w2v-gpu print-word-vectors model.bin < words"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -589,8 +590,8 @@ pub struct VectorArgs {
     /// word2vec text or binary vectors, or a fastText .bin model.
     #[arg(long)]
     pub vectors: PathBuf,
-    /// Words to print.
-    #[arg(required = true)]
+    /// Words to print; none: the words of standard input (whitespace-separated), as
+    /// fastText's `print-word-vectors model.bin < words`.
     pub words: Vec<String>,
 }
 
@@ -793,6 +794,20 @@ fn run_command() -> i32 {
     if crate::w2vc_args::is_word2vec_c(&argv[1.min(argv.len())..]) {
         match crate::w2vc_args::translate(&argv[1..]) {
             Ok(a) => argv = a,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return e.exit_code();
+            }
+        }
+    }
+    if crate::fasttext_args::is_fasttext(&argv[1.min(argv.len())..]) {
+        match crate::fasttext_args::translate(&argv[1..]) {
+            Ok((a, notes)) => {
+                for n in notes {
+                    eprintln!("note: {n}");
+                }
+                argv = a;
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return e.exit_code();
@@ -1002,7 +1017,16 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             }
         }
         Command::Vector(a) => {
-            for (w, v) in a.words.iter().zip(raw_vectors(&a.vectors, &a.words)?) {
+            let words = if a.words.is_empty() {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
+                    Error::input(std::path::Path::new("standard input"), e.to_string())
+                })?;
+                text.split_whitespace().map(str::to_string).collect()
+            } else {
+                a.words.clone()
+            };
+            for (w, v) in words.iter().zip(raw_vectors(&a.vectors, &words)?) {
                 let mut line = w.clone();
                 for x in v {
                     line.push_str(&format!(" {x}"));

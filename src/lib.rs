@@ -45,6 +45,7 @@ pub mod dist;
 pub mod error;
 pub mod eval;
 pub mod fasttext;
+pub mod fasttext_args;
 pub mod files;
 pub mod huffman;
 pub mod io;

@@ -1508,3 +1508,169 @@ fn devices_lists_each_adapter_readably_with_its_kernel_features() {
         "{text}"
     );
 }
+
+/// `w2v-gpu skipgram|cbow -input C -output M ...` (fastText's command line, changed only in
+/// the program's name) writes `M.bin` and `M.vec`; `print-word-vectors M.bin` reads words from
+/// standard input and prints in-vocabulary words as `M.vec` has them and unseen words from
+/// their n-grams; `-maxn 0` is word-only training with fastText's defaults, bit for bit the
+/// `train` run with those flags.
+#[test]
+fn fasttext_command_lines_run_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = small_corpus(dir.path());
+    let m = dir.path().join("model");
+    let m = m.to_str().unwrap();
+    let tiny = ["-dim", "4", "-epoch", "1", "-minCount", "1", "-thread", "1"];
+    let base = ["skipgram", "-input", &c, "-output", m, "-bucket", "5000"];
+    let o = w2v(&[&base[..], &tiny].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let vec_file = format!("{m}.vec");
+    let text = std::fs::read_to_string(&vec_file).unwrap();
+    let line = text.lines().nth(1).unwrap().to_string();
+    let word = line.split(' ').next().unwrap().to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+        .args(["print-word-vectors", &format!("{m}.bin")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let stdin_words = format!("{word}\nneverseenword\n");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin_words.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed = String::from_utf8(o.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = printed.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(rows.len(), 2, "{printed}");
+    assert_eq!((rows[0][0], rows[1][0]), (word.as_str(), "neverseenword"));
+    assert!(rows.iter().all(|r| r.len() == 5), "{printed}");
+    // The .vec prints 6 decimals.
+    for (a, b) in rows[0][1..].iter().zip(line.split(' ').skip(1)) {
+        let (a, b): (f32, f32) = (a.parse().unwrap(), b.parse().unwrap());
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
+
+    // Word-only: fastText's defaults made explicit on `train` give the same file.
+    let word_only = w2v(&[&base[..], &tiny, &["-maxn", "0"]].concat());
+    assert!(word_only.status.success(), "{}", stderr(&word_only));
+    let direct = dir.path().join("direct.vec");
+    let d = train_tiny(
+        &c,
+        &direct,
+        &[
+            "--threads",
+            "1",
+            "--alpha",
+            "0.05",
+            "--min-alpha",
+            "0",
+            "--sample",
+            "1e-4",
+            "--ns-exponent",
+            "0.5",
+            "--seed",
+            "0",
+        ],
+    );
+    assert!(d.status.success(), "{}", stderr(&d));
+    assert_eq!(
+        std::fs::read(&vec_file).unwrap(),
+        std::fs::read(&direct).unwrap()
+    );
+    // fastText's flags this program cannot honour are usage errors that name them.
+    for (bad, flag) in [
+        (&["-loss", "softmax"][..], "-loss"),
+        (&["-pretrainedVectors", "v.vec"], "-pretrainedVectors"),
+        (&["-size", "8"], "-size"),
+    ] {
+        let o = w2v(&[&base[..], bad].concat());
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&o).contains(flag), "{}", stderr(&o));
+    }
+}
+
+/// fastText itself (Debian's `fasttext`, which CI installs) loads the `.bin` written from
+/// fastText's command line and prints the vectors `w2v-gpu print-word-vectors` prints, for
+/// a word of the vocabulary and an unseen one.
+#[test]
+fn fasttext_itself_reads_the_model() {
+    let Ok(ft) = std::process::Command::new("fasttext").output() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the fasttext binary is missing (apt-get install fasttext)"
+        );
+        common::skipped("fasttext_itself_reads_the_model", "no fasttext binary");
+        return;
+    };
+    drop(ft);
+    let dir = tempfile::tempdir().unwrap();
+    let c = small_corpus(dir.path());
+    let m = dir.path().join("model");
+    let m = m.to_str().unwrap();
+    let o = w2v(&[
+        "cbow",
+        "-input",
+        &c,
+        "-output",
+        m,
+        "-dim",
+        "6",
+        "-epoch",
+        "1",
+        "-minCount",
+        "1",
+        "-thread",
+        "1",
+        "-bucket",
+        "3000",
+        "-minn",
+        "2",
+        "-maxn",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let print = |program: &str, args: &[&str]| -> Vec<Vec<f32>> {
+        use std::io::Write;
+        let mut child = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"t0w1 unseenword\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{program}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(1)
+                    .map(|x| x.parse().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    let bin = format!("{m}.bin");
+    let theirs = print("fasttext", &["print-word-vectors", &bin]);
+    let ours = print(env!("CARGO_BIN_EXE_w2v-gpu"), &["print-word-vectors", &bin]);
+    assert_eq!((theirs.len(), ours.len()), (2, 2));
+    for (t, o) in theirs.iter().zip(&ours) {
+        assert_eq!(t.len(), 6);
+        // fastText prints 5 significant digits.
+        for (a, b) in t.iter().zip(o) {
+            assert!((a - b).abs() <= 1e-4 * b.abs().max(1e-2), "{a} vs {b}");
+        }
+    }
+}

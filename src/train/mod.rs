@@ -60,7 +60,17 @@ fn finish(
     // With subwords a word's vector is the mean of its own row and its n-gram rows, as
     // fastText writes its .vec. The matrices move into fastText's layout (word rows, then
     // bucket rows) rather than being copied: the buckets alone can be gigabytes.
-    let sub_model = cfg.active_subwords().map(|p| {
+    // `--subwords --maxn 0 --fasttext-bin F` (fastText's `-maxn 0`): a word-only model in
+    // fastText's format, with no buckets as fastText writes it.
+    let word_only = cfg
+        .subwords
+        .filter(|_| cfg.fasttext_bin.is_some())
+        .map(|p| crate::subword::SubwordParams {
+            maxn: 0,
+            bucket: 0,
+            ..p
+        });
+    let sub_model = cfg.active_subwords().or(word_only).map(|p| {
         let mut input = std::mem::take(&mut model.input);
         input.append(&mut model.subwords);
         crate::fasttext::FastTextModel {

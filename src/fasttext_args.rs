@@ -1,0 +1,361 @@
+//! fastText's own command line for word vectors (`w2v-gpu skipgram -input data.txt -output
+//! model -minn 3 -maxn 6 ...`, and `w2v-gpu print-word-vectors model.bin < words`),
+//! translated into `train` and `vector` arguments with fastText's defaults for every absent
+//! flag: subwords 3–6 characters in 2M buckets, learning rate 0.05 falling to 0, sample 1e-4,
+//! 12 threads, noise words drawn ∝ count^0.5 (fastText's table), and its outputs `model.bin`
+//! (fastText's format) and `model.vec`. A flag fastText does not have, or one of its
+//! supervised or quantization options, is a usage error, never a silent success.
+
+use crate::error::{Error, Result};
+use std::ffi::OsString;
+
+/// fastText's commands for word vectors that have a translation here.
+const TRAIN: [&str; 2] = ["skipgram", "cbow"];
+
+/// fastText's other commands: what to use instead, or why they are absent.
+const OTHERS: [(&str, &str); 11] = [
+    ("supervised", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
+    ("test", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
+    ("test-label", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
+    ("predict", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
+    ("predict-prob", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
+    ("quantize", "w2v-gpu does not quantize models"),
+    ("print-sentence-vectors", "w2v-gpu has no sentence vectors; `w2v-gpu vector --vectors model.bin WORD...` prints word vectors"),
+    ("print-ngrams", "w2v-gpu does not print a model's n-gram rows; `w2v-gpu vector --vectors model.bin WORD...` prints word vectors"),
+    ("nn", "use `w2v-gpu similar --vectors model.bin WORD...` (neighbours of each word, vectors for unseen words from their n-grams)"),
+    ("analogies", "use `w2v-gpu analogy --vectors model.bin A B C`"),
+    ("dump", "w2v-gpu does not dump a model's parts"),
+];
+
+/// fastText's training flags that take a value and their `train` equivalents.
+const VALUED: [(&str, &str); 13] = [
+    ("-input", "--input"),
+    ("-lr", "--alpha"),
+    ("-dim", "--dim"),
+    ("-ws", "--window"),
+    ("-epoch", "--epochs"),
+    ("-minCount", "--min-count"),
+    ("-neg", "--negative"),
+    ("-bucket", "--bucket"),
+    ("-minn", "--minn"),
+    ("-maxn", "--maxn"),
+    ("-thread", "--threads"),
+    ("-t", "--sample"),
+    ("-seed", "--seed"),
+];
+
+/// fastText's flags that take a value and are handled below (not a plain mapping).
+const SPECIAL: [&str; 5] = [
+    "-output",
+    "-loss",
+    "-verbose",
+    "-wordNgrams",
+    "-lrUpdateRate",
+];
+
+/// fastText's flags that belong to its supervised mode, quantization or autotune, or that
+/// cannot be honoured here, with the reason.
+const REFUSED: [(&str, &str); 12] = [
+    ("-label", "labels belong to fastText's supervised mode"),
+    ("-minCountLabel", "labels belong to fastText's supervised mode"),
+    ("-pretrainedVectors", "use `w2v-gpu train --init-vectors FILE` (the corpus words found in FILE start from its vectors; fastText also adds FILE's other words to the vocabulary, which w2v-gpu does not)"),
+    ("-cutoff", "w2v-gpu does not quantize models"),
+    ("-dsub", "w2v-gpu does not quantize models"),
+    ("-qnorm", "w2v-gpu does not quantize models"),
+    ("-qout", "w2v-gpu does not quantize models"),
+    ("-retrain", "w2v-gpu does not quantize models"),
+    ("-autotune-validation", "autotune belongs to fastText's supervised mode"),
+    ("-autotune-metric", "autotune belongs to fastText's supervised mode"),
+    ("-autotune-predictions", "autotune belongs to fastText's supervised mode"),
+    ("-autotune-duration", "autotune belongs to fastText's supervised mode"),
+];
+
+/// Whether `args` (without the program name) is a fastText command line: it starts with one
+/// of fastText's commands (none of which is a w2v-gpu subcommand).
+pub fn is_fasttext(args: &[OsString]) -> bool {
+    args.first().and_then(|a| a.to_str()).is_some_and(|a| {
+        TRAIN.contains(&a) || a == "print-word-vectors" || OTHERS.iter().any(|(c, _)| *c == a)
+    })
+}
+
+/// The w2v-gpu arguments (program name first) for a fastText command line, and notes to
+/// print about flags that have no effect.
+pub fn translate(args: &[OsString]) -> Result<(Vec<OsString>, Vec<String>)> {
+    let command = args[0].to_string_lossy().into_owned();
+    if let Some((_, why)) = OTHERS.iter().find(|(c, _)| *c == command) {
+        return Err(Error::usage(
+            &format!("fastText's command {command:?}"),
+            *why,
+        ));
+    }
+    if command == "print-word-vectors" {
+        return match &args[1..] {
+            [model] => Ok((
+                vec![
+                    "w2v-gpu".into(),
+                    "vector".into(),
+                    "--vectors".into(),
+                    model.clone(),
+                ],
+                Vec::new(),
+            )),
+            _ => Err(Error::usage(
+                "fastText's command \"print-word-vectors\"",
+                "takes one model file, as fastText's (`print-word-vectors model.bin < words`)",
+            )),
+        };
+    }
+    let mut values: Vec<(String, OsString)> = Vec::new();
+    let mut save_output = false;
+    let mut it = args[1..].iter();
+    while let Some(flag) = it.next() {
+        let f = flag.to_string_lossy().into_owned();
+        if f == "-saveOutput" {
+            save_output = true;
+            continue;
+        }
+        if let Some((_, why)) = REFUSED.iter().find(|(k, _)| *k == f) {
+            return Err(Error::usage(&f, *why));
+        }
+        if !VALUED.iter().any(|(k, _)| *k == f) && !SPECIAL.contains(&f.as_str()) {
+            return Err(Error::usage(
+                &f,
+                format!(
+                    "is not a fastText flag for {command} (a fastText command line was recognised by its command); its flags are {} {} -saveOutput",
+                    VALUED.map(|(k, _)| k).join(" "),
+                    SPECIAL.join(" ")
+                ),
+            ));
+        }
+        let Some(v) = it.next() else {
+            return Err(Error::usage(&f, "needs a value, as in fastText"));
+        };
+        values.retain(|(k, _)| *k != f);
+        values.push((f, v.clone()));
+    }
+    let get = |k: &str| values.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+    let text = |k: &str| get(k).map(|v| v.to_string_lossy().into_owned());
+    let (Some(_), Some(output)) = (get("-input"), text("-output")) else {
+        return Err(Error::usage(
+            "-input/-output",
+            "fastText's command line needs -input FILE and -output MODEL (it writes MODEL.bin and MODEL.vec)",
+        ));
+    };
+    let mut notes = Vec::new();
+    // Each `train` flag once (clap refuses a repeated one): fastText's defaults where this
+    // program's differ (the rest are the same values), then the flags given.
+    let mut flags: Vec<(&str, OsString)> = Vec::new();
+    let mut set = |flag: &'static str, v: OsString| {
+        flags.retain(|(f, _)| *f != flag);
+        flags.push((flag, v));
+    };
+    set("--model", command.clone().into());
+    set("--output", format!("{output}.vec").into());
+    set("--format", "text".into());
+    set("--fasttext-bin", format!("{output}.bin").into());
+    if save_output {
+        set("--save-context", format!("{output}.output").into());
+    }
+    for (flag, v) in [
+        ("--alpha", "0.05"),
+        ("--min-alpha", "0"),
+        ("--sample", "1e-4"),
+        ("--threads", "12"),
+        ("--ns-exponent", "0.5"),
+        ("--seed", "0"),
+    ] {
+        set(flag, v.into());
+    }
+    let hs = match text("-loss").as_deref() {
+        None | Some("ns") => false,
+        Some("hs") => true,
+        Some(other) => {
+            return Err(Error::usage(
+                "-loss",
+                format!("{other:?}: w2v-gpu trains word vectors with ns (negative sampling) or hs (hierarchical softmax); softmax and one-vs-all are fastText's classifier losses"),
+            ));
+        }
+    };
+    for (ft, ours) in VALUED {
+        if let Some(v) = get(ft) {
+            set(ours, v);
+        }
+    }
+    if hs {
+        // fastText's hs trains no noise words, whatever -neg says.
+        set("--negative", "0".into());
+        if get("-neg").is_some() {
+            notes.push(
+                "-neg has no effect with -loss hs (hierarchical softmax alone, as in fastText)"
+                    .into(),
+            );
+        }
+    }
+    // fastText uses no buckets when there are no n-grams (its Args::parseArgs).
+    if text("-maxn").as_deref() == Some("0") {
+        set("--bucket", "0".into());
+    }
+    let mut out: Vec<OsString> = vec!["w2v-gpu".into(), "train".into(), "--subwords".into()];
+    if hs {
+        out.push("--hs".into());
+    }
+    match text("-verbose").as_deref() {
+        Some("0") => out.push("--quiet".into()),
+        Some(v) if v.parse::<i64>().is_err() => {
+            return Err(Error::usage("-verbose", format!("{v:?} is not an integer")));
+        }
+        _ => {}
+    }
+    for (f, v) in flags {
+        out.push(f.into());
+        out.push(v);
+    }
+    if let Some(v) = text("-wordNgrams").filter(|v| v != "1") {
+        notes.push(format!(
+            "-wordNgrams {v} has no effect: fastText uses word n-grams in supervised mode only, and its {command} ignores them too"
+        ));
+    }
+    if let Some(v) = text("-lrUpdateRate") {
+        notes.push(format!(
+            "-lrUpdateRate {v} has no effect: the rate falls linearly to 0 as fastText's does, recomputed by w2v-gpu at least every 4,096 words"
+        ));
+    }
+    Ok((out, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    fn joined(v: &[&str]) -> (String, Vec<String>) {
+        let (a, notes) = translate(&os(v)).unwrap();
+        let s: Vec<String> = a.iter().map(|x| x.to_string_lossy().into_owned()).collect();
+        (s.join(" "), notes)
+    }
+
+    #[test]
+    fn fasttext_defaults_fill_absent_flags() {
+        let a = ["skipgram", "-input", "c.txt", "-output", "m"];
+        assert!(is_fasttext(&os(&a)));
+        let (j, notes) = joined(&a);
+        for want in [
+            "train --subwords --model skipgram --output m.vec --format text --fasttext-bin m.bin",
+            "--input c.txt",
+            "--alpha 0.05 --min-alpha 0 --sample 1e-4 --threads 12 --ns-exponent 0.5 --seed 0",
+        ] {
+            assert!(j.contains(want), "{want} missing in {j}");
+        }
+        assert!(notes.is_empty());
+        assert!(!j.contains("--hs") && !j.contains("--bucket"), "{j}");
+    }
+
+    #[test]
+    fn every_flag_maps_and_the_last_value_wins() {
+        let (j, notes) = joined(&[
+            "cbow",
+            "-input",
+            "c",
+            "-output",
+            "m",
+            "-lr",
+            "0.1",
+            "-dim",
+            "300",
+            "-ws",
+            "8",
+            "-epoch",
+            "2",
+            "-minCount",
+            "3",
+            "-neg",
+            "10",
+            "-bucket",
+            "1000",
+            "-minn",
+            "2",
+            "-maxn",
+            "4",
+            "-thread",
+            "2",
+            "-t",
+            "1e-3",
+            "-seed",
+            "7",
+            "-verbose",
+            "0",
+            "-wordNgrams",
+            "2",
+            "-lrUpdateRate",
+            "50",
+            "-saveOutput",
+            "-dim",
+            "64",
+        ]);
+        for want in [
+            "--model cbow",
+            "--alpha 0.1",
+            "--dim 64",
+            "--window 8",
+            "--epochs 2",
+            "--min-count 3",
+            "--negative 10",
+            "--bucket 1000",
+            "--minn 2",
+            "--maxn 4",
+            "--threads 2",
+            "--sample 1e-3",
+            "--seed 7",
+            "--quiet",
+            "--save-context m.output",
+        ] {
+            assert!(j.contains(want), "{want} missing in {j}");
+        }
+        assert!(!j.contains("--dim 300"), "{j}");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let (hs, _) = joined(&["skipgram", "-input", "c", "-output", "m", "-loss", "hs"]);
+        assert!(hs.contains("--hs") && hs.contains("--negative 0"), "{hs}");
+        let (word_only, _) = joined(&["skipgram", "-input", "c", "-output", "m", "-maxn", "0"]);
+        assert!(
+            word_only.contains("--maxn 0") && word_only.contains("--bucket 0"),
+            "{word_only}"
+        );
+        let (pwv, _) = joined(&["print-word-vectors", "m.bin"]);
+        assert_eq!(pwv, "w2v-gpu vector --vectors m.bin");
+    }
+
+    #[test]
+    fn what_fasttext_has_and_this_cannot_honour_is_refused() {
+        for bad in [
+            &["skipgram", "-input", "c"][..],
+            &[
+                "skipgram", "-input", "c", "-output", "m", "-loss", "softmax",
+            ],
+            &["skipgram", "-input", "c", "-output", "m", "-label", "__l__"],
+            &[
+                "skipgram",
+                "-input",
+                "c",
+                "-output",
+                "m",
+                "-pretrainedVectors",
+                "v.vec",
+            ],
+            &["skipgram", "-input", "c", "-output", "m", "-qnorm"],
+            &["skipgram", "-input", "c", "-output", "m", "-size", "100"],
+            &["skipgram", "-input", "c", "-output", "m", "-dim"],
+            &["skipgram", "-input", "c", "-output", "m", "-verbose", "x"],
+            &["supervised", "-input", "c", "-output", "m"],
+            &["nn", "m.bin"],
+            &["print-word-vectors"],
+        ] {
+            let e = translate(&os(bad)).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
+        }
+        assert!(!is_fasttext(&os(&["train", "--input", "x"])));
+        assert!(!is_fasttext(&os(&["-train", "x"])));
+    }
+}
