@@ -1018,6 +1018,9 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         }
         Command::Vector(a) => {
             let words = if a.words.is_empty() {
+                if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                    eprintln!("reading words from standard input (end with Ctrl-D)");
+                }
                 let mut text = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
                     Error::input(std::path::Path::new("standard input"), e.to_string())
