@@ -13,7 +13,7 @@ use std::path::PathBuf;
     name = "w2v-gpu",
     version,
     about = "word2vec (skip-gram / CBOW, negative sampling) on any GPU through wgpu, or on the CPU",
-    after_help = "word2vec.c's and fastText's command lines also run as they are, with their defaults:\n  w2v-gpu -train corpus.txt -output vectors.bin -cbow 0 -size 300 ...\n  w2v-gpu skipgram -input corpus.txt -output model -minn 3 -maxn 6 ...   (writes model.bin and model.vec)\n  w2v-gpu print-word-vectors model.bin < words"
+    after_help = "word2vec.c's and fastText's command lines also run as they are, with their defaults:\n  w2v-gpu -train corpus.txt -output vectors.bin -cbow 0 -size 300 ...\n  w2v-gpu skipgram -input corpus.txt -output model -minn 3 -maxn 6 ...   (writes model.bin and model.vec)\n  w2v-gpu print-word-vectors model.bin < words      (and fastText's nn, analogies)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -746,6 +746,15 @@ macro_rules! outln {
     }};
 }
 
+/// [`outln!`] without the newline, flushed (a prompt).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut o = std::io::stdout().lock();
+        write!(o, $($arg)*).and_then(|()| o.flush()).map_err(StdoutError)?
+    }};
+}
+
 /// A failed write to standard output.
 #[derive(Debug)]
 struct StdoutError(std::io::Error);
@@ -801,12 +810,26 @@ fn run_command() -> i32 {
         }
     }
     if crate::fasttext_args::is_fasttext(&argv[1.min(argv.len())..]) {
+        use crate::fasttext_args::Translation;
         match crate::fasttext_args::translate(&argv[1..]) {
-            Ok((a, notes)) => {
+            Ok(Translation::Args(a, notes)) => {
                 for n in notes {
                     eprintln!("note: {n}");
                 }
                 argv = a;
+            }
+            Ok(Translation::Queries {
+                model,
+                k,
+                analogies,
+            }) => {
+                return match fasttext_queries(&model, k, analogies) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        print_error(&e);
+                        e.downcast_ref::<Error>().map_or(1, Error::exit_code)
+                    }
+                };
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -1169,6 +1192,82 @@ fn not_found(word: &str, path: &std::path::Path) -> Error {
 fn load_space(path: &std::path::Path, limit: Option<usize>, ci: bool) -> crate::Result<Space> {
     let emb = crate::io::read_any_vectors(path, limit)?;
     Ok(Space::new(&emb, ci))
+}
+
+/// fastText's `nn MODEL [k]` and `analogies MODEL [k]`: the model loaded once, then every
+/// word (`nn`) or `A B C` triple (`analogies`: the words nearest `A - B + C`) of standard
+/// input answered as fastText answers, with its prompt before each query and one `word
+/// score` line per answer (cosine similarity, exact spelling; from a subword model words
+/// never seen in training are answered from their n-grams).
+fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let sub = if crate::fasttext::is_fasttext_bin(model) {
+        Some(crate::fasttext::FastTextModel::read(model)?)
+    } else {
+        None
+    };
+    let mut space = match &sub {
+        Some(m) => Space::new(&crate::io::fasttext_embeddings(m, None), false),
+        None => load_space(model, None, false)?,
+    };
+    let (prompt, arity) = if analogies {
+        ("Query triplet (A - B + C)? ", 3)
+    } else {
+        ("Query word? ", 1)
+    };
+    out!("{prompt}");
+    let mut pending: Vec<String> = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line =
+            line.map_err(|e| Error::input(std::path::Path::new("standard input"), e.to_string()))?;
+        for w in line.split_whitespace() {
+            if space.lookup(w).is_none() {
+                if let Some(v) = sub.as_ref().and_then(|m| m.vector(w, None)) {
+                    space.add_query_rows(vec![(w.to_string(), v)]);
+                }
+            }
+            pending.push(w.to_string());
+            if pending.len() < arity {
+                continue;
+            }
+            let q = std::mem::take(&mut pending);
+            // fastText's A - B + C is "B is to A as C is to ?".
+            let answers = match q.as_slice() {
+                [a, b, c] => space.analogy(b, a, c, k, false),
+                [w] => space.similar(w, k),
+                _ => unreachable!("queries of one or three words"),
+            };
+            match answers {
+                Ok(r) => {
+                    for (word, score) in r {
+                        outln!("{word} {}", general_format(score));
+                    }
+                }
+                Err(e) => eprintln!("error: {e}"),
+            }
+            out!("{prompt}");
+        }
+    }
+    Ok(())
+}
+
+/// `x` as C++'s default stream output prints it (`%g`: 6 significant digits, no trailing
+/// zeros), the form of fastText's scores.
+fn general_format(x: f32) -> String {
+    let x = x as f64;
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let exp = x.abs().log10().floor() as i32;
+    if !(-5..6).contains(&exp) {
+        return format!("{x:.5e}");
+    }
+    let s = format!("{x:.*}", (5 - exp).max(0) as usize);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// [`load_space`], and from a subword model (a fastText .bin) a query row for each of

@@ -1,6 +1,6 @@
 //! fastText's own command line for word vectors (`w2v-gpu skipgram -input data.txt -output
-//! model -minn 3 -maxn 6 ...`, and `w2v-gpu print-word-vectors model.bin < words`),
-//! translated into `train` and `vector` arguments with fastText's defaults for every absent
+//! model -minn 3 -maxn 6 ...`, `w2v-gpu print-word-vectors model.bin < words`, and the
+//! query loops `nn` and `analogies`), translated into `train` and `vector` arguments with fastText's defaults for every absent
 //! flag: subwords 3–6 characters in 2M buckets, learning rate 0.05 falling to 0, sample 1e-4,
 //! 12 threads, noise words drawn ∝ count^0.5 (fastText's table), and its outputs `model.bin`
 //! (fastText's format) and `model.vec`. A flag fastText does not have, or one of its
@@ -13,7 +13,7 @@ use std::ffi::OsString;
 const TRAIN: [&str; 2] = ["skipgram", "cbow"];
 
 /// fastText's other commands: what to use instead, or why they are absent.
-const OTHERS: [(&str, &str); 11] = [
+const OTHERS: [(&str, &str); 9] = [
     ("supervised", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
     ("test", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
     ("test-label", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
@@ -22,8 +22,6 @@ const OTHERS: [(&str, &str); 11] = [
     ("quantize", "w2v-gpu does not quantize models"),
     ("print-sentence-vectors", "w2v-gpu has no sentence vectors; `w2v-gpu vector --vectors model.bin WORD...` prints word vectors"),
     ("print-ngrams", "w2v-gpu does not print a model's n-gram rows; `w2v-gpu vector --vectors model.bin WORD...` prints word vectors"),
-    ("nn", "use `w2v-gpu similar --vectors model.bin WORD...` (neighbours of each word, vectors for unseen words from their n-grams)"),
-    ("analogies", "use `w2v-gpu analogy --vectors model.bin A B C`"),
     ("dump", "w2v-gpu does not dump a model's parts"),
 ];
 
@@ -70,17 +68,38 @@ const REFUSED: [(&str, &str); 12] = [
     ("-autotune-duration", "autotune belongs to fastText's supervised mode"),
 ];
 
+/// fastText's interactive query commands: `nn MODEL [K]` and `analogies MODEL [K]`.
+const QUERIES: [&str; 2] = ["nn", "analogies"];
+
 /// Whether `args` (without the program name) is a fastText command line: it starts with one
 /// of fastText's commands (none of which is a w2v-gpu subcommand).
 pub fn is_fasttext(args: &[OsString]) -> bool {
     args.first().and_then(|a| a.to_str()).is_some_and(|a| {
-        TRAIN.contains(&a) || a == "print-word-vectors" || OTHERS.iter().any(|(c, _)| *c == a)
+        TRAIN.contains(&a)
+            || QUERIES.contains(&a)
+            || a == "print-word-vectors"
+            || OTHERS.iter().any(|(c, _)| *c == a)
     })
 }
 
-/// The w2v-gpu arguments (program name first) for a fastText command line, and notes to
-/// print about flags that have no effect.
-pub fn translate(args: &[OsString]) -> Result<(Vec<OsString>, Vec<String>)> {
+/// What a fastText command line runs here.
+#[derive(Debug, PartialEq)]
+pub enum Translation {
+    /// These w2v-gpu arguments (program name first), after printing these notes about flags
+    /// that have no effect.
+    Args(Vec<OsString>, Vec<String>),
+    /// fastText's `nn` (`analogies: false`: the `k` nearest words of each word read from
+    /// standard input) or `analogies` (`A B C` triples: the words nearest `A - B + C`),
+    /// with fastText's prompts and `word score` lines.
+    Queries {
+        model: std::path::PathBuf,
+        k: usize,
+        analogies: bool,
+    },
+}
+
+/// The translation of a fastText command line (`args` without the program name).
+pub fn translate(args: &[OsString]) -> Result<Translation> {
     let command = args[0].to_string_lossy().into_owned();
     if let Some((_, why)) = OTHERS.iter().find(|(c, _)| *c == command) {
         return Err(Error::usage(
@@ -88,9 +107,31 @@ pub fn translate(args: &[OsString]) -> Result<(Vec<OsString>, Vec<String>)> {
             *why,
         ));
     }
+    if QUERIES.contains(&command.as_str()) {
+        let usage = || {
+            Error::usage(
+                &format!("fastText's command {command:?}"),
+                format!("takes a model file and an optional number of answers, as fastText's (`{command} model.bin [k]`, k default 10)"),
+            )
+        };
+        let k = match &args[1..] {
+            [_] => 10,
+            [_, k] => k
+                .to_str()
+                .and_then(|k| k.parse::<usize>().ok())
+                .filter(|&k| k > 0)
+                .ok_or_else(usage)?,
+            _ => return Err(usage()),
+        };
+        return Ok(Translation::Queries {
+            model: args[1].clone().into(),
+            k,
+            analogies: command == "analogies",
+        });
+    }
     if command == "print-word-vectors" {
         return match &args[1..] {
-            [model] => Ok((
+            [model] => Ok(Translation::Args(
                 vec![
                     "w2v-gpu".into(),
                     "vector".into(),
@@ -220,7 +261,7 @@ pub fn translate(args: &[OsString]) -> Result<(Vec<OsString>, Vec<String>)> {
             "-lrUpdateRate {v} has no effect: the rate falls linearly to 0 as fastText's does, recomputed by w2v-gpu at least every 4,096 words"
         ));
     }
-    Ok((out, notes))
+    Ok(Translation::Args(out, notes))
 }
 
 #[cfg(test)]
@@ -232,7 +273,9 @@ mod tests {
     }
 
     fn joined(v: &[&str]) -> (String, Vec<String>) {
-        let (a, notes) = translate(&os(v)).unwrap();
+        let Translation::Args(a, notes) = translate(&os(v)).unwrap() else {
+            panic!("{v:?} is not a w2v-gpu command line");
+        };
         let s: Vec<String> = a.iter().map(|x| x.to_string_lossy().into_owned()).collect();
         (s.join(" "), notes)
     }
@@ -349,11 +392,26 @@ mod tests {
             &["skipgram", "-input", "c", "-output", "m", "-dim"],
             &["skipgram", "-input", "c", "-output", "m", "-verbose", "x"],
             &["supervised", "-input", "c", "-output", "m"],
-            &["nn", "m.bin"],
+            &["nn"],
+            &["nn", "m.bin", "0"],
+            &["analogies", "m.bin", "x"],
             &["print-word-vectors"],
         ] {
             let e = translate(&os(bad)).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
+        }
+        for (cmd, k, analogies) in [
+            (&["nn", "m.bin"][..], 10, false),
+            (&["analogies", "m.bin", "3"], 3, true),
+        ] {
+            assert_eq!(
+                translate(&os(cmd)).unwrap(),
+                Translation::Queries {
+                    model: "m.bin".into(),
+                    k,
+                    analogies
+                }
+            );
         }
         assert!(!is_fasttext(&os(&["train", "--input", "x"])));
         assert!(!is_fasttext(&os(&["-train", "x"])));

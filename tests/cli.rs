@@ -1509,6 +1509,27 @@ fn devices_lists_each_adapter_readably_with_its_kernel_features() {
     );
 }
 
+/// `program args` with `input` on standard input: its standard output (it must succeed).
+fn run_stdin(program: &str, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{program} {args:?}: {}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
 /// `w2v-gpu skipgram|cbow -input C -output M ...` (fastText's command line, changed only in
 /// the program's name) writes `M.bin` and `M.vec`; `print-word-vectors M.bin` reads words from
 /// standard input and prints in-vocabulary words as `M.vec` has them and unseen words from
@@ -1528,24 +1549,13 @@ fn fasttext_command_lines_run_unchanged() {
     let text = std::fs::read_to_string(&vec_file).unwrap();
     let line = text.lines().nth(1).unwrap().to_string();
     let word = line.split(' ').next().unwrap().to_string();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
-        .args(["print-word-vectors", &format!("{m}.bin")])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    let stdin_words = format!("{word}\nneverseenword\n");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin_words.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let printed = String::from_utf8(o.stdout).unwrap();
+    let bin = format!("{m}.bin");
+    let w2v_gpu = env!("CARGO_BIN_EXE_w2v-gpu");
+    let printed = run_stdin(
+        w2v_gpu,
+        &["print-word-vectors", &bin],
+        &format!("{word}\nneverseenword\n"),
+    );
     let rows: Vec<Vec<&str>> = printed.lines().map(|l| l.split(' ').collect()).collect();
     assert_eq!(rows.len(), 2, "{printed}");
     assert_eq!((rows[0][0], rows[1][0]), (word.as_str(), "neverseenword"));
@@ -1555,6 +1565,46 @@ fn fasttext_command_lines_run_unchanged() {
         let (a, b): (f32, f32) = (a.parse().unwrap(), b.parse().unwrap());
         assert!((a - b).abs() < 1e-6, "{a} vs {b}");
     }
+
+    // nn and analogies answer as similar and analogy do (fastText's A - B + C is "B is to
+    // A as C is to ?"), after fastText's prompts.
+    let nn = run_stdin(w2v_gpu, &["nn", &bin, "3"], &format!("{word}\n"));
+    let sim = w2v(&["similar", "--vectors", &bin, "-k", "3", &word]);
+    let sim = String::from_utf8(sim.stdout).unwrap();
+    let neighbours = |text: &str, at: usize| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.split_whitespace().nth(at).map(str::to_string))
+            .collect()
+    };
+    assert!(
+        nn.starts_with("Query word? ") && nn.ends_with("Query word? "),
+        "{nn}"
+    );
+    let nn_words = neighbours(&nn.replace("Query word? ", ""), 0);
+    assert_eq!(nn_words, neighbours(&sim, 1)[..3], "{nn} / {sim}");
+    let words: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .take(3)
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    let an = run_stdin(w2v_gpu, &["analogies", &bin, "2"], &words.join(" "));
+    let ours = w2v(&[
+        "analogy",
+        "--vectors",
+        &bin,
+        "-k",
+        "2",
+        words[1],
+        words[0],
+        words[2],
+    ]);
+    let ours = String::from_utf8(ours.stdout).unwrap();
+    assert_eq!(
+        neighbours(&an.replace("Query triplet (A - B + C)? ", ""), 0),
+        neighbours(&ours, 1)[1..],
+        "{an} / {ours}"
+    );
 
     // Word-only: fastText's defaults made explicit on `train` give the same file.
     let word_only = w2v(&[&base[..], &tiny, &["-maxn", "0"]].concat());
@@ -1636,23 +1686,7 @@ fn fasttext_itself_reads_the_model() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let print = |program: &str, args: &[&str]| -> Vec<Vec<f32>> {
-        use std::io::Write;
-        let mut child = std::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"t0w1 unseenword\n")
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{program}");
-        String::from_utf8(out.stdout)
-            .unwrap()
+        run_stdin(program, args, "t0w1 unseenword\n")
             .lines()
             .map(|l| {
                 l.split_whitespace()
@@ -1672,5 +1706,27 @@ fn fasttext_itself_reads_the_model() {
         for (a, b) in t.iter().zip(o) {
             assert!((a - b).abs() <= 1e-4 * b.abs().max(1e-2), "{a} vs {b}");
         }
+    }
+    // fastText's nn and ours: the same prompts and scores (6 significant digits), for a
+    // word of the vocabulary and an unseen one.
+    let nn = |program: &str| -> Vec<(String, f32)> {
+        run_stdin(program, &["nn", &bin, "3"], "t0w1\nunseenword\n")
+            .replace("Query word? ", "\n")
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(w, s)| (w.to_string(), s.parse().unwrap()))
+            .collect()
+    };
+    let (theirs, ours) = (nn("fasttext"), nn(env!("CARGO_BIN_EXE_w2v-gpu")));
+    assert_eq!((theirs.len(), ours.len()), (6, 6), "{theirs:?} / {ours:?}");
+    for ((tw, ts), (ow, os)) in theirs.iter().zip(&ours) {
+        assert!((ts - os).abs() <= 2e-6, "{theirs:?} / {ours:?}");
+        // Words may swap only where their scores tie to the printed digits.
+        assert!(
+            tw == ow
+                || theirs
+                    .iter()
+                    .any(|(w, s)| w == ow && (s - os).abs() <= 2e-6)
+        );
     }
 }
