@@ -809,6 +809,8 @@ fn run_command() -> i32 {
             }
         }
     }
+    // fastText's nn and analogies run here; their result ends as every command's does.
+    let mut queries = None;
     if crate::fasttext_args::is_fasttext(&argv[1.min(argv.len())..]) {
         use crate::fasttext_args::Translation;
         match crate::fasttext_args::translate(&argv[1..]) {
@@ -822,32 +824,29 @@ fn run_command() -> i32 {
                 model,
                 k,
                 analogies,
-            }) => {
-                return match fasttext_queries(&model, k, analogies) {
-                    Ok(()) => 0,
-                    Err(e) => {
-                        print_error(&e);
-                        e.downcast_ref::<Error>().map_or(1, Error::exit_code)
-                    }
-                };
-            }
+            }) => queries = Some((model, k, analogies)),
             Err(e) => {
                 eprintln!("error: {e}");
                 return e.exit_code();
             }
         }
     }
-    let parsed = Cli::command()
-        .try_get_matches_from(argv)
-        .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
-    let (cli, matches) = match parsed {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return e.exit_code();
+    let result = match queries {
+        Some((model, k, analogies)) => fasttext_queries(&model, k, analogies),
+        None => {
+            let parsed = Cli::command()
+                .try_get_matches_from(argv)
+                .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
+            let (cli, matches) = match parsed {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = e.print();
+                    return e.exit_code();
+                }
+            };
+            dispatch(cli, &matches)
         }
     };
-    let result = dispatch(cli, &matches);
     let mut printed = false;
     if let Some(c) = crate::dist::initialized().filter(|c| c.size() > 1) {
         if let Err(e) = &result {
@@ -1207,7 +1206,7 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
         None
     };
     let mut space = match &sub {
-        Some(m) => Space::new(&crate::io::fasttext_embeddings(m, None), false),
+        Some(m) => space_from_model(m, None, false, &[]),
         None => load_space(model, None, false)?,
     };
     let (prompt, arity) = if analogies {

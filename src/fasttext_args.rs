@@ -12,14 +12,21 @@ use std::ffi::OsString;
 /// fastText's commands for word vectors that have a translation here.
 const TRAIN: [&str; 2] = ["skipgram", "cbow"];
 
+/// Why fastText's classifier commands are refused.
+const CLASSIFIER: &str = "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)";
+/// Why fastText's quantization is refused.
+const QUANTIZE: &str = "w2v-gpu does not quantize models";
+/// Why fastText's supervised-only flags are refused.
+const SUPERVISED: &str = "it belongs to fastText's supervised mode";
+
 /// fastText's other commands: what to use instead, or why they are absent.
 const OTHERS: [(&str, &str); 9] = [
-    ("supervised", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
-    ("test", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
-    ("test-label", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
-    ("predict", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
-    ("predict-prob", "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)"),
-    ("quantize", "w2v-gpu does not quantize models"),
+    ("supervised", CLASSIFIER),
+    ("test", CLASSIFIER),
+    ("test-label", CLASSIFIER),
+    ("predict", CLASSIFIER),
+    ("predict-prob", CLASSIFIER),
+    ("quantize", QUANTIZE),
     ("print-sentence-vectors", "w2v-gpu has no sentence vectors; `w2v-gpu vector --vectors model.bin WORD...` prints word vectors"),
     ("print-ngrams", "w2v-gpu does not print a model's n-gram rows; `w2v-gpu vector --vectors model.bin WORD...` prints word vectors"),
     ("dump", "w2v-gpu does not dump a model's parts"),
@@ -54,18 +61,18 @@ const SPECIAL: [&str; 5] = [
 /// fastText's flags that belong to its supervised mode, quantization or autotune, or that
 /// cannot be honoured here, with the reason.
 const REFUSED: [(&str, &str); 12] = [
-    ("-label", "labels belong to fastText's supervised mode"),
-    ("-minCountLabel", "labels belong to fastText's supervised mode"),
+    ("-label", SUPERVISED),
+    ("-minCountLabel", SUPERVISED),
     ("-pretrainedVectors", "use `w2v-gpu train --init-vectors FILE` (the corpus words found in FILE start from its vectors; fastText also adds FILE's other words to the vocabulary, which w2v-gpu does not)"),
-    ("-cutoff", "w2v-gpu does not quantize models"),
-    ("-dsub", "w2v-gpu does not quantize models"),
-    ("-qnorm", "w2v-gpu does not quantize models"),
-    ("-qout", "w2v-gpu does not quantize models"),
-    ("-retrain", "w2v-gpu does not quantize models"),
-    ("-autotune-validation", "autotune belongs to fastText's supervised mode"),
-    ("-autotune-metric", "autotune belongs to fastText's supervised mode"),
-    ("-autotune-predictions", "autotune belongs to fastText's supervised mode"),
-    ("-autotune-duration", "autotune belongs to fastText's supervised mode"),
+    ("-cutoff", QUANTIZE),
+    ("-dsub", QUANTIZE),
+    ("-qnorm", QUANTIZE),
+    ("-qout", QUANTIZE),
+    ("-retrain", QUANTIZE),
+    ("-autotune-validation", SUPERVISED),
+    ("-autotune-metric", SUPERVISED),
+    ("-autotune-predictions", SUPERVISED),
+    ("-autotune-duration", SUPERVISED),
 ];
 
 /// fastText's interactive query commands: `nn MODEL [K]` and `analogies MODEL [K]`.

@@ -1073,6 +1073,13 @@ mod tests {
         }
     }
 
+    /// Zipf-like counts (`1000 / rank`) of `vocab` words and word2vec's noise table over them.
+    fn zipf_noise(vocab: u32) -> (Vec<u64>, AliasTable) {
+        let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1000 / r).collect();
+        let alias = AliasTable::unigram(&counts, 0.75);
+        (counts, alias)
+    }
+
     /// A batch trained at a falling rate equals its sentences trained one after another,
     /// each at the rate of its first position (the Hogwild trainer's batches of many
     /// parts' sentences), bit for bit.
@@ -1088,11 +1095,9 @@ mod tests {
             .collect();
         let batch = |tokens: Vec<u32>| Batch {
             tokens,
-            words: 0,
-            step: 0,
+            ..Batch::default()
         };
-        let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1000 / r).collect();
-        let alias = AliasTable::unigram(&counts, 0.75);
+        let (_, alias) = zipf_noise(vocab);
         let sig = SigmoidTable::default();
         let rate = Rate {
             start: 0.05,
@@ -1148,11 +1153,9 @@ mod tests {
         }
         let batch = Batch {
             tokens,
-            words: 0,
-            step: 0,
+            ..Batch::default()
         };
-        let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1000 / r).collect();
-        let alias = AliasTable::unigram(&counts, 0.75);
+        let (counts, alias) = zipf_noise(vocab);
         let sig = SigmoidTable::default();
         let tree = HuffmanTree::new(&counts);
         let cases = [
