@@ -6,7 +6,9 @@
 //! `--gpu-kernel tile --gpu-chunk T` the windows of each tile of T positions read the rows
 //! as the tile began, as the tile kernel's do (give the T the GPU run reports: it halves
 //! `--gpu-chunk` until the tile fits the adapter's workgroup memory). With `--subwords` it runs
-//! the subword kernel's reference and writes each word's mean of its rows, as `train` does.
+//! the subword kernel's reference and writes each word's mean of its rows, as `train` does;
+//! with `--hs` the hierarchical-softmax kernel's after the negative-sampling windows (none
+//! with `--negative 0`).
 //!
 //! ```sh
 //! cargo run --release --example reference_engine -- --input CORPUS --output OUT.bin \
@@ -42,10 +44,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(p) = sub {
         model = model.with_subwords(p.bucket, cfg.seed);
     }
+    if cfg.hs {
+        model = model.with_hs();
+    }
     let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
     let mut engine = CpuReference::new(model, KernelParams::of(&cfg), alias);
     if let Some(p) = sub {
         engine = engine.with_subwords(SubwordTable::new(corpus.vocab.words(), &p));
+    }
+    if cfg.hs {
+        engine = engine.with_hs(w2v_gpu::huffman::HuffmanTree::new(corpus.vocab.counts()));
     }
     if cfg.gpu_kernel == Some(w2v_gpu::config::Kernel::Tile) {
         engine = engine.with_tile_reads(cfg.gpu_chunk as usize);

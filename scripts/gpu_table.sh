@@ -22,7 +22,7 @@ ONLY=${2:-}
 # the default kernels against f261227 (the binary of the last hardware table: since then the
 # kernels count their adds and keep four partial sums per dot product) and fcdf526 (before the
 # partial sums; both read the corpus front to back, as --streams 1 does), wider workgroups,
-# --streams, the tile kernel, subwords; pack with BASE="f261227 fcdf526".
+# --streams, the tile kernel, subwords, hierarchical softmax; pack with BASE="f261227 fcdf526".
 # `pending-peers`: the CPU rows those are read against (also in the GPU's 256-part order), the minibatch engine with its host
 # builders on up to 8 cores and on one, the CPU minibatch engine on its thread pool (0.38M
 # words/s on the H200's host before the pool), and the PyTorch baseline (a second call: each call has
@@ -32,10 +32,11 @@ case "$ONLY" in
     ONLY="sg100 sg100@f261227 sg100@fcdf526 sg100e5 cb100e5 sg300 sg300@f261227 sg300@fcdf526 cb100
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
-          cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 swsg100 swcb100 swsg300 swadam100" ;;
+          cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 swsg100 swcb100 swsg300 swadam100
+          hssg100 hscb100" ;;
   pending-peers)
     ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1
-          adam100cpu torch torch8k torch4k torch3ep" ;;
+          adam100cpu hssg100cpu hscb100cpu torch torch8k torch4k torch3ep" ;;
 esac
 ONLY=$(echo $ONLY)
 BIN=$DIR/w2v-gpu
@@ -100,10 +101,11 @@ run_row() {
   local alpha=(--alpha 0.025); [ "$model" = cbow ] && alpha=(--alpha 0.05)
   [[ " $* " == *" --alpha "* ]] && alpha=()
   local epochs=(--epochs 1); [[ " $* " == *" --epochs "* ]] && epochs=()
+  local negative=(--negative 5); [[ " $* " == *" --negative "* ]] && negative=()
   gpu_mem_start
   local json
   json=$(timeout 240 "$BIN" train --input "$CORPUS" --output "$WORK/$name.bin" --model "$model" \
-      --dim "$dim" --window 5 --negative 5 --sample 1e-4 --min-count 5 "${epochs[@]}" "${alpha[@]}" \
+      --dim "$dim" --window 5 "${negative[@]}" --sample 1e-4 --min-count 5 "${epochs[@]}" "${alpha[@]}" \
       --json --quiet "$@" 2>"$WORK/$name.err")
   local rc=$?
   local mem; mem=$(gpu_mem_stop)
@@ -210,6 +212,13 @@ row swsg100cpu skipgram 100 "CPU, --subwords, $NCPU threads" -- $C $S
 row swcb100 cbow 100 "GPU, --subwords" -- $V $S
 row swcb100cpu cbow 100 "CPU, --subwords, $NCPU threads" -- $C $S
 row swsg300 skipgram 300 "GPU, --subwords" -- $V $S
+# Hierarchical softmax alone (word2vec.c's -hs 1 -negative 0): the hierarchical-softmax
+# kernel (a workgroup per window, the centre word's Huffman path in blocks in workgroup
+# memory), against the CPU trainer with the same flags.
+row hssg100 skipgram 100 "GPU, --hs --negative 0" -- $V --hs --negative 0
+row hssg100cpu skipgram 100 "CPU, --hs --negative 0, $NCPU threads" -- $C --hs --negative 0
+row hscb100 cbow 100 "GPU, --hs --negative 0" -- $V --hs --negative 0
+row hscb100cpu cbow 100 "CPU, --hs --negative 0, $NCPU threads" -- $C --hs --negative 0
 # Subwords on the minibatch engine (bucket rows with Adam's state in the input records).
 row swadam100 skipgram 100 "GPU, --subwords, lazy Adam lr 0.03" -- $V $S --optimizer adam --alpha 0.03
 row adam100 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512" -- $V --optimizer adam --alpha 0.01

@@ -1,4 +1,4 @@
-// The context words of a window, gathered by one invocation (train.wgsl, subword.wgsl).
+// The context words of a window, gathered by one invocation (train.wgsl, subword.wgsl, hs.wgsl).
 
 var<workgroup> ids_c: array<u32, MAXC>;
 
@@ -17,4 +17,15 @@ fn window_context(key: u32, pos: u32, n_tokens: u32) -> u32 {
         }
     }
     return nc;
+}
+
+// Whether context slot i holds the first occurrence of its word in the window (the slot a
+// repeated word's gradients are summed onto).
+fn first_c(i: u32) -> bool {
+    for (var k = 0u; k < i; k++) {
+        if (ids_c[k] == ids_c[i]) {
+            return false;
+        }
+    }
+    return true;
 }

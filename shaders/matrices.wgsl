@@ -17,6 +17,9 @@
 // Adds into the matrices issued by all workgroups so far, a 64-bit count (low word, high
 // word), for the report's atomic adds per word.
 @group(0) @binding(12) var<storage, read_write> add_count: array<atomic<u32>, 2>;
+// Whether the kernel adds its loss to what an earlier kernel of the same step wrote
+// (hierarchical softmax after negative sampling) instead of writing it.
+const ADD_LOSS: bool = {{ADD_LOSS}};
 
 // This invocation's adds into the matrices; summed per workgroup by finish_group.
 var<private> adds: u32;
@@ -26,8 +29,8 @@ var<workgroup> loss_part: array<vec2<f32>, WG>;
 // The end of every SGD workgroup: called by every invocation, in uniform control flow, after
 // its last add, with its (loss, terms). One barrier, then invocation 0 adds the workgroup's
 // adds to add_count (one global atomic per workgroup; a carry into the high word) and writes
-// the workgroup's loss to loss_out[first]; positions first+1 .. end (the rest of a chunk or
-// tile) report zero.
+// the workgroup's loss to loss_out[first] (adds it, with ADD_LOSS); positions first+1 .. end
+// (the rest of a chunk or tile) report zero.
 fn finish_group(lid: u32, loss: vec2<f32>, first: u32, end: u32) {
     adds_part[lid] = adds;
     loss_part[lid] = loss;
@@ -43,7 +46,11 @@ fn finish_group(lid: u32, loss: vec2<f32>, first: u32, end: u32) {
         if (old > 0xffffffffu - n) {
             atomicAdd(&add_count[1], 1u);
         }
-        loss_out[first] = t;
+        if (ADD_LOSS) {
+            loss_out[first] = loss_out[first] + t;
+        } else {
+            loss_out[first] = t;
+        }
     }
     for (var q = first + 1u + lid; q < end; q += WG) {
         loss_out[q] = vec2<f32>(0.0, 0.0);

@@ -50,15 +50,6 @@ fn input_at(base: u32, d: u32) -> f32 {
     return rows_c[base + d];
 }
 
-fn first_c(i: u32) -> bool {
-    for (var k = 0u; k < i; k++) {
-        if (ids_c[k] == ids_c[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
 fn first_o(j: u32) -> bool {
     for (var k = 0u; k < j; k++) {
         if (ids_o[k] == ids_o[j]) {

@@ -237,7 +237,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub fasttext_bin: Option<PathBuf>,
     /// Hierarchical softmax over word2vec.c's Huffman tree (word2vec.c's `-hs 1`), alone
-    /// with `--negative 0` or together with negative sampling. CPU trainer only.
+    /// with `--negative 0` or together with negative sampling. The CPU trainer, or the GPU
+    /// with a named GPU backend (`--backend auto` keeps it on the CPU).
     #[arg(long)]
     pub hs: bool,
     /// Ignore words with fewer occurrences.

@@ -648,11 +648,13 @@ impl TrainConfig {
             ));
         }
         if self.hs {
-            if !matches!(self.backend, BackendKind::Cpu | BackendKind::Auto) {
+            if self.subwords.is_some()
+                && !matches!(self.backend, BackendKind::Cpu | BackendKind::Auto)
+            {
                 return Err(Error::usage(
                     "--hs",
                     format!(
-                        "hierarchical softmax trains on the CPU only (the GPU kernels do negative sampling); use --backend cpu, not {}",
+                        "with --subwords hierarchical softmax trains on the CPU only (the GPU's subword kernel does negative sampling); use --backend cpu, not {}",
                         self.backend.name()
                     ),
                 ));
@@ -661,6 +663,14 @@ impl TrainConfig {
                 return Err(Error::usage(
                     "--hs",
                     "hierarchical softmax trains word2vec-style (--optimizer sgd without --deterministic)",
+                ));
+            }
+            if let Some(k @ (Kernel::Chunk | Kernel::Tile)) =
+                self.gpu_kernel.filter(|_| self.negative == 0)
+            {
+                return Err(Error::usage(
+                    "--gpu-kernel",
+                    format!("{} is a negative-sampling kernel; with --hs --negative 0 the GPU runs the hierarchical-softmax kernel alone (leave --gpu-kernel at auto)", k.name()),
                 ));
             }
             if self.save_context.is_some() && self.negative == 0 {

@@ -91,6 +91,21 @@ impl HuffmanTree {
         self.offsets.len().saturating_sub(2)
     }
 
+    /// The paths as the GPU's hierarchical-softmax kernel reads them (`shaders/hs.wgsl`):
+    /// `V + 1` indices into the same array (word `w`'s entries are `out[out[w]..out[w + 1]]`),
+    /// then every path's entries, root first, each `(inner node << 1) | code`.
+    pub fn gpu_words(&self) -> Vec<u32> {
+        let v = self.offsets.len();
+        let mut out: Vec<u32> = self.offsets.iter().map(|&o| (v + o) as u32).collect();
+        out.extend(
+            self.points
+                .iter()
+                .zip(&self.codes)
+                .map(|(&p, &c)| (p << 1) | u32::from(c)),
+        );
+        out
+    }
+
     /// The longest path.
     pub fn max_depth(&self) -> usize {
         self.offsets
@@ -195,6 +210,25 @@ mod tests {
             }
             assert_eq!(tree.inner_nodes(), counts.len() - 1);
         }
+    }
+
+    /// The GPU's flat layout holds every path as `path` gives it.
+    #[test]
+    fn gpu_words_hold_every_path() {
+        let counts: Vec<u64> = (1..=300u64).map(|r| 50_000 / r + 1).collect();
+        let tree = HuffmanTree::new(&counts);
+        let flat = tree.gpu_words();
+        for w in 0..counts.len() {
+            let (a, b) = (flat[w] as usize, flat[w + 1] as usize);
+            let (points, codes) = tree.path(w as u32);
+            let got: Vec<(u32, u8)> = flat[a..b]
+                .iter()
+                .map(|&e| (e >> 1, (e & 1) as u8))
+                .collect();
+            let want: Vec<(u32, u8)> = points.iter().copied().zip(codes.iter().copied()).collect();
+            assert_eq!(got, want, "word {w}");
+        }
+        assert_eq!(flat[counts.len()] as usize, flat.len());
     }
 
     #[test]

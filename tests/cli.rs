@@ -207,6 +207,7 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
                 "--input".into(),
                 good.clone(),
                 "--hs".into(),
+                "--subwords".into(),
                 "--backend".into(),
                 "gl".into(),
             ],
@@ -294,6 +295,19 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             ],
             2,
             "--hs",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
+                "--hs".into(),
+                "--negative".into(),
+                "0".into(),
+                "--gpu-kernel".into(),
+                "tile".into(),
+            ],
+            2,
+            "--gpu-kernel",
         ),
         (
             vec![

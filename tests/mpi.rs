@@ -360,6 +360,22 @@ fn bad_setups_fail_on_every_rank_and_keep_earlier_output() {
     let o = run_np(3, &resume);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     keeps();
+
+    // Hierarchical softmax on GPU ranks: their syncs do not carry the tree's matrix.
+    if let Some(ctx) = common::gpu_or_skip("bad_setups_fail_on_every_rank (--hs on GPU ranks)") {
+        let backend = ctx.backend_name();
+        drop(ctx);
+        let hs = train_args(
+            &corpus,
+            &out,
+            &["--min-count", "1", "--hs", "--backend", backend],
+        );
+        let o = run_np(2, &hs);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{t}");
+        assert!(t.contains("--hs") && t.contains("--backend cpu"), "{t}");
+        keeps();
+    }
 }
 
 /// A distributed run checkpoints (rank 0 writes every rank's cursors) and resumes on the

@@ -136,6 +136,54 @@ fn subword_kernels_validate_for_all_shapes() {
     }
 }
 
+/// The hierarchical-softmax kernel for the same shapes, alone and after negative sampling,
+/// every update mode and both atomics, paths in blocks of 1 to a workgroup's lanes.
+#[test]
+fn hs_kernels_validate_for_all_shapes() {
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        for (dim, window, negative, block) in [
+            (1, 1, 0, 1),
+            (16, 3, 4, 5),
+            (100, 5, 0, 30),
+            (300, 10, 15, 64),
+        ] {
+            let p = KernelParams {
+                model,
+                dim,
+                window,
+                negative,
+            };
+            for updates in [
+                shaders::Updates::Atomic,
+                shaders::Updates::Hybrid,
+                shaders::Updates::Racy,
+            ] {
+                for atomics in [shaders::Atomics::CompareAndSwap, shaders::Atomics::Native] {
+                    let workgroup = [32, 64, 128, 256][(dim + window + block) % 4];
+                    let src = shaders::hs_source(
+                        &p,
+                        12345,
+                        (updates, atomics, shaders::Reduce::Serial),
+                        workgroup,
+                        block as u32,
+                        negative > 0,
+                    );
+                    let name = format!(
+                        "hs {model:?} {updates:?} {atomics:?} d{dim} w{window} n{negative} b{block}"
+                    );
+                    let caps = if atomics == shaders::Atomics::Native {
+                        naga::valid::Capabilities::SHADER_FLOAT32_ATOMIC
+                    } else {
+                        naga::valid::Capabilities::default()
+                    };
+                    validate_with(&name, &src, caps);
+                    assert!(!src.contains("{{"), "{name}: unsubstituted placeholder");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn sparse_optimizer_kernels_validate() {
     use w2v_gpu::optim::{OptimParams, OptimizerKind};
@@ -251,6 +299,23 @@ fn workgroup_memory_estimates_match_the_declarations() {
                     declared_workgroup_bytes(&src),
                     shaders::subword_workgroup_bytes(&p, workgroup),
                     "subword {model:?} d{dim} w{window} n{negative} {launch:?}"
+                );
+                let src = shaders::hs_source(
+                    &p,
+                    1000,
+                    (
+                        shaders::Updates::Atomic,
+                        shaders::Atomics::Native,
+                        shaders::Reduce::Subgroup,
+                    ),
+                    workgroup,
+                    chunk,
+                    false,
+                );
+                assert_eq!(
+                    declared_workgroup_bytes(&src),
+                    shaders::hs_workgroup_bytes(&p, workgroup, chunk),
+                    "hs {model:?} d{dim} w{window} {launch:?}"
                 );
             }
         }

@@ -191,6 +191,51 @@ fn hierarchical_softmax_learns_topics() {
     }
 }
 
+/// Hierarchical softmax on the GPU (the real shaders; lavapipe in CI) against the CPU
+/// trainer, alone and with negative sampling, skip-gram and CBOW: the planted topics are
+/// recovered, the tree's matrix is trained and returned, the negative-sampling matrix only
+/// moves with --negative > 0, and the final loss is within 10% of the CPU's (the GPU
+/// applies windows concurrently and trains a window's contexts against the path at once).
+#[test]
+fn gpu_hierarchical_softmax_matches_cpu_quality() {
+    if common::gpu_or_skip("gpu_hierarchical_softmax_matches_cpu_quality").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        for negative in [0, 5] {
+            let cpu_cfg = TrainConfig {
+                hs: true,
+                negative,
+                ..topic_config(dir.path(), model, BackendKind::Cpu)
+            };
+            let gpu_cfg = TrainConfig {
+                backend: common::test_backend(),
+                ..cpu_cfg.clone()
+            };
+            let (c, corpus, cr) = train_model(&cpu_cfg, &Reporter::quiet()).unwrap();
+            let (g, _, gr) = train_model(&gpu_cfg, &Reporter::quiet()).unwrap();
+            let kernel = gr.kernel.clone().unwrap_or_default();
+            assert!(kernel.contains("hierarchical softmax"), "{kernel}");
+            let pc = common::topic_purity(corpus.vocab.words(), c.dim, &c.input);
+            let pg = common::topic_purity(corpus.vocab.words(), g.dim, &g.input);
+            let (lc, lg) = (cr.final_loss.unwrap(), gr.final_loss.unwrap());
+            eprintln!(
+                "{model:?} hs, negative {negative}: purity cpu {pc:.3} gpu {pg:.3}; loss cpu {lc:.4} gpu {lg:.4}; kernel {kernel}"
+            );
+            assert!(pg > 0.9, "{model:?} negative {negative}: GPU purity {pg}");
+            assert!(
+                (lg - lc).abs() < 0.1 * lc,
+                "{model:?} negative {negative}: loss gpu {lg} vs cpu {lc}"
+            );
+            assert_eq!(g.hs.len(), (corpus.vocab.len() - 1) * g.dim);
+            assert!(g.hs.iter().any(|&x| x != 0.0));
+            assert_eq!(g.output.iter().all(|&x| x == 0.0), negative == 0);
+            assert_eq!(gr.words, cr.words);
+        }
+    }
+}
+
 /// Every vocabulary word's vector of a subword model: the mean of its own row and its
 /// n-gram bucket rows.
 fn subword_vectors(m: &Model, words: &[String], p: &w2v_gpu::subword::SubwordParams) -> Vec<f32> {

@@ -624,6 +624,7 @@ pub struct CpuReference {
     snapshot: bool,
     tile: Option<usize>,
     subwords: Option<SubwordTable>,
+    tree: Option<HuffmanTree>,
 }
 
 impl CpuReference {
@@ -636,7 +637,16 @@ impl CpuReference {
             snapshot: false,
             tile: None,
             subwords: None,
+            tree: None,
         }
+    }
+
+    /// The hierarchical-softmax kernel's math (`shaders/hs.wgsl`) along `tree`'s paths
+    /// into `model.hs`, each step after the negative-sampling windows (none with
+    /// `--negative 0`).
+    pub fn with_hs(mut self, tree: HuffmanTree) -> CpuReference {
+        self.tree = Some(tree);
+        self
     }
 
     /// The subword kernel's math (`shaders/subword.wgsl`): `table` gives every word's input
@@ -840,6 +850,86 @@ impl CpuReference {
     }
 }
 
+impl CpuReference {
+    /// One step of the hierarchical-softmax kernel: per window (in order, or all reading
+    /// the step's starting rows), the context rows (CBOW: their mean) along the centre
+    /// word's path one context after another, as word2vec.c: each context's logits read
+    /// the node rows as the window's earlier contexts left them, its gradient is taken
+    /// before its own update; a logit at or beyond ±`MAX_EXP` gives no update (its loss
+    /// counted). The context rows are read once and updated when the window ends.
+    fn hs_step(&mut self, tree: &HuffmanTree, batch: &Batch, rate: Rate, key: u32) {
+        let dim = self.params.dim;
+        let toks = &batch.tokens;
+        let frozen = self.snapshot.then(|| self.model.clone());
+        for pos in 0..toks.len() {
+            if toks[pos] == SENTENCE_END {
+                continue;
+            }
+            let (lo, hi) = window_span(toks, pos, key, self.params.window);
+            let ctx: Vec<u32> = (lo..=hi).filter(|&c| c != pos).map(|c| toks[c]).collect();
+            if ctx.is_empty() {
+                continue;
+            }
+            let alpha = rate.at(pos, toks.len());
+            let src = frozen.as_ref().unwrap_or(&self.model);
+            let row = |m: &[f32], i: u32| m[i as usize * dim..(i as usize + 1) * dim].to_vec();
+            // The rows trained: each context word's (skip-gram) or their mean (CBOW).
+            let xs: Vec<Vec<f32>> = match self.params.model {
+                ModelKind::SkipGram => ctx.iter().map(|&c| row(&src.input, c)).collect(),
+                ModelKind::Cbow => {
+                    let inv = 1.0 / ctx.len() as f32;
+                    vec![(0..dim)
+                        .map(|d| {
+                            ctx.iter()
+                                .map(|&c| src.input[c as usize * dim + d])
+                                .sum::<f32>()
+                                * inv
+                        })
+                        .collect()]
+                }
+            };
+            let (points, codes) = tree.path(toks[pos]);
+            let mut nodes: Vec<Vec<f32>> = points.iter().map(|&n| row(&src.hs, n)).collect();
+            let mut node_delta = vec![vec![0.0f32; dim]; points.len()];
+            let mut deltas = vec![vec![0.0f32; dim]; xs.len()];
+            for (x, delta) in xs.iter().zip(&mut deltas) {
+                let g: Vec<f32> = nodes
+                    .iter()
+                    .zip(codes)
+                    .map(|(node, &code)| {
+                        let f = seq_dot(x, node);
+                        let (g, l) = sigmoid_bce(f, 1.0 - code as f32, alpha);
+                        self.loss.add(l as f64);
+                        if f > -crate::loss::MAX_EXP && f < crate::loss::MAX_EXP {
+                            g
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                for d in 0..dim {
+                    for (j, node) in nodes.iter_mut().enumerate() {
+                        delta[d] += g[j] * node[d];
+                        node[d] += g[j] * x[d];
+                        node_delta[j][d] += g[j] * x[d];
+                    }
+                }
+            }
+            for (&n, delta) in points.iter().zip(&node_delta) {
+                let r = &mut self.model.hs[n as usize * dim..(n as usize + 1) * dim];
+                r.iter_mut().zip(delta).for_each(|(v, d)| *v += d);
+            }
+            for (i, &c) in ctx.iter().enumerate() {
+                let delta = match self.params.model {
+                    ModelKind::SkipGram => &deltas[i],
+                    ModelKind::Cbow => &deltas[0],
+                };
+                add_row(&mut self.model, false, c, delta);
+            }
+        }
+    }
+}
+
 /// The reference runs in tests only, never in a distributed run.
 impl SyncRows for CpuReference {}
 
@@ -850,6 +940,33 @@ impl Backend for CpuReference {
             self.subwords = Some(table);
             return Ok(());
         }
+        if self.params.negative > 0 {
+            self.ns_step(batch, rate, key);
+        }
+        if let Some(tree) = self.tree.take() {
+            self.hs_step(&tree, batch, rate, key);
+            self.tree = Some(tree);
+        }
+        Ok(())
+    }
+
+    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
+        Ok(Some(std::mem::take(&mut self.loss)))
+    }
+
+    fn download(&mut self) -> Result<Model> {
+        Ok(self.model.clone())
+    }
+
+    fn describe(&self) -> String {
+        "cpu-reference".to_string()
+    }
+}
+
+impl CpuReference {
+    /// One step of the negative-sampling kernels: windows in order (or reading the step's
+    /// starting rows, or a tile's), K noise words shared per window.
+    fn ns_step(&mut self, batch: &Batch, rate: Rate, key: u32) {
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
@@ -946,19 +1063,6 @@ impl Backend for CpuReference {
                 }
             }
         }
-        Ok(())
-    }
-
-    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
-        Ok(Some(std::mem::take(&mut self.loss)))
-    }
-
-    fn download(&mut self) -> Result<Model> {
-        Ok(self.model.clone())
-    }
-
-    fn describe(&self) -> String {
-        "cpu-reference".to_string()
     }
 }
 

@@ -96,10 +96,11 @@ pub fn train_model(cfg: &TrainConfig, reporter: &Reporter) -> Result<(Model, Cor
     // Open the GPU first: a missing adapter should fail before minutes of corpus reading.
     let engine = match cfg.backend {
         BackendKind::Cpu => None,
-        // The subword kernel is tested against the CPU reference but not yet measured on a
-        // hardware GPU (BENCHMARKS.md): auto keeps --subwords on the CPU trainer.
+        // The subword and hierarchical-softmax kernels are tested against the CPU reference
+        // but not yet measured on a hardware GPU (BENCHMARKS.md): auto keeps them on the
+        // CPU trainer; a named backend runs them.
         BackendKind::Auto if cfg.hs || cfg.subwords.is_some() => {
-            reporter.note("--hs/--subwords train on the CPU");
+            reporter.note("--hs/--subwords train on the CPU with --backend auto (name a GPU backend, e.g. --backend vulkan, to train them there)");
             None
         }
         kind => gpu::GpuContext::open(kind, cfg.adapter, reporter)?,
@@ -300,10 +301,20 @@ pub fn train_corpus(
         )?,
         Some(ctx) => {
             let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
+            if cfg.hs && dist.as_ref().is_some_and(|d| d.comm.size() > 1) {
+                return Err(Error::usage(
+                    "--hs",
+                    "the GPU engine's distributed syncs do not exchange the hierarchical-softmax matrix; train --hs over MPI with --backend cpu",
+                ));
+            }
             let mut gpu = match cfg.active_subwords() {
                 Some(p) => {
                     let table = crate::subword::SubwordTable::new(corpus.vocab.words(), &p);
                     gpu::GpuBackend::with_subwords(ctx, &model, params, &alias, cfg, &table)?
+                }
+                None if cfg.hs => {
+                    let tree = crate::huffman::HuffmanTree::new(corpus.vocab.counts());
+                    gpu::GpuBackend::with_hs(ctx, &model, params, &alias, cfg, &tree)?
                 }
                 None => gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?,
             };

@@ -1,6 +1,7 @@
 //! The `wgpu` engine: both matrices live on the device for the whole run; each step is one
 //! bulk upload (a small header and the batch's kept word ids) and one dispatch with a
-//! workgroup per centre position. Noise words and window sizes are drawn on the GPU from a
+//! workgroup per centre position (with `--hs` a second one, the hierarchical-softmax kernel,
+//! unless it runs alone). Noise words and window sizes are drawn on the GPU from a
 //! counter-based hash, so nothing else is uploaded; the loss is reduced on the GPU and read
 //! back only when the progress display asks for it.
 
@@ -16,6 +17,7 @@ use crate::backend::{Backend, KernelParams, Rate, StepLoss};
 use crate::batch::Batch;
 use crate::config::{FeatureVariant, ModelKind, TrainConfig};
 use crate::error::{Error, Result};
+use crate::huffman::HuffmanTree;
 use crate::model::Model;
 use crate::sampling::AliasTable;
 use crate::subword::SubwordTable;
@@ -201,6 +203,20 @@ pub struct GpuBackend {
     workgroup: u32,
     /// Distributed syncs' reads and row kernel.
     sync: rowsync::RowSync,
+    /// Whether the negative-sampling kernel runs (`--negative` > 0).
+    negative: bool,
+    /// Hierarchical softmax (`--hs`): its kernel, run after the negative-sampling one.
+    hs: Option<HsPass>,
+}
+
+/// The hierarchical-softmax kernel and the tree's matrix (`syn1`, `V − 1` rows, split as
+/// the other matrices).
+struct HsPass {
+    pipeline: wgpu::ComputePipeline,
+    groups: Vec<wgpu::BindGroup>,
+    matrix: Vec<wgpu::Buffer>,
+    /// Path nodes per block.
+    block: u32,
 }
 
 /// Timestamp queries around every training dispatch, resolved into a ring of 256-byte
@@ -214,7 +230,7 @@ struct Timestamps {
 const TS_SLOTS: u64 = 8192;
 
 /// The binding of the training kernels' add counter (`add_count` in matrices.wgsl; 11 is the
-/// subword kernel's row table).
+/// subword kernel's row table and the hierarchical-softmax kernel's paths).
 const ADD_COUNT_BINDING: u32 = 12;
 
 pub(crate) fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -425,7 +441,21 @@ impl GpuBackend {
         alias: &AliasTable,
         cfg: &TrainConfig,
     ) -> Result<GpuBackend> {
-        Self::build(ctx, model, params, alias, cfg, None)
+        Self::build(ctx, model, params, alias, cfg, None, None)
+    }
+
+    /// Uploads a model with its hierarchical-softmax matrix (`model.hs`, `V − 1` rows) and
+    /// builds the hierarchical-softmax kernel for `tree`'s paths, run after the
+    /// negative-sampling kernel (none with `--negative 0`).
+    pub fn with_hs(
+        ctx: GpuContext,
+        model: &Model,
+        params: KernelParams,
+        alias: &AliasTable,
+        cfg: &TrainConfig,
+        tree: &HuffmanTree,
+    ) -> Result<GpuBackend> {
+        Self::build(ctx, model, params, alias, cfg, None, Some(tree))
     }
 
     /// Uploads a subword model (`model.subwords` holds the bucket rows) and builds the
@@ -438,7 +468,7 @@ impl GpuBackend {
         cfg: &TrainConfig,
         table: &SubwordTable,
     ) -> Result<GpuBackend> {
-        Self::build(ctx, model, params, alias, cfg, Some(table))
+        Self::build(ctx, model, params, alias, cfg, Some(table), None)
     }
 
     fn build(
@@ -448,7 +478,14 @@ impl GpuBackend {
         alias: &AliasTable,
         cfg: &TrainConfig,
         table: Option<&SubwordTable>,
+        tree: Option<&HuffmanTree>,
     ) -> Result<GpuBackend> {
+        if table.is_some() && tree.is_some() {
+            return Err(Error::usage(
+                "--hs",
+                "the GPU's subword kernel does negative sampling only; train --subwords --hs with --backend cpu",
+            ));
+        }
         let limits = &ctx.limits;
         let wg_limit = limits.max_compute_workgroup_storage_size as u64;
         let (reduce, reduce_why) = choose(cfg.gpu_reduce, &ctx)?;
@@ -470,7 +507,8 @@ impl GpuBackend {
         let kernel = cfg
             .gpu_kernel
             .unwrap_or_else(|| shaders::auto_kernel(&params, reduce, launch, wg_limit));
-        let kernel = if table.is_some() {
+        // Hierarchical softmax alone builds the (small) window kernel but never runs it.
+        let kernel = if table.is_some() || params.negative == 0 {
             shaders::Kernel::Window
         } else {
             kernel
@@ -478,6 +516,10 @@ impl GpuBackend {
         let kernel_why = match cfg.gpu_kernel {
             _ if table.is_some() => {
                 "--subwords: the subword kernel (a workgroup per window)".to_string()
+            }
+            _ if params.negative == 0 => {
+                "--hs --negative 0: the hierarchical-softmax kernel (a workgroup per window)"
+                    .to_string()
             }
             Some(_) => "--gpu-kernel".to_string(),
             None if kernel == shaders::Kernel::Chunk => {
@@ -515,7 +557,7 @@ impl GpuBackend {
             )));
         }
         // Tokens, alias table, loss, the matrices' bindings, the add counter, subword rows.
-        let storage_needed = 4 + 2 * PARTS as u32 + u32::from(table.is_some());
+        let storage_needed = 4 + 2 * PARTS as u32 + u32::from(table.is_some() || tree.is_some());
         if limits.max_storage_buffers_per_shader_stage < storage_needed {
             return Err(Error::Gpu(format!(
                 "{} allows {} storage buffers per shader stage; the kernels need {storage_needed}. Use --backend cpu",
@@ -657,40 +699,120 @@ impl GpuBackend {
         // train.wgsl, chunk.wgsl and subword.wgsl), so the pipeline skips its
         // zero-initialisation.
         let train = pipeline_with(device, "train", &train_src, "train", &train_layout, false);
+        // A step's bindings: its upload, the alias table, the loss, the add counter, the
+        // input matrix and `outputs` (the output matrix, or the tree's) at 3 ..; `extra`
+        // at 11.
+        let group = |layout: &wgpu::BindGroupLayout,
+                     label: &str,
+                     t: &wgpu::Buffer,
+                     outputs: &[wgpu::Buffer],
+                     extra: Option<&wgpu::Buffer>| {
+            let mut e = vec![
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: t.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: alias_buf.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: loss_out.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: ADD_COUNT_BINDING,
+                    resource: add_count.as_entire_binding(),
+                },
+            ];
+            for (k, b) in input.iter().chain(outputs).chain(extra).enumerate() {
+                e.push(wgpu::BindGroupEntry {
+                    binding: 3 + k as u32,
+                    resource: b.as_entire_binding(),
+                });
+            }
+            device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(label),
+                layout,
+                entries: &e,
+            })
+        };
         let train_groups = tokens
             .iter()
-            .map(|t| {
-                let mut e = vec![
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: t.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: alias_buf.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: loss_out.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: ADD_COUNT_BINDING,
-                        resource: add_count.as_entire_binding(),
-                    },
-                ];
-                for (k, b) in input.iter().chain(&output).chain(&sub_rows).enumerate() {
-                    e.push(wgpu::BindGroupEntry {
-                        binding: 3 + k as u32,
-                        resource: b.as_entire_binding(),
-                    });
-                }
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("train"),
-                    layout: &train_layout,
-                    entries: &e,
-                })
-            })
+            .map(|t| group(&train_layout, "train", t, &output, sub_rows.as_ref()))
             .collect();
+        let hs = match tree {
+            Some(tree) => {
+                let rows = vocab.saturating_sub(1);
+                if model.hs.len() != rows * dim || tree.inner_nodes() != rows {
+                    return Err(Error::Gpu(format!(
+                        "the hierarchical-softmax matrix has {} rows and the tree {} inner nodes; a vocabulary of {vocab} words has {rows}",
+                        model.hs.len() / dim.max(1),
+                        tree.inner_nodes()
+                    )));
+                }
+                let block = shaders::hs_block(
+                    &params,
+                    launch.workgroup,
+                    cfg.gpu_chunk,
+                    tree.max_depth(),
+                    wg_limit,
+                )
+                .ok_or_else(|| {
+                    Error::Gpu(format!(
+                        "the hierarchical-softmax kernel with --dim {} --window {} needs {} bytes of workgroup memory; {} allows {wg_limit}. Use a smaller --dim/--window, or --backend cpu",
+                        params.dim,
+                        params.window,
+                        shaders::hs_workgroup_bytes(&params, launch.workgroup, 1),
+                        ctx.info.name,
+                    ))
+                })?;
+                let matrix = make_parts("hs", rows, &[&model.hs]);
+                let paths = tree.gpu_words();
+                let tree_buf = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("huffman paths"),
+                    size: (paths.len() * 4) as u64,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                ctx.queue
+                    .write_buffer(&tree_buf, 0, bytemuck::cast_slice(&paths));
+                let mut hs_entries = entries.clone();
+                hs_entries.push(storage_entry(3 + 2 * PARTS as u32, true));
+                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                    label: Some("hs"),
+                    entries: &hs_entries,
+                });
+                // Hybrid updates make the first HOT_ROWS rows atomic, the frequent words'; the
+                // tree's hottest rows are its last (the root and the nodes near it, on every
+                // path), so the hierarchical-softmax kernel adds atomically throughout.
+                let updates = match cfg.gpu_updates {
+                    shaders::Updates::Hybrid => shaders::Updates::Atomic,
+                    u => u,
+                };
+                let src = shaders::hs_source(
+                    &params,
+                    split.rows_per_part as u32,
+                    (updates, atomics, reduce),
+                    launch.workgroup,
+                    block,
+                    params.negative > 0,
+                );
+                // Every lane writes the workgroup memory it reads (hs.wgsl).
+                let pipeline = pipeline_with(device, "hs", &src, "train", &layout, false);
+                let groups = tokens
+                    .iter()
+                    .map(|t| group(&layout, "hs", t, &matrix, Some(&tree_buf)))
+                    .collect();
+                Some(HsPass {
+                    pipeline,
+                    groups,
+                    matrix,
+                    block,
+                })
+            }
+            None => None,
+        };
         let timestamps = ctx
             .features
             .contains(wgpu::Features::TIMESTAMP_QUERY)
@@ -739,6 +861,8 @@ impl GpuBackend {
                 shaders::Kernel::Chunk | shaders::Kernel::Tile => launch.chunk as usize,
             },
             sync: rowsync::RowSync::default(),
+            negative: params.negative > 0,
+            hs,
         })
     }
 
@@ -751,10 +875,17 @@ impl GpuBackend {
     pub fn kernel_name(&self) -> String {
         let mut k = match self.kernel {
             _ if self.subwords => "subword".to_string(),
+            _ if !self.negative => "hierarchical softmax".to_string(),
             shaders::Kernel::Window => "window".to_string(),
             shaders::Kernel::Chunk => format!("chunk {}", self.per_group),
             shaders::Kernel::Tile => format!("tile {}", self.per_group),
         };
+        if let Some(hs) = &self.hs {
+            if self.negative {
+                k += " + hierarchical softmax";
+            }
+            k += &format!(" (path blocks of {})", hs.block);
+        }
         if self.workgroup != shaders::WORKGROUP {
             k += &format!(" (workgroup {})", self.workgroup);
         }
@@ -798,7 +929,22 @@ impl GpuBackend {
 
     /// Rows `lo..hi` of a matrix, copied to the host (the caller waits for the steps).
     fn copy_rows(&self, output: bool, lo: usize, hi: usize) -> Result<Vec<f32>> {
-        let m = self.matrix_rows(output);
+        self.copy_from(&self.matrix_rows(output), lo, hi)
+    }
+
+    /// The hierarchical-softmax matrix's rows.
+    fn hs_rows<'a>(&self, hs: &'a HsPass) -> rowsync::Rows<'a> {
+        rowsync::Rows {
+            parts: &hs.matrix,
+            rows_per_part: self.split.rows_per_part,
+            rows: self.vocab - 1,
+            dim: self.params.dim,
+            stride: self.params.dim,
+        }
+    }
+
+    /// Rows `lo..hi` of `m`, copied to the host.
+    fn copy_from(&self, m: &rowsync::Rows<'_>, lo: usize, hi: usize) -> Result<Vec<f32>> {
         let d = m.dim;
         let mut out = vec![0f32; hi.min(m.rows).saturating_sub(lo) * d];
         for (buf, a, b, offset) in m.spans(lo, hi) {
@@ -886,9 +1032,19 @@ impl Backend for GpuBackend {
                     }
                 }),
             });
-            pass.set_pipeline(&self.train);
-            pass.set_bind_group(0, &self.train_groups[k], &[]);
-            pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+            if self.negative {
+                pass.set_pipeline(&self.train);
+                pass.set_bind_group(0, &self.train_groups[k], &[]);
+                pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+            }
+            // Hierarchical softmax: a workgroup per position, after the negative-sampling
+            // kernel (wgpu orders the two dispatches' accesses to the shared buffers).
+            if let Some(hs) = &self.hs {
+                let gx = n.min(max_x);
+                pass.set_pipeline(&hs.pipeline);
+                pass.set_bind_group(0, &hs.groups[k], &[]);
+                pass.dispatch_workgroups(gx as u32, n.div_ceil(gx) as u32, 1);
+            }
         }
         if let Some(t) = &self.timestamps {
             let slot = self.ring.step % TS_SLOTS;
@@ -912,7 +1068,10 @@ impl Backend for GpuBackend {
             dim: self.params.dim,
             input: self.copy_rows(false, 0, self.vocab)?,
             output: self.copy_rows(true, 0, self.vocab)?,
-            hs: Vec::new(),
+            hs: match &self.hs {
+                Some(hs) => self.copy_from(&self.hs_rows(hs), 0, self.vocab - 1)?,
+                None => Vec::new(),
+            },
             subwords: self.copy_rows(false, self.vocab, self.in_rows)?,
         })
     }

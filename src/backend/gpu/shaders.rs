@@ -11,6 +11,7 @@ pub const MATRICES: &str = include_str!("../../../shaders/matrices.wgsl");
 pub const LOGITS: &str = include_str!("../../../shaders/logits.wgsl");
 pub const CONTEXT: &str = include_str!("../../../shaders/context.wgsl");
 pub const SUBWORD: &str = include_str!("../../../shaders/subword.wgsl");
+pub const HS: &str = include_str!("../../../shaders/hs.wgsl");
 pub const TRAIN: &str = include_str!("../../../shaders/train.wgsl");
 pub const CHUNK: &str = include_str!("../../../shaders/chunk.wgsl");
 pub const TILE: &str = include_str!("../../../shaders/tile.wgsl");
@@ -78,7 +79,7 @@ pub fn features_possible_on(backend: wgpu::Backend) -> wgpu::Features {
 
 /// Every shader module the engines can build for `params` (`rows_per_part` rows per
 /// binding, `vocab` rows, minibatches of `max_examples`): each SGD kernel (window, chunk, tile,
-/// subword) × update mode × atomics × reduction, each sparse optimizer, the loss
+/// subword, hierarchical softmax) × update mode × atomics × reduction, each sparse optimizer, the loss
 /// reduction and the row-range add of distributed syncs. The portability test compiles
 /// each for every backend where [`features_possible_on`] allows it.
 pub fn variants(
@@ -136,6 +137,24 @@ pub fn variants(
                             entry: "train",
                             needs,
                         });
+                        for add_loss in [false, true] {
+                            out.push(Variant {
+                                name: format!(
+                                    "train hs {:?} {:?} {:?} {:?} add_loss {add_loss}",
+                                    params.model, updates, atomics, reduce
+                                ),
+                                source: hs_source(
+                                    params,
+                                    rows_per_part,
+                                    (updates, atomics, reduce),
+                                    WORKGROUP,
+                                    HS_TEST_BLOCK,
+                                    add_loss,
+                                ),
+                                entry: "train",
+                                needs,
+                            });
+                        }
                     }
                 }
             }
@@ -278,6 +297,73 @@ pub fn subword_source(
     .replace("{{VOCAB}}", &vocab.to_string())
 }
 
+/// Path nodes per block of the hierarchical-softmax kernel in [`variants`] (fewer than a
+/// path holds, so that the block loop is compiled as it runs).
+pub const HS_TEST_BLOCK: u32 = 5;
+
+/// The hierarchical-softmax kernel (`--hs` on the GPU) for `params`, with `rows_per_part`
+/// rows per matrix binding, `workgroup` invocations per workgroup and paths walked in
+/// blocks of `block` nodes (at most `workgroup`); `add_loss` when it runs after the
+/// negative-sampling kernel of the same step.
+pub fn hs_source(
+    params: &KernelParams,
+    rows_per_part: u32,
+    (updates, atomics, reduce): (Updates, Atomics, Reduce),
+    workgroup: u32,
+    block: u32,
+    add_loss: bool,
+) -> String {
+    let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{HS}")
+        .replace("{{ADD_LOSS}}", if add_loss { "true" } else { "false" });
+    sgd_source(
+        &src,
+        params,
+        rows_per_part,
+        (updates, atomics, reduce),
+        workgroup,
+    )
+    .replace("{{CROWS}}", &hs_context_rows(params).to_string())
+    .replace("{{NB}}", &block.clamp(1, workgroup).to_string())
+}
+
+/// Context rows the hierarchical-softmax kernel keeps: the window's (skip-gram) or their
+/// mean (CBOW).
+fn hs_context_rows(p: &KernelParams) -> u64 {
+    if p.model == ModelKind::Cbow {
+        1
+    } else {
+        2 * p.window as u64
+    }
+}
+
+/// Bytes of workgroup memory the hierarchical-softmax kernel declares with blocks of
+/// `block` path nodes.
+pub fn hs_workgroup_bytes(p: &KernelParams, workgroup: u32, block: u32) -> u64 {
+    let maxc = 2 * p.window as u64;
+    let rows = hs_context_rows(p);
+    let nb = block.clamp(1, workgroup) as u64;
+    let dim = p.dim as u64;
+    // ids_c, n_ctx, path; ids_o, labels, grad; rows_c, dc; rows_o, d_o.
+    4 * (maxc + 1 + 2 + 3 * nb + 2 * rows * dim + 2 * nb * dim) + 12 * workgroup as u64
+}
+
+/// The hierarchical-softmax kernel's path nodes per block: the longest path (`depth`), at
+/// most `limit` (`--gpu-chunk`) and the workgroup's lanes, halved until its workgroup
+/// memory fits in `wg_limit` bytes; `None` when not even one node fits.
+pub fn hs_block(
+    p: &KernelParams,
+    workgroup: u32,
+    limit: u32,
+    depth: usize,
+    wg_limit: u64,
+) -> Option<u32> {
+    let mut nb = (depth.max(1) as u32).min(limit.max(1)).min(workgroup);
+    while nb > 1 && hs_workgroup_bytes(p, workgroup, nb) > wg_limit {
+        nb /= 2;
+    }
+    (hs_workgroup_bytes(p, workgroup, nb) <= wg_limit).then_some(nb)
+}
+
 /// The substitutions every SGD kernel shares: constants, the matrix accessors for the
 /// update mode, the model, the dot-product reduction and the workgroup size.
 fn sgd_source(
@@ -300,6 +386,7 @@ fn sgd_source(
         workgroup,
     )
     .replace("{{MATRIX_ELEM}}", elem)
+    .replace("{{ADD_LOSS}}", "false")
     .replace("{{CBOW}}", if cbow { "true" } else { "false" })
     .replace("{{SG_PARAMS}}", reduce_params(reduce))
     .replace("{{SG_LAYOUT}}", reduce_layout(reduce))
