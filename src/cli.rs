@@ -594,6 +594,11 @@ pub struct VectorArgs {
     /// Words to print; none: the words of standard input (whitespace-separated), as
     /// fastText's `print-word-vectors model.bin < words`.
     pub words: Vec<String>,
+    /// Print a zero vector for a word the file has no row for (and, in a subword model, no
+    /// n-gram of), as fastText's print-word-vectors does; without it such a word is an
+    /// error naming it.
+    #[arg(long)]
+    pub zero_unknown: bool,
 }
 
 #[derive(Args, Debug)]
@@ -1052,7 +1057,10 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             } else {
                 a.words.clone()
             };
-            for (w, v) in words.iter().zip(raw_vectors(&a.vectors, &words)?) {
+            for (w, v) in words
+                .iter()
+                .zip(raw_vectors(&a.vectors, &words, a.zero_unknown)?)
+            {
                 let mut line = w.clone();
                 for x in v {
                     line.push_str(&format!(" {x}"));
@@ -1305,8 +1313,13 @@ fn space_from_model(
 
 /// The raw (not normalised) vectors of `words` for `vector`, the file read once: from a
 /// subword model a word's own and n-gram rows (fastText's lookup: exact spelling), from a
-/// vectors file its row (exact spelling, then case-insensitively).
-fn raw_vectors(path: &std::path::Path, words: &[String]) -> crate::Result<Vec<Vec<f32>>> {
+/// vectors file its row (exact spelling, then case-insensitively); a word with neither is
+/// an error, or zeros with `zero_unknown`.
+fn raw_vectors(
+    path: &std::path::Path,
+    words: &[String],
+    zero_unknown: bool,
+) -> crate::Result<Vec<Vec<f32>>> {
     if crate::fasttext::is_fasttext_bin(path) {
         let m = crate::fasttext::FastTextModel::read(path)?;
         let ids: std::collections::HashMap<&str, u32> = m
@@ -1317,20 +1330,23 @@ fn raw_vectors(path: &std::path::Path, words: &[String]) -> crate::Result<Vec<Ve
             .collect();
         return words
             .iter()
-            .map(|w| {
-                m.vector(w, ids.get(w.as_str()).copied())
-                    .ok_or_else(|| not_found(w, path))
+            .map(|w| match m.vector(w, ids.get(w.as_str()).copied()) {
+                Some(v) => Ok(v),
+                None if zero_unknown => Ok(vec![0.0; m.dim]),
+                None => Err(not_found(w, path)),
             })
             .collect();
     }
     let emb = crate::io::read_vectors(path, None)?;
     let space = Space::new(&emb, true);
-    check_words_present(&space, path, None, words)?;
+    if !zero_unknown {
+        check_words_present(&space, path, None, words)?;
+    }
     Ok(words
         .iter()
-        .map(|w| {
-            emb.row(space.lookup(w).expect("checked present") as usize)
-                .to_vec()
+        .map(|w| match space.lookup(w) {
+            Some(i) => emb.row(i as usize).to_vec(),
+            None => vec![0.0; emb.dim],
         })
         .collect())
 }

@@ -123,7 +123,7 @@ impl FastTextModel {
     ///
     /// [`write`]: FastTextModel::write
     pub fn read(path: &Path) -> Result<FastTextModel> {
-        let data = crate::files::read_bytes(path)?;
+        let data = crate::files::read_model_bytes(path, "a fastText .bin model")?;
         let bad = |m: &str| Error::input(path, format!("not a usable fastText .bin model: {m}"));
         let mut r = Cursor {
             data: &data,

@@ -142,6 +142,7 @@ pub fn translate(args: &[OsString]) -> Result<Translation> {
                 vec![
                     "w2v-gpu".into(),
                     "vector".into(),
+                    "--zero-unknown".into(),
                     "--vectors".into(),
                     model.clone(),
                 ],
@@ -374,7 +375,7 @@ mod tests {
             "{word_only}"
         );
         let (pwv, _) = joined(&["print-word-vectors", "m.bin"]);
-        assert_eq!(pwv, "w2v-gpu vector --vectors m.bin");
+        assert_eq!(pwv, "w2v-gpu vector --zero-unknown --vectors m.bin");
     }
 
     #[test]

@@ -487,22 +487,35 @@ fn read_stream(path: &Path, mut r: impl Read) -> Result<CorpusBytes> {
 /// Opens a corpus file: memory-mapped, gunzipped when the name ends in `.gz`, or read to
 /// the end when it cannot be mapped (`-` for standard input, pipes, fifos).
 pub fn read_bytes(path: &Path) -> Result<CorpusBytes> {
+    read_bytes_of(
+        path,
+        "check the path given to --input (a text file, .gz, a directory of files, or - for standard input)",
+        "--input needs a text file",
+    )
+}
+
+/// [`read_bytes`] for a file that is not a corpus (a vectors file, a model): what it is
+/// expected to be, for the messages of a missing path or a directory.
+pub fn read_model_bytes(path: &Path, expected: &str) -> Result<CorpusBytes> {
+    read_bytes_of(
+        path,
+        &format!("check the path (expected {expected})"),
+        &format!("expected {expected}"),
+    )
+}
+
+/// [`read_bytes`] with the advice for a missing path and for a directory.
+fn read_bytes_of(path: &Path, missing: &str, directory: &str) -> Result<CorpusBytes> {
     if path.as_os_str() == "-" {
         return read_stream(path, std::io::stdin().lock());
     }
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::input(
-            path,
-            "no such file; check the path given to --input (a text file, .gz, a directory of files, or - for standard input)",
-        ),
+        std::io::ErrorKind::NotFound => Error::input(path, format!("no such file; {missing}")),
         _ => Error::io(path, e),
     })?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
-        return Err(Error::input(
-            path,
-            "is a directory; --input needs a text file",
-        ));
+        return Err(Error::input(path, format!("is a directory; {directory}")));
     }
     if is_gz(path) {
         let mut out = Vec::new();

@@ -86,9 +86,6 @@ fn write_rows(
     }
 }
 
-/// Reads a word2vec text or binary file (detected from the content, whatever the name);
-/// with `limit`, only the first `limit` rows (the most frequent words, for files written
-/// by word2vec tools).
 /// [`read_vectors`], or the vocabulary vectors of a fastText `.bin` model (each word's
 /// mean of its own and its n-gram rows), told apart by the file's first bytes.
 pub fn read_any_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings> {
@@ -96,7 +93,18 @@ pub fn read_any_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings>
         let m = crate::fasttext::FastTextModel::read(path)?;
         return Ok(fasttext_embeddings(&m, limit));
     }
-    read_vectors(path, limit)
+    read_vectors_expecting(
+        path,
+        limit,
+        "a vectors file: word2vec text or binary, or a fastText .bin",
+    )
+}
+
+/// Reads a word2vec text or binary file (detected from the content, whatever the name);
+/// with `limit`, only the first `limit` rows (the most frequent words, for files written
+/// by word2vec tools).
+pub fn read_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings> {
+    read_vectors_expecting(path, limit, "a vectors file: word2vec text or binary")
 }
 
 /// The first `limit` vocabulary words of a fastText model with their vectors.
@@ -111,8 +119,10 @@ pub fn fasttext_embeddings(m: &crate::fasttext::FastTextModel, limit: Option<usi
     }
 }
 
-pub fn read_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings> {
-    let bytes = crate::files::read_bytes(path)?;
+/// [`read_vectors`], saying that `path` should be `expected` when it is missing or a
+/// directory.
+fn read_vectors_expecting(path: &Path, limit: Option<usize>, expected: &str) -> Result<Embeddings> {
+    let bytes = crate::files::read_model_bytes(path, expected)?;
     let bytes: &[u8] = &bytes;
     let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
         Error::input(

@@ -709,6 +709,31 @@ fn damaged_vectors_files_are_refused() {
         assert!(e.contains(name) && e.contains(needle), "{name}: {e}");
         assert!(!e.contains("panicked"), "{name}: {e}");
     }
+    // A missing vectors file or model, and a directory given as one: the message says what
+    // the path should be, not --input's advice for a corpus.
+    let missing = dir.path().join("missing.bin");
+    let m = missing.to_str().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec!["similar", "--vectors", m, "king"],
+            "expected a vectors file",
+        ),
+        (
+            vec!["similar", "--vectors", d, "king"],
+            "is a directory; expected a vectors file",
+        ),
+        (vec!["nn", m], "or a fastText .bin"),
+        (vec!["vector", "--vectors", m, "king"], "no such file"),
+    ] {
+        let o = w2v(&args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
+        assert!(
+            e.contains(needle) && !e.contains("--input"),
+            "{args:?}: {e}"
+        );
+    }
     // An output "directory" that is a file.
     let f = dir.path().join("file");
     std::fs::write(&f, "x").unwrap();
@@ -1742,5 +1767,36 @@ fn fasttext_itself_reads_the_model() {
                     .iter()
                     .any(|(w, s)| w == ow && (s - os).abs() <= 2e-6)
         );
+    }
+    // A word-only model (-maxn 0): an unseen word has no n-grams, and both print a zero
+    // vector for it.
+    let w = dir.path().join("wordonly");
+    let w = w.to_str().unwrap();
+    let o = w2v(&[
+        "skipgram",
+        "-input",
+        &c,
+        "-output",
+        w,
+        "-dim",
+        "5",
+        "-epoch",
+        "1",
+        "-minCount",
+        "1",
+        "-thread",
+        "1",
+        "-maxn",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bin = format!("{w}.bin");
+    let theirs = print("fasttext", &["print-word-vectors", &bin]);
+    let ours = print(env!("CARGO_BIN_EXE_w2v-gpu"), &["print-word-vectors", &bin]);
+    assert_eq!((theirs.len(), ours.len()), (2, 2), "{theirs:?} / {ours:?}");
+    assert_eq!(theirs[1], vec![0.0; 5]);
+    assert_eq!(ours[1], vec![0.0; 5]);
+    for (a, b) in theirs[0].iter().zip(&ours[0]) {
+        assert!((a - b).abs() <= 1e-4 * b.abs().max(1e-2), "{a} vs {b}");
     }
 }
