@@ -149,6 +149,7 @@ pub enum AnalogyMethodArg {
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProjectionArg {
     Pca,
+    Tsne,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -670,9 +671,14 @@ pub struct MapArgs {
     /// and, ...), e.g. `--top 200 --skip 100`.
     #[arg(long, default_value_t = 0)]
     pub skip: usize,
-    /// Projection method (PCA; t-SNE is not built).
+    /// Projection: `pca` (the first two principal components) or `tsne` (exact t-SNE:
+    /// neighbourhoods kept, distances between groups not; seconds for a few thousand words).
     #[arg(long, value_enum, default_value = "pca")]
     pub method: ProjectionArg,
+    /// t-SNE's perplexity, the number of neighbours each word's affinities effectively
+    /// spread over (scikit-learn's default 30; at most a third of the words).
+    #[arg(long, default_value_t = 30.0)]
+    pub perplexity: f64,
     /// Also write vectors.tsv and metadata.tsv for projector.tensorflow.org into this directory.
     #[arg(long)]
     pub projector: Option<PathBuf>,
@@ -1699,6 +1705,9 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The most words `map --method tsne` plots (exact t-SNE: 1,000 iterations over every pair).
+const MAX_TSNE_WORDS: usize = 5000;
+
 fn map_command(a: &MapArgs) -> anyhow::Result<()> {
     if a.output.is_none() && a.projector.is_none() {
         return Err(Error::usage(
@@ -1732,18 +1741,49 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
     if rows.len() < 2 {
         return Err(Error::usage("--words/--top", "plot at least 2 words").into());
     }
+    if a.method == ProjectionArg::Tsne && !(a.perplexity.is_finite() && a.perplexity >= 1.0) {
+        return Err(Error::usage(
+            "--perplexity",
+            format!("{} must be at least 1 (typical 5-50)", a.perplexity),
+        )
+        .into());
+    }
+    if a.method == ProjectionArg::Tsne && rows.len() > MAX_TSNE_WORDS {
+        return Err(Error::usage(
+            "--method",
+            format!(
+                "t-SNE here is exact (every pair of words, each of 1,000 iterations): {} words would take too long; plot at most {MAX_TSNE_WORDS}, or use --method pca or --projector DIR (projector.tensorflow.org runs t-SNE itself)",
+                rows.len()
+            ),
+        )
+        .into());
+    }
     if let Some(o) = &a.output {
-        let (pts, explained) = crate::map::pca_2d_explained(&emb, &rows);
+        let (pts, captions, what) = match a.method {
+            ProjectionArg::Pca => {
+                let (pts, explained) = crate::map::pca_2d_explained(&emb, &rows);
+                (
+                    pts,
+                    crate::map::pca_captions(explained),
+                    "PCA of unit vectors".to_string(),
+                )
+            }
+            ProjectionArg::Tsne => {
+                let (pts, kl) = crate::map::tsne_2d(&emb, &rows, a.perplexity);
+                let p = a.perplexity.min((rows.len() - 1) as f64 / 3.0);
+                (
+                    pts,
+                    ["t-SNE 1".to_string(), "t-SNE 2".to_string()],
+                    format!("t-SNE (perplexity {p:.0}, KL {kl:.3})"),
+                )
+            }
+        };
         let labels: Vec<&str> = rows.iter().map(|&r| emb.words[r].as_str()).collect();
-        let title = format!(
-            "{} - {} words, PCA of unit vectors",
-            a.vectors.display(),
-            rows.len()
-        );
+        let title = format!("{} - {} words, {what}", a.vectors.display(), rows.len());
         if png {
-            crate::map::write_png(o, &title, &labels, &pts, explained)?;
+            crate::map::write_png(o, &title, &labels, &pts, &captions)?;
         } else {
-            crate::map::write_svg(o, &title, &labels, &pts, explained)?;
+            crate::map::write_svg(o, &title, &labels, &pts, &captions)?;
         }
         outln!("wrote {}", o.display());
     }

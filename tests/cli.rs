@@ -577,19 +577,23 @@ fn map_writes_svg_and_projector_files() {
     let dir = tempfile::tempdir().unwrap();
     let v = dir.path().join("v.txt");
     std::fs::write(&v, "4 3\nman 1 0 0\nwoman 0 1 0\nking 1 0 1\nqueen 0 1 1\n").unwrap();
+    let map = |output: &Path, extra: &[&str]| {
+        let mut a = vec!["map", "--vectors", v.to_str().unwrap()];
+        a.extend(["--output", output.to_str().unwrap()]);
+        a.extend(extra);
+        w2v(&a)
+    };
     let svg = dir.path().join("m.svg");
     let proj = dir.path().join("proj");
-    let o = w2v(&[
-        "map",
-        "--vectors",
-        v.to_str().unwrap(),
-        "--output",
-        svg.to_str().unwrap(),
-        "--projector",
-        proj.to_str().unwrap(),
-        "--words",
-        "man,king,queen",
-    ]);
+    let o = map(
+        &svg,
+        &[
+            "--projector",
+            proj.to_str().unwrap(),
+            "--words",
+            "man,king,queen",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let s = std::fs::read_to_string(&svg).unwrap();
     assert!(s.contains(">queen<") && !s.contains(">woman<"));
@@ -598,25 +602,24 @@ fn map_writes_svg_and_projector_files() {
         "man\nking\nqueen\n"
     );
     let png = dir.path().join("m.png");
-    let o = w2v(&[
-        "map",
-        "--vectors",
-        v.to_str().unwrap(),
-        "--output",
-        png.to_str().unwrap(),
-        "--top",
-        "4",
-    ]);
+    let o = map(&png, &["--top", "4"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
-    let o = w2v(&[
-        "map",
-        "--vectors",
-        v.to_str().unwrap(),
-        "--output",
-        dir.path().join("m.jpg").to_str().unwrap(),
-    ]);
+    let o = map(&dir.path().join("m.jpg"), &[]);
     assert_eq!(o.status.code(), Some(2));
+    // t-SNE: its axes and perplexity (cut to a third of the 4 words) in the plot; a
+    // perplexity below 1 refused.
+    let tsne = dir.path().join("t.svg");
+    let o = map(&tsne, &["--method", "tsne"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = std::fs::read_to_string(&tsne).unwrap();
+    assert!(
+        s.contains("t-SNE 1") && s.contains("perplexity 1") && s.contains(">king<"),
+        "{s}"
+    );
+    let o = map(&tsne, &["--method", "tsne", "--perplexity", "0.5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--perplexity"), "{}", stderr(&o));
 }
 
 #[test]
