@@ -366,7 +366,8 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub gpu_reduce: ReduceArg,
     /// Centre positions per workgroup of the chunk kernel; the tile kernel's most per
-    /// workgroup (halved until its workgroup memory fits the adapter).
+    /// workgroup (halved until its workgroup memory fits the adapter); with --hs the most
+    /// Huffman-path nodes the hierarchical-softmax kernel holds at once (likewise halved).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub gpu_chunk: u32,
     /// Invocations per workgroup of the SGD kernels: 32, 64, 128 or 256 (larger workgroups
