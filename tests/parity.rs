@@ -37,7 +37,7 @@ mod common;
 use w2v_gpu::backend::cpu::{subword_window_at, window_at, CpuReference};
 use w2v_gpu::backend::gpu::shaders::{Atomics, FeatureVariant, Kernel, Reduce};
 use w2v_gpu::backend::gpu::GpuBackend;
-use w2v_gpu::backend::{Backend, KernelParams, Rate, StepLoss, SyncRows};
+use w2v_gpu::backend::{Backend, KernelParams, Matrix, Rate, StepLoss, SyncRows};
 use w2v_gpu::batch::Batch;
 use w2v_gpu::config::{ModelKind, TrainConfig};
 use w2v_gpu::corpus::SENTENCE_END;
@@ -573,12 +573,14 @@ fn cbow_single_tile_equals_snapshot_reference() {
     single_group_is_exact(ModelKind::Cbow, Kernel::Tile, "cbow_single_tile");
 }
 
-/// A 37-word model of dim 8 on the GPU, split over 4 bindings of 10 rows (a forced small
-/// binding limit), for the row-access tests; returns the engine, the model and its dim.
+/// A 37-word model of dim 8 with a hierarchical-softmax tree on the GPU, every matrix split
+/// over 4 bindings of 10 rows (a forced small binding limit), for the row-access tests;
+/// returns the engine, the model and its dim.
 fn split_model(ctx: w2v_gpu::backend::gpu::GpuContext) -> (GpuBackend, Model, usize) {
     let (vocab, dim) = (37, 8);
-    let m = random_model(vocab, dim, 5);
-    let alias = AliasTable::unigram(&vec![1u64; vocab], 0.75);
+    let m = hs_model(vocab, dim, 5);
+    let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1000 / r).collect();
+    let alias = AliasTable::unigram(&counts, 0.75);
     let p = KernelParams {
         model: ModelKind::SkipGram,
         dim,
@@ -592,8 +594,27 @@ fn split_model(ctx: w2v_gpu::backend::gpu::GpuContext) -> (GpuBackend, Model, us
         chunk: 1,
         workgroup: 64,
     };
-    let g = gpu(ctx, &m, p, &alias, Some(10 * dim as u64 * 4), v);
+    let cfg = TrainConfig {
+        gpu_batch: 4096,
+        hs: true,
+        max_binding_bytes: Some(10 * dim as u64 * 4),
+        gpu_atomics: Some(v.atomics),
+        gpu_reduce: Some(v.reduce),
+        ..TrainConfig::default()
+    };
+    let tree = HuffmanTree::new(&counts);
+    let g = GpuBackend::with_hs(ctx, &m, p, &alias, &cfg, &tree).expect("GPU backend");
+    assert_eq!(g.split().parts, 4);
     (g, m, dim)
+}
+
+/// Matrix `which` of `m`.
+fn matrix(m: &Model, which: Matrix) -> &[f32] {
+    match which {
+        Matrix::Input => &m.input,
+        Matrix::Output => &m.output,
+        Matrix::Tree => &m.hs,
+    }
 }
 
 /// The row access of a distributed sync (`begin_read`/`finish_reads`, `write_rows`) on a model split over
@@ -606,15 +627,15 @@ fn row_ranges_read_and_write_across_binding_parts() {
         return;
     };
     let (mut g, m, dim) = split_model(ctx);
-    for output in [false, true] {
-        let whole = if output { &m.output } else { &m.input };
-        g.begin_read(output, 7, 33).unwrap();
+    for which in [Matrix::Input, Matrix::Output, Matrix::Tree] {
+        let whole = matrix(&m, which);
+        g.begin_read(which, 7, 33).unwrap();
         let got = g.finish_reads().unwrap().remove(0);
-        assert_eq!(got, whole[7 * dim..33 * dim].to_vec(), "output {output}");
+        assert_eq!(got, whole[7 * dim..33 * dim].to_vec(), "{which:?}");
         let new: Vec<f32> = (0..(25 - 8) * dim).map(|i| i as f32 * 0.5 - 3.0).collect();
-        g.write_rows(output, 8, &new).unwrap();
+        g.write_rows(which, 8, &new).unwrap();
         let after = g.download().unwrap();
-        let after = if output { &after.output } else { &after.input };
+        let after = matrix(&after, which);
         assert_eq!(&after[8 * dim..25 * dim], &new[..]);
         assert_eq!(&after[..8 * dim], &whole[..8 * dim]);
         assert_eq!(&after[25 * dim..], &whole[25 * dim..]);
@@ -862,29 +883,27 @@ fn overlapped_reads_and_row_adds_across_binding_parts() {
     let (mut g, m, dim) = split_model(ctx);
     let vocab = m.vocab_size();
     let batch = zipf_batch(vocab, 200, 4);
-    g.begin_read(false, 7, 33).unwrap();
-    g.begin_read(true, 0, vocab).unwrap();
+    g.begin_read(Matrix::Input, 7, 33).unwrap();
+    g.begin_read(Matrix::Output, 0, vocab).unwrap();
+    g.begin_read(Matrix::Tree, 0, vocab - 1).unwrap();
     g.step(&batch, Rate::constant(0.1), 3).unwrap();
     let reads = g.finish_reads().unwrap();
     assert_eq!(reads[0], m.input[7 * dim..33 * dim].to_vec());
     assert_eq!(reads[1], m.output);
+    assert_eq!(reads[2], m.hs);
     let stepped = g.download().unwrap();
     assert_ne!(stepped.input, m.input, "the step must have trained");
     let add: Vec<f32> = (0..(25 - 8) * dim).map(|i| i as f32 * 0.25 - 2.0).collect();
-    for output in [false, true] {
-        g.add_rows(output, 8, &add).unwrap();
+    for which in [Matrix::Input, Matrix::Output, Matrix::Tree] {
+        g.add_rows(which, 8, &add).unwrap();
         let after = g.download().unwrap();
-        let (before, after) = if output {
-            (&stepped.output, &after.output)
-        } else {
-            (&stepped.input, &after.input)
-        };
+        let (before, after) = (matrix(&stepped, which), matrix(&after, which));
         let want: Vec<f32> = before[8 * dim..25 * dim]
             .iter()
             .zip(&add)
             .map(|(x, c)| x + c)
             .collect();
-        assert_eq!(&after[8 * dim..25 * dim], &want[..], "output {output}");
+        assert_eq!(&after[8 * dim..25 * dim], &want[..], "{which:?}");
         assert_eq!(&after[..8 * dim], &before[..8 * dim]);
         assert_eq!(&after[25 * dim..], &before[25 * dim..]);
     }

@@ -15,7 +15,7 @@ mod common;
 
 use w2v_gpu::backend::cpu_sparse::CpuSparse;
 use w2v_gpu::backend::gpu::sparse::GpuSparse;
-use w2v_gpu::backend::{KernelParams, SparseBackend, SyncRows};
+use w2v_gpu::backend::{KernelParams, Matrix, SparseBackend, SyncRows};
 use w2v_gpu::config::ModelKind;
 use w2v_gpu::corpus::SENTENCE_END;
 use w2v_gpu::minibatch::{Minibatch, MinibatchBuilder};
@@ -385,8 +385,12 @@ fn sync_row_access_on_split_records_touches_weights_only() {
     );
     // A range across the first binding boundary.
     let (lo, hi) = (rpp - 5, rpp + 7);
-    gpu.begin_read(false, lo, hi).unwrap();
-    gpu.begin_read(true, 0, VOCAB).unwrap();
+    gpu.begin_read(Matrix::Input, lo, hi).unwrap();
+    gpu.begin_read(Matrix::Output, 0, VOCAB).unwrap();
+    assert!(
+        gpu.begin_read(Matrix::Tree, 0, 1).is_err(),
+        "no tree to read"
+    );
     gpu.step(&minibatches(&params, 1, 96)[0], 0.01).unwrap();
     let reads = gpu.finish_reads().unwrap();
     assert_eq!(reads[0], start.input[lo * dim..hi * dim].to_vec());
@@ -399,8 +403,8 @@ fn sync_row_access_on_split_records_touches_weights_only() {
     let put: Vec<f32> = (0..(hi - lo) * dim)
         .map(|i| 1.5 - i as f32 * 0.125)
         .collect();
-    gpu.add_rows(true, lo, &add).unwrap();
-    gpu.write_rows(false, lo, &put).unwrap();
+    gpu.add_rows(Matrix::Output, lo, &add).unwrap();
+    gpu.write_rows(Matrix::Input, lo, &put).unwrap();
     let (after, after_state) = gpu.download().unwrap();
     let added: Vec<f32> = stepped.output[lo * dim..hi * dim]
         .iter()

@@ -20,7 +20,7 @@
 //! where unused — the cost a dense framework optimizer pays, kept for measuring).
 
 use crate::backend::cpu::{axpy, dot, prefetch};
-use crate::backend::{SparseBackend, StepLoss, SyncRows};
+use crate::backend::{Matrix, SparseBackend, StepLoss, SyncRows};
 use crate::batch::split_ranges;
 use crate::error::{Error, Result};
 use crate::loss::sigmoid_bce;
@@ -585,15 +585,16 @@ impl CpuSparse {
 }
 
 impl CpuSparse {
-    /// The input (`output` false) or output matrix, and its dim.
-    fn matrix(&mut self, output: bool) -> (&mut [f32], usize) {
+    /// The input or output matrix and its dim (the minibatch engines train no tree: a
+    /// hierarchical-softmax run is refused before it gets here).
+    fn matrix(&mut self, m: Matrix) -> Result<(&mut [f32], usize)> {
         let d = self.model.dim;
-        let m = if output {
-            &mut self.model.output
-        } else {
-            &mut self.model.input
+        let m = match m {
+            Matrix::Input => &mut self.model.input,
+            Matrix::Output => &mut self.model.output,
+            Matrix::Tree => return Err(crate::backend::no_tree()),
         };
-        (m, d)
+        Ok((m, d))
     }
 }
 
@@ -601,13 +602,13 @@ impl CpuSparse {
 /// so a read copies the rows as they stand now and a write or add lands before the next
 /// step.
 impl SyncRows for CpuSparse {
-    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        let (m, d) = self.matrix(output);
+    fn write_rows(&mut self, m: Matrix, lo: usize, rows: &[f32]) -> Result<()> {
+        let (m, d) = self.matrix(m)?;
         m[lo * d..lo * d + rows.len()].copy_from_slice(rows);
         Ok(())
     }
-    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
-        let (m, d) = self.matrix(output);
+    fn begin_read(&mut self, m: Matrix, lo: usize, hi: usize) -> Result<()> {
+        let (m, d) = self.matrix(m)?;
         let hi = hi.min(m.len() / d.max(1));
         let rows = m[lo * d..hi.max(lo) * d].to_vec();
         self.reads.push(rows);
@@ -616,8 +617,8 @@ impl SyncRows for CpuSparse {
     fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
         Ok(std::mem::take(&mut self.reads))
     }
-    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        let (m, d) = self.matrix(output);
+    fn add_rows(&mut self, m: Matrix, lo: usize, rows: &[f32]) -> Result<()> {
+        let (m, d) = self.matrix(m)?;
         for (w, a) in m[lo * d..lo * d + rows.len()].iter_mut().zip(rows) {
             *w += a;
         }
@@ -688,8 +689,8 @@ mod tests {
     fn sync_rows_read_at_their_point_add_and_write_exactly() {
         let mut e = setup(OptimizerKind::Adam, false);
         let before = e.model.clone();
-        e.begin_read(false, 1, 3).unwrap();
-        e.begin_read(true, 4, 9).unwrap();
+        e.begin_read(Matrix::Input, 1, 3).unwrap();
+        e.begin_read(Matrix::Output, 4, 9).unwrap();
         e.step(&batch(ModelKind::SkipGram), 0.1).unwrap();
         assert_ne!(e.model.input, before.input, "the step changed rows");
         let reads = e.finish_reads().unwrap();
@@ -699,8 +700,9 @@ mod tests {
         );
         assert!(e.finish_reads().unwrap().is_empty());
         let stepped = e.model.clone();
-        e.add_rows(true, 2, &[1.0; 8]).unwrap();
-        e.write_rows(false, 5, &[7.0; 4]).unwrap();
+        e.add_rows(Matrix::Output, 2, &[1.0; 8]).unwrap();
+        e.write_rows(Matrix::Input, 5, &[7.0; 4]).unwrap();
+        assert!(e.begin_read(Matrix::Tree, 0, 1).is_err());
         for (i, (a, b)) in e.model.output.iter().zip(&stepped.output).enumerate() {
             let want = if (8..16).contains(&i) { b + 1.0 } else { *b };
             assert_eq!(*a, want, "output float {i}");

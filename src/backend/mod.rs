@@ -76,23 +76,45 @@ impl Rate {
     }
 }
 
+/// A matrix a distributed run's syncs read and change through [`SyncRows`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matrix {
+    /// Word rows, then (with subwords) the bucket rows.
+    Input,
+    Output,
+    /// The hierarchical-softmax matrix (`--hs`), `V − 1` rows.
+    Tree,
+}
+
+impl Matrix {
+    /// Matrix `k` of [`Model::matrices`] (0 input, 1 output, 2 the tree's; 3, the subword
+    /// buckets, are the input's rows past the vocabulary here).
+    pub fn of(k: usize) -> Matrix {
+        match k {
+            1 => Matrix::Output,
+            2 => Matrix::Tree,
+            _ => Matrix::Input,
+        }
+    }
+}
+
 /// Row access for a distributed run's syncs (`train::engine_sync`): an engine that holds
 /// its model where the sync cannot reach it directly (the GPU's device memory, a minibatch
 /// engine's own matrices) reads and changes row ranges through these. An engine without
 /// them refuses with an error.
 pub trait SyncRows {
     /// Replaces rows `lo..` of a matrix with `rows` (applied before the next step).
-    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        let _ = (output, lo, rows);
+    fn write_rows(&mut self, m: Matrix, lo: usize, rows: &[f32]) -> Result<()> {
+        let _ = (m, lo, rows);
         Err(no_sync())
     }
-    /// Starts copying rows `lo..hi` of the input (`output` false) or output matrix as they
+    /// Starts copying rows `lo..hi` of matrix `m` as they
     /// stand after every step submitted so far (a distributed run's sync reads them; with
     /// subwords the input rows past the vocabulary are the bucket rows), without waiting:
     /// steps submitted afterwards run meanwhile and do not change what is read.
     /// [`SyncRows::finish_reads`] returns the rows.
-    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
-        let _ = (output, lo, hi);
+    fn begin_read(&mut self, m: Matrix, lo: usize, hi: usize) -> Result<()> {
+        let _ = (m, lo, hi);
         Err(no_sync())
     }
     /// The rows of every [`SyncRows::begin_read`] since the last call, in call order (waits
@@ -102,8 +124,8 @@ pub trait SyncRows {
     }
     /// Adds `rows` into rows `lo..` of a matrix, after every step submitted so far and
     /// before the next.
-    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        let _ = (output, lo, rows);
+    fn add_rows(&mut self, m: Matrix, lo: usize, rows: &[f32]) -> Result<()> {
+        let _ = (m, lo, rows);
         Err(no_sync())
     }
 }
@@ -145,17 +167,17 @@ pub struct SubwordSparse<B> {
 }
 
 impl<B: SparseBackend> SyncRows for SubwordSparse<B> {
-    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        self.inner.write_rows(output, lo, rows)
+    fn write_rows(&mut self, m: Matrix, lo: usize, rows: &[f32]) -> Result<()> {
+        self.inner.write_rows(m, lo, rows)
     }
-    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
-        self.inner.begin_read(output, lo, hi)
+    fn begin_read(&mut self, m: Matrix, lo: usize, hi: usize) -> Result<()> {
+        self.inner.begin_read(m, lo, hi)
     }
     fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
         self.inner.finish_reads()
     }
-    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
-        self.inner.add_rows(output, lo, rows)
+    fn add_rows(&mut self, m: Matrix, lo: usize, rows: &[f32]) -> Result<()> {
+        self.inner.add_rows(m, lo, rows)
     }
 }
 
@@ -176,6 +198,11 @@ impl<B: SparseBackend> SparseBackend for SubwordSparse<B> {
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
     }
+}
+
+/// A sync asked for the tree's rows of an engine that trains none.
+pub(crate) fn no_tree() -> crate::error::Error {
+    crate::error::Error::Gpu("this engine trains no hierarchical-softmax matrix to sync".into())
 }
 
 fn no_sync() -> crate::error::Error {

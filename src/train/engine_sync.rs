@@ -14,7 +14,7 @@
 //! exact, the device idle meanwhile.
 
 use super::hogwild::DistRun;
-use crate::backend::SyncRows;
+use crate::backend::{Matrix, SyncRows};
 use crate::dist::sync::{RowMarks, SharedMatrix, Syncer};
 use crate::dist::tiers::Scope;
 use crate::dist::Clock;
@@ -68,7 +68,7 @@ impl<'c> EngineSync<'c> {
             dim: model.dim,
             input: model.input.clone(),
             output: model.output.clone(),
-            hs: Vec::new(),
+            hs: model.hs.clone(),
             subwords: model.subwords.clone(),
         };
         let period = dist.opts.schedule.period_words.max(1);
@@ -159,16 +159,21 @@ impl<'c> EngineSync<'c> {
     }
 
     /// The ranges a sync of `scope` covers: (matrix, first device row, rows, first row in
-    /// the mirror's matrix), the matrix as in [`Model::matrices`] (0 input, 1 output, 3
-    /// subword buckets, which are the device's input rows past the vocabulary and move at
-    /// full syncs only).
+    /// the mirror's matrix), the matrix as in [`Model::matrices`] (0 input, 1 output, 2 the
+    /// hierarchical-softmax tree's, 3 subword buckets, which are the device's input rows
+    /// past the vocabulary; the tree's and the buckets' rows move at full syncs only, as
+    /// the CPU trainer's).
     fn ranges(&self, scope: Scope) -> Vec<(usize, usize, usize, usize)> {
         let n = match scope {
             Scope::Prefix(n) => n.min(self.vocab),
             Scope::Full => self.vocab,
         };
         let buckets = self.mirror.subwords.len() / self.mirror.dim.max(1);
+        let tree = self.mirror.hs.len() / self.mirror.dim.max(1);
         let mut r = vec![(0, 0, n, 0), (1, 0, n, 0)];
+        if scope == Scope::Full && tree > 0 {
+            r.push((2, 0, tree, 0));
+        }
         if scope == Scope::Full && buckets > 0 {
             r.push((3, self.vocab, buckets, 0));
         }
@@ -177,7 +182,7 @@ impl<'c> EngineSync<'c> {
 
     fn begin(&mut self, be: &mut dyn SyncRows, scope: Scope) -> Result<()> {
         for (k, lo, rows, _) in self.ranges(scope) {
-            be.begin_read(k == 1, lo, lo + rows)?;
+            be.begin_read(Matrix::of(k), lo, lo + rows)?;
         }
         self.pending = Some(scope);
         Ok(())
@@ -216,10 +221,10 @@ impl<'c> EngineSync<'c> {
         for (&(k, lo, n, first), old) in ranges.iter().zip(before) {
             let now = &self.mirror.matrices()[k][first * d..(first + n) * d];
             if exact {
-                be.write_rows(k == 1, lo, now)?;
+                be.write_rows(Matrix::of(k), lo, now)?;
             } else {
                 let correction: Vec<f32> = now.iter().zip(&old).map(|(a, b)| a - b).collect();
-                be.add_rows(k == 1, lo, &correction)?;
+                be.add_rows(Matrix::of(k), lo, &correction)?;
             }
         }
         Ok(())

@@ -301,12 +301,6 @@ pub fn train_corpus(
         )?,
         Some(ctx) => {
             let alias = AliasTable::unigram(corpus.vocab.counts(), cfg.ns_exponent);
-            if cfg.hs && dist.as_ref().is_some_and(|d| d.comm.size() > 1) {
-                return Err(Error::usage(
-                    "--hs",
-                    "the GPU engine's distributed syncs do not exchange the hierarchical-softmax matrix; train --hs over MPI with --backend cpu",
-                ));
-            }
             let mut gpu = match cfg.active_subwords() {
                 Some(p) => {
                     let table = crate::subword::SubwordTable::new(corpus.vocab.words(), &p);

@@ -13,7 +13,7 @@ pub mod sparse;
 use context::describe as describe_adapter;
 pub use context::GpuContext;
 
-use crate::backend::{Backend, KernelParams, Rate, StepLoss};
+use crate::backend::{Backend, KernelParams, Matrix, Rate, StepLoss};
 use crate::batch::Batch;
 use crate::config::{FeatureVariant, ModelKind, TrainConfig};
 use crate::error::{Error, Result};
@@ -928,19 +928,8 @@ impl GpuBackend {
     }
 
     /// Rows `lo..hi` of a matrix, copied to the host (the caller waits for the steps).
-    fn copy_rows(&self, output: bool, lo: usize, hi: usize) -> Result<Vec<f32>> {
-        self.copy_from(&self.matrix_rows(output), lo, hi)
-    }
-
-    /// The hierarchical-softmax matrix's rows.
-    fn hs_rows<'a>(&self, hs: &'a HsPass) -> rowsync::Rows<'a> {
-        rowsync::Rows {
-            parts: &hs.matrix,
-            rows_per_part: self.split.rows_per_part,
-            rows: self.vocab - 1,
-            dim: self.params.dim,
-            stride: self.params.dim,
-        }
+    fn copy_rows(&self, m: Matrix, lo: usize, hi: usize) -> Result<Vec<f32>> {
+        self.copy_from(&self.matrix_rows(m)?, lo, hi)
     }
 
     /// Rows `lo..hi` of `m`, copied to the host.
@@ -961,15 +950,22 @@ impl RowHost for GpuBackend {
         (&self.ctx, &self.sync)
     }
 
-    /// The input's word and bucket rows, or the output's word rows: weights alone.
-    fn matrix_rows(&self, output: bool) -> rowsync::Rows<'_> {
-        rowsync::Rows {
-            parts: if output { &self.output } else { &self.input },
+    /// The input's word and bucket rows, the output's word rows, or the tree's inner-node
+    /// rows: weights alone.
+    fn matrix_rows(&self, m: Matrix) -> Result<rowsync::Rows<'_>> {
+        let (parts, rows) = match (m, &self.hs) {
+            (Matrix::Input, _) => (&self.input, self.in_rows),
+            (Matrix::Output, _) => (&self.output, self.vocab),
+            (Matrix::Tree, Some(hs)) => (&hs.matrix, self.vocab - 1),
+            (Matrix::Tree, None) => return Err(crate::backend::no_tree()),
+        };
+        Ok(rowsync::Rows {
+            parts,
             rows_per_part: self.split.rows_per_part,
-            rows: if output { self.vocab } else { self.in_rows },
+            rows,
             dim: self.params.dim,
             stride: self.params.dim,
-        }
+        })
     }
 }
 
@@ -1066,13 +1062,13 @@ impl Backend for GpuBackend {
         self.ring.drain(&self.ctx)?;
         Ok(Model {
             dim: self.params.dim,
-            input: self.copy_rows(false, 0, self.vocab)?,
-            output: self.copy_rows(true, 0, self.vocab)?,
+            input: self.copy_rows(Matrix::Input, 0, self.vocab)?,
+            output: self.copy_rows(Matrix::Output, 0, self.vocab)?,
             hs: match &self.hs {
-                Some(hs) => self.copy_from(&self.hs_rows(hs), 0, self.vocab - 1)?,
+                Some(_) => self.copy_rows(Matrix::Tree, 0, self.vocab - 1)?,
                 None => Vec::new(),
             },
-            subwords: self.copy_rows(false, self.vocab, self.in_rows)?,
+            subwords: self.copy_rows(Matrix::Input, self.vocab, self.in_rows)?,
         })
     }
 

@@ -5,7 +5,7 @@
 //! state, which a sync neither reads nor changes.
 
 use super::{pipeline, shaders, storage_entry, GpuContext};
-use crate::backend::SyncRows;
+use crate::backend::{Matrix, SyncRows};
 use crate::error::{Error, Result};
 
 /// A GPU engine whose distributed syncs go through its [`RowSync`]: it names its context,
@@ -13,21 +13,21 @@ use crate::error::{Error, Result};
 /// engine's rows are its weights, the minibatch engine's its row records).
 pub(crate) trait RowHost {
     fn row_sync(&self) -> (&GpuContext, &RowSync);
-    /// The rows of the input (`output` false) or output matrix.
-    fn matrix_rows(&self, output: bool) -> Rows<'_>;
+    /// Where the rows of matrix `m` live (an error for a matrix the engine does not hold).
+    fn matrix_rows(&self, m: Matrix) -> Result<Rows<'_>>;
 }
 
 /// Row access for distributed syncs, queued between steps: reads at their point in the
 /// queue, exact adds and overwrites of the weights.
 impl<T: RowHost> SyncRows for T {
-    fn write_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+    fn write_rows(&mut self, m: Matrix, lo: usize, rows: &[f32]) -> Result<()> {
         let (ctx, sync) = self.row_sync();
-        sync.apply(ctx, &self.matrix_rows(output), lo, rows, true)
+        sync.apply(ctx, &self.matrix_rows(m)?, lo, rows, true)
     }
 
-    fn begin_read(&mut self, output: bool, lo: usize, hi: usize) -> Result<()> {
+    fn begin_read(&mut self, m: Matrix, lo: usize, hi: usize) -> Result<()> {
         let (ctx, sync) = self.row_sync();
-        sync.begin_read(ctx, &self.matrix_rows(output), lo, hi)
+        sync.begin_read(ctx, &self.matrix_rows(m)?, lo, hi)
     }
 
     fn finish_reads(&mut self) -> Result<Vec<Vec<f32>>> {
@@ -35,9 +35,9 @@ impl<T: RowHost> SyncRows for T {
         sync.finish_reads(ctx)
     }
 
-    fn add_rows(&mut self, output: bool, lo: usize, rows: &[f32]) -> Result<()> {
+    fn add_rows(&mut self, m: Matrix, lo: usize, rows: &[f32]) -> Result<()> {
         let (ctx, sync) = self.row_sync();
-        sync.apply(ctx, &self.matrix_rows(output), lo, rows, false)
+        sync.apply(ctx, &self.matrix_rows(m)?, lo, rows, false)
     }
 }
 

@@ -329,14 +329,19 @@ impl super::rowsync::RowHost for GpuSparse {
     }
 
     /// The row records: the weights, then the optimizer state, which a sync leaves alone.
-    fn matrix_rows(&self, output: bool) -> super::rowsync::Rows<'_> {
-        super::rowsync::Rows {
+    fn matrix_rows(&self, m: crate::backend::Matrix) -> Result<super::rowsync::Rows<'_>> {
+        let output = match m {
+            crate::backend::Matrix::Input => false,
+            crate::backend::Matrix::Output => true,
+            crate::backend::Matrix::Tree => return Err(crate::backend::no_tree()),
+        };
+        Ok(super::rowsync::Rows {
             parts: if output { &self.output } else { &self.input },
             rows_per_part: self.split.rows_per_part,
             rows: if output { self.vocab } else { self.in_rows },
             dim: self.params.dim,
             stride: self.rec,
-        }
+        })
     }
 }
 
