@@ -203,8 +203,6 @@ pub struct GpuBackend {
     workgroup: u32,
     /// Distributed syncs' reads and row kernel.
     sync: rowsync::RowSync,
-    /// Whether the negative-sampling kernel runs (`--negative` > 0).
-    negative: bool,
     /// Hierarchical softmax (`--hs`): its kernel, run after the negative-sampling one.
     hs: Option<HsPass>,
 }
@@ -861,7 +859,6 @@ impl GpuBackend {
                 shaders::Kernel::Chunk | shaders::Kernel::Tile => launch.chunk as usize,
             },
             sync: rowsync::RowSync::default(),
-            negative: params.negative > 0,
             hs,
         })
     }
@@ -875,13 +872,13 @@ impl GpuBackend {
     pub fn kernel_name(&self) -> String {
         let mut k = match self.kernel {
             _ if self.subwords => "subword".to_string(),
-            _ if !self.negative => "hierarchical softmax".to_string(),
+            _ if self.params.negative == 0 => "hierarchical softmax".to_string(),
             shaders::Kernel::Window => "window".to_string(),
             shaders::Kernel::Chunk => format!("chunk {}", self.per_group),
             shaders::Kernel::Tile => format!("tile {}", self.per_group),
         };
         if let Some(hs) = &self.hs {
-            if self.negative {
+            if self.params.negative > 0 {
                 k += " + hierarchical softmax";
             }
             k += &format!(" (path blocks of {})", hs.block);
@@ -1028,7 +1025,8 @@ impl Backend for GpuBackend {
                     }
                 }),
             });
-            if self.negative {
+            // The negative-sampling kernel, unless hierarchical softmax runs alone.
+            if self.params.negative > 0 {
                 pass.set_pipeline(&self.train);
                 pass.set_bind_group(0, &self.train_groups[k], &[]);
                 pass.dispatch_workgroups(gx as u32, gy as u32, 1);

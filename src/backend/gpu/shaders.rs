@@ -242,10 +242,7 @@ pub fn kernel_source(
         (updates, atomics, reduce),
         launch.workgroup,
     )
-    .replace(
-        "{{CROWS}}",
-        &if cbow { 1 } else { 2 * params.window }.to_string(),
-    )
+    .replace("{{CROWS}}", &context_rows(params).to_string())
     .replace("{{CHUNK}}", &launch.chunk.max(1).to_string())
     .replace(
         "{{HROWS}}",
@@ -322,13 +319,13 @@ pub fn hs_source(
         (updates, atomics, reduce),
         workgroup,
     )
-    .replace("{{CROWS}}", &hs_context_rows(params).to_string())
+    .replace("{{CROWS}}", &context_rows(params).to_string())
     .replace("{{NB}}", &block.clamp(1, workgroup).to_string())
 }
 
-/// Context rows the hierarchical-softmax kernel keeps: the window's (skip-gram) or their
-/// mean (CBOW).
-fn hs_context_rows(p: &KernelParams) -> u64 {
+/// Context rows the window and hierarchical-softmax kernels keep in workgroup memory: the
+/// window's (skip-gram; CBOW keeps their mean in its own row or, in the tree kernel, in row 0).
+fn context_rows(p: &KernelParams) -> u64 {
     if p.model == ModelKind::Cbow {
         1
     } else {
@@ -340,7 +337,7 @@ fn hs_context_rows(p: &KernelParams) -> u64 {
 /// `block` path nodes.
 pub fn hs_workgroup_bytes(p: &KernelParams, workgroup: u32, block: u32) -> u64 {
     let maxc = 2 * p.window as u64;
-    let rows = hs_context_rows(p);
+    let rows = context_rows(p);
     let nb = block.clamp(1, workgroup) as u64;
     let dim = p.dim as u64;
     // ids_c, n_ctx, path; ids_o, labels, grad; rows_c, dc; rows_o, d_o.
@@ -573,7 +570,7 @@ pub fn subword_workgroup_bytes(p: &KernelParams, workgroup: u32) -> u64 {
 pub fn workgroup_bytes(p: &KernelParams, workgroup: u32) -> u64 {
     let maxc = 2 * p.window as u64;
     let nout = p.negative as u64 + 1;
-    let crows = if p.model == ModelKind::Cbow { 1 } else { maxc };
+    let crows = context_rows(p);
     let dim = p.dim as u64;
     4 * (maxc + nout + 1 + crows * dim + nout * dim + hvec_len(p) + 2 * maxc * nout)
         + 12 * workgroup as u64
