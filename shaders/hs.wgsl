@@ -10,8 +10,10 @@
 // logits read the node rows as the earlier contexts of the window left them, its gradient
 // is taken from those rows before its own update changes them, and the node rows' changes
 // are summed in d_o and added once per block (a path holds each node once). The context
-// rows are read once, their gradients summed over the blocks in `dc` and added when the
-// path ends, those of a context word that repeats in the window summed onto its first
+// rows are read once into workgroup memory (skip-gram with LOCAL_CONTEXT false, when they
+// do not fit beside one node row: read from the input matrix where used, which nothing but
+// other windows changes before this path ends), their gradients summed over the blocks in
+// `dc` and added when the path ends, those of a context word that repeats in the window summed onto its first
 // occurrence. So the result does not depend on the block size, and equals word2vec.c's
 // window (up to a context word that repeats in it: word2vec.c's second occurrence reads
 // the row the first changed).
@@ -27,6 +29,10 @@ const IS_CBOW: bool = {{CBOW}};
 const CROWS: u32 = {{CROWS}}u;
 // Path nodes per block.
 const NB: u32 = {{NB}}u;
+// Whether the context rows are kept in workgroup memory (always for CBOW's mean).
+const LOCAL_CONTEXT: bool = {{LOCAL_CONTEXT}};
+// Rows of rows_c: CROWS when LOCAL_CONTEXT, else 1 (unused).
+const CROWS_LOCAL: u32 = {{CROWS_LOCAL}}u;
 
 // The Huffman paths: tree[w] .. tree[w + 1] are the indices in `tree` of word w's entries,
 // root first, each (inner node << 1) | code.
@@ -37,11 +43,19 @@ var<workgroup> n_ctx: u32;
 var<workgroup> path: vec2<u32>;
 var<workgroup> ids_o: array<u32, NB>;
 var<workgroup> labels: array<f32, NB>;
-var<workgroup> rows_c: array<f32, CROWS * DIM>;
+var<workgroup> rows_c: array<f32, CROWS_LOCAL * DIM>;
 var<workgroup> dc: array<f32, CROWS * DIM>;
 var<workgroup> rows_o: array<f32, NB * DIM>;
 var<workgroup> d_o: array<f32, NB * DIM>;
 var<workgroup> grad: array<f32, NB>;
+
+// Dimension d of context row i (CBOW: the mean).
+fn ctx_at(i: u32, d: u32) -> f32 {
+    if (LOCAL_CONTEXT) {
+        return rows_c[i * DIM + d];
+    }
+    return in_load(ids_c[i], d);
+}
 
 // Logits, gradients and loss of context row `i` against the block's `cells` node rows, a
 // segment of lanes_per_cell lanes per dot product (as window_logits). Writes grad[cell]
@@ -60,7 +74,6 @@ fn hs_logits(
         let cell = base + lane_index / lpc;
         let live = cell < cells;
         let c = min(cell, cells - 1u);
-        let in_base = i * DIM;
         let o_base = c * DIM;
         var f = 0.0;
         if (live) {
@@ -68,10 +81,10 @@ fn hs_logits(
             var d = seg_lane;
             for (; d + 3u * lpc < DIM; d += 4u * lpc) {
                 let x = vec4<f32>(
-                    rows_c[in_base + d],
-                    rows_c[in_base + d + lpc],
-                    rows_c[in_base + d + 2u * lpc],
-                    rows_c[in_base + d + 3u * lpc],
+                    ctx_at(i, d),
+                    ctx_at(i, d + lpc),
+                    ctx_at(i, d + 2u * lpc),
+                    ctx_at(i, d + 3u * lpc),
                 );
                 let y = vec4<f32>(
                     rows_o[o_base + d],
@@ -82,7 +95,7 @@ fn hs_logits(
                 acc += x * y;
             }
             for (; d < DIM; d += lpc) {
-                acc.x += rows_c[in_base + d] * rows_o[o_base + d];
+                acc.x += ctx_at(i, d) * rows_o[o_base + d];
             }
             f = (acc.x + acc.y) + (acc.z + acc.w);
         }
@@ -146,7 +159,9 @@ fn train(
         }
     } else {
         for (var e = lid; e < nc * DIM; e += WG) {
-            rows_c[e] = in_load(ids_c[e / DIM], e % DIM);
+            if (LOCAL_CONTEXT) {
+                rows_c[e] = in_load(ids_c[e / DIM], e % DIM);
+            }
             dc[e] = 0.0;
         }
     }
@@ -172,7 +187,7 @@ fn train(
             // Each lane owns its dimensions: the context's gradient from the node rows as
             // they are, then the node rows' update (word2vec.c's order).
             for (var d = lid; d < DIM; d += WG) {
-                let x = rows_c[i * DIM + d];
+                let x = ctx_at(i, d);
                 var s = 0.0;
                 for (var j = 0u; j < blen; j++) {
                     let e = j * DIM + d;

@@ -137,7 +137,8 @@ fn subword_kernels_validate_for_all_shapes() {
 }
 
 /// The hierarchical-softmax kernel for the same shapes, alone and after negative sampling,
-/// every update mode and both atomics, paths in blocks of 1 to a workgroup's lanes.
+/// every update mode and both atomics, paths in blocks of 1 to a workgroup's lanes, the
+/// context rows in workgroup memory and read from the matrix.
 #[test]
 fn hs_kernels_validate_for_all_shapes() {
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
@@ -158,18 +159,26 @@ fn hs_kernels_validate_for_all_shapes() {
                 shaders::Updates::Hybrid,
                 shaders::Updates::Racy,
             ] {
-                for atomics in [shaders::Atomics::CompareAndSwap, shaders::Atomics::Native] {
+                for (atomics, local_context) in [
+                    (shaders::Atomics::CompareAndSwap, true),
+                    (shaders::Atomics::CompareAndSwap, false),
+                    (shaders::Atomics::Native, true),
+                    (shaders::Atomics::Native, false),
+                ] {
                     let workgroup = [32, 64, 128, 256][(dim + window + block) % 4];
                     let src = shaders::hs_source(
                         &p,
                         12345,
                         (updates, atomics, shaders::Reduce::Serial),
                         workgroup,
-                        block as u32,
+                        shaders::HsBlock {
+                            nodes: block as u32,
+                            local_context,
+                        },
                         negative > 0,
                     );
                     let name = format!(
-                        "hs {model:?} {updates:?} {atomics:?} d{dim} w{window} n{negative} b{block}"
+                        "hs {model:?} {updates:?} {atomics:?} d{dim} w{window} n{negative} b{block} local {local_context}"
                     );
                     let caps = if atomics == shaders::Atomics::Native {
                         naga::valid::Capabilities::SHADER_FLOAT32_ATOMIC
@@ -300,24 +309,89 @@ fn workgroup_memory_estimates_match_the_declarations() {
                     shaders::subword_workgroup_bytes(&p, workgroup),
                     "subword {model:?} d{dim} w{window} n{negative} {launch:?}"
                 );
-                let src = shaders::hs_source(
-                    &p,
-                    1000,
-                    (
-                        shaders::Updates::Atomic,
-                        shaders::Atomics::Native,
-                        shaders::Reduce::Subgroup,
-                    ),
-                    workgroup,
-                    chunk,
-                    false,
-                );
-                assert_eq!(
-                    declared_workgroup_bytes(&src),
-                    shaders::hs_workgroup_bytes(&p, workgroup, chunk),
-                    "hs {model:?} d{dim} w{window} {launch:?}"
-                );
+                for local_context in [true, false] {
+                    let block = shaders::HsBlock {
+                        nodes: chunk,
+                        local_context,
+                    };
+                    let src = shaders::hs_source(
+                        &p,
+                        1000,
+                        (
+                            shaders::Updates::Atomic,
+                            shaders::Atomics::Native,
+                            shaders::Reduce::Subgroup,
+                        ),
+                        workgroup,
+                        block,
+                        false,
+                    );
+                    assert_eq!(
+                        declared_workgroup_bytes(&src),
+                        shaders::hs_workgroup_bytes(&p, workgroup, block),
+                        "hs {model:?} d{dim} w{window} {launch:?} {block:?}"
+                    );
+                }
             }
+        }
+    }
+}
+
+/// The tree kernel's blocks: the whole path where it fits, halved where not, and the context
+/// rows moved out of workgroup memory only when not even one node fits beside them; what
+/// fits declares no more workgroup memory than the limit.
+#[test]
+fn hs_blocks_fit_the_workgroup_memory() {
+    let shape = |model, dim, window| KernelParams {
+        model,
+        dim,
+        window,
+        negative: 0,
+    };
+    let lavapipe = 32_768;
+    let sg100 = shape(ModelKind::SkipGram, 100, 5);
+    assert_eq!(
+        shaders::hs_block(&sg100, 64, 64, 20, lavapipe),
+        Some(shaders::HsBlock::local(20))
+    );
+    assert_eq!(
+        shaders::hs_block(&sg100, 64, 8, 20, lavapipe),
+        Some(shaders::HsBlock::local(8)),
+        "--gpu-chunk caps the block"
+    );
+    let sg300 = shape(ModelKind::SkipGram, 300, 10);
+    let wide = shaders::hs_block(&sg300, 64, 64, 20, lavapipe).expect("fits without rows");
+    assert!(!wide.local_context && wide.nodes >= 1, "{wide:?}");
+    let cbow300 = shape(ModelKind::Cbow, 300, 10);
+    let cbow = shaders::hs_block(&cbow300, 64, 64, 20, lavapipe).unwrap();
+    assert!(cbow.local_context && cbow.nodes >= 8, "{cbow:?}");
+    let halved = shaders::hs_block(&sg100, 64, 64, 20, 16_384).unwrap();
+    assert!(
+        halved.local_context && (1..20).contains(&halved.nodes),
+        "{halved:?}"
+    );
+    assert_eq!(shaders::hs_block(&sg300, 64, 64, 20, 20_000), None);
+    for (p, limit) in [
+        (sg100, lavapipe),
+        (sg300, lavapipe),
+        (sg300, 49_152),
+        (cbow300, 16_384),
+    ] {
+        for workgroup in [32, 64, 256] {
+            let b = shaders::hs_block(&p, workgroup, 64, 25, limit).unwrap();
+            let src = shaders::hs_source(
+                &p,
+                1000,
+                (
+                    shaders::Updates::Atomic,
+                    shaders::Atomics::Native,
+                    shaders::Reduce::Subgroup,
+                ),
+                workgroup,
+                b,
+                false,
+            );
+            assert!(declared_workgroup_bytes(&src) <= limit, "{p:?} {b:?}");
         }
     }
 }

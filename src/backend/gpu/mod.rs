@@ -213,8 +213,8 @@ struct HsPass {
     pipeline: wgpu::ComputePipeline,
     groups: Vec<wgpu::BindGroup>,
     matrix: Vec<wgpu::Buffer>,
-    /// Path nodes per block.
-    block: u32,
+    /// Path nodes per block, and where the context rows are held.
+    block: shaders::HsBlock,
 }
 
 /// Timestamp queries around every training dispatch, resolved into a ring of 256-byte
@@ -761,7 +761,14 @@ impl GpuBackend {
                         "the hierarchical-softmax kernel with --dim {} --window {} needs {} bytes of workgroup memory; {} allows {wg_limit}. Use a smaller --dim/--window, or --backend cpu",
                         params.dim,
                         params.window,
-                        shaders::hs_workgroup_bytes(&params, launch.workgroup, 1),
+                        shaders::hs_workgroup_bytes(
+                            &params,
+                            launch.workgroup,
+                            shaders::HsBlock {
+                                nodes: 1,
+                                local_context: false
+                            }
+                        ),
                         ctx.info.name,
                     ))
                 })?;
@@ -881,7 +888,11 @@ impl GpuBackend {
             if self.params.negative > 0 {
                 k += " + hierarchical softmax";
             }
-            k += &format!(" (path blocks of {})", hs.block);
+            k += &format!(" (path blocks of {}", hs.block.nodes);
+            if !hs.block.local_context {
+                k += ", context rows read from the matrix";
+            }
+            k += ")";
         }
         if self.workgroup != shaders::WORKGROUP {
             k += &format!(" (workgroup {})", self.workgroup);

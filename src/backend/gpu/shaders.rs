@@ -137,10 +137,11 @@ pub fn variants(
                             entry: "train",
                             needs,
                         });
-                        for add_loss in [false, true] {
+                        // Both values of each switch, paired to keep the list short.
+                        for (add_loss, local_context) in [(false, true), (true, false)] {
                             out.push(Variant {
                                 name: format!(
-                                    "train hs {:?} {:?} {:?} {:?} add_loss {add_loss}",
+                                    "train hs {:?} {:?} {:?} {:?} add_loss {add_loss} local_context {local_context}",
                                     params.model, updates, atomics, reduce
                                 ),
                                 source: hs_source(
@@ -148,7 +149,10 @@ pub fn variants(
                                     rows_per_part,
                                     (updates, atomics, reduce),
                                     WORKGROUP,
-                                    HS_TEST_BLOCK,
+                                    HsBlock {
+                                        nodes: HS_TEST_BLOCK,
+                                        local_context,
+                                    },
                                     add_loss,
                                 ),
                                 entry: "train",
@@ -294,24 +298,47 @@ pub fn subword_source(
     .replace("{{VOCAB}}", &vocab.to_string())
 }
 
+/// How the hierarchical-softmax kernel walks a path: `nodes` node rows per block in
+/// workgroup memory, and whether the window's context rows are kept there too
+/// (`local_context`; skip-gram reads them from the input matrix where they are used when
+/// they do not fit beside one node row; CBOW's mean is always kept).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HsBlock {
+    /// Path nodes per block (at most the workgroup's lanes).
+    pub nodes: u32,
+    /// Whether the context rows are held in workgroup memory.
+    pub local_context: bool,
+}
+
+impl HsBlock {
+    /// Blocks of `nodes` nodes with the context rows in workgroup memory.
+    pub fn local(nodes: u32) -> Self {
+        HsBlock {
+            nodes,
+            local_context: true,
+        }
+    }
+}
+
 /// Path nodes per block of the hierarchical-softmax kernel in [`variants`] (fewer than a
 /// path holds, so that the block loop is compiled as it runs).
 pub const HS_TEST_BLOCK: u32 = 5;
 
 /// The hierarchical-softmax kernel (`--hs` on the GPU) for `params`, with `rows_per_part`
 /// rows per matrix binding, `workgroup` invocations per workgroup and paths walked in
-/// blocks of `block` nodes (at most `workgroup`); `add_loss` when it runs after the
+/// `block`s (at most `workgroup` nodes each); `add_loss` when it runs after the
 /// negative-sampling kernel of the same step.
 pub fn hs_source(
     params: &KernelParams,
     rows_per_part: u32,
     (updates, atomics, reduce): (Updates, Atomics, Reduce),
     workgroup: u32,
-    block: u32,
+    block: HsBlock,
     add_loss: bool,
 ) -> String {
     let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{HS}")
         .replace("{{ADD_LOSS}}", if add_loss { "true" } else { "false" });
+    let local = hs_local_context(params, block);
     sgd_source(
         &src,
         params,
@@ -320,7 +347,18 @@ pub fn hs_source(
         workgroup,
     )
     .replace("{{CROWS}}", &context_rows(params).to_string())
-    .replace("{{NB}}", &block.clamp(1, workgroup).to_string())
+    .replace("{{NB}}", &block.nodes.clamp(1, workgroup).to_string())
+    .replace("{{LOCAL_CONTEXT}}", if local { "true" } else { "false" })
+    .replace(
+        "{{CROWS_LOCAL}}",
+        &if local { context_rows(params) } else { 1 }.to_string(),
+    )
+}
+
+/// Whether the tree kernel keeps its context rows in workgroup memory (CBOW keeps its one
+/// mean row whatever `block` says).
+fn hs_local_context(p: &KernelParams, block: HsBlock) -> bool {
+    block.local_context || p.model == ModelKind::Cbow
 }
 
 /// Context rows the window and hierarchical-softmax kernels keep in workgroup memory: the
@@ -333,32 +371,40 @@ fn context_rows(p: &KernelParams) -> u64 {
     }
 }
 
-/// Bytes of workgroup memory the hierarchical-softmax kernel declares with blocks of
-/// `block` path nodes.
-pub fn hs_workgroup_bytes(p: &KernelParams, workgroup: u32, block: u32) -> u64 {
+/// Bytes of workgroup memory the hierarchical-softmax kernel declares with `block`.
+pub fn hs_workgroup_bytes(p: &KernelParams, workgroup: u32, block: HsBlock) -> u64 {
     let maxc = 2 * p.window as u64;
     let rows = context_rows(p);
-    let nb = block.clamp(1, workgroup) as u64;
+    let local_rows = if hs_local_context(p, block) { rows } else { 1 };
+    let nb = block.nodes.clamp(1, workgroup) as u64;
     let dim = p.dim as u64;
     // ids_c, n_ctx, path; ids_o, labels, grad; rows_c, dc; rows_o, d_o.
-    4 * (maxc + 1 + 2 + 3 * nb + 2 * rows * dim + 2 * nb * dim) + 12 * workgroup as u64
+    4 * (maxc + 1 + 2 + 3 * nb + (local_rows + rows) * dim + 2 * nb * dim) + 12 * workgroup as u64
 }
 
-/// The hierarchical-softmax kernel's path nodes per block: the longest path (`depth`), at
-/// most `limit` (`--gpu-chunk`) and the workgroup's lanes, halved until its workgroup
-/// memory fits in `wg_limit` bytes; `None` when not even one node fits.
+/// The hierarchical-softmax kernel's blocks: as many path nodes as the longest path
+/// (`depth`), at most `limit` (`--gpu-chunk`) and the workgroup's lanes, halved until the
+/// workgroup memory fits in `wg_limit` bytes; when not even one node fits beside the
+/// context rows, the context rows move out of workgroup memory and the halving starts
+/// again. `None` when one node does not fit even so.
 pub fn hs_block(
     p: &KernelParams,
     workgroup: u32,
     limit: u32,
     depth: usize,
     wg_limit: u64,
-) -> Option<u32> {
-    let mut nb = (depth.max(1) as u32).min(limit.max(1)).min(workgroup);
-    while nb > 1 && hs_workgroup_bytes(p, workgroup, nb) > wg_limit {
-        nb /= 2;
-    }
-    (hs_workgroup_bytes(p, workgroup, nb) <= wg_limit).then_some(nb)
+) -> Option<HsBlock> {
+    let most = (depth.max(1) as u32).min(limit.max(1)).min(workgroup);
+    [true, false].into_iter().find_map(|local_context| {
+        let mut block = HsBlock {
+            nodes: most,
+            local_context,
+        };
+        while block.nodes > 1 && hs_workgroup_bytes(p, workgroup, block) > wg_limit {
+            block.nodes /= 2;
+        }
+        (hs_workgroup_bytes(p, workgroup, block) <= wg_limit).then_some(block)
+    })
 }
 
 /// The substitutions every SGD kernel shares: constants, the matrix accessors for the
