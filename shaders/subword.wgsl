@@ -7,10 +7,7 @@
 // CBOW: the centre word and NEG noise words. A noise word equal to its positive gets no
 // gradient.
 //
-// The input matrix holds the vocabulary's word rows followed by the bucket rows (split over
-// the same four bindings by row range). `sub` holds, for every word w, the offsets
-// sub[w]..sub[w + 1] of its input rows, which are stored from sub[VOCAB + 1] on (its own
-// row first, then its n-grams' in fastText's order).
+// The bag's rows: bag.wgsl.
 //
 // Updates: each invocation owns dimensions d = lid, lid + WG, ...: it sums dh[d] over the
 // output rows as this workgroup found them, then adds g_j h[d] to every output row and
@@ -20,9 +17,6 @@
 // as the word kernels).
 
 const IS_CBOW: bool = {{CBOW}};
-const VOCAB: u32 = {{VOCAB}}u;
-
-@group(0) @binding(11) var<storage, read> sub: array<u32>;
 
 var<workgroup> ids_o: array<u32, MAXC * NOUT>;
 var<workgroup> n_ctx: u32;
@@ -33,15 +27,6 @@ var<workgroup> grad: array<f32, MAXC * NOUT>;
 // sampling::context_key.
 fn context_key(key: u32, i: u32) -> u32 {
     return pcg_hash(key ^ (0x9e3779b9u * (i + 1u)));
-}
-
-// Where word w's input rows start and end in `sub`.
-fn bag_begin(w: u32) -> u32 {
-    return VOCAB + 1u + sub[w];
-}
-
-fn bag_end(w: u32) -> u32 {
-    return VOCAB + 1u + sub[w + 1u];
 }
 
 @compute @workgroup_size(WG)
@@ -95,17 +80,7 @@ fn train(
 
     // Phase 2: h, the mean of the bag's input rows, summed in bag order.
     for (var d = lid; d < DIM; d += WG) {
-        var s = 0.0;
-        var n = 0u;
-        let words = select(1u, nc, IS_CBOW);
-        for (var i = 0u; i < words; i++) {
-            let w = select(centre, ids_c[i], IS_CBOW);
-            for (var r = bag_begin(w); r < bag_end(w); r++) {
-                s += in_load(sub[r], d);
-                n += 1u;
-            }
-        }
-        hvec[d] = s * (1.0 / f32(n));
+        hvec[d] = bag_mean(centre, nc, d);
     }
     workgroupBarrier();
 
@@ -171,13 +146,7 @@ fn train(
                 out_add(ids_o[c], d, g * h);
             }
         }
-        let words = select(1u, nc, IS_CBOW);
-        for (var i = 0u; i < words; i++) {
-            let w = select(centre, ids_c[i], IS_CBOW);
-            for (var r = bag_begin(w); r < bag_end(w); r++) {
-                in_add(sub[r], d, dh);
-            }
-        }
+        bag_add(centre, nc, d, dh);
     }
     // The adds counted, and the window's loss, for the progress bar.
     finish_group(lid, loss, pos, pos + 1u);

@@ -648,17 +648,6 @@ impl TrainConfig {
             ));
         }
         if self.hs {
-            if self.subwords.is_some()
-                && !matches!(self.backend, BackendKind::Cpu | BackendKind::Auto)
-            {
-                return Err(Error::usage(
-                    "--hs",
-                    format!(
-                        "with --subwords hierarchical softmax trains on the CPU only (the GPU's subword kernel does negative sampling); use --backend cpu, not {}",
-                        self.backend.name()
-                    ),
-                ));
-            }
             if self.minibatches() {
                 return Err(Error::usage(
                     "--hs",

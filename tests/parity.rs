@@ -34,7 +34,7 @@
 
 mod common;
 
-use w2v_gpu::backend::cpu::{subword_window_at, window_at, CpuReference};
+use w2v_gpu::backend::cpu::{effective_window, subword_window_at, window_at, CpuReference};
 use w2v_gpu::backend::gpu::shaders::{Atomics, FeatureVariant, Kernel, Reduce};
 use w2v_gpu::backend::gpu::GpuBackend;
 use w2v_gpu::backend::{Backend, KernelParams, Matrix, Rate, StepLoss, SyncRows};
@@ -1250,4 +1250,210 @@ fn hs_skipgram_zipf_batch_matches_reference_within_hogwild_noise() {
 #[test]
 fn hs_cbow_zipf_batch_matches_reference_within_hogwild_noise() {
     hs_zipf(ModelKind::Cbow, "hs_cbow_zipf");
+}
+
+// ---- Hierarchical softmax with subword units (`--subwords --hs`,
+// `shaders/hs_subword.wgsl`) against `CpuReference::with_subwords(..).with_hs(..)`.
+
+/// The subword kernels with hierarchical softmax and a config that selects variant `v`.
+fn gpu_subwords_hs(
+    ctx: w2v_gpu::backend::gpu::GpuContext,
+    m: &Model,
+    p: KernelParams,
+    (alias, tree, table): (&AliasTable, &HuffmanTree, &SubwordTable),
+    v: Variant,
+) -> GpuBackend {
+    let cfg = TrainConfig {
+        gpu_batch: 4096,
+        hs: true,
+        negative: p.negative,
+        gpu_atomics: Some(v.atomics),
+        gpu_reduce: Some(v.reduce),
+        gpu_chunk: v.chunk,
+        gpu_workgroup: v.workgroup,
+        ..TrainConfig::default()
+    };
+    let g = GpuBackend::with_subwords_hs(ctx, m, p, alias, &cfg, table, tree).expect("GPU backend");
+    assert_eq!(g.atomics(), v.atomics);
+    assert_eq!(g.reduce(), v.reduce);
+    let k = g.kernel_name();
+    assert!(
+        k.starts_with("subword") && k.contains("hierarchical softmax"),
+        "{k}"
+    );
+    g
+}
+
+/// Sets the rows of `rows` (word rows, then `vocab +` bucket rows) to zero.
+fn zero_rows(m: &mut Model, rows: &[u32]) {
+    let (dim, vocab) = (m.dim, m.vocab_size());
+    for &r in rows {
+        let r = r as usize;
+        let row = if r < vocab {
+            &mut m.input[r * dim..(r + 1) * dim]
+        } else {
+            &mut m.subwords[(r - vocab) * dim..(r - vocab + 1) * dim]
+        };
+        row.fill(0.0);
+    }
+}
+
+/// One window exactly, the others silent. Skip-gram: the sentence `a b c`; the window of
+/// `b` trains its bag along the paths of `a` and then `c` (h moving in between). The rate
+/// rises from 0, so `a`'s window changes nothing; the bags of `a` and `c` are zero, so the
+/// silent windows' logits are exactly 0 and their node updates g·h are zero; `c`'s window
+/// (one context: the key is chosen so) still sends its gradient, from node rows read while
+/// `b`'s window changes them, to `c`'s own bag, which is left out of the comparison. CBOW:
+/// the sentence `a b`, `a`'s window silent (rate 0, `b`'s bag zero); `b`'s trains `a`'s bag
+/// along `b`'s path, after the negative-sampling subword kernel with `--negative 3`.
+/// Every matrix and the loss must equal the reference within 2e-6 + 1e-5·|x|.
+fn hs_subword_single_window(model: ModelKind, name: &str, negatives: &[usize]) {
+    let vocab = 3_000;
+    let words = private_words(vocab);
+    let (a, b, c) = (17u32, vocab as u32 - 5, vocab as u32 - 9);
+    let sp = disjoint_buckets(&words, &[a, b, c], 2, 3, 6000);
+    let table = SubwordTable::new(&words, &sp);
+    for_each_hs_case(
+        name,
+        model,
+        negatives,
+        (vocab, 27, 3),
+        |ctx, params, alias, tree, v, name| {
+            let mut init = hs_model(vocab, params.dim, 21).with_subwords(sp.bucket, 22);
+            let mut rng = Rng::new(23);
+            init.subwords
+                .iter_mut()
+                .for_each(|x| *x = (rng.next_f32() - 0.5) * 30.0);
+            let (tokens, silent, racy, key) = match model {
+                ModelKind::SkipGram => {
+                    let key = (1..10_000u32)
+                        .find(|&k| effective_window(k, 2, params.window) == 1)
+                        .unwrap();
+                    (vec![a, b, c], vec![a, c], table.rows(c).to_vec(), key)
+                }
+                ModelKind::Cbow => (vec![a, b], vec![b], vec![], 9),
+            };
+            assert!(tree.path(c).0.len() > 7, "a path of several blocks");
+            for &w in &silent {
+                zero_rows(&mut init, table.rows(w));
+            }
+            let batch = Batch {
+                words: tokens.len() as u64,
+                tokens,
+                step: 0,
+            };
+            let rate = Rate {
+                start: 0.0,
+                end: 0.75,
+            };
+            let mut gpu = gpu_subwords_hs(ctx, &init, params, (&alias, &tree, &table), v);
+            let mut cpu = CpuReference::new(init.clone(), params, alias.clone())
+                .with_subwords(table.clone())
+                .with_hs(tree.clone());
+            gpu.step(&batch, rate, key).unwrap();
+            cpu.step(&batch, rate, key).unwrap();
+            let lg = gpu.take_loss().unwrap().unwrap();
+            let lc = cpu.take_loss().unwrap().unwrap();
+            let (mut g, mut c) = (gpu.download().unwrap(), cpu.download().unwrap());
+            zero_rows(&mut g, &racy);
+            zero_rows(&mut c, &racy);
+            assert_ne!(c.hs, init.hs, "{name}: the reference must train the tree");
+            assert_ne!(c.subwords, init.subwords, "{name}: and the buckets");
+            assert_close(&format!("{name} hs"), &g.hs, &c.hs);
+            assert_close(&format!("{name} input"), &g.input, &c.input);
+            assert_close(&format!("{name} buckets"), &g.subwords, &c.subwords);
+            assert_close(&format!("{name} output"), &g.output, &c.output);
+            assert_same_loss(name, lg, lc);
+        },
+    );
+}
+
+#[test]
+fn hs_subword_skipgram_single_window_matches_reference() {
+    hs_subword_single_window(
+        ModelKind::SkipGram,
+        "hs_subword_skipgram_single_window",
+        &[0],
+    );
+}
+
+#[test]
+fn hs_subword_cbow_single_window_matches_reference() {
+    hs_subword_single_window(ModelKind::Cbow, "hs_subword_cbow_single_window", &[0, 3]);
+}
+
+/// A Zipf batch of English-like words (n-grams shared between words, hot buckets) through
+/// the subword kernels with hierarchical softmax, with and without negative sampling: every
+/// window adds into the nodes near the root, so the result must lie among the orderings of
+/// the sequential and the snapshot reference (25% slack, as the word kernel's) — no update
+/// lost — for every matrix, the loss within 1%.
+fn hs_subword_zipf(model: ModelKind, name: &str) {
+    let vocab = 5_000;
+    let mut rng = Rng::new(17);
+    let words: Vec<String> = (0..vocab)
+        .map(|k| {
+            let len = 3 + rng.below(6);
+            let mut w: String = (0..len)
+                .map(|_| (b'a' + rng.below(26) as u8) as char)
+                .collect();
+            w.push_str(&k.to_string());
+            w
+        })
+        .collect();
+    let sp = SubwordParams {
+        minn: 3,
+        maxn: 5,
+        bucket: 50_000,
+    };
+    let table = SubwordTable::new(&words, &sp);
+    for_each_hs_case(
+        name,
+        model,
+        &[0, 5],
+        (vocab, 32, 5),
+        |ctx, params, alias, tree, v, name| {
+            let mut init = random_model(vocab, params.dim, 8)
+                .with_hs()
+                .with_subwords(sp.bucket, 9);
+            init.subwords.iter_mut().for_each(|x| *x *= 10.0);
+            let mut rng = Rng::new(12);
+            init.hs
+                .iter_mut()
+                .for_each(|x| *x = (rng.next_f32() - 0.5) * 0.2);
+            let batch = zipf_batch(vocab, 1000, 3);
+            let fresh = || {
+                CpuReference::new(init.clone(), params, alias.clone())
+                    .with_subwords(table.clone())
+                    .with_hs(tree.clone())
+            };
+            let (mut seq, mut par) = (fresh(), fresh().with_snapshot_reads());
+            let mut gpu = gpu_subwords_hs(ctx, &init, params, (&alias, &tree, &table), v);
+            let (lg, lc, [g, s, p]) = zipf_step(&batch, &mut gpu, &mut seq, &mut par);
+            let mut mats = vec![
+                ("input", &init.input, &g.input, &s.input, &p.input),
+                (
+                    "buckets",
+                    &init.subwords,
+                    &g.subwords,
+                    &s.subwords,
+                    &p.subwords,
+                ),
+                ("hs", &init.hs, &g.hs, &s.hs, &p.hs),
+            ];
+            if params.negative > 0 {
+                mats.push(("output", &init.output, &g.output, &s.output, &p.output));
+            }
+            assert_within_orderings_by(name, &mats, lg, lc, 1.25);
+        },
+    );
+}
+
+#[test]
+fn hs_subword_skipgram_zipf_batch_matches_reference_within_hogwild_noise() {
+    hs_subword_zipf(ModelKind::SkipGram, "hs_subword_skipgram_zipf");
+}
+
+#[test]
+fn hs_subword_cbow_zipf_batch_matches_reference_within_hogwild_noise() {
+    hs_subword_zipf(ModelKind::Cbow, "hs_subword_cbow_zipf");
 }

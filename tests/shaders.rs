@@ -94,7 +94,8 @@ fn training_kernels_validate_for_all_shapes() {
 }
 
 /// The subword kernel for the same shapes, every update mode and both atomics (the native
-/// variant only with the capability).
+/// variant only with the capability), and the subword hierarchical-softmax kernel alone
+/// and after it, paths in blocks of 1 to 64 nodes.
 #[test]
 fn subword_kernels_validate_for_all_shapes() {
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
@@ -128,6 +129,19 @@ fn subword_kernels_validate_for_all_shapes() {
                     } else {
                         naga::valid::Capabilities::default()
                     };
+                    validate_with(&name, &src, caps);
+                    assert!(!src.contains("{{"), "{name}: unsubstituted placeholder");
+                    let nodes = [1, 5, 30, 64][(dim + window) % 4];
+                    let src = shaders::hs_subword_source(
+                        &p,
+                        12345,
+                        70_000,
+                        (updates, atomics, shaders::Reduce::Serial),
+                        [32, 64, 128, 256][(dim + negative) % 4],
+                        nodes,
+                        negative % 2 == 1,
+                    );
+                    let name = format!("hs {name} b{nodes}");
                     validate_with(&name, &src, caps);
                     assert!(!src.contains("{{"), "{name}: unsubstituted placeholder");
                 }
@@ -308,6 +322,24 @@ fn workgroup_memory_estimates_match_the_declarations() {
                     declared_workgroup_bytes(&src),
                     shaders::subword_workgroup_bytes(&p, workgroup),
                     "subword {model:?} d{dim} w{window} n{negative} {launch:?}"
+                );
+                let src = shaders::hs_subword_source(
+                    &p,
+                    1000,
+                    500,
+                    (
+                        shaders::Updates::Atomic,
+                        shaders::Atomics::Native,
+                        shaders::Reduce::Subgroup,
+                    ),
+                    workgroup,
+                    chunk,
+                    true,
+                );
+                assert_eq!(
+                    declared_workgroup_bytes(&src),
+                    shaders::hs_subword_workgroup_bytes(&p, workgroup, chunk),
+                    "hs subword {model:?} d{dim} w{window} {launch:?}"
                 );
                 for local_context in [true, false] {
                     let block = shaders::HsBlock {

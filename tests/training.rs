@@ -400,6 +400,59 @@ fn gpu_subwords_train_with_the_minibatch_engines() {
     }
 }
 
+/// Subwords with hierarchical softmax (`--subwords --hs`, fastText's `-loss hs`) on the real
+/// shaders against the Hogwild CPU trainer, alone and with negative sampling: the planted
+/// topics come out of the GPU's subword vectors, the tree's and the bucket rows are
+/// trained, the negative-sampling matrix moves only with --negative > 0, and the final loss
+/// is within 10% of the CPU's.
+#[test]
+fn gpu_subword_hierarchical_softmax_matches_cpu_quality() {
+    if common::gpu_or_skip("gpu_subword_hierarchical_softmax_matches_cpu_quality").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        for negative in [0, 5] {
+            let cpu_cfg = TrainConfig {
+                hs: true,
+                negative,
+                ..subword_config(dir.path(), model, BackendKind::Cpu)
+            };
+            let gpu_cfg = TrainConfig {
+                backend: common::test_backend(),
+                ..cpu_cfg.clone()
+            };
+            let p = cpu_cfg.subwords.unwrap();
+            let (c, corpus, cr) = train_model(&cpu_cfg, &Reporter::quiet()).unwrap();
+            let (g, _, gr) = train_model(&gpu_cfg, &Reporter::quiet()).unwrap();
+            let kernel = gr.kernel.clone().unwrap_or_default();
+            assert!(
+                kernel.starts_with("subword") && kernel.contains("hierarchical softmax"),
+                "{kernel}"
+            );
+            let words = corpus.vocab.words();
+            let pc = common::topic_purity(words, c.dim, &subword_vectors(&c, words, &p));
+            let pg = common::topic_purity(words, g.dim, &subword_vectors(&g, words, &p));
+            let (lc, lg) = (cr.final_loss.unwrap(), gr.final_loss.unwrap());
+            eprintln!(
+                "{model:?} subwords hs, negative {negative}: purity cpu {pc:.3} gpu {pg:.3}; loss cpu {lc:.4} gpu {lg:.4}; kernel {kernel}"
+            );
+            assert!(pg > 0.9, "{model:?} negative {negative}: GPU purity {pg}");
+            assert!(
+                (lg - lc).abs() < 0.1 * lc,
+                "{model:?} negative {negative}: loss gpu {lg} vs cpu {lc}"
+            );
+            assert_eq!(g.hs.len(), (words.len() - 1) * g.dim);
+            assert!(g.hs.iter().any(|&x| x != 0.0));
+            let init =
+                Model::new(words.len(), g.dim, cpu_cfg.seed).with_subwords(p.bucket, cpu_cfg.seed);
+            assert_ne!(g.subwords, init.subwords, "{model:?}: buckets trained");
+            assert_eq!(g.output.iter().all(|&x| x == 0.0), negative == 0);
+            assert_eq!(gr.words, cr.words);
+        }
+    }
+}
+
 /// The subword kernel on the real shaders (lavapipe in CI) against the Hogwild CPU trainer
 /// on the same corpus and flags: both recover the planted topics from the subword vectors,
 /// the GPU trains the bucket rows (returned in the model), and its final loss is within 10%

@@ -641,9 +641,9 @@ impl CpuReference {
         }
     }
 
-    /// The hierarchical-softmax kernel's math (`shaders/hs.wgsl`) along `tree`'s paths
-    /// into `model.hs`, each step after the negative-sampling windows (none with
-    /// `--negative 0`).
+    /// The hierarchical-softmax kernel's math (`shaders/hs.wgsl`; with
+    /// [`CpuReference::with_subwords`] `shaders/hs_subword.wgsl`) along `tree`'s paths into
+    /// `model.hs`, each step after the negative-sampling windows (none with `--negative 0`).
     pub fn with_hs(mut self, tree: HuffmanTree) -> CpuReference {
         self.tree = Some(tree);
         self
@@ -930,13 +930,115 @@ impl CpuReference {
     }
 }
 
+impl CpuReference {
+    /// One step of the subword hierarchical-softmax kernel (`shaders/hs_subword.wgsl`): per
+    /// window (in order, or all reading the step's starting rows), h = the mean of the bag
+    /// trained along each context word's path one after another (skip-gram; CBOW: the centre
+    /// word's path). Each target's logits read the node rows as the window's earlier targets
+    /// left them, its gradient e is taken from them before its own update, and h moves by e
+    /// before the next target; every bag row receives the window's summed e at its end. A
+    /// logit at or beyond ±`MAX_EXP` gives no update (its loss counted).
+    fn hs_subword_step(
+        &mut self,
+        tree: &HuffmanTree,
+        table: &SubwordTable,
+        batch: &Batch,
+        rate: Rate,
+        key: u32,
+    ) {
+        let dim = self.params.dim;
+        let vocab = self.model.vocab_size();
+        let toks = &batch.tokens;
+        let frozen = self.snapshot.then(|| self.model.clone());
+        for pos in 0..toks.len() {
+            if toks[pos] == SENTENCE_END {
+                continue;
+            }
+            let (lo, hi) = window_span(toks, pos, key, self.params.window);
+            let ctx: Vec<u32> = (lo..=hi).filter(|&c| c != pos).map(|c| toks[c]).collect();
+            if ctx.is_empty() {
+                continue;
+            }
+            let alpha = rate.at(pos, toks.len());
+            let (bag, targets): (Vec<u32>, Vec<u32>) = match self.params.model {
+                ModelKind::SkipGram => (table.rows(toks[pos]).to_vec(), ctx.clone()),
+                ModelKind::Cbow => (
+                    ctx.iter().flat_map(|&c| table.rows(c)).copied().collect(),
+                    vec![toks[pos]],
+                ),
+            };
+            let src = frozen.as_ref().unwrap_or(&self.model);
+            let mut h = vec![0.0f32; dim];
+            for &r in &bag {
+                let r = r as usize;
+                let row = if r < vocab {
+                    &src.input[r * dim..(r + 1) * dim]
+                } else {
+                    &src.subwords[(r - vocab) * dim..(r - vocab + 1) * dim]
+                };
+                h.iter_mut().zip(row).for_each(|(a, x)| *a += x);
+            }
+            let inv = 1.0 / bag.len() as f32;
+            h.iter_mut().for_each(|x| *x *= inv);
+            // The node rows this window has read, as it has left them, and its changes.
+            let mut nodes: std::collections::HashMap<u32, (Vec<f32>, Vec<f32>)> =
+                std::collections::HashMap::new();
+            let mut dh = vec![0.0f32; dim];
+            for &t in &targets {
+                let (points, codes) = tree.path(t);
+                let mut e = vec![0.0f32; dim];
+                for (&n, &code) in points.iter().zip(codes) {
+                    let (node, delta) = nodes.entry(n).or_insert_with(|| {
+                        let at = n as usize * dim;
+                        (src.hs[at..at + dim].to_vec(), vec![0.0; dim])
+                    });
+                    let f = seq_dot(&h, node);
+                    let (g, l) = sigmoid_bce(f, 1.0 - code as f32, alpha);
+                    self.loss.add(l as f64);
+                    if f <= -crate::loss::MAX_EXP || f >= crate::loss::MAX_EXP {
+                        continue;
+                    }
+                    for d in 0..dim {
+                        e[d] += g * node[d];
+                        node[d] += g * h[d];
+                        delta[d] += g * h[d];
+                    }
+                }
+                for d in 0..dim {
+                    h[d] += e[d];
+                    dh[d] += e[d];
+                }
+            }
+            for (n, (_, delta)) in nodes {
+                let r = &mut self.model.hs[n as usize * dim..(n as usize + 1) * dim];
+                r.iter_mut().zip(&delta).for_each(|(v, d)| *v += d);
+            }
+            for &r in &bag {
+                let r = r as usize;
+                let row = if r < vocab {
+                    &mut self.model.input[r * dim..(r + 1) * dim]
+                } else {
+                    &mut self.model.subwords[(r - vocab) * dim..(r - vocab + 1) * dim]
+                };
+                row.iter_mut().zip(&dh).for_each(|(x, d)| *x += d);
+            }
+        }
+    }
+}
+
 /// The reference runs in tests only, never in a distributed run.
 impl SyncRows for CpuReference {}
 
 impl Backend for CpuReference {
     fn step(&mut self, batch: &Batch, rate: Rate, key: u32) -> Result<()> {
         if let Some(table) = self.subwords.take() {
-            self.subword_step(&table, batch, rate, key);
+            if self.params.negative > 0 {
+                self.subword_step(&table, batch, rate, key);
+            }
+            if let Some(tree) = self.tree.take() {
+                self.hs_subword_step(&tree, &table, batch, rate, key);
+                self.tree = Some(tree);
+            }
             self.subwords = Some(table);
             return Ok(());
         }

@@ -304,7 +304,14 @@ pub fn train_corpus(
             let mut gpu = match cfg.active_subwords() {
                 Some(p) => {
                     let table = crate::subword::SubwordTable::new(corpus.vocab.words(), &p);
-                    gpu::GpuBackend::with_subwords(ctx, &model, params, &alias, cfg, &table)?
+                    if cfg.hs {
+                        let tree = crate::huffman::HuffmanTree::new(corpus.vocab.counts());
+                        gpu::GpuBackend::with_subwords_hs(
+                            ctx, &model, params, &alias, cfg, &table, &tree,
+                        )?
+                    } else {
+                        gpu::GpuBackend::with_subwords(ctx, &model, params, &alias, cfg, &table)?
+                    }
                 }
                 None if cfg.hs => {
                     let tree = crate::huffman::HuffmanTree::new(corpus.vocab.counts());

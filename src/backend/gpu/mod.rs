@@ -469,6 +469,21 @@ impl GpuBackend {
         Self::build(ctx, model, params, alias, cfg, Some(table), None)
     }
 
+    /// A subword model with hierarchical softmax (`--subwords --hs`): the subword kernel as
+    /// [`GpuBackend::with_subwords`] (none with `--negative 0`), then the subword
+    /// hierarchical-softmax kernel along `tree`'s paths into `model.hs`.
+    pub fn with_subwords_hs(
+        ctx: GpuContext,
+        model: &Model,
+        params: KernelParams,
+        alias: &AliasTable,
+        cfg: &TrainConfig,
+        table: &SubwordTable,
+        tree: &HuffmanTree,
+    ) -> Result<GpuBackend> {
+        Self::build(ctx, model, params, alias, cfg, Some(table), Some(tree))
+    }
+
     fn build(
         ctx: GpuContext,
         model: &Model,
@@ -478,12 +493,6 @@ impl GpuBackend {
         table: Option<&SubwordTable>,
         tree: Option<&HuffmanTree>,
     ) -> Result<GpuBackend> {
-        if table.is_some() && tree.is_some() {
-            return Err(Error::usage(
-                "--hs",
-                "the GPU's subword kernel does negative sampling only; train --subwords --hs with --backend cpu",
-            ));
-        }
         let limits = &ctx.limits;
         let wg_limit = limits.max_compute_workgroup_storage_size as u64;
         let (reduce, reduce_why) = choose(cfg.gpu_reduce, &ctx)?;
@@ -512,6 +521,9 @@ impl GpuBackend {
             kernel
         };
         let kernel_why = match cfg.gpu_kernel {
+            _ if table.is_some() && params.negative == 0 => {
+                "--subwords --hs --negative 0: the subword hierarchical-softmax kernel (a workgroup per window)".to_string()
+            }
             _ if table.is_some() => {
                 "--subwords: the subword kernel (a workgroup per window)".to_string()
             }
@@ -554,8 +566,10 @@ impl GpuBackend {
                 ctx.info.name,
             )));
         }
-        // Tokens, alias table, loss, the matrices' bindings, the add counter, subword rows.
-        let storage_needed = 4 + 2 * PARTS as u32 + u32::from(table.is_some() || tree.is_some());
+        // Tokens, alias table, loss, the matrices' bindings, the add counter, subword rows,
+        // Huffman paths.
+        let storage_needed =
+            4 + 2 * PARTS as u32 + u32::from(table.is_some()) + u32::from(tree.is_some());
         if limits.max_storage_buffers_per_shader_stage < storage_needed {
             return Err(Error::Gpu(format!(
                 "{} allows {} storage buffers per shader stage; the kernels need {storage_needed}. Use --backend cpu",
@@ -698,13 +712,13 @@ impl GpuBackend {
         // zero-initialisation.
         let train = pipeline_with(device, "train", &train_src, "train", &train_layout, false);
         // A step's bindings: its upload, the alias table, the loss, the add counter, the
-        // input matrix and `outputs` (the output matrix, or the tree's) at 3 ..; `extra`
-        // at 11.
+        // input matrix and `outputs` (the output matrix, or the tree's) at 3 ..; `extra` at
+        // 11 and 13 (the add counter is 12).
         let group = |layout: &wgpu::BindGroupLayout,
                      label: &str,
                      t: &wgpu::Buffer,
                      outputs: &[wgpu::Buffer],
-                     extra: Option<&wgpu::Buffer>| {
+                     extra: &[&wgpu::Buffer]| {
             let mut e = vec![
                 wgpu::BindGroupEntry {
                     binding: 0,
@@ -723,10 +737,19 @@ impl GpuBackend {
                     resource: add_count.as_entire_binding(),
                 },
             ];
-            for (k, b) in input.iter().chain(outputs).chain(extra).enumerate() {
+            for (k, b) in input.iter().chain(outputs).enumerate() {
                 e.push(wgpu::BindGroupEntry {
                     binding: 3 + k as u32,
                     resource: b.as_entire_binding(),
+                });
+            }
+            for (b, x) in [3 + 2 * PARTS as u32, ADD_COUNT_BINDING + 1]
+                .into_iter()
+                .zip(extra)
+            {
+                e.push(wgpu::BindGroupEntry {
+                    binding: b,
+                    resource: x.as_entire_binding(),
                 });
             }
             device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -737,7 +760,10 @@ impl GpuBackend {
         };
         let train_groups = tokens
             .iter()
-            .map(|t| group(&train_layout, "train", t, &output, sub_rows.as_ref()))
+            .map(|t| {
+                let extra: Vec<&wgpu::Buffer> = sub_rows.iter().collect();
+                group(&train_layout, "train", t, &output, &extra)
+            })
             .collect();
         let hs = match tree {
             Some(tree) => {
@@ -749,26 +775,41 @@ impl GpuBackend {
                         tree.inner_nodes()
                     )));
                 }
-                let block = shaders::hs_block(
-                    &params,
-                    launch.workgroup,
-                    cfg.gpu_chunk,
-                    tree.max_depth(),
-                    wg_limit,
-                )
+                let block = match table {
+                    Some(_) => shaders::hs_subword_block(
+                        &params,
+                        launch.workgroup,
+                        cfg.gpu_chunk,
+                        tree.max_depth(),
+                        wg_limit,
+                    )
+                    .map(shaders::HsBlock::local),
+                    None => shaders::hs_block(
+                        &params,
+                        launch.workgroup,
+                        cfg.gpu_chunk,
+                        tree.max_depth(),
+                        wg_limit,
+                    ),
+                }
                 .ok_or_else(|| {
-                    Error::Gpu(format!(
-                        "the hierarchical-softmax kernel with --dim {} --window {} needs {} bytes of workgroup memory; {} allows {wg_limit}. Use a smaller --dim/--window, or --backend cpu",
-                        params.dim,
-                        params.window,
-                        shaders::hs_workgroup_bytes(
+                    let need = match table {
+                        Some(_) => {
+                            shaders::hs_subword_workgroup_bytes(&params, launch.workgroup, 1)
+                        }
+                        None => shaders::hs_workgroup_bytes(
                             &params,
                             launch.workgroup,
                             shaders::HsBlock {
                                 nodes: 1,
-                                local_context: false
-                            }
+                                local_context: false,
+                            },
                         ),
+                    };
+                    Error::Gpu(format!(
+                        "the hierarchical-softmax kernel with --dim {} --window {} needs {need} bytes of workgroup memory; {} allows {wg_limit}. Use a smaller --dim/--window, or --backend cpu",
+                        params.dim,
+                        params.window,
                         ctx.info.name,
                     ))
                 })?;
@@ -782,8 +823,16 @@ impl GpuBackend {
                 });
                 ctx.queue
                     .write_buffer(&tree_buf, 0, bytemuck::cast_slice(&paths));
+                // The paths at 11, or at 13 beside the subword rows (already at 11).
                 let mut hs_entries = entries.clone();
-                hs_entries.push(storage_entry(3 + 2 * PARTS as u32, true));
+                hs_entries.push(storage_entry(
+                    if table.is_some() {
+                        ADD_COUNT_BINDING + 1
+                    } else {
+                        3 + 2 * PARTS as u32
+                    },
+                    true,
+                ));
                 let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                     label: Some("hs"),
                     entries: &hs_entries,
@@ -795,19 +844,32 @@ impl GpuBackend {
                     shaders::Updates::Hybrid => shaders::Updates::Atomic,
                     u => u,
                 };
-                let src = shaders::hs_source(
-                    &params,
-                    split.rows_per_part as u32,
-                    (updates, atomics, reduce),
-                    launch.workgroup,
-                    block,
-                    params.negative > 0,
-                );
-                // Every lane writes the workgroup memory it reads (hs.wgsl).
+                let modes = (updates, atomics, reduce);
+                let src = match table {
+                    Some(_) => shaders::hs_subword_source(
+                        &params,
+                        split.rows_per_part as u32,
+                        vocab,
+                        modes,
+                        launch.workgroup,
+                        block.nodes,
+                        params.negative > 0,
+                    ),
+                    None => shaders::hs_source(
+                        &params,
+                        split.rows_per_part as u32,
+                        modes,
+                        launch.workgroup,
+                        block,
+                        params.negative > 0,
+                    ),
+                };
+                // Every lane writes the workgroup memory it reads (hs.wgsl, hs_subword.wgsl).
                 let pipeline = pipeline_with(device, "hs", &src, "train", &layout, false);
+                let extra: Vec<&wgpu::Buffer> = sub_rows.iter().chain([&tree_buf]).collect();
                 let groups = tokens
                     .iter()
-                    .map(|t| group(&layout, "hs", t, &matrix, Some(&tree_buf)))
+                    .map(|t| group(&layout, "hs", t, &matrix, &extra))
                     .collect();
                 Some(HsPass {
                     pipeline,
@@ -878,6 +940,9 @@ impl GpuBackend {
     /// how atomic adds are made.
     pub fn kernel_name(&self) -> String {
         let mut k = match self.kernel {
+            _ if self.subwords && self.params.negative == 0 => {
+                "subword hierarchical softmax".to_string()
+            }
             _ if self.subwords => "subword".to_string(),
             _ if self.params.negative == 0 => "hierarchical softmax".to_string(),
             shaders::Kernel::Window => "window".to_string(),

@@ -11,6 +11,8 @@ pub const MATRICES: &str = include_str!("../../../shaders/matrices.wgsl");
 pub const LOGITS: &str = include_str!("../../../shaders/logits.wgsl");
 pub const CONTEXT: &str = include_str!("../../../shaders/context.wgsl");
 pub const SUBWORD: &str = include_str!("../../../shaders/subword.wgsl");
+pub const BAG: &str = include_str!("../../../shaders/bag.wgsl");
+pub const HS_SUBWORD: &str = include_str!("../../../shaders/hs_subword.wgsl");
 pub const HS: &str = include_str!("../../../shaders/hs.wgsl");
 pub const TRAIN: &str = include_str!("../../../shaders/train.wgsl");
 pub const CHUNK: &str = include_str!("../../../shaders/chunk.wgsl");
@@ -137,6 +139,25 @@ pub fn variants(
                             entry: "train",
                             needs,
                         });
+                        for add_loss in [false, true] {
+                            out.push(Variant {
+                                name: format!(
+                                    "train hs subword {:?} {:?} {:?} {:?} add_loss {add_loss}",
+                                    params.model, updates, atomics, reduce
+                                ),
+                                source: hs_subword_source(
+                                    params,
+                                    rows_per_part,
+                                    vocab,
+                                    (updates, atomics, reduce),
+                                    WORKGROUP,
+                                    HS_TEST_BLOCK,
+                                    add_loss,
+                                ),
+                                entry: "train",
+                                needs,
+                            });
+                        }
                         // Both values of each switch, paired to keep the list short.
                         for (add_loss, local_context) in [(false, true), (true, false)] {
                             out.push(Variant {
@@ -287,7 +308,7 @@ pub fn subword_source(
     reduce: Reduce,
     workgroup: u32,
 ) -> String {
-    let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{SUBWORD}");
+    let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{BAG}\n{SUBWORD}");
     sgd_source(
         &src,
         params,
@@ -355,6 +376,40 @@ pub fn hs_source(
     )
 }
 
+/// The hierarchical-softmax kernel with subword units (`--hs --subwords` on the GPU):
+/// `vocab` words' bags as [`subword_source`], paths walked in blocks of `nodes` (at most
+/// `workgroup`); `add_loss` when it runs after the subword kernel of the same step.
+pub fn hs_subword_source(
+    params: &KernelParams,
+    rows_per_part: u32,
+    vocab: usize,
+    (updates, atomics, reduce): (Updates, Atomics, Reduce),
+    workgroup: u32,
+    nodes: u32,
+    add_loss: bool,
+) -> String {
+    let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{BAG}\n{HS_SUBWORD}")
+        .replace("{{ADD_LOSS}}", if add_loss { "true" } else { "false" });
+    sgd_source(
+        &src,
+        params,
+        rows_per_part,
+        (updates, atomics, reduce),
+        workgroup,
+    )
+    .replace("{{VOCAB}}", &vocab.to_string())
+    .replace("{{NB}}", &nodes.clamp(1, workgroup).to_string())
+}
+
+/// Bytes of workgroup memory the subword hierarchical-softmax kernel declares with blocks
+/// of `nodes` path nodes.
+pub fn hs_subword_workgroup_bytes(p: &KernelParams, workgroup: u32, nodes: u32) -> u64 {
+    let maxc = 2 * p.window as u64;
+    let nb = nodes.clamp(1, workgroup) as u64;
+    // ids_c, n_ctx, path; ids_o, labels, grad; hvec, dh, e.
+    4 * (maxc + 1 + 2 + 3 * nb + 3 * p.dim as u64) + 12 * workgroup as u64
+}
+
 /// Whether the tree kernel keeps its context rows in workgroup memory (CBOW keeps its one
 /// mean row whatever `block` says).
 fn hs_local_context(p: &KernelParams, block: HsBlock) -> bool {
@@ -405,6 +460,22 @@ pub fn hs_block(
         }
         (hs_workgroup_bytes(p, workgroup, block) <= wg_limit).then_some(block)
     })
+}
+
+/// The subword hierarchical-softmax kernel's path nodes per block: as [`hs_block`] (the
+/// longest path, at most `limit` and the workgroup's lanes, halved to fit `wg_limit`).
+pub fn hs_subword_block(
+    p: &KernelParams,
+    workgroup: u32,
+    limit: u32,
+    depth: usize,
+    wg_limit: u64,
+) -> Option<u32> {
+    let mut nb = (depth.max(1) as u32).min(limit.max(1)).min(workgroup);
+    while nb > 1 && hs_subword_workgroup_bytes(p, workgroup, nb) > wg_limit {
+        nb /= 2;
+    }
+    (hs_subword_workgroup_bytes(p, workgroup, nb) <= wg_limit).then_some(nb)
 }
 
 /// The substitutions every SGD kernel shares: constants, the matrix accessors for the
