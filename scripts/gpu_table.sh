@@ -33,10 +33,10 @@ case "$ONLY" in
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
           cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 swsg100 swcb100 swsg300 swadam100
-          hssg100 hscb100" ;;
+          hssg100 hscb100 swhssg100" ;;
   pending-peers)
     ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1
-          adam100cpu hssg100cpu hscb100cpu torch torch8k torch4k torch3ep" ;;
+          adam100cpu hssg100cpu hscb100cpu swhssg100cpu torch torch8k torch4k torch3ep" ;;
 esac
 ONLY=$(echo $ONLY)
 BIN=$DIR/w2v-gpu
@@ -219,6 +219,9 @@ row hssg100 skipgram 100 "GPU, --hs --negative 0" -- $V --hs --negative 0
 row hssg100cpu skipgram 100 "CPU, --hs --negative 0, $NCPU threads" -- $C --hs --negative 0
 row hscb100 cbow 100 "GPU, --hs --negative 0" -- $V --hs --negative 0
 row hscb100cpu cbow 100 "CPU, --hs --negative 0, $NCPU threads" -- $C --hs --negative 0
+# fastText's -loss hs with subwords: the subword tree kernel (contexts' paths in turn).
+row swhssg100 skipgram 100 "GPU, --subwords --hs --negative 0" -- $V $S --hs --negative 0
+row swhssg100cpu skipgram 100 "CPU, --subwords --hs --negative 0, $NCPU threads" -- $C $S --hs --negative 0
 # Subwords on the minibatch engine (bucket rows with Adam's state in the input records).
 row swadam100 skipgram 100 "GPU, --subwords, lazy Adam lr 0.03" -- $V $S --optimizer adam --alpha 0.03
 row adam100 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512" -- $V --optimizer adam --alpha 0.01

@@ -9,7 +9,8 @@
 #
 # MODEL skipgram|cbow (default skipgram), EPOCHS (default 3), SEEDS (default "1 2 3"),
 # ENGINES a subset of "cpu cpu256 ref gpu" (default all; gpu is --backend vulkan, slow on
-# lavapipe: about 10k words/s for skip-gram).
+# lavapipe: about 10k words/s for skip-gram). EXTRA (environment) adds flags to every run,
+# e.g. EXTRA="--subwords --bucket 200000" for subword units.
 set -euo pipefail
 CORPUS=$1
 EVAL=$2
@@ -29,7 +30,7 @@ echo "|---|---:|---:|---:|---:|"
 for engine in $ENGINES; do
   for seed in $SEEDS; do
     out=$WORK/$engine.$MODEL.$seed.bin
-    common=(--input "$CORPUS" --output "$out" --hs --negative 0 --model "$MODEL" --epochs "$EPOCHS" --seed "$seed")
+    common=(--input "$CORPUS" --output "$out" --hs --negative 0 --model "$MODEL" --epochs "$EPOCHS" --seed "$seed" ${EXTRA:-})
     case $engine in
       cpu) wps=$($B train "${common[@]}" --backend cpu --threads 2 --json --quiet | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["words_per_second"]))') ;;
       cpu256) wps=$($B train "${common[@]}" --backend cpu --threads 2 --streams 256 --json --quiet | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["words_per_second"]))') ;;

@@ -153,6 +153,13 @@ pub enum ProjectionArg {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsneMethodArg {
+    Auto,
+    Exact,
+    BarnesHut,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchBackendArg {
     All,
     Cpu,
@@ -672,10 +679,15 @@ pub struct MapArgs {
     /// and, ...), e.g. `--top 200 --skip 100`.
     #[arg(long, default_value_t = 0)]
     pub skip: usize,
-    /// Projection: `pca` (the first two principal components) or `tsne` (exact t-SNE:
-    /// neighbourhoods kept, distances between groups not; seconds for a few thousand words).
+    /// Projection: `pca` (the first two principal components) or `tsne` (t-SNE:
+    /// neighbourhoods kept, distances between groups not).
     #[arg(long, value_enum, default_value = "pca")]
     pub method: ProjectionArg,
+    /// t-SNE's algorithm (scikit-learn's `method`): `exact` (every pair of words, up to
+    /// 5,000), `barnes-hut` (nearest neighbours and a quadtree, θ = 0.5, up to 20,000), or
+    /// `auto`: exact up to 1,000 words, Barnes-Hut above.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub tsne_method: TsneMethodArg,
     /// t-SNE's perplexity, the number of neighbours each word's affinities effectively
     /// spread over (scikit-learn's default 30; at most a third of the words).
     #[arg(long, default_value_t = 30.0)]
@@ -1706,8 +1718,12 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The most words `map --method tsne` plots (exact t-SNE: 1,000 iterations over every pair).
-const MAX_TSNE_WORDS: usize = 5000;
+/// The most words `map --method tsne` plots exactly (1,000 iterations over every pair).
+const MAX_EXACT_TSNE_WORDS: usize = 5000;
+/// The most words Barnes-Hut t-SNE plots (its neighbour search compares every pair once).
+const MAX_TSNE_WORDS: usize = 20_000;
+/// `--tsne-method auto` is exact up to this many words.
+const AUTO_EXACT_TSNE_WORDS: usize = 1000;
 
 fn map_command(a: &MapArgs) -> anyhow::Result<()> {
     if a.output.is_none() && a.projector.is_none() {
@@ -1749,11 +1765,25 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    if a.method == ProjectionArg::Tsne && rows.len() > MAX_TSNE_WORDS {
+    let tsne = match a.tsne_method {
+        TsneMethodArg::Exact => crate::map::TsneMethod::Exact,
+        TsneMethodArg::BarnesHut => crate::map::TsneMethod::BarnesHut,
+        TsneMethodArg::Auto if rows.len() <= AUTO_EXACT_TSNE_WORDS => crate::map::TsneMethod::Exact,
+        TsneMethodArg::Auto => crate::map::TsneMethod::BarnesHut,
+    };
+    let most = match tsne {
+        crate::map::TsneMethod::Exact => MAX_EXACT_TSNE_WORDS,
+        crate::map::TsneMethod::BarnesHut => MAX_TSNE_WORDS,
+    };
+    if a.method == ProjectionArg::Tsne && rows.len() > most {
+        let what = match tsne {
+            crate::map::TsneMethod::Exact => format!("exact t-SNE (every pair of words, each of 1,000 iterations) plots at most {MAX_EXACT_TSNE_WORDS}; use --tsne-method barnes-hut (up to {MAX_TSNE_WORDS})"),
+            crate::map::TsneMethod::BarnesHut => format!("Barnes-Hut t-SNE (its neighbour search compares every pair of words) plots at most {MAX_TSNE_WORDS}"),
+        };
         return Err(Error::usage(
             "--method",
             format!(
-                "t-SNE here is exact (every pair of words, each of 1,000 iterations): {} words would take too long; plot at most {MAX_TSNE_WORDS}, or use --method pca or --projector DIR (projector.tensorflow.org runs t-SNE itself)",
+                "{} words would take too long: {what}, or use --method pca or --projector DIR (projector.tensorflow.org runs t-SNE itself)",
                 rows.len()
             ),
         )
@@ -1770,12 +1800,16 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
                 )
             }
             ProjectionArg::Tsne => {
-                let (pts, kl) = crate::map::tsne_2d(&emb, &rows, a.perplexity);
+                let (pts, kl) = crate::map::tsne_2d(&emb, &rows, a.perplexity, tsne);
                 let p = a.perplexity.min((rows.len() - 1) as f64 / 3.0);
+                let how = match tsne {
+                    crate::map::TsneMethod::Exact => "exact",
+                    crate::map::TsneMethod::BarnesHut => "Barnes-Hut",
+                };
                 (
                     pts,
                     ["t-SNE 1".to_string(), "t-SNE 2".to_string()],
-                    format!("t-SNE (perplexity {p:.0}, KL {kl:.3})"),
+                    format!("t-SNE ({how}, perplexity {p:.0}, KL {kl:.3})"),
                 )
             }
         };

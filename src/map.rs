@@ -150,40 +150,48 @@ const TSNE_ITERATIONS: usize = 1000;
 const EXAGGERATED: usize = 250;
 const EXAGGERATION: f64 = 12.0;
 
-/// t-SNE (van der Maaten & Hinton 2008) of unit-normalised rows, exact (every pair, so
-/// O(n²) per iteration, spread over rayon's threads): Gaussian affinities whose widths match
+/// Barnes-Hut's accuracy: a quadtree cell of width w at distance d from a point stands for
+/// all its points when w / d < THETA (scikit-learn's `angle`, bhtsne's `theta`).
+pub const THETA: f64 = 0.5;
+
+/// How [`tsne_2d`] computes the affinities and the gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsneMethod {
+    /// Every pair: the input affinities over all words, the repulsion between every two
+    /// points (O(n²) per iteration).
+    Exact,
+    /// van der Maaten 2014: input affinities over each word's ⌊3·perplexity⌋ + 1 nearest
+    /// neighbours only, the repulsion approximated with a quadtree at [`THETA`]
+    /// (O(n log n) per iteration).
+    BarnesHut,
+}
+
+/// t-SNE (van der Maaten & Hinton 2008) of unit-normalised rows, exact or Barnes-Hut
+/// (`method`), spread over rayon's threads: Gaussian affinities whose widths match
 /// `perplexity` (at most (n − 1) / 3), symmetrised; a Student-t kernel in 2-D; gradient
 /// descent with momentum (0.5, then 0.8) and per-coordinate gains, the affinities
 /// multiplied by 12 for the first 250 of 1,000 iterations, the rate max(n / 48, 50)
 /// (scikit-learn's `learning_rate="auto"`). It starts from the PCA projection scaled to a
-/// standard deviation of 1e-4 (scikit-learn's `init="pca"`), so the map is deterministic.
-/// Returns the 2-D points and the final Kullback-Leibler divergence KL(P‖Q).
-pub fn tsne_2d(emb: &Embeddings, rows: &[usize], perplexity: f64) -> (Vec<[f64; 2]>, f64) {
-    use rayon::prelude::*;
+/// standard deviation of 1e-4 (scikit-learn's `init="pca"`), and sums in a fixed order, so
+/// the map is deterministic whatever the thread count. Returns the 2-D points and the final
+/// Kullback-Leibler divergence KL(P‖Q) (Barnes-Hut: over the neighbour pairs, with Q's
+/// normaliser from the quadtree, as scikit-learn reports it).
+pub fn tsne_2d(
+    emb: &Embeddings,
+    rows: &[usize],
+    perplexity: f64,
+    method: TsneMethod,
+) -> (Vec<[f64; 2]>, f64) {
     let n = rows.len();
     if n < 2 {
         return (vec![[0.0, 0.0]; n], 0.0);
     }
     let x = unit_rows(emb, rows);
     let perplexity = perplexity.min((n - 1) as f64 / 3.0).max(1.0);
-    // Conditional affinities p(j|i), each row's width found by bisection on its precision.
-    let cond: Vec<Vec<f64>> = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let d: Vec<f64> = (0..n)
-                .map(|j| x[i].iter().zip(&x[j]).map(|(a, b)| (a - b) * (a - b)).sum())
-                .collect();
-            affinities_at_perplexity(&d, i, perplexity)
-        })
-        .collect();
-    let mut p = vec![0.0f64; n * n];
-    for i in 0..n {
-        for j in 0..n {
-            if i != j {
-                p[i * n + j] = ((cond[i][j] + cond[j][i]) / (2.0 * n as f64)).max(1e-12);
-            }
-        }
-    }
+    let p = match method {
+        TsneMethod::Exact => Affinities::Dense(dense_affinities(&x, perplexity)),
+        TsneMethod::BarnesHut => Affinities::Sparse(sparse_affinities(&x, perplexity)),
+    };
     // PCA start, scaled to standard deviation 1e-4.
     let (start, _) = pca_2d_explained(emb, rows);
     let sd = (start.iter().map(|q| q[0] * q[0]).sum::<f64>() / n as f64)
@@ -199,7 +207,7 @@ pub fn tsne_2d(emb: &Embeddings, rows: &[usize], perplexity: f64) -> (Vec<[f64; 
     for it in 0..TSNE_ITERATIONS {
         let exaggeration = if it < EXAGGERATED { EXAGGERATION } else { 1.0 };
         let momentum = if it < EXAGGERATED { 0.5 } else { 0.8 };
-        let (grad, _) = tsne_gradient(&p, &y, exaggeration);
+        let (grad, _) = p.gradient(&y, exaggeration);
         for i in 0..n {
             for k in 0..2 {
                 let g = grad[i][k];
@@ -213,8 +221,270 @@ pub fn tsne_2d(emb: &Embeddings, rows: &[usize], perplexity: f64) -> (Vec<[f64; 
             }
         }
     }
-    let (_, kl) = tsne_gradient(&p, &y, 1.0);
+    let (_, kl) = p.gradient(&y, 1.0);
     (y, kl)
+}
+
+/// Joint input affinities: dense (n × n, zero diagonal) or sparse (each row's nonzero
+/// entries as (column, value), columns ascending).
+enum Affinities {
+    Dense(Vec<f64>),
+    Sparse(Vec<Vec<(usize, f64)>>),
+}
+
+impl Affinities {
+    /// The t-SNE gradient at `y` with the affinities multiplied by `exaggeration`, and
+    /// KL(P‖Q) at `y`.
+    fn gradient(&self, y: &[[f64; 2]], exaggeration: f64) -> (Vec<[f64; 2]>, f64) {
+        match self {
+            Affinities::Dense(p) => tsne_gradient(p, y, exaggeration),
+            Affinities::Sparse(p) => barnes_hut_gradient(p, y, exaggeration),
+        }
+    }
+}
+
+/// Squared Euclidean distances from row `i` to every row.
+fn unit_distances(x: &[Vec<f64>], i: usize) -> Vec<f64> {
+    x.iter()
+        .map(|xj| x[i].iter().zip(xj).map(|(a, b)| (a - b) * (a - b)).sum())
+        .collect()
+}
+
+/// The exact method's joint affinities: p(j|i) over all words, P = (p(j|i) + p(i|j)) / 2n,
+/// at least 1e-12 off the diagonal.
+fn dense_affinities(x: &[Vec<f64>], perplexity: f64) -> Vec<f64> {
+    use rayon::prelude::*;
+    let n = x.len();
+    // Conditional affinities p(j|i), each row's width found by bisection on its precision.
+    let cond: Vec<Vec<f64>> = (0..n)
+        .into_par_iter()
+        .map(|i| affinities_at_perplexity(&unit_distances(x, i), Some(i), perplexity))
+        .collect();
+    let mut p = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            if i != j {
+                p[i * n + j] = ((cond[i][j] + cond[j][i]) / (2.0 * n as f64)).max(1e-12);
+            }
+        }
+    }
+    p
+}
+
+/// Barnes-Hut's joint affinities: p(j|i) over row i's ⌊3·perplexity⌋ + 1 nearest
+/// neighbours (ties broken by index), P = (p(j|i) + p(i|j)) / 2n on the union of the
+/// neighbour pairs (scikit-learn's and bhtsne's).
+fn sparse_affinities(x: &[Vec<f64>], perplexity: f64) -> Vec<Vec<(usize, f64)>> {
+    use rayon::prelude::*;
+    let n = x.len();
+    let k = ((3.0 * perplexity) as usize + 1).min(n - 1);
+    let cond: Vec<Vec<(usize, f64)>> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let d = unit_distances(x, i);
+            let mut order: Vec<usize> = (0..n).filter(|&j| j != i).collect();
+            let by = |a: &usize, b: &usize| d[*a].total_cmp(&d[*b]).then(a.cmp(b));
+            if k < order.len() {
+                order.select_nth_unstable_by(k - 1, by);
+                order.truncate(k);
+            }
+            order.sort_unstable();
+            let dk: Vec<f64> = order.iter().map(|&j| d[j]).collect();
+            let pk = affinities_at_perplexity(&dk, None, perplexity);
+            order.into_iter().zip(pk).collect()
+        })
+        .collect();
+    let mut pairs: Vec<(usize, usize, f64)> = Vec::with_capacity(2 * n * k);
+    for (i, row) in cond.iter().enumerate() {
+        for &(j, v) in row {
+            pairs.push((i, j, v));
+            pairs.push((j, i, v));
+        }
+    }
+    pairs.sort_unstable_by_key(|e| (e.0, e.1));
+    let mut p: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+    for (i, j, v) in pairs {
+        match p[i].last_mut() {
+            Some(last) if last.0 == j => last.1 += v,
+            _ => p[i].push((j, v)),
+        }
+    }
+    let norm = 1.0 / (2.0 * n as f64);
+    p.iter_mut()
+        .for_each(|row| row.iter_mut().for_each(|e| e.1 *= norm));
+    p
+}
+
+/// A point-region quadtree over 2-D points: every node's point count and centre of mass,
+/// leaves listing their points (one, or several at one place).
+struct QuadTree {
+    nodes: Vec<QuadNode>,
+    /// The points, ordered so that every node's are a contiguous range.
+    order: Vec<usize>,
+}
+
+struct QuadNode {
+    com: [f64; 2],
+    count: usize,
+    /// The cell's width.
+    width: f64,
+    /// The node's points in `order`.
+    first: usize,
+    /// Children (u32::MAX where a quadrant is empty); none for a leaf.
+    children: Option<[u32; 4]>,
+}
+
+impl QuadTree {
+    fn new(y: &[[f64; 2]]) -> QuadTree {
+        let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+        for q in y {
+            for k in 0..2 {
+                lo[k] = lo[k].min(q[k]);
+                hi[k] = hi[k].max(q[k]);
+            }
+        }
+        let centre = [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0];
+        let width = (hi[0] - lo[0]).max(hi[1] - lo[1]) * (1.0 + 1e-9) + 1e-12;
+        let mut t = QuadTree {
+            nodes: Vec::with_capacity(2 * y.len()),
+            order: (0..y.len()).collect(),
+        };
+        t.build(y, 0, y.len(), centre, width, 0);
+        t
+    }
+
+    /// Builds the node of points order[first..end] in the cell at `centre` of `width`;
+    /// returns its index.
+    fn build(
+        &mut self,
+        y: &[[f64; 2]],
+        first: usize,
+        end: usize,
+        centre: [f64; 2],
+        width: f64,
+        depth: usize,
+    ) -> u32 {
+        let count = end - first;
+        let mut com = [0.0; 2];
+        for &k in &self.order[first..end] {
+            com[0] += y[k][0];
+            com[1] += y[k][1];
+        }
+        com = [com[0] / count as f64, com[1] / count as f64];
+        let id = self.nodes.len();
+        self.nodes.push(QuadNode {
+            com,
+            count,
+            width,
+            first,
+            children: None,
+        });
+        // A leaf: one point, or points too close to tell apart.
+        if count <= 1 || depth >= 48 {
+            return id as u32;
+        }
+        let quadrant =
+            |q: &[f64; 2]| usize::from(q[0] >= centre[0]) + 2 * usize::from(q[1] >= centre[1]);
+        self.order[first..end].sort_by_key(|&k| quadrant(&y[k]));
+        let mut children = [u32::MAX; 4];
+        let mut at = first;
+        for (c, child) in children.iter_mut().enumerate() {
+            let stop = at
+                + self.order[at..end]
+                    .iter()
+                    .take_while(|&&k| quadrant(&y[k]) == c)
+                    .count();
+            if stop > at {
+                let h = width / 4.0;
+                let cc = [
+                    centre[0] + if c & 1 == 1 { h } else { -h },
+                    centre[1] + if c & 2 == 2 { h } else { -h },
+                ];
+                *child = self.build(y, at, stop, cc, width / 2.0, depth + 1);
+            }
+            at = stop;
+        }
+        self.nodes[id].children = Some(children);
+        id as u32
+    }
+
+    /// The repulsion on point `i` at `y[i]`: Σ_j w_ij² (y_i − y_j) and Σ_j w_ij (j ≠ i,
+    /// w = 1 / (1 + ‖y_i − y_j‖²)), a cell of width w at distance d from y_i taken as one
+    /// point of its count at its centre of mass when w / d < THETA.
+    fn repulsion(&self, y: &[[f64; 2]], i: usize) -> ([f64; 2], f64) {
+        let yi = y[i];
+        let (mut f, mut z) = ([0.0f64; 2], 0.0f64);
+        let mut stack = vec![0u32];
+        while let Some(n) = stack.pop() {
+            let node = &self.nodes[n as usize];
+            let d = [yi[0] - node.com[0], yi[1] - node.com[1]];
+            let d2 = d[0] * d[0] + d[1] * d[1];
+            match node.children {
+                Some(children) if node.width * node.width >= THETA * THETA * d2 => {
+                    stack.extend(children.iter().rev().filter(|&&c| c != u32::MAX));
+                }
+                Some(_) => {
+                    let w = 1.0 / (1.0 + d2);
+                    let c = node.count as f64;
+                    z += c * w;
+                    f[0] += c * w * w * d[0];
+                    f[1] += c * w * w * d[1];
+                }
+                None => {
+                    for &k in &self.order[node.first..node.first + node.count] {
+                        if k != i {
+                            let d = [yi[0] - y[k][0], yi[1] - y[k][1]];
+                            let w = 1.0 / (1.0 + d[0] * d[0] + d[1] * d[1]);
+                            z += w;
+                            f[0] += w * w * d[0];
+                            f[1] += w * w * d[1];
+                        }
+                    }
+                }
+            }
+        }
+        (f, z)
+    }
+}
+
+/// The Barnes-Hut gradient at `y` for the sparse joint affinities `p` multiplied by
+/// `exaggeration`: the attraction over `p`'s pairs exactly, the repulsion and Q's
+/// normaliser Z from the quadtree; and KL(P‖Q) over `p`'s pairs with that Z.
+fn barnes_hut_gradient(
+    p: &[Vec<(usize, f64)>],
+    y: &[[f64; 2]],
+    exaggeration: f64,
+) -> (Vec<[f64; 2]>, f64) {
+    use rayon::prelude::*;
+    let tree = QuadTree::new(y);
+    let rep: Vec<([f64; 2], f64)> = (0..y.len())
+        .into_par_iter()
+        .map(|i| tree.repulsion(y, i))
+        .collect();
+    let z = rep.iter().map(|r| r.1).sum::<f64>().max(1e-300);
+    let per_row: Vec<([f64; 2], f64)> = (0..y.len())
+        .into_par_iter()
+        .map(|i| {
+            let (mut a, mut kl) = ([0.0f64; 2], 0.0);
+            for &(j, pij) in &p[i] {
+                let d = [y[i][0] - y[j][0], y[i][1] - y[j][1]];
+                let w = 1.0 / (1.0 + d[0] * d[0] + d[1] * d[1]);
+                a[0] += pij * w * d[0];
+                a[1] += pij * w * d[1];
+                kl += pij * (pij / (w / z).max(1e-12)).ln();
+            }
+            let f = rep[i].0;
+            (
+                [
+                    4.0 * (exaggeration * a[0] - f[0] / z),
+                    4.0 * (exaggeration * a[1] - f[1] / z),
+                ],
+                kl,
+            )
+        })
+        .collect();
+    let kl = per_row.iter().map(|r| r.1).sum();
+    (per_row.into_iter().map(|r| r.0).collect(), kl)
 }
 
 /// The t-SNE gradient at `y` for the joint affinities `p` (n × n, zero diagonal) multiplied
@@ -261,16 +531,16 @@ fn tsne_gradient(p: &[f64], y: &[[f64; 2]], exaggeration: f64) -> (Vec<[f64; 2]>
     (per_row.into_iter().map(|r| r.0).collect(), kl)
 }
 
-/// Row `i`'s conditional affinities p(j|i) = exp(−β·d_j) / Σ (p(i|i) = 0) from its squared
-/// distances `d`, with β found by bisection so that the distribution's perplexity (e to the
-/// power of its entropy in nats) is `perplexity`, to 1e-5 in entropy.
-fn affinities_at_perplexity(d: &[f64], i: usize, perplexity: f64) -> Vec<f64> {
+/// Conditional affinities p(j|i) = exp(−β·d_j) / Σ from squared distances `d` (entry
+/// `skip`, the row's own, gets 0), with β found by bisection so that the distribution's
+/// perplexity (e to the power of its entropy in nats) is `perplexity`, to 1e-5 in entropy.
+fn affinities_at_perplexity(d: &[f64], skip: Option<usize>, perplexity: f64) -> Vec<f64> {
     let target = perplexity.ln();
     // Distances shifted by the smallest, so that exp never underflows to all zeros.
     let dmin = d
         .iter()
         .enumerate()
-        .filter(|&(j, _)| j != i)
+        .filter(|&(j, _)| Some(j) != skip)
         .map(|(_, &x)| x)
         .fold(f64::INFINITY, f64::min);
     let (mut lo, mut hi, mut beta) = (0.0f64, f64::INFINITY, 1.0f64);
@@ -278,7 +548,7 @@ fn affinities_at_perplexity(d: &[f64], i: usize, perplexity: f64) -> Vec<f64> {
     for _ in 0..200 {
         let mut sum = 0.0;
         for (j, (pj, &dj)) in p.iter_mut().zip(d).enumerate() {
-            *pj = if j == i {
+            *pj = if Some(j) == skip {
                 0.0
             } else {
                 (-beta * (dj - dmin)).exp()
@@ -627,12 +897,133 @@ mod tests {
         };
         let rows: Vec<usize> = (0..n).collect();
         let pca = neighbour_purity(&pca_2d(&emb, &rows), &group);
-        let (points, kl) = tsne_2d(&emb, &rows, 30.0);
+        let (points, kl) = tsne_2d(&emb, &rows, 30.0, TsneMethod::Exact);
         let tsne = neighbour_purity(&points, &group);
         assert!(pca < 0.7, "PCA neighbour purity {pca}");
         assert!(tsne > 0.97, "t-SNE neighbour purity {tsne}, KL {kl}");
         assert!(kl.is_finite() && kl > 0.0 && kl < 2.0, "KL {kl}");
-        assert_eq!(tsne_2d(&emb, &rows, 30.0).0, points, "deterministic");
+        assert_eq!(
+            tsne_2d(&emb, &rows, 30.0, TsneMethod::Exact).0,
+            points,
+            "deterministic"
+        );
+    }
+
+    /// Barnes-Hut on the same sixteen groups: every group kept together, a KL near the exact
+    /// method's, and the map repeats exactly.
+    #[test]
+    fn barnes_hut_tsne_keeps_the_groups_as_exact_does() {
+        let (groups, per, dim) = (16, 15, 16);
+        let mut rng = crate::sampling::Rng::new(3);
+        let mut vectors = Vec::new();
+        let mut group = Vec::new();
+        for g in 0..groups {
+            for _ in 0..per {
+                for d in 0..dim {
+                    let centre = if d == g { 1.0 } else { 0.0 };
+                    vectors.push(centre + (rng.next_f32() - 0.5) * 0.6);
+                }
+                group.push(g);
+            }
+        }
+        let n = groups * per;
+        let emb = Embeddings {
+            words: (0..n).map(|i| format!("w{i}")).collect(),
+            dim,
+            vectors,
+        };
+        let rows: Vec<usize> = (0..n).collect();
+        let (points, kl) = tsne_2d(&emb, &rows, 10.0, TsneMethod::BarnesHut);
+        let (_, exact_kl) = tsne_2d(&emb, &rows, 10.0, TsneMethod::Exact);
+        let purity = neighbour_purity(&points, &group);
+        assert!(
+            purity > 0.97,
+            "Barnes-Hut neighbour purity {purity}, KL {kl}"
+        );
+        assert!(
+            kl.is_finite() && kl > 0.0 && (kl - exact_kl).abs() < 0.25 * exact_kl,
+            "KL {kl}, exact {exact_kl}"
+        );
+        assert_eq!(
+            tsne_2d(&emb, &rows, 10.0, TsneMethod::BarnesHut).0,
+            points,
+            "deterministic"
+        );
+    }
+
+    /// The quadtree's repulsion and normaliser against the sums over every pair, cells
+    /// summarised at THETA: Z within 2%, the forces within 3% together (15% the worst
+    /// point's); every node's count is its points'.
+    #[test]
+    fn quadtree_repulsion_approximates_the_pairwise_sums() {
+        let mut rng = crate::sampling::Rng::new(5);
+        // Clumps and a duplicate point, so that leaves at the depth limit hold several.
+        let mut y: Vec<[f64; 2]> = (0..600)
+            .map(|i| {
+                let c = (i % 5) as f64 * 3.0;
+                [c + rng.next_f32() as f64, c - 2.0 * rng.next_f32() as f64]
+            })
+            .collect();
+        y.push(y[7]);
+        let tree = QuadTree::new(&y);
+        assert_eq!(tree.nodes[0].count, y.len());
+        for node in &tree.nodes {
+            if let Some(children) = node.children {
+                let sum: usize = children
+                    .iter()
+                    .filter(|&&c| c != u32::MAX)
+                    .map(|&c| tree.nodes[c as usize].count)
+                    .sum();
+                assert_eq!(sum, node.count);
+            }
+        }
+        let (mut z_bh, mut z, mut err2, mut norm2) = (0.0, 0.0, 0.0, 0.0);
+        for i in 0..y.len() {
+            let (f_bh, zi_bh) = tree.repulsion(&y, i);
+            let (mut f, mut zi) = ([0.0f64; 2], 0.0);
+            for j in (0..y.len()).filter(|&j| j != i) {
+                let d = [y[i][0] - y[j][0], y[i][1] - y[j][1]];
+                let w = 1.0 / (1.0 + d[0] * d[0] + d[1] * d[1]);
+                zi += w;
+                f[0] += w * w * d[0];
+                f[1] += w * w * d[1];
+            }
+            let norm = (f[0] * f[0] + f[1] * f[1]).sqrt().max(1e-3 * zi);
+            let err = ((f_bh[0] - f[0]).powi(2) + (f_bh[1] - f[1]).powi(2)).sqrt();
+            assert!(err < 0.15 * norm, "point {i}: {f_bh:?} vs {f:?}");
+            err2 += err * err;
+            norm2 += norm * norm;
+            z_bh += zi_bh;
+            z += zi;
+        }
+        assert!(err2.sqrt() < 0.03 * norm2.sqrt(), "{err2} vs {norm2}");
+        assert!((z_bh - z).abs() < 0.02 * z, "Z {z_bh} vs {z}");
+    }
+
+    /// Barnes-Hut's input affinities: symmetric, summing to 1, each word's nearest
+    /// neighbours among them.
+    #[test]
+    fn sparse_affinities_are_symmetric_and_sum_to_one() {
+        let mut rng = crate::sampling::Rng::new(9);
+        let x: Vec<Vec<f64>> = (0..300)
+            .map(|_| (0..8).map(|_| rng.next_f32() as f64 - 0.5).collect())
+            .collect();
+        let p = sparse_affinities(&x, 5.0);
+        let total: f64 = p.iter().flatten().map(|e| e.1).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        for (i, row) in p.iter().enumerate() {
+            assert!(row.len() >= 16, "row {i}: {} entries", row.len());
+            for &(j, v) in row {
+                let back = p[j].iter().find(|e| e.0 == i).expect("symmetric").1;
+                assert!((back - v).abs() < 1e-15 && j != i);
+            }
+            let d = unit_distances(&x, i);
+            let nearest = (0..x.len())
+                .filter(|&j| j != i)
+                .min_by(|&a, &b| d[a].total_cmp(&d[b]))
+                .unwrap();
+            assert!(row.iter().any(|e| e.0 == nearest));
+        }
     }
 
     /// The bisection finds each row's width: the affinities' perplexity is the one asked.
@@ -642,7 +1033,7 @@ mod tests {
             .map(|j| (j as f64 * 0.37).sin().abs() * 3.0)
             .collect();
         for perplexity in [2.0, 10.0, 30.0, 60.0] {
-            let p = affinities_at_perplexity(&d, 5, perplexity);
+            let p = affinities_at_perplexity(&d, Some(5), perplexity);
             assert_eq!(p[5], 0.0);
             assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
             let h: f64 = -p

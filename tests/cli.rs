@@ -617,9 +617,49 @@ fn map_writes_svg_and_projector_files() {
         s.contains("t-SNE 1") && s.contains("perplexity 1") && s.contains(">king<"),
         "{s}"
     );
+    assert!(s.contains("t-SNE (exact,"), "auto is exact for a few words");
+    let o = map(&tsne, &["--method", "tsne", "--tsne-method", "barnes-hut"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = std::fs::read_to_string(&tsne).unwrap();
+    assert!(
+        s.contains("t-SNE (Barnes-Hut,") && s.contains(">king<"),
+        "{s}"
+    );
     let o = map(&tsne, &["--method", "tsne", "--perplexity", "0.5"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--perplexity"), "{}", stderr(&o));
+}
+
+/// t-SNE's size limits, checked before any work: exact up to 5,000 words (pointing to
+/// Barnes-Hut), Barnes-Hut up to 20,000.
+#[test]
+fn map_refuses_more_words_than_tsne_handles() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("v.txt");
+    let n = 20_001;
+    let mut text = format!("{n} 2\n");
+    for i in 0..n {
+        text.push_str(&format!("w{i} {} 1\n", i % 7));
+    }
+    std::fs::write(&v, text).unwrap();
+    let out = dir.path().join("m.svg");
+    let map = |extra: &[&str]| {
+        let mut a = vec!["map", "--vectors", v.to_str().unwrap(), "--method", "tsne"];
+        a.extend(["--output", out.to_str().unwrap()]);
+        a.extend(extra);
+        w2v(&a)
+    };
+    let o = map(&["--top", "5001", "--tsne-method", "exact"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--tsne-method barnes-hut"),
+        "{}",
+        stderr(&o)
+    );
+    let o = map(&["--top", "20001"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("at most 20000"), "{}", stderr(&o));
+    assert!(!out.exists());
 }
 
 #[test]
