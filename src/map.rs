@@ -672,7 +672,10 @@ pub fn write_png(
             }
         }
     };
-    text(&mut put, title, MARGIN as i64, 20, 2);
+    // The title at double size where it fits the width, else at the font's own size.
+    let room = (w as f64 - 2.0 * MARGIN) as usize;
+    let scale = if title.chars().count() * 16 <= room { 2 } else { 1 };
+    text(&mut put, title, MARGIN as i64, 20, scale);
     let pts = layout(points);
     let r = dot_radius(pts.len()) as i64;
     for &(x, y) in &pts {

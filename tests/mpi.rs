@@ -450,8 +450,9 @@ fn a_dead_rank_ends_the_job() {
 /// engine family on the CPU: the ranks sync between steps (tier syncs of the prefix, full
 /// syncs at epoch ends), end with identical matrices, and learn the planted topics as the
 /// CPU on 2 ranks does (nearest-neighbour purity within 0.1; a random model scores 1/8).
-/// SGD: the GPU engine against the Hogwild trainer; lazy Adam, without and with subwords:
-/// the GPU minibatch engine against the CPU's.
+/// SGD: the GPU engine against the Hogwild trainer, with negative sampling and with
+/// hierarchical softmax over subword units; lazy Adam, without and with subwords: the GPU
+/// minibatch engine against the CPU's.
 #[test]
 fn gpu_ranks_agree_and_learn_like_the_cpu() {
     let test = "gpu_ranks_agree_and_learn_like_the_cpu";
@@ -468,8 +469,18 @@ fn gpu_ranks_agree_and_learn_like_the_cpu() {
     std::fs::write(&corpus, common::topic_corpus(8, 25, 1500, 12, 42)).unwrap();
     let engines: [&[&str]; 4] = [
         &["--gpu-batch", "1024"],
-        // Hierarchical softmax alone: the tree's rows move at full syncs, as on the CPU.
-        &["--gpu-batch", "1024", "--hs", "--negative", "0"],
+        // Hierarchical softmax alone with subword units: the tree's rows move at full
+        // syncs, as on the CPU, the bucket rows as input rows past the vocabulary.
+        &[
+            "--gpu-batch",
+            "1024",
+            "--hs",
+            "--negative",
+            "0",
+            "--subwords",
+            "--bucket",
+            "2000",
+        ],
         &["--optimizer", "adam", "--batch-size", "256"],
         // Subword bucket rows in the minibatch engine's input records (synced as input
         // rows past the vocabulary).
