@@ -674,7 +674,11 @@ pub fn write_png(
     };
     // The title at double size where it fits the width, else at the font's own size.
     let room = (w as f64 - 2.0 * MARGIN) as usize;
-    let scale = if title.chars().count() * 16 <= room { 2 } else { 1 };
+    let scale = if title.chars().count() * 16 <= room {
+        2
+    } else {
+        1
+    };
     text(&mut put, title, MARGIN as i64, 20, scale);
     let pts = layout(points);
     let r = dot_radius(pts.len()) as i64;
@@ -873,12 +877,9 @@ mod tests {
         same as f64 / pts.len() as f64
     }
 
-    /// Sixteen groups of 15 words around the orthogonal directions of a 16-D space: two
-    /// principal components cannot show sixteen equal directions (most groups fall on each
-    /// other near the origin: measured nearest-neighbour purity 0.22), t-SNE keeps every
-    /// group together (1.0); and it repeats exactly.
-    #[test]
-    fn tsne_keeps_groups_that_pca_cannot_show() {
+    /// Sixteen groups of 15 words around the orthogonal directions of a 16-D space, and
+    /// each word's group.
+    fn sixteen_groups() -> (Embeddings, Vec<usize>) {
         let (groups, per, dim) = (16, 15, 16);
         let mut rng = crate::sampling::Rng::new(3);
         let mut vectors = Vec::new();
@@ -898,7 +899,17 @@ mod tests {
             dim,
             vectors,
         };
-        let rows: Vec<usize> = (0..n).collect();
+        (emb, group)
+    }
+
+    /// The sixteen groups ([`sixteen_groups`]): two
+    /// principal components cannot show sixteen equal directions (most groups fall on each
+    /// other near the origin: measured nearest-neighbour purity 0.22), t-SNE keeps every
+    /// group together (1.0); and it repeats exactly.
+    #[test]
+    fn tsne_keeps_groups_that_pca_cannot_show() {
+        let (emb, group) = sixteen_groups();
+        let rows: Vec<usize> = (0..group.len()).collect();
         let pca = neighbour_purity(&pca_2d(&emb, &rows), &group);
         let (points, kl) = tsne_2d(&emb, &rows, 30.0, TsneMethod::Exact);
         let tsne = neighbour_purity(&points, &group);
@@ -916,26 +927,8 @@ mod tests {
     /// method's, and the map repeats exactly.
     #[test]
     fn barnes_hut_tsne_keeps_the_groups_as_exact_does() {
-        let (groups, per, dim) = (16, 15, 16);
-        let mut rng = crate::sampling::Rng::new(3);
-        let mut vectors = Vec::new();
-        let mut group = Vec::new();
-        for g in 0..groups {
-            for _ in 0..per {
-                for d in 0..dim {
-                    let centre = if d == g { 1.0 } else { 0.0 };
-                    vectors.push(centre + (rng.next_f32() - 0.5) * 0.6);
-                }
-                group.push(g);
-            }
-        }
-        let n = groups * per;
-        let emb = Embeddings {
-            words: (0..n).map(|i| format!("w{i}")).collect(),
-            dim,
-            vectors,
-        };
-        let rows: Vec<usize> = (0..n).collect();
+        let (emb, group) = sixteen_groups();
+        let rows: Vec<usize> = (0..group.len()).collect();
         let (points, kl) = tsne_2d(&emb, &rows, 10.0, TsneMethod::BarnesHut);
         let (_, exact_kl) = tsne_2d(&emb, &rows, 10.0, TsneMethod::Exact);
         let purity = neighbour_purity(&points, &group);

@@ -59,6 +59,27 @@ impl Model {
         &self.input[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// Input row `r` of a subword model: a word row below the vocabulary size, bucket row
+    /// `r − V` from there on.
+    pub fn bag_row(&self, r: u32) -> &[f32] {
+        let (r, vocab, dim) = (r as usize, self.vocab_size(), self.dim);
+        if r < vocab {
+            &self.input[r * dim..(r + 1) * dim]
+        } else {
+            &self.subwords[(r - vocab) * dim..(r - vocab + 1) * dim]
+        }
+    }
+
+    /// [`Model::bag_row`], writable.
+    pub fn bag_row_mut(&mut self, r: u32) -> &mut [f32] {
+        let (r, vocab, dim) = (r as usize, self.vocab_size(), self.dim);
+        if r < vocab {
+            &mut self.input[r * dim..(r + 1) * dim]
+        } else {
+            &mut self.subwords[(r - vocab) * dim..(r - vocab + 1) * dim]
+        }
+    }
+
     /// Adds the hierarchical-softmax matrix (word2vec.c's `syn1`: one zero row per inner
     /// node of the Huffman tree, `V − 1`) unless it is there.
     pub fn with_hs(mut self) -> Model {

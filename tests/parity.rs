@@ -783,6 +783,21 @@ fn subword_buckets_split_over_bindings_match_reference() {
     subword_conflict_free(ModelKind::SkipGram, Some(500_000), "subword_split_bindings");
 }
 
+/// `vocab` distinct words of 3 to 8 random letters and a number: many share n-grams.
+fn english_like_words(vocab: usize) -> Vec<String> {
+    let mut rng = Rng::new(17);
+    (0..vocab)
+        .map(|k| {
+            let len = 3 + rng.below(6);
+            let mut w: String = (0..len)
+                .map(|_| (b'a' + rng.below(26) as u8) as char)
+                .collect();
+            w.push_str(&k.to_string());
+            w
+        })
+        .collect()
+}
+
 /// English-like words (random letters, so many share n-grams) with Zipf frequencies:
 /// hot bags and hot buckets are updated by many workgroups at once.
 fn subword_zipf(model: ModelKind, name: &str) {
@@ -793,17 +808,7 @@ fn subword_zipf(model: ModelKind, name: &str) {
         window: 5,
         negative: 5,
     };
-    let mut rng = Rng::new(17);
-    let words: Vec<String> = (0..vocab)
-        .map(|k| {
-            let len = 3 + rng.below(6);
-            let mut w: String = (0..len)
-                .map(|_| (b'a' + rng.below(26) as u8) as char)
-                .collect();
-            w.push_str(&k.to_string());
-            w
-        })
-        .collect();
+    let words = english_like_words(vocab);
     let sp = SubwordParams {
         minn: 3,
         maxn: 5,
@@ -1286,15 +1291,8 @@ fn gpu_subwords_hs(
 
 /// Sets the rows of `rows` (word rows, then `vocab +` bucket rows) to zero.
 fn zero_rows(m: &mut Model, rows: &[u32]) {
-    let (dim, vocab) = (m.dim, m.vocab_size());
     for &r in rows {
-        let r = r as usize;
-        let row = if r < vocab {
-            &mut m.input[r * dim..(r + 1) * dim]
-        } else {
-            &mut m.subwords[(r - vocab) * dim..(r - vocab + 1) * dim]
-        };
-        row.fill(0.0);
+        m.bag_row_mut(r).fill(0.0);
     }
 }
 
@@ -1389,17 +1387,7 @@ fn hs_subword_cbow_single_window_matches_reference() {
 /// lost — for every matrix, the loss within 1%.
 fn hs_subword_zipf(model: ModelKind, name: &str) {
     let vocab = 5_000;
-    let mut rng = Rng::new(17);
-    let words: Vec<String> = (0..vocab)
-        .map(|k| {
-            let len = 3 + rng.below(6);
-            let mut w: String = (0..len)
-                .map(|_| (b'a' + rng.below(26) as u8) as char)
-                .collect();
-            w.push_str(&k.to_string());
-            w
-        })
-        .collect();
+    let words = english_like_words(vocab);
     let sp = SubwordParams {
         minn: 3,
         maxn: 5,

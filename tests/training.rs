@@ -245,12 +245,7 @@ fn subword_vectors(m: &Model, words: &[String], p: &w2v_gpu::subword::SubwordPar
         let rows = table.rows(i);
         let mut v = vec![0.0f32; m.dim];
         for &r in rows {
-            let row = if (r as usize) < words.len() {
-                &m.input[r as usize * m.dim..(r as usize + 1) * m.dim]
-            } else {
-                let b = r as usize - words.len();
-                &m.subwords[b * m.dim..(b + 1) * m.dim]
-            };
+            let row = m.bag_row(r);
             v.iter_mut()
                 .zip(row)
                 .for_each(|(a, x)| *a += x / rows.len() as f32);

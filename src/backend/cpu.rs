@@ -767,7 +767,6 @@ impl CpuReference {
     /// kernel's order.
     fn subword_step(&mut self, table: &SubwordTable, batch: &Batch, rate: Rate, key: u32) {
         let dim = self.params.dim;
-        let vocab = self.model.vocab_size();
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
         let nout = self.params.negative + 1;
@@ -785,18 +784,10 @@ impl CpuReference {
                 ModelKind::Cbow => ctx.iter().flat_map(|&c| table.rows(c)).copied().collect(),
             };
             let src = frozen.as_ref().unwrap_or(&self.model);
-            let in_row = |m: &Model, r: u32| -> Vec<f32> {
-                let r = r as usize;
-                if r < vocab {
-                    m.input[r * dim..(r + 1) * dim].to_vec()
-                } else {
-                    m.subwords[(r - vocab) * dim..(r - vocab + 1) * dim].to_vec()
-                }
-            };
             let inv = 1.0 / bag.len() as f32;
             let mut h = vec![0.0f32; dim];
             for &r in &bag {
-                for (a, x) in h.iter_mut().zip(in_row(src, r)) {
+                for (a, x) in h.iter_mut().zip(src.bag_row(r)) {
                     *a += x;
                 }
             }
@@ -836,13 +827,7 @@ impl CpuReference {
                 }
             }
             for &r in &bag {
-                let r = r as usize;
-                let row = if r < vocab {
-                    &mut self.model.input[r * dim..(r + 1) * dim]
-                } else {
-                    &mut self.model.subwords[(r - vocab) * dim..(r - vocab + 1) * dim]
-                };
-                for (x, d) in row.iter_mut().zip(&dh) {
+                for (x, d) in self.model.bag_row_mut(r).iter_mut().zip(&dh) {
                     *x += d;
                 }
             }
@@ -947,7 +932,6 @@ impl CpuReference {
         key: u32,
     ) {
         let dim = self.params.dim;
-        let vocab = self.model.vocab_size();
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
         for pos in 0..toks.len() {
@@ -970,13 +954,7 @@ impl CpuReference {
             let src = frozen.as_ref().unwrap_or(&self.model);
             let mut h = vec![0.0f32; dim];
             for &r in &bag {
-                let r = r as usize;
-                let row = if r < vocab {
-                    &src.input[r * dim..(r + 1) * dim]
-                } else {
-                    &src.subwords[(r - vocab) * dim..(r - vocab + 1) * dim]
-                };
-                h.iter_mut().zip(row).for_each(|(a, x)| *a += x);
+                h.iter_mut().zip(src.bag_row(r)).for_each(|(a, x)| *a += x);
             }
             let inv = 1.0 / bag.len() as f32;
             h.iter_mut().for_each(|x| *x *= inv);
@@ -1014,12 +992,7 @@ impl CpuReference {
                 r.iter_mut().zip(&delta).for_each(|(v, d)| *v += d);
             }
             for &r in &bag {
-                let r = r as usize;
-                let row = if r < vocab {
-                    &mut self.model.input[r * dim..(r + 1) * dim]
-                } else {
-                    &mut self.model.subwords[(r - vocab) * dim..(r - vocab + 1) * dim]
-                };
+                let row = self.model.bag_row_mut(r);
                 row.iter_mut().zip(&dh).for_each(|(x, d)| *x += d);
             }
         }
