@@ -33,7 +33,7 @@ case "$ONLY" in
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
           cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 swsg100 swcb100 swsg300 swadam100
-          hssg100 hscb100 swhssg100" ;;
+          hssg100 hscb100 hssg300w10 swhssg100" ;;
   pending-peers)
     ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1
           adam100cpu hssg100cpu hscb100cpu swhssg100cpu torch torch8k torch4k torch3ep" ;;
@@ -102,10 +102,11 @@ run_row() {
   [[ " $* " == *" --alpha "* ]] && alpha=()
   local epochs=(--epochs 1); [[ " $* " == *" --epochs "* ]] && epochs=()
   local negative=(--negative 5); [[ " $* " == *" --negative "* ]] && negative=()
+  local window=(--window 5); [[ " $* " == *" --window "* ]] && window=()
   gpu_mem_start
   local json
   json=$(timeout 240 "$BIN" train --input "$CORPUS" --output "$WORK/$name.bin" --model "$model" \
-      --dim "$dim" --window 5 "${negative[@]}" --sample 1e-4 --min-count 5 "${epochs[@]}" "${alpha[@]}" \
+      --dim "$dim" "${window[@]}" "${negative[@]}" --sample 1e-4 --min-count 5 "${epochs[@]}" "${alpha[@]}" \
       --json --quiet "$@" 2>"$WORK/$name.err")
   local rc=$?
   local mem; mem=$(gpu_mem_stop)
@@ -219,6 +220,9 @@ row hssg100 skipgram 100 "GPU, --hs --negative 0" -- $V --hs --negative 0
 row hssg100cpu skipgram 100 "CPU, --hs --negative 0, $NCPU threads" -- $C --hs --negative 0
 row hscb100 cbow 100 "GPU, --hs --negative 0" -- $V --hs --negative 0
 row hscb100cpu cbow 100 "CPU, --hs --negative 0, $NCPU threads" -- $C --hs --negative 0
+# Skip-gram HS at dim 300, window 10: the context rows do not fit in workgroup memory beside
+# a node row, so the tree kernel reads them from the matrix.
+row hssg300w10 skipgram 300 "GPU, --hs --negative 0 --window 10" -- $V --hs --negative 0 --window 10
 # fastText's -loss hs with subwords: the subword tree kernel (contexts' paths in turn).
 row swhssg100 skipgram 100 "GPU, --subwords --hs --negative 0" -- $V $S --hs --negative 0
 row swhssg100cpu skipgram 100 "CPU, --subwords --hs --negative 0, $NCPU threads" -- $C $S --hs --negative 0
