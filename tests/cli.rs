@@ -206,18 +206,6 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             vec![
                 "--input".into(),
                 good.clone(),
-                "--hs".into(),
-                "--subwords".into(),
-                "--backend".into(),
-                "gl".into(),
-            ],
-            2,
-            "--hs",
-        ),
-        (
-            vec![
-                "--input".into(),
-                good.clone(),
                 "--sync-input-tail".into(),
                 "--optimizer".into(),
                 "adam".into(),

@@ -1,7 +1,7 @@
 //! The `wgpu` engine: both matrices live on the device for the whole run; each step is one
 //! bulk upload (a small header and the batch's kept word ids) and one dispatch with a
-//! workgroup per centre position (with `--hs` a second one, the hierarchical-softmax kernel,
-//! unless it runs alone). Noise words and window sizes are drawn on the GPU from a
+//! workgroup per centre position (with `--hs` a second one, the hierarchical-softmax kernel
+//! — `hs.wgsl`, or `hs_subword.wgsl` with `--subwords` — unless it runs alone). Noise words and window sizes are drawn on the GPU from a
 //! counter-based hash, so nothing else is uploaded; the loss is reduced on the GPU and read
 //! back only when the progress display asks for it.
 
