@@ -608,6 +608,11 @@ pub struct VectorArgs {
     /// error naming it.
     #[arg(long)]
     pub zero_unknown: bool,
+    /// Print as fastText's print-word-vectors does: each value with 5 significant digits
+    /// (C++'s default float output) followed by a space. Without it: the shortest decimal
+    /// that reads back as the same f32, values separated by spaces.
+    #[arg(long)]
+    pub fasttext_format: bool,
 }
 
 #[derive(Args, Debug)]
@@ -1082,7 +1087,15 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             {
                 let mut line = w.clone();
                 for x in v {
-                    line.push_str(&format!(" {x}"));
+                    if a.fasttext_format {
+                        line.push(' ');
+                        line.push_str(&general_format(x, 5));
+                    } else {
+                        line.push_str(&format!(" {x}"));
+                    }
+                }
+                if a.fasttext_format {
+                    line.push(' ');
                 }
                 outln!("{line}");
             }
@@ -1267,7 +1280,7 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
             match answers {
                 Ok(r) => {
                     for (word, score) in r {
-                        outln!("{word} {}", general_format(score));
+                        outln!("{word} {}", general_format(score, 6));
                     }
                 }
                 Err(e) => eprintln!("error: {e}"),
@@ -1278,22 +1291,40 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
     Ok(())
 }
 
-/// `x` as C++'s default stream output prints it (`%g`: 6 significant digits, no trailing
-/// zeros), the form of fastText's scores.
-fn general_format(x: f32) -> String {
+/// `x` as C++'s default stream output prints it with `digits` significant digits (`%g`:
+/// no trailing zeros, an exponent of two digits or more below 1e-4 and from 10^digits on),
+/// the form of fastText's scores (6 digits) and vectors (5).
+fn general_format(x: f32, digits: usize) -> String {
     let x = x as f64;
-    if x == 0.0 || !x.is_finite() {
-        return format!("{x}");
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0" } else { "0" }.to_string();
     }
-    let exp = x.abs().log10().floor() as i32;
-    if !(-5..6).contains(&exp) {
-        return format!("{x:.5e}");
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "nan".to_string()
+        } else if x > 0.0 {
+            "inf".to_string()
+        } else {
+            "-inf".to_string()
+        };
     }
-    let s = format!("{x:.*}", (5 - exp).max(0) as usize);
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    let p = digits.max(1);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    // The exponent after rounding to p significant digits decides the form, as in %g.
+    let sci = format!("{x:.*e}", p - 1);
+    let (mantissa, exp) = sci.split_once('e').expect("Rust's exponent format");
+    let exp: i32 = exp.parse().expect("an integer exponent");
+    if exp < -4 || exp >= p as i32 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
     } else {
-        s
+        trim(&format!("{x:.*}", (p as i32 - 1 - exp) as usize))
     }
 }
 
@@ -1833,6 +1864,25 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
 mod help_tests {
     use super::Cli;
     use clap::CommandFactory;
+
+    /// C++'s `%g` (as `std::cout << x` with `setprecision(p)` prints a float): fixed form
+    /// from 1e-4 below 10^p, else an exponent of at least two digits; no trailing zeros.
+    #[test]
+    fn general_format_is_cpp_g() {
+        let g = super::general_format;
+        assert_eq!(g(0.040518727, 5), "0.040519");
+        assert_eq!(g(-0.12895703, 5), "-0.12896");
+        assert_eq!(g(0.0086928625, 5), "0.0086929");
+        assert_eq!(g(1.2345678e-5, 5), "1.2346e-05");
+        assert_eq!(g(1e-4, 5), "0.0001");
+        assert_eq!(g(12345.0, 5), "12345");
+        assert_eq!(g(123456.0, 5), "1.2346e+05");
+        assert_eq!(g(99999.5, 5), "1e+05");
+        assert_eq!(g(0.5, 6), "0.5");
+        assert_eq!(g(0.99648243, 6), "0.996482");
+        assert_eq!(g(-0.0, 5), "-0");
+        assert_eq!(g(0.0, 6), "0");
+    }
 
     /// Every flag and argument a user sees in `--help` says what it does.
     #[test]

@@ -143,6 +143,7 @@ pub fn translate(args: &[OsString]) -> Result<Translation> {
                     "w2v-gpu".into(),
                     "vector".into(),
                     "--zero-unknown".into(),
+                    "--fasttext-format".into(),
                     "--vectors".into(),
                     model.clone(),
                 ],
@@ -375,7 +376,10 @@ mod tests {
             "{word_only}"
         );
         let (pwv, _) = joined(&["print-word-vectors", "m.bin"]);
-        assert_eq!(pwv, "w2v-gpu vector --zero-unknown --vectors m.bin");
+        assert_eq!(
+            pwv,
+            "w2v-gpu vector --zero-unknown --fasttext-format --vectors m.bin"
+        );
     }
 
     #[test]
