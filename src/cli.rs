@@ -1255,12 +1255,31 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
     } else {
         ("Query word? ", 1)
     };
+    // A fastText model answers with fastText's own arithmetic (the same scores, digit for
+    // digit); word2vec files with the vector space's.
+    // (nn only: analogies keep the vector space's arithmetic until checked against fastText).
+    let exact = sub.as_ref().filter(|_| !analogies).map(|m| m.neighbours());
     out!("{prompt}");
     let mut pending: Vec<String> = Vec::new();
     for line in std::io::stdin().lock().lines() {
         let line =
             line.map_err(|e| Error::input(std::path::Path::new("standard input"), e.to_string()))?;
         for w in line.split_whitespace() {
+            if let Some(nb) = &exact {
+                pending.push(w.to_string());
+                if pending.len() < arity {
+                    continue;
+                }
+                let q = std::mem::take(&mut pending);
+                let [w] = q.as_slice() else {
+                    unreachable!("nn queries are single words")
+                };
+                for (word, score) in nb.nn(w, k) {
+                    outln!("{word} {}", general_format(score, 6));
+                }
+                out!("{prompt}");
+                continue;
+            }
             if space.lookup(w).is_none() {
                 if let Some(v) = sub.as_ref().and_then(|m| m.vector(w, None)) {
                     space.add_query_rows(vec![(w.to_string(), v)]);

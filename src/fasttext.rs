@@ -66,6 +66,33 @@ impl FastTextModel {
         vocab_vectors(&self.input, self.dim, &self.words, &self.params)
     }
 
+    /// fastText's `nn` and `analogies` over this model, computed as fastText computes them.
+    pub fn neighbours(&self) -> Neighbours<'_> {
+        let dim = self.dim;
+        let mut unit = self.word_vectors();
+        for row in unit.chunks_mut(dim.max(1)) {
+            let norm = ft_norm(row);
+            // fastText: wordVectors.addVectorToRow(vec, i, 1.0 / norm) into a zero row.
+            if norm > 0.0 {
+                let a = (1.0 / norm as f64) as f32;
+                row.iter_mut().for_each(|x| *x *= a);
+            } else {
+                row.fill(0.0);
+            }
+        }
+        let ids = self
+            .words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), i as u32))
+            .collect();
+        Neighbours {
+            model: self,
+            unit,
+            ids,
+        }
+    }
+
     pub fn write(&self, path: &Path) -> Result<()> {
         let mut f = AtomicFile::create(path)?;
         let io = |e: std::io::Error| Error::io(path, e);
@@ -276,6 +303,68 @@ pub fn is_fasttext_bin(path: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut head))
         .is_ok()
         && i32::from_le_bytes(head) == MAGIC
+}
+
+/// fastText's `Vector::norm`: the squares summed in order in f32, then the square root.
+fn ft_norm(v: &[f32]) -> f32 {
+    let mut sum = 0.0f32;
+    for x in v {
+        sum += x * x;
+    }
+    sum.sqrt()
+}
+
+/// fastText's nearest-neighbour queries (`FastText::getNN`, `getAnalogies`) with its float
+/// arithmetic step for step, so that the scores print as fastText prints them: every
+/// vocabulary vector divided by its norm, a query's scores its dot products with them (summed
+/// in order) divided by the query's norm, the k best (score, word) pairs in descending order.
+pub struct Neighbours<'m> {
+    model: &'m FastTextModel,
+    unit: Vec<f32>,
+    ids: std::collections::HashMap<String, u32>,
+}
+
+impl Neighbours<'_> {
+    /// The vector of `word` as fastText's `getWordVector` gives it (zero without a row or an
+    /// n-gram).
+    fn word_vector(&self, word: &str) -> Vec<f32> {
+        self.model
+            .vector(word, self.ids.get(word).copied())
+            .unwrap_or_else(|| vec![0.0; self.model.dim])
+    }
+
+    /// fastText's `nn`: the `k` nearest words to `word`, itself left out.
+    pub fn nn(&self, word: &str, k: usize) -> Vec<(String, f32)> {
+        self.nearest(&self.word_vector(word), k, &[word])
+    }
+
+    fn nearest(&self, query: &[f32], k: usize, ban: &[&str]) -> Vec<(String, f32)> {
+        let mut norm = ft_norm(query);
+        if norm.abs() < 1e-8 {
+            norm = 1.0;
+        }
+        let dim = self.model.dim.max(1);
+        let mut scored: Vec<(f32, &str)> = self
+            .unit
+            .chunks(dim)
+            .zip(&self.model.words)
+            .filter(|(_, w)| !ban.contains(&w.as_str()))
+            .map(|(row, w)| {
+                let mut dp = 0.0f32;
+                for (x, q) in row.iter().zip(query) {
+                    dp += x * q;
+                }
+                (dp / norm, w.as_str())
+            })
+            .collect();
+        // Descending by (score, word), as fastText's heap of pairs leaves them.
+        scored.sort_by(|x, y| y.0.total_cmp(&x.0).then_with(|| y.1.cmp(x.1)));
+        scored
+            .into_iter()
+            .take(k)
+            .map(|(s, w)| (w.to_string(), s))
+            .collect()
+    }
 }
 
 #[cfg(test)]
