@@ -1257,8 +1257,11 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
     };
     // A fastText model answers with fastText's own arithmetic (the same scores, digit for
     // digit); word2vec files with the vector space's.
-    // (nn only: analogies keep the vector space's arithmetic until checked against fastText).
-    let exact = sub.as_ref().filter(|_| !analogies).map(|m| m.neighbours());
+    let exact = sub.as_ref().map(|m| m.neighbours());
+    if analogies {
+        // fastText's analogies announce the model first (nn does not).
+        outln!("Loading model {}", model.display());
+    }
     out!("{prompt}");
     let mut pending: Vec<String> = Vec::new();
     for line in std::io::stdin().lock().lines() {
@@ -1271,10 +1274,12 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
                     continue;
                 }
                 let q = std::mem::take(&mut pending);
-                let [w] = q.as_slice() else {
-                    unreachable!("nn queries are single words")
+                let answers = match q.as_slice() {
+                    [a, b, c] => nb.analogies(a, b, c, k),
+                    [w] => nb.nn(w, k),
+                    _ => unreachable!("queries of one or three words"),
                 };
-                for (word, score) in nb.nn(w, k) {
+                for (word, score) in answers {
                     outln!("{word} {}", general_format(score, 6));
                 }
                 out!("{prompt}");

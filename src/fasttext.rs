@@ -338,6 +338,19 @@ impl Neighbours<'_> {
         self.nearest(&self.word_vector(word), k, &[word])
     }
 
+    /// fastText's `analogies` (`getAnalogies`): the `k` words nearest `a - b + c`, each of
+    /// the three vectors divided by its norm + 1e-8 (in double, the factor rounded to
+    /// float) and added into a zero query in order; the three words left out.
+    pub fn analogies(&self, a: &str, b: &str, c: &str, k: usize) -> Vec<(String, f32)> {
+        let mut query = vec![0.0f32; self.model.dim];
+        for (word, sign) in [(a, 1.0f64), (b, -1.0), (c, 1.0)] {
+            let v = self.word_vector(word);
+            let s = (sign / (ft_norm(&v) as f64 + 1e-8)) as f32;
+            query.iter_mut().zip(&v).for_each(|(q, x)| *q += s * x);
+        }
+        self.nearest(&query, k, &[a, b, c])
+    }
+
     fn nearest(&self, query: &[f32], k: usize, ban: &[&str]) -> Vec<(String, f32)> {
         let mut norm = ft_norm(query);
         if norm.abs() < 1e-8 {

@@ -713,6 +713,39 @@ pub fn window_span(tokens: &[u32], pos: usize, key: u32, window: usize) -> (usiz
     (lo, hi)
 }
 
+/// The context words of centre position `pos` (positions `lo..=hi` of [`window_span`]
+/// except the centre).
+pub fn context_words(tokens: &[u32], pos: usize, key: u32, window: usize) -> Vec<u32> {
+    let (lo, hi) = window_span(tokens, pos, key, window);
+    (lo..=hi).filter(|&c| c != pos).map(|c| tokens[c]).collect()
+}
+
+/// The centre positions of a step that have context words, with those words (separators
+/// and windows cut to nothing at sentence ends left out), in order.
+fn context_windows(
+    tokens: &[u32],
+    key: u32,
+    window: usize,
+) -> impl Iterator<Item = (usize, Vec<u32>)> + '_ {
+    (0..tokens.len())
+        .filter(move |&pos| tokens[pos] != SENTENCE_END)
+        .map(move |pos| (pos, context_words(tokens, pos, key, window)))
+        .filter(|(_, ctx)| !ctx.is_empty())
+}
+
+/// The mean of bag rows `bag` (word rows, then bucket rows) of `model`, summed in order.
+fn bag_mean(model: &Model, bag: &[u32]) -> Vec<f32> {
+    let mut h = vec![0.0f32; model.dim];
+    for &r in bag {
+        h.iter_mut()
+            .zip(model.bag_row(r))
+            .for_each(|(a, x)| *a += x);
+    }
+    let inv = 1.0 / bag.len() as f32;
+    h.iter_mut().for_each(|x| *x *= inv);
+    h
+}
+
 /// The ids a centre position works on: its context words (positions `lo..=hi` except the
 /// centre, inside the chunk) and its output words (centre first, then K noise words).
 pub fn window_at(
@@ -722,8 +755,7 @@ pub fn window_at(
     params: &KernelParams,
     alias: &AliasTable,
 ) -> (Vec<u32>, Vec<u32>) {
-    let (lo, hi) = window_span(tokens, pos, key, params.window);
-    let ctx: Vec<u32> = (lo..=hi).filter(|&c| c != pos).map(|c| tokens[c]).collect();
+    let ctx = context_words(tokens, pos, key, params.window);
     let mut out = vec![tokens[pos]];
     for j in 0..params.negative as u32 {
         let r1 = rand_at(key, pos as u32, 1 + 2 * j);
@@ -784,14 +816,7 @@ impl CpuReference {
                 ModelKind::Cbow => ctx.iter().flat_map(|&c| table.rows(c)).copied().collect(),
             };
             let src = frozen.as_ref().unwrap_or(&self.model);
-            let inv = 1.0 / bag.len() as f32;
-            let mut h = vec![0.0f32; dim];
-            for &r in &bag {
-                for (a, x) in h.iter_mut().zip(src.bag_row(r)) {
-                    *a += x;
-                }
-            }
-            h.iter_mut().for_each(|x| *x *= inv);
+            let h = bag_mean(src, &bag);
             let o_rows: Vec<&[f32]> = cells
                 .iter()
                 .map(|&o| &src.output[o as usize * dim..(o as usize + 1) * dim])
@@ -846,15 +871,7 @@ impl CpuReference {
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
-        for pos in 0..toks.len() {
-            if toks[pos] == SENTENCE_END {
-                continue;
-            }
-            let (lo, hi) = window_span(toks, pos, key, self.params.window);
-            let ctx: Vec<u32> = (lo..=hi).filter(|&c| c != pos).map(|c| toks[c]).collect();
-            if ctx.is_empty() {
-                continue;
-            }
+        for (pos, ctx) in context_windows(toks, key, self.params.window) {
             let alpha = rate.at(pos, toks.len());
             let src = frozen.as_ref().unwrap_or(&self.model);
             let row = |m: &[f32], i: u32| m[i as usize * dim..(i as usize + 1) * dim].to_vec();
@@ -934,15 +951,7 @@ impl CpuReference {
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
-        for pos in 0..toks.len() {
-            if toks[pos] == SENTENCE_END {
-                continue;
-            }
-            let (lo, hi) = window_span(toks, pos, key, self.params.window);
-            let ctx: Vec<u32> = (lo..=hi).filter(|&c| c != pos).map(|c| toks[c]).collect();
-            if ctx.is_empty() {
-                continue;
-            }
+        for (pos, ctx) in context_windows(toks, key, self.params.window) {
             let alpha = rate.at(pos, toks.len());
             let (bag, targets): (Vec<u32>, Vec<u32>) = match self.params.model {
                 ModelKind::SkipGram => (table.rows(toks[pos]).to_vec(), ctx.clone()),
@@ -952,12 +961,7 @@ impl CpuReference {
                 ),
             };
             let src = frozen.as_ref().unwrap_or(&self.model);
-            let mut h = vec![0.0f32; dim];
-            for &r in &bag {
-                h.iter_mut().zip(src.bag_row(r)).for_each(|(a, x)| *a += x);
-            }
-            let inv = 1.0 / bag.len() as f32;
-            h.iter_mut().for_each(|x| *x *= inv);
+            let mut h = bag_mean(src, &bag);
             // The node rows this window has read, as it has left them, and its changes.
             let mut nodes: std::collections::HashMap<u32, (Vec<f32>, Vec<f32>)> =
                 std::collections::HashMap::new();
