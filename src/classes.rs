@@ -47,7 +47,7 @@ pub fn kmeans(vectors: &[f32], dim: usize, k: usize, threads: usize) -> Vec<u32>
         }
         // The assignment is the cost (rows × k dot products): the centroids transposed in
         // blocks of 8 (each word scored against 8 at once), blocks of words in parallel.
-        let ct = transpose8(&cent, dim);
+        let ct = crate::linalg::transpose8(&cent, dim);
         let assign = |(block, out): (usize, &mut [u32])| {
             let first = block * ASSIGN_BLOCK;
             for (o, row) in out.iter_mut().zip(vectors[first * dim..].chunks_exact(dim)) {
@@ -67,20 +67,6 @@ pub fn kmeans(vectors: &[f32], dim: usize, k: usize, threads: usize) -> Vec<u32>
 
 /// Words per parallel task of the assignment step.
 const ASSIGN_BLOCK: usize = 256;
-
-/// The `k` centroids (`k × dim`) in blocks of 8, each transposed (`dim × 8`, element `d`
-/// of centroid `8b + j` at `b·dim·8 + d·8 + j`); the last block padded with zeros.
-fn transpose8(cent: &[f32], dim: usize) -> Vec<f32> {
-    let k = cent.len() / dim;
-    let mut t = vec![0.0f32; k.div_ceil(8) * dim * 8];
-    for (c, row) in cent.chunks_exact(dim).enumerate() {
-        let base = (c / 8) * dim * 8 + c % 8;
-        for (d, &x) in row.iter().enumerate() {
-            t[base + d * 8] = x;
-        }
-    }
-    t
-}
 
 /// The class whose (unit) centroid has the largest dot product with `row`; the lowest index
 /// on ties, as word2vec.c's strict `>`. A class left empty has a NaN centroid (0/0, as in
@@ -124,7 +110,7 @@ mod tests {
         let dim = 37;
         for k in [1, 7, 8, 13, 64] {
             let cent: Vec<f32> = (0..k * dim).map(|_| rng.random_range(-1.0..1.0)).collect();
-            let ct = transpose8(&cent, dim);
+            let ct = crate::linalg::transpose8(&cent, dim);
             for _ in 0..50 {
                 let row: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect();
                 let score = |c: usize| -> f64 {

@@ -64,6 +64,21 @@ pub fn axpy2<const FMA: bool>(e: &mut [f32], o: &mut [f32], g: f32, x: &[f32]) {
     }
 }
 
+/// Rows `rows` (`k × dim`) in blocks of 8 for [`block_scores`], each block transposed
+/// (`dim × 8`, element `d` of row `8b + j` at `b·dim·8 + d·8 + j`); the last block padded
+/// with zeros.
+pub fn transpose8(rows: &[f32], dim: usize) -> Vec<f32> {
+    let k = rows.len() / dim;
+    let mut t = vec![0.0f32; k.div_ceil(8) * dim * 8];
+    for (c, row) in rows.chunks_exact(dim).enumerate() {
+        let base = (c / 8) * dim * 8 + c % 8;
+        for (d, &x) in row.iter().enumerate() {
+            t[base + d * 8] = x;
+        }
+    }
+    t
+}
+
 /// `row · q_k` for 8 vectors `q_k` given transposed as `qt` (`qt[d·8 + k]`, `row.len()` × 8):
 /// one 8-wide multiply-add per element of `row` (AVX2 with fused multiply-adds where the CPU
 /// has them). Scores analogy questions (`eval`) and k-means centroids (`--classes`).

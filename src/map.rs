@@ -207,7 +207,7 @@ pub fn tsne_2d(
     for it in 0..TSNE_ITERATIONS {
         let exaggeration = if it < EXAGGERATED { EXAGGERATION } else { 1.0 };
         let momentum = if it < EXAGGERATED { 0.5 } else { 0.8 };
-        let (grad, _) = p.gradient(&y, exaggeration);
+        let (grad, _) = p.gradient(&y, exaggeration, false);
         for i in 0..n {
             for k in 0..2 {
                 let g = grad[i][k];
@@ -221,8 +221,8 @@ pub fn tsne_2d(
             }
         }
     }
-    let (_, kl) = p.gradient(&y, 1.0);
-    (y, kl)
+    let (_, kl) = p.gradient(&y, 1.0, true);
+    (y, kl.unwrap_or(0.0))
 }
 
 /// Joint input affinities: dense (n × n, zero diagonal) or sparse (each row's nonzero
@@ -234,11 +234,16 @@ enum Affinities {
 
 impl Affinities {
     /// The t-SNE gradient at `y` with the affinities multiplied by `exaggeration`, and
-    /// KL(P‖Q) at `y`.
-    fn gradient(&self, y: &[[f64; 2]], exaggeration: f64) -> (Vec<[f64; 2]>, f64) {
+    /// KL(P‖Q) at `y` where `kl` asks for it (a logarithm per pair: only at the end).
+    fn gradient(
+        &self,
+        y: &[[f64; 2]],
+        exaggeration: f64,
+        kl: bool,
+    ) -> (Vec<[f64; 2]>, Option<f64>) {
         match self {
-            Affinities::Dense(p) => tsne_gradient(p, y, exaggeration),
-            Affinities::Sparse(p) => barnes_hut_gradient(p, y, exaggeration),
+            Affinities::Dense(p) => tsne_gradient(p, y, exaggeration, kl),
+            Affinities::Sparse(p) => barnes_hut_gradient(p, y, exaggeration, kl),
         }
     }
 }
@@ -278,41 +283,109 @@ fn sparse_affinities(x: &[Vec<f64>], perplexity: f64) -> Vec<Vec<(usize, f64)>> 
     use rayon::prelude::*;
     let n = x.len();
     let k = ((3.0 * perplexity) as usize + 1).min(n - 1);
-    let cond: Vec<Vec<(usize, f64)>> = (0..n)
+    let cond: Vec<Vec<(usize, f64)>> = nearest_neighbours(x, k)
         .into_par_iter()
-        .map(|i| {
-            let d = unit_distances(x, i);
-            let mut order: Vec<usize> = (0..n).filter(|&j| j != i).collect();
-            let by = |a: &usize, b: &usize| d[*a].total_cmp(&d[*b]).then(a.cmp(b));
-            if k < order.len() {
-                order.select_nth_unstable_by(k - 1, by);
-                order.truncate(k);
-            }
-            order.sort_unstable();
-            let dk: Vec<f64> = order.iter().map(|&j| d[j]).collect();
+        .enumerate()
+        .map(|(i, order)| {
+            let dk: Vec<f64> = order
+                .iter()
+                .map(|&j| x[i].iter().zip(&x[j]).map(|(a, b)| (a - b) * (a - b)).sum())
+                .collect();
             let pk = affinities_at_perplexity(&dk, None, perplexity);
             order.into_iter().zip(pk).collect()
         })
         .collect();
-    let mut pairs: Vec<(usize, usize, f64)> = Vec::with_capacity(2 * n * k);
-    for (i, row) in cond.iter().enumerate() {
-        for &(j, v) in row {
-            pairs.push((i, j, v));
-            pairs.push((j, i, v));
+    // p(i|j) for every row i, listed by j ascending (rows visited in order).
+    let mut incoming: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+    for (j, row) in cond.iter().enumerate() {
+        for &(i, v) in row {
+            incoming[i].push((j, v));
         }
     }
-    pairs.sort_unstable_by_key(|e| (e.0, e.1));
-    let mut p: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
-    for (i, j, v) in pairs {
-        match p[i].last_mut() {
-            Some(last) if last.0 == j => last.1 += v,
-            _ => p[i].push((j, v)),
-        }
-    }
+    // Row i: the union of its neighbours and the rows it is a neighbour of, ascending,
+    // p(j|i) + p(i|j) where both are there.
     let norm = 1.0 / (2.0 * n as f64);
-    p.iter_mut()
-        .for_each(|row| row.iter_mut().for_each(|e| e.1 *= norm));
-    p
+    cond.into_iter()
+        .zip(incoming)
+        .map(|(out, inc)| {
+            let mut row = Vec::with_capacity(out.len() + inc.len());
+            let (mut a, mut b) = (out.into_iter().peekable(), inc.into_iter().peekable());
+            loop {
+                let next = match (a.peek(), b.peek()) {
+                    (Some(x), Some(y)) if x.0 == y.0 => {
+                        let (j, v) = a.next().unwrap();
+                        (j, v + b.next().unwrap().1)
+                    }
+                    (Some(x), Some(y)) if x.0 < y.0 => a.next().unwrap(),
+                    (Some(_), Some(_)) => b.next().unwrap(),
+                    (Some(_), None) => a.next().unwrap(),
+                    (None, Some(_)) => b.next().unwrap(),
+                    (None, None) => break,
+                };
+                row.push((next.0, next.1 * norm));
+            }
+            row
+        })
+        .collect()
+}
+
+/// The `k` nearest rows of every unit row of `x` (itself left out), ascending by index:
+/// the largest dot products (for unit rows, the smallest distances), computed in f32 for 8
+/// rows at once against every row ([`crate::linalg::block_scores`]), ties broken by the
+/// lower index. Exact up to f32 rounding; O(n²·dim), spread over rayon's threads with the
+/// same result for any thread count.
+fn nearest_neighbours(x: &[Vec<f64>], k: usize) -> Vec<Vec<usize>> {
+    // A kept neighbour: its score's key and index, ordered so that the max-heap's top is
+    // the worst kept (lowest score, then highest index).
+    type Candidate = Reverse<(u32, Reverse<usize>)>;
+    use rayon::prelude::*;
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let n = x.len();
+    let dim = x.first().map_or(0, Vec::len);
+    let rows: Vec<f32> = x.iter().flatten().map(|&v| v as f32).collect();
+    let blocks = crate::linalg::transpose8(&rows, dim);
+    // A score's bits as an unsigned key with the same order (larger = nearer).
+    let key = |s: f32| {
+        let b = s.to_bits();
+        if b >> 31 == 1 {
+            !b
+        } else {
+            b | 1 << 31
+        }
+    };
+    blocks
+        .par_chunks(dim.max(1) * 8)
+        .enumerate()
+        .flat_map_iter(|(b, block)| {
+            let live = (n - b * 8).min(8);
+            // Per query, the k best (key, Reverse(index)) so far, the worst on top.
+            let mut best: Vec<BinaryHeap<Candidate>> = (0..live)
+                .map(|_| BinaryHeap::with_capacity(k + 1))
+                .collect();
+            for (j, row) in rows.chunks_exact(dim.max(1)).enumerate() {
+                let scores = crate::linalg::block_scores(row, block);
+                for (q, heap) in best.iter_mut().enumerate() {
+                    if b * 8 + q == j {
+                        continue;
+                    }
+                    let c = Reverse((key(scores[q]), Reverse(j)));
+                    if heap.len() < k {
+                        heap.push(c);
+                    } else if heap.peek().is_some_and(|worst| c < *worst) {
+                        heap.pop();
+                        heap.push(c);
+                    }
+                }
+            }
+            best.into_iter().map(|heap| {
+                let mut ids: Vec<usize> =
+                    heap.into_iter().map(|Reverse((_, Reverse(j)))| j).collect();
+                ids.sort_unstable();
+                ids
+            })
+        })
+        .collect()
 }
 
 /// A point-region quadtree over 2-D points: every node's point count and centre of mass,
@@ -414,14 +487,21 @@ impl QuadTree {
     fn repulsion(&self, y: &[[f64; 2]], i: usize) -> ([f64; 2], f64) {
         let yi = y[i];
         let (mut f, mut z) = ([0.0f64; 2], 0.0f64);
-        let mut stack = vec![0u32];
-        while let Some(n) = stack.pop() {
-            let node = &self.nodes[n as usize];
+        // Depth-first; a node's children pushed in reverse so that they are visited in
+        // order. The tree is at most 48 levels deep, so 4 per level bounds the stack.
+        let mut stack = [0u32; 4 * 49];
+        let mut top = 1;
+        while top > 0 {
+            top -= 1;
+            let node = &self.nodes[stack[top] as usize];
             let d = [yi[0] - node.com[0], yi[1] - node.com[1]];
             let d2 = d[0] * d[0] + d[1] * d[1];
             match node.children {
                 Some(children) if node.width * node.width >= THETA * THETA * d2 => {
-                    stack.extend(children.iter().rev().filter(|&&c| c != u32::MAX));
+                    for &c in children.iter().rev().filter(|&&c| c != u32::MAX) {
+                        stack[top] = c;
+                        top += 1;
+                    }
                 }
                 Some(_) => {
                     let w = 1.0 / (1.0 + d2);
@@ -449,18 +529,27 @@ impl QuadTree {
 
 /// The Barnes-Hut gradient at `y` for the sparse joint affinities `p` multiplied by
 /// `exaggeration`: the attraction over `p`'s pairs exactly, the repulsion and Q's
-/// normaliser Z from the quadtree; and KL(P‖Q) over `p`'s pairs with that Z.
+/// normaliser Z from the quadtree; and, where `want_kl`, KL(P‖Q) over `p`'s pairs with
+/// that Z.
 fn barnes_hut_gradient(
     p: &[Vec<(usize, f64)>],
     y: &[[f64; 2]],
     exaggeration: f64,
-) -> (Vec<[f64; 2]>, f64) {
+    want_kl: bool,
+) -> (Vec<[f64; 2]>, Option<f64>) {
     use rayon::prelude::*;
     let tree = QuadTree::new(y);
-    let rep: Vec<([f64; 2], f64)> = (0..y.len())
-        .into_par_iter()
-        .map(|i| tree.repulsion(y, i))
+    // The points in the tree's order (neighbours in the plane one after another, so that
+    // consecutive traversals touch the same nodes), each result put back at its point.
+    let mut rep = vec![([0.0f64; 2], 0.0f64); y.len()];
+    let by_tree: Vec<([f64; 2], f64)> = tree
+        .order
+        .par_iter()
+        .map(|&i| tree.repulsion(y, i))
         .collect();
+    for (&i, r) in tree.order.iter().zip(by_tree) {
+        rep[i] = r;
+    }
     let z = rep.iter().map(|r| r.1).sum::<f64>().max(1e-300);
     let per_row: Vec<([f64; 2], f64)> = (0..y.len())
         .into_par_iter()
@@ -471,7 +560,9 @@ fn barnes_hut_gradient(
                 let w = 1.0 / (1.0 + d[0] * d[0] + d[1] * d[1]);
                 a[0] += pij * w * d[0];
                 a[1] += pij * w * d[1];
-                kl += pij * (pij / (w / z).max(1e-12)).ln();
+                if want_kl {
+                    kl += pij * (pij / (w / z).max(1e-12)).ln();
+                }
             }
             let f = rep[i].0;
             (
@@ -483,13 +574,18 @@ fn barnes_hut_gradient(
             )
         })
         .collect();
-    let kl = per_row.iter().map(|r| r.1).sum();
+    let kl = want_kl.then(|| per_row.iter().map(|r| r.1).sum());
     (per_row.into_iter().map(|r| r.0).collect(), kl)
 }
 
 /// The t-SNE gradient at `y` for the joint affinities `p` (n × n, zero diagonal) multiplied
-/// by `exaggeration`, and the Kullback-Leibler divergence KL(P‖Q) at `y`.
-fn tsne_gradient(p: &[f64], y: &[[f64; 2]], exaggeration: f64) -> (Vec<[f64; 2]>, f64) {
+/// by `exaggeration`, and, where `want_kl`, the Kullback-Leibler divergence KL(P‖Q) at `y`.
+fn tsne_gradient(
+    p: &[f64],
+    y: &[[f64; 2]],
+    exaggeration: f64,
+    want_kl: bool,
+) -> (Vec<[f64; 2]>, Option<f64>) {
     use rayon::prelude::*;
     let n = y.len();
     let kernel = |i: usize, j: usize| {
@@ -522,12 +618,14 @@ fn tsne_gradient(p: &[f64], y: &[[f64; 2]], exaggeration: f64) -> (Vec<[f64; 2]>
                 let m = 4.0 * (exaggeration * pij - q) * w;
                 g[0] += m * (y[i][0] - y[j][0]);
                 g[1] += m * (y[i][1] - y[j][1]);
-                kl += pij * (pij / q).ln();
+                if want_kl {
+                    kl += pij * (pij / q).ln();
+                }
             }
             (g, kl)
         })
         .collect();
-    let kl = per_row.iter().map(|r| r.1).sum();
+    let kl = want_kl.then(|| per_row.iter().map(|r| r.1).sum());
     (per_row.into_iter().map(|r| r.0).collect(), kl)
 }
 
@@ -1000,10 +1098,7 @@ mod tests {
     /// neighbours among them.
     #[test]
     fn sparse_affinities_are_symmetric_and_sum_to_one() {
-        let mut rng = crate::sampling::Rng::new(9);
-        let x: Vec<Vec<f64>> = (0..300)
-            .map(|_| (0..8).map(|_| rng.next_f32() as f64 - 0.5).collect())
-            .collect();
+        let x = random_unit_rows(300, 8, 9);
         let p = sparse_affinities(&x, 5.0);
         let total: f64 = p.iter().flatten().map(|e| e.1).sum();
         assert!((total - 1.0).abs() < 1e-9, "{total}");
@@ -1019,6 +1114,49 @@ mod tests {
                 .min_by(|&a, &b| d[a].total_cmp(&d[b]))
                 .unwrap();
             assert!(row.iter().any(|e| e.0 == nearest));
+        }
+    }
+
+    /// `n` random unit rows of `dim` values.
+    fn random_unit_rows(n: usize, dim: usize, seed: u64) -> Vec<Vec<f64>> {
+        let mut rng = crate::sampling::Rng::new(seed);
+        (0..n)
+            .map(|_| {
+                let v: Vec<f64> = (0..dim).map(|_| rng.next_f32() as f64 - 0.5).collect();
+                let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+                v.into_iter().map(|a| a / norm).collect()
+            })
+            .collect()
+    }
+
+    /// The blocked f32 neighbour search finds the same neighbours as sorting every row's
+    /// f64 distances, row counts and dimensions off the blocks' multiples of 8 and 4 included;
+    /// a neighbour may differ only where two distances tie within f32 rounding (1e-5).
+    #[test]
+    fn nearest_neighbours_are_the_nearest_rows() {
+        for (n, dim, k) in [(203, 13, 10), (64, 100, 63), (9, 3, 4)] {
+            let x = random_unit_rows(n, dim, n as u64);
+            let found = nearest_neighbours(&x, k);
+            assert_eq!(found.len(), n);
+            for (i, ids) in found.iter().enumerate() {
+                let d = unit_distances(&x, i);
+                let mut order: Vec<usize> = (0..n).filter(|&j| j != i).collect();
+                order.sort_by(|&a, &b| d[a].total_cmp(&d[b]).then(a.cmp(&b)));
+                let mut want = order[..k].to_vec();
+                want.sort_unstable();
+                assert_eq!(ids.len(), k);
+                assert!(ids.windows(2).all(|w| w[0] < w[1]) && !ids.contains(&i));
+                if *ids != want {
+                    // Only a near-tie at the k-th distance may swap.
+                    let kth = d[order[k - 1]];
+                    for j in ids.iter().filter(|j| !want.contains(j)) {
+                        assert!(
+                            (d[*j] - kth).abs() < 1e-5,
+                            "{n}/{dim}: row {i}: {ids:?} vs {want:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 
