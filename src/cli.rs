@@ -35,8 +35,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// List the GPU adapters wgpu can see, with the limits that matter here.
     Devices(DevicesArgs),
-    /// A labelled 2-D map (PCA) of the space as an SVG or PNG image, and/or TensorBoard
-    /// projector files.
+    /// A labelled 2-D map (PCA or t-SNE) of the space as an SVG or PNG image, and/or
+    /// TensorBoard projector files.
     Map(MapArgs),
     /// Training throughput of each engine on one corpus (a synthetic Zipf corpus by default).
     Bench(BenchArgs),
@@ -578,7 +578,7 @@ impl TrainArgs {
 
 #[derive(Args, Debug)]
 pub struct SimilarArgs {
-    /// word2vec text or binary vectors.
+    /// word2vec text or binary vectors, or a fastText .bin model.
     #[arg(long)]
     pub vectors: PathBuf,
     /// Words to look up (the exact spelling wins; otherwise a case-insensitive match).
@@ -617,7 +617,7 @@ pub struct VectorArgs {
 
 #[derive(Args, Debug)]
 pub struct AnalogyArgs {
-    /// word2vec text or binary vectors.
+    /// word2vec text or binary vectors, or a fastText .bin model.
     #[arg(long)]
     pub vectors: PathBuf,
     /// A in "A is to B as C is to ?" (e.g. man).
@@ -642,7 +642,7 @@ pub struct AnalogyArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// word2vec text or binary vectors.
+    /// word2vec text or binary vectors, or a fastText .bin model.
     #[arg(long)]
     pub vectors: PathBuf,
     /// Analogy files (questions-words.txt format or 4 words per line).
@@ -667,7 +667,7 @@ pub struct EvalArgs {
 
 #[derive(Args, Debug)]
 pub struct MapArgs {
-    /// word2vec text or binary vectors.
+    /// word2vec text or binary vectors, or a fastText .bin model.
     #[arg(long)]
     pub vectors: PathBuf,
     /// Image to write: `.svg` or `.png`.
@@ -1805,7 +1805,7 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
             .into())
         }
     };
-    let emb = crate::io::read_vectors(&a.vectors, a.limit)?;
+    let emb = crate::io::read_any_vectors(&a.vectors, a.limit)?;
     let mut rows = crate::map::select(&emb, a.words.as_deref(), a.top + a.skip)?;
     if a.words.is_none() {
         rows.drain(..a.skip.min(rows.len()));

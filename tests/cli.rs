@@ -1711,6 +1711,31 @@ fn fasttext_command_lines_run_unchanged() {
         "{an} / {ours}"
     );
 
+    // map reads the model's vocabulary vectors as it reads the .vec: the same words plotted.
+    let plot = |vectors: &str, name: &str| -> String {
+        let svg = dir.path().join(name);
+        let o = w2v(&[
+            "map",
+            "--vectors",
+            vectors,
+            "--output",
+            svg.to_str().unwrap(),
+            "--top",
+            "12",
+        ]);
+        assert!(
+            o.status.success(),
+            "map --vectors {vectors}: {}",
+            stderr(&o)
+        );
+        std::fs::read_to_string(svg).unwrap()
+    };
+    let (from_bin, from_vec) = (plot(&bin, "bin.svg"), plot(&vec_file, "vec.svg"));
+    assert!(from_bin.contains(&format!(">{word}<")), "{from_bin}");
+    // A dot per word (labels that would overlap are left out, dots never).
+    let dots = |svg: &str| svg.matches("<circle").count();
+    assert_eq!((dots(&from_bin), dots(&from_vec)), (12, 12));
+
     // Word-only: fastText's defaults made explicit on `train` give the same file.
     let word_only = w2v(&[&base[..], &tiny, &["-maxn", "0"]].concat());
     assert!(word_only.status.success(), "{}", stderr(&word_only));
