@@ -43,6 +43,20 @@ pub enum Command {
     /// Join frequent word pairs into phrases (`new york` → `new_york`), as word2vec.c's
     /// word2phrase; run it again on its output for longer phrases.
     Phrases(PhrasesArgs),
+    /// word2vec.c's compute-accuracy: analogy questions on standard input (`: section` lines,
+    /// then `a b c d`), answered and printed as word2vec.c does (upper-cased words, the first
+    /// THRESHOLD rows); `eval` is gensim's version of the same test.
+    ComputeAccuracy(ComputeAccuracyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ComputeAccuracyArgs {
+    /// word2vec text or binary vectors, or a fastText .bin model.
+    pub vectors: PathBuf,
+    /// Use only the first N rows (the most frequent words); 0 = all (word2vec.c's
+    /// threshold, typically 30000).
+    #[arg(default_value_t = 0)]
+    pub threshold: usize,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -1146,6 +1160,17 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::Devices(a) => devices_command(a.json)?,
         Command::Bench(a) => bench_command(&a)?,
         Command::Map(a) => map_command(&a)?,
+        Command::ComputeAccuracy(a) => {
+            let limit = (a.threshold > 0).then_some(a.threshold);
+            let emb = crate::io::read_any_vectors(&a.vectors, limit)?;
+            let mut questions = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut questions)
+                .map_err(|e| Error::input(std::path::Path::new("standard input"), e.to_string()))?;
+            out!(
+                "{}",
+                crate::w2vc_tools::compute_accuracy(&emb, a.threshold, &questions)
+            );
+        }
         Command::Phrases(a) => {
             let scoring = match a.scoring {
                 ScoringArg::Word2phrase => crate::phrases::Scoring::Word2phrase,

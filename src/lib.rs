@@ -62,5 +62,6 @@ pub mod subword;
 pub mod train;
 pub mod vocab;
 pub mod w2vc_args;
+pub mod w2vc_tools;
 
 pub use error::{Error, Result};

@@ -1897,3 +1897,27 @@ fn fasttext_itself_reads_the_model() {
         assert!((a - b).abs() <= 1e-4 * b.abs().max(1e-2), "{a} vs {b}");
     }
 }
+
+/// `compute-accuracy VECTORS [THRESHOLD] < questions` prints what word2vec.c's
+/// compute-accuracy prints, byte for byte: the expected files were written by word2vec.c's
+/// tool (PyPI `word2vec` 0.11.1's build of the original C) on tests/data/text8_2000.bin with
+/// tests/data/questions_small.txt (25 questions inside the vocabulary and 2 outside it from
+/// each section of questions-words.txt), with every row and with the first 1,000.
+#[test]
+fn compute_accuracy_prints_as_word2vec_c() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/");
+    let questions = std::fs::read_to_string(format!("{data}questions_small.txt")).unwrap();
+    let vectors = format!("{data}text8_2000.bin");
+    for (threshold, expected) in [
+        ("0", "text8_2000.compute-accuracy.txt"),
+        ("1000", "text8_2000.compute-accuracy-1000.txt"),
+    ] {
+        let ours = run_stdin(
+            env!("CARGO_BIN_EXE_w2v-gpu"),
+            &["compute-accuracy", &vectors, threshold],
+            &questions,
+        );
+        let theirs = std::fs::read_to_string(format!("{data}{expected}")).unwrap();
+        assert_eq!(ours, theirs, "threshold {threshold}");
+    }
+}
