@@ -47,6 +47,18 @@ pub enum Command {
     /// then `a b c d`), answered and printed as word2vec.c does (upper-cased words, the first
     /// THRESHOLD rows); `eval` is gensim's version of the same test.
     ComputeAccuracy(ComputeAccuracyArgs),
+    /// word2vec.c's distance: for each line of standard input (a word, or words whose sum is
+    /// the query), the 40 nearest words, printed as word2vec.c prints them.
+    Distance(W2vcQueryArgs),
+    /// word2vec.c's word-analogy: for each line `a b c` of standard input, the 40 words
+    /// nearest b − a + c, printed as word2vec.c prints them.
+    WordAnalogy(W2vcQueryArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct W2vcQueryArgs {
+    /// word2vec text or binary vectors, or a fastText .bin model.
+    pub vectors: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -1160,6 +1172,8 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::Devices(a) => devices_command(a.json)?,
         Command::Bench(a) => bench_command(&a)?,
         Command::Map(a) => map_command(&a)?,
+        Command::Distance(a) => w2vc_queries(&a.vectors, false)?,
+        Command::WordAnalogy(a) => w2vc_queries(&a.vectors, true)?,
         Command::ComputeAccuracy(a) => {
             let limit = (a.threshold > 0).then_some(a.threshold);
             let emb = crate::io::read_any_vectors(&a.vectors, limit)?;
@@ -1338,6 +1352,42 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
         }
     }
     Ok(())
+}
+
+/// word2vec.c's `distance FILE` and `word-analogy FILE`: the prompt, then an answer per line
+/// of standard input, until `EXIT` or the end of the input (where word2vec.c's tools would
+/// loop forever).
+fn w2vc_queries(vectors: &std::path::Path, analogy: bool) -> anyhow::Result<()> {
+    use crate::w2vc_tools::Interactive;
+    use std::io::BufRead;
+    let emb = crate::io::read_any_vectors(vectors, None)?;
+    let tool = Interactive::new(&emb);
+    let prompt = if analogy {
+        Interactive::ANALOGY_PROMPT
+    } else {
+        Interactive::DISTANCE_PROMPT
+    };
+    let mut stdin = std::io::stdin().lock();
+    loop {
+        out!("{prompt}");
+        let mut line = String::new();
+        let n = stdin
+            .read_line(&mut line)
+            .map_err(|e| Error::input(std::path::Path::new("standard input"), e.to_string()))?;
+        if n == 0 {
+            return Ok(());
+        }
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        if line == "EXIT" {
+            return Ok(());
+        }
+        let answer = if analogy {
+            tool.analogy(line)
+        } else {
+            tool.distance(line)
+        };
+        out!("{answer}");
+    }
 }
 
 /// `x` as C++'s default stream output prints it with `digits` significant digits (`%g`:

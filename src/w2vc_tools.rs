@@ -1,6 +1,7 @@
-//! word2vec.c's evaluation tool `compute-accuracy`, with its arithmetic and its output byte
-//! for byte, so that `compute-accuracy vectors.bin 30000 < questions-words.txt` scripts keep
-//! working (and keep their numbers) after switching.
+//! word2vec.c's query tools: `compute-accuracy`, with its arithmetic and its output byte for
+//! byte, so that `compute-accuracy vectors.bin 30000 < questions-words.txt` scripts keep
+//! working (and keep their numbers) after switching; `distance` and `word-analogy`, with
+//! their prompts and tables.
 
 use crate::io::Embeddings;
 use std::fmt::Write as _;
@@ -14,6 +15,170 @@ fn c_percent(x: f32) -> String {
         "-nan".to_string()
     } else {
         format!("{:.2}", x as f64)
+    }
+}
+
+/// The rows word2vec.c's tools work on: the words as bytes (at most [`MAX_W`], upper-cased
+/// for compute-accuracy) and the vectors divided by their norm (squares summed in f32).
+struct UnitRows {
+    words: Vec<Vec<u8>>,
+    dim: usize,
+    m: Vec<f32>,
+}
+
+impl UnitRows {
+    fn new(emb: &Embeddings, n: usize, upper: bool) -> UnitRows {
+        let dim = emb.dim;
+        let words = emb.words[..n]
+            .iter()
+            .map(|w| {
+                let mut u: Vec<u8> = w.bytes().collect();
+                if upper {
+                    u.make_ascii_uppercase();
+                }
+                u.truncate(MAX_W);
+                u
+            })
+            .collect();
+        let mut m = emb.vectors[..n * dim].to_vec();
+        for row in m.chunks_mut(dim.max(1)) {
+            let mut len = 0.0f32;
+            for x in row.iter() {
+                len += x * x;
+            }
+            let len = len.sqrt();
+            row.iter_mut().for_each(|x| *x /= len);
+        }
+        UnitRows { words, dim, m }
+    }
+
+    fn row(&self, i: usize) -> &[f32] {
+        &self.m[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The first row spelt `w` (C searches from row 0).
+    fn find(&self, w: &[u8]) -> Option<usize> {
+        self.words.iter().position(|x| x == w)
+    }
+}
+
+/// word2vec.c's `distance` and `word-analogy`: an answer per line of standard input,
+/// computed and printed as those tools do.
+pub struct Interactive {
+    rows: UnitRows,
+}
+
+/// How many answers `distance` and `word-analogy` print (word2vec.c's `N`).
+const SHOWN: usize = 40;
+
+impl Interactive {
+    pub fn new(emb: &Embeddings) -> Interactive {
+        Interactive {
+            rows: UnitRows::new(emb, emb.words.len(), false),
+        }
+    }
+
+    /// `distance`'s prompt.
+    pub const DISTANCE_PROMPT: &'static str = "Enter word or sentence (EXIT to break): ";
+    /// `word-analogy`'s prompt.
+    pub const ANALOGY_PROMPT: &'static str = "Enter three words (EXIT to break): ";
+
+    /// The line's words (split at single spaces, as word2vec.c splits them), each printed
+    /// with its row; `None` after the first one outside the vocabulary (`analogy`: row 0
+    /// counts as outside too, as in word2vec.c's word-analogy).
+    fn words(&self, line: &str, out: &mut String, analogy: bool) -> Option<Vec<usize>> {
+        let mut ids = Vec::new();
+        for w in line.split(' ') {
+            let id = self.rows.find(w.as_bytes()).filter(|&b| !analogy || b != 0);
+            let shown = match id {
+                Some(b) => b as i64,
+                None if analogy => 0,
+                None => -1,
+            };
+            let _ = write!(out, "\nWord: {w}  Position in vocabulary: {shown}\n");
+            match id {
+                Some(b) => ids.push(b),
+                None => {
+                    out.push_str("Out of dictionary word!\n");
+                    return None;
+                }
+            }
+        }
+        Some(ids)
+    }
+
+    /// The 40 rows with the largest dot product with `vec` (normalised here), `skip` left
+    /// out, scores above `floor` only, printed as `%50s\t\t%f`.
+    fn nearest(&self, mut vec: Vec<f32>, skip: &[usize], floor: f32, out: &mut String) {
+        let mut len = 0.0f32;
+        for x in &vec {
+            len += x * x;
+        }
+        let len = len.sqrt();
+        vec.iter_mut().for_each(|x| *x /= len);
+        let mut best: Vec<(f32, &[u8])> = vec![(floor, b""); SHOWN];
+        for (c, word) in self.rows.words.iter().enumerate() {
+            if skip.contains(&c) {
+                continue;
+            }
+            let mut dist = 0.0f32;
+            for (v, x) in vec.iter().zip(self.rows.row(c)) {
+                dist += v * x;
+            }
+            if let Some(a) = best.iter().position(|b| dist > b.0) {
+                best.insert(a, (dist, word));
+                best.truncate(SHOWN);
+            }
+        }
+        for (d, w) in best {
+            let pad = 50usize.saturating_sub(w.len());
+            let _ = writeln!(
+                out,
+                "{}{}\t\t{:.6}",
+                " ".repeat(pad),
+                String::from_utf8_lossy(w),
+                d as f64
+            );
+        }
+    }
+
+    /// `distance`: the words nearest the (normalised) sum of the line's words.
+    pub fn distance(&self, line: &str) -> String {
+        let mut out = String::new();
+        let Some(ids) = self.words(line, &mut out, false) else {
+            return out;
+        };
+        out.push_str("\n                                              Word       Cosine distance\n------------------------------------------------------------------------\n");
+        let mut vec = vec![0.0f32; self.rows.dim];
+        for &b in &ids {
+            vec.iter_mut()
+                .zip(self.rows.row(b))
+                .for_each(|(v, x)| *v += x);
+        }
+        self.nearest(vec, &ids, -1.0, &mut out);
+        out
+    }
+
+    /// `word-analogy`: `a b c` answered by the words nearest b − a + c.
+    pub fn analogy(&self, line: &str) -> String {
+        let mut out = String::new();
+        let cn = line.split(' ').count();
+        if cn < 3 {
+            let _ = writeln!(out, "Only {cn} words were entered.. three words are needed at the input to perform the calculation");
+            return out;
+        }
+        let Some(ids) = self.words(line, &mut out, true) else {
+            return out;
+        };
+        out.push_str("\n                                              Word              Distance\n------------------------------------------------------------------------\n");
+        let (a, b, c) = (
+            self.rows.row(ids[0]),
+            self.rows.row(ids[1]),
+            self.rows.row(ids[2]),
+        );
+        let vec = (0..self.rows.dim).map(|d| b[d] - a[d] + c[d]).collect();
+        self.nearest(vec, &ids[..3], 0.0, &mut out);
+        out
     }
 }
 
@@ -31,30 +196,18 @@ pub fn compute_accuracy(emb: &Embeddings, threshold: usize, questions: &str) -> 
     } else {
         emb.words.len()
     };
-    let dim = emb.dim;
     let upper = |w: &str| -> Vec<u8> { w.bytes().map(|b| b.to_ascii_uppercase()).collect() };
-    let vocab: Vec<Vec<u8>> = emb.words[..n]
-        .iter()
-        .map(|w| {
-            let mut u = upper(w);
-            u.truncate(MAX_W);
-            u
-        })
-        .collect();
-    let mut m = emb.vectors[..n * dim].to_vec();
-    for row in m.chunks_mut(dim.max(1)) {
-        let mut len = 0.0f32;
-        for x in row.iter() {
-            len += x * x;
-        }
-        let len = len.sqrt();
-        row.iter_mut().for_each(|x| *x /= len);
-    }
+    let UnitRows {
+        words: vocab,
+        dim,
+        m,
+    } = UnitRows::new(emb, n, true);
     // The first row of each word (C searches from row 0).
     let mut index: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
     for (i, w) in vocab.iter().enumerate().rev() {
         index.insert(w.as_slice(), i);
     }
+    let row = |i: usize| &m[i * dim..(i + 1) * dim];
     let mut out = String::new();
     let (mut tcn, mut ccn, mut tacn, mut cacn) = (0i32, 0i32, 0i32, 0i32);
     let (mut secn, mut sycn, mut seac, mut syac) = (0i32, 0i32, 0i32, 0i32);
@@ -114,7 +267,6 @@ pub fn compute_accuracy(emb: &Embeddings, threshold: usize, questions: &str) -> 
         else {
             continue;
         };
-        let row = |i: usize| &m[i * dim..(i + 1) * dim];
         let vec: Vec<f32> = (0..dim)
             .map(|a| (row(b2)[a] - row(b1)[a]) + row(b3)[a])
             .collect();

@@ -1921,3 +1921,46 @@ fn compute_accuracy_prints_as_word2vec_c() {
         assert_eq!(ours, theirs, "threshold {threshold}");
     }
 }
+
+/// `distance` and `word-analogy` answer as word2vec.c's tools: the expected files are their
+/// output (PyPI `word2vec` 0.11.1's build of the original C) on tests/data/text8_2000.bin,
+/// cut where their input ended (they loop forever there; ours stop). Every line is the same
+/// except the scores' last digit: word2vec.c is built with `-Ofast -march=native`, whose
+/// vectorised, fused sums round differently from the in-order f32 sums here (and from one
+/// CPU to another), so scores may differ by one unit of the 6th decimal (2e-6 allowed).
+#[test]
+fn distance_and_word_analogy_answer_as_word2vec_c() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/");
+    let vectors = format!("{data}text8_2000.bin");
+    for (tool, input) in [
+        (
+            "distance",
+            "king\nking queen\nzzzqqq\nman king woman\nfrance paris\n",
+        ),
+        (
+            "word-analogy",
+            "man king woman\nparis france berlin\nking queen\nzzzq king queen\nthe a an\n",
+        ),
+    ] {
+        let ours = run_stdin(env!("CARGO_BIN_EXE_w2v-gpu"), &[tool, &vectors], input);
+        let theirs = std::fs::read_to_string(format!("{data}text8_2000.{tool}.txt")).unwrap();
+        assert_eq!(
+            ours.lines().count(),
+            theirs.lines().count(),
+            "{tool}: {ours}"
+        );
+        let mut scores = 0;
+        for (o, t) in ours.lines().zip(theirs.lines()) {
+            match (o.rsplit_once("\t\t"), t.rsplit_once("\t\t")) {
+                (Some((ow, os)), Some((tw, ts))) => {
+                    assert_eq!(ow, tw, "{tool}");
+                    let (os, ts): (f64, f64) = (os.parse().unwrap(), ts.parse().unwrap());
+                    assert!((os - ts).abs() <= 2e-6, "{tool}: {o} / {t}");
+                    scores += 1;
+                }
+                _ => assert_eq!(o, t, "{tool}"),
+            }
+        }
+        assert_eq!(scores, if tool == "distance" { 160 } else { 80 }, "{tool}");
+    }
+}
