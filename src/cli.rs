@@ -1099,11 +1099,10 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                 if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                     eprintln!("reading words from standard input (end with Ctrl-D)");
                 }
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
-                    Error::input(std::path::Path::new("standard input"), e.to_string())
-                })?;
-                text.split_whitespace().map(str::to_string).collect()
+                read_stdin()?
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect()
             } else {
                 a.words.clone()
             };
@@ -1177,9 +1176,7 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::ComputeAccuracy(a) => {
             let limit = (a.threshold > 0).then_some(a.threshold);
             let emb = crate::io::read_any_vectors(&a.vectors, limit)?;
-            let mut questions = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut questions)
-                .map_err(|e| Error::input(std::path::Path::new("standard input"), e.to_string()))?;
+            let questions = read_stdin()?;
             out!(
                 "{}",
                 crate::w2vc_tools::compute_accuracy(&emb, a.threshold, &questions)
@@ -1304,8 +1301,7 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
     out!("{prompt}");
     let mut pending: Vec<String> = Vec::new();
     for line in std::io::stdin().lock().lines() {
-        let line =
-            line.map_err(|e| Error::input(std::path::Path::new("standard input"), e.to_string()))?;
+        let line = line.map_err(stdin_error)?;
         for w in line.split_whitespace() {
             if let Some(nb) = &exact {
                 pending.push(w.to_string());
@@ -1354,6 +1350,18 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
     Ok(())
 }
 
+/// A failed read of standard input, as an input error naming it.
+fn stdin_error(e: std::io::Error) -> Error {
+    Error::input(std::path::Path::new("standard input"), e.to_string())
+}
+
+/// All of standard input.
+fn read_stdin() -> Result<String, Error> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text).map_err(stdin_error)?;
+    Ok(text)
+}
+
 /// word2vec.c's `distance FILE` and `word-analogy FILE`: the prompt, then an answer per line
 /// of standard input, until `EXIT` or the end of the input (where word2vec.c's tools would
 /// loop forever).
@@ -1371,9 +1379,7 @@ fn w2vc_queries(vectors: &std::path::Path, analogy: bool) -> anyhow::Result<()> 
     loop {
         out!("{prompt}");
         let mut line = String::new();
-        let n = stdin
-            .read_line(&mut line)
-            .map_err(|e| Error::input(std::path::Path::new("standard input"), e.to_string()))?;
+        let n = stdin.read_line(&mut line).map_err(stdin_error)?;
         if n == 0 {
             return Ok(());
         }

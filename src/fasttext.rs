@@ -11,6 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::files::AtomicFile;
+use crate::linalg::{seq_dot, seq_norm};
 use crate::subword::{vocab_vectors, word_vector, SubwordParams};
 use std::io::Write;
 use std::path::Path;
@@ -71,7 +72,7 @@ impl FastTextModel {
         let dim = self.dim;
         let mut unit = self.word_vectors();
         for row in unit.chunks_mut(dim.max(1)) {
-            let norm = ft_norm(row);
+            let norm = seq_norm(row);
             // fastText: wordVectors.addVectorToRow(vec, i, 1.0 / norm) into a zero row.
             if norm > 0.0 {
                 let a = (1.0 / norm as f64) as f32;
@@ -305,15 +306,6 @@ pub fn is_fasttext_bin(path: &Path) -> bool {
         && i32::from_le_bytes(head) == MAGIC
 }
 
-/// fastText's `Vector::norm`: the squares summed in order in f32, then the square root.
-fn ft_norm(v: &[f32]) -> f32 {
-    let mut sum = 0.0f32;
-    for x in v {
-        sum += x * x;
-    }
-    sum.sqrt()
-}
-
 /// fastText's nearest-neighbour queries (`FastText::getNN`, `getAnalogies`) with its float
 /// arithmetic step for step, so that the scores print as fastText prints them: every
 /// vocabulary vector divided by its norm, a query's scores its dot products with them (summed
@@ -345,14 +337,14 @@ impl Neighbours<'_> {
         let mut query = vec![0.0f32; self.model.dim];
         for (word, sign) in [(a, 1.0f64), (b, -1.0), (c, 1.0)] {
             let v = self.word_vector(word);
-            let s = (sign / (ft_norm(&v) as f64 + 1e-8)) as f32;
+            let s = (sign / (seq_norm(&v) as f64 + 1e-8)) as f32;
             query.iter_mut().zip(&v).for_each(|(q, x)| *q += s * x);
         }
         self.nearest(&query, k, &[a, b, c])
     }
 
     fn nearest(&self, query: &[f32], k: usize, ban: &[&str]) -> Vec<(String, f32)> {
-        let mut norm = ft_norm(query);
+        let mut norm = seq_norm(query);
         if norm.abs() < 1e-8 {
             norm = 1.0;
         }
@@ -362,13 +354,7 @@ impl Neighbours<'_> {
             .chunks(dim)
             .zip(&self.model.words)
             .filter(|(_, w)| !ban.contains(&w.as_str()))
-            .map(|(row, w)| {
-                let mut dp = 0.0f32;
-                for (x, q) in row.iter().zip(query) {
-                    dp += x * q;
-                }
-                (dp / norm, w.as_str())
-            })
+            .map(|(row, w)| (seq_dot(row, query) / norm, w.as_str()))
             .collect();
         // Descending by (score, word), as fastText's heap of pairs leaves them.
         scored.sort_by(|x, y| y.0.total_cmp(&x.0).then_with(|| y.1.cmp(x.1)));

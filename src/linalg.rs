@@ -32,6 +32,19 @@ pub fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
     (s4[0] + s4[2]) + (s4[1] + s4[3]) + tail
 }
 
+/// `a · b` summed in order in f32 (`s += a[i] * b[i]`, no fused multiply-add), as the
+/// kernels' reference and the C/C++ tools this project reproduces (word2vec.c's query
+/// tools, fastText's `nn`) compute it.
+pub fn seq_dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).fold(0.0, |s, (x, y)| s + x * y)
+}
+
+/// The norm of `v` with its squares summed in order in f32 ([`seq_dot`]), then the square
+/// root (fastText's `Vector::norm`, word2vec.c's `len`).
+pub fn seq_norm(v: &[f32]) -> f32 {
+    seq_dot(v, v).sqrt()
+}
+
 /// `y += a · x`.
 #[inline(always)]
 pub fn axpy<const FMA: bool>(y: &mut [f32], a: f32, x: &[f32]) {

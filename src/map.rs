@@ -248,11 +248,14 @@ impl Affinities {
     }
 }
 
+/// The squared Euclidean distance between `a` and `b`.
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum()
+}
+
 /// Squared Euclidean distances from row `i` to every row.
 fn unit_distances(x: &[Vec<f64>], i: usize) -> Vec<f64> {
-    x.iter()
-        .map(|xj| x[i].iter().zip(xj).map(|(a, b)| (a - b) * (a - b)).sum())
-        .collect()
+    x.iter().map(|xj| squared_distance(&x[i], xj)).collect()
 }
 
 /// The exact method's joint affinities: p(j|i) over all words, P = (p(j|i) + p(i|j)) / 2n,
@@ -289,7 +292,7 @@ fn sparse_affinities(x: &[Vec<f64>], perplexity: f64) -> Vec<Vec<(usize, f64)>> 
         .map(|(i, order)| {
             let dk: Vec<f64> = order
                 .iter()
-                .map(|&j| x[i].iter().zip(&x[j]).map(|(a, b)| (a - b) * (a - b)).sum())
+                .map(|&j| squared_distance(&x[i], &x[j]))
                 .collect();
             let pk = affinities_at_perplexity(&dk, None, perplexity);
             order.into_iter().zip(pk).collect()

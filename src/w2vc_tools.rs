@@ -4,6 +4,7 @@
 //! their prompts and tables.
 
 use crate::io::Embeddings;
+use crate::linalg::{seq_dot, seq_norm};
 use std::fmt::Write as _;
 
 /// word2vec.c's vocabulary entries hold at most this many bytes (`max_w`).
@@ -42,11 +43,7 @@ impl UnitRows {
             .collect();
         let mut m = emb.vectors[..n * dim].to_vec();
         for row in m.chunks_mut(dim.max(1)) {
-            let mut len = 0.0f32;
-            for x in row.iter() {
-                len += x * x;
-            }
-            let len = len.sqrt();
+            let len = seq_norm(row);
             row.iter_mut().for_each(|x| *x /= len);
         }
         UnitRows { words, dim, m }
@@ -110,21 +107,14 @@ impl Interactive {
     /// The 40 rows with the largest dot product with `vec` (normalised here), `skip` left
     /// out, scores above `floor` only, printed as `%50s\t\t%f`.
     fn nearest(&self, mut vec: Vec<f32>, skip: &[usize], floor: f32, out: &mut String) {
-        let mut len = 0.0f32;
-        for x in &vec {
-            len += x * x;
-        }
-        let len = len.sqrt();
+        let len = seq_norm(&vec);
         vec.iter_mut().for_each(|x| *x /= len);
         let mut best: Vec<(f32, &[u8])> = vec![(floor, b""); SHOWN];
         for (c, word) in self.rows.words.iter().enumerate() {
             if skip.contains(&c) {
                 continue;
             }
-            let mut dist = 0.0f32;
-            for (v, x) in vec.iter().zip(self.rows.row(c)) {
-                dist += v * x;
-            }
+            let dist = seq_dot(&vec, self.rows.row(c));
             if let Some(a) = best.iter().position(|b| dist > b.0) {
                 best.insert(a, (dist, word));
                 best.truncate(SHOWN);
@@ -212,7 +202,7 @@ pub fn compute_accuracy(emb: &Embeddings, threshold: usize, questions: &str) -> 
     let (mut tcn, mut ccn, mut tacn, mut cacn) = (0i32, 0i32, 0i32, 0i32);
     let (mut secn, mut sycn, mut seac, mut syac) = (0i32, 0i32, 0i32, 0i32);
     let (mut qid, mut tq, mut tqs) = (0i32, 0i32, 0i32);
-    let mut tokens = questions.split_ascii_whitespace().peekable();
+    let mut tokens = questions.split_ascii_whitespace();
     let report = |out: &mut String, tcn: &mut i32, ccn: i32, tot: [i32; 6]| {
         let [cacn, tacn, seac, secn, syac, sycn] = tot;
         if *tcn == 0 {
@@ -276,10 +266,7 @@ pub fn compute_accuracy(emb: &Embeddings, threshold: usize, questions: &str) -> 
             if c == b1 || c == b2 || c == b3 {
                 continue;
             }
-            let mut dist = 0.0f32;
-            for (v, x) in vec.iter().zip(row(c)) {
-                dist += v * x;
-            }
+            let dist = seq_dot(&vec, row(c));
             if dist > best {
                 best = dist;
                 best_word = word;

@@ -14,6 +14,7 @@ use crate::config::ModelKind;
 use crate::corpus::SENTENCE_END;
 use crate::error::Result;
 use crate::huffman::HuffmanTree;
+use crate::linalg::seq_dot;
 pub use crate::linalg::{axpy, axpy2, dot};
 use crate::loss::{sigmoid_bce, SigmoidTable};
 use crate::model::Model;
@@ -1143,11 +1144,6 @@ impl CpuReference {
             }
         }
     }
-}
-
-/// A dot product summed in index order, as one GPU invocation sums it.
-fn seq_dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).fold(0.0, |s, (x, y)| s + x * y)
 }
 
 #[cfg(test)]
