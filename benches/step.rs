@@ -38,6 +38,7 @@ fn cpu_batch(c: &mut Criterion) {
     g.throughput(Throughput::Elements(batch.words));
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
         let params = KernelParams {
+            precision: w2v_gpu::config::Precision::F32,
             model,
             dim: 100,
             window: 5,
@@ -57,6 +58,7 @@ fn reference_batch(c: &mut Criterion) {
     let (corpus, batch) = batch_of(20_000);
     let alias = AliasTable::unigram(corpus.vocab.counts(), 0.75);
     let params = KernelParams {
+        precision: w2v_gpu::config::Precision::F32,
         model: ModelKind::SkipGram,
         dim: 100,
         window: 5,

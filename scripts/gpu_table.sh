@@ -22,7 +22,8 @@ ONLY=${2:-}
 # the default kernels against f261227 (the binary of the last hardware table: since then the
 # kernels count their adds and keep four partial sums per dot product) and fcdf526 (before the
 # partial sums; both read the corpus front to back, as --streams 1 does), wider workgroups,
-# --streams, the tile kernel, subwords, hierarchical softmax; pack with BASE="f261227 fcdf526".
+# --streams, the tile kernel, subwords, hierarchical softmax, half-precision storage; pack
+# with BASE="f261227 fcdf526".
 # `pending-peers`: the CPU rows those are read against (also in the GPU's 256-part order), the minibatch engine with its host
 # builders on up to 8 cores and on one, the CPU minibatch engine on its thread pool (0.38M
 # words/s on the H200's host before the pool), and the PyTorch baseline (a second call: each call has
@@ -33,7 +34,7 @@ case "$ONLY" in
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
           cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 swsg100 swcb100 swsg300 swadam100
-          hssg100 hscb100 hssg300w10 swhssg100" ;;
+          hssg100 hscb100 hssg300w10 swhssg100 sg100f16 cb100f16 sg300f16 swsg300f16" ;;
   pending-peers)
     ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1
           adam100cpu hssg100cpu hscb100cpu swhssg100cpu torch torch8k torch4k torch3ep" ;;
@@ -226,6 +227,13 @@ row hssg300w10 skipgram 300 "GPU, --hs --negative 0 --window 10" -- $V --hs --ne
 # fastText's -loss hs with subwords: the subword tree kernel (contexts' paths in turn).
 row swhssg100 skipgram 100 "GPU, --subwords --hs --negative 0" -- $V $S --hs --negative 0
 row swhssg100cpu skipgram 100 "CPU, --subwords --hs --negative 0, $NCPU threads" -- $C $S --hs --negative 0
+# Half-precision storage (--precision f16: half the device memory, stochastic rounding on
+# every add, adds by compare-and-swap): against the f32 rows above (sg100, cb100, sg300,
+# swsg300).
+row sg100f16 skipgram 100 "GPU, --precision f16" -- $V --precision f16
+row cb100f16 cbow 100 "GPU, --precision f16" -- $V --precision f16
+row sg300f16 skipgram 300 "GPU, --precision f16" -- $V --precision f16
+row swsg300f16 skipgram 300 "GPU, --subwords --precision f16" -- $V $S --precision f16
 # Subwords on the minibatch engine (bucket rows with Adam's state in the input records).
 row swadam100 skipgram 100 "GPU, --subwords, lazy Adam lr 0.03" -- $V $S --optimizer adam --alpha 0.03
 row adam100 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512" -- $V --optimizer adam --alpha 0.01

@@ -1,7 +1,6 @@
-// The bindings and row accessors shared by the SGD training kernels (train.wgsl, chunk.wgsl).
-// A matrix larger than one storage binding is split by row range over four bindings; the
-// Rust side rewrites the load and add placeholders for the update mode (see
-// src/backend/gpu/shaders.rs).
+// The bindings and row accessors shared by the SGD training kernels (train.wgsl, chunk.wgsl,
+// tile.wgsl, subword.wgsl, hs.wgsl, hs_subword.wgsl). A matrix larger than one storage binding
+// is split by row range over four bindings.
 
 @group(0) @binding(0) var<storage, read> tok: array<u32>;
 @group(0) @binding(1) var<storage, read> alias_table: array<vec2<u32>>;
@@ -57,9 +56,19 @@ fn finish_group(lid: u32, loss: vec2<f32>, first: u32, end: u32) {
     }
 }
 
+// Where weight d of row r of a part lives, from access_f32.wgsl or access_f16.wgsl
+// (--precision), in place of this placeholder: the word's index, and 1 for the high half of
+// a word of two halves.
+{{ACCESS}}
+
+// Row accessors. Their LOAD and ADD placeholders are rewritten for the update mode and the
+// storage (src/backend/gpu/shaders.rs): with halves, LOAD reads the half `hi` selects and ADD
+// replaces it with half_add's result (access_f16.wgsl); `hi` is unused with f32.
 fn in_load(row: u32, d: u32) -> f32 {
     let part = row / RPP;
-    let i = (row - part * RPP) * DIM + d;
+    let at = element(row - part * RPP, d);
+    let i = at.x;
+    let hi = at.y != 0u;
     switch part {
         case 0u: { return LOAD(in0[i]); }
         case 1u: { return LOAD(in1[i]); }
@@ -71,7 +80,9 @@ fn in_load(row: u32, d: u32) -> f32 {
 fn in_add(row: u32, d: u32, v: f32) {
     adds += 1u;
     let part = row / RPP;
-    let i = (row - part * RPP) * DIM + d;
+    let at = element(row - part * RPP, d);
+    let i = at.x;
+    let hi = at.y != 0u;
     switch part {
         case 0u: { ADD(in0[i], v); }
         case 1u: { ADD(in1[i], v); }
@@ -82,7 +93,9 @@ fn in_add(row: u32, d: u32, v: f32) {
 
 fn out_load(row: u32, d: u32) -> f32 {
     let part = row / RPP;
-    let i = (row - part * RPP) * DIM + d;
+    let at = element(row - part * RPP, d);
+    let i = at.x;
+    let hi = at.y != 0u;
     switch part {
         case 0u: { return LOAD(out0[i]); }
         case 1u: { return LOAD(out1[i]); }
@@ -94,7 +107,9 @@ fn out_load(row: u32, d: u32) -> f32 {
 fn out_add(row: u32, d: u32, v: f32) {
     adds += 1u;
     let part = row / RPP;
-    let i = (row - part * RPP) * DIM + d;
+    let at = element(row - part * RPP, d);
+    let i = at.x;
+    let hi = at.y != 0u;
     switch part {
         case 0u: { ADD(out0[i], v); }
         case 1u: { ADD(out1[i], v); }
@@ -102,6 +117,7 @@ fn out_add(row: u32, d: u32, v: f32) {
         default: { ADD(out3[i], v); }
     }
 }
+
 
 // The context span [lo, hi] of the centre at `pos` among `n` tokens: the effective window
 // (uniform in 1..=WINDOW, from the counter-based hash) cut at sentence ends; identical to

@@ -142,6 +142,12 @@ pub enum UpdatesArg {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum PrecisionArg {
+    F32,
+    F16,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum OptimizerArg {
     Sgd,
     Adagrad,
@@ -407,6 +413,13 @@ pub struct TrainArgs {
     /// share one workgroup's memory among more lanes, which matters at large --dim).
     #[arg(long, default_value_t = 64)]
     pub gpu_workgroup: u32,
+    /// How the GPU engine stores its weight matrices: `f32`, or `f16` (half the device
+    /// memory, so twice the vocabulary × --dim (or subword buckets) fits; dimensions d and
+    /// d + dim/2 share a 32-bit word, every add rounds stochastically so small updates are
+    /// kept on average, adds by compare-and-swap; --dim must be even). Arithmetic is f32 either
+    /// way; the vectors written are f32. GPU SGD engine only.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: PrecisionArg,
     /// `sgd`: word2vec's per-window SGD with linearly decaying --alpha. `adagrad`, `adam`,
     /// `rmsprop`: minibatches of --batch-size centre words, sparse (lazy) updates of only the
     /// rows each step uses, constant --alpha [default lr, chosen by a sweep (BENCHMARKS.md): adam 0.01, rmsprop 0.005, adagrad 0.2].
@@ -558,6 +571,10 @@ impl TrainArgs {
             },
             gpu_chunk: self.gpu_chunk,
             gpu_workgroup: self.gpu_workgroup,
+            precision: match self.precision {
+                PrecisionArg::F32 => crate::config::Precision::F32,
+                PrecisionArg::F16 => crate::config::Precision::F16,
+            },
             max_binding_bytes: self.max_binding_bytes,
             count_pairs: false,
             shared_negatives: self.shared_negatives,

@@ -77,6 +77,41 @@ pub enum Updates {
     Racy,
 }
 
+/// How the GPU engine stores the two weight matrices (and the hierarchical-softmax tree's)
+/// in device memory. Arithmetic is f32 either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// One f32 per weight.
+    #[default]
+    F32,
+    /// One IEEE half per weight (half the device memory): dimensions `d` and `d + dim/2` of
+    /// a row share a 32-bit word, every add rounds its result to a half *stochastically*
+    /// (up with probability equal to the discarded fraction), so adds smaller than half a
+    /// half-precision ulp are kept in expectation instead of being lost. Adds go through a
+    /// compare-and-swap loop on the word (no adapter has a 16-bit float atomic add).
+    F16,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 2] = [Precision::F32, Precision::F16];
+
+    /// The name `--precision` and `--json` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+
+    /// Bytes of device memory per weight.
+    pub fn bytes(self) -> u64 {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+}
+
 /// How an atomic float add is carried out on the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Atomics {
@@ -307,6 +342,8 @@ pub struct TrainConfig {
     pub gpu_chunk: u32,
     /// Invocations per workgroup of the SGD kernels.
     pub gpu_workgroup: u32,
+    /// How the GPU engine stores its weight matrices (`--precision`).
+    pub precision: Precision,
     /// CPU skip-gram: noise words drawn once per centre word and shared by its window.
     pub shared_negatives: bool,
     /// Count the GPU's (context, centre) pairs on the host (benchmarks).
@@ -426,6 +463,7 @@ impl Default for TrainConfig {
             gpu_reduce: None,
             gpu_chunk: DEFAULT_GPU_CHUNK,
             gpu_workgroup: DEFAULT_GPU_WORKGROUP,
+            precision: Precision::F32,
             max_binding_bytes: None,
             count_pairs: false,
             dist: crate::dist::DistOptions::default(),
@@ -698,6 +736,7 @@ impl TrainConfig {
         if let Some(msg) = self.backend.unavailable_here() {
             return Err(Error::usage("--backend", msg));
         }
+        self.validate_precision()?;
         if self.max_vocab == Some(0) {
             return Err(Error::usage("--max-vocab", "must be at least 1"));
         }
@@ -793,6 +832,37 @@ impl TrainConfig {
 }
 
 impl TrainConfig {
+    /// `--precision f16` is the GPU SGD engine's storage.
+    fn validate_precision(&self) -> Result<()> {
+        if self.precision == Precision::F32 {
+            return Ok(());
+        }
+        let refuse = |why: &str| Err(Error::usage("--precision", why.to_string()));
+        if self.backend == BackendKind::Cpu {
+            return refuse(
+                "f16 is the GPU engine's storage (the CPU trainer keeps f32 rows); pick a GPU backend (--backend vulkan|metal|dx12|gl|auto) or drop --precision",
+            );
+        }
+        if self.minibatches() {
+            return refuse(
+                "f16 applies to word2vec-style --optimizer sgd (the minibatch engines, --optimizer adagrad/adam/rmsprop and --deterministic, keep f32 rows and optimizer state); drop --precision or use --optimizer sgd",
+            );
+        }
+        if self.dim % 2 == 1 {
+            return refuse(&format!(
+                "f16 stores dimensions d and d + dim/2 of a row in one 32-bit word, so --dim must be even (got {}); use --dim {}",
+                self.dim,
+                self.dim + 1
+            ));
+        }
+        if self.gpu_atomics == Some(Atomics::Native) {
+            return refuse(
+                "f16 adds with a compare-and-swap loop (no adapter has a 16-bit float atomic add); drop --gpu-atomics native",
+            );
+        }
+        Ok(())
+    }
+
     fn validate_optimizer(&self) -> Result<()> {
         let kind = self.optimizer;
         let name = kind.name();

@@ -395,6 +395,50 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             "--dense-optimizer",
         ),
         (args(&good, &["--optimizer", "lbfgs"]), 2, "--optimizer"),
+        (
+            args(&good, &["--precision", "f16", "--backend", "cpu"]),
+            2,
+            "GPU engine's storage",
+        ),
+        (
+            args(
+                &good,
+                &["--precision", "f16", "--backend", "vulkan", "--dim", "99"],
+            ),
+            2,
+            "--dim must be even",
+        ),
+        (
+            args(
+                &good,
+                &[
+                    "--precision",
+                    "f16",
+                    "--backend",
+                    "vulkan",
+                    "--optimizer",
+                    "adam",
+                ],
+            ),
+            2,
+            "--precision",
+        ),
+        (
+            args(
+                &good,
+                &[
+                    "--precision",
+                    "f16",
+                    "--backend",
+                    "vulkan",
+                    "--gpu-atomics",
+                    "native",
+                ],
+            ),
+            2,
+            "drop --gpu-atomics native",
+        ),
+        (args(&good, &["--precision", "f32x"]), 2, "--precision"),
         (args(&good, &["--dim", "100000"]), 2, "--dim"),
         (args(&good, &["--ns-exponent", "5"]), 2, "--ns-exponent"),
         (args(&good, &["--min-alpha=-1"]), 2, "--min-alpha"),

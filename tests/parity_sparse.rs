@@ -100,6 +100,7 @@ fn assert_close_within(what: &str, gpu: &[f32], cpu: &[f32], start: &[f32], abs:
 /// The kernels' shape (window 3, 4 noise words) and lazy `kind` with its default betas.
 fn shapes(kind: OptimizerKind, model: ModelKind, dim: usize) -> (KernelParams, OptimParams) {
     let params = KernelParams {
+        precision: w2v_gpu::config::Precision::F32,
         model,
         dim,
         window: 3,

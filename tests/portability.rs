@@ -145,6 +145,7 @@ fn shapes() -> Vec<KernelParams> {
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
         for (dim, window, negative) in [(100, 5, 5), (300, 10, 15), (1, 1, 1)] {
             v.push(KernelParams {
+                precision: w2v_gpu::config::Precision::F32,
                 model,
                 dim,
                 window,

@@ -28,6 +28,7 @@ fn training_kernels_validate_for_all_shapes() {
             (64, 5, 31),
         ] {
             let p = KernelParams {
+                precision: w2v_gpu::config::Precision::F32,
                 model,
                 dim,
                 window,
@@ -101,6 +102,7 @@ fn subword_kernels_validate_for_all_shapes() {
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
         for (dim, window, negative) in [(1, 1, 1), (16, 3, 4), (100, 5, 5), (300, 10, 15)] {
             let p = KernelParams {
+                precision: w2v_gpu::config::Precision::F32,
                 model,
                 dim,
                 window,
@@ -163,6 +165,7 @@ fn hs_kernels_validate_for_all_shapes() {
             (300, 10, 15, 64),
         ] {
             let p = KernelParams {
+                precision: w2v_gpu::config::Precision::F32,
                 model,
                 dim,
                 window,
@@ -223,6 +226,7 @@ fn sparse_optimizer_kernels_validate() {
             (ModelKind::Cbow, 4096, 5),
         ] {
             let p = KernelParams {
+                precision: w2v_gpu::config::Precision::F32,
                 model,
                 dim,
                 window: 5,
@@ -286,6 +290,7 @@ fn workgroup_memory_estimates_match_the_declarations() {
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
         for (dim, window, negative) in [(1, 1, 1), (27, 3, 4), (100, 5, 5), (300, 10, 15)] {
             let p = KernelParams {
+                precision: w2v_gpu::config::Precision::F32,
                 model,
                 dim,
                 window,
@@ -375,6 +380,7 @@ fn workgroup_memory_estimates_match_the_declarations() {
 #[test]
 fn hs_blocks_fit_the_workgroup_memory() {
     let shape = |model, dim, window| KernelParams {
+        precision: w2v_gpu::config::Precision::F32,
         model,
         dim,
         window,

@@ -642,6 +642,12 @@ impl CpuReference {
         }
     }
 
+    /// The kernel parameters it computes with (their `precision` is the GPU's storage; the
+    /// reference keeps f32).
+    pub fn params(&self) -> KernelParams {
+        self.params
+    }
+
     /// The hierarchical-softmax kernel's math (`shaders/hs.wgsl`; with
     /// [`CpuReference::with_subwords`] `shaders/hs_subword.wgsl`) along `tree`'s paths into
     /// `model.hs`, each step after the negative-sampling windows (none with `--negative 0`).
@@ -1284,6 +1290,7 @@ mod tests {
         };
         for model in [ModelKind::SkipGram, ModelKind::Cbow] {
             let p = KernelParams {
+                precision: crate::config::Precision::F32,
                 model,
                 dim: 8,
                 window: 3,
@@ -1347,6 +1354,7 @@ mod tests {
         ];
         for (model_kind, negative, hs) in cases {
             let p = KernelParams {
+                precision: crate::config::Precision::F32,
                 model: model_kind,
                 dim: 19,
                 window: 4,
@@ -1419,6 +1427,7 @@ mod tests {
         let toks = vec![5, 6, 7, SENTENCE_END, 8, 9];
         let alias = AliasTable::unigram(&[1; 10], 0.75);
         let p = KernelParams {
+            precision: crate::config::Precision::F32,
             model: ModelKind::SkipGram,
             dim: 4,
             window: 5,
@@ -1444,6 +1453,7 @@ mod tests {
     fn tile_reads_span_sequential_to_snapshot() {
         for model in [ModelKind::SkipGram, ModelKind::Cbow] {
             let p = KernelParams {
+                precision: crate::config::Precision::F32,
                 model,
                 dim: 8,
                 window: 3,

@@ -12,19 +12,22 @@ use crate::minibatch::Minibatch;
 use crate::model::Model;
 use crate::optim::OptimState;
 
-/// The shape of the update a kernel performs.
+/// The shape of the update a kernel performs, and how the GPU stores the matrices it
+/// updates (the CPU engines compute and store in f32 whatever `precision` says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KernelParams {
     pub model: ModelKind,
     pub dim: usize,
     pub window: usize,
     pub negative: usize,
+    pub precision: crate::config::Precision,
 }
 
 impl KernelParams {
     /// The shape a run's configuration asks for.
     pub fn of(cfg: &crate::config::TrainConfig) -> KernelParams {
         KernelParams {
+            precision: cfg.precision,
             model: cfg.model,
             dim: cfg.dim,
             window: cfg.window,

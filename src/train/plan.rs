@@ -204,6 +204,24 @@ pub fn train_corpus(
         Some(c) => format!("{engine_name}, {} MPI ranks", c.size()),
         None => engine_name,
     };
+    if cfg.precision != crate::config::Precision::F32 {
+        if engine.is_none() && !cfg.minibatches() {
+            return Err(Error::usage(
+                "--precision",
+                format!(
+                    "{} is the GPU engine's storage, but this run trains on the CPU (--backend {} chose it); pick a GPU backend (vulkan|metal|dx12|gl) or drop --precision",
+                    cfg.precision.name(),
+                    cfg.backend.name()
+                ),
+            ));
+        }
+        if comm.is_some() {
+            return Err(Error::usage(
+                "--precision",
+                "f16 rows cannot take part in distributed syncs (the ranks exchange f32 rows); drop --precision for a distributed run",
+            ));
+        }
+    }
     let ck = Checkpointer::new(cfg, corpus, &engine_name, reporter);
     let mut ck = match comm {
         Some(c) => crate::dist::agree(c, ck)?,
@@ -320,9 +338,11 @@ pub fn train_corpus(
                 None => gpu::GpuBackend::new(ctx, &model, params, &alias, cfg)?,
             };
             reporter.note(&format!(
-                "training on {} (kernel: {})",
+                "training on {} (kernel: {}); device matrices {:.1} MiB ({})",
                 gpu.describe(),
-                gpu.kernel_name()
+                gpu.kernel_name(),
+                gpu.matrix_bytes() as f64 / (1u64 << 20) as f64,
+                cfg.precision.name()
             ));
             let mut r = train_with_backend(
                 &mut gpu,
@@ -337,6 +357,8 @@ pub fn train_corpus(
             r.kernel = Some(gpu.kernel_name());
             r.atomics = Some(gpu.atomics().name().to_string());
             r.reduce = Some(gpu.reduce().name().to_string());
+            r.precision = Some(cfg.precision.name().to_string());
+            r.device_matrix_bytes = Some(gpu.matrix_bytes());
             r.kernel_reason = Some(gpu.kernel_reason().to_string());
             r.backend = gpu.backend_name().to_string();
             r

@@ -19,6 +19,10 @@ pub struct TrainReport {
     pub atomics: Option<String>,
     /// How the GPU kernel sums dot products: `subgroup` or `serial`.
     pub reduce: Option<String>,
+    /// GPU: how the weight matrices are stored (`--precision`: f32 or f16).
+    pub precision: Option<String>,
+    /// GPU: bytes of device memory the weight matrices take.
+    pub device_matrix_bytes: Option<u64>,
     /// Why that kernel and those atomics: a flag, or the adapter's features.
     pub kernel_reason: Option<String>,
     pub corpus_seconds: f64,
@@ -121,6 +125,8 @@ impl TrainReport {
             v["sync"]["input_tail"] = s.input_tail.into();
         }
         v["streams"] = self.streams.into();
+        v["precision"] = self.precision.clone().into();
+        v["device_matrix_bytes"] = self.device_matrix_bytes.into();
         v["atomic_adds_per_word"] = self.atomic_adds_per_word.into();
         v
     }

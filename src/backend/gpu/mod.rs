@@ -6,6 +6,7 @@
 //! back only when the progress display asks for it.
 
 pub mod context;
+pub mod halfrows;
 mod rowsync;
 pub mod shaders;
 pub mod sparse;
@@ -15,7 +16,7 @@ pub use context::GpuContext;
 
 use crate::backend::{Backend, KernelParams, Matrix, Rate, StepLoss};
 use crate::batch::Batch;
-use crate::config::{FeatureVariant, ModelKind, TrainConfig};
+use crate::config::{FeatureVariant, ModelKind, Precision, TrainConfig};
 use crate::error::{Error, Result};
 use crate::huffman::HuffmanTree;
 use crate::model::Model;
@@ -96,10 +97,10 @@ pub struct Split {
     pub parts: usize,
 }
 
-/// Rows per binding for a `rows × dim` f32 matrix when one binding holds at most
-/// `max_binding` bytes.
-pub fn split_rows(rows: usize, dim: usize, max_binding: u64) -> Result<Split> {
-    let row_bytes = dim as u64 * 4;
+/// Rows per binding for a `rows × dim` matrix of `elem_bytes`-byte weights (4: f32, 2:
+/// `--precision f16`) when one binding holds at most `max_binding` bytes.
+pub fn split_rows(rows: usize, dim: usize, elem_bytes: u64, max_binding: u64) -> Result<Split> {
+    let row_bytes = dim as u64 * elem_bytes;
     let rpp = (max_binding / row_bytes).min(u32::MAX as u64) as usize;
     if rpp == 0 {
         return Err(Error::Gpu(format!(
@@ -145,10 +146,11 @@ pub fn check_subwords_fit(
 ) -> Result<()> {
     let binding = max_binding(ctx, cfg);
     let rec = dim * (1 + state);
-    if split_rows(vocab + bucket, rec, binding).is_ok() {
+    let elem = cfg.precision.bytes();
+    if split_rows(vocab + bucket, rec, elem, binding).is_ok() {
         return Ok(());
     }
-    let rpp = (binding / (rec as u64 * 4)) as usize;
+    let rpp = (binding / (rec as u64 * elem)) as usize;
     let fit = (PARTS * rpp).saturating_sub(vocab);
     let row = if state > 0 {
         format!(
@@ -158,13 +160,18 @@ pub fn check_subwords_fit(
     } else {
         format!("--dim {dim}")
     };
+    // Halves fit twice the rows where the SGD engine runs (no optimizer state).
+    let halves = state == 0
+        && cfg.precision == Precision::F32
+        && split_rows(vocab + bucket, rec, 2, binding).is_ok();
     Err(Error::usage(
         "--bucket",
         format!(
-            "{vocab} word rows + {bucket} subword buckets × {row} = {} MiB do not fit the input matrix's {PARTS} storage bindings of at most {} MiB on {}; use --bucket {fit} or less, a smaller --dim, or --backend cpu",
-            ((vocab + bucket) as u64 * rec as u64 * 4) >> 20,
+            "{vocab} word rows + {bucket} subword buckets × {row} = {} MiB do not fit the input matrix's {PARTS} storage bindings of at most {} MiB on {}; use --bucket {fit} or less, {}a smaller --dim, or --backend cpu",
+            ((vocab + bucket) as u64 * rec as u64 * elem) >> 20,
             binding >> 20,
-            ctx.info.name
+            ctx.info.name,
+            if halves { "--precision f16 (half the bytes, enough here), " } else { "" }
         ),
     ))
 }
@@ -584,9 +591,24 @@ impl GpuBackend {
         if buckets > 0 {
             check_subwords_fit(&ctx, cfg, vocab, buckets, dim, 0)?;
         }
-        let split = split_rows(in_rows, dim, max_binding(&ctx, cfg))?;
+        let precision = params.precision;
+        if precision != cfg.precision {
+            return Err(Error::Gpu(format!(
+                "the kernel parameters say --precision {}, the configuration {}",
+                precision.name(),
+                cfg.precision.name()
+            )));
+        }
+        let elem = precision.bytes();
+        let split =
+            split_rows(in_rows, dim, elem, max_binding(&ctx, cfg)).map_err(|e| match e {
+                Error::Gpu(m) if precision == Precision::F32 => Error::Gpu(format!(
+                    "{m} (or --precision f16, which stores a row in half the bytes)"
+                )),
+                e => e,
+            })?;
         let device = &ctx.device;
-        let row_bytes = dim * 4;
+        let row_bytes = dim * elem as usize;
         // Part p of a matrix of `rows` rows, filled from `sources` (consecutive row blocks).
         let make_parts = |label: &str, rows: usize, sources: &[&[f32]]| -> Vec<wgpu::Buffer> {
             (0..PARTS)
@@ -607,11 +629,19 @@ impl GpuBackend {
                         let n = src.len() / dim.max(1);
                         let (a, b) = (lo.max(first), hi.min(first + n));
                         if a < b {
-                            ctx.queue.write_buffer(
-                                &buf,
-                                ((a - lo) * row_bytes) as u64,
-                                bytemuck::cast_slice(&src[(a - first) * dim..(b - first) * dim]),
-                            );
+                            let rows = &src[(a - first) * dim..(b - first) * dim];
+                            let offset = ((a - lo) * row_bytes) as u64;
+                            match precision {
+                                Precision::F32 => {
+                                    ctx.queue
+                                        .write_buffer(&buf, offset, bytemuck::cast_slice(rows))
+                                }
+                                Precision::F16 => ctx.queue.write_buffer(
+                                    &buf,
+                                    offset,
+                                    bytemuck::cast_slice(&halfrows::pack(rows, dim)),
+                                ),
+                            }
                         }
                         first += n;
                     }
@@ -686,7 +716,14 @@ impl GpuBackend {
             label: Some("train"),
             entries: &entries,
         });
-        let (atomics, atomics_why) = choose(cfg.gpu_atomics, &ctx)?;
+        let (atomics, atomics_why) = match precision {
+            Precision::F32 => choose(cfg.gpu_atomics, &ctx)?,
+            Precision::F16 => (
+                shaders::Atomics::CompareAndSwap,
+                "--precision f16 (a half is added by compare-and-swap on the 32-bit word holding it)"
+                    .to_string(),
+            ),
+        };
         let train_src = match table {
             Some(_) => shaders::subword_source(
                 &params,
@@ -932,6 +969,18 @@ impl GpuBackend {
         })
     }
 
+    /// Bytes of device memory the weight matrices take (input with any subword buckets,
+    /// output, the tree's).
+    pub fn matrix_bytes(&self) -> u64 {
+        let hs = self.hs.iter().flat_map(|h| &h.matrix);
+        self.input
+            .iter()
+            .chain(&self.output)
+            .chain(hs)
+            .map(|b| b.size())
+            .sum()
+    }
+
     pub fn split(&self) -> Split {
         self.split
     }
@@ -1000,21 +1049,43 @@ impl GpuBackend {
         self.ctx.backend_name()
     }
 
-    /// Rows `lo..hi` of a matrix, copied to the host (the caller waits for the steps).
+    /// Rows `lo..hi` of a matrix, copied to the host as f32 (the caller waits for the steps).
     fn copy_rows(&self, m: Matrix, lo: usize, hi: usize) -> Result<Vec<f32>> {
-        self.copy_from(&self.matrix_rows(m)?, lo, hi)
-    }
-
-    /// Rows `lo..hi` of `m`, copied to the host.
-    fn copy_from(&self, m: &rowsync::Rows<'_>, lo: usize, hi: usize) -> Result<Vec<f32>> {
-        let d = m.dim;
-        let mut out = vec![0f32; hi.min(m.rows).saturating_sub(lo) * d];
-        for (buf, a, b, offset) in m.spans(lo, hi) {
-            let dst = &mut out[(a - lo) * d..(b - lo) * d];
+        let rows = self.stored_rows(m)?;
+        // A row is `stride` 32-bit words on the device: f32 weights, or pairs of halves.
+        let words = rows.stride;
+        let mut out = vec![0u32; hi.min(rows.rows).saturating_sub(lo) * words];
+        for (buf, a, b, offset) in rows.spans(lo, hi) {
+            let dst = &mut out[(a - lo) * words..(b - lo) * words];
             self.ctx
                 .copy_range_to_host(buf, offset, bytemuck::cast_slice_mut(dst))?;
         }
-        Ok(out)
+        Ok(match self.params.precision {
+            Precision::F32 => bytemuck::cast_vec(out),
+            Precision::F16 => halfrows::unpack(&out, self.params.dim),
+        })
+    }
+
+    /// Where the rows of `m` live, each a record of `stride` 32-bit words (`dim` f32
+    /// weights, or `dim / 2` words of two halves with `--precision f16`).
+    fn stored_rows(&self, m: Matrix) -> Result<rowsync::Rows<'_>> {
+        let (parts, rows) = match (m, &self.hs) {
+            (Matrix::Input, _) => (&self.input, self.in_rows),
+            (Matrix::Output, _) => (&self.output, self.vocab),
+            (Matrix::Tree, Some(hs)) => (&hs.matrix, self.vocab - 1),
+            (Matrix::Tree, None) => return Err(crate::backend::no_tree()),
+        };
+        let words = match self.params.precision {
+            Precision::F32 => self.params.dim,
+            Precision::F16 => self.params.dim / 2,
+        };
+        Ok(rowsync::Rows {
+            parts,
+            rows_per_part: self.split.rows_per_part,
+            rows,
+            dim: words,
+            stride: words,
+        })
     }
 }
 
@@ -1024,21 +1095,15 @@ impl RowHost for GpuBackend {
     }
 
     /// The input's word and bucket rows, the output's word rows, or the tree's inner-node
-    /// rows: weights alone.
+    /// rows: weights alone, f32 (the syncs' row kernel adds and writes f32 weights).
     fn matrix_rows(&self, m: Matrix) -> Result<rowsync::Rows<'_>> {
-        let (parts, rows) = match (m, &self.hs) {
-            (Matrix::Input, _) => (&self.input, self.in_rows),
-            (Matrix::Output, _) => (&self.output, self.vocab),
-            (Matrix::Tree, Some(hs)) => (&hs.matrix, self.vocab - 1),
-            (Matrix::Tree, None) => return Err(crate::backend::no_tree()),
-        };
-        Ok(rowsync::Rows {
-            parts,
-            rows_per_part: self.split.rows_per_part,
-            rows,
-            dim: self.params.dim,
-            stride: self.params.dim,
-        })
+        if self.params.precision != Precision::F32 {
+            return Err(Error::usage(
+                "--precision",
+                "f16 rows cannot take part in distributed syncs (they exchange f32 rows); drop --precision for a distributed run",
+            ));
+        }
+        self.stored_rows(m)
     }
 }
 
@@ -1193,7 +1258,7 @@ mod tests {
     #[test]
     fn split_by_binding_limit() {
         assert_eq!(
-            split_rows(1000, 100, 1 << 27).unwrap(),
+            split_rows(1000, 100, 4, 1 << 27).unwrap(),
             Split {
                 rows_per_part: 1000,
                 parts: 1
@@ -1201,16 +1266,24 @@ mod tests {
         );
         // 400 B rows, 40 000 B binding → 100 rows per part.
         assert_eq!(
-            split_rows(350, 100, 40_000).unwrap(),
+            split_rows(350, 100, 4, 40_000).unwrap(),
             Split {
                 rows_per_part: 100,
                 parts: 4
             }
         );
-        assert!(split_rows(401, 100, 40_000)
+        assert!(split_rows(401, 100, 4, 40_000)
             .unwrap_err()
             .to_string()
             .contains("--max-vocab"));
-        assert!(split_rows(10, 100, 100).is_err());
+        assert!(split_rows(10, 100, 4, 100).is_err());
+        // Half-precision rows take half the bytes: 401 rows fit where f32 refused them.
+        assert_eq!(
+            split_rows(401, 100, 2, 40_000).unwrap(),
+            Split {
+                rows_per_part: 200,
+                parts: 3
+            }
+        );
     }
 }

@@ -3,11 +3,13 @@
 
 use crate::backend::KernelParams;
 use crate::config::ModelKind;
-pub use crate::config::{Atomics, FeatureVariant, Kernel, Reduce, Updates};
+pub use crate::config::{Atomics, FeatureVariant, Kernel, Precision, Reduce, Updates};
 use crate::optim::{OptimParams, OptimizerKind};
 
 pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 pub const MATRICES: &str = include_str!("../../../shaders/matrices.wgsl");
+pub const ACCESS_F32: &str = include_str!("../../../shaders/access_f32.wgsl");
+pub const ACCESS_F16: &str = include_str!("../../../shaders/access_f16.wgsl");
 pub const LOGITS: &str = include_str!("../../../shaders/logits.wgsl");
 pub const CONTEXT: &str = include_str!("../../../shaders/context.wgsl");
 pub const SUBWORD: &str = include_str!("../../../shaders/subword.wgsl");
@@ -91,9 +93,22 @@ pub fn variants(
     max_examples: usize,
 ) -> Vec<Variant> {
     let mut out = Vec::new();
-    for kernel in Kernel::ALL {
-        for updates in Updates::ALL {
-            for atomics in Atomics::ALL {
+    let shape = params;
+    // Half-precision storage always adds by compare-and-swap (`expand_access`).
+    let storage = Precision::ALL.into_iter().flat_map(|precision| {
+        Atomics::ALL
+            .into_iter()
+            .filter(move |&a| precision == Precision::F32 || a == Atomics::CompareAndSwap)
+            .map(move |a| (precision, a))
+    });
+    for (precision, atomics) in storage {
+        let params = &KernelParams {
+            precision,
+            ..*shape
+        };
+        let atomics_name = format!("{atomics:?} {}", precision.name());
+        for kernel in Kernel::ALL {
+            for updates in Updates::ALL {
                 for reduce in Reduce::ALL {
                     let needs = if updates == Updates::Racy {
                         wgpu::Features::empty()
@@ -102,11 +117,11 @@ pub fn variants(
                     } | reduce.required_features();
                     out.push(Variant {
                         name: format!(
-                            "train {} {:?} {:?} {:?} {:?}",
+                            "train {} {:?} {:?} {} {:?}",
                             kernel.name(),
                             params.model,
                             updates,
-                            atomics,
+                            atomics_name,
                             reduce
                         ),
                         source: kernel_source(
@@ -124,8 +139,8 @@ pub fn variants(
                     if kernel == Kernel::Window {
                         out.push(Variant {
                             name: format!(
-                                "train subword {:?} {:?} {:?} {:?}",
-                                params.model, updates, atomics, reduce
+                                "train subword {:?} {:?} {} {:?}",
+                                params.model, updates, atomics_name, reduce
                             ),
                             source: subword_source(
                                 params,
@@ -142,8 +157,8 @@ pub fn variants(
                         for add_loss in [false, true] {
                             out.push(Variant {
                                 name: format!(
-                                    "train hs subword {:?} {:?} {:?} {:?} add_loss {add_loss}",
-                                    params.model, updates, atomics, reduce
+                                    "train hs subword {:?} {:?} {} {:?} add_loss {add_loss}",
+                                    params.model, updates, atomics_name, reduce
                                 ),
                                 source: hs_subword_source(
                                     params,
@@ -162,8 +177,8 @@ pub fn variants(
                         for (add_loss, local_context) in [(false, true), (true, false)] {
                             out.push(Variant {
                                 name: format!(
-                                    "train hs {:?} {:?} {:?} {:?} add_loss {add_loss} local_context {local_context}",
-                                    params.model, updates, atomics, reduce
+                                    "train hs {:?} {:?} {} {:?} add_loss {add_loss} local_context {local_context}",
+                                    params.model, updates, atomics_name, reduce
                                 ),
                                 source: hs_source(
                                     params,
@@ -487,14 +502,17 @@ fn sgd_source(
     (updates, atomics, reduce): (Updates, Atomics, Reduce),
     workgroup: u32,
 ) -> String {
-    let elem = match (updates, atomics) {
-        (Updates::Racy, _) => "f32",
-        (_, Atomics::Native) => "atomic<f32>",
-        (_, Atomics::CompareAndSwap) => "atomic<u32>",
+    let (access, elem) = match (params.precision, updates, atomics) {
+        (Precision::F32, Updates::Racy, _) => (ACCESS_F32, "f32"),
+        (Precision::F32, _, Atomics::Native) => (ACCESS_F32, "atomic<f32>"),
+        (Precision::F32, _, Atomics::CompareAndSwap) => (ACCESS_F32, "atomic<u32>"),
+        (Precision::F16, Updates::Racy, _) => (ACCESS_F16, "u32"),
+        (Precision::F16, _, _) => (ACCESS_F16, "atomic<u32>"),
     };
     let cbow = params.model == ModelKind::Cbow;
+    let src = src.replace("{{ACCESS}}", access);
     substitute(
-        &expand_access(src, updates, atomics),
+        &expand_access(&src, updates, atomics, params.precision),
         params,
         rows_per_part,
         workgroup,
@@ -595,18 +613,28 @@ pub fn reduce_source() -> String {
 /// Rewrites the kernel's `LOAD(m[i])` and `ADD(m[i], v);` accessors of the matrix bindings
 /// for the chosen update mode. The native atomic add is one `atomicAdd` on `atomic<f32>`;
 /// the compare-and-swap add is a loop on the element's bit pattern that retries until no
-/// other invocation changed the element between the read and the write.
-fn expand_access(src: &str, updates: Updates, atomics: Atomics) -> String {
+/// other invocation changed the element between the read and the write. Half-precision
+/// storage (access_f16.wgsl) reads the half `hi` selects from the 32-bit word holding it and
+/// replaces the word with `half_add`'s result, in a compare-and-swap loop whatever `atomics`
+/// says (no 16-bit float atomic add exists).
+fn expand_access(src: &str, updates: Updates, atomics: Atomics, precision: Precision) -> String {
     let mut src = src.to_string();
     for m in ["in0", "in1", "in2", "in3", "out0", "out1", "out2", "out3"] {
         let e = format!("{m}[i]");
-        let (atomic_load, atomic_add, relaxed_add) = match atomics {
-            Atomics::Native => (
+        let (atomic_load, atomic_add, relaxed_add) = match (precision, atomics) {
+            (Precision::F16, _) => (
+                format!("half_of(atomicLoad(&{e}), hi)"),
+                format!(
+                    "var old = atomicLoad(&{e}); loop {{ let r = atomicCompareExchangeWeak(&{e}, old, half_add(old, hi, v)); if (r.exchanged) {{ break; }} old = r.old_value; }}"
+                ),
+                format!("atomicStore(&{e}, half_add(atomicLoad(&{e}), hi, v));"),
+            ),
+            (Precision::F32, Atomics::Native) => (
                 format!("atomicLoad(&{e})"),
                 format!("atomicAdd(&{e}, v);"),
                 format!("atomicStore(&{e}, atomicLoad(&{e}) + v);"),
             ),
-            Atomics::CompareAndSwap => (
+            (Precision::F32, Atomics::CompareAndSwap) => (
                 format!("bitcast<f32>(atomicLoad(&{e}))"),
                 format!(
                     "var old = atomicLoad(&{e}); loop {{ let r = atomicCompareExchangeWeak(&{e}, old, bitcast<u32>(bitcast<f32>(old) + v)); if (r.exchanged) {{ break; }} old = r.old_value; }}"
@@ -614,13 +642,20 @@ fn expand_access(src: &str, updates: Updates, atomics: Atomics) -> String {
                 format!("atomicStore(&{e}, bitcast<u32>(bitcast<f32>(atomicLoad(&{e})) + v));"),
             ),
         };
+        let plain_load = match precision {
+            Precision::F32 => e.clone(),
+            Precision::F16 => format!("half_of({e}, hi)"),
+        };
         let (load, add) = match updates {
             Updates::Atomic => (atomic_load, atomic_add),
             Updates::Hybrid => (
                 atomic_load,
                 format!("if (row < {HOT_ROWS}u) {{ {atomic_add} }} else {{ {relaxed_add} }}"),
             ),
-            Updates::Racy => (e.clone(), format!("{e} = {e} + v;")),
+            Updates::Racy if precision == Precision::F16 => {
+                (plain_load, format!("{e} = half_add({e}, hi, v);"))
+            }
+            Updates::Racy => (plain_load, format!("{e} = {e} + v;")),
         };
         src = src
             .replace(&format!("LOAD({e})"), &load)

@@ -99,6 +99,7 @@ impl GpuSparse {
         let split = split_rows(
             in_rows,
             rec,
+            4,
             max_binding.min(max_binding_bytes.unwrap_or(u64::MAX)),
         )
         .map_err(|e| match e {
