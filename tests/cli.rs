@@ -663,12 +663,12 @@ fn map_writes_svg_and_projector_files() {
 }
 
 /// t-SNE's size limits, checked before any work: exact up to 5,000 words (pointing to
-/// Barnes-Hut), Barnes-Hut up to 100,000.
+/// Barnes-Hut), Barnes-Hut up to 250,000.
 #[test]
 fn map_refuses_more_words_than_tsne_handles() {
     let dir = tempfile::tempdir().unwrap();
     let v = dir.path().join("v.txt");
-    let n = 100_001;
+    let n = 250_001;
     let mut text = format!("{n} 2\n");
     for i in 0..n {
         text.push_str(&format!("w{i} {} 1\n", i % 7));
@@ -688,9 +688,9 @@ fn map_refuses_more_words_than_tsne_handles() {
         "{}",
         stderr(&o)
     );
-    let o = map(&["--top", "100001"]);
+    let o = map(&["--top", "250001"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("at most 100000"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("at most 250000"), "{}", stderr(&o));
     assert!(!out.exists());
 }
 
