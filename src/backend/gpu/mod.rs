@@ -599,6 +599,12 @@ impl GpuBackend {
                 cfg.precision.name()
             )));
         }
+        if precision == Precision::F16 && dim % 2 == 1 {
+            return Err(Error::usage(
+                "--precision",
+                format!("f16 pairs dimensions d and d + dim/2, so --dim must be even (got {dim})"),
+            ));
+        }
         let elem = precision.bytes();
         let split =
             split_rows(in_rows, dim, elem, max_binding(&ctx, cfg)).map_err(|e| match e {
