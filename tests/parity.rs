@@ -311,27 +311,35 @@ fn rel_update_diff(init: &[f32], reference: &[f32], a: &[f32], b: &[f32]) -> f64
     (num / den.max(1e-30)).sqrt()
 }
 
-fn conflict_free_parity(model: ModelKind, max_binding: Option<u64>, name: &str) {
-    for v in variants() {
+fn conflict_free_parity(
+    model: ModelKind,
+    max_binding: Option<u64>,
+    precision: Precision,
+    name: &str,
+) {
+    for v in variants_for(precision) {
         let name = format!("{name} ({v:?})");
         let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
             continue;
         };
-        conflict_free_case(ctx, model, max_binding, v, Precision::F32, &name);
+        conflict_free_case(ctx, model, max_binding, v, precision, &name);
     }
 }
 
-/// The variants that run with half-precision storage: every kernel with each reduction,
-/// compare-and-swap adds (the only ones f16 has).
-fn f16_variants() -> Vec<Variant> {
-    variants()
-        .into_iter()
-        .filter(|v| v.atomics == Atomics::CompareAndSwap || v.reduce == Reduce::Subgroup)
-        .map(|v| Variant {
-            atomics: Atomics::CompareAndSwap,
-            ..v
-        })
-        .collect()
+/// The variants that run with `precision`: all of [`variants`] with f32; with halves every
+/// kernel with each reduction and compare-and-swap adds (the only ones f16 has).
+fn variants_for(precision: Precision) -> Vec<Variant> {
+    match precision {
+        Precision::F32 => variants(),
+        Precision::F16 => variants()
+            .into_iter()
+            .filter(|v| v.atomics == Atomics::CompareAndSwap || v.reduce == Reduce::Subgroup)
+            .map(|v| Variant {
+                atomics: Atomics::CompareAndSwap,
+                ..v
+            })
+            .collect(),
+    }
 }
 
 fn conflict_free_case(
@@ -423,18 +431,28 @@ fn two_steps(
 
 #[test]
 fn skipgram_conflict_free_matches_reference() {
-    conflict_free_parity(ModelKind::SkipGram, None, "skipgram_conflict_free");
+    conflict_free_parity(
+        ModelKind::SkipGram,
+        None,
+        Precision::F32,
+        "skipgram_conflict_free",
+    );
 }
 
 #[test]
 fn cbow_conflict_free_matches_reference() {
-    conflict_free_parity(ModelKind::Cbow, None, "cbow_conflict_free");
+    conflict_free_parity(ModelKind::Cbow, None, Precision::F32, "cbow_conflict_free");
 }
 
 #[test]
 fn matrices_split_over_bindings_match_reference() {
     // 60 000 rows × 27 dims × 4 B = 6.48 MB per matrix; a 2 MB limit forces 4 bindings.
-    conflict_free_parity(ModelKind::SkipGram, Some(2_000_000), "split_bindings");
+    conflict_free_parity(
+        ModelKind::SkipGram,
+        Some(2_000_000),
+        Precision::F32,
+        "split_bindings",
+    );
 }
 
 fn zipf_parity(model: ModelKind, name: &str) {
@@ -829,10 +847,6 @@ fn subword_conflict_free(
     let mut init = random_model(vocab, params.dim, 5).with_subwords(sp.bucket, 6);
     init.subwords.iter_mut().for_each(|x| *x *= 10.0);
     let init = stored(&init, precision);
-    let runs = match precision {
-        Precision::F32 => variants(),
-        Precision::F16 => f16_variants(),
-    };
     // Pairs of words as sentences: window A's bag is one word's rows, window B's the
     // other's; the key search keeps every output row (positives and noise) distinct.
     let (batch, _) = conflict_free(&params, &alias, vocab);
@@ -847,7 +861,10 @@ fn subword_conflict_free(
                 })
         })
         .expect("a conflict-free key");
-    for v in runs.into_iter().filter(|v| v.kernel == Kernel::Window) {
+    for v in variants_for(precision)
+        .into_iter()
+        .filter(|v| v.kernel == Kernel::Window)
+    {
         let name = format!("{name} ({v:?})");
         let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
             continue;
@@ -1628,33 +1645,20 @@ fn hs_subword_cbow_zipf_batch_matches_reference_within_hogwild_noise() {
 #[test]
 fn f16_conflict_free_matches_reference() {
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
-        for v in f16_variants() {
-            let name = format!("f16_conflict_free {model:?} ({v:?})");
-            let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
-                continue;
-            };
-            conflict_free_case(ctx, model, None, v, Precision::F16, &name);
-        }
+        let name = format!("f16_conflict_free {model:?}");
+        conflict_free_parity(model, None, Precision::F16, &name);
     }
 }
 
 #[test]
 fn f16_matrices_split_over_bindings_match_reference() {
     // 60 000 rows × 26 dims × 2 B = 3.12 MB per matrix; a 1 MB limit forces 4 bindings.
-    for v in f16_variants().into_iter().take(2) {
-        let name = format!("f16_split_bindings ({v:?})");
-        let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
-            continue;
-        };
-        conflict_free_case(
-            ctx,
-            ModelKind::SkipGram,
-            Some(1_000_000),
-            v,
-            Precision::F16,
-            &name,
-        );
-    }
+    conflict_free_parity(
+        ModelKind::SkipGram,
+        Some(1_000_000),
+        Precision::F16,
+        "f16_split_bindings",
+    );
 }
 
 #[test]
@@ -1705,7 +1709,7 @@ fn f16_adds_below_half_resolution_are_kept_on_average() {
     let init = stored(&random_model(vocab, params.dim, 8), Precision::F16);
     let batch = zipf_batch(vocab, 4000, 3);
     let rate = Rate::constant(1e-4);
-    for v in f16_variants()
+    for v in variants_for(Precision::F16)
         .into_iter()
         .filter(|v| v.workgroup == 64 && v.reduce == Reduce::Serial)
     {

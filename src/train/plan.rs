@@ -205,7 +205,8 @@ pub fn train_corpus(
         None => engine_name,
     };
     if cfg.precision != crate::config::Precision::F32 {
-        if engine.is_none() && !cfg.minibatches() {
+        // (The minibatch engines were refused with f16 by the configuration's validation.)
+        if engine.is_none() {
             return Err(Error::usage(
                 "--precision",
                 format!(
