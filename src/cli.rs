@@ -13,7 +13,7 @@ use std::path::PathBuf;
     name = "w2v-gpu",
     version,
     about = "word2vec (skip-gram / CBOW, negative sampling) on any GPU through wgpu, or on the CPU",
-    after_help = "word2vec.c's and fastText's command lines also run as they are, with their defaults:\n  w2v-gpu -train corpus.txt -output vectors.bin -cbow 0 -size 300 ...\n  w2v-gpu skipgram -input corpus.txt -output model -minn 3 -maxn 6 ...   (writes model.bin and model.vec)\n  w2v-gpu print-word-vectors model.bin < words      (and fastText's nn, analogies)"
+    after_help = "word2vec.c's and fastText's command lines also run as they are, with their defaults:\n  w2v-gpu -train corpus.txt -output vectors.bin -cbow 0 -size 300 ...\n  w2v-gpu skipgram -input corpus.txt -output model -minn 3 -maxn 6 ...   (writes model.bin and model.vec)\n  w2v-gpu print-word-vectors model.bin < words      (and fastText's print-sentence-vectors, print-ngrams, nn, analogies)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -29,7 +29,9 @@ pub enum Command {
     /// Solve "A is to B as C is to ?".
     Analogy(AnalogyArgs),
     /// Print the vectors of words (fastText's print-word-vectors): from a subword model
-    /// (`--fasttext-bin`, or a fastText .bin) also for words never seen in training.
+    /// (`--fasttext-bin`, or a fastText .bin) also for words never seen in training; with
+    /// `--sentences` a vector per line (print-sentence-vectors), with `--ngrams` a word's
+    /// n-gram rows (print-ngrams).
     Vector(VectorArgs),
     /// Analogy accuracy and word-similarity correlation of a vectors file.
     Eval(EvalArgs),
@@ -645,7 +647,19 @@ pub struct VectorArgs {
     pub vectors: PathBuf,
     /// Words to print; none: the words of standard input (whitespace-separated), as
     /// fastText's `print-word-vectors model.bin < words`.
+    #[arg(conflicts_with = "sentences")]
     pub words: Vec<String>,
+    /// One vector per line of standard input, as fastText's `print-sentence-vectors
+    /// model.bin < lines`: the mean of the line's word vectors, each first divided by its
+    /// norm (words without a vector are left out; a line without any gets a zero vector).
+    /// Only the vector is printed, one line per input line.
+    #[arg(long, conflicts_with_all = ["ngrams", "zero_unknown"])]
+    pub sentences: bool,
+    /// For each word, its own row (if in the vocabulary) and each of its character n-grams
+    /// with its bucket row, one per line (`ngram v1 v2 ...`), as fastText's `print-ngrams
+    /// model.bin word`; needs a subword model (a fastText `.bin`).
+    #[arg(long, conflicts_with = "zero_unknown")]
+    pub ngrams: bool,
     /// Print a zero vector for a word the file has no row for (and, in a subword model, no
     /// n-gram of), as fastText's print-word-vectors does; without it such a word is an
     /// error naming it.
@@ -1111,35 +1125,15 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Vector(a) if a.sentences => sentence_vectors(&a)?,
+        Command::Vector(a) if a.ngrams => ngram_vectors(&a)?,
         Command::Vector(a) => {
-            let words = if a.words.is_empty() {
-                if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                    eprintln!("reading words from standard input (end with Ctrl-D)");
-                }
-                read_stdin()?
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect()
-            } else {
-                a.words.clone()
-            };
+            let words = words_or_stdin(&a)?;
             for (w, v) in words
                 .iter()
                 .zip(raw_vectors(&a.vectors, &words, a.zero_unknown)?)
             {
-                let mut line = w.clone();
-                for x in v {
-                    if a.fasttext_format {
-                        line.push(' ');
-                        line.push_str(&general_format(x, 5));
-                    } else {
-                        line.push_str(&format!(" {x}"));
-                    }
-                }
-                if a.fasttext_format {
-                    line.push(' ');
-                }
-                outln!("{line}");
+                outln!("{}", vector_line(Some(w), &v, a.fasttext_format));
             }
         }
         Command::Similar(a) => {
@@ -1487,6 +1481,96 @@ fn space_from_model(
 /// subword model a word's own and n-gram rows (fastText's lookup: exact spelling), from a
 /// vectors file its row (exact spelling, then case-insensitively); a word with neither is
 /// an error, or zeros with `zero_unknown`.
+/// A printed vector: `label v1 v2 ...` (no label: the values alone), each value the shortest
+/// decimal that reads back as the same f32, or with `fasttext_format` as fastText prints a
+/// vector (5 significant digits, C++'s float format, a space after every value).
+fn vector_line(label: Option<&str>, v: &[f32], fasttext_format: bool) -> String {
+    let mut line = label.unwrap_or_default().to_string();
+    for (i, &x) in v.iter().enumerate() {
+        if label.is_some() || i > 0 {
+            line.push(' ');
+        }
+        if fasttext_format {
+            line.push_str(&general_format(x, 5));
+        } else {
+            line.push_str(&x.to_string());
+        }
+    }
+    if fasttext_format {
+        line.push(' ');
+    }
+    line
+}
+
+/// Words as C++'s `std::istream >> std::string` splits them (the C locale's white space:
+/// space, tab, newline, vertical tab, form feed, carriage return), as fastText reads them.
+fn cpp_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split([' ', '\t', '\n', '\x0B', '\x0C', '\r'])
+        .filter(|w| !w.is_empty())
+}
+
+/// `vector`'s words: those given, or else those of standard input.
+fn words_or_stdin(a: &VectorArgs) -> Result<Vec<String>, Error> {
+    if !a.words.is_empty() {
+        return Ok(a.words.clone());
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("reading words from standard input (end with Ctrl-D)");
+    }
+    Ok(cpp_words(&read_stdin()?).map(str::to_string).collect())
+}
+
+/// `vector --sentences`: fastText's `print-sentence-vectors`, a vector per line of standard
+/// input (see [`crate::fasttext::sentence_vector`]), the words looked up as `vector` looks
+/// them up (a fastText `.bin`: from their n-grams too).
+fn sentence_vectors(a: &VectorArgs) -> anyhow::Result<()> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("reading lines from standard input (end with Ctrl-D)");
+    }
+    let text = read_stdin()?;
+    let lines: Vec<Vec<String>> = text
+        .lines()
+        .map(|l| cpp_words(l).map(str::to_string).collect())
+        .collect();
+    let words: Vec<String> = lines.iter().flatten().cloned().collect();
+    let vectors = raw_vectors(&a.vectors, &words, true)?;
+    let dim = match vectors.first() {
+        Some(v) => v.len(),
+        None => crate::io::read_any_vectors(&a.vectors, Some(1))?.dim,
+    };
+    let mut next = vectors.iter();
+    for l in &lines {
+        let v =
+            crate::fasttext::sentence_vector(dim, next.by_ref().take(l.len()).map(Vec::as_slice));
+        outln!("{}", vector_line(None, &v, a.fasttext_format));
+    }
+    Ok(())
+}
+
+/// `vector --ngrams`: fastText's `print-ngrams`, for each word its own row (if in the
+/// vocabulary) and its n-grams' bucket rows.
+fn ngram_vectors(a: &VectorArgs) -> anyhow::Result<()> {
+    if !crate::fasttext::is_fasttext_bin(&a.vectors) {
+        return Err(Error::usage(
+            "--ngrams",
+            format!(
+                "{} is not a fastText .bin model: a word2vec vectors file has no n-grams (train with --subwords --fasttext-bin MODEL.bin, or give a fastText .bin)",
+                a.vectors.display()
+            ),
+        )
+        .into());
+    }
+    let m = crate::fasttext::FastTextModel::read(&a.vectors)?;
+    let words = words_or_stdin(a)?;
+    let ids = m.ids();
+    for w in &words {
+        for (g, v) in m.ngram_vectors(w, ids.get(w.as_str()).copied()) {
+            outln!("{}", vector_line(Some(&g), &v, a.fasttext_format));
+        }
+    }
+    Ok(())
+}
+
 fn raw_vectors(
     path: &std::path::Path,
     words: &[String],
@@ -1494,12 +1578,7 @@ fn raw_vectors(
 ) -> crate::Result<Vec<Vec<f32>>> {
     if crate::fasttext::is_fasttext_bin(path) {
         let m = crate::fasttext::FastTextModel::read(path)?;
-        let ids: std::collections::HashMap<&str, u32> = m
-            .words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (w.as_str(), i as u32))
-            .collect();
+        let ids = m.ids();
         return words
             .iter()
             .map(|w| match m.vector(w, ids.get(w.as_str()).copied()) {

@@ -62,6 +62,31 @@ impl FastTextModel {
         )
     }
 
+    /// Every vocabulary word's id.
+    pub fn ids(&self) -> std::collections::HashMap<&str, u32> {
+        self.words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.as_str(), i as u32))
+            .collect()
+    }
+
+    /// fastText's `print-ngrams` (`getNgramVectors`): the word's own row when it is in the
+    /// vocabulary (`id`, listed under the word itself), then each of its n-grams with its
+    /// bucket row, in fastText's order.
+    pub fn ngram_vectors(&self, word: &str, id: Option<u32>) -> Vec<(String, Vec<f32>)> {
+        let row = |r: usize| self.input[r * self.dim..(r + 1) * self.dim].to_vec();
+        let own = id.map(|i| (word.to_string(), row(i as usize)));
+        own.into_iter()
+            .chain(
+                self.params
+                    .ngrams(word)
+                    .into_iter()
+                    .map(|(g, b)| (g, row(self.words.len() + b as usize))),
+            )
+            .collect()
+    }
+
     /// Every vocabulary word's vector, row-major.
     pub fn word_vectors(&self) -> Vec<f32> {
         vocab_vectors(&self.input, self.dim, &self.words, &self.params)
@@ -81,12 +106,7 @@ impl FastTextModel {
                 row.fill(0.0);
             }
         }
-        let ids = self
-            .words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (w.clone(), i as u32))
-            .collect();
+        let ids = self.ids();
         Neighbours {
             model: self,
             unit,
@@ -306,6 +326,29 @@ pub fn is_fasttext_bin(path: &Path) -> bool {
         && i32::from_le_bytes(head) == MAGIC
 }
 
+/// fastText's sentence vector of an unsupervised model (`FastText::getSentenceVector`,
+/// `print-sentence-vectors`): every word vector with a nonzero norm divided by its norm (the
+/// factor computed in double and rounded to float, as fastText's `mul(1.0 / norm)`), summed
+/// in order, the sum multiplied by 1 / their count; zero when no word has a vector. Float
+/// arithmetic step for step as fastText's, so the vectors print as fastText prints them.
+pub fn sentence_vector<'v>(dim: usize, words: impl IntoIterator<Item = &'v [f32]>) -> Vec<f32> {
+    let mut sum = vec![0.0f32; dim];
+    let mut count = 0u32;
+    for v in words {
+        let norm = seq_norm(v);
+        if norm > 0.0 {
+            let a = (1.0 / norm as f64) as f32;
+            sum.iter_mut().zip(v).for_each(|(s, x)| *s += x * a);
+            count += 1;
+        }
+    }
+    if count > 0 {
+        let a = (1.0 / count as f64) as f32;
+        sum.iter_mut().for_each(|s| *s *= a);
+    }
+    sum
+}
+
 /// fastText's nearest-neighbour queries (`FastText::getNN`, `getAnalogies`) with its float
 /// arithmetic step for step, so that the scores print as fastText prints them: every
 /// vocabulary vector divided by its norm, a query's scores its dot products with them (summed
@@ -313,7 +356,7 @@ pub fn is_fasttext_bin(path: &Path) -> bool {
 pub struct Neighbours<'m> {
     model: &'m FastTextModel,
     unit: Vec<f32>,
-    ids: std::collections::HashMap<String, u32>,
+    ids: std::collections::HashMap<&'m str, u32>,
 }
 
 impl Neighbours<'_> {

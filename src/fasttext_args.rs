@@ -1,5 +1,6 @@
 //! fastText's own command line for word vectors (`w2v-gpu skipgram -input data.txt -output
-//! model -minn 3 -maxn 6 ...`, `w2v-gpu print-word-vectors model.bin < words`, and the
+//! model -minn 3 -maxn 6 ...`, `w2v-gpu print-word-vectors model.bin < words` (and
+//! `print-sentence-vectors`, `print-ngrams`), and the
 //! query loops `nn` and `analogies`), translated into `train` and `vector` arguments with fastText's defaults for every absent
 //! flag: subwords 3–6 characters in 2M buckets, learning rate 0.05 falling to 0, sample 1e-4,
 //! 12 threads, noise words drawn ∝ count^0.5 (fastText's table), and its outputs `model.bin`
@@ -20,16 +21,22 @@ const QUANTIZE: &str = "w2v-gpu does not quantize models";
 const SUPERVISED: &str = "it belongs to fastText's supervised mode";
 
 /// fastText's other commands: what to use instead, or why they are absent.
-const OTHERS: [(&str, &str); 9] = [
+const OTHERS: [(&str, &str); 7] = [
     ("supervised", CLASSIFIER),
     ("test", CLASSIFIER),
     ("test-label", CLASSIFIER),
     ("predict", CLASSIFIER),
     ("predict-prob", CLASSIFIER),
     ("quantize", QUANTIZE),
-    ("print-sentence-vectors", "w2v-gpu has no sentence vectors; `w2v-gpu vector --vectors model.bin WORD...` prints word vectors"),
-    ("print-ngrams", "w2v-gpu does not print a model's n-gram rows; `w2v-gpu vector --vectors model.bin WORD...` prints word vectors"),
     ("dump", "w2v-gpu does not dump a model's parts"),
+];
+
+/// fastText's printing commands, as `vector` runs them: the command, its arguments after
+/// the model (as fastText's usage names them), and `vector`'s flags for it.
+const PRINTS: [(&str, &str, &[&str]); 3] = [
+    ("print-word-vectors", "< words", &["--zero-unknown"]),
+    ("print-sentence-vectors", "< lines", &["--sentences"]),
+    ("print-ngrams", "WORD", &["--ngrams"]),
 ];
 
 /// fastText's training flags that take a value and their `train` equivalents.
@@ -84,7 +91,7 @@ pub fn is_fasttext(args: &[OsString]) -> bool {
     args.first().and_then(|a| a.to_str()).is_some_and(|a| {
         TRAIN.contains(&a)
             || QUERIES.contains(&a)
-            || a == "print-word-vectors"
+            || PRINTS.iter().any(|(c, _, _)| *c == a)
             || OTHERS.iter().any(|(c, _)| *c == a)
     })
 }
@@ -136,24 +143,34 @@ pub fn translate(args: &[OsString]) -> Result<Translation> {
             analogies: command == "analogies",
         });
     }
-    if command == "print-word-vectors" {
-        return match &args[1..] {
-            [model] => Ok(Translation::Args(
-                vec![
-                    "w2v-gpu".into(),
-                    "vector".into(),
-                    "--zero-unknown".into(),
-                    "--fasttext-format".into(),
-                    "--vectors".into(),
-                    model.clone(),
-                ],
-                Vec::new(),
-            )),
-            _ => Err(Error::usage(
-                "fastText's command \"print-word-vectors\"",
-                "takes one model file, as fastText's (`print-word-vectors model.bin < words`)",
-            )),
+    if let Some((_, rest, flags)) = PRINTS.iter().find(|(c, _, _)| *c == command) {
+        let word = *rest == "WORD";
+        let usage = || {
+            Error::usage(
+                &format!("fastText's command {command:?}"),
+                format!(
+                    "takes one model file{}, as fastText's (`{command} model.bin {rest}`)",
+                    if word { " and one word" } else { "" }
+                ),
+            )
         };
+        let (model, words) = match &args[1..] {
+            [model] if !word => (model, &[][..]),
+            [model, w] if word => (model, std::slice::from_ref(w)),
+            _ => return Err(usage()),
+        };
+        let mut out: Vec<OsString> = vec!["w2v-gpu".into(), "vector".into()];
+        out.extend(flags.iter().map(OsString::from));
+        out.extend([
+            "--fasttext-format".into(),
+            "--vectors".into(),
+            model.clone(),
+        ]);
+        if !words.is_empty() {
+            out.push("--".into());
+            out.extend(words.iter().cloned());
+        }
+        return Ok(Translation::Args(out, Vec::new()));
     }
     let mut values: Vec<(String, OsString)> = Vec::new();
     let mut save_output = false;
@@ -380,6 +397,16 @@ mod tests {
             pwv,
             "w2v-gpu vector --zero-unknown --fasttext-format --vectors m.bin"
         );
+        let (psv, _) = joined(&["print-sentence-vectors", "m.bin"]);
+        assert_eq!(
+            psv,
+            "w2v-gpu vector --sentences --fasttext-format --vectors m.bin"
+        );
+        let (png, _) = joined(&["print-ngrams", "m.bin", "-x-"]);
+        assert_eq!(
+            png,
+            "w2v-gpu vector --ngrams --fasttext-format --vectors m.bin -- -x-"
+        );
     }
 
     #[test]
@@ -408,6 +435,10 @@ mod tests {
             &["nn", "m.bin", "0"],
             &["analogies", "m.bin", "x"],
             &["print-word-vectors"],
+            &["print-word-vectors", "m.bin", "word"],
+            &["print-sentence-vectors"],
+            &["print-ngrams", "m.bin"],
+            &["print-ngrams", "m.bin", "a", "b"],
         ] {
             let e = translate(&os(bad)).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");

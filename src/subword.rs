@@ -23,12 +23,17 @@ pub struct SubwordParams {
     pub bucket: usize,
 }
 
+/// fastText's end-of-sentence word, which never has n-grams (`Dictionary::initNgrams` and
+/// `getSubwords` leave it out).
+pub const EOS: &str = "</s>";
+
 impl SubwordParams {
-    /// Appends the bucket (0..`bucket`) of every n-gram of `word` to `out`, in fastText's
-    /// order (`Dictionary::computeSubwords`): by start character, then by length. The
-    /// one-character n-grams `<` and `>` alone are skipped, as fastText skips them.
-    pub fn ngram_buckets(&self, word: &str, out: &mut Vec<u32>) {
-        if self.maxn == 0 || self.bucket == 0 {
+    /// Calls `f` with the bytes of every n-gram of `word`, in fastText's order
+    /// (`Dictionary::computeSubwords`): by start character, then by length, over `<word>`.
+    /// The one-character n-grams `<` and `>` alone are skipped, as fastText skips them, and
+    /// so is every n-gram of `</s>`.
+    fn for_each_ngram(&self, word: &str, mut f: impl FnMut(&[u8])) {
+        if self.maxn == 0 || self.bucket == 0 || word == EOS {
             return;
         }
         let mut w = Vec::with_capacity(word.len() + 2);
@@ -51,11 +56,32 @@ impl SubwordParams {
                     j += 1;
                 }
                 if n >= self.minn && !(n == 1 && (i == 0 || j == w.len())) {
-                    out.push(fasttext_hash(&ngram) % self.bucket as u32);
+                    f(&ngram);
                 }
                 n += 1;
             }
         }
+    }
+
+    /// Appends the bucket (0..`bucket`) of every n-gram of `word` to `out`, in fastText's
+    /// order (see `for_each_ngram`).
+    pub fn ngram_buckets(&self, word: &str, out: &mut Vec<u32>) {
+        self.for_each_ngram(word, |g| out.push(self.bucket_of(g)));
+    }
+
+    /// Every n-gram of `word` as text with its bucket, in fastText's order (what fastText's
+    /// `print-ngrams` lists after a vocabulary word's own row).
+    pub fn ngrams(&self, word: &str) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        self.for_each_ngram(word, |g| {
+            // Whole characters of a `&str`: always UTF-8.
+            out.push((String::from_utf8_lossy(g).into_owned(), self.bucket_of(g)));
+        });
+        out
+    }
+
+    fn bucket_of(&self, ngram: &[u8]) -> u32 {
+        fasttext_hash(ngram) % self.bucket as u32
     }
 }
 
@@ -193,6 +219,16 @@ mod tests {
             p.ngram_buckets(w, &mut got);
             assert_eq!(got, want, "{w}");
         }
+        // The n-grams as text, with the same buckets, in the same order.
+        let listed = p.ngrams("naïve");
+        assert_eq!(listed.len(), 14);
+        assert_eq!(listed[0].0, "<na");
+        assert!(listed.iter().any(|(g, _)| g == "aïv"));
+        let mut buckets = Vec::new();
+        p.ngram_buckets("naïve", &mut buckets);
+        assert_eq!(listed.iter().map(|&(_, b)| b).collect::<Vec<_>>(), buckets);
+        // fastText gives its end-of-sentence word no n-grams.
+        assert!(p.ngrams(EOS).is_empty());
         // gensim's ft_hash_bytes on the raw strings.
         assert_eq!(fasttext_hash("<kin".as_bytes()), 3129736367);
         assert_eq!(fasttext_hash("日本".as_bytes()), 4164387409);

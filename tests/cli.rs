@@ -1942,6 +1942,120 @@ fn fasttext_itself_reads_the_model() {
     }
 }
 
+/// fastText's `print-sentence-vectors` and `print-ngrams` on a model fastText trained itself
+/// (its vocabulary has `</s>`, which has no n-grams) and on one written here: the same text
+/// as Debian's fastText prints, byte for byte, with empty lines, unseen words, words
+/// separated by tabs and a last line without a newline.
+#[test]
+fn fasttext_sentence_and_ngram_vectors_print_as_fasttext() {
+    let Ok(ft) = std::process::Command::new("fasttext").output() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the fasttext binary is missing (apt-get install fasttext)"
+        );
+        common::skipped(
+            "fasttext_sentence_and_ngram_vectors_print_as_fasttext",
+            "no fasttext binary",
+        );
+        return;
+    };
+    drop(ft);
+    let dir = tempfile::tempdir().unwrap();
+    let c = small_corpus(dir.path());
+    let theirs = dir.path().join("theirs");
+    let ours = dir.path().join("ours");
+    let common_flags = [
+        "-input",
+        &c,
+        "-dim",
+        "5",
+        "-epoch",
+        "1",
+        "-minCount",
+        "1",
+        "-thread",
+        "1",
+        "-bucket",
+        "2000",
+        "-minn",
+        "2",
+        "-maxn",
+        "4",
+        "-verbose",
+        "0",
+    ];
+    for (program, out) in [
+        ("fasttext", &theirs),
+        (env!("CARGO_BIN_EXE_w2v-gpu"), &ours),
+    ] {
+        let mut args = vec!["skipgram", "-output", out.to_str().unwrap()];
+        args.extend(common_flags);
+        let o = std::process::Command::new(program)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{program}: {}", stderr(&o));
+    }
+    let w2v_gpu = env!("CARGO_BIN_EXE_w2v-gpu");
+    let lines = "t0w1 t1w2 unseenword\n\n</s> t2w3\n  t3w1\tnaïve  \nt0w2 zz";
+    for model in [&theirs, &ours] {
+        let bin = format!("{}.bin", model.display());
+        let sentences =
+            |program: &str| run_stdin(program, &["print-sentence-vectors", &bin], lines);
+        let want = sentences("fasttext");
+        assert_eq!(want.lines().count(), 5, "{want}");
+        // The empty line's vector is zero.
+        assert_eq!(want.lines().nth(1), Some("0 0 0 0 0 "));
+        assert_eq!(want, sentences(w2v_gpu), "{bin}");
+        for word in ["t0w1", "unseenword", "</s>", "naïve", "-x-"] {
+            let ngrams = |program: &str| run_stdin(program, &["print-ngrams", &bin, word], "");
+            let want = ngrams("fasttext");
+            assert_eq!(want, ngrams(w2v_gpu), "{bin} {word}");
+            // A vocabulary word's own row first, then its n-grams; </s> has none.
+            let first = want.lines().next().map(|l| l.split(' ').next().unwrap());
+            match word {
+                "t0w1" => assert_eq!(first, Some("t0w1")),
+                "</s>" if model == &theirs => assert_eq!(want.lines().count(), 1),
+                "</s>" => assert_eq!(want, ""),
+                _ => assert!(first.is_some_and(|g| g.starts_with('<')), "{want}"),
+            }
+        }
+    }
+}
+
+/// `vector --sentences` on a word2vec file: the mean of the line's unit word vectors,
+/// unknown words left out; `--ngrams` needs a subword model.
+#[test]
+fn sentence_vectors_from_word2vec_vectors() {
+    let v = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gensim_small.txt");
+    let out = run_stdin(
+        env!("CARGO_BIN_EXE_w2v-gpu"),
+        &["vector", "--sentences", "--vectors", v],
+        "king queen nobody\n\nnobody\n",
+    );
+    let rows: Vec<Vec<f32>> = out
+        .lines()
+        .map(|l| l.split(' ').map(|x| x.parse().unwrap()).collect())
+        .collect();
+    // king (1 0 1 0) and queen (0 1 1 0), each divided by √2, then halved.
+    let h = 0.5 / 2f32.sqrt();
+    assert_eq!(rows.len(), 3);
+    for (a, b) in rows[0].iter().zip([h, h, 2.0 * h, 0.0]) {
+        assert!((a - b).abs() < 1e-6, "{out}");
+    }
+    assert_eq!(rows[1], vec![0.0; 4]);
+    assert_eq!(rows[2], vec![0.0; 4]);
+    let o = w2v(&["vector", "--ngrams", "--vectors", v, "king"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--ngrams") && stderr(&o).contains("gensim_small.txt"),
+        "{}",
+        stderr(&o)
+    );
+    let o = w2v(&["vector", "--sentences", "--vectors", v, "king"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
 /// `compute-accuracy VECTORS [THRESHOLD] < questions` prints what word2vec.c's
 /// compute-accuracy prints, byte for byte: the expected files were written by word2vec.c's
 /// tool (PyPI `word2vec` 0.11.1's build of the original C) on tests/data/text8_2000.bin with
