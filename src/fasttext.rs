@@ -172,9 +172,16 @@ impl FastTextModel {
     /// [`write`]: FastTextModel::write
     pub fn read(path: &Path) -> Result<FastTextModel> {
         let data = crate::files::read_model_bytes(path, "a fastText .bin model")?;
+        FastTextModel::from_bytes(path, &data)
+    }
+
+    /// Parses the bytes of a `.bin` (see [`read`]); `path` names the file in errors.
+    ///
+    /// [`read`]: FastTextModel::read
+    pub fn from_bytes(path: &Path, data: &[u8]) -> Result<FastTextModel> {
         let bad = |m: &str| Error::input(path, format!("not a usable fastText .bin model: {m}"));
         let mut r = Cursor {
-            data: &data,
+            data,
             at: 0,
             bad: &bad,
         };
@@ -212,8 +219,11 @@ impl FastTextModel {
         if pruneidx > 0 {
             return Err(bad("a pruned (quantised) model; use the unquantised .bin"));
         }
-        let mut words = Vec::with_capacity(size as usize);
-        let mut counts = Vec::with_capacity(size as usize);
+        // Every entry takes at least 10 bytes (a NUL, its count, its type): no capacity the
+        // file cannot fill, whatever the header says.
+        let entries = (size as usize).min(data.len() / 10);
+        let mut words = Vec::with_capacity(entries);
+        let mut counts = Vec::with_capacity(entries);
         for _ in 0..size {
             words.push(r.cstr()?);
             counts.push(r.i64()?.max(0) as u64);

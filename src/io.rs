@@ -96,15 +96,21 @@ pub fn read_any_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings>
     read_vectors_expecting(
         path,
         limit,
-        "a vectors file: word2vec text or binary, or a fastText .bin",
+        "a vectors file: word2vec text or binary, GloVe text, or a fastText .bin",
     )
 }
 
-/// Reads a word2vec text or binary file (detected from the content, whatever the name);
-/// with `limit`, only the first `limit` rows (the most frequent words, for files written
-/// by word2vec tools).
+/// Reads a word2vec text or binary file (detected from the content, whatever the name), or
+/// a text file without the header (GloVe's format: the first line is a row, `word v1 v2
+/// ...`, as gensim's `load_word2vec_format(..., no_header=True)` reads it); with `limit`,
+/// only the first `limit` rows (the most frequent words, for files written by word2vec
+/// tools and GloVe).
 pub fn read_vectors(path: &Path, limit: Option<usize>) -> Result<Embeddings> {
-    read_vectors_expecting(path, limit, "a vectors file: word2vec text or binary")
+    read_vectors_expecting(
+        path,
+        limit,
+        "a vectors file: word2vec text or binary, or GloVe text",
+    )
 }
 
 /// The first `limit` vocabulary words of a fastText model with their vectors.
@@ -123,7 +129,12 @@ pub fn fasttext_embeddings(m: &crate::fasttext::FastTextModel, limit: Option<usi
 /// directory.
 fn read_vectors_expecting(path: &Path, limit: Option<usize>, expected: &str) -> Result<Embeddings> {
     let bytes = crate::files::read_model_bytes(path, expected)?;
-    let bytes: &[u8] = &bytes;
+    parse_vectors(path, &bytes, limit)
+}
+
+/// Parses the bytes of a word2vec text or binary file (see [`read_vectors`]); `path` names
+/// the file in errors.
+pub fn parse_vectors(path: &Path, bytes: &[u8], limit: Option<usize>) -> Result<Embeddings> {
     let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
         Error::input(
             path,
@@ -138,10 +149,19 @@ fn read_vectors_expecting(path: &Path, limit: Option<usize>, expected: &str) -> 
         parts.next(),
     );
     let (Some(count), Some(dim), None) = parsed else {
+        if let Some(dim) = headerless_dim(&header) {
+            // GloVe's text format: no header, the first line is already a row.
+            let count = bytes
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.trim_ascii().is_empty())
+                .count();
+            let rows = limit.map_or(count, |l| l.min(count));
+            return read_text(path, bytes, 1, rows, dim, count);
+        }
         return Err(Error::input(
             path,
             format!(
-                "bad header {:?}; a word2vec file starts with `<words> <dim>`",
+                "bad header {:?}; a word2vec file starts with `<words> <dim>` (a GloVe file, without a header, with a row `word v1 v2 ...`)",
                 crate::files::truncate(header.trim(), 60)
             ),
         ));
@@ -166,8 +186,16 @@ fn read_vectors_expecting(path: &Path, limit: Option<usize>, expected: &str) -> 
     if looks_binary(body, dim) {
         read_binary(path, body, rows, dim, count)
     } else {
-        read_text(path, body, rows, dim, count)
+        read_text(path, body, 2, rows, dim, count)
     }
+}
+
+/// The dimension of a header-less text file (GloVe's format) whose first line is `line`: a
+/// word and at least one number; `None` when the line is not such a row.
+fn headerless_dim(line: &str) -> Option<usize> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    (fields.len() >= 2 && fields[1..].iter().all(|f| f.parse::<f32>().is_ok()))
+        .then(|| fields.len() - 1)
 }
 
 /// A text file's first row is `word` and `dim` fields on one UTF-8 line; anything else is
@@ -181,15 +209,19 @@ fn looks_binary(body: &[u8], dim: usize) -> bool {
     toks.len() != dim + 1
 }
 
+/// The rows of a text file, `body` starting at line `first_line` (2 after a header, 1 in a
+/// header-less file).
 fn read_text(
     path: &Path,
     body: &[u8],
+    first_line: usize,
     rows: usize,
     dim: usize,
     count: usize,
 ) -> Result<Embeddings> {
     let mut words = Vec::with_capacity(rows);
-    let mut vectors = Vec::with_capacity(rows * dim);
+    // Every value takes at least one byte: no capacity the file cannot fill.
+    let mut vectors = Vec::with_capacity(rows.saturating_mul(dim).min(body.len()));
     for (n, line) in body.split(|&b| b == b'\n').enumerate() {
         if words.len() == rows {
             break;
@@ -198,7 +230,7 @@ fn read_text(
         if line.trim().is_empty() {
             continue;
         }
-        let lineno = n + 2;
+        let lineno = n + first_line;
         let mut it = line.split_whitespace();
         let word = it.next().unwrap_or_default().to_string();
         let before = vectors.len();
@@ -224,7 +256,11 @@ fn read_text(
         if got != dim {
             return Err(Error::input(
                 path,
-                format!("line {lineno}: word {word:?} has {got} values, the header says {dim}"),
+                if first_line == 1 {
+                    format!("line {lineno}: word {word:?} has {got} values, the first row {dim}")
+                } else {
+                    format!("line {lineno}: word {word:?} has {got} values, the header says {dim}")
+                },
             ));
         }
         words.push(word);
@@ -365,6 +401,32 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("does not exist"));
+    }
+
+    /// GloVe's text format (no header): the first line is a row; `--limit` applies; rows of
+    /// another width are errors naming the line.
+    #[test]
+    fn headerless_glove_text_is_read() {
+        let p = Path::new("glove.txt");
+        let glove =
+            b"the 0.418 0.24968 -0.41242\n, 0.013441 0.23682 -0.16899\n\nking 1 -2.5e-1 3\n";
+        let e = parse_vectors(p, glove, None).unwrap();
+        assert_eq!((e.words.len(), e.dim), (3, 3));
+        assert_eq!(e.words, ["the", ",", "king"]);
+        assert_eq!(e.row(2), &[1.0, -0.25, 3.0]);
+        assert_eq!(e.row(0)[1], 0.24968);
+        let e = parse_vectors(p, glove, Some(2)).unwrap();
+        assert_eq!(e.words, ["the", ","]);
+        let e = parse_vectors(p, b"a 1 2\nb 1\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("the first row 2"), "{e}");
+        // A one-dimensional file, and a header that is neither.
+        assert_eq!(parse_vectors(p, b"a 0.5\nb -1\n", None).unwrap().dim, 1);
+        let e = parse_vectors(p, b"hello world\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad header"), "{e}");
     }
 
     #[test]

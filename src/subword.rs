@@ -41,7 +41,7 @@ impl SubwordParams {
         w.extend_from_slice(word.as_bytes());
         w.push(b'>');
         let cont = |b: u8| b & 0xC0 == 0x80;
-        let mut ngram = Vec::with_capacity(4 * self.maxn);
+        let mut ngram = Vec::with_capacity(w.len());
         for i in 0..w.len() {
             if cont(w[i]) {
                 continue;

@@ -373,6 +373,24 @@ fn deterministic_gpu_runs_repeat() {
 
 /// Random bytes, truncations and bit flips of valid files: the vectors and vocabulary
 /// readers return errors or values, never panic.
+/// Damaged copies of `good`: cut after every `step` bytes, and `flips` copies with 1–4 random
+/// bytes changed.
+fn damaged(good: &[u8], step: usize, flips: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
+    let mut cases: Vec<Vec<u8>> = (0..good.len())
+        .step_by(step)
+        .map(|n| good[..n].to_vec())
+        .collect();
+    for _ in 0..flips {
+        let mut b = good.to_vec();
+        for _ in 0..1 + rng.below(4) {
+            let i = rng.below(b.len() as u32) as usize;
+            b[i] = rng.next_u32() as u8;
+        }
+        cases.push(b);
+    }
+    cases
+}
+
 #[test]
 fn readers_never_panic_on_damaged_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -395,17 +413,7 @@ fn readers_never_panic_on_damaged_files() {
     let p = dir.path().join("fuzz");
     let mut cases: Vec<Vec<u8>> = Vec::new();
     for good in [&good_bin, &good_txt, &good_vocab] {
-        for n in (0..good.len()).step_by(3) {
-            cases.push(good[..n].to_vec());
-        }
-        for _ in 0..300 {
-            let mut b = good.clone();
-            for _ in 0..1 + rng.below(4) {
-                let i = rng.below(b.len() as u32) as usize;
-                b[i] = rng.next_u32() as u8;
-            }
-            cases.push(b);
-        }
+        cases.extend(damaged(good, 3, 300, &mut rng));
     }
     for len in [0usize, 1, 5, 64, 1000] {
         cases.push((0..len).map(|_| rng.next_u32() as u8).collect());
@@ -425,6 +433,96 @@ fn readers_never_panic_on_damaged_files() {
             "reader panicked on {:?}",
             String::from_utf8_lossy(c)
         );
+    }
+}
+
+/// fastText `.bin` models, damaged: truncated, with random bytes changed, and with header
+/// fields set to the largest values (a dictionary of 2^31 words in a file of 500 bytes, n-grams
+/// of 2^31 characters, huge matrix shapes). Reading them, and asking a model that did read
+/// for vectors, n-grams, sentence vectors and neighbours, gives a result or an error: no
+/// panic, and no allocation sized by the header (which aborted the process before).
+#[test]
+fn fasttext_models_never_panic_or_abort_on_damaged_files() {
+    use w2v_gpu::fasttext::{sentence_vector, FastTextModel, TrainArgs};
+    use w2v_gpu::subword::SubwordParams;
+    let dir = tempfile::tempdir().unwrap();
+    let (dim, bucket) = (4usize, 13usize);
+    let words: Vec<String> = ["the", "naïve", "</s>", "of", "日本", "a", "zebra", "x"]
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    let n = words.len();
+    let good = FastTextModel {
+        dim,
+        counts: (0..n as u64).rev().collect(),
+        words,
+        params: SubwordParams {
+            minn: 2,
+            maxn: 4,
+            bucket,
+        },
+        input: (0..(n + bucket) * dim)
+            .map(|i| (i as f32 * 0.37).sin())
+            .collect(),
+        output: (0..n * dim).map(|i| (i as f32 * 0.11).cos()).collect(),
+        args: TrainArgs {
+            ws: 5,
+            epoch: 1,
+            min_count: 1,
+            neg: 5,
+            loss: 2,
+            model: 2,
+            t: 1e-4,
+            ntokens: 100,
+        },
+    };
+    let p = dir.path().join("m.bin");
+    good.write(&p).unwrap();
+    let good = std::fs::read(&p).unwrap();
+    assert_eq!(FastTextModel::from_bytes(&p, &good).unwrap().words.len(), n);
+    let mut cases = damaged(&good, 7, 400, &mut Rng::new(7));
+    // Header fields (little-endian at fixed offsets): dim 8, bucket 40, minn 44, maxn 48,
+    // size 64, nwords 68; the input matrix's shape follows the dictionary.
+    let set = |at: usize, v: &[u8]| {
+        let mut b = good.clone();
+        b[at..at + v.len()].copy_from_slice(v);
+        b
+    };
+    let max32 = i32::MAX.to_le_bytes();
+    let dict_end = good.len() - 2 * (1 + 16) - (n + bucket + n) * dim * 4;
+    for (at, v) in [
+        (8, &max32[..]),
+        (40, &max32),
+        (44, &max32),
+        (48, &max32),
+        (64, &[max32, max32].concat()),
+        (dict_end + 1, &i64::MAX.to_le_bytes()),
+        (dict_end + 9, &i64::MAX.to_le_bytes()),
+    ] {
+        cases.push(set(at, v));
+    }
+    for c in &cases {
+        let r = std::panic::catch_unwind(|| {
+            let Ok(m) = FastTextModel::from_bytes(&p, c) else {
+                return;
+            };
+            let ids = m.ids();
+            let mut vectors = Vec::new();
+            for w in m
+                .words
+                .iter()
+                .map(String::as_str)
+                .chain(["unseen", "</s>", ""])
+            {
+                vectors.extend(m.vector(w, ids.get(w).copied()));
+                let _ = m.ngram_vectors(w, ids.get(w).copied());
+            }
+            let _ = sentence_vector(m.dim, vectors.iter().map(Vec::as_slice));
+            let nb = m.neighbours();
+            let _ = nb.nn("the", 3);
+            let _ = nb.analogies("the", "unseen", "of", 3);
+        });
+        assert!(r.is_ok(), "panicked on {c:?}");
     }
 }
 

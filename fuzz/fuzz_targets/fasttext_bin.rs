@@ -1,0 +1,27 @@
+//! fastText `.bin` models: parsed, then asked for what `vector`, `print-ngrams`,
+//! `print-sentence-vectors`, `nn` and `analogies` ask of them. Any input must give a model or
+//! an error, never a panic or an abort.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use std::path::Path;
+use w2v_gpu::fasttext::{sentence_vector, FastTextModel};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(m) = FastTextModel::from_bytes(Path::new("fuzz.bin"), data) else {
+        return;
+    };
+    let first = m.words.first().cloned().unwrap_or_default();
+    let ids = m.ids();
+    let mut vectors = Vec::new();
+    for w in [first.as_str(), "unseen", "naïve", "</s>", ""] {
+        let id = ids.get(w).copied();
+        if let Some(v) = m.vector(w, id) {
+            vectors.push(v);
+        }
+        let _ = m.ngram_vectors(w, id);
+    }
+    let _ = sentence_vector(m.dim, vectors.iter().map(Vec::as_slice));
+    let nb = m.neighbours();
+    let _ = nb.nn(&first, 3);
+    let _ = nb.analogies(&first, "unseen", "naïve", 3);
+});
