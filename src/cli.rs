@@ -1098,6 +1098,7 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                         (Some(a), r) if r > 1 => format!("{r} MPI ranks, each {a}"),
                         (Some(a), _) => a,
                         (None, r) if r > 1 => format!("{r} MPI ranks × {} threads", report.threads),
+                        (None, _) if report.threads == 1 => "1 thread".to_string(),
                         (None, _) => format!("{} threads", report.threads),
                     },
                     report.words,

@@ -220,7 +220,19 @@ pub fn train_cpu(
             if local_finished && syncing.is_none() {
                 break;
             }
-            std::thread::sleep(poll);
+            // Sleeps `poll`, or less once the last thread finishes (it counts itself under
+            // `parked` and notifies `wake`), so a short run does not wait out a poll. (All
+            // finished here means a distributed run waiting on its syncs: a plain sleep.)
+            let g = parked.lock().unwrap_or_else(|p| p.into_inner());
+            if finished.load(Ordering::Acquire) < threads {
+                drop(
+                    wake.wait_timeout(g, poll)
+                        .unwrap_or_else(|p| p.into_inner()),
+                );
+            } else {
+                drop(g);
+                std::thread::sleep(poll);
+            }
             let d = done.load(Ordering::Relaxed);
             if shown.elapsed() >= Duration::from_millis(100) {
                 shown = Instant::now();
