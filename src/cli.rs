@@ -13,7 +13,7 @@ use std::path::PathBuf;
     name = "w2v-gpu",
     version,
     about = "word2vec (skip-gram / CBOW, negative sampling) on any GPU through wgpu, or on the CPU",
-    after_help = "word2vec.c's and fastText's command lines also run as they are, with their defaults:\n  w2v-gpu -train corpus.txt -output vectors.bin -cbow 0 -size 300 ...\n  w2v-gpu skipgram -input corpus.txt -output model -minn 3 -maxn 6 ...   (writes model.bin and model.vec)\n  w2v-gpu print-word-vectors model.bin < words      (and fastText's print-sentence-vectors, print-ngrams, nn, analogies)"
+    after_help = "word2vec.c's and fastText's command lines also run as they are, with their defaults:\n  w2v-gpu -train corpus.txt -output vectors.bin -cbow 0 -size 300 ...\n  w2v-gpu skipgram -input corpus.txt -output model -minn 3 -maxn 6 ...   (writes model.bin and model.vec)\n  w2v-gpu print-word-vectors model.bin < words      (and fastText's print-sentence-vectors, print-ngrams, nn, analogies, dump)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -896,8 +896,9 @@ fn run_command() -> i32 {
             }
         }
     }
-    // fastText's nn and analogies run here; their result ends as every command's does.
-    let mut queries = None;
+    // fastText's nn, analogies and dump run here; their result ends as every command's does.
+    type Direct = Box<dyn FnOnce() -> anyhow::Result<()>>;
+    let mut direct: Option<Direct> = None;
     if crate::fasttext_args::is_fasttext(&argv[1.min(argv.len())..]) {
         use crate::fasttext_args::Translation;
         match crate::fasttext_args::translate(&argv[1..]) {
@@ -911,15 +912,18 @@ fn run_command() -> i32 {
                 model,
                 k,
                 analogies,
-            }) => queries = Some((model, k, analogies)),
+            }) => direct = Some(Box::new(move || fasttext_queries(&model, k, analogies))),
+            Ok(Translation::Dump { model, part }) => {
+                direct = Some(Box::new(move || fasttext_dump(&model, part)))
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return e.exit_code();
             }
         }
     }
-    let result = match queries {
-        Some((model, k, analogies)) => fasttext_queries(&model, k, analogies),
+    let result = match direct {
+        Some(run) => run(),
         None => {
             let parsed = Cli::command()
                 .try_get_matches_from(argv)
@@ -1327,7 +1331,7 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
                     _ => unreachable!("queries of one or three words"),
                 };
                 for (word, score) in answers {
-                    outln!("{word} {}", general_format(score, 6));
+                    outln!("{word} {}", general_format(score as f64, 6));
                 }
                 out!("{prompt}");
                 continue;
@@ -1351,7 +1355,7 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
             match answers {
                 Ok(r) => {
                     for (word, score) in r {
-                        outln!("{word} {}", general_format(score, 6));
+                        outln!("{word} {}", general_format(score as f64, 6));
                     }
                 }
                 Err(e) => eprintln!("error: {e}"),
@@ -1372,6 +1376,77 @@ fn read_stdin() -> Result<String, Error> {
     let mut text = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text).map_err(stdin_error)?;
     Ok(text)
+}
+
+/// fastText's `dump MODEL PART` as fastText 0.9 prints it: `args` (the training arguments,
+/// one `name value` line each), `dict` (the word count, then `word count word` lines),
+/// `input` or `output` (`rows cols`, then each row's values with 6 significant digits).
+fn fasttext_dump(model: &std::path::Path, part: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let m = crate::fasttext::FastTextModel::read(model)?;
+    let mut o = std::io::BufWriter::new(std::io::stdout().lock());
+    let g = |x: f64| general_format(x, 6);
+    let a = &m.args;
+    match part {
+        "args" => {
+            let loss = match a.loss {
+                1 => "hs",
+                2 => "ns",
+                3 => "softmax",
+                4 => "one-vs-all",
+                _ => "Unknown loss!",
+            };
+            let kind = match a.model {
+                1 => "cbow",
+                2 => "sg",
+                3 => "sup",
+                _ => "Unknown model name!",
+            };
+            let p = &m.params;
+            let lines: [(&str, String); 13] = [
+                ("dim", m.dim.to_string()),
+                ("ws", a.ws.to_string()),
+                ("epoch", a.epoch.to_string()),
+                ("minCount", a.min_count.to_string()),
+                ("neg", a.neg.to_string()),
+                ("wordNgrams", a.word_ngrams.to_string()),
+                ("loss", loss.to_string()),
+                ("model", kind.to_string()),
+                ("bucket", p.bucket.to_string()),
+                ("minn", p.minn.to_string()),
+                ("maxn", p.maxn.to_string()),
+                ("lrUpdateRate", a.lr_update_rate.to_string()),
+                ("t", g(a.t)),
+            ];
+            for (k, v) in lines {
+                writeln!(o, "{k} {v}").map_err(StdoutError)?;
+            }
+        }
+        "dict" => {
+            writeln!(o, "{}", m.words.len()).map_err(StdoutError)?;
+            for (w, c) in m.words.iter().zip(&m.counts) {
+                writeln!(o, "{w} {c} word").map_err(StdoutError)?;
+            }
+        }
+        _ => {
+            let rows = if part == "input" { &m.input } else { &m.output };
+            let dim = m.dim.max(1);
+            writeln!(o, "{} {}", rows.len() / dim, m.dim).map_err(StdoutError)?;
+            let mut line = String::new();
+            for row in rows.chunks(dim) {
+                line.clear();
+                for (j, &x) in row.iter().enumerate() {
+                    if j > 0 {
+                        line.push(' ');
+                    }
+                    line.push_str(&g(x as f64));
+                }
+                writeln!(o, "{line}").map_err(StdoutError)?;
+            }
+        }
+    }
+    o.flush().map_err(StdoutError)?;
+    Ok(())
 }
 
 /// word2vec.c's `distance FILE` and `word-analogy FILE`: the prompt, then an answer per line
@@ -1411,8 +1486,7 @@ fn w2vc_queries(vectors: &std::path::Path, analogy: bool) -> anyhow::Result<()> 
 /// `x` as C++'s default stream output prints it with `digits` significant digits (`%g`:
 /// no trailing zeros, an exponent of two digits or more below 1e-4 and from 10^digits on),
 /// the form of fastText's scores (6 digits) and vectors (5).
-fn general_format(x: f32, digits: usize) -> String {
-    let x = x as f64;
+fn general_format(x: f64, digits: usize) -> String {
     if x == 0.0 {
         return if x.is_sign_negative() { "-0" } else { "0" }.to_string();
     }
@@ -1492,7 +1566,7 @@ fn vector_line(label: Option<&str>, v: &[f32], fasttext_format: bool) -> String 
             line.push(' ');
         }
         if fasttext_format {
-            line.push_str(&general_format(x, 5));
+            line.push_str(&general_format(x as f64, 5));
         } else {
             line.push_str(&x.to_string());
         }
@@ -2072,7 +2146,7 @@ mod help_tests {
     /// from 1e-4 below 10^p, else an exponent of at least two digits; no trailing zeros.
     #[test]
     fn general_format_is_cpp_g() {
-        let g = super::general_format;
+        let g = |x: f32, d| super::general_format(x as f64, d);
         assert_eq!(g(0.040518727, 5), "0.040519");
         assert_eq!(g(-0.12895703, 5), "-0.12896");
         assert_eq!(g(0.0086928625, 5), "0.0086929");

@@ -46,6 +46,10 @@ pub struct TrainArgs {
     pub model: i32,
     pub t: f64,
     pub ntokens: i64,
+    /// fastText's `wordNgrams` and `lrUpdateRate`, kept as read (written as 1 and 100 by
+    /// this program's training, fastText's defaults for word vectors).
+    pub word_ngrams: i32,
+    pub lr_update_rate: i32,
 }
 
 impl FastTextModel {
@@ -134,13 +138,13 @@ impl FastTextModel {
                 a.epoch,
                 a.min_count,
                 a.neg,
-                1, // wordNgrams
+                a.word_ngrams,
                 a.loss,
                 a.model,
                 self.params.bucket as i32,
                 self.params.minn as i32,
                 self.params.maxn as i32,
-                100, // lrUpdateRate
+                a.lr_update_rate,
             ],
         )
         .map_err(io)?;
@@ -200,7 +204,7 @@ impl FastTextModel {
         for x in a.iter_mut() {
             *x = r.i32()?;
         }
-        let [dim, ws, epoch, min_count, neg, _word_ngrams, loss, model, bucket, minn, maxn, _lr] =
+        let [dim, ws, epoch, min_count, neg, word_ngrams, loss, model, bucket, minn, maxn, lr_update_rate] =
             a;
         let t = f64::from_le_bytes(r.array()?);
         let size = r.i32()?;
@@ -255,6 +259,8 @@ impl FastTextModel {
                 model,
                 t,
                 ntokens,
+                word_ngrams,
+                lr_update_rate,
             },
         })
     }
@@ -448,6 +454,8 @@ mod tests {
                 model: 2,
                 t: 1e-4,
                 ntokens: 60,
+                word_ngrams: 1,
+                lr_update_rate: 100,
             },
         }
     }

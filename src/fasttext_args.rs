@@ -1,6 +1,6 @@
 //! fastText's own command line for word vectors (`w2v-gpu skipgram -input data.txt -output
 //! model -minn 3 -maxn 6 ...`, `w2v-gpu print-word-vectors model.bin < words` (and
-//! `print-sentence-vectors`, `print-ngrams`), and the
+//! `print-sentence-vectors`, `print-ngrams`, `dump`), and the
 //! query loops `nn` and `analogies`), translated into `train` and `vector` arguments with fastText's defaults for every absent
 //! flag: subwords 3–6 characters in 2M buckets, learning rate 0.05 falling to 0, sample 1e-4,
 //! 12 threads, noise words drawn ∝ count^0.5 (fastText's table), and its outputs `model.bin`
@@ -21,15 +21,17 @@ const QUANTIZE: &str = "w2v-gpu does not quantize models";
 const SUPERVISED: &str = "it belongs to fastText's supervised mode";
 
 /// fastText's other commands: what to use instead, or why they are absent.
-const OTHERS: [(&str, &str); 7] = [
+const OTHERS: [(&str, &str); 6] = [
     ("supervised", CLASSIFIER),
     ("test", CLASSIFIER),
     ("test-label", CLASSIFIER),
     ("predict", CLASSIFIER),
     ("predict-prob", CLASSIFIER),
     ("quantize", QUANTIZE),
-    ("dump", "w2v-gpu does not dump a model's parts"),
 ];
+
+/// The parts of a model fastText's `dump` prints.
+pub const DUMP_PARTS: [&str; 4] = ["args", "dict", "input", "output"];
 
 /// fastText's printing commands, as `vector` runs them: the command, its arguments after
 /// the model (as fastText's usage names them), and `vector`'s flags for it.
@@ -92,6 +94,7 @@ pub fn is_fasttext(args: &[OsString]) -> bool {
         TRAIN.contains(&a)
             || QUERIES.contains(&a)
             || PRINTS.iter().any(|(c, _, _)| *c == a)
+            || a == "dump"
             || OTHERS.iter().any(|(c, _)| *c == a)
     })
 }
@@ -110,6 +113,11 @@ pub enum Translation {
         k: usize,
         analogies: bool,
     },
+    /// fastText's `dump MODEL PART`: one of [`DUMP_PARTS`] printed as fastText prints it.
+    Dump {
+        model: std::path::PathBuf,
+        part: &'static str,
+    },
 }
 
 /// The translation of a fastText command line (`args` without the program name).
@@ -120,6 +128,30 @@ pub fn translate(args: &[OsString]) -> Result<Translation> {
             &format!("fastText's command {command:?}"),
             *why,
         ));
+    }
+    if command == "dump" {
+        return match &args[1..] {
+            [model, part] => match DUMP_PARTS.iter().find(|p| **p == part.to_string_lossy()) {
+                Some(part) => Ok(Translation::Dump {
+                    model: model.into(),
+                    part,
+                }),
+                None => Err(Error::usage(
+                    "fastText's command \"dump\"",
+                    format!(
+                        "{part:?} is not a part to dump; one of {}",
+                        DUMP_PARTS.join(", ")
+                    ),
+                )),
+            },
+            _ => Err(Error::usage(
+                "fastText's command \"dump\"",
+                format!(
+                    "takes a model file and a part, as fastText's (`dump model.bin {}`)",
+                    DUMP_PARTS.join("|")
+                ),
+            )),
+        };
     }
     if QUERIES.contains(&command.as_str()) {
         let usage = || {
@@ -439,6 +471,8 @@ mod tests {
             &["print-sentence-vectors"],
             &["print-ngrams", "m.bin"],
             &["print-ngrams", "m.bin", "a", "b"],
+            &["dump", "m.bin"],
+            &["dump", "m.bin", "everything"],
         ] {
             let e = translate(&os(bad)).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
@@ -456,6 +490,13 @@ mod tests {
                 }
             );
         }
+        assert_eq!(
+            translate(&os(&["dump", "m.bin", "dict"])).unwrap(),
+            Translation::Dump {
+                model: "m.bin".into(),
+                part: "dict"
+            }
+        );
         assert!(!is_fasttext(&os(&["train", "--input", "x"])));
         assert!(!is_fasttext(&os(&["-train", "x"])));
     }

@@ -1942,19 +1942,19 @@ fn fasttext_itself_reads_the_model() {
     }
 }
 
-/// fastText's `print-sentence-vectors` and `print-ngrams` on a model fastText trained itself
-/// (its vocabulary has `</s>`, which has no n-grams) and on one written here: the same text
-/// as Debian's fastText prints, byte for byte, with empty lines, unseen words, words
-/// separated by tabs and a last line without a newline.
+/// fastText's `print-sentence-vectors`, `print-ngrams` and `dump` on a model fastText
+/// trained itself (its vocabulary has `</s>`, which has no n-grams) and on one written here:
+/// the same text as Debian's fastText prints, byte for byte, with empty lines, unseen words,
+/// words separated by tabs and a last line without a newline.
 #[test]
-fn fasttext_sentence_and_ngram_vectors_print_as_fasttext() {
+fn fasttext_print_and_dump_commands_print_as_fasttext() {
     let Ok(ft) = std::process::Command::new("fasttext").output() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI is set but the fasttext binary is missing (apt-get install fasttext)"
         );
         common::skipped(
-            "fasttext_sentence_and_ngram_vectors_print_as_fasttext",
+            "fasttext_print_and_dump_commands_print_as_fasttext",
             "no fasttext binary",
         );
         return;
@@ -2020,7 +2020,20 @@ fn fasttext_sentence_and_ngram_vectors_print_as_fasttext() {
                 _ => assert!(first.is_some_and(|g| g.starts_with('<')), "{want}"),
             }
         }
+        for part in ["args", "dict", "input", "output"] {
+            let dump = |program: &str| run_stdin(program, &["dump", &bin, part], "");
+            let want = dump("fasttext");
+            assert!(want.lines().count() > 5, "{part}: {want}");
+            assert_eq!(want, dump(w2v_gpu), "{bin} {part}");
+        }
     }
+    let o = w2v(&["dump", "x.bin", "everything"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("args, dict, input, output"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// `vector --sentences` on a word2vec file: the mean of the line's unit word vectors,

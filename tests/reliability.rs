@@ -474,6 +474,8 @@ fn fasttext_models_never_panic_or_abort_on_damaged_files() {
             model: 2,
             t: 1e-4,
             ntokens: 100,
+            word_ngrams: 1,
+            lr_update_rate: 100,
         },
     };
     let p = dir.path().join("m.bin");

@@ -92,6 +92,8 @@ fn finish(
                 },
                 t: cfg.sample,
                 ntokens: corpus.tokens_read as i64,
+                word_ngrams: 1,
+                lr_update_rate: 100,
             },
         }
     });
