@@ -1318,7 +1318,7 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
     let mut pending: Vec<String> = Vec::new();
     for line in std::io::stdin().lock().lines() {
         let line = line.map_err(stdin_error)?;
-        for w in line.split_whitespace() {
+        for w in cpp_words(&line) {
             if let Some(nb) = &exact {
                 pending.push(w.to_string());
                 if pending.len() < arity {
