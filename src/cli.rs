@@ -59,13 +59,15 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct W2vcQueryArgs {
-    /// word2vec text or binary vectors, or a fastText .bin model.
+    /// word2vec text or binary vectors (or GloVe text, without a header), or a fastText .bin
+    /// model.
     pub vectors: PathBuf,
 }
 
 #[derive(Args, Debug)]
 pub struct ComputeAccuracyArgs {
-    /// word2vec text or binary vectors, or a fastText .bin model.
+    /// word2vec text or binary vectors (or GloVe text, without a header), or a fastText .bin
+    /// model.
     pub vectors: PathBuf,
     /// Use only the first N rows (the most frequent words); 0 = all (word2vec.c's
     /// threshold, typically 30000).
@@ -483,9 +485,9 @@ pub struct TrainArgs {
     /// are dropped.
     #[arg(long)]
     pub strip_punctuation: bool,
-    /// Start from existing word2vec vectors (text or binary): the words they have start from
-    /// their rows, new words are initialised as usual; the dimension must equal --dim
-    /// (fastText's -pretrainedVectors, gensim's continued training).
+    /// Start from existing word2vec vectors (text or binary, or GloVe text): the words they
+    /// have start from their rows, new words are initialised as usual; the dimension must
+    /// equal --dim (fastText's -pretrainedVectors, gensim's continued training).
     #[arg(long, value_name = "FILE")]
     pub init_vectors: Option<PathBuf>,
     /// Start the output (context) vectors from a file written by --save-context: with
@@ -623,7 +625,8 @@ impl TrainArgs {
 
 #[derive(Args, Debug)]
 pub struct SimilarArgs {
-    /// word2vec text or binary vectors, or a fastText .bin model.
+    /// word2vec text or binary vectors (or GloVe text, without a header), or a fastText .bin
+    /// model.
     #[arg(long)]
     pub vectors: PathBuf,
     /// Words to look up (the exact spelling wins; otherwise a case-insensitive match).
@@ -642,7 +645,8 @@ pub struct SimilarArgs {
 
 #[derive(Args, Debug)]
 pub struct VectorArgs {
-    /// word2vec text or binary vectors, or a fastText .bin model.
+    /// word2vec text or binary vectors (or GloVe text, without a header), or a fastText .bin
+    /// model.
     #[arg(long)]
     pub vectors: PathBuf,
     /// Words to print; none: the words of standard input (whitespace-separated), as
@@ -674,7 +678,8 @@ pub struct VectorArgs {
 
 #[derive(Args, Debug)]
 pub struct AnalogyArgs {
-    /// word2vec text or binary vectors, or a fastText .bin model.
+    /// word2vec text or binary vectors (or GloVe text, without a header), or a fastText .bin
+    /// model.
     #[arg(long)]
     pub vectors: PathBuf,
     /// A in "A is to B as C is to ?" (e.g. man).
@@ -699,7 +704,8 @@ pub struct AnalogyArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// word2vec text or binary vectors, or a fastText .bin model.
+    /// word2vec text or binary vectors (or GloVe text, without a header), or a fastText .bin
+    /// model.
     #[arg(long)]
     pub vectors: PathBuf,
     /// Analogy files (questions-words.txt format or 4 words per line).
@@ -724,7 +730,8 @@ pub struct EvalArgs {
 
 #[derive(Args, Debug)]
 pub struct MapArgs {
-    /// word2vec text or binary vectors, or a fastText .bin model.
+    /// word2vec text or binary vectors (or GloVe text, without a header), or a fastText .bin
+    /// model.
     #[arg(long)]
     pub vectors: PathBuf,
     /// Image to write: `.svg` or `.png`.
