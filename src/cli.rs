@@ -638,6 +638,14 @@ pub struct SimilarArgs {
     /// Load only the first N rows (the most frequent words).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Words to subtract (repeatable): the words are then one query, the sum of their unit
+    /// vectors minus these words' (gensim's `most_similar(positive=WORDS, negative=...)`).
+    #[arg(long, value_name = "WORD")]
+    pub negative: Vec<String>,
+    /// The words as one query, the sum of their unit vectors (gensim's
+    /// `most_similar(positive=WORDS)`), instead of a list per word.
+    #[arg(long)]
+    pub sum: bool,
     /// Print the neighbours as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -1149,11 +1157,23 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             }
         }
         Command::Similar(a) => {
-            let space = load_space_for(&a.vectors, a.limit, true, &a.words)?;
-            check_words_present(&space, &a.vectors, a.limit, &a.words)?;
+            let all_words = [a.words.clone(), a.negative.clone()].concat();
+            let space = load_space_for(&a.vectors, a.limit, true, &all_words)?;
+            check_words_present(&space, &a.vectors, a.limit, &all_words)?;
             let mut all = serde_json::Map::new();
-            for w in &a.words {
-                let r = space.similar(w, a.k)?;
+            let combined = a.sum || !a.negative.is_empty();
+            let queries = if combined {
+                let minus = a.negative.iter().map(|w| format!(" - {w}"));
+                vec![a.words.join(" + ") + &minus.collect::<String>()]
+            } else {
+                a.words.clone()
+            };
+            for w in &queries {
+                let r = if combined {
+                    space.most_similar(&a.words, &a.negative, a.k)?
+                } else {
+                    space.similar(w, a.k)?
+                };
                 if a.json {
                     all.insert(w.clone(), pairs_json(&r));
                 } else {

@@ -129,6 +129,33 @@ impl Space {
         Ok(self.top_k(&q, k, &[i], self.candidates))
     }
 
+    /// gensim's `most_similar(positive, negative)`: the `k` words nearest the unit vector of
+    /// the sum of the `positive` words' unit vectors minus the `negative` ones', the query
+    /// words left out.
+    pub fn most_similar(
+        &self,
+        positive: &[String],
+        negative: &[String],
+        k: usize,
+    ) -> Result<Vec<(String, f32)>> {
+        let mut ids = Vec::with_capacity(positive.len() + negative.len());
+        let mut q = vec![0.0f32; self.row(0).len()];
+        for (words, sign) in [(positive, 1.0f32), (negative, -1.0)] {
+            for w in words {
+                let i = self.lookup(w).ok_or_else(|| self.unknown(w))?;
+                q.iter_mut()
+                    .zip(self.row(i))
+                    .for_each(|(a, x)| *a += sign * x);
+                ids.push(i);
+            }
+        }
+        let n = q.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if n > 0.0 {
+            q.iter_mut().for_each(|x| *x /= n);
+        }
+        Ok(self.top_k(&q, k, &ids, self.candidates))
+    }
+
     /// "a is to b as c is to ?" by 3CosAdd (`cosmul = false`: argmax cos(x, b − a + c) over
     /// unit vectors) or 3CosMul (Levy & Goldberg 2014: argmax cos'(x,b)·cos'(x,c)/(cos'(x,a)+ε)
     /// with cos' = (1+cos)/2), excluding a, b and c.
@@ -487,6 +514,43 @@ mod tests {
         assert!(s.similar("zebra", 2).is_err());
         // case-insensitive: "MAN" finds the first spelling.
         assert_eq!(s.find("MAN", 10), Some(0));
+    }
+
+    /// `most_similar(positive=[b, c], negative=[a])` is 3CosAdd's analogy a : b :: c : ?
+    /// (gensim's own definition), on a trained space; one positive word is `similar`.
+    #[test]
+    fn most_similar_sums_unit_vectors() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/text8_2000.bin"
+        ));
+        let sp = Space::new(&crate::io::read_vectors(path, None).unwrap(), true);
+        let s = |w: &[&str]| w.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        for (a, b, c) in [
+            ("man", "king", "woman"),
+            ("france", "paris", "germany"),
+            ("he", "his", "she"),
+        ] {
+            let want = sp.analogy(a, b, c, 5, false).unwrap();
+            let got = sp.most_similar(&s(&[b, c]), &s(&[a]), 5).unwrap();
+            assert_eq!(got.len(), 5);
+            for ((w1, s1), (w2, s2)) in want.iter().zip(&got) {
+                assert_eq!(w1, w2);
+                assert!((s1 - s2).abs() < 1e-6, "{s1} vs {s2}");
+            }
+        }
+        let one = sp.most_similar(&s(&["king"]), &[], 4).unwrap();
+        for ((w1, s1), (w2, s2)) in one.iter().zip(&sp.similar("king", 4).unwrap()) {
+            assert_eq!(w1, w2);
+            assert!((s1 - s2).abs() < 1e-6, "{s1} vs {s2}");
+        }
+        // The toy space: king + woman - man is queen.
+        let toy = space();
+        let r = toy
+            .most_similar(&s(&["king", "woman"]), &s(&["man"]), 1)
+            .unwrap();
+        assert_eq!(r[0].0, "queen");
+        assert!(toy.most_similar(&s(&["nope"]), &[], 1).is_err());
     }
 
     #[test]

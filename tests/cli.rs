@@ -2036,6 +2036,66 @@ fn fasttext_print_and_dump_commands_print_as_fasttext() {
     );
 }
 
+/// `similar --negative` / `--sum`: the words as one query, as gensim's
+/// `most_similar(positive, negative)`; with one negative word it is `analogy`'s 3CosAdd.
+#[test]
+fn similar_combines_words_as_gensim_most_similar() {
+    let v = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/text8_2000.bin");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = w2v(args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let words = |j: &serde_json::Value| -> Vec<String> {
+        j.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["word"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let combined = json(&[
+        "similar",
+        "--vectors",
+        v,
+        "king",
+        "woman",
+        "--negative",
+        "man",
+        "-k",
+        "3",
+        "--json",
+    ]);
+    let analogy = json(&[
+        "analogy",
+        "--vectors",
+        v,
+        "man",
+        "king",
+        "woman",
+        "-k",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(words(&combined["king + woman - man"]), words(&analogy));
+    let summed = json(&[
+        "similar",
+        "--vectors",
+        v,
+        "king",
+        "queen",
+        "--sum",
+        "-k",
+        "2",
+        "--json",
+    ]);
+    let got = words(&summed["king + queen"]);
+    assert_eq!(got.len(), 2);
+    assert!(!got.contains(&"king".to_string()) && !got.contains(&"queen".to_string()));
+    let o = w2v(&["similar", "--vectors", v, "king", "--negative", "zzzunseen"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("zzzunseen"), "{}", stderr(&o));
+}
+
 /// `vector --sentences` on a word2vec file: the mean of the line's unit word vectors,
 /// unknown words left out; `--ngrams` needs a subword model.
 #[test]
