@@ -1149,10 +1149,8 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::Vector(a) if a.ngrams => ngram_vectors(&a)?,
         Command::Vector(a) => {
             let words = words_or_stdin(&a)?;
-            for (w, v) in words
-                .iter()
-                .zip(raw_vectors(&a.vectors, &words, a.zero_unknown)?)
-            {
+            let (_, vectors) = raw_vectors(&a.vectors, &words, a.zero_unknown)?;
+            for (w, v) in words.iter().zip(vectors) {
                 outln!("{}", vector_line(Some(w), &v, a.fasttext_format));
             }
         }
@@ -1160,22 +1158,21 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             let all_words = [a.words.clone(), a.negative.clone()].concat();
             let space = load_space_for(&a.vectors, a.limit, true, &all_words)?;
             check_words_present(&space, &a.vectors, a.limit, &all_words)?;
-            let mut all = serde_json::Map::new();
-            let combined = a.sum || !a.negative.is_empty();
-            let queries = if combined {
-                let minus = a.negative.iter().map(|w| format!(" - {w}"));
-                vec![a.words.join(" + ") + &minus.collect::<String>()]
+            // (query, neighbours): one per word, or the words as one query.
+            let answers: Vec<(String, Vec<(String, f32)>)> = if a.sum || !a.negative.is_empty() {
+                let minus: String = a.negative.iter().map(|w| format!(" - {w}")).collect();
+                let r = space.most_similar(&a.words, &a.negative, a.k)?;
+                vec![(a.words.join(" + ") + &minus, r)]
             } else {
-                a.words.clone()
+                a.words
+                    .iter()
+                    .map(|w| Ok((w.clone(), space.similar(w, a.k)?)))
+                    .collect::<crate::Result<_>>()?
             };
-            for w in &queries {
-                let r = if combined {
-                    space.most_similar(&a.words, &a.negative, a.k)?
-                } else {
-                    space.similar(w, a.k)?
-                };
+            let mut all = serde_json::Map::new();
+            for (w, r) in answers {
                 if a.json {
-                    all.insert(w.clone(), pairs_json(&r));
+                    all.insert(w, pairs_json(&r));
                 } else {
                     outln!("{w}:");
                     for (n, s) in r {
@@ -1579,10 +1576,6 @@ fn space_from_model(
     space
 }
 
-/// The raw (not normalised) vectors of `words` for `vector`, the file read once: from a
-/// subword model a word's own and n-gram rows (fastText's lookup: exact spelling), from a
-/// vectors file its row (exact spelling, then case-insensitively); a word with neither is
-/// an error, or zeros with `zero_unknown`.
 /// A printed vector: `label v1 v2 ...` (no label: the values alone), each value the shortest
 /// decimal that reads back as the same f32, or with `fasttext_format` as fastText prints a
 /// vector (5 significant digits, C++'s float format, a space after every value).
@@ -1629,21 +1622,18 @@ fn sentence_vectors(a: &VectorArgs) -> anyhow::Result<()> {
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         eprintln!("reading lines from standard input (end with Ctrl-D)");
     }
-    let text = read_stdin()?;
-    let lines: Vec<Vec<String>> = text
-        .lines()
-        .map(|l| cpp_words(l).map(str::to_string).collect())
-        .collect();
-    let words: Vec<String> = lines.iter().flatten().cloned().collect();
-    let vectors = raw_vectors(&a.vectors, &words, true)?;
-    let dim = match vectors.first() {
-        Some(v) => v.len(),
-        None => crate::io::read_any_vectors(&a.vectors, Some(1))?.dim,
-    };
+    // Every line's words in one list (the file is read once for all), and each line's count.
+    let mut words = Vec::new();
+    let mut counts = Vec::new();
+    for l in read_stdin()?.lines() {
+        let before = words.len();
+        words.extend(cpp_words(l).map(str::to_string));
+        counts.push(words.len() - before);
+    }
+    let (dim, vectors) = raw_vectors(&a.vectors, &words, true)?;
     let mut next = vectors.iter();
-    for l in &lines {
-        let v =
-            crate::fasttext::sentence_vector(dim, next.by_ref().take(l.len()).map(Vec::as_slice));
+    for n in counts {
+        let v = crate::fasttext::sentence_vector(dim, next.by_ref().take(n).map(Vec::as_slice));
         outln!("{}", vector_line(None, &v, a.fasttext_format));
     }
     Ok(())
@@ -1673,35 +1663,41 @@ fn ngram_vectors(a: &VectorArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The raw (not normalised) vectors of `words` for `vector`, the file read once: from a
+/// subword model a word's own and n-gram rows (fastText's lookup: exact spelling), from a
+/// vectors file its row (exact spelling, then case-insensitively); a word with neither is
+/// an error, or zeros with `zero_unknown`. Also returns the file's dimension.
 fn raw_vectors(
     path: &std::path::Path,
     words: &[String],
     zero_unknown: bool,
-) -> crate::Result<Vec<Vec<f32>>> {
+) -> crate::Result<(usize, Vec<Vec<f32>>)> {
     if crate::fasttext::is_fasttext_bin(path) {
         let m = crate::fasttext::FastTextModel::read(path)?;
         let ids = m.ids();
-        return words
+        let vectors = words
             .iter()
             .map(|w| match m.vector(w, ids.get(w.as_str()).copied()) {
                 Some(v) => Ok(v),
                 None if zero_unknown => Ok(vec![0.0; m.dim]),
                 None => Err(not_found(w, path)),
             })
-            .collect();
+            .collect::<crate::Result<_>>()?;
+        return Ok((m.dim, vectors));
     }
     let emb = crate::io::read_vectors(path, None)?;
     let space = Space::new(&emb, true);
     if !zero_unknown {
         check_words_present(&space, path, None, words)?;
     }
-    Ok(words
+    let vectors = words
         .iter()
         .map(|w| match space.lookup(w) {
             Some(i) => emb.row(i as usize).to_vec(),
             None => vec![0.0; emb.dim],
         })
-        .collect())
+        .collect();
+    Ok((emb.dim, vectors))
 }
 
 fn pairs_json(r: &[(String, f32)]) -> serde_json::Value {

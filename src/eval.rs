@@ -33,10 +33,7 @@ impl Space {
         let dim = emb.dim;
         let mut unit = emb.vectors.clone();
         for row in unit.chunks_exact_mut(dim) {
-            let n = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if n > 0.0 {
-                row.iter_mut().for_each(|x| *x /= n);
-            }
+            normalize(row);
         }
         let mut index = FxMap::default();
         let mut exact = case_insensitive.then(FxMap::default);
@@ -66,10 +63,7 @@ impl Space {
     /// they can be looked up and asked about, but never answer a query.
     pub fn add_query_rows(&mut self, rows: Vec<(String, Vec<f32>)>) {
         for (w, mut v) in rows {
-            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if n > 0.0 {
-                v.iter_mut().for_each(|x| *x /= n);
-            }
+            normalize(&mut v);
             let i = self.words.len() as u32;
             if let Some(e) = self.exact.as_mut() {
                 e.entry(w.clone()).or_insert(i);
@@ -149,10 +143,7 @@ impl Space {
                 ids.push(i);
             }
         }
-        let n = q.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if n > 0.0 {
-            q.iter_mut().for_each(|x| *x /= n);
-        }
+        normalize(&mut q);
         Ok(self.top_k(&q, k, &ids, self.candidates))
     }
 
@@ -214,11 +205,16 @@ impl Space {
 /// unit(unit(b) − unit(a) + unit(c)): gensim's `most_similar(positive=[b, c], negative=[a])`.
 fn unit_query(a: &[f32], b: &[f32], c: &[f32]) -> Vec<f32> {
     let mut q: Vec<f32> = (0..a.len()).map(|d| b[d] - a[d] + c[d]).collect();
-    let n = q.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if n > 0.0 {
-        q.iter_mut().for_each(|x| *x /= n);
-    }
+    normalize(&mut q);
     q
+}
+
+/// Divides `v` by its norm (a zero vector stays zero).
+fn normalize(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
 }
 
 /// Accuracy of one section of an analogy file.
