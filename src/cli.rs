@@ -55,6 +55,117 @@ pub enum Command {
     /// word2vec.c's word-analogy: for each line `a b c` of standard input, the 40 words
     /// nearest b − a + c, printed as word2vec.c prints them.
     WordAnalogy(W2vcQueryArgs),
+    /// Paragraph vectors (gensim's Doc2Vec, on the CPU): a vector per document (one per
+    /// line of the input), with word vectors; `--save-model` keeps what `infer` needs.
+    Doc2vec(Doc2vecArgs),
+    /// Vectors for new documents (one per line) from a `doc2vec --save-model` model, as
+    /// gensim's infer_vector.
+    Infer(InferArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum DocModelArg {
+    /// Distributed memory (PV-DM, gensim's dm=1): the document's vector joins each word's
+    /// context (mean) to predict the word.
+    Dm,
+    /// Distributed bag of words (PV-DBOW, gensim's dm=0): the document's vector predicts
+    /// each of its words; fast, and strong on retrieval.
+    Dbow,
+}
+
+#[derive(Args, Debug)]
+pub struct Doc2vecArgs {
+    /// Documents, one per line (a text file, .gz, or - for standard input); words split on
+    /// white space.
+    #[arg(long, alias = "train")]
+    pub input: PathBuf,
+    /// Where to write the document vectors (word2vec text, or binary for a .bin name), each
+    /// named by its tag.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// The first word of each line is its document's tag (e.g. `_*17`, word2vec.c's
+    /// sentence-vectors convention); otherwise documents are tagged by line number from 0.
+    #[arg(long)]
+    pub tagged: bool,
+    /// How document vectors are trained.
+    #[arg(long, value_enum, default_value = "dm")]
+    pub model: DocModelArg,
+    /// PV-DBOW: also train word vectors by skip-gram on the same text (gensim's dbow_words=1;
+    /// slower).
+    #[arg(long)]
+    pub dbow_words: bool,
+    /// Vector size (gensim's vector_size).
+    #[arg(long, alias = "size", default_value_t = 100)]
+    pub dim: usize,
+    /// Maximum distance between a word and its context words (PV-DM, --dbow-words).
+    #[arg(long, default_value_t = 5)]
+    pub window: usize,
+    /// Noise words per prediction.
+    #[arg(long, default_value_t = 5)]
+    pub negative: usize,
+    /// Passes over the documents.
+    #[arg(long, alias = "iter", default_value_t = 10)]
+    pub epochs: usize,
+    /// Start learning rate, falling linearly to --min-alpha.
+    #[arg(long, default_value_t = 0.025)]
+    pub alpha: f32,
+    /// Final learning rate.
+    #[arg(long, default_value_t = 0.0001)]
+    pub min_alpha: f32,
+    /// Words seen fewer times are dropped from the documents.
+    #[arg(long, default_value_t = 5)]
+    pub min_count: u64,
+    /// Subsampling threshold for frequent words (0 = off).
+    #[arg(long, default_value_t = 1e-3)]
+    pub sample: f64,
+    /// CPU threads [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Random seed (with one thread, the same seed gives the same vectors).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Also write the word vectors (word2vec text, or binary for a .bin name).
+    #[arg(long)]
+    pub save_words: Option<PathBuf>,
+    /// Also write the whole model, for `w2v-gpu infer`.
+    #[arg(long)]
+    pub save_model: Option<PathBuf>,
+    /// Print the run's summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InferArgs {
+    /// A model written by `w2v-gpu doc2vec --save-model`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Documents, one per line [default: standard input].
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Write the vectors as a word2vec file (text, or binary for a .bin name) named by line
+    /// number (or by the first word with --tagged) instead of printing one line of numbers
+    /// per document.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// The first word of each line is its tag (not part of the text).
+    #[arg(long)]
+    pub tagged: bool,
+    /// Passes over each document [default: the model's --epochs].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Start learning rate [default: the model's].
+    #[arg(long)]
+    pub alpha: Option<f32>,
+    /// Final learning rate [default: the model's].
+    #[arg(long)]
+    pub min_alpha: Option<f32>,
+    /// The same text and seed always give the same vector.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// CPU threads [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -1213,6 +1324,8 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::Map(a) => map_command(&a)?,
         Command::Distance(a) => w2vc_queries(&a.vectors, false)?,
         Command::WordAnalogy(a) => w2vc_queries(&a.vectors, true)?,
+        Command::Doc2vec(a) => doc2vec_command(&a)?,
+        Command::Infer(a) => infer_command(&a)?,
         Command::ComputeAccuracy(a) => {
             let limit = (a.threshold > 0).then_some(a.threshold);
             let emb = crate::io::read_any_vectors(&a.vectors, limit)?;
@@ -1393,6 +1506,172 @@ fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyho
 /// A failed read of standard input, as an input error naming it.
 fn stdin_error(e: std::io::Error) -> Error {
     Error::input(std::path::Path::new("standard input"), e.to_string())
+}
+
+fn all_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `doc2vec`: trains, then writes the document vectors (and the words, and the model).
+fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
+    let cfg = crate::doc2vec::DocConfig {
+        input: a.input.clone(),
+        kind: match a.model {
+            DocModelArg::Dm => crate::doc2vec::DocKind::Dm,
+            DocModelArg::Dbow => crate::doc2vec::DocKind::Dbow,
+        },
+        dbow_words: a.dbow_words,
+        tagged: a.tagged,
+        dim: a.dim,
+        window: a.window,
+        negative: a.negative,
+        epochs: a.epochs,
+        alpha: a.alpha,
+        min_alpha: a.min_alpha,
+        min_count: a.min_count,
+        sample: a.sample,
+        threads: a.threads.unwrap_or_else(all_threads),
+        seed: a.seed,
+    };
+    if a.dbow_words && matches!(a.model, DocModelArg::Dm) {
+        return Err(Error::usage("--dbow-words", "only applies to --model dbow").into());
+    }
+    // Refuse an output that cannot be written, or would overwrite the input, before
+    // training, not after.
+    let outputs = [
+        ("--output", Some(&a.output)),
+        ("--save-words", a.save_words.as_ref()),
+        ("--save-model", a.save_model.as_ref()),
+    ];
+    for (flag, p) in outputs {
+        let Some(p) = p else { continue };
+        if crate::config::same_file(&a.input, p) {
+            let why = format!(
+                "{} is the input; writing there would destroy it",
+                p.display()
+            );
+            return Err(Error::usage(flag, why).into());
+        }
+        crate::files::check_writable(p)?;
+    }
+    let (m, r) = crate::doc2vec::train(&cfg)?;
+    let dim = m.dim();
+    crate::io::write_vectors(
+        &a.output,
+        &m.tags,
+        dim,
+        &m.model.subwords,
+        Format::from_path(&a.output),
+    )?;
+    if let Some(p) = &a.save_words {
+        crate::io::write_vectors(
+            p,
+            m.vocab.words(),
+            dim,
+            &m.model.input,
+            Format::from_path(p),
+        )?;
+    }
+    if let Some(p) = &a.save_model {
+        m.save(p)?;
+    }
+    if a.json {
+        outln!(
+            "{}",
+            serde_json::json!({
+                "model": m.kind.name(), "documents": r.documents, "vocab": r.vocab,
+                "words": r.words, "epochs": cfg.epochs, "threads": cfg.threads,
+                "train_seconds": r.seconds, "words_per_second": r.words_per_second,
+                "final_loss": r.final_loss,
+            })
+        );
+    } else {
+        eprintln!(
+            "doc2vec ({}): {} documents, {} words in a vocabulary of {}, {} epochs on {} threads in {:.2} s ({:.0} words/s), loss {:.4}; document vectors written to {}",
+            m.kind.name(),
+            r.documents,
+            r.words,
+            r.vocab,
+            cfg.epochs,
+            cfg.threads,
+            r.seconds,
+            r.words_per_second,
+            r.final_loss,
+            a.output.display()
+        );
+    }
+    Ok(())
+}
+
+/// `infer`: a vector per line of the input, from a saved doc2vec model.
+fn infer_command(a: &InferArgs) -> anyhow::Result<()> {
+    let m = crate::doc2vec::Doc2Vec::load(&a.model)?;
+    let s = crate::doc2vec::InferSettings {
+        epochs: a.epochs,
+        alpha: a.alpha,
+        min_alpha: a.min_alpha,
+        seed: a.seed,
+    };
+    if s.epochs == Some(0) {
+        return Err(Error::usage("--epochs", "must be at least 1").into());
+    }
+    for (flag, v) in [("--alpha", s.alpha), ("--min-alpha", s.min_alpha)] {
+        if v.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
+            return Err(Error::usage(flag, "must be a number at least 0").into());
+        }
+    }
+    if let Some(p) = &a.output {
+        crate::files::check_writable(p)?;
+    }
+    let text = match &a.input {
+        Some(p) => {
+            let b = crate::files::read_all(std::slice::from_ref(p))?;
+            String::from_utf8_lossy(&b).into_owned()
+        }
+        None => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprintln!("reading documents from standard input, one per line (end with Ctrl-D)");
+            }
+            read_stdin()?
+        }
+    };
+    let mut tags = Vec::new();
+    let mut texts = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let mut words: Vec<&str> = cpp_words(line).collect();
+        if a.tagged {
+            if words.is_empty() {
+                return Err(Error::input(
+                    a.input
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new("standard input")),
+                    format!(
+                        "line {} has no tag: with --tagged every line starts with its tag",
+                        n + 1
+                    ),
+                )
+                .into());
+            }
+            tags.push(words.remove(0).to_string());
+        } else {
+            tags.push(n.to_string());
+        }
+        texts.push(words);
+    }
+    let threads = a.threads.unwrap_or_else(all_threads).max(1);
+    let vectors = crate::doc2vec::infer_many(&m, &texts, &s, threads);
+    match &a.output {
+        Some(p) => {
+            let flat: Vec<f32> = vectors.concat();
+            crate::io::write_vectors(p, &tags, m.dim(), &flat, Format::from_path(p))?;
+        }
+        None => {
+            for v in &vectors {
+                outln!("{}", vector_line(None, v, false));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// All of standard input.

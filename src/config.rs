@@ -932,7 +932,8 @@ impl TrainConfig {
     }
 }
 
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+/// Whether two paths name one existing file (after resolving links and `..`).
+pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
         _ => false,

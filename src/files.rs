@@ -72,6 +72,16 @@ impl AtomicFile {
     }
 }
 
+/// Fails now, naming the path, when `path` could not be written later (its directory is
+/// missing or read-only, or it is a directory), so a long run is refused before it starts.
+/// Writes nothing; `-` (standard output) always passes.
+pub fn check_writable(path: &Path) -> Result<()> {
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    AtomicFile::create(path).map(drop)
+}
+
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.writer.is_some() {

@@ -20,6 +20,7 @@
 //! * [`corpus`], [`vocab`]: reading and encoding corpora, vocabularies;
 //! * [`backend`]: the engines, one `step` per batch (`backend::cpu::CpuReference`,
 //!   `backend::gpu::GpuBackend`, the sparse optimizer engines) for custom loops;
+//! * [`doc2vec`]: paragraph vectors (gensim's `Doc2Vec`) and inference for new text;
 //! * [`Error`]: every failure, naming the file or flag; [`map`]: PCA plots.
 //!
 //! Modules not listed (`cli`, `batch`, `minibatch`, `sampling`, ...) are public for the
@@ -42,6 +43,7 @@ pub mod cli;
 pub mod config;
 pub mod corpus;
 pub mod dist;
+pub mod doc2vec;
 pub mod error;
 pub mod eval;
 pub mod fasttext;

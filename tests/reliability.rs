@@ -596,3 +596,43 @@ fn second_interrupt_exits_at_once_without_damage() {
         "output damaged"
     );
 }
+
+/// doc2vec models (`--save-model`), damaged: truncated and with random bytes changed. Reading
+/// them gives a model or an error, never a panic; a model that reads infers a vector of its
+/// dimension for text with known and unknown words.
+#[test]
+fn doc2vec_models_never_panic_on_damaged_files() {
+    use w2v_gpu::doc2vec::{infer_many, train, Doc2Vec, DocConfig, DocKind, InferSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("docs.txt");
+    std::fs::write(&corpus, "a b c d\nb c d e\n\nnaïve 日本 a\n").unwrap();
+    let cfg = DocConfig {
+        input: corpus,
+        kind: DocKind::Dm,
+        dim: 3,
+        epochs: 2,
+        min_count: 1,
+        threads: 1,
+        ..DocConfig::default()
+    };
+    let (m, _) = train(&cfg).unwrap();
+    let p = dir.path().join("m.d2v");
+    m.save(&p).unwrap();
+    let good = std::fs::read(&p).unwrap();
+    assert_eq!(Doc2Vec::from_bytes(&p, &good).unwrap().tags.len(), 4);
+    let texts = vec![vec!["a", "b", "zzz"], vec![], vec!["日本"]];
+    let s = InferSettings {
+        epochs: Some(2),
+        ..InferSettings::default()
+    };
+    for c in damaged(&good, 1, 400, &mut Rng::new(11)) {
+        let r = std::panic::catch_unwind(|| {
+            if let Ok(m) = Doc2Vec::from_bytes(&p, &c) {
+                for v in infer_many(&m, &texts, &s, 1) {
+                    assert_eq!(v.len(), m.dim());
+                }
+            }
+        });
+        assert!(r.is_ok(), "panicked on {} bytes", c.len());
+    }
+}

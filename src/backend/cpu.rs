@@ -292,6 +292,16 @@ fn train_example<const FMA: bool>(
     }
 }
 
+/// How [`Worker::train_document`] trains a document's vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocMode {
+    /// Distributed bag of words (PV-DBOW), with word2vec's skip-gram on the same text when
+    /// `words` is set.
+    Dbow { words: bool },
+    /// Distributed memory (PV-DM): the document's row joins each CBOW context.
+    Dm,
+}
+
 /// Per-thread state of the Hogwild trainer.
 pub struct Worker<'t> {
     pub rng: Rng,
@@ -550,6 +560,84 @@ impl<'t> Worker<'t> {
             axpy::<FMA>(row, 1.0, &self.neu1e);
         }
         st.pairs += 1;
+    }
+
+    /// Paragraph vectors (gensim's `Doc2Vec`) on one piece `sen` of a document (kept word
+    /// ids) whose vector is input row `doc_row` (the vocabulary size plus the document's
+    /// index: a row of the model's `subwords` matrix, addressed as subword buckets are).
+    /// Picks the AVX2+FMA build of the inner loop when the CPU has it.
+    pub fn train_document(
+        &mut self,
+        m: &Hogwild<'_>,
+        doc_row: u32,
+        sen: &[u32],
+        alpha: f32,
+        mode: DocMode,
+    ) -> WorkStats {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports the features the function is compiled for.
+                return unsafe { self.train_document_avx2(m, doc_row, sen, alpha, mode) };
+            }
+        }
+        self.train_document_impl::<false>(m, doc_row, sen, alpha, mode)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn train_document_avx2(
+        &mut self,
+        m: &Hogwild<'_>,
+        doc_row: u32,
+        sen: &[u32],
+        alpha: f32,
+        mode: DocMode,
+    ) -> WorkStats {
+        self.train_document_impl::<true>(m, doc_row, sen, alpha, mode)
+    }
+
+    /// PV-DBOW (gensim's `train_document_dbow`): the document's vector alone is trained
+    /// against each of its words and K noise words, as a skip-gram pair whose input row is
+    /// the document's; with `words`, word2vec's skip-gram on the same words as well
+    /// (`dbow_words=1`). PV-DM (`train_document_dm`, `dm_mean=1`): the mean of the context
+    /// rows and the document's row is trained against each word, as CBOW with the
+    /// document's row in every bag (so a one-word document still trains), the whole
+    /// gradient added to every row of the bag.
+    #[inline(always)]
+    fn train_document_impl<const FMA: bool>(
+        &mut self,
+        m: &Hogwild<'_>,
+        doc_row: u32,
+        sen: &[u32],
+        alpha: f32,
+        mode: DocMode,
+    ) -> WorkStats {
+        let mut st = WorkStats::default();
+        let n = sen.len();
+        match mode {
+            DocMode::Dbow { words } => {
+                if words {
+                    self.skipgram_sentence::<FMA>(m, sen, alpha, &mut st);
+                }
+                for &word in sen {
+                    self.bag.clear();
+                    self.bag.push(doc_row);
+                    self.bag_step::<FMA>(m, word, alpha, &mut st);
+                }
+            }
+            DocMode::Dm => {
+                for (i, &word) in sen.iter().enumerate() {
+                    let (lo, hi) = self.draw_window(i, n);
+                    self.bag.clear();
+                    self.bag
+                        .extend((lo..=hi).filter(|&c| c != i).map(|c| sen[c]));
+                    self.bag.push(doc_row);
+                    self.bag_step::<FMA>(m, word, alpha, &mut st);
+                }
+            }
+        }
+        st
     }
 
     /// word2vec.c's CBOW (with `cbow_mean = 1`): the mean of the context input rows is

@@ -1,0 +1,917 @@
+//! Paragraph vectors (Le & Mikolov 2014) as gensim's `Doc2Vec` trains them: a vector per
+//! document, learned together with word vectors, and vectors inferred for new text.
+//!
+//! One line of the input is one document (gensim's `TaggedLineDocument`), tagged by its line
+//! number from 0, or by its first token with `tagged` (word2vec.c's `-sentence-vectors`
+//! convention, e.g. `_*17 the text ...`). Words are split on white space; words outside the
+//! vocabulary are dropped, as gensim drops them.
+//!
+//! * PV-DBOW (`--model dbow`, gensim's `dm=0`): the document's vector predicts each of its
+//!   words (negative sampling), optionally with word2vec's skip-gram on the same text
+//!   (`--dbow-words`, `dbow_words=1`).
+//! * PV-DM (`--model dm`, gensim's default `dm=1`, `dm_mean=1`): the mean of the document's
+//!   vector and the context words' vectors predicts each word.
+//!
+//! The CPU's Hogwild workers train it ([`crate::backend::cpu::Worker::train_document`]):
+//! document vectors are extra input rows, as subword buckets are. Inference
+//! ([`Doc2Vec::infer`]) keeps every trained matrix fixed and trains a fresh vector for the
+//! text, its rate falling from `alpha` to `min_alpha` epoch by epoch, as gensim's
+//! `infer_vector`.
+
+use crate::backend::cpu::{DocMode, Hogwild, WorkStats, Worker};
+use crate::backend::KernelParams;
+use crate::config::{ModelKind, Precision};
+use crate::error::{Error, Result};
+use crate::files::AtomicFile;
+use crate::linalg::{axpy, dot};
+use crate::loss::SigmoidTable;
+use crate::model::Model;
+use crate::sampling::{splitmix64, AliasTable, Rng, Subsampler};
+use crate::vocab::Vocab;
+use std::hash::Hasher;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// The longest piece of a document trained as one unit (windows do not cross pieces; every
+/// piece trains the same document vector). Long documents are split so that threads share
+/// them; gensim instead drops every word after the 10,000th.
+pub const PIECE_WORDS: usize = 10_000;
+
+/// How document vectors are trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind {
+    Dbow,
+    Dm,
+}
+
+impl DocKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DocKind::Dbow => "dbow",
+            DocKind::Dm => "dm",
+        }
+    }
+}
+
+/// Settings of a run; the defaults are gensim 4.4's `Doc2Vec` defaults.
+#[derive(Debug, Clone)]
+pub struct DocConfig {
+    pub input: PathBuf,
+    pub kind: DocKind,
+    /// PV-DBOW only: train word vectors by skip-gram on the same text.
+    pub dbow_words: bool,
+    /// The first token of each line is its tag (otherwise the line number).
+    pub tagged: bool,
+    pub dim: usize,
+    pub window: usize,
+    pub negative: usize,
+    pub epochs: usize,
+    pub alpha: f32,
+    pub min_alpha: f32,
+    pub min_count: u64,
+    pub sample: f64,
+    pub threads: usize,
+    pub seed: u64,
+}
+
+impl Default for DocConfig {
+    fn default() -> Self {
+        DocConfig {
+            input: PathBuf::new(),
+            kind: DocKind::Dm,
+            dbow_words: false,
+            tagged: false,
+            dim: 100,
+            window: 5,
+            negative: 5,
+            epochs: 10,
+            alpha: 0.025,
+            min_alpha: 0.0001,
+            min_count: 5,
+            sample: 1e-3,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            seed: 1,
+        }
+    }
+}
+
+impl DocConfig {
+    /// Refuses settings that cannot train, naming the flag.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("--dim", self.dim),
+            ("--window", self.window),
+            ("--negative", self.negative),
+            ("--epochs", self.epochs),
+            ("--threads", self.threads),
+        ];
+        for (flag, v) in positive {
+            if v == 0 {
+                return Err(Error::usage(flag, "must be at least 1"));
+            }
+        }
+        if self.dim > 10_000 {
+            return Err(Error::usage("--dim", "at most 10000"));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(Error::usage("--alpha", "must be a positive number"));
+        }
+        if !(self.min_alpha.is_finite() && self.min_alpha >= 0.0 && self.min_alpha <= self.alpha) {
+            return Err(Error::usage("--min-alpha", "must be between 0 and --alpha"));
+        }
+        if !(self.sample.is_finite() && self.sample >= 0.0) {
+            return Err(Error::usage(
+                "--sample",
+                "must be 0 (off) or a positive number",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A trained model: the vocabulary, its word and output matrices, the document vectors
+/// (the model's `subwords` rows, one per tag) and what inference needs of the settings.
+#[derive(Debug, Clone)]
+pub struct Doc2Vec {
+    pub kind: DocKind,
+    pub dbow_words: bool,
+    pub window: usize,
+    pub negative: usize,
+    pub epochs: usize,
+    pub alpha: f32,
+    pub min_alpha: f32,
+    pub sample: f64,
+    pub vocab: Vocab,
+    pub tags: Vec<String>,
+    pub model: Model,
+}
+
+/// What a training run did.
+#[derive(Debug, Clone)]
+pub struct DocReport {
+    pub documents: usize,
+    pub vocab: usize,
+    /// Vocabulary words in the corpus (before subsampling), per epoch.
+    pub words: u64,
+    pub seconds: f64,
+    /// Vocabulary words per second of training (all epochs).
+    pub words_per_second: f64,
+    pub final_loss: f64,
+}
+
+/// Documents as word ids: document `d` is `ids[starts[d]..starts[d + 1]]`.
+struct Documents {
+    tags: Vec<String>,
+    starts: Vec<usize>,
+    ids: Vec<u32>,
+}
+
+/// A line's tokens (white space as word2vec.c's reader: space, tab, vertical tab, form
+/// feed, carriage return).
+fn tokens(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|&b| matches!(b, b' ' | b'\t' | b'\x0B' | b'\x0C' | b'\r'))
+        .filter(|t| !t.is_empty())
+}
+
+/// The lines of the corpus: every `\n` ends one; a last line without `\n` counts, an empty
+/// file has none.
+fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let empty = bytes.is_empty();
+    body.split(|&b| b == b'\n').filter(move |_| !empty)
+}
+
+fn read_documents(cfg: &DocConfig) -> Result<(Vocab, Documents)> {
+    let bytes = crate::files::read_all(std::slice::from_ref(&cfg.input))?;
+    let mut counts: crate::vocab::FxMap<&[u8], u64> = Default::default();
+    let mut n_docs = 0usize;
+    for line in lines(&bytes) {
+        let skip = usize::from(cfg.tagged);
+        for t in tokens(line).skip(skip) {
+            *counts.entry(t).or_insert(0) += 1;
+        }
+        n_docs += 1;
+    }
+    if n_docs == 0 {
+        return Err(Error::input(
+            &cfg.input,
+            "holds no documents: give one document per line",
+        ));
+    }
+    let vocab = Vocab::from_counts(
+        counts
+            .into_iter()
+            .map(|(w, c)| (String::from_utf8_lossy(w).into_owned(), c)),
+        cfg.min_count,
+        None,
+    );
+    if vocab.is_empty() {
+        return Err(Error::usage(
+            "--min-count",
+            format!(
+                "no word of {} occurs {} times or more; lower --min-count",
+                cfg.input.display(),
+                cfg.min_count
+            ),
+        ));
+    }
+    let mut docs = Documents {
+        tags: Vec::with_capacity(n_docs),
+        starts: vec![0],
+        ids: Vec::new(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (n, line) in lines(&bytes).enumerate() {
+        let mut toks = tokens(line);
+        let tag = if cfg.tagged {
+            let Some(t) = toks.next() else {
+                return Err(Error::input(
+                    &cfg.input,
+                    format!(
+                        "line {} has no tag: with --tagged every line starts with its document's tag",
+                        n + 1
+                    ),
+                ));
+            };
+            let t = String::from_utf8_lossy(t).into_owned();
+            if !seen.insert(t.clone()) {
+                return Err(Error::input(
+                    &cfg.input,
+                    format!(
+                        "line {}: the tag {t} names an earlier document too; tags must be distinct",
+                        n + 1
+                    ),
+                ));
+            }
+            t
+        } else {
+            n.to_string()
+        };
+        docs.tags.push(tag);
+        // Words that are not UTF-8 are in the vocabulary under their lossy spelling.
+        docs.ids
+            .extend(toks.filter_map(|t| vocab.id(&String::from_utf8_lossy(t))));
+        docs.starts.push(docs.ids.len());
+    }
+    Ok((vocab, docs))
+}
+
+/// Trains document and word vectors on `cfg.input`.
+pub fn train(cfg: &DocConfig) -> Result<(Doc2Vec, DocReport)> {
+    cfg.validate()?;
+    let (vocab, docs) = read_documents(cfg)?;
+    let dim = cfg.dim;
+    let n_docs = docs.tags.len();
+    let v = vocab.len();
+    if (v + n_docs) as u64 * dim as u64 > u32::MAX as u64 {
+        return Err(Error::usage(
+            "--dim",
+            format!(
+                "{v} words and {n_docs} documents at dim {dim} exceed 2^32 values; lower --dim"
+            ),
+        ));
+    }
+    // Word and document vectors start as gensim's: uniform in [-1/D, 1/D) (twice
+    // word2vec.c's range; measured: +1.3 points of held-out top-1 retrieval for PV-DBOW);
+    // the output matrix at zero.
+    let mut rng = Rng::new(cfg.seed ^ 0xd0c_0000_0000_0001);
+    let mut draw = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| (rng.next_f32() - 0.5) * 2.0 / dim as f32)
+            .collect()
+    };
+    let mut model = Model {
+        dim,
+        input: draw(v * dim),
+        output: vec![0.0; v * dim],
+        hs: Vec::new(),
+        subwords: draw(n_docs * dim),
+    };
+
+    // Pieces of at most PIECE_WORDS words; a thread takes the next piece in corpus order.
+    let mut pieces: Vec<(u32, usize, usize)> = Vec::new();
+    for d in 0..n_docs {
+        let (s, e) = (docs.starts[d], docs.starts[d + 1]);
+        let mut a = s;
+        while a < e {
+            let b = (a + PIECE_WORDS).min(e);
+            pieces.push((d as u32, a, b));
+            a = b;
+        }
+    }
+    let words = docs.ids.len() as u64;
+    let total = words * cfg.epochs as u64;
+    let alias = AliasTable::unigram(vocab.counts(), 0.75);
+    let sig = SigmoidTable::default();
+    let sub = Subsampler::new(vocab.counts(), cfg.sample);
+    let params = KernelParams {
+        model: match cfg.kind {
+            DocKind::Dbow => ModelKind::SkipGram,
+            DocKind::Dm => ModelKind::Cbow,
+        },
+        dim,
+        window: cfg.window,
+        negative: cfg.negative,
+        precision: Precision::F32,
+    };
+    let mode = match cfg.kind {
+        DocKind::Dbow => DocMode::Dbow {
+            words: cfg.dbow_words,
+        },
+        DocKind::Dm => DocMode::Dm,
+    };
+    let next = AtomicUsize::new(0);
+    let done = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    let jobs = pieces.len() * cfg.epochs;
+    let started = Instant::now();
+    let threads = cfg.threads.min(jobs.max(1));
+    let stats: Vec<WorkStats> = {
+        let hog = Hogwild::new(&mut model);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (hog, alias, sig, sub, params) = (&hog, &alias, &sig, &sub, &params);
+                    let (next, done, failed, pieces, docs) =
+                        (&next, &done, &failed, &pieces, &docs);
+                    s.spawn(move || {
+                        let seed = splitmix64(cfg.seed.wrapping_add(t as u64 + 1));
+                        let mut w = Worker::new(seed, alias, sig, params);
+                        let mut sen = Vec::with_capacity(PIECE_WORDS);
+                        let mut all = WorkStats::default();
+                        loop {
+                            let j = next.fetch_add(1, Ordering::Relaxed);
+                            if j >= jobs || failed.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            let (d, a, b) = pieces[j % pieces.len()];
+                            let progress =
+                                done.load(Ordering::Relaxed) as f64 / total.max(1) as f64;
+                            let alpha = (cfg.alpha as f64
+                                - (cfg.alpha - cfg.min_alpha) as f64 * progress.min(1.0))
+                                as f32;
+                            sen.clear();
+                            for &id in &docs.ids[a..b] {
+                                if sub.keep(id, w.rng.next_u32()) {
+                                    sen.push(id);
+                                }
+                            }
+                            let st = w.train_document(hog, (v as u32) + d, &sen, alpha, mode);
+                            done.fetch_add((b - a) as u64, Ordering::Relaxed);
+                            if !st.loss.is_finite()
+                                || (st.terms > 0
+                                    && st.loss / st.terms as f64
+                                        > crate::train::run_state::DIVERGED_LOSS)
+                            {
+                                failed.store(true, Ordering::Relaxed);
+                            }
+                            all.loss += st.loss;
+                            all.terms += st.terms;
+                            all.pairs += st.pairs;
+                        }
+                        all
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a doc2vec worker panicked"))
+                .collect()
+        })
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let terms: u64 = stats.iter().map(|s| s.terms).sum();
+    let loss: f64 = stats.iter().map(|s| s.loss).sum();
+    let finite = [&model.input, &model.output, &model.subwords]
+        .iter()
+        .all(|m| m.iter().all(|x| x.is_finite()));
+    if failed.load(Ordering::Relaxed) || !finite {
+        return Err(Error::Diverged(format!(
+            "doc2vec training diverged (the loss per term passed {} or a vector stopped being a number) at --alpha {}; nothing was written; use a smaller --alpha (e.g. {})",
+            crate::train::run_state::DIVERGED_LOSS,
+            cfg.alpha,
+            cfg.alpha / 4.0
+        )));
+    }
+    let report = DocReport {
+        documents: n_docs,
+        vocab: v,
+        words,
+        seconds,
+        words_per_second: total as f64 / seconds.max(1e-9),
+        final_loss: if terms > 0 { loss / terms as f64 } else { 0.0 },
+    };
+    let d2v = Doc2Vec {
+        kind: cfg.kind,
+        dbow_words: cfg.dbow_words,
+        window: cfg.window,
+        negative: cfg.negative,
+        epochs: cfg.epochs,
+        alpha: cfg.alpha,
+        min_alpha: cfg.min_alpha,
+        sample: cfg.sample,
+        vocab,
+        tags: docs.tags,
+        model,
+    };
+    Ok((d2v, report))
+}
+
+/// Settings of [`Doc2Vec::infer`]; `None` takes the model's training value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InferSettings {
+    pub epochs: Option<usize>,
+    pub alpha: Option<f32>,
+    pub min_alpha: Option<f32>,
+    pub seed: u64,
+}
+
+impl Doc2Vec {
+    pub fn dim(&self) -> usize {
+        self.model.dim
+    }
+
+    /// The vector of document `d` (in tag order).
+    pub fn doc_vector(&self, d: usize) -> &[f32] {
+        let dim = self.model.dim;
+        &self.model.subwords[d * dim..(d + 1) * dim]
+    }
+
+    /// A vector for `words` (a new document), trained with every model matrix fixed, as
+    /// gensim's `infer_vector`: a start vector drawn from the words (the same text always
+    /// gives the same vector for one seed), then `epochs` passes, the rate falling from
+    /// `alpha` to `min_alpha` by equal steps per pass. Words outside the vocabulary are
+    /// dropped; a text with none keeps its start vector.
+    pub fn infer(
+        &self,
+        words: &[&str],
+        s: &InferSettings,
+        alias: &AliasTable,
+        sub: &Subsampler,
+    ) -> Vec<f32> {
+        let dim = self.model.dim;
+        let epochs = s.epochs.unwrap_or(self.epochs);
+        let alpha = s.alpha.unwrap_or(self.alpha);
+        let min_alpha = s.min_alpha.unwrap_or(self.min_alpha);
+        let mut h = crate::vocab::FxHasher::default();
+        for w in words {
+            h.write(w.as_bytes());
+            h.write_u8(0xff);
+        }
+        let mut rng = Rng::new(splitmix64(h.finish() ^ s.seed));
+        let mut doc: Vec<f32> = (0..dim)
+            .map(|_| (rng.next_f32() - 0.5) / dim as f32)
+            .collect();
+        let ids: Vec<u32> = words.iter().filter_map(|w| self.vocab.id(w)).collect();
+        let sig = SigmoidTable::default();
+        let mut kept = Vec::with_capacity(ids.len());
+        let mut work = vec![0.0f32; dim];
+        let mut l1 = vec![0.0f32; dim];
+        let step = (alpha - min_alpha) / (epochs.max(2) - 1) as f32;
+        let out = |r: u32| &self.model.output[r as usize * dim..(r as usize + 1) * dim];
+        let input = |r: u32| &self.model.input[r as usize * dim..(r as usize + 1) * dim];
+        let mut a = alpha;
+        for _ in 0..epochs {
+            kept.clear();
+            kept.extend(
+                ids.iter()
+                    .copied()
+                    .filter(|&id| sub.keep(id, rng.next_u32())),
+            );
+            let n = kept.len();
+            for i in 0..n {
+                let target = kept[i];
+                let count = match self.kind {
+                    DocKind::Dbow => {
+                        l1.copy_from_slice(&doc);
+                        1
+                    }
+                    DocKind::Dm => {
+                        let b = rng.below(self.window as u32) as usize;
+                        let w = self.window - b;
+                        let (lo, hi) = (i.saturating_sub(w), (i + w).min(n - 1));
+                        l1.copy_from_slice(&doc);
+                        for (c, &ctx) in kept.iter().enumerate().take(hi + 1).skip(lo) {
+                            if c != i {
+                                axpy::<false>(&mut l1, 1.0, input(ctx));
+                            }
+                        }
+                        hi - lo + 1
+                    }
+                };
+                if count > 1 {
+                    let inv = 1.0 / count as f32;
+                    l1.iter_mut().for_each(|x| *x *= inv);
+                }
+                work.fill(0.0);
+                for k in 0..=self.negative {
+                    let (t, label) = if k == 0 {
+                        (target, 1.0)
+                    } else {
+                        let t = alias.draw(&mut rng);
+                        if t == target {
+                            continue;
+                        }
+                        (t, 0.0)
+                    };
+                    let f = dot::<false>(&l1, out(t));
+                    let (g, _) = sig.bce(f, label, a);
+                    axpy::<false>(&mut work, g, out(t));
+                }
+                axpy::<false>(&mut doc, 1.0, &work);
+            }
+            a -= step;
+        }
+        doc
+    }
+
+    /// The noise and subsampling tables inference draws from (built once per model).
+    pub fn tables(&self) -> (AliasTable, Subsampler) {
+        (
+            AliasTable::unigram(self.vocab.counts(), 0.75),
+            Subsampler::new(self.vocab.counts(), self.sample),
+        )
+    }
+
+    /// Writes the model (`w2v-gpu infer` reads it back), atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut f = AtomicFile::create(path)?;
+        self.write(f.writer()).map_err(|e| Error::io(path, e))?;
+        f.commit()
+    }
+
+    fn write(&self, w: &mut impl Write) -> std::io::Result<()> {
+        let dim = self.model.dim;
+        w.write_all(MAGIC)?;
+        w.write_all(&VERSION.to_le_bytes())?;
+        w.write_all(&[
+            match self.kind {
+                DocKind::Dbow => 0,
+                DocKind::Dm => 1,
+            },
+            u8::from(self.dbow_words),
+        ])?;
+        for x in [dim, self.window, self.negative, self.epochs] {
+            w.write_all(&(x as u32).to_le_bytes())?;
+        }
+        w.write_all(&self.alpha.to_le_bytes())?;
+        w.write_all(&self.min_alpha.to_le_bytes())?;
+        w.write_all(&self.sample.to_le_bytes())?;
+        w.write_all(&(self.vocab.len() as u64).to_le_bytes())?;
+        w.write_all(&(self.tags.len() as u64).to_le_bytes())?;
+        for (word, &count) in self.vocab.words().iter().zip(self.vocab.counts()) {
+            w.write_all(&(word.len() as u32).to_le_bytes())?;
+            w.write_all(word.as_bytes())?;
+            w.write_all(&count.to_le_bytes())?;
+        }
+        for tag in &self.tags {
+            w.write_all(&(tag.len() as u32).to_le_bytes())?;
+            w.write_all(tag.as_bytes())?;
+        }
+        for m in [&self.model.input, &self.model.output, &self.model.subwords] {
+            w.write_all(bytemuck::cast_slice(m))?;
+        }
+        Ok(())
+    }
+
+    /// Reads a model written by [`Doc2Vec::save`]; a damaged or foreign file is an error
+    /// naming it, never a panic or an allocation beyond the file's size.
+    pub fn load(path: &Path) -> Result<Doc2Vec> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Doc2Vec::from_bytes(path, &bytes)
+    }
+
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Doc2Vec> {
+        let bad = |what: &str| {
+            Error::input(
+                path,
+                format!("is not a w2v-gpu doc2vec model ({what}); write one with `w2v-gpu doc2vec --save-model`"),
+            )
+        };
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(MAGIC.len()).ok_or_else(|| bad("no header"))? != MAGIC {
+            return Err(bad("another kind of file"));
+        }
+        let version = r.u32().ok_or_else(|| bad("cut short"))?;
+        if version != VERSION {
+            return Err(bad(&format!(
+                "format version {version}; this build reads {VERSION}"
+            )));
+        }
+        let short = || bad("cut short");
+        let kind = match r.take(1).ok_or_else(short)?[0] {
+            0 => DocKind::Dbow,
+            1 => DocKind::Dm,
+            k => return Err(bad(&format!("unknown model kind {k}"))),
+        };
+        let dbow_words = r.take(1).ok_or_else(short)?[0] != 0;
+        let dim = r.u32().ok_or_else(short)? as usize;
+        let window = r.u32().ok_or_else(short)? as usize;
+        let negative = r.u32().ok_or_else(short)? as usize;
+        let epochs = r.u32().ok_or_else(short)? as usize;
+        let alpha = f32::from_bits(r.u32().ok_or_else(short)?);
+        let min_alpha = f32::from_bits(r.u32().ok_or_else(short)?);
+        let sample = f64::from_bits(r.u64().ok_or_else(short)?);
+        let n_words = r.u64().ok_or_else(short)?;
+        let n_tags = r.u64().ok_or_else(short)?;
+        // Bounds that also keep a damaged file from asking inference for years of work.
+        let sane = (1..=10_000).contains(&dim)
+            && (1..=10_000).contains(&window)
+            && (1..=10_000).contains(&negative)
+            && (1..=100_000).contains(&epochs)
+            && alpha.is_finite()
+            && alpha >= 0.0
+            && min_alpha.is_finite()
+            && min_alpha >= 0.0
+            && sample.is_finite()
+            && sample >= 0.0
+            && n_words >= 1;
+        if !sane {
+            return Err(bad("settings out of range"));
+        }
+        // Every word takes at least 12 bytes and every tag 4: bounded by the file's size
+        // before anything is allocated for them.
+        let left = r.left() as u64;
+        if n_words > left / 12 || n_tags > left / 4 {
+            return Err(short());
+        }
+        let mut pairs = Vec::with_capacity(n_words as usize);
+        for _ in 0..n_words {
+            let len = r.u32().ok_or_else(short)? as usize;
+            let w = String::from_utf8_lossy(r.take(len).ok_or_else(short)?).into_owned();
+            pairs.push((w, r.u64().ok_or_else(short)?));
+        }
+        let mut tags = Vec::with_capacity(n_tags as usize);
+        for _ in 0..n_tags {
+            let len = r.u32().ok_or_else(short)? as usize;
+            tags.push(String::from_utf8_lossy(r.take(len).ok_or_else(short)?).into_owned());
+        }
+        if pairs.iter().any(|&(_, c)| c == 0) {
+            return Err(bad("a word with count 0"));
+        }
+        // Counts are summed (vocabulary totals, subsampling): they must not overflow.
+        if pairs
+            .iter()
+            .try_fold(0u64, |t, &(_, c)| t.checked_add(c))
+            .is_none_or(|t| t > 1 << 62)
+        {
+            return Err(bad("word counts beyond any corpus"));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+        if !pairs.iter().all(|(w, _)| seen.insert(w.as_str())) {
+            return Err(bad("a word appears twice in its vocabulary"));
+        }
+        let vocab = Vocab::from_counts(pairs.iter().cloned(), 0, None);
+        let in_order = vocab.len() == pairs.len()
+            && vocab.words().iter().zip(&pairs).all(|(w, (p, _))| w == p);
+        if !in_order {
+            return Err(bad(
+                "its vocabulary is not in count order or repeats a word",
+            ));
+        }
+        let n = n_words as usize;
+        let want = (2 * n as u128 + n_tags as u128) * dim as u128 * 4;
+        if want != r.left() as u128 {
+            return Err(bad(&format!(
+                "{} bytes of vectors where {} words and {} documents at dim {dim} take {want}",
+                r.left(),
+                n,
+                n_tags
+            )));
+        }
+        let mut floats = |rows: usize| -> Vec<f32> {
+            let b = r.take(rows * dim * 4).expect("length checked above");
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        };
+        let input = floats(n);
+        let output = floats(n);
+        let subwords = floats(n_tags as usize);
+        if [&input, &output, &subwords]
+            .iter()
+            .any(|m| m.iter().any(|x| !x.is_finite()))
+        {
+            return Err(bad("a vector holds a value that is not a number"));
+        }
+        Ok(Doc2Vec {
+            kind,
+            dbow_words,
+            window,
+            negative,
+            epochs,
+            alpha,
+            min_alpha,
+            sample,
+            vocab,
+            tags,
+            model: Model {
+                dim,
+                input,
+                output,
+                hs: Vec::new(),
+                subwords,
+            },
+        })
+    }
+}
+
+const MAGIC: &[u8] = b"w2v-gpu doc2vec\n";
+const VERSION: u32 = 1;
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(n)?;
+        let b = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(b)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    }
+    fn left(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+}
+
+/// Vectors for many texts on `threads` threads, in order; each text's vector depends only
+/// on its words and the seed, not on the thread count.
+pub fn infer_many(
+    m: &Doc2Vec,
+    texts: &[Vec<&str>],
+    s: &InferSettings,
+    threads: usize,
+) -> Vec<Vec<f32>> {
+    let (alias, sub) = m.tables();
+    let per = texts.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = texts
+            .chunks(per)
+            .map(|chunk| {
+                let (alias, sub) = (&alias, &sub);
+                sc.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|t| m.infer(t, s, alias, sub))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("an inference thread panicked"))
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Documents about one of two topics with disjoint words (60 each), 40 words apiece.
+    fn two_topics(docs: usize, seed: u64) -> String {
+        let mut rng = Rng::new(seed);
+        let mut text = String::new();
+        for d in 0..docs {
+            let topic = d % 2;
+            let words: Vec<String> = (0..40)
+                .map(|_| format!("t{topic}w{}", rng.below(60)))
+                .collect();
+            text.push_str(&words.join(" "));
+            text.push('\n');
+        }
+        text
+    }
+
+    fn cos(a: &[f32], b: &[f32]) -> f32 {
+        crate::linalg::seq_dot(a, b) / (crate::linalg::seq_norm(a) * crate::linalg::seq_norm(b))
+    }
+
+    fn trained(kind: DocKind, threads: usize) -> Doc2Vec {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("docs.txt");
+        std::fs::write(&p, two_topics(40, 3)).unwrap();
+        let cfg = DocConfig {
+            input: p,
+            kind,
+            dim: 16,
+            epochs: 50,
+            min_count: 1,
+            sample: 0.0,
+            threads,
+            ..DocConfig::default()
+        };
+        train(&cfg).unwrap().0
+    }
+
+    /// Both models put documents of one topic together: every document's mean similarity
+    /// to its own topic's documents is above its mean similarity to the other topic's, and
+    /// a new document's inferred vector is nearest a document of its topic. Random vectors
+    /// (no training) fail this.
+    #[test]
+    fn documents_of_one_topic_end_up_together_and_new_ones_join_them() {
+        for kind in [DocKind::Dbow, DocKind::Dm] {
+            let m = trained(kind, 1);
+            let n = m.tags.len();
+            for d in 0..n {
+                let (mut same, mut other) = (0.0, 0.0);
+                for e in (0..n).filter(|&e| e != d) {
+                    let c = cos(m.doc_vector(d), m.doc_vector(e));
+                    if e % 2 == d % 2 {
+                        same += c;
+                    } else {
+                        other += c;
+                    }
+                }
+                assert!(same > other, "{kind:?}: document {d}: {same} vs {other}");
+            }
+            let (alias, sub) = m.tables();
+            let new = two_topics(6, 99);
+            for (i, line) in new.lines().enumerate() {
+                let words: Vec<&str> = line.split(' ').collect();
+                let v = m.infer(&words, &InferSettings::default(), &alias, &sub);
+                let best = (0..n)
+                    .max_by(|&a, &b| cos(&v, m.doc_vector(a)).total_cmp(&cos(&v, m.doc_vector(b))))
+                    .unwrap();
+                assert_eq!(best % 2, i % 2, "{kind:?}: new document {i}");
+            }
+        }
+    }
+
+    /// One thread and a seed give the same model every time; inference gives the same
+    /// vectors on any number of threads, and the model survives a save and load whole.
+    #[test]
+    fn deterministic_on_one_thread_and_round_trips_through_its_file() {
+        let a = trained(DocKind::Dm, 1);
+        let b = trained(DocKind::Dm, 1);
+        assert_eq!(a.model, b.model);
+        let mut bytes = Vec::new();
+        a.write(&mut bytes).unwrap();
+        let back = Doc2Vec::from_bytes(Path::new("m.d2v"), &bytes).unwrap();
+        assert_eq!(back.model, a.model);
+        assert_eq!(back.tags, a.tags);
+        assert_eq!(back.vocab.words(), a.vocab.words());
+        assert_eq!(
+            (back.kind, back.window, back.epochs),
+            (a.kind, a.window, a.epochs)
+        );
+        let text = two_topics(9, 5);
+        let texts: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+        let s = InferSettings::default();
+        assert_eq!(
+            infer_many(&a, &texts, &s, 1),
+            infer_many(&back, &texts, &s, 4)
+        );
+        assert!(Doc2Vec::from_bytes(Path::new("m"), b"3 2\na 1 2\n").is_err());
+    }
+
+    /// A file whose vocabulary repeats a word with a count near 2^64 (found by the
+    /// `doc2vec_model` fuzz target: summing the two counts overflowed) is refused.
+    #[test]
+    fn a_vocabulary_with_a_repeated_word_is_refused_without_overflow() {
+        let mut m = trained(DocKind::Dbow, 1);
+        m.model.input.truncate(2 * m.dim());
+        m.model.output.truncate(2 * m.dim());
+        // A model of the words "a" and "b" with these counts, "b" then renamed "a".
+        let mut read_twice = |count_a: u64| {
+            m.vocab = Vocab::from_counts([("a".to_string(), count_a), ("b".into(), 1)], 1, None);
+            let mut bytes = Vec::new();
+            m.write(&mut bytes).unwrap();
+            let at = bytes.windows(5).position(|w| w == [1, 0, 0, 0, b'b']);
+            bytes[at.unwrap() + 4] = b'a';
+            Doc2Vec::from_bytes(Path::new("m.d2v"), &bytes)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = read_twice(u64::MAX);
+        assert!(e.contains("beyond any corpus"), "{e}");
+        let e = read_twice(5);
+        assert!(e.contains("twice"), "{e}");
+    }
+
+    #[test]
+    fn lines_and_tokens_split_as_documents() {
+        assert_eq!(lines(b"").count(), 0);
+        assert_eq!(lines(b"\n").count(), 1);
+        assert_eq!(
+            lines(b"a b\n\nc").collect::<Vec<_>>(),
+            vec![&b"a b"[..], b"", b"c"]
+        );
+        assert_eq!(
+            tokens(b" a\tb\r  c ").collect::<Vec<_>>(),
+            vec![&b"a"[..], b"b", b"c"]
+        );
+    }
+}
