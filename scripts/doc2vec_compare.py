@@ -11,7 +11,11 @@ both tools), training time (wall clock around training only: gensim's `train`, w
 own training time), the whole inference time. gensim runs twice: from a file
 (`corpus_file`, its fastest multi-threaded mode) and from a list of TaggedDocuments.
 
-    /tmp/venv/bin/python scripts/doc2vec_compare.py CORPUS [WORDS] [THREADS] [WORKDIR]
+    /tmp/venv/bin/python scripts/doc2vec_compare.py CORPUS [WORDS] [THREADS] [WORKDIR] [ROUNDS]
+
+Every tool trains ROUNDS times (default 3), the tools taking turns within each round; the
+table gives each one's median training time and the quality and inference time of its
+first round (on a shared virtual machine one run's speed can be off by 2x).
 
 Needs gensim 4.4 and numpy (a venv) and a release build of w2v-gpu.
 """
@@ -30,6 +34,7 @@ corpus = sys.argv[1]
 n_words = int(sys.argv[2]) if len(sys.argv) > 2 else 5_000_000
 threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 work = sys.argv[4] if len(sys.argv) > 4 else "/tmp/doc2vec_compare"
+rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 3
 os.makedirs(work, exist_ok=True)
 train_txt, query_txt = os.path.join(work, "train.txt"), os.path.join(work, "query.txt")
 
@@ -65,51 +70,64 @@ def load_w2v_text(path):
     return np.vstack(rows)[order]
 
 
-rows = []
+results = {}
 
 
-def report(tool, dm, train_s, infer_s, trained, inferred):
-    r = ranks(trained, inferred)
-    rows.append((tool, "PV-DM" if dm else "PV-DBOW", train_s, infer_s,
-                 np.mean(r == 0), np.mean(r < 10), np.median(r)))
-    print(rows[-1], flush=True)
+def report(tool, dm, train_s, infer_s=None, trained=None, inferred=None):
+    key = (tool, "PV-DM" if dm else "PV-DBOW")
+    r = results.setdefault(key, {"train": []})
+    r["train"].append(train_s)
+    if trained is not None:
+        rk = ranks(trained, inferred)
+        r.update(infer=infer_s, top1=np.mean(rk == 0), top10=np.mean(rk < 10), median=np.median(rk))
+    print(key, r, flush=True)
 
 
-for dm in (0, 1):
-    for mode in ("corpus_file", "list"):
-        m = Doc2Vec(vector_size=100, min_count=5, epochs=10, dm=dm, workers=threads, seed=1)
-        if mode == "corpus_file":
-            m.build_vocab(corpus_file=train_txt)
+for rnd in range(rounds):
+    first = rnd == 0
+    for dm in (0, 1):
+        for mode in ("corpus_file", "list"):
+            m = Doc2Vec(vector_size=100, min_count=5, epochs=10, dm=dm, workers=threads, seed=1)
+            if mode == "corpus_file":
+                m.build_vocab(corpus_file=train_txt)
+                s = time.time()
+                m.train(corpus_file=train_txt, total_examples=m.corpus_count,
+                        total_words=m.corpus_total_words, epochs=m.epochs)
+            else:
+                docs = [TaggedDocument(line.split(), [i]) for i, line in enumerate(open(train_txt))]
+                m.build_vocab(docs)
+                s = time.time()
+                m.train(docs, total_examples=len(docs), epochs=m.epochs)
+            train_s = time.time() - s
+            if not first:
+                report(f"gensim 4.4 ({mode})", dm, train_s)
+                continue
             s = time.time()
-            m.train(corpus_file=train_txt, total_examples=m.corpus_count,
-                    total_words=m.corpus_total_words, epochs=m.epochs)
-        else:
-            docs = [TaggedDocument(line.split(), [i]) for i, line in enumerate(open(train_txt))]
-            m.build_vocab(docs)
-            s = time.time()
-            m.train(docs, total_examples=len(docs), epochs=m.epochs)
-        train_s = time.time() - s
+            inferred = np.vstack([m.infer_vector(q) for q in queries])
+            infer_s = time.time() - s
+            trained = np.vstack([m.dv[i] for i in range(len(queries))])
+            report(f"gensim 4.4 ({mode})", dm, train_s, infer_s, trained, inferred)
+
+        kind = "dm" if dm else "dbow"
+        out, model = os.path.join(work, f"w_{kind}.vec"), os.path.join(work, f"w_{kind}.d2v")
+        inf = os.path.join(work, f"w_{kind}_inf.vec")
+        r = subprocess.run([BIN, "doc2vec", "--input", train_txt, "--output", out, "--model", kind,
+                            "--threads", str(threads), "--save-model", model, "--json"],
+                           check=True, capture_output=True, text=True)
+        train_s = json.loads(r.stdout)["train_seconds"]
+        if not first:
+            report("w2v-gpu (cpu)", dm, train_s)
+            continue
         s = time.time()
-        inferred = np.vstack([m.infer_vector(q) for q in queries])
+        subprocess.run([BIN, "infer", "--model", model, "--input", query_txt, "--output", inf,
+                        "--threads", str(threads)], check=True)
         infer_s = time.time() - s
-        trained = np.vstack([m.dv[i] for i in range(len(queries))])
-        report(f"gensim 4.4 ({mode})", dm, train_s, infer_s, trained, inferred)
-
-    kind = "dm" if dm else "dbow"
-    out, model = os.path.join(work, f"w_{kind}.vec"), os.path.join(work, f"w_{kind}.d2v")
-    inf = os.path.join(work, f"w_{kind}_inf.vec")
-    r = subprocess.run([BIN, "doc2vec", "--input", train_txt, "--output", out, "--model", kind,
-                        "--threads", str(threads), "--save-model", model, "--json"],
-                       check=True, capture_output=True, text=True)
-    train_s = json.loads(r.stdout)["train_seconds"]
-    s = time.time()
-    subprocess.run([BIN, "infer", "--model", model, "--input", query_txt, "--output", inf,
-                    "--threads", str(threads)], check=True)
-    infer_s = time.time() - s
-    report("w2v-gpu (cpu)", dm, train_s, infer_s, load_w2v_text(out), load_w2v_text(inf))
+        report("w2v-gpu (cpu)", dm, train_s, infer_s, load_w2v_text(out), load_w2v_text(inf))
 
 print(f"\n{len(queries)} documents of 800 training words, queries of 200 words, {threads} threads\n")
-print("| tool | model | training | inference (5,000 queries) | top-1 | top-10 | median rank |")
-print("|---|---|---:|---:|---:|---:|---:|")
-for tool, model, t, i, t1, t10, med in rows:
-    print(f"| {tool} | {model} | {t:.2f} s | {i:.2f} s | {100 * t1:.2f}% | {100 * t10:.2f}% | {med:.0f} |")
+print("| tool | model | training (median) | training, each round | inference (5,000 queries) | top-1 | top-10 | median rank |")
+print("|---|---|---:|---|---:|---:|---:|---:|")
+for (tool, model), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    each = ", ".join(f"{t:.1f}" for t in r["train"])
+    print(f"| {tool} | {model} | {np.median(r['train']):.2f} s | {each} | {r['infer']:.2f} s | "
+          f"{100 * r['top1']:.2f}% | {100 * r['top10']:.2f}% | {r['median']:.0f} |")

@@ -133,6 +133,9 @@ pub struct Doc2vecArgs {
     /// Print the run's summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// No progress bar and no summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -1554,7 +1557,7 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
         }
         crate::files::check_writable(p)?;
     }
-    let (m, r) = crate::doc2vec::train(&cfg)?;
+    let (m, r) = crate::doc2vec::train(&cfg, &Reporter::new(a.quiet || a.json))?;
     let dim = m.dim();
     crate::io::write_vectors(
         &a.output,
@@ -1585,7 +1588,7 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
                 "final_loss": r.final_loss,
             })
         );
-    } else {
+    } else if !a.quiet {
         eprintln!(
             "doc2vec ({}): {} documents, {} words in a vocabulary of {}, {} epochs on {} threads in {:.2} s ({:.0} words/s), loss {:.4}; document vectors written to {}",
             m.kind.name(),

@@ -26,12 +26,13 @@ use crate::files::AtomicFile;
 use crate::linalg::{axpy, dot};
 use crate::loss::SigmoidTable;
 use crate::model::Model;
+use crate::progress::Reporter;
 use crate::sampling::{splitmix64, AliasTable, Rng, Subsampler};
 use crate::vocab::Vocab;
 use std::hash::Hasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 /// The longest piece of a document trained as one unit (windows do not cross pieces; every
@@ -258,8 +259,9 @@ fn read_documents(cfg: &DocConfig) -> Result<(Vocab, Documents)> {
     Ok((vocab, docs))
 }
 
-/// Trains document and word vectors on `cfg.input`.
-pub fn train(cfg: &DocConfig) -> Result<(Doc2Vec, DocReport)> {
+/// Trains document and word vectors on `cfg.input`, with a progress bar where `progress`
+/// shows one.
+pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport)> {
     cfg.validate()?;
     let (vocab, docs) = read_documents(cfg)?;
     let dim = cfg.dim;
@@ -322,31 +324,42 @@ pub fn train(cfg: &DocConfig) -> Result<(Doc2Vec, DocReport)> {
         },
         DocKind::Dm => DocMode::Dm,
     };
-    let next = AtomicUsize::new(0);
     let done = AtomicU64::new(0);
     let failed = AtomicBool::new(false);
-    let jobs = pieces.len() * cfg.epochs;
     let started = Instant::now();
-    let threads = cfg.threads.min(jobs.max(1));
+    let bar = progress.bar(total);
+    // Each thread trains its own contiguous share of the pieces (equal in words) every
+    // epoch, as word2vec.c's threads read their own part of the file, so that neighbouring
+    // documents' rows (which share cache lines) are written by one thread.
+    let threads = cfg.threads.min(pieces.len()).max(1);
+    let mut bounds = vec![0usize];
+    let mut words_so_far = 0u64;
+    for (j, &(_, a, b)) in pieces.iter().enumerate() {
+        words_so_far += (b - a) as u64;
+        let t = bounds.len() as u64;
+        if t < threads as u64 && words_so_far * threads as u64 >= t * words.max(1) {
+            bounds.push(j + 1);
+        }
+    }
+    bounds.resize(threads + 1, pieces.len());
     let stats: Vec<WorkStats> = {
         let hog = Hogwild::new(&mut model);
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     let (hog, alias, sig, sub, params) = (&hog, &alias, &sig, &sub, &params);
-                    let (next, done, failed, pieces, docs) =
-                        (&next, &done, &failed, &pieces, &docs);
+                    let (done, failed, docs, bar) = (&done, &failed, &docs, &bar);
+                    let mine = &pieces[bounds[t]..bounds[t + 1]];
                     s.spawn(move || {
                         let seed = splitmix64(cfg.seed.wrapping_add(t as u64 + 1));
                         let mut w = Worker::new(seed, alias, sig, params);
                         let mut sen = Vec::with_capacity(PIECE_WORDS);
                         let mut all = WorkStats::default();
-                        loop {
-                            let j = next.fetch_add(1, Ordering::Relaxed);
-                            if j >= jobs || failed.load(Ordering::Relaxed) {
+                        let all_epochs = (0..cfg.epochs).flat_map(|_| mine.iter());
+                        for &(d, a, b) in all_epochs {
+                            if failed.load(Ordering::Relaxed) {
                                 break;
                             }
-                            let (d, a, b) = pieces[j % pieces.len()];
                             let progress =
                                 done.load(Ordering::Relaxed) as f64 / total.max(1) as f64;
                             let alpha = (cfg.alpha as f64
@@ -359,7 +372,8 @@ pub fn train(cfg: &DocConfig) -> Result<(Doc2Vec, DocReport)> {
                                 }
                             }
                             let st = w.train_document(hog, (v as u32) + d, &sen, alpha, mode);
-                            done.fetch_add((b - a) as u64, Ordering::Relaxed);
+                            let now = done.fetch_add((b - a) as u64, Ordering::Relaxed);
+                            bar.set_position(now + (b - a) as u64);
                             if !st.loss.is_finite()
                                 || (st.terms > 0
                                     && st.loss / st.terms as f64
@@ -382,6 +396,7 @@ pub fn train(cfg: &DocConfig) -> Result<(Doc2Vec, DocReport)> {
         })
     };
     let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
     let terms: u64 = stats.iter().map(|s| s.terms).sum();
     let loss: f64 = stats.iter().map(|s| s.loss).sum();
     let finite = [&model.input, &model.output, &model.subwords]
@@ -813,7 +828,7 @@ mod tests {
             threads,
             ..DocConfig::default()
         };
-        train(&cfg).unwrap().0
+        train(&cfg, &Reporter::quiet()).unwrap().0
     }
 
     /// Both models put documents of one topic together: every document's mean similarity

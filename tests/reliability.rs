@@ -615,7 +615,7 @@ fn doc2vec_models_never_panic_on_damaged_files() {
         threads: 1,
         ..DocConfig::default()
     };
-    let (m, _) = train(&cfg).unwrap();
+    let (m, _) = train(&cfg, &w2v_gpu::progress::Reporter::quiet()).unwrap();
     let p = dir.path().join("m.d2v");
     m.save(&p).unwrap();
     let good = std::fs::read(&p).unwrap();
