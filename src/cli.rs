@@ -166,6 +166,10 @@ pub struct InferArgs {
     /// The same text and seed always give the same vector.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Instead of vectors, print for each line the N trained documents nearest its vector
+    /// (cosine; gensim's `dv.most_similar([inferred])`), as `similar` prints.
+    #[arg(long, value_name = "N", conflicts_with = "output")]
+    pub similar: Option<usize>,
     /// CPU threads [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
@@ -1663,6 +1667,21 @@ fn infer_command(a: &InferArgs) -> anyhow::Result<()> {
     }
     let threads = a.threads.unwrap_or_else(all_threads).max(1);
     let vectors = crate::doc2vec::infer_many(&m, &texts, &s, threads);
+    if let Some(k) = a.similar {
+        let docs = crate::io::Embeddings {
+            words: m.tags.clone(),
+            dim: m.dim(),
+            vectors: m.model.subwords.clone(),
+        };
+        let space = crate::eval::Space::new(&docs, false);
+        for (tag, v) in tags.iter().zip(&vectors) {
+            outln!("{tag}:");
+            for (n, s) in space.nearest(v, k) {
+                outln!("  {s:.4}  {n}");
+            }
+        }
+        return Ok(());
+    }
     match &a.output {
         Some(p) => {
             let flat: Vec<f32> = vectors.concat();

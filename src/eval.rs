@@ -123,6 +123,14 @@ impl Space {
         Ok(self.top_k(&q, k, &[i], self.candidates))
     }
 
+    /// The `k` rows most cosine-similar to the vector `q` (any length but zero), as
+    /// gensim's `most_similar([vector])`.
+    pub fn nearest(&self, q: &[f32], k: usize) -> Vec<(String, f32)> {
+        let mut q = q.to_vec();
+        normalize(&mut q);
+        self.top_k(&q, k, &[], self.candidates)
+    }
+
     /// gensim's `most_similar(positive, negative)`: the `k` words nearest the unit vector of
     /// the sum of the `positive` words' unit vectors minus the `negative` ones', the query
     /// words left out.

@@ -2274,34 +2274,35 @@ fn doc2vec_and_infer_find_each_lee_document_again() {
 fn doc2vec_tags_stdin_and_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    let corpus = common::topic_corpus(2, 10, 60, 8, 3);
+    let corpus = common::topic_corpus(2, 10, 60, 30, 3);
     let tagged: String = corpus
         .lines()
         .enumerate()
         .map(|(i, l)| format!("_*{i} {l}\n"))
         .collect();
     std::fs::write(d("t.txt"), &tagged).unwrap();
-    let o = w2v(&[
-        "doc2vec",
-        "--input",
-        &d("t.txt"),
-        "--tagged",
-        "--output",
-        &d("t.vec"),
-        "--min-count",
-        "1",
-        "--dim",
-        "8",
-        "--epochs",
-        "2",
-        "--save-model",
-        &d("t.d2v"),
-        "--save-words",
-        &d("w.bin"),
-        "--model",
-        "dbow",
-        "--dbow-words",
-    ]);
+    // doc2vec --tagged on t.txt into `out`, every word kept, plus `extra`.
+    let train_tagged = |out: &str, extra: &[&str]| {
+        let (input, out) = (d("t.txt"), d(out));
+        let base = ["doc2vec", "--input", &input, "--tagged", "--output", &out];
+        w2v(&[&base[..], &["--min-count", "1"], extra].concat())
+    };
+    let o = train_tagged(
+        "t.vec",
+        &[
+            "--dim",
+            "8",
+            "--epochs",
+            "2",
+            "--save-model",
+            &d("t.d2v"),
+            "--save-words",
+            &d("w.bin"),
+            "--model",
+            "dbow",
+            "--dbow-words",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let docs = w2v_gpu::io::read_vectors(Path::new(&d("t.vec")), None).unwrap();
     assert_eq!(docs.len(), 60);
@@ -2324,6 +2325,55 @@ fn doc2vec_tags_stdin_and_bad_input() {
     assert!(lines.iter().all(|l| l.split(' ').count() == 8), "{printed}");
     assert_eq!(lines[0], lines[2]);
     assert_ne!(lines[0], lines[1]);
+
+    // --similar: the trained documents nearest a new text are of the text's topic.
+    let o = train_tagged(
+        "t30.vec",
+        &[
+            "--dim",
+            "16",
+            "--epochs",
+            "40",
+            "--save-model",
+            &d("t30.d2v"),
+            "--model",
+            "dbow",
+            "--sample",
+            "0",
+            "--threads",
+            "1",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let topic: std::collections::HashMap<String, String> = tagged
+        .lines()
+        .map(|l| {
+            let mut w = l.split(' ');
+            let tag = w.next().unwrap().to_string();
+            (tag, w.next().unwrap()[..2].to_string())
+        })
+        .collect();
+    let printed = run_stdin(
+        env!("CARGO_BIN_EXE_w2v-gpu"),
+        &[
+            "infer",
+            "--model",
+            &d("t30.d2v"),
+            "--tagged",
+            "--similar",
+            "3",
+        ],
+        "q0 t0w1 t0w2 t0w3 t0w4 t0w5 t0w6\nq1 t1w1 t1w2 t1w3 t1w4 t1w5 t1w6\n",
+    );
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 8, "{printed}");
+    for (q, want) in [(0, "t0"), (4, "t1")] {
+        assert_eq!(lines[q], format!("q{}:", q / 4));
+        for l in &lines[q + 1..q + 4] {
+            let tag = l.split_whitespace().nth(1).unwrap();
+            assert_eq!(topic[tag], want, "{printed}");
+        }
+    }
 
     std::fs::write(d("dup.txt"), "a x y\nb x y\na y x\n").unwrap();
     std::fs::write(d("empty.txt"), "").unwrap();
