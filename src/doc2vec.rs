@@ -186,6 +186,7 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 fn read_documents(cfg: &DocConfig) -> Result<(Vocab, Documents)> {
     let bytes = crate::files::read_all(std::slice::from_ref(&cfg.input))?;
+    crate::files::check_text(&cfg.input, &bytes)?;
     let mut counts: crate::vocab::FxMap<&[u8], u64> = Default::default();
     let mut n_docs = 0usize;
     for line in lines(&bytes) {

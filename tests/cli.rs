@@ -2403,6 +2403,9 @@ fn doc2vec_tags_stdin_and_bad_input() {
         1,
         "holds no documents",
     );
+    std::fs::write(d("bin.txt"), b"a\0b\0\n").unwrap();
+    let o = run(base("bin.txt", "o.vec"), &[]);
+    assert_fails(&o, 1, "looks like a binary file");
     assert_fails(
         &run(base("t.txt", "o.vec"), &["--dbow-words"]),
         2,
