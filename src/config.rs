@@ -560,10 +560,7 @@ impl TrainConfig {
         let start = self.start_alpha();
         match self.min_alpha {
             None => crate::sampling::learning_rate(start, done, total),
-            Some(m) => {
-                let p = (done as f64 / total.max(1) as f64).min(1.0);
-                (start as f64 - (start as f64 - m as f64) * p) as f32
-            }
+            Some(m) => crate::sampling::linear_rate(start, m, done, total),
         }
     }
 

@@ -18,7 +18,7 @@
 //! text, its rate falling from `alpha` to `min_alpha` epoch by epoch, as gensim's
 //! `infer_vector`.
 
-use crate::backend::cpu::{DocMode, Hogwild, WorkStats, Worker};
+use crate::backend::cpu::{draw_window, DocMode, Hogwild, WorkStats, Worker};
 use crate::backend::KernelParams;
 use crate::config::{ModelKind, Precision};
 use crate::error::{Error, Result};
@@ -27,7 +27,7 @@ use crate::linalg::{axpy, dot};
 use crate::loss::SigmoidTable;
 use crate::model::Model;
 use crate::progress::Reporter;
-use crate::sampling::{splitmix64, AliasTable, Rng, Subsampler};
+use crate::sampling::{linear_rate, splitmix64, AliasTable, Rng, Subsampler};
 use crate::vocab::Vocab;
 use std::hash::Hasher;
 use std::io::Write;
@@ -293,7 +293,7 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
         subwords: draw(n_docs * dim),
     };
 
-    // Pieces of at most PIECE_WORDS words; a thread takes the next piece in corpus order.
+    // Pieces of at most PIECE_WORDS words, in corpus order.
     let mut pieces: Vec<(u32, usize, usize)> = Vec::new();
     for d in 0..n_docs {
         let (s, e) = (docs.starts[d], docs.starts[d + 1]);
@@ -361,11 +361,8 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
                             if failed.load(Ordering::Relaxed) {
                                 break;
                             }
-                            let progress =
-                                done.load(Ordering::Relaxed) as f64 / total.max(1) as f64;
-                            let alpha = (cfg.alpha as f64
-                                - (cfg.alpha - cfg.min_alpha) as f64 * progress.min(1.0))
-                                as f32;
+                            let now = done.load(Ordering::Relaxed);
+                            let alpha = linear_rate(cfg.alpha, cfg.min_alpha, now, total);
                             sen.clear();
                             for &id in &docs.ids[a..b] {
                                 if sub.keep(id, w.rng.next_u32()) {
@@ -375,11 +372,7 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
                             let st = w.train_document(hog, (v as u32) + d, &sen, alpha, mode);
                             let now = done.fetch_add((b - a) as u64, Ordering::Relaxed);
                             bar.set_position(now + (b - a) as u64);
-                            if !st.loss.is_finite()
-                                || (st.terms > 0
-                                    && st.loss / st.terms as f64
-                                        > crate::train::run_state::DIVERGED_LOSS)
-                            {
+                            if crate::train::run_state::batch_diverged(st.loss, st.terms) {
                                 failed.store(true, Ordering::Relaxed);
                             }
                             all.loss += st.loss;
@@ -435,6 +428,14 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
     Ok((d2v, report))
 }
 
+/// The noise words' distribution, the subsampling thresholds and the sigmoid table that
+/// [`Doc2Vec::infer`] reads ([`Doc2Vec::tables`]).
+pub struct InferTables {
+    alias: AliasTable,
+    sub: Subsampler,
+    sig: SigmoidTable,
+}
+
 /// Settings of [`Doc2Vec::infer`]; `None` takes the model's training value.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InferSettings {
@@ -460,13 +461,7 @@ impl Doc2Vec {
     /// gives the same vector for one seed), then `epochs` passes, the rate falling from
     /// `alpha` to `min_alpha` by equal steps per pass. Words outside the vocabulary are
     /// dropped; a text with none keeps its start vector.
-    pub fn infer(
-        &self,
-        words: &[&str],
-        s: &InferSettings,
-        alias: &AliasTable,
-        sub: &Subsampler,
-    ) -> Vec<f32> {
+    pub fn infer(&self, words: &[&str], s: &InferSettings, t: &InferTables) -> Vec<f32> {
         let dim = self.model.dim;
         let epochs = s.epochs.unwrap_or(self.epochs);
         let alpha = s.alpha.unwrap_or(self.alpha);
@@ -481,7 +476,6 @@ impl Doc2Vec {
             .map(|_| (rng.next_f32() - 0.5) / dim as f32)
             .collect();
         let ids: Vec<u32> = words.iter().filter_map(|w| self.vocab.id(w)).collect();
-        let sig = SigmoidTable::default();
         let mut kept = Vec::with_capacity(ids.len());
         let mut work = vec![0.0f32; dim];
         let mut l1 = vec![0.0f32; dim];
@@ -494,7 +488,7 @@ impl Doc2Vec {
             kept.extend(
                 ids.iter()
                     .copied()
-                    .filter(|&id| sub.keep(id, rng.next_u32())),
+                    .filter(|&id| t.sub.keep(id, rng.next_u32())),
             );
             let n = kept.len();
             for i in 0..n {
@@ -505,9 +499,7 @@ impl Doc2Vec {
                         1
                     }
                     DocKind::Dm => {
-                        let b = rng.below(self.window as u32) as usize;
-                        let w = self.window - b;
-                        let (lo, hi) = (i.saturating_sub(w), (i + w).min(n - 1));
+                        let (lo, hi) = draw_window(&mut rng, self.window, i, n);
                         l1.copy_from_slice(&doc);
                         for (c, &ctx) in kept.iter().enumerate().take(hi + 1).skip(lo) {
                             if c != i {
@@ -523,18 +515,18 @@ impl Doc2Vec {
                 }
                 work.fill(0.0);
                 for k in 0..=self.negative {
-                    let (t, label) = if k == 0 {
+                    let (row, label) = if k == 0 {
                         (target, 1.0)
                     } else {
-                        let t = alias.draw(&mut rng);
-                        if t == target {
+                        let row = t.alias.draw(&mut rng);
+                        if row == target {
                             continue;
                         }
-                        (t, 0.0)
+                        (row, 0.0)
                     };
-                    let f = dot::<false>(&l1, out(t));
-                    let (g, _) = sig.bce(f, label, a);
-                    axpy::<false>(&mut work, g, out(t));
+                    let f = dot::<false>(&l1, out(row));
+                    let (g, _) = t.sig.bce(f, label, a);
+                    axpy::<false>(&mut work, g, out(row));
                 }
                 axpy::<false>(&mut doc, 1.0, &work);
             }
@@ -543,12 +535,13 @@ impl Doc2Vec {
         doc
     }
 
-    /// The noise and subsampling tables inference draws from (built once per model).
-    pub fn tables(&self) -> (AliasTable, Subsampler) {
-        (
-            AliasTable::unigram(self.vocab.counts(), 0.75),
-            Subsampler::new(self.vocab.counts(), self.sample),
-        )
+    /// The tables inference reads, built once for any number of texts.
+    pub fn tables(&self) -> InferTables {
+        InferTables {
+            alias: AliasTable::unigram(self.vocab.counts(), 0.75),
+            sub: Subsampler::new(self.vocab.counts(), self.sample),
+            sig: SigmoidTable::default(),
+        }
     }
 
     /// Writes the model (`w2v-gpu infer` reads it back), atomically.
@@ -683,9 +676,7 @@ impl Doc2Vec {
         let in_order = vocab.len() == pairs.len()
             && vocab.words().iter().zip(&pairs).all(|(w, (p, _))| w == p);
         if !in_order {
-            return Err(bad(
-                "its vocabulary is not in count order or repeats a word",
-            ));
+            return Err(bad("its vocabulary is not in count order"));
         }
         let n = n_words as usize;
         let want = (2 * n as u128 + n_tags as u128) * dim as u128 * 4;
@@ -770,17 +761,17 @@ pub fn infer_many(
     s: &InferSettings,
     threads: usize,
 ) -> Vec<Vec<f32>> {
-    let (alias, sub) = m.tables();
+    let tables = m.tables();
     let per = texts.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|sc| {
         let handles: Vec<_> = texts
             .chunks(per)
             .map(|chunk| {
-                let (alias, sub) = (&alias, &sub);
+                let tables = &tables;
                 sc.spawn(move || {
                     chunk
                         .iter()
-                        .map(|t| m.infer(t, s, alias, sub))
+                        .map(|t| m.infer(t, s, tables))
                         .collect::<Vec<_>>()
                 })
             })
@@ -853,11 +844,11 @@ mod tests {
                 }
                 assert!(same > other, "{kind:?}: document {d}: {same} vs {other}");
             }
-            let (alias, sub) = m.tables();
+            let tables = m.tables();
             let new = two_topics(6, 99);
             for (i, line) in new.lines().enumerate() {
                 let words: Vec<&str> = line.split(' ').collect();
-                let v = m.infer(&words, &InferSettings::default(), &alias, &sub);
+                let v = m.infer(&words, &InferSettings::default(), &tables);
                 let best = (0..n)
                     .max_by(|&a, &b| cos(&v, m.doc_vector(a)).total_cmp(&cos(&v, m.doc_vector(b))))
                     .unwrap();

@@ -240,6 +240,14 @@ impl AliasTable {
     }
 }
 
+/// gensim's schedule: linear from `start` to `end` as `done` goes from 0 to `total` words
+/// (`end` after that).
+#[inline]
+pub fn linear_rate(start: f32, end: f32, done: u64, total: u64) -> f32 {
+    let p = (done as f64 / total.max(1) as f64).min(1.0);
+    (start as f64 - (start as f64 - end as f64) * p) as f32
+}
+
 /// word2vec.c's linear decay: `alpha · (1 − done / (total + 1))`, never below `alpha·1e-4`.
 #[inline]
 pub fn learning_rate(start: f32, done_words: u64, total_words: u64) -> f32 {

@@ -292,6 +292,15 @@ fn train_example<const FMA: bool>(
     }
 }
 
+/// word2vec.c's window around position `i` of a sentence of `n` words: the effective
+/// window `window - b` with `b` drawn uniform in `0..window`, cut at the sentence's ends.
+#[inline(always)]
+pub fn draw_window(rng: &mut Rng, window: usize, i: usize, n: usize) -> (usize, usize) {
+    let b = rng.below(window as u32) as usize;
+    let w = window - b;
+    (i.saturating_sub(w), (i + w).min(n - 1))
+}
+
 /// How [`Worker::train_document`] trains a document's vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocMode {
@@ -399,13 +408,10 @@ impl<'t> Worker<'t> {
         st
     }
 
-    /// word2vec.c's window around position `i` of a sentence of `n` words: the effective
-    /// window `window - b` with `b` uniform in `0..window`, cut at the sentence's ends.
+    /// [`draw_window`] from the worker's stream.
     #[inline(always)]
     fn draw_window(&mut self, i: usize, n: usize) -> (usize, usize) {
-        let b = self.rng.below(self.window as u32) as usize;
-        let w = self.window - b;
-        (i.saturating_sub(w), (i + w).min(n - 1))
+        draw_window(&mut self.rng, self.window, i, n)
     }
 
     /// Replaces `negs` with `n` noise words drawn in order from the worker's stream.

@@ -11,7 +11,7 @@
 //! `quit` at once and no checkpoint is written from it.
 
 use super::run_state::{
-    check_divergence, check_model_finite, progress_message, stop_requested, LossLog, DIVERGED_LOSS,
+    batch_diverged, check_divergence, check_model_finite, progress_message, stop_requested, LossLog,
 };
 use super::{Checkpointer, TrainReport};
 use crate::backend::cpu::{Hogwild, Worker};
@@ -160,9 +160,7 @@ pub fn train_cpu(
                     let d = done.load(Ordering::Relaxed);
                     let st = worker.train_batch(hog, &batch, batch_rate.at(d, batch.words));
                     let d = done.fetch_add(batch.words, Ordering::Relaxed) + batch.words;
-                    if !st.loss.is_finite()
-                        || (st.terms > 0 && st.loss / st.terms as f64 > DIVERGED_LOSS)
-                    {
+                    if batch_diverged(st.loss, st.terms) {
                         let mut first = diverged_at.lock().unwrap_or_else(|p| p.into_inner());
                         first.get_or_insert(st.loss / st.terms.max(1) as f64);
                         quit.store(true, Ordering::Relaxed);

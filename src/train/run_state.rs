@@ -18,6 +18,12 @@ use std::time::{Duration, Instant};
 /// that have blown up (measured: `--alpha 0.5` reaches millions, `--alpha 1` NaN).
 pub const DIVERGED_LOSS: f64 = 20.0;
 
+/// Whether one batch's loss (`loss` summed over `terms`) shows divergence: not a number,
+/// infinite, or above [`DIVERGED_LOSS`] per term. The trainers' workers check each batch.
+pub fn batch_diverged(loss: f64, terms: u64) -> bool {
+    !loss.is_finite() || (terms > 0 && loss / terms as f64 > DIVERGED_LOSS)
+}
+
 /// Fails when the loss says training has diverged: not a number, infinite, or above
 /// [`DIVERGED_LOSS`] per term.
 pub fn check_divergence(mean_loss: f64, done: u64, cfg: &TrainConfig) -> Result<()> {
