@@ -20,6 +20,7 @@
 
 use crate::backend::cpu::{draw_window, DocMode, Hogwild, WorkStats, Worker};
 use crate::backend::KernelParams;
+use crate::bytes::Cursor;
 use crate::config::{ModelKind, Precision};
 use crate::error::{Error, Result};
 use crate::files::AtomicFile;
@@ -599,32 +600,35 @@ impl Doc2Vec {
                 format!("is not a w2v-gpu doc2vec model ({what}); write one with `w2v-gpu doc2vec --save-model`"),
             )
         };
-        let mut r = Reader { bytes, at: 0 };
-        if r.take(MAGIC.len()).ok_or_else(|| bad("no header"))? != MAGIC {
+        let mut r = Cursor {
+            data: bytes,
+            at: 0,
+            bad: &bad,
+        };
+        if r.take(MAGIC.len())? != MAGIC {
             return Err(bad("another kind of file"));
         }
-        let version = r.u32().ok_or_else(|| bad("cut short"))?;
+        let version = r.u32()?;
         if version != VERSION {
             return Err(bad(&format!(
                 "format version {version}; this build reads {VERSION}"
             )));
         }
-        let short = || bad("cut short");
-        let kind = match r.take(1).ok_or_else(short)?[0] {
+        let kind = match r.array::<1>()?[0] {
             0 => DocKind::Dbow,
             1 => DocKind::Dm,
             k => return Err(bad(&format!("unknown model kind {k}"))),
         };
-        let dbow_words = r.take(1).ok_or_else(short)?[0] != 0;
-        let dim = r.u32().ok_or_else(short)? as usize;
-        let window = r.u32().ok_or_else(short)? as usize;
-        let negative = r.u32().ok_or_else(short)? as usize;
-        let epochs = r.u32().ok_or_else(short)? as usize;
-        let alpha = f32::from_bits(r.u32().ok_or_else(short)?);
-        let min_alpha = f32::from_bits(r.u32().ok_or_else(short)?);
-        let sample = f64::from_bits(r.u64().ok_or_else(short)?);
-        let n_words = r.u64().ok_or_else(short)?;
-        let n_tags = r.u64().ok_or_else(short)?;
+        let dbow_words = r.array::<1>()?[0] != 0;
+        let dim = r.u32()? as usize;
+        let window = r.u32()? as usize;
+        let negative = r.u32()? as usize;
+        let epochs = r.u32()? as usize;
+        let alpha = f32::from_bits(r.u32()?);
+        let min_alpha = f32::from_bits(r.u32()?);
+        let sample = f64::from_bits(r.u64()?);
+        let n_words = r.u64()?;
+        let n_tags = r.u64()?;
         // Bounds that also keep a damaged file from asking inference for years of work.
         let sane = (1..=10_000).contains(&dim)
             && (1..=10_000).contains(&window)
@@ -644,18 +648,18 @@ impl Doc2Vec {
         // before anything is allocated for them.
         let left = r.left() as u64;
         if n_words > left / 12 || n_tags > left / 4 {
-            return Err(short());
+            return Err(bad("more words or documents than the file holds"));
         }
         let mut pairs = Vec::with_capacity(n_words as usize);
         for _ in 0..n_words {
-            let len = r.u32().ok_or_else(short)? as usize;
-            let w = String::from_utf8_lossy(r.take(len).ok_or_else(short)?).into_owned();
-            pairs.push((w, r.u64().ok_or_else(short)?));
+            let len = r.u32()? as usize;
+            let w = String::from_utf8_lossy(r.take(len)?).into_owned();
+            pairs.push((w, r.u64()?));
         }
         let mut tags = Vec::with_capacity(n_tags as usize);
         for _ in 0..n_tags {
-            let len = r.u32().ok_or_else(short)? as usize;
-            tags.push(String::from_utf8_lossy(r.take(len).ok_or_else(short)?).into_owned());
+            let len = r.u32()? as usize;
+            tags.push(String::from_utf8_lossy(r.take(len)?).into_owned());
         }
         if pairs.iter().any(|&(_, c)| c == 0) {
             return Err(bad("a word with count 0"));
@@ -688,15 +692,9 @@ impl Doc2Vec {
                 n_tags
             )));
         }
-        let mut floats = |rows: usize| -> Vec<f32> {
-            let b = r.take(rows * dim * 4).expect("length checked above");
-            b.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        };
-        let input = floats(n);
-        let output = floats(n);
-        let subwords = floats(n_tags as usize);
+        let input = r.f32s(n * dim)?;
+        let output = r.f32s(n * dim)?;
+        let subwords = r.f32s(n_tags as usize * dim)?;
         if [&input, &output, &subwords]
             .iter()
             .any(|m| m.iter().any(|x| !x.is_finite()))
@@ -727,31 +725,6 @@ impl Doc2Vec {
 
 const MAGIC: &[u8] = b"w2v-gpu doc2vec\n";
 const VERSION: u32 = 1;
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.at.checked_add(n)?;
-        let b = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(b)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        self.take(8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-    }
-    fn left(&self) -> usize {
-        self.bytes.len() - self.at
-    }
-}
 
 /// Vectors for many texts on `threads` threads, in order; each text's vector depends only
 /// on its words and the seed, not on the thread count.

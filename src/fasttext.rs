@@ -9,6 +9,7 @@
 //! and its type i8 = 0); `quant_input` (u8 = 0); the input matrix (`m n` i64, then
 //! `m × n` f32: the word rows, then the bucket rows); `qout` (u8 = 0); the output matrix.
 
+use crate::bytes::Cursor;
 use crate::error::{Error, Result};
 use crate::files::AtomicFile;
 use crate::linalg::{seq_dot, seq_norm};
@@ -266,36 +267,8 @@ impl FastTextModel {
     }
 }
 
-/// A reading position in a `.bin`; every read past the end is an error naming the file.
-struct Cursor<'a> {
-    data: &'a [u8],
-    at: usize,
-    bad: &'a dyn Fn(&str) -> Error,
-}
-
+/// The `.bin`-only reads ([`Cursor`] is shared with the other model readers).
 impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8]> {
-        let s = self
-            .at
-            .checked_add(n)
-            .and_then(|end| self.data.get(self.at..end))
-            .ok_or_else(|| (self.bad)("the file ends early (truncated?)"))?;
-        self.at += n;
-        Ok(s)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        Ok(self.take(N)?.try_into().expect("N bytes"))
-    }
-
-    fn i32(&mut self) -> Result<i32> {
-        Ok(i32::from_le_bytes(self.array()?))
-    }
-
-    fn i64(&mut self) -> Result<i64> {
-        Ok(i64::from_le_bytes(self.array()?))
-    }
-
     /// A NUL-terminated word (bytes decoded as the vocabulary stores them).
     fn cstr(&mut self) -> Result<String> {
         let rest = self.data.get(self.at..).unwrap_or(&[]);
@@ -323,11 +296,7 @@ impl Cursor<'_> {
             .ok_or_else(|| {
                 (self.bad)(&format!("the {what} matrix's shape does not fit the file"))
             })? as usize;
-        let v = self
-            .take(len * 4)?
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect();
+        let v = self.f32s(len)?;
         Ok((m as usize, n as usize, v))
     }
 }

@@ -37,6 +37,7 @@
 
 pub mod backend;
 pub mod batch;
+mod bytes;
 pub mod checkpoint;
 pub mod classes;
 pub mod cli;
