@@ -1049,6 +1049,28 @@ fn run_command() -> i32 {
             Ok(Translation::Dump { model, part }) => {
                 direct = Some(Box::new(move || fasttext_dump(&model, part)))
             }
+            Ok(Translation::Supervised {
+                config,
+                output,
+                save_output,
+                verbose,
+            }) => {
+                direct = Some(Box::new(move || {
+                    supervised_command(&config, &output, save_output, verbose)
+                }))
+            }
+            Ok(Translation::Classify {
+                model,
+                input,
+                k,
+                threshold,
+                test,
+                detail,
+            }) => {
+                direct = Some(Box::new(move || {
+                    classify_command(&model, &input, k, threshold, test, detail)
+                }))
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return e.exit_code();
@@ -1435,6 +1457,158 @@ fn load_space(path: &std::path::Path, limit: Option<usize>, ci: bool) -> crate::
 /// input answered as fastText answers, with its prompt before each query and one `word
 /// score` line per answer (cosine similarity, exact spelling; from a subword model words
 /// never seen in training are answered from their n-grams).
+/// fastText's `supervised`: trains, then writes `output.bin`, `output.vec` (each word's
+/// vector) and with `-saveOutput` `output.output` (each label's output row).
+fn supervised_command(
+    cfg: &crate::classifier::SupConfig,
+    output: &str,
+    save_output: bool,
+    verbose: i64,
+) -> anyhow::Result<()> {
+    let bin = std::path::PathBuf::from(format!("{output}.bin"));
+    let vec = std::path::PathBuf::from(format!("{output}.vec"));
+    let out = std::path::PathBuf::from(format!("{output}.output"));
+    for p in [&bin, &vec].into_iter().chain(save_output.then_some(&out)) {
+        if crate::config::same_file(&cfg.input, p) {
+            let why = format!(
+                "{} is the input; writing there would destroy it",
+                p.display()
+            );
+            return Err(Error::usage("-output", why).into());
+        }
+        crate::files::check_writable(p)?;
+    }
+    let (c, r) = crate::classifier::train(cfg, &Reporter::new(verbose <= 0))?;
+    let m = &c.model;
+    m.write(&bin)?;
+    crate::io::write_vectors(&vec, &m.words, m.dim, &m.word_vectors(), Format::Text)?;
+    if save_output {
+        crate::io::write_vectors(&out, &m.labels, m.dim, &m.output, Format::Text)?;
+    }
+    if verbose > 0 {
+        eprintln!(
+            "supervised ({} loss): {} lines, {} words, {} labels, {} epochs on {} threads in {:.2} s ({:.0} words/sec/thread), avg.loss {:.6}; model written to {}",
+            match cfg.loss {
+                crate::classifier::Loss::Softmax => "softmax",
+                crate::classifier::Loss::Ns => "ns",
+                crate::classifier::Loss::Hs => "hs",
+                crate::classifier::Loss::Ova => "one-vs-all",
+            },
+            r.lines,
+            r.words,
+            r.labels,
+            cfg.epoch,
+            cfg.threads,
+            r.seconds,
+            r.words_per_second_per_thread,
+            r.avg_loss,
+            bin.display()
+        );
+    }
+    Ok(())
+}
+
+/// fastText's `predict`, `predict-prob`, `test` and `test-label`, printed as fastText
+/// prints them; standard input (`-`) is read and answered line by line.
+fn classify_command(
+    model: &std::path::Path,
+    input: &std::path::Path,
+    k: Option<usize>,
+    threshold: f32,
+    test: bool,
+    detail: bool,
+) -> anyhow::Result<()> {
+    use crate::classifier::{Classifier, Features, Meter};
+    use std::io::{BufRead as _, Write as _};
+    let c = Classifier::read(model)?;
+    let mut meter = Meter::new(c.labels().len());
+    let mut f = Features::default();
+    let mut o = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut each = |line: &[u8], eos: bool, o: &mut dyn std::io::Write| -> anyhow::Result<()> {
+        c.features(line, eos, &mut f);
+        if test {
+            if !f.labels.is_empty() && !f.rows.is_empty() {
+                meter.log(&f.labels, &c.predict(&f.rows, k, threshold));
+            }
+            return Ok(());
+        }
+        let p = c.predict(&f.rows, k, threshold);
+        let mut s = String::new();
+        for (i, (score, l)) in p.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(&c.labels()[*l as usize]);
+            if detail {
+                s.push(' ');
+                s.push_str(&general_format(score.exp() as f64, 6));
+            }
+        }
+        writeln!(o, "{s}").map_err(StdoutError)?;
+        Ok(())
+    };
+    if input.as_os_str() == "-" {
+        // Line by line, each answer flushed, as fastText answers an interactive session.
+        let mut stdin = std::io::stdin().lock();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = stdin
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Error::io(input, e))?;
+            if n == 0 {
+                break;
+            }
+            let eos = line.last() == Some(&b'\n');
+            let text = if eos { &line[..n - 1] } else { &line[..] };
+            each(text, eos, &mut o)?;
+            o.flush().map_err(StdoutError)?;
+        }
+    } else {
+        let bytes = crate::files::read_bytes(input)?;
+        crate::files::check_text(input, &bytes)?;
+        for (line, eos) in crate::classifier::lines(&bytes) {
+            each(line, eos, &mut o)?;
+        }
+    }
+    if test {
+        // fastText's Meter: per label with fixed 6 decimals (then 3 for the totals), the
+        // totals alone with 3 significant digits.
+        let fixed = |x: f64, d: usize| {
+            if x.is_finite() {
+                format!("{x:.d$}")
+            } else {
+                "--------".to_string()
+            }
+        };
+        if detail {
+            for (l, name) in c.labels().iter().enumerate() {
+                writeln!(
+                    o,
+                    "F1-Score : {}  Precision : {}  Recall : {}   {name}",
+                    fixed(meter.label_f1(l), 6),
+                    fixed(meter.label_precision(l), 6),
+                    fixed(meter.label_recall(l), 6)
+                )
+                .map_err(StdoutError)?;
+            }
+        }
+        let total = |x: f64| {
+            if detail {
+                format!("{x:.3}")
+            } else {
+                general_format(x, 3)
+            }
+        };
+        let k = k.map_or(-1, |k| k as i64);
+        writeln!(o, "N\t{}", meter.examples).map_err(StdoutError)?;
+        writeln!(o, "P@{k}\t{}", total(meter.precision())).map_err(StdoutError)?;
+        writeln!(o, "R@{k}\t{}", total(meter.recall())).map_err(StdoutError)?;
+    }
+    o.flush().map_err(StdoutError)?;
+    Ok(())
+}
+
 fn fasttext_queries(model: &std::path::Path, k: usize, analogies: bool) -> anyhow::Result<()> {
     use std::io::BufRead;
     let sub = if crate::fasttext::is_fasttext_bin(model) {
@@ -1748,9 +1922,12 @@ fn fasttext_dump(model: &std::path::Path, part: &str) -> anyhow::Result<()> {
             }
         }
         "dict" => {
-            writeln!(o, "{}", m.words.len()).map_err(StdoutError)?;
+            writeln!(o, "{}", m.words.len() + m.labels.len()).map_err(StdoutError)?;
             for (w, c) in m.words.iter().zip(&m.counts) {
                 writeln!(o, "{w} {c} word").map_err(StdoutError)?;
+            }
+            for (w, c) in m.labels.iter().zip(&m.label_counts) {
+                writeln!(o, "{w} {c} label").map_err(StdoutError)?;
             }
         }
         _ => {

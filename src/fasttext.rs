@@ -5,9 +5,10 @@
 //! Layout (little-endian, as fastText writes it on x86): magic `793712314` and version `12`
 //! (i32); the arguments (`dim ws epoch minCount neg wordNgrams loss model bucket minn maxn
 //! lrUpdateRate`, i32 each, then `t` as f64); the dictionary (`size nwords nlabels` i32,
-//! `ntokens` i64, `pruneidx_size` i64 = −1, then per word its bytes, a NUL, its count i64
-//! and its type i8 = 0); `quant_input` (u8 = 0); the input matrix (`m n` i64, then
-//! `m × n` f32: the word rows, then the bucket rows); `qout` (u8 = 0); the output matrix.
+//! `ntokens` i64, `pruneidx_size` i64 = −1, then per entry its bytes, a NUL, its count i64
+//! and its type i8: 0 for the words, then 1 for the labels of a classifier); `quant_input`
+//! (u8 = 0); the input matrix (`m n` i64, then `m × n` f32: the word rows, then the bucket
+//! rows); `qout` (u8 = 0); the output matrix (a row per word, or per label of a classifier).
 
 use crate::bytes::Cursor;
 use crate::error::{Error, Result};
@@ -26,6 +27,10 @@ pub struct FastTextModel {
     pub dim: usize,
     pub words: Vec<String>,
     pub counts: Vec<u64>,
+    /// A classifier's labels (fastText's `supervised`, [`crate::classifier`]) with their
+    /// counts; empty for word vectors.
+    pub labels: Vec<String>,
+    pub label_counts: Vec<u64>,
     pub params: SubwordParams,
     /// Word rows, then bucket rows.
     pub input: Vec<f32>,
@@ -41,9 +46,10 @@ pub struct TrainArgs {
     pub epoch: i32,
     pub min_count: i32,
     pub neg: i32,
-    /// fastText's loss: 1 hierarchical softmax, 2 negative sampling.
+    /// fastText's loss: 1 hierarchical softmax, 2 negative sampling, 3 softmax, 4
+    /// one-vs-all.
     pub loss: i32,
-    /// fastText's model: 1 CBOW, 2 skip-gram.
+    /// fastText's model: 1 CBOW, 2 skip-gram, 3 supervised (a classifier).
     pub model: i32,
     pub t: f64,
     pub ntokens: i64,
@@ -150,20 +156,20 @@ impl FastTextModel {
         )
         .map_err(io)?;
         w.write_all(&a.t.to_le_bytes()).map_err(io)?;
-        let n = self.words.len() as i32;
-        i32s(w, &[n, n, 0]).map_err(io)?;
+        let (n, l) = (self.words.len() as i32, self.labels.len() as i32);
+        i32s(w, &[n + l, n, l]).map_err(io)?;
         w.write_all(&a.ntokens.to_le_bytes()).map_err(io)?;
         w.write_all(&(-1i64).to_le_bytes()).map_err(io)?;
-        for (word, &c) in self.words.iter().zip(&self.counts) {
+        let entries = (self.words.iter().zip(&self.counts).map(|e| (e, 0u8)))
+            .chain(self.labels.iter().zip(&self.label_counts).map(|e| (e, 1u8)));
+        for ((word, &c), kind) in entries {
             w.write_all(word.as_bytes()).map_err(io)?;
             w.write_all(&[0]).map_err(io)?;
             w.write_all(&(c as i64).to_le_bytes()).map_err(io)?;
-            w.write_all(&[0]).map_err(io)?;
+            w.write_all(&[kind]).map_err(io)?;
         }
-        for (m, rows) in [
-            (&self.input, self.words.len() + self.params.bucket),
-            (&self.output, self.words.len()),
-        ] {
+        for m in [&self.input, &self.output] {
+            let rows = m.len() / self.dim.max(1);
             w.write_all(&[0]).map_err(io)?; // not quantised
             w.write_all(&(rows as i64).to_le_bytes()).map_err(io)?;
             w.write_all(&(self.dim as i64).to_le_bytes()).map_err(io)?;
@@ -172,7 +178,8 @@ impl FastTextModel {
         f.commit()
     }
 
-    /// Reads a `.bin` written by fastText (unsupervised, not quantised) or by [`write`].
+    /// Reads a `.bin` written by fastText (word vectors or a classifier, not quantised) or by
+    /// [`write`].
     ///
     /// [`write`]: FastTextModel::write
     pub fn read(path: &Path) -> Result<FastTextModel> {
@@ -216,10 +223,8 @@ impl FastTextModel {
         if dim <= 0 || bucket < 0 || minn < 0 || maxn < minn.min(maxn) || size < 0 {
             return Err(bad("impossible arguments in the header"));
         }
-        if nlabels != 0 || size != nwords {
-            return Err(bad(
-                "a supervised (classifier) model; only word vectors models are read",
-            ));
+        if nwords < 0 || nlabels < 0 || nwords.checked_add(nlabels) != Some(size) {
+            return Err(bad("the dictionary's word and label counts do not add up"));
         }
         if pruneidx > 0 {
             return Err(bad("a pruned (quantised) model; use the unquantised .bin"));
@@ -229,21 +234,42 @@ impl FastTextModel {
         let entries = (size as usize).min(data.len() / 10);
         let mut words = Vec::with_capacity(entries);
         let mut counts = Vec::with_capacity(entries);
-        for _ in 0..size {
-            words.push(r.cstr()?);
-            counts.push(r.i64()?.max(0) as u64);
-            r.take(1)?;
+        let (mut labels, mut label_counts) = (Vec::new(), Vec::new());
+        for i in 0..size {
+            let word = r.cstr()?;
+            let count = r.i64()?.max(0) as u64;
+            // fastText sorts its dictionary by type: every word (0), then every label (1).
+            match (r.take(1)?[0], i < nwords) {
+                (0, true) => {
+                    words.push(word);
+                    counts.push(count);
+                }
+                (1, false) => {
+                    labels.push(word);
+                    label_counts.push(count);
+                }
+                _ => return Err(bad("a dictionary entry of the wrong type or out of order")),
+            }
         }
         let (mi, ni, input) = r.matrix("input")?;
         let (mo, no, output) = r.matrix("output")?;
         let dim = dim as usize;
-        if ni != dim || mi != size as usize + bucket as usize || no != dim || mo < size as usize {
+        let (nwords, nlabels) = (nwords as usize, nlabels as usize);
+        // A classifier has an output row per label, word vectors one per word.
+        let outputs_ok = if model == 3 {
+            mo == nlabels && nlabels > 0
+        } else {
+            nlabels == 0 && mo >= nwords
+        };
+        if ni != dim || mi != nwords + bucket as usize || no != dim || !outputs_ok {
             return Err(bad("matrix shapes do not match the dictionary"));
         }
         Ok(FastTextModel {
             dim,
             words,
             counts,
+            labels,
+            label_counts,
             params: SubwordParams {
                 minn: minn as usize,
                 maxn: maxn as usize,
@@ -409,6 +435,8 @@ mod tests {
             dim,
             words: vec!["the".into(), "café".into(), "zebra".into()],
             counts: vec![30, 20, 10],
+            labels: Vec::new(),
+            label_counts: Vec::new(),
             params,
             input: (0..(v + 50) * dim)
                 .map(|i| (i as f32 * 0.37).sin())

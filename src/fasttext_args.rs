@@ -4,8 +4,10 @@
 //! query loops `nn` and `analogies`), translated into `train` and `vector` arguments with fastText's defaults for every absent
 //! flag: subwords 3–6 characters in 2M buckets, learning rate 0.05 falling to 0, sample 1e-4,
 //! 12 threads, noise words drawn ∝ count^0.5 (fastText's table), and its outputs `model.bin`
-//! (fastText's format) and `model.vec`. A flag fastText does not have, or one of its
-//! supervised or quantization options, is a usage error, never a silent success.
+//! (fastText's format) and `model.vec`. Its text classification (`supervised`, `predict`,
+//! `predict-prob`, `test`, `test-label`) runs [`crate::classifier`] with fastText's flags
+//! and defaults. A flag fastText does not have, or one of its quantization or autotune
+//! options, is a usage error, never a silent success.
 
 use crate::error::{Error, Result};
 use std::ffi::OsString;
@@ -13,21 +15,42 @@ use std::ffi::OsString;
 /// fastText's commands for word vectors that have a translation here.
 const TRAIN: [&str; 2] = ["skipgram", "cbow"];
 
-/// Why fastText's classifier commands are refused.
-const CLASSIFIER: &str = "fastText's text classification is not part of w2v-gpu, which trains word vectors (skipgram, cbow)";
 /// Why fastText's quantization is refused.
 const QUANTIZE: &str = "w2v-gpu does not quantize models";
 /// Why fastText's supervised-only flags are refused.
 const SUPERVISED: &str = "it belongs to fastText's supervised mode";
 
 /// fastText's other commands: what to use instead, or why they are absent.
-const OTHERS: [(&str, &str); 6] = [
-    ("supervised", CLASSIFIER),
-    ("test", CLASSIFIER),
-    ("test-label", CLASSIFIER),
-    ("predict", CLASSIFIER),
-    ("predict-prob", CLASSIFIER),
-    ("quantize", QUANTIZE),
+const OTHERS: [(&str, &str); 1] = [("quantize", QUANTIZE)];
+
+/// fastText's classifier commands that read a model and a text.
+const CLASSIFY: [&str; 4] = ["predict", "predict-prob", "test", "test-label"];
+
+/// Why fastText's autotune flags are refused.
+const AUTOTUNE: &str = "w2v-gpu has no autotune; give the flags (-lr, -epoch, -wordNgrams, ...) yourself, or search them with a script around `supervised` and `test`";
+
+/// The flags of fastText's `supervised` that take a value.
+const SUPERVISED_VALUED: [&str; 20] = [
+    "-input",
+    "-output",
+    "-lr",
+    "-lrUpdateRate",
+    "-dim",
+    "-ws",
+    "-epoch",
+    "-minCount",
+    "-minCountLabel",
+    "-neg",
+    "-wordNgrams",
+    "-loss",
+    "-bucket",
+    "-minn",
+    "-maxn",
+    "-thread",
+    "-t",
+    "-label",
+    "-verbose",
+    "-pretrainedVectors",
 ];
 
 /// The parts of a model fastText's `dump` prints.
@@ -92,6 +115,8 @@ const QUERIES: [&str; 2] = ["nn", "analogies"];
 pub fn is_fasttext(args: &[OsString]) -> bool {
     args.first().and_then(|a| a.to_str()).is_some_and(|a| {
         TRAIN.contains(&a)
+            || a == "supervised"
+            || CLASSIFY.contains(&a)
             || QUERIES.contains(&a)
             || PRINTS.iter().any(|(c, _, _)| *c == a)
             || a == "dump"
@@ -118,6 +143,147 @@ pub enum Translation {
         model: std::path::PathBuf,
         part: &'static str,
     },
+    /// fastText's `supervised`: train a classifier, write `output.bin` and `output.vec`
+    /// (and with `-saveOutput` the labels' rows as `output.output`).
+    Supervised {
+        config: Box<crate::classifier::SupConfig>,
+        output: String,
+        save_output: bool,
+        verbose: i64,
+    },
+    /// fastText's `predict`/`predict-prob` (`test: false`) and `test`/`test-label`: the
+    /// `k` best labels (all with `None`) of each line of `input` (`-`: standard input) over
+    /// `threshold`.
+    Classify {
+        model: std::path::PathBuf,
+        input: std::path::PathBuf,
+        k: Option<usize>,
+        threshold: f32,
+        test: bool,
+        /// `predict-prob`'s probabilities, `test-label`'s per-label scores.
+        detail: bool,
+    },
+}
+
+/// fastText's `predict`, `predict-prob`, `test`, `test-label`: `MODEL INPUT [k] [threshold]`.
+fn classify(command: &str, args: &[OsString]) -> Result<Translation> {
+    let usage = |why: &str| {
+        Error::usage(
+            &format!("fastText's command {command:?}"),
+            format!("{why}; as fastText's: `{command} model.bin input.txt [k] [threshold]` (input - for standard input, k default 1 and -1 for every label, threshold default 0.0)"),
+        )
+    };
+    if !(2..=4).contains(&args.len()) {
+        return Err(usage(
+            "takes a model, an input and at most k and a threshold",
+        ));
+    }
+    let k = match args.get(2).map(|k| k.to_string_lossy()) {
+        None => Some(1),
+        Some(k) => match k.parse::<i64>() {
+            Ok(-1) => None,
+            Ok(k) if k >= 1 => Some(k as usize),
+            _ => return Err(usage(&format!("k {k:?} is not 1 or more (or -1)"))),
+        },
+    };
+    let threshold = match args.get(3).map(|t| t.to_string_lossy()) {
+        None => 0.0,
+        Some(t) => t
+            .parse::<f32>()
+            .ok()
+            .filter(|t| t.is_finite())
+            .ok_or_else(|| usage(&format!("threshold {t:?} is not a number")))?,
+    };
+    Ok(Translation::Classify {
+        model: args[0].clone().into(),
+        input: args[1].clone().into(),
+        k,
+        threshold,
+        test: command.starts_with("test"),
+        detail: command.ends_with("-prob") || command.ends_with("-label"),
+    })
+}
+
+/// fastText's `supervised` flags, with its defaults for the absent ones.
+fn supervised(args: &[OsString]) -> Result<Translation> {
+    use crate::classifier::{Loss, SupConfig};
+    let mut cfg = SupConfig::default();
+    let (mut output, mut save_output, mut verbose) = (None, false, 2i64);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let f = flag.to_string_lossy().into_owned();
+        if f == "-saveOutput" {
+            save_output = true;
+            continue;
+        }
+        if f.starts_with("-autotune") {
+            return Err(Error::usage(&f, AUTOTUNE));
+        }
+        if let Some((_, why)) = REFUSED.iter().find(|(k, _)| *k == f) {
+            if *why == QUANTIZE {
+                return Err(Error::usage(&f, *why));
+            }
+        }
+        if !SUPERVISED_VALUED.contains(&f.as_str()) {
+            return Err(Error::usage(
+                &f,
+                format!(
+                    "is not a flag of fastText's supervised; its flags are {} -saveOutput",
+                    SUPERVISED_VALUED.join(" ")
+                ),
+            ));
+        }
+        let Some(v) = it.next() else {
+            return Err(Error::usage(&f, "needs a value, as in fastText"));
+        };
+        let text = v.to_string_lossy().into_owned();
+        let bad = || Error::usage(&f, format!("{text:?} is not a valid value"));
+        let int = || text.parse::<u64>().map_err(|_| bad());
+        let size = || text.parse::<usize>().map_err(|_| bad());
+        match f.as_str() {
+            "-input" => cfg.input = v.into(),
+            "-output" => output = Some(text.clone()),
+            "-lr" => cfg.lr = text.parse().map_err(|_| bad())?,
+            "-lrUpdateRate" => cfg.lr_update_rate = int()?,
+            "-dim" => cfg.dim = size()?,
+            "-ws" => cfg.ws = size()?,
+            "-epoch" => cfg.epoch = size()?,
+            "-minCount" => cfg.min_count = int()?,
+            "-minCountLabel" => cfg.min_count_label = int()?,
+            "-neg" => cfg.neg = size()?,
+            "-wordNgrams" => cfg.word_ngrams = size()?,
+            "-loss" => {
+                cfg.loss = Loss::parse(&text).ok_or_else(|| {
+                    Error::usage(
+                        &f,
+                        format!("{text:?}: one of softmax, ns, hs, ova (one-vs-all)"),
+                    )
+                })?
+            }
+            "-bucket" => cfg.bucket = size()?,
+            "-minn" => cfg.minn = size()?,
+            "-maxn" => cfg.maxn = size()?,
+            "-thread" => cfg.threads = size()?,
+            "-t" => cfg.t = text.parse().map_err(|_| bad())?,
+            "-label" => cfg.label = text,
+            "-verbose" => verbose = text.parse().map_err(|_| bad())?,
+            "-pretrainedVectors" => cfg.pretrained = Some(v.into()),
+            _ => unreachable!("every flag of SUPERVISED_VALUED is matched"),
+        }
+    }
+    let (false, Some(output)) = (cfg.input.as_os_str().is_empty(), output) else {
+        return Err(Error::usage(
+            "-input/-output",
+            "fastText's supervised needs -input FILE and -output MODEL (it writes MODEL.bin and MODEL.vec)",
+        ));
+    };
+    cfg.validate()?;
+    Ok(Translation::Supervised {
+        config: Box::new(cfg),
+        output,
+        save_output,
+        verbose,
+    })
 }
 
 /// The translation of a fastText command line (`args` without the program name).
@@ -128,6 +294,12 @@ pub fn translate(args: &[OsString]) -> Result<Translation> {
             &format!("fastText's command {command:?}"),
             *why,
         ));
+    }
+    if command == "supervised" {
+        return supervised(&args[1..]);
+    }
+    if CLASSIFY.contains(&command.as_str()) {
+        return classify(&command, &args[1..]);
     }
     if command == "dump" {
         return match &args[1..] {
@@ -339,6 +511,74 @@ mod tests {
     }
 
     #[test]
+    fn supervised_and_classify_take_fasttexts_flags_and_defaults() {
+        use crate::classifier::{Loss, SupConfig};
+        let Translation::Supervised {
+            config,
+            output,
+            save_output,
+            verbose,
+        } = translate(&os(&[
+            "supervised",
+            "-input",
+            "t.txt",
+            "-output",
+            "m",
+            "-wordNgrams",
+            "2",
+            "-loss",
+            "one-vs-all",
+            "-lr",
+            "0.5",
+            "-saveOutput",
+            "-verbose",
+            "0",
+        ]))
+        .unwrap()
+        else {
+            panic!("not a classifier");
+        };
+        let want = SupConfig {
+            input: "t.txt".into(),
+            word_ngrams: 2,
+            loss: Loss::Ova,
+            lr: 0.5,
+            ..SupConfig::default()
+        };
+        assert_eq!(*config, want);
+        assert_eq!((output.as_str(), save_output, verbose), ("m", true, 0));
+        // fastText's supervised defaults.
+        let d = SupConfig::default();
+        assert_eq!((d.lr, d.dim, d.epoch, d.min_count), (0.1, 100, 5, 1));
+        assert_eq!(
+            (d.loss, d.minn, d.maxn, d.buckets()),
+            (Loss::Softmax, 0, 0, 0)
+        );
+        assert_eq!(
+            translate(&os(&["predict-prob", "m.bin", "-", "-1", "0.5"])).unwrap(),
+            Translation::Classify {
+                model: "m.bin".into(),
+                input: "-".into(),
+                k: None,
+                threshold: 0.5,
+                test: false,
+                detail: true,
+            }
+        );
+        assert_eq!(
+            translate(&os(&["test", "m.bin", "t.txt"])).unwrap(),
+            Translation::Classify {
+                model: "m.bin".into(),
+                input: "t.txt".into(),
+                k: Some(1),
+                threshold: 0.0,
+                test: true,
+                detail: false,
+            }
+        );
+    }
+
+    #[test]
     fn fasttext_defaults_fill_absent_flags() {
         let a = ["skipgram", "-input", "c.txt", "-output", "m"];
         assert!(is_fasttext(&os(&a)));
@@ -462,7 +702,33 @@ mod tests {
             &["skipgram", "-input", "c", "-output", "m", "-size", "100"],
             &["skipgram", "-input", "c", "-output", "m", "-dim"],
             &["skipgram", "-input", "c", "-output", "m", "-verbose", "x"],
-            &["supervised", "-input", "c", "-output", "m"],
+            &["supervised", "-input", "c"],
+            &["supervised", "-input", "c", "-output", "m", "-loss", "x"],
+            &[
+                "supervised",
+                "-input",
+                "c",
+                "-output",
+                "m",
+                "-autotune-duration",
+                "5",
+            ],
+            &["supervised", "-input", "c", "-output", "m", "-qnorm"],
+            &[
+                "supervised",
+                "-input",
+                "c",
+                "-output",
+                "m",
+                "-minn",
+                "5",
+                "-maxn",
+                "3",
+            ],
+            &["supervised", "-input", "c", "-output", "m", "-dim", "-3"],
+            &["predict", "m.bin"],
+            &["predict", "m.bin", "t.txt", "0"],
+            &["test", "m.bin", "t.txt", "1", "x"],
             &["nn"],
             &["nn", "m.bin", "0"],
             &["analogies", "m.bin", "x"],

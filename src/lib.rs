@@ -40,6 +40,7 @@ pub mod batch;
 mod bytes;
 pub mod checkpoint;
 pub mod classes;
+pub mod classifier;
 pub mod cli;
 pub mod config;
 pub mod corpus;

@@ -456,6 +456,8 @@ fn fasttext_models_never_panic_or_abort_on_damaged_files() {
         dim,
         counts: (0..n as u64).rev().collect(),
         words,
+        labels: Vec::new(),
+        label_counts: Vec::new(),
         params: SubwordParams {
             minn: 2,
             maxn: 4,

@@ -83,7 +83,7 @@ impl SharedMatrix {
     /// `ptr` points at `rows × dim` floats that stay allocated during the sync; concurrent
     /// writers only make plain `f32` stores (see `backend::cpu::Hogwild`).
     #[allow(clippy::mut_from_ref)]
-    unsafe fn row(&self, r: usize) -> &mut [f32] {
+    pub unsafe fn row(&self, r: usize) -> &mut [f32] {
         debug_assert!(r < self.rows);
         std::slice::from_raw_parts_mut(self.ptr.add(r * self.dim), self.dim)
     }

@@ -77,6 +77,8 @@ fn finish(
             dim: model.dim,
             words: corpus.vocab.words().to_vec(),
             counts: corpus.vocab.counts().to_vec(),
+            labels: Vec::new(),
+            label_counts: Vec::new(),
             params: p,
             input,
             output: std::mem::take(&mut model.output),
