@@ -17,8 +17,9 @@
 use crate::dist::sync::SharedMatrix;
 use crate::error::{Error, Result};
 use crate::fasttext::{FastTextModel, TrainArgs};
+use crate::quantize::QuantMatrix;
 use crate::sampling::{splitmix64, AliasTable, Rng};
-use crate::subword::{fasttext_hash, SubwordParams, SubwordTable, EOS};
+use crate::subword::{fasttext_hash, SubwordParams, EOS};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -81,6 +82,7 @@ pub struct SupConfig {
     pub lr_update_rate: u64,
     /// Stored in the model as fastText does; a classifier has no context window.
     pub ws: usize,
+    /// Passes over the text; 0 writes the model untrained, as fastText does.
     pub epoch: usize,
     pub min_count: u64,
     pub min_count_label: u64,
@@ -140,9 +142,6 @@ impl SupConfig {
         let bad = |flag: &str, m: &str| Err(Error::usage(flag, m.to_string()));
         if self.dim == 0 {
             return bad("-dim", "must be at least 1");
-        }
-        if self.epoch == 0 {
-            return bad("-epoch", "must be at least 1");
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad(
@@ -251,8 +250,10 @@ impl Tree {
         let mut count: Vec<i64> = vec![1_000_000_000_000_000; n];
         let (mut parent, mut left, mut right) = (vec![-1i32; n], vec![-1i32; n], vec![-1i32; n]);
         let mut binary = vec![false; n];
+        // Below fastText's 1e15 for nodes not built yet, so that a damaged model's counts
+        // cannot make a node its own parent.
         for (c, &k) in count.iter_mut().zip(counts) {
-            *c = k.min(i64::MAX as u64 / 4) as i64;
+            *c = k.min(999_999_999_999_999) as i64;
         }
         let (mut leaf, mut node) = (osz as i64 - 1, osz);
         for i in osz..n {
@@ -299,8 +300,11 @@ pub struct Classifier {
     pub model: FastTextModel,
     /// Words `0..nwords`, labels after them (fastText's dictionary ids).
     ids: HashMap<String, u32>,
-    /// Each word's input rows (its own, then its character n-grams') when `maxn > 0`.
-    subwords: Option<SubwordTable>,
+    /// Each word's input rows (its own, then its character n-grams') when `maxn > 0`:
+    /// offsets (`words + 1`) and rows.
+    subwords: Option<(Vec<usize>, Vec<u32>)>,
+    /// A pruned model's kept buckets (fastText's `pruneidx`): bucket → n-gram row.
+    prune: Option<HashMap<u32, u32>>,
     /// The prefix of labels not in the dictionary (fastText's default: its `.bin` does not
     /// store `-label`).
     label_prefix: String,
@@ -372,12 +376,30 @@ impl Classifier {
         for (i, w) in model.words.iter().chain(&model.labels).enumerate() {
             ids.entry(w.clone()).or_insert(i as u32);
         }
-        let subwords = (model.params.maxn > 0 && model.params.bucket > 0)
-            .then(|| SubwordTable::new(&model.words, &model.params));
+        let prune: Option<HashMap<u32, u32>> =
+            model.pruneidx.as_ref().map(|p| p.iter().copied().collect());
+        let nwords = model.words.len() as u32;
+        let bucket_row = |b: u32| match &prune {
+            None => Some(nwords + b),
+            Some(p) => p.get(&b).map(|r| nwords + r),
+        };
+        // fastText's `initNgrams`: a word's own row, then its n-grams' kept rows.
+        let subwords = (model.params.maxn > 0 && model.params.bucket > 0).then(|| {
+            let (mut offsets, mut rows, mut grams) = (vec![0], Vec::new(), Vec::new());
+            for (i, w) in model.words.iter().enumerate() {
+                rows.push(i as u32);
+                grams.clear();
+                model.params.ngram_buckets(w, &mut grams);
+                rows.extend(grams.iter().filter_map(|&b| bucket_row(b)));
+                offsets.push(rows.len());
+            }
+            (offsets, rows)
+        });
         let tree = (loss == Loss::Hs).then(|| Tree::new(&model.label_counts));
         Ok(Classifier {
             ids,
             subwords,
+            prune,
             label_prefix: "__label__".into(),
             loss,
             tree,
@@ -388,7 +410,14 @@ impl Classifier {
 
     /// Reads a classifier's `.bin`.
     pub fn read(path: &Path) -> Result<Classifier> {
-        Classifier::from_model(FastTextModel::read(path)?, path)
+        if path.is_file() && !crate::fasttext::is_fasttext_bin(path) {
+            return Err(Error::input(
+                path,
+                "is not a fastText .bin model; predict and test need a classifier's .bin (or .ftz), as `w2v-gpu supervised` (or fastText's) writes it",
+            ));
+        }
+        let data = crate::files::read_model_bytes(path, "a fastText .bin or .ftz model")?;
+        Classifier::from_model(FastTextModel::from_bytes_quantized(path, &data)?, path)
     }
 
     pub fn labels(&self) -> &[String] {
@@ -419,12 +448,17 @@ impl Classifier {
                 continue;
             }
             match (id, &self.subwords) {
-                (Some(w), Some(t)) => f.rows.extend_from_slice(t.rows(w)),
+                (Some(w), Some((offsets, rows))) => {
+                    let w = w as usize;
+                    f.rows.extend_from_slice(&rows[offsets[w]..offsets[w + 1]]);
+                }
                 (Some(w), None) => f.rows.push(w),
                 (None, Some(_)) if tok != EOS.as_bytes() => {
                     f.grams.clear();
                     self.model.params.ngram_buckets(&word, &mut f.grams);
-                    f.rows.extend(f.grams.iter().map(|&b| nwords + b));
+                    for &b in &f.grams {
+                        f.rows.extend(self.bucket_row(b));
+                    }
                 }
                 (None, _) => {}
             }
@@ -440,11 +474,32 @@ impl Classifier {
                     h = h
                         .wrapping_mul(116_049_371)
                         .wrapping_add(f.hashes[j] as i64 as u64);
-                    f.rows.push(nwords + (h % bucket) as u32);
+                    f.rows.extend(self.bucket_row((h % bucket) as u32));
                 }
             }
         }
         n
+    }
+
+    /// The input row of n-gram bucket `b` (fastText's `pushHash`): none when a pruned
+    /// model dropped it.
+    fn bucket_row(&self, b: u32) -> Option<u32> {
+        let nwords = self.model.words.len() as u32;
+        match &self.prune {
+            None => Some(nwords + b),
+            Some(p) => p.get(&b).map(|r| nwords + r),
+        }
+    }
+
+    /// The dot product of `hidden` with output row `i` (quantized in a `-qout` model).
+    fn output_dot(&self, i: usize, hidden: &[f32]) -> f32 {
+        match self.model.quant.as_ref().and_then(|q| q.output.as_ref()) {
+            Some(q) => q.dot_row(hidden, i),
+            None => {
+                let dim = self.model.dim;
+                crate::linalg::seq_dot(&self.model.output[i * dim..(i + 1) * dim], hidden)
+            }
+        }
     }
 
     /// The mean of the input rows (fastText's `computeHidden`).
@@ -452,8 +507,13 @@ impl Classifier {
         let dim = self.model.dim;
         hidden.fill(0.0);
         for &r in rows {
-            let row = &self.model.input[r as usize * dim..(r as usize + 1) * dim];
-            hidden.iter_mut().zip(row).for_each(|(h, x)| *h += x);
+            match &self.model.quant {
+                Some(q) => q.input.add_row(hidden, r as usize),
+                None => {
+                    let row = &self.model.input[r as usize * dim..(r as usize + 1) * dim];
+                    hidden.iter_mut().zip(row).for_each(|(h, x)| *h += x);
+                }
+            }
         }
         let inv = 1.0 / rows.len() as f32;
         hidden.iter_mut().for_each(|h| *h *= inv);
@@ -471,7 +531,6 @@ impl Classifier {
         let k = k.unwrap_or(nl);
         let mut hidden = vec![0.0f32; dim];
         self.hidden(rows, &mut hidden);
-        let out_row = |i: usize| &self.model.output[i * dim..(i + 1) * dim];
         let mut heap: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
         match self.loss {
             Loss::Hs => {
@@ -479,9 +538,7 @@ impl Classifier {
                 self.dfs(tree, k, threshold, 2 * nl - 2, 0.0, &hidden, &mut heap);
             }
             Loss::Softmax | Loss::Ns | Loss::Ova => {
-                let mut out: Vec<f32> = (0..nl)
-                    .map(|i| crate::linalg::seq_dot(out_row(i), &hidden))
-                    .collect();
+                let mut out: Vec<f32> = (0..nl).map(|i| self.output_dot(i, &hidden)).collect();
                 if self.loss == Loss::Softmax {
                     softmax(&mut out);
                 } else {
@@ -524,9 +581,7 @@ impl Classifier {
             heap_push(best, (score, node as u32), k);
             return;
         }
-        let dim = self.model.dim;
-        let r = node - nl;
-        let f = crate::linalg::seq_dot(&self.model.output[r * dim..(r + 1) * dim], hidden);
+        let f = self.output_dot(node - nl, hidden);
         let f = 1.0 / (1.0 + (-f).exp());
         let (l, rt) = (tree.left[node] as usize, tree.right[node] as usize);
         self.dfs(
@@ -803,6 +858,28 @@ struct Lines {
 }
 
 impl Lines {
+    /// Every line of `text` read once into rows and labels (fastText reads the file again
+    /// each epoch).
+    fn read(c: &Classifier, text: &[u8]) -> Lines {
+        let mut data = Lines {
+            rows: Vec::new(),
+            row_starts: vec![0],
+            labels: Vec::new(),
+            label_starts: vec![0],
+            tokens: Vec::new(),
+        };
+        let mut f = Features::default();
+        for (line, eos) in lines(text) {
+            let n = c.features(line, eos, &mut f);
+            data.rows.extend_from_slice(&f.rows);
+            data.labels.extend_from_slice(&f.labels);
+            data.row_starts.push(data.rows.len());
+            data.label_starts.push(data.labels.len());
+            data.tokens.push(n.min(u32::MAX as u64) as u32);
+        }
+        data
+    }
+
     fn len(&self) -> usize {
         self.tokens.len()
     }
@@ -910,6 +987,8 @@ pub fn train(
         },
         input,
         output: vec![0.0; nlabels * dim],
+        pruneidx: None,
+        quant: None,
         args: TrainArgs {
             ws: cfg.ws as i32,
             epoch: cfg.epoch.min(i32::MAX as usize) as i32,
@@ -926,26 +1005,146 @@ pub fn train(
     let mut c = Classifier::from_model(model, &cfg.input)?;
     c.label_prefix = cfg.label.clone();
 
-    // Every line read once into rows and labels (fastText reads the file again each epoch).
-    let mut data = Lines {
-        rows: Vec::new(),
-        row_starts: vec![0],
-        labels: Vec::new(),
-        label_starts: vec![0],
-        tokens: Vec::new(),
-    };
-    let mut f = Features::default();
-    for (line, eos) in lines(&bytes) {
-        let n = c.features(line, eos, &mut f);
-        data.rows.extend_from_slice(&f.rows);
-        data.labels.extend_from_slice(&f.labels);
-        data.row_starts.push(data.rows.len());
-        data.label_starts.push(data.labels.len());
-        data.tokens.push(n.min(u32::MAX as u64) as u32);
-    }
+    let data = Lines::read(&c, &bytes);
     drop(bytes);
     let report = run_threads(cfg, &mut c, &data, ntokens, progress)?;
     Ok((c, report))
+}
+
+/// fastText's `quantize` options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantArgs {
+    /// Keep this many input rows (words and n-grams of largest norm; 0: all).
+    pub cutoff: usize,
+    /// Train the kept rows again on the text (`-input`) after the cut.
+    pub retrain: bool,
+    /// Quantize each row's norm apart from its direction.
+    pub qnorm: bool,
+    /// Quantize the output matrix too.
+    pub qout: bool,
+    /// Values per sub-vector.
+    pub dsub: usize,
+    pub epoch: usize,
+    pub lr: f32,
+    pub threads: usize,
+}
+
+impl Default for QuantArgs {
+    fn default() -> Self {
+        QuantArgs {
+            cutoff: 0,
+            retrain: false,
+            qnorm: false,
+            qout: false,
+            dsub: 2,
+            epoch: 5,
+            lr: 0.05,
+            threads: 12,
+        }
+    }
+}
+
+/// fastText's `quantize`: the `cutoff` input rows of largest norm kept (`</s>` first; the
+/// dictionary pruned to the kept words, the kept n-gram buckets renumbered), retrained on
+/// `text` with `retrain`, then the input matrix (and with `qout` the output matrix)
+/// product-quantized. The result is written as a `.ftz`.
+pub fn quantize(
+    mut c: Classifier,
+    q: &QuantArgs,
+    text: Option<&[u8]>,
+    progress: &crate::progress::Reporter,
+) -> Result<Classifier> {
+    let usage = |flag: &str, m: String| Err(Error::usage(flag, m));
+    if c.model.quant.is_some() {
+        return usage("-output", "names a model that is quantized already".into());
+    }
+    if q.dsub == 0 {
+        return usage("-dsub", "must be at least 1".into());
+    }
+    let dim = c.model.dim;
+    let rows = c.model.input.len() / dim;
+    if q.cutoff > 0 && q.cutoff < rows {
+        let nwords = c.model.words.len();
+        let norms: Vec<f32> = c
+            .model
+            .input
+            .chunks(dim)
+            .map(crate::linalg::seq_norm)
+            .collect();
+        let eos = c.ids.get(EOS).map(|&e| e as usize).filter(|&e| e < nwords);
+        let mut idx: Vec<usize> = (0..rows).collect();
+        idx.sort_by(|&a, &b| {
+            (Some(b) == eos)
+                .cmp(&(Some(a) == eos))
+                .then(norms[b].total_cmp(&norms[a]))
+                .then(a.cmp(&b))
+        });
+        idx.truncate(q.cutoff);
+        let mut words: Vec<usize> = idx.iter().copied().filter(|&i| i < nwords).collect();
+        words.sort_unstable();
+        let grams: Vec<usize> = idx.iter().copied().filter(|&i| i >= nwords).collect();
+        let m = &c.model;
+        let mut input = Vec::with_capacity(q.cutoff * dim);
+        for &i in words.iter().chain(&grams) {
+            input.extend_from_slice(&m.input[i * dim..(i + 1) * dim]);
+        }
+        let model = FastTextModel {
+            words: words.iter().map(|&i| m.words[i].clone()).collect(),
+            counts: words.iter().map(|&i| m.counts[i]).collect(),
+            input,
+            pruneidx: Some(
+                grams
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &g)| ((g - nwords) as u32, j as u32))
+                    .collect(),
+            ),
+            ..m.clone()
+        };
+        let prefix = std::mem::take(&mut c.label_prefix);
+        c = Classifier::from_model(model, Path::new("-output"))?;
+        c.label_prefix = prefix;
+        if q.retrain {
+            let text = text.expect("-retrain comes with -input");
+            let data = Lines::read(&c, text);
+            let cfg = SupConfig {
+                epoch: q.epoch,
+                lr: q.lr,
+                threads: q.threads,
+                lr_update_rate: c.model.args.lr_update_rate.max(1) as u64,
+                ..SupConfig::default()
+            };
+            let ntokens = c.model.args.ntokens.max(1) as u64;
+            run_threads(&cfg, &mut c, &data, ntokens, progress)?;
+        }
+    }
+    let rows = c.model.input.len() / dim;
+    let labels = c.model.labels.len();
+    if rows < crate::quantize::KSUB || (q.qout && labels < crate::quantize::KSUB) {
+        let (what, n) = if rows < crate::quantize::KSUB {
+            ("input rows", rows)
+        } else {
+            ("labels (for -qout)", labels)
+        };
+        return usage(
+            if what.starts_with("input") { "-cutoff" } else { "-qout" },
+            format!(
+                "the model has {n} {what}; quantization needs at least {} (fastText's 256 centroids per sub-vector)",
+                crate::quantize::KSUB
+            ),
+        );
+    }
+    let m = &mut c.model;
+    let input = QuantMatrix::new(&m.input, rows, dim, q.dsub, q.qnorm, q.threads);
+    let output = q
+        .qout
+        .then(|| QuantMatrix::new(&m.output, labels, dim, 2, q.qnorm, q.threads));
+    m.input = Vec::new();
+    if output.is_some() {
+        m.output = Vec::new();
+    }
+    m.quant = Some(Box::new(crate::fasttext::Quantized { input, output }));
+    Ok(c)
 }
 
 /// The Hogwild training loop over `data` (each thread a contiguous share of the lines,
@@ -1276,21 +1475,26 @@ mod tests {
         assert!(!f.rows.is_empty());
     }
 
+    /// `c` written to `p` reads back equal and predicts `line` as before; its features.
+    fn reads_back(c: &Classifier, p: &Path, line: &[u8]) -> Features {
+        c.model.write(p).unwrap();
+        let back = Classifier::read(p).unwrap();
+        assert_eq!(back.model, c.model);
+        let mut f = Features::default();
+        c.features(line, true, &mut f);
+        assert_eq!(
+            c.predict(&f.rows, None, 0.0),
+            back.predict(&f.rows, None, 0.0)
+        );
+        f
+    }
+
     #[test]
     fn one_thread_is_deterministic_and_the_model_round_trips() {
         let (a, dir) = trained(Loss::Softmax, |_| {});
         let (b, _d) = trained(Loss::Softmax, |_| {});
         assert_eq!(a.model, b.model);
-        let p = dir.path().join("m.bin");
-        a.model.write(&p).unwrap();
-        let back = Classifier::read(&p).unwrap();
-        assert_eq!(back.model, a.model);
-        let mut f = Features::default();
-        a.features(b"stock market price", true, &mut f);
-        assert_eq!(
-            a.predict(&f.rows, None, 0.0),
-            back.predict(&f.rows, None, 0.0)
-        );
+        let f = reads_back(&a, &dir.path().join("m.bin"), b"stock market price");
         let p = a.predict(&f.rows, None, 0.0);
         assert_eq!(a.labels()[p[0].1 as usize], "__label__money");
         let total: f32 = p.iter().map(|x| x.0.exp()).sum();
@@ -1324,6 +1528,54 @@ mod tests {
         assert_eq!(c.model.words[0], "</s>");
         assert!(c.model.counts.windows(2).all(|w| w[0] >= w[1]));
         assert_eq!(c.labels().len(), 2);
+    }
+
+    #[test]
+    fn quantized_models_predict_as_before_and_round_trip() {
+        let (c, dir) = trained(Loss::Softmax, |c| {
+            c.word_ngrams = 2;
+            c.bucket = 500;
+        });
+        let held_out = corpus(200, 2);
+        let before = test(&c, held_out.as_bytes(), Some(1), 0.0).precision();
+        let text = corpus(400, 1);
+        let q = QuantArgs {
+            cutoff: 300,
+            retrain: true,
+            qnorm: true,
+            threads: 2,
+            ..QuantArgs::default()
+        };
+        let c = quantize(
+            c,
+            &q,
+            Some(text.as_bytes()),
+            &crate::progress::Reporter::quiet(),
+        )
+        .unwrap();
+        assert!(c.model.input.is_empty() && c.model.words.len() <= 300);
+        // `</s>` (the largest norm or not) is always kept, and the kept buckets renumbered.
+        assert_eq!(c.model.words[0], "</s>");
+        let kept = c.model.pruneidx.as_ref().unwrap();
+        assert_eq!(c.model.words.len() + kept.len(), 300);
+        let after = test(&c, held_out.as_bytes(), Some(1), 0.0).precision();
+        assert!(after > 0.95 && before > 0.95, "P@1 {before} → {after}");
+        let p = dir.path().join("m.ftz");
+        reads_back(&c, &p, b"stock market goal price");
+        // The vectors commands refuse a quantized model by name.
+        let e = FastTextModel::read(&p).unwrap_err().to_string();
+        assert!(e.contains(".ftz"), "{e}");
+        // Too few rows for 256 centroids.
+        let (small, _d) = trained(Loss::Softmax, |_| {});
+        let e = quantize(
+            small,
+            &QuantArgs::default(),
+            None,
+            &crate::progress::Reporter::quiet(),
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("at least 256"), "{e}");
     }
 
     #[test]

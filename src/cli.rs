@@ -1059,6 +1059,16 @@ fn run_command() -> i32 {
                     supervised_command(&config, &output, save_output, verbose)
                 }))
             }
+            Ok(Translation::Quantize {
+                args,
+                input,
+                output,
+                verbose,
+            }) => {
+                direct = Some(Box::new(move || {
+                    quantize_command(&args, input.as_deref(), &output, verbose)
+                }))
+            }
             Ok(Translation::Classify {
                 model,
                 input,
@@ -1508,6 +1518,42 @@ fn supervised_command(
     Ok(())
 }
 
+/// fastText's `quantize`: reads `output.bin`, writes `output.ftz`.
+fn quantize_command(
+    q: &crate::classifier::QuantArgs,
+    input: Option<&std::path::Path>,
+    output: &str,
+    verbose: i64,
+) -> anyhow::Result<()> {
+    let bin = std::path::PathBuf::from(format!("{output}.bin"));
+    let ftz = std::path::PathBuf::from(format!("{output}.ftz"));
+    let c = crate::classifier::Classifier::read(&bin)?;
+    crate::files::check_writable(&ftz)?;
+    let text = match input.filter(|_| q.retrain) {
+        Some(p) => {
+            let b = crate::files::read_bytes(p)?;
+            crate::files::check_text(p, &b)?;
+            Some(b)
+        }
+        None => None,
+    };
+    let started = std::time::Instant::now();
+    let c = crate::classifier::quantize(c, q, text.as_deref(), &Reporter::new(verbose <= 0))?;
+    c.model.write(&ftz)?;
+    if verbose > 0 {
+        let size = std::fs::metadata(&ftz).map(|m| m.len()).unwrap_or(0);
+        eprintln!(
+            "quantized in {:.2} s: {} words, {} input rows, {:.1} MB written to {}",
+            started.elapsed().as_secs_f64(),
+            c.model.words.len(),
+            c.model.quant.as_ref().map_or(0, |q| q.input.m),
+            size as f64 / 1e6,
+            ftz.display()
+        );
+    }
+    Ok(())
+}
+
 /// fastText's `predict`, `predict-prob`, `test` and `test-label`, printed as fastText
 /// prints them; standard input (`-`) is read and answered line by line.
 fn classify_command(
@@ -1565,7 +1611,8 @@ fn classify_command(
             o.flush().map_err(StdoutError)?;
         }
     } else {
-        let bytes = crate::files::read_bytes(input)?;
+        let what = "a text to classify, a line per document, or - for standard input";
+        let bytes = crate::files::read_model_bytes(input, what)?;
         crate::files::check_text(input, &bytes)?;
         for (line, eos) in crate::classifier::lines(&bytes) {
             each(line, eos, &mut o)?;
@@ -2099,6 +2146,22 @@ fn words_or_stdin(a: &VectorArgs) -> Result<Vec<String>, Error> {
 fn sentence_vectors(a: &VectorArgs) -> anyhow::Result<()> {
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         eprintln!("reading lines from standard input (end with Ctrl-D)");
+    }
+    if crate::fasttext::is_fasttext_bin(&a.vectors) {
+        let m = crate::fasttext::FastTextModel::read(&a.vectors)?;
+        if m.args.model == crate::classifier::SUPERVISED {
+            // A classifier's sentence vector (fastText's getSentenceVector of a supervised
+            // model): the mean of the line's input rows, `</s>` and word n-grams included.
+            let c = crate::classifier::Classifier::from_model(m, &a.vectors)?;
+            let text = read_stdin()?;
+            let mut f = crate::classifier::Features::default();
+            for (line, eos) in crate::classifier::lines(text.as_bytes()) {
+                c.features(line, eos, &mut f);
+                let v = c.sentence_vector(&f.rows);
+                outln!("{}", vector_line(None, &v, a.fasttext_format));
+            }
+            return Ok(());
+        }
     }
     // Every line's words in one list (the file is read once for all), and each line's count.
     let mut words = Vec::new();

@@ -14,6 +14,7 @@ use crate::bytes::Cursor;
 use crate::error::{Error, Result};
 use crate::files::AtomicFile;
 use crate::linalg::{seq_dot, seq_norm};
+use crate::quantize::QuantMatrix;
 use crate::subword::{vocab_vectors, word_vector, SubwordParams};
 use std::io::Write;
 use std::path::Path;
@@ -32,11 +33,25 @@ pub struct FastTextModel {
     pub labels: Vec<String>,
     pub label_counts: Vec<u64>,
     pub params: SubwordParams,
-    /// Word rows, then bucket rows.
+    /// Word rows, then bucket rows (empty when `quant` holds the input matrix).
     pub input: Vec<f32>,
+    /// Empty when `quant` holds a quantized output matrix.
     pub output: Vec<f32>,
+    /// A pruned classifier's kept n-gram buckets (fastText's `pruneidx`: bucket → its row
+    /// among the n-gram rows, which follow the word rows); `None` when every bucket has a
+    /// row.
+    pub pruneidx: Option<Vec<(u32, u32)>>,
+    /// A quantized classifier's matrices (fastText's `.ftz`).
+    pub quant: Option<Box<Quantized>>,
     /// Training arguments stored in the file (ws, epoch, minCount, neg, loss, model, t).
     pub args: TrainArgs,
+}
+
+/// The matrices of a quantized model: the input always, the output with `-qout`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantized {
+    pub input: QuantMatrix,
+    pub output: Option<QuantMatrix>,
 }
 
 /// The training arguments fastText stores beside the matrices.
@@ -159,7 +174,8 @@ impl FastTextModel {
         let (n, l) = (self.words.len() as i32, self.labels.len() as i32);
         i32s(w, &[n + l, n, l]).map_err(io)?;
         w.write_all(&a.ntokens.to_le_bytes()).map_err(io)?;
-        w.write_all(&(-1i64).to_le_bytes()).map_err(io)?;
+        let pruned = self.pruneidx.as_ref().map_or(-1, |p| p.len() as i64);
+        w.write_all(&pruned.to_le_bytes()).map_err(io)?;
         let entries = (self.words.iter().zip(&self.counts).map(|e| (e, 0u8)))
             .chain(self.labels.iter().zip(&self.label_counts).map(|e| (e, 1u8)));
         for ((word, &c), kind) in entries {
@@ -168,7 +184,17 @@ impl FastTextModel {
             w.write_all(&(c as i64).to_le_bytes()).map_err(io)?;
             w.write_all(&[kind]).map_err(io)?;
         }
-        for m in [&self.input, &self.output] {
+        for &(bucket, row) in self.pruneidx.iter().flatten() {
+            i32s(w, &[bucket as i32, row as i32]).map_err(io)?;
+        }
+        let q = self.quant.as_deref();
+        let quantized = [q.map(|q| &q.input), q.and_then(|q| q.output.as_ref())];
+        for (m, quant) in [&self.input, &self.output].into_iter().zip(quantized) {
+            if let Some(qm) = quant {
+                w.write_all(&[1]).map_err(io)?;
+                qm.write(w).map_err(io)?;
+                continue;
+            }
             let rows = m.len() / self.dim.max(1);
             w.write_all(&[0]).map_err(io)?; // not quantised
             w.write_all(&(rows as i64).to_le_bytes()).map_err(io)?;
@@ -191,6 +217,18 @@ impl FastTextModel {
     ///
     /// [`read`]: FastTextModel::read
     pub fn from_bytes(path: &Path, data: &[u8]) -> Result<FastTextModel> {
+        Self::parse(path, data, false)
+    }
+
+    /// [`from_bytes`] that also reads fastText's quantized models (`.ftz`: a pruned
+    /// dictionary, quantized matrices), which only a classifier's predictions use.
+    ///
+    /// [`from_bytes`]: FastTextModel::from_bytes
+    pub fn from_bytes_quantized(path: &Path, data: &[u8]) -> Result<FastTextModel> {
+        Self::parse(path, data, true)
+    }
+
+    fn parse(path: &Path, data: &[u8], quantized: bool) -> Result<FastTextModel> {
         let bad = |m: &str| Error::input(path, format!("not a usable fastText .bin model: {m}"));
         let mut r = Cursor {
             data,
@@ -226,8 +264,10 @@ impl FastTextModel {
         if nwords < 0 || nlabels < 0 || nwords.checked_add(nlabels) != Some(size) {
             return Err(bad("the dictionary's word and label counts do not add up"));
         }
-        if pruneidx > 0 {
-            return Err(bad("a pruned (quantised) model; use the unquantised .bin"));
+        if pruneidx >= 0 && !quantized {
+            return Err(bad(
+                "a pruned, quantized model (.ftz): only predict and test read those; use the .bin",
+            ));
         }
         // Every entry takes at least 10 bytes (a NUL, its count, its type): no capacity the
         // file cannot fill, whatever the header says.
@@ -251,18 +291,43 @@ impl FastTextModel {
                 _ => return Err(bad("a dictionary entry of the wrong type or out of order")),
             }
         }
-        let (mi, ni, input) = r.matrix("input")?;
-        let (mo, no, output) = r.matrix("output")?;
+        let pruneidx = if pruneidx >= 0 {
+            if pruneidx as u64 > (r.left() / 8) as u64 {
+                return Err(bad("more pruned n-grams than the file holds"));
+            }
+            let mut p = Vec::with_capacity(pruneidx as usize);
+            for _ in 0..pruneidx {
+                let (b, row) = (r.i32()?, r.i32()?);
+                if b < 0 || row < 0 || b >= bucket || row >= pruneidx as i32 {
+                    return Err(bad("a pruned n-gram out of range"));
+                }
+                p.push((b as u32, row as u32));
+            }
+            Some(p)
+        } else {
+            None
+        };
+        let (quant_in, (mi, ni, input)) = r.matrix("input", quantized)?;
+        let (quant_out, (mo, no, output)) = r.matrix("output", quantized)?;
+        let quant = match (quant_in, quant_out) {
+            (None, None) => None,
+            (Some(input), output) => Some(Box::new(Quantized { input, output })),
+            (None, Some(_)) => return Err(bad("a quantized output with a plain input matrix")),
+        };
         let dim = dim as usize;
         let (nwords, nlabels) = (nwords as usize, nlabels as usize);
+        let ngram_rows = pruneidx.as_ref().map_or(bucket as usize, Vec::len);
         // A classifier has an output row per label, word vectors one per word.
         let outputs_ok = if model == 3 {
             mo == nlabels && nlabels > 0
         } else {
             nlabels == 0 && mo >= nwords
         };
-        if ni != dim || mi != nwords + bucket as usize || no != dim || !outputs_ok {
+        if ni != dim || mi != nwords + ngram_rows || no != dim || !outputs_ok {
             return Err(bad("matrix shapes do not match the dictionary"));
+        }
+        if quant.is_some() && model != 3 {
+            return Err(bad("a quantized model that is not a classifier"));
         }
         Ok(FastTextModel {
             dim,
@@ -277,6 +342,8 @@ impl FastTextModel {
             },
             input,
             output,
+            pruneidx,
+            quant,
             args: TrainArgs {
                 ws,
                 epoch,
@@ -293,6 +360,9 @@ impl FastTextModel {
     }
 }
 
+/// A dense matrix as read: rows, columns, values (none for a quantized matrix).
+type Dense = (usize, usize, Vec<f32>);
+
 /// The `.bin`-only reads ([`Cursor`] is shared with the other model readers).
 impl Cursor<'_> {
     /// A NUL-terminated word (bytes decoded as the vocabulary stores them).
@@ -307,12 +377,22 @@ impl Cursor<'_> {
         Ok(w)
     }
 
-    /// A dense matrix: the quantisation flag (must be 0), rows, columns (i64), the f32s.
-    fn matrix(&mut self, what: &str) -> Result<(usize, usize, Vec<f32>)> {
-        if self.take(1)?[0] != 0 {
-            return Err((self.bad)(&format!(
-                "the {what} matrix is quantised (.ftz); use the .bin"
-            )));
+    /// A matrix: the quantisation flag, then a dense matrix (rows, columns (i64), the f32s)
+    /// or, where `quantized` is allowed, a quantized one (its shape, no values).
+    fn matrix(&mut self, what: &str, quantized: bool) -> Result<(Option<QuantMatrix>, Dense)> {
+        match self.take(1)?[0] {
+            0 => {}
+            1 if quantized => {
+                let q = QuantMatrix::read(self)?;
+                let shape = (q.m, q.n, Vec::new());
+                return Ok((Some(q), shape));
+            }
+            1 => {
+                return Err((self.bad)(&format!(
+                    "the {what} matrix is quantized (.ftz): only predict and test read those; use the .bin"
+                )))
+            }
+            _ => return Err((self.bad)(&format!("the {what} matrix has a bad quantization flag"))),
         }
         let m = self.i64()?;
         let n = self.i64()?;
@@ -323,7 +403,7 @@ impl Cursor<'_> {
                 (self.bad)(&format!("the {what} matrix's shape does not fit the file"))
             })? as usize;
         let v = self.f32s(len)?;
-        Ok((m as usize, n as usize, v))
+        Ok((None, (m as usize, n as usize, v)))
     }
 }
 
@@ -437,6 +517,8 @@ mod tests {
             counts: vec![30, 20, 10],
             labels: Vec::new(),
             label_counts: Vec::new(),
+            pruneidx: None,
+            quant: None,
             params,
             input: (0..(v + 50) * dim)
                 .map(|i| (i as f32 * 0.37).sin())

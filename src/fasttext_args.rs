@@ -16,12 +16,9 @@ use std::ffi::OsString;
 const TRAIN: [&str; 2] = ["skipgram", "cbow"];
 
 /// Why fastText's quantization is refused.
-const QUANTIZE: &str = "w2v-gpu does not quantize models";
+const QUANTIZE: &str = "it belongs to `quantize`, run on a classifier after `supervised`";
 /// Why fastText's supervised-only flags are refused.
 const SUPERVISED: &str = "it belongs to fastText's supervised mode";
-
-/// fastText's other commands: what to use instead, or why they are absent.
-const OTHERS: [(&str, &str); 1] = [("quantize", QUANTIZE)];
 
 /// fastText's classifier commands that read a model and a text.
 const CLASSIFY: [&str; 4] = ["predict", "predict-prob", "test", "test-label"];
@@ -120,7 +117,7 @@ pub fn is_fasttext(args: &[OsString]) -> bool {
             || QUERIES.contains(&a)
             || PRINTS.iter().any(|(c, _, _)| *c == a)
             || a == "dump"
-            || OTHERS.iter().any(|(c, _)| *c == a)
+            || a == "quantize"
     })
 }
 
@@ -149,6 +146,13 @@ pub enum Translation {
         config: Box<crate::classifier::SupConfig>,
         output: String,
         save_output: bool,
+        verbose: i64,
+    },
+    /// fastText's `quantize`: `output.bin` quantized into `output.ftz`.
+    Quantize {
+        args: crate::classifier::QuantArgs,
+        input: Option<std::path::PathBuf>,
+        output: String,
         verbose: i64,
     },
     /// fastText's `predict`/`predict-prob` (`test: false`) and `test`/`test-label`: the
@@ -201,6 +205,75 @@ fn classify(command: &str, args: &[OsString]) -> Result<Translation> {
         threshold,
         test: command.starts_with("test"),
         detail: command.ends_with("-prob") || command.ends_with("-label"),
+    })
+}
+
+/// fastText's `quantize` flags: `-output MODEL` (reads `MODEL.bin`, writes `MODEL.ftz`),
+/// `-input` (needed by `-retrain`), `-cutoff -dsub -epoch -lr -thread -verbose` and the
+/// switches `-retrain -qnorm -qout`.
+fn quantize(args: &[OsString]) -> Result<Translation> {
+    let mut q = crate::classifier::QuantArgs::default();
+    let (mut input, mut output, mut verbose) = (None, None, 2i64);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let f = flag.to_string_lossy().into_owned();
+        match f.as_str() {
+            "-retrain" => q.retrain = true,
+            "-qnorm" => q.qnorm = true,
+            "-qout" => q.qout = true,
+            "-input" | "-output" | "-cutoff" | "-dsub" | "-epoch" | "-lr" | "-thread"
+            | "-verbose" => {
+                let Some(v) = it.next() else {
+                    return Err(Error::usage(&f, "needs a value, as in fastText"));
+                };
+                let text = v.to_string_lossy().into_owned();
+                let bad = || Error::usage(&f, format!("{text:?} is not a valid value"));
+                let size = || text.parse::<usize>().map_err(|_| bad());
+                match f.as_str() {
+                    "-input" => input = Some(std::path::PathBuf::from(v)),
+                    "-output" => output = Some(text.clone()),
+                    "-cutoff" => q.cutoff = size()?,
+                    "-dsub" => q.dsub = size()?,
+                    "-epoch" => q.epoch = size()?,
+                    "-thread" => q.threads = size()?.max(1),
+                    "-lr" => {
+                        q.lr = text
+                            .parse()
+                            .ok()
+                            .filter(|l: &f32| l.is_finite() && *l > 0.0)
+                            .ok_or_else(bad)?
+                    }
+                    _ => verbose = text.parse().map_err(|_| bad())?,
+                }
+            }
+            _ => {
+                return Err(Error::usage(
+                    &f,
+                    "is not a flag of fastText's quantize; its flags are -input -output -cutoff -retrain -qnorm -qout -dsub -epoch -lr -thread -verbose",
+                ))
+            }
+        }
+    }
+    let Some(output) = output else {
+        return Err(Error::usage(
+            "-output",
+            "fastText's quantize needs -output MODEL: it reads MODEL.bin and writes MODEL.ftz",
+        ));
+    };
+    if q.dsub == 0 {
+        return Err(Error::usage("-dsub", "must be at least 1"));
+    }
+    if q.retrain && (input.is_none() || q.cutoff == 0) {
+        return Err(Error::usage(
+            "-retrain",
+            "trains the rows -cutoff keeps on the text of -input; give both",
+        ));
+    }
+    Ok(Translation::Quantize {
+        args: q,
+        input,
+        output,
+        verbose,
     })
 }
 
@@ -289,11 +362,8 @@ fn supervised(args: &[OsString]) -> Result<Translation> {
 /// The translation of a fastText command line (`args` without the program name).
 pub fn translate(args: &[OsString]) -> Result<Translation> {
     let command = args[0].to_string_lossy().into_owned();
-    if let Some((_, why)) = OTHERS.iter().find(|(c, _)| *c == command) {
-        return Err(Error::usage(
-            &format!("fastText's command {command:?}"),
-            *why,
-        ));
+    if command == "quantize" {
+        return quantize(&args[1..]);
     }
     if command == "supervised" {
         return supervised(&args[1..]);

@@ -61,6 +61,7 @@ pub mod model;
 pub mod optim;
 pub mod phrases;
 pub mod progress;
+pub mod quantize;
 pub mod sampling;
 pub mod subword;
 pub mod train;

@@ -458,6 +458,8 @@ fn fasttext_models_never_panic_or_abort_on_damaged_files() {
         words,
         labels: Vec::new(),
         label_counts: Vec::new(),
+        pruneidx: None,
+        quant: None,
         params: SubwordParams {
             minn: 2,
             maxn: 4,
@@ -527,6 +529,58 @@ fn fasttext_models_never_panic_or_abort_on_damaged_files() {
             let _ = nb.analogies("the", "unseen", "of", 3);
         });
         assert!(r.is_ok(), "panicked on {c:?}");
+    }
+}
+
+/// Damaged classifier models (fastText's supervised `.bin`, every loss): reading them and
+/// predicting with them is an error or an answer, never a panic or an abort.
+#[test]
+fn classifier_models_never_panic_on_damaged_files() {
+    use w2v_gpu::classifier::{test, train, Classifier, Features, Loss, SupConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("t.txt");
+    let mut s = String::new();
+    for i in 0..60 {
+        s += &format!("__label__{} w{} w{} naïve\n", i % 3, i % 7, i % 5);
+    }
+    std::fs::write(&text, &s).unwrap();
+    for (loss, ngrams, maxn) in [
+        (Loss::Softmax, 2, 3),
+        (Loss::Ns, 1, 0),
+        (Loss::Hs, 1, 0),
+        (Loss::Ova, 2, 0),
+    ] {
+        let cfg = SupConfig {
+            input: text.clone(),
+            dim: 4,
+            threads: 1,
+            loss,
+            word_ngrams: ngrams,
+            minn: if maxn > 0 { 2 } else { 0 },
+            maxn,
+            bucket: 11,
+            ..SupConfig::default()
+        };
+        let (c, _) = train(&cfg, &w2v_gpu::progress::Reporter::quiet()).unwrap();
+        let p = dir.path().join("m.bin");
+        c.model.write(&p).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        for bad in damaged(&good, 5, 300, &mut Rng::new(loss as u64 + 3)) {
+            let r = std::panic::catch_unwind(|| {
+                let Ok(m) = w2v_gpu::fasttext::FastTextModel::from_bytes(&p, &bad) else {
+                    return;
+                };
+                let Ok(c) = Classifier::from_model(m, &p) else {
+                    return;
+                };
+                let _ = test(&c, s.as_bytes(), Some(2), 0.0);
+                let mut f = Features::default();
+                c.features(b"w1 unseen __label__0 naive", true, &mut f);
+                let _ = c.predict(&f.rows, None, 0.1);
+                let _ = c.sentence_vector(&f.rows);
+            });
+            assert!(r.is_ok(), "{loss:?}: panicked on a damaged model");
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! fastText `.bin` models: parsed, then asked for what `vector`, `print-ngrams`,
-//! `print-sentence-vectors`, `nn` and `analogies` ask of them. Any input must give a model or
-//! an error, never a panic or an abort.
+//! `print-sentence-vectors`, `nn` and `analogies` ask of them, and a classifier's
+//! predictions (`predict`, `test`). Any input must give a model or an error, never a panic
+//! or an abort.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
+use w2v_gpu::classifier::{Classifier, Features};
 use w2v_gpu::fasttext::{sentence_vector, FastTextModel};
 
 fuzz_target!(|data: &[u8]| {
@@ -24,4 +26,12 @@ fuzz_target!(|data: &[u8]| {
     let nb = m.neighbours();
     let _ = nb.nn(&first, 3);
     let _ = nb.analogies(&first, "unseen", "naïve", 3);
+    if let Ok(c) = Classifier::from_model(m, Path::new("fuzz.bin")) {
+        let mut f = Features::default();
+        let line = format!("{first} unseen __label__x naïve");
+        c.features(line.as_bytes(), true, &mut f);
+        let _ = c.predict(&f.rows, None, 0.0);
+        let _ = c.predict(&f.rows, Some(2), 0.5);
+        let _ = c.sentence_vector(&f.rows);
+    }
 });

@@ -79,6 +79,8 @@ fn finish(
             counts: corpus.vocab.counts().to_vec(),
             labels: Vec::new(),
             label_counts: Vec::new(),
+            pruneidx: None,
+            quant: None,
             params: p,
             input,
             output: std::mem::take(&mut model.output),
