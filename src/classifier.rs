@@ -379,10 +379,6 @@ impl Classifier {
         let prune: Option<HashMap<u32, u32>> =
             model.pruneidx.as_ref().map(|p| p.iter().copied().collect());
         let nwords = model.words.len() as u32;
-        let bucket_row = |b: u32| match &prune {
-            None => Some(nwords + b),
-            Some(p) => p.get(&b).map(|r| nwords + r),
-        };
         // fastText's `initNgrams`: a word's own row, then its n-grams' kept rows.
         let subwords = (model.params.maxn > 0 && model.params.bucket > 0).then(|| {
             let (mut offsets, mut rows, mut grams) = (vec![0], Vec::new(), Vec::new());
@@ -390,7 +386,11 @@ impl Classifier {
                 rows.push(i as u32);
                 grams.clear();
                 model.params.ngram_buckets(w, &mut grams);
-                rows.extend(grams.iter().filter_map(|&b| bucket_row(b)));
+                rows.extend(
+                    grams
+                        .iter()
+                        .filter_map(|&b| bucket_row(prune.as_ref(), nwords, b)),
+                );
                 offsets.push(rows.len());
             }
             (offsets, rows)
@@ -484,11 +484,7 @@ impl Classifier {
     /// The input row of n-gram bucket `b` (fastText's `pushHash`): none when a pruned
     /// model dropped it.
     fn bucket_row(&self, b: u32) -> Option<u32> {
-        let nwords = self.model.words.len() as u32;
-        match &self.prune {
-            None => Some(nwords + b),
-            Some(p) => p.get(&b).map(|r| nwords + r),
-        }
+        bucket_row(self.prune.as_ref(), self.model.words.len() as u32, b)
     }
 
     /// The dot product of `hidden` with output row `i` (quantized in a `-qout` model).
@@ -684,6 +680,15 @@ mod heap {
         for n in (2..=h.len()).rev() {
             pop(&mut h[..n]);
         }
+    }
+}
+
+/// The input row of n-gram bucket `b` after `nwords` word rows: the bucket's own, or in a
+/// pruned model its kept row, if any.
+fn bucket_row(prune: Option<&HashMap<u32, u32>>, nwords: u32, b: u32) -> Option<u32> {
+    match prune {
+        None => Some(nwords + b),
+        Some(p) => p.get(&b).map(|r| nwords + r),
     }
 }
 

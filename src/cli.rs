@@ -1,6 +1,7 @@
 //! Command-line interface: one clap struct per subcommand; `run` maps errors to exit codes
 //! (0 ok, 1 runtime error, 2 usage error).
 
+use crate::config::all_threads;
 use crate::config::{BackendKind, FeatureVariant, Format, ModelKind, TrainConfig};
 use crate::error::Error;
 use crate::eval::{evaluate_analogies, evaluate_similarity, Space};
@@ -1736,10 +1737,6 @@ fn stdin_error(e: std::io::Error) -> Error {
     Error::input(std::path::Path::new("standard input"), e.to_string())
 }
 
-fn all_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 /// `doc2vec`: trains, then writes the document vectors (and the words, and the model).
 fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
     let cfg = crate::doc2vec::DocConfig {
@@ -1761,9 +1758,7 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
         threads: a.threads.unwrap_or_else(all_threads),
         seed: a.seed,
     };
-    if a.dbow_words && matches!(a.model, DocModelArg::Dm) {
-        return Err(Error::usage("--dbow-words", "only applies to --model dbow").into());
-    }
+    cfg.validate()?;
     // Refuse an output that cannot be written, or would overwrite the input, before
     // training, not after.
     let outputs = [

@@ -447,9 +447,7 @@ impl Default for TrainConfig {
             sample: 1e-3,
             epochs: 5,
             alpha: None,
-            threads: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            threads: all_threads(),
             backend: BackendKind::Cpu,
             adapter: None,
             seed: 1,
@@ -927,6 +925,11 @@ impl TrainConfig {
         }
         Ok(())
     }
+}
+
+/// Every hardware thread: the default of every `--threads`.
+pub fn all_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Whether two paths name one existing file (after resolving links and `..`).

@@ -93,7 +93,7 @@ impl Default for DocConfig {
             min_alpha: 0.0001,
             min_count: 5,
             sample: 1e-3,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: crate::config::all_threads(),
             seed: 1,
         }
     }
@@ -102,6 +102,9 @@ impl Default for DocConfig {
 impl DocConfig {
     /// Refuses settings that cannot train, naming the flag.
     pub fn validate(&self) -> Result<()> {
+        if self.dbow_words && self.kind == DocKind::Dm {
+            return Err(Error::usage("--dbow-words", "only applies to --model dbow"));
+        }
         let positive = [
             ("--dim", self.dim),
             ("--window", self.window),

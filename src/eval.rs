@@ -346,7 +346,7 @@ fn answer_batch(space: &Space, qs: &[([u32; 4], usize)], limit: usize) -> Vec<Op
         .iter()
         .flat_map(|(q, _)| unit_query(space.row(q[0]), space.row(q[1]), space.row(q[2])))
         .collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::config::all_threads();
     let per = qs.len().div_ceil(threads).max(8).next_multiple_of(8);
     let mut out = vec![None; qs.len()];
     std::thread::scope(|s| {

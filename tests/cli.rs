@@ -2691,6 +2691,48 @@ fn classifier_commands_and_bad_input() {
     }
     // The failed runs left the earlier model as it was.
     assert_eq!(std::fs::read(&bin).unwrap(), before);
+    // -pretrainedVectors: the words' rows start from the file's vectors (written untouched
+    // with -epoch 0, which fastText also accepts), and its other words join the dictionary.
+    let pre = dir.path().join("pre.vec");
+    std::fs::write(
+        &pre,
+        "2 6\nt0w1 0.5 -0.25 0.125 1 2 3\nnewword 1 1 1 1 1 1\n",
+    )
+    .unwrap();
+    let pre = pre.to_str().unwrap();
+    let m2 = format!("{m}2");
+    let o = w2v(&[
+        "supervised",
+        "-input",
+        train,
+        "-output",
+        &m2,
+        "-dim",
+        "6",
+        "-epoch",
+        "0",
+        "-pretrainedVectors",
+        pre,
+        "-verbose",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let vec = std::fs::read_to_string(format!("{m2}.vec")).unwrap();
+    assert!(vec.starts_with("46 6\n"), "{}", &vec[..20]);
+    assert!(vec.contains("\nt0w1 0.500000 -0.250000 0.125000 1.000000 2.000000 3.000000 \n"));
+    assert!(vec.contains("\nnewword 1.000000 "));
+    let o = w2v(&[
+        "supervised",
+        "-input",
+        train,
+        "-output",
+        &m2,
+        "-dim",
+        "4",
+        "-pretrainedVectors",
+        pre,
+    ]);
+    assert_fails(&o, 1, "pre.vec: has vectors of dimension 6, but -dim is 4");
     // A word vectors model is not a classifier.
     let wv = dir.path().join("wv");
     let o = w2v(&[
