@@ -58,6 +58,16 @@ impl Loss {
             .find(|l| l.code() == c)
     }
 
+    /// fastText's name of the loss (as `dump args` prints it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Hs => "hs",
+            Loss::Ns => "ns",
+            Loss::Softmax => "softmax",
+            Loss::Ova => "one-vs-all",
+        }
+    }
+
     /// fastText's `-loss` names (`ova` and `one-vs-all` are the same).
     pub fn parse(s: &str) -> Option<Loss> {
         match s {
@@ -99,6 +109,8 @@ pub struct SupConfig {
     pub seed: u64,
     /// Word vectors (word2vec text or binary) that the input rows of their words start from.
     pub pretrained: Option<PathBuf>,
+    /// Training stops at this moment with [`Error::Interrupted`] (autotune's time budget).
+    pub deadline: Option<Instant>,
 }
 
 impl Default for SupConfig {
@@ -123,6 +135,7 @@ impl Default for SupConfig {
             t: 1e-4,
             seed: 0,
             pretrained: None,
+            deadline: None,
         }
     }
 }
@@ -592,6 +605,20 @@ impl Classifier {
         self.dfs(tree, k, threshold, rt, score + std_log(f), hidden, best);
     }
 
+    /// Every word's vector as fastText's `.vec` of a classifier holds it (`getWordVector`:
+    /// the mean of the word's own and its n-grams' rows), from plain or quantized rows.
+    pub fn word_vectors(&self) -> Vec<f32> {
+        let dim = self.model.dim;
+        let mut out = vec![0.0; self.model.words.len() * dim];
+        for (i, v) in out.chunks_mut(dim).enumerate() {
+            match &self.subwords {
+                Some((offsets, rows)) => self.hidden(&rows[offsets[i]..offsets[i + 1]], v),
+                None => self.hidden(&[i as u32], v),
+            }
+        }
+        out
+    }
+
     /// fastText's sentence vector of a classifier's line (`getSentenceVector` for a
     /// supervised model): the mean of its input rows, zero without any.
     pub fn sentence_vector(&self, rows: &[u32]) -> Vec<f32> {
@@ -960,9 +987,20 @@ pub fn train(
     ));
     // fastText's initialisation: input rows uniform in [-1/dim, 1/dim], output rows zero.
     let mut rng = Rng::new(splitmix64(cfg.seed ^ 0x5e9_0000_0000_0001));
-    let mut input: Vec<f32> = (0..in_rows * dim)
-        .map(|_| (rng.next_f32() * 2.0 - 1.0) / dim as f32)
-        .collect();
+    let late = || {
+        if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Error::Interrupted("the time given ran out".into()));
+        }
+        Ok(())
+    };
+    late()?;
+    let mut input = Vec::with_capacity(in_rows * dim);
+    // A million values at a time, so that a deadline stops a large allocation too.
+    while input.len() < in_rows * dim {
+        let n = (in_rows * dim - input.len()).min(1 << 20);
+        input.extend((0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) / dim as f32));
+        late()?;
+    }
     let (words, counts): (Vec<String>, Vec<u64>) =
         entries[..nwords].iter().map(|e| (e.0.clone(), e.1)).unzip();
     let (labels, label_counts): (Vec<String>, Vec<u64>) =
@@ -1168,6 +1206,7 @@ fn run_threads(
     let per = data.len().div_ceil(threads);
     let done = AtomicU64::new(0);
     let failed = AtomicBool::new(false);
+    let late = AtomicBool::new(false);
     let noise = (c.loss == Loss::Ns).then(|| AliasTable::unigram(&c.model.label_counts, 0.5));
     let started = Instant::now();
     let bar = progress.bar(total);
@@ -1187,7 +1226,7 @@ fn run_threads(
     let results: Vec<(f64, u64)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let (done, failed, bar, noise) = (&done, &failed, &bar, &noise);
+                let (done, failed, late, bar, noise) = (&done, &failed, &late, &bar, &noise);
                 let shared = &shared;
                 let share = t * per..((t + 1) * per).min(data.len());
                 s.spawn(move || {
@@ -1222,7 +1261,10 @@ fn run_threads(
                                 let now = done.fetch_add(local, Ordering::Relaxed) + local;
                                 bar.set_position(now.min(total));
                                 local = 0;
-                                if failed.load(Ordering::Relaxed) {
+                                if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
+                                    late.store(true, Ordering::Relaxed);
+                                }
+                                if failed.load(Ordering::Relaxed) || late.load(Ordering::Relaxed) {
                                     break 'epochs;
                                 }
                             }
@@ -1240,6 +1282,9 @@ fn run_threads(
     });
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
+    if late.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted("the time given ran out".into()));
+    }
     let finite = c
         .model
         .input

@@ -1055,9 +1055,10 @@ fn run_command() -> i32 {
                 output,
                 save_output,
                 verbose,
+                autotune,
             }) => {
                 direct = Some(Box::new(move || {
-                    supervised_command(&config, &output, save_output, verbose)
+                    supervised_command(&config, &output, save_output, verbose, autotune)
                 }))
             }
             Ok(Translation::Quantize {
@@ -1475,8 +1476,17 @@ fn supervised_command(
     output: &str,
     save_output: bool,
     verbose: i64,
+    autotune: Option<(crate::autotune::AutotuneArgs, Vec<String>)>,
 ) -> anyhow::Result<()> {
-    let bin = std::path::PathBuf::from(format!("{output}.bin"));
+    // fastText writes a model autotuned to a size as `.ftz`.
+    let sized = autotune
+        .as_ref()
+        .is_some_and(|(a, _)| a.model_size.is_some());
+    if sized && save_output {
+        let why = "a quantized model (-autotune-modelsize) has no plain output rows to save";
+        return Err(Error::usage("-saveOutput", why).into());
+    }
+    let bin = std::path::PathBuf::from(format!("{output}.{}", if sized { "ftz" } else { "bin" }));
     let vec = std::path::PathBuf::from(format!("{output}.vec"));
     let out = std::path::PathBuf::from(format!("{output}.output"));
     for p in [&bin, &vec].into_iter().chain(save_output.then_some(&out)) {
@@ -1489,32 +1499,53 @@ fn supervised_command(
         }
         crate::files::check_writable(p)?;
     }
-    let (c, r) = crate::classifier::train(cfg, &Reporter::new(verbose <= 0))?;
+    let progress = Reporter::new(verbose <= 0);
+    let c = match autotune {
+        Some((a, manual)) => {
+            let t = crate::autotune::autotune(cfg, &manual.into_iter().collect(), &a, &progress)?;
+            if verbose > 0 {
+                let c = &t.config;
+                eprintln!(
+                    "autotune: {} trials; best validation score {:.6} with -epoch {} -lr {} -dim {} -wordNgrams {} -minn {} -maxn {} -bucket {} -loss {}",
+                    t.trials,
+                    t.score,
+                    c.epoch,
+                    c.lr,
+                    c.dim,
+                    c.word_ngrams,
+                    c.minn,
+                    c.maxn,
+                    c.buckets(),
+                    c.loss.name()
+                );
+            }
+            t.classifier
+        }
+        None => {
+            let (c, r) = crate::classifier::train(cfg, &progress)?;
+            if verbose > 0 {
+                eprintln!(
+                    "supervised ({} loss): {} lines, {} words, {} labels, {} epochs on {} threads in {:.2} s ({:.0} words/sec/thread), avg.loss {:.6}; model written to {}",
+                    cfg.loss.name(),
+                    r.lines,
+                    r.words,
+                    r.labels,
+                    cfg.epoch,
+                    cfg.threads,
+                    r.seconds,
+                    r.words_per_second_per_thread,
+                    r.avg_loss,
+                    bin.display()
+                );
+            }
+            c
+        }
+    };
     let m = &c.model;
     m.write(&bin)?;
-    crate::io::write_vectors(&vec, &m.words, m.dim, &m.word_vectors(), Format::Text)?;
+    crate::io::write_vectors(&vec, &m.words, m.dim, &c.word_vectors(), Format::Text)?;
     if save_output {
         crate::io::write_vectors(&out, &m.labels, m.dim, &m.output, Format::Text)?;
-    }
-    if verbose > 0 {
-        eprintln!(
-            "supervised ({} loss): {} lines, {} words, {} labels, {} epochs on {} threads in {:.2} s ({:.0} words/sec/thread), avg.loss {:.6}; model written to {}",
-            match cfg.loss {
-                crate::classifier::Loss::Softmax => "softmax",
-                crate::classifier::Loss::Ns => "ns",
-                crate::classifier::Loss::Hs => "hs",
-                crate::classifier::Loss::Ova => "one-vs-all",
-            },
-            r.lines,
-            r.words,
-            r.labels,
-            cfg.epoch,
-            cfg.threads,
-            r.seconds,
-            r.words_per_second_per_thread,
-            r.avg_loss,
-            bin.display()
-        );
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ const SUPERVISED: &str = "it belongs to fastText's supervised mode";
 const CLASSIFY: [&str; 4] = ["predict", "predict-prob", "test", "test-label"];
 
 /// Why fastText's autotune flags are refused.
-const AUTOTUNE: &str = "w2v-gpu has no autotune; give the flags (-lr, -epoch, -wordNgrams, ...) yourself, or search them with a script around `supervised` and `test`";
+const AUTOTUNE: &str = "is not an autotune flag; they are -autotune-validation -autotune-metric -autotune-predictions -autotune-duration -autotune-modelsize";
 
 /// The flags of fastText's `supervised` that take a value.
 const SUPERVISED_VALUED: [&str; 20] = [
@@ -147,6 +147,8 @@ pub enum Translation {
         output: String,
         save_output: bool,
         verbose: i64,
+        /// fastText's autotune: its flags, and the settings the user gave (never tuned).
+        autotune: Option<(crate::autotune::AutotuneArgs, Vec<String>)>,
     },
     /// fastText's `quantize`: `output.bin` quantized into `output.ftz`.
     Quantize {
@@ -282,6 +284,15 @@ fn supervised(args: &[OsString]) -> Result<Translation> {
     use crate::classifier::{Loss, SupConfig};
     let mut cfg = SupConfig::default();
     let (mut output, mut save_output, mut verbose) = (None, false, 2i64);
+    let mut tune = crate::autotune::AutotuneArgs {
+        validation: std::path::PathBuf::new(),
+        metric: crate::autotune::Metric::F1,
+        predictions: 1,
+        duration: 300.0,
+        model_size: None,
+        dsub: 2,
+    };
+    let (mut autotune_flags, mut manual) = (false, Vec::new());
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let f = flag.to_string_lossy().into_owned();
@@ -289,8 +300,56 @@ fn supervised(args: &[OsString]) -> Result<Translation> {
             save_output = true;
             continue;
         }
-        if f.starts_with("-autotune") {
-            return Err(Error::usage(&f, AUTOTUNE));
+        if let Some(which) = f.strip_prefix("-autotune-") {
+            let Some(v) = it.next() else {
+                return Err(Error::usage(&f, "needs a value, as in fastText"));
+            };
+            let text = v.to_string_lossy().into_owned();
+            let bad = |why: &str| Error::usage(&f, format!("{text:?}: {why}"));
+            match which {
+                "validation" => tune.validation = v.into(),
+                "metric" => {
+                    tune.metric = crate::autotune::Metric::parse(&text).ok_or_else(|| {
+                        bad("w2v-gpu's autotune optimizes f1 or f1:LABEL (fastText's precisionAtRecall and recallAtPrecision metrics are not built)")
+                    })?
+                }
+                "predictions" => {
+                    tune.predictions = text
+                        .parse()
+                        .ok()
+                        .filter(|&k| k >= 1)
+                        .ok_or_else(|| bad("not 1 or more"))?
+                }
+                "duration" => {
+                    tune.duration = text
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|d| d.is_finite() && *d > 0.0)
+                        .ok_or_else(|| bad("not a number of seconds"))?
+                }
+                "modelsize" => {
+                    tune.model_size = Some(
+                        crate::autotune::parse_model_size(&text)
+                            .ok_or_else(|| bad("not a size such as 2M or 500K"))?,
+                    )
+                }
+                _ => return Err(Error::usage(&f, AUTOTUNE)),
+            }
+            autotune_flags = true;
+            continue;
+        }
+        if f == "-dsub" {
+            let Some(v) = it.next() else {
+                return Err(Error::usage(&f, "needs a value, as in fastText"));
+            };
+            tune.dsub = v
+                .to_string_lossy()
+                .parse()
+                .ok()
+                .filter(|&d| d >= 1)
+                .ok_or_else(|| Error::usage(&f, "must be a number of values, 1 or more"))?;
+            manual.push("dsub".into());
+            continue;
         }
         if let Some((_, why)) = REFUSED.iter().find(|(k, _)| *k == f) {
             if *why == QUANTIZE {
@@ -309,6 +368,7 @@ fn supervised(args: &[OsString]) -> Result<Translation> {
         let Some(v) = it.next() else {
             return Err(Error::usage(&f, "needs a value, as in fastText"));
         };
+        manual.push(f[1..].to_string());
         let text = v.to_string_lossy().into_owned();
         let bad = || Error::usage(&f, format!("{text:?} is not a valid value"));
         let int = || text.parse::<u64>().map_err(|_| bad());
@@ -351,11 +411,23 @@ fn supervised(args: &[OsString]) -> Result<Translation> {
         ));
     };
     cfg.validate()?;
+    let autotune = if tune.validation.as_os_str().is_empty() {
+        if autotune_flags {
+            return Err(Error::usage(
+                "-autotune-validation",
+                "the other -autotune-* flags need it: the text the trials are scored on",
+            ));
+        }
+        None
+    } else {
+        Some((tune, manual))
+    };
     Ok(Translation::Supervised {
         config: Box::new(cfg),
         output,
         save_output,
         verbose,
+        autotune,
     })
 }
 
@@ -588,6 +660,7 @@ mod tests {
             output,
             save_output,
             verbose,
+            autotune: None,
         } = translate(&os(&[
             "supervised",
             "-input",

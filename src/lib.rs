@@ -35,6 +35,7 @@
 //! println!("{} words/s", report.words_per_second);
 //! ```
 
+pub mod autotune;
 pub mod backend;
 pub mod batch;
 mod bytes;

@@ -2810,3 +2810,76 @@ fn fasttext_and_w2v_gpu_read_each_others_quantized_models() {
         assert!(p > 0.85, "{who}: P@1 {p} after quantization");
     }
 }
+
+/// fastText's autotune: trials for the time given (settings the user gave never move), the
+/// best one trained again and written; with `-autotune-modelsize` a quantized `.ftz` of
+/// about that size. A metric that is not built and a label that does not exist are
+/// refused by name.
+#[test]
+fn autotune_searches_within_its_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, valid) = (dir.path().join("t.txt"), dir.path().join("v.txt"));
+    std::fs::write(&train, labelled_text(600, 7)).unwrap();
+    std::fs::write(&valid, labelled_text(200, 8)).unwrap();
+    let (train, valid) = (train.to_str().unwrap(), valid.to_str().unwrap());
+    let m = dir.path().join("m");
+    let m = m.to_str().unwrap();
+    let base = [
+        "supervised",
+        "-input",
+        train,
+        "-output",
+        m,
+        "-thread",
+        "1",
+        "-dim",
+        "8",
+        "-autotune-validation",
+        valid,
+        "-autotune-duration",
+        "2",
+    ];
+    let started = std::time::Instant::now();
+    let o = w2v(&base);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(started.elapsed().as_secs() < 30);
+    let e = stderr(&o);
+    assert!(
+        e.contains("autotune trial 1: -epoch 5 -lr 0.1 -dim 8 "),
+        "{e}"
+    );
+    // -dim was given: no trial changes it.
+    assert!(
+        e.lines()
+            .filter(|l| l.starts_with("autotune trial"))
+            .all(|l| l.contains(" -dim 8 ")),
+        "{e}"
+    );
+    assert!(e.contains("best validation score"), "{e}");
+    let t = run_stdin(
+        env!("CARGO_BIN_EXE_w2v-gpu"),
+        &["test", &format!("{m}.bin"), valid],
+        "",
+    );
+    assert!(t.starts_with("N\t200\n"), "{t}");
+    for (extra, needle) in [
+        (
+            &["-autotune-metric", "recallAtPrecision:30"][..],
+            "-autotune-metric",
+        ),
+        (&["-autotune-metric", "f1:__label__nope"], "__label__nope"),
+    ] {
+        let o = w2v(&[&base[..], extra].concat());
+        assert_fails(&o, 2, needle);
+    }
+    let o = w2v(&[
+        "supervised",
+        "-input",
+        train,
+        "-output",
+        m,
+        "-autotune-duration",
+        "2",
+    ]);
+    assert_fails(&o, 2, "-autotune-validation");
+}
