@@ -838,7 +838,7 @@ fn dictionary(
     cfg: &SupConfig,
     text: &[u8],
     pretrained: Option<&crate::io::Embeddings>,
-) -> Result<(Vec<Entry>, u64)> {
+) -> (Vec<Entry>, u64) {
     let mut index: HashMap<Cow<str>, usize> = HashMap::new();
     let mut entries: Vec<Entry> = Vec::new();
     let mut ntokens = 0u64;
@@ -877,7 +877,7 @@ fn dictionary(
             keep_word
         }
     });
-    Ok((entries, ntokens))
+    (entries, ntokens)
 }
 
 /// The training lines as rows and labels, flat.
@@ -949,7 +949,7 @@ pub fn train(
         }
         None => None,
     };
-    let (entries, ntokens) = dictionary(cfg, &bytes, pretrained.as_ref())?;
+    let (entries, ntokens) = dictionary(cfg, &bytes, pretrained.as_ref());
     let nwords = entries.iter().filter(|e| !e.2).count();
     let nlabels = entries.len() - nwords;
     if nwords == 0 {
@@ -1376,12 +1376,7 @@ unsafe fn update(
         let wo = output.row(row);
         let score = t.sigmoid(crate::linalg::seq_dot(wo, hidden));
         let alpha = lr * (positive as u8 as f32 - score);
-        grad.iter_mut()
-            .zip(wo.iter())
-            .for_each(|(g, w)| *g += alpha * w);
-        wo.iter_mut()
-            .zip(hidden.iter())
-            .for_each(|(w, h)| *w += alpha * h);
+        crate::linalg::axpy2::<false>(grad, wo, alpha, hidden);
         if positive {
             -t.log(score)
         } else {
@@ -1399,12 +1394,7 @@ unsafe fn update(
             for (i, &p) in out.iter().enumerate() {
                 let wo = output.row(i);
                 let alpha = lr * ((i as u32 == target) as u8 as f32 - p);
-                grad.iter_mut()
-                    .zip(wo.iter())
-                    .for_each(|(g, w)| *g += alpha * w);
-                wo.iter_mut()
-                    .zip(hidden.iter())
-                    .for_each(|(w, h)| *w += alpha * h);
+                crate::linalg::axpy2::<false>(grad, wo, alpha, hidden);
             }
             -t.log(out[target as usize])
         }

@@ -1961,13 +1961,8 @@ fn fasttext_dump(model: &std::path::Path, part: &str) -> anyhow::Result<()> {
     let a = &m.args;
     match part {
         "args" => {
-            let loss = match a.loss {
-                1 => "hs",
-                2 => "ns",
-                3 => "softmax",
-                4 => "one-vs-all",
-                _ => "Unknown loss!",
-            };
+            let loss =
+                crate::classifier::Loss::from_code(a.loss).map_or("Unknown loss!", |l| l.name());
             let kind = match a.model {
                 1 => "cbow",
                 2 => "sg",
