@@ -17,6 +17,9 @@ Every tool trains ROUNDS times (default 3), the tools taking turns within each r
 table gives each one's median training time and the quality and inference time of its
 first round (on a shared virtual machine one run's speed can be off by 2x).
 
+With HS=1 in the environment both tools train by hierarchical softmax alone (gensim's
+hs=1, negative=0; w2v-gpu's --hs --negative 0). MODES=list skips gensim's corpus_file runs.
+
 Needs gensim 4.4 and numpy (a venv) and a release build of w2v-gpu.
 """
 import json
@@ -35,6 +38,10 @@ n_words = int(sys.argv[2]) if len(sys.argv) > 2 else 5_000_000
 threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 work = sys.argv[4] if len(sys.argv) > 4 else "/tmp/doc2vec_compare"
 rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 3
+hs = os.environ.get("HS") == "1"
+loss = dict(hs=1, negative=0) if hs else {}
+loss_flags = ["--hs", "--negative", "0"] if hs else []
+modes = os.environ.get("MODES", "corpus_file,list").split(",")
 os.makedirs(work, exist_ok=True)
 train_txt, query_txt = os.path.join(work, "train.txt"), os.path.join(work, "query.txt")
 
@@ -86,8 +93,9 @@ def report(tool, dm, train_s, infer_s=None, trained=None, inferred=None):
 for rnd in range(rounds):
     first = rnd == 0
     for dm in (0, 1):
-        for mode in ("corpus_file", "list"):
-            m = Doc2Vec(vector_size=100, min_count=5, epochs=10, dm=dm, workers=threads, seed=1)
+        for mode in modes:
+            m = Doc2Vec(vector_size=100, min_count=5, epochs=10, dm=dm, workers=threads, seed=1,
+                        **loss)
             if mode == "corpus_file":
                 m.build_vocab(corpus_file=train_txt)
                 s = time.time()
@@ -112,7 +120,8 @@ for rnd in range(rounds):
         out, model = os.path.join(work, f"w_{kind}.vec"), os.path.join(work, f"w_{kind}.d2v")
         inf = os.path.join(work, f"w_{kind}_inf.vec")
         r = subprocess.run([BIN, "doc2vec", "--input", train_txt, "--output", out, "--model", kind,
-                            "--threads", str(threads), "--save-model", model, "--json"],
+                            "--threads", str(threads), "--save-model", model, "--json"]
+                           + loss_flags,
                            check=True, capture_output=True, text=True)
         train_s = json.loads(r.stdout)["train_seconds"]
         if not first:
@@ -124,7 +133,8 @@ for rnd in range(rounds):
         infer_s = time.time() - s
         report("w2v-gpu (cpu)", dm, train_s, infer_s, load_w2v_text(out), load_w2v_text(inf))
 
-print(f"\n{len(queries)} documents of 800 training words, queries of 200 words, {threads} threads\n")
+print(f"\n{len(queries)} documents of 800 training words, queries of 200 words, {threads} threads"
+      + (", hierarchical softmax" if hs else "") + "\n")
 print("| tool | model | training (median) | training, each round | inference (5,000 queries) | top-1 | top-10 | median rank |")
 print("|---|---|---:|---|---:|---:|---:|---:|")
 for (tool, model), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):

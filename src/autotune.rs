@@ -9,7 +9,7 @@
 //! quantized (`-qnorm -retrain`, `-qout` from 256 labels) with the `-cutoff` that fits the
 //! size, as fastText does.
 
-use crate::classifier::{quantize, test, Classifier, Loss, QuantArgs, SupConfig};
+use crate::classifier::{quantize, test, Classifier, Loss, Meter, QuantArgs, SupConfig};
 use crate::error::{Error, Result};
 use crate::sampling::{splitmix64, Rng};
 use std::collections::HashSet;
@@ -23,15 +23,75 @@ pub enum Metric {
     F1,
     /// F1 of one label (`f1:__label__x`).
     F1Label(String),
+    /// The best precision at a recall of at least `recall` (a fraction), over all labels
+    /// or one (`precisionAtRecall:30`, `precisionAtRecall:30:__label__x`).
+    PrecisionAtRecall { recall: f64, label: Option<String> },
+    /// The best recall at a precision of at least `precision` (`recallAtPrecision:30`,
+    /// `recallAtPrecision:30:__label__x`).
+    RecallAtPrecision {
+        precision: f64,
+        label: Option<String>,
+    },
 }
 
 impl Metric {
-    /// fastText's `-autotune-metric` values that are built here.
+    /// fastText's `-autotune-metric` values: `f1`, `f1:LABEL`, `precisionAtRecall:P[:LABEL]`
+    /// and `recallAtPrecision:P[:LABEL]`, P a percentage from 0 to 100 (read as a C
+    /// `float` and divided by 100, as fastText's `getAutotuneMetricValue`).
     pub fn parse(s: &str) -> Option<Metric> {
-        match s.split_once(':') {
-            None if s == "f1" => Some(Metric::F1),
-            Some(("f1", label)) if !label.is_empty() => Some(Metric::F1Label(label.into())),
+        if s == "f1" {
+            return Some(Metric::F1);
+        }
+        let (kind, rest) = s.split_once(':')?;
+        if kind == "f1" {
+            return (!rest.is_empty()).then(|| Metric::F1Label(rest.into()));
+        }
+        let (value, label) = match rest.split_once(':') {
+            Some((_, "")) => return None,
+            Some((v, l)) => (v, Some(l.to_string())),
+            None => (rest, None),
+        };
+        let percent: f32 = value.trim().parse().ok()?;
+        if !(0.0..=100.0).contains(&percent) {
+            return None;
+        }
+        let value = f64::from(percent) / 100.0;
+        match kind {
+            "precisionAtRecall" => Some(Metric::PrecisionAtRecall {
+                recall: value,
+                label,
+            }),
+            "recallAtPrecision" => Some(Metric::RecallAtPrecision {
+                precision: value,
+                label,
+            }),
             _ => None,
+        }
+    }
+
+    /// The label the metric is about, if one.
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            Metric::F1 => None,
+            Metric::F1Label(l) => Some(l),
+            Metric::PrecisionAtRecall { label, .. } | Metric::RecallAtPrecision { label, .. } => {
+                label.as_deref()
+            }
+        }
+    }
+
+    /// The metric on a validation meter, `label` the index of `self.label()`'s label.
+    fn score(&self, meter: &Meter, label: Option<usize>) -> f64 {
+        match (self, label) {
+            (Metric::F1, _) => {
+                let (p, r) = (meter.precision(), meter.recall());
+                2.0 * p * r / (p + r)
+            }
+            (Metric::F1Label(_), l) => l.map_or(f64::NAN, |l| meter.label_f1(l)),
+            (Metric::PrecisionAtRecall { recall, .. }, l) => meter.precision_at_recall(l, *recall),
+            (Metric::RecallAtPrecision { precision, .. }, l) => {
+                meter.recall_at_precision(l, *precision)
+            }
         }
     }
 }
@@ -229,22 +289,17 @@ fn trial(
         let text = crate::files::read_bytes(&cfg.input)?;
         c = quantize(c, &q, Some(&text), quiet)?;
     }
-    let meter = test(&c, valid, Some(a.predictions), 0.0);
-    let score = match &a.metric {
-        Metric::F1 => {
-            let (p, r) = (meter.precision(), meter.recall());
-            2.0 * p * r / (p + r)
-        }
-        Metric::F1Label(l) => match c.labels().iter().position(|x| x == l) {
-            Some(i) => meter.label_f1(i),
-            None => {
-                return Err(Error::usage(
-                    "-autotune-metric",
-                    format!("{l} is not a label of the training text"),
-                ))
-            }
-        },
+    let label = match a.metric.label() {
+        None => None,
+        Some(l) => Some(c.labels().iter().position(|x| x == l).ok_or_else(|| {
+            Error::usage(
+                "-autotune-metric",
+                format!("{l} is not a label of the training text"),
+            )
+        })?),
     };
+    let meter = test(&c, valid, Some(a.predictions), 0.0);
+    let score = a.metric.score(&meter, label);
     Ok(Some((c, if score.is_nan() { 0.0 } else { score })))
 }
 
@@ -367,7 +422,33 @@ mod tests {
             Metric::parse("f1:__label__a"),
             Some(Metric::F1Label("__label__a".into()))
         );
-        assert_eq!(Metric::parse("precisionAtRecall:30"), None);
+        assert_eq!(
+            Metric::parse("precisionAtRecall:30"),
+            Some(Metric::PrecisionAtRecall {
+                recall: f64::from(30f32) / 100.0,
+                label: None
+            })
+        );
+        assert_eq!(
+            Metric::parse("recallAtPrecision:33.3:__label__b"),
+            Some(Metric::RecallAtPrecision {
+                precision: f64::from(33.3f32) / 100.0,
+                label: Some("__label__b".into())
+            })
+        );
+        for bad in [
+            "f1:",
+            "f2",
+            "precisionAtRecall",
+            "precisionAtRecall:",
+            "precisionAtRecall:x",
+            "precisionAtRecall:130",
+            "precisionAtRecall:-5",
+            "recallAtPrecision:30:",
+            "recallatprecision:30",
+        ] {
+            assert_eq!(Metric::parse(bad), None, "{bad}");
+        }
         // Steps stay within fastText's bounds, and given flags never move.
         let mut s = Strategy {
             best: SupConfig::default(),

@@ -241,10 +241,12 @@ impl Tables {
     }
 }
 
-/// fastText's `std_log`: the log of a probability as predictions score it.
+/// fastText's `std_log`: the log of a probability as predictions score it. `x + 1e-5`
+/// adds a `double` in C++, so the sum and its log are taken in double precision and the
+/// result rounded to a float.
 #[inline]
 fn std_log(x: f32) -> f32 {
-    (x + 1e-5).ln()
+    (f64::from(x) + 1e-5).ln() as f32
 }
 
 /// fastText's Huffman tree over the labels (`HierarchicalSoftmaxLoss::buildTree`): leaves
@@ -591,7 +593,8 @@ impl Classifier {
             return;
         }
         let f = self.output_dot(node - nl, hidden);
-        let f = 1.0 / (1.0 + (-f).exp());
+        // fastText's `1. / (1 + std::exp(-f))`: a float sum, a double quotient.
+        let f = (1.0 / f64::from(1.0 + (-f).exp())) as f32;
         let (l, rt) = (tree.left[node] as usize, tree.right[node] as usize);
         self.dfs(
             tree,
@@ -724,14 +727,16 @@ fn softmax(out: &mut [f32]) {
     let max = out.iter().copied().fold(out[0], f32::max);
     let mut z = 0.0f32;
     for o in out.iter_mut() {
-        *o = (*o - max).exp();
+        // C++'s unqualified `exp` there is C's double `exp`.
+        *o = f64::from(*o - max).exp() as f32;
         z += *o;
     }
     out.iter_mut().for_each(|o| *o /= z);
 }
 
 /// fastText's `Meter`: precision and recall of the predictions, over all labels and per
-/// label.
+/// label, and (for autotune's `precisionAtRecall` and `recallAtPrecision` metrics) every
+/// prediction's probability with whether it was right.
 #[derive(Debug, Clone, Default)]
 pub struct Meter {
     pub examples: u64,
@@ -740,6 +745,11 @@ pub struct Meter {
     predicted_gold: u64,
     /// Per label: gold, predicted, predicted and gold.
     per_label: Vec<[u64; 3]>,
+    /// Per label: (probability, 1 if the label was gold else 0) of each prediction
+    /// (fastText's `scoreVsTrue`; its `Meter(true)` also logs a gold label not predicted
+    /// with a score of -1, which ends every walk below before it is reached, so no curve
+    /// or metric depends on them and they are not kept here).
+    score_vs_true: Vec<Vec<(f32, f32)>>,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -754,20 +764,25 @@ impl Meter {
     pub fn new(labels: usize) -> Meter {
         Meter {
             per_label: vec![[0; 3]; labels],
+            score_vs_true: vec![Vec::new(); labels],
             ..Meter::default()
         }
     }
 
+    /// `predictions`: (log probability, label), as `Classifier::predict` gives them.
     pub fn log(&mut self, labels: &[u32], predictions: &[(f32, u32)]) {
         self.examples += 1;
         self.gold += labels.len() as u64;
         self.predicted += predictions.len() as u64;
-        for &(_, p) in predictions {
+        for &(logp, p) in predictions {
+            let score = logp.exp().min(1.0);
             self.per_label[p as usize][1] += 1;
-            if labels.contains(&p) {
+            let gold = labels.contains(&p);
+            if gold {
                 self.per_label[p as usize][2] += 1;
                 self.predicted_gold += 1;
             }
+            self.score_vs_true[p as usize].push((score, if gold { 1.0 } else { 0.0 }));
         }
         for &l in labels {
             self.per_label[l as usize][0] += 1;
@@ -797,6 +812,84 @@ impl Meter {
     pub fn label_f1(&self, l: usize) -> f64 {
         let [g, p, pg] = self.per_label[l];
         ratio(2 * pg, p + g)
+    }
+
+    /// fastText's `getPositiveCounts`: walking the predictions of one label (`None`: all)
+    /// from the most probable down, the (true, false) positives counted so far, one entry
+    /// per distinct probability.
+    fn positive_counts(&self, label: Option<usize>) -> Vec<(u64, u64)> {
+        let mut v: Vec<(f32, f32)> = match label {
+            None => self.score_vs_true.concat(),
+            Some(l) => self.score_vs_true[l].clone(),
+        };
+        // C++'s `sort` of (float, float) pairs (a total order, so a diverged model's NaN
+        // cannot upset it).
+        v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        let (mut tp, mut fp) = (0u64, 0u64);
+        let mut last = -2.0; // fastText's `falseNegativeScore - 1`
+
+        let mut counts: Vec<(u64, u64)> = Vec::new();
+        for &(score, gold) in v.iter().rev() {
+            if gold == 1.0 {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            match counts.last_mut() {
+                Some(c) if f64::from(score) == last => *c = (tp, fp),
+                _ => counts.push((tp, fp)),
+            }
+            last = f64::from(score);
+        }
+        counts
+    }
+
+    /// fastText's `precisionRecallCurve`: (precision, recall) at each probability
+    /// threshold, from the most probable prediction until every gold label is found, then
+    /// (1, 0).
+    pub fn precision_recall_curve(&self, label: Option<usize>) -> Vec<(f64, f64)> {
+        let counts = self.positive_counts(label);
+        if counts.is_empty() {
+            return Vec::new();
+        }
+        let golds = match label {
+            None => self.gold,
+            Some(l) => self.per_label[l][0],
+        };
+        // `lower_bound` on the true positives, then one past it.
+        let full = counts.partition_point(|c| c.0 < golds);
+        let end = (full + 1).min(counts.len());
+        let mut curve: Vec<(f64, f64)> = counts[..end]
+            .iter()
+            .map(|&(tp, fp)| {
+                let precision = if tp + fp != 0 {
+                    tp as f64 / (tp + fp) as f64
+                } else {
+                    0.0
+                };
+                (precision, ratio(tp, golds))
+            })
+            .collect();
+        curve.push((1.0, 0.0));
+        curve
+    }
+
+    /// fastText's `precisionAtRecall`: the best precision at a recall of at least `recall`
+    /// (a fraction), over one label or all.
+    pub fn precision_at_recall(&self, label: Option<usize>, recall: f64) -> f64 {
+        self.precision_recall_curve(label)
+            .iter()
+            .filter(|&&(_, r)| r >= recall)
+            .fold(0.0, |best, &(p, _)| f64::max(best, p))
+    }
+
+    /// fastText's `recallAtPrecision`: the best recall at a precision of at least
+    /// `precision` (a fraction), over one label or all.
+    pub fn recall_at_precision(&self, label: Option<usize>, precision: f64) -> f64 {
+        self.precision_recall_curve(label)
+            .iter()
+            .filter(|&&(p, _)| p >= precision)
+            .fold(0.0, |best, &(_, r)| f64::max(best, r))
     }
 }
 
@@ -1639,6 +1732,60 @@ mod tests {
         assert!((m.label_f1(0) - 2.0 / 3.0).abs() < 1e-12);
         assert!(m.label_precision(2).is_nan());
         assert_eq!(m.label_recall(2), 0.0);
+    }
+
+    /// fastText's precision-recall curve, worked by hand: probabilities walked from the
+    /// highest, tied ones squeezed into one point, the walk cut one past full recall, then
+    /// (1, 0) appended.
+    #[test]
+    fn precision_recall_curves_follow_fasttexts_meter() {
+        // (gold label, probability, predicted label) of six one-label lines.
+        let lines = [(0, 0.9f32, 0), (1, 0.8, 0), (1, 0.6, 1)];
+        let more = [(0, 0.6f32, 2), (2, 0.3, 2), (1, 0.1, 2)];
+        let mut all = Meter::new(3);
+        for (gold, p, label) in lines.into_iter().chain(more) {
+            all.log(&[gold], &[(p.ln(), label)]);
+        }
+        let close = |got: Vec<(f64, f64)>, want: &[(f64, f64)]| {
+            assert_eq!(got.len(), want.len(), "{got:?}");
+            for (g, w) in got.iter().zip(want) {
+                assert!(
+                    (g.0 - w.0).abs() < 1e-6 && (g.1 - w.1).abs() < 1e-6,
+                    "{got:?}"
+                );
+            }
+        };
+        let sixth = 1.0 / 6.0;
+        let curve = [
+            (1.0, sixth),
+            (0.5, sixth),
+            (0.5, 2.0 * sixth),
+            (0.6, 0.5),
+            (0.5, 0.5),
+            (1.0, 0.0),
+        ];
+        close(all.precision_recall_curve(None), &curve);
+        for (recall, p) in [(0.5, 0.6), (0.4, 0.6), (0.1, 1.0), (0.7, 0.0), (0.0, 1.0)] {
+            assert!(
+                (all.precision_at_recall(None, recall) - p).abs() < 1e-6,
+                "{recall}"
+            );
+        }
+        for (precision, r) in [(0.55, 0.5), (0.9, sixth), (0.4, 0.5)] {
+            assert!((all.recall_at_precision(None, precision) - r).abs() < 1e-6);
+        }
+        // Label 2: cut one past full recall (its one gold found at 0.3; 0.1 is dropped).
+        close(
+            all.precision_recall_curve(Some(2)),
+            &[(0.0, 0.0), (0.5, 1.0), (1.0, 0.0)],
+        );
+        // Label 1: predicted once (right), gold three times: the walk ends at recall 1/3.
+        close(
+            all.precision_recall_curve(Some(1)),
+            &[(1.0, 1.0 / 3.0), (1.0, 0.0)],
+        );
+        assert_eq!(all.precision_at_recall(Some(1), 0.5), 0.0);
+        assert!(Meter::new(2).precision_recall_curve(None).is_empty());
     }
 
     #[test]

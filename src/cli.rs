@@ -101,9 +101,14 @@ pub struct Doc2vecArgs {
     /// Maximum distance between a word and its context words (PV-DM, --dbow-words).
     #[arg(long, default_value_t = 5)]
     pub window: usize,
-    /// Noise words per prediction.
+    /// Noise words per prediction (0 with --hs: hierarchical softmax alone, gensim's
+    /// hs=1, negative=0).
     #[arg(long, default_value_t = 5)]
     pub negative: usize,
+    /// Hierarchical softmax over a Huffman tree of the words (gensim's hs=1), before the
+    /// noise words if --negative is not 0.
+    #[arg(long)]
+    pub hs: bool,
     /// Passes over the documents.
     #[arg(long, alias = "iter", default_value_t = 10)]
     pub epochs: usize,
@@ -1781,6 +1786,7 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
         dim: a.dim,
         window: a.window,
         negative: a.negative,
+        hs: a.hs,
         epochs: a.epochs,
         alpha: a.alpha,
         min_alpha: a.min_alpha,
@@ -1833,7 +1839,8 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
         outln!(
             "{}",
             serde_json::json!({
-                "model": m.kind.name(), "documents": r.documents, "vocab": r.vocab,
+                "model": m.kind.name(), "hs": m.hs, "negative": m.negative,
+                "documents": r.documents, "vocab": r.vocab,
                 "words": r.words, "epochs": cfg.epochs, "threads": cfg.threads,
                 "train_seconds": r.seconds, "words_per_second": r.words_per_second,
                 "final_loss": r.final_loss,

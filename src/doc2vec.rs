@@ -7,10 +7,14 @@
 //! vocabulary are dropped, as gensim drops them.
 //!
 //! * PV-DBOW (`--model dbow`, gensim's `dm=0`): the document's vector predicts each of its
-//!   words (negative sampling), optionally with word2vec's skip-gram on the same text
-//!   (`--dbow-words`, `dbow_words=1`).
+//!   words, optionally with word2vec's skip-gram on the same text (`--dbow-words`,
+//!   `dbow_words=1`).
 //! * PV-DM (`--model dm`, gensim's default `dm=1`, `dm_mean=1`): the mean of the document's
 //!   vector and the context words' vectors predicts each word.
+//!
+//! Predictions are trained by negative sampling (`--negative`, gensim's `negative`), by
+//! hierarchical softmax over word2vec.c's Huffman tree of the words (`--hs`, `hs=1`), or
+//! both, the tree first as in word2vec.c and gensim.
 //!
 //! The CPU's Hogwild workers train it ([`crate::backend::cpu::Worker::train_document`]):
 //! document vectors are extra input rows, as subword buckets are. Inference
@@ -24,8 +28,9 @@ use crate::bytes::Cursor;
 use crate::config::{ModelKind, Precision};
 use crate::error::{Error, Result};
 use crate::files::AtomicFile;
+use crate::huffman::HuffmanTree;
 use crate::linalg::{axpy, dot};
-use crate::loss::SigmoidTable;
+use crate::loss::{SigmoidTable, MAX_EXP};
 use crate::model::Model;
 use crate::progress::Reporter;
 use crate::sampling::{linear_rate, splitmix64, AliasTable, Rng, Subsampler};
@@ -68,7 +73,10 @@ pub struct DocConfig {
     pub tagged: bool,
     pub dim: usize,
     pub window: usize,
+    /// Noise words per prediction; 0 with `hs` for hierarchical softmax alone.
     pub negative: usize,
+    /// Hierarchical softmax over word2vec.c's Huffman tree of the words (gensim's `hs=1`).
+    pub hs: bool,
     pub epochs: usize,
     pub alpha: f32,
     pub min_alpha: f32,
@@ -88,6 +96,7 @@ impl Default for DocConfig {
             dim: 100,
             window: 5,
             negative: 5,
+            hs: false,
             epochs: 10,
             alpha: 0.025,
             min_alpha: 0.0001,
@@ -105,10 +114,15 @@ impl DocConfig {
         if self.dbow_words && self.kind == DocKind::Dm {
             return Err(Error::usage("--dbow-words", "only applies to --model dbow"));
         }
+        if self.negative == 0 && !self.hs {
+            return Err(Error::usage(
+                "--negative",
+                "0 trains nothing without --hs; give 1 or more, or add --hs",
+            ));
+        }
         let positive = [
             ("--dim", self.dim),
             ("--window", self.window),
-            ("--negative", self.negative),
             ("--epochs", self.epochs),
             ("--threads", self.threads),
         ];
@@ -144,6 +158,8 @@ pub struct Doc2Vec {
     pub dbow_words: bool,
     pub window: usize,
     pub negative: usize,
+    /// Hierarchical softmax: `model.hs` holds the Huffman tree's inner-node rows.
+    pub hs: bool,
     pub epochs: usize,
     pub alpha: f32,
     pub min_alpha: f32,
@@ -293,9 +309,10 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
         dim,
         input: draw(v * dim),
         output: vec![0.0; v * dim],
-        hs: Vec::new(),
+        hs: vec![0.0; if cfg.hs { (v - 1) * dim } else { 0 }],
         subwords: draw(n_docs * dim),
     };
+    let tree = cfg.hs.then(|| HuffmanTree::new(vocab.counts()));
 
     // Pieces of at most PIECE_WORDS words, in corpus order.
     let mut pieces: Vec<(u32, usize, usize)> = Vec::new();
@@ -353,11 +370,13 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     let (hog, alias, sig, sub, params) = (&hog, &alias, &sig, &sub, &params);
+                    let tree = tree.as_ref();
                     let (done, failed, docs, bar) = (&done, &failed, &docs, &bar);
                     let mine = &pieces[bounds[t]..bounds[t + 1]];
                     s.spawn(move || {
                         let seed = splitmix64(cfg.seed.wrapping_add(t as u64 + 1));
                         let mut w = Worker::new(seed, alias, sig, params);
+                        w.tree = tree;
                         let mut sen = Vec::with_capacity(PIECE_WORDS);
                         let mut all = WorkStats::default();
                         let all_epochs = (0..cfg.epochs).flat_map(|_| mine.iter());
@@ -397,7 +416,7 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
     bar.finish_and_clear();
     let terms: u64 = stats.iter().map(|s| s.terms).sum();
     let loss: f64 = stats.iter().map(|s| s.loss).sum();
-    let finite = [&model.input, &model.output, &model.subwords]
+    let finite = [&model.input, &model.output, &model.hs, &model.subwords]
         .iter()
         .all(|m| m.iter().all(|x| x.is_finite()));
     if failed.load(Ordering::Relaxed) || !finite {
@@ -421,6 +440,7 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
         dbow_words: cfg.dbow_words,
         window: cfg.window,
         negative: cfg.negative,
+        hs: cfg.hs,
         epochs: cfg.epochs,
         alpha: cfg.alpha,
         min_alpha: cfg.min_alpha,
@@ -432,12 +452,14 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
     Ok((d2v, report))
 }
 
-/// The noise words' distribution, the subsampling thresholds and the sigmoid table that
-/// [`Doc2Vec::infer`] reads ([`Doc2Vec::tables`]).
+/// The noise words' distribution, the subsampling thresholds, the sigmoid table and (with
+/// hierarchical softmax) the Huffman tree that [`Doc2Vec::infer`] reads
+/// ([`Doc2Vec::tables`]).
 pub struct InferTables {
     alias: AliasTable,
     sub: Subsampler,
     sig: SigmoidTable,
+    tree: Option<HuffmanTree>,
 }
 
 /// Settings of [`Doc2Vec::infer`]; `None` takes the model's training value.
@@ -485,6 +507,7 @@ impl Doc2Vec {
         let mut l1 = vec![0.0f32; dim];
         let step = (alpha - min_alpha) / (epochs.max(2) - 1) as f32;
         let out = |r: u32| &self.model.output[r as usize * dim..(r as usize + 1) * dim];
+        let inner = |r: u32| &self.model.hs[r as usize * dim..(r as usize + 1) * dim];
         let input = |r: u32| &self.model.input[r as usize * dim..(r as usize + 1) * dim];
         let mut a = alpha;
         for _ in 0..epochs {
@@ -518,7 +541,26 @@ impl Doc2Vec {
                     l1.iter_mut().for_each(|x| *x *= inv);
                 }
                 work.fill(0.0);
-                for k in 0..=self.negative {
+                // The trainer's order (word2vec.c's): the Huffman path, then the noise
+                // words; an inner node whose dot product is past the sigmoid table's
+                // range gives no gradient, as in training.
+                if let Some(tree) = &t.tree {
+                    let (points, codes) = tree.path(target);
+                    for (&node, &code) in points.iter().zip(codes) {
+                        let f = dot::<false>(&l1, inner(node));
+                        if f <= -MAX_EXP || f >= MAX_EXP {
+                            continue;
+                        }
+                        let (g, _) = t.sig.bce(f, 1.0 - f32::from(code), a);
+                        axpy::<false>(&mut work, g, inner(node));
+                    }
+                }
+                let terms = if self.negative > 0 {
+                    self.negative + 1
+                } else {
+                    0
+                };
+                for k in 0..terms {
                     let (row, label) = if k == 0 {
                         (target, 1.0)
                     } else {
@@ -545,6 +587,7 @@ impl Doc2Vec {
             alias: AliasTable::unigram(self.vocab.counts(), 0.75),
             sub: Subsampler::new(self.vocab.counts(), self.sample),
             sig: SigmoidTable::default(),
+            tree: self.hs.then(|| HuffmanTree::new(self.vocab.counts())),
         }
     }
 
@@ -565,6 +608,7 @@ impl Doc2Vec {
                 DocKind::Dm => 1,
             },
             u8::from(self.dbow_words),
+            u8::from(self.hs),
         ])?;
         for x in [dim, self.window, self.negative, self.epochs] {
             w.write_all(&(x as u32).to_le_bytes())?;
@@ -583,7 +627,12 @@ impl Doc2Vec {
             w.write_all(&(tag.len() as u32).to_le_bytes())?;
             w.write_all(tag.as_bytes())?;
         }
-        for m in [&self.model.input, &self.model.output, &self.model.subwords] {
+        for m in [
+            &self.model.input,
+            &self.model.output,
+            &self.model.hs,
+            &self.model.subwords,
+        ] {
             w.write_all(bytemuck::cast_slice(m))?;
         }
         Ok(())
@@ -612,7 +661,7 @@ impl Doc2Vec {
             return Err(bad("another kind of file"));
         }
         let version = r.u32()?;
-        if version != VERSION {
+        if !(1..=VERSION).contains(&version) {
             return Err(bad(&format!(
                 "format version {version}; this build reads {VERSION}"
             )));
@@ -623,6 +672,8 @@ impl Doc2Vec {
             k => return Err(bad(&format!("unknown model kind {k}"))),
         };
         let dbow_words = r.array::<1>()?[0] != 0;
+        // Version 1 (before hierarchical softmax) has no such byte and no tree rows.
+        let hs = version >= 2 && r.array::<1>()?[0] != 0;
         let dim = r.u32()? as usize;
         let window = r.u32()? as usize;
         let negative = r.u32()? as usize;
@@ -635,7 +686,8 @@ impl Doc2Vec {
         // Bounds that also keep a damaged file from asking inference for years of work.
         let sane = (1..=10_000).contains(&dim)
             && (1..=10_000).contains(&window)
-            && (1..=10_000).contains(&negative)
+            && negative <= 10_000
+            && (negative >= 1 || hs)
             && (1..=100_000).contains(&epochs)
             && alpha.is_finite()
             && alpha >= 0.0
@@ -686,19 +738,22 @@ impl Doc2Vec {
             return Err(bad("its vocabulary is not in count order"));
         }
         let n = n_words as usize;
-        let want = (2 * n as u128 + n_tags as u128) * dim as u128 * 4;
+        let inner = if hs { n - 1 } else { 0 };
+        let want = (2 * n as u128 + inner as u128 + n_tags as u128) * dim as u128 * 4;
         if want != r.left() as u128 {
             return Err(bad(&format!(
-                "{} bytes of vectors where {} words and {} documents at dim {dim} take {want}",
+                "{} bytes of vectors where {} words{} and {} documents at dim {dim} take {want}",
                 r.left(),
                 n,
+                if hs { " (and their tree)" } else { "" },
                 n_tags
             )));
         }
         let input = r.f32s(n * dim)?;
         let output = r.f32s(n * dim)?;
+        let hs_rows = r.f32s(inner * dim)?;
         let subwords = r.f32s(n_tags as usize * dim)?;
-        if [&input, &output, &subwords]
+        if [&input, &output, &hs_rows, &subwords]
             .iter()
             .any(|m| m.iter().any(|x| !x.is_finite()))
         {
@@ -709,6 +764,7 @@ impl Doc2Vec {
             dbow_words,
             window,
             negative,
+            hs,
             epochs,
             alpha,
             min_alpha,
@@ -719,7 +775,7 @@ impl Doc2Vec {
                 dim,
                 input,
                 output,
-                hs: Vec::new(),
+                hs: hs_rows,
                 subwords,
             },
         })
@@ -727,7 +783,9 @@ impl Doc2Vec {
 }
 
 const MAGIC: &[u8] = b"w2v-gpu doc2vec\n";
-const VERSION: u32 = 1;
+/// 2: a hierarchical-softmax byte after `dbow_words`, the tree's rows after the output
+/// matrix (version 1 files are read as without).
+const VERSION: u32 = 2;
 
 /// Vectors for many texts on `threads` threads, in order; each text's vector depends only
 /// on its words and the seed, not on the thread count.
@@ -783,6 +841,11 @@ mod tests {
     }
 
     fn trained(kind: DocKind, threads: usize) -> Doc2Vec {
+        trained_with(kind, threads, 5, false)
+    }
+
+    /// With hierarchical softmax, a window of 2 (see the test below).
+    fn trained_with(kind: DocKind, threads: usize, negative: usize, hs: bool) -> Doc2Vec {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("docs.txt");
         std::fs::write(&p, two_topics(40, 3)).unwrap();
@@ -794,20 +857,31 @@ mod tests {
             min_count: 1,
             sample: 0.0,
             threads,
+            negative,
+            hs,
+            window: if hs { 2 } else { 5 },
             ..DocConfig::default()
         };
         train(&cfg, &Reporter::quiet()).unwrap().0
     }
 
-    /// Both models put documents of one topic together: every document's mean similarity
-    /// to its own topic's documents is above its mean similarity to the other topic's, and
-    /// a new document's inferred vector is nearest a document of its topic. Random vectors
-    /// (no training) fail this.
+    /// Both models, with negative sampling, hierarchical softmax or both, put documents of
+    /// one topic together: every document's mean similarity to its own topic's documents
+    /// is above its mean similarity to the other topic's, and a new document's inferred
+    /// vector is nearest a document of its topic. Random vectors (no training) fail this.
+    /// Hierarchical softmax trains with a window of 2: with gensim's 5, PV-DM's context
+    /// words predict the topic alone and the document's row learns little (gensim 4.4's
+    /// `Doc2Vec(dm=1, hs=1, negative=0)` then misplaces up to 3 of 6 new documents on
+    /// this corpus, none with a window of 2).
     #[test]
     fn documents_of_one_topic_end_up_together_and_new_ones_join_them() {
-        for kind in [DocKind::Dbow, DocKind::Dm] {
-            let m = trained(kind, 1);
+        let kinds = [DocKind::Dbow, DocKind::Dm];
+        let losses = [(5, false), (0, true), (2, true)];
+        for (kind, (negative, hs)) in kinds.into_iter().flat_map(|k| losses.map(|l| (k, l))) {
+            let m = trained_with(kind, 1, negative, hs);
+            let kind = format!("{kind:?} negative {negative} hs {hs}");
             let n = m.tags.len();
+            let mut missed = Vec::new();
             for d in 0..n {
                 let (mut same, mut other) = (0.0, 0.0);
                 for e in (0..n).filter(|&e| e != d) {
@@ -818,8 +892,11 @@ mod tests {
                         other += c;
                     }
                 }
-                assert!(same > other, "{kind:?}: document {d}: {same} vs {other}");
+                if same <= other {
+                    missed.push((d, same, other));
+                }
             }
+            assert!(missed.is_empty(), "{kind}: {missed:?}");
             let tables = m.tables();
             let new = two_topics(6, 99);
             for (i, line) in new.lines().enumerate() {
@@ -828,7 +905,7 @@ mod tests {
                 let best = (0..n)
                     .max_by(|&a, &b| cos(&v, m.doc_vector(a)).total_cmp(&cos(&v, m.doc_vector(b))))
                     .unwrap();
-                assert_eq!(best % 2, i % 2, "{kind:?}: new document {i}");
+                assert_eq!(best % 2, i % 2, "{kind}: new document {i}");
             }
         }
     }
@@ -837,26 +914,38 @@ mod tests {
     /// vectors on any number of threads, and the model survives a save and load whole.
     #[test]
     fn deterministic_on_one_thread_and_round_trips_through_its_file() {
-        let a = trained(DocKind::Dm, 1);
-        let b = trained(DocKind::Dm, 1);
-        assert_eq!(a.model, b.model);
-        let mut bytes = Vec::new();
-        a.write(&mut bytes).unwrap();
-        let back = Doc2Vec::from_bytes(Path::new("m.d2v"), &bytes).unwrap();
-        assert_eq!(back.model, a.model);
-        assert_eq!(back.tags, a.tags);
-        assert_eq!(back.vocab.words(), a.vocab.words());
-        assert_eq!(
-            (back.kind, back.window, back.epochs),
-            (a.kind, a.window, a.epochs)
-        );
         let text = two_topics(9, 5);
         let texts: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
         let s = InferSettings::default();
-        assert_eq!(
-            infer_many(&a, &texts, &s, 1),
-            infer_many(&back, &texts, &s, 4)
-        );
+        for (negative, hs) in [(5, false), (0, true)] {
+            let a = trained_with(DocKind::Dm, 1, negative, hs);
+            let b = trained_with(DocKind::Dm, 1, negative, hs);
+            assert_eq!(a.model, b.model);
+            assert_eq!(a.model.hs.len(), if hs { 119 * 16 } else { 0 });
+            let mut bytes = Vec::new();
+            a.write(&mut bytes).unwrap();
+            let back = Doc2Vec::from_bytes(Path::new("m.d2v"), &bytes).unwrap();
+            assert_eq!(back.model, a.model);
+            assert_eq!(back.tags, a.tags);
+            assert_eq!(back.vocab.words(), a.vocab.words());
+            assert_eq!(
+                (back.kind, back.window, back.epochs, back.negative, back.hs),
+                (a.kind, a.window, a.epochs, a.negative, a.hs)
+            );
+            assert_eq!(
+                infer_many(&a, &texts, &s, 1),
+                infer_many(&back, &texts, &s, 4)
+            );
+            if !hs {
+                // A version 1 file (no hierarchical-softmax byte) reads as the same model.
+                let flag = MAGIC.len() + 4 + 2;
+                assert_eq!(bytes[flag], 0);
+                bytes.remove(flag);
+                bytes[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&1u32.to_le_bytes());
+                let v1 = Doc2Vec::from_bytes(Path::new("m.d2v"), &bytes).unwrap();
+                assert_eq!((v1.model, v1.hs), (a.model, false));
+            }
+        }
         assert!(Doc2Vec::from_bytes(Path::new("m"), b"3 2\na 1 2\n").is_err());
     }
 

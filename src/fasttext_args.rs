@@ -310,7 +310,7 @@ fn supervised(args: &[OsString]) -> Result<Translation> {
                 "validation" => tune.validation = v.into(),
                 "metric" => {
                     tune.metric = crate::autotune::Metric::parse(&text).ok_or_else(|| {
-                        bad("w2v-gpu's autotune optimizes f1 or f1:LABEL (fastText's precisionAtRecall and recallAtPrecision metrics are not built)")
+                        bad("one of f1, f1:LABEL, precisionAtRecall:P, precisionAtRecall:P:LABEL, recallAtPrecision:P or recallAtPrecision:P:LABEL, P a percentage from 0 to 100 (fastText's metrics)")
                     })?
                 }
                 "predictions" => {

@@ -662,33 +662,38 @@ fn doc2vec_models_never_panic_on_damaged_files() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("docs.txt");
     std::fs::write(&corpus, "a b c d\nb c d e\n\nnaïve 日本 a\n").unwrap();
-    let cfg = DocConfig {
-        input: corpus,
-        kind: DocKind::Dm,
-        dim: 3,
-        epochs: 2,
-        min_count: 1,
-        threads: 1,
-        ..DocConfig::default()
-    };
-    let (m, _) = train(&cfg, &w2v_gpu::progress::Reporter::quiet()).unwrap();
-    let p = dir.path().join("m.d2v");
-    m.save(&p).unwrap();
-    let good = std::fs::read(&p).unwrap();
-    assert_eq!(Doc2Vec::from_bytes(&p, &good).unwrap().tags.len(), 4);
     let texts = vec![vec!["a", "b", "zzz"], vec![], vec!["日本"]];
     let s = InferSettings {
         epochs: Some(2),
         ..InferSettings::default()
     };
-    for c in damaged(&good, 1, 400, &mut Rng::new(11)) {
-        let r = std::panic::catch_unwind(|| {
-            if let Ok(m) = Doc2Vec::from_bytes(&p, &c) {
-                for v in infer_many(&m, &texts, &s, 1) {
-                    assert_eq!(v.len(), m.dim());
+    // Negative sampling, and hierarchical softmax (whose tree rows follow the output rows).
+    for (negative, hs, seed) in [(5, false, 11), (0, true, 12)] {
+        let cfg = DocConfig {
+            input: corpus.clone(),
+            kind: DocKind::Dm,
+            dim: 3,
+            epochs: 2,
+            min_count: 1,
+            threads: 1,
+            negative,
+            hs,
+            ..DocConfig::default()
+        };
+        let (m, _) = train(&cfg, &w2v_gpu::progress::Reporter::quiet()).unwrap();
+        let p = dir.path().join("m.d2v");
+        m.save(&p).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        assert_eq!(Doc2Vec::from_bytes(&p, &good).unwrap().tags.len(), 4);
+        for c in damaged(&good, 1, 400, &mut Rng::new(seed)) {
+            let r = std::panic::catch_unwind(|| {
+                if let Ok(m) = Doc2Vec::from_bytes(&p, &c) {
+                    for v in infer_many(&m, &texts, &s, 1) {
+                        assert_eq!(v.len(), m.dim());
+                    }
                 }
-            }
-        });
-        assert!(r.is_ok(), "panicked on {} bytes", c.len());
+            });
+            assert!(r.is_ok(), "hs {hs}: panicked on {} bytes", c.len());
+        }
     }
 }
