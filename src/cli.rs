@@ -29,6 +29,12 @@ pub enum Command {
     Similar(SimilarArgs),
     /// Solve "A is to B as C is to ?".
     Analogy(AnalogyArgs),
+    /// Cosine similarity of two words, or of two sets of words (gensim's wv.similarity and
+    /// wv.n_similarity).
+    Similarity(SimilarityArgs),
+    /// The word that goes least with the others (gensim's wv.doesnt_match); `--rank` lists
+    /// every word by closeness to their centre (wv.rank_by_centrality).
+    DoesntMatch(DoesntMatchArgs),
     /// Print the vectors of words (fastText's print-word-vectors): from a subword model
     /// (`--fasttext-bin`, or a fastText .bin) also for words never seen in training; with
     /// `--sentences` a vector per line (print-sentence-vectors), with `--ngrams` a word's
@@ -809,6 +815,43 @@ pub struct VectorArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct SimilarityArgs {
+    /// word2vec text or binary vectors (or GloVe text, without a header), or a fastText .bin
+    /// model (which also gives vectors to words never seen in training).
+    #[arg(long)]
+    pub vectors: PathBuf,
+    /// Two words (`similarity man woman`), or with --to the first set of words.
+    #[arg(required = true)]
+    pub words: Vec<String>,
+    /// The second set of words: the cosine between the means of the two sets' vectors
+    /// (gensim's n_similarity; words without a vector are left out with a warning, as
+    /// gensim leaves them out).
+    #[arg(long, num_args = 1.., value_name = "WORD")]
+    pub to: Vec<String>,
+    /// Print the similarity as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DoesntMatchArgs {
+    /// word2vec text or binary vectors (or GloVe text, without a header), or a fastText .bin
+    /// model.
+    #[arg(long)]
+    pub vectors: PathBuf,
+    /// The words (e.g. breakfast cereal dinner lunch); words without a vector are left out
+    /// with a warning, as gensim leaves them out.
+    #[arg(required = true)]
+    pub words: Vec<String>,
+    /// Print every word with its similarity to the words' centre, most central first.
+    #[arg(long)]
+    pub rank: bool,
+    /// Print the answer as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct AnalogyArgs {
     /// word2vec text or binary vectors (or GloVe text, without a header), or a fastText .bin
     /// model.
@@ -1364,6 +1407,8 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Similarity(a) => similarity_command(&a)?,
+        Command::DoesntMatch(a) => doesnt_match_command(&a)?,
         Command::Eval(a) => eval_command(&a)?,
         Command::Devices(a) => devices_command(a.json)?,
         Command::Bench(a) => bench_command(&a)?,
@@ -2241,32 +2286,127 @@ fn raw_vectors(
     words: &[String],
     zero_unknown: bool,
 ) -> crate::Result<(usize, Vec<Vec<f32>>)> {
+    let (dim, found) = word_vectors(path, words)?;
+    let vectors = found
+        .into_iter()
+        .zip(words)
+        .map(|(v, w)| match v {
+            Some(v) => Ok(v),
+            None if zero_unknown => Ok(vec![0.0; dim]),
+            None => Err(not_found(w, path)),
+        })
+        .collect::<crate::Result<_>>()?;
+    Ok((dim, vectors))
+}
+
+/// The raw vector of each word, where it has one: a vectors file's row (the exact spelling,
+/// else a case-insensitive match, as `similar` looks words up), or a fastText `.bin`'s
+/// vector (from n-grams for words it never saw).
+fn word_vectors(
+    path: &std::path::Path,
+    words: &[String],
+) -> crate::Result<(usize, Vec<Option<Vec<f32>>>)> {
     if crate::fasttext::is_fasttext_bin(path) {
         let m = crate::fasttext::FastTextModel::read(path)?;
         let ids = m.ids();
         let vectors = words
             .iter()
-            .map(|w| match m.vector(w, ids.get(w.as_str()).copied()) {
-                Some(v) => Ok(v),
-                None if zero_unknown => Ok(vec![0.0; m.dim]),
-                None => Err(not_found(w, path)),
-            })
-            .collect::<crate::Result<_>>()?;
+            .map(|w| m.vector(w, ids.get(w.as_str()).copied()))
+            .collect();
         return Ok((m.dim, vectors));
     }
     let emb = crate::io::read_vectors(path, None)?;
     let space = Space::new(&emb, true);
-    if !zero_unknown {
-        check_words_present(&space, path, None, words)?;
-    }
     let vectors = words
         .iter()
-        .map(|w| match space.lookup(w) {
-            Some(i) => emb.row(i as usize).to_vec(),
-            None => vec![0.0; emb.dim],
-        })
+        .map(|w| space.lookup(w).map(|i| emb.row(i as usize).to_vec()))
         .collect();
     Ok((emb.dim, vectors))
+}
+
+/// `similarity`: gensim's `similarity(w1, w2)`, or `n_similarity(WORDS, --to)`.
+fn similarity_command(a: &SimilarityArgs) -> anyhow::Result<()> {
+    if a.to.is_empty() && a.words.len() != 2 {
+        let why = format!(
+            "got {} words; give two (similarity man woman), or a set and --to another set",
+            a.words.len()
+        );
+        return Err(Error::usage("WORDS", why).into());
+    }
+    let (first, second) = if a.to.is_empty() {
+        (&a.words[..1], &a.words[1..])
+    } else {
+        (&a.words[..], &a.to[..])
+    };
+    let s = if a.to.is_empty() {
+        let (_, v) = raw_vectors(&a.vectors, &a.words, false)?;
+        crate::eval::n_similarity(&v[..1], &v[1..])
+    } else {
+        // n_similarity leaves out words without a vector, as gensim's mean does.
+        let (_, va) = known_vectors(&a.vectors, first, "WORDS")?;
+        let (_, vb) = known_vectors(&a.vectors, second, "--to")?;
+        crate::eval::n_similarity(&va, &vb)
+    };
+    let s = s.expect("both sets hold a vector");
+    if a.json {
+        outln!(
+            "{}",
+            serde_json::json!({"words": first, "to": second, "similarity": s})
+        );
+    } else {
+        outln!("{s}");
+    }
+    Ok(())
+}
+
+/// The words of `words` that have a vector, with their vectors; the others are named on
+/// stderr. None at all: an error naming `flag`'s words and the file.
+fn known_vectors(
+    path: &std::path::Path,
+    words: &[String],
+    flag: &str,
+) -> crate::Result<(Vec<String>, Vec<Vec<f32>>)> {
+    let (_, found) = word_vectors(path, words)?;
+    let (mut known, mut vectors, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+    for (w, v) in words.iter().zip(found) {
+        match v {
+            Some(v) => {
+                known.push(w.clone());
+                vectors.push(v);
+            }
+            None => missing.push(w.as_str()),
+        }
+    }
+    if known.is_empty() {
+        let why = format!("none of {} is in {}", words.join(" "), path.display());
+        return Err(Error::usage(flag, why));
+    }
+    if !missing.is_empty() {
+        eprintln!(
+            "w2v-gpu: left out, not in {}: {}",
+            path.display(),
+            missing.join(" ")
+        );
+    }
+    Ok((known, vectors))
+}
+
+/// `doesnt-match`: gensim's `doesnt_match`, or with `--rank` its `rank_by_centrality`.
+fn doesnt_match_command(a: &DoesntMatchArgs) -> anyhow::Result<()> {
+    let (words, vectors) = known_vectors(&a.vectors, &a.words, "WORDS")?;
+    let ranked = crate::eval::rank_by_centrality(&words, &vectors);
+    let odd = &ranked.last().expect("at least one word").0;
+    match (a.json, a.rank) {
+        (true, true) => outln!("{}", pairs_json(&ranked)),
+        (true, false) => outln!("{}", serde_json::json!({ "doesnt_match": odd })),
+        (false, true) => {
+            for (w, s) in &ranked {
+                outln!("  {s:.4}  {w}");
+            }
+        }
+        (false, false) => outln!("{odd}"),
+    }
+    Ok(())
 }
 
 fn pairs_json(r: &[(String, f32)]) -> serde_json::Value {

@@ -217,6 +217,52 @@ fn unit_query(a: &[f32], b: &[f32], c: &[f32]) -> Vec<f32> {
     q
 }
 
+/// gensim's `KeyedVectors.n_similarity(ws1, ws2)`: the cosine between the means of two
+/// sets of raw (not normalized) vectors; with one vector each, `similarity(w1, w2)`. An
+/// empty set has no mean: `None`.
+pub fn n_similarity(a: &[Vec<f32>], b: &[Vec<f32>]) -> Option<f32> {
+    let mean = |set: &[Vec<f32>]| {
+        let mut m = vec![0.0f32; set.first()?.len()];
+        for v in set {
+            m.iter_mut().zip(v).for_each(|(m, x)| *m += x);
+        }
+        m.iter_mut().for_each(|x| *x /= set.len() as f32);
+        normalize(&mut m);
+        Some(m)
+    };
+    Some(dot::<false>(&mean(a)?, &mean(b)?))
+}
+
+/// gensim's `KeyedVectors.rank_by_centrality(words)`: each word's unit vector against the
+/// normalized mean of them all, most central first (ties: the later word first, as
+/// Python's reverse sort of (score, word) pairs); the last is `doesnt_match`'s answer.
+pub fn rank_by_centrality(words: &[String], vectors: &[Vec<f32>]) -> Vec<(String, f32)> {
+    let units: Vec<Vec<f32>> = vectors
+        .iter()
+        .map(|v| {
+            let mut u = v.clone();
+            normalize(&mut u);
+            u
+        })
+        .collect();
+    let Some(first) = units.first() else {
+        return Vec::new();
+    };
+    let mut mean = vec![0.0f32; first.len()];
+    for u in &units {
+        mean.iter_mut().zip(u).for_each(|(m, x)| *m += x);
+    }
+    mean.iter_mut().for_each(|x| *x /= units.len() as f32);
+    normalize(&mut mean);
+    let mut ranked: Vec<(String, f32)> = words
+        .iter()
+        .zip(&units)
+        .map(|(w, u)| (w.clone(), dot::<false>(u, &mean)))
+        .collect();
+    ranked.sort_by(|x, y| y.1.total_cmp(&x.1).then_with(|| y.0.cmp(&x.0)));
+    ranked
+}
+
 /// Divides `v` by its norm (a zero vector stays zero).
 fn normalize(v: &mut [f32]) {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();

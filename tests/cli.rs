@@ -2013,6 +2013,83 @@ fn fasttext_print_and_dump_commands_print_as_fasttext() {
     assert_fails(&o, 2, "args, dict, input, output");
 }
 
+/// `similarity` and `doesnt-match` give gensim 4.4's `similarity`, `n_similarity`,
+/// `doesnt_match` and `rank_by_centrality` on the same file (gensim's values below, from
+/// `KeyedVectors.load_word2vec_format("tests/data/text8_2000.bin", binary=True)`; within
+/// 1e-6, the float sums' order), leaving out words without a vector where gensim does.
+#[test]
+fn similarity_and_doesnt_match_equal_gensims() {
+    let v = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/text8_2000.bin");
+    let number = |args: &[&str]| -> f32 {
+        let o = w2v(&[&["similarity", "--vectors", v][..], args].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap().trim().parse().unwrap()
+    };
+    for (args, gensim) in [
+        (&["man", "woman"][..], 0.8492766),
+        (&["king", "queen"], 0.8647424),
+        // "prince" is not among the file's 2,000 words: left out, as gensim's mean does.
+        (
+            &["man", "king", "woman", "--to", "queen", "prince"],
+            0.72027624,
+        ),
+    ] {
+        let got = number(args);
+        assert!(
+            (got - gensim).abs() < 1e-6,
+            "{args:?}: {got} vs gensim's {gensim}"
+        );
+    }
+    let odd = |words: &[&str]| -> String {
+        let o = w2v(&[&["doesnt-match", "--vectors", v][..], words].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(odd(&["january", "february", "march", "paris"]), "paris");
+    assert_eq!(odd(&["red", "blue", "green", "king"]), "king");
+    assert_eq!(odd(&["father", "mother", "son", "computer"]), "computer");
+    assert_eq!(odd(&["one", "two", "three", "house", "zzzz"]), "house");
+    let o = w2v(&[
+        "doesnt-match",
+        "--vectors",
+        v,
+        "france",
+        "germany",
+        "italy",
+        "london",
+        "--rank",
+        "--json",
+    ]);
+    let ranked: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let gensim = [
+        ("italy", 0.9524522),
+        ("france", 0.9204531),
+        ("germany", 0.89704734),
+        ("london", 0.8197118),
+    ];
+    for (got, (word, score)) in ranked.as_array().unwrap().iter().zip(gensim) {
+        assert_eq!(got["word"], word, "{ranked}");
+        assert!(
+            (got["score"].as_f64().unwrap() - score).abs() < 1e-6,
+            "{ranked}"
+        );
+    }
+    for (args, needle) in [
+        (&["similarity", "--vectors", v, "man"][..], "give two"),
+        (&["similarity", "--vectors", v, "man", "zzzz"], "zzzz"),
+        (
+            &["similarity", "--vectors", v, "man", "--to", "zzzz"],
+            "none of zzzz",
+        ),
+        (
+            &["doesnt-match", "--vectors", v, "zzzz", "yyyy"],
+            "none of zzzz yyyy",
+        ),
+    ] {
+        assert_fails(&w2v(args), 2, needle);
+    }
+}
+
 /// `similar --negative` / `--sum`: the words as one query, as gensim's
 /// `most_similar(positive, negative)`; with one negative word it is `analogy`'s 3CosAdd.
 #[test]
