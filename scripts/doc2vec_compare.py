@@ -18,7 +18,9 @@ table gives each one's median training time and the quality and inference time o
 first round (on a shared virtual machine one run's speed can be off by 2x).
 
 With HS=1 in the environment both tools train by hierarchical softmax alone (gensim's
-hs=1, negative=0; w2v-gpu's --hs --negative 0). MODES=list skips gensim's corpus_file runs.
+hs=1, negative=0; w2v-gpu's --hs --negative 0); with CONCAT=1 only PV-DM runs, over the
+concatenated context (gensim's dm_concat=1, w2v-gpu's --dm-concat). MODES=list skips
+gensim's corpus_file runs.
 
 Needs gensim 4.4 and numpy (a venv) and a release build of w2v-gpu.
 """
@@ -42,6 +44,10 @@ hs = os.environ.get("HS") == "1"
 loss = dict(hs=1, negative=0) if hs else {}
 loss_flags = ["--hs", "--negative", "0"] if hs else []
 modes = os.environ.get("MODES", "corpus_file,list").split(",")
+concat = os.environ.get("CONCAT") == "1"
+if concat:
+    loss["dm_concat"] = 1
+    loss_flags.append("--dm-concat")
 os.makedirs(work, exist_ok=True)
 train_txt, query_txt = os.path.join(work, "train.txt"), os.path.join(work, "query.txt")
 
@@ -92,7 +98,7 @@ def report(tool, dm, train_s, infer_s=None, trained=None, inferred=None):
 
 for rnd in range(rounds):
     first = rnd == 0
-    for dm in (0, 1):
+    for dm in (1,) if concat else (0, 1):
         for mode in modes:
             m = Doc2Vec(vector_size=100, min_count=5, epochs=10, dm=dm, workers=threads, seed=1,
                         **loss)
@@ -134,7 +140,7 @@ for rnd in range(rounds):
         report("w2v-gpu (cpu)", dm, train_s, infer_s, load_w2v_text(out), load_w2v_text(inf))
 
 print(f"\n{len(queries)} documents of 800 training words, queries of 200 words, {threads} threads"
-      + (", hierarchical softmax" if hs else "") + "\n")
+      + (", hierarchical softmax" if hs else "") + (", dm_concat" if concat else "") + "\n")
 print("| tool | model | training (median) | training, each round | inference (5,000 queries) | top-1 | top-10 | median rank |")
 print("|---|---|---:|---|---:|---:|---:|---:|")
 for (tool, model), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):

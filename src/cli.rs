@@ -101,6 +101,11 @@ pub struct Doc2vecArgs {
     /// slower).
     #[arg(long)]
     pub dbow_words: bool,
+    /// PV-DM over the concatenation of the document's vector and the vectors of --window
+    /// words on each side instead of their mean (gensim's dm_concat=1; a layer of
+    /// (1 + 2·window)·dim floats, so much slower and a larger model).
+    #[arg(long)]
+    pub dm_concat: bool,
     /// Vector size (gensim's vector_size).
     #[arg(long, alias = "size", default_value_t = 100)]
     pub dim: usize,
@@ -1822,9 +1827,14 @@ fn stdin_error(e: std::io::Error) -> Error {
 fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
     let cfg = crate::doc2vec::DocConfig {
         input: a.input.clone(),
-        kind: match a.model {
-            DocModelArg::Dm => crate::doc2vec::DocKind::Dm,
-            DocModelArg::Dbow => crate::doc2vec::DocKind::Dbow,
+        kind: match (a.model, a.dm_concat) {
+            (DocModelArg::Dm, false) => crate::doc2vec::DocKind::Dm,
+            (DocModelArg::Dm, true) => crate::doc2vec::DocKind::DmConcat,
+            (DocModelArg::Dbow, false) => crate::doc2vec::DocKind::Dbow,
+            (DocModelArg::Dbow, true) => {
+                let why = "applies to --model dm (PV-DM) only";
+                return Err(Error::usage("--dm-concat", why).into());
+            }
         },
         dbow_words: a.dbow_words,
         tagged: a.tagged,
@@ -1873,7 +1883,7 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
             p,
             m.vocab.words(),
             dim,
-            &m.model.input,
+            m.word_vectors(),
             Format::from_path(p),
         )?;
     }

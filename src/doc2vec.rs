@@ -26,10 +26,11 @@ use crate::backend::cpu::{draw_window, DocMode, Hogwild, WorkStats, Worker};
 use crate::backend::KernelParams;
 use crate::bytes::Cursor;
 use crate::config::{ModelKind, Precision};
+use crate::dist::sync::SharedMatrix;
 use crate::error::{Error, Result};
 use crate::files::AtomicFile;
 use crate::huffman::HuffmanTree;
-use crate::linalg::{axpy, dot};
+use crate::linalg::{axpy, axpy2, dot};
 use crate::loss::{SigmoidTable, MAX_EXP};
 use crate::model::Model;
 use crate::progress::Reporter;
@@ -51,6 +52,9 @@ pub const PIECE_WORDS: usize = 10_000;
 pub enum DocKind {
     Dbow,
     Dm,
+    /// PV-DM over the concatenation of the document's vector and the vectors of the
+    /// `window` words on each side (gensim's `dm_concat=1`, Le & Mikolov's original PV-DM).
+    DmConcat,
 }
 
 impl DocKind {
@@ -58,6 +62,7 @@ impl DocKind {
         match self {
             DocKind::Dbow => "dbow",
             DocKind::Dm => "dm",
+            DocKind::DmConcat => "dm_concat",
         }
     }
 }
@@ -111,7 +116,7 @@ impl Default for DocConfig {
 impl DocConfig {
     /// Refuses settings that cannot train, naming the flag.
     pub fn validate(&self) -> Result<()> {
-        if self.dbow_words && self.kind == DocKind::Dm {
+        if self.dbow_words && self.kind != DocKind::Dbow {
             return Err(Error::usage("--dbow-words", "only applies to --model dbow"));
         }
         if self.negative == 0 && !self.hs {
@@ -305,11 +310,15 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
             .map(|_| (rng.next_f32() - 0.5) * 2.0 / dim as f32)
             .collect()
     };
+    // dm_concat: one more input row, gensim's null word (the context past a piece's ends),
+    // and output rows as long as the concatenated layer.
+    let concat = cfg.kind == DocKind::DmConcat;
+    let layer = layer_len(cfg.kind, dim, cfg.window);
     let mut model = Model {
         dim,
-        input: draw(v * dim),
-        output: vec![0.0; v * dim],
-        hs: vec![0.0; if cfg.hs { (v - 1) * dim } else { 0 }],
+        input: draw((v + usize::from(concat)) * dim),
+        output: vec![0.0; v * layer],
+        hs: vec![0.0; if cfg.hs { (v - 1) * layer } else { 0 }],
         subwords: draw(n_docs * dim),
     };
     let tree = cfg.hs.then(|| HuffmanTree::new(vocab.counts()));
@@ -333,7 +342,7 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
     let params = KernelParams {
         model: match cfg.kind {
             DocKind::Dbow => ModelKind::SkipGram,
-            DocKind::Dm => ModelKind::Cbow,
+            DocKind::Dm | DocKind::DmConcat => ModelKind::Cbow,
         },
         dim,
         window: cfg.window,
@@ -344,7 +353,7 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
         DocKind::Dbow => DocMode::Dbow {
             words: cfg.dbow_words,
         },
-        DocKind::Dm => DocMode::Dm,
+        DocKind::Dm | DocKind::DmConcat => DocMode::Dm,
     };
     let done = AtomicU64::new(0);
     let failed = AtomicBool::new(false);
@@ -365,11 +374,37 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
     }
     bounds.resize(threads + 1, pieces.len());
     let stats: Vec<WorkStats> = {
+        // dm_concat's rows (raw pointers, as the Hogwild trainer's), taken before the
+        // Hogwild view of the same model that the other kinds train through.
+        let rows = ConcatRows {
+            input: SharedMatrix {
+                ptr: model.input.as_mut_ptr(),
+                rows: v + 1,
+                dim,
+            },
+            docs: SharedMatrix {
+                ptr: model.subwords.as_mut_ptr(),
+                rows: n_docs,
+                dim,
+            },
+            output: SharedMatrix {
+                ptr: model.output.as_mut_ptr(),
+                rows: v,
+                dim: layer,
+            },
+            hs: SharedMatrix {
+                ptr: model.hs.as_mut_ptr(),
+                rows: model.hs.len() / layer,
+                dim: layer,
+            },
+            window: cfg.window,
+        };
         let hog = Hogwild::new(&mut model);
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     let (hog, alias, sig, sub, params) = (&hog, &alias, &sig, &sub, &params);
+                    let rows = &rows;
                     let tree = tree.as_ref();
                     let (done, failed, docs, bar) = (&done, &failed, &docs, &bar);
                     let mine = &pieces[bounds[t]..bounds[t + 1]];
@@ -392,7 +427,18 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
                                     sen.push(id);
                                 }
                             }
-                            let st = w.train_document(hog, (v as u32) + d, &sen, alpha, mode);
+                            let st = if concat {
+                                let p = Piece {
+                                    doc: d as usize,
+                                    sen: &sen,
+                                    alpha,
+                                };
+                                // SAFETY: the rows stay allocated for the scope; writes
+                                // are Hogwild's plain f32 stores.
+                                unsafe { rows.train_piece(&mut w, p) }
+                            } else {
+                                w.train_document(hog, (v as u32) + d, &sen, alpha, mode)
+                            };
                             let now = done.fetch_add((b - a) as u64, Ordering::Relaxed);
                             bar.set_position(now + (b - a) as u64);
                             if crate::train::run_state::batch_diverged(st.loss, st.terms) {
@@ -486,8 +532,32 @@ impl Doc2Vec {
     /// gensim's `infer_vector`: a start vector drawn from the words (the same text always
     /// gives the same vector for one seed), then `epochs` passes, the rate falling from
     /// `alpha` to `min_alpha` by equal steps per pass. Words outside the vocabulary are
-    /// dropped; a text with none keeps its start vector.
+    /// dropped; a text with none keeps its start vector. Picks the AVX2+FMA build of the
+    /// loop when the CPU has it (as training does).
     pub fn infer(&self, words: &[&str], s: &InferSettings, t: &InferTables) -> Vec<f32> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports the features the function is compiled for.
+                return unsafe { self.infer_avx2(words, s, t) };
+            }
+        }
+        self.infer_impl::<false>(words, s, t)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn infer_avx2(&self, words: &[&str], s: &InferSettings, t: &InferTables) -> Vec<f32> {
+        self.infer_impl::<true>(words, s, t)
+    }
+
+    #[inline(always)]
+    fn infer_impl<const FMA: bool>(
+        &self,
+        words: &[&str],
+        s: &InferSettings,
+        t: &InferTables,
+    ) -> Vec<f32> {
         let dim = self.model.dim;
         let epochs = s.epochs.unwrap_or(self.epochs);
         let alpha = s.alpha.unwrap_or(self.alpha);
@@ -503,11 +573,14 @@ impl Doc2Vec {
             .collect();
         let ids: Vec<u32> = words.iter().filter_map(|w| self.vocab.id(w)).collect();
         let mut kept = Vec::with_capacity(ids.len());
-        let mut work = vec![0.0f32; dim];
-        let mut l1 = vec![0.0f32; dim];
+        let layer = self.layer();
+        let mut work = vec![0.0f32; layer];
+        let mut l1 = vec![0.0f32; layer];
+        let mut window_ids = Vec::with_capacity(2 * self.window);
+        let null = self.vocab.len() as u32;
         let step = (alpha - min_alpha) / (epochs.max(2) - 1) as f32;
-        let out = |r: u32| &self.model.output[r as usize * dim..(r as usize + 1) * dim];
-        let inner = |r: u32| &self.model.hs[r as usize * dim..(r as usize + 1) * dim];
+        let out = |r: u32| &self.model.output[r as usize * layer..(r as usize + 1) * layer];
+        let inner = |r: u32| &self.model.hs[r as usize * layer..(r as usize + 1) * layer];
         let input = |r: u32| &self.model.input[r as usize * dim..(r as usize + 1) * dim];
         let mut a = alpha;
         for _ in 0..epochs {
@@ -530,10 +603,18 @@ impl Doc2Vec {
                         l1.copy_from_slice(&doc);
                         for (c, &ctx) in kept.iter().enumerate().take(hi + 1).skip(lo) {
                             if c != i {
-                                axpy::<false>(&mut l1, 1.0, input(ctx));
+                                axpy::<FMA>(&mut l1, 1.0, input(ctx));
                             }
                         }
                         hi - lo + 1
+                    }
+                    DocKind::DmConcat => {
+                        l1[..dim].copy_from_slice(&doc);
+                        concat_window(&kept, i, self.window, null, &mut window_ids);
+                        for (m, &w) in window_ids.iter().enumerate() {
+                            l1[(1 + m) * dim..(2 + m) * dim].copy_from_slice(input(w));
+                        }
+                        1
                     }
                 };
                 if count > 1 {
@@ -547,12 +628,12 @@ impl Doc2Vec {
                 if let Some(tree) = &t.tree {
                     let (points, codes) = tree.path(target);
                     for (&node, &code) in points.iter().zip(codes) {
-                        let f = dot::<false>(&l1, inner(node));
+                        let f = dot::<FMA>(&l1, inner(node));
                         if f <= -MAX_EXP || f >= MAX_EXP {
                             continue;
                         }
                         let (g, _) = t.sig.bce(f, 1.0 - f32::from(code), a);
-                        axpy::<false>(&mut work, g, inner(node));
+                        axpy::<FMA>(&mut work, g, inner(node));
                     }
                 }
                 let terms = if self.negative > 0 {
@@ -570,15 +651,25 @@ impl Doc2Vec {
                         }
                         (row, 0.0)
                     };
-                    let f = dot::<false>(&l1, out(row));
+                    let f = dot::<FMA>(&l1, out(row));
                     let (g, _) = t.sig.bce(f, label, a);
-                    axpy::<false>(&mut work, g, out(row));
+                    axpy::<FMA>(&mut work, g, out(row));
                 }
-                axpy::<false>(&mut doc, 1.0, &work);
+                axpy::<FMA>(&mut doc, 1.0, &work[..dim]);
             }
             a -= step;
         }
         doc
+    }
+
+    /// Floats per output (and tree) row: the hidden layer's length.
+    pub fn layer(&self) -> usize {
+        layer_len(self.kind, self.model.dim, self.window)
+    }
+
+    /// The word vectors, one row per vocabulary word (dm_concat's null word left out).
+    pub fn word_vectors(&self) -> &[f32] {
+        &self.model.input[..self.vocab.len() * self.model.dim]
     }
 
     /// The tables inference reads, built once for any number of texts.
@@ -606,6 +697,7 @@ impl Doc2Vec {
             match self.kind {
                 DocKind::Dbow => 0,
                 DocKind::Dm => 1,
+                DocKind::DmConcat => 2,
             },
             u8::from(self.dbow_words),
             u8::from(self.hs),
@@ -669,6 +761,7 @@ impl Doc2Vec {
         let kind = match r.array::<1>()?[0] {
             0 => DocKind::Dbow,
             1 => DocKind::Dm,
+            2 if version >= 2 => DocKind::DmConcat,
             k => return Err(bad(&format!("unknown model kind {k}"))),
         };
         let dbow_words = r.array::<1>()?[0] != 0;
@@ -739,7 +832,12 @@ impl Doc2Vec {
         }
         let n = n_words as usize;
         let inner = if hs { n - 1 } else { 0 };
-        let want = (2 * n as u128 + inner as u128 + n_tags as u128) * dim as u128 * 4;
+        let concat = kind == DocKind::DmConcat;
+        let in_rows = n + usize::from(concat);
+        let layer = (1 + 2 * window as u128 * u128::from(concat)) * dim as u128;
+        let want = ((in_rows as u128 + n_tags as u128) * dim as u128
+            + (n as u128 + inner as u128) * layer)
+            * 4;
         if want != r.left() as u128 {
             return Err(bad(&format!(
                 "{} bytes of vectors where {} words{} and {} documents at dim {dim} take {want}",
@@ -749,9 +847,11 @@ impl Doc2Vec {
                 n_tags
             )));
         }
-        let input = r.f32s(n * dim)?;
-        let output = r.f32s(n * dim)?;
-        let hs_rows = r.f32s(inner * dim)?;
+        // `want` equals the bytes left, so these sizes fit in memory.
+        let layer = layer as usize;
+        let input = r.f32s(in_rows * dim)?;
+        let output = r.f32s(n * layer)?;
+        let hs_rows = r.f32s(inner * layer)?;
         let subwords = r.f32s(n_tags as usize * dim)?;
         if [&input, &output, &hs_rows, &subwords]
             .iter()
@@ -780,6 +880,163 @@ impl Doc2Vec {
             },
         })
     }
+}
+
+/// Floats per output row of `kind`: `dim`, or dm_concat's `(1 + 2·window)·dim`.
+fn layer_len(kind: DocKind, dim: usize, window: usize) -> usize {
+    match kind {
+        DocKind::DmConcat => (1 + 2 * window) * dim,
+        DocKind::Dbow | DocKind::Dm => dim,
+    }
+}
+
+/// dm_concat's context of position `i`: the ids of the `window` words before it and after
+/// it, in order, `null` (the null word's row) where the piece has none (gensim's padding).
+fn concat_window(sen: &[u32], i: usize, window: usize, null: u32, ids: &mut Vec<u32>) {
+    ids.clear();
+    for c in i as isize - window as isize..=(i + window) as isize {
+        if c != i as isize {
+            ids.push(if c < 0 || c as usize >= sen.len() {
+                null
+            } else {
+                sen[c as usize]
+            });
+        }
+    }
+}
+
+/// One output (or tree) row of dm_concat against the layer `l1`: its gradient added to
+/// `work`, the row updated (a tree node past the sigmoid table's range is skipped, as the
+/// other trainers skip it). A function, not a closure, so that it is compiled with the
+/// caller's AVX2+FMA.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn concat_step<const FMA: bool>(
+    l1: &[f32],
+    work: &mut [f32],
+    row: &mut [f32],
+    label: f32,
+    skip_beyond: bool,
+    sig: &SigmoidTable,
+    alpha: f32,
+    st: &mut WorkStats,
+) {
+    let f = dot::<FMA>(l1, row);
+    let (g, loss) = sig.bce(f, label, alpha);
+    st.loss += f64::from(loss);
+    st.terms += 1;
+    if !(skip_beyond && (f <= -MAX_EXP || f >= MAX_EXP)) {
+        axpy2::<FMA>(work, row, g, l1);
+    }
+}
+
+/// dm_concat's matrices, shared by the training threads as the Hogwild trainer shares its
+/// own: word rows (with the null word's last), document rows, output and tree rows of the
+/// concatenated layer's length.
+struct ConcatRows {
+    input: SharedMatrix,
+    docs: SharedMatrix,
+    output: SharedMatrix,
+    hs: SharedMatrix,
+    window: usize,
+}
+
+// SAFETY: concurrent unsynchronised f32 updates are the intended (Hogwild) behaviour; the
+// pointers stay valid while the training scope lasts.
+unsafe impl Sync for ConcatRows {}
+
+impl ConcatRows {
+    /// gensim's `train_document_dm_concat` on one piece: for each word, the concatenated
+    /// layer `l1` (document vector, then the window's word vectors, null-padded) against
+    /// the word along its Huffman path and K noise words (word2vec.c's order); `l1`'s
+    /// gradient is added back to the document's row and to each context word's row.
+    ///
+    /// Picks the AVX2+FMA build of the loop when the CPU has it.
+    ///
+    /// # Safety
+    /// The matrices stay allocated; other threads only make plain f32 stores to them.
+    unsafe fn train_piece(&self, w: &mut Worker<'_>, p: Piece<'_>) -> WorkStats {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return self.train_piece_avx2(w, p);
+            }
+        }
+        self.train_piece_impl::<false>(w, p)
+    }
+
+    /// # Safety
+    /// As [`ConcatRows::train_piece`], on a CPU with AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn train_piece_avx2(&self, w: &mut Worker<'_>, p: Piece<'_>) -> WorkStats {
+        self.train_piece_impl::<true>(w, p)
+    }
+
+    /// # Safety
+    /// As [`ConcatRows::train_piece`].
+    #[inline(always)]
+    unsafe fn train_piece_impl<const FMA: bool>(
+        &self,
+        w: &mut Worker<'_>,
+        Piece { doc, sen, alpha }: Piece<'_>,
+    ) -> WorkStats {
+        let mut stats = WorkStats::default();
+        let st = &mut stats;
+        let dim = self.input.dim;
+        let layer = self.output.dim;
+        let null = (self.input.rows - 1) as u32;
+        let mut l1 = vec![0.0f32; layer];
+        let mut work = vec![0.0f32; layer];
+        let mut ids = Vec::with_capacity(2 * self.window);
+        for (i, &word) in sen.iter().enumerate() {
+            l1[..dim].copy_from_slice(self.docs.row(doc));
+            concat_window(sen, i, self.window, null, &mut ids);
+            for (m, &c) in ids.iter().enumerate() {
+                l1[(1 + m) * dim..(2 + m) * dim].copy_from_slice(self.input.row(c as usize));
+            }
+            work.fill(0.0);
+            let (l1, sig) = (&l1[..], w.sig);
+            if let Some(tree) = w.tree {
+                let (points, codes) = tree.path(word);
+                for (&node, &code) in points.iter().zip(codes) {
+                    let row = self.hs.row(node as usize);
+                    let label = 1.0 - f32::from(code);
+                    concat_step::<FMA>(l1, &mut work, row, label, true, sig, alpha, st);
+                }
+            }
+            if w.negative > 0 {
+                let row = self.output.row(word as usize);
+                concat_step::<FMA>(l1, &mut work, row, 1.0, false, sig, alpha, st);
+                for _ in 0..w.negative {
+                    let t = w.alias.draw(&mut w.rng);
+                    if t != word {
+                        let row = self.output.row(t as usize);
+                        concat_step::<FMA>(l1, &mut work, row, 0.0, false, sig, alpha, st);
+                    }
+                }
+            }
+            axpy::<FMA>(self.docs.row(doc), 1.0, &work[..dim]);
+            for (m, &c) in ids.iter().enumerate() {
+                axpy::<FMA>(
+                    self.input.row(c as usize),
+                    1.0,
+                    &work[(1 + m) * dim..(2 + m) * dim],
+                );
+            }
+            st.pairs += 1;
+        }
+        stats
+    }
+}
+
+/// One piece of a document for [`ConcatRows::train_piece`]: the document's index, its kept
+/// words, the learning rate.
+#[derive(Clone, Copy)]
+struct Piece<'a> {
+    doc: usize,
+    sen: &'a [u32],
+    alpha: f32,
 }
 
 const MAGIC: &[u8] = b"w2v-gpu doc2vec\n";
@@ -844,7 +1101,7 @@ mod tests {
         trained_with(kind, threads, 5, false)
     }
 
-    /// With hierarchical softmax, a window of 2 (see the test below).
+    /// With hierarchical softmax or dm_concat, a window of 2 (see the test below).
     fn trained_with(kind: DocKind, threads: usize, negative: usize, hs: bool) -> Doc2Vec {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("docs.txt");
@@ -859,7 +1116,11 @@ mod tests {
             threads,
             negative,
             hs,
-            window: if hs { 2 } else { 5 },
+            window: if hs || kind == DocKind::DmConcat {
+                2
+            } else {
+                5
+            },
             ..DocConfig::default()
         };
         train(&cfg, &Reporter::quiet()).unwrap().0
@@ -869,13 +1130,14 @@ mod tests {
     /// one topic together: every document's mean similarity to its own topic's documents
     /// is above its mean similarity to the other topic's, and a new document's inferred
     /// vector is nearest a document of its topic. Random vectors (no training) fail this.
-    /// Hierarchical softmax trains with a window of 2: with gensim's 5, PV-DM's context
-    /// words predict the topic alone and the document's row learns little (gensim 4.4's
-    /// `Doc2Vec(dm=1, hs=1, negative=0)` then misplaces up to 3 of 6 new documents on
-    /// this corpus, none with a window of 2).
+    /// Hierarchical softmax and dm_concat train with a window of 2: with gensim's 5, PV-DM's
+    /// context words predict the topic alone and the document's row learns little (on this
+    /// corpus gensim 4.4's `Doc2Vec(dm=1, hs=1, negative=0)` then misplaces up to 3 of 6
+    /// new documents and `dm_concat=1` 4 to 7 of the 40 trained ones over three seeds; none
+    /// with a window of 2).
     #[test]
     fn documents_of_one_topic_end_up_together_and_new_ones_join_them() {
-        let kinds = [DocKind::Dbow, DocKind::Dm];
+        let kinds = [DocKind::Dbow, DocKind::Dm, DocKind::DmConcat];
         let losses = [(5, false), (0, true), (2, true)];
         for (kind, (negative, hs)) in kinds.into_iter().flat_map(|k| losses.map(|l| (k, l))) {
             let m = trained_with(kind, 1, negative, hs);
@@ -917,11 +1179,22 @@ mod tests {
         let text = two_topics(9, 5);
         let texts: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
         let s = InferSettings::default();
-        for (negative, hs) in [(5, false), (0, true)] {
-            let a = trained_with(DocKind::Dm, 1, negative, hs);
-            let b = trained_with(DocKind::Dm, 1, negative, hs);
+        let cases = [
+            (DocKind::Dm, 5, false),
+            (DocKind::Dm, 0, true),
+            (DocKind::DmConcat, 3, true),
+        ];
+        for (kind, negative, hs) in cases {
+            let a = trained_with(kind, 1, negative, hs);
+            let b = trained_with(kind, 1, negative, hs);
             assert_eq!(a.model, b.model);
-            assert_eq!(a.model.hs.len(), if hs { 119 * 16 } else { 0 });
+            assert_eq!(a.model.hs.len(), if hs { 119 * a.layer() } else { 0 });
+            if kind == DocKind::DmConcat {
+                // The null word's row after the 120 words', rows of (1 + 2 · 2) · 16.
+                assert_eq!(a.model.input.len(), 121 * 16);
+                assert_eq!((a.layer(), a.model.output.len()), (80, 120 * 80));
+                assert_eq!(a.word_vectors().len(), 120 * 16);
+            }
             let mut bytes = Vec::new();
             a.write(&mut bytes).unwrap();
             let back = Doc2Vec::from_bytes(Path::new("m.d2v"), &bytes).unwrap();

@@ -2271,7 +2271,9 @@ fn self_ranks(trained: &Path, inferred: &Path) -> Vec<usize> {
 /// at these settings (vector_size 50, min_count 2, 40 epochs): 97.7% (PV-DBOW) and 97.0%
 /// (PV-DM) first; w2v-gpu measured 97.3% for both. With hierarchical softmax alone
 /// (`--hs --negative 0`, gensim's hs=1, negative=0): gensim 97.3–98.0% and 97.0–97.7% over
-/// three seeds, w2v-gpu 97.7% and 97.3%. Untrained vectors would place about 1 in 300 first.
+/// three seeds, w2v-gpu 97.7% and 97.3%. PV-DM over the concatenated context
+/// (`--dm-concat`, gensim's dm_concat=1): gensim 96.7–98.0% over seeds 1–3, w2v-gpu
+/// 97.3–97.7%. Untrained vectors would place about 1 in 300 first.
 #[test]
 fn doc2vec_and_infer_find_each_lee_document_again() {
     let Some(lee) = common::shared_data("small/lee_background.cor") else {
@@ -2283,9 +2285,16 @@ fn doc2vec_and_infer_find_each_lee_document_again() {
     };
     let lee = lee.to_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let runs = [("dbow", false), ("dm", false), ("dbow", true), ("dm", true)];
-    for (model, hs) in runs {
-        let name = format!("{model}{}", if hs { "_hs" } else { "" });
+    let runs = [
+        ("dbow", ""),
+        ("dm", ""),
+        ("dbow", "hs"),
+        ("dm", "hs"),
+        ("dm", "concat"),
+    ];
+    for (model, variant) in runs {
+        let (hs, concat) = (variant == "hs", variant == "concat");
+        let name = format!("{model}_{variant}");
         let (docs, m, inf) = (
             dir.path().join(format!("{name}.vec")),
             dir.path().join(format!("{name}.d2v")),
@@ -2296,10 +2305,11 @@ fn doc2vec_and_infer_find_each_lee_document_again() {
             m.to_str().unwrap(),
             inf.to_str().unwrap(),
         );
-        let loss: &[&str] = if hs {
-            &["--hs", "--negative", "0"]
-        } else {
-            &[]
+        let words = dir.path().join(format!("{name}_words.vec"));
+        let extra: &[&str] = match variant {
+            "hs" => &["--hs", "--negative", "0"],
+            "concat" => &["--dm-concat", "--save-words", words.to_str().unwrap()],
+            _ => &[],
         };
         let o = w2v(&[
             &[
@@ -2322,7 +2332,7 @@ fn doc2vec_and_infer_find_each_lee_document_again() {
                 m_s,
                 "--json",
             ],
-            loss,
+            extra,
         ]
         .concat());
         assert!(o.status.success(), "{}", stderr(&o));
@@ -2332,6 +2342,12 @@ fn doc2vec_and_infer_find_each_lee_document_again() {
             (Some(300), Some(4844))
         );
         assert_eq!(j["hs"].as_bool(), Some(hs));
+        if concat {
+            assert_eq!(j["model"], "dm_concat");
+            // The word vectors leave out the null word's row.
+            let w = w2v_gpu::io::read_vectors(&words, None).unwrap();
+            assert_eq!(w.len(), 4844);
+        }
         let o = w2v(&["infer", "--model", m_s, "--input", lee, "--output", inf_s]);
         assert!(o.status.success(), "{}", stderr(&o));
         let ranks = self_ranks(&docs, &inf);
@@ -2496,6 +2512,11 @@ fn doc2vec_tags_stdin_and_bad_input() {
         &run(base("t.txt", "o.vec"), &["--negative", "0"]),
         2,
         "without --hs",
+    );
+    assert_fails(
+        &run(base("t.txt", "o.vec"), &["--dm-concat", "--model", "dbow"]),
+        2,
+        "--dm-concat",
     );
     assert_fails(
         &run(base("t.txt", "no/such/dir/o.vec"), &[]),
