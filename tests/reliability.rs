@@ -667,11 +667,17 @@ fn doc2vec_models_never_panic_on_damaged_files() {
         epochs: Some(2),
         ..InferSettings::default()
     };
-    // Negative sampling, and hierarchical softmax (whose tree rows follow the output rows).
-    for (negative, hs, seed) in [(5, false, 11), (0, true, 12)] {
+    // Negative sampling, hierarchical softmax (whose tree rows follow the output rows), and
+    // dm_concat (a null word's row, output rows of the concatenated layer).
+    let cases = [
+        (DocKind::Dm, 5, false, 11),
+        (DocKind::Dm, 0, true, 12),
+        (DocKind::DmConcat, 2, true, 13),
+    ];
+    for (kind, negative, hs, seed) in cases {
         let cfg = DocConfig {
             input: corpus.clone(),
-            kind: DocKind::Dm,
+            kind,
             dim: 3,
             epochs: 2,
             min_count: 1,
@@ -693,7 +699,7 @@ fn doc2vec_models_never_panic_on_damaged_files() {
                     }
                 }
             });
-            assert!(r.is_ok(), "hs {hs}: panicked on {} bytes", c.len());
+            assert!(r.is_ok(), "{kind:?} hs {hs}: panicked on {} bytes", c.len());
         }
     }
 }
