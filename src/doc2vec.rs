@@ -374,12 +374,12 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
     }
     bounds.resize(threads + 1, pieces.len());
     let stats: Vec<WorkStats> = {
-        // dm_concat's rows (raw pointers, as the Hogwild trainer's), taken before the
-        // Hogwild view of the same model that the other kinds train through.
+        // dm_concat's rows (raw pointers, as the Hogwild trainer's); the other kinds train
+        // through the Hogwild view of the model, which dm_concat's row lengths do not fit.
         let rows = ConcatRows {
             input: SharedMatrix {
                 ptr: model.input.as_mut_ptr(),
-                rows: v + 1,
+                rows: v + usize::from(concat),
                 dim,
             },
             docs: SharedMatrix {
@@ -399,11 +399,12 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
             },
             window: cfg.window,
         };
-        let hog = Hogwild::new(&mut model);
+        let hog = (!concat).then(|| Hogwild::new(&mut model));
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
-                    let (hog, alias, sig, sub, params) = (&hog, &alias, &sig, &sub, &params);
+                    let (hog, alias, sig, sub, params) =
+                        (hog.as_ref(), &alias, &sig, &sub, &params);
                     let rows = &rows;
                     let tree = tree.as_ref();
                     let (done, failed, docs, bar) = (&done, &failed, &docs, &bar);
@@ -437,6 +438,7 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
                                 // are Hogwild's plain f32 stores.
                                 unsafe { rows.train_piece(&mut w, p) }
                             } else {
+                                let hog = hog.expect("the other kinds have the Hogwild view");
                                 w.train_document(hog, (v as u32) + d, &sen, alpha, mode)
                             };
                             let now = done.fetch_add((b - a) as u64, Ordering::Relaxed);
