@@ -2352,9 +2352,12 @@ fn similarity_command(a: &SimilarityArgs) -> anyhow::Result<()> {
         let (_, v) = raw_vectors(&a.vectors, &a.words, false)?;
         crate::eval::n_similarity(&v[..1], &v[1..])
     } else {
-        // n_similarity leaves out words without a vector, as gensim's mean does.
-        let (_, va) = known_vectors(&a.vectors, first, "WORDS")?;
-        let (_, vb) = known_vectors(&a.vectors, second, "--to")?;
+        // n_similarity leaves out words without a vector, as gensim's mean does. One read
+        // of the file for both sets.
+        let (_, mut found) = word_vectors(&a.vectors, &[first, second].concat())?;
+        let found_b = found.split_off(first.len());
+        let (_, va) = known_vectors(&a.vectors, first, found, "WORDS")?;
+        let (_, vb) = known_vectors(&a.vectors, second, found_b, "--to")?;
         crate::eval::n_similarity(&va, &vb)
     };
     let s = s.expect("both sets hold a vector");
@@ -2369,14 +2372,15 @@ fn similarity_command(a: &SimilarityArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The words of `words` that have a vector, with their vectors; the others are named on
-/// stderr. None at all: an error naming `flag`'s words and the file.
+/// The words of `words` that have a vector in `found` (theirs, from [`word_vectors`] on
+/// `path`), with their vectors; the others are named on stderr. None at all: an error
+/// naming `flag`'s words and the file.
 fn known_vectors(
     path: &std::path::Path,
     words: &[String],
+    found: Vec<Option<Vec<f32>>>,
     flag: &str,
 ) -> crate::Result<(Vec<String>, Vec<Vec<f32>>)> {
-    let (_, found) = word_vectors(path, words)?;
     let (mut known, mut vectors, mut missing) = (Vec::new(), Vec::new(), Vec::new());
     for (w, v) in words.iter().zip(found) {
         match v {
@@ -2403,7 +2407,8 @@ fn known_vectors(
 
 /// `doesnt-match`: gensim's `doesnt_match`, or with `--rank` its `rank_by_centrality`.
 fn doesnt_match_command(a: &DoesntMatchArgs) -> anyhow::Result<()> {
-    let (words, vectors) = known_vectors(&a.vectors, &a.words, "WORDS")?;
+    let (_, found) = word_vectors(&a.vectors, &a.words)?;
+    let (words, vectors) = known_vectors(&a.vectors, &a.words, found, "WORDS")?;
     let ranked = crate::eval::rank_by_centrality(&words, &vectors);
     let odd = &ranked.last().expect("at least one word").0;
     match (a.json, a.rank) {
