@@ -745,11 +745,11 @@ pub struct Meter {
     predicted_gold: u64,
     /// Per label: gold, predicted, predicted and gold.
     per_label: Vec<[u64; 3]>,
-    /// Per label: (probability, 1 if the label was gold else 0) of each prediction
+    /// Per label: (probability, whether the label was gold) of each prediction
     /// (fastText's `scoreVsTrue`; its `Meter(true)` also logs a gold label not predicted
     /// with a score of -1, which ends every walk below before it is reached, so no curve
     /// or metric depends on them and they are not kept here).
-    score_vs_true: Vec<Vec<(f32, f32)>>,
+    score_vs_true: Vec<Vec<(f32, bool)>>,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -782,7 +782,7 @@ impl Meter {
                 self.per_label[p as usize][2] += 1;
                 self.predicted_gold += 1;
             }
-            self.score_vs_true[p as usize].push((score, if gold { 1.0 } else { 0.0 }));
+            self.score_vs_true[p as usize].push((score, gold));
         }
         for &l in labels {
             self.per_label[l as usize][0] += 1;
@@ -818,28 +818,27 @@ impl Meter {
     /// from the most probable down, the (true, false) positives counted so far, one entry
     /// per distinct probability.
     fn positive_counts(&self, label: Option<usize>) -> Vec<(u64, u64)> {
-        let mut v: Vec<(f32, f32)> = match label {
+        let mut v: Vec<(f32, bool)> = match label {
             None => self.score_vs_true.concat(),
             Some(l) => self.score_vs_true[l].clone(),
         };
-        // C++'s `sort` of (float, float) pairs (a total order, so a diverged model's NaN
-        // cannot upset it).
-        v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        // C++'s `sort` of (score, gold) pairs, gold 0 before 1 (a total order, so a
+        // diverged model's NaN cannot upset it).
+        v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let (mut tp, mut fp) = (0u64, 0u64);
-        let mut last = -2.0; // fastText's `falseNegativeScore - 1`
-
         let mut counts: Vec<(u64, u64)> = Vec::new();
+        let mut last = None;
         for &(score, gold) in v.iter().rev() {
-            if gold == 1.0 {
+            if gold {
                 tp += 1;
             } else {
                 fp += 1;
             }
             match counts.last_mut() {
-                Some(c) if f64::from(score) == last => *c = (tp, fp),
+                Some(c) if last == Some(score) => *c = (tp, fp),
                 _ => counts.push((tp, fp)),
             }
-            last = f64::from(score);
+            last = Some(score);
         }
         counts
     }

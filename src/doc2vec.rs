@@ -374,38 +374,40 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
     }
     bounds.resize(threads + 1, pieces.len());
     let stats: Vec<WorkStats> = {
-        // dm_concat's rows (raw pointers, as the Hogwild trainer's); the other kinds train
-        // through the Hogwild view of the model, which dm_concat's row lengths do not fit.
-        let rows = ConcatRows {
-            input: SharedMatrix {
-                ptr: model.input.as_mut_ptr(),
-                rows: v + usize::from(concat),
-                dim,
-            },
-            docs: SharedMatrix {
-                ptr: model.subwords.as_mut_ptr(),
-                rows: n_docs,
-                dim,
-            },
-            output: SharedMatrix {
-                ptr: model.output.as_mut_ptr(),
-                rows: v,
-                dim: layer,
-            },
-            hs: SharedMatrix {
-                ptr: model.hs.as_mut_ptr(),
-                rows: model.hs.len() / layer,
-                dim: layer,
-            },
-            window: cfg.window,
+        // dm_concat trains its own rows (raw pointers, as the Hogwild trainer's); the other
+        // kinds train through the Hogwild view of the model, which dm_concat's row lengths
+        // do not fit.
+        let rows = if concat {
+            Rows::Concat(ConcatRows {
+                input: SharedMatrix {
+                    ptr: model.input.as_mut_ptr(),
+                    rows: v + 1,
+                    dim,
+                },
+                docs: SharedMatrix {
+                    ptr: model.subwords.as_mut_ptr(),
+                    rows: n_docs,
+                    dim,
+                },
+                output: SharedMatrix {
+                    ptr: model.output.as_mut_ptr(),
+                    rows: v,
+                    dim: layer,
+                },
+                hs: SharedMatrix {
+                    ptr: model.hs.as_mut_ptr(),
+                    rows: model.hs.len() / layer,
+                    dim: layer,
+                },
+                window: cfg.window,
+            })
+        } else {
+            Rows::Hogwild(Hogwild::new(&mut model))
         };
-        let hog = (!concat).then(|| Hogwild::new(&mut model));
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
-                    let (hog, alias, sig, sub, params) =
-                        (hog.as_ref(), &alias, &sig, &sub, &params);
-                    let rows = &rows;
+                    let (rows, alias, sig, sub, params) = (&rows, &alias, &sig, &sub, &params);
                     let tree = tree.as_ref();
                     let (done, failed, docs, bar) = (&done, &failed, &docs, &bar);
                     let mine = &pieces[bounds[t]..bounds[t + 1]];
@@ -428,18 +430,20 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
                                     sen.push(id);
                                 }
                             }
-                            let st = if concat {
-                                let p = Piece {
-                                    doc: d as usize,
-                                    sen: &sen,
-                                    alpha,
-                                };
-                                // SAFETY: the rows stay allocated for the scope; writes
-                                // are Hogwild's plain f32 stores.
-                                unsafe { rows.train_piece(&mut w, p) }
-                            } else {
-                                let hog = hog.expect("the other kinds have the Hogwild view");
-                                w.train_document(hog, (v as u32) + d, &sen, alpha, mode)
+                            let st = match rows {
+                                Rows::Concat(rows) => {
+                                    let p = Piece {
+                                        doc: d as usize,
+                                        sen: &sen,
+                                        alpha,
+                                    };
+                                    // SAFETY: the rows stay allocated for the scope; writes
+                                    // are Hogwild's plain f32 stores.
+                                    unsafe { rows.train_piece(&mut w, p) }
+                                }
+                                Rows::Hogwild(hog) => {
+                                    w.train_document(hog, (v as u32) + d, &sen, alpha, mode)
+                                }
                             };
                             let now = done.fetch_add((b - a) as u64, Ordering::Relaxed);
                             bar.set_position(now + (b - a) as u64);
@@ -930,6 +934,12 @@ fn concat_step<const FMA: bool>(
     if !(skip_beyond && (f <= -MAX_EXP || f >= MAX_EXP)) {
         axpy2::<FMA>(work, row, g, l1);
     }
+}
+
+/// What the training threads update: the Hogwild view of the model, or dm_concat's rows.
+enum Rows<'m> {
+    Hogwild(Hogwild<'m>),
+    Concat(ConcatRows),
 }
 
 /// dm_concat's matrices, shared by the training threads as the Hogwild trainer shares its

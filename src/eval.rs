@@ -221,16 +221,19 @@ fn unit_query(a: &[f32], b: &[f32], c: &[f32]) -> Vec<f32> {
 /// sets of raw (not normalized) vectors; with one vector each, `similarity(w1, w2)`. An
 /// empty set has no mean: `None`.
 pub fn n_similarity(a: &[Vec<f32>], b: &[Vec<f32>]) -> Option<f32> {
-    let mean = |set: &[Vec<f32>]| {
-        let mut m = vec![0.0f32; set.first()?.len()];
-        for v in set {
-            m.iter_mut().zip(v).for_each(|(m, x)| *m += x);
-        }
-        m.iter_mut().for_each(|x| *x /= set.len() as f32);
-        normalize(&mut m);
-        Some(m)
-    };
-    Some(dot::<false>(&mean(a)?, &mean(b)?))
+    Some(dot::<false>(&unit_mean(a)?, &unit_mean(b)?))
+}
+
+/// The mean of `set`, divided by its norm (gensim's `unitvec(get_mean_vector(...))`);
+/// `None` for an empty set.
+fn unit_mean(set: &[Vec<f32>]) -> Option<Vec<f32>> {
+    let mut m = vec![0.0f32; set.first()?.len()];
+    for v in set {
+        m.iter_mut().zip(v).for_each(|(m, x)| *m += x);
+    }
+    m.iter_mut().for_each(|x| *x /= set.len() as f32);
+    normalize(&mut m);
+    Some(m)
 }
 
 /// gensim's `KeyedVectors.rank_by_centrality(words)`: each word's unit vector against the
@@ -245,15 +248,9 @@ pub fn rank_by_centrality(words: &[String], vectors: &[Vec<f32>]) -> Vec<(String
             u
         })
         .collect();
-    let Some(first) = units.first() else {
+    let Some(mean) = unit_mean(&units) else {
         return Vec::new();
     };
-    let mut mean = vec![0.0f32; first.len()];
-    for u in &units {
-        mean.iter_mut().zip(u).for_each(|(m, x)| *m += x);
-    }
-    mean.iter_mut().for_each(|x| *x /= units.len() as f32);
-    normalize(&mut mean);
     let mut ranked: Vec<(String, f32)> = words
         .iter()
         .zip(&units)

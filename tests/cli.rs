@@ -2566,18 +2566,20 @@ fn labelled_text(n: usize, seed: u64) -> String {
     out
 }
 
-/// For a test against fastText (`None`: skipped without it): a directory with
-/// `train.txt` (600 lines of [`labelled_text`], `seed`) and `test.txt` (200, `seed + 1`).
+/// For a test against fastText (`None`: skipped without it): [`labelled_pair`].
 fn labelled_files(test: &str, seed: u64) -> Option<(tempfile::TempDir, String, String)> {
-    if !has_fasttext(test) {
-        return None;
-    }
+    has_fasttext(test).then(|| labelled_pair(seed))
+}
+
+/// A directory with `train.txt` (600 lines of [`labelled_text`], `seed`) and `test.txt`
+/// (200, `seed + 1`), and their paths.
+fn labelled_pair(seed: u64) -> (tempfile::TempDir, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let (train, test) = (dir.path().join("train.txt"), dir.path().join("test.txt"));
     std::fs::write(&train, labelled_text(600, seed)).unwrap();
     std::fs::write(&test, labelled_text(200, seed + 1)).unwrap();
     let (train, test) = (train.display().to_string(), test.display().to_string());
-    Some((dir, train, test))
+    (dir, train, test)
 }
 
 /// fastText's classifier commands: a model trained here is read by fastText itself and
@@ -2933,11 +2935,8 @@ fn fasttext_and_w2v_gpu_read_each_others_quantized_models() {
 /// out of range and a label that does not exist are refused by name.
 #[test]
 fn autotune_searches_within_its_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let (train, valid) = (dir.path().join("t.txt"), dir.path().join("v.txt"));
-    std::fs::write(&train, labelled_text(600, 7)).unwrap();
-    std::fs::write(&valid, labelled_text(200, 8)).unwrap();
-    let (train, valid) = (train.to_str().unwrap(), valid.to_str().unwrap());
+    let (dir, train, valid) = labelled_pair(7);
+    let (train, valid) = (train.as_str(), valid.as_str());
     let m = dir.path().join("m");
     let m = m.to_str().unwrap();
     let base = [
