@@ -54,20 +54,25 @@ fn train(
 
     // Phase 1: the window (one invocation).
     if (lid == 0u) {
-        n_ctx = window_context(key, pos, n_tokens);
+        n_ctx = bag_window(key, pos, n_tokens);
     }
-    let nc = workgroupUniformLoad(&n_ctx);
-    if (nc == 0u) {
+    let trains = workgroupUniformLoad(&n_ctx);
+    if (trains == 0u) {
         if (lid == 0u && pos < n_tokens && !ADD_LOSS) {
             loss_out[pos] = vec2<f32>(0.0, 0.0);
         }
         return;
     }
+    let nc = trains - 1u;
     let centre = tok[HEADER + pos];
+    var doc = 0u;
+    if (DOC != DOC_NONE) {
+        doc = doc_row(pos, n_tokens);
+    }
 
     // Phase 2: h, the mean of the bag's input rows; the window's gradient cleared.
     for (var d = lid; d < DIM; d += WG) {
-        hvec[d] = bag_mean(centre, nc, d);
+        hvec[d] = bag_mean(centre, nc, doc, d);
         dh[d] = 0.0;
     }
 
@@ -162,7 +167,7 @@ fn train(
 
     // Phase 4: every bag row receives the window's gradient.
     for (var d = lid; d < DIM; d += WG) {
-        bag_add(centre, nc, d, dh[d]);
+        bag_add(centre, nc, doc, d, dh[d]);
     }
     finish_group(lid, loss, pos, pos + 1u);
 }

@@ -44,16 +44,21 @@ fn train(
 
     // Phase 1: the window (one invocation).
     if (lid == 0u) {
-        n_ctx = window_context(key, pos, n_tokens);
+        n_ctx = bag_window(key, pos, n_tokens);
     }
-    let nc = workgroupUniformLoad(&n_ctx);
-    if (nc == 0u) {
-        if (lid == 0u && pos < n_tokens) {
+    let trains = workgroupUniformLoad(&n_ctx);
+    if (trains == 0u) {
+        if (lid == 0u && pos < n_tokens && !ADD_LOSS) {
             loss_out[pos] = vec2<f32>(0.0, 0.0);
         }
         return;
     }
+    let nc = trains - 1u;
     let centre = tok[HEADER + pos];
+    var doc = 0u;
+    if (DOC != DOC_NONE) {
+        doc = doc_row(pos, n_tokens);
+    }
 
     // The outputs: cell i * NOUT + j is context i's positive (j = 0) or its noise word j
     // (skip-gram); cell j for CBOW.
@@ -80,7 +85,7 @@ fn train(
 
     // Phase 2: h, the mean of the bag's input rows, summed in bag order.
     for (var d = lid; d < DIM; d += WG) {
-        hvec[d] = bag_mean(centre, nc, d);
+        hvec[d] = bag_mean(centre, nc, doc, d);
     }
     workgroupBarrier();
 
@@ -146,7 +151,7 @@ fn train(
                 out_add(ids_o[c], d, g * h);
             }
         }
-        bag_add(centre, nc, d, dh);
+        bag_add(centre, nc, doc, d, dh);
     }
     // The adds counted, and the window's loss, for the progress bar.
     finish_group(lid, loss, pos, pos + 1u);

@@ -32,6 +32,9 @@ pub struct Batch {
     pub words: u64,
     /// Batch number within its batcher, the counter of the GPU's random numbers.
     pub step: u64,
+    /// Paragraph vectors only (empty otherwise): for every token, the input row of its
+    /// document's vector (the vocabulary size plus the document's index).
+    pub docs: Vec<u32>,
 }
 
 impl Batch {
@@ -297,6 +300,7 @@ mod tests {
             tokens: vec![E, 5, 6, E, E, 7, E, 8],
             words: 0,
             step: 0,
+            docs: Vec::new(),
         };
         let got: Vec<(usize, &[u32])> = batch.chunks_at().collect();
         assert_eq!(got, vec![(1, &[5, 6][..]), (5, &[7][..]), (7, &[8][..])]);

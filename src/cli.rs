@@ -141,6 +141,14 @@ pub struct Doc2vecArgs {
     /// Random seed (with one thread, the same seed gives the same vectors).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Where training runs: `cpu` (Hogwild threads), or a GPU API (`vulkan`, `metal`,
+    /// `dx12`, `gl`) for PV-DBOW and PV-DM (not --dm-concat, nor --dbow-words with --hs);
+    /// `auto` trains on the CPU.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: BackendArg,
+    /// Which adapter of the GPU backend (the index `w2v-gpu devices` lists).
+    #[arg(long)]
+    pub adapter: Option<usize>,
     /// Also write the word vectors (word2vec text, or binary for a .bin name).
     #[arg(long)]
     pub save_words: Option<PathBuf>,
@@ -1849,7 +1857,12 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
         sample: a.sample,
         threads: a.threads.unwrap_or_else(all_threads),
         seed: a.seed,
+        backend: a.backend.into(),
+        adapter: a.adapter,
     };
+    if a.adapter.is_some() && !cfg.on_gpu() {
+        return Err(Error::usage("--adapter", "applies to a GPU --backend only").into());
+    }
     cfg.validate()?;
     // Refuse an output that cannot be written, or would overwrite the input, before
     // training, not after.
@@ -1898,18 +1911,22 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
                 "documents": r.documents, "vocab": r.vocab,
                 "words": r.words, "epochs": cfg.epochs, "threads": cfg.threads,
                 "train_seconds": r.seconds, "words_per_second": r.words_per_second,
-                "final_loss": r.final_loss,
+                "final_loss": r.final_loss, "backend": cfg.backend.name(), "engine": r.engine,
             })
         );
     } else if !a.quiet {
         eprintln!(
-            "doc2vec ({}): {} documents, {} words in a vocabulary of {}, {} epochs on {} threads in {:.2} s ({:.0} words/s), loss {:.4}; document vectors written to {}",
+            "doc2vec ({}): {} documents, {} words in a vocabulary of {}, {} epochs on {} in {:.2} s ({:.0} words/s), loss {:.4}; document vectors written to {}",
             m.kind.name(),
             r.documents,
             r.words,
             r.vocab,
             cfg.epochs,
-            cfg.threads,
+            if cfg.on_gpu() {
+                r.engine.clone()
+            } else {
+                format!("{} threads", cfg.threads)
+            },
             r.seconds,
             r.words_per_second,
             r.final_loss,

@@ -23,9 +23,12 @@
 //! `infer_vector`.
 
 use crate::backend::cpu::{draw_window, DocMode, Hogwild, WorkStats, Worker};
-use crate::backend::KernelParams;
+use crate::backend::gpu::{GpuBackend, GpuContext};
+use crate::backend::{Backend, DocRows, DocTraining, KernelParams, Rate, StepLoss};
+use crate::batch::Batch;
 use crate::bytes::Cursor;
-use crate::config::{ModelKind, Precision};
+use crate::config::{BackendKind, ModelKind, Precision, TrainConfig};
+use crate::corpus::SENTENCE_END;
 use crate::dist::sync::SharedMatrix;
 use crate::error::{Error, Result};
 use crate::files::AtomicFile;
@@ -34,7 +37,7 @@ use crate::linalg::{axpy, axpy2, dot};
 use crate::loss::{SigmoidTable, MAX_EXP};
 use crate::model::Model;
 use crate::progress::Reporter;
-use crate::sampling::{linear_rate, splitmix64, AliasTable, Rng, Subsampler};
+use crate::sampling::{linear_rate, splitmix64, step_key, AliasTable, Rng, Subsampler};
 use crate::vocab::Vocab;
 use std::hash::Hasher;
 use std::io::Write;
@@ -89,6 +92,12 @@ pub struct DocConfig {
     pub sample: f64,
     pub threads: usize,
     pub seed: u64,
+    /// Where it trains: the CPU's Hogwild threads, or a GPU backend (PV-DBOW and PV-DM
+    /// with mean layers; `auto` keeps the CPU, the GPU kernels being measured on lavapipe
+    /// only).
+    pub backend: BackendKind,
+    /// Which adapter of a GPU backend.
+    pub adapter: Option<usize>,
 }
 
 impl Default for DocConfig {
@@ -109,11 +118,18 @@ impl Default for DocConfig {
             sample: 1e-3,
             threads: crate::config::all_threads(),
             seed: 1,
+            backend: BackendKind::Cpu,
+            adapter: None,
         }
     }
 }
 
 impl DocConfig {
+    /// Whether a GPU backend was named (`auto` trains on the CPU).
+    pub fn on_gpu(&self) -> bool {
+        !matches!(self.backend, BackendKind::Cpu | BackendKind::Auto)
+    }
+
     /// Refuses settings that cannot train, naming the flag.
     pub fn validate(&self) -> Result<()> {
         if self.dbow_words && self.kind != DocKind::Dbow {
@@ -138,6 +154,16 @@ impl DocConfig {
         }
         if self.dim > 10_000 {
             return Err(Error::usage("--dim", "at most 10000"));
+        }
+        if self.on_gpu() {
+            if self.kind == DocKind::DmConcat {
+                let why = "trains on the CPU only (the GPU kernels average their bags); use --backend cpu";
+                return Err(Error::usage("--dm-concat", why));
+            }
+            if self.dbow_words && self.hs {
+                let why = "with --hs trains on the CPU only (the GPU's word pass has no tree); use --backend cpu";
+                return Err(Error::usage("--dbow-words", why));
+            }
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err(Error::usage("--alpha", "must be a positive number"));
@@ -185,6 +211,8 @@ pub struct DocReport {
     /// Vocabulary words per second of training (all epochs).
     pub words_per_second: f64,
     pub final_loss: f64,
+    /// Where it trained: `cpu`, or the GPU adapter and kernel.
+    pub engine: String,
 }
 
 /// Documents as word ids: document `d` is `ids[starts[d]..starts[d + 1]]`.
@@ -289,6 +317,15 @@ fn read_documents(cfg: &DocConfig) -> Result<(Vocab, Documents)> {
 /// shows one.
 pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport)> {
     cfg.validate()?;
+    // Open the GPU first: a missing adapter fails before the documents are read.
+    let gpu = match cfg.backend {
+        BackendKind::Cpu => None,
+        BackendKind::Auto => {
+            progress.note("doc2vec trains on the CPU with --backend auto (name a GPU backend, e.g. --backend vulkan, to train there)");
+            None
+        }
+        kind => GpuContext::open(kind, cfg.adapter, progress)?,
+    };
     let (vocab, docs) = read_documents(cfg)?;
     let dim = cfg.dim;
     let n_docs = docs.tags.len();
@@ -355,6 +392,28 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
         },
         DocKind::Dm | DocKind::DmConcat => DocMode::Dm,
     };
+    let report = |seconds: f64, final_loss: f64, engine: String| DocReport {
+        documents: n_docs,
+        vocab: v,
+        words,
+        seconds,
+        words_per_second: total as f64 / seconds.max(1e-9),
+        final_loss,
+        engine,
+    };
+    if let Some(ctx) = gpu {
+        let run = GpuRun {
+            cfg,
+            docs: &docs,
+            pieces: &pieces,
+            alias: &alias,
+            sub: &sub,
+            tree: tree.as_ref(),
+        };
+        let (seconds, loss, engine) = run.train(ctx, &mut model, progress)?;
+        let report = report(seconds, loss.mean().unwrap_or(0.0), engine);
+        return Ok((cfg.finish(vocab, docs.tags, model), report));
+    }
     let done = AtomicU64::new(0);
     let failed = AtomicBool::new(false);
     let started = Instant::now();
@@ -472,36 +531,161 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
         .iter()
         .all(|m| m.iter().all(|x| x.is_finite()));
     if failed.load(Ordering::Relaxed) || !finite {
-        return Err(Error::Diverged(format!(
+        return Err(cfg.diverged());
+    }
+    let final_loss = if terms > 0 { loss / terms as f64 } else { 0.0 };
+    let report = report(seconds, final_loss, "cpu".to_string());
+    Ok((cfg.finish(vocab, docs.tags, model), report))
+}
+
+impl DocConfig {
+    /// The error of a run whose loss or vectors stopped being numbers.
+    fn diverged(&self) -> Error {
+        Error::Diverged(format!(
             "doc2vec training diverged (the loss per term passed {} or a vector stopped being a number) at --alpha {}; nothing was written; use a smaller --alpha (e.g. {})",
             crate::train::run_state::DIVERGED_LOSS,
-            cfg.alpha,
-            cfg.alpha / 4.0
-        )));
+            self.alpha,
+            self.alpha / 4.0
+        ))
     }
-    let report = DocReport {
-        documents: n_docs,
-        vocab: v,
-        words,
-        seconds,
-        words_per_second: total as f64 / seconds.max(1e-9),
-        final_loss: if terms > 0 { loss / terms as f64 } else { 0.0 },
-    };
-    let d2v = Doc2Vec {
-        kind: cfg.kind,
-        dbow_words: cfg.dbow_words,
-        window: cfg.window,
-        negative: cfg.negative,
-        hs: cfg.hs,
-        epochs: cfg.epochs,
-        alpha: cfg.alpha,
-        min_alpha: cfg.min_alpha,
-        sample: cfg.sample,
-        vocab,
-        tags: docs.tags,
-        model,
-    };
-    Ok((d2v, report))
+
+    /// The trained model with this run's settings.
+    fn finish(&self, vocab: Vocab, tags: Vec<String>, model: Model) -> Doc2Vec {
+        Doc2Vec {
+            kind: self.kind,
+            dbow_words: self.dbow_words,
+            window: self.window,
+            negative: self.negative,
+            hs: self.hs,
+            epochs: self.epochs,
+            alpha: self.alpha,
+            min_alpha: self.min_alpha,
+            sample: self.sample,
+            vocab,
+            tags,
+            model,
+        }
+    }
+}
+
+/// Training on a GPU backend ([`GpuBackend::with_documents`]): the pieces in corpus order,
+/// epoch after epoch, subsampled on the host into batches of whole pieces (each piece's
+/// kept words, then a separator; every token carries its document's row), the learning
+/// rate falling linearly across each batch from `alpha` to `min_alpha` over the run.
+struct GpuRun<'a> {
+    cfg: &'a DocConfig,
+    docs: &'a Documents,
+    pieces: &'a [(u32, usize, usize)],
+    alias: &'a AliasTable,
+    sub: &'a Subsampler,
+    tree: Option<&'a HuffmanTree>,
+}
+
+/// Steps between reads of a GPU step's loss (each read waits for the device).
+const LOSS_EVERY: u64 = 16;
+
+impl GpuRun<'_> {
+    /// Trains `model` on `ctx`; returns the seconds, the loss of the steps read and the
+    /// engine's description.
+    fn train(
+        &self,
+        ctx: GpuContext,
+        model: &mut Model,
+        progress: &Reporter,
+    ) -> Result<(f64, StepLoss, String)> {
+        let cfg = self.cfg;
+        let v = model.vocab_size() as u32;
+        let tcfg = TrainConfig {
+            backend: cfg.backend,
+            dim: cfg.dim,
+            window: cfg.window,
+            negative: cfg.negative,
+            ..TrainConfig::default()
+        };
+        let params = KernelParams {
+            model: ModelKind::Cbow,
+            dim: cfg.dim,
+            window: cfg.window,
+            negative: cfg.negative,
+            precision: Precision::F32,
+        };
+        let doc = DocTraining {
+            rows: match cfg.kind {
+                DocKind::Dbow => DocRows::Dbow,
+                DocKind::Dm | DocKind::DmConcat => DocRows::Dm,
+            },
+            words: cfg.dbow_words,
+        };
+        let mut engine =
+            GpuBackend::with_documents(ctx, model, params, self.alias, &tcfg, doc, self.tree)?;
+        let described = format!("{} ({})", engine.describe(), engine.kernel_name());
+        progress.note(&format!("doc2vec on {described}"));
+        let words: u64 = self.pieces.iter().map(|&(_, a, b)| (b - a) as u64).sum();
+        let total = words * cfg.epochs as u64;
+        let bar = progress.bar(total);
+        let mut rng = Rng::new(cfg.seed ^ 0xd0c_0000_0000_0002);
+        let mut next = (0..cfg.epochs).flat_map(|_| self.pieces.iter()).peekable();
+        let mut batch = Batch::default();
+        let (mut done, mut step) = (0u64, 0u64);
+        let mut loss = StepLoss::default();
+        let started = Instant::now();
+        loop {
+            batch.tokens.clear();
+            batch.docs.clear();
+            batch.words = 0;
+            while let Some(&&(d, a, b)) = next.peek() {
+                if !batch.tokens.is_empty() && batch.tokens.len() + (b - a) + 1 > tcfg.gpu_batch {
+                    break;
+                }
+                next.next();
+                for &id in &self.docs.ids[a..b] {
+                    if self.sub.keep(id, rng.next_u32()) {
+                        batch.tokens.push(id);
+                    }
+                }
+                batch.tokens.push(SENTENCE_END);
+                batch.docs.resize(batch.tokens.len(), v + d);
+                batch.words += (b - a) as u64;
+            }
+            if batch.tokens.is_empty() {
+                break;
+            }
+            let rate = Rate {
+                start: linear_rate(cfg.alpha, cfg.min_alpha, done, total),
+                end: linear_rate(cfg.alpha, cfg.min_alpha, done + batch.words, total),
+            };
+            engine.step(&batch, rate, step_key(cfg.seed, step))?;
+            step += 1;
+            done += batch.words;
+            bar.set_position(done);
+            let last = next.peek().is_none();
+            if step % LOSS_EVERY == 0 || last {
+                if let Some(l) = engine.take_loss()? {
+                    if crate::train::run_state::batch_diverged(l.sum, l.terms) {
+                        return Err(cfg.diverged());
+                    }
+                    loss.sum += l.sum;
+                    loss.terms += l.terms;
+                }
+            }
+        }
+        let trained = engine.download()?;
+        let seconds = started.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        let finite = [
+            &trained.input,
+            &trained.output,
+            &trained.hs,
+            &trained.subwords,
+        ]
+        .iter()
+        .all(|m| m.iter().all(|x| x.is_finite()));
+        if !finite {
+            return Err(cfg.diverged());
+        }
+        *model = trained;
+        Ok((seconds, loss, described))
+    }
 }
 
 /// The noise words' distribution, the subsampling thresholds, the sigmoid table and (with

@@ -110,6 +110,15 @@ impl SubwordTable {
         SubwordTable { offsets, rows }
     }
 
+    /// A table of `words` words whose bags are their own rows alone (word-only training by
+    /// the subword kernels: paragraph vectors on the GPU).
+    pub fn words_only(words: usize) -> SubwordTable {
+        SubwordTable {
+            offsets: (0..=words).collect(),
+            rows: (0..words as u32).collect(),
+        }
+    }
+
     /// Word `w`'s input rows (its own first).
     #[inline]
     pub fn rows(&self, w: u32) -> &[u32] {

@@ -2273,7 +2273,8 @@ fn self_ranks(trained: &Path, inferred: &Path) -> Vec<usize> {
 /// (`--hs --negative 0`, gensim's hs=1, negative=0): gensim 97.3–98.0% and 97.0–97.7% over
 /// three seeds, w2v-gpu 97.7% and 97.3%. PV-DM over the concatenated context
 /// (`--dm-concat`, gensim's dm_concat=1): gensim 96.7–98.0% over seeds 1–3, w2v-gpu
-/// 97.3–97.7%. Untrained vectors would place about 1 in 300 first.
+/// 97.3–97.7%. On the GPU (`--backend vulkan`, where an adapter is present): lavapipe
+/// 97.7% (PV-DBOW) and 97.3% (PV-DM). Untrained vectors would place about 1 in 300 first.
 #[test]
 fn doc2vec_and_infer_find_each_lee_document_again() {
     let Some(lee) = common::shared_data("small/lee_background.cor") else {
@@ -2285,13 +2286,18 @@ fn doc2vec_and_infer_find_each_lee_document_again() {
     };
     let lee = lee.to_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let runs = [
+    let mut runs = vec![
         ("dbow", ""),
         ("dm", ""),
         ("dbow", "hs"),
         ("dm", "hs"),
         ("dm", "concat"),
     ];
+    // The GPU's kernels (lavapipe here: 97.7% PV-DBOW, 97.3% PV-DM).
+    if common::gpu_or_skip("doc2vec_and_infer on the GPU").is_some() {
+        runs.extend([("dbow", "gpu"), ("dm", "gpu")]);
+    }
+    let backend = common::test_backend().name();
     for (model, variant) in runs {
         let (hs, concat) = (variant == "hs", variant == "concat");
         let name = format!("{model}_{variant}");
@@ -2309,6 +2315,7 @@ fn doc2vec_and_infer_find_each_lee_document_again() {
         let extra: &[&str] = match variant {
             "hs" => &["--hs", "--negative", "0"],
             "concat" => &["--dm-concat", "--save-words", words.to_str().unwrap()],
+            "gpu" => &["--backend", backend],
             _ => &[],
         };
         let o = w2v(&[
@@ -2517,6 +2524,29 @@ fn doc2vec_tags_stdin_and_bad_input() {
         &run(base("t.txt", "o.vec"), &["--dm-concat", "--model", "dbow"]),
         2,
         "--dm-concat",
+    );
+    // What the GPU does not train is refused before any adapter is opened.
+    let gpu = ["--backend", "vulkan"];
+    assert_fails(
+        &run(
+            base("t.txt", "o.vec"),
+            &[&gpu[..], &["--dm-concat"]].concat(),
+        ),
+        2,
+        "--dm-concat",
+    );
+    assert_fails(
+        &run(
+            base("t.txt", "o.vec"),
+            &[&gpu[..], &["--model", "dbow", "--dbow-words", "--hs"]].concat(),
+        ),
+        2,
+        "--dbow-words",
+    );
+    assert_fails(
+        &run(base("t.txt", "o.vec"), &["--adapter", "0"]),
+        2,
+        "--adapter",
     );
     assert_fails(
         &run(base("t.txt", "no/such/dir/o.vec"), &[]),

@@ -38,7 +38,9 @@ use w2v_gpu::backend::cpu::{effective_window, subword_window_at, window_at, CpuR
 use w2v_gpu::backend::gpu::halfrows;
 use w2v_gpu::backend::gpu::shaders::{Atomics, FeatureVariant, Kernel, Reduce};
 use w2v_gpu::backend::gpu::GpuBackend;
-use w2v_gpu::backend::{Backend, KernelParams, Matrix, Rate, StepLoss, SyncRows};
+use w2v_gpu::backend::{
+    Backend, DocRows, DocTraining, KernelParams, Matrix, Rate, StepLoss, SyncRows,
+};
 use w2v_gpu::batch::Batch;
 use w2v_gpu::config::{ModelKind, Precision, TrainConfig};
 use w2v_gpu::corpus::SENTENCE_END;
@@ -69,6 +71,7 @@ fn conflict_free(params: &KernelParams, alias: &AliasTable, vocab: usize) -> (Ba
         tokens,
         words: 48,
         step: 0,
+        docs: Vec::new(),
     };
     'key: for key in 1..10_000u32 {
         let mut seen_in = std::collections::HashSet::new();
@@ -112,6 +115,7 @@ fn zipf_batch(vocab: usize, positions: usize, seed: u64) -> Batch {
         tokens,
         words: n as u64,
         step: 0,
+        docs: Vec::new(),
     }
 }
 
@@ -617,6 +621,7 @@ fn single_group_is_exact(model: ModelKind, kernel: Kernel, name: &str) {
             words: words as u64,
             tokens,
             step: 0,
+            docs: Vec::new(),
         };
         let v = Variant {
             kernel,
@@ -1318,6 +1323,7 @@ fn hs_single_window(
                 tokens: vec![a, b, SENTENCE_END],
                 words: 2,
                 step: 0,
+                docs: Vec::new(),
             };
             let rate = Rate {
                 start: 0.0,
@@ -1545,6 +1551,7 @@ fn hs_subword_single_window(model: ModelKind, name: &str, negatives: &[usize]) {
                 words: tokens.len() as u64,
                 tokens,
                 step: 0,
+                docs: Vec::new(),
             };
             let rate = Rate {
                 start: 0.0,
@@ -1740,6 +1747,209 @@ fn f16_adds_below_half_resolution_are_kept_on_average() {
                 (0.9..1.1).contains(&projection),
                 "{name} {what}: the GPU kept {projection:.3} of the reference's change"
             );
+        }
+    }
+}
+
+// ---- Paragraph vectors (`doc2vec --backend vulkan|...`, bag.wgsl's document rows) against
+// `CpuReference::with_documents`: the document rows follow the word rows as buckets do, and
+// each position carries its document's row.
+
+/// The paragraph-vector kernels (and the tree's with `tree`) for variant `v`.
+fn gpu_docs(
+    ctx: w2v_gpu::backend::gpu::GpuContext,
+    m: &Model,
+    p: KernelParams,
+    (alias, tree): (&AliasTable, Option<&HuffmanTree>),
+    doc: DocTraining,
+    v: Variant,
+) -> GpuBackend {
+    let cfg = TrainConfig {
+        gpu_batch: 4096,
+        negative: p.negative,
+        gpu_atomics: Some(v.atomics),
+        gpu_reduce: Some(v.reduce),
+        gpu_chunk: v.chunk,
+        gpu_workgroup: v.workgroup,
+        ..TrainConfig::default()
+    };
+    let g = GpuBackend::with_documents(ctx, m, p, alias, &cfg, doc, tree).expect("GPU backend");
+    assert_eq!(g.atomics(), v.atomics);
+    assert_eq!(g.reduce(), v.reduce);
+    assert!(g.kernel_name().contains("doc2vec"), "{}", g.kernel_name());
+    g
+}
+
+/// Every paragraph-vector mode the GPU trains: PV-DBOW, PV-DBOW with skip-gram over the
+/// words, PV-DM.
+fn doc_modes() -> [DocTraining; 3] {
+    [
+        DocTraining {
+            rows: DocRows::Dbow,
+            words: false,
+        },
+        DocTraining {
+            rows: DocRows::Dbow,
+            words: true,
+        },
+        DocTraining {
+            rows: DocRows::Dm,
+            words: false,
+        },
+    ]
+}
+
+/// Pairs of words, each position with a document row of its own: no row is touched by two
+/// windows of one pass (PV-DM's bag at one word of a pair is the other word's row and its
+/// own document's row; the key search keeps every pass's output rows distinct), so the GPU
+/// equals the reference up to rounding (2e-6 + 1e-5·|x| per element, as the word kernels;
+/// the loss within 1e-4).
+#[test]
+fn doc_conflict_free_matches_reference() {
+    let vocab = 20_000;
+    let params = KernelParams {
+        precision: Precision::F32,
+        model: ModelKind::Cbow,
+        dim: 16,
+        window: 3,
+        negative: 4,
+    };
+    let alias = AliasTable::new(&vec![1.0; vocab]);
+    let (mut batch, _) = conflict_free(&params, &alias, vocab);
+    batch.docs = (0..batch.tokens.len() as u32)
+        .map(|i| vocab as u32 + i)
+        .collect();
+    let n_docs = batch.tokens.len();
+    let sg = KernelParams {
+        model: ModelKind::SkipGram,
+        ..params
+    };
+    let key = (1..10_000u32)
+        .find(|&key| {
+            let positions = || (0..batch.tokens.len()).filter(|&p| batch.tokens[p] != SENTENCE_END);
+            [params, sg].iter().all(|p| {
+                let mut seen = std::collections::HashSet::new();
+                positions().all(|pos| {
+                    let (_, out) = subword_window_at(&batch.tokens, pos, key, p, &alias);
+                    out.iter().all(|&o| seen.insert(o))
+                })
+            })
+        })
+        .expect("a conflict-free key");
+    let mut init = random_model(vocab, params.dim, 5).with_subwords(n_docs, 6);
+    init.subwords.iter_mut().for_each(|x| *x *= 10.0);
+    for doc in doc_modes() {
+        for v in variants()
+            .into_iter()
+            .filter(|v| v.kernel == Kernel::Window)
+        {
+            let name = format!("doc_conflict_free {doc:?} ({v:?})");
+            let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+                continue;
+            };
+            let mut gpu = gpu_docs(ctx, &init, params, (&alias, None), doc, v);
+            let fresh =
+                || CpuReference::new(init.clone(), params, alias.clone()).with_documents(doc);
+            let (g, c) = two_steps(&name, &mut gpu, fresh, &batch, key, None);
+            assert_ne!(
+                c.subwords, init.subwords,
+                "the reference must train the documents"
+            );
+            // PV-DBOW trains no word row unless the words' skip-gram runs.
+            let words_trained = doc.words || doc.rows == DocRows::Dm;
+            assert_eq!(c.input != init.input, words_trained, "{name}: word rows");
+            assert_close(&format!("{name} input"), &g.input, &c.input);
+            assert_close(&format!("{name} documents"), &g.subwords, &c.subwords);
+            assert_close(&format!("{name} output"), &g.output, &c.output);
+        }
+    }
+}
+
+/// Zipf words in documents of 1 to 60 words: every position of a document adds to its
+/// document's row at once, and frequent words' rows are shared across documents. The GPU
+/// must lie among the orderings of the sequential and the snapshot reference (no update
+/// lost) for the word, document and output rows; with hierarchical softmax (PV-DM, after
+/// and without noise words) the tree's rows too, with the tree kernels' 25% slack.
+#[test]
+fn doc_zipf_batch_matches_reference_within_hogwild_noise() {
+    let vocab = 5_000;
+    let params = KernelParams {
+        precision: Precision::F32,
+        model: ModelKind::Cbow,
+        dim: 32,
+        window: 5,
+        negative: 5,
+    };
+    let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1_000_000 / r).collect();
+    let alias = AliasTable::unigram(&counts, 0.75);
+    let tree = HuffmanTree::new(&counts);
+    let mut batch = zipf_batch(vocab, 1000, 3);
+    let mut d = 0;
+    for &t in &batch.tokens {
+        batch.docs.push(vocab as u32 + d);
+        if t == SENTENCE_END {
+            d += 1;
+        }
+    }
+    let mut init = random_model(vocab, params.dim, 8)
+        .with_subwords(d as usize, 9)
+        .with_hs();
+    init.subwords.iter_mut().for_each(|x| *x *= 10.0);
+    let mut rng = Rng::new(12);
+    init.hs
+        .iter_mut()
+        .for_each(|x| *x = (rng.next_f32() - 0.5) * 0.2);
+    let hs_cases = [(DocRows::Dm, 0), (DocRows::Dm, 5), (DocRows::Dbow, 0)];
+    let cases = doc_modes()
+        .into_iter()
+        .map(|doc| (doc, None, params))
+        .chain(hs_cases.into_iter().map(|(rows, negative)| {
+            let doc = DocTraining { rows, words: false };
+            (doc, Some(&tree), KernelParams { negative, ..params })
+        }));
+    for (doc, tree, params) in cases {
+        for v in variants()
+            .into_iter()
+            .filter(|v| v.kernel == Kernel::Window)
+        {
+            let name = format!(
+                "doc_zipf {doc:?} hs {} negative {} ({v:?})",
+                tree.is_some(),
+                params.negative
+            );
+            let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+                continue;
+            };
+            let fresh = || {
+                let r = CpuReference::new(init.clone(), params, alias.clone()).with_documents(doc);
+                match tree {
+                    Some(t) => r.with_hs(t.clone()),
+                    None => r,
+                }
+            };
+            let (mut seq, mut par) = (fresh(), fresh().with_snapshot_reads());
+            let mut gpu = gpu_docs(ctx, &init, params, (&alias, tree), doc, v);
+            let (lg, lc, [g, s, p]) = zipf_step(&batch, &mut gpu, &mut seq, &mut par);
+            let mut mats = vec![(
+                "documents",
+                &init.subwords,
+                &g.subwords,
+                &s.subwords,
+                &p.subwords,
+            )];
+            if s.input != init.input {
+                mats.push(("input", &init.input, &g.input, &s.input, &p.input));
+            }
+            if s.output != init.output {
+                mats.push(("output", &init.output, &g.output, &s.output, &p.output));
+            }
+            if tree.is_some() {
+                mats.push(("hs", &init.hs, &g.hs, &s.hs, &p.hs));
+                assert_within_orderings_by(&name, &mats, lg, lc, 1.25);
+            } else {
+                assert!(g.hs.is_empty(), "{name}: no tree without --hs");
+                assert_within_orderings(&name, &mats, lg, lc);
+            }
         }
     }
 }

@@ -616,3 +616,90 @@ fn gpu_pair_count_matches_reference_windows() {
         }
     }
 }
+
+/// Fraction of documents whose nearest other document (cosine) has the same topic; each
+/// line of `text` is a document whose words name its topic (`t3w17`: topic 3).
+fn document_purity(text: &str, dim: usize, vectors: &[f32]) -> f64 {
+    let topics: Vec<&str> = text.lines().map(|l| l.split('w').next().unwrap()).collect();
+    let unit: Vec<Vec<f32>> = vectors
+        .chunks(dim)
+        .map(|v| {
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            v.iter().map(|x| x / n).collect()
+        })
+        .collect();
+    assert_eq!(unit.len(), topics.len());
+    let good = (0..unit.len())
+        .filter(|&i| {
+            let cos = |j: usize| -> f32 { unit[i].iter().zip(&unit[j]).map(|(a, b)| a * b).sum() };
+            let nearest = (0..unit.len())
+                .filter(|&j| j != i)
+                .max_by(|&a, &b| cos(a).total_cmp(&cos(b)))
+                .unwrap();
+            topics[nearest] == topics[i]
+        })
+        .count();
+    good as f64 / unit.len() as f64
+}
+
+/// Paragraph vectors on the real shaders (`doc2vec --backend vulkan`, lavapipe in CI)
+/// against the CPU trainer on documents of planted topics: PV-DBOW, PV-DBOW with the
+/// words' skip-gram, PV-DM, and PV-DBOW with hierarchical softmax alone. The GPU's document
+/// vectors must find a same-topic document nearest for at least 90% of documents and
+/// within 5 points of the CPU's fraction (untrained vectors: about 1 in 5); with the
+/// words' skip-gram the word vectors must recover the topics too.
+#[test]
+fn gpu_doc2vec_matches_cpu_quality() {
+    use w2v_gpu::doc2vec::{train, DocConfig, DocKind};
+    if common::gpu_or_skip("gpu_doc2vec_matches_cpu_quality").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::topic_corpus(5, 30, 500, 40, 11);
+    let input = dir.path().join("docs.txt");
+    std::fs::write(&input, &text).unwrap();
+    let runs = [
+        (DocKind::Dbow, false, false),
+        (DocKind::Dbow, true, false),
+        (DocKind::Dm, false, false),
+        (DocKind::Dbow, false, true),
+    ];
+    for (kind, dbow_words, hs) in runs {
+        let cfg = DocConfig {
+            input: input.clone(),
+            kind,
+            dbow_words,
+            hs,
+            negative: if hs { 0 } else { 5 },
+            dim: 32,
+            window: 3,
+            epochs: 10,
+            min_count: 1,
+            sample: 0.0,
+            threads: 2,
+            ..DocConfig::default()
+        };
+        let gpu_cfg = DocConfig {
+            backend: common::test_backend(),
+            ..cfg.clone()
+        };
+        let (c, cr) = train(&cfg, &Reporter::quiet()).unwrap();
+        let (g, gr) = train(&gpu_cfg, &Reporter::quiet()).unwrap();
+        assert_eq!((gr.words, gr.documents), (cr.words, cr.documents));
+        assert!(gr.engine.contains("doc2vec"), "{}", gr.engine);
+        let pc = document_purity(&text, 32, &c.model.subwords);
+        let pg = document_purity(&text, 32, &g.model.subwords);
+        eprintln!(
+            "{kind:?} words {dbow_words} hs {hs}: document purity cpu {pc:.3} gpu {pg:.3}; loss cpu {:.4} gpu {:.4}",
+            cr.final_loss, gr.final_loss
+        );
+        assert!(
+            pg >= 0.9 && pg >= pc - 0.05,
+            "{kind:?}: GPU purity {pg}, CPU {pc}"
+        );
+        if dbow_words {
+            let wp = common::topic_purity(g.vocab.words(), 32, g.word_vectors());
+            assert!(wp > 0.9, "GPU word purity with --dbow-words: {wp}");
+        }
+    }
+}

@@ -8,7 +8,7 @@
 //!   word's window, random numbers from the counter-based hash), applied window by window.
 //!   The GPU parity tests compare against it.
 
-use crate::backend::{Backend, KernelParams, Rate, StepLoss, SyncRows};
+use crate::backend::{Backend, DocRows, KernelParams, Rate, StepLoss, SyncRows};
 use crate::batch::Batch;
 use crate::config::ModelKind;
 use crate::corpus::SENTENCE_END;
@@ -720,6 +720,7 @@ pub struct CpuReference {
     tile: Option<usize>,
     subwords: Option<SubwordTable>,
     tree: Option<HuffmanTree>,
+    doc: Option<crate::backend::DocTraining>,
 }
 
 impl CpuReference {
@@ -733,6 +734,7 @@ impl CpuReference {
             tile: None,
             subwords: None,
             tree: None,
+            doc: None,
         }
     }
 
@@ -755,6 +757,19 @@ impl CpuReference {
     /// the bucket rows).
     pub fn with_subwords(mut self, table: SubwordTable) -> CpuReference {
         self.subwords = Some(table);
+        self
+    }
+
+    /// The paragraph-vector kernels' math ([`GpuBackend::with_documents`]): `model.subwords`
+    /// holds the document rows and every batch carries each position's document row
+    /// ([`Batch::docs`]). Per step: with `doc.words` the subword kernel's skip-gram over the
+    /// words' own rows, then the documents' bags (CBOW-shaped) with negative sampling, then
+    /// along the tree with [`CpuReference::with_hs`].
+    ///
+    /// [`GpuBackend::with_documents`]: crate::backend::gpu::GpuBackend::with_documents
+    pub fn with_documents(mut self, doc: crate::backend::DocTraining) -> CpuReference {
+        self.subwords = Some(SubwordTable::words_only(self.model.vocab_size()));
+        self.doc = Some(doc);
         self
     }
 
@@ -894,28 +909,65 @@ pub fn subword_window_at(
     (ctx, cells)
 }
 
+/// The input rows of position `pos`'s bag in the subword kernels (bag.wgsl), or `None` when
+/// the position trains nothing (a word-only bag without context words): skip-gram's is the
+/// centre word's rows, CBOW's the context words' rows; PV-DBOW's the document's row alone,
+/// PV-DM's the context words' rows, then the document's row (`docs[pos]`).
+fn bag_of(
+    table: &SubwordTable,
+    centre: u32,
+    ctx: &[u32],
+    shape: ModelKind,
+    doc: DocRows,
+    docs: &[u32],
+    pos: usize,
+) -> Option<Vec<u32>> {
+    let words =
+        |ws: &[u32]| -> Vec<u32> { ws.iter().flat_map(|&w| table.rows(w)).copied().collect() };
+    match doc {
+        DocRows::None if ctx.is_empty() => None,
+        DocRows::None => Some(match shape {
+            ModelKind::SkipGram => table.rows(centre).to_vec(),
+            ModelKind::Cbow => words(ctx),
+        }),
+        DocRows::Dbow => Some(vec![docs[pos]]),
+        DocRows::Dm => {
+            let mut bag = words(ctx);
+            bag.push(docs[pos]);
+            Some(bag)
+        }
+    }
+}
+
 impl CpuReference {
     /// One step of the subword kernel, windows applied one after another (or all reading
     /// the step's starting rows, [`CpuReference::with_snapshot_reads`]); sums in the
     /// kernel's order.
-    fn subword_step(&mut self, table: &SubwordTable, batch: &Batch, rate: Rate, key: u32) {
+    fn subword_step(
+        &mut self,
+        table: &SubwordTable,
+        batch: &Batch,
+        (rate, key): (Rate, u32),
+        shape: ModelKind,
+        doc: DocRows,
+    ) {
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
         let nout = self.params.negative + 1;
+        let params = KernelParams {
+            model: shape,
+            ..self.params
+        };
         for pos in 0..toks.len() {
             if toks[pos] == SENTENCE_END {
                 continue;
             }
-            let (ctx, cells) = subword_window_at(toks, pos, key, &self.params, &self.alias);
-            if ctx.is_empty() {
+            let (ctx, cells) = subword_window_at(toks, pos, key, &params, &self.alias);
+            let Some(bag) = bag_of(table, toks[pos], &ctx, shape, doc, &batch.docs, pos) else {
                 continue;
-            }
-            let alpha = rate.at(pos, toks.len());
-            let bag: Vec<u32> = match self.params.model {
-                ModelKind::SkipGram => table.rows(toks[pos]).to_vec(),
-                ModelKind::Cbow => ctx.iter().flat_map(|&c| table.rows(c)).copied().collect(),
             };
+            let alpha = rate.at(pos, toks.len());
             let src = frozen.as_ref().unwrap_or(&self.model);
             let h = bag_mean(src, &bag);
             let o_rows: Vec<&[f32]> = cells
@@ -1046,20 +1098,28 @@ impl CpuReference {
         tree: &HuffmanTree,
         table: &SubwordTable,
         batch: &Batch,
-        rate: Rate,
-        key: u32,
+        (rate, key): (Rate, u32),
+        doc: DocRows,
     ) {
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
-        for (pos, ctx) in context_windows(toks, key, self.params.window) {
+        let shape = match doc {
+            DocRows::None => self.params.model,
+            _ => ModelKind::Cbow,
+        };
+        for pos in 0..toks.len() {
+            if toks[pos] == SENTENCE_END {
+                continue;
+            }
+            let ctx = context_words(toks, pos, key, self.params.window);
+            let Some(bag) = bag_of(table, toks[pos], &ctx, shape, doc, &batch.docs, pos) else {
+                continue;
+            };
             let alpha = rate.at(pos, toks.len());
-            let (bag, targets): (Vec<u32>, Vec<u32>) = match self.params.model {
-                ModelKind::SkipGram => (table.rows(toks[pos]).to_vec(), ctx.clone()),
-                ModelKind::Cbow => (
-                    ctx.iter().flat_map(|&c| table.rows(c)).copied().collect(),
-                    vec![toks[pos]],
-                ),
+            let targets = match shape {
+                ModelKind::SkipGram => ctx.clone(),
+                ModelKind::Cbow => vec![toks[pos]],
             };
             let src = frozen.as_ref().unwrap_or(&self.model);
             let mut h = bag_mean(src, &bag);
@@ -1110,11 +1170,20 @@ impl SyncRows for CpuReference {}
 impl Backend for CpuReference {
     fn step(&mut self, batch: &Batch, rate: Rate, key: u32) -> Result<()> {
         if let Some(table) = self.subwords.take() {
+            let doc = self.doc.map_or(DocRows::None, |d| d.rows);
+            let shape = match doc {
+                DocRows::None => self.params.model,
+                _ => ModelKind::Cbow,
+            };
+            if self.doc.is_some_and(|d| d.words) {
+                let sg = ModelKind::SkipGram;
+                self.subword_step(&table, batch, (rate, key), sg, DocRows::None);
+            }
             if self.params.negative > 0 {
-                self.subword_step(&table, batch, rate, key);
+                self.subword_step(&table, batch, (rate, key), shape, doc);
             }
             if let Some(tree) = self.tree.take() {
-                self.hs_subword_step(&tree, &table, batch, rate, key);
+                self.hs_subword_step(&tree, &table, batch, (rate, key), doc);
                 self.tree = Some(tree);
             }
             self.subwords = Some(table);
@@ -1562,6 +1631,7 @@ mod tests {
                 tokens,
                 words: 199,
                 step: 0,
+                docs: Vec::new(),
             };
             let mut init = Model::new(vocab, p.dim, 1);
             init.output

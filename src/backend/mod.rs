@@ -36,6 +36,39 @@ impl KernelParams {
     }
 }
 
+/// Which rows join a bag besides the words' (the subword kernels' bag, `shaders/bag.wgsl`):
+/// paragraph vectors' document rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocRows {
+    /// Word rows only (word2vec, subwords).
+    None,
+    /// PV-DBOW: the document's row alone predicts each of its words.
+    Dbow,
+    /// PV-DM: the context words' rows and the document's row predict each word.
+    Dm,
+}
+
+impl DocRows {
+    /// The value of the kernels' `DOC` constant.
+    pub fn code(self) -> u32 {
+        match self {
+            DocRows::None => 0,
+            DocRows::Dbow => 1,
+            DocRows::Dm => 2,
+        }
+    }
+}
+
+/// What paragraph vectors train on the GPU (`GpuBackend::with_documents`) and in the
+/// kernels' CPU reference (`CpuReference::with_documents`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocTraining {
+    /// PV-DBOW or PV-DM.
+    pub rows: DocRows,
+    /// PV-DBOW with skip-gram over the words (`--dbow-words`).
+    pub words: bool,
+}
+
 /// Sum of loss terms and their count over some steps.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct StepLoss {

@@ -14,7 +14,7 @@ pub mod sparse;
 use context::describe as describe_adapter;
 pub use context::GpuContext;
 
-use crate::backend::{Backend, KernelParams, Matrix, Rate, StepLoss};
+use crate::backend::{Backend, DocRows, DocTraining, KernelParams, Matrix, Rate, StepLoss};
 use crate::batch::Batch;
 use crate::config::{FeatureVariant, ModelKind, Precision, TrainConfig};
 use crate::error::{Error, Result};
@@ -184,6 +184,10 @@ pub struct GpuBackend {
     in_rows: usize,
     /// Whether the subword kernel runs.
     subwords: bool,
+    /// Paragraph vectors: the bag's rows, and whether `words` runs.
+    doc: Option<DocTraining>,
+    /// `--dbow-words`: the skip-gram pass over the words, before the documents'.
+    words: Option<wgpu::ComputePipeline>,
     split: Split,
     input: Vec<wgpu::Buffer>,
     output: Vec<wgpu::Buffer>,
@@ -212,6 +216,15 @@ pub struct GpuBackend {
     sync: rowsync::RowSync,
     /// Hierarchical softmax (`--hs`): its kernel, run after the negative-sampling one.
     hs: Option<HsPass>,
+}
+
+/// The parts a backend builds beside the word kernels: the subword row table (also the
+/// identity table of paragraph vectors), the Huffman tree, the document rows.
+#[derive(Default)]
+struct Layers<'a> {
+    table: Option<&'a SubwordTable>,
+    tree: Option<&'a HuffmanTree>,
+    doc: Option<DocTraining>,
 }
 
 /// The hierarchical-softmax kernel and the tree's matrix (`syn1`, `V − 1` rows, split as
@@ -446,7 +459,7 @@ impl GpuBackend {
         alias: &AliasTable,
         cfg: &TrainConfig,
     ) -> Result<GpuBackend> {
-        Self::build(ctx, model, params, alias, cfg, None, None)
+        Self::build(ctx, model, params, alias, cfg, Layers::default())
     }
 
     /// Uploads a model with its hierarchical-softmax matrix (`model.hs`, `V − 1` rows) and
@@ -460,7 +473,11 @@ impl GpuBackend {
         cfg: &TrainConfig,
         tree: &HuffmanTree,
     ) -> Result<GpuBackend> {
-        Self::build(ctx, model, params, alias, cfg, None, Some(tree))
+        let layers = Layers {
+            tree: Some(tree),
+            ..Layers::default()
+        };
+        Self::build(ctx, model, params, alias, cfg, layers)
     }
 
     /// Uploads a subword model (`model.subwords` holds the bucket rows) and builds the
@@ -473,7 +490,11 @@ impl GpuBackend {
         cfg: &TrainConfig,
         table: &SubwordTable,
     ) -> Result<GpuBackend> {
-        Self::build(ctx, model, params, alias, cfg, Some(table), None)
+        let layers = Layers {
+            table: Some(table),
+            ..Layers::default()
+        };
+        Self::build(ctx, model, params, alias, cfg, layers)
     }
 
     /// A subword model with hierarchical softmax (`--subwords --hs`): the subword kernel as
@@ -488,7 +509,43 @@ impl GpuBackend {
         table: &SubwordTable,
         tree: &HuffmanTree,
     ) -> Result<GpuBackend> {
-        Self::build(ctx, model, params, alias, cfg, Some(table), Some(tree))
+        let layers = Layers {
+            table: Some(table),
+            tree: Some(tree),
+            doc: None,
+        };
+        Self::build(ctx, model, params, alias, cfg, layers)
+    }
+
+    /// Paragraph vectors (`doc2vec` on the GPU): `model.subwords` holds the document rows,
+    /// input rows past the vocabulary; every batch carries each position's document row
+    /// ([`Batch::docs`]). The subword kernel trains each position's bag (the document's
+    /// row, with PV-DM the context words' rows too) against its word and K noise words
+    /// (none with `--negative 0`), then with `tree` the subword hierarchical-softmax
+    /// kernel along the word's path; with `doc.words` (`--dbow-words`) the subword
+    /// kernel's skip-gram over the words' own rows runs first.
+    pub fn with_documents(
+        ctx: GpuContext,
+        model: &Model,
+        params: KernelParams,
+        alias: &AliasTable,
+        cfg: &TrainConfig,
+        doc: DocTraining,
+        tree: Option<&HuffmanTree>,
+    ) -> Result<GpuBackend> {
+        if doc.words && tree.is_some() {
+            return Err(Error::usage(
+                "--dbow-words",
+                "with --hs trains on the CPU only (the GPU's word pass has no tree); use --backend cpu",
+            ));
+        }
+        let table = SubwordTable::words_only(model.vocab_size());
+        let layers = Layers {
+            table: Some(&table),
+            tree,
+            doc: Some(doc),
+        };
+        Self::build(ctx, model, params, alias, cfg, layers)
     }
 
     fn build(
@@ -497,9 +554,9 @@ impl GpuBackend {
         params: KernelParams,
         alias: &AliasTable,
         cfg: &TrainConfig,
-        table: Option<&SubwordTable>,
-        tree: Option<&HuffmanTree>,
+        layers: Layers<'_>,
     ) -> Result<GpuBackend> {
+        let Layers { table, tree, doc } = layers;
         let limits = &ctx.limits;
         let wg_limit = limits.max_compute_workgroup_storage_size as u64;
         let (reduce, reduce_why) = choose(cfg.gpu_reduce, &ctx)?;
@@ -528,6 +585,10 @@ impl GpuBackend {
             kernel
         };
         let kernel_why = match cfg.gpu_kernel {
+            _ if doc.is_some() => {
+                "doc2vec: the subword kernel with document rows (a workgroup per position)"
+                    .to_string()
+            }
             _ if table.is_some() && params.negative == 0 => {
                 "--subwords --hs --negative 0: the subword hierarchical-softmax kernel (a workgroup per window)".to_string()
             }
@@ -588,7 +649,7 @@ impl GpuBackend {
         let buckets = model.subwords.len() / dim.max(1);
         let in_rows = vocab + buckets;
         // Bindings must be multiples of 4 bytes; rows are.
-        if buckets > 0 {
+        if buckets > 0 && doc.is_none() {
             check_subwords_fit(&ctx, cfg, vocab, buckets, dim, 0)?;
         }
         let precision = params.precision;
@@ -668,11 +729,13 @@ impl GpuBackend {
         // Each stream's share of a batch ends at the first chunk end past it, so a batch
         // can exceed `gpu_batch` by a chunk per stream.
         let capacity = crate::batch::max_batch_tokens(cfg.gpu_batch, cfg.stepped_streams()) + 1;
+        // Paragraph vectors: each position's document row after the tokens.
+        let per_token = 1 + usize::from(doc.is_some());
         let tokens: Vec<wgpu::Buffer> = (0..RING)
             .map(|_| {
                 device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("tokens"),
-                    size: ((HEADER_WORDS + capacity) * 4) as u64,
+                    size: ((HEADER_WORDS + per_token * capacity) * 4) as u64,
                     usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 })
@@ -730,16 +793,23 @@ impl GpuBackend {
                     .to_string(),
             ),
         };
+        let modes = (cfg.gpu_updates, atomics, reduce);
+        let subword = |p: &KernelParams| {
+            let rows = split.rows_per_part as u32;
+            let (updates, workgroup) = (cfg.gpu_updates, launch.workgroup);
+            shaders::subword_source(p, rows, vocab, updates, atomics, reduce, workgroup)
+        };
         let train_src = match table {
-            Some(_) => shaders::subword_source(
+            Some(_) if doc.is_some() => shaders::doc_source(
                 &params,
                 split.rows_per_part as u32,
                 vocab,
-                cfg.gpu_updates,
-                atomics,
-                reduce,
+                modes,
                 launch.workgroup,
+                doc.map_or(DocRows::None, |d| d.rows),
+                doc.is_some_and(|d| d.words),
             ),
+            Some(_) => subword(&params),
             None => shaders::kernel_source(
                 kernel,
                 &params,
@@ -754,6 +824,22 @@ impl GpuBackend {
         // train.wgsl, chunk.wgsl and subword.wgsl), so the pipeline skips its
         // zero-initialisation.
         let train = pipeline_with(device, "train", &train_src, "train", &train_layout, false);
+        // --dbow-words: the subword kernel's skip-gram over the words' own rows, before the
+        // documents' pass (which adds its loss to this one's).
+        let words = doc.filter(|d| d.words).map(|_| {
+            let sg = KernelParams {
+                model: ModelKind::SkipGram,
+                ..params
+            };
+            pipeline_with(
+                device,
+                "words",
+                &subword(&sg),
+                "train",
+                &train_layout,
+                false,
+            )
+        });
         // A step's bindings: its upload, the alias table, the loss, the add counter, the
         // input matrix and `outputs` (the output matrix, or the tree's) at 3 ..; `extra` at
         // 11 and 13 (the add counter is 12).
@@ -889,6 +975,15 @@ impl GpuBackend {
                 };
                 let modes = (updates, atomics, reduce);
                 let src = match table {
+                    Some(_) if doc.is_some() => shaders::hs_doc_source(
+                        &params,
+                        split.rows_per_part as u32,
+                        vocab,
+                        modes,
+                        (launch.workgroup, block.nodes),
+                        doc.map_or(DocRows::None, |d| d.rows),
+                        params.negative > 0,
+                    ),
                     Some(_) => shaders::hs_subword_source(
                         &params,
                         split.rows_per_part as u32,
@@ -949,6 +1044,8 @@ impl GpuBackend {
             vocab,
             in_rows,
             subwords: table.is_some(),
+            doc,
+            words,
             split,
             input,
             output,
@@ -994,7 +1091,20 @@ impl GpuBackend {
     /// The kernel variant that runs, for logs and `--json` (`kernel`): the update mode and
     /// how atomic adds are made.
     pub fn kernel_name(&self) -> String {
+        let doc = |d: DocTraining| match (d.rows, d.words) {
+            (DocRows::Dm, _) => "doc2vec dm",
+            (_, true) => "skip-gram + doc2vec dbow",
+            _ => "doc2vec dbow",
+        };
         let mut k = match self.kernel {
+            _ if self.doc.is_some() => {
+                let k = self.doc.map(doc).unwrap_or_default().to_string();
+                if self.params.negative == 0 {
+                    k + " hierarchical softmax"
+                } else {
+                    k
+                }
+            }
             _ if self.subwords && self.params.negative == 0 => {
                 "subword hierarchical softmax".to_string()
             }
@@ -1136,6 +1246,20 @@ impl Backend for GpuBackend {
                 "batch token {bad} is not a vocabulary id (vocabulary of {rows} words)"
             )));
         }
+        if self.doc.is_some() {
+            let (lo, hi) = (rows, self.in_rows as u32);
+            if batch.docs.len() != n {
+                return Err(Error::Gpu(format!(
+                    "a paragraph-vector batch of {n} tokens carries {} document rows",
+                    batch.docs.len()
+                )));
+            }
+            if let Some(bad) = batch.docs.iter().find(|&&d| d < lo || d >= hi) {
+                return Err(Error::Gpu(format!(
+                    "batch document row {bad} is not a document's (rows {lo}..{hi})"
+                )));
+            }
+        }
         let k = self.ring.slot();
         self.staging.clear();
         self.staging.extend_from_slice(&[
@@ -1149,6 +1273,9 @@ impl Backend for GpuBackend {
             0,
         ]);
         self.staging.extend_from_slice(&batch.tokens);
+        if self.doc.is_some() {
+            self.staging.extend_from_slice(&batch.docs);
+        }
         self.ctx
             .queue
             .write_buffer(&self.tokens[k], 0, bytemuck::cast_slice(&self.staging));
@@ -1172,6 +1299,12 @@ impl Backend for GpuBackend {
                     }
                 }),
             });
+            // --dbow-words: skip-gram over the words first.
+            if let Some(words) = &self.words {
+                pass.set_pipeline(words);
+                pass.set_bind_group(0, &self.train_groups[k], &[]);
+                pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+            }
             // The negative-sampling kernel, unless hierarchical softmax runs alone.
             if self.params.negative > 0 {
                 pass.set_pipeline(&self.train);

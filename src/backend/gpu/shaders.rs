@@ -1,7 +1,7 @@
 //! WGSL sources, specialised for a run by substituting the `{{NAME}}` constants (array
 //! sizes in workgroup memory must be compile-time constants).
 
-use crate::backend::KernelParams;
+use crate::backend::{DocRows, KernelParams};
 use crate::config::ModelKind;
 pub use crate::config::{Atomics, FeatureVariant, Kernel, Precision, Reduce, Updates};
 use crate::optim::{OptimParams, OptimizerKind};
@@ -150,6 +150,42 @@ pub fn variants(
                                 atomics,
                                 reduce,
                                 WORKGROUP,
+                            ),
+                            entry: "train",
+                            needs,
+                        });
+                        // Paragraph vectors' bags (CBOW-shaped whatever the model; both
+                        // DOC values compile the same code, a constant apart).
+                        out.push(Variant {
+                            name: format!(
+                                "train doc dm {:?} {} {:?}",
+                                updates, atomics_name, reduce
+                            ),
+                            source: doc_source(
+                                params,
+                                rows_per_part,
+                                vocab,
+                                (updates, atomics, reduce),
+                                WORKGROUP,
+                                DocRows::Dm,
+                                false,
+                            ),
+                            entry: "train",
+                            needs,
+                        });
+                        out.push(Variant {
+                            name: format!(
+                                "train hs doc dbow {:?} {} {:?} add_loss",
+                                updates, atomics_name, reduce
+                            ),
+                            source: hs_doc_source(
+                                params,
+                                rows_per_part,
+                                vocab,
+                                (updates, atomics, reduce),
+                                (WORKGROUP, HS_TEST_BLOCK),
+                                DocRows::Dbow,
+                                true,
                             ),
                             entry: "train",
                             needs,
@@ -323,15 +359,59 @@ pub fn subword_source(
     reduce: Reduce,
     workgroup: u32,
 ) -> String {
-    let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{BAG}\n{SUBWORD}");
-    sgd_source(
-        &src,
+    bag_source(
         params,
         rows_per_part,
+        vocab,
         (updates, atomics, reduce),
         workgroup,
+        DocRows::None,
+        false,
     )
-    .replace("{{VOCAB}}", &vocab.to_string())
+}
+
+/// The subword kernel as paragraph vectors train with it (`doc2vec` on the GPU): CBOW-shaped
+/// (each position's bag predicts its word, whatever `params.model` says), the bag as `doc`
+/// says, the document rows after the `vocab` word rows; `add_loss` when it runs after
+/// another kernel of the same step (`--dbow-words`' skip-gram).
+pub fn doc_source(
+    params: &KernelParams,
+    rows_per_part: u32,
+    vocab: usize,
+    modes: (Updates, Atomics, Reduce),
+    workgroup: u32,
+    doc: DocRows,
+    add_loss: bool,
+) -> String {
+    let params = &KernelParams {
+        model: ModelKind::Cbow,
+        ..*params
+    };
+    bag_source(
+        params,
+        rows_per_part,
+        vocab,
+        modes,
+        workgroup,
+        doc,
+        add_loss,
+    )
+}
+
+fn bag_source(
+    params: &KernelParams,
+    rows_per_part: u32,
+    vocab: usize,
+    modes: (Updates, Atomics, Reduce),
+    workgroup: u32,
+    doc: DocRows,
+    add_loss: bool,
+) -> String {
+    let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{BAG}\n{SUBWORD}")
+        .replace("{{ADD_LOSS}}", if add_loss { "true" } else { "false" });
+    sgd_source(&src, params, rows_per_part, modes, workgroup)
+        .replace("{{VOCAB}}", &vocab.to_string())
+        .replace("{{DOC}}", &doc.code().to_string())
 }
 
 /// How the hierarchical-softmax kernel walks a path: `nodes` node rows per block in
@@ -398,22 +478,64 @@ pub fn hs_subword_source(
     params: &KernelParams,
     rows_per_part: u32,
     vocab: usize,
-    (updates, atomics, reduce): (Updates, Atomics, Reduce),
+    modes: (Updates, Atomics, Reduce),
     workgroup: u32,
     nodes: u32,
     add_loss: bool,
 ) -> String {
-    let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{BAG}\n{HS_SUBWORD}")
-        .replace("{{ADD_LOSS}}", if add_loss { "true" } else { "false" });
-    sgd_source(
-        &src,
+    hs_bag_source(
         params,
         rows_per_part,
-        (updates, atomics, reduce),
-        workgroup,
+        vocab,
+        modes,
+        (workgroup, nodes),
+        DocRows::None,
+        add_loss,
     )
-    .replace("{{VOCAB}}", &vocab.to_string())
-    .replace("{{NB}}", &nodes.clamp(1, workgroup).to_string())
+}
+
+/// The subword hierarchical-softmax kernel as paragraph vectors train with it
+/// (`doc2vec --hs` on the GPU): CBOW-shaped, the bag as `doc` says (see [`doc_source`]),
+/// paths walked in blocks of `nodes`.
+pub fn hs_doc_source(
+    params: &KernelParams,
+    rows_per_part: u32,
+    vocab: usize,
+    modes: (Updates, Atomics, Reduce),
+    (workgroup, nodes): (u32, u32),
+    doc: DocRows,
+    add_loss: bool,
+) -> String {
+    let params = &KernelParams {
+        model: ModelKind::Cbow,
+        ..*params
+    };
+    hs_bag_source(
+        params,
+        rows_per_part,
+        vocab,
+        modes,
+        (workgroup, nodes),
+        doc,
+        add_loss,
+    )
+}
+
+fn hs_bag_source(
+    params: &KernelParams,
+    rows_per_part: u32,
+    vocab: usize,
+    modes: (Updates, Atomics, Reduce),
+    (workgroup, nodes): (u32, u32),
+    doc: DocRows,
+    add_loss: bool,
+) -> String {
+    let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{BAG}\n{HS_SUBWORD}")
+        .replace("{{ADD_LOSS}}", if add_loss { "true" } else { "false" });
+    sgd_source(&src, params, rows_per_part, modes, workgroup)
+        .replace("{{VOCAB}}", &vocab.to_string())
+        .replace("{{NB}}", &nodes.clamp(1, workgroup).to_string())
+        .replace("{{DOC}}", &doc.code().to_string())
 }
 
 /// Bytes of workgroup memory the subword hierarchical-softmax kernel declares with blocks
