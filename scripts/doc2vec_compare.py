@@ -20,7 +20,9 @@ first round (on a shared virtual machine one run's speed can be off by 2x).
 With HS=1 in the environment both tools train by hierarchical softmax alone (gensim's
 hs=1, negative=0; w2v-gpu's --hs --negative 0); with CONCAT=1 only PV-DM runs, over the
 concatenated context (gensim's dm_concat=1, w2v-gpu's --dm-concat). MODES=list skips
-gensim's corpus_file runs.
+gensim's corpus_file runs, MODES=none all of gensim's. BACKENDS=cpu,vulkan runs w2v-gpu on
+each backend named (default cpu; a GPU backend trains on its kernels, inference stays on
+the CPU).
 
 Needs gensim 4.4 and numpy (a venv) and a release build of w2v-gpu.
 """
@@ -43,7 +45,8 @@ rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 3
 hs = os.environ.get("HS") == "1"
 loss = dict(hs=1, negative=0) if hs else {}
 loss_flags = ["--hs", "--negative", "0"] if hs else []
-modes = os.environ.get("MODES", "corpus_file,list").split(",")
+modes = [m for m in os.environ.get("MODES", "corpus_file,list").split(",") if m != "none"]
+backends = os.environ.get("BACKENDS", "cpu").split(",")
 concat = os.environ.get("CONCAT") == "1"
 if concat:
     loss["dm_concat"] = 1
@@ -123,25 +126,28 @@ for rnd in range(rounds):
             report(f"gensim 4.4 ({mode})", dm, train_s, infer_s, trained, inferred)
 
         kind = "dm" if dm else "dbow"
-        out, model = os.path.join(work, f"w_{kind}.vec"), os.path.join(work, f"w_{kind}.d2v")
-        inf = os.path.join(work, f"w_{kind}_inf.vec")
-        r = subprocess.run([BIN, "doc2vec", "--input", train_txt, "--output", out, "--model", kind,
-                            "--threads", str(threads), "--save-model", model, "--json"]
-                           + loss_flags,
-                           check=True, capture_output=True, text=True)
-        train_s = json.loads(r.stdout)["train_seconds"]
-        if not first:
-            report("w2v-gpu (cpu)", dm, train_s)
-            continue
-        s = time.time()
-        subprocess.run([BIN, "infer", "--model", model, "--input", query_txt, "--output", inf,
-                        "--threads", str(threads)], check=True)
-        infer_s = time.time() - s
-        report("w2v-gpu (cpu)", dm, train_s, infer_s, load_w2v_text(out), load_w2v_text(inf))
+        for backend in backends:
+            tool = f"w2v-gpu ({backend})"
+            out = os.path.join(work, f"w_{kind}_{backend}.vec")
+            model = os.path.join(work, f"w_{kind}_{backend}.d2v")
+            inf = os.path.join(work, f"w_{kind}_{backend}_inf.vec")
+            r = subprocess.run([BIN, "doc2vec", "--input", train_txt, "--output", out,
+                                "--model", kind, "--threads", str(threads), "--save-model", model,
+                                "--backend", backend, "--json"] + loss_flags,
+                               check=True, capture_output=True, text=True)
+            train_s = json.loads(r.stdout)["train_seconds"]
+            if not first:
+                report(tool, dm, train_s)
+                continue
+            s = time.time()
+            subprocess.run([BIN, "infer", "--model", model, "--input", query_txt, "--output", inf,
+                            "--threads", str(threads)], check=True)
+            infer_s = time.time() - s
+            report(tool, dm, train_s, infer_s, load_w2v_text(out), load_w2v_text(inf))
 
 print(f"\n{len(queries)} documents of 800 training words, queries of 200 words, {threads} threads"
       + (", hierarchical softmax" if hs else "") + (", dm_concat" if concat else "") + "\n")
-print("| tool | model | training (median) | training, each round | inference (5,000 queries) | top-1 | top-10 | median rank |")
+print(f"| tool | model | training (median) | training, each round | inference ({len(queries):,} queries) | top-1 | top-10 | median rank |")
 print("|---|---|---:|---|---:|---:|---:|---:|")
 for (tool, model), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
     each = ", ".join(f"{t:.1f}" for t in r["train"])

@@ -22,7 +22,8 @@ ONLY=${2:-}
 # the default kernels against f261227 (the binary of the last hardware table: since then the
 # kernels count their adds and keep four partial sums per dot product) and fcdf526 (before the
 # partial sums; both read the corpus front to back, as --streams 1 does), wider workgroups,
-# --streams, the tile kernel, subwords, hierarchical softmax, half-precision storage; pack
+# --streams, the tile kernel, subwords, hierarchical softmax, half-precision storage,
+# paragraph vectors (doc2vec); pack
 # with BASE="f261227 fcdf526".
 # `pending-peers`: the CPU rows those are read against (also in the GPU's 256-part order), the minibatch engine with its host
 # builders on up to 8 cores and on one, the CPU minibatch engine on its thread pool (0.38M
@@ -34,10 +35,11 @@ case "$ONLY" in
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
           cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 swsg100 swcb100 swsg300 swadam100
-          hssg100 hscb100 hssg300w10 swhssg100 sg100f16 cb100f16 sg300f16 swsg300f16" ;;
+          hssg100 hscb100 hssg300w10 swhssg100 sg100f16 cb100f16 sg300f16 swsg300f16
+          d2vdbow d2vdm d2vdbowhs d2vdmhs" ;;
   pending-peers)
     ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1
-          adam100cpu hssg100cpu hscb100cpu swhssg100cpu torch torch8k torch4k torch3ep" ;;
+          adam100cpu hssg100cpu hscb100cpu swhssg100cpu torch torch8k torch4k torch3ep d2vdbowcpu d2vdmcpu" ;;
 esac
 ONLY=$(echo $ONLY)
 BIN=$DIR/w2v-gpu
@@ -283,6 +285,59 @@ torch_row torch "PyTorch, SparseAdam lr 0.01, 65536 words per step (torch_sgns.p
 torch_row torch8k "PyTorch, SparseAdam lr 0.01, 8192 words per step" --batch-words 8192
 torch_row torch4k "PyTorch, SparseAdam lr 0.01, 4096 words per step" --batch-words 4096
 torch_row torch3ep "PyTorch, SparseAdam lr 0.01, 65536 words per step, 3 epochs" --epochs 3
+
+# Paragraph vectors (doc2vec) on held-out text, as scripts/doc2vec_compare.py cuts it: the
+# corpus's first 5M words in documents of 1,000 words, each one's first 800 trained (gensim's
+# defaults: dim 100, 10 epochs, window 5, negative 5, sample 1e-3, min-count 5), its last
+# 200 the query whose inferred vector (on the CPU) must find its own document among the
+# trained ones: top-1 and top-10 rates. Words/s is the trainer's training-only rate.
+doc_row() { # NAME MODEL LABEL doc2vec flags...
+  local name=$1 model=$2 label=$3; shift 3
+  want "$name" || return 0
+  if [ ! -s "$WORK/d2v_train.txt" ]; then
+    python3 - "$CORPUS" "$WORK/d2v_train.txt" "$WORK/d2v_query.txt" <<'PY'
+import sys
+words = open(sys.argv[1]).read(60_000_000).split()[:5_000_000]
+with open(sys.argv[2], "w") as t, open(sys.argv[3], "w") as q:
+    for i in range(0, len(words) - 999, 1000):
+        t.write(" ".join(words[i:i + 800]) + "\n")
+        q.write(" ".join(words[i + 800:i + 1000]) + "\n")
+PY
+  fi
+  local json
+  if ! json=$(timeout 240 "$BIN" doc2vec --input "$WORK/d2v_train.txt" --output "$WORK/$name.vec" \
+      --model "$model" --save-model "$WORK/$name.d2v" --json --quiet "$@" 2>"$WORK/$name.err"); then
+    echo "| $name | $model | $label | failed: $(tail -c 300 "$WORK/$name.err" | tr '\n|' '  ') | | |"
+    return 0
+  fi
+  "$BIN" infer --model "$WORK/$name.d2v" --input "$WORK/d2v_query.txt" --similar 10 >"$WORK/$name.sim"
+  python3 - "$name" "$model" "$label" "$json" "$WORK/$name.sim" <<'PY'
+import json, sys
+name, model, label, tj, sim = sys.argv[1:6]
+t = json.loads(tj)
+hits, q = {}, None
+for line in open(sim):
+    if line.rstrip().endswith(":"):
+        q = line.strip()[:-1]; hits[q] = []
+    else:
+        hits[q].append(line.split()[1])
+top1 = sum(h[:1] == [q] for q, h in hits.items()) / len(hits)
+top10 = sum(q in h for q, h in hits.items()) / len(hits)
+print(f"| {name} | {model} | {label} [{t['engine']}] | {t['words_per_second']/1e6:.2f}M | "
+      f"{100*top1:.1f}% | {100*top10:.1f}% |")
+PY
+}
+if [ -n "$(for r in d2vdbow d2vdbowcpu d2vdm d2vdmcpu d2vdbowhs d2vdmhs; do want $r && echo $r; done)" ]; then
+  echo
+  echo "| row | model | engine | words/s | top-1 | top-10 |"
+  echo "|---|---|---|---:|---:|---:|"
+fi
+doc_row d2vdbow dbow "GPU" --backend vulkan
+doc_row d2vdbowcpu dbow "CPU, $NCPU threads" --backend cpu --threads $NCPU
+doc_row d2vdm dm "GPU" --backend vulkan
+doc_row d2vdmcpu dm "CPU, $NCPU threads" --backend cpu --threads $NCPU
+doc_row d2vdbowhs dbow "GPU, --hs --negative 0" --backend vulkan --hs --negative 0
+doc_row d2vdmhs dm "GPU, --hs --negative 0" --backend vulkan --hs --negative 0
 
 echo
 echo "corpus: $(basename "$CORPUS") ($(wc -w <"$CORPUS") words), $(nproc) CPU cores, table took $(( $(date +%s) - T0 )) s"

@@ -17,7 +17,10 @@
 //! both, the tree first as in word2vec.c and gensim.
 //!
 //! The CPU's Hogwild workers train it ([`crate::backend::cpu::Worker::train_document`]):
-//! document vectors are extra input rows, as subword buckets are. Inference
+//! document vectors are extra input rows, as subword buckets are. On a GPU backend
+//! (`backend`) the subword kernels train them the same way
+//! ([`crate::backend::gpu::GpuBackend::with_documents`]), every position of a batch carrying
+//! its document's row (PV-DBOW, PV-DM; not `dm_concat`). Inference
 //! ([`Doc2Vec::infer`]) keeps every trained matrix fixed and trains a fresh vector for the
 //! text, its rate falling from `alpha` to `min_alpha` epoch by epoch, as gensim's
 //! `infer_vector`.

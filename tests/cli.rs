@@ -2564,6 +2564,22 @@ fn doc2vec_tags_stdin_and_bad_input() {
         std::fs::read_to_string(d("keep.vec")).unwrap(),
         "earlier output\n"
     );
+    // So does one on the GPU.
+    if common::gpu_or_skip("doc2vec diverged on the GPU").is_some() {
+        let backend = common::test_backend().name();
+        assert_fails(
+            &run(
+                base("t.txt", "keep.vec"),
+                &["--alpha", "1e9", "--backend", backend],
+            ),
+            1,
+            "diverged",
+        );
+        assert_eq!(
+            std::fs::read_to_string(d("keep.vec")).unwrap(),
+            "earlier output\n"
+        );
+    }
     // infer on a file that is not a doc2vec model.
     let o = w2v(&["infer", "--model", &d("w.bin"), "--input", &d("t.txt")]);
     assert_fails(&o, 1, "is not a w2v-gpu doc2vec model");
