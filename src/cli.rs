@@ -142,7 +142,7 @@ pub struct Doc2vecArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Where training runs: `cpu` (Hogwild threads), or a GPU API (`vulkan`, `metal`,
-    /// `dx12`, `gl`) for PV-DBOW and PV-DM (not --dm-concat, nor --dbow-words with --hs);
+    /// `dx12`, `gl`) for PV-DBOW and PV-DM (not --dm-concat);
     /// `auto` trains on the CPU.
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: BackendArg,

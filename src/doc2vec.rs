@@ -158,15 +158,10 @@ impl DocConfig {
         if self.dim > 10_000 {
             return Err(Error::usage("--dim", "at most 10000"));
         }
-        if self.on_gpu() {
-            if self.kind == DocKind::DmConcat {
-                let why = "trains on the CPU only (the GPU kernels average their bags); use --backend cpu";
-                return Err(Error::usage("--dm-concat", why));
-            }
-            if self.dbow_words && self.hs {
-                let why = "with --hs trains on the CPU only (the GPU's word pass has no tree); use --backend cpu";
-                return Err(Error::usage("--dbow-words", why));
-            }
+        if self.on_gpu() && self.kind == DocKind::DmConcat {
+            let why =
+                "trains on the CPU only (the GPU kernels average their bags); use --backend cpu";
+            return Err(Error::usage("--dm-concat", why));
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err(Error::usage("--alpha", "must be a positive number"));

@@ -2536,14 +2536,6 @@ fn doc2vec_tags_stdin_and_bad_input() {
         "--dm-concat",
     );
     assert_fails(
-        &run(
-            base("t.txt", "o.vec"),
-            &[&gpu[..], &["--model", "dbow", "--dbow-words", "--hs"]].concat(),
-        ),
-        2,
-        "--dbow-words",
-    );
-    assert_fails(
         &run(base("t.txt", "o.vec"), &["--adapter", "0"]),
         2,
         "--adapter",

@@ -644,7 +644,8 @@ fn document_purity(text: &str, dim: usize, vectors: &[f32]) -> f64 {
 
 /// Paragraph vectors on the real shaders (`doc2vec --backend vulkan`, lavapipe in CI)
 /// against the CPU trainer on documents of planted topics: PV-DBOW, PV-DBOW with the
-/// words' skip-gram, PV-DM, and PV-DBOW with hierarchical softmax alone. The GPU's document
+/// words' skip-gram, PV-DM, and PV-DBOW with hierarchical softmax alone, with and without
+/// the words' skip-gram. The GPU's document
 /// vectors must find a same-topic document nearest for at least 90% of documents and
 /// within 5 points of the CPU's fraction (untrained vectors: about 1 in 5); with the
 /// words' skip-gram the word vectors must recover the topics too.
@@ -663,6 +664,7 @@ fn gpu_doc2vec_matches_cpu_quality() {
         (DocKind::Dbow, true, false),
         (DocKind::Dm, false, false),
         (DocKind::Dbow, false, true),
+        (DocKind::Dbow, true, true),
     ];
     for (kind, dbow_words, hs) in runs {
         let cfg = DocConfig {

@@ -762,9 +762,10 @@ impl CpuReference {
 
     /// The paragraph-vector kernels' math ([`GpuBackend::with_documents`]): `model.subwords`
     /// holds the document rows and every batch carries each position's document row
-    /// ([`Batch::docs`]). Per step: with `doc.words` the subword kernel's skip-gram over the
-    /// words' own rows, then the documents' bags (CBOW-shaped) with negative sampling, then
-    /// along the tree with [`CpuReference::with_hs`].
+    /// ([`Batch::docs`]). Per step: with `doc.words` the subword kernels' skip-gram over the
+    /// words' own rows (negative sampling, then along the tree with
+    /// [`CpuReference::with_hs`]), then the documents' bags (CBOW-shaped) with negative
+    /// sampling, then along the tree.
     ///
     /// [`GpuBackend::with_documents`]: crate::backend::gpu::GpuBackend::with_documents
     pub fn with_documents(mut self, doc: crate::backend::DocTraining) -> CpuReference {
@@ -1099,15 +1100,12 @@ impl CpuReference {
         table: &SubwordTable,
         batch: &Batch,
         (rate, key): (Rate, u32),
+        shape: ModelKind,
         doc: DocRows,
     ) {
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
-        let shape = match doc {
-            DocRows::None => self.params.model,
-            _ => ModelKind::Cbow,
-        };
         for pos in 0..toks.len() {
             if toks[pos] == SENTENCE_END {
                 continue;
@@ -1177,13 +1175,19 @@ impl Backend for CpuReference {
             };
             if self.doc.is_some_and(|d| d.words) {
                 let sg = ModelKind::SkipGram;
-                self.subword_step(&table, batch, (rate, key), sg, DocRows::None);
+                if self.params.negative > 0 {
+                    self.subword_step(&table, batch, (rate, key), sg, DocRows::None);
+                }
+                if let Some(tree) = self.tree.take() {
+                    self.hs_subword_step(&tree, &table, batch, (rate, key), sg, DocRows::None);
+                    self.tree = Some(tree);
+                }
             }
             if self.params.negative > 0 {
                 self.subword_step(&table, batch, (rate, key), shape, doc);
             }
             if let Some(tree) = self.tree.take() {
-                self.hs_subword_step(&tree, &table, batch, (rate, key), doc);
+                self.hs_subword_step(&tree, &table, batch, (rate, key), shape, doc);
                 self.tree = Some(tree);
             }
             self.subwords = Some(table);

@@ -231,6 +231,8 @@ struct Layers<'a> {
 /// the other matrices).
 struct HsPass {
     pipeline: wgpu::ComputePipeline,
+    /// `doc2vec --dbow-words --hs`: the words' skip-gram along the tree, before `pipeline`.
+    words: Option<wgpu::ComputePipeline>,
     groups: Vec<wgpu::BindGroup>,
     matrix: Vec<wgpu::Buffer>,
     /// Path nodes per block, and where the context rows are held.
@@ -523,7 +525,8 @@ impl GpuBackend {
     /// row, with PV-DM the context words' rows too) against its word and K noise words
     /// (none with `--negative 0`), then with `tree` the subword hierarchical-softmax
     /// kernel along the word's path; with `doc.words` (`--dbow-words`) the subword
-    /// kernel's skip-gram over the words' own rows runs first.
+    /// kernels' skip-gram over the words' own rows runs first (noise words, then the
+    /// context words' paths with `tree`).
     pub fn with_documents(
         ctx: GpuContext,
         model: &Model,
@@ -533,12 +536,6 @@ impl GpuBackend {
         doc: DocTraining,
         tree: Option<&HuffmanTree>,
     ) -> Result<GpuBackend> {
-        if doc.words && tree.is_some() {
-            return Err(Error::usage(
-                "--dbow-words",
-                "with --hs trains on the CPU only (the GPU's word pass has no tree); use --backend cpu",
-            ));
-        }
         let table = SubwordTable::words_only(model.vocab_size());
         let layers = Layers {
             table: Some(&table),
@@ -826,7 +823,7 @@ impl GpuBackend {
         let train = pipeline_with(device, "train", &train_src, "train", &train_layout, false);
         // --dbow-words: the subword kernel's skip-gram over the words' own rows, before the
         // documents' pass (which adds its loss to this one's).
-        let words = doc.filter(|d| d.words).map(|_| {
+        let words = doc.filter(|d| d.words && params.negative > 0).map(|_| {
             let sg = KernelParams {
                 model: ModelKind::SkipGram,
                 ..params
@@ -982,7 +979,7 @@ impl GpuBackend {
                         modes,
                         (launch.workgroup, block.nodes),
                         doc.map_or(DocRows::None, |d| d.rows),
-                        params.negative > 0,
+                        params.negative > 0 || doc.is_some_and(|d| d.words),
                     ),
                     Some(_) => shaders::hs_subword_source(
                         &params,
@@ -1004,6 +1001,24 @@ impl GpuBackend {
                 };
                 // Every lane writes the workgroup memory it reads (hs.wgsl, hs_subword.wgsl).
                 let pipeline = pipeline_with(device, "hs", &src, "train", &layout, false);
+                // --dbow-words --hs: the words' skip-gram along their context words' paths,
+                // after the words' noise-word pass (if any), before the documents' passes.
+                let words = doc.filter(|d| d.words).map(|_| {
+                    let sg = KernelParams {
+                        model: ModelKind::SkipGram,
+                        ..params
+                    };
+                    let src = shaders::hs_subword_source(
+                        &sg,
+                        split.rows_per_part as u32,
+                        vocab,
+                        modes,
+                        launch.workgroup,
+                        block.nodes,
+                        params.negative > 0,
+                    );
+                    pipeline_with(device, "words hs", &src, "train", &layout, false)
+                });
                 let extra: Vec<&wgpu::Buffer> = sub_rows.iter().chain([&tree_buf]).collect();
                 let groups = tokens
                     .iter()
@@ -1011,6 +1026,7 @@ impl GpuBackend {
                     .collect();
                 Some(HsPass {
                     pipeline,
+                    words,
                     groups,
                     matrix,
                     block,
@@ -1299,10 +1315,16 @@ impl Backend for GpuBackend {
                     }
                 }),
             });
-            // --dbow-words: skip-gram over the words first.
+            // --dbow-words: skip-gram over the words first, by noise words, then along the
+            // tree.
             if let Some(words) = &self.words {
                 pass.set_pipeline(words);
                 pass.set_bind_group(0, &self.train_groups[k], &[]);
+                pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+            }
+            if let Some((hs, words)) = self.hs.as_ref().and_then(|h| Some((h, h.words.as_ref()?))) {
+                pass.set_pipeline(words);
+                pass.set_bind_group(0, &hs.groups[k], &[]);
                 pass.dispatch_workgroups(gx as u32, gy as u32, 1);
             }
             // The negative-sampling kernel, unless hierarchical softmax runs alone.
