@@ -971,6 +971,11 @@ impl GpuBackend {
                     u => u,
                 };
                 let modes = (updates, atomics, reduce);
+                let hs_subword = |p: &KernelParams| {
+                    let rows = split.rows_per_part as u32;
+                    let (wg, nodes, add) = (launch.workgroup, block.nodes, params.negative > 0);
+                    shaders::hs_subword_source(p, rows, vocab, modes, wg, nodes, add)
+                };
                 let src = match table {
                     Some(_) if doc.is_some() => shaders::hs_doc_source(
                         &params,
@@ -981,15 +986,7 @@ impl GpuBackend {
                         doc.map_or(DocRows::None, |d| d.rows),
                         params.negative > 0 || doc.is_some_and(|d| d.words),
                     ),
-                    Some(_) => shaders::hs_subword_source(
-                        &params,
-                        split.rows_per_part as u32,
-                        vocab,
-                        modes,
-                        launch.workgroup,
-                        block.nodes,
-                        params.negative > 0,
-                    ),
+                    Some(_) => hs_subword(&params),
                     None => shaders::hs_source(
                         &params,
                         split.rows_per_part as u32,
@@ -1008,16 +1005,14 @@ impl GpuBackend {
                         model: ModelKind::SkipGram,
                         ..params
                     };
-                    let src = shaders::hs_subword_source(
-                        &sg,
-                        split.rows_per_part as u32,
-                        vocab,
-                        modes,
-                        launch.workgroup,
-                        block.nodes,
-                        params.negative > 0,
-                    );
-                    pipeline_with(device, "words hs", &src, "train", &layout, false)
+                    pipeline_with(
+                        device,
+                        "words hs",
+                        &hs_subword(&sg),
+                        "train",
+                        &layout,
+                        false,
+                    )
                 });
                 let extra: Vec<&wgpu::Buffer> = sub_rows.iter().chain([&tree_buf]).collect();
                 let groups = tokens
