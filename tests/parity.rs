@@ -1959,3 +1959,38 @@ fn doc_zipf_batch_matches_reference_within_hogwild_noise() {
         }
     }
 }
+
+/// Document rows that do not fit the input matrix's bindings are refused with a message
+/// that speaks of documents and doc2vec's flags (not the word trainer's --max-vocab).
+#[test]
+fn doc_rows_that_do_not_fit_are_refused() {
+    let Some(ctx) = common::gpu_or_skip("doc_rows_that_do_not_fit_are_refused") else {
+        return;
+    };
+    let params = KernelParams {
+        precision: Precision::F32,
+        model: ModelKind::Cbow,
+        dim: 16,
+        window: 3,
+        negative: 4,
+    };
+    let alias = AliasTable::new(&[1.0; 100]);
+    // 100 words and 10,000 documents of 64 bytes: 0.6 MiB, over four bindings of 64 KiB.
+    let m = random_model(100, 16, 1).with_subwords(10_000, 2);
+    let cfg = TrainConfig {
+        max_binding_bytes: Some(65_536),
+        ..TrainConfig::default()
+    };
+    let doc = DocTraining {
+        rows: DocRows::Dbow,
+        words: false,
+    };
+    let e = match GpuBackend::with_documents(ctx, &m, params, &alias, &cfg, doc, None) {
+        Ok(_) => panic!("10,000 documents fit four bindings of 64 KiB"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("10000 document vectors") && e.contains("--dim") && !e.contains("--max-vocab"),
+        "{e}"
+    );
+}

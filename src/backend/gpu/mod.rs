@@ -664,6 +664,21 @@ impl GpuBackend {
             ));
         }
         let elem = precision.bytes();
+        if doc.is_some() {
+            let (max, row) = (max_binding(&ctx, cfg), dim as u64 * elem);
+            let parts = (in_rows as u64).div_ceil((max / row).max(1));
+            if parts > PARTS as u64 {
+                return Err(Error::usage(
+                    "--dim",
+                    format!(
+                        "{vocab} words and {buckets} document vectors × {row} bytes = {} MiB need {parts} storage bindings of at most {} MiB on {}, more than the {PARTS} the kernels have; use a smaller --dim, a higher --min-count, fewer documents per run, or --backend cpu",
+                        (in_rows as u64 * row) >> 20,
+                        max >> 20,
+                        ctx.info.name
+                    ),
+                ));
+            }
+        }
         let split =
             split_rows(in_rows, dim, elem, max_binding(&ctx, cfg)).map_err(|e| match e {
                 Error::Gpu(m) if precision == Precision::F32 => Error::Gpu(format!(
