@@ -1780,6 +1780,17 @@ fn gpu_docs(
     g
 }
 
+/// The kernels' shape in the small paragraph-vector tests (dim 16, window 3, 4 noise words).
+fn small_doc_params() -> KernelParams {
+    KernelParams {
+        precision: Precision::F32,
+        model: ModelKind::Cbow,
+        dim: 16,
+        window: 3,
+        negative: 4,
+    }
+}
+
 /// Every paragraph-vector mode the GPU trains: PV-DBOW, PV-DBOW with skip-gram over the
 /// words, PV-DM.
 fn doc_modes() -> [DocTraining; 3] {
@@ -1807,13 +1818,7 @@ fn doc_modes() -> [DocTraining; 3] {
 #[test]
 fn doc_conflict_free_matches_reference() {
     let vocab = 20_000;
-    let params = KernelParams {
-        precision: Precision::F32,
-        model: ModelKind::Cbow,
-        dim: 16,
-        window: 3,
-        negative: 4,
-    };
+    let params = small_doc_params();
     let alias = AliasTable::new(&vec![1.0; vocab]);
     let (mut batch, _) = conflict_free(&params, &alias, vocab);
     batch.docs = (0..batch.tokens.len() as u32)
@@ -1967,13 +1972,7 @@ fn doc_rows_that_do_not_fit_are_refused() {
     let Some(ctx) = common::gpu_or_skip("doc_rows_that_do_not_fit_are_refused") else {
         return;
     };
-    let params = KernelParams {
-        precision: Precision::F32,
-        model: ModelKind::Cbow,
-        dim: 16,
-        window: 3,
-        negative: 4,
-    };
+    let params = small_doc_params();
     let alias = AliasTable::new(&[1.0; 100]);
     // 100 words and 10,000 documents of 64 bytes: 0.6 MiB, over four bindings of 64 KiB.
     let m = random_model(100, 16, 1).with_subwords(10_000, 2);
