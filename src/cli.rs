@@ -62,7 +62,7 @@ pub enum Command {
     /// word2vec.c's word-analogy: for each line `a b c` of standard input, the 40 words
     /// nearest b − a + c, printed as word2vec.c prints them.
     WordAnalogy(W2vcQueryArgs),
-    /// Paragraph vectors (gensim's Doc2Vec, on the CPU): a vector per document (one per
+    /// Paragraph vectors (gensim's Doc2Vec, on the CPU or a GPU): a vector per document (one per
     /// line of the input), with word vectors; `--save-model` keeps what `infer` needs.
     Doc2vec(Doc2vecArgs),
     /// Vectors for new documents (one per line) from a `doc2vec --save-model` model, as
