@@ -208,6 +208,8 @@ pub struct DocReport {
     pub seconds: f64,
     /// Vocabulary words per second of training (all epochs).
     pub words_per_second: f64,
+    /// Mean loss per term: over the whole run on the CPU; on a GPU over the steps whose
+    /// loss was read (every 16th and the last, each read waiting for the device).
     pub final_loss: f64,
     /// Where it trained: `cpu`, or the GPU adapter and kernel.
     pub engine: String,
