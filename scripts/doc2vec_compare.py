@@ -19,7 +19,9 @@ first round (on a shared virtual machine one run's speed can be off by 2x).
 
 With HS=1 in the environment both tools train by hierarchical softmax alone (gensim's
 hs=1, negative=0; w2v-gpu's --hs --negative 0); with CONCAT=1 only PV-DM runs, over the
-concatenated context (gensim's dm_concat=1, w2v-gpu's --dm-concat). MODES=list skips
+concatenated context (gensim's dm_concat=1, w2v-gpu's --dm-concat); with WORDS=1 only
+PV-DBOW runs, with skip-gram on the words (gensim's dbow_words=1, w2v-gpu's --dbow-words).
+MODES=list skips
 gensim's corpus_file runs, MODES=none all of gensim's. BACKENDS=cpu,vulkan runs w2v-gpu on
 each backend named (default cpu; a GPU backend trains on its kernels, inference stays on
 the CPU).
@@ -51,6 +53,10 @@ concat = os.environ.get("CONCAT") == "1"
 if concat:
     loss["dm_concat"] = 1
     loss_flags.append("--dm-concat")
+dbow_words = os.environ.get("WORDS") == "1"
+if dbow_words:
+    loss["dbow_words"] = 1
+    loss_flags.append("--dbow-words")
 os.makedirs(work, exist_ok=True)
 train_txt, query_txt = os.path.join(work, "train.txt"), os.path.join(work, "query.txt")
 
@@ -101,7 +107,7 @@ def report(tool, dm, train_s, infer_s=None, trained=None, inferred=None):
 
 for rnd in range(rounds):
     first = rnd == 0
-    for dm in (1,) if concat else (0, 1):
+    for dm in (1,) if concat else (0,) if dbow_words else (0, 1):
         for mode in modes:
             m = Doc2Vec(vector_size=100, min_count=5, epochs=10, dm=dm, workers=threads, seed=1,
                         **loss)
@@ -146,7 +152,8 @@ for rnd in range(rounds):
             report(tool, dm, train_s, infer_s, load_w2v_text(out), load_w2v_text(inf))
 
 print(f"\n{len(queries)} documents of 800 training words, queries of 200 words, {threads} threads"
-      + (", hierarchical softmax" if hs else "") + (", dm_concat" if concat else "") + "\n")
+      + (", hierarchical softmax" if hs else "") + (", dm_concat" if concat else "")
+      + (", dbow_words" if dbow_words else "") + "\n")
 print(f"| tool | model | training (median) | training, each round | inference ({len(queries):,} queries) | top-1 | top-10 | median rank |")
 print("|---|---|---:|---|---:|---:|---:|---:|")
 for (tool, model), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
