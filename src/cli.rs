@@ -149,6 +149,19 @@ pub struct Doc2vecArgs {
     /// Which adapter of the GPU backend (the index `w2v-gpu devices` lists).
     #[arg(long)]
     pub adapter: Option<usize>,
+    /// GPU backends: positions per step (whole documents, or pieces of 10,000 words of
+    /// longer ones; at least 10001).
+    #[arg(long, default_value_t = 1 << 16)]
+    pub gpu_batch: usize,
+    /// GPU backends: how a float is added atomically (as `train --gpu-atomics`).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub gpu_atomics: AtomicsArg,
+    /// GPU backends: how dot products are summed (as `train --gpu-reduce`).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub gpu_reduce: ReduceArg,
+    /// GPU backends: invocations per workgroup, 32, 64, 128 or 256.
+    #[arg(long, default_value_t = 64)]
+    pub gpu_workgroup: u32,
     /// Also write the word vectors (word2vec text, or binary for a .bin name).
     #[arg(long)]
     pub save_words: Option<PathBuf>,
@@ -368,6 +381,28 @@ pub enum ReduceArg {
     Auto,
     Serial,
     Subgroup,
+}
+
+impl AtomicsArg {
+    /// The atomics asked for; `None` for auto.
+    fn choice(self) -> Option<crate::backend::gpu::shaders::Atomics> {
+        match self {
+            AtomicsArg::Auto => None,
+            AtomicsArg::Native => Some(crate::backend::gpu::shaders::Atomics::Native),
+            AtomicsArg::Cas => Some(crate::backend::gpu::shaders::Atomics::CompareAndSwap),
+        }
+    }
+}
+
+impl ReduceArg {
+    /// The reduction asked for; `None` for auto.
+    fn choice(self) -> Option<crate::config::Reduce> {
+        match self {
+            ReduceArg::Auto => None,
+            ReduceArg::Serial => Some(crate::config::Reduce::Serial),
+            ReduceArg::Subgroup => Some(crate::config::Reduce::Subgroup),
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -700,22 +735,14 @@ impl TrainArgs {
                 UpdatesArg::Hybrid => crate::config::Updates::Hybrid,
                 UpdatesArg::Atomic => crate::config::Updates::Atomic,
             },
-            gpu_atomics: match self.gpu_atomics {
-                AtomicsArg::Auto => None,
-                AtomicsArg::Native => Some(crate::backend::gpu::shaders::Atomics::Native),
-                AtomicsArg::Cas => Some(crate::backend::gpu::shaders::Atomics::CompareAndSwap),
-            },
+            gpu_atomics: self.gpu_atomics.choice(),
             gpu_kernel: match self.gpu_kernel {
                 KernelArg::Auto => None,
                 KernelArg::Chunk => Some(crate::backend::gpu::shaders::Kernel::Chunk),
                 KernelArg::Window => Some(crate::backend::gpu::shaders::Kernel::Window),
                 KernelArg::Tile => Some(crate::backend::gpu::shaders::Kernel::Tile),
             },
-            gpu_reduce: match self.gpu_reduce {
-                ReduceArg::Auto => None,
-                ReduceArg::Serial => Some(crate::config::Reduce::Serial),
-                ReduceArg::Subgroup => Some(crate::config::Reduce::Subgroup),
-            },
+            gpu_reduce: self.gpu_reduce.choice(),
             gpu_chunk: self.gpu_chunk,
             gpu_workgroup: self.gpu_workgroup,
             precision: match self.precision {
@@ -1859,9 +1886,30 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
         seed: a.seed,
         backend: a.backend.into(),
         adapter: a.adapter,
+        gpu: crate::doc2vec::DocGpu {
+            batch: a.gpu_batch,
+            atomics: a.gpu_atomics.choice(),
+            reduce: a.gpu_reduce.choice(),
+            workgroup: a.gpu_workgroup,
+        },
     };
-    if a.adapter.is_some() && !cfg.on_gpu() {
-        return Err(Error::usage("--adapter", "applies to a GPU --backend only").into());
+    if !cfg.on_gpu() {
+        let given = [
+            ("--adapter", a.adapter.is_some()),
+            (
+                "--gpu-batch",
+                cfg.gpu.batch != crate::doc2vec::DocGpu::default().batch,
+            ),
+            ("--gpu-atomics", cfg.gpu.atomics.is_some()),
+            ("--gpu-reduce", cfg.gpu.reduce.is_some()),
+            (
+                "--gpu-workgroup",
+                cfg.gpu.workgroup != crate::doc2vec::DocGpu::default().workgroup,
+            ),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+            return Err(Error::usage(flag, "applies to a GPU --backend only").into());
+        }
     }
     cfg.validate()?;
     // Refuse an output that cannot be written, or would overwrite the input, before

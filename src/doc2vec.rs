@@ -101,6 +101,32 @@ pub struct DocConfig {
     pub backend: BackendKind,
     /// Which adapter of a GPU backend.
     pub adapter: Option<usize>,
+    /// How a GPU backend runs.
+    pub gpu: DocGpu,
+}
+
+/// The GPU engine's settings for paragraph vectors (`train`'s flags of the same names).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DocGpu {
+    /// Positions per step (`--gpu-batch`): more than [`PIECE_WORDS`], so that a piece fits.
+    pub batch: usize,
+    /// `--gpu-atomics` (`None`: the adapter's best).
+    pub atomics: Option<crate::backend::gpu::shaders::Atomics>,
+    /// `--gpu-reduce` (`None`: the adapter's best).
+    pub reduce: Option<crate::config::Reduce>,
+    /// `--gpu-workgroup`.
+    pub workgroup: u32,
+}
+
+impl Default for DocGpu {
+    fn default() -> Self {
+        DocGpu {
+            batch: 1 << 16,
+            atomics: None,
+            reduce: None,
+            workgroup: crate::config::DEFAULT_GPU_WORKGROUP,
+        }
+    }
 }
 
 impl Default for DocConfig {
@@ -123,6 +149,7 @@ impl Default for DocConfig {
             seed: 1,
             backend: BackendKind::Cpu,
             adapter: None,
+            gpu: DocGpu::default(),
         }
     }
 }
@@ -157,6 +184,16 @@ impl DocConfig {
         }
         if self.dim > 10_000 {
             return Err(Error::usage("--dim", "at most 10000"));
+        }
+        if self.gpu.batch <= PIECE_WORDS {
+            let why = format!(
+                "must be more than {PIECE_WORDS} (a document is trained in pieces of up to {PIECE_WORDS} words, and a step holds whole pieces)"
+            );
+            return Err(Error::usage("--gpu-batch", why));
+        }
+        if !matches!(self.gpu.workgroup, 32 | 64 | 128 | 256) {
+            let why = format!("{} is not one of 32, 64, 128, 256", self.gpu.workgroup);
+            return Err(Error::usage("--gpu-workgroup", why));
         }
         if self.on_gpu() && self.kind == DocKind::DmConcat {
             let why =
@@ -600,6 +637,10 @@ impl GpuRun<'_> {
             dim: cfg.dim,
             window: cfg.window,
             negative: cfg.negative,
+            gpu_batch: cfg.gpu.batch,
+            gpu_atomics: cfg.gpu.atomics,
+            gpu_reduce: cfg.gpu.reduce,
+            gpu_workgroup: cfg.gpu.workgroup,
             ..TrainConfig::default()
         };
         let params = KernelParams {

@@ -2540,6 +2540,31 @@ fn doc2vec_tags_stdin_and_bad_input() {
         2,
         "--adapter",
     );
+    for (flags, flag) in [
+        (&["--gpu-batch", "20000"][..], "--gpu-batch"),
+        (&["--gpu-atomics", "cas"][..], "--gpu-atomics"),
+        (&["--gpu-workgroup", "128"][..], "--gpu-workgroup"),
+    ] {
+        let o = run(base("t.txt", "o.vec"), flags);
+        assert_fails(&o, 2, "applies to a GPU --backend only");
+        assert!(stderr(&o).contains(flag), "{}", stderr(&o));
+    }
+    assert_fails(
+        &run(
+            base("t.txt", "o.vec"),
+            &[&gpu[..], &["--gpu-batch", "10000"]].concat(),
+        ),
+        2,
+        "--gpu-batch",
+    );
+    assert_fails(
+        &run(
+            base("t.txt", "o.vec"),
+            &[&gpu[..], &["--gpu-workgroup", "48"]].concat(),
+        ),
+        2,
+        "--gpu-workgroup",
+    );
     assert_fails(
         &run(base("t.txt", "no/such/dir/o.vec"), &[]),
         1,
@@ -2559,6 +2584,28 @@ fn doc2vec_tags_stdin_and_bad_input() {
     // So does one on the GPU.
     if common::gpu_or_skip("doc2vec diverged on the GPU").is_some() {
         let backend = common::test_backend().name();
+        // The GPU flags reach the engine.
+        let o = run(
+            base("t.txt", "g.vec"),
+            &[
+                "--backend",
+                backend,
+                "--gpu-atomics",
+                "cas",
+                "--gpu-reduce",
+                "serial",
+                "--gpu-workgroup",
+                "128",
+                "--json",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let engine = j["engine"].as_str().unwrap();
+        assert!(
+            engine.contains("workgroup 128") && engine.contains("cas atomics, serial sums"),
+            "{engine}"
+        );
         assert_fails(
             &run(
                 base("t.txt", "keep.vec"),
