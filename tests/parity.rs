@@ -1993,3 +1993,59 @@ fn doc_rows_that_do_not_fit_are_refused() {
         "{e}"
     );
 }
+
+/// The paragraph-vector tree kernel exactly, as the subword tree kernel's test: one live
+/// window (the rate rises from 0 at the first of two positions, so that one changes
+/// nothing, and its bag is zero), each position with a document row of its own, PV-DBOW and PV-DM, alone and
+/// after noise words; every matrix within 2e-6 + 1e-5·|x| of the reference, the loss
+/// within 1e-4.
+#[test]
+fn doc_hs_single_window_matches_reference() {
+    let vocab = 3_000;
+    let (a, b) = (17u32, vocab as u32 - 5);
+    for rows in [DocRows::Dbow, DocRows::Dm] {
+        for_each_hs_case(
+            &format!("doc_hs_single_window {rows:?}"),
+            (ModelKind::Cbow, Precision::F32),
+            &[0, 3],
+            (vocab, 27, 3),
+            |ctx, params, alias, tree, v, name| {
+                let mut init = hs_model(vocab, params.dim, 21).with_subwords(2, 22);
+                init.subwords.iter_mut().for_each(|x| *x *= 30.0);
+                // The silent first window's bag (its document's row, and with PV-DM its
+                // context word b's) is zero, so its logits are exactly 0 (as the subword
+                // tree test's silent windows).
+                zero_rows(&mut init, &[b, vocab as u32]);
+                assert!(tree.path(b).0.len() > 7, "a path of several blocks");
+                let batch = Batch {
+                    tokens: vec![a, b],
+                    words: 2,
+                    step: 0,
+                    docs: vec![vocab as u32, vocab as u32 + 1],
+                };
+                let rate = Rate {
+                    start: 0.0,
+                    end: 0.75,
+                };
+                let doc = DocTraining { rows, words: false };
+                let mut gpu = gpu_docs(ctx, &init, params, (&alias, Some(&tree)), doc, v);
+                let mut cpu = CpuReference::new(init.clone(), params, alias.clone())
+                    .with_documents(doc)
+                    .with_hs(tree.clone());
+                gpu.step(&batch, rate, 9).unwrap();
+                cpu.step(&batch, rate, 9).unwrap();
+                let lg = gpu.take_loss().unwrap().unwrap();
+                let lc = cpu.take_loss().unwrap().unwrap();
+                let (g, c) = (gpu.download().unwrap(), cpu.download().unwrap());
+                assert_ne!(c.hs, init.hs, "{name}: the reference must train the tree");
+                assert_ne!(c.subwords, init.subwords, "{name}: and the document");
+                assert_eq!(c.input != init.input, rows == DocRows::Dm, "{name}: words");
+                assert_close(&format!("{name} hs"), &g.hs, &c.hs);
+                assert_close(&format!("{name} input"), &g.input, &c.input);
+                assert_close(&format!("{name} documents"), &g.subwords, &c.subwords);
+                assert_close(&format!("{name} output"), &g.output, &c.output);
+                assert_same_loss(name, lg, lc);
+            },
+        );
+    }
+}
