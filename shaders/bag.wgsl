@@ -18,6 +18,9 @@ const DOC_NONE: u32 = 0u;
 const DOC_DBOW: u32 = 1u;
 const DOC_DM: u32 = 2u;
 const DOC: u32 = {{DOC}}u;
+// Inference (infer on the GPU): every trained matrix stays as it is; only the document rows
+// learn (the kernels add nothing to word, bucket, output or tree rows).
+const FROZEN: bool = {{FROZEN}};
 
 @group(0) @binding(11) var<storage, read> sub: array<u32>;
 
@@ -81,9 +84,10 @@ fn bag_mean(centre: u32, nc: u32, doc: u32, d: u32) -> f32 {
     return s * (1.0 / f32(n));
 }
 
-// Adds v to dimension d of every row of the bag, once per occurrence (as fastText does).
+// Adds v to dimension d of every row of the bag, once per occurrence (as fastText does);
+// FROZEN: to the document's row only.
 fn bag_add(centre: u32, nc: u32, doc: u32, d: u32, v: f32) {
-    for (var i = 0u; i < bag_words(nc); i++) {
+    for (var i = 0u; i < select(bag_words(nc), 0u, FROZEN); i++) {
         let w = select(centre, ids_c[i], IS_CBOW);
         for (var r = bag_begin(w); r < bag_end(w); r++) {
             in_add(sub[r], d, v);

@@ -148,7 +148,9 @@ fn train(
                     let g = grad[j];
                     if (g != 0.0) {
                         s += g * out_load(ids_o[j], d);
-                        out_add(ids_o[j], d, g * h);
+                        if (!FROZEN) {
+                            out_add(ids_o[j], d, g * h);
+                        }
                     }
                 }
                 e[d] += s;

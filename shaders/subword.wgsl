@@ -147,7 +147,7 @@ fn train(
         let h = hvec[d];
         for (var c = 0u; c < cells; c++) {
             let g = grad[c];
-            if (g != 0.0) {
+            if (g != 0.0 && !FROZEN) {
                 out_add(ids_o[c], d, g * h);
             }
         }

@@ -211,6 +211,14 @@ pub struct InferArgs {
     /// CPU threads [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Where inference runs: `cpu`, or a GPU API (`vulkan`, `metal`, `dx12`, `gl`): every
+    /// document of a group of 65,536 learns side by side, the model's matrices fixed on the
+    /// device (not for dm_concat models); `auto` infers on the CPU.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: BackendArg,
+    /// Which adapter of the GPU backend (the index `w2v-gpu devices` lists).
+    #[arg(long)]
+    pub adapter: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -1986,7 +1994,16 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
 
 /// `infer`: a vector per line of the input, from a saved doc2vec model.
 fn infer_command(a: &InferArgs) -> anyhow::Result<()> {
+    let backend = BackendKind::from(a.backend);
+    let on_gpu = !matches!(backend, BackendKind::Cpu | BackendKind::Auto);
+    if a.adapter.is_some() && !on_gpu {
+        return Err(Error::usage("--adapter", "applies to a GPU --backend only").into());
+    }
     let m = crate::doc2vec::Doc2Vec::load(&a.model)?;
+    if on_gpu && m.kind == crate::doc2vec::DocKind::DmConcat {
+        let why = "a dm_concat model infers on the CPU only; use --backend cpu";
+        return Err(Error::usage("--backend", why).into());
+    }
     let s = crate::doc2vec::InferSettings {
         epochs: a.epochs,
         alpha: a.alpha,
@@ -2040,7 +2057,17 @@ fn infer_command(a: &InferArgs) -> anyhow::Result<()> {
         texts.push(words);
     }
     let threads = a.threads.unwrap_or_else(all_threads).max(1);
-    let vectors = crate::doc2vec::infer_many(&m, &texts, &s, threads);
+    // Open the GPU after the input is read (standard input may be a pipe), before the work.
+    let gpu = match backend {
+        BackendKind::Cpu | BackendKind::Auto => None,
+        kind => crate::backend::gpu::GpuContext::open(kind, a.adapter, &Reporter::new(true))?,
+    };
+    let vectors = match gpu {
+        Some(ctx) => {
+            crate::doc2vec::infer_on_gpu(&m, &texts, &s, ctx, crate::doc2vec::INFER_GROUP)?
+        }
+        None => crate::doc2vec::infer_many(&m, &texts, &s, threads),
+    };
     if let Some(k) = a.similar {
         let docs = crate::io::Embeddings {
             words: m.tags.clone(),

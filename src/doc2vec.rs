@@ -27,7 +27,9 @@
 
 use crate::backend::cpu::{draw_window, DocMode, Hogwild, WorkStats, Worker};
 use crate::backend::gpu::{GpuBackend, GpuContext};
-use crate::backend::{Backend, DocRows, DocTraining, KernelParams, Rate, StepLoss};
+use crate::backend::{
+    Backend, DocRows, DocTraining, KernelParams, Matrix, Rate, StepLoss, SyncRows,
+};
 use crate::batch::Batch;
 use crate::bytes::Cursor;
 use crate::config::{BackendKind, ModelKind, Precision, TrainConfig};
@@ -64,6 +66,14 @@ pub enum DocKind {
 }
 
 impl DocKind {
+    /// The GPU kernels' bag (dm_concat is not one: it trains on the CPU only).
+    fn rows(self) -> DocRows {
+        match self {
+            DocKind::Dbow => DocRows::Dbow,
+            DocKind::Dm | DocKind::DmConcat => DocRows::Dm,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             DocKind::Dbow => "dbow",
@@ -650,13 +660,7 @@ impl GpuRun<'_> {
             negative: cfg.negative,
             precision: Precision::F32,
         };
-        let doc = DocTraining {
-            rows: match cfg.kind {
-                DocKind::Dbow => DocRows::Dbow,
-                DocKind::Dm | DocKind::DmConcat => DocRows::Dm,
-            },
-            words: cfg.dbow_words,
-        };
+        let doc = DocTraining::train(cfg.kind.rows(), cfg.dbow_words);
         let mut engine =
             GpuBackend::with_documents(ctx, model, params, self.alias, &tcfg, doc, self.tree)?;
         let described = format!("{} ({})", engine.describe(), engine.kernel_name());
@@ -793,12 +797,7 @@ impl Doc2Vec {
         let epochs = s.epochs.unwrap_or(self.epochs);
         let alpha = s.alpha.unwrap_or(self.alpha);
         let min_alpha = s.min_alpha.unwrap_or(self.min_alpha);
-        let mut h = crate::vocab::FxHasher::default();
-        for w in words {
-            h.write(w.as_bytes());
-            h.write_u8(0xff);
-        }
-        let mut rng = Rng::new(splitmix64(h.finish() ^ s.seed));
+        let mut rng = self.infer_rng(words, s.seed);
         let mut doc: Vec<f32> = (0..dim)
             .map(|_| (rng.next_f32() - 0.5) / dim as f32)
             .collect();
@@ -891,6 +890,17 @@ impl Doc2Vec {
             a -= step;
         }
         doc
+    }
+
+    /// The generator of a text's inference: its first vector, then its subsampling draws
+    /// (and, on the CPU, its windows and noise words); the same text and seed give the same.
+    fn infer_rng(&self, words: &[&str], seed: u64) -> Rng {
+        let mut h = crate::vocab::FxHasher::default();
+        for w in words {
+            h.write(w.as_bytes());
+            h.write_u8(0xff);
+        }
+        Rng::new(splitmix64(h.finish() ^ seed))
     }
 
     /// Floats per output (and tree) row: the hidden layer's length.
@@ -1283,6 +1293,129 @@ const VERSION: u32 = 2;
 
 /// Vectors for many texts on `threads` threads, in order; each text's vector depends only
 /// on its words and the seed, not on the thread count.
+/// Documents per upload of [`infer_on_gpu`]: their rows are written over the previous
+/// group's in one engine.
+pub const INFER_GROUP: usize = 1 << 16;
+
+/// Vectors for `texts` inferred on a GPU backend: the model's matrices stay fixed on the
+/// device (the kernels' `FROZEN` mode) and every document's row learns, all documents of a
+/// group of `group` ([`INFER_GROUP`] for `w2v-gpu infer`) side by side, epoch after epoch, the rate falling from `alpha`
+/// to `min_alpha` epoch by epoch as [`Doc2Vec::infer`]'s. Each document starts from the
+/// vector [`Doc2Vec::infer`] starts it from and keeps the same words each epoch (the same
+/// subsampling draws); the windows and noise words are the kernels' draws, and a document
+/// longer than [`PIECE_WORDS`] kept words is trained in pieces of that many (windows end
+/// at a piece's ends). Not for `dm_concat` models.
+pub fn infer_on_gpu(
+    m: &Doc2Vec,
+    texts: &[Vec<&str>],
+    s: &InferSettings,
+    ctx: GpuContext,
+    group: usize,
+) -> Result<Vec<Vec<f32>>> {
+    if m.kind == DocKind::DmConcat {
+        let why = "a dm_concat model infers on the CPU only; use --backend cpu";
+        return Err(Error::usage("--backend", why));
+    }
+    let dim = m.model.dim;
+    let v = m.vocab.len();
+    let t = m.tables();
+    let epochs = s.epochs.unwrap_or(m.epochs);
+    let alpha = s.alpha.unwrap_or(m.alpha);
+    let min_alpha = s.min_alpha.unwrap_or(m.min_alpha);
+    let step_down = (alpha - min_alpha) / (epochs.max(2) - 1) as f32;
+    let group = texts.len().clamp(1, group.max(1));
+    let model = Model {
+        dim,
+        input: m.model.input.clone(),
+        output: m.model.output.clone(),
+        hs: m.model.hs.clone(),
+        subwords: vec![0.0; group * dim],
+    };
+    let params = KernelParams {
+        model: ModelKind::Cbow,
+        dim,
+        window: m.window,
+        negative: m.negative,
+        precision: Precision::F32,
+    };
+    let tcfg = TrainConfig {
+        dim,
+        window: m.window,
+        negative: m.negative,
+        ..TrainConfig::default()
+    };
+    let doc = DocTraining {
+        infer: true,
+        ..DocTraining::train(m.kind.rows(), false)
+    };
+    let mut engine =
+        GpuBackend::with_documents(ctx, &model, params, &t.alias, &tcfg, doc, t.tree.as_ref())?;
+    let mut out = Vec::with_capacity(texts.len());
+    let mut batch = Batch::default();
+    let mut step = 0u64;
+    for chunk in texts.chunks(group) {
+        // Each document's first vector and word ids, and the generator of its subsampling,
+        // as the CPU's inference draws them.
+        let mut starts = Vec::with_capacity(chunk.len() * dim);
+        let mut docs: Vec<(Vec<u32>, Rng)> = Vec::with_capacity(chunk.len());
+        for words in chunk {
+            let mut rng = m.infer_rng(words, s.seed);
+            starts.extend((0..dim).map(|_| (rng.next_f32() - 0.5) / dim as f32));
+            let ids = words.iter().filter_map(|w| m.vocab.id(w)).collect();
+            docs.push((ids, rng));
+        }
+        engine.write_rows(Matrix::Input, v, &starts)?;
+        let mut a = alpha;
+        for _ in 0..epochs {
+            batch.tokens.clear();
+            batch.docs.clear();
+            // Trains the batch when it is full (or `last`), and empties it.
+            let mut flush = |batch: &mut Batch, last: bool| -> Result<()> {
+                let full = batch.tokens.len() + PIECE_WORDS + 1 > tcfg.gpu_batch;
+                if (full || last) && !batch.tokens.is_empty() {
+                    engine.step(batch, Rate::constant(a), step_key(s.seed, step))?;
+                    step += 1;
+                    batch.tokens.clear();
+                    batch.docs.clear();
+                }
+                Ok(())
+            };
+            for (i, (ids, rng)) in docs.iter_mut().enumerate() {
+                let row = (v + i) as u32;
+                let mut piece = 0;
+                for &id in ids.iter() {
+                    if !t.sub.keep(id, rng.next_u32()) {
+                        continue;
+                    }
+                    if piece == PIECE_WORDS {
+                        batch.tokens.push(SENTENCE_END);
+                        batch.docs.resize(batch.tokens.len(), row);
+                        flush(&mut batch, false)?;
+                        piece = 0;
+                    }
+                    batch.tokens.push(id);
+                    piece += 1;
+                }
+                batch.tokens.push(SENTENCE_END);
+                batch.docs.resize(batch.tokens.len(), row);
+                flush(&mut batch, false)?;
+            }
+            flush(&mut batch, true)?;
+            a -= step_down;
+        }
+        engine.begin_read(Matrix::Input, v, v + chunk.len())?;
+        let rows = engine.finish_reads()?.concat();
+        if !rows.iter().all(|x| x.is_finite()) {
+            return Err(Error::Diverged(format!(
+                "inference diverged (a vector stopped being a number) at --alpha {alpha}; use a smaller --alpha (e.g. {})",
+                alpha / 4.0
+            )));
+        }
+        out.extend(rows.chunks(dim).map(|r| r.to_vec()));
+    }
+    Ok(out)
+}
+
 pub fn infer_many(
     m: &Doc2Vec,
     texts: &[Vec<&str>],

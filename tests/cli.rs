@@ -2273,8 +2273,9 @@ fn self_ranks(trained: &Path, inferred: &Path) -> Vec<usize> {
 /// (`--hs --negative 0`, gensim's hs=1, negative=0): gensim 97.3–98.0% and 97.0–97.7% over
 /// three seeds, w2v-gpu 97.7% and 97.3%. PV-DM over the concatenated context
 /// (`--dm-concat`, gensim's dm_concat=1): gensim 96.7–98.0% over seeds 1–3, w2v-gpu
-/// 97.3–97.7%. On the GPU (`--backend vulkan`, where an adapter is present): lavapipe
-/// 97.7% (PV-DBOW) and 97.3% (PV-DM). Untrained vectors would place about 1 in 300 first.
+/// 97.3–97.7%. On the GPU (`--backend vulkan` for training and inference, where an
+/// adapter is present): lavapipe 97.7% (PV-DBOW) and 97.3% (PV-DM). Untrained vectors
+/// would place about 1 in 300 first.
 #[test]
 fn doc2vec_and_infer_find_each_lee_document_again() {
     let Some(lee) = common::shared_data("small/lee_background.cor") else {
@@ -2355,7 +2356,19 @@ fn doc2vec_and_infer_find_each_lee_document_again() {
             let w = w2v_gpu::io::read_vectors(&words, None).unwrap();
             assert_eq!(w.len(), 4844);
         }
-        let o = w2v(&["infer", "--model", m_s, "--input", lee, "--output", inf_s]);
+        // The GPU's runs infer on it too.
+        let infer_backend = if variant == "gpu" { backend } else { "cpu" };
+        let o = w2v(&[
+            "infer",
+            "--model",
+            m_s,
+            "--input",
+            lee,
+            "--output",
+            inf_s,
+            "--backend",
+            infer_backend,
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         let ranks = self_ranks(&docs, &inf);
         let first = ranks.iter().filter(|&&r| r == 0).count() as f64 / ranks.len() as f64;
@@ -2447,25 +2460,34 @@ fn doc2vec_tags_stdin_and_bad_input() {
             (tag, w.next().unwrap()[..2].to_string())
         })
         .collect();
-    let printed = run_stdin(
-        env!("CARGO_BIN_EXE_w2v-gpu"),
-        &[
-            "infer",
-            "--model",
-            &d("t30.d2v"),
-            "--tagged",
-            "--similar",
-            "3",
-        ],
-        "q0 t0w1 t0w2 t0w3 t0w4 t0w5 t0w6\nq1 t1w1 t1w2 t1w3 t1w4 t1w5 t1w6\n",
-    );
-    let lines: Vec<&str> = printed.lines().collect();
-    assert_eq!(lines.len(), 8, "{printed}");
-    for (q, want) in [(0, "t0"), (4, "t1")] {
-        assert_eq!(lines[q], format!("q{}:", q / 4));
-        for l in &lines[q + 1..q + 4] {
-            let tag = l.split_whitespace().nth(1).unwrap();
-            assert_eq!(topic[tag], want, "{printed}");
+    // On the CPU, and on the GPU where there is one (inference on the kernels).
+    let mut backends = vec!["cpu"];
+    if common::gpu_or_skip("infer --backend on the GPU").is_some() {
+        backends.push(common::test_backend().name());
+    }
+    for backend in backends {
+        let printed = run_stdin(
+            env!("CARGO_BIN_EXE_w2v-gpu"),
+            &[
+                "infer",
+                "--model",
+                &d("t30.d2v"),
+                "--tagged",
+                "--similar",
+                "3",
+                "--backend",
+                backend,
+            ],
+            "q0 t0w1 t0w2 t0w3 t0w4 t0w5 t0w6\nq1 t1w1 t1w2 t1w3 t1w4 t1w5 t1w6\n",
+        );
+        let lines: Vec<&str> = printed.lines().collect();
+        assert_eq!(lines.len(), 8, "{backend}: {printed}");
+        for (q, want) in [(0, "t0"), (4, "t1")] {
+            assert_eq!(lines[q], format!("q{}:", q / 4));
+            for l in &lines[q + 1..q + 4] {
+                let tag = l.split_whitespace().nth(1).unwrap();
+                assert_eq!(topic[tag], want, "{backend}: {printed}");
+            }
         }
     }
 
@@ -2619,6 +2641,16 @@ fn doc2vec_tags_stdin_and_bad_input() {
             "earlier output\n"
         );
     }
+    // infer: --adapter without a GPU backend; a dm_concat model on the GPU.
+    let o = w2v(&["infer", "--model", &d("t.d2v"), "--adapter", "0"]);
+    assert_fails(&o, 2, "--adapter");
+    let o = run(
+        base("t.txt", "c.vec"),
+        &["--dm-concat", "--save-model", &d("c.d2v")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = w2v(&["infer", "--model", &d("c.d2v"), "--backend", "vulkan"]);
+    assert_fails(&o, 2, "infers on the CPU only");
     // infer on a file that is not a doc2vec model.
     let o = w2v(&["infer", "--model", &d("w.bin"), "--input", &d("t.txt")]);
     assert_fails(&o, 1, "is not a w2v-gpu doc2vec model");

@@ -1795,19 +1795,18 @@ fn small_doc_params() -> KernelParams {
 /// words, PV-DM.
 fn doc_modes() -> [DocTraining; 3] {
     [
-        DocTraining {
-            rows: DocRows::Dbow,
-            words: false,
-        },
-        DocTraining {
-            rows: DocRows::Dbow,
-            words: true,
-        },
-        DocTraining {
-            rows: DocRows::Dm,
-            words: false,
-        },
+        DocTraining::train(DocRows::Dbow, false),
+        DocTraining::train(DocRows::Dbow, true),
+        DocTraining::train(DocRows::Dm, false),
     ]
+}
+
+/// Inference with PV-DBOW and PV-DM models: only the document rows learn.
+fn infer_modes() -> [DocTraining; 2] {
+    [DocRows::Dbow, DocRows::Dm].map(|rows| DocTraining {
+        infer: true,
+        ..DocTraining::train(rows, false)
+    })
 }
 
 /// Pairs of words, each position with a document row of its own: no row is touched by two
@@ -1843,7 +1842,7 @@ fn doc_conflict_free_matches_reference() {
         .expect("a conflict-free key");
     let mut init = random_model(vocab, params.dim, 5).with_subwords(n_docs, 6);
     init.subwords.iter_mut().for_each(|x| *x *= 10.0);
-    for doc in doc_modes() {
+    for doc in doc_modes().into_iter().chain(infer_modes()) {
         for v in variants()
             .into_iter()
             .filter(|v| v.kernel == Kernel::Window)
@@ -1860,9 +1859,11 @@ fn doc_conflict_free_matches_reference() {
                 c.subwords, init.subwords,
                 "the reference must train the documents"
             );
-            // PV-DBOW trains no word row unless the words' skip-gram runs.
-            let words_trained = doc.words || doc.rows == DocRows::Dm;
+            // PV-DBOW trains no word row unless the words' skip-gram runs; inference none,
+            // and no output row.
+            let words_trained = !doc.infer && (doc.words || doc.rows == DocRows::Dm);
             assert_eq!(c.input != init.input, words_trained, "{name}: word rows");
+            assert_eq!(c.output != init.output, !doc.infer, "{name}: output rows");
             assert_close(&format!("{name} input"), &g.input, &c.input);
             assert_close(&format!("{name} documents"), &g.subwords, &c.subwords);
             assert_close(&format!("{name} output"), &g.output, &c.output);
@@ -1915,7 +1916,7 @@ fn doc_zipf_batch_matches_reference_within_hogwild_noise() {
         .into_iter()
         .map(|doc| (doc, None, params))
         .chain(hs_cases.into_iter().map(|(rows, words, negative)| {
-            let doc = DocTraining { rows, words };
+            let doc = DocTraining::train(rows, words);
             (doc, Some(&tree), KernelParams { negative, ..params })
         }));
     for (doc, tree, params) in cases {
@@ -1980,10 +1981,7 @@ fn doc_rows_that_do_not_fit_are_refused() {
         max_binding_bytes: Some(65_536),
         ..TrainConfig::default()
     };
-    let doc = DocTraining {
-        rows: DocRows::Dbow,
-        words: false,
-    };
+    let doc = DocTraining::train(DocRows::Dbow, false);
     let e = match GpuBackend::with_documents(ctx, &m, params, &alias, &cfg, doc, None) {
         Ok(_) => panic!("10,000 documents fit four bindings of 64 KiB"),
         Err(e) => e.to_string(),
@@ -1996,16 +1994,19 @@ fn doc_rows_that_do_not_fit_are_refused() {
 
 /// The paragraph-vector tree kernel exactly, as the subword tree kernel's test: one live
 /// window (the rate rises from 0 at the first of two positions, so that one changes
-/// nothing, and its bag is zero), each position with a document row of its own, PV-DBOW and PV-DM, alone and
-/// after noise words; every matrix within 2e-6 + 1e-5·|x| of the reference, the loss
-/// within 1e-4.
+/// nothing, and its bag is zero), each position with a document row of its own, PV-DBOW
+/// and PV-DM, alone and after noise words, training and inferring (only the documents
+/// learn); every matrix within 2e-6 + 1e-5·|x| of the reference, the loss within 1e-4.
 #[test]
 fn doc_hs_single_window_matches_reference() {
     let vocab = 3_000;
     let (a, b) = (17u32, vocab as u32 - 5);
-    for rows in [DocRows::Dbow, DocRows::Dm] {
+    for (rows, infer) in [DocRows::Dbow, DocRows::Dm]
+        .into_iter()
+        .flat_map(|r| [(r, false), (r, true)])
+    {
         for_each_hs_case(
-            &format!("doc_hs_single_window {rows:?}"),
+            &format!("doc_hs_single_window {rows:?} infer {infer}"),
             (ModelKind::Cbow, Precision::F32),
             &[0, 3],
             (vocab, 27, 3),
@@ -2027,7 +2028,10 @@ fn doc_hs_single_window_matches_reference() {
                     start: 0.0,
                     end: 0.75,
                 };
-                let doc = DocTraining { rows, words: false };
+                let doc = DocTraining {
+                    infer,
+                    ..DocTraining::train(rows, false)
+                };
                 let mut gpu = gpu_docs(ctx, &init, params, (&alias, Some(&tree)), doc, v);
                 let mut cpu = CpuReference::new(init.clone(), params, alias.clone())
                     .with_documents(doc)
@@ -2037,9 +2041,14 @@ fn doc_hs_single_window_matches_reference() {
                 let lg = gpu.take_loss().unwrap().unwrap();
                 let lc = cpu.take_loss().unwrap().unwrap();
                 let (g, c) = (gpu.download().unwrap(), cpu.download().unwrap());
-                assert_ne!(c.hs, init.hs, "{name}: the reference must train the tree");
-                assert_ne!(c.subwords, init.subwords, "{name}: and the document");
-                assert_eq!(c.input != init.input, rows == DocRows::Dm, "{name}: words");
+                assert_eq!(
+                    c.hs != init.hs,
+                    !infer,
+                    "{name}: the tree learns unless inferring"
+                );
+                assert_ne!(c.subwords, init.subwords, "{name}: the document learns");
+                let words = rows == DocRows::Dm && !infer;
+                assert_eq!(c.input != init.input, words, "{name}: words");
                 assert_close(&format!("{name} hs"), &g.hs, &c.hs);
                 assert_close(&format!("{name} input"), &g.input, &c.input);
                 assert_close(&format!("{name} documents"), &g.subwords, &c.subwords);

@@ -2,7 +2,7 @@
 //! (no GPU needed).
 
 use w2v_gpu::backend::gpu::shaders;
-use w2v_gpu::backend::{DocRows, KernelParams};
+use w2v_gpu::backend::{DocRows, DocTraining, KernelParams};
 use w2v_gpu::config::ModelKind;
 
 fn validate(name: &str, src: &str) {
@@ -146,9 +146,13 @@ fn subword_kernels_validate_for_all_shapes() {
                     let name = format!("hs {name} b{nodes}");
                     validate_with(&name, &src, caps);
                     assert!(!src.contains("{{"), "{name}: unsubstituted placeholder");
-                    // Paragraph vectors' bags (doc2vec on the GPU).
+                    // Paragraph vectors' bags (doc2vec on the GPU), training and inferring.
                     let modes = (updates, atomics, shaders::Reduce::Serial);
-                    for doc in [DocRows::Dbow, DocRows::Dm] {
+                    for (rows, infer) in [(DocRows::Dbow, false), (DocRows::Dm, true)] {
+                        let doc = DocTraining {
+                            infer,
+                            ..DocTraining::train(rows, false)
+                        };
                         let wg = [32, 64, 128, 256][(dim + window) % 4];
                         let add = negative % 2 == 0;
                         let src = shaders::doc_source(&p, 12345, 70_000, modes, wg, doc, add);

@@ -705,3 +705,59 @@ fn gpu_doc2vec_matches_cpu_quality() {
         }
     }
 }
+
+/// Inference on the real shaders (`infer --backend vulkan`): only the documents' rows learn,
+/// in groups written over one another on the device (here 7 documents per group, so the
+/// 30 queries take five groups). Each query is a new document of one planted topic; its
+/// inferred vector's nearest trained document must share its topic at least 90% of the
+/// time, as the CPU's inference does (untrained vectors: about 1 in 5).
+#[test]
+fn gpu_inference_finds_each_querys_topic() {
+    use w2v_gpu::doc2vec::{infer_many, infer_on_gpu, train, DocConfig, DocKind, InferSettings};
+    let Some(ctx) = common::gpu_or_skip("gpu_inference_finds_each_querys_topic") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::topic_corpus(5, 30, 500, 40, 11);
+    let input = dir.path().join("docs.txt");
+    std::fs::write(&input, &text).unwrap();
+    let cfg = DocConfig {
+        input,
+        kind: DocKind::Dbow,
+        dim: 32,
+        epochs: 10,
+        min_count: 1,
+        sample: 0.0,
+        threads: 2,
+        ..DocConfig::default()
+    };
+    let (m, _) = train(&cfg, &Reporter::quiet()).unwrap();
+    let queries = common::topic_corpus(5, 30, 30, 20, 12);
+    let texts: Vec<Vec<&str>> = queries.lines().map(|l| l.split(' ').collect()).collect();
+    let s = InferSettings::default();
+    let on_gpu = infer_on_gpu(&m, &texts, &s, ctx, 7).unwrap();
+    let on_cpu = infer_many(&m, &texts, &s, 2);
+    let topic = |l: &str| l.split('w').next().unwrap().to_string();
+    let trained: Vec<&str> = text.lines().collect();
+    let hits = |vectors: &[Vec<f32>]| {
+        let flat = vectors.concat();
+        let emb = w2v_gpu::io::Embeddings {
+            words: m.tags.clone(),
+            dim: 32,
+            vectors: m.model.subwords.clone(),
+        };
+        let space = Space::new(&emb, false);
+        let found = queries
+            .lines()
+            .zip(flat.chunks(32))
+            .filter(|(q, v)| {
+                let best = space.nearest(v, 1);
+                topic(trained[best[0].0.parse::<usize>().unwrap()]) == topic(q)
+            })
+            .count();
+        found as f64 / texts.len() as f64
+    };
+    let (g, c) = (hits(&on_gpu), hits(&on_cpu));
+    eprintln!("queries whose nearest document shares their topic: gpu {g:.3}, cpu {c:.3}");
+    assert!(g >= 0.9 && g >= c - 0.1, "GPU {g}, CPU {c}");
+}

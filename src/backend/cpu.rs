@@ -998,18 +998,32 @@ impl CpuReference {
                 })
                 .collect();
             for (c, &o) in cells.iter().enumerate() {
-                if g[c] != 0.0 {
+                if g[c] != 0.0 && !self.frozen() {
                     let row = &mut self.model.output[o as usize * dim..(o as usize + 1) * dim];
                     for (x, hd) in row.iter_mut().zip(&h) {
                         *x += g[c] * hd;
                     }
                 }
             }
-            for &r in &bag {
+            for &r in self.learning(&bag) {
                 for (x, d) in self.model.bag_row_mut(r).iter_mut().zip(&dh) {
                     *x += d;
                 }
             }
+        }
+    }
+
+    /// Inference ([`DocTraining::infer`]): only the document rows learn.
+    fn frozen(&self) -> bool {
+        self.doc.is_some_and(|d| d.infer)
+    }
+
+    /// The rows of `bag` that learn: all of them, or when [`CpuReference::frozen`] the
+    /// document's (the bag's last row).
+    fn learning<'b>(&self, bag: &'b [u32]) -> &'b [u32] {
+        match self.frozen() {
+            true => &bag[bag.len() - 1..],
+            false => bag,
         }
     }
 }
@@ -1139,10 +1153,13 @@ impl CpuReference {
                     if f <= -crate::loss::MAX_EXP || f >= crate::loss::MAX_EXP {
                         continue;
                     }
+                    let learn = !self.frozen();
                     for d in 0..dim {
                         e[d] += g * node[d];
-                        node[d] += g * h[d];
-                        delta[d] += g * h[d];
+                        if learn {
+                            node[d] += g * h[d];
+                            delta[d] += g * h[d];
+                        }
                     }
                 }
                 for d in 0..dim {
@@ -1154,7 +1171,7 @@ impl CpuReference {
                 let r = &mut self.model.hs[n as usize * dim..(n as usize + 1) * dim];
                 r.iter_mut().zip(&delta).for_each(|(v, d)| *v += d);
             }
-            for &r in &bag {
+            for &r in self.learning(&bag) {
                 let row = self.model.bag_row_mut(r);
                 row.iter_mut().zip(&dh).for_each(|(x, d)| *x += d);
             }

@@ -67,6 +67,26 @@ pub struct DocTraining {
     pub rows: DocRows,
     /// PV-DBOW with skip-gram over the words (`--dbow-words`).
     pub words: bool,
+    /// Inference (`infer`): every trained matrix stays fixed; only the document rows learn.
+    pub infer: bool,
+}
+
+impl DocTraining {
+    /// No document rows: the word and subword kernels.
+    pub const NONE: DocTraining = DocTraining {
+        rows: DocRows::None,
+        words: false,
+        infer: false,
+    };
+
+    /// Training `rows` (with the words' skip-gram when `words`).
+    pub fn train(rows: DocRows, words: bool) -> DocTraining {
+        DocTraining {
+            rows,
+            words,
+            infer: false,
+        }
+    }
 }
 
 /// Sum of loss terms and their count over some steps.

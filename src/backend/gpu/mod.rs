@@ -526,7 +526,8 @@ impl GpuBackend {
     /// (none with `--negative 0`), then with `tree` the subword hierarchical-softmax
     /// kernel along the word's path; with `doc.words` (`--dbow-words`) the subword
     /// kernels' skip-gram over the words' own rows runs first (noise words, then the
-    /// context words' paths with `tree`).
+    /// context words' paths with `tree`). With `doc.infer` the kernels add to the document
+    /// rows only (inference; no words' pass).
     pub fn with_documents(
         ctx: GpuContext,
         model: &Model,
@@ -537,10 +538,12 @@ impl GpuBackend {
         tree: Option<&HuffmanTree>,
     ) -> Result<GpuBackend> {
         let table = SubwordTable::words_only(model.vocab_size());
+        // Inference trains no words.
+        let words = doc.words && !doc.infer;
         let layers = Layers {
             table: Some(&table),
             tree,
-            doc: Some(doc),
+            doc: Some(DocTraining { words, ..doc }),
         };
         Self::build(ctx, model, params, alias, cfg, layers)
     }
@@ -818,7 +821,7 @@ impl GpuBackend {
                 vocab,
                 modes,
                 launch.workgroup,
-                doc.map_or(DocRows::None, |d| d.rows),
+                doc.unwrap_or(DocTraining::NONE),
                 doc.is_some_and(|d| d.words),
             ),
             Some(_) => subword(&params),
@@ -998,7 +1001,7 @@ impl GpuBackend {
                         vocab,
                         modes,
                         (launch.workgroup, block.nodes),
-                        doc.map_or(DocRows::None, |d| d.rows),
+                        doc.unwrap_or(DocTraining::NONE),
                         params.negative > 0 || doc.is_some_and(|d| d.words),
                     ),
                     Some(_) => hs_subword(&params),

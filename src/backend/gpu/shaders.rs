@@ -1,7 +1,7 @@
 //! WGSL sources, specialised for a run by substituting the `{{NAME}}` constants (array
 //! sizes in workgroup memory must be compile-time constants).
 
-use crate::backend::{DocRows, KernelParams};
+use crate::backend::{DocRows, DocTraining, KernelParams};
 use crate::config::ModelKind;
 pub use crate::config::{Atomics, FeatureVariant, Kernel, Precision, Reduce, Updates};
 use crate::optim::{OptimParams, OptimizerKind};
@@ -167,7 +167,7 @@ pub fn variants(
                                 vocab,
                                 (updates, atomics, reduce),
                                 WORKGROUP,
-                                DocRows::Dm,
+                                DocTraining::train(DocRows::Dm, false),
                                 false,
                             ),
                             entry: "train",
@@ -184,7 +184,10 @@ pub fn variants(
                                 vocab,
                                 (updates, atomics, reduce),
                                 (WORKGROUP, HS_TEST_BLOCK),
-                                DocRows::Dbow,
+                                DocTraining {
+                                    infer: true,
+                                    ..DocTraining::train(DocRows::Dbow, false)
+                                },
                                 true,
                             ),
                             entry: "train",
@@ -365,22 +368,23 @@ pub fn subword_source(
         vocab,
         (updates, atomics, reduce),
         workgroup,
-        DocRows::None,
+        DocTraining::NONE,
         false,
     )
 }
 
 /// The subword kernel as paragraph vectors train with it (`doc2vec` on the GPU): CBOW-shaped
-/// (each position's bag predicts its word, whatever `params.model` says), the bag as `doc`
-/// says, the document rows after the `vocab` word rows; `add_loss` when it runs after
-/// another kernel of the same step (`--dbow-words`' skip-gram).
+/// (each position's bag predicts its word, whatever `params.model` says), the bag as
+/// `doc.rows` says, the document rows after the `vocab` word rows, only those learning when
+/// `doc.infer`; `add_loss` when it runs after another kernel of the same step
+/// (`--dbow-words`' skip-gram).
 pub fn doc_source(
     params: &KernelParams,
     rows_per_part: u32,
     vocab: usize,
     modes: (Updates, Atomics, Reduce),
     workgroup: u32,
-    doc: DocRows,
+    doc: DocTraining,
     add_loss: bool,
 ) -> String {
     let params = &KernelParams {
@@ -404,14 +408,15 @@ fn bag_source(
     vocab: usize,
     modes: (Updates, Atomics, Reduce),
     workgroup: u32,
-    doc: DocRows,
+    doc: DocTraining,
     add_loss: bool,
 ) -> String {
     let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{BAG}\n{SUBWORD}")
         .replace("{{ADD_LOSS}}", if add_loss { "true" } else { "false" });
     sgd_source(&src, params, rows_per_part, modes, workgroup)
         .replace("{{VOCAB}}", &vocab.to_string())
-        .replace("{{DOC}}", &doc.code().to_string())
+        .replace("{{DOC}}", &doc.rows.code().to_string())
+        .replace("{{FROZEN}}", if doc.infer { "true" } else { "false" })
 }
 
 /// How the hierarchical-softmax kernel walks a path: `nodes` node rows per block in
@@ -489,7 +494,7 @@ pub fn hs_subword_source(
         vocab,
         modes,
         (workgroup, nodes),
-        DocRows::None,
+        DocTraining::NONE,
         add_loss,
     )
 }
@@ -503,7 +508,7 @@ pub fn hs_doc_source(
     vocab: usize,
     modes: (Updates, Atomics, Reduce),
     (workgroup, nodes): (u32, u32),
-    doc: DocRows,
+    doc: DocTraining,
     add_loss: bool,
 ) -> String {
     let params = &KernelParams {
@@ -527,7 +532,7 @@ fn hs_bag_source(
     vocab: usize,
     modes: (Updates, Atomics, Reduce),
     (workgroup, nodes): (u32, u32),
-    doc: DocRows,
+    doc: DocTraining,
     add_loss: bool,
 ) -> String {
     let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{BAG}\n{HS_SUBWORD}")
@@ -535,7 +540,8 @@ fn hs_bag_source(
     sgd_source(&src, params, rows_per_part, modes, workgroup)
         .replace("{{VOCAB}}", &vocab.to_string())
         .replace("{{NB}}", &nodes.clamp(1, workgroup).to_string())
-        .replace("{{DOC}}", &doc.code().to_string())
+        .replace("{{DOC}}", &doc.rows.code().to_string())
+        .replace("{{FROZEN}}", if doc.infer { "true" } else { "false" })
 }
 
 /// Bytes of workgroup memory the subword hierarchical-softmax kernel declares with blocks
