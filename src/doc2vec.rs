@@ -1299,12 +1299,14 @@ pub const INFER_GROUP: usize = 1 << 16;
 
 /// Vectors for `texts` inferred on a GPU backend: the model's matrices stay fixed on the
 /// device (the kernels' `FROZEN` mode) and every document's row learns, all documents of a
-/// group of `group` ([`INFER_GROUP`] for `w2v-gpu infer`) side by side, epoch after epoch, the rate falling from `alpha`
-/// to `min_alpha` epoch by epoch as [`Doc2Vec::infer`]'s. Each document starts from the
-/// vector [`Doc2Vec::infer`] starts it from and keeps the same words each epoch (the same
-/// subsampling draws); the windows and noise words are the kernels' draws, and a document
-/// longer than [`PIECE_WORDS`] kept words is trained in pieces of that many (windows end
-/// at a piece's ends). Not for `dm_concat` models.
+/// group of `group` ([`INFER_GROUP`] for `w2v-gpu infer`) side by side, epoch after
+/// epoch, the rate falling from `alpha` to `min_alpha` epoch by epoch as
+/// [`Doc2Vec::infer`]'s. Each document starts from the vector [`Doc2Vec::infer`] starts it
+/// from, and its first epoch keeps the words the CPU's first epoch keeps (the generator
+/// continues with the subsampling draws only; on the CPU it also draws windows and noise
+/// words, so later epochs differ, as do the kernels' own windows and noise words); a
+/// document longer than [`PIECE_WORDS`] kept words is trained in pieces of that many
+/// (windows end at a piece's ends). Not for `dm_concat` models.
 pub fn infer_on_gpu(
     m: &Doc2Vec,
     texts: &[Vec<&str>],
