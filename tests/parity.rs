@@ -2058,3 +2058,45 @@ fn doc_hs_single_window_matches_reference() {
         );
     }
 }
+
+/// A paragraph-vector batch whose document rows are missing or name no document's row is
+/// refused with an error, never read out of bounds.
+#[test]
+fn doc_batches_without_their_rows_are_refused() {
+    let Some(ctx) = common::gpu_or_skip("doc_batches_without_their_rows_are_refused") else {
+        return;
+    };
+    let params = small_doc_params();
+    let alias = AliasTable::new(&[1.0; 100]);
+    let m = random_model(100, 16, 1).with_subwords(4, 2);
+    let doc = DocTraining::train(DocRows::Dm, false);
+    let cfg = TrainConfig::default();
+    let mut gpu = GpuBackend::with_documents(ctx, &m, params, &alias, &cfg, doc, None).unwrap();
+    let tokens = vec![1, 2, 3, SENTENCE_END];
+    for (docs, want) in [
+        (vec![], "carries 0 document rows"),
+        (vec![100, 100, 100], "carries 3 document rows"),
+        (vec![100, 101, 104, 100], "document row 104"),
+        (vec![100, 7, 100, 100], "document row 7"),
+    ] {
+        let batch = Batch {
+            tokens: tokens.clone(),
+            words: 3,
+            step: 0,
+            docs,
+        };
+        let e = gpu
+            .step(&batch, Rate::constant(0.1), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}");
+    }
+    let batch = Batch {
+        tokens,
+        words: 3,
+        step: 0,
+        docs: vec![100, 101, 103, 100],
+    };
+    gpu.step(&batch, Rate::constant(0.1), 1).unwrap();
+    assert_eq!(gpu.take_loss().unwrap().unwrap().terms, 3 * 5);
+}
