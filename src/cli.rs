@@ -1902,18 +1902,13 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
         },
     };
     if !cfg.on_gpu() {
+        let default = crate::doc2vec::DocGpu::default();
         let given = [
             ("--adapter", a.adapter.is_some()),
-            (
-                "--gpu-batch",
-                cfg.gpu.batch != crate::doc2vec::DocGpu::default().batch,
-            ),
+            ("--gpu-batch", cfg.gpu.batch != default.batch),
             ("--gpu-atomics", cfg.gpu.atomics.is_some()),
             ("--gpu-reduce", cfg.gpu.reduce.is_some()),
-            (
-                "--gpu-workgroup",
-                cfg.gpu.workgroup != crate::doc2vec::DocGpu::default().workgroup,
-            ),
+            ("--gpu-workgroup", cfg.gpu.workgroup != default.workgroup),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
             return Err(Error::usage(flag, "applies to a GPU --backend only").into());

@@ -453,6 +453,7 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
             cfg,
             docs: &docs,
             pieces: &pieces,
+            total,
             alias: &alias,
             sub: &sub,
             tree: tree.as_ref(),
@@ -574,10 +575,7 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
     bar.finish_and_clear();
     let terms: u64 = stats.iter().map(|s| s.terms).sum();
     let loss: f64 = stats.iter().map(|s| s.loss).sum();
-    let finite = [&model.input, &model.output, &model.hs, &model.subwords]
-        .iter()
-        .all(|m| m.iter().all(|x| x.is_finite()));
-    if failed.load(Ordering::Relaxed) || !finite {
+    if failed.load(Ordering::Relaxed) || !model.is_finite() {
         return Err(cfg.diverged());
     }
     let final_loss = if terms > 0 { loss / terms as f64 } else { 0.0 };
@@ -623,6 +621,8 @@ struct GpuRun<'a> {
     cfg: &'a DocConfig,
     docs: &'a Documents,
     pieces: &'a [(u32, usize, usize)],
+    /// Words of all epochs (the learning rate's schedule).
+    total: u64,
     alias: &'a AliasTable,
     sub: &'a Subsampler,
     tree: Option<&'a HuffmanTree>,
@@ -665,8 +665,7 @@ impl GpuRun<'_> {
             GpuBackend::with_documents(ctx, model, params, self.alias, &tcfg, doc, self.tree)?;
         let described = format!("{} ({})", engine.describe(), engine.kernel_name());
         progress.note(&format!("doc2vec on {described}"));
-        let words: u64 = self.pieces.iter().map(|&(_, a, b)| (b - a) as u64).sum();
-        let total = words * cfg.epochs as u64;
+        let total = self.total;
         let bar = progress.bar(total);
         let mut rng = Rng::new(cfg.seed ^ 0xd0c_0000_0000_0002);
         let mut next = (0..cfg.epochs).flat_map(|_| self.pieces.iter()).peekable();
@@ -717,15 +716,7 @@ impl GpuRun<'_> {
         let trained = engine.download()?;
         let seconds = started.elapsed().as_secs_f64();
         bar.finish_and_clear();
-        let finite = [
-            &trained.input,
-            &trained.output,
-            &trained.hs,
-            &trained.subwords,
-        ]
-        .iter()
-        .all(|m| m.iter().all(|x| x.is_finite()));
-        if !finite {
+        if !trained.is_finite() {
             return Err(cfg.diverged());
         }
         *model = trained;
@@ -1369,8 +1360,6 @@ pub fn infer_on_gpu(
         engine.write_rows(Matrix::Input, v, &starts)?;
         let mut a = alpha;
         for _ in 0..epochs {
-            batch.tokens.clear();
-            batch.docs.clear();
             // Trains the batch when it is full (or `last`), and empties it.
             let mut flush = |batch: &mut Batch, last: bool| -> Result<()> {
                 let full = batch.tokens.len() + PIECE_WORDS + 1 > tcfg.gpu_batch;

@@ -123,6 +123,13 @@ impl Model {
         [&self.input, &self.output, &self.hs, &self.subwords]
     }
 
+    /// Whether every weight of every matrix is a finite number.
+    pub fn is_finite(&self) -> bool {
+        self.matrices()
+            .iter()
+            .all(|m| m.iter().all(|x| x.is_finite()))
+    }
+
     /// [`Model::matrices`], writable.
     pub fn matrices_mut(&mut self) -> [&mut [f32]; 4] {
         [

@@ -220,6 +220,15 @@ fn assert_close(name: &str, gpu: &[f32], cpu: &[f32]) {
     assert_within(name, gpu, cpu, |_, c| 2e-6 + 1e-5 * c.abs());
 }
 
+/// Every matrix of the GPU's model `g` within [`assert_close`] of the reference's `c`;
+/// `rows` names the input rows past the vocabulary (subword buckets, documents).
+fn assert_models_close(name: &str, rows: &str, g: &Model, c: &Model) {
+    assert_close(&format!("{name} hs"), &g.hs, &c.hs);
+    assert_close(&format!("{name} input"), &g.input, &c.input);
+    assert_close(&format!("{name} {rows}"), &g.subwords, &c.subwords);
+    assert_close(&format!("{name} output"), &g.output, &c.output);
+}
+
 /// Each element of `gpu` within `tol(gpu, cpu)` of `cpu`'s; names the worst one otherwise.
 fn assert_within(name: &str, gpu: &[f32], cpu: &[f32], tol: impl Fn(f32, f32) -> f32) {
     assert_eq!(gpu.len(), cpu.len(), "{name}: lengths");
@@ -1570,10 +1579,7 @@ fn hs_subword_single_window(model: ModelKind, name: &str, negatives: &[usize]) {
             zero_rows(&mut c, &racy);
             assert_ne!(c.hs, init.hs, "{name}: the reference must train the tree");
             assert_ne!(c.subwords, init.subwords, "{name}: and the buckets");
-            assert_close(&format!("{name} hs"), &g.hs, &c.hs);
-            assert_close(&format!("{name} input"), &g.input, &c.input);
-            assert_close(&format!("{name} buckets"), &g.subwords, &c.subwords);
-            assert_close(&format!("{name} output"), &g.output, &c.output);
+            assert_models_close(name, "buckets", &g, &c);
             assert_same_loss(name, lg, lc);
         },
     );
@@ -1864,9 +1870,7 @@ fn doc_conflict_free_matches_reference() {
             let words_trained = !doc.infer && (doc.words || doc.rows == DocRows::Dm);
             assert_eq!(c.input != init.input, words_trained, "{name}: word rows");
             assert_eq!(c.output != init.output, !doc.infer, "{name}: output rows");
-            assert_close(&format!("{name} input"), &g.input, &c.input);
-            assert_close(&format!("{name} documents"), &g.subwords, &c.subwords);
-            assert_close(&format!("{name} output"), &g.output, &c.output);
+            assert_models_close(&name, "documents", &g, &c);
         }
     }
 }
@@ -2049,10 +2053,7 @@ fn doc_hs_single_window_matches_reference() {
                 assert_ne!(c.subwords, init.subwords, "{name}: the document learns");
                 let words = rows == DocRows::Dm && !infer;
                 assert_eq!(c.input != init.input, words, "{name}: words");
-                assert_close(&format!("{name} hs"), &g.hs, &c.hs);
-                assert_close(&format!("{name} input"), &g.input, &c.input);
-                assert_close(&format!("{name} documents"), &g.subwords, &c.subwords);
-                assert_close(&format!("{name} output"), &g.output, &c.output);
+                assert_models_close(name, "documents", &g, &c);
                 assert_same_loss(name, lg, lc);
             },
         );

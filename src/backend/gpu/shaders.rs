@@ -362,47 +362,17 @@ pub fn subword_source(
     reduce: Reduce,
     workgroup: u32,
 ) -> String {
-    bag_source(
-        params,
-        rows_per_part,
-        vocab,
-        (updates, atomics, reduce),
-        workgroup,
-        DocTraining::NONE,
-        false,
-    )
+    let modes = (updates, atomics, reduce);
+    let doc = DocTraining::NONE;
+    doc_source(params, rows_per_part, vocab, modes, workgroup, doc, false)
 }
 
 /// The subword kernel as paragraph vectors train with it (`doc2vec` on the GPU): CBOW-shaped
 /// (each position's bag predicts its word, whatever `params.model` says), the bag as
 /// `doc.rows` says, the document rows after the `vocab` word rows, only those learning when
 /// `doc.infer`; `add_loss` when it runs after another kernel of the same step
-/// (`--dbow-words`' skip-gram).
+/// (`--dbow-words`' skip-gram). With [`DocTraining::NONE`] it is [`subword_source`]'s kernel.
 pub fn doc_source(
-    params: &KernelParams,
-    rows_per_part: u32,
-    vocab: usize,
-    modes: (Updates, Atomics, Reduce),
-    workgroup: u32,
-    doc: DocTraining,
-    add_loss: bool,
-) -> String {
-    let params = &KernelParams {
-        model: ModelKind::Cbow,
-        ..*params
-    };
-    bag_source(
-        params,
-        rows_per_part,
-        vocab,
-        modes,
-        workgroup,
-        doc,
-        add_loss,
-    )
-}
-
-fn bag_source(
     params: &KernelParams,
     rows_per_part: u32,
     vocab: usize,
@@ -413,8 +383,31 @@ fn bag_source(
 ) -> String {
     let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{BAG}\n{SUBWORD}")
         .replace("{{ADD_LOSS}}", if add_loss { "true" } else { "false" });
-    sgd_source(&src, params, rows_per_part, modes, workgroup)
-        .replace("{{VOCAB}}", &vocab.to_string())
+    let src = sgd_source(
+        &src,
+        &bag_shape(params, doc),
+        rows_per_part,
+        modes,
+        workgroup,
+    );
+    bag_constants(&src, vocab, doc)
+}
+
+/// The kernel shape of a bag kernel: paragraph vectors' is CBOW's whatever `params.model`
+/// says (each position's bag predicts its word).
+fn bag_shape(params: &KernelParams, doc: DocTraining) -> KernelParams {
+    match doc.rows {
+        DocRows::None => *params,
+        _ => KernelParams {
+            model: ModelKind::Cbow,
+            ..*params
+        },
+    }
+}
+
+/// bag.wgsl's constants: the vocabulary, the document rows, inference.
+fn bag_constants(src: &str, vocab: usize, doc: DocTraining) -> String {
+    src.replace("{{VOCAB}}", &vocab.to_string())
         .replace("{{DOC}}", &doc.rows.code().to_string())
         .replace("{{FROZEN}}", if doc.infer { "true" } else { "false" })
 }
@@ -488,34 +481,8 @@ pub fn hs_subword_source(
     nodes: u32,
     add_loss: bool,
 ) -> String {
-    hs_bag_source(
-        params,
-        rows_per_part,
-        vocab,
-        modes,
-        (workgroup, nodes),
-        DocTraining::NONE,
-        add_loss,
-    )
-}
-
-/// The subword hierarchical-softmax kernel as paragraph vectors train with it
-/// (`doc2vec --hs` on the GPU): CBOW-shaped, the bag as `doc` says (see [`doc_source`]),
-/// paths walked in blocks of `nodes`.
-pub fn hs_doc_source(
-    params: &KernelParams,
-    rows_per_part: u32,
-    vocab: usize,
-    modes: (Updates, Atomics, Reduce),
-    (workgroup, nodes): (u32, u32),
-    doc: DocTraining,
-    add_loss: bool,
-) -> String {
-    let params = &KernelParams {
-        model: ModelKind::Cbow,
-        ..*params
-    };
-    hs_bag_source(
+    let doc = DocTraining::NONE;
+    hs_doc_source(
         params,
         rows_per_part,
         vocab,
@@ -526,7 +493,11 @@ pub fn hs_doc_source(
     )
 }
 
-fn hs_bag_source(
+/// The subword hierarchical-softmax kernel as paragraph vectors train with it
+/// (`doc2vec --hs` on the GPU): CBOW-shaped, the bag as `doc` says (see [`doc_source`]),
+/// paths walked in blocks of `nodes`. With [`DocTraining::NONE`] it is
+/// [`hs_subword_source`]'s kernel.
+pub fn hs_doc_source(
     params: &KernelParams,
     rows_per_part: u32,
     vocab: usize,
@@ -537,11 +508,15 @@ fn hs_bag_source(
 ) -> String {
     let src = format!("{COMMON}\n{MATRICES}\n{CONTEXT}\n{BAG}\n{HS_SUBWORD}")
         .replace("{{ADD_LOSS}}", if add_loss { "true" } else { "false" });
-    sgd_source(&src, params, rows_per_part, modes, workgroup)
-        .replace("{{VOCAB}}", &vocab.to_string())
-        .replace("{{NB}}", &nodes.clamp(1, workgroup).to_string())
-        .replace("{{DOC}}", &doc.rows.code().to_string())
-        .replace("{{FROZEN}}", if doc.infer { "true" } else { "false" })
+    let src = sgd_source(
+        &src,
+        &bag_shape(params, doc),
+        rows_per_part,
+        modes,
+        workgroup,
+    )
+    .replace("{{NB}}", &nodes.clamp(1, workgroup).to_string());
+    bag_constants(&src, vocab, doc)
 }
 
 /// Bytes of workgroup memory the subword hierarchical-softmax kernel declares with blocks
