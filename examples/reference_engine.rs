@@ -5,7 +5,8 @@
 //! set beside a GPU run, where thousands of windows are in flight at once. With
 //! `--gpu-kernel tile --gpu-chunk T` the windows of each tile of T positions read the rows
 //! as the tile began, as the tile kernel's do (give the T the GPU run reports: it halves
-//! `--gpu-chunk` until the tile fits the adapter's workgroup memory). With `--subwords` it runs
+//! `--gpu-chunk` until the tile fits the adapter's workgroup memory), and with
+//! `--gpu-tile-noise` share the noise words drawn at the tile's first position. With `--subwords` it runs
 //! the subword kernel's reference and writes each word's mean of its rows, as `train` does;
 //! with `--hs` the hierarchical-softmax kernel's after the negative-sampling windows (none
 //! with `--negative 0`).
@@ -57,6 +58,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if cfg.gpu_kernel == Some(w2v_gpu::config::Kernel::Tile) {
         engine = engine.with_tile_reads(cfg.gpu_chunk as usize);
+        if cfg.gpu_tile_noise {
+            engine = engine.with_shared_noise(cfg.gpu_chunk as usize);
+        }
     }
     let reporter = Reporter::quiet();
     let mut ck = Checkpointer::new(&cfg, &corpus, "reference", &reporter)?;

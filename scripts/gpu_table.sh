@@ -22,7 +22,7 @@ ONLY=${2:-}
 # the default kernels against f261227 (the binary of the last hardware table: since then the
 # kernels count their adds and keep four partial sums per dot product) and fcdf526 (before the
 # partial sums; both read the corpus front to back, as --streams 1 does), wider workgroups,
-# --streams, the tile kernel, subwords, hierarchical softmax, half-precision storage,
+# --streams, the tile kernel (also with noise words shared per tile), subwords, hierarchical softmax, half-precision storage,
 # paragraph vectors (doc2vec); pack
 # with BASE="f261227 fcdf526".
 # `pending-peers`: the CPU rows those are read against (also in the GPU's 256-part order), the minibatch engine with its host
@@ -34,12 +34,13 @@ case "$ONLY" in
     ONLY="sg100 sg100@f261227 sg100@fcdf526 sg100e5 cb100e5 sg300 sg300@f261227 sg300@fcdf526 cb100
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
-          cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 swsg100 swcb100 swsg300 swadam100
+          cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 sg100tn15 sg100tn15wg256
+          sg100tn15c16 cb100tn15 cb100tn15wg256 sg300tn15wg256 sg100n15 cb100n15 swsg100 swcb100 swsg300 swadam100
           hssg100 hscb100 hssg300w10 swhssg100 sg100f16 cb100f16 sg300f16 swsg300f16
           d2vdbow d2vdm d2vdbowhs d2vdmhs" ;;
   pending-peers)
     ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1
-          adam100cpu hssg100cpu hscb100cpu swhssg100cpu torch torch8k torch4k torch3ep d2vdbowcpu d2vdmcpu" ;;
+          adam100cpu hssg100cpu hscb100cpu swhssg100cpu sg100cpun15 cb100cpun15 torch torch8k torch4k torch3ep d2vdbowcpu d2vdmcpu" ;;
 esac
 ONLY=$(echo $ONLY)
 BIN=$DIR/w2v-gpu
@@ -207,6 +208,22 @@ row sg100tilec4 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 4" -- $V --gpu-
 row cb100tilec4 cbow 100 "GPU, --gpu-kernel tile --gpu-chunk 4" -- $V --gpu-kernel tile --gpu-chunk 4
 row sg300tilewg256 skipgram 300 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
 row cb300tilewg256 cbow 300 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
+# Noise words shared by the windows of a tile (--gpu-tile-noise): one load and one add per
+# noise row per tile, so 15 noise words per window cost fewer adds than the default's 5
+# (dim 8 on lavapipe: 20.6 adds per word against the window kernel's 52.9) and score above
+# it on the kernels' CPU reference (BENCHMARKS.md "Noise words shared by a tile"). Tiles of
+# 8, as measured there; 16 fits NVIDIA's 48 KiB at dim 100. Against them: --negative 15
+# per window on the GPU and the CPU.
+row sg100tn15 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15" -- $V --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15
+row sg100tn15wg256 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256
+row sg100tn15c16 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 16 --gpu-tile-noise --negative 15 --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-chunk 16 --gpu-tile-noise --negative 15 --gpu-workgroup 256
+row cb100tn15 cbow 100 "GPU, --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15" -- $V --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15
+row cb100tn15wg256 cbow 100 "GPU, --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256
+row sg300tn15wg256 skipgram 300 "GPU, --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256
+row sg100n15 skipgram 100 "GPU, --negative 15" -- $V --negative 15
+row cb100n15 cbow 100 "GPU, --negative 15" -- $V --negative 15
+row sg100cpun15 skipgram 100 "CPU, $NCPU threads, --negative 15" -- $C --negative 15
+row cb100cpun15 cbow 100 "CPU, $NCPU threads, --negative 15" -- $C --negative 15
 row cb300cpu cbow 300 "CPU, $NCPU threads" -- $C
 # Subword units (fastText's -minn 3 -maxn 6 -bucket 2000000): the subword kernel, against the
 # CPU trainer with the same flags.

@@ -73,6 +73,11 @@ fn output_slot(cell: u32) -> u32 {
     return cell % NOUT;
 }
 
+// The slot of the centre of the window of cell `cell`, whose output slot `o` is its output `j`.
+fn centre_slot(cell: u32, o: u32, j: u32) -> u32 {
+    return o - j;
+}
+
 fn cell_rate(alpha: f32, cell: u32) -> f32 {
     return alpha;
 }

@@ -1,5 +1,5 @@
 // The window kernels' logit loop (train.wgsl, chunk.wgsl, tile.wgsl); each defines ids_o,
-// rows_o, grad, input_base, input_at, output_slot and cell_rate.
+// rows_o, grad, input_base, input_at, output_slot, centre_slot and cell_rate.
 
 // Logits, gradients and loss of one window, shared by the SGD kernels: `cells` (context,
 // output) dot products, a segment of lanes_per_cell lanes each. Cell `cell` pairs a context
@@ -23,7 +23,7 @@ fn window_logits(
         let cell = base + lane_index / lpc;
         let j = cell % NOUT;
         let o = output_slot(min(cell, cells - 1u));
-        let live = cell < cells && (j == 0u || ids_o[o] != ids_o[o - j]);
+        let live = cell < cells && (j == 0u || ids_o[o] != ids_o[centre_slot(cell, o, j)]);
         var f = 0.0;
         if (live) {
             let in_base = input_base(p, left, cell);

@@ -18,10 +18,15 @@
 const IS_CBOW: bool = {{CBOW}};
 // Centre positions per workgroup.
 const TILE: u32 = {{CHUNK}}u;
+// The noise words are drawn once per tile, at its first position, and shared by its
+// windows (--gpu-tile-noise), so each noise row is loaded once and gets one add per tile;
+// otherwise each window draws its own at its centre's position.
+const TILE_NOISE: bool = {{TILE_NOISE}};
 // Input-row slots: positions p0-WINDOW ..= p0+TILE-1+WINDOW.
 const SLOTS: u32 = TILE + 2u * WINDOW;
-// Output slots: NOUT per window (the centre, then the noise words).
-const TOUT: u32 = TILE * NOUT;
+// Output slots: NOUT per window (its centre, then its noise words); with TILE_NOISE the
+// TILE centres, then the NEG noise words every window of the tile trains against.
+const TOUT: u32 = {{TOUT}}u;
 // Mean context rows kept for CBOW (one unused row for skip-gram).
 const HROWS: u32 = {{HROWS}}u;
 const NONE: u32 = 0xffffffffu;
@@ -98,8 +103,25 @@ fn input_at(base: u32, d: u32) -> f32 {
     return slot_rows[base + d];
 }
 
+// The output slot of window k's output j (0 its centre, then its noise words).
+fn out_slot(k: u32, j: u32) -> u32 {
+    if (TILE_NOISE) {
+        return select(TILE + j - 1u, k, j == 0u);
+    }
+    return k * NOUT + j;
+}
+
 fn output_slot(cell: u32) -> u32 {
-    return cell_window(cell) * NOUT + cell % NOUT;
+    return out_slot(cell_window(cell), cell % NOUT);
+}
+
+// The output slot of the centre of cell `cell`'s window (`o` is the cell's slot, `j` its
+// output).
+fn centre_slot(cell: u32, o: u32, j: u32) -> u32 {
+    if (TILE_NOISE) {
+        return cell_window(cell);
+    }
+    return o - j;
 }
 
 // The tile's first position.
@@ -112,8 +134,20 @@ fn cell_rate(alpha: f32, cell: u32) -> f32 {
 }
 
 // Whether output slot o takes part: its window has a context, and a noise word equal to
-// the window's centre gets no gradient.
+// the window's centre gets no gradient (a shared noise word: in some window with a context
+// and another centre).
 fn live_o(o: u32) -> bool {
+    if (TILE_NOISE) {
+        if (o < TILE) {
+            return win[o] != 0u;
+        }
+        for (var k = 0u; k < TILE; k++) {
+            if (win[k] != 0u && ids_o[k] != ids_o[o]) {
+                return true;
+            }
+        }
+        return false;
+    }
     let k = o / NOUT;
     let j = o % NOUT;
     return win[k] != 0u && (j == 0u || ids_o[o] != ids_o[k * NOUT]);
@@ -141,17 +175,33 @@ fn slot_delta(s: u32, d: u32) -> f32 {
             g0 += i * NOUT;
         }
         for (var j = 0u; j < NOUT; j++) {
-            delta += grad[g0 + j] * rows_o[(k * NOUT + j) * DIM + d];
+            delta += grad[g0 + j] * rows_o[out_slot(k, j) * DIM + d];
         }
     }
     return delta;
 }
 
-// The change of output slot o's row in dimension d from its window: skip-gram Σ_i g_ij
-// C_i[d], CBOW g_j h[d].
+// The change of output slot o's row in dimension d from its window (a shared noise word:
+// from every window with a context): skip-gram Σ_i g_ij C_i[d], CBOW g_j h[d].
 fn out_delta(o: u32, d: u32) -> f32 {
-    let k = o / NOUT;
-    let j = o % NOUT;
+    if (TILE_NOISE) {
+        if (o < TILE) {
+            return window_out_delta(o, 0u, d);
+        }
+        var delta = 0.0;
+        for (var k = 0u; k < TILE; k++) {
+            if (win[k] != 0u) {
+                delta += window_out_delta(k, o - TILE + 1u, d);
+            }
+        }
+        return delta;
+    }
+    return window_out_delta(o / NOUT, o % NOUT, d);
+}
+
+// The change of window k's output j in dimension d (a noise word equal to the centre has
+// a zero gradient).
+fn window_out_delta(k: u32, j: u32, d: u32) -> f32 {
     if (IS_CBOW) {
         return grad[cbase[k] + j] * hvec[k * DIM + d];
     }
@@ -195,7 +245,13 @@ fn train(
         let k = o / NOUT;
         let j = o % NOUT;
         var id = SENT;
-        if (k < cnt) {
+        if (TILE_NOISE) {
+            if (o >= TILE) {
+                id = sample_noise(key, p0, o - TILE);
+            } else if (o < cnt) {
+                id = tok[HEADER + p0 + o];
+            }
+        } else if (k < cnt) {
             if (j == 0u) {
                 id = tok[HEADER + p0 + k];
             } else {
@@ -286,7 +342,13 @@ fn train(
     }
     for (var e = lid; e < TOUT * DIM; e += WG) {
         let o = e / DIM;
-        if (win[o / NOUT] != 0u) {
+        // Every row a live cell reads (shared noise words: all of them, as a window with
+        // their word for its centre still multiplies their row by its zero gradient).
+        var used = win[o / NOUT] != 0u;
+        if (TILE_NOISE) {
+            used = o >= TILE || win[o] != 0u;
+        }
+        if (used) {
             rows_o[e] = out_load(ids_o[o], e % DIM);
         }
     }

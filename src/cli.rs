@@ -599,6 +599,12 @@ pub struct TrainArgs {
     /// Huffman-path nodes the hierarchical-softmax kernel holds at once (likewise halved).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub gpu_chunk: u32,
+    /// With --gpu-kernel tile: draw the noise words once per tile and share them among its
+    /// windows (as pSGNScc shares them over a sentence), so a noise row gets one add per
+    /// tile instead of one per window; each window still trains against --negative noise
+    /// words.
+    #[arg(long)]
+    pub gpu_tile_noise: bool,
     /// Invocations per workgroup of the SGD kernels: 32, 64, 128 or 256 (larger workgroups
     /// share one workgroup's memory among more lanes, which matters at large --dim).
     #[arg(long, default_value_t = 64)]
@@ -752,6 +758,7 @@ impl TrainArgs {
             },
             gpu_reduce: self.gpu_reduce.choice(),
             gpu_chunk: self.gpu_chunk,
+            gpu_tile_noise: self.gpu_tile_noise,
             gpu_workgroup: self.gpu_workgroup,
             precision: match self.precision {
                 PrecisionArg::F32 => crate::config::Precision::F32,

@@ -340,6 +340,9 @@ pub struct TrainConfig {
     /// Centre positions per workgroup of the chunk kernel; the most per workgroup of the
     /// tile kernel (halved until it fits the adapter's workgroup memory).
     pub gpu_chunk: u32,
+    /// The tile kernel draws its noise words once per tile and shares them among the tile's
+    /// windows (one add per noise row per tile).
+    pub gpu_tile_noise: bool,
     /// Invocations per workgroup of the SGD kernels.
     pub gpu_workgroup: u32,
     /// How the GPU engine stores its weight matrices (`--precision`).
@@ -460,6 +463,7 @@ impl Default for TrainConfig {
             gpu_kernel: None,
             gpu_reduce: None,
             gpu_chunk: DEFAULT_GPU_CHUNK,
+            gpu_tile_noise: false,
             gpu_workgroup: DEFAULT_GPU_WORKGROUP,
             precision: Precision::F32,
             max_binding_bytes: None,
@@ -751,6 +755,12 @@ impl TrainConfig {
                     ),
                 ));
             }
+        }
+        if self.gpu_tile_noise && self.gpu_kernel != Some(Kernel::Tile) {
+            return Err(Error::usage(
+                "--gpu-tile-noise",
+                "shares noise words among the windows of a tile: it needs --gpu-kernel tile",
+            ));
         }
         if self.gpu_batch < 1024 {
             return Err(Error::usage("--gpu-batch", "must be at least 1024"));

@@ -277,6 +277,17 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             vec![
                 "--input".into(),
                 good.clone(),
+                "--backend".into(),
+                "vulkan".into(),
+                "--gpu-tile-noise".into(),
+            ],
+            2,
+            "--gpu-tile-noise",
+        ),
+        (
+            vec![
+                "--input".into(),
+                good.clone(),
                 "--hs".into(),
                 "--optimizer".into(),
                 "adam".into(),

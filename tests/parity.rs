@@ -34,7 +34,9 @@
 
 mod common;
 
-use w2v_gpu::backend::cpu::{effective_window, subword_window_at, window_at, CpuReference};
+use w2v_gpu::backend::cpu::{
+    effective_window, subword_window_at, window_at, window_with_noise_at, CpuReference,
+};
 use w2v_gpu::backend::gpu::halfrows;
 use w2v_gpu::backend::gpu::shaders::{Atomics, FeatureVariant, Kernel, Reduce};
 use w2v_gpu::backend::gpu::GpuBackend;
@@ -136,6 +138,7 @@ fn gpu(
         gpu_reduce: Some(v.reduce),
         gpu_chunk: v.chunk,
         gpu_workgroup: v.workgroup,
+        gpu_tile_noise: v.tile_noise,
         ..TrainConfig::default()
     };
     let g = GpuBackend::new(ctx, m, p, alias, &cfg).expect("GPU backend");
@@ -154,6 +157,36 @@ struct Variant {
     reduce: Reduce,
     chunk: u32,
     workgroup: u32,
+    /// The tile kernel's noise words drawn once per tile (`--gpu-tile-noise`).
+    tile_noise: bool,
+}
+
+/// The reference that computes what variant `v` computes on a batch whose rows do not
+/// repeat across windows: [`reference`], with the tile kernel's reads (its windows read the
+/// rows as their tile found them, which matters where they share noise words).
+fn exact_reference(
+    v: Variant,
+    init: &Model,
+    params: KernelParams,
+    alias: &AliasTable,
+) -> CpuReference {
+    let r = reference(v, init, params, alias);
+    if v.kernel == Kernel::Tile {
+        r.with_tile_reads(v.chunk as usize)
+    } else {
+        r
+    }
+}
+
+/// The kernels' CPU reference for variant `v`: with `tile_noise`, noise words shared by
+/// the windows of each tile of `v.chunk` positions.
+fn reference(v: Variant, init: &Model, params: KernelParams, alias: &AliasTable) -> CpuReference {
+    let r = CpuReference::new(init.clone(), params, alias.clone());
+    if v.tile_noise {
+        r.with_shared_noise(v.chunk as usize)
+    } else {
+        r
+    }
 }
 
 /// Every kernel variant the engine can select, with chunks short enough that a test batch
@@ -174,6 +207,7 @@ fn variants() -> Vec<Variant> {
                 reduce,
                 chunk: 7,
                 workgroup: 64,
+                tile_noise: false,
             });
         }
         // Other workgroup sizes (`--gpu-workgroup`): wider segments of lanes per dot
@@ -188,8 +222,23 @@ fn variants() -> Vec<Variant> {
                 reduce,
                 chunk: 7,
                 workgroup,
+                tile_noise: false,
             });
         }
+    }
+    // The tile kernel with its noise words shared per tile (`--gpu-tile-noise`).
+    for (atomics, reduce) in [
+        (Atomics::Native, Reduce::Subgroup),
+        (Atomics::CompareAndSwap, Reduce::Serial),
+    ] {
+        v.push(Variant {
+            kernel: Kernel::Tile,
+            atomics,
+            reduce,
+            chunk: 7,
+            workgroup: 64,
+            tile_noise: true,
+        });
     }
     v
 }
@@ -381,7 +430,7 @@ fn conflict_free_case(
     let (g, c) = two_steps(
         name,
         &mut gpu,
-        || CpuReference::new(init.clone(), params, alias.clone()),
+        || exact_reference(v, &init, params, &alias),
         &batch,
         key,
         max_binding,
@@ -572,8 +621,14 @@ fn zipf_case(ctx: w2v_gpu::backend::gpu::GpuContext, model: ModelKind, v: Varian
     let alias = AliasTable::unigram(&counts, 0.75);
     let init = random_model(vocab, params.dim, 8);
     let batch = zipf_batch(vocab, 1000, 3);
-    let mut seq = CpuReference::new(init.clone(), params, alias.clone());
-    let mut par = CpuReference::new(init.clone(), params, alias.clone()).with_snapshot_reads();
+    // With noise words shared per tile a tile's windows meet on its noise rows, so the
+    // in-order end of the range is the tiles one after another, each reading the rows as it
+    // found them.
+    let mut seq = match v.tile_noise {
+        true => exact_reference(v, &init, params, &alias),
+        false => reference(v, &init, params, &alias),
+    };
+    let mut par = reference(v, &init, params, &alias).with_snapshot_reads();
     let mut gpu = gpu(ctx, &init, params, &alias, None, v);
     let (lg, lc, [g, s, p]) = zipf_step(&batch, &mut gpu, &mut seq, &mut par);
     let mats = [
@@ -599,15 +654,23 @@ fn cbow_zipf_batch_matches_reference_within_hogwild_noise() {
 /// changed it) and no word repeats inside the ring. One tile covering the whole batch
 /// (`Kernel::Tile`): every window reads the starting rows, so it must compute the snapshot
 /// reference (a shorter batch, for the tile's workgroup memory; its noise words repeat
-/// across windows, which the tile merges into one add).
+/// across windows, which the tile merges into one add), also with the noise words shared
+/// by the tile's windows (`--gpu-tile-noise`).
 fn single_group_is_exact(model: ModelKind, kernel: Kernel, name: &str) {
-    for (atomics, reduce) in [
+    let noise_cases: &[bool] = match kernel {
+        Kernel::Tile => &[false, true],
+        _ => &[false],
+    };
+    for (atomics, reduce, &tile_noise) in [
         (Atomics::Native, Reduce::Serial),
         (Atomics::CompareAndSwap, Reduce::Serial),
         (Atomics::Native, Reduce::Subgroup),
         (Atomics::CompareAndSwap, Reduce::Subgroup),
-    ] {
-        let name = format!("{name} ({atomics:?}, {reduce:?})");
+    ]
+    .into_iter()
+    .flat_map(|(a, r)| noise_cases.iter().map(move |n| (a, r, n)))
+    {
+        let name = format!("{name} ({atomics:?}, {reduce:?}, tile noise {tile_noise})");
         let Some(ctx) = open_for(&name, atomics, reduce) else {
             continue;
         };
@@ -638,10 +701,11 @@ fn single_group_is_exact(model: ModelKind, kernel: Kernel, name: &str) {
             reduce,
             chunk: if tile { 64 } else { 1024 },
             workgroup: 64,
+            tile_noise,
         };
         let mut gpu = gpu(ctx, &init, params, &alias, None, v);
-        let mut seq = CpuReference::new(init.clone(), params, alias.clone());
-        let mut par = CpuReference::new(init.clone(), params, alias.clone()).with_snapshot_reads();
+        let mut seq = reference(v, &init, params, &alias);
+        let mut par = reference(v, &init, params, &alias).with_snapshot_reads();
         let alpha = Rate {
             start: 0.1,
             end: 0.05,
@@ -720,6 +784,7 @@ fn split_model(ctx: w2v_gpu::backend::gpu::GpuContext) -> (GpuBackend, Model, us
         reduce: Reduce::PORTABLE,
         chunk: 1,
         workgroup: 64,
+        tile_noise: false,
     };
     let cfg = TrainConfig {
         gpu_batch: 4096,
@@ -1091,9 +1156,13 @@ fn expected_adds(
     key: u32,
     p: &KernelParams,
     alias: &AliasTable,
-    kernel: Kernel,
-    chunk: usize,
+    v: Variant,
 ) -> u64 {
+    let kernel = v.kernel;
+    let chunk = match kernel {
+        Kernel::Window => 1,
+        Kernel::Chunk | Kernel::Tile => v.chunk as usize,
+    };
     let n = tokens.len();
     let distinct = |v: &[u32]| v.iter().collect::<std::collections::HashSet<_>>().len() as u64;
     let mut rows = 0u64;
@@ -1103,7 +1172,8 @@ fn expected_adds(
         let mut touched = std::collections::HashSet::new();
         let (mut tile_in, mut tile_out) = (Vec::new(), Vec::new());
         for c in (p0..p1).filter(|&c| tokens[c] != SENTENCE_END) {
-            let (ctx, out) = window_at(tokens, c, key, p, alias);
+            let noise_at = if v.tile_noise { p0 } else { c };
+            let (ctx, out) = window_with_noise_at(tokens, c, noise_at, key, p, alias);
             if ctx.is_empty() {
                 continue;
             }
@@ -1165,11 +1235,7 @@ fn kernels_count_their_matrix_adds() {
             let mut want = 0;
             for key in [31u32, 32] {
                 g.step(&batch, rate, key).unwrap();
-                let chunk = match v.kernel {
-                    Kernel::Window => 1,
-                    Kernel::Chunk | Kernel::Tile => v.chunk as usize,
-                };
-                want += expected_adds(&batch.tokens, key, &params, &alias, v.kernel, chunk);
+                want += expected_adds(&batch.tokens, key, &params, &alias, v);
             }
             let got = g.matrix_adds().unwrap().expect("the GPU counts its adds");
             match v.kernel {
@@ -1243,6 +1309,7 @@ fn hs_variants() -> Vec<Variant> {
             reduce,
             chunk,
             workgroup,
+            tile_noise: false,
         });
     }
     v
@@ -1731,7 +1798,7 @@ fn f16_adds_below_half_resolution_are_kept_on_average() {
             continue;
         };
         let mut gpu = gpu(ctx, &init, params, &alias, None, v);
-        let mut cpu = CpuReference::new(init.clone(), params, alias.clone());
+        let mut cpu = reference(v, &init, params, &alias);
         for key in 100..108 {
             gpu.step(&batch, rate, key).unwrap();
             cpu.step(&batch, rate, key).unwrap();

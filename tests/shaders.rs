@@ -57,6 +57,7 @@ fn training_kernels_validate_for_all_shapes() {
                         shaders::Launch {
                             chunk: 32,
                             workgroup: [32, 64, 128, 256][(dim + window + negative) % 4],
+                            tile_noise: (dim + window) % 2 == 0,
                         },
                     );
                     let name = format!(
@@ -323,7 +324,11 @@ fn workgroup_memory_estimates_match_the_declarations() {
                 negative,
             };
             for (chunk, workgroup) in [(1, 32), (7, 64), (32, 256)] {
-                let launch = shaders::Launch { chunk, workgroup };
+                let launch = shaders::Launch {
+                    chunk,
+                    workgroup,
+                    tile_noise: false,
+                };
                 for kernel in shaders::Kernel::ALL {
                     let src = shaders::kernel_source(
                         kernel,

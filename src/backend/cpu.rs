@@ -718,6 +718,7 @@ pub struct CpuReference {
     loss: StepLoss,
     snapshot: bool,
     tile: Option<usize>,
+    noise_group: usize,
     subwords: Option<SubwordTable>,
     tree: Option<HuffmanTree>,
     doc: Option<crate::backend::DocTraining>,
@@ -732,6 +733,7 @@ impl CpuReference {
             loss: StepLoss::default(),
             snapshot: false,
             tile: None,
+            noise_group: 1,
             subwords: None,
             tree: None,
             doc: None,
@@ -788,6 +790,14 @@ impl CpuReference {
     /// GPU they run in parallel). Word-only training.
     pub fn with_tile_reads(mut self, tile: usize) -> CpuReference {
         self.tile = Some(tile.max(1));
+        self
+    }
+
+    /// The noise words are drawn once per `group` consecutive positions of a batch, at the
+    /// group's first position, and shared by all of its windows: the tile kernel's
+    /// `--gpu-tile-noise` with tiles of `group` positions.
+    pub fn with_shared_noise(mut self, group: usize) -> CpuReference {
+        self.noise_group = group.max(1);
         self
     }
 }
@@ -872,11 +882,24 @@ pub fn window_at(
     params: &KernelParams,
     alias: &AliasTable,
 ) -> (Vec<u32>, Vec<u32>) {
+    window_with_noise_at(tokens, pos, pos, key, params, alias)
+}
+
+/// [`window_at`] with the noise words of position `noise_pos` (the tile kernel's
+/// `--gpu-tile-noise`: its tile's first position).
+pub fn window_with_noise_at(
+    tokens: &[u32],
+    pos: usize,
+    noise_pos: usize,
+    key: u32,
+    params: &KernelParams,
+    alias: &AliasTable,
+) -> (Vec<u32>, Vec<u32>) {
     let ctx = context_words(tokens, pos, key, params.window);
     let mut out = vec![tokens[pos]];
     for j in 0..params.negative as u32 {
-        let r1 = rand_at(key, pos as u32, 1 + 2 * j);
-        let r2 = rand_at(key, pos as u32, 2 + 2 * j);
+        let r1 = rand_at(key, noise_pos as u32, 1 + 2 * j);
+        let r2 = rand_at(key, noise_pos as u32, 2 + 2 * j);
         out.push(alias.sample(r1, r2));
     }
     (ctx, out)
@@ -1260,7 +1283,9 @@ impl CpuReference {
                     add_row(model, output, id, &delta);
                 }
             };
-            let (ctx, out) = window_at(toks, pos, key, &self.params, &self.alias);
+            let noise_pos = pos - pos % self.noise_group;
+            let (ctx, out) =
+                window_with_noise_at(toks, pos, noise_pos, key, &self.params, &self.alias);
             if ctx.is_empty() {
                 continue;
             }
@@ -1693,5 +1718,48 @@ mod tests {
                 "{model:?}"
             );
         }
+    }
+
+    /// Noise words shared per group of positions (`--gpu-tile-noise`'s reference): groups of
+    /// one are the per-window draws, bit for bit; in longer groups every window draws the
+    /// noise words of its group's first position.
+    #[test]
+    fn shared_noise_is_drawn_at_the_groups_first_position() {
+        let p = KernelParams {
+            precision: crate::config::Precision::F32,
+            model: ModelKind::SkipGram,
+            dim: 8,
+            window: 3,
+            negative: 4,
+        };
+        let vocab = 50;
+        let alias = AliasTable::unigram(&vec![1; vocab], 0.75);
+        let mut rng = crate::sampling::Rng::new(5);
+        let tokens: Vec<u32> = (0..100).map(|_| rng.below(vocab as u32)).collect();
+        for pos in [8, 13, 15] {
+            let (ctx, out) = window_with_noise_at(&tokens, pos, 8, 4, &p, &alias);
+            let (own_ctx, own_out) = window_at(&tokens, pos, 4, &p, &alias);
+            let (_, first) = window_at(&tokens, 8, 4, &p, &alias);
+            assert_eq!((ctx, out[0]), (own_ctx, own_out[0]), "{pos}");
+            assert_eq!(out[1..], first[1..], "{pos}");
+        }
+        let batch = Batch {
+            tokens,
+            words: 100,
+            step: 0,
+            docs: Vec::new(),
+        };
+        let init = Model::new(vocab, p.dim, 2);
+        let run = |r: CpuReference| {
+            let mut r = r;
+            r.step(&batch, Rate::constant(0.05), 4).unwrap();
+            r.model
+        };
+        let fresh = || CpuReference::new(init.clone(), p, alias.clone());
+        let own = run(fresh());
+        let ones = run(fresh().with_shared_noise(1));
+        assert_eq!((&ones.input, &ones.output), (&own.input, &own.output));
+        let eights = run(fresh().with_shared_noise(8));
+        assert_ne!(eights.output, own.output);
     }
 }

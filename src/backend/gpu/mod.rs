@@ -210,6 +210,8 @@ pub struct GpuBackend {
     selection: String,
     /// Centre positions per workgroup (1 for the window kernel).
     per_group: usize,
+    /// The tile kernel's noise words shared by a tile's windows (`--gpu-tile-noise`).
+    tile_noise: bool,
     /// Invocations per workgroup (`--gpu-workgroup`).
     workgroup: u32,
     /// Distributed syncs' reads and row kernel.
@@ -1096,6 +1098,7 @@ impl GpuBackend {
                 shaders::Kernel::Window => 1,
                 shaders::Kernel::Chunk | shaders::Kernel::Tile => launch.chunk as usize,
             },
+            tile_noise: kernel == shaders::Kernel::Tile && launch.tile_noise,
             sync: rowsync::RowSync::default(),
             hs,
         })
@@ -1141,6 +1144,9 @@ impl GpuBackend {
             _ if self.params.negative == 0 => "hierarchical softmax".to_string(),
             shaders::Kernel::Window => "window".to_string(),
             shaders::Kernel::Chunk => format!("chunk {}", self.per_group),
+            shaders::Kernel::Tile if self.tile_noise => {
+                format!("tile {}, noise words shared per tile", self.per_group)
+            }
             shaders::Kernel::Tile => format!("tile {}", self.per_group),
         };
         if let Some(hs) = &self.hs {

@@ -36,6 +36,9 @@ pub const WORKGROUP: u32 = crate::config::DEFAULT_GPU_WORKGROUP;
 pub struct Launch {
     pub chunk: u32,
     pub workgroup: u32,
+    /// The tile kernel draws its noise words once per tile and shares them among the tile's
+    /// windows (`--gpu-tile-noise`).
+    pub tile_noise: bool,
 }
 
 impl Default for Launch {
@@ -43,16 +46,18 @@ impl Default for Launch {
         Launch {
             chunk: DEFAULT_CHUNK,
             workgroup: WORKGROUP,
+            tile_noise: false,
         }
     }
 }
 
 impl Launch {
-    /// `--gpu-chunk` and `--gpu-workgroup`.
+    /// `--gpu-chunk`, `--gpu-workgroup` and `--gpu-tile-noise`.
     pub fn of(cfg: &crate::config::TrainConfig) -> Launch {
         Launch {
             chunk: cfg.gpu_chunk.max(1),
             workgroup: cfg.gpu_workgroup,
+            tile_noise: cfg.gpu_tile_noise,
         }
     }
 }
@@ -323,11 +328,24 @@ pub fn kernel_source(
     )
     .replace("{{CROWS}}", &context_rows(params).to_string())
     .replace("{{CHUNK}}", &launch.chunk.max(1).to_string())
+    .replace("{{TILE_NOISE}}", &launch.tile_noise.to_string())
+    .replace("{{TOUT}}", &tile_outputs(params, launch).to_string())
     .replace(
         "{{HROWS}}",
         &if cbow { launch.chunk.max(1) } else { 1 }.to_string(),
     )
     .replace("{{HVEC}}", &hvec_len(params).to_string())
+}
+
+/// The tile kernel's output slots: each window's centre and noise words, or with
+/// `--gpu-tile-noise` the centres and the noise words all windows share.
+fn tile_outputs(p: &KernelParams, launch: Launch) -> u64 {
+    let tile = launch.chunk.max(1) as u64;
+    if launch.tile_noise {
+        tile + p.negative as u64
+    } else {
+        tile * (p.negative as u64 + 1)
+    }
 }
 
 /// Elements of CBOW's mean row in the window and chunk kernels (one for skip-gram).
@@ -798,7 +816,7 @@ pub fn kernel_workgroup_bytes(kernel: Kernel, p: &KernelParams, launch: Launch) 
             let tile = launch.chunk.max(1) as u64;
             let slots = tile + 2 * p.window as u64;
             let nout = p.negative as u64 + 1;
-            let tout = tile * nout;
+            let tout = tile_outputs(p, launch);
             let hrows = if p.model == ModelKind::Cbow { tile } else { 1 };
             let dim = p.dim as u64;
             // Rows of the slots, the outputs and CBOW's means; gradients; cbase, win;
