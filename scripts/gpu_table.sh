@@ -82,14 +82,28 @@ gpu_mem_stop() {
   fi
 }
 
+# Rows start only while the table has run less than BUDGET_S seconds (default 500: a device
+# call has 10 minutes, and a row takes up to a few tens of seconds), so a call ends with
+# its table printed instead of being cut off; the rows left are listed at the end, to be
+# given to the next call.
+BUDGET_S=${BUDGET_S:-500}
+LEFT=()
+in_budget() {
+  if [ $(( $(date +%s) - T0 )) -ge "$BUDGET_S" ]; then
+    LEFT+=("$1")
+    return 1
+  fi
+}
+
 # row NAME MODEL DIM ENGINE_LABEL -- train flags...: runs NAME with this binary and, for
 # every NAME@REF that ROWS names, with the binary of REF.
 row() {
   local name=$1
-  want "$name" && BIN=$DIR/w2v-gpu run_row "$@"
+  want "$name" && in_budget "$name" && BIN=$DIR/w2v-gpu run_row "$@"
   local w
   for w in $ONLY; do
     [[ "$w" == "$name@"* ]] || continue
+    in_budget "$w" || continue
     local bin=$DIR/w2v-gpu-${w#*@}
     if [ -x "$bin" ]; then
       BIN=$bin run_row "$w" "${@:2}"
@@ -266,7 +280,7 @@ row adam100cpu skipgram 100 "CPU, lazy Adam lr 0.01, $NCPU threads" -- $C --opti
 # The PyTorch baseline (what a user would write instead): sparse embeddings, SparseAdam.
 torch_row() { # NAME LABEL torch_sgns.py flags...
   local name=$1 label=$2; shift 2
-  want "$name" || return 0
+  { want "$name" && in_budget "$name"; } || return 0
   [ -f "$DIR/torch_sgns.py" ] || return 0
   if ! python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     echo "| $name | skipgram | 100 | $label | skipped: no CUDA PyTorch | | | | | | | |"
@@ -311,7 +325,7 @@ torch_row torch3ep "PyTorch, SparseAdam lr 0.01, 65536 words per step, 3 epochs"
 # trainer's training-only rate; inference the whole `infer` command's wall clock.
 doc_row() { # NAME MODEL LABEL BACKEND doc2vec flags... (BACKEND trains and infers)
   local name=$1 model=$2 label=$3 backend=$4; shift 4
-  want "$name" || return 0
+  { want "$name" && in_budget "$name"; } || return 0
   if [ ! -s "$WORK/d2v_train.txt" ]; then
     python3 - "$CORPUS" "$WORK/d2v_train.txt" "$WORK/d2v_query.txt" <<'PY'
 import sys
@@ -364,3 +378,7 @@ doc_row d2vdmhs dm "GPU, --hs --negative 0" vulkan --hs --negative 0
 
 echo
 echo "corpus: $(basename "$CORPUS") ($(wc -w <"$CORPUS") words), $(nproc) CPU cores, table took $(( $(date +%s) - T0 )) s"
+if [ ${#LEFT[@]} -gt 0 ]; then
+  echo
+  echo "Not run (past BUDGET_S=$BUDGET_S s; run them in the next call): ${LEFT[*]}"
+fi
