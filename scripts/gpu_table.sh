@@ -35,7 +35,7 @@ case "$ONLY" in
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
           cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 sg100tn15 sg100tn15wg256
-          sg100tn15c16 cb100tn15 cb100tn15wg256 sg300tn15wg256 sg100n15 cb100n15 swsg100 swcb100 swsg300 swadam100
+          sg100tn15c4 sg100tn15c16 cb100tn15 cb100tn15wg256 sg300tn15wg256 sg100n15 cb100n15 swsg100 swcb100 swsg300 swadam100
           hssg100 hscb100 hssg300w10 swhssg100 sg100f16 cb100f16 sg300f16 swsg300f16
           d2vdbow d2vdm d2vdbowhs d2vdmhs" ;;
   pending-peers)
@@ -230,6 +230,7 @@ row cb300tilewg256 cbow 300 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V -
 # per window on the GPU and the CPU.
 row sg100tn15 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15" -- $V --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15
 row sg100tn15wg256 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256
+row sg100tn15c4 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 4 --gpu-tile-noise --negative 15" -- $V --gpu-kernel tile --gpu-chunk 4 --gpu-tile-noise --negative 15
 row sg100tn15c16 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 16 --gpu-tile-noise --negative 15 --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-chunk 16 --gpu-tile-noise --negative 15 --gpu-workgroup 256
 row cb100tn15 cbow 100 "GPU, --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15" -- $V --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15
 row cb100tn15wg256 cbow 100 "GPU, --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256

@@ -6,14 +6,15 @@
 // that used it, merged over slots that hold the same word. Consecutive windows share most
 // of their context words, and frequent noise words repeat across the windows of a tile, so
 // a tile issues fewer adds and loads than one workgroup per window (train.wgsl), without
-// walking its windows one after another (chunk.wgsl).
+// walking its windows one after another (chunk.wgsl). With TILE_NOISE all windows of the
+// tile train against one draw of noise words, whose rows are loaded and added to once.
 //
-// Per window the math is the window kernel's: noise words shared by the window, skip-gram
-// dC = G·O and dO = Gᵀ·C, CBOW h = mean(C) and dh = Σ g_j O_j to every context row, the
-// learning rate of the centre's position. Every window of a tile reads the rows as they
-// were when the tile started (a single tile is the snapshot reference, all windows reading
-// the step's starting rows); tiles run in parallel and meet only through atomic adds, so
-// no update is lost.
+// Per window the math is the window kernel's: noise words shared by the window (or by the
+// tile), skip-gram dC = G·O and dO = Gᵀ·C, CBOW h = mean(C) and dh = Σ g_j O_j to every
+// context row, the learning rate of the centre's position. Every window of a tile reads
+// the rows as they were when the tile started (a single tile is the snapshot reference,
+// all windows reading the step's starting rows); tiles run in parallel and meet only
+// through atomic adds, so no update is lost.
 
 const IS_CBOW: bool = {{CBOW}};
 // Centre positions per workgroup.
