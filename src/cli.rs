@@ -602,7 +602,9 @@ pub struct TrainArgs {
     /// With --gpu-kernel tile: draw the noise words once per tile and share them among its
     /// windows (as pSGNScc shares them over a sentence), so a noise row gets one add per
     /// tile instead of one per window; each window still trains against --negative noise
-    /// words.
+    /// words. At equal --negative this lowers quality; its use is more noise words for fewer
+    /// adds (--negative 15 with tiles of 8: 61% fewer adds than the default window kernel at
+    /// 5, and higher analogy scores; BENCHMARKS.md).
     #[arg(long)]
     pub gpu_tile_noise: bool,
     /// Invocations per workgroup of the SGD kernels: 32, 64, 128 or 256 (larger workgroups
