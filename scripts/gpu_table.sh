@@ -225,9 +225,9 @@ row cb300tilewg256 cbow 300 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V -
 # Noise words shared by the windows of a tile (--gpu-tile-noise): one load and one add per
 # noise row per tile, so 15 noise words per window cost fewer adds than the default's 5
 # (dim 8 on lavapipe: 20.6 adds per word against the window kernel's 52.9) and score above
-# it on the kernels' CPU reference (BENCHMARKS.md "Noise words shared by a tile"). Tiles of
-# 8, as measured there; 16 fits NVIDIA's 48 KiB at dim 100. Against them: --negative 15
-# per window on the GPU and the CPU.
+# it at one epoch on the kernels' CPU reference, level at five (BENCHMARKS.md "Noise words
+# shared by a tile"). Tiles of 8, as measured there (and 4, 16: 16 fits NVIDIA's 48 KiB at
+# dim 100). Against them: --negative 15 per window on the GPU and the CPU.
 row sg100tn15 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15" -- $V --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15
 row sg100tn15wg256 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-chunk 8 --gpu-tile-noise --negative 15 --gpu-workgroup 256
 row sg100tn15c4 skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 4 --gpu-tile-noise --negative 15" -- $V --gpu-kernel tile --gpu-chunk 4 --gpu-tile-noise --negative 15
