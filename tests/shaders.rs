@@ -311,7 +311,8 @@ fn declared_workgroup_bytes(src: &str) -> u64 {
 
 /// The engine decides which kernel fits an adapter (and how many positions a tile takes)
 /// from its own count of each kernel's workgroup memory; that count must be what the
-/// shaders declare, for every kernel, model, shape and workgroup size.
+/// shaders declare, for every kernel, model, shape and workgroup size, and for the tile
+/// kernel with shared noise words.
 #[test]
 fn workgroup_memory_estimates_match_the_declarations() {
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
@@ -329,7 +330,14 @@ fn workgroup_memory_estimates_match_the_declarations() {
                     workgroup,
                     tile_noise: false,
                 };
-                for kernel in shaders::Kernel::ALL {
+                // The tile kernel also with its noise words shared (its own output slots).
+                let shared = shaders::Launch {
+                    tile_noise: true,
+                    ..launch
+                };
+                let kernels = shaders::Kernel::ALL.map(|k| (k, launch));
+                for (kernel, launch) in kernels.into_iter().chain([(shaders::Kernel::Tile, shared)])
+                {
                     let src = shaders::kernel_source(
                         kernel,
                         &p,
