@@ -9,7 +9,7 @@ topic word as often; the topic words are then removed from the text (the classif
 infer the topic from the rest). 18,608 documents, shuffled (seed 1), 90% train / 10% test:
 OUTDIR/wiki_train.txt, OUTDIR/wiki_test.txt.
 
-AG_NEWS_TEST_CSV: AG News' test.csv (7,600 rows `class,title,description`; GitHub
+AG_NEWS_TEST_CSV (`-`: none, the enwiki texts only): AG News' test.csv (7,600 rows `class,title,description`; GitHub
 madhubandru/Text-Classification-on-News-Articles-using-BERT-Framework, ag_news_csv/test.csv,
 whose train.csv is not stored), lower-cased, punctuation split off as fastText's
 classification example does, shuffled (seed 0), 6,000 train / 1,600 test:
@@ -53,6 +53,9 @@ def norm(t):
     return " ".join(t.split())
 
 
+if ag_csv == "-":
+    print(f"{len(docs)} enwiki documents")
+    sys.exit(0)
 rows = list(csv.reader(open(ag_csv)))[1:]
 random.seed(0)
 random.shuffle(rows)

@@ -14,6 +14,8 @@
 //! `test`. The model is written in fastText's `.bin` format, so fastText's own `predict`
 //! and `test` read it, and models fastText trained are read here.
 
+use crate::classify_batch::{CellLoss, ClassifyStep};
+use crate::config::BackendKind;
 use crate::dist::sync::SharedMatrix;
 use crate::error::{Error, Result};
 use crate::fasttext::{FastTextModel, TrainArgs};
@@ -111,6 +113,17 @@ pub struct SupConfig {
     pub pretrained: Option<PathBuf>,
     /// Training stops at this moment with [`Error::Interrupted`] (autotune's time budget).
     pub deadline: Option<Instant>,
+    /// Where training runs (`-backend`): the Hogwild CPU threads, or a GPU adapter
+    /// (`auto` keeps the CPU until the kernels are measured on hardware).
+    pub backend: crate::config::BackendKind,
+    /// The GPU adapter's index among those of `backend` (`-adapter`).
+    pub adapter: Option<usize>,
+    /// Lines per GPU step (`-gpuLines`): each line of a step reads the matrices as they
+    /// were before it, as that many Hogwild threads would.
+    pub gpu_lines: usize,
+    /// Lines whose output-layer updates the GPU computes together (`-gpuLabelBlock`; 1:
+    /// line after line, fastText's order).
+    pub gpu_label_block: u32,
 }
 
 impl Default for SupConfig {
@@ -136,9 +149,16 @@ impl Default for SupConfig {
             seed: 0,
             pretrained: None,
             deadline: None,
+            backend: crate::config::BackendKind::Cpu,
+            adapter: None,
+            gpu_lines: DEFAULT_GPU_LINES,
+            gpu_label_block: 1,
         }
     }
 }
+
+/// Lines per GPU step unless `-gpuLines` says otherwise.
+pub const DEFAULT_GPU_LINES: usize = 256;
 
 impl SupConfig {
     /// The bucket rows the model has: fastText's `Args::parseArgs` drops them when there are
@@ -164,6 +184,12 @@ impl SupConfig {
         }
         if self.threads == 0 {
             return bad("-thread", "must be at least 1");
+        }
+        if self.gpu_lines == 0 {
+            return bad("-gpuLines", "must be at least 1");
+        }
+        if let Some(why) = self.backend.unavailable_here() {
+            return bad("-backend", &why);
         }
         if self.lr_update_rate == 0 {
             return bad("-lrUpdateRate", "must be at least 1");
@@ -433,6 +459,15 @@ impl Classifier {
         }
         let data = crate::files::read_model_bytes(path, "a fastText .bin or .ftz model")?;
         Classifier::from_model(FastTextModel::from_bytes_quantized(path, &data)?, path)
+    }
+
+    /// Whether every weight of both matrices is a number (a diverged run's are not).
+    fn is_finite(&self) -> bool {
+        self.model
+            .input
+            .iter()
+            .chain(&self.model.output)
+            .all(|x| x.is_finite())
     }
 
     pub fn labels(&self) -> &[String] {
@@ -916,9 +951,36 @@ pub struct SupReport {
     /// Tokens in the input (fastText's `ntokens`: words, labels and `</s>`).
     pub tokens: u64,
     pub seconds: f64,
-    /// Tokens processed per second per thread (fastText's `words/sec/thread`).
+    /// Tokens processed per second per thread (fastText's `words/sec/thread`); on a GPU,
+    /// per second.
     pub words_per_second_per_thread: f64,
     pub avg_loss: f64,
+}
+
+impl SupReport {
+    /// The report of a run of `c` over `lines` lines of `tokens` tokens that took `seconds`
+    /// at `rate` tokens/s (per thread on the CPU) and summed `loss` over `examples` lines.
+    fn of(
+        c: &Classifier,
+        lines: usize,
+        tokens: u64,
+        (seconds, rate): (f64, f64),
+        (loss, examples): (f64, u64),
+    ) -> SupReport {
+        SupReport {
+            words: c.model.words.len(),
+            labels: c.model.labels.len(),
+            lines,
+            tokens,
+            seconds,
+            words_per_second_per_thread: rate,
+            avg_loss: if examples > 0 {
+                loss / examples as f64
+            } else {
+                0.0
+            },
+        }
+    }
 }
 
 /// A dictionary entry: the token, its count, whether it is a label.
@@ -1142,7 +1204,14 @@ pub fn train(
 
     let data = Lines::read(&c, &bytes);
     drop(bytes);
-    let report = run_threads(cfg, &mut c, &data, ntokens, progress)?;
+    let report = match cfg.backend {
+        BackendKind::Cpu => run_threads(cfg, &mut c, &data, ntokens, progress)?,
+        BackendKind::Auto => {
+            progress.note("-backend auto: the classifier trains on the CPU threads (its GPU kernels are not measured on hardware yet; -backend vulkan|metal|dx12|gl runs them)");
+            run_threads(cfg, &mut c, &data, ntokens, progress)?
+        }
+        _ => run_gpu(cfg, &mut c, &data, ntokens, progress)?,
+    };
     Ok((c, report))
 }
 
@@ -1377,13 +1446,7 @@ fn run_threads(
     if late.load(Ordering::Relaxed) {
         return Err(Error::Interrupted("the time given ran out".into()));
     }
-    let finite = c
-        .model
-        .input
-        .iter()
-        .chain(&c.model.output)
-        .all(|x| x.is_finite());
-    if failed.load(Ordering::Relaxed) || !finite {
+    if failed.load(Ordering::Relaxed) || !c.is_finite() {
         return Err(Error::Diverged(format!(
             "training diverged (a loss or a vector stopped being a number) at -lr {}; nothing was written; use a smaller -lr (e.g. {})",
             cfg.lr,
@@ -1393,19 +1456,221 @@ fn run_threads(
     let (loss, examples) = results
         .iter()
         .fold((0.0, 0), |(l, e), &(a, b)| (l + a, e + b));
-    Ok(SupReport {
-        words: c.model.words.len(),
-        labels: nl,
-        lines: data.len(),
-        tokens: ntokens,
-        seconds,
-        words_per_second_per_thread: total as f64 / seconds.max(1e-9) / threads as f64,
-        avg_loss: if examples > 0 {
-            loss / examples as f64
-        } else {
-            0.0
-        },
-    })
+    let rate = total as f64 / seconds.max(1e-9) / threads as f64;
+    Ok(SupReport::of(
+        c,
+        data.len(),
+        ntokens,
+        (seconds, rate),
+        (loss, examples),
+    ))
+}
+
+/// The GPU batcher: the lines as `lines` streams side by side (stream j reads the j-th
+/// share of the text, as fastText's threads start at their share), step s taking the s-th
+/// line of every stream; per line the target label drawn as fastText draws it and the
+/// cells its loss scores; the rate falling with the tokens of the steps before.
+struct GpuBatcher<'a> {
+    c: &'a Classifier,
+    data: &'a Lines,
+    noise: Option<AliasTable>,
+    streams: usize,
+    per: usize,
+    rng: Rng,
+    label_block: u32,
+}
+
+impl<'a> GpuBatcher<'a> {
+    fn new(c: &'a Classifier, data: &'a Lines, lines: usize, seed: u64) -> GpuBatcher<'a> {
+        let streams = lines.min(data.len()).max(1);
+        GpuBatcher {
+            c,
+            data,
+            noise: (c.loss == Loss::Ns).then(|| AliasTable::unigram(&c.model.label_counts, 0.5)),
+            streams,
+            per: data.len().div_ceil(streams),
+            rng: Rng::new(splitmix64(seed.wrapping_add(1))),
+            label_block: 1,
+        }
+    }
+
+    /// The lines of step `s` (of `per` steps an epoch).
+    fn step_lines(&self, s: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.streams)
+            .map(move |j| j * self.per + s)
+            .filter(move |&i| i < self.data.len())
+    }
+
+    /// The most cells a line of this classifier's loss can have.
+    fn cells_per_line(&self) -> usize {
+        let nl = self.c.model.labels.len();
+        match self.c.loss {
+            Loss::Softmax | Loss::Ova => nl,
+            Loss::Ns => {
+                1 + if nl > 1 {
+                    self.c.model.args.neg.max(0) as usize
+                } else {
+                    0
+                }
+            }
+            Loss::Hs => self.c.tree.as_ref().map_or(1, |t| {
+                t.paths.iter().map(Vec::len).max().unwrap_or(1).max(1)
+            }),
+        }
+    }
+
+    /// The buffers a step needs: its lines, its most input rows, its most cells.
+    fn limits(&self) -> crate::backend::gpu::classify::StepLimits {
+        let rows = (0..self.per)
+            .map(|s| {
+                self.step_lines(s)
+                    .map(|i| self.data.get(i).0.len())
+                    .sum::<usize>()
+            })
+            .max()
+            .unwrap_or(0);
+        crate::backend::gpu::classify::StepLimits {
+            lines: self.streams,
+            rows: rows.max(1),
+            cells: self.streams * self.cells_per_line(),
+        }
+    }
+
+    /// Fills `step` with step `s`'s lines at rate `lr`; returns the tokens they hold.
+    fn fill(&mut self, s: usize, lr: f32, step: &mut ClassifyStep) -> u64 {
+        step.clear();
+        step.lr = lr;
+        step.label_block = self.label_block;
+        let mut tokens = 0;
+        let nl = self.c.model.labels.len() as u32;
+        for i in (0..self.streams).map(|j| j * self.per + s) {
+            if i >= self.data.len() {
+                continue;
+            }
+            let (rows, labels, n) = self.data.get(i);
+            tokens += n;
+            if rows.is_empty() || labels.is_empty() {
+                continue;
+            }
+            let rng = &mut self.rng;
+            match self.c.loss {
+                Loss::Ova => step.push(rows, (0..nl).map(|l| (l, labels.contains(&l)))),
+                Loss::Softmax => {
+                    let t = labels[rng.below(labels.len() as u32) as usize];
+                    step.push(rows, (0..nl).map(|l| (l, l == t)));
+                }
+                Loss::Ns => {
+                    let t = labels[rng.below(labels.len() as u32) as usize];
+                    let mut cells = vec![(t, true)];
+                    let noise = self.noise.as_ref().expect("ns has its noise table");
+                    if nl > 1 {
+                        for _ in 0..self.c.model.args.neg {
+                            let neg = loop {
+                                let n = noise.sample(rng.next_u32(), rng.next_u32());
+                                if n != t {
+                                    break n;
+                                }
+                            };
+                            cells.push((neg, false));
+                        }
+                    }
+                    step.push(rows, cells);
+                }
+                Loss::Hs => {
+                    let t = labels[rng.below(labels.len() as u32) as usize] as usize;
+                    let tree = self.c.tree.as_ref().expect("an hs classifier has its tree");
+                    let cells = tree.paths[t]
+                        .iter()
+                        .copied()
+                        .zip(tree.codes[t].iter().copied());
+                    step.push(rows, cells);
+                }
+            }
+        }
+        tokens
+    }
+}
+
+/// Trains on a GPU (`-backend vulkan|metal|dx12|gl`): steps of `-gpuLines` lines, each
+/// line of a step reading the matrices as they were before it (the kernels' reference is
+/// `classify_batch::reference_step`).
+fn run_gpu(
+    cfg: &SupConfig,
+    c: &mut Classifier,
+    data: &Lines,
+    ntokens: u64,
+    progress: &crate::progress::Reporter,
+) -> Result<SupReport> {
+    use crate::backend::gpu::classify::GpuClassifier;
+    let ctx = crate::backend::gpu::GpuContext::open(cfg.backend, cfg.adapter, progress)?
+        .ok_or_else(|| Error::Gpu("no GPU adapter was opened".into()))?;
+    let total = (cfg.epoch as u64 * ntokens).max(1);
+    let mut batcher = GpuBatcher::new(c, data, cfg.gpu_lines, cfg.seed);
+    batcher.label_block = cfg.gpu_label_block.max(1);
+    let loss = if c.loss == Loss::Softmax {
+        CellLoss::Softmax
+    } else {
+        CellLoss::Sigmoid
+    };
+    let limits = batcher.limits();
+    let mut gpu = GpuClassifier::new(
+        ctx,
+        c.model.dim,
+        (&c.model.input, &c.model.output),
+        loss,
+        limits,
+        Default::default(),
+    )?;
+    let (adapter, atomics, reduce, out) = gpu.describe();
+    progress.note(&format!(
+        "classifier on {adapter}: {} lines a step, output layer in blocks of {} lines ({out}), atomics {atomics}, reduction {reduce}",
+        batcher.streams, batcher.label_block
+    ));
+    let started = Instant::now();
+    let bar = progress.bar(total);
+    let mut step = ClassifyStep::default();
+    let mut done = 0u64;
+    'epochs: for _ in 0..cfg.epoch {
+        for s in 0..batcher.per {
+            let lr = (cfg.lr as f64 * (1.0 - done as f64 / total as f64).max(0.0)) as f32;
+            done += batcher.fill(s, lr, &mut step);
+            gpu.step(&step)?;
+            bar.set_position(done.min(total));
+            if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
+                break 'epochs;
+            }
+        }
+    }
+    let (loss_sum, examples) = gpu.loss()?;
+    let streams = batcher.streams;
+    let (mut input, mut output) = (
+        vec![0.0; c.model.input.len()],
+        vec![0.0; c.model.output.len()],
+    );
+    gpu.download(&mut input, &mut output)?;
+    c.model.input = input;
+    c.model.output = output;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(Error::Interrupted("the time given ran out".into()));
+    }
+    if !loss_sum.is_finite() || !c.is_finite() {
+        return Err(Error::Diverged(format!(
+            "training diverged on the GPU (a loss or a vector stopped being a number) at -lr {} with -gpuLines {}; nothing was written; use a smaller -lr (e.g. {}) or -gpuLines",
+            cfg.lr,
+            streams,
+            cfg.lr / 4.0
+        )));
+    }
+    let rate = total as f64 / seconds.max(1e-9);
+    Ok(SupReport::of(
+        c,
+        data.len(),
+        ntokens,
+        (seconds, rate),
+        (loss_sum, examples),
+    ))
 }
 
 /// The two matrices the training threads update together (Hogwild).

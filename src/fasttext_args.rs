@@ -27,7 +27,7 @@ const CLASSIFY: [&str; 4] = ["predict", "predict-prob", "test", "test-label"];
 const AUTOTUNE: &str = "is not an autotune flag; they are -autotune-validation -autotune-metric -autotune-predictions -autotune-duration -autotune-modelsize";
 
 /// The flags of fastText's `supervised` that take a value.
-const SUPERVISED_VALUED: [&str; 20] = [
+const SUPERVISED_VALUED: [&str; 24] = [
     "-input",
     "-output",
     "-lr",
@@ -48,6 +48,10 @@ const SUPERVISED_VALUED: [&str; 20] = [
     "-label",
     "-verbose",
     "-pretrainedVectors",
+    "-backend",
+    "-adapter",
+    "-gpuLines",
+    "-gpuLabelBlock",
 ];
 
 /// The parts of a model fastText's `dump` prints.
@@ -401,6 +405,22 @@ fn supervised(args: &[OsString]) -> Result<Translation> {
             "-label" => cfg.label = text,
             "-verbose" => verbose = text.parse().map_err(|_| bad())?,
             "-pretrainedVectors" => cfg.pretrained = Some(v.into()),
+            "-backend" => {
+                use crate::config::BackendKind as B;
+                let kinds = [B::Cpu, B::Vulkan, B::Metal, B::Dx12, B::Gl, B::Auto];
+                cfg.backend = kinds
+                    .into_iter()
+                    .find(|k| k.name() == text)
+                    .ok_or_else(|| {
+                        Error::usage(
+                            &f,
+                            format!("{text:?}: one of cpu, vulkan, metal, dx12, gl, auto"),
+                        )
+                    })?
+            }
+            "-adapter" => cfg.adapter = Some(size()?),
+            "-gpuLines" => cfg.gpu_lines = size()?,
+            "-gpuLabelBlock" => cfg.gpu_label_block = text.parse().map_err(|_| bad())?,
             _ => unreachable!("every flag of SUPERVISED_VALUED is matched"),
         }
     }

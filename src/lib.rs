@@ -42,6 +42,7 @@ mod bytes;
 pub mod checkpoint;
 pub mod classes;
 pub mod classifier;
+pub mod classify_batch;
 pub mod cli;
 pub mod config;
 pub mod corpus;

@@ -2834,6 +2834,94 @@ fn fasttext_and_w2v_gpu_classifiers_read_each_others_models() {
     assert!(p > 0.85, "{t}");
 }
 
+/// `supervised -backend vulkan` (the GPU classifier): every loss learns the planted topics
+/// as the CPU threads do (P@1 within 0.05 of theirs, both above 0.8), with several lines
+/// a step, word n-grams and label blocks; a run that diverges fails loudly and leaves the
+/// earlier model in place; bad GPU flags are refused.
+#[test]
+fn supervised_on_the_gpu_learns_and_fails_loudly() {
+    let (dir, train, test) = labelled_pair(5);
+    let (train, test) = (train.as_str(), test.as_str());
+    let ours = env!("CARGO_BIN_EXE_w2v-gpu");
+    let m = dir.path().join("m").display().to_string();
+    for (flag, value, needle) in [
+        ("-gpuLines", "0", "-gpuLines"),
+        ("-backend", "tpu", "-backend"),
+        ("-gpuLabelBlock", "x", "-gpuLabelBlock"),
+    ] {
+        let o = w2v(&["supervised", "-input", train, "-output", &m, flag, value]);
+        assert_fails(&o, 2, needle);
+    }
+    if common::gpu_or_skip("supervised_on_the_gpu_learns_and_fails_loudly").is_none() {
+        return;
+    }
+    let p_at_1 = |bin: &str| -> f64 {
+        let t = run_stdin(ours, &["test", bin, test], "");
+        t.lines()
+            .nth(1)
+            .unwrap()
+            .split('\t')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    for loss in ["softmax", "ns", "hs", "ova"] {
+        let mut ps = Vec::new();
+        for backend in ["cpu", "vulkan"] {
+            let mb = format!("{m}_{loss}_{backend}");
+            let o = w2v(&[
+                "supervised",
+                "-input",
+                train,
+                "-output",
+                &mb,
+                "-loss",
+                loss,
+                "-dim",
+                "8",
+                "-thread",
+                "1",
+                "-backend",
+                backend,
+                "-gpuLines",
+                "16",
+                "-gpuLabelBlock",
+                "4",
+                "-wordNgrams",
+                "2",
+                "-bucket",
+                "5000",
+                "-epoch",
+                "10",
+            ]);
+            assert!(o.status.success(), "{loss} {backend}: {}", stderr(&o));
+            ps.push(p_at_1(&format!("{mb}.bin")));
+        }
+        assert!(
+            ps[0] > 0.8 && ps[1] > 0.8 && (ps[0] - ps[1]).abs() <= 0.05,
+            "{loss}: P@1 cpu {} gpu {}",
+            ps[0],
+            ps[1]
+        );
+    }
+    let bin = format!("{m}_softmax_vulkan.bin");
+    let before = std::fs::read(&bin).unwrap();
+    let o = w2v(&[
+        "supervised",
+        "-input",
+        train,
+        "-output",
+        &format!("{m}_softmax_vulkan"),
+        "-backend",
+        "vulkan",
+        "-lr",
+        "1e30",
+    ]);
+    assert_fails(&o, 1, "diverged on the GPU");
+    assert_eq!(std::fs::read(&bin).unwrap(), before);
+}
+
 /// `supervised` writes the model, the word vectors and (`-saveOutput`) the label rows;
 /// `predict` answers standard input line by line; bad input is refused with a message that
 /// names the file or flag, and a failed run leaves the earlier model in place.

@@ -266,7 +266,7 @@ fn open_for(
 }
 
 fn assert_close(name: &str, gpu: &[f32], cpu: &[f32]) {
-    assert_within(name, gpu, cpu, |_, c| 2e-6 + 1e-5 * c.abs());
+    common::assert_within(name, gpu, cpu, |_, c| 2e-6 + 1e-5 * c.abs());
 }
 
 /// Every matrix of the GPU's model `g` within [`assert_close`] of the reference's `c`;
@@ -276,25 +276,6 @@ fn assert_models_close(name: &str, rows: &str, g: &Model, c: &Model) {
     assert_close(&format!("{name} input"), &g.input, &c.input);
     assert_close(&format!("{name} {rows}"), &g.subwords, &c.subwords);
     assert_close(&format!("{name} output"), &g.output, &c.output);
-}
-
-/// Each element of `gpu` within `tol(gpu, cpu)` of `cpu`'s; names the worst one otherwise.
-fn assert_within(name: &str, gpu: &[f32], cpu: &[f32], tol: impl Fn(f32, f32) -> f32) {
-    assert_eq!(gpu.len(), cpu.len(), "{name}: lengths");
-    let mut worst = (0.0f32, 0usize);
-    for (i, (&g, &c)) in gpu.iter().zip(cpu).enumerate() {
-        let err = (g - c).abs() - tol(g, c);
-        if err > worst.0 {
-            worst = (err, i);
-        }
-    }
-    assert!(
-        worst.0 <= 0.0,
-        "{name}: element {} differs: gpu {} cpu {}",
-        worst.1,
-        gpu[worst.1],
-        cpu[worst.1]
-    );
 }
 
 /// A GPU step's loss against the reference's: the same number of terms, the sum within
@@ -343,7 +324,7 @@ fn half_ulp(x: f32) -> f32 {
 fn assert_close_in(precision: Precision, name: &str, gpu: &[f32], cpu: &[f32], carry: f32) {
     match precision {
         Precision::F32 => assert_close(name, gpu, cpu),
-        Precision::F16 => assert_within(name, gpu, cpu, |g, c| {
+        Precision::F16 => common::assert_within(name, gpu, cpu, |g, c| {
             2e-6 + 1e-5 * c.abs() + 2.0 * half_ulp(g.abs().max(c.abs())) + carry
         }),
     }

@@ -413,6 +413,28 @@ fn workgroup_memory_estimates_match_the_declarations() {
     }
 }
 
+/// The classifier's workgroup memory, with and without the output matrix kept there.
+#[test]
+fn classifier_workgroup_memory_estimate_matches_the_declarations() {
+    for (dim, out_local, workgroup) in [(1, 0, 32), (27, 27 * 18, 64), (100, 0, 256)] {
+        for softmax in [true, false] {
+            let src = shaders::classify_source(
+                dim,
+                1000,
+                (shaders::Atomics::Native, shaders::Reduce::Subgroup),
+                softmax,
+                out_local,
+                workgroup,
+            );
+            assert_eq!(
+                declared_workgroup_bytes(&src),
+                shaders::classify_workgroup_bytes(workgroup, out_local),
+                "d{dim} local {out_local} wg {workgroup}"
+            );
+        }
+    }
+}
+
 /// The tree kernel's blocks: the whole path where it fits, halved where not, and the context
 /// rows moved out of workgroup memory only when not even one node fits beside them; what
 /// fits declares no more workgroup memory than the limit.

@@ -105,3 +105,22 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0f32, f32::max)
 }
+
+/// Each element of `gpu` within `tol(gpu, cpu)` of `cpu`'s; names the worst one otherwise.
+pub fn assert_within(name: &str, gpu: &[f32], cpu: &[f32], tol: impl Fn(f32, f32) -> f32) {
+    assert_eq!(gpu.len(), cpu.len(), "{name}: lengths");
+    let mut worst = (0.0f32, 0usize);
+    for (i, (&g, &c)) in gpu.iter().zip(cpu).enumerate() {
+        let err = (g - c).abs() - tol(g, c);
+        if err > worst.0 {
+            worst = (err, i);
+        }
+    }
+    assert!(
+        worst.0 <= 0.0,
+        "{name}: element {} differs: gpu {} cpu {}",
+        worst.1,
+        gpu[worst.1],
+        cpu[worst.1]
+    );
+}

@@ -5,6 +5,7 @@
 //! counter-based hash, so nothing else is uploaded; the loss is reduced on the GPU and read
 //! back only when the progress display asks for it.
 
+pub mod classify;
 pub mod context;
 pub mod halfrows;
 mod rowsync;
@@ -31,7 +32,7 @@ pub const HEADER_WORDS: usize = 8;
 /// Matrix bindings per matrix in the kernel (row-range split).
 pub const PARTS: usize = 4;
 /// Uploads in flight (ring of token buffers).
-const RING: usize = 3;
+pub(crate) const RING: usize = 3;
 
 /// The submission ring both GPU engines drive: step `n` fills upload slot `n % RING`, and
 /// the host keeps at most `RING - 1` steps queued, so it runs ahead of the GPU but never far.
@@ -255,6 +256,63 @@ const TS_SLOTS: u64 = 8192;
 /// subword kernel's row table and the hierarchical-softmax kernel's paths).
 const ADD_COUNT_BINDING: u32 = 12;
 
+/// Writes `parts` one after the other at the start of `buf`, straight into wgpu's staging
+/// memory (one copy of a step on the thread that drives the device); `what` names the step
+/// in an error.
+pub(crate) fn stage(
+    ctx: &GpuContext,
+    buf: &wgpu::Buffer,
+    parts: &[&[u32]],
+    what: &str,
+) -> Result<()> {
+    let words: usize = parts.iter().map(|p| p.len()).sum();
+    let mut view = wgpu::BufferSize::new(4 * words as u64)
+        .and_then(|size| ctx.queue.write_buffer_with(buf, 0, size))
+        .ok_or_else(|| Error::Gpu(format!("the {what} could not be staged")))?;
+    let mut at = 0;
+    for data in parts {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        view.slice(at..at + bytes.len()).copy_from_slice(bytes);
+        at += bytes.len();
+    }
+    Ok(())
+}
+
+/// A dispatch of `n` workgroups as (x, y): x at most the adapter's per-dimension limit
+/// (and 32,768), the kernels computing their index as x + y · width.
+pub(crate) fn dispatch_size(ctx: &GpuContext, n: usize) -> (u32, u32) {
+    let max_x = ctx.limits.max_compute_workgroups_per_dimension.min(32768) as usize;
+    let gx = n.clamp(1, max_x);
+    (gx as u32, n.div_ceil(gx) as u32)
+}
+
+/// The [`RING`] upload buffers of an engine's steps, `bytes` each.
+pub(crate) fn upload_ring(device: &wgpu::Device, label: &str, bytes: u64) -> Vec<wgpu::Buffer> {
+    (0..RING)
+        .map(|_| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes.max(4),
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })
+        .collect()
+}
+
+/// The layout entries of the minibatch and classifier kernels' first bindings: the upload
+/// (0, read-only), two buffers (1, read-only where `one_read_only`; 2), then the
+/// [`PARTS`] bindings of each matrix (3 ...).
+pub(crate) fn step_entries(one_read_only: bool) -> Vec<wgpu::BindGroupLayoutEntry> {
+    let mut entries = vec![
+        storage_entry(0, true),
+        storage_entry(1, one_read_only),
+        storage_entry(2, false),
+    ];
+    entries.extend((0..2 * PARTS as u32).map(|b| storage_entry(3 + b, false)));
+    entries
+}
+
 pub(crate) fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
@@ -281,7 +339,10 @@ pub(crate) fn pipeline(
 /// The variant a run uses (`forced` by its flag, else the best the adapter supports) and
 /// why, for `--json`'s `kernel_reason`; a forced variant the adapter cannot run is a usage
 /// error naming the flag.
-fn choose<T: FeatureVariant>(forced: Option<T>, ctx: &GpuContext) -> Result<(T, String)> {
+pub(crate) fn choose<T: FeatureVariant>(
+    forced: Option<T>,
+    ctx: &GpuContext,
+) -> Result<(T, String)> {
     let chosen = match forced {
         None => T::best_for(ctx.features),
         Some(v) if ctx.features.contains(v.required_features()) => v,

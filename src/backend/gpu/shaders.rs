@@ -22,6 +22,7 @@ pub const TILE: &str = include_str!("../../../shaders/tile.wgsl");
 pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
 pub const ADD_ROWS: &str = include_str!("../../../shaders/add_rows.wgsl");
 pub const SPARSE: &str = include_str!("../../../shaders/sparse.wgsl");
+pub const CLASSIFY: &str = include_str!("../../../shaders/classify.wgsl");
 
 /// Rows updated with compare-and-swap in [`Updates::Hybrid`] mode.
 pub const HOT_ROWS: u32 = 8192;
@@ -244,6 +245,32 @@ pub fn variants(
             }
         }
     }
+    for atomics in Atomics::ALL {
+        for reduce in Reduce::ALL {
+            // Softmax with the output matrix in workgroup memory (7 label rows), logistic
+            // cells with it where it lives.
+            for (softmax, local) in [(true, 7 * params.dim), (false, 0)] {
+                let src = classify_source(
+                    params.dim,
+                    rows_per_part,
+                    (atomics, reduce),
+                    softmax,
+                    local,
+                    WORKGROUP,
+                );
+                for entry in ["hidden", "labels", "apply"] {
+                    out.push(Variant {
+                        name: format!(
+                            "classify {entry} {atomics:?} {reduce:?} softmax {softmax} local {local}"
+                        ),
+                        source: src.clone(),
+                        entry,
+                        needs: atomics.required_features() | reduce.required_features(),
+                    });
+                }
+            }
+        }
+    }
     for kind in [
         OptimizerKind::Sgd,
         OptimizerKind::Adagrad,
@@ -366,6 +393,52 @@ pub fn tile_positions(p: &KernelParams, launch: Launch, wg_limit: u64) -> u32 {
         t /= 2;
     }
     t
+}
+
+/// The classifier's kernels (`hidden`, `labels`, `apply`: fastText's `supervised` on the
+/// GPU) for rows of `dim` weights, `rows_per_part` rows per matrix binding, softmax or
+/// logistic cells, adding with `atomics`, dot products summed as `reduce` says, the output
+/// matrix's `out_local` weights kept in workgroup memory by `labels` (0: not kept).
+pub fn classify_source(
+    dim: usize,
+    rows_per_part: u32,
+    (atomics, reduce): (Atomics, Reduce),
+    softmax: bool,
+    out_local: usize,
+    workgroup: u32,
+) -> String {
+    let params = KernelParams {
+        model: ModelKind::SkipGram,
+        dim,
+        window: 1,
+        negative: 0,
+        precision: Precision::F32,
+    };
+    let mut src = sgd_source(
+        &format!("{COMMON}\n{MATRICES}\n{CLASSIFY}"),
+        &params,
+        rows_per_part,
+        (Updates::Atomic, atomics, reduce),
+        workgroup,
+    )
+    .replace("{{SOFTMAX}}", if softmax { "true" } else { "false" })
+    .replace("{{OUT_LOCAL}}", &out_local.to_string());
+    for p in 0..4 {
+        let store = match atomics {
+            Atomics::Native => format!("atomicStore(&out{p}[i], v);"),
+            Atomics::CompareAndSwap => format!("atomicStore(&out{p}[i], bitcast<u32>(v));"),
+        };
+        src = src.replace(&format!("{{{{STORE{p}}}}}"), &store);
+    }
+    src
+}
+
+/// Bytes of workgroup memory the classifier's kernels declare with `out_local` output
+/// weights kept by `labels` (its loss lanes and the output matrix, at least one element,
+/// and matrices.wgsl's per-invocation add and loss parts, counted whether or not the
+/// compiler drops them).
+pub fn classify_workgroup_bytes(workgroup: u32, out_local: usize) -> u64 {
+    16 * workgroup as u64 + 4 * out_local.max(1) as u64
 }
 
 /// The subword kernel (`--subwords` on the GPU) for `params`, with `rows_per_part` rows

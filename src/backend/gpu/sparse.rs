@@ -13,7 +13,8 @@
 
 use super::context::{describe, GpuContext};
 use super::{
-    pipeline, shaders, split_rows, storage_entry, LossReduction, Split, StepRing, PARTS, RING,
+    dispatch_size, pipeline, shaders, split_rows, stage, step_entries, upload_ring, LossReduction,
+    Split, StepRing, PARTS,
 };
 use crate::backend::{KernelParams, SparseBackend, StepLoss};
 use crate::error::{Error, Result};
@@ -197,21 +198,8 @@ impl GpuSparse {
             max_examples * 8,
             wgpu::BufferUsages::STORAGE,
         );
-        let uploads: Vec<wgpu::Buffer> = (0..RING)
-            .map(|_| {
-                buffer(
-                    "minibatch",
-                    max_words * 4,
-                    wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-                )
-            })
-            .collect();
-        let mut entries = vec![
-            storage_entry(0, true),
-            storage_entry(1, false),
-            storage_entry(2, false),
-        ];
-        entries.extend((0..2 * PARTS as u32).map(|b| storage_entry(3 + b, false)));
+        let uploads = upload_ring(device, "minibatch", (max_words * 4) as u64);
+        let entries = step_entries(false);
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("sparse"),
             entries: &entries,
@@ -312,16 +300,6 @@ impl GpuSparse {
         }
         Ok((w, st))
     }
-
-    fn dispatch_size(&self, n: usize) -> (u32, u32) {
-        let max_x = self
-            .ctx
-            .limits
-            .max_compute_workgroups_per_dimension
-            .min(32768) as usize;
-        let gx = n.clamp(1, max_x);
-        (gx as u32, n.div_ceil(gx) as u32)
-    }
 }
 
 impl super::rowsync::RowHost for GpuSparse {
@@ -390,18 +368,10 @@ impl SparseBackend for GpuSparse {
                 self.max_words
             )));
         }
-        let mut view = wgpu::BufferSize::new(4 * words as u64)
-            .and_then(|size| self.ctx.queue.write_buffer_with(&self.uploads[k], 0, size))
-            .ok_or_else(|| Error::Gpu("the minibatch upload could not be staged".into()))?;
-        let mut at = 0;
-        for data in std::iter::once(&header[..]).chain(arrays) {
-            let bytes: &[u8] = bytemuck::cast_slice(data);
-            view.slice(at..at + bytes.len()).copy_from_slice(bytes);
-            at += bytes.len();
-        }
-        drop(view);
-        let (gx, gy) = self.dispatch_size(n_ex);
-        let (ax, ay) = self.dispatch_size(slots);
+        let parts: Vec<&[u32]> = std::iter::once(&header[..]).chain(arrays).collect();
+        stage(&self.ctx, &self.uploads[k], &parts, "minibatch upload")?;
+        let (gx, gy) = dispatch_size(&self.ctx, n_ex);
+        let (ax, ay) = dispatch_size(&self.ctx, slots);
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
