@@ -38,7 +38,7 @@ done
 cp "$SHARED/data/enwiki2015-text8like.zip" .gpu/
 cp "$SHARED/data/eval/questions-words.txt" "$SHARED/data/eval/EN-WS-353-ALL.txt" .gpu/
 cp "$SHARED/peers/torch_sgns.py" .gpu/
-cp scripts/gpu_table.sh scripts/vulkan_loader.sh .gpu/
+cp scripts/gpu_table.sh scripts/vulkan_loader.sh scripts/classifier_data.py .gpu/
 if ! ls .gpu/debs/libglvnd0_*.deb >/dev/null 2>&1; then
   (cd .gpu/debs && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 fi

@@ -23,7 +23,7 @@ ONLY=${2:-}
 # kernels count their adds and keep four partial sums per dot product) and fcdf526 (before the
 # partial sums; both read the corpus front to back, as --streams 1 does), wider workgroups,
 # --streams, the tile kernel (also with noise words shared per tile), subwords, hierarchical softmax, half-precision storage,
-# paragraph vectors (doc2vec); pack
+# paragraph vectors (doc2vec), the classifier (supervised); pack
 # with BASE="f261227 fcdf526".
 # `pending-peers`: the CPU rows those are read against (also in the GPU's 256-part order), the minibatch engine with its host
 # builders on up to 8 cores and on one, the CPU minibatch engine on its thread pool (0.38M
@@ -37,10 +37,11 @@ case "$ONLY" in
           cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 sg100tn15 sg100tn15wg256
           sg100tn15c4 sg100tn15c16 cb100tn15 cb100tn15wg256 sg300tn15wg256 sg100n15 cb100n15 swsg100 swcb100 swsg300 swadam100
           hssg100 hscb100 hssg300w10 swhssg100 sg100f16 cb100f16 sg300f16 swsg300f16
-          d2vdbow d2vdm d2vdbowhs d2vdmhs" ;;
+          d2vdbow d2vdm d2vdbowhs d2vdmhs clsgpu clsgpub1 clsgpul64 clsgpul1024 clsgpuns clsgpuhs clsgpuova" ;;
   pending-peers)
     ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1
-          adam100cpu hssg100cpu hscb100cpu swhssg100cpu sg100cpun15 cb100cpun15 torch torch8k torch4k torch3ep d2vdbowcpu d2vdmcpu" ;;
+          adam100cpu hssg100cpu hscb100cpu swhssg100cpu sg100cpun15 cb100cpun15 torch torch8k torch4k torch3ep d2vdbowcpu d2vdmcpu
+          clscpu clscpuns clscpuhs clscpuova" ;;
 esac
 ONLY=$(echo $ONLY)
 BIN=$DIR/w2v-gpu
@@ -376,6 +377,51 @@ doc_row d2vdm dm "GPU" vulkan
 doc_row d2vdmcpu dm "CPU, $NCPU threads" cpu --threads $NCPU
 doc_row d2vdbowhs dbow "GPU, --hs --negative 0" vulkan --hs --negative 0
 doc_row d2vdmhs dm "GPU, --hs --negative 0" vulkan --hs --negative 0
+
+# fastText's supervised classifier (BENCHMARKS.md "The classifier on the GPU"): the enwiki
+# topic texts of scripts/classifier_data.py (16,747 training documents of 200 words, 18
+# labels, 1,861 test documents), `-epoch 25 -lr 0.5 -wordNgrams 2 -bucket 2000000`; words/s
+# is the tokens of all epochs over the training seconds the run reports (text reading and
+# dictionary excluded), P@1 from `w2v-gpu test` on the test documents.
+cls_row() { # NAME LABEL supervised flags...
+  local name=$1 label=$2; shift 2
+  { want "$name" && in_budget "$name"; } || return 0
+  if [ ! -s "$WORK/cls/wiki_train.txt" ]; then
+    python3 "$DIR/classifier_data.py" "$CORPUS" - "$WORK/cls" >/dev/null
+  fi
+  if ! timeout 240 "$BIN" supervised -input "$WORK/cls/wiki_train.txt" -output "$WORK/$name" \
+      -epoch 25 -lr 0.5 -wordNgrams 2 -bucket 2000000 "$@" 2>"$WORK/$name.err"; then
+    echo "| $name | $label | failed: $(tail -c 300 "$WORK/$name.err" | tr '\n|' '  ') | | | |"
+    return 0
+  fi
+  local p
+  p=$("$BIN" test "$WORK/$name.bin" "$WORK/cls/wiki_test.txt" | awk '/^P@1/{print $2}')
+  python3 - "$name" "$label" "$p" "$WORK/$name.err" <<'PY'
+import re, sys
+name, label, p, err = sys.argv[1:5]
+m = re.search(r"epochs on (.*) in ([0-9.]+) s \(([0-9]+) words/sec", open(err).read())
+engine, secs, rate = (m.group(1), float(m.group(2)), float(m.group(3))) if m else ("?", 0.0, 0.0)
+if "/thread" in open(err).read():
+    threads = int(engine.split()[0]); rate *= threads
+print(f"| {name} | {label} [{engine}] | {secs:.2f} s | {rate/1e6:.2f}M | {p} |")
+PY
+}
+if [ -n "$(for r in clsgpu clsgpub1 clsgpul64 clsgpul1024 clsgpuns clsgpuhs clsgpuova clscpu clscpuns clscpuhs clscpuova; do want $r && echo $r; done)" ]; then
+  echo
+  echo "| row | engine | training | tokens/s | P@1 |"
+  echo "|---|---|---:|---:|---:|"
+fi
+cls_row clsgpu "GPU, softmax (defaults: -gpuLines 256 -gpuLabelBlock 16)" -backend vulkan
+cls_row clsgpub1 "GPU, softmax, -gpuLabelBlock 1" -backend vulkan -gpuLabelBlock 1
+cls_row clsgpul64 "GPU, softmax, -gpuLines 64" -backend vulkan -gpuLines 64
+cls_row clsgpul1024 "GPU, softmax, -gpuLines 1024 -gpuLabelBlock 64" -backend vulkan -gpuLines 1024 -gpuLabelBlock 64
+cls_row clsgpuns "GPU, -loss ns" -backend vulkan -loss ns
+cls_row clsgpuhs "GPU, -loss hs" -backend vulkan -loss hs
+cls_row clsgpuova "GPU, -loss ova" -backend vulkan -loss ova
+cls_row clscpu "CPU, softmax, $NCPU threads" -thread $NCPU
+cls_row clscpuns "CPU, -loss ns, $NCPU threads" -thread $NCPU -loss ns
+cls_row clscpuhs "CPU, -loss hs, $NCPU threads" -thread $NCPU -loss hs
+cls_row clscpuova "CPU, -loss ova, $NCPU threads" -thread $NCPU -loss ova
 
 echo
 echo "corpus: $(basename "$CORPUS") ($(wc -w <"$CORPUS") words), $(nproc) CPU cores, table took $(( $(date +%s) - T0 )) s"

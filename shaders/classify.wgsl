@@ -15,7 +15,7 @@
 // The upload (`tok`): [lines, lr bits, line records at, rows at, cells at, groups at,
 // entries at, groups, label block, 0, 0, 0]; a line record is [rows lo, rows hi, cells lo,
 // cells hi] (into the rows and cells arrays), a cell is `output row << 1 | label`, a group
-// is [row, entries lo, entries hi], an entry is a line.
+// is [row, entries lo, entries hi, scale (f32 bits)], an entry is a line.
 
 const SOFTMAX: bool = {{SOFTMAX}};
 // The output matrix's weights when `labels` keeps it in workgroup memory (copied in at its
@@ -236,15 +236,16 @@ fn apply(
     if (group >= tok[7]) {
         return;
     }
-    let rec = tok[5] + 3u * group;
+    let rec = tok[5] + 4u * group;
     let row = tok[rec];
     let e_lo = tok[6] + tok[rec + 1u];
     let e_hi = tok[6] + tok[rec + 2u];
+    let scale = bitcast<f32>(tok[rec + 3u]);
     for (var d = lid; d < DIM; d += WG) {
         var s = 0.0;
         for (var e = e_lo; e < e_hi; e++) {
             s += dhbuf[tok[e] * DIM + d];
         }
-        in_add(row, d, s);
+        in_add(row, d, s * scale);
     }
 }

@@ -354,6 +354,13 @@ pub fn autotune(
             // A diverging or too large trial is skipped, as fastText skips one; the
             // budget's end stops.
             Err(Error::Diverged(_)) => None,
+            // A trial whose buckets the GPU's bindings cannot hold (-backend on a GPU):
+            // skipped as one too large for memory.
+            Err(Error::Usage { flag, .. })
+                if flag == "-bucket" && base.backend != crate::config::BackendKind::Cpu =>
+            {
+                None
+            }
             Err(Error::Interrupted(_)) => break,
             Err(e) => return Err(e),
         };

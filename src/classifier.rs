@@ -118,12 +118,15 @@ pub struct SupConfig {
     pub backend: crate::config::BackendKind,
     /// The GPU adapter's index among those of `backend` (`-adapter`).
     pub adapter: Option<usize>,
-    /// Lines per GPU step (`-gpuLines`): each line of a step reads the matrices as they
-    /// were before it, as that many Hogwild threads would.
-    pub gpu_lines: usize,
+    /// Lines per GPU step (`-gpuLines`): each line of a step reads the input matrix as it
+    /// was before the step, as that many Hogwild threads would. None: [`auto_gpu_lines`].
+    pub gpu_lines: Option<usize>,
     /// Lines whose output-layer updates the GPU computes together (`-gpuLabelBlock`; 1:
     /// line after line, fastText's order).
     pub gpu_label_block: u32,
+    /// The most lines' worth of update an input row takes per GPU step (`-gpuRowCap`; 0:
+    /// none): a row in m > cap lines of a step gets their summed gradient times cap / m.
+    pub gpu_row_cap: u32,
 }
 
 impl Default for SupConfig {
@@ -151,14 +154,27 @@ impl Default for SupConfig {
             deadline: None,
             backend: crate::config::BackendKind::Cpu,
             adapter: None,
-            gpu_lines: DEFAULT_GPU_LINES,
-            gpu_label_block: 1,
+            gpu_lines: None,
+            gpu_label_block: DEFAULT_GPU_LABEL_BLOCK,
+            gpu_row_cap: 0,
         }
     }
 }
 
-/// Lines per GPU step unless `-gpuLines` says otherwise.
+/// The most lines per GPU step unless `-gpuLines` says otherwise.
 pub const DEFAULT_GPU_LINES: usize = 256;
+
+/// Lines whose output-layer updates the GPU computes together unless `-gpuLabelBlock` says
+/// otherwise: 16 lines make 16× fewer rounds of the one workgroup that runs the output
+/// layer, and scored as line after line did (BENCHMARKS.md "The classifier on the GPU").
+pub const DEFAULT_GPU_LABEL_BLOCK: u32 = 16;
+
+/// Lines per GPU step for a text of `lines` lines without `-gpuLines`: 256, or fewer so that
+/// an epoch takes at least 100 steps (AG News' 6,000 lines scored 1.7 points lower P@1 in
+/// steps of 256 than of 64: BENCHMARKS.md "The classifier on the GPU").
+pub fn auto_gpu_lines(lines: usize) -> usize {
+    (lines / 100).clamp(1, DEFAULT_GPU_LINES)
+}
 
 impl SupConfig {
     /// The bucket rows the model has: fastText's `Args::parseArgs` drops them when there are
@@ -185,8 +201,11 @@ impl SupConfig {
         if self.threads == 0 {
             return bad("-thread", "must be at least 1");
         }
-        if self.gpu_lines == 0 {
+        if self.gpu_lines == Some(0) {
             return bad("-gpuLines", "must be at least 1");
+        }
+        if self.gpu_label_block == 0 {
+            return bad("-gpuLabelBlock", "must be at least 1 (1: line after line)");
         }
         if let Some(why) = self.backend.unavailable_here() {
             return bad("-backend", &why);
@@ -954,20 +973,26 @@ pub struct SupReport {
     /// Tokens processed per second per thread (fastText's `words/sec/thread`); on a GPU,
     /// per second.
     pub words_per_second_per_thread: f64,
+    /// Where it trained: `N threads`, or the GPU adapter and its step.
+    pub engine: String,
+    pub on_gpu: bool,
     pub avg_loss: f64,
 }
 
 impl SupReport {
-    /// The report of a run of `c` over `lines` lines of `tokens` tokens that took `seconds`
-    /// at `rate` tokens/s (per thread on the CPU) and summed `loss` over `examples` lines.
+    /// The report of a run of `c` over `lines` lines of `tokens` tokens on `engine` that
+    /// took `seconds` at `rate` tokens/s (per thread on the CPU) and summed `loss` over
+    /// `examples` lines.
     fn of(
         c: &Classifier,
-        lines: usize,
-        tokens: u64,
+        (lines, tokens): (usize, u64),
+        (engine, on_gpu): (String, bool),
         (seconds, rate): (f64, f64),
         (loss, examples): (f64, u64),
     ) -> SupReport {
         SupReport {
+            engine,
+            on_gpu,
             words: c.model.words.len(),
             labels: c.model.labels.len(),
             lines,
@@ -1457,10 +1482,11 @@ fn run_threads(
         .iter()
         .fold((0.0, 0), |(l, e), &(a, b)| (l + a, e + b));
     let rate = total as f64 / seconds.max(1e-9) / threads as f64;
+    let engine = format!("{threads} thread{}", if threads == 1 { "" } else { "s" });
     Ok(SupReport::of(
         c,
-        data.len(),
-        ntokens,
+        (data.len(), ntokens),
+        (engine, false),
         (seconds, rate),
         (loss, examples),
     ))
@@ -1605,7 +1631,8 @@ fn run_gpu(
     let ctx = crate::backend::gpu::GpuContext::open(cfg.backend, cfg.adapter, progress)?
         .ok_or_else(|| Error::Gpu("no GPU adapter was opened".into()))?;
     let total = (cfg.epoch as u64 * ntokens).max(1);
-    let mut batcher = GpuBatcher::new(c, data, cfg.gpu_lines, cfg.seed);
+    let lines = cfg.gpu_lines.unwrap_or_else(|| auto_gpu_lines(data.len()));
+    let mut batcher = GpuBatcher::new(c, data, lines, cfg.seed);
     batcher.label_block = cfg.gpu_label_block.max(1);
     let loss = if c.loss == Loss::Softmax {
         CellLoss::Softmax
@@ -1621,11 +1648,14 @@ fn run_gpu(
         limits,
         Default::default(),
     )?;
+    gpu.set_row_cap(cfg.gpu_row_cap);
     let (adapter, atomics, reduce, out) = gpu.describe();
-    progress.note(&format!(
-        "classifier on {adapter}: {} lines a step, output layer in blocks of {} lines ({out}), atomics {atomics}, reduction {reduce}",
-        batcher.streams, batcher.label_block
-    ));
+    let engine = format!(
+        "{adapter}, {} lines a step, the output layer in blocks of {} line{} ({out}), atomics {atomics}, reduction {reduce}",
+        batcher.streams,
+        batcher.label_block,
+        if batcher.label_block == 1 { "" } else { "s" }
+    );
     let started = Instant::now();
     let bar = progress.bar(total);
     let mut step = ClassifyStep::default();
@@ -1639,6 +1669,11 @@ fn run_gpu(
             if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
                 break 'epochs;
             }
+        }
+        // A diverged run stops at the end of its epoch (the loss is a sum over every line:
+        // one non-finite loss keeps it non-finite).
+        if !gpu.loss()?.0.is_finite() {
+            break;
         }
     }
     let (loss_sum, examples) = gpu.loss()?;
@@ -1666,8 +1701,8 @@ fn run_gpu(
     let rate = total as f64 / seconds.max(1e-9);
     Ok(SupReport::of(
         c,
-        data.len(),
-        ntokens,
+        (data.len(), ntokens),
+        (engine, true),
         (seconds, rate),
         (loss_sum, examples),
     ))

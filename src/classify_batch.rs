@@ -3,17 +3,19 @@
 //! together, the grouping of their updates by row, and the CPU reference of one step that
 //! the kernels (`shaders/classify.wgsl`) are tested against.
 //!
-//! A step is a set of lines that all read the matrices as they were before it (a
-//! snapshot): for each line the hidden vector h (the mean of its input rows), a logit per
-//! *cell* (an output row with a 0/1 label: the labels for softmax and one-vs-all, the
-//! target and its noise labels for `ns`, the target's tree nodes and codes for `hs`), the
-//! gradient coefficient g of each cell, and dh = Σ g · output row / rows. Then every input
-//! row gets the dh of each line it is in and every output row g · h of each of its cells.
-//! A classifier's output rows are the hottest rows there are — every line of a softmax
-//! step adds to every label's row — so the adds are grouped by row on the host
-//! ([`Grouping`]): each group of at most [`GROUP`] contributions is summed by one
-//! workgroup and added once, so a row is added to at most ⌈contributions / GROUP⌉ times per
-//! step instead of once per line.
+//! A step is a set of lines. Every line's hidden vector h (the mean of its input rows) is
+//! computed from the input matrix as it was before the step, as that many Hogwild threads
+//! would read it. The output layer then runs block after block of lines
+//! ([`ClassifyStep::label_block`]; 1 is fastText's order, line after line): a logit per
+//! *cell* of each line of the block (an output row with a 0/1 label: every label for
+//! softmax and one-vs-all, the target and its noise labels for `ns`, the target's tree
+//! nodes and codes for `hs`) from the output matrix as the previous block left it, each
+//! cell's coefficient g, the line's dh = Σ g · output row / rows, then g · h added to each
+//! cell's row. A classifier's output rows are the hottest there are — every line of a
+//! softmax step adds to every label's row — and lines that all score one stale copy of them
+//! diverge in large steps, hence blocks. Last, every input row gets the dh of each line it
+//! is in, the adds grouped by row on the host ([`Grouping`]): each group of at most
+//! [`GROUP`] occurrences is summed by one workgroup and added once.
 
 use crate::error::{Error, Result};
 
@@ -75,8 +77,11 @@ impl ClassifyStep {
 /// lines it is in (one entry per occurrence), in line order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grouping {
-    /// `[row, first entry, end]`.
-    pub groups: Vec<[u32; 3]>,
+    /// `[row, first entry, end, scale (f32 bits)]`.
+    pub groups: Vec<[u32; 4]>,
+    /// The most lines' worth of update a row takes in one step: the sum of a row in m > cap
+    /// lines of the step is scaled by cap / m (0: no cap).
+    pub cap: u32,
     /// The line of each entry.
     pub entries: Vec<u32>,
     /// Scratch reused between steps: per row the step it was last seen in and its slot.
@@ -85,6 +90,8 @@ pub struct Grouping {
     counts: Vec<u32>,
     firsts: Vec<u32>,
     order: Vec<u32>,
+    /// Per slot: distinct lines, and the last line counted.
+    lines: Vec<(u32, u32)>,
 }
 
 impl Grouping {
@@ -109,14 +116,20 @@ impl Grouping {
         };
         self.counts.clear();
         self.order.clear();
-        for (r, _) in items() {
+        self.lines.clear();
+        for (r, l) in items() {
             let s = &mut self.seen[r as usize];
             if s.0 != self.stamp {
                 *s = (self.stamp, self.counts.len() as u32);
                 self.counts.push(0);
                 self.order.push(r);
+                self.lines.push((0, u32::MAX));
             }
-            self.counts[s.1 as usize] += 1;
+            let slot = s.1 as usize;
+            self.counts[slot] += 1;
+            if self.lines[slot].1 != l {
+                self.lines[slot] = (self.lines[slot].0 + 1, l);
+            }
         }
         self.firsts.clear();
         let mut at = 0u32;
@@ -127,10 +140,16 @@ impl Grouping {
         self.entries.resize(at as usize, 0);
         for (slot, &r) in self.order.iter().enumerate() {
             let (lo, n) = (self.firsts[slot], self.counts[slot]);
+            let m = self.lines[slot].0;
+            let scale = if self.cap > 0 && m > self.cap {
+                self.cap as f32 / m as f32
+            } else {
+                1.0
+            };
             let mut g = lo;
             while g < lo + n {
                 let end = (g + GROUP as u32).min(lo + n);
-                self.groups.push([r, g, end]);
+                self.groups.push([r, g, end, scale.to_bits()]);
                 g = end;
             }
         }
@@ -150,7 +169,8 @@ impl Grouping {
 /// it, each line's g ([`cell_gradients`]), each line's dh = Σ g · output row (summed over
 /// its cells in order, times 1/rows) from that same matrix, then every cell's g · h added
 /// to its row, dimension by dimension, lines and cells in order; finally each input
-/// row gets its lines' dh, each group's sum (in entry order) added in group order.
+/// row gets its lines' dh, each group's sum (in entry order) times the group's scale
+/// ([`Grouping::cap`]) added in group order.
 /// Returns the step's summed loss.
 pub fn reference_step(
     input: &mut [f32],
@@ -216,14 +236,14 @@ pub fn reference_step(
             }
         }
     }
-    for &[row, lo, hi] in &grouping.groups {
+    for &[row, lo, hi, scale] in &grouping.groups {
         let entries = &grouping.entries[lo as usize..hi as usize];
         for d in 0..dim {
             let mut s = 0.0f32;
             for &l in entries {
                 s += dhs[l as usize][d];
             }
-            input[row as usize * dim + d] += s;
+            input[row as usize * dim + d] += s * f32::from_bits(scale);
         }
     }
     total
@@ -326,6 +346,14 @@ mod tests {
         let sizes: Vec<u32> = g.groups.iter().map(|x| x[2] - x[1]).collect();
         assert_eq!(sizes, [32, 32, 32, 1]);
         assert_eq!(g.entries.len(), 3 * GROUP + 1);
+        assert!(g.groups.iter().all(|x| f32::from_bits(x[3]) == 1.0));
+        // With a cap of 4 lines, the row in 97 lines is scaled by 4/97; row 1 of the first
+        // step, in 2 lines (3 occurrences), is not.
+        g.cap = 4;
+        g.build(&hot, 3);
+        assert!(g.groups.iter().all(|x| f32::from_bits(x[3]) == 4.0 / 97.0));
+        g.build(&s, 3);
+        assert!(g.groups.iter().all(|x| f32::from_bits(x[3]) == 1.0));
     }
 
     /// With blocks of one line the output layer is updated line after line (the second

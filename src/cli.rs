@@ -1631,26 +1631,17 @@ fn supervised_command(
         None => {
             let (c, r) = crate::classifier::train(cfg, &progress)?;
             if verbose > 0 {
-                let on_gpu = !matches!(cfg.backend, BackendKind::Cpu | BackendKind::Auto);
-                let on = if on_gpu {
-                    format!(
-                        "the GPU ({}), {} lines a step",
-                        cfg.backend.name(),
-                        cfg.gpu_lines
-                    )
-                } else {
-                    format!("{} threads", cfg.threads)
-                };
                 eprintln!(
-                    "supervised ({} loss): {} lines, {} words, {} labels, {} epochs on {on} in {:.2} s ({:.0} words/sec{}), avg.loss {:.6}; model written to {}",
+                    "supervised ({} loss): {} lines, {} words, {} labels, {} epochs on {} in {:.2} s ({:.0} words/sec{}), avg.loss {:.6}; model written to {}",
                     cfg.loss.name(),
                     r.lines,
                     r.words,
                     r.labels,
                     cfg.epoch,
+                    r.engine,
                     r.seconds,
                     r.words_per_second_per_thread,
-                    if on_gpu { "" } else { "/thread" },
+                    if r.on_gpu { "" } else { "/thread" },
                     r.avg_loss,
                     bin.display()
                 );

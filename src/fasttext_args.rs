@@ -27,7 +27,7 @@ const CLASSIFY: [&str; 4] = ["predict", "predict-prob", "test", "test-label"];
 const AUTOTUNE: &str = "is not an autotune flag; they are -autotune-validation -autotune-metric -autotune-predictions -autotune-duration -autotune-modelsize";
 
 /// The flags of fastText's `supervised` that take a value.
-const SUPERVISED_VALUED: [&str; 24] = [
+const SUPERVISED_VALUED: [&str; 25] = [
     "-input",
     "-output",
     "-lr",
@@ -52,6 +52,7 @@ const SUPERVISED_VALUED: [&str; 24] = [
     "-adapter",
     "-gpuLines",
     "-gpuLabelBlock",
+    "-gpuRowCap",
 ];
 
 /// The parts of a model fastText's `dump` prints.
@@ -419,8 +420,9 @@ fn supervised(args: &[OsString]) -> Result<Translation> {
                     })?
             }
             "-adapter" => cfg.adapter = Some(size()?),
-            "-gpuLines" => cfg.gpu_lines = size()?,
+            "-gpuLines" => cfg.gpu_lines = Some(size()?),
             "-gpuLabelBlock" => cfg.gpu_label_block = text.parse().map_err(|_| bad())?,
+            "-gpuRowCap" => cfg.gpu_row_cap = text.parse().map_err(|_| bad())?,
             _ => unreachable!("every flag of SUPERVISED_VALUED is matched"),
         }
     }

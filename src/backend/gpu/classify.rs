@@ -104,7 +104,7 @@ impl GpuClassifier {
             )
         })?;
         // Groups and entries: at most one of each per input row occurrence.
-        let upload_words = HEADER + 4 * limits.lines + limits.cells + 5 * limits.rows;
+        let upload_words = HEADER + 4 * limits.lines + limits.cells + 6 * limits.rows;
         let scratch = (limits.lines * dim * 4).max(limits.cells * 4) as u64;
         if (upload_words * 4) as u64 > binding || scratch > binding {
             return Err(Error::usage(
@@ -247,6 +247,11 @@ impl GpuClassifier {
             reduce,
             local,
         })
+    }
+
+    /// The most lines' worth of update an input row takes per step ([`Grouping::cap`]).
+    pub fn set_row_cap(&mut self, cap: u32) {
+        self.grouping.cap = cap;
     }
 
     /// Runs one step: groups its input-row adds, uploads it, dispatches the three kernels.
