@@ -124,8 +124,9 @@ pub struct SupConfig {
     /// Lines whose output-layer updates the GPU computes together (`-gpuLabelBlock`; 1:
     /// line after line, fastText's order).
     pub gpu_label_block: u32,
-    /// The most lines' worth of update an input row takes per GPU step (`-gpuRowCap`; 0:
-    /// none): a row in m > cap lines of a step gets their summed gradient times cap / m.
+    /// The most lines' worth of update an input row takes per GPU step (`-gpuRowCap`; 0, the
+    /// default: none): a row in m > cap lines of a step gets their summed gradient times
+    /// cap / m (steadies steps of many lines at a high rate, slows learning at a low one).
     pub gpu_row_cap: u32,
 }
 
@@ -161,15 +162,18 @@ impl Default for SupConfig {
     }
 }
 
-/// The most lines per GPU step unless `-gpuLines` says otherwise.
-pub const DEFAULT_GPU_LINES: usize = 256;
+/// The most lines per GPU step unless `-gpuLines` says otherwise: each line of a step reads
+/// the input rows as they were before it, and the one stale sum of a frequent word's
+/// gradients over a step made one-vs-all diverge in steps of 167 lines at `-lr 0.5`
+/// (128 and 64 trained; BENCHMARKS.md "The classifier on the GPU").
+pub const DEFAULT_GPU_LINES: usize = 64;
 
 /// Lines whose output-layer updates the GPU computes together unless `-gpuLabelBlock` says
 /// otherwise: 16 lines make 16× fewer rounds of the one workgroup that runs the output
 /// layer, and scored as line after line did (BENCHMARKS.md "The classifier on the GPU").
 pub const DEFAULT_GPU_LABEL_BLOCK: u32 = 16;
 
-/// Lines per GPU step for a text of `lines` lines without `-gpuLines`: 256, or fewer so that
+/// Lines per GPU step for a text of `lines` lines without `-gpuLines`: 64, or fewer so that
 /// an epoch takes at least 100 steps (AG News' 6,000 lines scored 1.7 points lower P@1 in
 /// steps of 256 than of 64: BENCHMARKS.md "The classifier on the GPU").
 pub fn auto_gpu_lines(lines: usize) -> usize {
