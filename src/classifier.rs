@@ -1663,11 +1663,12 @@ fn run_gpu(
     let started = Instant::now();
     let bar = progress.bar(total);
     let mut step = ClassifyStep::default();
-    let mut done = 0u64;
+    let (mut done, mut trained) = (0u64, 0u64);
     'epochs: for _ in 0..cfg.epoch {
         for s in 0..batcher.per {
             let lr = (cfg.lr as f64 * (1.0 - done as f64 / total as f64).max(0.0)) as f32;
             done += batcher.fill(s, lr, &mut step);
+            trained += step.lines.len() as u64;
             gpu.step(&step)?;
             bar.set_position(done.min(total));
             if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -1680,7 +1681,8 @@ fn run_gpu(
             break;
         }
     }
-    let (loss_sum, examples) = gpu.loss()?;
+    // The device's count of lines is an f32 sum; the host's is exact.
+    let (loss_sum, examples) = (gpu.loss()?.0, trained);
     let streams = batcher.streams;
     let (mut input, mut output) = (
         vec![0.0; c.model.input.len()],
