@@ -173,11 +173,16 @@ pub const DEFAULT_GPU_LINES: usize = 64;
 /// layer, and scored as line after line did (BENCHMARKS.md "The classifier on the GPU").
 pub const DEFAULT_GPU_LABEL_BLOCK: u32 = 16;
 
-/// Lines per GPU step for a text of `lines` lines without `-gpuLines`: 64, or fewer so that
-/// an epoch takes at least 100 steps (AG News' 6,000 lines scored 1.7 points lower P@1 in
-/// steps of 256 than of 64: BENCHMARKS.md "The classifier on the GPU").
-pub fn auto_gpu_lines(lines: usize) -> usize {
-    (lines / 100).clamp(1, DEFAULT_GPU_LINES)
+/// Lines per GPU step for a text of `lines` lines at rate `lr` without `-gpuLines`: 64, at
+/// most 32 / lr (the stale sum grows with lines × rate: one-vs-all diverged at 64 lines at
+/// `-lr 1.0` and at 167 at 0.5, trained at 32 and 128), and few enough that an epoch takes
+/// at least 100 steps (AG News' 6,000 lines scored 1.7 points lower P@1 in steps of 256
+/// than of 64); BENCHMARKS.md "The classifier on the GPU".
+pub fn auto_gpu_lines(lines: usize, lr: f32) -> usize {
+    let by_rate = (32.0 / lr.max(1e-6) as f64)
+        .floor()
+        .min(DEFAULT_GPU_LINES as f64) as usize;
+    (lines / 100).min(by_rate).clamp(1, DEFAULT_GPU_LINES)
 }
 
 impl SupConfig {
@@ -1635,7 +1640,9 @@ fn run_gpu(
     let ctx = crate::backend::gpu::GpuContext::open(cfg.backend, cfg.adapter, progress)?
         .ok_or_else(|| Error::Gpu("no GPU adapter was opened".into()))?;
     let total = (cfg.epoch as u64 * ntokens).max(1);
-    let lines = cfg.gpu_lines.unwrap_or_else(|| auto_gpu_lines(data.len()));
+    let lines = cfg
+        .gpu_lines
+        .unwrap_or_else(|| auto_gpu_lines(data.len(), cfg.lr));
     let mut batcher = GpuBatcher::new(c, data, lines, cfg.seed);
     batcher.label_block = cfg.gpu_label_block.max(1);
     let loss = if c.loss == Loss::Softmax {
@@ -2091,6 +2098,18 @@ mod tests {
         );
         assert_eq!(all.precision_at_recall(Some(1), 0.5), 0.0);
         assert!(Meter::new(2).precision_recall_curve(None).is_empty());
+    }
+
+    /// The GPU's lines per step: 64, at most 32 / lr, at most 1% of the lines, at least 1.
+    #[test]
+    fn gpu_steps_shrink_with_the_rate_and_small_texts() {
+        assert_eq!(auto_gpu_lines(6_000, 0.5), 60);
+        assert_eq!(auto_gpu_lines(16_747, 0.1), 64);
+        assert_eq!(auto_gpu_lines(16_747, 0.5), 64);
+        assert_eq!(auto_gpu_lines(16_747, 1.0), 32);
+        assert_eq!(auto_gpu_lines(1_000_000, 2.0), 16);
+        assert_eq!(auto_gpu_lines(50, 0.1), 1);
+        assert_eq!(auto_gpu_lines(1_000_000, 1e9), 1);
     }
 
     #[test]
