@@ -1614,6 +1614,10 @@ impl<'a> GpuBatcher<'a> {
                 Loss::Hs => {
                     let t = labels[rng.below(labels.len() as u32) as usize] as usize;
                     let tree = self.c.tree.as_ref().expect("an hs classifier has its tree");
+                    // One label: an empty path, nothing to train (as on the CPU threads).
+                    if tree.paths[t].is_empty() {
+                        continue;
+                    }
                     let cells = tree.paths[t]
                         .iter()
                         .copied()

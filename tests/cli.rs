@@ -2905,6 +2905,26 @@ fn supervised_on_the_gpu_learns_and_fails_loudly() {
             ps[1]
         );
     }
+    // One label: hs has an empty path (nothing to train), as on the CPU threads.
+    let one = dir.path().join("one.txt");
+    std::fs::write(&one, "__label__a x y z\n__label__a y z w\n").unwrap();
+    for loss in ["hs", "ns", "softmax", "ova"] {
+        let mo = format!("{m}_one_{loss}");
+        let o = w2v(&[
+            "supervised",
+            "-input",
+            one.to_str().unwrap(),
+            "-output",
+            &mo,
+            "-loss",
+            loss,
+            "-dim",
+            "4",
+            "-backend",
+            "vulkan",
+        ]);
+        assert!(o.status.success(), "one label, {loss}: {}", stderr(&o));
+    }
     let bin = format!("{m}_softmax_vulkan.bin");
     let before = std::fs::read(&bin).unwrap();
     let o = w2v(&[
