@@ -391,7 +391,7 @@ cls_row() { # NAME LABEL supervised flags...
   fi
   if ! timeout 240 "$BIN" supervised -input "$WORK/cls/wiki_train.txt" -output "$WORK/$name" \
       -epoch 25 -lr 0.5 -wordNgrams 2 -bucket 2000000 "$@" 2>"$WORK/$name.err"; then
-    echo "| $name | $label | failed: $(tail -c 300 "$WORK/$name.err" | tr '\n|' '  ') | | | |"
+    echo "| $name | $label | failed: $(tail -c 300 "$WORK/$name.err" | tr '\n|' '  ') | | |"
     return 0
   fi
   local p
