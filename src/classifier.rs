@@ -1516,7 +1516,12 @@ struct GpuBatcher<'a> {
 }
 
 impl<'a> GpuBatcher<'a> {
-    fn new(c: &'a Classifier, data: &'a Lines, lines: usize, seed: u64) -> GpuBatcher<'a> {
+    fn new(
+        c: &'a Classifier,
+        data: &'a Lines,
+        (lines, label_block): (usize, u32),
+        seed: u64,
+    ) -> GpuBatcher<'a> {
         let streams = lines.min(data.len()).max(1);
         GpuBatcher {
             c,
@@ -1525,15 +1530,16 @@ impl<'a> GpuBatcher<'a> {
             streams,
             per: data.len().div_ceil(streams),
             rng: Rng::new(splitmix64(seed.wrapping_add(1))),
-            label_block: 1,
+            label_block: label_block.max(1),
         }
     }
 
     /// The lines of step `s` (of `per` steps an epoch).
-    fn step_lines(&self, s: usize) -> impl Iterator<Item = usize> + '_ {
+    fn step_lines(&self, s: usize) -> impl Iterator<Item = usize> + 'static {
+        let (per, n) = (self.per, self.data.len());
         (0..self.streams)
-            .map(move |j| j * self.per + s)
-            .filter(move |&i| i < self.data.len())
+            .map(move |j| j * per + s)
+            .filter(move |&i| i < n)
     }
 
     /// The most cells a line of this classifier's loss can have.
@@ -1578,10 +1584,7 @@ impl<'a> GpuBatcher<'a> {
         step.label_block = self.label_block;
         let mut tokens = 0;
         let nl = self.c.model.labels.len() as u32;
-        for i in (0..self.streams).map(|j| j * self.per + s) {
-            if i >= self.data.len() {
-                continue;
-            }
+        for i in self.step_lines(s) {
             let (rows, labels, n) = self.data.get(i);
             tokens += n;
             if rows.is_empty() || labels.is_empty() {
@@ -1647,8 +1650,7 @@ fn run_gpu(
     let lines = cfg
         .gpu_lines
         .unwrap_or_else(|| auto_gpu_lines(data.len(), cfg.lr));
-    let mut batcher = GpuBatcher::new(c, data, lines, cfg.seed);
-    batcher.label_block = cfg.gpu_label_block.max(1);
+    let mut batcher = GpuBatcher::new(c, data, (lines, cfg.gpu_label_block), cfg.seed);
     let loss = if c.loss == Loss::Softmax {
         CellLoss::Softmax
     } else {
@@ -1695,13 +1697,9 @@ fn run_gpu(
     // The device's count of lines is an f32 sum; the host's is exact.
     let (loss_sum, examples) = (gpu.loss()?.0, trained);
     let streams = batcher.streams;
-    let (mut input, mut output) = (
-        vec![0.0; c.model.input.len()],
-        vec![0.0; c.model.output.len()],
-    );
-    gpu.download(&mut input, &mut output)?;
-    c.model.input = input;
-    c.model.output = output;
+    drop(batcher);
+    // Straight into the model's matrices (no second copy of a matrix of buckets in memory).
+    gpu.download(&mut c.model.input, &mut c.model.output)?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     if cfg.deadline.is_some_and(|d| Instant::now() >= d) {

@@ -243,28 +243,6 @@ fn variants() -> Vec<Variant> {
     v
 }
 
-/// Opens the test GPU for `atomics` and `reduce`, or skips: the native atomics and the
-/// subgroup variants are skipped (visibly) on adapters without the feature, except under
-/// CI on Vulkan, where lavapipe has both.
-fn open_for(
-    name: &str,
-    atomics: Atomics,
-    reduce: Reduce,
-) -> Option<w2v_gpu::backend::gpu::GpuContext> {
-    let ctx = common::gpu_or_skip(name)?;
-    let need = atomics.required_features() | reduce.required_features();
-    if !ctx.features.contains(need) {
-        if std::env::var_os("CI").is_some()
-            && common::test_backend() == w2v_gpu::config::BackendKind::Vulkan
-        {
-            panic!("{name}: CI's Vulkan adapter (lavapipe) should offer {need:?}");
-        }
-        common::skipped(name, &format!("the adapter lacks {need:?}"));
-        return None;
-    }
-    Some(ctx)
-}
-
 fn assert_close(name: &str, gpu: &[f32], cpu: &[f32]) {
     common::assert_within(name, gpu, cpu, |_, c| 2e-6 + 1e-5 * c.abs());
 }
@@ -362,7 +340,7 @@ fn conflict_free_parity(
 ) {
     for v in variants_for(precision) {
         let name = format!("{name} ({v:?})");
-        let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+        let Some(ctx) = common::open_for(&name, v.atomics, v.reduce) else {
             continue;
         };
         conflict_free_case(ctx, model, max_binding, v, precision, &name);
@@ -501,7 +479,7 @@ fn matrices_split_over_bindings_match_reference() {
 fn zipf_parity(model: ModelKind, name: &str) {
     for v in variants() {
         let name = format!("{name} ({v:?})");
-        let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+        let Some(ctx) = common::open_for(&name, v.atomics, v.reduce) else {
             continue;
         };
         zipf_case(ctx, model, v, &name);
@@ -652,7 +630,7 @@ fn single_group_is_exact(model: ModelKind, kernel: Kernel, name: &str) {
     .flat_map(|(a, r)| noise_cases.iter().map(move |n| (a, r, n)))
     {
         let name = format!("{name} ({atomics:?}, {reduce:?}, tile noise {tile_noise})");
-        let Some(ctx) = open_for(&name, atomics, reduce) else {
+        let Some(ctx) = common::open_for(&name, atomics, reduce) else {
             continue;
         };
         let vocab = 5_000;
@@ -926,7 +904,7 @@ fn subword_conflict_free(
         .filter(|v| v.kernel == Kernel::Window)
     {
         let name = format!("{name} ({v:?})");
-        let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+        let Some(ctx) = common::open_for(&name, v.atomics, v.reduce) else {
             continue;
         };
         let mut gpu = gpu_subwords(ctx, &init, params, &alias, max_binding, v, &table);
@@ -1036,7 +1014,7 @@ fn subword_zipf(model: ModelKind, name: &str) {
         .filter(|v| v.kernel == Kernel::Window)
     {
         let name = format!("{name} ({v:?})");
-        let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+        let Some(ctx) = common::open_for(&name, v.atomics, v.reduce) else {
             continue;
         };
         let mut seq =
@@ -1194,7 +1172,7 @@ fn kernels_count_their_matrix_adds() {
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
         for v in variants() {
             let name = format!("kernels_count_their_matrix_adds ({model:?}, {v:?})");
-            let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+            let Some(ctx) = common::open_for(&name, v.atomics, v.reduce) else {
                 continue;
             };
             let params = KernelParams {
@@ -1320,7 +1298,7 @@ fn for_each_hs_case(
             .filter(|v| precision == Precision::F32 || v.atomics == Atomics::CompareAndSwap);
         for v in runs {
             let name = format!("{name} negative {negative} ({v:?})");
-            let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+            let Some(ctx) = common::open_for(&name, v.atomics, v.reduce) else {
                 continue;
             };
             let params = KernelParams {
@@ -1775,7 +1753,7 @@ fn f16_adds_below_half_resolution_are_kept_on_average() {
         .filter(|v| v.workgroup == 64 && v.reduce == Reduce::Serial)
     {
         let name = format!("f16_small_adds ({v:?})");
-        let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+        let Some(ctx) = common::open_for(&name, v.atomics, v.reduce) else {
             continue;
         };
         let mut gpu = gpu(ctx, &init, params, &alias, None, v);
@@ -1902,7 +1880,7 @@ fn doc_conflict_free_matches_reference() {
             .filter(|v| v.kernel == Kernel::Window)
         {
             let name = format!("doc_conflict_free {doc:?} ({v:?})");
-            let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+            let Some(ctx) = common::open_for(&name, v.atomics, v.reduce) else {
                 continue;
             };
             let mut gpu = gpu_docs(ctx, &init, params, (&alias, None), doc, v);
@@ -1981,7 +1959,7 @@ fn doc_zipf_batch_matches_reference_within_hogwild_noise() {
                 tree.is_some(),
                 params.negative
             );
-            let Some(ctx) = open_for(&name, v.atomics, v.reduce) else {
+            let Some(ctx) = common::open_for(&name, v.atomics, v.reduce) else {
                 continue;
             };
             let fresh = || {

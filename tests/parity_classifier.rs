@@ -13,7 +13,7 @@
 mod common;
 
 use w2v_gpu::backend::gpu::classify::{ClassifierOptions, GpuClassifier, StepLimits};
-use w2v_gpu::backend::gpu::shaders::{Atomics, FeatureVariant, Reduce};
+use w2v_gpu::backend::gpu::shaders::{Atomics, Reduce};
 use w2v_gpu::classify_batch::{reference_step, CellLoss, ClassifyStep, Grouping};
 use w2v_gpu::sampling::Rng;
 
@@ -86,19 +86,9 @@ fn case(
     for atomics in Atomics::ALL {
         for (reduce, local) in [(Reduce::Serial, false), (Reduce::Subgroup, true)] {
             let name = format!("{name} {atomics:?} {reduce:?} output in workgroup memory {local}");
-            let Some(ctx) = common::gpu_or_skip(&name) else {
-                return;
-            };
-            let need = atomics.required_features() | reduce.required_features();
-            if !ctx.features.contains(need) {
-                if std::env::var_os("CI").is_some()
-                    && common::test_backend() == w2v_gpu::config::BackendKind::Vulkan
-                {
-                    panic!("{name}: CI's Vulkan adapter (lavapipe) should offer {need:?}");
-                }
-                common::skipped(&name, &format!("the adapter lacks {need:?}"));
+            let Some(ctx) = common::open_for(&name, atomics, reduce) else {
                 continue;
-            }
+            };
             let mut rng = Rng::new(7);
             let input0 = matrix(IN_ROWS, dim, 1.0, &mut rng);
             let output0 = matrix(labels as usize, dim, 0.5, &mut rng);

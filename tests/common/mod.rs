@@ -124,3 +124,26 @@ pub fn assert_within(name: &str, gpu: &[f32], cpu: &[f32], tol: impl Fn(f32, f32
         cpu[worst.1]
     );
 }
+
+/// Opens the test GPU for `atomics` and `reduce`, or skips: the native atomics and the
+/// subgroup variants are skipped (visibly) on adapters without the feature, except under
+/// CI on Vulkan, where lavapipe has both.
+pub fn open_for(
+    name: &str,
+    atomics: w2v_gpu::backend::gpu::shaders::Atomics,
+    reduce: w2v_gpu::backend::gpu::shaders::Reduce,
+) -> Option<w2v_gpu::backend::gpu::GpuContext> {
+    use w2v_gpu::config::FeatureVariant;
+    let ctx = gpu_or_skip(name)?;
+    let need = atomics.required_features() | reduce.required_features();
+    if !ctx.features.contains(need) {
+        if std::env::var_os("CI").is_some()
+            && test_backend() == w2v_gpu::config::BackendKind::Vulkan
+        {
+            panic!("{name}: CI's Vulkan adapter (lavapipe) should offer {need:?}");
+        }
+        skipped(name, &format!("the adapter lacks {need:?}"));
+        return None;
+    }
+    Some(ctx)
+}

@@ -9,11 +9,11 @@
 use super::context::GpuContext;
 use super::shaders::{self, Atomics, Reduce};
 use super::{
-    choose, dispatch_size, pipeline, split_rows, stage, step_entries, storage_entry, upload_ring,
-    Split, StepRing, PARTS,
+    choose, dispatch_size, matrix_parts, pipeline, split_rows, stage, step_entries, storage_entry,
+    upload_ring, Split, StepRing, PARTS,
 };
 use crate::classify_batch::{check_step, CellLoss, ClassifyStep, Grouping};
-use crate::config::FeatureVariant;
+use crate::config::{FeatureVariant, Precision};
 use crate::error::{Error, Result};
 
 /// Words of the upload's header (classify.wgsl).
@@ -128,26 +128,9 @@ impl GpuClassifier {
                 mapped_at_creation: false,
             })
         };
-        let matrix_usage = wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_DST
-            | wgpu::BufferUsages::COPY_SRC;
-        let parts = |label: &str, m: &[f32]| -> Vec<wgpu::Buffer> {
-            let rows = m.len() / dim.max(1);
-            (0..PARTS)
-                .map(|p| {
-                    let lo = (p * split.rows_per_part).min(rows);
-                    let hi = ((p + 1) * split.rows_per_part).min(rows);
-                    let buf = buffer(label, (hi - lo) * dim * 4, matrix_usage);
-                    if hi > lo {
-                        ctx.queue.write_buffer(
-                            &buf,
-                            0,
-                            bytemuck::cast_slice(&m[lo * dim..hi * dim]),
-                        );
-                    }
-                    buf
-                })
-                .collect()
+        let parts = |label: &str, m: &[f32]| {
+            let shape = (m.len() / dim.max(1), dim, Precision::F32);
+            matrix_parts(&ctx, label, shape, split, &[m])
         };
         let input_parts = parts("classifier input", input);
         let output_parts = parts("classifier output", output);

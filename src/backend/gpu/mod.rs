@@ -286,6 +286,55 @@ pub(crate) fn dispatch_size(ctx: &GpuContext, n: usize) -> (u32, u32) {
     (gx as u32, n.div_ceil(gx) as u32)
 }
 
+/// The [`PARTS`] bindings of a matrix of `rows` rows of `dim` weights stored as
+/// `precision` says, split as `split` says, filled from `sources` (consecutive blocks of
+/// rows, f32; a part past the matrix's end holds 4 bytes).
+pub(crate) fn matrix_parts(
+    ctx: &GpuContext,
+    label: &str,
+    (rows, dim, precision): (usize, usize, Precision),
+    split: Split,
+    sources: &[&[f32]],
+) -> Vec<wgpu::Buffer> {
+    let row_bytes = dim * precision.bytes() as usize;
+    (0..PARTS)
+        .map(|p| {
+            let lo = (p * split.rows_per_part).min(rows);
+            let hi = ((p + 1) * split.rows_per_part).min(rows);
+            let buf = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: ((hi - lo) * row_bytes).max(4) as u64,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_DST
+                    | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let mut first = 0;
+            for src in sources {
+                let n = src.len() / dim.max(1);
+                let (a, b) = (lo.max(first), hi.min(first + n));
+                if a < b {
+                    let rows = &src[(a - first) * dim..(b - first) * dim];
+                    let offset = ((a - lo) * row_bytes) as u64;
+                    match precision {
+                        Precision::F32 => {
+                            ctx.queue
+                                .write_buffer(&buf, offset, bytemuck::cast_slice(rows))
+                        }
+                        Precision::F16 => ctx.queue.write_buffer(
+                            &buf,
+                            offset,
+                            bytemuck::cast_slice(&halfrows::pack(rows, dim)),
+                        ),
+                    }
+                }
+                first += n;
+            }
+            buf
+        })
+        .collect()
+}
+
 /// The [`RING`] upload buffers of an engine's steps, `bytes` each.
 pub(crate) fn upload_ring(device: &wgpu::Device, label: &str, bytes: u64) -> Vec<wgpu::Buffer> {
     (0..RING)
@@ -753,46 +802,8 @@ impl GpuBackend {
                 e => e,
             })?;
         let device = &ctx.device;
-        let row_bytes = dim * elem as usize;
-        // Part p of a matrix of `rows` rows, filled from `sources` (consecutive row blocks).
-        let make_parts = |label: &str, rows: usize, sources: &[&[f32]]| -> Vec<wgpu::Buffer> {
-            (0..PARTS)
-                .map(|p| {
-                    let lo = (p * split.rows_per_part).min(rows);
-                    let hi = ((p + 1) * split.rows_per_part).min(rows);
-                    let bytes = ((hi - lo) * row_bytes).max(4) as u64;
-                    let buf = device.create_buffer(&wgpu::BufferDescriptor {
-                        label: Some(label),
-                        size: bytes,
-                        usage: wgpu::BufferUsages::STORAGE
-                            | wgpu::BufferUsages::COPY_DST
-                            | wgpu::BufferUsages::COPY_SRC,
-                        mapped_at_creation: false,
-                    });
-                    let mut first = 0;
-                    for src in sources {
-                        let n = src.len() / dim.max(1);
-                        let (a, b) = (lo.max(first), hi.min(first + n));
-                        if a < b {
-                            let rows = &src[(a - first) * dim..(b - first) * dim];
-                            let offset = ((a - lo) * row_bytes) as u64;
-                            match precision {
-                                Precision::F32 => {
-                                    ctx.queue
-                                        .write_buffer(&buf, offset, bytemuck::cast_slice(rows))
-                                }
-                                Precision::F16 => ctx.queue.write_buffer(
-                                    &buf,
-                                    offset,
-                                    bytemuck::cast_slice(&halfrows::pack(rows, dim)),
-                                ),
-                            }
-                        }
-                        first += n;
-                    }
-                    buf
-                })
-                .collect()
+        let make_parts = |label: &str, rows: usize, sources: &[&[f32]]| {
+            matrix_parts(&ctx, label, (rows, dim, precision), split, sources)
         };
         let input = make_parts("input", in_rows, &[&model.input, &model.subwords]);
         let output = make_parts("output", vocab, &[&model.output]);
