@@ -76,27 +76,57 @@ fn conflict_free(params: &KernelParams, alias: &AliasTable, vocab: usize) -> (Ba
         docs: Vec::new(),
     };
     'key: for key in 1..10_000u32 {
-        let mut seen_in = std::collections::HashSet::new();
-        let mut seen_out = std::collections::HashSet::new();
-        for pos in 0..batch.tokens.len() {
-            if batch.tokens[pos] == SENTENCE_END {
-                continue;
-            }
-            let (ctx, out) = window_at(&batch.tokens, pos, key, params, alias);
-            for c in ctx {
-                if !seen_in.insert(c) {
-                    continue 'key;
+        for k in step_keys(key) {
+            let mut seen_in = std::collections::HashSet::new();
+            let mut seen_out = std::collections::HashSet::new();
+            for pos in 0..batch.tokens.len() {
+                if batch.tokens[pos] == SENTENCE_END {
+                    continue;
                 }
-            }
-            for o in out {
-                if !seen_out.insert(o) || o as usize >= vocab {
-                    continue 'key;
+                let (ctx, out) = window_at(&batch.tokens, pos, k, params, alias);
+                for c in ctx {
+                    if !seen_in.insert(c) {
+                        continue 'key;
+                    }
+                }
+                for o in out {
+                    if !seen_out.insert(o) || o as usize >= vocab {
+                        continue 'key;
+                    }
                 }
             }
         }
         return (batch, key);
     }
     panic!("no conflict-free key found");
+}
+
+/// The keys [`two_steps`] trains `key`'s steps with. A key search must keep the rows
+/// distinct in every one of them: two windows of one step writing one output row race on
+/// the GPU (which one reads the other's write depends on timing), so a repeat in any step
+/// makes a parity test fail now and then instead of always or never.
+fn step_keys(key: u32) -> [u32; 2] {
+    [key, key + 1]
+}
+
+/// The first key whose steps ([`step_keys`]) give every output of `batch`'s windows under
+/// each of `params` (as [`subword_window_at`] draws them) a row of its own.
+fn distinct_outputs_key(batch: &Batch, params: &[KernelParams], alias: &AliasTable) -> u32 {
+    (1..10_000u32)
+        .find(|&key| {
+            step_keys(key).into_iter().all(|k| {
+                params.iter().all(|p| {
+                    let mut seen = std::collections::HashSet::new();
+                    (0..batch.tokens.len())
+                        .filter(|&pos| batch.tokens[pos] != SENTENCE_END)
+                        .all(|pos| {
+                            let (_, out) = subword_window_at(&batch.tokens, pos, k, p, alias);
+                            out.iter().all(|&o| seen.insert(o))
+                        })
+                })
+            })
+        })
+        .expect("a conflict-free key")
 }
 
 fn zipf_batch(vocab: usize, positions: usize, seed: u64) -> Batch {
@@ -408,7 +438,7 @@ fn conflict_free_case(
     );
 }
 
-/// Two steps (rates 0.5 and 0.25, keys `key` and `key + 1`) of `batch` on the GPU and on a
+/// Two steps (rates 0.5 and 0.25, keys [`step_keys`]`(key)`) of `batch` on the GPU and on a
 /// reference from `fresh`; checks the GPU's last-step loss against the reference's for that
 /// step alone (and, with `max_binding`, that the forced limit split the matrices) and
 /// returns both models. With half-precision storage only the first step: its result is
@@ -428,22 +458,23 @@ fn two_steps(
         assert!(split.parts >= 3, "forced limit {limit} gave {split:?}");
     }
     let mut cpu = fresh();
+    let keys = step_keys(key);
     let steps: &[(u32, f32)] = match cpu.params().precision {
-        Precision::F32 => &[(0, 0.5), (1, 0.25)],
-        Precision::F16 => &[(0, 0.5)],
+        Precision::F32 => &[(keys[0], 0.5), (keys[1], 0.25)],
+        Precision::F16 => &[(keys[0], 0.5)],
     };
-    for &(step, alpha) in steps {
-        cpu.step(batch, Rate::constant(alpha), key + step).unwrap();
-        gpu.step(batch, Rate::constant(alpha), key + step).unwrap();
+    for &(k, alpha) in steps {
+        cpu.step(batch, Rate::constant(alpha), k).unwrap();
+        gpu.step(batch, Rate::constant(alpha), k).unwrap();
     }
     let lg = gpu.take_loss().unwrap().unwrap();
     // The GPU reports the last step's loss; recompute it on the CPU for that step only.
     let mut cpu2 = fresh();
-    for (k, &(step, alpha)) in steps.iter().enumerate() {
-        if k > 0 {
+    for (i, &(k, alpha)) in steps.iter().enumerate() {
+        if i > 0 {
             cpu2.take_loss().unwrap();
         }
-        cpu2.step(batch, Rate::constant(alpha), key + step).unwrap();
+        cpu2.step(batch, Rate::constant(alpha), k).unwrap();
     }
     let lc = cpu2.take_loss().unwrap().unwrap();
     assert_same_loss(name, lg, lc);
@@ -888,17 +919,7 @@ fn subword_conflict_free(
     // Pairs of words as sentences: window A's bag is one word's rows, window B's the
     // other's; the key search keeps every output row (positives and noise) distinct.
     let (batch, _) = conflict_free(&params, &alias, vocab);
-    let key = (1..10_000u32)
-        .find(|&key| {
-            let mut seen = std::collections::HashSet::new();
-            (0..batch.tokens.len())
-                .filter(|&pos| batch.tokens[pos] != SENTENCE_END)
-                .all(|pos| {
-                    let (_, out) = subword_window_at(&batch.tokens, pos, key, &params, &alias);
-                    out.iter().all(|&o| seen.insert(o))
-                })
-        })
-        .expect("a conflict-free key");
+    let key = distinct_outputs_key(&batch, &[params], &alias);
     for v in variants_for(precision)
         .into_iter()
         .filter(|v| v.kernel == Kernel::Window)
@@ -1860,18 +1881,7 @@ fn doc_conflict_free_matches_reference() {
         model: ModelKind::SkipGram,
         ..params
     };
-    let key = (1..10_000u32)
-        .find(|&key| {
-            let positions = || (0..batch.tokens.len()).filter(|&p| batch.tokens[p] != SENTENCE_END);
-            [params, sg].iter().all(|p| {
-                let mut seen = std::collections::HashSet::new();
-                positions().all(|pos| {
-                    let (_, out) = subword_window_at(&batch.tokens, pos, key, p, &alias);
-                    out.iter().all(|&o| seen.insert(o))
-                })
-            })
-        })
-        .expect("a conflict-free key");
+    let key = distinct_outputs_key(&batch, &[params, sg], &alias);
     let mut init = random_model(vocab, params.dim, 5).with_subwords(n_docs, 6);
     init.subwords.iter_mut().for_each(|x| *x *= 10.0);
     for doc in doc_modes().into_iter().chain(infer_modes()) {
