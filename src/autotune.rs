@@ -280,6 +280,7 @@ fn trial(
             epoch: cfg.epoch,
             lr: cfg.lr,
             threads: cfg.threads,
+            device: cfg.device.clone(),
             ..QuantArgs::default()
         };
         q.cutoff = cutoff_for_size(&c, &q, size);
@@ -287,7 +288,7 @@ fn trial(
             return Ok(None);
         }
         let text = crate::files::read_bytes(&cfg.input)?;
-        c = quantize(c, &q, Some(&text), quiet)?;
+        c = quantize(c, &q, Some(&text), quiet)?.0;
     }
     let label = match a.metric.label() {
         None => None,
@@ -357,7 +358,7 @@ pub fn autotune(
             // A trial whose buckets the GPU's bindings cannot hold (-backend on a GPU):
             // skipped as one too large for memory.
             Err(Error::Usage { flag, .. })
-                if flag == "-bucket" && base.backend != crate::config::BackendKind::Cpu =>
+                if flag == "-bucket" && base.device.backend != crate::config::BackendKind::Cpu =>
             {
                 None
             }

@@ -113,8 +113,17 @@ pub struct SupConfig {
     pub pretrained: Option<PathBuf>,
     /// Training stops at this moment with [`Error::Interrupted`] (autotune's time budget).
     pub deadline: Option<Instant>,
-    /// Where training runs (`-backend`): the Hogwild CPU threads, or a GPU adapter
-    /// (`auto` keeps the CPU until the kernels are measured on hardware).
+    /// Where training runs: the CPU threads or a GPU adapter, and the GPU steps' shape.
+    pub device: SupDevice,
+}
+
+/// Where a classifier trains (`-backend`, `-adapter`) and how the GPU engine cuts the text
+/// into steps (`-gpuLines`, `-gpuLabelBlock`, `-gpuRowCap`): `supervised`'s flags, and
+/// `quantize -retrain`'s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupDevice {
+    /// The Hogwild CPU threads, or a GPU adapter (`auto` keeps the CPU until the kernels
+    /// are measured on hardware).
     pub backend: crate::config::BackendKind,
     /// The GPU adapter's index among those of `backend` (`-adapter`).
     pub adapter: Option<usize>,
@@ -128,6 +137,70 @@ pub struct SupConfig {
     /// default: none): a row in m > cap lines of a step gets their summed gradient times
     /// cap / m (steadies steps of many lines at a high rate, slows learning at a low one).
     pub gpu_row_cap: u32,
+}
+
+impl Default for SupDevice {
+    fn default() -> Self {
+        SupDevice {
+            backend: crate::config::BackendKind::Cpu,
+            adapter: None,
+            gpu_lines: None,
+            gpu_label_block: DEFAULT_GPU_LABEL_BLOCK,
+            gpu_row_cap: 0,
+        }
+    }
+}
+
+impl SupDevice {
+    /// The flags that set these fields, as `supervised` and `quantize` take them.
+    pub const FLAGS: [&'static str; 5] = [
+        "-backend",
+        "-adapter",
+        "-gpuLines",
+        "-gpuLabelBlock",
+        "-gpuRowCap",
+    ];
+
+    /// Sets the field of `flag` (one of [`SupDevice::FLAGS`]) from `text`.
+    pub fn set(&mut self, flag: &str, text: &str) -> Result<()> {
+        use crate::config::BackendKind as B;
+        let bad = || Error::usage(flag, format!("{text:?} is not a valid value"));
+        let size = || text.parse::<usize>().map_err(|_| bad());
+        match flag {
+            "-backend" => {
+                let kinds = [B::Cpu, B::Vulkan, B::Metal, B::Dx12, B::Gl, B::Auto];
+                self.backend = kinds
+                    .into_iter()
+                    .find(|k| k.name() == text)
+                    .ok_or_else(|| {
+                        Error::usage(
+                            flag,
+                            format!("{text:?}: one of cpu, vulkan, metal, dx12, gl, auto"),
+                        )
+                    })?
+            }
+            "-adapter" => self.adapter = Some(size()?),
+            "-gpuLines" => self.gpu_lines = Some(size()?),
+            "-gpuLabelBlock" => self.gpu_label_block = text.parse().map_err(|_| bad())?,
+            "-gpuRowCap" => self.gpu_row_cap = text.parse().map_err(|_| bad())?,
+            _ => return Err(Error::usage(flag, "is not a device flag")),
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let bad = |flag: &str, m: &str| Err(Error::usage(flag, m.to_string()));
+        if self.gpu_lines == Some(0) {
+            return bad("-gpuLines", "must be at least 1");
+        }
+        if self.gpu_label_block == 0 {
+            return bad("-gpuLabelBlock", "must be at least 1 (1: line after line)");
+        }
+        if let Some(why) = self.backend.unavailable_here() {
+            return bad("-backend", &why);
+        }
+        Ok(())
+    }
 }
 
 impl Default for SupConfig {
@@ -153,11 +226,7 @@ impl Default for SupConfig {
             seed: 0,
             pretrained: None,
             deadline: None,
-            backend: crate::config::BackendKind::Cpu,
-            adapter: None,
-            gpu_lines: None,
-            gpu_label_block: DEFAULT_GPU_LABEL_BLOCK,
-            gpu_row_cap: 0,
+            device: SupDevice::default(),
         }
     }
 }
@@ -210,15 +279,7 @@ impl SupConfig {
         if self.threads == 0 {
             return bad("-thread", "must be at least 1");
         }
-        if self.gpu_lines == Some(0) {
-            return bad("-gpuLines", "must be at least 1");
-        }
-        if self.gpu_label_block == 0 {
-            return bad("-gpuLabelBlock", "must be at least 1 (1: line after line)");
-        }
-        if let Some(why) = self.backend.unavailable_here() {
-            return bad("-backend", &why);
-        }
+        self.device.validate()?;
         if self.lr_update_rate == 0 {
             return bad("-lrUpdateRate", "must be at least 1");
         }
@@ -1238,15 +1299,26 @@ pub fn train(
 
     let data = Lines::read(&c, &bytes);
     drop(bytes);
-    let report = match cfg.backend {
-        BackendKind::Cpu => run_threads(cfg, &mut c, &data, ntokens, progress)?,
+    let report = run_on(cfg, &mut c, &data, ntokens, progress)?;
+    Ok((c, report))
+}
+
+/// Trains `c` on `data` where `cfg.device` says: the CPU threads or a GPU.
+fn run_on(
+    cfg: &SupConfig,
+    c: &mut Classifier,
+    data: &Lines,
+    ntokens: u64,
+    progress: &crate::progress::Reporter,
+) -> Result<SupReport> {
+    match cfg.device.backend {
+        BackendKind::Cpu => run_threads(cfg, c, data, ntokens, progress),
         BackendKind::Auto => {
             progress.note("-backend auto: the classifier trains on the CPU threads (its GPU kernels are not measured on hardware yet; -backend vulkan|metal|dx12|gl runs them)");
-            run_threads(cfg, &mut c, &data, ntokens, progress)?
+            run_threads(cfg, c, data, ntokens, progress)
         }
-        _ => run_gpu(cfg, &mut c, &data, ntokens, progress)?,
-    };
-    Ok((c, report))
+        _ => run_gpu(cfg, c, data, ntokens, progress),
+    }
 }
 
 /// fastText's `quantize` options.
@@ -1265,6 +1337,8 @@ pub struct QuantArgs {
     pub epoch: usize,
     pub lr: f32,
     pub threads: usize,
+    /// Where `-retrain` trains (`supervised`'s `-backend`, `-adapter`, `-gpu…` flags).
+    pub device: SupDevice,
 }
 
 impl Default for QuantArgs {
@@ -1278,20 +1352,22 @@ impl Default for QuantArgs {
             epoch: 5,
             lr: 0.05,
             threads: 12,
+            device: SupDevice::default(),
         }
     }
 }
 
 /// fastText's `quantize`: the `cutoff` input rows of largest norm kept (`</s>` first; the
 /// dictionary pruned to the kept words, the kept n-gram buckets renumbered), retrained on
-/// `text` with `retrain`, then the input matrix (and with `qout` the output matrix)
-/// product-quantized. The result is written as a `.ftz`.
+/// `text` with `retrain` (where `q.device` says; its report returned), then the input
+/// matrix (and with `qout` the output matrix) product-quantized. The result is written as
+/// a `.ftz`.
 pub fn quantize(
     mut c: Classifier,
     q: &QuantArgs,
     text: Option<&[u8]>,
     progress: &crate::progress::Reporter,
-) -> Result<Classifier> {
+) -> Result<(Classifier, Option<SupReport>)> {
     let usage = |flag: &str, m: String| Err(Error::usage(flag, m));
     if c.model.quant.is_some() {
         return usage("-output", "names a model that is quantized already".into());
@@ -1301,6 +1377,7 @@ pub fn quantize(
     }
     let dim = c.model.dim;
     let rows = c.model.input.len() / dim;
+    let mut report = None;
     if q.cutoff > 0 && q.cutoff < rows {
         let nwords = c.model.words.len();
         let norms: Vec<f32> = c
@@ -1350,10 +1427,11 @@ pub fn quantize(
                 lr: q.lr,
                 threads: q.threads,
                 lr_update_rate: c.model.args.lr_update_rate.max(1) as u64,
+                device: q.device.clone(),
                 ..SupConfig::default()
             };
             let ntokens = c.model.args.ntokens.max(1) as u64;
-            run_threads(&cfg, &mut c, &data, ntokens, progress)?;
+            report = Some(run_on(&cfg, &mut c, &data, ntokens, progress)?);
         }
     }
     let rows = c.model.input.len() / dim;
@@ -1382,7 +1460,7 @@ pub fn quantize(
         m.output = Vec::new();
     }
     m.quant = Some(Box::new(crate::fasttext::Quantized { input, output }));
-    Ok(c)
+    Ok((c, report))
 }
 
 /// The Hogwild training loop over `data` (each thread a contiguous share of the lines,
@@ -1644,13 +1722,15 @@ fn run_gpu(
     progress: &crate::progress::Reporter,
 ) -> Result<SupReport> {
     use crate::backend::gpu::classify::GpuClassifier;
-    let ctx = crate::backend::gpu::GpuContext::open(cfg.backend, cfg.adapter, progress)?
-        .ok_or_else(|| Error::Gpu("no GPU adapter was opened".into()))?;
+    let ctx =
+        crate::backend::gpu::GpuContext::open(cfg.device.backend, cfg.device.adapter, progress)?
+            .ok_or_else(|| Error::Gpu("no GPU adapter was opened".into()))?;
     let total = (cfg.epoch as u64 * ntokens).max(1);
     let lines = cfg
+        .device
         .gpu_lines
         .unwrap_or_else(|| auto_gpu_lines(data.len(), cfg.lr));
-    let mut batcher = GpuBatcher::new(c, data, (lines, cfg.gpu_label_block), cfg.seed);
+    let mut batcher = GpuBatcher::new(c, data, (lines, cfg.device.gpu_label_block), cfg.seed);
     let loss = if c.loss == Loss::Softmax {
         CellLoss::Softmax
     } else {
@@ -1665,7 +1745,7 @@ fn run_gpu(
         limits,
         Default::default(),
     )?;
-    gpu.set_row_cap(cfg.gpu_row_cap);
+    gpu.set_row_cap(cfg.device.gpu_row_cap);
     let (adapter, atomics, reduce, out) = gpu.describe();
     let engine = format!(
         "{adapter}, {} lines a step, the output layer in blocks of {} line{} ({out}), atomics {atomics}, reduction {reduce}",
@@ -1993,13 +2073,18 @@ mod tests {
             threads: 2,
             ..QuantArgs::default()
         };
-        let c = quantize(
+        let (c, retrained) = quantize(
             c,
             &q,
             Some(text.as_bytes()),
             &crate::progress::Reporter::quiet(),
         )
         .unwrap();
+        let r = retrained.expect("-retrain reports its training");
+        assert!(
+            !r.on_gpu && r.lines == 400 && r.avg_loss.is_finite(),
+            "{r:?}"
+        );
         assert!(c.model.input.is_empty() && c.model.words.len() <= 300);
         // `</s>` (the largest norm or not) is always kept, and the kept buckets renumbered.
         assert_eq!(c.model.words[0], "</s>");

@@ -1678,8 +1678,21 @@ fn quantize_command(
         None => None,
     };
     let started = std::time::Instant::now();
-    let c = crate::classifier::quantize(c, q, text.as_deref(), &Reporter::new(verbose <= 0))?;
+    let (c, retrained) =
+        crate::classifier::quantize(c, q, text.as_deref(), &Reporter::new(verbose <= 0))?;
     c.model.write(&ftz)?;
+    if let (Some(r), true) = (retrained, verbose > 0) {
+        eprintln!(
+            "retrained ({} epochs): {} lines on {} in {:.2} s ({:.0} words/sec{}), avg.loss {:.6}",
+            q.epoch,
+            r.lines,
+            r.engine,
+            r.seconds,
+            r.words_per_second_per_thread,
+            if r.on_gpu { "" } else { "/thread" },
+            r.avg_loss
+        );
+    }
     if verbose > 0 {
         let size = std::fs::metadata(&ftz).map(|m| m.len()).unwrap_or(0);
         eprintln!(

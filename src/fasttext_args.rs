@@ -9,6 +9,7 @@
 //! and defaults. A flag fastText does not have, or one of its quantization or autotune
 //! options, is a usage error, never a silent success.
 
+use crate::classifier::SupDevice;
 use crate::error::{Error, Result};
 use std::ffi::OsString;
 
@@ -27,7 +28,8 @@ const CLASSIFY: [&str; 4] = ["predict", "predict-prob", "test", "test-label"];
 const AUTOTUNE: &str = "is not an autotune flag; they are -autotune-validation -autotune-metric -autotune-predictions -autotune-duration -autotune-modelsize";
 
 /// The flags of fastText's `supervised` that take a value.
-const SUPERVISED_VALUED: [&str; 25] = [
+/// (and [`SupDevice::FLAGS`](crate::classifier::SupDevice::FLAGS), where it trains).
+const SUPERVISED_VALUED: [&str; 20] = [
     "-input",
     "-output",
     "-lr",
@@ -48,11 +50,6 @@ const SUPERVISED_VALUED: [&str; 25] = [
     "-label",
     "-verbose",
     "-pretrainedVectors",
-    "-backend",
-    "-adapter",
-    "-gpuLines",
-    "-gpuLabelBlock",
-    "-gpuRowCap",
 ];
 
 /// The parts of a model fastText's `dump` prints.
@@ -216,15 +213,23 @@ fn classify(command: &str, args: &[OsString]) -> Result<Translation> {
 }
 
 /// fastText's `quantize` flags: `-output MODEL` (reads `MODEL.bin`, writes `MODEL.ftz`),
-/// `-input` (needed by `-retrain`), `-cutoff -dsub -epoch -lr -thread -verbose` and the
-/// switches `-retrain -qnorm -qout`.
+/// `-input` (needed by `-retrain`), `-cutoff -dsub -epoch -lr -thread -verbose`, the
+/// switches `-retrain -qnorm -qout`, and where `-retrain` trains ([`SupDevice::FLAGS`]).
 fn quantize(args: &[OsString]) -> Result<Translation> {
     let mut q = crate::classifier::QuantArgs::default();
     let (mut input, mut output, mut verbose) = (None, None, 2i64);
+    let mut device_flag = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let f = flag.to_string_lossy().into_owned();
         match f.as_str() {
+            d if SupDevice::FLAGS.contains(&d) => {
+                let Some(v) = it.next() else {
+                    return Err(Error::usage(&f, "needs a value, as in supervised"));
+                };
+                q.device.set(&f, &v.to_string_lossy())?;
+                device_flag = Some(f);
+            }
             "-retrain" => q.retrain = true,
             "-qnorm" => q.qnorm = true,
             "-qout" => q.qout = true,
@@ -256,7 +261,7 @@ fn quantize(args: &[OsString]) -> Result<Translation> {
             _ => {
                 return Err(Error::usage(
                     &f,
-                    "is not a flag of fastText's quantize; its flags are -input -output -cutoff -retrain -qnorm -qout -dsub -epoch -lr -thread -verbose",
+                    format!("is not a flag of fastText's quantize; its flags are -input -output -cutoff -retrain -qnorm -qout -dsub -epoch -lr -thread -verbose, and where -retrain trains: {}", SupDevice::FLAGS.join(" ")),
                 ))
             }
         }
@@ -276,6 +281,13 @@ fn quantize(args: &[OsString]) -> Result<Translation> {
             "trains the rows -cutoff keeps on the text of -input; give both",
         ));
     }
+    if let (Some(flag), false) = (&device_flag, q.retrain) {
+        return Err(Error::usage(
+            flag,
+            "says where -retrain trains; without -retrain nothing trains (add -retrain -cutoff N -input TEXT, or leave it out)",
+        ));
+    }
+    q.device.validate()?;
     Ok(Translation::Quantize {
         args: q,
         input,
@@ -361,12 +373,14 @@ fn supervised(args: &[OsString]) -> Result<Translation> {
                 return Err(Error::usage(&f, *why));
             }
         }
-        if !SUPERVISED_VALUED.contains(&f.as_str()) {
+        let device = SupDevice::FLAGS.contains(&f.as_str());
+        if !device && !SUPERVISED_VALUED.contains(&f.as_str()) {
             return Err(Error::usage(
                 &f,
                 format!(
-                    "is not a flag of fastText's supervised; its flags are {} -saveOutput",
-                    SUPERVISED_VALUED.join(" ")
+                    "is not a flag of fastText's supervised; its flags are {} {} -saveOutput",
+                    SUPERVISED_VALUED.join(" "),
+                    SupDevice::FLAGS.join(" ")
                 ),
             ));
         }
@@ -375,6 +389,10 @@ fn supervised(args: &[OsString]) -> Result<Translation> {
         };
         manual.push(f[1..].to_string());
         let text = v.to_string_lossy().into_owned();
+        if device {
+            cfg.device.set(&f, &text)?;
+            continue;
+        }
         let bad = || Error::usage(&f, format!("{text:?} is not a valid value"));
         let int = || text.parse::<u64>().map_err(|_| bad());
         let size = || text.parse::<usize>().map_err(|_| bad());
@@ -406,23 +424,6 @@ fn supervised(args: &[OsString]) -> Result<Translation> {
             "-label" => cfg.label = text,
             "-verbose" => verbose = text.parse().map_err(|_| bad())?,
             "-pretrainedVectors" => cfg.pretrained = Some(v.into()),
-            "-backend" => {
-                use crate::config::BackendKind as B;
-                let kinds = [B::Cpu, B::Vulkan, B::Metal, B::Dx12, B::Gl, B::Auto];
-                cfg.backend = kinds
-                    .into_iter()
-                    .find(|k| k.name() == text)
-                    .ok_or_else(|| {
-                        Error::usage(
-                            &f,
-                            format!("{text:?}: one of cpu, vulkan, metal, dx12, gl, auto"),
-                        )
-                    })?
-            }
-            "-adapter" => cfg.adapter = Some(size()?),
-            "-gpuLines" => cfg.gpu_lines = Some(size()?),
-            "-gpuLabelBlock" => cfg.gpu_label_block = text.parse().map_err(|_| bad())?,
-            "-gpuRowCap" => cfg.gpu_row_cap = text.parse().map_err(|_| bad())?,
             _ => unreachable!("every flag of SUPERVISED_VALUED is matched"),
         }
     }

@@ -2905,6 +2905,35 @@ fn supervised_on_the_gpu_learns_and_fails_loudly() {
             ps[1]
         );
     }
+    // quantize -retrain on the GPU: the kept rows train there and the .ftz predicts as
+    // well as after a retraining on the CPU threads.
+    let mut qs = Vec::new();
+    for backend in ["cpu", "vulkan"] {
+        let mq = format!("{m}_q_{backend}");
+        std::fs::copy(format!("{m}_softmax_cpu.bin"), format!("{mq}.bin")).unwrap();
+        let o = w2v(&[
+            "quantize", "-output", &mq, "-input", train, "-cutoff", "400", "-retrain", "-epoch",
+            "3", "-qnorm", "-thread", "1", "-backend", backend,
+        ]);
+        assert!(o.status.success(), "quantize {backend}: {}", stderr(&o));
+        let on = if backend == "cpu" {
+            "on 1 thread "
+        } else {
+            "lines a step"
+        };
+        assert!(
+            stderr(&o).contains(on),
+            "quantize {backend}: {}",
+            stderr(&o)
+        );
+        qs.push(p_at_1(&format!("{mq}.ftz")));
+    }
+    assert!(
+        qs[0] > 0.8 && qs[1] > 0.8 && (qs[0] - qs[1]).abs() <= 0.05,
+        "quantize -retrain: P@1 cpu {} gpu {}",
+        qs[0],
+        qs[1]
+    );
     // One label: hs has an empty path (nothing to train), as on the CPU threads.
     let one = dir.path().join("one.txt");
     std::fs::write(&one, "__label__a x y z\n__label__a y z w\n").unwrap();
@@ -3039,6 +3068,27 @@ fn classifier_commands_and_bad_input() {
         (vec!["quantize", "-output", m, "-retrain"], 2, "-retrain"),
         (vec!["quantize", "-output", m, "-qout"], 2, "at least 256"),
         (vec!["quantize", "-output", m, "-dsub", "0"], 2, "-dsub"),
+        (
+            vec!["quantize", "-output", m, "-backend", "vulkan"],
+            2,
+            "-backend: says where -retrain trains",
+        ),
+        (
+            vec![
+                "quantize",
+                "-output",
+                m,
+                "-input",
+                train,
+                "-cutoff",
+                "300",
+                "-retrain",
+                "-gpuLines",
+                "0",
+            ],
+            2,
+            "-gpuLines",
+        ),
     ] {
         let o = w2v(&args);
         assert_fails(&o, code, needle);
