@@ -39,7 +39,7 @@ case "$ONLY" in
           hssg100 hscb100 hssg300w10 swhssg100 sg100f16 cb100f16 sg300f16 swsg300f16
           d2vdbow d2vdm d2vdbowhs d2vdmhs clsgpu clsgpub1 clsgpul256 clsgpul1024 clsgpuns clsgpuhs clsgpuova" ;;
   pending-peers)
-    ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1
+    ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1 adam100dense
           adam100cpu hssg100cpu hscb100cpu swhssg100cpu sg100cpun15 cb100cpun15 torch torch8k torch4k torch3ep d2vdbowcpu d2vdmcpu
           clscpu clscpuns clscpuhs clscpuova" ;;
 esac
@@ -277,6 +277,9 @@ row adam100 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512" -- $V --optimizer a
 # `examples/minibatch_supply.rs`); one builder is the old supply.
 row adam100b1 skipgram 100 "GPU, lazy Adam lr 0.01, batch 512, one builder thread" -- $V --optimizer adam --alpha 0.01 --threads 1
 row adagrad100 skipgram 100 "GPU, lazy Adagrad lr 0.05, batch 512" -- $V --optimizer adagrad --alpha 0.05
+# What laziness saves on the device: every row of both matrices and their Adam state updated
+# every step (a framework's dense Adam), against adam100.
+row adam100dense skipgram 100 "GPU, dense Adam lr 0.01, batch 512" -- $V --optimizer adam --alpha 0.01 --dense-optimizer
 row adam100cpu skipgram 100 "CPU, lazy Adam lr 0.01, $NCPU threads" -- $C --optimizer adam --alpha 0.01
 
 # The PyTorch baseline (what a user would write instead): sparse embeddings, SparseAdam.

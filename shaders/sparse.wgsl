@@ -22,8 +22,14 @@ const BETA1: f32 = {{BETA1}};
 const BETA2: f32 = {{BETA2}};
 const EPS: f32 = {{EPS}};
 // Input rows (the vocabulary's, then any subword bucket rows): Adam's output-row counts
-// follow the input rows' in `aux`.
+// follow the input rows' in `aux`. Output rows: the vocabulary's.
 const IN_ROWS: u32 = {{IN_ROWS}}u;
+const OUT_ROWS: u32 = {{OUT_ROWS}}u;
+// --dense-optimizer (a measuring baseline): every row of both matrices is updated every
+// step, an unused one with gradient 0 (`decay`), and Adam counts the steps of the run
+// (header word 13), not each row's. `aux` then holds, per row, the last step that updated
+// it in `apply`, which `decay` skips.
+const DENSE: bool = {{DENSE}};
 const SGD_SUM_LIMIT: f32 = {{SGD_SUM_LIMIT}};
 // Values of one record kept per invocation (DIM / WG rounded up).
 const DPT: u32 = (DIM + WG - 1u) / WG;
@@ -36,12 +42,14 @@ const EX_COEF: u32 = 2u * MAXEX * DIM;
 
 // Minibatch upload: [lr bits, input slots, examples, output slots, then the offsets of
 // in_rows, out_rows, example offsets, input slots, output slots, input occurrence offsets,
-// input occurrences, output occurrence offsets, output occurrences, 0...] then the arrays.
+// input occurrences, output occurrence offsets, output occurrences, the run's step count
+// (from 1), 0...] then the arrays.
 @group(0) @binding(0) var<storage, read> mb: array<u32>;
 // Per example: h (MAXEX x DIM), dL/dh (MAXEX x DIM), coefficients (MAXEX x NOUT).
 @group(0) @binding(1) var<storage, read_write> ex: array<f32>;
 // Binding 2: the per-example loss (vec2<f32> bits) for `grad`; Adam's per-row update
-// counts (input rows, then output rows) for `apply`. Each pipeline gets its own buffer.
+// counts (input rows, then output rows) for `apply`, or with DENSE the step that last
+// updated each row, for `apply` and `decay`. Each pipeline gets its own buffer.
 @group(0) @binding(2) var<storage, read_write> aux: array<u32>;
 @group(0) @binding(3) var<storage, read_write> in0: array<f32>;
 @group(0) @binding(4) var<storage, read_write> in1: array<f32>;
@@ -213,28 +221,21 @@ fn apply(
     } else {
         row = mb[mb[4] + q];
     }
-    // Adam: this row's own update count (aux holds the counts of both matrices).
-    var rate = lr;
-    var eps_t = EPS;
-    if (OPT == 1u) {
-        let ti = row + select(0u, IN_ROWS, is_out);
+    // Adam: this row's own update count (aux holds the counts of both matrices), or with
+    // DENSE the run's; DENSE marks the row as updated by this step.
+    let ti = row + select(0u, IN_ROWS, is_out);
+    var rate = vec2<f32>(lr, EPS);
+    if (DENSE) {
+        if (lid == 0u) {
+            aux[ti] = mb[13];
+        }
+        rate = adam_rate(lr, mb[13]);
+    } else if (OPT == 1u) {
         if (lid == 0u) {
             t_shared = aux[ti] + 1u;
             aux[ti] = t_shared;
         }
-        let t = f32(workgroupUniformLoad(&t_shared));
-        var c1 = 1.0;
-        var c2 = 1.0;
-        if (BETA1 > 0.0) {
-            c1 = 1.0 - exp2(t * log2(BETA1));
-        }
-        if (BETA2 > 0.0) {
-            c2 = 1.0 - exp2(t * log2(BETA2));
-        }
-        // Kingma & Ba's efficient form (src/optim.rs).
-        let s2 = sqrt(c2);
-        rate = lr * s2 / c1;
-        eps_t = EPS * s2;
+        rate = adam_rate(lr, workgroupUniformLoad(&t_shared));
     }
     var occ_lo: u32;
     var occ_hi: u32;
@@ -265,26 +266,76 @@ fn apply(
                 g += share * ex[EX_DH + e * DIM + d];
             }
         }
-        var w = rec_get(is_out, row, d);
         if (OPT == 3u) {
             // Minibatch SGD: at most SGD_SUM_LIMIT gradients' worth per row (src/optim.rs).
             g = g * min(1.0, SGD_SUM_LIMIT / f32(max(occ_hi - occ_lo, 1u)));
-            w -= lr * g;
-        } else if (OPT == 0u) {
-            let s = rec_get(is_out, row, DIM + d) + g * g;
-            rec_set(is_out, row, DIM + d, s);
-            w -= lr * g / (sqrt(s) + EPS);
-        } else if (OPT == 2u) {
-            let s = BETA2 * rec_get(is_out, row, DIM + d) + (1.0 - BETA2) * g * g;
-            rec_set(is_out, row, DIM + d, s);
-            w -= lr * g / (sqrt(s) + EPS);
-        } else {
-            let m = BETA1 * rec_get(is_out, row, DIM + d) + (1.0 - BETA1) * g;
-            let v = BETA2 * rec_get(is_out, row, 2u * DIM + d) + (1.0 - BETA2) * g * g;
-            rec_set(is_out, row, DIM + d, m);
-            rec_set(is_out, row, 2u * DIM + d, v);
-            w -= rate * m / (sqrt(v) + eps_t);
         }
-        rec_set(is_out, row, d, w);
+        update(is_out, row, d, g, lr, rate);
+    }
+}
+
+// Adam's rate and epsilon at update count t (Kingma & Ba's efficient form, src/optim.rs):
+// lr·√(1−β₂ᵗ)/(1−β₁ᵗ) and ε·√(1−β₂ᵗ); (lr, ε) for the other methods.
+fn adam_rate(lr: f32, count: u32) -> vec2<f32> {
+    if (OPT != 1u) {
+        return vec2<f32>(lr, EPS);
+    }
+    let t = f32(max(count, 1u));
+    var c1 = 1.0;
+    var c2 = 1.0;
+    if (BETA1 > 0.0) {
+        c1 = 1.0 - exp2(t * log2(BETA1));
+    }
+    if (BETA2 > 0.0) {
+        c2 = 1.0 - exp2(t * log2(BETA2));
+    }
+    let s2 = sqrt(c2);
+    return vec2<f32>(lr * s2 / c1, EPS * s2);
+}
+
+// One optimizer update of element d of a row with gradient g (src/optim.rs's update_row);
+// `rate` is adam_rate's.
+fn update(is_out: bool, row: u32, d: u32, g: f32, lr: f32, rate: vec2<f32>) {
+    var w = rec_get(is_out, row, d);
+    if (OPT == 3u) {
+        w -= lr * g;
+    } else if (OPT == 0u) {
+        let s = rec_get(is_out, row, DIM + d) + g * g;
+        rec_set(is_out, row, DIM + d, s);
+        w -= lr * g / (sqrt(s) + EPS);
+    } else if (OPT == 2u) {
+        let s = BETA2 * rec_get(is_out, row, DIM + d) + (1.0 - BETA2) * g * g;
+        rec_set(is_out, row, DIM + d, s);
+        w -= lr * g / (sqrt(s) + EPS);
+    } else {
+        let m = BETA1 * rec_get(is_out, row, DIM + d) + (1.0 - BETA1) * g;
+        let v = BETA2 * rec_get(is_out, row, 2u * DIM + d) + (1.0 - BETA2) * g * g;
+        rec_set(is_out, row, DIM + d, m);
+        rec_set(is_out, row, 2u * DIM + d, v);
+        w -= rate.x * m / (sqrt(v) + rate.y);
+    }
+    rec_set(is_out, row, d, w);
+}
+
+// DENSE only: one workgroup per row of both matrices (input rows, then output rows); a row
+// `apply` did not update this step takes the update of gradient 0 (Adam: the moments
+// decay and the row keeps moving; RMSprop: the mean square decays; Adagrad and SGD: no
+// change, so the kernel is not run for them).
+@compute @workgroup_size(WG)
+fn decay(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let q = wid.x + wid.y * nwg.x;
+    if (q >= IN_ROWS + OUT_ROWS || aux[q] == mb[13]) {
+        return;
+    }
+    let is_out = q >= IN_ROWS;
+    let row = select(q, q - IN_ROWS, is_out);
+    let lr = bitcast<f32>(mb[0]);
+    let rate = adam_rate(lr, mb[13]);
+    for (var d = lid; d < DIM; d += WG) {
+        update(is_out, row, d, 0.0, lr, rate);
     }
 }

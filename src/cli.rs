@@ -635,8 +635,8 @@ pub struct TrainArgs {
     /// Added to the denominator of adaptive updates [default: 1e-8].
     #[arg(long)]
     pub eps: Option<f32>,
-    /// Update every row of both matrices each step (what a dense optimizer costs; CPU only,
-    /// for measuring).
+    /// Update every row of both matrices each step (what a dense optimizer costs, for
+    /// measuring; on the CPU and the GPU).
     #[arg(long)]
     pub dense_optimizer: bool,
     /// Noise words are drawn with probability ∝ count^E (gensim's ns_exponent; word2vec.c
@@ -1043,8 +1043,8 @@ pub struct BenchArgs {
     /// Centre words per minibatch (adaptive optimizers) [default: 512].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Adaptive optimizers: also run the CPU with dense updates (every row, every step) and
-    /// report the lazy/dense words-per-second ratio.
+    /// Adaptive optimizers: also run each engine with dense updates (every row, every step)
+    /// and report its lazy/dense words-per-second ratio.
     #[arg(long)]
     pub compare_dense: bool,
     /// Ignore words with fewer occurrences (with --input).
@@ -2800,14 +2800,13 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
     // Progress and warnings on stderr (a bench of every engine can take minutes).
     let reporter = Reporter::new(false);
     let mut rows = Vec::new();
-    let mut runs: Vec<(BackendKind, bool)> = kinds.iter().map(|&k| (k, false)).collect();
-    if a.compare_dense {
-        runs.insert(1, (BackendKind::Cpu, true));
-        if kinds[0] != BackendKind::Cpu {
-            runs.insert(0, (BackendKind::Cpu, false));
-        }
-    }
-    let mut lazy_cpu = None;
+    // With --compare-dense each engine's lazy run is followed by its dense one.
+    let runs: Vec<(BackendKind, bool)> = kinds
+        .iter()
+        .flat_map(|&k| [(k, false), (k, true)])
+        .filter(|&(_, dense)| a.compare_dense || !dense)
+        .collect();
+    let mut lazy_rate = None;
     for (kind, dense) in runs {
         eprintln!(
             "bench: {}{} on {} words...",
@@ -2840,15 +2839,16 @@ fn bench_command(a: &BenchArgs) -> anyhow::Result<()> {
             "final_loss": r.final_loss,
             "optimizer": r.optimizer,
             "dense": dense,
-            "lazy_speedup": if dense { lazy_cpu.map(|l: f64| l / r.words_per_second.max(1e-9)) } else { None },
+            "lazy_speedup": if dense { lazy_rate.map(|l: f64| l / r.words_per_second.max(1e-9)) } else { None },
         });
-        if kind == BackendKind::Cpu && !dense {
-            lazy_cpu = Some(r.words_per_second);
+        if !dense {
+            lazy_rate = Some(r.words_per_second);
         }
         if !a.json {
             if dense {
                 outln!(
-                    "cpu, dense {} updates: {:.0} words/s; lazy is {:.1}x faster",
+                    "{}, dense {} updates: {:.0} words/s; lazy is {:.1}x faster",
+                    kind.name(),
                     r.optimizer,
                     r.words_per_second,
                     row["lazy_speedup"].as_f64().unwrap_or(f64::NAN)

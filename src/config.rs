@@ -911,12 +911,6 @@ impl TrainConfig {
             adaptive,
             "adagrad, adam and rmsprop",
         )?;
-        if self.dense_optimizer && self.backend != BackendKind::Cpu {
-            return Err(Error::usage(
-                "--dense-optimizer",
-                "is a CPU-only measuring mode; use --backend cpu",
-            ));
-        }
         if self.minibatches() && self.shared_negatives {
             return Err(Error::usage(
                 "--shared-negatives",

@@ -391,20 +391,7 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             2,
             "--eps",
         ),
-        (
-            args(
-                &good,
-                &[
-                    "--optimizer",
-                    "adam",
-                    "--dense-optimizer",
-                    "--backend",
-                    "vulkan",
-                ],
-            ),
-            2,
-            "--dense-optimizer",
-        ),
+        (args(&good, &["--dense-optimizer"]), 2, "--dense-optimizer"),
         (args(&good, &["--optimizer", "lbfgs"]), 2, "--optimizer"),
         (
             args(&good, &["--precision", "f16", "--backend", "cpu"]),

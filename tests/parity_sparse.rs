@@ -117,24 +117,27 @@ fn shapes(kind: OptimizerKind, model: ModelKind, dim: usize) -> (KernelParams, O
 }
 
 fn run(kind: OptimizerKind, model: ModelKind, dim: usize, max_binding: Option<u64>) {
-    run_with(kind, model, dim, max_binding, None)
+    run_with(kind, model, dim, max_binding, None, false)
 }
 
 /// [`run`], with `subwords` the engine's fastText bags: the input matrix holds the
 /// vocabulary's rows and then the bucket rows (as `SubwordSparse` hands them to either
-/// engine), and each example's input is a word's bag of its own row and its n-gram rows.
+/// engine), and each example's input is a word's bag of its own row and its n-gram rows;
+/// with `dense` both engines in `--dense-optimizer` mode (every row updated every step).
 fn run_with(
     kind: OptimizerKind,
     model: ModelKind,
     dim: usize,
     max_binding: Option<u64>,
     subwords: Option<SubwordParams>,
+    dense: bool,
 ) {
     let Some(ctx) = common::gpu_or_skip("sparse parity") else {
         return;
     };
     let again = common::gpu_or_skip("sparse parity").expect("second device");
     let (params, opt) = shapes(kind, model, dim);
+    let opt = OptimParams { dense, ..opt };
     let mut start = random_model(dim, 5);
     let mut builder = MinibatchBuilder::new(params.model, params.window, params.negative, VOCAB);
     let mut bag = 1;
@@ -214,9 +217,30 @@ fn run_with(
         "GPU run not repeatable"
     );
     let tag = format!(
-        "{kind:?} {model:?} d{dim}{}",
-        if subwords.is_some() { " subwords" } else { "" }
+        "{kind:?} {model:?} d{dim}{}{}",
+        if subwords.is_some() { " subwords" } else { "" },
+        if dense { " dense" } else { "" }
     );
+    if dense {
+        // The rows a step leaves out moved (Adam) or their state decayed (RMSprop): the
+        // dense run is not the lazy one, so `decay` is what the comparison below checks.
+        let mut lazy = CpuSparse::new(
+            start.clone(),
+            state.clone(),
+            OptimParams {
+                dense: false,
+                ..opt
+            },
+        );
+        for mb in &batches {
+            lazy.step(mb, lr).unwrap();
+        }
+        let differs = match kind {
+            OptimizerKind::Adam => lazy.model != cpu.model,
+            _ => lazy.state.input != cpu.state.input,
+        };
+        assert!(differs, "{tag}: dense must differ from lazy");
+    }
     // Adam's first step moves an element by lr·g/(|g| + ε): where a gradient element is
     // near ε (1e-8) — common in the mean of a CBOW window's subword bags, ~100 rows —
     // rounding in g moves the step by up to a few percent of lr. The weights are then held
@@ -320,10 +344,38 @@ fn subword_bags_match_cpu() {
         maxn: 4,
         bucket: 300,
     };
-    run_with(OptimizerKind::Adam, ModelKind::SkipGram, 40, None, Some(p));
-    run_with(OptimizerKind::Adam, ModelKind::Cbow, 33, None, Some(p));
-    run_with(OptimizerKind::Sgd, ModelKind::SkipGram, 24, None, Some(p));
-    run_with(OptimizerKind::Sgd, ModelKind::Cbow, 24, None, Some(p));
+    run_with(
+        OptimizerKind::Adam,
+        ModelKind::SkipGram,
+        40,
+        None,
+        Some(p),
+        false,
+    );
+    run_with(
+        OptimizerKind::Adam,
+        ModelKind::Cbow,
+        33,
+        None,
+        Some(p),
+        false,
+    );
+    run_with(
+        OptimizerKind::Sgd,
+        ModelKind::SkipGram,
+        24,
+        None,
+        Some(p),
+        false,
+    );
+    run_with(
+        OptimizerKind::Sgd,
+        ModelKind::Cbow,
+        24,
+        None,
+        Some(p),
+        false,
+    );
     // 700 input rows of 2 × 24 floats (Adagrad) over 40 KiB bindings: four parts, the
     // bucket rows in the second to the fourth.
     run_with(
@@ -332,6 +384,7 @@ fn subword_bags_match_cpu() {
         24,
         Some(40 * 1024),
         Some(p),
+        false,
     );
 }
 
@@ -343,6 +396,37 @@ fn adam_split_bindings_match_cpu() {
         ModelKind::SkipGram,
         24,
         Some(40 * 1024),
+    );
+}
+
+/// `--dense-optimizer` on the GPU: `apply` with the run's step count for Adam, then
+/// `decay` for every row the step left out, against the CPU's dense mode.
+#[test]
+fn dense_mode_matches_cpu() {
+    run_with(
+        OptimizerKind::Adam,
+        ModelKind::SkipGram,
+        40,
+        None,
+        None,
+        true,
+    );
+    run_with(
+        OptimizerKind::Rmsprop,
+        ModelKind::Cbow,
+        33,
+        None,
+        None,
+        true,
+    );
+    // Split records: decay's rows cross the bindings.
+    run_with(
+        OptimizerKind::Adam,
+        ModelKind::Cbow,
+        24,
+        Some(40 * 1024),
+        None,
+        true,
     );
 }
 

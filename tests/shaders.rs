@@ -259,19 +259,21 @@ fn sparse_optimizer_kernels_validate() {
                 window: 5,
                 negative,
             };
-            let opt = OptimParams {
-                kind,
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-8,
-                dense: false,
-            };
-            let src = shaders::sparse_source(&p, &opt, 777, 1000, 5000);
-            validate(
-                &format!("sparse {kind:?} {model:?} d{dim} n{negative}"),
-                &src,
-            );
-            assert!(!src.contains("{{"), "unsubstituted placeholder");
+            for dense in [false, true] {
+                let opt = OptimParams {
+                    kind,
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                    dense,
+                };
+                let src = shaders::sparse_source(&p, &opt, 777, (1000, 900), 5000);
+                validate(
+                    &format!("sparse {kind:?} {model:?} d{dim} n{negative} dense {dense}"),
+                    &src,
+                );
+                assert!(!src.contains("{{"), "unsubstituted placeholder");
+            }
         }
     }
 }

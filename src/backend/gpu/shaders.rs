@@ -278,19 +278,32 @@ pub fn variants(
         OptimizerKind::Rmsprop,
     ] {
         // The parameters a run with this optimizer and default flags uses.
-        let opt = crate::config::TrainConfig {
-            optimizer: kind,
-            ..crate::config::TrainConfig::default()
-        }
-        .optim_params();
-        let src = sparse_source(params, &opt, rows_per_part, vocab, max_examples);
-        for entry in ["grad", "apply"] {
-            out.push(Variant {
-                name: format!("sparse {entry} {:?} {:?}", kind, params.model),
-                source: src.clone(),
-                entry,
-                needs: wgpu::Features::empty(),
-            });
+        for dense in [false, true] {
+            let opt = crate::config::TrainConfig {
+                optimizer: kind,
+                dense_optimizer: dense,
+                ..crate::config::TrainConfig::default()
+            }
+            .optim_params();
+            let src = sparse_source(params, &opt, rows_per_part, (vocab, vocab), max_examples);
+            let entries: &[&'static str] = if dense {
+                &["grad", "apply", "decay"]
+            } else {
+                &["grad", "apply"]
+            };
+            for &entry in entries {
+                out.push(Variant {
+                    name: format!(
+                        "sparse {entry} {:?} {:?}{}",
+                        kind,
+                        params.model,
+                        if dense { " dense" } else { "" }
+                    ),
+                    source: src.clone(),
+                    entry,
+                    needs: wgpu::Features::empty(),
+                });
+            }
         }
     }
     out.push(Variant {
@@ -753,11 +766,13 @@ fn reduce_sum(reduce: Reduce) -> &'static str {
 /// The minibatch optimizer kernels (`grad`, `apply`) for `params` and `opt`, with
 /// `rows_per_part` row records per matrix binding, `in_rows` input rows (the vocabulary's,
 /// then any subword bucket rows) and room for `max_examples` examples per step.
+/// The sparse optimizer kernels (`grad`, `apply`, and with `opt.dense` `decay`) for
+/// matrices of `in_rows` input and `out_rows` output rows.
 pub fn sparse_source(
     params: &KernelParams,
     opt: &OptimParams,
     rows_per_part: u32,
-    in_rows: usize,
+    (in_rows, out_rows): (usize, usize),
     max_examples: usize,
 ) -> String {
     let code = match opt.kind {
@@ -778,6 +793,8 @@ pub fn sparse_source(
     .replace("{{BETA2}}", &wgsl_f32(opt.beta2))
     .replace("{{EPS}}", &wgsl_f32(opt.eps))
     .replace("{{IN_ROWS}}", &in_rows.to_string())
+    .replace("{{OUT_ROWS}}", &out_rows.to_string())
+    .replace("{{DENSE}}", if opt.dense { "true" } else { "false" })
     .replace("{{MAXEX}}", &max_examples.max(1).to_string())
     .replace("{{SGD_SUM_LIMIT}}", &wgsl_f32(crate::optim::SGD_SUM_LIMIT))
 }

@@ -3,7 +3,10 @@
 //! examples and occurrence lists) and two dispatches: `grad` (a workgroup per example,
 //! writing that example's h, ∂L/∂h and logit coefficients) and `apply` (a workgroup per
 //! slot: the row's gradient summed along its occurrences in example order, then one
-//! optimizer update). The CPU reference is [`crate::backend::cpu_sparse::CpuSparse`].
+//! optimizer update). With `--dense-optimizer` (a measuring baseline) a third dispatch,
+//! `decay`, gives every row `apply` did not update the update of gradient 0 (Adam and
+//! RMSprop; for Adagrad and SGD that update changes nothing). The CPU reference is
+//! [`crate::backend::cpu_sparse::CpuSparse`].
 //!
 //! Duplicated rows: exactly as on the CPU, the gradients of every occurrence of a row in
 //! the minibatch are summed, in example order, before the row's single update. There are
@@ -20,7 +23,7 @@ use crate::backend::{KernelParams, SparseBackend, StepLoss};
 use crate::error::{Error, Result};
 use crate::minibatch::Minibatch;
 use crate::model::Model;
-use crate::optim::{OptimParams, OptimState};
+use crate::optim::{OptimParams, OptimState, OptimizerKind};
 
 /// u32 words before the arrays in each minibatch upload.
 const MB_HEADER: usize = 16;
@@ -45,6 +48,9 @@ pub struct GpuSparse {
     apply: wgpu::ComputePipeline,
     grad_groups: Vec<wgpu::BindGroup>,
     apply_groups: Vec<wgpu::BindGroup>,
+    /// `--dense-optimizer` with Adam or RMSprop: the kernel for the rows a step leaves out
+    /// (bound as `apply` is).
+    decay: Option<wgpu::ComputePipeline>,
     loss: LossReduction,
     /// Capacity: upload words, examples, slots.
     max_words: usize,
@@ -208,11 +214,19 @@ impl GpuSparse {
             &params,
             &opt,
             split.rows_per_part as u32,
-            in_rows,
+            (in_rows, vocab),
             max_examples,
         );
         let grad = pipeline(device, "sparse grad", &src, "grad", &layout);
         let apply = pipeline(device, "sparse apply", &src, "apply", &layout);
+        let decays = matches!(opt.kind, OptimizerKind::Adam | OptimizerKind::Rmsprop);
+        let decay =
+            (opt.dense && decays).then(|| pipeline(device, "sparse decay", &src, "decay", &layout));
+        // Dense mode: `apply` and `decay` share the step that last updated each row (the
+        // per-row counts, unused there, stay as they were, as on the CPU).
+        let marks = opt
+            .dense
+            .then(|| buffer("rows updated per step", (in_rows + vocab) * 4, storage));
         let group = |upload: &wgpu::Buffer, aux: &wgpu::Buffer| {
             let mut e = vec![
                 wgpu::BindGroupEntry {
@@ -241,7 +255,10 @@ impl GpuSparse {
             })
         };
         let grad_groups = uploads.iter().map(|u| group(u, &loss_out)).collect();
-        let apply_groups = uploads.iter().map(|u| group(u, &steps)).collect();
+        let apply_groups = uploads
+            .iter()
+            .map(|u| group(u, marks.as_ref().unwrap_or(&steps)))
+            .collect();
         let loss = LossReduction::new(&ctx, &uploads, &loss_out);
         ctx.queue.submit([]);
         ctx.check()?;
@@ -261,6 +278,7 @@ impl GpuSparse {
             apply,
             grad_groups,
             apply_groups,
+            decay,
             loss,
             max_words,
             max_examples,
@@ -357,6 +375,8 @@ impl SparseBackend for GpuSparse {
         header[1] = mb.in_rows.len() as u32;
         header[2] = n_ex as u32;
         header[3] = mb.out_rows.len() as u32;
+        // The run's step count, from 1 (the CPU's `OptimState::step` after this step).
+        header[13] = (self.ring.step + 1).min(u32::MAX as u64) as u32;
         let mut words = MB_HEADER;
         for (i, a) in arrays.iter().enumerate() {
             header[4 + i] = words as u32;
@@ -384,6 +404,11 @@ impl SparseBackend for GpuSparse {
             pass.set_pipeline(&self.apply);
             pass.set_bind_group(0, &self.apply_groups[k], &[]);
             pass.dispatch_workgroups(ax, ay, 1);
+            if let Some(decay) = &self.decay {
+                let (dx, dy) = dispatch_size(&self.ctx, self.in_rows + self.vocab);
+                pass.set_pipeline(decay);
+                pass.dispatch_workgroups(dx, dy, 1);
+            }
         }
         self.ring.submit(&self.ctx, enc.finish())
     }
