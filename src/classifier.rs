@@ -1431,7 +1431,15 @@ pub fn quantize(
                 ..SupConfig::default()
             };
             let ntokens = c.model.args.ntokens.max(1) as u64;
-            report = Some(run_on(&cfg, &mut c, &data, ntokens, progress)?);
+            // The rows the GPU's bindings cannot hold are the -cutoff rows kept here.
+            let r = run_on(&cfg, &mut c, &data, ntokens, progress).map_err(|e| match e {
+                Error::Usage { flag, message } if flag == "-bucket" => Error::Usage {
+                    flag: "-cutoff".into(),
+                    message: message.replace("lower -bucket", "lower -cutoff"),
+                },
+                e => e,
+            })?;
+            report = Some(r);
         }
     }
     let rows = c.model.input.len() / dim;
