@@ -708,6 +708,51 @@ fn bench_reports_cpu_throughput_as_json() {
     assert!(r["pair_updates_per_second"].as_f64().unwrap() > 0.0);
 }
 
+/// `bench --compare-dense`: each engine's lazy run, then its dense one with the ratio; the
+/// GPU's when an adapter is there (lavapipe in CI).
+#[test]
+fn bench_compares_lazy_and_dense_on_each_engine() {
+    let gpu = common::gpu_or_skip("bench_compares_lazy_and_dense_on_each_engine").is_some();
+    let backend = if gpu { "vulkan" } else { "cpu" };
+    for b in ["cpu", backend] {
+        let o = w2v(&[
+            "bench",
+            "--backend",
+            b,
+            "--optimizer",
+            "adam",
+            "--compare-dense",
+            "--words",
+            "6000",
+            "--vocab",
+            "3000",
+            "--dim",
+            "8",
+            "--threads",
+            "1",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{b}: {}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let r = j["results"].as_array().unwrap();
+        assert_eq!(r.len(), 2, "{b}: {j}");
+        assert_eq!(
+            (&r[0]["dense"], &r[1]["dense"]),
+            (&false.into(), &true.into())
+        );
+        assert_eq!(r[1]["backend"], r[0]["backend"]);
+        let ratio = r[1]["lazy_speedup"].as_f64().unwrap();
+        let rates =
+            r[0]["words_per_second"].as_f64().unwrap() / r[1]["words_per_second"].as_f64().unwrap();
+        assert!((ratio - rates).abs() < 1e-9 * rates, "{b}: {j}");
+        for row in r {
+            assert!(row["final_loss"].as_f64().unwrap().is_finite(), "{b}: {j}");
+        }
+    }
+    let o = w2v(&["bench", "--backend", "cpu", "--compare-dense"]);
+    assert_fails(&o, 2, "--compare-dense");
+}
+
 #[test]
 fn adam_trains_with_a_memory_estimate_in_json() {
     let dir = tempfile::tempdir().unwrap();
