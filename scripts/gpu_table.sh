@@ -25,11 +25,14 @@ ONLY=${2:-}
 # --streams, the tile kernel (also with noise words shared per tile), subwords, hierarchical softmax, half-precision storage,
 # paragraph vectors (doc2vec), the classifier (supervised); pack
 # with BASE="f261227 fcdf526".
+# `checks`: the runtime checks of the shader modules, one off at a time (W2V_GPU_SHADER_CHECKS).
 # `pending-peers`: the CPU rows those are read against (also in the GPU's 256-part order), the minibatch engine with its host
 # builders on up to 8 cores and on one, the CPU minibatch engine on its thread pool (0.38M
 # words/s on the H200's host before the pool), and the PyTorch baseline (a second call: each call has
 # 10 minutes).
 case "$ONLY" in
+  checks)
+    ONLY="sg100serial sg100serialnb sg100serialnl sg100serialnd sg100serialnone sg300 sg300nb sg300nl sg300none" ;;
   pending)
     ONLY="sg100 sg100@f261227 sg100@fcdf526 sg100e5 cb100e5 sg300 sg300@f261227 sg300@fcdf526 cb100
           cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
@@ -155,6 +158,13 @@ V="--backend vulkan"
 C="--backend cpu --threads $NCPU"
 row sg100 skipgram 100 "GPU (defaults)" -- $V
 row sg100serial skipgram 100 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
+# Shader modules without some of wgpu's runtime checks (W2V_GPU_SHADER_CHECKS, measuring
+# only): built without any, this kernel lost 3 analogy points on the H200 (not on lavapipe);
+# one check off at a time says which one matters, and what each costs.
+W2V_GPU_SHADER_CHECKS=no-bounds row sg100serialnb skipgram 100 "GPU, --gpu-reduce serial, no bounds checks" -- $V --gpu-reduce serial
+W2V_GPU_SHADER_CHECKS=no-loop-bounding row sg100serialnl skipgram 100 "GPU, --gpu-reduce serial, no loop bounding" -- $V --gpu-reduce serial
+W2V_GPU_SHADER_CHECKS=no-div-checks row sg100serialnd skipgram 100 "GPU, --gpu-reduce serial, no division checks" -- $V --gpu-reduce serial
+W2V_GPU_SHADER_CHECKS=none row sg100serialnone skipgram 100 "GPU, --gpu-reduce serial, no runtime checks" -- $V --gpu-reduce serial
 row sg100win skipgram 100 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row sg100chunk skipgram 100 "GPU, --gpu-kernel chunk" -- $V --gpu-kernel chunk
 row sg100wincas skipgram 100 "GPU, --gpu-kernel window --gpu-atomics cas" -- $V --gpu-kernel window --gpu-atomics cas
@@ -194,6 +204,9 @@ row cb100s64 cbow 100 "GPU, --streams 64" -- $V --streams 64
 row cb100cpu1 cbow 100 "CPU, 1 thread" -- --backend cpu --threads 1
 row cb100cpue5 cbow 100 "CPU, $NCPU threads, 5 epochs" -- $C --epochs 5
 row sg300 skipgram 300 "GPU (defaults)" -- $V
+W2V_GPU_SHADER_CHECKS=no-bounds row sg300nb skipgram 300 "GPU, no bounds checks" -- $V
+W2V_GPU_SHADER_CHECKS=no-loop-bounding row sg300nl skipgram 300 "GPU, no loop bounding" -- $V
+W2V_GPU_SHADER_CHECKS=none row sg300none skipgram 300 "GPU, no runtime checks" -- $V
 row sg300serial skipgram 300 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
 row sg300chunk skipgram 300 "GPU, --gpu-kernel chunk" -- $V --gpu-kernel chunk
 row sg300win skipgram 300 "GPU, --gpu-kernel window" -- $V --gpu-kernel window

@@ -708,6 +708,48 @@ fn bench_reports_cpu_throughput_as_json() {
     assert!(r["pair_updates_per_second"].as_f64().unwrap() > 0.0);
 }
 
+/// `W2V_GPU_SHADER_CHECKS` (measuring only): a bad value is refused naming the variable;
+/// a good one trains and says which checks are off.
+#[test]
+fn shader_checks_variable_is_refused_or_reported() {
+    if common::gpu_or_skip("shader_checks_variable_is_refused_or_reported").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let c = small_corpus(dir.path());
+    let out = dir.path().join("v.bin");
+    let train = |value: &str| {
+        Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+            .args([
+                "train",
+                "--input",
+                &c,
+                "--output",
+                out.to_str().unwrap(),
+                "--dim",
+                "8",
+                "--epochs",
+                "1",
+                "--min-count",
+                "1",
+                "--backend",
+                "vulkan",
+            ])
+            .env("W2V_GPU_SHADER_CHECKS", value)
+            .output()
+            .unwrap()
+    };
+    assert_fails(&train("off"), 2, "W2V_GPU_SHADER_CHECKS");
+    assert!(!out.exists());
+    let o = train("no-loop-bounding");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bounds checks on, loop bounding off, integer division checks on"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// `bench --compare-dense`: each engine's lazy run, then its dense one with the ratio; the
 /// GPU's when an adapter is there (lavapipe in CI).
 #[test]

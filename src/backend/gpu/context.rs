@@ -222,6 +222,17 @@ impl GpuContext {
                 best
             }
         };
+        let checks =
+            super::shader_checks().map_err(|why| Error::usage(super::SHADER_CHECKS_VAR, why))?;
+        if std::env::var_os(super::SHADER_CHECKS_VAR).is_some() {
+            reporter.warning(&format!(
+                "{}: shader modules built with bounds checks {}, loop bounding {}, integer division checks {} (for measuring)",
+                super::SHADER_CHECKS_VAR,
+                on_off(checks.bounds_checks),
+                on_off(checks.force_loop_bounding),
+                on_off(checks.int_div_checks)
+            ));
+        }
         let info = adapter.get_info();
         if info.device_type == wgpu::DeviceType::Cpu {
             reporter.warning(&format!(
@@ -287,6 +298,14 @@ impl GpuContext {
             None => Ok(()),
             Some(fault) => Err(fault.into_error(&describe(&self.info))),
         }
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
     }
 }
 

@@ -417,13 +417,50 @@ pub(crate) fn choose<T: FeatureVariant>(
     Ok((chosen, why))
 }
 
+/// The environment variable that builds shader modules without some of wgpu's runtime
+/// checks, for measuring only: `no-bounds` (no bounds checks), `no-loop-bounding`,
+/// `no-div-checks` (integer division), `none` (all three and the rest off); unset or
+/// `full`: every check on, the default.
+pub const SHADER_CHECKS_VAR: &str = "W2V_GPU_SHADER_CHECKS";
+
+/// The runtime checks [`SHADER_CHECKS_VAR`] asks for (every one when it is unset), or why
+/// its value is not one of its names.
+pub fn shader_checks() -> std::result::Result<wgpu::ShaderRuntimeChecks, String> {
+    let full = wgpu::ShaderRuntimeChecks::checked();
+    let Some(v) = std::env::var_os(SHADER_CHECKS_VAR) else {
+        return Ok(full);
+    };
+    Ok(match v.to_str().unwrap_or("") {
+        "full" => full,
+        "no-bounds" => wgpu::ShaderRuntimeChecks {
+            bounds_checks: false,
+            ..full
+        },
+        "no-loop-bounding" => wgpu::ShaderRuntimeChecks {
+            force_loop_bounding: false,
+            ..full
+        },
+        "no-div-checks" => wgpu::ShaderRuntimeChecks {
+            int_div_checks: false,
+            ..full
+        },
+        "none" => wgpu::ShaderRuntimeChecks::unchecked(),
+        other => {
+            return Err(format!(
+                "{other:?} is not one of full, no-bounds, no-loop-bounding, no-div-checks, none"
+            ))
+        }
+    })
+}
+
 /// [`pipeline`], with wgpu's zero-initialisation of workgroup memory (a loop over all of a
 /// workgroup's memory and a barrier at the start of every workgroup) off when
 /// `zero_workgroup_memory` is false: only for shaders every lane of which writes the
-/// workgroup memory it reads before reading it. wgpu's bounds checks stay on: created
-/// without them (`create_shader_module_trusted`), the window kernel lost 3 analogy points
-/// on an NVIDIA H200 at dim 100 (BENCHMARKS.md), a cause not found, so the measured
-/// speed-up is not taken.
+/// workgroup memory it reads before reading it. wgpu's runtime checks stay on unless
+/// [`SHADER_CHECKS_VAR`] turns some off for a measurement: created without any
+/// (`create_shader_module_trusted`), the window kernel lost 3 analogy points on an NVIDIA
+/// H200 at dim 100 (BENCHMARKS.md), a cause not found, so the measured speed-up is not
+/// taken; the variable measures which check matters.
 pub(crate) fn pipeline_with(
     device: &wgpu::Device,
     label: &str,
@@ -432,10 +469,20 @@ pub(crate) fn pipeline_with(
     layout: &wgpu::BindGroupLayout,
     zero_workgroup_memory: bool,
 ) -> wgpu::ComputePipeline {
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+    let desc = wgpu::ShaderModuleDescriptor {
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(source.into()),
-    });
+    };
+    // `GpuContext::open` refused a bad value before any pipeline is built.
+    let checks = shader_checks().unwrap_or(wgpu::ShaderRuntimeChecks::checked());
+    let module = if checks.bounds_checks && checks.force_loop_bounding && checks.int_div_checks {
+        device.create_shader_module(desc)
+    } else {
+        // SAFETY: asked for by SHADER_CHECKS_VAR, for measuring. The kernels index their
+        // arrays within bounds and every loop ends by construction; every parity suite
+        // passes with all modules built unchecked on lavapipe (BENCHMARKS.md).
+        unsafe { device.create_shader_module_trusted(desc, checks) }
+    };
     let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: Some(label),
         bind_group_layouts: &[Some(layout)],
