@@ -25,12 +25,19 @@ ONLY=${2:-}
 # --streams, the tile kernel (also with noise words shared per tile), subwords, hierarchical softmax, half-precision storage,
 # paragraph vectors (doc2vec), the classifier (supervised); pack
 # with BASE="f261227 fcdf526".
+# `goals`: one call's worth for the open issues' goals first (skip-gram dim 100 and 300, the
+# best dim-300 candidates, CBOW against the CPU on the same machine, f16, subwords, HS, the
+# minibatch engine, doc2vec, the classifier, PyTorch at 4,096 words a step); then `checks`,
+# `pending` and `pending-peers`.
 # `checks`: the runtime checks of the shader modules, one off at a time (W2V_GPU_SHADER_CHECKS).
 # `pending-peers`: the CPU rows those are read against (also in the GPU's 256-part order), the minibatch engine with its host
 # builders on up to 8 cores and on one, the CPU minibatch engine on its thread pool (0.38M
 # words/s on the H200's host before the pool), and the PyTorch baseline (a second call: each call has
 # 10 minutes).
 case "$ONLY" in
+  goals)
+    ONLY="sg100 sg100e5 sg100cpu sg300 sg300wg256 sg300tilewg256 cb100 cb100cpu cb100cpus256 sg100f16
+          sg300f16 swsg100 swsg100cpu hssg100 adam100 d2vdbow clsgpu clscpu torch4k" ;;
   checks)
     ONLY="sg100serial sg100serialnb sg100serialnl sg100serialnd sg100serialnone sg300 sg300nb sg300nl sg300none" ;;
   pending)
