@@ -363,7 +363,7 @@ pub struct TrainConfig {
     pub beta1: Option<f32>,
     pub beta2: Option<f32>,
     pub eps: Option<f32>,
-    /// Update every row each step instead of only the used ones (measuring; CPU only).
+    /// Update every row each step instead of only the used ones (measuring; CPU and GPU).
     pub dense_optimizer: bool,
     /// Train with the minibatch engine (fixed work partition, fixed summation order), so a
     /// seed gives the same vectors for any `--threads` (CPU) and on a given adapter (GPU).

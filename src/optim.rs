@@ -133,7 +133,7 @@ pub struct OptimParams {
     pub beta1: f32,
     pub beta2: f32,
     pub eps: f32,
-    /// Update every row every step (for measuring what laziness saves; CPU only).
+    /// Update every row every step (for measuring what laziness saves; CPU and GPU).
     pub dense: bool,
 }
 
