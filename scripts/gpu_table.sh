@@ -47,10 +47,10 @@ case "$ONLY" in
           cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 sg100tn15 sg100tn15wg256
           sg100tn15c4 sg100tn15c16 cb100tn15 cb100tn15wg256 sg300tn15wg256 sg100n15 cb100n15 swsg100 swcb100 swsg300 swadam100
           hssg100 hscb100 hssg300w10 swhssg100 sg100f16 cb100f16 sg300f16 swsg300f16
-          d2vdbow d2vdm d2vdbowhs d2vdmhs clsgpu clsgpub1 clsgpul256 clsgpul1024 clsgpuns clsgpuhs clsgpuova" ;;
+          d2vdbow d2vdm d2vdbowhs d2vdmhs d2vdmconcat clsgpu clsgpub1 clsgpul256 clsgpul1024 clsgpuns clsgpuhs clsgpuova" ;;
   pending-peers)
     ONLY="sg100cpu sg100cpus256 cb100cpu cb100cpus256 cb100cpu1 cb100cpue5 swsg100cpu adam100 adam100b1 adam100dense
-          adam100cpu hssg100cpu hscb100cpu swhssg100cpu sg100cpun15 cb100cpun15 torch torch8k torch4k torch3ep d2vdbowcpu d2vdmcpu
+          adam100cpu hssg100cpu hscb100cpu swhssg100cpu sg100cpun15 cb100cpun15 torch torch8k torch4k torch3ep d2vdbowcpu d2vdmcpu d2vdmconcatcpu
           clscpu clscpuns clscpuhs clscpuova" ;;
 esac
 ONLY=$(echo $ONLY)
@@ -348,7 +348,7 @@ torch_row torch3ep "PyTorch, SparseAdam lr 0.01, 65536 words per step, 3 epochs"
 # 200 the query whose inferred vector (on the row's backend: the GPU's rows infer on it) must
 # find its own document among the trained ones: top-1 and top-10 rates. Words/s is the
 # trainer's training-only rate; inference the whole `infer` command's wall clock.
-doc_row() { # NAME MODEL LABEL BACKEND doc2vec flags... (BACKEND trains and infers)
+doc_row() { # NAME MODEL LABEL BACKEND doc2vec flags... (BACKEND trains and, unless INFER names another, infers)
   local name=$1 model=$2 label=$3 backend=$4; shift 4
   { want "$name" && in_budget "$name"; } || return 0
   if [ ! -s "$WORK/d2v_train.txt" ]; then
@@ -370,7 +370,7 @@ PY
   fi
   local t0 t1; t0=$(date +%s.%N)
   "$BIN" infer --model "$WORK/$name.d2v" --input "$WORK/d2v_query.txt" --similar 10 \
-      --backend "$backend" >"$WORK/$name.sim"
+      --backend "${INFER:-$backend}" >"$WORK/$name.sim"
   t1=$(date +%s.%N)
   python3 - "$name" "$model" "$label" "$json" "$WORK/$name.sim" "$t0" "$t1" <<'PY'
 import json, sys
@@ -389,7 +389,7 @@ print(f"| {name} | {model} | {label} [{t['engine']}] | {t['words_per_second']/1e
       f"{infer_s:.2f} s | {100*top1:.1f}% | {100*top10:.1f}% |")
 PY
 }
-if [ -n "$(for r in d2vdbow d2vdbowcpu d2vdm d2vdmcpu d2vdbowhs d2vdmhs; do want $r && echo $r; done)" ]; then
+if [ -n "$(for r in d2vdbow d2vdbowcpu d2vdm d2vdmcpu d2vdbowhs d2vdmhs d2vdmconcat d2vdmconcatcpu; do want $r && echo $r; done)" ]; then
   echo
   echo "| row | model | engine | training words/s | inference (5,000 queries, whole command) | top-1 | top-10 |"
   echo "|---|---|---|---:|---:|---:|---:|"
@@ -400,6 +400,9 @@ doc_row d2vdm dm "GPU" vulkan
 doc_row d2vdmcpu dm "CPU, $NCPU threads" cpu --threads $NCPU
 doc_row d2vdbowhs dbow "GPU, --hs --negative 0" vulkan --hs --negative 0
 doc_row d2vdmhs dm "GPU, --hs --negative 0" vulkan --hs --negative 0
+# PV-DM over the concatenated window (its own kernel; a dm_concat model infers on the CPU).
+INFER=cpu doc_row d2vdmconcat dm "GPU, --dm-concat (inferred on the CPU)" vulkan --dm-concat
+doc_row d2vdmconcatcpu dm "CPU, --dm-concat, $NCPU threads" cpu --dm-concat --threads $NCPU
 
 # fastText's supervised classifier (BENCHMARKS.md "The classifier on the GPU"): the enwiki
 # topic texts of scripts/classifier_data.py (16,747 training documents of 200 words, 18

@@ -20,7 +20,8 @@
 //! document vectors are extra input rows, as subword buckets are. On a GPU backend
 //! (`backend`) the subword kernels train them the same way
 //! ([`crate::backend::gpu::GpuBackend::with_documents`]), every position of a batch carrying
-//! its document's row (PV-DBOW, PV-DM; not `dm_concat`). Inference
+//! its document's row (PV-DBOW, PV-DM); `dm_concat`, whose layer is a concatenation, not a
+//! bag, has a kernel of its own ([`crate::backend::gpu::concat::GpuConcat`]). Inference
 //! ([`Doc2Vec::infer`]) keeps every trained matrix fixed and trains a fresh vector for the
 //! text, its rate falling from `alpha` to `min_alpha` epoch by epoch, as gensim's
 //! `infer_vector`.
@@ -66,7 +67,8 @@ pub enum DocKind {
 }
 
 impl DocKind {
-    /// The GPU kernels' bag (dm_concat is not one: it trains on the CPU only).
+    /// The subword kernels' bag (dm_concat is not one: it trains on its own kernel, and
+    /// this is never asked of it).
     fn rows(self) -> DocRows {
         match self {
             DocKind::Dbow => DocRows::Dbow,
@@ -205,10 +207,9 @@ impl DocConfig {
             let why = format!("{} is not one of 32, 64, 128, 256", self.gpu.workgroup);
             return Err(Error::usage("--gpu-workgroup", why));
         }
-        if self.on_gpu() && self.kind == DocKind::DmConcat {
-            let why =
-                "trains on the CPU only (the GPU kernels average their bags); use --backend cpu";
-            return Err(Error::usage("--dm-concat", why));
+        if self.on_gpu() && self.kind == DocKind::DmConcat && self.gpu.reduce.is_some() {
+            let why = "the dm_concat kernel sums each logit over its workgroup; --gpu-reduce does not apply to it";
+            return Err(Error::usage("--gpu-reduce", why));
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err(Error::usage("--alpha", "must be a positive number"));
@@ -458,7 +459,11 @@ pub fn train(cfg: &DocConfig, progress: &Reporter) -> Result<(Doc2Vec, DocReport
             sub: &sub,
             tree: tree.as_ref(),
         };
-        let (seconds, loss, engine) = run.train(ctx, &mut model, progress)?;
+        let (seconds, loss, engine) = if concat {
+            run.train_concat(ctx, &mut model, progress)?
+        } else {
+            run.train(ctx, &mut model, progress)?
+        };
         let report = report(seconds, loss.mean().unwrap_or(0.0), engine);
         return Ok((cfg.finish(vocab, docs.tags, model), report));
     }
@@ -594,6 +599,18 @@ impl DocConfig {
         ))
     }
 
+    /// Adds a GPU step's loss `l` (if one was read) to `loss`; a diverged one fails.
+    fn add_loss(&self, l: Option<StepLoss>, loss: &mut StepLoss) -> Result<()> {
+        if let Some(l) = l {
+            if crate::train::run_state::batch_diverged(l.sum, l.terms) {
+                return Err(self.diverged());
+            }
+            loss.sum += l.sum;
+            loss.terms += l.terms;
+        }
+        Ok(())
+    }
+
     /// The trained model with this run's settings.
     fn finish(&self, vocab: Vocab, tags: Vec<String>, model: Model) -> Doc2Vec {
         Doc2Vec {
@@ -702,15 +719,8 @@ impl GpuRun<'_> {
             step += 1;
             done += batch.words;
             bar.set_position(done);
-            let last = next.peek().is_none();
-            if step % LOSS_EVERY == 0 || last {
-                if let Some(l) = engine.take_loss()? {
-                    if crate::train::run_state::batch_diverged(l.sum, l.terms) {
-                        return Err(cfg.diverged());
-                    }
-                    loss.sum += l.sum;
-                    loss.terms += l.terms;
-                }
+            if step % LOSS_EVERY == 0 || next.peek().is_none() {
+                cfg.add_loss(engine.take_loss()?, &mut loss)?;
             }
         }
         let trained = engine.download()?;
@@ -720,6 +730,139 @@ impl GpuRun<'_> {
             return Err(cfg.diverged());
         }
         *model = trained;
+        Ok((seconds, loss, described))
+    }
+}
+
+impl GpuRun<'_> {
+    /// dm_concat on `ctx` (`backend::gpu::concat`): steps of whole pieces, each position
+    /// with its layer's rows (the document's, then the window's words, the null word's row
+    /// past the piece's ends), its cells in the CPU trainer's order (tree nodes, the centre
+    /// word, noise words drawn on the host, one equal to the centre left out) and the
+    /// piece's rate; returns what [`GpuRun::train`] returns.
+    fn train_concat(
+        &self,
+        ctx: GpuContext,
+        model: &mut Model,
+        progress: &Reporter,
+    ) -> Result<(f64, StepLoss, String)> {
+        use crate::backend::gpu::concat::{ConcatOptions, GpuConcat};
+        use crate::concat_batch::{ConcatShape, ConcatStep};
+        let cfg = self.cfg;
+        let v = model.output.len() / layer_len(cfg.kind, cfg.dim, cfg.window);
+        let shape = ConcatShape {
+            dim: cfg.dim,
+            window: cfg.window,
+            vocab: v,
+        };
+        let null = v as u32;
+        let first_doc = v as u32 + 1;
+        let max_path = self.tree.map_or(0, |t| {
+            (0..v as u32).map(|w| t.path(w).0.len()).max().unwrap_or(0)
+        });
+        let cells_per = max_path
+            + if cfg.negative > 0 {
+                1 + cfg.negative
+            } else {
+                0
+            };
+        let positions = cfg.gpu.batch;
+        let mut engine = GpuConcat::new(
+            ctx,
+            shape,
+            (
+                &[&model.input, &model.subwords],
+                &[&model.output, &model.hs],
+            ),
+            (positions, positions * cells_per.max(1)),
+            ConcatOptions {
+                atomics: cfg.gpu.atomics,
+                workgroup: cfg.gpu.workgroup,
+                max_binding: None,
+            },
+        )?;
+        let (adapter, atomics) = engine.describe();
+        let described = format!("{adapter} (doc2vec dm_concat kernel, atomics {atomics})");
+        progress.note(&format!("doc2vec on {described}"));
+        let total = self.total;
+        let bar = progress.bar(total);
+        let mut rng = Rng::new(cfg.seed ^ 0xd0c_0000_0000_0003);
+        let mut next = (0..cfg.epochs).flat_map(|_| self.pieces.iter()).peekable();
+        let mut step = ConcatStep::default();
+        let (mut sen, mut ids, mut inputs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut cells: Vec<(u32, bool)> = Vec::new();
+        let (mut done, mut steps) = (0u64, 0u64);
+        let mut loss = StepLoss::default();
+        let started = Instant::now();
+        loop {
+            step.clear();
+            let mut words = 0u64;
+            while let Some(&&(d, a, b)) = next.peek() {
+                if step.positions() > 0 && step.positions() + (b - a) > positions {
+                    break;
+                }
+                next.next();
+                let alpha = linear_rate(cfg.alpha, cfg.min_alpha, done + words, total);
+                sen.clear();
+                sen.extend(
+                    self.docs.ids[a..b]
+                        .iter()
+                        .copied()
+                        .filter(|&id| self.sub.keep(id, rng.next_u32())),
+                );
+                for (i, &word) in sen.iter().enumerate() {
+                    concat_window(&sen, i, cfg.window, null, &mut ids);
+                    inputs.clear();
+                    inputs.push(first_doc + d);
+                    inputs.extend_from_slice(&ids);
+                    cells.clear();
+                    if let Some(tree) = self.tree {
+                        let (points, codes) = tree.path(word);
+                        // Tree nodes follow the vocabulary's rows; label 1 − code.
+                        cells.extend(
+                            points
+                                .iter()
+                                .zip(codes)
+                                .map(|(&n, &c)| (v as u32 + n, c == 0)),
+                        );
+                    }
+                    if cfg.negative > 0 {
+                        cells.push((word, true));
+                        for _ in 0..cfg.negative {
+                            let t = self.alias.draw(&mut rng);
+                            if t != word {
+                                cells.push((t, false));
+                            }
+                        }
+                    }
+                    step.push(&inputs, cells.iter().copied(), alpha);
+                }
+                words += (b - a) as u64;
+            }
+            if words == 0 {
+                break;
+            }
+            engine.step(&step)?;
+            steps += 1;
+            done += words;
+            bar.set_position(done);
+            if steps % LOSS_EVERY == 0 || next.peek().is_none() {
+                cfg.add_loss(engine.take_loss()?, &mut loss)?;
+            }
+        }
+        let Model {
+            input,
+            output,
+            hs,
+            subwords,
+            ..
+        } = model;
+        engine.download(&mut [input, subwords], &mut [output, hs])?;
+        let seconds = started.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        if !model.is_finite() {
+            return Err(cfg.diverged());
+        }
         Ok((seconds, loss, described))
     }
 }

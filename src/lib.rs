@@ -44,6 +44,7 @@ pub mod classes;
 pub mod classifier;
 pub mod classify_batch;
 pub mod cli;
+pub mod concat_batch;
 pub mod config;
 pub mod corpus;
 pub mod dist;

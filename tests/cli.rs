@@ -2632,15 +2632,15 @@ fn doc2vec_tags_stdin_and_bad_input() {
         2,
         "--dm-concat",
     );
-    // What the GPU does not train is refused before any adapter is opened.
+    // What does not apply on the GPU is refused before any adapter is opened.
     let gpu = ["--backend", "vulkan"];
     assert_fails(
         &run(
             base("t.txt", "o.vec"),
-            &[&gpu[..], &["--dm-concat"]].concat(),
+            &[&gpu[..], &["--dm-concat", "--gpu-reduce", "serial"]].concat(),
         ),
         2,
-        "--dm-concat",
+        "--gpu-reduce",
     );
     assert_fails(
         &run(base("t.txt", "o.vec"), &["--adapter", "0"]),

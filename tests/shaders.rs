@@ -437,6 +437,26 @@ fn classifier_workgroup_memory_estimate_matches_the_declarations() {
     }
 }
 
+/// The dm_concat kernel's workgroup memory: the layer and its gradient.
+#[test]
+fn concat_workgroup_memory_estimate_matches_the_declarations() {
+    for (dim, window, workgroup) in [(1, 1, 32), (100, 5, 64), (33, 2, 256)] {
+        let src = shaders::concat_source(
+            dim,
+            window,
+            1000,
+            1000,
+            shaders::Atomics::CompareAndSwap,
+            workgroup,
+        );
+        assert_eq!(
+            declared_workgroup_bytes(&src),
+            shaders::concat_workgroup_bytes(dim, window, workgroup),
+            "d{dim} w{window} wg {workgroup}"
+        );
+    }
+}
+
 /// The tree kernel's blocks: the whole path where it fits, halved where not, and the context
 /// rows moved out of workgroup memory only when not even one node fits beside them; what
 /// fits declares no more workgroup memory than the limit.

@@ -644,8 +644,9 @@ fn document_purity(text: &str, dim: usize, vectors: &[f32]) -> f64 {
 
 /// Paragraph vectors on the real shaders (`doc2vec --backend vulkan`, lavapipe in CI)
 /// against the CPU trainer on documents of planted topics: PV-DBOW, PV-DBOW with the
-/// words' skip-gram, PV-DM, and PV-DBOW with hierarchical softmax alone, with and without
-/// the words' skip-gram. The GPU's document
+/// words' skip-gram, PV-DM, PV-DBOW with hierarchical softmax alone, with and without
+/// the words' skip-gram, and PV-DM over the concatenated window (`--dm-concat`, its own
+/// kernel; at least 70% and within 8 points there, see below). The GPU's document
 /// vectors must find a same-topic document nearest for at least 90% of documents and
 /// within 5 points of the CPU's fraction (untrained vectors: about 1 in 5); with the
 /// words' skip-gram the word vectors must recover the topics too.
@@ -665,8 +666,20 @@ fn gpu_doc2vec_matches_cpu_quality() {
         (DocKind::Dm, false, false),
         (DocKind::Dbow, false, true),
         (DocKind::Dbow, true, true),
+        (DocKind::DmConcat, false, false),
     ];
     for (kind, dbow_words, hs) in runs {
+        // dm_concat's document row is one of the layer's 1 + 2·window rows, so its vectors
+        // learn slower: window 1 and 30 epochs, where the CPU trainer finds a same-topic
+        // document nearest for about 85% (window 3, 10 epochs: about 31%).
+        // Its seed-to-seed spread is wider too (0.85–0.91 on the CPU): within 8 points. Its
+        // tree cells are held to the reference in tests/parity_concat.rs.
+        let concat = kind == DocKind::DmConcat;
+        let (window, epochs, floor, near) = if concat {
+            (1, 30, 0.7, 0.08)
+        } else {
+            (3, 10, 0.9, 0.05)
+        };
         let cfg = DocConfig {
             input: input.clone(),
             kind,
@@ -674,8 +687,8 @@ fn gpu_doc2vec_matches_cpu_quality() {
             hs,
             negative: if hs { 0 } else { 5 },
             dim: 32,
-            window: 3,
-            epochs: 10,
+            window,
+            epochs,
             min_count: 1,
             sample: 0.0,
             threads: 2,
@@ -696,7 +709,7 @@ fn gpu_doc2vec_matches_cpu_quality() {
             cr.final_loss, gr.final_loss
         );
         assert!(
-            pg >= 0.9 && pg >= pc - 0.05,
+            pg >= floor && pg >= pc - near,
             "{kind:?}: GPU purity {pg}, CPU {pc}"
         );
         if dbow_words {

@@ -9,8 +9,8 @@
 use super::context::GpuContext;
 use super::shaders::{self, Atomics, Reduce};
 use super::{
-    choose, dispatch_size, matrix_parts, pipeline, split_rows, stage, step_entries, storage_entry,
-    upload_ring, Split, StepRing, PARTS,
+    choose, dispatch_size, matrix_parts, pipeline, split_rows, stage, step_entries, step_group,
+    storage_entry, upload_ring, Split, StepRing, PARTS,
 };
 use crate::classify_batch::{check_step, CellLoss, ClassifyStep, Grouping};
 use crate::config::{FeatureVariant, Precision};
@@ -177,10 +177,11 @@ impl GpuClassifier {
         let hidden = pipeline(device, "classifier hidden", &src, "hidden", &layout);
         let labels = pipeline(device, "classifier labels", &src, "labels", &layout);
         let apply = pipeline(device, "classifier apply", &src, "apply", &layout);
+        let matrices: Vec<&wgpu::Buffer> = input_parts.iter().chain(&output_parts).collect();
         let groups = uploads
             .iter()
             .map(|u| {
-                let mut e = vec![
+                let fixed = [
                     (0, u),
                     (1, &unused),
                     (2, &loss_buf),
@@ -189,21 +190,7 @@ impl GpuClassifier {
                     (14, &dh),
                     (15, &g),
                 ];
-                for (k, b) in input_parts.iter().chain(&output_parts).enumerate() {
-                    e.push((3 + k as u32, b));
-                }
-                let e: Vec<wgpu::BindGroupEntry> = e
-                    .into_iter()
-                    .map(|(binding, b)| wgpu::BindGroupEntry {
-                        binding,
-                        resource: b.as_entire_binding(),
-                    })
-                    .collect();
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("classifier"),
-                    layout: &layout,
-                    entries: &e,
-                })
+                step_group(device, "classifier", &layout, &fixed, &matrices)
             })
             .collect();
         ctx.queue.submit([]);

@@ -6,6 +6,7 @@
 //! back only when the progress display asks for it.
 
 pub mod classify;
+pub mod concat;
 pub mod context;
 pub mod halfrows;
 mod rowsync;
@@ -347,6 +348,31 @@ pub(crate) fn upload_ring(device: &wgpu::Device, label: &str, bytes: u64) -> Vec
             })
         })
         .collect()
+}
+
+/// A bind group of whole buffers: `fixed` (binding, buffer) pairs, then the matrices'
+/// parts `matrices` at bindings 3, 4, ... (the layout of [`step_entries`]).
+pub(crate) fn step_group(
+    device: &wgpu::Device,
+    label: &str,
+    layout: &wgpu::BindGroupLayout,
+    fixed: &[(u32, &wgpu::Buffer)],
+    matrices: &[&wgpu::Buffer],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = fixed
+        .iter()
+        .copied()
+        .chain(matrices.iter().enumerate().map(|(k, &b)| (3 + k as u32, b)))
+        .map(|(binding, b)| wgpu::BindGroupEntry {
+            binding,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
 }
 
 /// The layout entries of the minibatch and classifier kernels' first bindings: the upload

@@ -23,6 +23,7 @@ pub const REDUCE: &str = include_str!("../../../shaders/reduce.wgsl");
 pub const ADD_ROWS: &str = include_str!("../../../shaders/add_rows.wgsl");
 pub const SPARSE: &str = include_str!("../../../shaders/sparse.wgsl");
 pub const CLASSIFY: &str = include_str!("../../../shaders/classify.wgsl");
+pub const CONCAT: &str = include_str!("../../../shaders/concat.wgsl");
 
 /// Rows updated with compare-and-swap in [`Updates::Hybrid`] mode.
 pub const HOT_ROWS: u32 = 8192;
@@ -271,6 +272,21 @@ pub fn variants(
             }
         }
     }
+    for atomics in Atomics::ALL {
+        out.push(Variant {
+            name: format!("concat {atomics:?}"),
+            source: concat_source(
+                params.dim,
+                params.window,
+                vocab,
+                rows_per_part,
+                atomics,
+                WORKGROUP,
+            ),
+            entry: "concat",
+            needs: atomics.required_features(),
+        });
+    }
     for kind in [
         OptimizerKind::Sgd,
         OptimizerKind::Adagrad,
@@ -444,6 +460,41 @@ pub fn classify_source(
         src = src.replace(&format!("{{{{STORE{p}}}}}"), &store);
     }
     src
+}
+
+/// The dm_concat kernel (`doc2vec --dm-concat` on the GPU): layers of `1 + 2·window` rows
+/// of `dim`, output rows from `tree_base` on are tree nodes, `rows_per_part` rows (of
+/// `dim`) per matrix binding.
+pub fn concat_source(
+    dim: usize,
+    window: usize,
+    tree_base: usize,
+    rows_per_part: u32,
+    atomics: Atomics,
+    workgroup: u32,
+) -> String {
+    let params = KernelParams {
+        model: ModelKind::Cbow,
+        dim,
+        window,
+        negative: 0,
+        precision: Precision::F32,
+    };
+    sgd_source(
+        &format!("{COMMON}\n{MATRICES}\n{CONCAT}"),
+        &params,
+        rows_per_part,
+        (Updates::Atomic, atomics, Reduce::Serial),
+        workgroup,
+    )
+    .replace("{{TREE_BASE}}", &tree_base.to_string())
+}
+
+/// Bytes of workgroup memory the dm_concat kernel declares: the layer and its gradient,
+/// the logit's partial sums, and matrices.wgsl's per-invocation add and loss parts.
+pub fn concat_workgroup_bytes(dim: usize, window: usize, workgroup: u32) -> u64 {
+    let layer = ((1 + 2 * window) * dim) as u64;
+    4 * 2 * layer + 4 * workgroup as u64 + 12 * workgroup as u64 + 8
 }
 
 /// Bytes of workgroup memory the classifier's kernels declare with `out_local` output
