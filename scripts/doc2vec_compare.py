@@ -23,8 +23,7 @@ concatenated context (gensim's dm_concat=1, w2v-gpu's --dm-concat); with WORDS=1
 PV-DBOW runs, with skip-gram on the words (gensim's dbow_words=1, w2v-gpu's --dbow-words).
 MODES=list skips
 gensim's corpus_file runs, MODES=none all of gensim's. BACKENDS=cpu,vulkan runs w2v-gpu on
-each backend named (default cpu; a GPU backend trains and infers on its kernels, but a
-dm_concat model infers on the CPU).
+each backend named (default cpu; a GPU backend trains and infers on its kernels).
 
 Needs gensim 4.4 and numpy (a venv) and a release build of w2v-gpu.
 """
@@ -146,10 +145,8 @@ for rnd in range(rounds):
                 report(tool, dm, train_s)
                 continue
             s = time.time()
-            # A dm_concat model infers on the CPU.
-            infer_on = "cpu" if concat else backend
             subprocess.run([BIN, "infer", "--model", model, "--input", query_txt, "--output", inf,
-                            "--threads", str(threads), "--backend", infer_on], check=True)
+                            "--threads", str(threads), "--backend", backend], check=True)
             infer_s = time.time() - s
             report(tool, dm, train_s, infer_s, load_w2v_text(out), load_w2v_text(inf))
 

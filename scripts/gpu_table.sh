@@ -348,7 +348,7 @@ torch_row torch3ep "PyTorch, SparseAdam lr 0.01, 65536 words per step, 3 epochs"
 # 200 the query whose inferred vector (on the row's backend: the GPU's rows infer on it) must
 # find its own document among the trained ones: top-1 and top-10 rates. Words/s is the
 # trainer's training-only rate; inference the whole `infer` command's wall clock.
-doc_row() { # NAME MODEL LABEL BACKEND doc2vec flags... (BACKEND trains and, unless INFER names another, infers)
+doc_row() { # NAME MODEL LABEL BACKEND doc2vec flags... (BACKEND trains and infers)
   local name=$1 model=$2 label=$3 backend=$4; shift 4
   { want "$name" && in_budget "$name"; } || return 0
   if [ ! -s "$WORK/d2v_train.txt" ]; then
@@ -370,7 +370,7 @@ PY
   fi
   local t0 t1; t0=$(date +%s.%N)
   "$BIN" infer --model "$WORK/$name.d2v" --input "$WORK/d2v_query.txt" --similar 10 \
-      --backend "${INFER:-$backend}" >"$WORK/$name.sim"
+      --backend "$backend" >"$WORK/$name.sim"
   t1=$(date +%s.%N)
   python3 - "$name" "$model" "$label" "$json" "$WORK/$name.sim" "$t0" "$t1" <<'PY'
 import json, sys
@@ -400,8 +400,8 @@ doc_row d2vdm dm "GPU" vulkan
 doc_row d2vdmcpu dm "CPU, $NCPU threads" cpu --threads $NCPU
 doc_row d2vdbowhs dbow "GPU, --hs --negative 0" vulkan --hs --negative 0
 doc_row d2vdmhs dm "GPU, --hs --negative 0" vulkan --hs --negative 0
-# PV-DM over the concatenated window (its own kernel; a dm_concat model infers on the CPU).
-INFER=cpu doc_row d2vdmconcat dm "GPU, --dm-concat (inferred on the CPU)" vulkan --dm-concat
+# PV-DM over the concatenated window (its own kernel, for training and inference).
+doc_row d2vdmconcat dm "GPU, --dm-concat" vulkan --dm-concat
 doc_row d2vdmconcatcpu dm "CPU, --dm-concat, $NCPU threads" cpu --dm-concat --threads $NCPU
 
 # fastText's supervised classifier (BENCHMARKS.md "The classifier on the GPU"): the enwiki

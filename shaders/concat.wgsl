@@ -4,7 +4,8 @@
 // noise words) are scored one after another: each cell's logit is summed over the
 // workgroup, its gradient added to the layer's, and its row updated (atomic adds) before
 // the next cell is scored. Last, every input row of the layer gets its slice of the
-// gradient. The CPU reference is concat_batch::reference_step.
+// gradient (with FROZEN only the document's row). The CPU reference is
+// concat_batch::reference_step.
 //
 // An output row is SLOTS * DIM floats long; matrices.wgsl addresses rows of DIM, so
 // output row r is its sub-rows r * SLOTS .. r * SLOTS + SLOTS - 1 (the same layout).
@@ -16,6 +17,9 @@ const SLOTS: u32 = 1u + 2u * WINDOW;
 const LAYER: u32 = SLOTS * DIM;
 // Output rows from here on are tree nodes (skipped when their logit saturates).
 const TREE_BASE: u32 = {{TREE_BASE}}u;
+// Inference (infer on the GPU): the output rows and the word rows stay as they are; only
+// the document's row (slot 0) learns.
+const FROZEN: bool = {{FROZEN}};
 
 var<workgroup> l1: array<f32, LAYER>;
 var<workgroup> work: array<f32, LAYER>;
@@ -84,11 +88,13 @@ fn concat(
                 let o = row * SLOTS + e / DIM;
                 let d = e % DIM;
                 work[e] += r.x * out_load(o, d);
-                out_add(o, d, r.x * l1[e]);
+                if (!FROZEN) {
+                    out_add(o, d, r.x * l1[e]);
+                }
             }
         }
     }
-    for (var e = lid; e < LAYER; e += WG) {
+    for (var e = lid; e < select(LAYER, DIM, FROZEN); e += WG) {
         in_add(input_row(p, e / DIM), e % DIM, work[e]);
     }
     finish_group(lid, loss, p, p + 1u);

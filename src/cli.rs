@@ -213,7 +213,7 @@ pub struct InferArgs {
     pub threads: Option<usize>,
     /// Where inference runs: `cpu`, or a GPU API (`vulkan`, `metal`, `dx12`, `gl`): every
     /// document of a group of 65,536 learns side by side, the model's matrices fixed on the
-    /// device (not for dm_concat models); `auto` infers on the CPU.
+    /// device; `auto` infers on the CPU.
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: BackendArg,
     /// Which adapter of the GPU backend (the index `w2v-gpu devices` lists).
@@ -2018,10 +2018,6 @@ fn infer_command(a: &InferArgs) -> anyhow::Result<()> {
         return Err(Error::usage("--adapter", "applies to a GPU --backend only").into());
     }
     let m = crate::doc2vec::Doc2Vec::load(&a.model)?;
-    if on_gpu && m.kind == crate::doc2vec::DocKind::DmConcat {
-        let why = "a dm_concat model infers on the CPU only; use --backend cpu";
-        return Err(Error::usage("--backend", why).into());
-    }
     let s = crate::doc2vec::InferSettings {
         epochs: a.epochs,
         alpha: a.alpha,

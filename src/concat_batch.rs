@@ -134,11 +134,14 @@ pub struct ConcatLoss {
 /// (word2vec's clipping, `loss::sigmoid_bce`), the layer's gradient += g · row (the row
 /// before this cell's update), the row += g · l1 — not for a tree node with |f| ≥ 6, as
 /// the CPU trainer skips it; then each input row += its slice of the layer's gradient.
+/// `frozen` (inference): the output rows stay, and only each position's document row (its
+/// first input row) takes its slice.
 pub fn reference_step(
     input: &mut [f32],
     output: &mut [f32],
     shape: ConcatShape,
     step: &ConcatStep,
+    frozen: bool,
 ) -> ConcatLoss {
     let (dim, slots, len) = (shape.dim, shape.slots(), shape.layer());
     let mut l1 = vec![0.0f32; len];
@@ -166,10 +169,13 @@ pub fn reference_step(
             }
             for ((w, o), x) in work.iter_mut().zip(out.iter_mut()).zip(&l1) {
                 *w += g * *o;
-                *o += g * x;
+                if !frozen {
+                    *o += g * x;
+                }
             }
         }
-        for (s, &r) in rows.iter().enumerate() {
+        let learning = if frozen { 1 } else { slots };
+        for (s, &r) in rows.iter().enumerate().take(learning) {
             let r = r as usize;
             input[r * dim..(r + 1) * dim]
                 .iter_mut()
@@ -201,7 +207,7 @@ mod tests {
         let mut step = ConcatStep::default();
         step.push(&[3, 0, 2], [(2, true), (1, false), (1, false)], 0.5);
         let before = output.clone();
-        let loss = reference_step(&mut input, &mut output, shape, &step);
+        let loss = reference_step(&mut input, &mut output, shape, &step, false);
         assert_eq!(loss.terms, 3);
         assert_eq!(output[12..18], before[12..18], "saturated node untouched");
         // Row 1 moved twice, the second time from its moved value.

@@ -734,6 +734,89 @@ impl GpuRun<'_> {
     }
 }
 
+/// How the GPU's dm_concat steps lay out a position (`concat_batch::ConcatStep`): its
+/// layer's rows (the document's, then the window's words, the null word's row past the
+/// text's ends) and its cells in the CPU trainer's order (the tree's nodes, label 1 − code;
+/// the centre word; noise words drawn from the caller's generator, one equal to the centre
+/// left out).
+struct ConcatPositions<'a> {
+    shape: crate::concat_batch::ConcatShape,
+    negative: usize,
+    tree: Option<&'a HuffmanTree>,
+    alias: &'a AliasTable,
+    ids: Vec<u32>,
+    inputs: Vec<u32>,
+    cells: Vec<(u32, bool)>,
+}
+
+impl<'a> ConcatPositions<'a> {
+    fn new(
+        shape: crate::concat_batch::ConcatShape,
+        negative: usize,
+        tree: Option<&'a HuffmanTree>,
+        alias: &'a AliasTable,
+    ) -> Self {
+        ConcatPositions {
+            shape,
+            negative,
+            tree,
+            alias,
+            ids: Vec::new(),
+            inputs: Vec::new(),
+            cells: Vec::new(),
+        }
+    }
+
+    /// The most cells a position can have (the longest tree path, the centre word, the
+    /// noise words).
+    fn cells_per_position(&self) -> usize {
+        let v = self.shape.vocab as u32;
+        let path = self
+            .tree
+            .map_or(0, |t| (0..v).map(|w| t.path(w).0.len()).max().unwrap_or(0));
+        let ns = if self.negative > 0 {
+            1 + self.negative
+        } else {
+            0
+        };
+        (path + ns).max(1)
+    }
+
+    /// Appends position `k` of the kept words `text`, whose document's row is `doc`.
+    fn push(
+        &mut self,
+        step: &mut crate::concat_batch::ConcatStep,
+        (text, k): (&[u32], usize),
+        doc: u32,
+        rng: &mut Rng,
+        rate: f32,
+    ) {
+        let v = self.shape.vocab as u32;
+        let word = text[k];
+        concat_window(text, k, self.shape.window, v, &mut self.ids);
+        self.inputs.clear();
+        self.inputs.push(doc);
+        self.inputs.extend_from_slice(&self.ids);
+        self.cells.clear();
+        if let Some(tree) = self.tree {
+            let (points, codes) = tree.path(word);
+            // Tree nodes follow the vocabulary's output rows.
+            self.cells
+                .extend(points.iter().zip(codes).map(|(&n, &c)| (v + n, c == 0)));
+        }
+        if self.negative > 0 {
+            self.cells.push((word, true));
+            for _ in 0..self.negative {
+                let t = self.alias.draw(rng);
+                if t != word {
+                    self.cells.push((t, false));
+                }
+            }
+        }
+        step.push(&self.inputs, self.cells.iter().copied(), rate);
+    }
+}
+
 impl GpuRun<'_> {
     /// dm_concat on `ctx` (`backend::gpu::concat`): steps of whole pieces, each position
     /// with its layer's rows (the document's, then the window's words, the null word's row
@@ -755,17 +838,8 @@ impl GpuRun<'_> {
             window: cfg.window,
             vocab: v,
         };
-        let null = v as u32;
         let first_doc = v as u32 + 1;
-        let max_path = self.tree.map_or(0, |t| {
-            (0..v as u32).map(|w| t.path(w).0.len()).max().unwrap_or(0)
-        });
-        let cells_per = max_path
-            + if cfg.negative > 0 {
-                1 + cfg.negative
-            } else {
-                0
-            };
+        let mut layout = ConcatPositions::new(shape, cfg.negative, self.tree, self.alias);
         let positions = cfg.gpu.batch;
         let mut engine = GpuConcat::new(
             ctx,
@@ -774,11 +848,11 @@ impl GpuRun<'_> {
                 &[&model.input, &model.subwords],
                 &[&model.output, &model.hs],
             ),
-            (positions, positions * cells_per.max(1)),
+            (positions, positions * layout.cells_per_position()),
             ConcatOptions {
                 atomics: cfg.gpu.atomics,
                 workgroup: cfg.gpu.workgroup,
-                max_binding: None,
+                ..ConcatOptions::default()
             },
         )?;
         let (adapter, atomics) = engine.describe();
@@ -789,8 +863,7 @@ impl GpuRun<'_> {
         let mut rng = Rng::new(cfg.seed ^ 0xd0c_0000_0000_0003);
         let mut next = (0..cfg.epochs).flat_map(|_| self.pieces.iter()).peekable();
         let mut step = ConcatStep::default();
-        let (mut sen, mut ids, mut inputs) = (Vec::new(), Vec::new(), Vec::new());
-        let mut cells: Vec<(u32, bool)> = Vec::new();
+        let mut sen = Vec::new();
         let (mut done, mut steps) = (0u64, 0u64);
         let mut loss = StepLoss::default();
         let started = Instant::now();
@@ -810,32 +883,8 @@ impl GpuRun<'_> {
                         .copied()
                         .filter(|&id| self.sub.keep(id, rng.next_u32())),
                 );
-                for (i, &word) in sen.iter().enumerate() {
-                    concat_window(&sen, i, cfg.window, null, &mut ids);
-                    inputs.clear();
-                    inputs.push(first_doc + d);
-                    inputs.extend_from_slice(&ids);
-                    cells.clear();
-                    if let Some(tree) = self.tree {
-                        let (points, codes) = tree.path(word);
-                        // Tree nodes follow the vocabulary's rows; label 1 − code.
-                        cells.extend(
-                            points
-                                .iter()
-                                .zip(codes)
-                                .map(|(&n, &c)| (v as u32 + n, c == 0)),
-                        );
-                    }
-                    if cfg.negative > 0 {
-                        cells.push((word, true));
-                        for _ in 0..cfg.negative {
-                            let t = self.alias.draw(&mut rng);
-                            if t != word {
-                                cells.push((t, false));
-                            }
-                        }
-                    }
-                    step.push(&inputs, cells.iter().copied(), alpha);
+                for i in 0..sen.len() {
+                    layout.push(&mut step, (&sen, i), first_doc + d, &mut rng, alpha);
                 }
                 words += (b - a) as u64;
             }
@@ -1449,8 +1498,7 @@ pub fn infer_on_gpu(
     group: usize,
 ) -> Result<Vec<Vec<f32>>> {
     if m.kind == DocKind::DmConcat {
-        let why = "a dm_concat model infers on the CPU only; use --backend cpu";
-        return Err(Error::usage("--backend", why));
+        return infer_concat_on_gpu(m, texts, s, ctx, group);
     }
     let dim = m.model.dim;
     let v = m.vocab.len();
@@ -1539,6 +1587,96 @@ pub fn infer_on_gpu(
         }
         engine.begin_read(Matrix::Input, v, v + chunk.len())?;
         let rows = engine.finish_reads()?.concat();
+        if !rows.iter().all(|x| x.is_finite()) {
+            return Err(Error::Diverged(format!(
+                "inference diverged (a vector stopped being a number) at --alpha {alpha}; use a smaller --alpha (e.g. {})",
+                alpha / 4.0
+            )));
+        }
+        out.extend(rows.chunks(dim).map(|r| r.to_vec()));
+    }
+    Ok(out)
+}
+
+/// [`infer_on_gpu`] for a dm_concat model (`backend::gpu::concat`, frozen: only the
+/// documents' rows learn). Each document draws from the generator [`Doc2Vec::infer`] draws
+/// from, in its order (its first vector; each epoch its subsampling, then each position's
+/// noise words), so the GPU's windows and noise words are the CPU's; what differs is that
+/// a document's positions of one epoch run side by side, each reading the document's row
+/// as the step found it, and the sigmoid is computed, not read from a table.
+fn infer_concat_on_gpu(
+    m: &Doc2Vec,
+    texts: &[Vec<&str>],
+    s: &InferSettings,
+    ctx: GpuContext,
+    group: usize,
+) -> Result<Vec<Vec<f32>>> {
+    use crate::backend::gpu::concat::{ConcatOptions, GpuConcat};
+    use crate::concat_batch::{ConcatShape, ConcatStep};
+    let dim = m.model.dim;
+    let v = m.vocab.len();
+    let t = m.tables();
+    let epochs = s.epochs.unwrap_or(m.epochs);
+    let alpha = s.alpha.unwrap_or(m.alpha);
+    let min_alpha = s.min_alpha.unwrap_or(m.min_alpha);
+    let step_down = (alpha - min_alpha) / (epochs.max(2) - 1) as f32;
+    let group = texts.len().clamp(1, group.max(1));
+    let shape = ConcatShape {
+        dim,
+        window: m.window,
+        vocab: v,
+    };
+    let mut layout = ConcatPositions::new(shape, m.negative, t.tree.as_ref(), &t.alias);
+    let positions = DocGpu::default().batch;
+    let docs0 = vec![0.0f32; group * dim];
+    let mut engine = GpuConcat::new(
+        ctx,
+        shape,
+        (&[&m.model.input, &docs0], &[&m.model.output, &m.model.hs]),
+        (positions, positions * layout.cells_per_position()),
+        ConcatOptions {
+            frozen: true,
+            ..ConcatOptions::default()
+        },
+    )?;
+    let first_doc = v + 1;
+    let mut out = Vec::with_capacity(texts.len());
+    let mut step = ConcatStep::default();
+    let mut kept = Vec::new();
+    for chunk in texts.chunks(group) {
+        let mut starts = Vec::with_capacity(chunk.len() * dim);
+        let mut docs: Vec<(Vec<u32>, Rng)> = Vec::with_capacity(chunk.len());
+        for words in chunk {
+            let mut rng = m.infer_rng(words, s.seed);
+            starts.extend((0..dim).map(|_| (rng.next_f32() - 0.5) / dim as f32));
+            let word_ids = words.iter().filter_map(|w| m.vocab.id(w)).collect();
+            docs.push((word_ids, rng));
+        }
+        engine.write_input_rows(first_doc, &starts)?;
+        let mut a = alpha;
+        for _ in 0..epochs {
+            for (i, (word_ids, rng)) in docs.iter_mut().enumerate() {
+                kept.clear();
+                kept.extend(
+                    word_ids
+                        .iter()
+                        .copied()
+                        .filter(|&id| t.sub.keep(id, rng.next_u32())),
+                );
+                for k in 0..kept.len() {
+                    if step.positions() == positions {
+                        engine.step(&step)?;
+                        step.clear();
+                    }
+                    layout.push(&mut step, (&kept, k), (first_doc + i) as u32, rng, a);
+                }
+            }
+            // An epoch's positions all train before the next epoch's start.
+            engine.step(&step)?;
+            step.clear();
+            a -= step_down;
+        }
+        let rows = engine.read_input_rows(first_doc, chunk.len())?;
         if !rows.iter().all(|x| x.is_finite()) {
             return Err(Error::Diverged(format!(
                 "inference diverged (a vector stopped being a number) at --alpha {alpha}; use a smaller --alpha (e.g. {})",

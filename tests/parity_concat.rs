@@ -53,11 +53,28 @@ fn matrices(seed: u64) -> Matrices {
     (words, docs, out, tree)
 }
 
+/// How a run builds the kernel: its atomics, a forced binding limit, inference.
+#[derive(Clone, Copy)]
+struct Run {
+    atomics: Atomics,
+    max_binding: Option<u64>,
+    frozen: bool,
+}
+
+impl Run {
+    fn with(atomics: Atomics) -> Run {
+        Run {
+            atomics,
+            max_binding: None,
+            frozen: false,
+        }
+    }
+}
+
 fn gpu(
     ctx: w2v_gpu::backend::gpu::GpuContext,
     (words, docs, out, tree): &Matrices,
-    atomics: Atomics,
-    max_binding: Option<u64>,
+    run: Run,
 ) -> GpuConcat {
     GpuConcat::new(
         ctx,
@@ -65,8 +82,9 @@ fn gpu(
         (&[words, docs], &[out, tree]),
         (512, 512 * 40),
         ConcatOptions {
-            atomics: Some(atomics),
-            max_binding,
+            atomics: Some(run.atomics),
+            max_binding: run.max_binding,
+            frozen: run.frozen,
             ..ConcatOptions::default()
         },
     )
@@ -79,11 +97,10 @@ fn both(
     ctx: w2v_gpu::backend::gpu::GpuContext,
     init: &Matrices,
     steps: &[ConcatStep],
-    atomics: Atomics,
-    max_binding: Option<u64>,
+    run: Run,
 ) -> (Pair, Pair, (f64, f64)) {
-    let mut g = gpu(ctx, init, atomics, max_binding);
-    if max_binding.is_some() {
+    let mut g = gpu(ctx, init, run);
+    if run.max_binding.is_some() {
         assert!(
             g.split().parts >= 3,
             "the forced limit must split the matrices"
@@ -96,7 +113,7 @@ fn both(
     for s in steps {
         g.step(s).unwrap();
         let l = g.take_loss().unwrap().unwrap();
-        let r = reference_step(&mut input, &mut output, SHAPE, s);
+        let r = reference_step(&mut input, &mut output, SHAPE, s, run.frozen);
         assert_eq!(l.terms, r.terms, "loss terms");
         last = (l.sum, r.sum);
     }
@@ -173,7 +190,7 @@ fn distinct_rows_match_the_reference() {
         };
         let init = matrices(7);
         let steps = distinct_steps();
-        let ((gi, go), (ci, co), (lg, lc)) = both(ctx, &init, &steps, atomics, None);
+        let ((gi, go), (ci, co), (lg, lc)) = both(ctx, &init, &steps, Run::with(atomics));
         let start_out = [init.2.clone(), init.3.clone()].concat();
         assert_ne!(co, start_out, "{name}: the reference trains");
         assert_eq!(
@@ -190,6 +207,31 @@ fn distinct_rows_match_the_reference() {
     }
 }
 
+/// Inference (`infer --backend vulkan` on a dm_concat model): only each position's
+/// document row learns; the word, output and tree rows stay exactly as they were.
+#[test]
+fn frozen_trains_the_document_rows_alone() {
+    for atomics in Atomics::ALL {
+        let name = format!("concat frozen {atomics:?}");
+        let Some(ctx) = common::open_for(&name, atomics, Reduce::Serial) else {
+            continue;
+        };
+        let init = matrices(10);
+        let run = Run {
+            frozen: true,
+            ..Run::with(atomics)
+        };
+        let ((gi, go), (ci, co), _) = both(ctx, &init, &distinct_steps(), run);
+        let start_out = [init.2.clone(), init.3.clone()].concat();
+        assert_eq!(go, start_out, "{name}: output rows untouched");
+        assert_eq!(co, start_out, "{name}: and on the reference");
+        let words = (SHAPE.vocab + 1) * SHAPE.dim;
+        assert_eq!(gi[..words], init.0[..], "{name}: word rows untouched");
+        assert_ne!(ci[words..], init.1[..], "{name}: the documents learn");
+        close(&format!("{name} documents"), &gi[words..], &ci[words..]);
+    }
+}
+
 /// Matrices split over several bindings (a 96 KiB limit): rows on both sides of each
 /// boundary.
 #[test]
@@ -199,13 +241,11 @@ fn split_bindings_match_the_reference() {
         return;
     };
     let init = matrices(8);
-    let ((gi, go), (ci, co), _) = both(
-        ctx,
-        &init,
-        &distinct_steps(),
-        Atomics::Native,
-        Some(96 << 10),
-    );
+    let run = Run {
+        max_binding: Some(96 << 10),
+        ..Run::with(Atomics::Native)
+    };
+    let ((gi, go), (ci, co), _) = both(ctx, &init, &distinct_steps(), run);
     close("concat split input", &gi, &ci);
     close("concat split output", &go, &co);
 }
@@ -231,7 +271,8 @@ fn hot_rows_lose_no_update() {
                 0.0002,
             );
         }
-        let ((gi, go), (ci, co), _) = both(ctx, &init, std::slice::from_ref(&s), atomics, None);
+        let ((gi, go), (ci, co), _) =
+            both(ctx, &init, std::slice::from_ref(&s), Run::with(atomics));
         let start_in = [init.0.clone(), init.1.clone()].concat();
         let start_out = [init.2.clone(), init.3.clone()].concat();
         let dist = |a: &[f32], b: &[f32]| -> f64 {
@@ -248,7 +289,7 @@ fn hot_rows_lose_no_update() {
         short.cells.truncate(255 * 4);
         short.rates.truncate(255);
         let (mut li, mut lo) = (start_in.clone(), start_out.clone());
-        reference_step(&mut li, &mut lo, SHAPE, &short);
+        reference_step(&mut li, &mut lo, SHAPE, &short, false);
         for (what, g, c, start, lost) in [
             ("input", &gi, &ci, &start_in, &li),
             ("output", &go, &co, &start_out, &lo),

@@ -446,7 +446,7 @@ fn concat_workgroup_memory_estimate_matches_the_declarations() {
             window,
             1000,
             1000,
-            shaders::Atomics::CompareAndSwap,
+            (shaders::Atomics::CompareAndSwap, false),
             workgroup,
         );
         assert_eq!(

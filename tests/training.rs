@@ -646,7 +646,7 @@ fn document_purity(text: &str, dim: usize, vectors: &[f32]) -> f64 {
 /// against the CPU trainer on documents of planted topics: PV-DBOW, PV-DBOW with the
 /// words' skip-gram, PV-DM, PV-DBOW with hierarchical softmax alone, with and without
 /// the words' skip-gram, and PV-DM over the concatenated window (`--dm-concat`, its own
-/// kernel; at least 70% and within 8 points there, see below). The GPU's document
+/// kernel; at least 70% and within 10 points there, see below). The GPU's document
 /// vectors must find a same-topic document nearest for at least 90% of documents and
 /// within 5 points of the CPU's fraction (untrained vectors: about 1 in 5); with the
 /// words' skip-gram the word vectors must recover the topics too.
@@ -672,11 +672,12 @@ fn gpu_doc2vec_matches_cpu_quality() {
         // dm_concat's document row is one of the layer's 1 + 2·window rows, so its vectors
         // learn slower: window 1 and 30 epochs, where the CPU trainer finds a same-topic
         // document nearest for about 85% (window 3, 10 epochs: about 31%).
-        // Its seed-to-seed spread is wider too (0.85–0.91 on the CPU): within 8 points. Its
-        // tree cells are held to the reference in tests/parity_concat.rs.
+        // Its seed-to-seed spread is wider too (on another draw of this corpus, seeds 1–3:
+        // CPU 0.874, 0.876, 0.892; GPU 0.822, 0.886, 0.868): within 10 points. Its tree cells
+        // are held to the reference in tests/parity_concat.rs.
         let concat = kind == DocKind::DmConcat;
         let (window, epochs, floor, near) = if concat {
-            (1, 30, 0.7, 0.08)
+            (1, 30, 0.7, 0.1)
         } else {
             (3, 10, 0.9, 0.05)
         };
@@ -723,54 +724,63 @@ fn gpu_doc2vec_matches_cpu_quality() {
 /// in groups written over one another on the device (here 7 documents per group, so the
 /// 30 queries take five groups). Each query is a new document of one planted topic; its
 /// inferred vector's nearest trained document must share its topic at least 90% of the
-/// time, as the CPU's inference does (untrained vectors: about 1 in 5).
+/// time, as the CPU's inference does (untrained vectors: about 1 in 5). The same for a
+/// dm_concat model (its own kernel, frozen; trained as `gpu_doc2vec_matches_cpu_quality`
+/// trains it, window 1 and 30 epochs): at least 70% and within 10 points of the CPU's.
 #[test]
 fn gpu_inference_finds_each_querys_topic() {
     use w2v_gpu::doc2vec::{infer_many, infer_on_gpu, train, DocConfig, DocKind, InferSettings};
-    let Some(ctx) = common::gpu_or_skip("gpu_inference_finds_each_querys_topic") else {
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
     let text = common::topic_corpus(5, 30, 500, 40, 11);
     let input = dir.path().join("docs.txt");
     std::fs::write(&input, &text).unwrap();
-    let cfg = DocConfig {
-        input,
-        kind: DocKind::Dbow,
-        dim: 32,
-        epochs: 10,
-        min_count: 1,
-        sample: 0.0,
-        threads: 2,
-        ..DocConfig::default()
-    };
-    let (m, _) = train(&cfg, &Reporter::quiet()).unwrap();
-    let queries = common::topic_corpus(5, 30, 30, 20, 12);
-    let texts: Vec<Vec<&str>> = queries.lines().map(|l| l.split(' ').collect()).collect();
-    let s = InferSettings::default();
-    let on_gpu = infer_on_gpu(&m, &texts, &s, ctx, 7).unwrap();
-    let on_cpu = infer_many(&m, &texts, &s, 2);
-    let topic = |l: &str| l.split('w').next().unwrap().to_string();
-    let trained: Vec<&str> = text.lines().collect();
-    let hits = |vectors: &[Vec<f32>]| {
-        let flat = vectors.concat();
-        let emb = w2v_gpu::io::Embeddings {
-            words: m.tags.clone(),
-            dim: 32,
-            vectors: m.model.subwords.clone(),
+    for (kind, window, epochs, floor) in
+        [(DocKind::Dbow, 5, 10, 0.9), (DocKind::DmConcat, 1, 30, 0.7)]
+    {
+        let Some(ctx) = common::gpu_or_skip("gpu_inference_finds_each_querys_topic") else {
+            return;
         };
-        let space = Space::new(&emb, false);
-        let found = queries
-            .lines()
-            .zip(flat.chunks(32))
-            .filter(|(q, v)| {
-                let best = space.nearest(v, 1);
-                topic(trained[best[0].0.parse::<usize>().unwrap()]) == topic(q)
-            })
-            .count();
-        found as f64 / texts.len() as f64
-    };
-    let (g, c) = (hits(&on_gpu), hits(&on_cpu));
-    eprintln!("queries whose nearest document shares their topic: gpu {g:.3}, cpu {c:.3}");
-    assert!(g >= 0.9 && g >= c - 0.1, "GPU {g}, CPU {c}");
+        let cfg = DocConfig {
+            input: input.clone(),
+            kind,
+            dim: 32,
+            window,
+            epochs,
+            min_count: 1,
+            sample: 0.0,
+            threads: 2,
+            ..DocConfig::default()
+        };
+        let (m, _) = train(&cfg, &Reporter::quiet()).unwrap();
+        let queries = common::topic_corpus(5, 30, 30, 20, 12);
+        let texts: Vec<Vec<&str>> = queries.lines().map(|l| l.split(' ').collect()).collect();
+        let s = InferSettings::default();
+        let on_gpu = infer_on_gpu(&m, &texts, &s, ctx, 7).unwrap();
+        let on_cpu = infer_many(&m, &texts, &s, 2);
+        let topic = |l: &str| l.split('w').next().unwrap().to_string();
+        let trained: Vec<&str> = text.lines().collect();
+        let hits = |vectors: &[Vec<f32>]| {
+            let flat = vectors.concat();
+            let emb = w2v_gpu::io::Embeddings {
+                words: m.tags.clone(),
+                dim: 32,
+                vectors: m.model.subwords.clone(),
+            };
+            let space = Space::new(&emb, false);
+            let found = queries
+                .lines()
+                .zip(flat.chunks(32))
+                .filter(|(q, v)| {
+                    let best = space.nearest(v, 1);
+                    topic(trained[best[0].0.parse::<usize>().unwrap()]) == topic(q)
+                })
+                .count();
+            found as f64 / texts.len() as f64
+        };
+        let (g, c) = (hits(&on_gpu), hits(&on_cpu));
+        eprintln!(
+            "{kind:?}: queries whose nearest document shares their topic: gpu {g:.3}, cpu {c:.3}"
+        );
+        assert!(g >= floor && g >= c - 0.1, "{kind:?}: GPU {g}, CPU {c}");
+    }
 }

@@ -28,6 +28,8 @@ pub struct ConcatOptions {
     pub workgroup: u32,
     /// Lowers the bytes per matrix binding (tests of split matrices).
     pub max_binding: Option<u64>,
+    /// Inference: only the document rows (slot 0 of each position) learn.
+    pub frozen: bool,
 }
 
 impl Default for ConcatOptions {
@@ -36,6 +38,7 @@ impl Default for ConcatOptions {
             atomics: None,
             workgroup: shaders::WORKGROUP,
             max_binding: None,
+            frozen: false,
         }
     }
 }
@@ -78,6 +81,7 @@ impl GpuConcat {
             atomics,
             workgroup,
             max_binding,
+            frozen,
         } = options;
         if !workgroup.is_power_of_two() {
             return Err(Error::usage(
@@ -179,7 +183,7 @@ impl GpuConcat {
             shape.window,
             shape.vocab,
             split.rows_per_part as u32,
-            atomics,
+            (atomics, frozen),
             workgroup,
         );
         let kernel = pipeline(device, "dm_concat", &src, "concat", &layout);
@@ -310,6 +314,43 @@ impl GpuConcat {
             }
         }
         Ok(())
+    }
+
+    /// Writes `rows` (whole rows of `dim`) over the input matrix from row `first` on.
+    pub fn write_input_rows(&mut self, first: usize, rows: &[f32]) -> Result<()> {
+        self.ring.drain(&self.ctx)?;
+        let dim = self.shape.dim;
+        let n = rows.len() / dim.max(1);
+        if first + n > self.in_rows {
+            return Err(Error::Gpu(format!(
+                "internal: rows {first}..{} past the input matrix's {}",
+                first + n,
+                self.in_rows
+            )));
+        }
+        let rpp = self.split.rows_per_part;
+        let mut r = first;
+        while r < first + n {
+            let (p, at) = (r / rpp, r % rpp);
+            let end = ((p + 1) * rpp).min(first + n);
+            let data = &rows[(r - first) * dim..(end - first) * dim];
+            self.ctx.queue.write_buffer(
+                &self.input[p],
+                (at * dim * 4) as u64,
+                bytemuck::cast_slice(data),
+            );
+            r = end;
+        }
+        Ok(())
+    }
+
+    /// Input rows `first..first + n` (whole parts are read back).
+    pub fn read_input_rows(&mut self, first: usize, n: usize) -> Result<Vec<f32>> {
+        self.ring.drain(&self.ctx)?;
+        let dim = self.shape.dim;
+        let mut all = vec![0.0f32; self.in_rows * dim];
+        self.download_parts(0, &mut [&mut all])?;
+        Ok(all[first * dim..(first + n) * dim].to_vec())
     }
 
     /// The adapter and how the kernel adds (`--json`'s name).

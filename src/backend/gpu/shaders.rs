@@ -273,19 +273,21 @@ pub fn variants(
         }
     }
     for atomics in Atomics::ALL {
-        out.push(Variant {
-            name: format!("concat {atomics:?}"),
-            source: concat_source(
-                params.dim,
-                params.window,
-                vocab,
-                rows_per_part,
-                atomics,
-                WORKGROUP,
-            ),
-            entry: "concat",
-            needs: atomics.required_features(),
-        });
+        for frozen in [false, true] {
+            out.push(Variant {
+                name: format!("concat {atomics:?} frozen {frozen}"),
+                source: concat_source(
+                    params.dim,
+                    params.window,
+                    vocab,
+                    rows_per_part,
+                    (atomics, frozen),
+                    WORKGROUP,
+                ),
+                entry: "concat",
+                needs: atomics.required_features(),
+            });
+        }
     }
     for kind in [
         OptimizerKind::Sgd,
@@ -464,13 +466,13 @@ pub fn classify_source(
 
 /// The dm_concat kernel (`doc2vec --dm-concat` on the GPU): layers of `1 + 2·window` rows
 /// of `dim`, output rows from `tree_base` on are tree nodes, `rows_per_part` rows (of
-/// `dim`) per matrix binding.
+/// `dim`) per matrix binding; `frozen` (inference) trains the document's row alone.
 pub fn concat_source(
     dim: usize,
     window: usize,
     tree_base: usize,
     rows_per_part: u32,
-    atomics: Atomics,
+    (atomics, frozen): (Atomics, bool),
     workgroup: u32,
 ) -> String {
     let params = KernelParams {
@@ -488,6 +490,7 @@ pub fn concat_source(
         workgroup,
     )
     .replace("{{TREE_BASE}}", &tree_base.to_string())
+    .replace("{{FROZEN}}", if frozen { "true" } else { "false" })
 }
 
 /// Bytes of workgroup memory the dm_concat kernel declares: the layer and its gradient,
