@@ -8,8 +8,8 @@
 use super::context::GpuContext;
 use super::shaders::{self, Atomics};
 use super::{
-    choose, dispatch_size, matrix_parts, pipeline, split_rows, stage, step_entries, step_group,
-    storage_entry, upload_ring, LossReduction, Split, StepRing, PARTS,
+    choose, dispatch_size, matrix_parts, pipeline_with, split_rows, stage, step_entries,
+    step_group, storage_entry, upload_ring, LossReduction, Split, StepRing, PARTS,
 };
 use crate::backend::StepLoss;
 use crate::concat_batch::{check_step, ConcatShape, ConcatStep};
@@ -186,7 +186,10 @@ impl GpuConcat {
             (atomics, frozen),
             workgroup,
         );
-        let kernel = pipeline(device, "dm_concat", &src, "concat", &layout);
+        // Every lane writes the workgroup memory it reads (its own elements of the layer
+        // and of its gradient, its partial sum; lane 0 the cell range) before reading it:
+        // no zero-initialisation.
+        let kernel = pipeline_with(device, "dm_concat", &src, "concat", &layout, false);
         let matrices: Vec<&wgpu::Buffer> = input.iter().chain(&output).collect();
         let groups = uploads
             .iter()
