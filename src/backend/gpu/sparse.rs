@@ -16,8 +16,8 @@
 
 use super::context::{describe, GpuContext};
 use super::{
-    dispatch_size, pipeline, shaders, split_rows, stage, step_entries, upload_ring, LossReduction,
-    Split, StepRing, PARTS,
+    dispatch_size, pipeline, shaders, split_rows, stage, step_entries, step_group, upload_ring,
+    LossReduction, Split, StepRing, PARTS,
 };
 use crate::backend::{KernelParams, SparseBackend, StepLoss};
 use crate::error::{Error, Result};
@@ -227,32 +227,10 @@ impl GpuSparse {
         let marks = opt
             .dense
             .then(|| buffer("rows updated per step", (in_rows + vocab) * 4, storage));
+        let matrices: Vec<&wgpu::Buffer> = input.iter().chain(&output).collect();
         let group = |upload: &wgpu::Buffer, aux: &wgpu::Buffer| {
-            let mut e = vec![
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: upload.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: ex.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: aux.as_entire_binding(),
-                },
-            ];
-            for (k, b) in input.iter().chain(&output).enumerate() {
-                e.push(wgpu::BindGroupEntry {
-                    binding: 3 + k as u32,
-                    resource: b.as_entire_binding(),
-                });
-            }
-            device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("sparse"),
-                layout: &layout,
-                entries: &e,
-            })
+            let fixed = [(0, upload), (1, &ex), (2, aux)];
+            step_group(device, "sparse", &layout, &fixed, &matrices)
         };
         let grad_groups = uploads.iter().map(|u| group(u, &loss_out)).collect();
         let apply_groups = uploads
