@@ -1652,7 +1652,7 @@ fn infer_concat_on_gpu(
             let word_ids = words.iter().filter_map(|w| m.vocab.id(w)).collect();
             docs.push((word_ids, rng));
         }
-        engine.write_input_rows(first_doc, &starts)?;
+        engine.write_rows(Matrix::Input, first_doc, &starts)?;
         let mut a = alpha;
         for _ in 0..epochs {
             for (i, (word_ids, rng)) in docs.iter_mut().enumerate() {
@@ -1676,7 +1676,8 @@ fn infer_concat_on_gpu(
             step.clear();
             a -= step_down;
         }
-        let rows = engine.read_input_rows(first_doc, chunk.len())?;
+        engine.begin_read(Matrix::Input, first_doc, first_doc + chunk.len())?;
+        let rows = engine.finish_reads()?.concat();
         if !rows.iter().all(|x| x.is_finite()) {
             return Err(Error::Diverged(format!(
                 "inference diverged (a vector stopped being a number) at --alpha {alpha}; use a smaller --alpha (e.g. {})",

@@ -63,6 +63,8 @@ pub struct GpuConcat {
     ring: StepRing,
     upload_words: usize,
     atomics: Atomics,
+    /// Row reads and writes of the input matrix (inference's document rows).
+    sync: super::rowsync::RowSync,
 }
 
 impl GpuConcat {
@@ -218,6 +220,7 @@ impl GpuConcat {
             ring: StepRing::starting_at(0),
             upload_words,
             atomics,
+            sync: Default::default(),
         })
     }
 
@@ -319,43 +322,6 @@ impl GpuConcat {
         Ok(())
     }
 
-    /// Writes `rows` (whole rows of `dim`) over the input matrix from row `first` on.
-    pub fn write_input_rows(&mut self, first: usize, rows: &[f32]) -> Result<()> {
-        self.ring.drain(&self.ctx)?;
-        let dim = self.shape.dim;
-        let n = rows.len() / dim.max(1);
-        if first + n > self.in_rows {
-            return Err(Error::Gpu(format!(
-                "internal: rows {first}..{} past the input matrix's {}",
-                first + n,
-                self.in_rows
-            )));
-        }
-        let rpp = self.split.rows_per_part;
-        let mut r = first;
-        while r < first + n {
-            let (p, at) = (r / rpp, r % rpp);
-            let end = ((p + 1) * rpp).min(first + n);
-            let data = &rows[(r - first) * dim..(end - first) * dim];
-            self.ctx.queue.write_buffer(
-                &self.input[p],
-                (at * dim * 4) as u64,
-                bytemuck::cast_slice(data),
-            );
-            r = end;
-        }
-        Ok(())
-    }
-
-    /// Input rows `first..first + n` (whole parts are read back).
-    pub fn read_input_rows(&mut self, first: usize, n: usize) -> Result<Vec<f32>> {
-        self.ring.drain(&self.ctx)?;
-        let dim = self.shape.dim;
-        let mut all = vec![0.0f32; self.in_rows * dim];
-        self.download_parts(0, &mut [&mut all])?;
-        Ok(all[first * dim..(first + n) * dim].to_vec())
-    }
-
     /// The adapter and how the kernel adds (`--json`'s name).
     pub fn describe(&self) -> (String, &'static str) {
         (
@@ -367,5 +333,29 @@ impl GpuConcat {
     /// Bindings the matrices are split over.
     pub fn split(&self) -> Split {
         self.split
+    }
+}
+
+/// Row access to the input matrix (`SyncRows`: inference writes its documents' first
+/// vectors and reads them back). The output matrix's rows are the layer's length, stored
+/// as sub-rows of `dim` that need not line up with the bindings' parts: not offered.
+impl super::rowsync::RowHost for GpuConcat {
+    fn row_sync(&self) -> (&GpuContext, &super::rowsync::RowSync) {
+        (&self.ctx, &self.sync)
+    }
+
+    fn matrix_rows(&self, m: crate::backend::Matrix) -> Result<super::rowsync::Rows<'_>> {
+        match m {
+            crate::backend::Matrix::Input => Ok(super::rowsync::Rows {
+                parts: &self.input,
+                rows_per_part: self.split.rows_per_part,
+                rows: self.in_rows,
+                dim: self.shape.dim,
+                stride: self.shape.dim,
+            }),
+            _ => Err(Error::Gpu(
+                "the dm_concat engine offers row access to its input matrix only".into(),
+            )),
+        }
     }
 }
