@@ -935,6 +935,21 @@ pub struct InferSettings {
     pub seed: u64,
 }
 
+impl InferSettings {
+    /// Epochs, first rate and the rate's fall per epoch of `m`'s inference (from `alpha` to
+    /// `min_alpha`, epoch by epoch).
+    fn schedule(&self, m: &Doc2Vec) -> (usize, f32, f32) {
+        let epochs = self.epochs.unwrap_or(m.epochs);
+        let alpha = self.alpha.unwrap_or(m.alpha);
+        let min_alpha = self.min_alpha.unwrap_or(m.min_alpha);
+        (
+            epochs,
+            alpha,
+            (alpha - min_alpha) / (epochs.max(2) - 1) as f32,
+        )
+    }
+}
+
 impl Doc2Vec {
     pub fn dim(&self) -> usize {
         self.model.dim
@@ -977,21 +992,14 @@ impl Doc2Vec {
         t: &InferTables,
     ) -> Vec<f32> {
         let dim = self.model.dim;
-        let epochs = s.epochs.unwrap_or(self.epochs);
-        let alpha = s.alpha.unwrap_or(self.alpha);
-        let min_alpha = s.min_alpha.unwrap_or(self.min_alpha);
-        let mut rng = self.infer_rng(words, s.seed);
-        let mut doc: Vec<f32> = (0..dim)
-            .map(|_| (rng.next_f32() - 0.5) / dim as f32)
-            .collect();
-        let ids: Vec<u32> = words.iter().filter_map(|w| self.vocab.id(w)).collect();
+        let (epochs, alpha, step) = s.schedule(self);
+        let (mut doc, ids, mut rng) = self.infer_start(words, s.seed);
         let mut kept = Vec::with_capacity(ids.len());
         let layer = self.layer();
         let mut work = vec![0.0f32; layer];
         let mut l1 = vec![0.0f32; layer];
         let mut window_ids = Vec::with_capacity(2 * self.window);
         let null = self.vocab.len() as u32;
-        let step = (alpha - min_alpha) / (epochs.max(2) - 1) as f32;
         let out = |r: u32| &self.model.output[r as usize * layer..(r as usize + 1) * layer];
         let inner = |r: u32| &self.model.hs[r as usize * layer..(r as usize + 1) * layer];
         let input = |r: u32| &self.model.input[r as usize * dim..(r as usize + 1) * dim];
@@ -1073,6 +1081,32 @@ impl Doc2Vec {
             a -= step;
         }
         doc
+    }
+
+    /// A text's inference as it starts: the document's first vector, the text's word ids
+    /// and the generator, which goes on with its subsampling draws (and, on the CPU, its
+    /// windows and noise words).
+    fn infer_start(&self, words: &[&str], seed: u64) -> (Vec<f32>, Vec<u32>, Rng) {
+        let dim = self.model.dim;
+        let mut rng = self.infer_rng(words, seed);
+        let doc = (0..dim)
+            .map(|_| (rng.next_f32() - 0.5) / dim as f32)
+            .collect();
+        let ids = words.iter().filter_map(|w| self.vocab.id(w)).collect();
+        (doc, ids, rng)
+    }
+
+    /// [`Doc2Vec::infer_start`] of each text of `chunk`, as the GPU engines take them: the
+    /// documents' first vectors one after another, and each one's word ids and generator.
+    fn infer_starts(&self, chunk: &[Vec<&str>], seed: u64) -> (Vec<f32>, Vec<(Vec<u32>, Rng)>) {
+        let mut starts = Vec::with_capacity(chunk.len() * self.model.dim);
+        let mut docs = Vec::with_capacity(chunk.len());
+        for words in chunk {
+            let (doc, ids, rng) = self.infer_start(words, seed);
+            starts.extend(doc);
+            docs.push((ids, rng));
+        }
+        (starts, docs)
     }
 
     /// The generator of a text's inference: its first vector, then its subsampling draws
@@ -1489,7 +1523,8 @@ pub const INFER_GROUP: usize = 1 << 16;
 /// continues with the subsampling draws only; on the CPU it also draws windows and noise
 /// words, so later epochs differ, as do the kernels' own windows and noise words); a
 /// document longer than [`PIECE_WORDS`] kept words is trained in pieces of that many
-/// (windows end at a piece's ends). Not for `dm_concat` models.
+/// (windows end at a piece's ends). A dm_concat model infers on its own kernel
+/// (`infer_concat_on_gpu`).
 pub fn infer_on_gpu(
     m: &Doc2Vec,
     texts: &[Vec<&str>],
@@ -1503,10 +1538,7 @@ pub fn infer_on_gpu(
     let dim = m.model.dim;
     let v = m.vocab.len();
     let t = m.tables();
-    let epochs = s.epochs.unwrap_or(m.epochs);
-    let alpha = s.alpha.unwrap_or(m.alpha);
-    let min_alpha = s.min_alpha.unwrap_or(m.min_alpha);
-    let step_down = (alpha - min_alpha) / (epochs.max(2) - 1) as f32;
+    let (epochs, alpha, step_down) = s.schedule(m);
     let group = texts.len().clamp(1, group.max(1));
     let model = Model {
         dim,
@@ -1538,16 +1570,7 @@ pub fn infer_on_gpu(
     let mut batch = Batch::default();
     let mut step = 0u64;
     for chunk in texts.chunks(group) {
-        // Each document's first vector and word ids, and the generator of its subsampling,
-        // as the CPU's inference draws them.
-        let mut starts = Vec::with_capacity(chunk.len() * dim);
-        let mut docs: Vec<(Vec<u32>, Rng)> = Vec::with_capacity(chunk.len());
-        for words in chunk {
-            let mut rng = m.infer_rng(words, s.seed);
-            starts.extend((0..dim).map(|_| (rng.next_f32() - 0.5) / dim as f32));
-            let ids = words.iter().filter_map(|w| m.vocab.id(w)).collect();
-            docs.push((ids, rng));
-        }
+        let (starts, mut docs) = m.infer_starts(chunk, s.seed);
         engine.write_rows(Matrix::Input, v, &starts)?;
         let mut a = alpha;
         for _ in 0..epochs {
@@ -1587,13 +1610,7 @@ pub fn infer_on_gpu(
         }
         engine.begin_read(Matrix::Input, v, v + chunk.len())?;
         let rows = engine.finish_reads()?.concat();
-        if !rows.iter().all(|x| x.is_finite()) {
-            return Err(Error::Diverged(format!(
-                "inference diverged (a vector stopped being a number) at --alpha {alpha}; use a smaller --alpha (e.g. {})",
-                alpha / 4.0
-            )));
-        }
-        out.extend(rows.chunks(dim).map(|r| r.to_vec()));
+        out.extend(inferred(&rows, dim, alpha)?);
     }
     Ok(out)
 }
@@ -1616,10 +1633,7 @@ fn infer_concat_on_gpu(
     let dim = m.model.dim;
     let v = m.vocab.len();
     let t = m.tables();
-    let epochs = s.epochs.unwrap_or(m.epochs);
-    let alpha = s.alpha.unwrap_or(m.alpha);
-    let min_alpha = s.min_alpha.unwrap_or(m.min_alpha);
-    let step_down = (alpha - min_alpha) / (epochs.max(2) - 1) as f32;
+    let (epochs, alpha, step_down) = s.schedule(m);
     let group = texts.len().clamp(1, group.max(1));
     let shape = ConcatShape {
         dim,
@@ -1644,14 +1658,7 @@ fn infer_concat_on_gpu(
     let mut step = ConcatStep::default();
     let mut kept = Vec::new();
     for chunk in texts.chunks(group) {
-        let mut starts = Vec::with_capacity(chunk.len() * dim);
-        let mut docs: Vec<(Vec<u32>, Rng)> = Vec::with_capacity(chunk.len());
-        for words in chunk {
-            let mut rng = m.infer_rng(words, s.seed);
-            starts.extend((0..dim).map(|_| (rng.next_f32() - 0.5) / dim as f32));
-            let word_ids = words.iter().filter_map(|w| m.vocab.id(w)).collect();
-            docs.push((word_ids, rng));
-        }
+        let (starts, mut docs) = m.infer_starts(chunk, s.seed);
         engine.write_rows(Matrix::Input, first_doc, &starts)?;
         let mut a = alpha;
         for _ in 0..epochs {
@@ -1678,15 +1685,21 @@ fn infer_concat_on_gpu(
         }
         engine.begin_read(Matrix::Input, first_doc, first_doc + chunk.len())?;
         let rows = engine.finish_reads()?.concat();
-        if !rows.iter().all(|x| x.is_finite()) {
-            return Err(Error::Diverged(format!(
-                "inference diverged (a vector stopped being a number) at --alpha {alpha}; use a smaller --alpha (e.g. {})",
-                alpha / 4.0
-            )));
-        }
-        out.extend(rows.chunks(dim).map(|r| r.to_vec()));
+        out.extend(inferred(&rows, dim, alpha)?);
     }
     Ok(out)
+}
+
+/// The vectors of `rows` (rows of `dim`) inferred on a GPU at rate `alpha`, or the error of
+/// a run that diverged.
+fn inferred(rows: &[f32], dim: usize, alpha: f32) -> Result<Vec<Vec<f32>>> {
+    if !rows.iter().all(|x| x.is_finite()) {
+        return Err(Error::Diverged(format!(
+            "inference diverged (a vector stopped being a number) at --alpha {alpha}; use a smaller --alpha (e.g. {})",
+            alpha / 4.0
+        )));
+    }
+    Ok(rows.chunks(dim).map(|r| r.to_vec()).collect())
 }
 
 pub fn infer_many(
