@@ -9,8 +9,8 @@
 use super::context::GpuContext;
 use super::shaders::{self, Atomics, Reduce};
 use super::{
-    choose, dispatch_size, matrix_parts, pipeline, split_rows, stage, step_entries, step_group,
-    storage_entry, upload_ring, Split, StepRing, PARTS,
+    choose, dispatch_size, matrix_parts, pipeline, split_rows, stage_step, step_entries,
+    step_group, storage_entry, upload_ring, Split, StepRing, PARTS,
 };
 use crate::classify_batch::{check_step, CellLoss, ClassifyStep, Grouping};
 use crate::config::{FeatureVariant, Precision};
@@ -58,7 +58,6 @@ pub struct GpuClassifier {
     apply: wgpu::ComputePipeline,
     ring: StepRing,
     grouping: Grouping,
-    upload_words: usize,
     atomics: Atomics,
     reduce: Reduce,
     local: bool,
@@ -212,7 +211,6 @@ impl GpuClassifier {
             apply,
             ring: StepRing::starting_at(0),
             grouping: Grouping::default(),
-            upload_words,
             atomics,
             reduce,
             local,
@@ -250,22 +248,16 @@ impl GpuClassifier {
         let mut header = [0u32; HEADER];
         header[0] = n as u32;
         header[1] = step.lr.to_bits();
-        let mut words = HEADER;
-        for (i, a) in arrays.iter().enumerate() {
-            header[2 + i] = words as u32;
-            words += a.len();
-        }
         header[7] = gr.groups.len() as u32;
         header[8] = step.label_block.max(1);
-        if words > self.upload_words {
-            return Err(Error::Gpu(format!(
-                "internal: a classifier step of {words} words exceeds its upload buffer ({})",
-                self.upload_words
-            )));
-        }
         let k = self.ring.slot();
-        let parts: Vec<&[u32]> = std::iter::once(&header[..]).chain(arrays).collect();
-        stage(&self.ctx, &self.uploads[k], &parts, "classifier step")?;
+        stage_step(
+            &self.ctx,
+            &self.uploads[k],
+            (&mut header, 2),
+            &arrays,
+            "classifier step",
+        )?;
         let (fx, fy) = dispatch_size(&self.ctx, n);
         let (ax, ay) = dispatch_size(&self.ctx, gr.groups.len());
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());

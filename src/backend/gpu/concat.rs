@@ -8,7 +8,7 @@
 use super::context::GpuContext;
 use super::shaders::{self, Atomics};
 use super::{
-    choose, dispatch_size, matrix_parts, pipeline_with, split_rows, stage, step_entries,
+    choose, dispatch_size, matrix_parts, pipeline_with, split_rows, stage_step, step_entries,
     step_group, storage_entry, upload_ring, LossReduction, Split, StepRing, PARTS,
 };
 use crate::backend::StepLoss;
@@ -61,7 +61,6 @@ pub struct GpuConcat {
     kernel: wgpu::ComputePipeline,
     loss: LossReduction,
     ring: StepRing,
-    upload_words: usize,
     atomics: Atomics,
     /// Row reads and writes of the input matrix (inference's document rows).
     sync: super::rowsync::RowSync,
@@ -218,7 +217,6 @@ impl GpuConcat {
             kernel,
             loss,
             ring: StepRing::starting_at(0),
-            upload_words,
             atomics,
             sync: Default::default(),
         })
@@ -243,20 +241,14 @@ impl GpuConcat {
         let arrays: [&[u32]; 4] = [&step.inputs, &step.offsets, &step.cells, rates];
         let mut header = [0u32; HEADER];
         header[2] = n as u32;
-        let mut words = HEADER;
-        for (i, a) in arrays.iter().enumerate() {
-            header[3 + i] = words as u32;
-            words += a.len();
-        }
-        if words > self.upload_words {
-            return Err(Error::Gpu(format!(
-                "internal: a dm_concat step of {words} words exceeds its upload buffer ({})",
-                self.upload_words
-            )));
-        }
         let k = self.ring.slot();
-        let parts: Vec<&[u32]> = std::iter::once(&header[..]).chain(arrays).collect();
-        stage(&self.ctx, &self.uploads[k], &parts, "dm_concat step")?;
+        stage_step(
+            &self.ctx,
+            &self.uploads[k],
+            (&mut header, 3),
+            &arrays,
+            "dm_concat step",
+        )?;
         let (x, y) = dispatch_size(&self.ctx, n);
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         {

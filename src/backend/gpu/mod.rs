@@ -279,6 +279,33 @@ pub(crate) fn stage(
     Ok(())
 }
 
+/// Stages one step's upload into `buf` (one of an [`upload_ring`]'s): `header`, then
+/// `arrays` one after another, each array's offset in words from the upload's start first
+/// written into `header[at + i]`. An upload larger than `buf` is an error naming `what`.
+pub(crate) fn stage_step(
+    ctx: &GpuContext,
+    buf: &wgpu::Buffer,
+    (header, at): (&mut [u32], usize),
+    arrays: &[&[u32]],
+    what: &str,
+) -> Result<()> {
+    let mut words = header.len();
+    for (i, a) in arrays.iter().enumerate() {
+        header[at + i] = words as u32;
+        words += a.len();
+    }
+    let capacity = (buf.size() / 4) as usize;
+    if words > capacity {
+        return Err(Error::Gpu(format!(
+            "internal: a {what} of {words} words exceeds its upload buffer ({capacity})"
+        )));
+    }
+    let parts: Vec<&[u32]> = std::iter::once(&*header)
+        .chain(arrays.iter().copied())
+        .collect();
+    stage(ctx, buf, &parts, what)
+}
+
 /// A dispatch of `n` workgroups as (x, y): x at most the adapter's per-dimension limit
 /// (and 32,768), the kernels computing their index as x + y · width.
 pub(crate) fn dispatch_size(ctx: &GpuContext, n: usize) -> (u32, u32) {

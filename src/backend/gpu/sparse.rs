@@ -16,8 +16,8 @@
 
 use super::context::{describe, GpuContext};
 use super::{
-    dispatch_size, pipeline, shaders, split_rows, stage, step_entries, step_group, upload_ring,
-    LossReduction, Split, StepRing, PARTS,
+    dispatch_size, pipeline, shaders, split_rows, stage_step, step_entries, step_group,
+    upload_ring, LossReduction, Split, StepRing, PARTS,
 };
 use crate::backend::{KernelParams, SparseBackend, StepLoss};
 use crate::error::{Error, Result};
@@ -53,7 +53,6 @@ pub struct GpuSparse {
     decay: Option<wgpu::ComputePipeline>,
     loss: LossReduction,
     /// Capacity: upload words, examples, slots.
-    max_words: usize,
     max_examples: usize,
     max_slots: usize,
     ring: StepRing,
@@ -258,7 +257,6 @@ impl GpuSparse {
             apply_groups,
             decay,
             loss,
-            max_words,
             max_examples,
             max_slots,
             ring: StepRing::starting_at(state.step),
@@ -355,19 +353,13 @@ impl SparseBackend for GpuSparse {
         header[3] = mb.out_rows.len() as u32;
         // The run's step count, from 1 (the CPU's `OptimState::step` after this step).
         header[13] = (self.ring.step + 1).min(u32::MAX as u64) as u32;
-        let mut words = MB_HEADER;
-        for (i, a) in arrays.iter().enumerate() {
-            header[4 + i] = words as u32;
-            words += a.len();
-        }
-        if words > self.max_words {
-            return Err(Error::Gpu(format!(
-                "minibatch upload of {words} words exceeds the GPU buffer ({})",
-                self.max_words
-            )));
-        }
-        let parts: Vec<&[u32]> = std::iter::once(&header[..]).chain(arrays).collect();
-        stage(&self.ctx, &self.uploads[k], &parts, "minibatch upload")?;
+        stage_step(
+            &self.ctx,
+            &self.uploads[k],
+            (&mut header, 4),
+            &arrays,
+            "minibatch upload",
+        )?;
         let (gx, gy) = dispatch_size(&self.ctx, n_ex);
         let (ax, ay) = dispatch_size(&self.ctx, slots);
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
