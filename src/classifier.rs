@@ -1299,16 +1299,18 @@ pub fn train(
 
     let data = Lines::read(&c, &bytes);
     drop(bytes);
-    let report = run_on(cfg, &mut c, &data, ntokens, progress)?;
+    let report = run_on(cfg, &mut c, &data, ntokens, "-bucket", progress)?;
     Ok((c, report))
 }
 
-/// Trains `c` on `data` where `cfg.device` says: the CPU threads or a GPU.
+/// Trains `c` on `data` where `cfg.device` says: the CPU threads or a GPU (where
+/// `rows_flag` is named if the input rows do not fit its bindings).
 fn run_on(
     cfg: &SupConfig,
     c: &mut Classifier,
     data: &Lines,
     ntokens: u64,
+    rows_flag: &'static str,
     progress: &crate::progress::Reporter,
 ) -> Result<SupReport> {
     match cfg.device.backend {
@@ -1317,7 +1319,7 @@ fn run_on(
             progress.note("-backend auto: the classifier trains on the CPU threads (its GPU kernels are not measured on hardware yet; -backend vulkan|metal|dx12|gl runs them)");
             run_threads(cfg, c, data, ntokens, progress)
         }
-        _ => run_gpu(cfg, c, data, ntokens, progress),
+        _ => run_gpu(cfg, c, data, ntokens, rows_flag, progress),
     }
 }
 
@@ -1431,15 +1433,8 @@ pub fn quantize(
                 ..SupConfig::default()
             };
             let ntokens = c.model.args.ntokens.max(1) as u64;
-            // The rows the GPU's bindings cannot hold are the -cutoff rows kept here.
-            let r = run_on(&cfg, &mut c, &data, ntokens, progress).map_err(|e| match e {
-                Error::Usage { flag, message } if flag == "-bucket" => Error::Usage {
-                    flag: "-cutoff".into(),
-                    message: message.replace("lower -bucket", "lower -cutoff"),
-                },
-                e => e,
-            })?;
-            report = Some(r);
+            // The input rows here are the -cutoff rows kept.
+            report = Some(run_on(&cfg, &mut c, &data, ntokens, "-cutoff", progress)?);
         }
     }
     let rows = c.model.input.len() / dim;
@@ -1727,6 +1722,7 @@ fn run_gpu(
     c: &mut Classifier,
     data: &Lines,
     ntokens: u64,
+    rows_flag: &'static str,
     progress: &crate::progress::Reporter,
 ) -> Result<SupReport> {
     use crate::backend::gpu::classify::GpuClassifier;
@@ -1751,7 +1747,10 @@ fn run_gpu(
         (&c.model.input, &c.model.output),
         loss,
         limits,
-        Default::default(),
+        crate::backend::gpu::classify::ClassifierOptions {
+            rows_flag: Some(rows_flag),
+            ..Default::default()
+        },
     )?;
     gpu.set_row_cap(cfg.device.gpu_row_cap);
     let (adapter, atomics, reduce, out) = gpu.describe();

@@ -103,6 +103,7 @@ fn case(
                 reduce: Some(reduce),
                 max_binding,
                 local_output: Some(local),
+                rows_flag: None,
             };
             let mut gpu = GpuClassifier::new(ctx, dim, (&input0, &output0), loss, limits, options)
                 .expect("GPU classifier");
@@ -153,4 +154,46 @@ fn many_lines_and_split_matrices_match_reference() {
     // binding, so the input matrix takes four; rows in more than 8 lines are scaled.
     let binding = Some(100 * 16 * 4);
     case("softmax split", CellLoss::Softmax, (16, 300, 3), binding, 8);
+}
+
+/// Input rows the bindings cannot hold are refused before anything runs, naming the flag
+/// that sets how many there are: `-bucket` for `supervised`, the caller's (`quantize`'s
+/// `-cutoff`) when it names one.
+#[test]
+fn rows_that_do_not_fit_name_their_flag() {
+    let mut rng = Rng::new(5);
+    let (dim, labels) = (8, 4);
+    let input = matrix(IN_ROWS, dim, 0.1, &mut rng);
+    let output = matrix(labels, dim, 0.1, &mut rng);
+    let limits = StepLimits {
+        lines: 4,
+        rows: 16,
+        cells: 16,
+    };
+    for (rows_flag, named) in [(None, "-bucket"), (Some("-cutoff"), "-cutoff")] {
+        let Some(ctx) = common::gpu_or_skip("rows_that_do_not_fit_name_their_flag") else {
+            return;
+        };
+        // 1 KiB bindings hold 4 × 32 rows of 8 floats, fewer than IN_ROWS.
+        let options = ClassifierOptions {
+            max_binding: Some(1024),
+            rows_flag,
+            ..ClassifierOptions::default()
+        };
+        let e = GpuClassifier::new(
+            ctx,
+            dim,
+            (&input, &output),
+            CellLoss::Softmax,
+            limits,
+            options,
+        )
+        .err()
+        .expect("the rows do not fit")
+        .to_string();
+        assert!(
+            e.contains(named) && e.contains(&format!("lower {named} by {}", IN_ROWS - 128)),
+            "{e}"
+        );
+    }
 }

@@ -38,6 +38,9 @@ pub struct ClassifierOptions {
     pub max_binding: Option<u64>,
     /// Whether `labels` keeps the output matrix in workgroup memory (None: where it fits).
     pub local_output: Option<bool>,
+    /// The flag that sets how many input rows there are, named when they do not fit the
+    /// bindings (None: `-bucket`, as `supervised` sets them; `quantize` keeps `-cutoff`).
+    pub rows_flag: Option<&'static str>,
 }
 
 /// The classifier's matrices and kernels on one device.
@@ -91,10 +94,11 @@ impl GpuClassifier {
         let matrix_binding = binding.min(max_binding.unwrap_or(u64::MAX));
         let split = split_rows(in_rows.max(out_rows), dim, 4, matrix_binding).map_err(|_| {
             let fit = PARTS as u64 * (matrix_binding / (dim as u64 * 4).max(1));
+            let flag = options.rows_flag.unwrap_or("-bucket");
             Error::usage(
-                "-bucket",
+                flag,
                 format!(
-                    "{in_rows} input rows (words, then buckets) × -dim {dim} = {} MiB do not fit the classifier's {PARTS} storage bindings of at most {} MiB on {}; {fit} rows fit: lower -bucket by {} or more, use a smaller -dim, or -backend cpu",
+                    "{in_rows} input rows (words, then buckets) × -dim {dim} = {} MiB do not fit the classifier's {PARTS} storage bindings of at most {} MiB on {}; {fit} rows fit: lower {flag} by {} or more, use a smaller -dim, or -backend cpu",
                     (in_rows as u64 * dim as u64 * 4) >> 20,
                     matrix_binding >> 20,
                     ctx.info.name,
