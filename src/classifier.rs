@@ -17,7 +17,7 @@
 use crate::classify_batch::{CellLoss, ClassifyStep};
 use crate::config::BackendKind;
 use crate::dist::sync::SharedMatrix;
-use crate::error::{Error, Result};
+use crate::error::{readable, Error, Result};
 use crate::fasttext::{FastTextModel, TrainArgs};
 use crate::quantize::QuantMatrix;
 use crate::sampling::{splitmix64, AliasTable, Rng};
@@ -1564,8 +1564,8 @@ fn run_threads(
     if failed.load(Ordering::Relaxed) || !c.is_finite() {
         return Err(Error::Diverged(format!(
             "training diverged (a loss or a vector stopped being a number) at -lr {}; nothing was written; use a smaller -lr (e.g. {})",
-            cfg.lr,
-            cfg.lr / 4.0
+            readable(cfg.lr),
+            readable(cfg.lr / 4.0)
         )));
     }
     let (loss, examples) = results
@@ -1795,9 +1795,9 @@ fn run_gpu(
     if !loss_sum.is_finite() || !c.is_finite() {
         return Err(Error::Diverged(format!(
             "training diverged on the GPU (a loss or a vector stopped being a number) at -lr {} with -gpuLines {}; nothing was written; use a smaller -lr (e.g. {}) or -gpuLines",
-            cfg.lr,
+            readable(cfg.lr),
             streams,
-            cfg.lr / 4.0
+            readable(cfg.lr / 4.0)
         )));
     }
     let rate = total as f64 / seconds.max(1e-9);

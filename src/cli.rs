@@ -1293,6 +1293,42 @@ fn explicit_train_args(m: &clap::ArgMatches, keep: &dyn Fn(&str) -> bool) -> Vec
     out
 }
 
+/// The GPU engine's flags of `train` (clap id, flag), which the CPU trainers do not read.
+const GPU_ONLY_TRAIN_FLAGS: [(&str, &str); 8] = [
+    ("gpu_batch", "--gpu-batch"),
+    ("gpu_updates", "--gpu-updates"),
+    ("gpu_atomics", "--gpu-atomics"),
+    ("gpu_kernel", "--gpu-kernel"),
+    ("gpu_reduce", "--gpu-reduce"),
+    ("gpu_chunk", "--gpu-chunk"),
+    ("gpu_tile_noise", "--gpu-tile-noise"),
+    ("gpu_workgroup", "--gpu-workgroup"),
+];
+
+/// The error of a GPU engine's `flag` given to a run on the CPU.
+fn gpu_only(flag: &str) -> Error {
+    Error::usage(
+        flag,
+        "applies to a GPU --backend only (vulkan, metal, dx12 or gl); this run trains on the CPU: add --backend vulkan (or another GPU API), or drop the flag",
+    )
+}
+
+/// Refuses a GPU engine's flag given on this command line (`m`) to a run on the CPU, where
+/// it would change nothing and a CPU run could be read as the GPU's. (`auto` keeps them: it
+/// trains on a GPU where there is one.)
+fn refuse_gpu_flags_on_cpu(m: Option<&clap::ArgMatches>, cfg: &TrainConfig) -> Result<(), Error> {
+    let Some(m) = m.filter(|_| cfg.backend == BackendKind::Cpu) else {
+        return Ok(());
+    };
+    match GPU_ONLY_TRAIN_FLAGS
+        .iter()
+        .find(|(id, _)| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+    {
+        Some((_, flag)) => Err(gpu_only(flag)),
+        None => Ok(()),
+    }
+}
+
 /// `train --resume DIR` without `--input`: the run's own arguments come from its newest
 /// checkpoint; flags given now replace the stored ones (and a flag that changes what is
 /// trained is then refused by the fingerprint check, as with a full command line).
@@ -1331,8 +1367,10 @@ fn resolve_train_args(
 fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => {
-            let (a, command_line) = resolve_train_args(a, matches.subcommand_matches("train"))?;
+            let given = matches.subcommand_matches("train");
+            let (a, command_line) = resolve_train_args(a, given)?;
             let mut cfg = a.to_config()?;
+            refuse_gpu_flags_on_cpu(given, &cfg)?;
             cfg.command_line = command_line;
             let to_stdout = cfg.output.as_os_str() == "-";
             if to_stdout && a.json {
@@ -1597,13 +1635,7 @@ fn supervised_command(
     let vec = std::path::PathBuf::from(format!("{output}.vec"));
     let out = std::path::PathBuf::from(format!("{output}.output"));
     for p in [&bin, &vec].into_iter().chain(save_output.then_some(&out)) {
-        if crate::config::same_file(&cfg.input, p) {
-            let why = format!(
-                "{} is the input; writing there would destroy it",
-                p.display()
-            );
-            return Err(Error::usage("-output", why).into());
-        }
+        crate::files::refuse_overwriting_input("-output", p, &[("-input", &cfg.input)])?;
         crate::files::check_writable(p)?;
     }
     let progress = Reporter::new(verbose <= 0);
@@ -1668,6 +1700,9 @@ fn quantize_command(
     let bin = std::path::PathBuf::from(format!("{output}.bin"));
     let ftz = std::path::PathBuf::from(format!("{output}.ftz"));
     let c = crate::classifier::Classifier::read(&bin)?;
+    if let Some(p) = input.filter(|_| q.retrain) {
+        crate::files::refuse_overwriting_input("-output", &ftz, &[("-input", p)])?;
+    }
     crate::files::check_writable(&ftz)?;
     let text = match input.filter(|_| q.retrain) {
         Some(p) => {
@@ -1934,7 +1969,7 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
             ("--gpu-workgroup", cfg.gpu.workgroup != default.workgroup),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
-            return Err(Error::usage(flag, "applies to a GPU --backend only").into());
+            return Err(gpu_only(flag).into());
         }
     }
     cfg.validate()?;
@@ -1947,13 +1982,7 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
     ];
     for (flag, p) in outputs {
         let Some(p) = p else { continue };
-        if crate::config::same_file(&a.input, p) {
-            let why = format!(
-                "{} is the input; writing there would destroy it",
-                p.display()
-            );
-            return Err(Error::usage(flag, why).into());
-        }
+        crate::files::refuse_overwriting_input(flag, p, &[("--input", &a.input)])?;
         crate::files::check_writable(p)?;
     }
     let (m, r) = crate::doc2vec::train(&cfg, &Reporter::new(a.quiet || a.json))?;
@@ -2015,7 +2044,7 @@ fn infer_command(a: &InferArgs) -> anyhow::Result<()> {
     let backend = BackendKind::from(a.backend);
     let on_gpu = !matches!(backend, BackendKind::Cpu | BackendKind::Auto);
     if a.adapter.is_some() && !on_gpu {
-        return Err(Error::usage("--adapter", "applies to a GPU --backend only").into());
+        return Err(gpu_only("--adapter").into());
     }
     let m = crate::doc2vec::Doc2Vec::load(&a.model)?;
     let s = crate::doc2vec::InferSettings {
@@ -2033,6 +2062,9 @@ fn infer_command(a: &InferArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(p) = &a.output {
+        let mut read = vec![("--model", a.model.as_path())];
+        read.extend(a.input.as_deref().map(|i| ("--input", i)));
+        crate::files::refuse_overwriting_input("--output", p, &read)?;
         crate::files::check_writable(p)?;
     }
     let text = match &a.input {
@@ -2911,6 +2943,9 @@ fn map_command(a: &MapArgs) -> anyhow::Result<()> {
             .into())
         }
     };
+    if let Some(o) = &a.output {
+        crate::files::refuse_overwriting_input("--output", o, &[("--vectors", &a.vectors)])?;
+    }
     let emb = crate::io::read_any_vectors(&a.vectors, a.limit)?;
     let mut rows = crate::map::select(&emb, a.words.as_deref(), a.top + a.skip)?;
     if a.words.is_none() {

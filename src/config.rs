@@ -823,14 +823,23 @@ impl TrainConfig {
                 ));
             }
         }
-        if same_file(&self.input, &self.output) {
-            return Err(Error::usage(
-                "--output",
-                format!(
-                    "{} is the input corpus; writing vectors there would destroy it",
-                    self.output.display()
-                ),
-            ));
+        // An output written over the corpus (or the vocabulary read) would destroy it.
+        let corpus: Vec<(&str, &std::path::Path)> = std::iter::once(&self.input)
+            .chain(&self.more_inputs)
+            .map(|p| ("--input", p.as_path()))
+            .collect();
+        let vocab = self.read_vocab.as_deref().map(|p| ("--read-vocab", p));
+        let outputs = [
+            ("--output", Some(self.output.as_path()), vocab),
+            ("--save-vocab", self.save_vocab.as_deref(), None),
+            ("--fasttext-bin", self.fasttext_bin.as_deref(), vocab),
+            ("--save-context", self.save_context.as_deref(), vocab),
+        ];
+        for (flag, out, read) in outputs {
+            if let Some(out) = out {
+                let inputs: Vec<_> = corpus.iter().copied().chain(read).collect();
+                crate::files::refuse_overwriting_input(flag, out, &inputs)?;
+            }
         }
         Ok(())
     }
@@ -934,14 +943,6 @@ impl TrainConfig {
 /// Every hardware thread: the default of every `--threads`.
 pub fn all_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Whether two paths name one existing file (after resolving links and `..`).
-pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
 }
 
 #[cfg(test)]

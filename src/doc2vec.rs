@@ -36,7 +36,7 @@ use crate::bytes::Cursor;
 use crate::config::{BackendKind, ModelKind, Precision, TrainConfig};
 use crate::corpus::SENTENCE_END;
 use crate::dist::sync::SharedMatrix;
-use crate::error::{Error, Result};
+use crate::error::{readable, Error, Result};
 use crate::files::AtomicFile;
 use crate::huffman::HuffmanTree;
 use crate::linalg::{axpy, axpy2, dot};
@@ -594,8 +594,8 @@ impl DocConfig {
         Error::Diverged(format!(
             "doc2vec training diverged (the loss per term passed {} or a vector stopped being a number) at --alpha {}; nothing was written; use a smaller --alpha (e.g. {})",
             crate::train::run_state::DIVERGED_LOSS,
-            self.alpha,
-            self.alpha / 4.0
+            readable(self.alpha),
+            readable(self.alpha / 4.0)
         ))
     }
 
@@ -1695,8 +1695,9 @@ fn infer_concat_on_gpu(
 fn inferred(rows: &[f32], dim: usize, alpha: f32) -> Result<Vec<Vec<f32>>> {
     if !rows.iter().all(|x| x.is_finite()) {
         return Err(Error::Diverged(format!(
-            "inference diverged (a vector stopped being a number) at --alpha {alpha}; use a smaller --alpha (e.g. {})",
-            alpha / 4.0
+            "inference diverged (a vector stopped being a number) at --alpha {}; use a smaller --alpha (e.g. {})",
+            readable(alpha),
+            readable(alpha / 4.0)
         )));
     }
     Ok(rows.chunks(dim).map(|r| r.to_vec()).collect())

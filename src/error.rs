@@ -89,3 +89,34 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `x` as a person reads it in an error: scientific notation where plain digits would run
+/// long (`1e30`, not thirty-one digits; `2.5e-7`), plain otherwise (`0.025`).
+pub fn readable<T>(x: T) -> String
+where
+    T: Copy + Into<f64> + std::fmt::Display + std::fmt::LowerExp,
+{
+    let a = x.into().abs();
+    if a != 0.0 && a.is_finite() && !(1e-4..1e6).contains(&a) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn readable_numbers() {
+        assert_eq!(readable(0.025f32), "0.025");
+        assert_eq!(readable(1e30f32), "1e30");
+        assert_eq!(readable(2.5e29f32), "2.5e29");
+        assert_eq!(readable(2.5e-7f64), "2.5e-7");
+        assert_eq!(readable(0.0f32), "0");
+        assert_eq!(readable(12345.5f64), "12345.5");
+        assert_eq!(readable(f64::INFINITY), "inf");
+        assert_eq!(readable(f64::NAN), "NaN");
+    }
+}

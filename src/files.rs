@@ -72,6 +72,29 @@ impl AtomicFile {
     }
 }
 
+/// Whether `a` and `b` name one existing file (links and `..` resolved).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Refuses, before any work, writing `output` (named by the flag `flag`) where it is a file
+/// the run reads (`inputs`, each with the flag that names it): the write would destroy it.
+pub fn refuse_overwriting_input(flag: &str, output: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
+    match inputs.iter().find(|(_, p)| same_file(p, output)) {
+        Some((given_to, _)) => Err(Error::usage(
+            flag,
+            format!(
+                "{} is the file given to {given_to}; writing there would destroy it",
+                output.display()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Fails now, naming the path, when `path` could not be written later (its directory is
 /// missing or read-only, or it is a directory), so a long run is refused before it starts.
 /// Writes nothing; `-` (standard output) always passes.

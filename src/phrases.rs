@@ -142,6 +142,8 @@ pub fn phrases(inputs: &[PathBuf], output: &Path, cfg: &PhraseConfig) -> Result<
     if cfg.min_count == 0 {
         return Err(Error::usage("--min-count", "must be at least 1"));
     }
+    let read: Vec<(&str, &Path)> = inputs.iter().map(|p| ("--input", p.as_path())).collect();
+    crate::files::refuse_overwriting_input("--output", output, &read)?;
     let bytes = read_all(inputs)?;
     let (table, words, prunings) = count(&bytes, cfg.max_table.max(1000));
     if words == 0 {

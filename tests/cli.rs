@@ -104,6 +104,163 @@ fn args(input: &str, rest: &[&str]) -> Vec<String> {
     v
 }
 
+/// Every command that writes a file refuses, before any work, to write it over a file it
+/// reads (the corpus, the vectors, the model), and leaves that file as it was.
+#[test]
+fn outputs_never_overwrite_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let corpus = small_corpus(d);
+    let vecs = d.join("v.txt");
+    let o = train_tiny(&corpus, &vecs, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = vecs.to_str().unwrap();
+    let vocab = d.join("vocab.txt");
+    let o = train_tiny(
+        &corpus,
+        &d.join("w.txt"),
+        &["--save-vocab", vocab.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model = d.join("m.d2v");
+    let m = model.to_str().unwrap();
+    let o = w2v(&[
+        "doc2vec",
+        "--input",
+        &corpus,
+        "--output",
+        v,
+        "--epochs",
+        "1",
+        "--dim",
+        "4",
+        "--min-count",
+        "1",
+        "--save-model",
+        m,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let png = d.join("v.png");
+    std::fs::copy(&vecs, &png).unwrap();
+    let png = png.to_str().unwrap();
+    let fasttext_vec = d.join("ft.vec");
+    std::fs::copy(&corpus, &fasttext_vec).unwrap();
+    let ft = fasttext_vec.to_str().unwrap();
+    let ft_prefix = d.join("ft");
+    let before: Vec<Vec<u8>> = [&corpus, v, m, png, ft, vocab.to_str().unwrap()]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let w = d.join("w.txt");
+    let w = w.to_str().unwrap();
+    let voc = vocab.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["train", "--input", &corpus, "--output", &corpus],
+            "--output",
+        ),
+        (
+            vec![
+                "train", "--input", w, "--input", &corpus, "--output", &corpus,
+            ],
+            "--output",
+        ),
+        (
+            vec![
+                "train",
+                "--input",
+                &corpus,
+                "--output",
+                w,
+                "--save-vocab",
+                &corpus,
+            ],
+            "--save-vocab",
+        ),
+        (
+            vec![
+                "train",
+                "--input",
+                &corpus,
+                "--output",
+                w,
+                "--subwords",
+                "--fasttext-bin",
+                &corpus,
+            ],
+            "--fasttext-bin",
+        ),
+        (
+            vec![
+                "train",
+                "--input",
+                &corpus,
+                "--output",
+                voc,
+                "--read-vocab",
+                voc,
+            ],
+            "--output",
+        ),
+        (vec!["-train", &corpus, "-output", &corpus], "--output"),
+        (
+            vec![
+                "skipgram",
+                "-input",
+                ft,
+                "-output",
+                ft_prefix.to_str().unwrap(),
+            ],
+            "--output",
+        ),
+        (
+            vec!["phrases", "--input", &corpus, "--output", &corpus],
+            "--output",
+        ),
+        (
+            vec!["doc2vec", "--input", &corpus, "--output", &corpus],
+            "--output",
+        ),
+        (
+            vec![
+                "doc2vec",
+                "--input",
+                &corpus,
+                "--output",
+                w,
+                "--save-model",
+                &corpus,
+            ],
+            "--save-model",
+        ),
+        (
+            vec![
+                "infer", "--model", m, "--input", &corpus, "--output", &corpus,
+            ],
+            "--output",
+        ),
+        (
+            vec!["infer", "--model", m, "--input", &corpus, "--output", m],
+            "--output",
+        ),
+        (vec!["map", "--vectors", png, "--output", png], "--output"),
+    ];
+    for (args, flag) in cases {
+        let o = w2v(&args);
+        assert_fails(&o, 2, &format!("{flag}: "));
+        assert!(
+            stderr(&o).contains("writing there would destroy it"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let after: Vec<Vec<u8>> = [&corpus, v, m, png, ft, voc]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert!(before == after, "an input file changed");
+}
+
 #[test]
 fn bad_inputs_fail_cleanly_with_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
@@ -176,11 +333,24 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             vec![
                 "--input".into(),
                 good.clone(),
+                "--backend".into(),
+                "vulkan".into(),
                 "--gpu-workgroup".into(),
                 "100".into(),
             ],
             2,
-            "--gpu-workgroup",
+            "not one of 32, 64, 128, 256",
+        ),
+        // A GPU engine's flag on a CPU run (the default backend) would change nothing.
+        (
+            args(&good, &["--gpu-kernel", "tile"]),
+            2,
+            "--gpu-kernel: applies to a GPU --backend only",
+        ),
+        (
+            args(&good, &["--backend", "cpu", "--gpu-batch", "20000"]),
+            2,
+            "--gpu-batch: applies to a GPU --backend only",
         ),
         (
             vec![
@@ -302,6 +472,8 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
                 "--hs".into(),
                 "--negative".into(),
                 "0".into(),
+                "--backend".into(),
+                "vulkan".into(),
                 "--gpu-kernel".into(),
                 "tile".into(),
             ],
@@ -2677,7 +2849,11 @@ fn doc2vec_tags_stdin_and_bad_input() {
         1,
         "does not exist",
     );
-    assert_fails(&run(base("t.txt", "t.txt"), &[]), 2, "is the input");
+    assert_fails(
+        &run(base("t.txt", "t.txt"), &[]),
+        2,
+        "t.txt is the file given to --input",
+    );
     // A run that diverges fails and leaves the earlier output as it was.
     assert_fails(
         &run(base("t.txt", "keep.vec"), &["--alpha", "1e9"]),

@@ -5,7 +5,7 @@ use crate::backend::{Rate, StepLoss};
 use crate::batch::Cursor;
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
-use crate::error::{Error, Result};
+use crate::error::{readable, Error, Result};
 use crate::model::Model;
 use crate::progress::Reporter;
 use crate::train::TrainReport;
@@ -31,7 +31,10 @@ pub fn check_divergence(mean_loss: f64, done: u64, cfg: &TrainConfig) -> Result<
         return Ok(());
     }
     Err(diverged(
-        &format!("the loss per term reached {mean_loss} after {done} words"),
+        &format!(
+            "the loss per term reached {} after {done} words",
+            readable(mean_loss)
+        ),
         cfg,
     ))
 }
@@ -44,10 +47,10 @@ fn diverged(cause: &str, cfg: &TrainConfig) -> Error {
     };
     Error::Diverged(format!(
         "training diverged: {cause} (learning rate --alpha {} with --optimizer {}). Nothing was written to {}; {kept}use a smaller --alpha (e.g. {})",
-        cfg.start_alpha(),
+        readable(cfg.start_alpha()),
         cfg.optimizer.name(),
         cfg.output.display(),
-        cfg.start_alpha() / 4.0
+        readable(cfg.start_alpha() / 4.0)
     ))
 }
 
