@@ -51,6 +51,32 @@ fn bag_window(key: u32, pos: u32, n_tokens: u32) -> u32 {
     return window_context(key, pos, n_tokens) + 1u;
 }
 
+// bag_window's count for the workgroup, found by one invocation.
+var<workgroup> n_ctx: u32;
+
+// Phase 1 of the bag kernels: the window of centre position `pos`, found by invocation 0
+// and returned to every invocation (bag_window's count: 0 when the position trains
+// nothing, whose loss is then reported as zero unless an earlier kernel of the step
+// reported it, ADD_LOSS).
+fn bag_start(lid: u32, key: u32, pos: u32, n_tokens: u32) -> u32 {
+    if (lid == 0u) {
+        n_ctx = bag_window(key, pos, n_tokens);
+    }
+    let trains = workgroupUniformLoad(&n_ctx);
+    if (trains == 0u && lid == 0u && pos < n_tokens && !ADD_LOSS) {
+        loss_out[pos] = vec2<f32>(0.0, 0.0);
+    }
+    return trains;
+}
+
+// The input row of position pos's document (paragraph vectors; 0, unused, otherwise).
+fn bag_doc(pos: u32, n_tokens: u32) -> u32 {
+    if (DOC == DOC_NONE) {
+        return 0u;
+    }
+    return doc_row(pos, n_tokens);
+}
+
 // The input row of position pos's document (paragraph vectors only).
 fn doc_row(pos: u32, n_tokens: u32) -> u32 {
     return tok[HEADER + n_tokens + pos];

@@ -105,9 +105,7 @@ fn train(
 {{SG_PARAMS}}
 ) {
 {{SG_LAYOUT}}
-    let chunk = wid.x + wid.y * nwg.x;
-    let alpha0 = bitcast<f32>(tok[0]);
-    let alpha1 = bitcast<f32>(tok[3]);
+    let chunk = group_index(wid, nwg);
     let key = tok[1];
     let n = tok[2];
     let p0 = chunk * CHUNK;
@@ -182,7 +180,7 @@ fn train(
         }
 
         // Logits, gradients and loss (matrices.wgsl).
-        let alpha = rate_at(alpha0, alpha1, p, n);
+        let alpha = position_rate(p);
         let cells = select(nc * NOUT, NOUT, IS_CBOW);
         window_logits(p, left, cells, alpha, sg_size, lane_index, &loss);
         workgroupBarrier();

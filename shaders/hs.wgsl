@@ -121,10 +121,10 @@ fn train(
 {{SG_PARAMS}}
 ) {
 {{SG_LAYOUT}}
-    let pos = wid.x + wid.y * nwg.x;
+    let pos = group_index(wid, nwg);
     let key = tok[1];
     let n_tokens = tok[2];
-    let alpha = rate_at(bitcast<f32>(tok[0]), bitcast<f32>(tok[3]), pos, n_tokens);
+    let alpha = position_rate(pos);
 
     // Phase 1: the window and the centre word's path (one invocation).
     if (lid == 0u) {

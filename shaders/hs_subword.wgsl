@@ -28,7 +28,6 @@ const NB: u32 = {{NB}}u;
 // root first, each (inner node << 1) | code).
 @group(0) @binding(13) var<storage, read> tree: array<u32>;
 
-var<workgroup> n_ctx: u32;
 // The current target's first entry in `tree` and its path length.
 var<workgroup> path: vec2<u32>;
 var<workgroup> ids_o: array<u32, NB>;
@@ -47,28 +46,19 @@ fn train(
 {{SG_PARAMS}}
 ) {
 {{SG_LAYOUT}}
-    let pos = wid.x + wid.y * nwg.x;
+    let pos = group_index(wid, nwg);
     let key = tok[1];
     let n_tokens = tok[2];
-    let alpha = rate_at(bitcast<f32>(tok[0]), bitcast<f32>(tok[3]), pos, n_tokens);
+    let alpha = position_rate(pos);
 
-    // Phase 1: the window (one invocation).
-    if (lid == 0u) {
-        n_ctx = bag_window(key, pos, n_tokens);
-    }
-    let trains = workgroupUniformLoad(&n_ctx);
+    // Phase 1: the window.
+    let trains = bag_start(lid, key, pos, n_tokens);
     if (trains == 0u) {
-        if (lid == 0u && pos < n_tokens && !ADD_LOSS) {
-            loss_out[pos] = vec2<f32>(0.0, 0.0);
-        }
         return;
     }
     let nc = trains - 1u;
     let centre = tok[HEADER + pos];
-    var doc = 0u;
-    if (DOC != DOC_NONE) {
-        doc = doc_row(pos, n_tokens);
-    }
+    let doc = bag_doc(pos, n_tokens);
 
     // Phase 2: h, the mean of the bag's input rows; the window's gradient cleared.
     for (var d = lid; d < DIM; d += WG) {

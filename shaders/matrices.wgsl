@@ -20,6 +20,18 @@
 // (hierarchical softmax after negative sampling) instead of writing it.
 const ADD_LOSS: bool = {{ADD_LOSS}};
 
+// The index of workgroup `wid` in a dispatch of `nwg` (laid out in two dimensions past
+// 65,535 workgroups): the centre position, chunk or tile it trains.
+fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wid.x + wid.y * nwg.x;
+}
+
+// The learning rate at position `pos` of this step (the header's first and last rates,
+// tok[0] and tok[3], over its tok[2] positions).
+fn position_rate(pos: u32) -> f32 {
+    return rate_at(bitcast<f32>(tok[0]), bitcast<f32>(tok[3]), pos, tok[2]);
+}
+
 // This invocation's adds into the matrices; summed per workgroup by finish_group.
 var<private> adds: u32;
 var<workgroup> adds_part: array<u32, WG>;

@@ -19,7 +19,6 @@
 const IS_CBOW: bool = {{CBOW}};
 
 var<workgroup> ids_o: array<u32, MAXC * NOUT>;
-var<workgroup> n_ctx: u32;
 var<workgroup> hvec: array<f32, DIM>;
 var<workgroup> grad: array<f32, MAXC * NOUT>;
 
@@ -37,28 +36,19 @@ fn train(
 {{SG_PARAMS}}
 ) {
 {{SG_LAYOUT}}
-    let pos = wid.x + wid.y * nwg.x;
+    let pos = group_index(wid, nwg);
     let key = tok[1];
     let n_tokens = tok[2];
-    let alpha = rate_at(bitcast<f32>(tok[0]), bitcast<f32>(tok[3]), pos, n_tokens);
+    let alpha = position_rate(pos);
 
-    // Phase 1: the window (one invocation).
-    if (lid == 0u) {
-        n_ctx = bag_window(key, pos, n_tokens);
-    }
-    let trains = workgroupUniformLoad(&n_ctx);
+    // Phase 1: the window.
+    let trains = bag_start(lid, key, pos, n_tokens);
     if (trains == 0u) {
-        if (lid == 0u && pos < n_tokens && !ADD_LOSS) {
-            loss_out[pos] = vec2<f32>(0.0, 0.0);
-        }
         return;
     }
     let nc = trains - 1u;
     let centre = tok[HEADER + pos];
-    var doc = 0u;
-    if (DOC != DOC_NONE) {
-        doc = doc_row(pos, n_tokens);
-    }
+    let doc = bag_doc(pos, n_tokens);
 
     // The outputs: cell i * NOUT + j is context i's positive (j = 0) or its noise word j
     // (skip-gram); cell j for CBOW.

@@ -131,7 +131,7 @@ var<private> tile_p0: u32;
 // The rate at the cell's centre position (the tile's windows have positions of their own,
 // so window_logits' one rate is not used).
 fn cell_rate(alpha: f32, cell: u32) -> f32 {
-    return rate_at(bitcast<f32>(tok[0]), bitcast<f32>(tok[3]), tile_p0 + cell_window(cell), tok[2]);
+    return position_rate(tile_p0 + cell_window(cell));
 }
 
 // Whether output slot o takes part: its window has a context, and a noise word equal to
@@ -222,7 +222,7 @@ fn train(
 {{SG_PARAMS}}
 ) {
 {{SG_LAYOUT}}
-    let tile = wid.x + wid.y * nwg.x;
+    let tile = group_index(wid, nwg);
     let key = tok[1];
     let n = tok[2];
     let p0 = tile * TILE;
