@@ -58,6 +58,10 @@ BIN=$DIR/w2v-gpu
 WORK=${WORK:-/tmp/gpu_table}
 mkdir -p "$WORK"
 T0=$(date +%s)
+# Every row's numbers (name, model, dim, words/s, analogy, WS-353), for the goal check at the
+# end; kept across calls on one machine (a later row of the same name replaces an earlier).
+export RESULTS=$WORK/results.tsv
+touch "$RESULTS"
 
 # Vulkan loader and libglvnd where missing; VK_DRIVER_FILES.
 source "$DIR/vulkan_loader.sh" "$DIR/debs"
@@ -154,6 +158,9 @@ wps = t["words_per_second"]
 busy = t.get("gpu_busy_fraction"); up = t.get("upload_bytes_per_word"); rss = t.get("peak_rss_bytes")
 adds = t.get("atomic_adds_per_word")
 label = label + (f" [{t['kernel']}]" if t.get("kernel") else "")
+import os
+with open(os.environ["RESULTS"], "a") as r:
+    r.write(f"{name}\t{model}\t{dim}\t{wps}\t{100*e['analogies'][0]['accuracy']}\t{e['similarity'][0]['spearman']}\n")
 print(f"| {name} | {model} | {dim} | {label} | {wps/1e6:.2f}M | {100*e['analogies'][0]['accuracy']:.2f}% | "
       f"{e['similarity'][0]['spearman']:.3f} | {'' if busy is None else f'{100*busy:.1f}%'} | "
       f"{'' if up is None else f'{up:.2f}'} | {'' if adds is None else f'{adds:.0f}'} | "
@@ -329,6 +336,9 @@ torch_row() { # NAME LABEL torch_sgns.py flags...
 import json, sys
 name, label = sys.argv[1:3]
 t = json.loads(sys.argv[3]); e = json.loads(sys.argv[4])
+import os
+with open(os.environ["RESULTS"], "a") as r:
+    r.write(f"{name}\tskipgram\t100\t{t['words_per_second']}\t{100*e['analogies'][0]['accuracy']}\t{e['similarity'][0]['spearman']}\n")
 print(f"| {name} | skipgram | 100 | {label} | {t['words_per_second']/1e6:.2f}M | "
       f"{100*e['analogies'][0]['accuracy']:.2f}% | {e['similarity'][0]['spearman']:.3f} | | | | | |")
 PY
@@ -450,6 +460,54 @@ cls_row clscpu "CPU, softmax, $NCPU threads" -thread $NCPU
 cls_row clscpuns "CPU, -loss ns, $NCPU threads" -thread $NCPU -loss ns
 cls_row clscpuhs "CPU, -loss hs, $NCPU threads" -thread $NCPU -loss hs
 cls_row clscpuova "CPU, -loss ova, $NCPU threads" -thread $NCPU -loss ova
+
+# The open goals (issue 15), read from the rows this machine has run so far (this call and
+# earlier calls on the same machine); a goal whose rows have not run is not listed.
+python3 - "$RESULTS" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    n, model, dim, wps, an, ws = line.rstrip("\n").split("\t")
+    rows[n] = (model, int(dim), float(wps), float(an), float(ws))
+out = []
+def r(n): return f"{n} {rows[n][2]/1e6:.2f}M words/s, {rows[n][3]:.2f}% / {rows[n][4]:.3f}"
+def verdict(ok): return "**met**" if ok else "**not met**"
+if "sg100" in rows:
+    w = rows["sg100"][2]
+    out.append(f"- skip-gram dim 100 ≥ 50M words/s (moonshot 100M): {r('sg100')}: {verdict(w >= 50e6)}")
+# Dim 300: the fastest skip-gram row of the default storage and checks.
+d300 = [n for n, v in rows.items() if v[0] == "skipgram" and v[1] == 300 and "@" not in n
+        and not n.endswith(("nb", "nl", "nd", "none", "f16", "cpu"))]
+if d300:
+    b = max(d300, key=lambda n: rows[n][2])
+    out.append(f"- skip-gram dim 300 ≥ 20M words/s: fastest {r(b)}: {verdict(rows[b][2] >= 20e6)}")
+if "sg100" in rows and "cb100" in rows:
+    out.append(f"- CBOW ≥ skip-gram's rate (dim 100): {r('cb100')} against {rows['sg100'][2]/1e6:.2f}M: "
+               f"{verdict(rows['cb100'][2] >= rows['sg100'][2])}")
+for gpu, cpus in [("sg100", ["sg100cpu", "sg100cpus256"]), ("cb100", ["cb100cpu", "cb100cpus256"]),
+                  ("swsg100", ["swsg100cpu"]), ("hssg100", ["hssg100cpu"]), ("sg100e5", ["sg100cpue5"]),
+                  ("cb100e5", ["cb100cpue5"])]:
+    for cpu in cpus:
+        if gpu in rows and cpu in rows:
+            da = rows[gpu][3] - rows[cpu][3]; dw = rows[gpu][4] - rows[cpu][4]
+            out.append(f"- {gpu} quality against {cpu} (analogy within 0.5 points, WS-353 within 0.01): "
+                       f"{da:+.2f} points, {dw:+.3f}: {verdict(da >= -0.5 and dw >= -0.01)}")
+for t in ["torch4k", "torch8k", "torch"]:
+    if "sg100" in rows and t in rows:
+        x = rows["sg100"][2] / rows[t][2]
+        better = rows["sg100"][3] >= rows[t][3] and rows["sg100"][4] >= rows[t][4]
+        out.append(f"- ≥ 20× PyTorch at equal or better quality: sg100 / {t} = {x:.1f}× "
+                   f"({r(t)}; quality {'equal or better' if better else 'lower'}): {verdict(x >= 20 and better)}")
+        break
+for f16, f32 in [("sg100f16", "sg100"), ("sg300f16", "sg300"), ("cb100f16", "cb100")]:
+    if f16 in rows and f32 in rows:
+        da = rows[f16][3] - rows[f32][3]; dw = rows[f16][4] - rows[f32][4]
+        out.append(f"- --precision f16 against f32 ({f32}): {rows[f16][2]/rows[f32][2]:.2f}× the words/s, "
+                   f"{da:+.2f} points, {dw:+.3f}")
+if out:
+    print("\n### Goals, from the rows run on this machine\n")
+    print("\n".join(out))
+PY
 
 echo
 echo "corpus: $(basename "$CORPUS") ($(wc -w <"$CORPUS") words), $(nproc) CPU cores, table took $(( $(date +%s) - T0 )) s"
