@@ -6,7 +6,10 @@
 //! `--gpu-kernel tile --gpu-chunk T` the windows of each tile of T positions read the rows
 //! as the tile began, as the tile kernel's do (give the T the GPU run reports: it halves
 //! `--gpu-chunk` until the tile fits the adapter's workgroup memory), and with
-//! `--gpu-tile-noise` share the noise words drawn at the tile's first position. With `--subwords` it runs
+//! `--gpu-tile-noise` share the noise words drawn at the tile's first position. Otherwise the
+//! windows run in the window kernel's order (`--gpu-order`, strided by default), and with
+//! `--in-flight N` in groups of N that read the rows as the group began: a model of a GPU
+//! running N windows at once. With `--subwords` it runs
 //! the subword kernel's reference and writes each word's mean of its rows, as `train` does;
 //! with `--hs` the hierarchical-softmax kernel's after the negative-sampling windows (none
 //! with `--negative 0`).
@@ -34,10 +37,16 @@ use w2v_gpu::train::{load_corpus, train_with_backend, Checkpointer, Reporter};
 struct Args {
     #[command(flatten)]
     train: w2v_gpu::cli::TrainArgs,
+    /// A model of a GPU running N windows at once: each window reads the rows as they were
+    /// when its group of N (consecutive in the run order, `--gpu-order`) began, the group's
+    /// updates summed when it ends. Not with `--gpu-kernel tile`.
+    #[arg(long, value_name = "N")]
+    in_flight: Option<usize>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cfg = Args::parse().train.to_config()?;
+    let args = Args::parse();
+    let cfg = args.train.to_config()?;
     cfg.validate()?;
     let corpus = load_corpus(&cfg)?;
     let mut model = Model::new(corpus.vocab.len(), cfg.dim, cfg.seed);
@@ -56,10 +65,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if cfg.hs {
         engine = engine.with_hs(w2v_gpu::huffman::HuffmanTree::new(corpus.vocab.counts()));
     }
-    if cfg.gpu_kernel == Some(w2v_gpu::config::Kernel::Tile) {
-        engine = engine.with_tile_reads(cfg.gpu_chunk as usize);
-        if cfg.gpu_tile_noise {
-            engine = engine.with_shared_noise(cfg.gpu_chunk as usize);
+    use w2v_gpu::config::Kernel;
+    match cfg.gpu_kernel {
+        Some(Kernel::Tile) if args.in_flight.is_some() => {
+            return Err(
+                "--in-flight models the window kernel; the tile kernel's reads are --gpu-chunk's"
+                    .into(),
+            )
+        }
+        Some(Kernel::Tile) => {
+            engine = engine.with_tile_reads(cfg.gpu_chunk as usize);
+            if cfg.gpu_tile_noise {
+                engine = engine.with_shared_noise(cfg.gpu_chunk as usize);
+            }
+        }
+        // The chunk kernel walks its positions in order.
+        Some(Kernel::Chunk) => {}
+        _ => {
+            engine = engine.with_order(cfg.gpu_order.stride(cfg.window));
+            if let Some(n) = args.in_flight {
+                engine = engine.with_tile_reads(n);
+            }
         }
     }
     let reporter = Reporter::quiet();

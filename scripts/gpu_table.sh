@@ -36,13 +36,13 @@ ONLY=${2:-}
 # 10 minutes).
 case "$ONLY" in
   goals)
-    ONLY="sg100 sg100e5 sg100cpu sg300 sg300wg256 sg300tilewg256 cb100 cb100cpu cb100cpus256 sg100f16
+    ONLY="sg100 sg100seq sg100e5 sg100cpu sg300 sg300wg256 sg300tilewg256 cb100 cb100seq cb100cpu cb100cpus256 sg100f16
           sg300f16 swsg100 swsg100cpu hssg100 adam100 d2vdbow clsgpu clscpu torch4k" ;;
   checks)
     ONLY="sg100serial sg100serialnb sg100serialnl sg100serialnd sg100serialnone sg300 sg300nb sg300nl sg300none" ;;
   pending)
-    ONLY="sg100 sg100@f261227 sg100@fcdf526 sg100e5 cb100e5 sg300 sg300@f261227 sg300@fcdf526 cb100
-          cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
+    ONLY="sg100 sg100seq sg100@f261227 sg100@fcdf526 sg100e5 cb100e5 sg300 sg300seq sg300@f261227 sg300@fcdf526 cb100
+          cb100seq cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
           cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 sg100tn15 sg100tn15wg256
           sg100tn15c4 sg100tn15c16 cb100tn15 cb100tn15wg256 sg300tn15wg256 sg100n15 cb100n15 swsg100 swcb100 swsg300 swadam100
@@ -171,6 +171,10 @@ PY
 V="--backend vulkan"
 C="--backend cpu --threads $NCPU"
 row sg100 skipgram 100 "GPU (defaults)" -- $V
+# The windows of a step in order (the order before --gpu-order strided, the default): on the
+# kernels' CPU reference, with thousands of windows in flight, the sequential order loses
+# most of its quality (BENCHMARKS.md "Window order").
+row sg100seq skipgram 100 "GPU, --gpu-order sequential" -- $V --gpu-order sequential
 row sg100serial skipgram 100 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
 # Shader modules without some of wgpu's runtime checks (W2V_GPU_SHADER_CHECKS, measuring
 # only): built without any, this kernel lost 3 analogy points on the H200 (not on lavapipe);
@@ -203,6 +207,7 @@ row sg100cpus256 skipgram 100 "CPU, $NCPU threads, --streams 256" -- $C --stream
 row sg100s1 skipgram 100 "GPU, --streams 1" -- $V --streams 1
 row sg100s16 skipgram 100 "GPU, --streams 16" -- $V --streams 16
 row cb100 cbow 100 "GPU (defaults)" -- $V
+row cb100seq cbow 100 "GPU, --gpu-order sequential" -- $V --gpu-order sequential
 row cb100serial cbow 100 "GPU, --gpu-reduce serial" -- $V --gpu-reduce serial
 row cb100win cbow 100 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row cb100c64 cbow 100 "GPU, --gpu-chunk 64" -- $V --gpu-chunk 64
@@ -218,6 +223,7 @@ row cb100s64 cbow 100 "GPU, --streams 64" -- $V --streams 64
 row cb100cpu1 cbow 100 "CPU, 1 thread" -- --backend cpu --threads 1
 row cb100cpue5 cbow 100 "CPU, $NCPU threads, 5 epochs" -- $C --epochs 5
 row sg300 skipgram 300 "GPU (defaults)" -- $V
+row sg300seq skipgram 300 "GPU, --gpu-order sequential" -- $V --gpu-order sequential
 W2V_GPU_SHADER_CHECKS=no-bounds row sg300nb skipgram 300 "GPU, no bounds checks" -- $V
 W2V_GPU_SHADER_CHECKS=no-loop-bounding row sg300nl skipgram 300 "GPU, no loop bounding" -- $V
 W2V_GPU_SHADER_CHECKS=none row sg300none skipgram 300 "GPU, no runtime checks" -- $V
@@ -499,6 +505,11 @@ for t in ["torch4k", "torch8k", "torch"]:
         out.append(f"- ≥ 20× PyTorch at equal or better quality: sg100 / {t} = {x:.1f}× "
                    f"({r(t)}; quality {'equal or better' if better else 'lower'}): {verdict(x >= 20 and better)}")
         break
+for new, old in [("sg100", "sg100seq"), ("cb100", "cb100seq"), ("sg300", "sg300seq")]:
+    if new in rows and old in rows:
+        out.append(f"- --gpu-order strided ({new}) against sequential ({old}): "
+                   f"{rows[new][2]/rows[old][2]:.2f}× the words/s, {rows[new][3]-rows[old][3]:+.2f} points, "
+                   f"{rows[new][4]-rows[old][4]:+.3f}")
 for f16, f32 in [("sg100f16", "sg100"), ("sg300f16", "sg300"), ("cb100f16", "cb100")]:
     if f16 in rows and f32 in rows:
         da = rows[f16][3] - rows[f32][3]; dw = rows[f16][4] - rows[f32][4]

@@ -121,7 +121,7 @@ fn train(
 {{SG_PARAMS}}
 ) {
 {{SG_LAYOUT}}
-    let pos = group_index(wid, nwg);
+    let pos = window_position(wid, nwg);
     let key = tok[1];
     let n_tokens = tok[2];
     let alpha = position_rate(pos);

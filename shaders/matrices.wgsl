@@ -26,6 +26,22 @@ fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.x + wid.y * nwg.x;
 }
 
+// The position the workgroup (wid, nwg) trains on the window-per-position kernels (window,
+// subword, hierarchical softmax): with the header's order stride S (tok[4]; 1 or 0: in
+// order) position (g mod ⌈n/S⌉)·S + ⌊g / ⌈n/S⌉⌋ of the step's n positions, g the workgroup's
+// index (backend::run_order: 0, S, 2S, ..., then 1, 1 + S, ...); n, which trains nothing,
+// for a workgroup past them. The dispatch has ⌈n/S⌉·S workgroups or more.
+fn window_position(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    let g = group_index(wid, nwg);
+    let n = tok[2];
+    let s = max(tok[4], 1u);
+    let per = (n + s - 1u) / s;
+    if (per == 0u || g / per >= s) {
+        return n;
+    }
+    return min((g % per) * s + g / per, n);
+}
+
 // The learning rate at position `pos` of this step (the header's first and last rates,
 // tok[0] and tok[3], over its tok[2] positions).
 fn position_rate(pos: u32) -> f32 {

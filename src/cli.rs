@@ -378,6 +378,12 @@ pub enum KernelArg {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum OrderArg {
+    Strided,
+    Sequential,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum AtomicsArg {
     Auto,
     Native,
@@ -611,6 +617,15 @@ pub struct TrainArgs {
     /// share one workgroup's memory among more lanes, which matters at large --dim).
     #[arg(long, default_value_t = 64)]
     pub gpu_workgroup: u32,
+    /// The order a step's windows run in on the window, subword and hierarchical-softmax
+    /// kernels: `strided` (positions 0, S, 2S, ..., then 1, 1 + S, ..., S the smallest power
+    /// of two above 2·--window and at least 16: the workgroups running at one time train
+    /// windows that share no context position, and neighbouring windows run far apart in
+    /// time; higher analogy scores on the kernels' CPU reference, BENCHMARKS.md "Window
+    /// order") or `sequential` (position after position). The chunk and tile kernels keep
+    /// their consecutive positions.
+    #[arg(long, value_enum, default_value = "strided")]
+    pub gpu_order: OrderArg,
     /// How the GPU engine stores its weight matrices: `f32`, or `f16` (half the device
     /// memory, so twice the vocabulary × --dim (or subword buckets) fits; dimensions d and
     /// d + dim/2 share a 32-bit word, every add rounds stochastically so small updates are
@@ -762,6 +777,10 @@ impl TrainArgs {
             gpu_chunk: self.gpu_chunk,
             gpu_tile_noise: self.gpu_tile_noise,
             gpu_workgroup: self.gpu_workgroup,
+            gpu_order: match self.gpu_order {
+                OrderArg::Strided => crate::config::Order::Strided,
+                OrderArg::Sequential => crate::config::Order::Sequential,
+            },
             precision: match self.precision {
                 PrecisionArg::F32 => crate::config::Precision::F32,
                 PrecisionArg::F16 => crate::config::Precision::F16,
@@ -1294,7 +1313,7 @@ fn explicit_train_args(m: &clap::ArgMatches, keep: &dyn Fn(&str) -> bool) -> Vec
 }
 
 /// The GPU engine's flags of `train` (clap id, flag), which the CPU trainers do not read.
-const GPU_ONLY_TRAIN_FLAGS: [(&str, &str); 8] = [
+const GPU_ONLY_TRAIN_FLAGS: [(&str, &str); 9] = [
     ("gpu_batch", "--gpu-batch"),
     ("gpu_updates", "--gpu-updates"),
     ("gpu_atomics", "--gpu-atomics"),
@@ -1303,6 +1322,7 @@ const GPU_ONLY_TRAIN_FLAGS: [(&str, &str); 8] = [
     ("gpu_chunk", "--gpu-chunk"),
     ("gpu_tile_noise", "--gpu-tile-noise"),
     ("gpu_workgroup", "--gpu-workgroup"),
+    ("gpu_order", "--gpu-order"),
 ];
 
 /// The error of a GPU engine's `flag` given to a run on the CPU.

@@ -260,6 +260,38 @@ impl Kernel {
     }
 }
 
+/// The order a step's windows run in on the GPU's window-per-position kernels (the
+/// window, subword and hierarchical-softmax kernels; `--gpu-order`). The chunk and tile
+/// kernels walk consecutive positions by design and keep their order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Workgroup g trains position (g mod ⌈n/S⌉)·S + ⌊g / ⌈n/S⌉⌋ of a step of n: positions
+    /// 0, S, 2S, ..., then 1, 1 + S, ..., with S = [`Order::stride`]. The workgroups that
+    /// run at one time train windows S positions apart, which share no context position,
+    /// and consecutive windows (which share most of their rows) run far apart in time.
+    Strided,
+    /// Workgroup g trains position g (the order before `--gpu-order`).
+    Sequential,
+}
+
+impl Order {
+    pub fn name(self) -> &'static str {
+        match self {
+            Order::Strided => "strided",
+            Order::Sequential => "sequential",
+        }
+    }
+
+    /// The stride S for `window`: 1 for sequential; strided, the smallest power of two above
+    /// 2·window and at least 16 (windows S apart share no context position).
+    pub fn stride(self, window: usize) -> usize {
+        match self {
+            Order::Sequential => 1,
+            Order::Strided => (2 * window + 1).next_power_of_two().max(16),
+        }
+    }
+}
+
 /// Centre positions per workgroup of the chunk kernel (the tile kernel's most) unless
 /// `--gpu-chunk` says otherwise.
 pub const DEFAULT_GPU_CHUNK: u32 = 32;
@@ -345,6 +377,8 @@ pub struct TrainConfig {
     pub gpu_tile_noise: bool,
     /// Invocations per workgroup of the SGD kernels.
     pub gpu_workgroup: u32,
+    /// The order of a step's windows on the window-per-position kernels (`--gpu-order`).
+    pub gpu_order: Order,
     /// How the GPU engine stores its weight matrices (`--precision`).
     pub precision: Precision,
     /// CPU skip-gram: noise words drawn once per centre word and shared by its window.
@@ -465,6 +499,7 @@ impl Default for TrainConfig {
             gpu_chunk: DEFAULT_GPU_CHUNK,
             gpu_tile_noise: false,
             gpu_workgroup: DEFAULT_GPU_WORKGROUP,
+            gpu_order: Order::Strided,
             precision: Precision::F32,
             max_binding_bytes: None,
             count_pairs: false,

@@ -44,7 +44,7 @@ use w2v_gpu::backend::{
     Backend, DocRows, DocTraining, KernelParams, Matrix, Rate, StepLoss, SyncRows,
 };
 use w2v_gpu::batch::Batch;
-use w2v_gpu::config::{ModelKind, Precision, TrainConfig};
+use w2v_gpu::config::{ModelKind, Order, Precision, TrainConfig};
 use w2v_gpu::corpus::SENTENCE_END;
 use w2v_gpu::huffman::HuffmanTree;
 use w2v_gpu::model::Model;
@@ -169,6 +169,7 @@ fn gpu(
         gpu_chunk: v.chunk,
         gpu_workgroup: v.workgroup,
         gpu_tile_noise: v.tile_noise,
+        gpu_order: v.order,
         ..TrainConfig::default()
     };
     let g = GpuBackend::new(ctx, m, p, alias, &cfg).expect("GPU backend");
@@ -189,6 +190,8 @@ struct Variant {
     workgroup: u32,
     /// The tile kernel's noise words drawn once per tile (`--gpu-tile-noise`).
     tile_noise: bool,
+    /// The window-per-position kernels' order (`--gpu-order`).
+    order: Order,
 }
 
 /// The reference that computes what variant `v` computes on a batch whose rows do not
@@ -208,10 +211,16 @@ fn exact_reference(
     }
 }
 
-/// The kernels' CPU reference for variant `v`: with `tile_noise`, noise words shared by
-/// the windows of each tile of `v.chunk` positions.
+/// The kernels' CPU reference for variant `v`: its windows in `v.order` (window kernel);
+/// with `tile_noise`, noise words shared by the windows of each tile of `v.chunk` positions.
 fn reference(v: Variant, init: &Model, params: KernelParams, alias: &AliasTable) -> CpuReference {
     let r = CpuReference::new(init.clone(), params, alias.clone());
+    // The window kernel runs a step's windows in the variant's order; the chunk and tile
+    // kernels in order.
+    let r = match v.kernel {
+        Kernel::Window => r.with_order(v.order.stride(params.window)),
+        _ => r,
+    };
     if v.tile_noise {
         r.with_shared_noise(v.chunk as usize)
     } else {
@@ -238,6 +247,7 @@ fn variants() -> Vec<Variant> {
                 chunk: 7,
                 workgroup: 64,
                 tile_noise: false,
+                order: Order::Strided,
             });
         }
         // Other workgroup sizes (`--gpu-workgroup`): wider segments of lanes per dot
@@ -253,9 +263,20 @@ fn variants() -> Vec<Variant> {
                 chunk: 7,
                 workgroup,
                 tile_noise: false,
+                order: Order::Strided,
             });
         }
     }
+    // The window kernel with its windows in order (`--gpu-order sequential`).
+    v.push(Variant {
+        kernel: Kernel::Window,
+        atomics: Atomics::Native,
+        reduce: Reduce::Serial,
+        chunk: 7,
+        workgroup: 64,
+        tile_noise: false,
+        order: Order::Sequential,
+    });
     // The tile kernel with its noise words shared per tile (`--gpu-tile-noise`).
     for (atomics, reduce) in [
         (Atomics::Native, Reduce::Subgroup),
@@ -268,6 +289,7 @@ fn variants() -> Vec<Variant> {
             chunk: 7,
             workgroup: 64,
             tile_noise: true,
+            order: Order::Strided,
         });
     }
     v
@@ -692,6 +714,7 @@ fn single_group_is_exact(model: ModelKind, kernel: Kernel, name: &str) {
             chunk: if tile { 64 } else { 1024 },
             workgroup: 64,
             tile_noise,
+            order: Order::Strided,
         };
         let mut gpu = gpu(ctx, &init, params, &alias, None, v);
         let mut seq = reference(v, &init, params, &alias);
@@ -775,6 +798,7 @@ fn split_model(ctx: w2v_gpu::backend::gpu::GpuContext) -> (GpuBackend, Model, us
         chunk: 1,
         workgroup: 64,
         tile_noise: false,
+        order: Order::Strided,
     };
     let cfg = TrainConfig {
         gpu_batch: 4096,
@@ -1290,6 +1314,7 @@ fn hs_variants() -> Vec<Variant> {
             chunk,
             workgroup,
             tile_noise: false,
+            order: Order::Strided,
         });
     }
     v

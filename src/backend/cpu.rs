@@ -718,6 +718,8 @@ pub struct CpuReference {
     loss: StepLoss,
     snapshot: bool,
     tile: Option<usize>,
+    /// The stride of the order windows run in (`crate::backend::run_order`; 1: in order).
+    order_stride: usize,
     noise_group: usize,
     subwords: Option<SubwordTable>,
     tree: Option<HuffmanTree>,
@@ -733,6 +735,7 @@ impl CpuReference {
             loss: StepLoss::default(),
             snapshot: false,
             tile: None,
+            order_stride: 1,
             noise_group: 1,
             subwords: None,
             tree: None,
@@ -787,9 +790,20 @@ impl CpuReference {
     /// The tile kernel's reads (`shaders/tile.wgsl`): the windows of each tile of `tile`
     /// consecutive positions read the rows as they were when the tile began; the tile's
     /// updates are applied when it ends, in window order. Tiles one after another (on a
-    /// GPU they run in parallel). Word-only training.
+    /// GPU they run in parallel). Word-only negative sampling. With [`Self::with_order`]
+    /// the tiles are `tile` windows consecutive in that order: a model of a GPU running
+    /// that many windows at once (each reads the rows without the updates of those it
+    /// runs beside).
     pub fn with_tile_reads(mut self, tile: usize) -> CpuReference {
         self.tile = Some(tile.max(1));
+        self
+    }
+
+    /// The GPU's window order (`--gpu-order`, [`crate::config::Order::stride`]): a step's
+    /// windows run in [`crate::backend::run_order`]'s order with this stride, as the window,
+    /// subword and hierarchical-softmax kernels run them (1: in order).
+    pub fn with_order(mut self, stride: usize) -> CpuReference {
+        self.order_stride = stride.max(1);
         self
     }
 
@@ -848,13 +862,15 @@ pub fn context_words(tokens: &[u32], pos: usize, key: u32, window: usize) -> Vec
 }
 
 /// The centre positions of a step that have context words, with those words (separators
-/// and windows cut to nothing at sentence ends left out), in order.
+/// and windows cut to nothing at sentence ends left out), in the order of stride `stride`
+/// ([`crate::backend::run_order`]).
 fn context_windows(
     tokens: &[u32],
     key: u32,
     window: usize,
+    stride: usize,
 ) -> impl Iterator<Item = (usize, Vec<u32>)> + '_ {
-    (0..tokens.len())
+    crate::backend::run_order(tokens.len(), stride)
         .filter(move |&pos| tokens[pos] != SENTENCE_END)
         .map(move |pos| (pos, context_words(tokens, pos, key, window)))
         .filter(|(_, ctx)| !ctx.is_empty())
@@ -983,7 +999,7 @@ impl CpuReference {
             model: shape,
             ..self.params
         };
-        for pos in 0..toks.len() {
+        for pos in crate::backend::run_order(toks.len(), self.order_stride) {
             if toks[pos] == SENTENCE_END {
                 continue;
             }
@@ -1062,7 +1078,7 @@ impl CpuReference {
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
-        for (pos, ctx) in context_windows(toks, key, self.params.window) {
+        for (pos, ctx) in context_windows(toks, key, self.params.window, self.order_stride) {
             let alpha = rate.at(pos, toks.len());
             let src = frozen.as_ref().unwrap_or(&self.model);
             let row = |m: &[f32], i: u32| m[i as usize * dim..(i as usize + 1) * dim].to_vec();
@@ -1143,7 +1159,7 @@ impl CpuReference {
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
-        for pos in 0..toks.len() {
+        for pos in crate::backend::run_order(toks.len(), self.order_stride) {
             if toks[pos] == SENTENCE_END {
                 continue;
             }
@@ -1265,9 +1281,10 @@ impl CpuReference {
         let frozen = self.snapshot.then(|| self.model.clone());
         // Row updates of the current tile, applied when it ends (with_tile_reads).
         let mut pending: Vec<(bool, u32, Vec<f32>)> = Vec::new();
-        for pos in 0..=toks.len() {
+        let order = crate::backend::run_order(toks.len(), self.order_stride);
+        for (k, pos) in order.chain(std::iter::once(toks.len())).enumerate() {
             if let Some(t) = self.tile {
-                if pos % t == 0 || pos == toks.len() {
+                if k % t == 0 || pos == toks.len() {
                     for (output, id, delta) in pending.drain(..) {
                         add_row(&mut self.model, output, id, &delta);
                     }

@@ -12,6 +12,18 @@ use crate::minibatch::Minibatch;
 use crate::model::Model;
 use crate::optim::OptimState;
 
+/// The positions of a step of `n` in the order the window-per-position kernels run them
+/// with stride `stride` (`crate::config::Order`; 1: in order): position
+/// (k mod ⌈n/S⌉)·S + ⌊k / ⌈n/S⌉⌋ for k = 0, 1, ..., those past `n` left out; every position
+/// once. `matrices.wgsl`'s `window_position` computes the same.
+pub fn run_order(n: usize, stride: usize) -> impl Iterator<Item = usize> {
+    let stride = stride.max(1);
+    let per = n.div_ceil(stride);
+    (0..per * stride)
+        .map(move |k| (k % per) * stride + k / per)
+        .filter(move |&p| p < n)
+}
+
 /// The shape of the update a kernel performs, and how the GPU stores the matrices it
 /// updates (the CPU engines compute and store in f32 whatever `precision` says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,4 +290,29 @@ pub trait SparseBackend: SyncRows {
     fn describe(&self) -> String;
     /// `cpu`, or the wgpu backend (`vulkan`, `gl`, ...), for `--json` (`backend`).
     fn backend_name(&self) -> &'static str;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_order;
+
+    #[test]
+    fn run_order_visits_every_position_once() {
+        for n in [0, 1, 5, 15, 16, 17, 100, 65_536, 65_541] {
+            for stride in [1, 2, 16, 32, 256] {
+                let order: Vec<usize> = run_order(n, stride).collect();
+                let mut sorted = order.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "n {n} stride {stride}");
+                if stride == 1 {
+                    assert_eq!(order, sorted);
+                }
+            }
+        }
+        // Stride 4 over 10 positions: ⌈10/4⌉ = 3 per residue class.
+        assert_eq!(
+            run_order(10, 4).collect::<Vec<_>>(),
+            vec![0, 4, 8, 1, 5, 9, 2, 6, 3, 7]
+        );
+    }
 }

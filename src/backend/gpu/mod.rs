@@ -214,6 +214,9 @@ pub struct GpuBackend {
     per_group: usize,
     /// The tile kernel's noise words shared by a tile's windows (`--gpu-tile-noise`).
     tile_noise: bool,
+    /// The stride of the window-per-position kernels' order (`--gpu-order`; 1: in order),
+    /// the header's word 4.
+    order_stride: usize,
     /// Invocations per workgroup (`--gpu-workgroup`).
     workgroup: u32,
     /// Distributed syncs' reads and row kernel.
@@ -1271,6 +1274,7 @@ impl GpuBackend {
                 shaders::Kernel::Chunk | shaders::Kernel::Tile => launch.chunk as usize,
             },
             tile_noise: kernel == shaders::Kernel::Tile && launch.tile_noise,
+            order_stride: cfg.gpu_order.stride(params.window),
             sync: rowsync::RowSync::default(),
             hs,
         })
@@ -1330,6 +1334,10 @@ impl GpuBackend {
                 k += ", context rows read from the matrix";
             }
             k += ")";
+        }
+        let per_position = self.per_group == 1 || self.hs.is_some();
+        if per_position && self.order_stride > 1 {
+            k += &format!(", windows strided {}", self.order_stride);
         }
         if self.workgroup != shaders::WORKGROUP {
             k += &format!(" (workgroup {})", self.workgroup);
@@ -1474,7 +1482,7 @@ impl Backend for GpuBackend {
             key,
             n as u32,
             rate.end.to_bits(),
-            0,
+            self.order_stride as u32,
             0,
             0,
             0,
@@ -1491,8 +1499,14 @@ impl Backend for GpuBackend {
             .limits
             .max_compute_workgroups_per_dimension
             .min(32768) as usize;
-        let groups = n.div_ceil(self.per_group);
-        let gx = groups.min(max_x);
+        // A workgroup per position (window_position: ⌈n/S⌉·S of them in the strided order),
+        // or per chunk or tile of consecutive positions.
+        let per_position = n.div_ceil(self.order_stride) * self.order_stride;
+        let groups = match self.per_group {
+            1 => per_position,
+            p => n.div_ceil(p),
+        };
+        let gx = groups.clamp(1, max_x);
         let gy = groups.div_ceil(gx);
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         {
@@ -1527,10 +1541,10 @@ impl Backend for GpuBackend {
             // Hierarchical softmax: a workgroup per position, after the negative-sampling
             // kernel (wgpu orders the two dispatches' accesses to the shared buffers).
             if let Some(hs) = &self.hs {
-                let gx = n.min(max_x);
+                let gx = per_position.clamp(1, max_x);
                 pass.set_pipeline(&hs.pipeline);
                 pass.set_bind_group(0, &hs.groups[k], &[]);
-                pass.dispatch_workgroups(gx as u32, n.div_ceil(gx) as u32, 1);
+                pass.dispatch_workgroups(gx as u32, per_position.div_ceil(gx) as u32, 1);
             }
         }
         if let Some(t) = &self.timestamps {
