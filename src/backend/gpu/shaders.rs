@@ -344,7 +344,9 @@ pub fn variants(
 /// analogy 7.5% against the chunk kernel's 58.6M at 7.1%; dim 300 18.2M against 9.9M, at
 /// equal quality). With serial sums CBOW needs the chunk kernel's in-order windows for its
 /// quality (analogy 5.2% with the window kernel, 7.2% with the chunk kernel), where it
-/// fits in `wg_limit` bytes of workgroup memory.
+/// fits in `wg_limit` bytes of workgroup memory. (That 5.2% was the window kernel's
+/// sequential order; the strided order, `--gpu-order`, is meant to keep the quality there
+/// too, which `gpu_table.sh` row `cb100winserial` will measure before `auto` changes.)
 pub fn auto_kernel(params: &KernelParams, reduce: Reduce, launch: Launch, wg_limit: u64) -> Kernel {
     if params.model == ModelKind::Cbow
         && reduce == Reduce::Serial
