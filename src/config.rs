@@ -275,13 +275,6 @@ pub enum Order {
 }
 
 impl Order {
-    pub fn name(self) -> &'static str {
-        match self {
-            Order::Strided => "strided",
-            Order::Sequential => "sequential",
-        }
-    }
-
     /// The stride S for `window`: 1 for sequential; strided, the smallest power of two above
     /// 2·window and at least 16 (windows S apart share no context position).
     pub fn stride(self, window: usize) -> usize {
