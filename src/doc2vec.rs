@@ -678,59 +678,150 @@ impl GpuRun<'_> {
             precision: Precision::F32,
         };
         let doc = DocTraining::train(cfg.kind.rows(), cfg.dbow_words);
-        let mut engine =
+        let engine =
             GpuBackend::with_documents(ctx, model, params, self.alias, &tcfg, doc, self.tree)?;
         let described = format!("{} ({})", engine.describe(), engine.kernel_name());
         progress.note(&format!("doc2vec on {described}"));
-        let total = self.total;
-        let bar = progress.bar(total);
-        let mut rng = Rng::new(cfg.seed ^ 0xd0c_0000_0000_0002);
+        let mut steps = SgdSteps {
+            engine,
+            batch: Batch::default(),
+            capacity: tcfg.gpu_batch,
+            first_doc: v,
+            cfg,
+            total: self.total,
+        };
+        let (seconds, loss) = self.run_steps(&mut steps, 0xd0c_0000_0000_0002, model, progress)?;
+        Ok((seconds, loss, described))
+    }
+
+    /// The pieces of every epoch in corpus order, subsampled with a generator of the run's
+    /// seed and `salt`, gathered into `steps` whole pieces at a time and trained, the
+    /// progress bar moved and the loss read every [`LOSS_EVERY`] steps and after the last;
+    /// then the model downloaded into `model` (a diverged one refused). Returns the seconds
+    /// (the download included) and the loss read.
+    fn run_steps(
+        &self,
+        steps: &mut impl PieceSteps,
+        salt: u64,
+        model: &mut Model,
+        progress: &Reporter,
+    ) -> Result<(f64, StepLoss)> {
+        let cfg = self.cfg;
+        let bar = progress.bar(self.total);
+        let mut rng = Rng::new(cfg.seed ^ salt);
         let mut next = (0..cfg.epochs).flat_map(|_| self.pieces.iter()).peekable();
-        let mut batch = Batch::default();
+        let mut kept = Vec::new();
         let (mut done, mut step) = (0u64, 0u64);
         let mut loss = StepLoss::default();
         let started = Instant::now();
         loop {
-            batch.tokens.clear();
-            batch.docs.clear();
-            batch.words = 0;
+            steps.clear();
+            let mut words = 0u64;
             while let Some(&&(d, a, b)) = next.peek() {
-                if !batch.tokens.is_empty() && batch.tokens.len() + (b - a) + 1 > tcfg.gpu_batch {
+                if !steps.takes(b - a) {
                     break;
                 }
                 next.next();
-                for &id in &self.docs.ids[a..b] {
-                    if self.sub.keep(id, rng.next_u32()) {
-                        batch.tokens.push(id);
-                    }
-                }
-                batch.tokens.push(SENTENCE_END);
-                batch.docs.resize(batch.tokens.len(), v + d);
-                batch.words += (b - a) as u64;
+                kept.clear();
+                kept.extend(
+                    self.docs.ids[a..b]
+                        .iter()
+                        .copied()
+                        .filter(|&id| self.sub.keep(id, rng.next_u32())),
+                );
+                steps.add(d, &kept, done + words, &mut rng);
+                words += (b - a) as u64;
             }
-            if batch.tokens.is_empty() {
+            if words == 0 {
                 break;
             }
-            let rate = Rate {
-                start: linear_rate(cfg.alpha, cfg.min_alpha, done, total),
-                end: linear_rate(cfg.alpha, cfg.min_alpha, done + batch.words, total),
-            };
-            engine.step(&batch, rate, step_key(cfg.seed, step))?;
+            steps.run((done, words), step)?;
             step += 1;
-            done += batch.words;
+            done += words;
             bar.set_position(done);
             if step % LOSS_EVERY == 0 || next.peek().is_none() {
-                cfg.add_loss(engine.take_loss()?, &mut loss)?;
+                cfg.add_loss(steps.take_loss()?, &mut loss)?;
             }
         }
-        let trained = engine.download()?;
+        steps.download(model)?;
         let seconds = started.elapsed().as_secs_f64();
         bar.finish_and_clear();
-        if !trained.is_finite() {
+        if !model.is_finite() {
             return Err(cfg.diverged());
         }
-        *model = trained;
-        Ok((seconds, loss, described))
+        Ok((seconds, loss))
+    }
+}
+
+/// A GPU engine's doc2vec steps as [`GpuRun::run_steps`] fills them: whole pieces of
+/// subsampled words, a step at a time.
+trait PieceSteps {
+    /// Empties the step.
+    fn clear(&mut self);
+    /// Whether a piece of `words` corpus words joins the step (always an empty one).
+    fn takes(&self, words: usize) -> bool;
+    /// Adds a piece of document `d`, its kept words `kept`, `done` corpus words into the
+    /// run (the rate's position); noise words drawn on the host come from `rng`.
+    fn add(&mut self, d: u32, kept: &[u32], done: u64, rng: &mut Rng);
+    /// Trains the step: `words` corpus words from `done` on, the run's step number `step`.
+    fn run(&mut self, done_words: (u64, u64), step: u64) -> Result<()>;
+    /// The loss of the steps since the last read, if there is one.
+    fn take_loss(&mut self) -> Result<Option<StepLoss>>;
+    /// The trained matrices into `model`.
+    fn download(&mut self, model: &mut Model) -> Result<()>;
+}
+
+/// The SGD kernels' steps ([`GpuBackend::with_documents`]): each piece's kept words, then a
+/// separator, every token carrying its document's row; the rate falling across the step.
+struct SgdSteps<'a> {
+    engine: GpuBackend,
+    batch: Batch,
+    /// Tokens per step (`--gpu-batch`).
+    capacity: usize,
+    /// The input row of document 0 (the vocabulary's size).
+    first_doc: u32,
+    cfg: &'a DocConfig,
+    total: u64,
+}
+
+impl PieceSteps for SgdSteps<'_> {
+    fn clear(&mut self) {
+        self.batch.tokens.clear();
+        self.batch.docs.clear();
+        self.batch.words = 0;
+    }
+
+    fn takes(&self, words: usize) -> bool {
+        // The piece's words and its separator fit.
+        let t = self.batch.tokens.len();
+        t == 0 || t + words < self.capacity
+    }
+
+    fn add(&mut self, d: u32, kept: &[u32], _done: u64, _rng: &mut Rng) {
+        let b = &mut self.batch;
+        b.tokens.extend_from_slice(kept);
+        b.tokens.push(SENTENCE_END);
+        b.docs.resize(b.tokens.len(), self.first_doc + d);
+    }
+
+    fn run(&mut self, (done, words): (u64, u64), step: u64) -> Result<()> {
+        let cfg = self.cfg;
+        self.batch.words = words;
+        let rate = Rate {
+            start: linear_rate(cfg.alpha, cfg.min_alpha, done, self.total),
+            end: linear_rate(cfg.alpha, cfg.min_alpha, done + words, self.total),
+        };
+        self.engine
+            .step(&self.batch, rate, step_key(cfg.seed, step))
+    }
+
+    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
+        self.engine.take_loss()
+    }
+
+    fn download(&mut self, model: &mut Model) -> Result<()> {
+        *model = self.engine.download()?;
+        Ok(())
     }
 }
 
@@ -839,9 +930,9 @@ impl GpuRun<'_> {
             vocab: v,
         };
         let first_doc = v as u32 + 1;
-        let mut layout = ConcatPositions::new(shape, cfg.negative, self.tree, self.alias);
+        let layout = ConcatPositions::new(shape, cfg.negative, self.tree, self.alias);
         let positions = cfg.gpu.batch;
-        let mut engine = GpuConcat::new(
+        let engine = GpuConcat::new(
             ctx,
             shape,
             (
@@ -858,47 +949,62 @@ impl GpuRun<'_> {
         let (adapter, atomics) = engine.describe();
         let described = format!("{adapter} (doc2vec dm_concat kernel, atomics {atomics})");
         progress.note(&format!("doc2vec on {described}"));
-        let total = self.total;
-        let bar = progress.bar(total);
-        let mut rng = Rng::new(cfg.seed ^ 0xd0c_0000_0000_0003);
-        let mut next = (0..cfg.epochs).flat_map(|_| self.pieces.iter()).peekable();
-        let mut step = ConcatStep::default();
-        let mut sen = Vec::new();
-        let (mut done, mut steps) = (0u64, 0u64);
-        let mut loss = StepLoss::default();
-        let started = Instant::now();
-        loop {
-            step.clear();
-            let mut words = 0u64;
-            while let Some(&&(d, a, b)) = next.peek() {
-                if step.positions() > 0 && step.positions() + (b - a) > positions {
-                    break;
-                }
-                next.next();
-                let alpha = linear_rate(cfg.alpha, cfg.min_alpha, done + words, total);
-                sen.clear();
-                sen.extend(
-                    self.docs.ids[a..b]
-                        .iter()
-                        .copied()
-                        .filter(|&id| self.sub.keep(id, rng.next_u32())),
-                );
-                for i in 0..sen.len() {
-                    layout.push(&mut step, (&sen, i), first_doc + d, &mut rng, alpha);
-                }
-                words += (b - a) as u64;
-            }
-            if words == 0 {
-                break;
-            }
-            engine.step(&step)?;
-            steps += 1;
-            done += words;
-            bar.set_position(done);
-            if steps % LOSS_EVERY == 0 || next.peek().is_none() {
-                cfg.add_loss(engine.take_loss()?, &mut loss)?;
-            }
+        let mut steps = ConcatSteps {
+            engine,
+            step: ConcatStep::default(),
+            layout,
+            capacity: positions,
+            first_doc,
+            cfg,
+            total: self.total,
+        };
+        let (seconds, loss) = self.run_steps(&mut steps, 0xd0c_0000_0000_0003, model, progress)?;
+        Ok((seconds, loss, described))
+    }
+}
+
+/// The dm_concat kernel's steps ([`crate::backend::gpu::concat::GpuConcat`]): each kept
+/// word a position laid out by [`ConcatPositions`], at the rate where its piece starts.
+struct ConcatSteps<'a> {
+    engine: crate::backend::gpu::concat::GpuConcat,
+    step: crate::concat_batch::ConcatStep,
+    layout: ConcatPositions<'a>,
+    /// Positions per step (`--gpu-batch`).
+    capacity: usize,
+    /// The input row of document 0.
+    first_doc: u32,
+    cfg: &'a DocConfig,
+    total: u64,
+}
+
+impl PieceSteps for ConcatSteps<'_> {
+    fn clear(&mut self) {
+        self.step.clear();
+    }
+
+    fn takes(&self, words: usize) -> bool {
+        let p = self.step.positions();
+        p == 0 || p + words <= self.capacity
+    }
+
+    fn add(&mut self, d: u32, kept: &[u32], done: u64, rng: &mut Rng) {
+        let cfg = self.cfg;
+        let alpha = linear_rate(cfg.alpha, cfg.min_alpha, done, self.total);
+        for i in 0..kept.len() {
+            self.layout
+                .push(&mut self.step, (kept, i), self.first_doc + d, rng, alpha);
         }
+    }
+
+    fn run(&mut self, _done_words: (u64, u64), _step: u64) -> Result<()> {
+        self.engine.step(&self.step)
+    }
+
+    fn take_loss(&mut self) -> Result<Option<StepLoss>> {
+        self.engine.take_loss()
+    }
+
+    fn download(&mut self, model: &mut Model) -> Result<()> {
         let Model {
             input,
             output,
@@ -906,13 +1012,8 @@ impl GpuRun<'_> {
             subwords,
             ..
         } = model;
-        engine.download(&mut [input, subwords], &mut [output, hs])?;
-        let seconds = started.elapsed().as_secs_f64();
-        bar.finish_and_clear();
-        if !model.is_finite() {
-            return Err(cfg.diverged());
-        }
-        Ok((seconds, loss, described))
+        self.engine
+            .download(&mut [input, subwords], &mut [output, hs])
     }
 }
 
