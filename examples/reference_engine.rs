@@ -6,10 +6,11 @@
 //! `--gpu-kernel tile --gpu-chunk T` the windows of each tile of T positions read the rows
 //! as the tile began, as the tile kernel's do (give the T the GPU run reports: it halves
 //! `--gpu-chunk` until the tile fits the adapter's workgroup memory), and with
-//! `--gpu-tile-noise` share the noise words drawn at the tile's first position. Otherwise the
-//! windows run in the window kernel's order (`--gpu-order`, strided by default), and with
-//! `--in-flight N` in groups of N that read the rows as the group began: a model of a GPU
-//! running N windows at once. With `--subwords` it runs
+//! `--gpu-tile-noise` share the noise words drawn at the tile's first position; the tiles
+//! run in the tile kernel's order (`--gpu-order`, strided by default). Otherwise the
+//! windows run in the window kernel's order (`--gpu-order`). With `--in-flight N` the
+//! windows (or tiles) run in groups of N that read the rows as the group began: a model of
+//! a GPU running N workgroups at once. With `--subwords` it runs
 //! the subword kernel's reference and writes each word's mean of its rows, as `train` does;
 //! with `--hs` the hierarchical-softmax kernel's after the negative-sampling windows (none
 //! with `--negative 0`).
@@ -37,11 +38,15 @@ use w2v_gpu::train::{load_corpus, train_with_backend, Checkpointer, Reporter};
 struct Args {
     #[command(flatten)]
     train: w2v_gpu::cli::TrainArgs,
-    /// A model of a GPU running N windows at once: each window reads the rows as they were
-    /// when its group of N (consecutive in the run order, `--gpu-order`) began, the group's
-    /// updates summed when it ends. Not with `--gpu-kernel tile`.
+    /// A model of a GPU running N workgroups at once: each window reads the rows as they
+    /// were when its group of N windows (with `--gpu-kernel tile`, tiles) consecutive in the
+    /// run order (`--gpu-order`) began, the group's updates summed when it ends.
     #[arg(long, value_name = "N")]
     in_flight: Option<usize>,
+    /// The stride of the order in windows (with `--gpu-kernel tile`, tiles) instead of
+    /// `--gpu-order`'s.
+    #[arg(long, value_name = "S")]
+    order_stride: Option<usize>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,27 +71,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         engine = engine.with_hs(w2v_gpu::huffman::HuffmanTree::new(corpus.vocab.counts()));
     }
     use w2v_gpu::config::Kernel;
+    let tile = cfg.gpu_chunk as usize;
     match cfg.gpu_kernel {
-        Some(Kernel::Tile) if args.in_flight.is_some() => {
-            return Err(
-                "--in-flight models the window kernel; the tile kernel's reads are --gpu-chunk's"
-                    .into(),
-            )
-        }
         Some(Kernel::Tile) => {
-            engine = engine.with_tile_reads(cfg.gpu_chunk as usize);
+            engine = engine
+                .with_tile_reads(tile)
+                .with_order(cfg.gpu_order.tile_stride(cfg.window, tile));
             if cfg.gpu_tile_noise {
-                engine = engine.with_shared_noise(cfg.gpu_chunk as usize);
+                engine = engine.with_shared_noise(tile);
             }
         }
         // The chunk kernel walks its positions in order.
-        Some(Kernel::Chunk) => {}
-        _ => {
-            engine = engine.with_order(cfg.gpu_order.stride(cfg.window));
-            if let Some(n) = args.in_flight {
-                engine = engine.with_tile_reads(n);
-            }
+        Some(Kernel::Chunk) if args.in_flight.is_some() => {
+            return Err("--in-flight models the window and tile kernels".into())
         }
+        Some(Kernel::Chunk) => {}
+        _ => engine = engine.with_order(cfg.gpu_order.stride(cfg.window)),
+    }
+    if let Some(s) = args.order_stride {
+        engine = engine.with_order(s);
+    }
+    if let Some(n) = args.in_flight {
+        engine = engine.with_in_flight(n);
     }
     let reporter = Reporter::quiet();
     let mut ck = Checkpointer::new(&cfg, &corpus, "reference", &reporter)?;

@@ -44,7 +44,7 @@ case "$ONLY" in
     ONLY="sg100 sg100seq sg100@f261227 sg100@fcdf526 sg100e5 cb100e5 sg300 sg300seq sg300@f261227 sg300@fcdf526 cb100
           cb100seq cb100winserial cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
-          cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 sg100tn15 sg100tn15wg256
+          sg100tileseq cb100tileseq cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 sg100tn15 sg100tn15wg256
           sg100tn15c4 sg100tn15c16 cb100tn15 cb100tn15wg256 sg300tn15wg256 sg100n15 cb100n15 swsg100 swcb100 swsg300 swadam100
           hssg100 hscb100 hssg300w10 swhssg100 sg100f16 cb100f16 sg300f16 swsg300f16
           d2vdbow d2vdm d2vdbowhs d2vdmhs d2vdmconcat clsgpu clsgpub1 clsgpul256 clsgpul1024 clsgpuns clsgpuhs clsgpuova" ;;
@@ -253,6 +253,12 @@ row sg100tile skipgram 100 "GPU, --gpu-kernel tile" -- $V --gpu-kernel tile
 row sg100tilewg128 skipgram 100 "GPU, --gpu-kernel tile --gpu-workgroup 128" -- $V --gpu-kernel tile --gpu-workgroup 128
 row sg100tilewg256 skipgram 100 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
 row cb100tile cbow 100 "GPU, --gpu-kernel tile" -- $V --gpu-kernel tile
+# Tiles in order (--gpu-order sequential): neighbouring tiles running together share context
+# positions; on the kernels' CPU reference with 512 (skip-gram) and 924 (CBOW) tiles of 8 in
+# flight that fell to 6.0% and 2.7% analogy where tiles 64 apart (the default) kept 13.9% and
+# 9.6% (BENCHMARKS.md "The tile kernel's tiles"). An H200 holds up to 924 (computed).
+row sg100tileseq skipgram 100 "GPU, --gpu-kernel tile --gpu-order sequential" -- $V --gpu-kernel tile --gpu-order sequential
+row cb100tileseq cbow 100 "GPU, --gpu-kernel tile --gpu-order sequential" -- $V --gpu-kernel tile --gpu-order sequential
 row cb100tilewg256 cbow 100 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
 # Shorter tiles: fewer windows read the same rows (lavapipe: analogy 0.4 below the window
 # kernel at 8 positions), fewer adds saved (BENCHMARKS.md "The tile kernel").
@@ -509,7 +515,8 @@ for t in ["torch4k", "torch8k", "torch"]:
         out.append(f"- ≥ 20× PyTorch at equal or better quality: sg100 / {t} = {x:.1f}× "
                    f"({r(t)}; quality {'equal or better' if better else 'lower'}): {verdict(x >= 20 and better)}")
         break
-for new, old in [("sg100", "sg100seq"), ("cb100", "cb100seq"), ("sg300", "sg300seq")]:
+for new, old in [("sg100", "sg100seq"), ("cb100", "cb100seq"), ("sg300", "sg300seq"),
+                 ("sg100tile", "sg100tileseq"), ("cb100tile", "cb100tileseq")]:
     if new in rows and old in rows:
         out.append(f"- --gpu-order strided ({new}) against sequential ({old}): "
                    f"{rows[new][2]/rows[old][2]:.2f}× the words/s, {rows[new][3]-rows[old][3]:+.2f} points, "

@@ -26,20 +26,23 @@ fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.x + wid.y * nwg.x;
 }
 
-// The position the workgroup (wid, nwg) trains on the window-per-position kernels (window,
-// subword, hierarchical softmax): with the header's order stride S (tok[4]; 1 or 0: in
-// order) position (g mod ⌈n/S⌉)·S + ⌊g / ⌈n/S⌉⌋ of the step's n positions, g the workgroup's
-// index (backend::run_order: 0, S, 2S, ..., then 1, 1 + S, ...); n, which trains nothing,
-// for a workgroup past them. The dispatch has ⌈n/S⌉·S workgroups or more.
-fn window_position(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    let g = group_index(wid, nwg);
-    let n = tok[2];
-    let s = max(tok[4], 1u);
+// Item (g mod ⌈n/S⌉)·S + ⌊g / ⌈n/S⌉⌋ of n in the order of stride S (1 or 0: in order), for
+// the g-th workgroup (backend::run_order: 0, S, 2S, ..., then 1, 1 + S, ...); n, which
+// trains nothing, for a workgroup past them. The dispatch has ⌈n/S⌉·S workgroups or more.
+fn strided_index(g: u32, n: u32, stride: u32) -> u32 {
+    let s = max(stride, 1u);
     let per = (n + s - 1u) / s;
     if (per == 0u || g / per >= s) {
         return n;
     }
     return min((g % per) * s + g / per, n);
+}
+
+// The position the workgroup (wid, nwg) trains on the window-per-position kernels (window,
+// subword, hierarchical softmax): strided_index over the step's n positions with the
+// header's order stride (tok[4]).
+fn window_position(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return strided_index(group_index(wid, nwg), tok[2], tok[4]);
 }
 
 // The learning rate at position `pos` of this step (the header's first and last rates,

@@ -14,7 +14,9 @@
 // context row, the learning rate of the centre's position. Every window of a tile reads
 // the rows as they were when the tile started (a single tile is the snapshot reference,
 // all windows reading the step's starting rows); tiles run in parallel and meet only
-// through atomic adds, so no update is lost.
+// through atomic adds, so no update is lost. The tiles run in the header's order (tok[5]):
+// strided, the tiles running together lie far enough apart that their windows share no
+// position (config::Order::tile_stride).
 
 const IS_CBOW: bool = {{CBOW}};
 // Centre positions per workgroup.
@@ -222,9 +224,11 @@ fn train(
 {{SG_PARAMS}}
 ) {
 {{SG_LAYOUT}}
-    let tile = group_index(wid, nwg);
     let key = tok[1];
     let n = tok[2];
+    // The tile: strided_index over the step's ⌈n/TILE⌉ tiles with the header's tile
+    // stride (tok[5], config::Order::tile_stride; backend::tile_order); past them, none.
+    let tile = strided_index(group_index(wid, nwg), (n + TILE - 1u) / TILE, tok[5]);
     let p0 = tile * TILE;
     tile_p0 = p0;
     if (p0 >= n) {

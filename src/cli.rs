@@ -563,7 +563,10 @@ pub struct TrainArgs {
     /// training the next step while the ranks exchange and adding the result after it.
     #[arg(long)]
     pub sync_gpu_blocking: bool,
-    /// Centre positions per GPU step.
+    /// Centre positions per GPU step, at least: each of the --streams parts adds whole
+    /// sentence chunks (to a sentence end, or 1,000 words), so a step holds at least one
+    /// chunk per stream (on a corpus without sentence ends, such as text8, 256,256
+    /// positions at the default 256 streams, whatever a smaller --gpu-batch says).
     #[arg(long, default_value_t = 1 << 16)]
     pub gpu_batch: usize,
     /// Corpus parts read side by side, each step taking the next sentences of every part,
@@ -618,12 +621,13 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 64)]
     pub gpu_workgroup: u32,
     /// The order a step's windows run in on the window, subword and hierarchical-softmax
-    /// kernels: `strided` (positions 0, S, 2S, ..., then 1, 1 + S, ..., S the smallest power
-    /// of two above 2·--window and at least 16: the workgroups running at one time train
-    /// windows that share no context position, and neighbouring windows run far apart in
+    /// kernels, and its tiles on the tile kernel: `strided` (positions 0, S, 2S, ..., then
+    /// 1, 1 + S, ..., S the smallest power of two above 2·--window and at least 16; tiles
+    /// 64 apart likewise: the workgroups running at one time train windows that share no
+    /// context position, spread over the step, and neighbouring windows run far apart in
     /// time; higher analogy scores on the kernels' CPU reference, BENCHMARKS.md "Window
-    /// order") or `sequential` (position after position). The chunk and tile kernels keep
-    /// their consecutive positions.
+    /// order") or `sequential` (position after position, tile after tile). The chunk
+    /// kernel keeps its consecutive positions.
     #[arg(long, value_enum, default_value = "strided")]
     pub gpu_order: OrderArg,
     /// How the GPU engine stores its weight matrices: `f32`, or `f16` (half the device

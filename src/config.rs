@@ -260,9 +260,10 @@ impl Kernel {
     }
 }
 
-/// The order a step's windows run in on the GPU's window-per-position kernels (the
-/// window, subword and hierarchical-softmax kernels; `--gpu-order`). The chunk and tile
-/// kernels walk consecutive positions by design and keep their order.
+/// The order a step's windows run in on the GPU (`--gpu-order`): the window-per-position
+/// kernels' (window, subword, hierarchical softmax) positions, and the tile kernel's tiles.
+/// The chunk kernel walks consecutive positions by design and keeps its order (chunks
+/// running together walk windows a chunk apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
     /// Workgroup g trains position (g mod ⌈n/S⌉)·S + ⌊g / ⌈n/S⌉⌋ of a step of n: positions
@@ -281,6 +282,23 @@ impl Order {
         match self {
             Order::Sequential => 1,
             Order::Strided => (2 * window + 1).next_power_of_two().max(16),
+        }
+    }
+
+    /// The tile kernel's stride in tiles of `tile` positions: 1 for sequential; strided,
+    /// 64, or where tiles 64 apart would share a position of their windows the smallest
+    /// power of two k with k·tile > tile − 1 + 2·window. On the kernels' CPU reference with
+    /// 256–924 tiles of 8 in flight, strides 16 and 64 score as the tiles one after
+    /// another, a stride of 4 (the smallest that shares no position at window 5) 2–3
+    /// analogy points lower: the tiles running together must be spread over the step, not
+    /// only apart (BENCHMARKS.md "Window order").
+    pub fn tile_stride(self, window: usize, tile: usize) -> usize {
+        let tile = tile.max(1);
+        match self {
+            Order::Sequential => 1,
+            Order::Strided => ((2 * window).div_ceil(tile) + 1)
+                .next_power_of_two()
+                .max(64),
         }
     }
 }
@@ -976,6 +994,26 @@ pub fn all_threads() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strided_tiles_running_together_share_no_position() {
+        for window in 1..=10 {
+            assert_eq!(Order::Sequential.tile_stride(window, 8), 1);
+            for tile in 1..=32 {
+                let k = Order::Strided.tile_stride(window, tile);
+                assert!(k.is_power_of_two() && k >= 64);
+                // Tile u's windows span u·tile − window ..= u·tile + tile − 1 + window;
+                // tile u + k's begin past that.
+                assert!(
+                    k * tile > tile - 1 + 2 * window,
+                    "window {window} tile {tile}"
+                );
+            }
+        }
+        assert_eq!(Order::Strided.tile_stride(5, 8), 64);
+        // Tiles of one position at window 40: 81 positions apart at least.
+        assert_eq!(Order::Strided.tile_stride(40, 1), 128);
+    }
 
     #[test]
     fn min_alpha_schedule_is_linear_between_the_rates() {

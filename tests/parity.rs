@@ -206,6 +206,7 @@ fn exact_reference(
     let r = reference(v, init, params, alias);
     if v.kernel == Kernel::Tile {
         r.with_tile_reads(v.chunk as usize)
+            .with_order(v.order.tile_stride(params.window, v.chunk as usize))
     } else {
         r
     }
@@ -215,11 +216,12 @@ fn exact_reference(
 /// with `tile_noise`, noise words shared by the windows of each tile of `v.chunk` positions.
 fn reference(v: Variant, init: &Model, params: KernelParams, alias: &AliasTable) -> CpuReference {
     let r = CpuReference::new(init.clone(), params, alias.clone());
-    // The window kernel runs a step's windows in the variant's order; the chunk and tile
-    // kernels in order.
+    // The window kernel runs a step's windows in the variant's order, the tile kernel its
+    // tiles (here windows one after another in the tiles' order); the chunk kernel in order.
     let r = match v.kernel {
         Kernel::Window => r.with_order(v.order.stride(params.window)),
-        _ => r,
+        Kernel::Tile => r.with_order(v.order.tile_stride(params.window, v.chunk as usize)),
+        Kernel::Chunk => r,
     };
     if v.tile_noise {
         r.with_shared_noise(v.chunk as usize)
@@ -267,16 +269,19 @@ fn variants() -> Vec<Variant> {
             });
         }
     }
-    // The window kernel with its windows in order (`--gpu-order sequential`).
-    v.push(Variant {
-        kernel: Kernel::Window,
-        atomics: Atomics::Native,
-        reduce: Reduce::Serial,
-        chunk: 7,
-        workgroup: 64,
-        tile_noise: false,
-        order: Order::Sequential,
-    });
+    // The window kernel with its windows in order, the tile kernel with its tiles in order
+    // (`--gpu-order sequential`).
+    for kernel in [Kernel::Window, Kernel::Tile] {
+        v.push(Variant {
+            kernel,
+            atomics: Atomics::Native,
+            reduce: Reduce::Serial,
+            chunk: 7,
+            workgroup: 64,
+            tile_noise: false,
+            order: Order::Sequential,
+        });
+    }
     // The tile kernel with its noise words shared per tile (`--gpu-tile-noise`).
     for (atomics, reduce) in [
         (Atomics::Native, Reduce::Subgroup),

@@ -717,9 +717,13 @@ pub struct CpuReference {
     alias: AliasTable,
     loss: StepLoss,
     snapshot: bool,
-    tile: Option<usize>,
-    /// The stride of the order windows run in (`crate::backend::run_order`; 1: in order).
+    /// Positions per unit of the order (the tile kernel's tiles; 1: windows).
+    unit: usize,
+    /// The stride of the order the units run in (`crate::backend::tile_order`; 1: in order).
     order_stride: usize,
+    /// Units whose windows read the rows as the first of them began, their updates applied
+    /// when the last ends (None: each window's updates applied at once).
+    read_group: Option<usize>,
     noise_group: usize,
     subwords: Option<SubwordTable>,
     tree: Option<HuffmanTree>,
@@ -734,8 +738,9 @@ impl CpuReference {
             alias,
             loss: StepLoss::default(),
             snapshot: false,
-            tile: None,
+            unit: 1,
             order_stride: 1,
+            read_group: None,
             noise_group: 1,
             subwords: None,
             tree: None,
@@ -790,18 +795,28 @@ impl CpuReference {
     /// The tile kernel's reads (`shaders/tile.wgsl`): the windows of each tile of `tile`
     /// consecutive positions read the rows as they were when the tile began; the tile's
     /// updates are applied when it ends, in window order. Tiles one after another (on a
-    /// GPU they run in parallel). Word-only negative sampling. With [`Self::with_order`]
-    /// the tiles are `tile` windows consecutive in that order: a model of a GPU running
-    /// that many windows at once (each reads the rows without the updates of those it
-    /// runs beside).
+    /// GPU they run in parallel), in [`Self::with_order`]'s order over tiles
+    /// ([`crate::config::Order::tile_stride`]). Word-only negative sampling.
     pub fn with_tile_reads(mut self, tile: usize) -> CpuReference {
-        self.tile = Some(tile.max(1));
+        self.unit = tile.max(1);
+        self.read_group.get_or_insert(1);
         self
     }
 
-    /// The GPU's window order (`--gpu-order`, [`crate::config::Order::stride`]): a step's
-    /// windows run in [`crate::backend::run_order`]'s order with this stride, as the window,
-    /// subword and hierarchical-softmax kernels run them (1: in order).
+    /// A model of a GPU running `n` workgroups at once (each reads the rows without the
+    /// updates of those it runs beside): the windows run in groups of `n` windows (or with
+    /// [`Self::with_tile_reads`] tiles) consecutive in the run order, each reading the rows
+    /// as its group began, the group's updates applied when it ends. Word-only negative
+    /// sampling.
+    pub fn with_in_flight(mut self, n: usize) -> CpuReference {
+        self.read_group = Some(n.max(1));
+        self
+    }
+
+    /// The GPU's order (`--gpu-order`): a step's windows (or with
+    /// [`Self::with_tile_reads`] its tiles) run in [`crate::backend::run_order`]'s order
+    /// with this stride ([`crate::config::Order::stride`], or for tiles
+    /// [`crate::config::Order::tile_stride`]; 1: in order), as the kernels run them.
     pub fn with_order(mut self, stride: usize) -> CpuReference {
         self.order_stride = stride.max(1);
         self
@@ -1279,22 +1294,28 @@ impl CpuReference {
         let dim = self.params.dim;
         let toks = &batch.tokens;
         let frozen = self.snapshot.then(|| self.model.clone());
-        // Row updates of the current tile, applied when it ends (with_tile_reads).
+        // Row updates of the current group of tiles or windows, applied when it ends
+        // (with_tile_reads, with_in_flight).
         let mut pending: Vec<(bool, u32, Vec<f32>)> = Vec::new();
-        let order = crate::backend::run_order(toks.len(), self.order_stride);
-        for (k, pos) in order.chain(std::iter::once(toks.len())).enumerate() {
-            if let Some(t) = self.tile {
-                if k % t == 0 || pos == toks.len() {
+        let group = self.read_group;
+        let order = crate::backend::tile_order(toks.len(), self.unit, self.order_stride);
+        let mut rank = usize::MAX;
+        for item in order.map(Some).chain(std::iter::once(None)) {
+            if let Some(g) = group {
+                let starts = item.is_none_or(|(k, _)| k != rank && k % g == 0);
+                if starts {
                     for (output, id, delta) in pending.drain(..) {
                         add_row(&mut self.model, output, id, &delta);
                     }
                 }
             }
-            if pos == toks.len() || toks[pos] == SENTENCE_END {
+            let Some((k, pos)) = item else { break };
+            rank = k;
+            if toks[pos] == SENTENCE_END {
                 continue;
             }
             let mut update = |model: &mut Model, output: bool, id: u32, delta: Vec<f32>| {
-                if self.tile.is_some() {
+                if group.is_some() {
                     pending.push((output, id, delta));
                 } else {
                     add_row(model, output, id, &delta);

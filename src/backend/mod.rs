@@ -24,6 +24,18 @@ pub fn run_order(n: usize, stride: usize) -> impl Iterator<Item = usize> {
         .filter(move |&p| p < n)
 }
 
+/// The positions of a step of `n` in the order the tile kernel runs them: tiles of `tile`
+/// consecutive positions (tile u holds positions u·tile ..), in [`run_order`]'s order over
+/// the ⌈n/tile⌉ tiles with stride `stride` (`crate::config::Order::tile_stride`), each
+/// tile's positions in order; with the rank of each position's tile in that order. Tiles
+/// of one position are [`run_order`]. `tile.wgsl`'s `tile_index` computes the same.
+pub fn tile_order(n: usize, tile: usize, stride: usize) -> impl Iterator<Item = (usize, usize)> {
+    let tile = tile.max(1);
+    run_order(n.div_ceil(tile), stride)
+        .enumerate()
+        .flat_map(move |(k, u)| (u * tile..((u + 1) * tile).min(n)).map(move |p| (k, p)))
+}
+
 /// The shape of the update a kernel performs, and how the GPU stores the matrices it
 /// updates (the CPU engines compute and store in f32 whatever `precision` says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,7 +306,7 @@ pub trait SparseBackend: SyncRows {
 
 #[cfg(test)]
 mod tests {
-    use super::run_order;
+    use super::{run_order, tile_order};
 
     #[test]
     fn run_order_visits_every_position_once() {
@@ -314,5 +326,35 @@ mod tests {
             run_order(10, 4).collect::<Vec<_>>(),
             vec![0, 4, 8, 1, 5, 9, 2, 6, 3, 7]
         );
+    }
+
+    #[test]
+    fn tile_order_visits_every_position_once_tile_by_tile() {
+        for n in [0, 1, 7, 8, 9, 100, 4096, 4101] {
+            for (tile, stride) in [(1, 16), (4, 4), (8, 4), (8, 1), (16, 2), (5, 3)] {
+                let order: Vec<(usize, usize)> = tile_order(n, tile, stride).collect();
+                let mut sorted: Vec<usize> = order.iter().map(|&(_, p)| p).collect();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "n {n} tile {tile}");
+                // Each tile's positions together, in order, under one rank; ranks in turn.
+                for w in order.windows(2) {
+                    let ((k0, p0), (k1, p1)) = (w[0], w[1]);
+                    assert!(k1 == k0 && p1 == p0 + 1 || k1 == k0 + 1 && p1 % tile == 0);
+                }
+                // The tiles in run_order's order.
+                let tiles: Vec<usize> = order
+                    .iter()
+                    .filter(|&&(_, p)| p % tile == 0)
+                    .map(|&(_, p)| p / tile)
+                    .collect();
+                assert_eq!(
+                    tiles,
+                    run_order(n.div_ceil(tile), stride).collect::<Vec<_>>()
+                );
+            }
+        }
+        // Tiles of one position are run_order.
+        let ones: Vec<usize> = tile_order(37, 1, 16).map(|(_, p)| p).collect();
+        assert_eq!(ones, run_order(37, 16).collect::<Vec<_>>());
     }
 }

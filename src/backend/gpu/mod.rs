@@ -217,6 +217,9 @@ pub struct GpuBackend {
     /// The stride of the window-per-position kernels' order (`--gpu-order`; 1: in order),
     /// the header's word 4.
     order_stride: usize,
+    /// The stride of the tile kernel's order over tiles (`--gpu-order`,
+    /// `Order::tile_stride`; 1: in order, and for the other kernels), the header's word 5.
+    tile_stride: usize,
     /// Invocations per workgroup (`--gpu-workgroup`).
     workgroup: u32,
     /// Distributed syncs' reads and row kernel.
@@ -1275,6 +1278,12 @@ impl GpuBackend {
             },
             tile_noise: kernel == shaders::Kernel::Tile && launch.tile_noise,
             order_stride: cfg.gpu_order.stride(params.window),
+            tile_stride: match kernel {
+                shaders::Kernel::Tile => cfg
+                    .gpu_order
+                    .tile_stride(params.window, launch.chunk as usize),
+                _ => 1,
+            },
             sync: rowsync::RowSync::default(),
             hs,
         })
@@ -1338,6 +1347,9 @@ impl GpuBackend {
         let per_position = self.per_group == 1 || self.hs.is_some();
         if per_position && self.order_stride > 1 {
             k += &format!(", windows strided {}", self.order_stride);
+        }
+        if self.tile_stride > 1 {
+            k += &format!(", tiles strided {}", self.tile_stride);
         }
         if self.workgroup != shaders::WORKGROUP {
             k += &format!(" (workgroup {})", self.workgroup);
@@ -1483,7 +1495,7 @@ impl Backend for GpuBackend {
             n as u32,
             rate.end.to_bits(),
             self.order_stride as u32,
-            0,
+            self.tile_stride as u32,
             0,
             0,
         ]);
@@ -1500,11 +1512,12 @@ impl Backend for GpuBackend {
             .max_compute_workgroups_per_dimension
             .min(32768) as usize;
         // A workgroup per position (window_position: ⌈n/S⌉·S of them in the strided order),
-        // or per chunk or tile of consecutive positions.
+        // per chunk of consecutive positions, or per tile (tile_index: ⌈m/S⌉·S for the
+        // m tiles).
         let per_position = n.div_ceil(self.order_stride) * self.order_stride;
         let groups = match self.per_group {
             1 => per_position,
-            p => n.div_ceil(p),
+            p => n.div_ceil(p).div_ceil(self.tile_stride) * self.tile_stride,
         };
         let gx = groups.clamp(1, max_x);
         let gy = groups.div_ceil(gx);
