@@ -44,7 +44,7 @@ case "$ONLY" in
     ONLY="sg100 sg100seq sg100@f261227 sg100@fcdf526 sg100e5 cb100e5 sg300 sg300seq sg300@f261227 sg300@fcdf526 cb100
           cb100seq cb100winserial cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
-          sg100tileseq cb100tileseq cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 sg100tn15 sg100tn15wg256
+          sg100tileseq cb100tileseq sg100tileif256 sg100if2048 cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 sg100tn15 sg100tn15wg256
           sg100tn15c4 sg100tn15c16 cb100tn15 cb100tn15wg256 sg300tn15wg256 sg100n15 cb100n15 swsg100 swcb100 swsg300 swadam100
           hssg100 hscb100 hssg300w10 swhssg100 sg100f16 cb100f16 sg300f16 swsg300f16
           d2vdbow d2vdm d2vdbowhs d2vdmhs d2vdmconcat clsgpu clsgpub1 clsgpul256 clsgpul1024 clsgpuns clsgpuhs clsgpuova" ;;
@@ -259,6 +259,13 @@ row cb100tile cbow 100 "GPU, --gpu-kernel tile" -- $V --gpu-kernel tile
 # 9.6% (BENCHMARKS.md "The tile kernel's tiles"). An H200 holds up to 924 (computed).
 row sg100tileseq skipgram 100 "GPU, --gpu-kernel tile --gpu-order sequential" -- $V --gpu-kernel tile --gpu-order sequential
 row cb100tileseq cbow 100 "GPU, --gpu-kernel tile --gpu-order sequential" -- $V --gpu-kernel tile --gpu-order sequential
+# --gpu-in-flight N: a step's dispatch split into dispatches of N workgroups, one after
+# another, bounding the windows that compute from rows the others have not updated yet. On
+# the kernels' CPU reference skip-gram diverged with 924 tiles of 8 (or 8,192 windows) in
+# flight and kept its score at 512 tiles (BENCHMARKS.md "The tile kernel's tiles"); what
+# the drains cost on hardware, and whether the defaults need it, is what these rows say.
+row sg100tileif256 skipgram 100 "GPU, --gpu-kernel tile --gpu-in-flight 256" -- $V --gpu-kernel tile --gpu-in-flight 256
+row sg100if2048 skipgram 100 "GPU, --gpu-in-flight 2048" -- $V --gpu-in-flight 2048
 row cb100tilewg256 cbow 100 "GPU, --gpu-kernel tile --gpu-workgroup 256" -- $V --gpu-kernel tile --gpu-workgroup 256
 # Shorter tiles: fewer windows read the same rows (lavapipe: analogy 0.4 below the window
 # kernel at 8 positions), fewer adds saved (BENCHMARKS.md "The tile kernel").
@@ -521,6 +528,11 @@ for new, old in [("sg100", "sg100seq"), ("cb100", "cb100seq"), ("sg300", "sg300s
         out.append(f"- --gpu-order strided ({new}) against sequential ({old}): "
                    f"{rows[new][2]/rows[old][2]:.2f}× the words/s, {rows[new][3]-rows[old][3]:+.2f} points, "
                    f"{rows[new][4]-rows[old][4]:+.3f}")
+for cap, whole in [("sg100tileif256", "sg100tile"), ("sg100if2048", "sg100")]:
+    if cap in rows and whole in rows:
+        out.append(f"- --gpu-in-flight ({cap}) against one dispatch a step ({whole}): "
+                   f"{rows[cap][2]/rows[whole][2]:.2f}× the words/s, {rows[cap][3]-rows[whole][3]:+.2f} points, "
+                   f"{rows[cap][4]-rows[whole][4]:+.3f}")
 for f16, f32 in [("sg100f16", "sg100"), ("sg300f16", "sg300"), ("cb100f16", "cb100")]:
     if f16 in rows and f32 in rows:
         da = rows[f16][3] - rows[f32][3]; dw = rows[f16][4] - rows[f32][4]

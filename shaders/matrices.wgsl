@@ -20,10 +20,15 @@
 // (hierarchical softmax after negative sampling) instead of writing it.
 const ADD_LOSS: bool = {{ADD_LOSS}};
 
-// The index of workgroup `wid` in a dispatch of `nwg` (laid out in two dimensions past
-// 65,535 workgroups): the centre position, chunk or tile it trains.
+// The index of this dispatch's first workgroup in the step's kernel (x; 0 unless
+// --gpu-in-flight splits the step into dispatches of that many workgroups, one after
+// another; a dynamic offset gives each split its own).
+@group(0) @binding(14) var<uniform> dispatch_base: vec4<u32>;
+
+// The index of workgroup `wid` in the step's kernel, from a dispatch of `nwg` (laid out in
+// two dimensions past 32,768 workgroups): the centre position, chunk or tile it trains.
 fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return wid.x + wid.y * nwg.x;
+    return dispatch_base.x + wid.x + wid.y * nwg.x;
 }
 
 // Item (g mod ⌈n/S⌉)·S + ⌊g / ⌈n/S⌉⌋ of n in the order of stride S (1 or 0: in order), for

@@ -630,6 +630,14 @@ pub struct TrainArgs {
     /// kernel keeps its consecutive positions.
     #[arg(long, value_enum, default_value = "strided")]
     pub gpu_order: OrderArg,
+    /// At most N workgroups of a step's SGD kernel at once (1..=32768): the step's dispatch
+    /// is split into dispatches of N workgroups, each starting when the one before has
+    /// ended, so no window computes its update from rows older than the N workgroups
+    /// around it (a bound on the staleness the GPU's parallelism adds; the default runs
+    /// the step as one dispatch, as many at once as the device holds). Each split costs
+    /// the device a drain.
+    #[arg(long, value_name = "N")]
+    pub gpu_in_flight: Option<u32>,
     /// How the GPU engine stores its weight matrices: `f32`, or `f16` (half the device
     /// memory, so twice the vocabulary × --dim (or subword buckets) fits; dimensions d and
     /// d + dim/2 share a 32-bit word, every add rounds stochastically so small updates are
@@ -785,6 +793,7 @@ impl TrainArgs {
                 OrderArg::Strided => crate::config::Order::Strided,
                 OrderArg::Sequential => crate::config::Order::Sequential,
             },
+            gpu_in_flight: self.gpu_in_flight,
             precision: match self.precision {
                 PrecisionArg::F32 => crate::config::Precision::F32,
                 PrecisionArg::F16 => crate::config::Precision::F16,
@@ -1317,7 +1326,7 @@ fn explicit_train_args(m: &clap::ArgMatches, keep: &dyn Fn(&str) -> bool) -> Vec
 }
 
 /// The GPU engine's flags of `train` (clap id, flag), which the CPU trainers do not read.
-const GPU_ONLY_TRAIN_FLAGS: [(&str, &str); 9] = [
+const GPU_ONLY_TRAIN_FLAGS: [(&str, &str); 10] = [
     ("gpu_batch", "--gpu-batch"),
     ("gpu_updates", "--gpu-updates"),
     ("gpu_atomics", "--gpu-atomics"),
@@ -1327,6 +1336,7 @@ const GPU_ONLY_TRAIN_FLAGS: [(&str, &str); 9] = [
     ("gpu_tile_noise", "--gpu-tile-noise"),
     ("gpu_workgroup", "--gpu-workgroup"),
     ("gpu_order", "--gpu-order"),
+    ("gpu_in_flight", "--gpu-in-flight"),
 ];
 
 /// The error of a GPU engine's `flag` given to a run on the CPU.

@@ -306,6 +306,9 @@ impl Order {
 /// Centre positions per workgroup of the chunk kernel (the tile kernel's most) unless
 /// `--gpu-chunk` says otherwise.
 pub const DEFAULT_GPU_CHUNK: u32 = 32;
+/// The most workgroups `--gpu-in-flight` takes: a split dispatch is one row of workgroups
+/// (the engine's dispatches are at most 32,768 wide).
+pub const MAX_GPU_IN_FLIGHT: u32 = 32_768;
 /// Invocations per workgroup of the GPU's SGD kernels unless `--gpu-workgroup` says otherwise.
 pub const DEFAULT_GPU_WORKGROUP: u32 = 64;
 
@@ -390,6 +393,9 @@ pub struct TrainConfig {
     pub gpu_workgroup: u32,
     /// The order of a step's windows on the window-per-position kernels (`--gpu-order`).
     pub gpu_order: Order,
+    /// At most this many workgroups of a step's kernel run at once: its dispatch split into
+    /// dispatches of this many, one after another (`--gpu-in-flight`; None: one dispatch).
+    pub gpu_in_flight: Option<u32>,
     /// How the GPU engine stores its weight matrices (`--precision`).
     pub precision: Precision,
     /// CPU skip-gram: noise words drawn once per centre word and shared by its window.
@@ -511,6 +517,7 @@ impl Default for TrainConfig {
             gpu_tile_noise: false,
             gpu_workgroup: DEFAULT_GPU_WORKGROUP,
             gpu_order: Order::Strided,
+            gpu_in_flight: None,
             precision: Precision::F32,
             max_binding_bytes: None,
             count_pairs: false,
@@ -810,6 +817,15 @@ impl TrainConfig {
         }
         if self.gpu_batch < 1024 {
             return Err(Error::usage("--gpu-batch", "must be at least 1024"));
+        }
+        if let Some(n) = self
+            .gpu_in_flight
+            .filter(|n| !(1..=MAX_GPU_IN_FLIGHT).contains(n))
+        {
+            return Err(Error::usage(
+                "--gpu-in-flight",
+                format!("{n} is outside 1..={MAX_GPU_IN_FLIGHT} (workgroups per dispatch)"),
+            ));
         }
         if !matches!(self.gpu_workgroup, 32 | 64 | 128 | 256) {
             return Err(Error::usage(

@@ -353,6 +353,16 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             "--gpu-batch: applies to a GPU --backend only",
         ),
         (
+            args(&good, &["--gpu-in-flight", "512"]),
+            2,
+            "--gpu-in-flight: applies to a GPU --backend only",
+        ),
+        (
+            args(&good, &["--backend", "vulkan", "--gpu-in-flight", "0"]),
+            2,
+            "--gpu-in-flight: 0 is outside 1..=32768",
+        ),
+        (
             vec![
                 "--input".into(),
                 good.clone(),

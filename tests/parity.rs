@@ -170,6 +170,10 @@ fn gpu(
         gpu_workgroup: v.workgroup,
         gpu_tile_noise: v.tile_noise,
         gpu_order: v.order,
+        gpu_in_flight: v.in_flight,
+        // Split dispatches take 256 bytes of dispatch bases each: one stream keeps a
+        // step's capacity (and so the most splits) near --gpu-batch.
+        streams: v.in_flight.map(|_| 1),
         ..TrainConfig::default()
     };
     let g = GpuBackend::new(ctx, m, p, alias, &cfg).expect("GPU backend");
@@ -192,6 +196,8 @@ struct Variant {
     tile_noise: bool,
     /// The window-per-position kernels' order (`--gpu-order`).
     order: Order,
+    /// Workgroups per dispatch (`--gpu-in-flight`; None: the step in one dispatch).
+    in_flight: Option<u32>,
 }
 
 /// The reference that computes what variant `v` computes on a batch whose rows do not
@@ -250,6 +256,7 @@ fn variants() -> Vec<Variant> {
                 workgroup: 64,
                 tile_noise: false,
                 order: Order::Strided,
+                in_flight: None,
             });
         }
         // Other workgroup sizes (`--gpu-workgroup`): wider segments of lanes per dot
@@ -266,6 +273,7 @@ fn variants() -> Vec<Variant> {
                 workgroup,
                 tile_noise: false,
                 order: Order::Strided,
+                in_flight: None,
             });
         }
     }
@@ -280,6 +288,21 @@ fn variants() -> Vec<Variant> {
             workgroup: 64,
             tile_noise: false,
             order: Order::Sequential,
+            in_flight: None,
+        });
+    }
+    // Each kernel with its step split into dispatches of 5 workgroups (`--gpu-in-flight
+    // 5`): every split must start where the last ended.
+    for kernel in [Kernel::Window, Kernel::Chunk, Kernel::Tile] {
+        v.push(Variant {
+            kernel,
+            atomics: Atomics::Native,
+            reduce: Reduce::Subgroup,
+            chunk: 7,
+            workgroup: 64,
+            tile_noise: false,
+            order: Order::Strided,
+            in_flight: Some(5),
         });
     }
     // The tile kernel with its noise words shared per tile (`--gpu-tile-noise`).
@@ -295,6 +318,7 @@ fn variants() -> Vec<Variant> {
             workgroup: 64,
             tile_noise: true,
             order: Order::Strided,
+            in_flight: None,
         });
     }
     v
@@ -625,19 +649,30 @@ fn zipf_step(
     (lg, lc, models)
 }
 
-fn zipf_case(ctx: w2v_gpu::backend::gpu::GpuContext, model: ModelKind, v: Variant, name: &str) {
-    let vocab = 20_000;
+/// A Zipf case: f32 kernel parameters (`model`, `dim`, window 5, 5 noise words), the
+/// unigram^0.75 noise table of a Zipf vocabulary of `vocab` words, a random model and a
+/// Zipf batch of `positions`.
+fn zipf_setup(
+    model: ModelKind,
+    vocab: usize,
+    dim: usize,
+    positions: usize,
+) -> (KernelParams, AliasTable, Model, Batch) {
     let params = KernelParams {
-        precision: w2v_gpu::config::Precision::F32,
+        precision: Precision::F32,
         model,
-        dim: 32,
+        dim,
         window: 5,
         negative: 5,
     };
     let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1_000_000 / r).collect();
     let alias = AliasTable::unigram(&counts, 0.75);
     let init = random_model(vocab, params.dim, 8);
-    let batch = zipf_batch(vocab, 1000, 3);
+    (params, alias, init, zipf_batch(vocab, positions, 3))
+}
+
+fn zipf_case(ctx: w2v_gpu::backend::gpu::GpuContext, model: ModelKind, v: Variant, name: &str) {
+    let (params, alias, init, batch) = zipf_setup(model, 20_000, 32, 1000);
     // With noise words shared per tile a tile's windows meet on its noise rows, so the
     // in-order end of the range is the tiles one after another, each reading the rows as it
     // found them.
@@ -653,6 +688,56 @@ fn zipf_case(ctx: w2v_gpu::backend::gpu::GpuContext, model: ModelKind, v: Varian
         ("output", &init.output, &g.output, &s.output, &p.output),
     ];
     assert_within_orderings(name, &mats, lg, lc);
+}
+
+/// `--gpu-in-flight 1`: a dispatch per workgroup, each after the last, so the GPU runs a
+/// step's windows (chunks, tiles) one after another in the run order. On a Zipf batch,
+/// where the windows share rows and a GPU running several at once lands anywhere between
+/// the sequential and the snapshot reference, it must then compute the reference that
+/// applies them in that order, within the tolerance of the conflict-free tests: the window
+/// kernel in both orders and the tile kernel (its tiles one after another, each reading
+/// the rows as it began), skip-gram and CBOW. (The chunk kernel keeps a copy of each ring
+/// slot's row, so a word twice in its ring differs from the reference by design; chunks
+/// split over dispatches are in the conflict-free variants.) Without the split lavapipe,
+/// running a few workgroups at once, misses the reference here (seen: 0.102 against 0.122
+/// on the first element).
+#[test]
+fn one_workgroup_in_flight_runs_the_windows_in_order() {
+    for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+        for (kernel, order) in [
+            (Kernel::Window, Order::Strided),
+            (Kernel::Window, Order::Sequential),
+            (Kernel::Tile, Order::Strided),
+        ] {
+            let v = Variant {
+                kernel,
+                atomics: Atomics::Native,
+                reduce: Reduce::Serial,
+                chunk: 7,
+                workgroup: 64,
+                tile_noise: false,
+                order,
+                in_flight: Some(1),
+            };
+            let name = format!("in_flight_1 {model:?} ({v:?})");
+            let Some(ctx) = common::open_for(&name, v.atomics, v.reduce) else {
+                continue;
+            };
+            let (params, alias, init, batch) = zipf_setup(model, 2_000, 16, 400);
+            let mut seq = exact_reference(v, &init, params, &alias);
+            let mut par = reference(v, &init, params, &alias).with_snapshot_reads();
+            let mut gpu = gpu(ctx, &init, params, &alias, None, v);
+            let (lg, lc, [g, s, p]) = zipf_step(&batch, &mut gpu, &mut seq, &mut par);
+            let spread = rel_update_diff(&init.input, &s.input, &s.input, &p.input);
+            assert!(
+                spread > 1e-3,
+                "{name}: the batch does not tell the orders apart"
+            );
+            assert_close(&format!("{name} input"), &g.input, &s.input);
+            assert_close(&format!("{name} output"), &g.output, &s.output);
+            assert_same_loss(&name, lg, lc);
+        }
+    }
 }
 
 #[test]
@@ -720,6 +805,7 @@ fn single_group_is_exact(model: ModelKind, kernel: Kernel, name: &str) {
             workgroup: 64,
             tile_noise,
             order: Order::Strided,
+            in_flight: None,
         };
         let mut gpu = gpu(ctx, &init, params, &alias, None, v);
         let mut seq = reference(v, &init, params, &alias);
@@ -804,6 +890,7 @@ fn split_model(ctx: w2v_gpu::backend::gpu::GpuContext) -> (GpuBackend, Model, us
         workgroup: 64,
         tile_noise: false,
         order: Order::Strided,
+        in_flight: None,
     };
     let cfg = TrainConfig {
         gpu_batch: 4096,
@@ -1320,6 +1407,7 @@ fn hs_variants() -> Vec<Variant> {
             workgroup,
             tile_noise: false,
             order: Order::Strided,
+            in_flight: None,
         });
     }
     v

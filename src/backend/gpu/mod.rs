@@ -222,6 +222,11 @@ pub struct GpuBackend {
     tile_stride: usize,
     /// Invocations per workgroup (`--gpu-workgroup`).
     workgroup: u32,
+    /// `--gpu-in-flight`: the kernels' dispatches split (None: a dispatch per kernel and
+    /// step).
+    in_flight: Option<InFlight>,
+    /// The first workgroup index of each split dispatch, 16 bytes at each dynamic offset.
+    _dispatch_bases: wgpu::Buffer,
     /// Distributed syncs' reads and row kernel.
     sync: rowsync::RowSync,
     /// Hierarchical softmax (`--hs`): its kernel, run after the negative-sampling one.
@@ -262,6 +267,64 @@ const TS_SLOTS: u64 = 8192;
 /// The binding of the training kernels' add counter (`add_count` in matrices.wgsl; 11 is the
 /// subword kernel's row table and the hierarchical-softmax kernel's paths).
 const ADD_COUNT_BINDING: u32 = 12;
+/// The SGD kernels' uniform binding of the first workgroup index of a dispatch
+/// (`matrices.wgsl`'s `dispatch_base`; a dynamic offset picks each split dispatch's).
+const DISPATCH_BASE_BINDING: u32 = 14;
+
+/// Workgroups of a step of `n` positions: per position (`window_position`: ⌈n/S⌉·S of
+/// them in the strided order; also the hierarchical-softmax pass), and of the main kernel
+/// (per position, per chunk of `per_group`, or per tile: ⌈m/S⌉·S for the m tiles).
+fn step_groups(
+    n: usize,
+    per_group: usize,
+    order_stride: usize,
+    tile_stride: usize,
+) -> (usize, usize) {
+    let per_position = n.div_ceil(order_stride) * order_stride;
+    let groups = match per_group {
+        1 => per_position,
+        p => n.div_ceil(p).div_ceil(tile_stride) * tile_stride,
+    };
+    (per_position, groups)
+}
+
+/// `--gpu-in-flight`'s split of a kernel's dispatch: at most `cap` workgroups per dispatch,
+/// split dispatch k reading its first workgroup index, k·cap, at offset k·`align` of the
+/// dispatch-base buffer.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    cap: usize,
+    align: u64,
+}
+
+/// Dispatches `groups` workgroups of `pipeline` with bind group `group`: one dispatch (two
+/// dimensions past `max_x` workgroups), or with `split` dispatches of at most `cap`
+/// workgroups, one after another (wgpu orders dispatches that write the same buffers), each
+/// told its first workgroup's index.
+fn dispatch_groups(
+    pass: &mut wgpu::ComputePass,
+    pipeline: &wgpu::ComputePipeline,
+    group: &wgpu::BindGroup,
+    groups: usize,
+    max_x: usize,
+    split: Option<InFlight>,
+) {
+    pass.set_pipeline(pipeline);
+    match split {
+        None => {
+            let gx = groups.clamp(1, max_x);
+            pass.set_bind_group(0, group, &[0]);
+            pass.dispatch_workgroups(gx as u32, groups.div_ceil(gx) as u32, 1);
+        }
+        Some(InFlight { cap, align }) => {
+            for k in 0..groups.div_ceil(cap) {
+                let count = cap.min(groups - k * cap);
+                pass.set_bind_group(0, group, &[(k as u64 * align) as u32]);
+                pass.dispatch_workgroups(count as u32, 1, 1);
+            }
+        }
+    }
+}
 
 /// Writes `parts` one after the other at the start of `buf`, straight into wgpu's staging
 /// memory (one copy of a step on the thread that drives the device); `what` names the step
@@ -955,6 +1018,60 @@ impl GpuBackend {
         ];
         entries.extend((0..2 * PARTS as u32).map(|b| storage_entry(3 + b, false)));
         entries.push(storage_entry(ADD_COUNT_BINDING, false));
+        entries.push(wgpu::BindGroupLayoutEntry {
+            binding: DISPATCH_BASE_BINDING,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: true,
+                min_binding_size: wgpu::BufferSize::new(16),
+            },
+            count: None,
+        });
+        // --gpu-in-flight: split dispatch k starts at workgroup k·cap; its index lies at
+        // offset k·align of the dispatch bases (one entry, 0, without a split).
+        let order_stride = cfg.gpu_order.stride(params.window);
+        let per_group = match kernel {
+            shaders::Kernel::Window => 1,
+            shaders::Kernel::Chunk | shaders::Kernel::Tile => launch.chunk as usize,
+        };
+        let tile_stride = match kernel {
+            shaders::Kernel::Tile => cfg
+                .gpu_order
+                .tile_stride(params.window, launch.chunk as usize),
+            _ => 1,
+        };
+        let align = u64::from(limits.min_uniform_buffer_offset_alignment).max(16);
+        let in_flight = cfg.gpu_in_flight.map(|cap| InFlight {
+            cap: cap as usize,
+            align,
+        });
+        let most = {
+            let (per_position, groups) =
+                step_groups(capacity, per_group, order_stride, tile_stride);
+            per_position.max(groups)
+        };
+        let splits = in_flight.map_or(1, |f| most.div_ceil(f.cap));
+        // The bases take `align` bytes a split; more than 64 MiB of them is refused.
+        if splits as u64 * align > 1 << 26 {
+            return Err(Error::Gpu(format!(
+                "--gpu-in-flight {} splits a step of up to {most} workgroups into {splits} dispatches; give a larger --gpu-in-flight",
+                in_flight.map_or(0, |f| f.cap),
+            )));
+        }
+        let words_per_split = (align / 4) as usize;
+        let mut bases = vec![0u32; splits * words_per_split];
+        for k in 0..splits {
+            bases[k * words_per_split] = (k * in_flight.map_or(0, |f| f.cap)) as u32;
+        }
+        let dispatch_bases = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dispatch bases"),
+            size: (bases.len() * 4) as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        ctx.queue
+            .write_buffer(&dispatch_bases, 0, bytemuck::cast_slice(&bases));
         let sub_rows = match table {
             Some(t) => {
                 if t.words() != vocab {
@@ -1059,6 +1176,14 @@ impl GpuBackend {
                 wgpu::BindGroupEntry {
                     binding: ADD_COUNT_BINDING,
                     resource: add_count.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: DISPATCH_BASE_BINDING,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &dispatch_bases,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(16),
+                    }),
                 },
             ];
             for (k, b) in input.iter().chain(outputs).enumerate() {
@@ -1272,18 +1397,12 @@ impl GpuBackend {
             selection: format!("kernel {kernel_why}; atomics {atomics_why}; reduce {reduce_why}"),
             reduce,
             workgroup: launch.workgroup,
-            per_group: match kernel {
-                shaders::Kernel::Window => 1,
-                shaders::Kernel::Chunk | shaders::Kernel::Tile => launch.chunk as usize,
-            },
+            per_group,
             tile_noise: kernel == shaders::Kernel::Tile && launch.tile_noise,
-            order_stride: cfg.gpu_order.stride(params.window),
-            tile_stride: match kernel {
-                shaders::Kernel::Tile => cfg
-                    .gpu_order
-                    .tile_stride(params.window, launch.chunk as usize),
-                _ => 1,
-            },
+            order_stride,
+            tile_stride,
+            in_flight,
+            _dispatch_bases: dispatch_bases,
             sync: rowsync::RowSync::default(),
             hs,
         })
@@ -1350,6 +1469,9 @@ impl GpuBackend {
         }
         if self.tile_stride > 1 {
             k += &format!(", tiles strided {}", self.tile_stride);
+        }
+        if let Some(f) = self.in_flight {
+            k += &format!(", dispatches of {} workgroups", f.cap);
         }
         if self.workgroup != shaders::WORKGROUP {
             k += &format!(" (workgroup {})", self.workgroup);
@@ -1514,13 +1636,9 @@ impl Backend for GpuBackend {
         // A workgroup per position (window_position: ⌈n/S⌉·S of them in the strided order),
         // per chunk of consecutive positions, or per tile (tile_index: ⌈m/S⌉·S for the
         // m tiles).
-        let per_position = n.div_ceil(self.order_stride) * self.order_stride;
-        let groups = match self.per_group {
-            1 => per_position,
-            p => n.div_ceil(p).div_ceil(self.tile_stride) * self.tile_stride,
-        };
-        let gx = groups.clamp(1, max_x);
-        let gy = groups.div_ceil(gx);
+        let (per_position, groups) =
+            step_groups(n, self.per_group, self.order_stride, self.tile_stride);
+        let split = self.in_flight;
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -1536,28 +1654,22 @@ impl Backend for GpuBackend {
             // --dbow-words: skip-gram over the words first, by noise words, then along the
             // tree.
             if let Some(words) = &self.words {
-                pass.set_pipeline(words);
-                pass.set_bind_group(0, &self.train_groups[k], &[]);
-                pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+                let group = &self.train_groups[k];
+                dispatch_groups(&mut pass, words, group, groups, max_x, split);
             }
             if let Some((hs, words)) = self.hs.as_ref().and_then(|h| Some((h, h.words.as_ref()?))) {
-                pass.set_pipeline(words);
-                pass.set_bind_group(0, &hs.groups[k], &[]);
-                pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+                dispatch_groups(&mut pass, words, &hs.groups[k], groups, max_x, split);
             }
             // The negative-sampling kernel, unless hierarchical softmax runs alone.
             if self.params.negative > 0 {
-                pass.set_pipeline(&self.train);
-                pass.set_bind_group(0, &self.train_groups[k], &[]);
-                pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+                let group = &self.train_groups[k];
+                dispatch_groups(&mut pass, &self.train, group, groups, max_x, split);
             }
             // Hierarchical softmax: a workgroup per position, after the negative-sampling
             // kernel (wgpu orders the two dispatches' accesses to the shared buffers).
             if let Some(hs) = &self.hs {
-                let gx = per_position.clamp(1, max_x);
-                pass.set_pipeline(&hs.pipeline);
-                pass.set_bind_group(0, &hs.groups[k], &[]);
-                pass.dispatch_workgroups(gx as u32, per_position.div_ceil(gx) as u32, 1);
+                let (pipeline, group) = (&hs.pipeline, &hs.groups[k]);
+                dispatch_groups(&mut pass, pipeline, group, per_position, max_x, split);
             }
         }
         if let Some(t) = &self.timestamps {
