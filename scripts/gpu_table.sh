@@ -158,6 +158,8 @@ wps = t["words_per_second"]
 busy = t.get("gpu_busy_fraction"); up = t.get("upload_bytes_per_word"); rss = t.get("peak_rss_bytes")
 adds = t.get("atomic_adds_per_word")
 label = label + (f" [{t['kernel']}]" if t.get("kernel") else "")
+pps = t.get("positions_per_step")
+label = label + (f" ({pps/1e3:.0f}k positions a step)" if pps else "")
 import os
 with open(os.environ["RESULTS"], "a") as r:
     r.write(f"{name}\t{model}\t{dim}\t{wps}\t{100*e['analogies'][0]['accuracy']}\t{e['similarity'][0]['spearman']}\n")

@@ -133,6 +133,11 @@ fn gpu_training_matches_cpu_quality() {
         );
         assert_eq!(gr.words, cr.words);
         assert!(gr.upload_bytes_per_word.unwrap() < 30.0);
+        // A step holds at least a sentence chunk of each stream, at most what the step
+        // buffer takes.
+        let pps = gr.positions_per_step.unwrap();
+        let most = w2v_gpu::batch::max_batch_tokens(gpu_cfg.gpu_batch, gpu_cfg.stepped_streams());
+        assert!(pps > 0.0 && pps <= most as f64, "{pps} positions per step");
     }
 }
 

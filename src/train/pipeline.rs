@@ -319,6 +319,9 @@ pub struct SgdEngine<'a> {
     count_pairs: bool,
     pub pairs: u64,
     pub uploaded: u64,
+    /// Positions (tokens, sentence ends included) and steps this process trained.
+    pub positions: u64,
+    pub steps: u64,
 }
 
 impl<'a> SgdEngine<'a> {
@@ -331,6 +334,8 @@ impl<'a> SgdEngine<'a> {
             count_pairs: cfg.count_pairs,
             pairs: 0,
             uploaded: 0,
+            positions: 0,
+            steps: 0,
         }
     }
 }
@@ -343,6 +348,8 @@ impl Engine<SgdWork> for SgdEngine<'_> {
             self.pairs += count_window_pairs(&w.batch.tokens, key, self.window, self.model);
         }
         self.uploaded += (w.batch.tokens.len() as u64 + gpu::HEADER_WORDS as u64) * 4;
+        self.positions += w.batch.tokens.len() as u64;
+        self.steps += 1;
         Ok(true)
     }
     fn take_loss(&mut self) -> Result<Option<StepLoss>> {
@@ -604,6 +611,7 @@ pub fn train_with_backend(
     let mut report = TrainReport {
         atomic_adds_per_word: adds.map(|a| a as f64 / trained as f64),
         upload_bytes_per_word: Some(engine.uploaded as f64 / run.done.max(1) as f64),
+        positions_per_step: Some(engine.positions as f64 / engine.steps.max(1) as f64),
         kernel_seconds,
         pairs: cfg.count_pairs.then_some(engine.pairs),
         streams: Some(cfg.stepped_streams()),

@@ -37,6 +37,10 @@ pub struct TrainReport {
     pub pairs: Option<u64>,
     /// Bytes written to the device per corpus word (GPU only).
     pub upload_bytes_per_word: Option<f64>,
+    /// Mean positions (kept words and sentence ends) per step of the GPU SGD engine: at
+    /// least one sentence chunk of each stream, so above `--gpu-batch` on corpora with
+    /// long sentences.
+    pub positions_per_step: Option<f64>,
     /// Fraction of the GPU loop's wall time spent waiting for the batcher (GPU only).
     pub batcher_wait_fraction: Option<f64>,
     /// Seconds the device spent in training kernels (GPU with timestamp queries).
@@ -128,6 +132,7 @@ impl TrainReport {
         v["precision"] = self.precision.clone().into();
         v["device_matrix_bytes"] = self.device_matrix_bytes.into();
         v["atomic_adds_per_word"] = self.atomic_adds_per_word.into();
+        v["positions_per_step"] = self.positions_per_step.into();
         v
     }
 }
