@@ -162,6 +162,14 @@ pub struct Doc2vecArgs {
     /// GPU backends: invocations per workgroup, 32, 64, 128 or 256.
     #[arg(long, default_value_t = 64)]
     pub gpu_workgroup: u32,
+    /// GPU backends: the order of a step's positions on the bag and word kernels (as
+    /// `train --gpu-order`).
+    #[arg(long, value_enum, default_value = "strided")]
+    pub gpu_order: OrderArg,
+    /// GPU backends: at most N workgroups of a step's kernel at once (as `train
+    /// --gpu-in-flight`).
+    #[arg(long, value_name = "N")]
+    pub gpu_in_flight: Option<u32>,
     /// Also write the word vectors (word2vec text, or binary for a .bin name).
     #[arg(long)]
     pub save_words: Option<PathBuf>,
@@ -381,6 +389,15 @@ pub enum KernelArg {
 pub enum OrderArg {
     Strided,
     Sequential,
+}
+
+impl From<OrderArg> for crate::config::Order {
+    fn from(o: OrderArg) -> Self {
+        match o {
+            OrderArg::Strided => crate::config::Order::Strided,
+            OrderArg::Sequential => crate::config::Order::Sequential,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -789,10 +806,7 @@ impl TrainArgs {
             gpu_chunk: self.gpu_chunk,
             gpu_tile_noise: self.gpu_tile_noise,
             gpu_workgroup: self.gpu_workgroup,
-            gpu_order: match self.gpu_order {
-                OrderArg::Strided => crate::config::Order::Strided,
-                OrderArg::Sequential => crate::config::Order::Sequential,
-            },
+            gpu_order: self.gpu_order.into(),
             gpu_in_flight: self.gpu_in_flight,
             precision: match self.precision {
                 PrecisionArg::F32 => crate::config::Precision::F32,
@@ -1991,6 +2005,8 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
             atomics: a.gpu_atomics.choice(),
             reduce: a.gpu_reduce.choice(),
             workgroup: a.gpu_workgroup,
+            order: a.gpu_order.into(),
+            in_flight: a.gpu_in_flight,
         },
     };
     if !cfg.on_gpu() {
@@ -2001,6 +2017,8 @@ fn doc2vec_command(a: &Doc2vecArgs) -> anyhow::Result<()> {
             ("--gpu-atomics", cfg.gpu.atomics.is_some()),
             ("--gpu-reduce", cfg.gpu.reduce.is_some()),
             ("--gpu-workgroup", cfg.gpu.workgroup != default.workgroup),
+            ("--gpu-order", cfg.gpu.order != default.order),
+            ("--gpu-in-flight", cfg.gpu.in_flight.is_some()),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
             return Err(gpu_only(flag).into());

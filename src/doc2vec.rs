@@ -128,6 +128,10 @@ pub struct DocGpu {
     pub reduce: Option<crate::config::Reduce>,
     /// `--gpu-workgroup`.
     pub workgroup: u32,
+    /// `--gpu-order`: the order of a step's positions on the bag and word kernels.
+    pub order: crate::config::Order,
+    /// `--gpu-in-flight`: workgroups per dispatch (None: a step in one dispatch).
+    pub in_flight: Option<u32>,
 }
 
 impl Default for DocGpu {
@@ -137,6 +141,8 @@ impl Default for DocGpu {
             atomics: None,
             reduce: None,
             workgroup: crate::config::DEFAULT_GPU_WORKGROUP,
+            order: crate::config::Order::Strided,
+            in_flight: None,
         }
     }
 }
@@ -210,6 +216,23 @@ impl DocConfig {
         if self.on_gpu() && self.kind == DocKind::DmConcat && self.gpu.reduce.is_some() {
             let why = "the dm_concat kernel sums each logit over its workgroup; --gpu-reduce does not apply to it";
             return Err(Error::usage("--gpu-reduce", why));
+        }
+        if self.on_gpu() && self.kind == DocKind::DmConcat {
+            let order = self.gpu.order != DocGpu::default().order;
+            for (flag, on) in [
+                ("--gpu-order", order),
+                ("--gpu-in-flight", self.gpu.in_flight.is_some()),
+            ] {
+                if on {
+                    let why = "applies to the bag and word kernels; the dm_concat kernel runs its positions in order in one dispatch";
+                    return Err(Error::usage(flag, why));
+                }
+            }
+        }
+        let most = crate::config::MAX_GPU_IN_FLIGHT;
+        if let Some(n) = self.gpu.in_flight.filter(|n| !(1..=most).contains(n)) {
+            let why = format!("{n} is outside 1..={most} (workgroups per dispatch)");
+            return Err(Error::usage("--gpu-in-flight", why));
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err(Error::usage("--alpha", "must be a positive number"));
@@ -668,6 +691,8 @@ impl GpuRun<'_> {
             gpu_atomics: cfg.gpu.atomics,
             gpu_reduce: cfg.gpu.reduce,
             gpu_workgroup: cfg.gpu.workgroup,
+            gpu_order: cfg.gpu.order,
+            gpu_in_flight: cfg.gpu.in_flight,
             ..TrainConfig::default()
         };
         let params = KernelParams {

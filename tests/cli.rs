@@ -2825,6 +2825,22 @@ fn doc2vec_tags_stdin_and_bad_input() {
         "--gpu-reduce",
     );
     assert_fails(
+        &run(
+            base("t.txt", "o.vec"),
+            &[&gpu[..], &["--dm-concat", "--gpu-in-flight", "64"]].concat(),
+        ),
+        2,
+        "--gpu-in-flight: applies to the bag and word kernels",
+    );
+    assert_fails(
+        &run(
+            base("t.txt", "o.vec"),
+            &[&gpu[..], &["--gpu-in-flight", "0"]].concat(),
+        ),
+        2,
+        "--gpu-in-flight: 0 is outside",
+    );
+    assert_fails(
         &run(base("t.txt", "o.vec"), &["--adapter", "0"]),
         2,
         "--adapter",
@@ -2833,6 +2849,8 @@ fn doc2vec_tags_stdin_and_bad_input() {
         (&["--gpu-batch", "20000"][..], "--gpu-batch"),
         (&["--gpu-atomics", "cas"][..], "--gpu-atomics"),
         (&["--gpu-workgroup", "128"][..], "--gpu-workgroup"),
+        (&["--gpu-order", "sequential"][..], "--gpu-order"),
+        (&["--gpu-in-flight", "64"][..], "--gpu-in-flight"),
     ] {
         let o = run(base("t.txt", "o.vec"), flags);
         assert_fails(&o, 2, "applies to a GPU --backend only");

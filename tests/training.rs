@@ -654,7 +654,9 @@ fn document_purity(text: &str, dim: usize, vectors: &[f32]) -> f64 {
 /// kernel; at least 70% and within 10 points there, see below). The GPU's document
 /// vectors must find a same-topic document nearest for at least 90% of documents and
 /// within 5 points of the CPU's fraction (untrained vectors: about 1 in 5); with the
-/// words' skip-gram the word vectors must recover the topics too.
+/// words' skip-gram the word vectors must recover the topics too. PV-DBOW with the words'
+/// skip-gram also runs with the positions in order and its steps split into dispatches of
+/// 64 workgroups (`--gpu-order sequential --gpu-in-flight 64`).
 #[test]
 fn gpu_doc2vec_matches_cpu_quality() {
     use w2v_gpu::doc2vec::{train, DocConfig, DocKind};
@@ -666,14 +668,15 @@ fn gpu_doc2vec_matches_cpu_quality() {
     let input = dir.path().join("docs.txt");
     std::fs::write(&input, &text).unwrap();
     let runs = [
-        (DocKind::Dbow, false, false),
-        (DocKind::Dbow, true, false),
-        (DocKind::Dm, false, false),
-        (DocKind::Dbow, false, true),
-        (DocKind::Dbow, true, true),
-        (DocKind::DmConcat, false, false),
+        (DocKind::Dbow, false, false, false),
+        (DocKind::Dbow, true, false, false),
+        (DocKind::Dbow, true, false, true),
+        (DocKind::Dm, false, false, false),
+        (DocKind::Dbow, false, true, false),
+        (DocKind::Dbow, true, true, false),
+        (DocKind::DmConcat, false, false, false),
     ];
-    for (kind, dbow_words, hs) in runs {
+    for (kind, dbow_words, hs, split) in runs {
         // dm_concat's document row is one of the layer's 1 + 2·window rows, so its vectors
         // learn slower: window 1 and 30 epochs, where the CPU trainer finds a same-topic
         // document nearest for about 85% (window 3, 10 epochs: about 31%).
@@ -702,12 +705,26 @@ fn gpu_doc2vec_matches_cpu_quality() {
         };
         let gpu_cfg = DocConfig {
             backend: common::test_backend(),
+            gpu: w2v_gpu::doc2vec::DocGpu {
+                order: match split {
+                    true => w2v_gpu::config::Order::Sequential,
+                    false => w2v_gpu::config::Order::Strided,
+                },
+                in_flight: split.then_some(64),
+                ..Default::default()
+            },
             ..cfg.clone()
         };
         let (c, cr) = train(&cfg, &Reporter::quiet()).unwrap();
         let (g, gr) = train(&gpu_cfg, &Reporter::quiet()).unwrap();
         assert_eq!((gr.words, gr.documents), (cr.words, cr.documents));
         assert!(gr.engine.contains("doc2vec"), "{}", gr.engine);
+        assert_eq!(
+            gr.engine.contains("dispatches of 64"),
+            split,
+            "{}",
+            gr.engine
+        );
         let pc = document_purity(&text, 32, &c.model.subwords);
         let pg = document_purity(&text, 32, &g.model.subwords);
         eprintln!(
