@@ -74,22 +74,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tile = cfg.gpu_chunk as usize;
     match cfg.gpu_kernel {
         Some(Kernel::Tile) => {
+            let stride = args
+                .order_stride
+                .unwrap_or(cfg.gpu_order.tile_stride(cfg.window, tile));
             engine = engine
-                .with_tile_reads(tile)
-                .with_order(cfg.gpu_order.tile_stride(cfg.window, tile));
+                .with_order(cfg.gpu_order.stride(cfg.window))
+                .with_tile_order(tile, stride)
+                .with_tile_reads(tile);
             if cfg.gpu_tile_noise {
                 engine = engine.with_shared_noise(tile);
             }
         }
         // The chunk kernel walks its positions in order.
-        Some(Kernel::Chunk) if args.in_flight.is_some() => {
-            return Err("--in-flight models the window and tile kernels".into())
+        Some(Kernel::Chunk) if args.in_flight.is_some() || args.order_stride.is_some() => {
+            return Err("--in-flight and --order-stride model the window and tile kernels".into())
         }
         Some(Kernel::Chunk) => {}
-        _ => engine = engine.with_order(cfg.gpu_order.stride(cfg.window)),
-    }
-    if let Some(s) = args.order_stride {
-        engine = engine.with_order(s);
+        _ => {
+            let stride = args
+                .order_stride
+                .unwrap_or(cfg.gpu_order.stride(cfg.window));
+            engine = engine.with_order(stride);
+        }
     }
     if let Some(n) = args.in_flight {
         engine = engine.with_in_flight(n);

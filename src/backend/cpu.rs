@@ -717,10 +717,11 @@ pub struct CpuReference {
     alias: AliasTable,
     loss: StepLoss,
     snapshot: bool,
-    /// Positions per unit of the order (the tile kernel's tiles; 1: windows).
-    unit: usize,
-    /// The stride of the order the units run in (`crate::backend::tile_order`; 1: in order).
+    /// The stride of the order windows run in (`crate::backend::run_order`; 1: in order).
     order_stride: usize,
+    /// The tile kernel's tiles of this many positions, and the stride of their order
+    /// (`crate::backend::tile_order`), for the negative-sampling windows (None: windows).
+    tiles: Option<(usize, usize)>,
     /// Units whose windows read the rows as the first of them began, their updates applied
     /// when the last ends (None: each window's updates applied at once).
     read_group: Option<usize>,
@@ -738,8 +739,8 @@ impl CpuReference {
             alias,
             loss: StepLoss::default(),
             snapshot: false,
-            unit: 1,
             order_stride: 1,
+            tiles: None,
             read_group: None,
             noise_group: 1,
             subwords: None,
@@ -792,13 +793,23 @@ impl CpuReference {
         self
     }
 
-    /// The tile kernel's reads (`shaders/tile.wgsl`): the windows of each tile of `tile`
-    /// consecutive positions read the rows as they were when the tile began; the tile's
-    /// updates are applied when it ends, in window order. Tiles one after another (on a
-    /// GPU they run in parallel), in [`Self::with_order`]'s order over tiles
-    /// ([`crate::config::Order::tile_stride`]). Word-only negative sampling.
+    /// The tile kernel's order (`shaders/tile.wgsl`): the negative-sampling windows run
+    /// tile by tile, tiles of `tile` consecutive positions in [`crate::backend::tile_order`]'s
+    /// order with `stride` ([`crate::config::Order::tile_stride`]), each tile's windows in
+    /// order. Word-only negative sampling.
+    pub fn with_tile_order(mut self, tile: usize, stride: usize) -> CpuReference {
+        self.tiles = Some((tile.max(1), stride.max(1)));
+        self
+    }
+
+    /// The tile kernel's reads: the windows of each tile of `tile` consecutive positions
+    /// read the rows as they were when the tile began; the tile's updates are applied when
+    /// it ends, in window order. Tiles one after another (on a GPU they run in parallel),
+    /// in [`Self::with_tile_order`]'s order (in order without it). Word-only negative
+    /// sampling.
     pub fn with_tile_reads(mut self, tile: usize) -> CpuReference {
-        self.unit = tile.max(1);
+        let stride = self.tiles.map_or(1, |(_, s)| s);
+        self.tiles = Some((tile.max(1), stride));
         self.read_group.get_or_insert(1);
         self
     }
@@ -813,10 +824,10 @@ impl CpuReference {
         self
     }
 
-    /// The GPU's order (`--gpu-order`): a step's windows (or with
-    /// [`Self::with_tile_reads`] its tiles) run in [`crate::backend::run_order`]'s order
-    /// with this stride ([`crate::config::Order::stride`], or for tiles
-    /// [`crate::config::Order::tile_stride`]; 1: in order), as the kernels run them.
+    /// The GPU's window order (`--gpu-order`, [`crate::config::Order::stride`]): a step's
+    /// windows run in [`crate::backend::run_order`]'s order with this stride, as the window,
+    /// subword and hierarchical-softmax kernels run them (1: in order); the tile kernel's
+    /// windows as [`Self::with_tile_order`] says.
     pub fn with_order(mut self, stride: usize) -> CpuReference {
         self.order_stride = stride.max(1);
         self
@@ -1298,7 +1309,8 @@ impl CpuReference {
         // (with_tile_reads, with_in_flight).
         let mut pending: Vec<(bool, u32, Vec<f32>)> = Vec::new();
         let group = self.read_group;
-        let order = crate::backend::tile_order(toks.len(), self.unit, self.order_stride);
+        let (unit, stride) = self.tiles.unwrap_or((1, self.order_stride));
+        let order = crate::backend::tile_order(toks.len(), unit, stride);
         let mut rank = usize::MAX;
         for item in order.map(Some).chain(std::iter::once(None)) {
             if let Some(g) = group {
