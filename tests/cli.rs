@@ -1158,6 +1158,12 @@ fn a_diverged_run_fails_and_keeps_the_earlier_output() {
             e.contains("training diverged") && e.contains("smaller --alpha"),
             "{extra:?}: {e}"
         );
+        // The GPU run also names the bound on its workgroups in flight.
+        assert_eq!(
+            e.contains("--gpu-in-flight (e.g. 2048)"),
+            extra.contains(&"vulkan"),
+            "{extra:?}: {e}"
+        );
         assert!(!e.contains("final loss 0.0000"), "{extra:?}: {e}");
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),

@@ -4,7 +4,7 @@
 use crate::backend::{Rate, StepLoss};
 use crate::batch::Cursor;
 use crate::checkpoint::Checkpoint;
-use crate::config::TrainConfig;
+use crate::config::{BackendKind, TrainConfig};
 use crate::error::{readable, Error, Result};
 use crate::model::Model;
 use crate::progress::Reporter;
@@ -45,8 +45,19 @@ fn diverged(cause: &str, cfg: &TrainConfig) -> Error {
         Some(d) => format!("the newest checkpoint in {} is from before; ", d.display()),
         None => String::new(),
     };
+    // The GPU SGD engine runs thousands of windows at once, each computing its update from
+    // rows the others have not added to yet; too many diverge where one after another
+    // would not (BENCHMARKS.md "The tile kernel's tiles").
+    let gpu = match (cfg.backend, cfg.minibatches(), cfg.gpu_in_flight) {
+        (BackendKind::Cpu, _, _) | (_, true, _) => String::new(),
+        (_, false, None) => {
+            ", or on a GPU bound the workgroups running at once with --gpu-in-flight (e.g. 2048)"
+                .to_string()
+        }
+        (_, false, Some(n)) => format!(", or on a GPU a smaller --gpu-in-flight than {n}"),
+    };
     Error::Diverged(format!(
-        "training diverged: {cause} (learning rate --alpha {} with --optimizer {}). Nothing was written to {}; {kept}use a smaller --alpha (e.g. {})",
+        "training diverged: {cause} (learning rate --alpha {} with --optimizer {}). Nothing was written to {}; {kept}use a smaller --alpha (e.g. {}){gpu}",
         readable(cfg.start_alpha()),
         cfg.optimizer.name(),
         cfg.output.display(),
