@@ -28,7 +28,7 @@ pub fn run_order(n: usize, stride: usize) -> impl Iterator<Item = usize> {
 /// consecutive positions (tile u holds positions u·tile ..), in [`run_order`]'s order over
 /// the ⌈n/tile⌉ tiles with stride `stride` (`crate::config::Order::tile_stride`), each
 /// tile's positions in order; with the rank of each position's tile in that order. Tiles
-/// of one position are [`run_order`]. `tile.wgsl`'s `tile_index` computes the same.
+/// of one position are [`run_order`]. `tile.wgsl` picks its tile the same way (`strided_index`).
 pub fn tile_order(n: usize, tile: usize, stride: usize) -> impl Iterator<Item = (usize, usize)> {
     let tile = tile.max(1);
     run_order(n.div_ceil(tile), stride)

@@ -1634,7 +1634,7 @@ impl Backend for GpuBackend {
             .max_compute_workgroups_per_dimension
             .min(32768) as usize;
         // A workgroup per position (window_position: ⌈n/S⌉·S of them in the strided order),
-        // per chunk of consecutive positions, or per tile (tile_index: ⌈m/S⌉·S for the
+        // per chunk of consecutive positions, or per tile (strided_index over the tiles: ⌈m/S⌉·S for the
         // m tiles).
         let (per_position, groups) =
             step_groups(n, self.per_group, self.order_stride, self.tile_stride);
