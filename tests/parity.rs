@@ -200,6 +200,23 @@ struct Variant {
     in_flight: Option<u32>,
 }
 
+impl Variant {
+    /// `kernel` with `atomics` and `reduce`, chunks (tiles) of 7 positions, 64 lanes, its
+    /// own noise words per window, the strided order, a step in one dispatch.
+    fn of(kernel: Kernel, atomics: Atomics, reduce: Reduce) -> Variant {
+        Variant {
+            kernel,
+            atomics,
+            reduce,
+            chunk: 7,
+            workgroup: 64,
+            tile_noise: false,
+            order: Order::Strided,
+            in_flight: None,
+        }
+    }
+}
+
 /// The reference that computes what variant `v` computes on a batch whose rows do not
 /// repeat across windows: [`reference`], with the tile kernel's reads (its windows read the
 /// rows as their tile found them, which matters where they share noise words).
@@ -250,16 +267,7 @@ fn variants() -> Vec<Variant> {
             (Atomics::CompareAndSwap, Reduce::Serial),
             (Atomics::Native, Reduce::Subgroup),
         ] {
-            v.push(Variant {
-                kernel,
-                atomics,
-                reduce,
-                chunk: 7,
-                workgroup: 64,
-                tile_noise: false,
-                order: Order::Strided,
-                in_flight: None,
-            });
+            v.push(Variant::of(kernel, atomics, reduce));
         }
         // Other workgroup sizes (`--gpu-workgroup`): wider segments of lanes per dot
         // product and more lanes per dimension loop.
@@ -268,14 +276,8 @@ fn variants() -> Vec<Variant> {
             (Atomics::CompareAndSwap, Reduce::Serial, 32),
         ] {
             v.push(Variant {
-                kernel,
-                atomics,
-                reduce,
-                chunk: 7,
                 workgroup,
-                tile_noise: false,
-                order: Order::Strided,
-                in_flight: None,
+                ..Variant::of(kernel, atomics, reduce)
             });
         }
     }
@@ -283,28 +285,16 @@ fn variants() -> Vec<Variant> {
     // (`--gpu-order sequential`).
     for kernel in [Kernel::Window, Kernel::Tile] {
         v.push(Variant {
-            kernel,
-            atomics: Atomics::Native,
-            reduce: Reduce::Serial,
-            chunk: 7,
-            workgroup: 64,
-            tile_noise: false,
             order: Order::Sequential,
-            in_flight: None,
+            ..Variant::of(kernel, Atomics::Native, Reduce::Serial)
         });
     }
     // Each kernel with its step split into dispatches of 5 workgroups (`--gpu-in-flight
     // 5`): every split must start where the last ended.
     for kernel in [Kernel::Window, Kernel::Chunk, Kernel::Tile] {
         v.push(Variant {
-            kernel,
-            atomics: Atomics::Native,
-            reduce: Reduce::Subgroup,
-            chunk: 7,
-            workgroup: 64,
-            tile_noise: false,
-            order: Order::Strided,
             in_flight: Some(5),
+            ..Variant::of(kernel, Atomics::Native, Reduce::Subgroup)
         });
     }
     // The tile kernel with its noise words shared per tile (`--gpu-tile-noise`).
@@ -313,14 +303,8 @@ fn variants() -> Vec<Variant> {
         (Atomics::CompareAndSwap, Reduce::Serial),
     ] {
         v.push(Variant {
-            kernel: Kernel::Tile,
-            atomics,
-            reduce,
-            chunk: 7,
-            workgroup: 64,
             tile_noise: true,
-            order: Order::Strided,
-            in_flight: None,
+            ..Variant::of(Kernel::Tile, atomics, reduce)
         });
     }
     v
@@ -723,14 +707,9 @@ fn one_workgroup_in_flight_runs_the_windows_in_order() {
             (Kernel::Tile, Order::Strided),
         ] {
             let v = Variant {
-                kernel,
-                atomics: Atomics::Native,
-                reduce: Reduce::Serial,
-                chunk: 7,
-                workgroup: 64,
-                tile_noise: false,
                 order,
                 in_flight: Some(1),
+                ..Variant::of(kernel, Atomics::Native, Reduce::Serial)
             };
             let name = format!("in_flight_1 {model:?} ({v:?})");
             let Some(ctx) = common::open_for(&name, v.atomics, v.reduce) else {

@@ -1042,27 +1042,23 @@ impl GpuBackend {
             _ => 1,
         };
         let align = u64::from(limits.min_uniform_buffer_offset_alignment).max(16);
-        let in_flight = cfg.gpu_in_flight.map(|cap| InFlight {
-            cap: cap as usize,
-            align,
-        });
+        let cap = cfg.gpu_in_flight.map(|c| c as usize);
         let most = {
             let (per_position, groups) =
                 step_groups(capacity, per_group, order_stride, tile_stride);
             per_position.max(groups)
         };
-        let splits = in_flight.map_or(1, |f| most.div_ceil(f.cap));
+        let splits = cap.map_or(1, |c| most.div_ceil(c));
         // The bases take `align` bytes a split; more than 64 MiB of them is refused.
-        if splits as u64 * align > 1 << 26 {
+        if let Some(c) = cap.filter(|_| splits as u64 * align > 1 << 26) {
             return Err(Error::Gpu(format!(
-                "--gpu-in-flight {} splits a step of up to {most} workgroups into {splits} dispatches; give a larger --gpu-in-flight",
-                in_flight.map_or(0, |f| f.cap),
+                "--gpu-in-flight {c} splits a step of up to {most} workgroups into {splits} dispatches; give a larger --gpu-in-flight"
             )));
         }
         let words_per_split = (align / 4) as usize;
         let mut bases = vec![0u32; splits * words_per_split];
         for k in 0..splits {
-            bases[k * words_per_split] = (k * in_flight.map_or(0, |f| f.cap)) as u32;
+            bases[k * words_per_split] = (k * cap.unwrap_or(0)) as u32;
         }
         let dispatch_bases = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("dispatch bases"),
@@ -1401,7 +1397,7 @@ impl GpuBackend {
             tile_noise: kernel == shaders::Kernel::Tile && launch.tile_noise,
             order_stride,
             tile_stride,
-            in_flight,
+            in_flight: cap.map(|cap| InFlight { cap, align }),
             _dispatch_bases: dispatch_bases,
             sync: rowsync::RowSync::default(),
             hs,
@@ -1634,8 +1630,8 @@ impl Backend for GpuBackend {
             .max_compute_workgroups_per_dimension
             .min(32768) as usize;
         // A workgroup per position (window_position: ⌈n/S⌉·S of them in the strided order),
-        // per chunk of consecutive positions, or per tile (strided_index over the tiles: ⌈m/S⌉·S for the
-        // m tiles).
+        // per chunk of consecutive positions, or per tile (strided_index over the m tiles:
+        // ⌈m/S⌉·S of them).
         let (per_position, groups) =
             step_groups(n, self.per_group, self.order_stride, self.tile_stride);
         let split = self.in_flight;
