@@ -25,7 +25,8 @@ ONLY=${2:-}
 # --streams, the tile kernel (also with noise words shared per tile), subwords, hierarchical softmax, half-precision storage,
 # paragraph vectors (doc2vec), the classifier (supervised); pack
 # with BASE="f261227 fcdf526".
-# `goals`: one call's worth for the open issues' goals first (skip-gram dim 100 and 300, the
+# `goals`: one call's worth for the open issues' goals first (the lost-update check,
+# skip-gram dim 100 and 300, the
 # best dim-300 candidates, CBOW against the CPU on the same machine, f16, subwords, HS, the
 # minibatch engine, doc2vec, the classifier, PyTorch at 4,096 words a step); then `checks`,
 # `pending` and `pending-peers`.
@@ -36,7 +37,7 @@ ONLY=${2:-}
 # 10 minutes).
 case "$ONLY" in
   goals)
-    ONLY="sg100 sg100seq sg100e5 sg100cpu sg300 sg300wg256 sg300tilewg256 cb100 cb100seq cb100cpu cb100cpus256 sg100f16
+    ONLY="lostupdates sg100 sg100seq sg100e5 sg100cpu sg300 sg300wg256 sg300tilewg256 cb100 cb100seq cb100cpu cb100cpus256 sg100f16
           sg300f16 swsg100 swsg100cpu hssg100 adam100 d2vdbow clsgpu clscpu torch4k" ;;
   checks)
     ONLY="sg100serial sg100serialnb sg100serialnl sg100serialnd sg100serialnone sg300 sg300nb sg300nl sg300none" ;;
@@ -77,8 +78,6 @@ echo "## $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/d
 echo
 "$BIN" devices 2>&1 | sed 's/^/    /'
 echo
-echo "| row | model | dim | engine | words/s | analogy | WS-353 | GPU busy | upload B/word | atomic adds/word | host peak RSS | GPU memory |"
-echo "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
@@ -109,6 +108,23 @@ in_budget() {
     return 1
   fi
 }
+
+# `lostupdates`: the lost-update check (`devices --check`: every kernel, way of adding and
+# dot-product sum the adapter has, against the CPU reference; ~90 cases, seconds). Its
+# verdict and any failing case go above the table, the whole output to $WORK/check.txt
+# (and $OUT/check.txt).
+if want lostupdates && in_budget lostupdates; then
+  "$BIN" devices --check --backend vulkan >"$WORK/check.txt" 2>&1
+  rc=$?
+  echo "lost-update check (\`w2v-gpu devices --check --backend vulkan\`, exit $rc):"
+  echo
+  grep -E '^[a-z0-9]+ #|LOST|did not run|no update lost|error' "$WORK/check.txt" | sed 's/^/    /'
+  [ -n "${OUT:-}" ] && cp "$WORK/check.txt" "$OUT/check.txt"
+  echo
+fi
+
+echo "| row | model | dim | engine | words/s | analogy | WS-353 | GPU busy | upload B/word | atomic adds/word | host peak RSS | GPU memory |"
+echo "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 # row NAME MODEL DIM ENGINE_LABEL -- train flags...: runs NAME with this binary and, for
 # every NAME@REF that ROWS names, with the binary of REF.

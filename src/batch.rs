@@ -59,6 +59,32 @@ impl Batch {
     pub fn positions(&self) -> usize {
         self.tokens.iter().filter(|&&t| t != SENTENCE_END).count()
     }
+
+    /// A synthetic batch of at least `positions` words: ids `0..vocab` drawn with Zipf
+    /// frequencies (id r with weight 1/(r+1)) in sentences of 1–60 words, each followed by
+    /// [`SENTENCE_END`]; the same for the same `seed`. The frequent ids' rows are updated
+    /// by many windows at once, as in a real corpus (the GPU checks and parity tests).
+    pub fn zipf(vocab: usize, positions: usize, seed: u64) -> Batch {
+        let weights: Vec<f64> = (1..=vocab).map(|r| 1.0 / r as f64).collect();
+        let zipf = crate::sampling::AliasTable::new(&weights);
+        let mut rng = Rng::new(seed);
+        let mut tokens = Vec::new();
+        let mut n = 0;
+        while n < positions {
+            let len = 1 + rng.below(60) as usize;
+            for _ in 0..len {
+                tokens.push(zipf.sample(rng.next_u32(), rng.next_u32()));
+            }
+            tokens.push(SENTENCE_END);
+            n += len;
+        }
+        Batch {
+            tokens,
+            words: n as u64,
+            step: 0,
+            docs: Vec::new(),
+        }
+    }
 }
 
 /// Reads `epochs` passes over a range of the id stream and yields batches of about

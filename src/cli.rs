@@ -1103,9 +1103,21 @@ pub struct BenchArgs {
 
 #[derive(Args, Debug)]
 pub struct DevicesArgs {
-    /// Print the adapters as a JSON array on stdout.
+    /// Print the adapters (with --check, the check's cases) as a JSON array on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Check that each adapter adds every update: train a few steps of a Zipf batch whose
+    /// 40 rows are all hot with each kernel, way of adding and dot-product sum the adapter
+    /// has, skip-gram and CBOW, and compare every row with the CPU reference. Exits non-zero
+    /// if a row is off by more than a quarter of one update (a lost add moves it by one).
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: only this GPU API's adapters (vulkan, metal, dx12, gl).
+    #[arg(long, value_enum, requires = "check")]
+    pub backend: Option<BackendArg>,
+    /// With --check and --backend: only this adapter (the index `w2v-gpu devices` lists).
+    #[arg(long, requires = "backend")]
+    pub adapter: Option<usize>,
 }
 
 /// Parses arguments, runs the command, returns the process exit code.
@@ -1553,6 +1565,7 @@ fn dispatch(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::Similarity(a) => similarity_command(&a)?,
         Command::DoesntMatch(a) => doesnt_match_command(&a)?,
         Command::Eval(a) => eval_command(&a)?,
+        Command::Devices(a) if a.check => devices_check(&a)?,
         Command::Devices(a) => devices_command(a.json)?,
         Command::Bench(a) => bench_command(&a)?,
         Command::Map(a) => map_command(&a)?,
@@ -2795,6 +2808,126 @@ fn devices_command(json: bool) -> anyhow::Result<()> {
             } else {
                 "absent: compare-and-swap loop"
             },
+        );
+    }
+    Ok(())
+}
+
+/// `devices --check`: the lost-update check ([`crate::backend::gpu::check`]) on every
+/// adapter (or the one `--backend`/`--adapter` name), a line per case; an error if a case
+/// lost an update or could not run.
+fn devices_check(a: &DevicesArgs) -> anyhow::Result<()> {
+    use crate::backend::gpu::check;
+    use crate::backend::gpu::GpuContext;
+    let kind = match a.backend {
+        None => BackendKind::Auto,
+        Some(BackendArg::Cpu) => {
+            return Err(Error::usage(
+                "--backend",
+                "cpu has no GPU kernels to check; name a GPU API (vulkan, metal, dx12, gl)",
+            )
+            .into())
+        }
+        Some(b) => BackendKind::from(b),
+    };
+    let mut targets = Vec::new();
+    let mut per_backend: std::collections::HashMap<wgpu::Backend, usize> = Default::default();
+    for adapter in crate::backend::gpu::context::enumerate(kind) {
+        let info = adapter.get_info();
+        let idx = per_backend.entry(info.backend).or_insert(0);
+        let Some(kind) = crate::backend::gpu::context::backend_kind(info.backend) else {
+            continue;
+        };
+        if a.adapter.is_none_or(|want| want == *idx) {
+            targets.push((kind, *idx, info.name.clone()));
+        }
+        *idx += 1;
+    }
+    if targets.is_empty() {
+        return Err(Error::Gpu(format!(
+            "devices --check: no GPU adapter{} to check (`w2v-gpu devices` lists them)",
+            match (a.backend, a.adapter) {
+                (Some(b), Some(i)) => format!(" {i} on --backend {}", BackendKind::from(b).name()),
+                (Some(b), None) => format!(" on --backend {}", BackendKind::from(b).name()),
+                _ => String::new(),
+            }
+        ))
+        .into());
+    }
+    let quiet = Reporter::quiet();
+    let open = |kind: BackendKind, idx: usize| -> crate::error::Result<GpuContext> {
+        Ok(GpuContext::open(kind, Some(idx), &quiet)?.expect("an explicit backend opens or fails"))
+    };
+    let mut rows = Vec::new();
+    let mut failed = Vec::new();
+    for (kind, idx, name) in targets {
+        let label = format!("{} #{idx}: {name}", kind.name());
+        if !a.json {
+            outln!("{label}");
+        }
+        let ctx = open(kind, idx)?;
+        for case in check::cases(ctx.features) {
+            let model = match case.model {
+                ModelKind::SkipGram => "skip-gram",
+                ModelKind::Cbow => "cbow",
+            };
+            let result = check::run(ctx.clone(), case);
+            let (kernel, matrices, error) = match result {
+                Ok(o) => (o.kernel, o.matrices, None),
+                Err(e) => (format!("{:?}", case.layer), Vec::new(), Some(e.to_string())),
+            };
+            for &(matrix, off, largest) in &matrices {
+                let pass = off <= check::BOUND;
+                rows.push(serde_json::json!({
+                    "backend": kind.name(), "adapter": idx, "name": name,
+                    "kernel": kernel, "model": model, "matrix": matrix,
+                    "off_updates": off, "largest_row_change_updates": largest, "pass": pass,
+                }));
+                if !a.json {
+                    outln!(
+                        "  {kernel}, {model}, {matrix}: worst row {off:.3} updates from the CPU reference (largest row change {largest:.0} updates){}",
+                        if pass { "" } else { "  LOST UPDATES" }
+                    );
+                }
+                if !pass {
+                    failed.push(format!(
+                        "{label}: {kernel}, {model}, {matrix}: {off:.2} updates off"
+                    ));
+                }
+            }
+            if let Some(e) = error {
+                rows.push(serde_json::json!({
+                    "backend": kind.name(), "adapter": idx, "name": name,
+                    "kernel": kernel, "model": model, "error": e, "pass": false,
+                }));
+                if !a.json {
+                    outln!("  {kernel}, {model}: did not run: {e}");
+                }
+                failed.push(format!("{label}: {kernel}, {model}: {e}"));
+            }
+        }
+    }
+    if a.json {
+        outln!("{}", serde_json::Value::Array(rows.clone()));
+    }
+    if !failed.is_empty() {
+        return Err(Error::Gpu(format!(
+            "devices --check: {} of {} checks failed (an update lost, or a case that could not run); do not train with those kernels on that adapter (--gpu-kernel, --gpu-atomics, --gpu-reduce choose others):\n  {}",
+            failed.len(),
+            rows.len(),
+            failed.join("\n  ")
+        ))
+        .into());
+    }
+    if !a.json {
+        let worst = rows
+            .iter()
+            .filter_map(|r| r["off_updates"].as_f64())
+            .fold(0.0, f64::max);
+        outln!(
+            "all {} checks within {} updates of the CPU reference (worst {worst:.3}): no update lost",
+            rows.len(),
+            check::BOUND
         );
     }
     Ok(())

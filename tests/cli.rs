@@ -1872,6 +1872,55 @@ fn devices_lists_each_adapter_readably_with_its_kernel_features() {
     );
 }
 
+/// `devices --check`: every case of the test adapter within the bound, as JSON rows; the
+/// wrong backend and a missing adapter are clear errors.
+#[test]
+fn devices_check_finds_no_lost_update_on_the_test_adapter() {
+    let name = "devices_check";
+    let backend = common::test_backend().name();
+    let check = |args: &[&str]| w2v(&[&["devices", "--check"], args].concat());
+    let listed = w2v(&["devices", "--json"]);
+    let adapters: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let ours = adapters
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["backend"] == backend)
+        .count();
+    if ours == 0 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but `devices` lists no {backend} adapter"
+        );
+        common::skipped(name, &format!("no {backend} adapter"));
+    } else {
+        let o = check(&["--backend", backend, "--adapter", "0", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rows = rows.as_array().expect("a JSON array of checks");
+        // Five kernels, two models, both sides (three matrices for subwords).
+        assert!(rows.len() >= 5 * 2 * 2, "{rows:?}");
+        for r in rows {
+            assert_eq!(r["pass"], true, "{r}");
+            assert!(r["off_updates"].as_f64().unwrap() <= 0.25, "{r}");
+            assert!(
+                r["largest_row_change_updates"].as_f64().unwrap() > 500.0,
+                "{r}"
+            );
+            assert_eq!(r["backend"], backend, "{r}");
+        }
+    }
+    let o = check(&["--backend", "cpu"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--backend"), "{}", stderr(&o));
+    let o = check(&["--backend", backend, "--adapter", "99"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no GPU adapter 99"), "{}", stderr(&o));
+    // --backend without --check is refused by the parser.
+    let o = w2v(&["devices", "--backend", backend]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
 /// `program args` with `input` on standard input: its standard output (it must succeed).
 fn run_stdin(program: &str, args: &[&str], input: &str) -> String {
     let o = spawn_with_input(program, args, input)

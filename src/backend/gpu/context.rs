@@ -7,7 +7,9 @@ use crate::error::{Error, Result};
 use crate::progress::Reporter;
 use std::sync::{Arc, Mutex};
 
-/// An open device and everything needed to report on it.
+/// An open device and everything needed to report on it. A clone shares the device, its
+/// queue and its fault slot (`devices --check` runs its cases one after another on one).
+#[derive(Clone)]
 pub struct GpuContext {
     pub adapter: wgpu::Adapter,
     pub device: wgpu::Device,
@@ -91,6 +93,18 @@ fn backend_rank(b: wgpu::Backend) -> u32 {
     }
 }
 
+/// The `--backend` that opens adapters of wgpu backend `b` (None: one this crate does
+/// not select, e.g. WebGPU).
+pub fn backend_kind(b: wgpu::Backend) -> Option<BackendKind> {
+    match b {
+        wgpu::Backend::Vulkan => Some(BackendKind::Vulkan),
+        wgpu::Backend::Metal => Some(BackendKind::Metal),
+        wgpu::Backend::Dx12 => Some(BackendKind::Dx12),
+        wgpu::Backend::Gl => Some(BackendKind::Gl),
+        _ => None,
+    }
+}
+
 /// One line per adapter: index, backend, type, name, driver.
 pub fn describe(info: &wgpu::AdapterInfo) -> String {
     format!(
@@ -156,13 +170,7 @@ impl GpuContext {
 
     /// The wgpu backend in use, lower-case (`vulkan`, `gl`, ...).
     pub fn backend_name(&self) -> &'static str {
-        match self.info.backend {
-            wgpu::Backend::Vulkan => "vulkan",
-            wgpu::Backend::Metal => "metal",
-            wgpu::Backend::Dx12 => "dx12",
-            wgpu::Backend::Gl => "gl",
-            _ => "other",
-        }
+        backend_kind(self.info.backend).map_or("other", BackendKind::name)
     }
 
     /// Opens the adapter for `kind`. `Ok(None)` means `auto` found no hardware adapter and

@@ -5,6 +5,7 @@
 //! counter-based hash, so nothing else is uploaded; the loss is reduced on the GPU and read
 //! back only when the progress display asks for it.
 
+pub mod check;
 pub mod classify;
 pub mod concat;
 pub mod context;

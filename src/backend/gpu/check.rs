@@ -1,0 +1,312 @@
+//! Does a GPU add every update? (`w2v-gpu devices --check`)
+//!
+//! Word frequencies are Zipfian, so a few rows receive most of the adds, many at the same
+//! moment; a kernel (or a driver's atomics) that loses some of them trains worse without
+//! failing. This check trains a few steps of a Zipf batch over a 40-word vocabulary — every
+//! row hot — with each kernel and way of adding the adapter has, and compares the result
+//! with the CPU reference ([`CpuReference`]).
+//!
+//! It is exact up to float rounding, not within a Hogwild tolerance: at a learning rate of
+//! 1e-9 with one side of the model at zero, every logit stays below 1e-7, so σ is 0.5 in
+//! f32 and each gradient is ±α/2 whatever the kernel read; the other side's changes are
+//! below its rounding. The rows on the zero side then end as the sum of the same terms in
+//! every order the GPU may run them, and a lost add moves a row by one whole term. Two
+//! runs cover both sides: output rows (and tree nodes) at zero, then input rows (and
+//! subword buckets) at zero.
+//!
+//! The gap is reported in updates: the row's distance from the reference over the size of
+//! one add (α/2 times the root-mean-square norm of the rows it adds, over √(rows averaged)
+//! where a bag's mean is added). Summing ~10⁴ terms in another order moves a row by a few
+//! hundredths of one (measured on lavapipe: at most 0.08 over every case); an add lost by
+//! `--gpu-updates racy` moved it by 1.3–25 there. [`BOUND`] sits between.
+//!
+//! Half-precision storage is not checked: 1e-9 is below a half's range.
+
+use super::shaders::{Atomics, Kernel, Reduce};
+use super::{GpuBackend, GpuContext};
+use crate::backend::cpu::CpuReference;
+use crate::backend::{Backend, KernelParams, Rate};
+use crate::batch::Batch;
+use crate::config::{FeatureVariant, ModelKind, Precision, TrainConfig, Updates};
+use crate::error::Result;
+use crate::huffman::HuffmanTree;
+use crate::model::Model;
+use crate::sampling::AliasTable;
+use crate::subword::{SubwordParams, SubwordTable};
+
+/// A row further than this many updates from the reference fails the check.
+pub const BOUND: f64 = 0.25;
+
+/// The learning rate of the check's steps (see the module notes).
+const RATE: f32 = 1e-9;
+const VOCAB: usize = 40;
+const DIM: usize = 16;
+const WINDOW: usize = 5;
+const NEGATIVE: usize = 5;
+const STEPS: u64 = 2;
+const POSITIONS: usize = 4000;
+
+/// Which kernel a case runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// Negative sampling with the window, chunk or tile kernel (`--gpu-kernel`).
+    Negative(Kernel),
+    /// Hierarchical softmax alone (`--hs --negative 0`).
+    Hs,
+    /// Subword units with negative sampling (`--subwords`).
+    Subwords,
+}
+
+/// Which side of the model starts at zero, and so is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Output rows and tree nodes.
+    Output,
+    /// Input rows and subword buckets.
+    Input,
+}
+
+/// One run of the check.
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    pub layer: Layer,
+    pub model: ModelKind,
+    pub atomics: Atomics,
+    pub reduce: Reduce,
+    pub side: Side,
+    /// `Updates::Atomic` for what training runs; `Racy` shows what a lost add looks like.
+    pub updates: Updates,
+}
+
+/// A case's result.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The engine's name for what ran (`GpuBackend::kernel_name`).
+    pub kernel: String,
+    /// The checked matrices: name, the worst row's distance from the reference in
+    /// updates, and the largest row change in updates (how much the check added).
+    pub matrices: Vec<(&'static str, f64, f64)>,
+}
+
+impl Outcome {
+    /// The worst row's distance from the reference over the checked matrices, in updates.
+    pub fn off(&self) -> f64 {
+        self.matrices.iter().map(|m| m.1).fold(0.0, f64::max)
+    }
+
+    /// Whether every row is within [`BOUND`] of the reference.
+    pub fn pass(&self) -> bool {
+        self.off() <= BOUND
+    }
+}
+
+/// Every case an adapter with `features` runs in training: each kernel with each way of
+/// adding it has (the native float atomic add where present, the compare-and-swap loop
+/// always) and each dot-product reduction (subgroup sums where present), skip-gram and
+/// CBOW, both sides.
+pub fn cases(features: wgpu::Features) -> Vec<Case> {
+    let mut modes = Vec::new();
+    for atomics in [Atomics::Native, Atomics::CompareAndSwap] {
+        for reduce in [Reduce::Serial, Reduce::Subgroup] {
+            let need = atomics.required_features() | reduce.required_features();
+            if features.contains(need) {
+                modes.push((atomics, reduce));
+            }
+        }
+    }
+    let layers = [
+        Layer::Negative(Kernel::Window),
+        Layer::Negative(Kernel::Chunk),
+        Layer::Negative(Kernel::Tile),
+        Layer::Hs,
+        Layer::Subwords,
+    ];
+    let mut out = Vec::new();
+    for layer in layers {
+        for &(atomics, reduce) in &modes {
+            for model in [ModelKind::SkipGram, ModelKind::Cbow] {
+                for side in [Side::Output, Side::Input] {
+                    out.push(Case {
+                        layer,
+                        model,
+                        atomics,
+                        reduce,
+                        side,
+                        updates: Updates::Atomic,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Three-letter words over four letters: they share n-grams, so some buckets are hot.
+fn words() -> Vec<String> {
+    const L: [char; 4] = ['a', 'e', 's', 't'];
+    (0..VOCAB)
+        .map(|k| [L[k % 4], L[(k / 4) % 4], L[(k / 16) % 4]].iter().collect())
+        .collect()
+}
+
+/// Root-mean-square norm of `m`'s rows of `DIM`.
+fn rms_norm(m: &[f32]) -> f64 {
+    let rows = (m.len() / DIM).max(1) as f64;
+    (m.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / rows).sqrt()
+}
+
+/// The worst row of `gpu` against `reference` and the largest row change of `reference`
+/// from `init`, both over `unit`.
+fn compare(init: &[f32], gpu: &[f32], reference: &[f32], unit: f64) -> (f64, f64) {
+    let norm = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(&x, &y)| ((x - y) as f64).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let mut worst = (0.0f64, 0.0f64);
+    for ((i, g), r) in init
+        .chunks(DIM)
+        .zip(gpu.chunks(DIM))
+        .zip(reference.chunks(DIM))
+    {
+        worst.0 = worst.0.max(norm(g, r) / unit);
+        worst.1 = worst.1.max(norm(r, i) / unit);
+    }
+    worst
+}
+
+/// Runs `case` on `ctx` as training launches it by default: two steps of a 4,000-position
+/// Zipf batch on the GPU and on the CPU reference.
+pub fn run(ctx: GpuContext, case: Case) -> Result<Outcome> {
+    run_with(ctx, case, &TrainConfig::default())
+}
+
+/// [`run`] with the launch `base` gives (`--gpu-workgroup`, `--gpu-chunk`,
+/// `--gpu-tile-noise`, `--gpu-order`, `--gpu-in-flight`, streams); the case sets the rest.
+pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
+    let negative = match case.layer {
+        Layer::Hs => 0,
+        _ => NEGATIVE,
+    };
+    let params = KernelParams {
+        precision: Precision::F32,
+        model: case.model,
+        dim: DIM,
+        window: WINDOW,
+        negative,
+    };
+    let counts: Vec<u64> = (1..=VOCAB as u64).map(|r| 1_000_000 / r).collect();
+    let alias = AliasTable::unigram(&counts, 0.75);
+    let sp = SubwordParams {
+        minn: 3,
+        maxn: 4,
+        bucket: 1000,
+    };
+    let mut init = Model::new(VOCAB, DIM, 5);
+    match case.layer {
+        Layer::Hs => init = init.with_hs(),
+        Layer::Subwords => init = init.with_subwords(sp.bucket, 6),
+        Layer::Negative(_) => {}
+    }
+    // Model::new draws the input rows and leaves the output rows at zero; for the input
+    // side the same draws go to the output side.
+    if case.side == Side::Input {
+        std::mem::swap(&mut init.input, &mut init.output);
+        if case.layer == Layer::Hs {
+            let rows = init.hs.len() / DIM;
+            init.hs = Model::new(rows, DIM, 7).input;
+        }
+        init.subwords.iter_mut().for_each(|x| *x = 0.0);
+    }
+    let cfg = TrainConfig {
+        gpu_batch: 4096,
+        hs: case.layer == Layer::Hs,
+        negative,
+        gpu_atomics: Some(case.atomics),
+        gpu_reduce: Some(case.reduce),
+        gpu_kernel: match case.layer {
+            Layer::Negative(k) => Some(k),
+            _ => None,
+        },
+        gpu_updates: case.updates,
+        ..base.clone()
+    };
+    let reference = CpuReference::new(init.clone(), params, alias.clone());
+    // Noise words shared by a tile's windows are other noise words: the reference draws
+    // them so. (The order of the windows does not matter here.)
+    let reference = match cfg.gpu_tile_noise {
+        true => reference.with_shared_noise(cfg.gpu_chunk as usize),
+        false => reference,
+    };
+    let table = SubwordTable::new(&words(), &sp);
+    let tree = HuffmanTree::new(&counts);
+    let (mut gpu, mut cpu) = match case.layer {
+        Layer::Negative(_) => (
+            GpuBackend::new(ctx, &init, params, &alias, &cfg)?,
+            reference,
+        ),
+        Layer::Hs => (
+            GpuBackend::with_hs(ctx, &init, params, &alias, &cfg, &tree)?,
+            reference.with_hs(tree.clone()),
+        ),
+        Layer::Subwords => (
+            GpuBackend::with_subwords(ctx, &init, params, &alias, &cfg, &table)?,
+            reference.with_subwords(table.clone()),
+        ),
+    };
+    let rate = Rate {
+        start: RATE,
+        end: RATE,
+    };
+    for s in 0..STEPS {
+        let batch = Batch::zipf(VOCAB, POSITIONS, 3 + s);
+        gpu.step(&batch, rate, 77 + s as u32)?;
+        cpu.step(&batch, rate, 77 + s as u32)?;
+    }
+    let (g, c) = (gpu.download()?, cpu.download()?);
+    // One add's size: α/2 times the rows it adds; a bag's mean (CBOW's context, a word's
+    // n-grams) is over √(rows averaged) of one row.
+    let bag = match (case.model, case.layer) {
+        (ModelKind::Cbow, Layer::Subwords) => (2 * WINDOW * 6) as f64,
+        (ModelKind::Cbow, _) => 2.0 * WINDOW as f64,
+        (_, Layer::Subwords) => 6.0,
+        _ => 1.0,
+    };
+    let one = |rows: &[f32], mean: bool| {
+        let n = if mean { bag.sqrt() } else { 1.0 };
+        0.5 * RATE as f64 * rms_norm(rows) / n
+    };
+    let mut matrices = Vec::new();
+    match case.side {
+        Side::Output => {
+            let unit = one(&init.input, true);
+            let (off, size) = compare(&init.output, &g.output, &c.output, unit);
+            if negative > 0 {
+                matrices.push(("output", off, size));
+            }
+            if case.layer == Layer::Hs {
+                let (off, size) = compare(&init.hs, &g.hs, &c.hs, unit);
+                matrices.push(("tree nodes", off, size));
+            }
+        }
+        Side::Input => {
+            let from = match case.layer {
+                Layer::Hs => &init.hs,
+                _ => &init.output,
+            };
+            let unit = one(from, false);
+            let (off, size) = compare(&init.input, &g.input, &c.input, unit);
+            matrices.push(("input", off, size));
+            if case.layer == Layer::Subwords {
+                let (off, size) = compare(&init.subwords, &g.subwords, &c.subwords, unit);
+                matrices.push(("subword buckets", off, size));
+            }
+        }
+    }
+    Ok(Outcome {
+        kernel: gpu.kernel_name(),
+        matrices,
+    })
+}
