@@ -41,7 +41,7 @@
 mod common;
 
 use w2v_gpu::backend::cpu::{
-    effective_window, subword_window_at, window_at, window_with_noise_at, CpuReference,
+    effective_window, subword_window_at, window_with_noise_at, CpuReference,
 };
 use w2v_gpu::backend::gpu::halfrows;
 use w2v_gpu::backend::gpu::shaders::{Atomics, FeatureVariant, Kernel, Reduce};
@@ -68,43 +68,10 @@ fn random_model(vocab: usize, dim: usize, seed: u64) -> Model {
     m
 }
 
-/// Pairs of words, each pair a sentence: windows touch disjoint rows as long as no noise
-/// word repeats, which the key search below guarantees.
+/// Pairs of words, each pair a sentence, and a key under which the windows of both its
+/// steps ([`step_keys`]) touch disjoint rows (`devices --check` uses the same batch).
 fn conflict_free(params: &KernelParams, alias: &AliasTable, vocab: usize) -> (Batch, u32) {
-    let mut tokens = Vec::new();
-    for p in 0..24u32 {
-        tokens.extend_from_slice(&[2 * p + 1, 2 * p + 2, SENTENCE_END]);
-    }
-    let batch = Batch {
-        tokens,
-        words: 48,
-        step: 0,
-        docs: Vec::new(),
-    };
-    'key: for key in 1..10_000u32 {
-        for k in step_keys(key) {
-            let mut seen_in = std::collections::HashSet::new();
-            let mut seen_out = std::collections::HashSet::new();
-            for pos in 0..batch.tokens.len() {
-                if batch.tokens[pos] == SENTENCE_END {
-                    continue;
-                }
-                let (ctx, out) = window_at(&batch.tokens, pos, k, params, alias);
-                for c in ctx {
-                    if !seen_in.insert(c) {
-                        continue 'key;
-                    }
-                }
-                for o in out {
-                    if !seen_out.insert(o) || o as usize >= vocab {
-                        continue 'key;
-                    }
-                }
-            }
-        }
-        return (batch, key);
-    }
-    panic!("no conflict-free key found");
+    w2v_gpu::backend::gpu::check::conflict_free(params, alias, vocab).expect("a conflict-free key")
 }
 
 /// The keys [`two_steps`] trains `key`'s steps with. A key search must keep the rows
@@ -2250,22 +2217,22 @@ fn doc_batches_without_their_rows_are_refused() {
 // a lost add moves a row by a whole one.
 
 /// Every kernel variant of these tests (workgroup sizes, orders, dispatches of 5, tile
-/// noise), and the hierarchical-softmax and subword kernels with every way of adding and
-/// summing, skip-gram and CBOW, both sides of the model.
+/// noise), and the hierarchical-softmax, subword and paragraph-vector kernels with every
+/// way of adding and summing, skip-gram and CBOW (PV-DBOW, PV-DM), both sides of the model.
 #[test]
 fn no_update_is_lost_on_a_batch_of_hot_rows() {
-    use w2v_gpu::backend::gpu::check::{self, Case, Layer, Side};
+    use w2v_gpu::backend::gpu::check::{self, Case, Layer, Probe};
     let mut runs: Vec<(Case, TrainConfig)> = Vec::new();
     for v in variants() {
         let base = v.launch();
         for model in [ModelKind::SkipGram, ModelKind::Cbow] {
-            for side in [Side::Output, Side::Input] {
+            for probe in [Probe::Output, Probe::Input] {
                 let case = Case {
                     layer: Layer::Negative(v.kernel),
                     model,
                     atomics: v.atomics,
                     reduce: v.reduce,
-                    side,
+                    probe,
                     updates: w2v_gpu::config::Updates::Atomic,
                 };
                 runs.push((case, base.clone()));
@@ -2273,8 +2240,9 @@ fn no_update_is_lost_on_a_batch_of_hot_rows() {
         }
     }
     let everything = wgpu::Features::SHADER_FLOAT32_ATOMIC | wgpu::Features::SUBGROUP;
+    // (The math probe is the conflict-free tests above; `devices --check` runs it in cli.rs.)
     for case in check::cases(everything) {
-        if matches!(case.layer, Layer::Hs | Layer::Subwords) {
+        if !matches!(case.layer, Layer::Negative(_)) {
             runs.push((case, TrainConfig::default()));
         }
     }
@@ -2312,7 +2280,7 @@ fn no_update_is_lost_on_a_batch_of_hot_rows() {
 /// over every variant). A single CPU thread runs one workgroup at a time and loses none.
 #[test]
 fn the_check_sees_the_adds_racy_updates_lose() {
-    use w2v_gpu::backend::gpu::check::{self, Case, Layer, Side};
+    use w2v_gpu::backend::gpu::check::{self, Case, Layer, Probe};
     let name = "racy_updates_fail_the_check";
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         common::skipped(name, "one CPU: lavapipe runs one workgroup at a time");
@@ -2320,7 +2288,7 @@ fn the_check_sees_the_adds_racy_updates_lose() {
     }
     let mut offs = Vec::new();
     for model in [ModelKind::SkipGram, ModelKind::Cbow] {
-        for side in [Side::Output, Side::Input] {
+        for probe in [Probe::Output, Probe::Input] {
             let Some(ctx) = common::open_for(name, Atomics::Native, Reduce::Serial) else {
                 return;
             };
@@ -2329,7 +2297,7 @@ fn the_check_sees_the_adds_racy_updates_lose() {
                 model,
                 atomics: Atomics::Native,
                 reduce: Reduce::Serial,
-                side,
+                probe,
                 updates: w2v_gpu::config::Updates::Racy,
             };
             offs.push(check::run(ctx, case).expect("check runs").off());

@@ -20,14 +20,18 @@
 //! hundredths of one (measured on lavapipe: at most 0.08 over every case); an add lost by
 //! `--gpu-updates racy` moved it by 1.3–25 there. [`BOUND`] sits between.
 //!
-//! Half-precision storage is not checked: 1e-9 is below a half's range.
+//! Covered: the window, chunk and tile kernels, hierarchical softmax, subwords and
+//! paragraph vectors (PV-DBOW, PV-DM). Not covered: half-precision storage (1e-9 is below
+//! a half's range), the classifier's and `--dm-concat`'s kernels (other engines), and the
+//! minibatch optimizers' kernels, which add nothing atomically (a workgroup per row).
 
 use super::shaders::{Atomics, Kernel, Reduce};
 use super::{GpuBackend, GpuContext};
-use crate::backend::cpu::CpuReference;
-use crate::backend::{Backend, KernelParams, Rate};
+use crate::backend::cpu::{window_at, CpuReference};
+use crate::backend::{Backend, DocRows, DocTraining, KernelParams, Rate};
 use crate::batch::Batch;
 use crate::config::{FeatureVariant, ModelKind, Precision, TrainConfig, Updates};
+use crate::corpus::SENTENCE_END;
 use crate::error::Result;
 use crate::huffman::HuffmanTree;
 use crate::model::Model;
@@ -45,6 +49,8 @@ const WINDOW: usize = 5;
 const NEGATIVE: usize = 5;
 const STEPS: u64 = 2;
 const POSITIONS: usize = 4000;
+/// Positions per document ([`Layer::Documents`]).
+const DOC_LEN: usize = 500;
 
 /// Which kernel a case runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,15 +61,23 @@ pub enum Layer {
     Hs,
     /// Subword units with negative sampling (`--subwords`).
     Subwords,
+    /// Paragraph vectors (`doc2vec --model dbow|dm`) with negative sampling: documents of
+    /// 500 positions, so each document's row is hot.
+    Documents(DocRows),
 }
 
-/// Which side of the model starts at zero, and so is checked.
+/// What a case checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// Output rows and tree nodes.
+pub enum Probe {
+    /// Lost adds to the output rows and tree nodes (they start at zero).
     Output,
-    /// Input rows and subword buckets.
+    /// Lost adds to the input rows, subword buckets and document rows (they start at zero).
     Input,
+    /// The same math as the CPU reference (negative sampling kernels): two steps, at rates
+    /// 0.5 and 0.25, of a batch in which no two windows share a row, so that no order of
+    /// the windows changes anything; every element within 2e-6 + 1e-5·|x| of the
+    /// reference's (the GPU's `exp` and fused multiply-adds differ by a few ulp).
+    Math,
 }
 
 /// One run of the check.
@@ -73,7 +87,7 @@ pub struct Case {
     pub model: ModelKind,
     pub atomics: Atomics,
     pub reduce: Reduce,
-    pub side: Side,
+    pub probe: Probe,
     /// `Updates::Atomic` for what training runs; `Racy` shows what a lost add looks like.
     pub updates: Updates,
 }
@@ -83,27 +97,32 @@ pub struct Case {
 pub struct Outcome {
     /// The engine's name for what ran (`GpuBackend::kernel_name`).
     pub kernel: String,
-    /// The checked matrices: name, the worst row's distance from the reference in
-    /// updates, and the largest row change in updates (how much the check added).
+    /// What `off` and the change are counted in: `updates` (lost adds: one add's size) or
+    /// `tolerances` (math: 2e-6 + 1e-5·|x| of each element).
+    pub unit: &'static str,
+    /// The most `off` may be: [`BOUND`] updates, or 1 tolerance.
+    pub bound: f64,
+    /// The checked matrices: name, the worst row's (element's) distance from the
+    /// reference, and the largest change the reference made (how much the check moved).
     pub matrices: Vec<(&'static str, f64, f64)>,
 }
 
 impl Outcome {
-    /// The worst row's distance from the reference over the checked matrices, in updates.
+    /// The worst distance from the reference over the checked matrices.
     pub fn off(&self) -> f64 {
         self.matrices.iter().map(|m| m.1).fold(0.0, f64::max)
     }
 
-    /// Whether every row is within [`BOUND`] of the reference.
+    /// Whether every row is within `bound` of the reference.
     pub fn pass(&self) -> bool {
-        self.off() <= BOUND
+        self.off() <= self.bound
     }
 }
 
 /// Every case an adapter with `features` runs in training: each kernel with each way of
 /// adding it has (the native float atomic add where present, the compare-and-swap loop
 /// always) and each dot-product reduction (subgroup sums where present), skip-gram and
-/// CBOW, both sides.
+/// CBOW (paragraph vectors: PV-DBOW and PV-DM), both sides.
 pub fn cases(features: wgpu::Features) -> Vec<Case> {
     let mut modes = Vec::new();
     for atomics in [Atomics::Native, Atomics::CompareAndSwap] {
@@ -120,18 +139,29 @@ pub fn cases(features: wgpu::Features) -> Vec<Case> {
         Layer::Negative(Kernel::Tile),
         Layer::Hs,
         Layer::Subwords,
+        Layer::Documents(DocRows::Dbow),
+        Layer::Documents(DocRows::Dm),
     ];
     let mut out = Vec::new();
     for layer in layers {
+        let models: &[ModelKind] = match layer {
+            // The document kernels' model is the DocRows.
+            Layer::Documents(_) => &[ModelKind::Cbow],
+            _ => &[ModelKind::SkipGram, ModelKind::Cbow],
+        };
+        let probes: &[Probe] = match layer {
+            Layer::Negative(_) => &[Probe::Math, Probe::Output, Probe::Input],
+            _ => &[Probe::Output, Probe::Input],
+        };
         for &(atomics, reduce) in &modes {
-            for model in [ModelKind::SkipGram, ModelKind::Cbow] {
-                for side in [Side::Output, Side::Input] {
+            for &model in models {
+                for &probe in probes {
                     out.push(Case {
                         layer,
                         model,
                         atomics,
                         reduce,
-                        side,
+                        probe,
                         updates: Updates::Atomic,
                     });
                 }
@@ -186,6 +216,9 @@ pub fn run(ctx: GpuContext, case: Case) -> Result<Outcome> {
 /// [`run`] with the launch `base` gives (`--gpu-workgroup`, `--gpu-chunk`,
 /// `--gpu-tile-noise`, `--gpu-order`, `--gpu-in-flight`, streams); the case sets the rest.
 pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
+    if case.probe == Probe::Math {
+        return math(ctx, case, base);
+    }
     let negative = match case.layer {
         Layer::Hs => 0,
         _ => NEGATIVE,
@@ -204,15 +237,29 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
         maxn: 4,
         bucket: 1000,
     };
+    let mut batches: Vec<Batch> = (0..STEPS)
+        .map(|s| Batch::zipf(VOCAB, POSITIONS, 3 + s))
+        .collect();
+    let mut docs = 0;
+    if let Layer::Documents(_) = case.layer {
+        for b in &mut batches {
+            b.docs = (0..b.tokens.len())
+                .map(|p| (VOCAB + p / DOC_LEN) as u32)
+                .collect();
+            docs = docs.max(b.tokens.len().div_ceil(DOC_LEN));
+        }
+    }
     let mut init = Model::new(VOCAB, DIM, 5);
     match case.layer {
         Layer::Hs => init = init.with_hs(),
         Layer::Subwords => init = init.with_subwords(sp.bucket, 6),
+        // Document rows follow the word rows as subword buckets do.
+        Layer::Documents(_) => init = init.with_subwords(docs, 6),
         Layer::Negative(_) => {}
     }
     // Model::new draws the input rows and leaves the output rows at zero; for the input
     // side the same draws go to the output side.
-    if case.side == Side::Input {
+    if case.probe == Probe::Input {
         std::mem::swap(&mut init.input, &mut init.output);
         if case.layer == Layer::Hs {
             let rows = init.hs.len() / DIM;
@@ -221,17 +268,9 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
         init.subwords.iter_mut().for_each(|x| *x = 0.0);
     }
     let cfg = TrainConfig {
-        gpu_batch: 4096,
         hs: case.layer == Layer::Hs,
         negative,
-        gpu_atomics: Some(case.atomics),
-        gpu_reduce: Some(case.reduce),
-        gpu_kernel: match case.layer {
-            Layer::Negative(k) => Some(k),
-            _ => None,
-        },
-        gpu_updates: case.updates,
-        ..base.clone()
+        ..config(case, base)
     };
     let reference = CpuReference::new(init.clone(), params, alias.clone());
     // Noise words shared by a tile's windows are other noise words: the reference draws
@@ -255,20 +294,28 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
             GpuBackend::with_subwords(ctx, &init, params, &alias, &cfg, &table)?,
             reference.with_subwords(table.clone()),
         ),
+        Layer::Documents(rows) => {
+            let doc = DocTraining::train(rows, false);
+            (
+                GpuBackend::with_documents(ctx, &init, params, &alias, &cfg, doc, None)?,
+                reference.with_documents(doc),
+            )
+        }
     };
     let rate = Rate {
         start: RATE,
         end: RATE,
     };
-    for s in 0..STEPS {
-        let batch = Batch::zipf(VOCAB, POSITIONS, 3 + s);
-        gpu.step(&batch, rate, 77 + s as u32)?;
-        cpu.step(&batch, rate, 77 + s as u32)?;
+    for (s, batch) in batches.iter().enumerate() {
+        gpu.step(batch, rate, 77 + s as u32)?;
+        cpu.step(batch, rate, 77 + s as u32)?;
     }
     let (g, c) = (gpu.download()?, cpu.download()?);
     // One add's size: α/2 times the rows it adds; a bag's mean (CBOW's context, a word's
     // n-grams) is over √(rows averaged) of one row.
     let bag = match (case.model, case.layer) {
+        (_, Layer::Documents(DocRows::Dm)) => (2 * WINDOW + 1) as f64,
+        (_, Layer::Documents(_)) => 1.0,
         (ModelKind::Cbow, Layer::Subwords) => (2 * WINDOW * 6) as f64,
         (ModelKind::Cbow, _) => 2.0 * WINDOW as f64,
         (_, Layer::Subwords) => 6.0,
@@ -279,9 +326,15 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
         0.5 * RATE as f64 * rms_norm(rows) / n
     };
     let mut matrices = Vec::new();
-    match case.side {
-        Side::Output => {
-            let unit = one(&init.input, true);
+    match case.probe {
+        Probe::Output => {
+            // The rows bags are made of: words, subword buckets, documents (PV-DBOW's bag
+            // is its document's row alone).
+            let bag_rows = match case.layer {
+                Layer::Documents(DocRows::Dbow) => init.subwords.clone(),
+                _ => [&init.input[..], &init.subwords[..]].concat(),
+            };
+            let unit = one(&bag_rows, true);
             let (off, size) = compare(&init.output, &g.output, &c.output, unit);
             if negative > 0 {
                 matrices.push(("output", off, size));
@@ -291,22 +344,139 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
                 matrices.push(("tree nodes", off, size));
             }
         }
-        Side::Input => {
+        // (Probe::Math returned above.)
+        Probe::Input | Probe::Math => {
             let from = match case.layer {
                 Layer::Hs => &init.hs,
                 _ => &init.output,
             };
             let unit = one(from, false);
-            let (off, size) = compare(&init.input, &g.input, &c.input, unit);
-            matrices.push(("input", off, size));
-            if case.layer == Layer::Subwords {
+            // PV-DBOW trains no word rows.
+            if case.layer != Layer::Documents(DocRows::Dbow) {
+                let (off, size) = compare(&init.input, &g.input, &c.input, unit);
+                matrices.push(("input", off, size));
+            }
+            let rows = match case.layer {
+                Layer::Subwords => Some("subword buckets"),
+                Layer::Documents(_) => Some("documents"),
+                _ => None,
+            };
+            if let Some(rows) = rows {
                 let (off, size) = compare(&init.subwords, &g.subwords, &c.subwords, unit);
-                matrices.push(("subword buckets", off, size));
+                matrices.push((rows, off, size));
             }
         }
     }
     Ok(Outcome {
         kernel: gpu.kernel_name(),
+        unit: "updates",
+        bound: BOUND,
         matrices,
+    })
+}
+
+/// The training config of `case` on `base`'s launch: its kernel, atomics, sums and updates.
+fn config(case: Case, base: &TrainConfig) -> TrainConfig {
+    TrainConfig {
+        gpu_batch: 4096,
+        gpu_atomics: Some(case.atomics),
+        gpu_reduce: Some(case.reduce),
+        gpu_kernel: match case.layer {
+            Layer::Negative(k) => Some(k),
+            _ => None,
+        },
+        gpu_updates: case.updates,
+        ..base.clone()
+    }
+}
+
+/// Pairs of words, each pair a sentence, and the first key whose two steps (`key`,
+/// `key + 1`) give no two windows a common row: each context row and each output row
+/// (centre or noise word) belongs to one window.
+pub fn conflict_free(
+    params: &KernelParams,
+    alias: &AliasTable,
+    vocab: usize,
+) -> Option<(Batch, u32)> {
+    let mut tokens = Vec::new();
+    for p in 0..24u32 {
+        tokens.extend_from_slice(&[2 * p + 1, 2 * p + 2, SENTENCE_END]);
+    }
+    let batch = Batch {
+        tokens,
+        words: 48,
+        step: 0,
+        docs: Vec::new(),
+    };
+    let distinct = |key: u32| {
+        let mut seen_in = std::collections::HashSet::new();
+        let mut seen_out = std::collections::HashSet::new();
+        (0..batch.tokens.len())
+            .filter(|&pos| batch.tokens[pos] != SENTENCE_END)
+            .all(|pos| {
+                let (ctx, out) = window_at(&batch.tokens, pos, key, params, alias);
+                ctx.into_iter().all(|c| seen_in.insert(c))
+                    && out
+                        .into_iter()
+                        .all(|o| (o as usize) < vocab && seen_out.insert(o))
+            })
+    };
+    let key = (1..10_000u32).find(|&k| distinct(k) && distinct(k + 1))?;
+    Some((batch, key))
+}
+
+/// [`Probe::Math`]: two steps of a conflict-free batch over 60,000 words at dim 27 (no
+/// multiple of the four partial sums a lane keeps), rates 0.5 and 0.25, every element of
+/// both matrices against the reference's.
+fn math(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
+    const WORDS: usize = 60_000;
+    let params = KernelParams {
+        precision: Precision::F32,
+        model: case.model,
+        dim: 27,
+        window: 3,
+        negative: 4,
+    };
+    let alias = AliasTable::new(&vec![1.0; WORDS]);
+    // Input rows ±0.5/D·10 and output rows ±0.1: logits of order one, so σ and the
+    // gradients are not trivial.
+    let mut init = Model::new(WORDS, params.dim, 5);
+    init.input.iter_mut().for_each(|x| *x *= 10.0);
+    let scale = 0.2 * params.dim as f32;
+    init.output = Model::new(WORDS, params.dim, 6)
+        .input
+        .iter()
+        .map(|x| x * scale)
+        .collect();
+    let (batch, key) = conflict_free(&params, &alias, WORDS)
+        .ok_or_else(|| crate::error::Error::Gpu("no conflict-free key found".into()))?;
+    let cfg = TrainConfig {
+        // Noise words shared per tile would make the windows of a tile share rows.
+        gpu_tile_noise: false,
+        ..config(case, base)
+    };
+    let mut gpu = GpuBackend::new(ctx, &init, params, &alias, &cfg)?;
+    let mut cpu = CpuReference::new(init.clone(), params, alias.clone());
+    for (k, alpha) in [(key, 0.5), (key + 1, 0.25)] {
+        gpu.step(&batch, Rate::constant(alpha), k)?;
+        cpu.step(&batch, Rate::constant(alpha), k)?;
+    }
+    let (g, c) = (gpu.download()?, cpu.download()?);
+    let tolerance = |x: f32| 2e-6 + 1e-5 * x.abs() as f64;
+    let measure = |init: &[f32], g: &[f32], c: &[f32]| {
+        let mut worst = (0.0f64, 0.0f64);
+        for ((&i, &g), &c) in init.iter().zip(g).zip(c) {
+            worst.0 = worst.0.max((g - c).abs() as f64 / tolerance(c));
+            worst.1 = worst.1.max((c - i).abs() as f64 / tolerance(c));
+        }
+        worst
+    };
+    let (input, moved_in) = measure(&init.input, &g.input, &c.input);
+    let (output, moved_out) = measure(&init.output, &g.output, &c.output);
+    Ok(Outcome {
+        kernel: gpu.kernel_name(),
+        unit: "tolerances",
+        bound: 1.0,
+        matrices: vec![("input", input, moved_in), ("output", output, moved_out)],
     })
 }
