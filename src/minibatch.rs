@@ -117,6 +117,40 @@ impl MinibatchBuilder {
         }
     }
 
+    /// `n` synthetic minibatches of at least `centres` positions each (for the parity
+    /// tests and `devices --check`): sentences of 1–40 ids drawn with Zipf frequencies
+    /// (weight 1/(r+1)) from the first `live` ids of the vocabulary, noise words from the
+    /// same weights, so ids from `live` on never occur and their rows stay untouched.
+    pub fn zipf_minibatches(
+        &mut self,
+        live: usize,
+        n: usize,
+        centres: usize,
+        seed: u64,
+    ) -> Vec<Minibatch> {
+        let vocab = self.slot_out.len();
+        let weight = |r: usize| if r < live { 1.0 / (r + 1) as f64 } else { 0.0 };
+        let zipf = AliasTable::new(&(0..live).map(weight).collect::<Vec<_>>());
+        let noise = AliasTable::new(&(0..vocab).map(weight).collect::<Vec<_>>());
+        let mut rng = Rng::new(seed);
+        (0..n)
+            .map(|_| {
+                let mut toks = Vec::new();
+                while toks.len() < centres {
+                    let len = 1 + rng.below(40) as usize;
+                    for _ in 0..len {
+                        toks.push(zipf.sample(rng.next_u32(), rng.next_u32()));
+                    }
+                    toks.push(SENTENCE_END);
+                }
+                let mut mb = Minibatch::default();
+                self.add(&toks, 0..toks.len(), &mut rng, &noise, &mut mb);
+                self.finish(&mut mb);
+                mb
+            })
+            .collect()
+    }
+
     /// fastText's examples (`--subwords`, `bucket` bucket rows after the vocabulary's):
     /// skip-gram trains the centre word's bag (its own row and its n-gram rows) against each
     /// context word in turn — fastText's orientation — and CBOW the bag of every context

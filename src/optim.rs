@@ -138,6 +138,17 @@ pub struct OptimParams {
 }
 
 impl OptimParams {
+    /// `kind`, lazy, with the command line's defaults: β₁ 0.9, `kind`'s β₂, ε 1e-8.
+    pub fn defaults(kind: OptimizerKind) -> OptimParams {
+        OptimParams {
+            kind,
+            beta1: 0.9,
+            beta2: kind.default_beta2(),
+            eps: 1e-8,
+            dense: false,
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         if !(0.0..1.0).contains(&self.beta1) {
             return Err(Error::usage(
@@ -287,13 +298,7 @@ mod tests {
     use super::*;
 
     fn params(kind: OptimizerKind) -> OptimParams {
-        OptimParams {
-            kind,
-            beta1: 0.9,
-            beta2: kind.default_beta2(),
-            eps: 1e-8,
-            dense: false,
-        }
+        OptimParams::defaults(kind)
     }
 
     #[test]

@@ -2242,7 +2242,7 @@ fn no_update_is_lost_on_a_batch_of_hot_rows() {
     let everything = wgpu::Features::SHADER_FLOAT32_ATOMIC | wgpu::Features::SUBGROUP;
     // (The math probe is the conflict-free tests above; `devices --check` runs it in cli.rs.)
     for case in check::cases(everything) {
-        if !matches!(case.layer, Layer::Negative(_)) {
+        if !matches!(case.layer, Layer::Negative(_)) && case.probe != Probe::Math {
             runs.push((case, TrainConfig::default()));
         }
     }

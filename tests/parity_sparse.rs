@@ -17,11 +17,10 @@ use w2v_gpu::backend::cpu_sparse::CpuSparse;
 use w2v_gpu::backend::gpu::sparse::GpuSparse;
 use w2v_gpu::backend::{KernelParams, Matrix, SparseBackend, SyncRows};
 use w2v_gpu::config::ModelKind;
-use w2v_gpu::corpus::SENTENCE_END;
 use w2v_gpu::minibatch::{Minibatch, MinibatchBuilder};
 use w2v_gpu::model::Model;
 use w2v_gpu::optim::{OptimParams, OptimState, OptimizerKind};
-use w2v_gpu::sampling::{AliasTable, Rng};
+use w2v_gpu::sampling::Rng;
 use w2v_gpu::subword::{SubwordParams, SubwordTable};
 
 const VOCAB: usize = 400;
@@ -48,31 +47,7 @@ fn minibatches(p: &KernelParams, n: usize, centres: usize) -> Vec<Minibatch> {
 
 /// [`minibatches`] from builder `b` (with or without subwords).
 fn minibatches_with(mut b: MinibatchBuilder, n: usize, centres: usize) -> Vec<Minibatch> {
-    let live = VOCAB * 3 / 4;
-    let weights: Vec<f64> = (1..=live).map(|r| 1.0 / r as f64).collect();
-    let zipf = AliasTable::new(&weights);
-    let noise = AliasTable::new(
-        &(0..VOCAB)
-            .map(|r| if r < live { 1.0 / (r + 1) as f64 } else { 0.0 })
-            .collect::<Vec<_>>(),
-    );
-    let mut rng = Rng::new(11);
-    (0..n)
-        .map(|_| {
-            let mut toks = Vec::new();
-            while toks.len() < centres {
-                let len = 1 + rng.below(40) as usize;
-                for _ in 0..len {
-                    toks.push(zipf.sample(rng.next_u32(), rng.next_u32()));
-                }
-                toks.push(SENTENCE_END);
-            }
-            let mut mb = Minibatch::default();
-            b.add(&toks, 0..toks.len(), &mut rng, &noise, &mut mb);
-            b.finish(&mut mb);
-            mb
-        })
-        .collect()
+    b.zipf_minibatches(VOCAB * 3 / 4, n, centres, 11)
 }
 
 fn assert_close(what: &str, gpu: &[f32], cpu: &[f32], start: &[f32]) {
@@ -106,14 +81,7 @@ fn shapes(kind: OptimizerKind, model: ModelKind, dim: usize) -> (KernelParams, O
         window: 3,
         negative: 4,
     };
-    let opt = OptimParams {
-        kind,
-        beta1: 0.9,
-        beta2: kind.default_beta2(),
-        eps: 1e-8,
-        dense: false,
-    };
-    (params, opt)
+    (params, OptimParams::defaults(kind))
 }
 
 fn run(kind: OptimizerKind, model: ModelKind, dim: usize, max_binding: Option<u64>) {

@@ -664,11 +664,8 @@ mod tests {
             *x = ((i * 7 % 11) as f32 - 5.0) * 0.05;
         });
         let opt = OptimParams {
-            kind,
-            beta1: 0.9,
-            beta2: kind.default_beta2(),
-            eps: 1e-8,
             dense,
+            ..OptimParams::defaults(kind)
         };
         CpuSparse::new(model, OptimState::new(kind, 6, 4), opt)
     }

@@ -1,40 +1,54 @@
-//! Does a GPU add every update? (`w2v-gpu devices --check`)
+//! Does a GPU compute the CPU reference's math, and does it add every update? (`w2v-gpu
+//! devices --check`: every kernel, way of adding and dot-product sum an adapter has.)
 //!
-//! Word frequencies are Zipfian, so a few rows receive most of the adds, many at the same
-//! moment; a kernel (or a driver's atomics) that loses some of them trains worse without
-//! failing. This check trains a few steps of a Zipf batch over a 40-word vocabulary — every
-//! row hot — with each kernel and way of adding the adapter has, and compares the result
-//! with the CPU reference ([`CpuReference`]).
+//! **Math** ([`Probe::Math`]): the negative-sampling kernels train two steps of a batch in
+//! which no two windows share a row, so no order of the windows changes anything, and every
+//! element must lie within 2e-6 + 1e-5·|x| of the reference's (the tolerance of the parity
+//! tests: the GPU's `exp` and fused multiply-adds differ by a few ulp); the minibatch
+//! engine's optimizer kernels train four minibatches, weights and optimizer state within
+//! 3e-5 + 1e-4·|x| of the CPU engine's. Reported in tolerances: at most 1.
 //!
-//! It is exact up to float rounding, not within a Hogwild tolerance: at a learning rate of
-//! 1e-9 with one side of the model at zero, every logit stays below 1e-7, so σ is 0.5 in
-//! f32 and each gradient is ±α/2 whatever the kernel read; the other side's changes are
-//! below its rounding. The rows on the zero side then end as the sum of the same terms in
-//! every order the GPU may run them, and a lost add moves a row by one whole term. Two
-//! runs cover both sides: output rows (and tree nodes) at zero, then input rows (and
-//! subword buckets) at zero.
+//! **Adds** ([`Probe::Output`], [`Probe::Input`]): word frequencies are Zipfian, so a few
+//! rows receive most of the adds, many at the same moment; a kernel (or a driver's atomics)
+//! that loses some of them trains worse without failing. The check trains two steps of a
+//! Zipf batch over a 40-word vocabulary — every row hot — and compares the result with the
+//! CPU reference ([`CpuReference`]). It is exact up to float rounding, not within a Hogwild
+//! tolerance: at a learning rate of 1e-9 with one side of the model at zero, every logit
+//! stays below 1e-7, so σ is 0.5 in f32 and each gradient is ±α/2 whatever the kernel read;
+//! the other side's changes are below its rounding. The rows on the zero side then end as
+//! the sum of the same terms in every order the GPU may run them, and a lost add moves a
+//! row by one whole term. Two runs cover both sides: output rows (and tree nodes) at zero,
+//! then input rows (subword buckets, document rows) at zero.
 //!
 //! The gap is reported in updates: the row's distance from the reference over the size of
 //! one add (α/2 times the root-mean-square norm of the rows it adds, over √(rows averaged)
 //! where a bag's mean is added). Summing ~10⁴ terms in another order moves a row by a few
-//! hundredths of one (measured on lavapipe: at most 0.08 over every case); an add lost by
-//! `--gpu-updates racy` moved it by 1.3–25 there. [`BOUND`] sits between.
+//! hundredths of one (measured on lavapipe: at most 0.055 over every case and parity
+//! variant); an add lost by `--gpu-updates racy` moved it by 2–19 there. [`BOUND`] sits
+//! between.
 //!
-//! Covered: the window, chunk and tile kernels, hierarchical softmax, subwords and
-//! paragraph vectors (PV-DBOW, PV-DM). Not covered: half-precision storage (1e-9 is below
-//! a half's range), the classifier's and `--dm-concat`'s kernels (other engines), and the
-//! minibatch optimizers' kernels, which add nothing atomically (a workgroup per row).
+//! Covered: the window, chunk and tile kernels, hierarchical softmax, subwords, paragraph
+//! vectors (PV-DBOW, PV-DM; adds only) and the minibatch optimizers (math only: they add
+//! nothing atomically, a workgroup per row). Not covered: half-precision storage (1e-9 is
+//! below a half's range), the math of the hierarchical-softmax, subword and document
+//! kernels (no batch of theirs is free of shared rows: `tests/parity.rs` checks them
+//! against orderings), and the classifier's and `--dm-concat`'s kernels (other engines).
 
 use super::shaders::{Atomics, Kernel, Reduce};
+use super::sparse::GpuSparse;
 use super::{GpuBackend, GpuContext};
 use crate::backend::cpu::{window_at, CpuReference};
+use crate::backend::cpu_sparse::CpuSparse;
+use crate::backend::SparseBackend;
 use crate::backend::{Backend, DocRows, DocTraining, KernelParams, Rate};
 use crate::batch::Batch;
 use crate::config::{FeatureVariant, ModelKind, Precision, TrainConfig, Updates};
 use crate::corpus::SENTENCE_END;
 use crate::error::Result;
 use crate::huffman::HuffmanTree;
+use crate::minibatch::MinibatchBuilder;
 use crate::model::Model;
+use crate::optim::{OptimParams, OptimState, OptimizerKind};
 use crate::sampling::AliasTable;
 use crate::subword::{SubwordParams, SubwordTable};
 
@@ -64,6 +78,9 @@ pub enum Layer {
     /// Paragraph vectors (`doc2vec --model dbow|dm`) with negative sampling: documents of
     /// 500 positions, so each document's row is hot.
     Documents(DocRows),
+    /// The minibatch engine's sparse optimizer kernels (`--optimizer`; sgd is the
+    /// `--deterministic` engine's): math only — they add nothing atomically.
+    Minibatch(OptimizerKind),
 }
 
 /// What a case checks.
@@ -141,6 +158,10 @@ pub fn cases(features: wgpu::Features) -> Vec<Case> {
         Layer::Subwords,
         Layer::Documents(DocRows::Dbow),
         Layer::Documents(DocRows::Dm),
+        Layer::Minibatch(OptimizerKind::Adagrad),
+        Layer::Minibatch(OptimizerKind::Adam),
+        Layer::Minibatch(OptimizerKind::Rmsprop),
+        Layer::Minibatch(OptimizerKind::Sgd),
     ];
     let mut out = Vec::new();
     for layer in layers {
@@ -151,9 +172,15 @@ pub fn cases(features: wgpu::Features) -> Vec<Case> {
         };
         let probes: &[Probe] = match layer {
             Layer::Negative(_) => &[Probe::Math, Probe::Output, Probe::Input],
+            Layer::Minibatch(_) => &[Probe::Math],
             _ => &[Probe::Output, Probe::Input],
         };
-        for &(atomics, reduce) in &modes {
+        // The minibatch kernels have no atomics and no subgroup sums: one way each.
+        let modes = match layer {
+            Layer::Minibatch(_) => &modes[..1],
+            _ => &modes[..],
+        };
+        for &(atomics, reduce) in modes {
             for &model in models {
                 for &probe in probes {
                     out.push(Case {
@@ -219,6 +246,11 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
     if case.probe == Probe::Math {
         return math(ctx, case, base);
     }
+    if let Layer::Minibatch(_) = case.layer {
+        return Err(crate::error::Error::Gpu(
+            "the minibatch kernels add nothing atomically: only their math is checked".into(),
+        ));
+    }
     let negative = match case.layer {
         Layer::Hs => 0,
         _ => NEGATIVE,
@@ -255,7 +287,7 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
         Layer::Subwords => init = init.with_subwords(sp.bucket, 6),
         // Document rows follow the word rows as subword buckets do.
         Layer::Documents(_) => init = init.with_subwords(docs, 6),
-        Layer::Negative(_) => {}
+        Layer::Negative(_) | Layer::Minibatch(_) => {}
     }
     // Model::new draws the input rows and leaves the output rows at zero; for the input
     // side the same draws go to the output side.
@@ -282,7 +314,8 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
     let table = SubwordTable::new(&words(), &sp);
     let tree = HuffmanTree::new(&counts);
     let (mut gpu, mut cpu) = match case.layer {
-        Layer::Negative(_) => (
+        // (Minibatch cases are refused above.)
+        Layer::Negative(_) | Layer::Minibatch(_) => (
             GpuBackend::new(ctx, &init, params, &alias, &cfg)?,
             reference,
         ),
@@ -375,6 +408,20 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
     })
 }
 
+/// A model of `words` rows of `dim`: word2vec's input rows (±0.5/`dim`) times `input`,
+/// output rows uniform in ±`output`.
+fn drawn_model(words: usize, dim: usize, input: f32, output: f32) -> Model {
+    let mut m = Model::new(words, dim, 5);
+    m.input.iter_mut().for_each(|x| *x *= input);
+    let scale = 2.0 * output * dim as f32;
+    m.output = Model::new(words, dim, 6)
+        .input
+        .iter()
+        .map(|x| x * scale)
+        .collect();
+    m
+}
+
 /// The training config of `case` on `base`'s launch: its kernel, atomics, sums and updates.
 fn config(case: Case, base: &TrainConfig) -> TrainConfig {
     TrainConfig {
@@ -429,6 +476,9 @@ pub fn conflict_free(
 /// multiple of the four partial sums a lane keeps), rates 0.5 and 0.25, every element of
 /// both matrices against the reference's.
 fn math(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
+    if let Layer::Minibatch(kind) = case.layer {
+        return minibatch_math(ctx, case.model, kind);
+    }
     const WORDS: usize = 60_000;
     let params = KernelParams {
         precision: Precision::F32,
@@ -440,14 +490,7 @@ fn math(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
     let alias = AliasTable::new(&vec![1.0; WORDS]);
     // Input rows ±0.5/D·10 and output rows ±0.1: logits of order one, so σ and the
     // gradients are not trivial.
-    let mut init = Model::new(WORDS, params.dim, 5);
-    init.input.iter_mut().for_each(|x| *x *= 10.0);
-    let scale = 0.2 * params.dim as f32;
-    init.output = Model::new(WORDS, params.dim, 6)
-        .input
-        .iter()
-        .map(|x| x * scale)
-        .collect();
+    let init = drawn_model(WORDS, params.dim, 10.0, 0.1);
     let (batch, key) = conflict_free(&params, &alias, WORDS)
         .ok_or_else(|| crate::error::Error::Gpu("no conflict-free key found".into()))?;
     let cfg = TrainConfig {
@@ -478,5 +521,62 @@ fn math(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
         unit: "tolerances",
         bound: 1.0,
         matrices: vec![("input", input, moved_in), ("output", output, moved_out)],
+    })
+}
+
+/// [`Probe::Math`] of the minibatch engine: four minibatches of 96 Zipf positions over 400
+/// words (the rarest quarter never occurs), learning rate 0.01, then every weight and
+/// optimizer-state element against the CPU engine's ([`CpuSparse`]) within 3e-5 + 1e-4·|x|
+/// (`tests/parity_sparse.rs` says why), untouched rows included.
+fn minibatch_math(ctx: GpuContext, model: ModelKind, kind: OptimizerKind) -> Result<Outcome> {
+    const WORDS: usize = 400;
+    let params = KernelParams {
+        precision: Precision::F32,
+        model,
+        dim: 24,
+        window: 3,
+        negative: 4,
+    };
+    let opt = OptimParams::defaults(kind);
+    // Input rows ±0.5/D·20 and output rows ±0.25: logits of order one.
+    let start = drawn_model(WORDS, params.dim, 20.0, 0.25);
+    let state = OptimState::with_rows(kind, WORDS, WORDS, params.dim);
+    let batches = MinibatchBuilder::new(model, params.window, params.negative, WORDS)
+        .zipf_minibatches(WORDS * 3 / 4, 4, 96, 11);
+    let mut cpu = CpuSparse::new(start.clone(), state.clone(), opt);
+    let mut gpu = GpuSparse::new(ctx, &start, &state, params, opt, 96 + 40, 1, None)?;
+    for mb in &batches {
+        cpu.step(mb, 0.01)?;
+        gpu.step(mb, 0.01)?;
+    }
+    let ((gm, gs), (cm, cs)) = (gpu.download()?, cpu.download()?);
+    let tolerance = |x: f32| 3e-5 + 1e-4 * x.abs() as f64;
+    let measure = |init: &[f32], g: &[f32], c: &[f32]| {
+        let mut worst = (0.0f64, 0.0f64);
+        for (k, (&g, &c)) in g.iter().zip(c).enumerate() {
+            let i = init.get(k).copied().unwrap_or(0.0);
+            worst.0 = worst.0.max((g - c).abs() as f64 / tolerance(c));
+            worst.1 = worst.1.max((c - i).abs() as f64 / tolerance(c));
+        }
+        worst
+    };
+    let (input, moved_in) = measure(&start.input, &gm.input, &cm.input);
+    let (output, moved_out) = measure(&start.output, &gm.output, &cm.output);
+    let mut matrices = vec![("input", input, moved_in), ("output", output, moved_out)];
+    if kind != OptimizerKind::Sgd {
+        let (si, moved_si) = measure(&state.input, &gs.input, &cs.input);
+        let (so, moved_so) = measure(&state.output, &gs.output, &cs.output);
+        matrices.push(("input state", si, moved_si));
+        matrices.push(("output state", so, moved_so));
+    }
+    // Adam's per-row update counts must match exactly: a mismatch counts as far off.
+    if gs.input_steps != cs.input_steps || gs.output_steps != cs.output_steps {
+        matrices.push(("update counts", f64::INFINITY, 0.0));
+    }
+    Ok(Outcome {
+        kernel: format!("minibatch engine, {}", kind.name()),
+        unit: "tolerances",
+        bound: 1.0,
+        matrices,
     })
 }
