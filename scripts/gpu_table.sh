@@ -37,7 +37,7 @@ ONLY=${2:-}
 # 10 minutes).
 case "$ONLY" in
   goals)
-    ONLY="lostupdates sg100 sg100seq sg100e5 sg100cpu sg300 sg300wg256 sg300tilewg256 cb100 cb100seq cb100cpu cb100cpus256 sg100f16
+    ONLY="lostupdates sg100 sg100tilepeak sg100seq sg100e5 sg100cpu sg300 sg300wg256 sg300tilewg256 cb100 cb100seq cb100cpu cb100cpus256 sg100f16
           sg300f16 swsg100 swsg100cpu hssg100 adam100 d2vdbow clsgpu clscpu torch4k" ;;
   checks)
     ONLY="lostupdatesnone sg100serial sg100serialnb sg100serialnl sg100serialnd sg100serialnone sg300 sg300nb sg300nl sg300none" ;;
@@ -45,7 +45,7 @@ case "$ONLY" in
     ONLY="sg100 sg100seq sg100@f261227 sg100@fcdf526 sg100e5 cb100e5 sg300 sg300seq sg300@f261227 sg300@fcdf526 cb100
           cb100seq cb100winserial cb100@f261227 cb300 cb300@fcdf526 sg300wg128 sg300wg256 sg100wg128 cb300wg256 sg100s1
           sg100s16 cb100s1 cb100s16 cb100s64 sg100tile sg100tilewg128 sg100tilewg256 cb100tile
-          sg100tileseq cb100tileseq sg100tileif256 sg100if2048 cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 sg100tn15 sg100tn15wg256
+          sg100peak sg100tilepeak cb100peak sg300peak sg100tileseq cb100tileseq sg100tileif256 sg100if2048 cb100tilewg256 sg100tilec4 cb100tilec4 sg300tilewg256 cb300tilewg256 sg100tn15 sg100tn15wg256
           sg100tn15c4 sg100tn15c16 cb100tn15 cb100tn15wg256 sg300tn15wg256 sg100n15 cb100n15 swsg100 swcb100 swsg300 swadam100
           hssg100 hscb100 hssg300w10 swhssg100 sg100f16 cb100f16 sg300f16 swsg300f16
           d2vdbow d2vdm d2vdbowhs d2vdmhs d2vdmconcat clsgpu clsgpub1 clsgpul256 clsgpul1024 clsgpuns clsgpuhs clsgpuova" ;;
@@ -182,6 +182,8 @@ adds = t.get("atomic_adds_per_word")
 label = label + (f" [{t['kernel']}]" if t.get("kernel") else "")
 pps = t.get("positions_per_step")
 label = label + (f" ({pps/1e3:.0f}k positions a step)" if pps else "")
+peak = t.get("workgroups_in_flight_peak")
+label = label + (f" (at most {peak} workgroups running at once)" if peak is not None else "")
 import os
 with open(os.environ["RESULTS"], "a") as r:
     r.write(f"{name}\t{model}\t{dim}\t{wps}\t{100*e['analogies'][0]['accuracy']}\t{e['similarity'][0]['spearman']}\n")
@@ -207,6 +209,14 @@ W2V_GPU_SHADER_CHECKS=no-bounds row sg100serialnb skipgram 100 "GPU, --gpu-reduc
 W2V_GPU_SHADER_CHECKS=no-loop-bounding row sg100serialnl skipgram 100 "GPU, --gpu-reduce serial, no loop bounding" -- $V --gpu-reduce serial
 W2V_GPU_SHADER_CHECKS=no-div-checks row sg100serialnd skipgram 100 "GPU, --gpu-reduce serial, no division checks" -- $V --gpu-reduce serial
 W2V_GPU_SHADER_CHECKS=none row sg100serialnone skipgram 100 "GPU, --gpu-reduce serial, no runtime checks" -- $V --gpu-reduce serial
+# How many workgroups the kernels run at once (W2V_GPU_IN_FLIGHT_PEAK, measuring only: three
+# more atomics per workgroup): the number the kernels' CPU reference models with --in-flight
+# (skip-gram diverged there with ~7,400 windows at once; 924 tiles of 8 at dim 100 is what
+# an H200's shared memory allows, computed, not measured).
+W2V_GPU_IN_FLIGHT_PEAK=1 row sg100peak skipgram 100 "GPU, workgroups counted" -- $V
+W2V_GPU_IN_FLIGHT_PEAK=1 row sg100tilepeak skipgram 100 "GPU, --gpu-kernel tile --gpu-chunk 8, workgroups counted" -- $V --gpu-kernel tile --gpu-chunk 8
+W2V_GPU_IN_FLIGHT_PEAK=1 row cb100peak cbow 100 "GPU, workgroups counted" -- $V
+W2V_GPU_IN_FLIGHT_PEAK=1 row sg300peak skipgram 300 "GPU, workgroups counted" -- $V
 row sg100win skipgram 100 "GPU, --gpu-kernel window" -- $V --gpu-kernel window
 row sg100chunk skipgram 100 "GPU, --gpu-kernel chunk" -- $V --gpu-kernel chunk
 row sg100wincas skipgram 100 "GPU, --gpu-kernel window --gpu-atomics cas" -- $V --gpu-kernel window --gpu-atomics cas

@@ -112,6 +112,7 @@ fn train(
     if (p0 >= n) {
         return;
     }
+    enter_group(lid);
     let p1 = min(p0 + CHUNK, n);
 
     // Windows and noise words of every position, and the ring around the first centre.

@@ -53,6 +53,7 @@ fn concat(
     if (cells.x > cells.y) {
         return;
     }
+    enter_group(lid);
     let alpha = bitcast<f32>(tok[tok[6] + p]);
     for (var e = lid; e < LAYER; e += WG) {
         l1[e] = in_load(input_row(p, e / DIM), e % DIM);

@@ -143,6 +143,7 @@ fn train(
         }
         return;
     }
+    enter_group(lid);
     let p = workgroupUniformLoad(&path);
 
     // Phase 2: gather the context rows (CBOW: their mean), clear their gradients.

@@ -14,8 +14,12 @@
 @group(0) @binding(9) var<storage, read_write> out2: array<{{MATRIX_ELEM}}>;
 @group(0) @binding(10) var<storage, read_write> out3: array<{{MATRIX_ELEM}}>;
 // Adds into the matrices issued by all workgroups so far, a 64-bit count (low word, high
-// word), for the report's atomic adds per word.
-@group(0) @binding(12) var<storage, read_write> add_count: array<atomic<u32>, 2>;
+// word), for the report's atomic adds per word; with IN_FLIGHT, the workgroups running now
+// (word 2) and the most seen running at once (word 3).
+@group(0) @binding(12) var<storage, read_write> add_count: array<atomic<u32>, 4>;
+// Whether workgroups count themselves in and out (W2V_GPU_IN_FLIGHT_PEAK, for measuring:
+// three more atomics per workgroup on two words every workgroup shares).
+const IN_FLIGHT: bool = {{IN_FLIGHT}};
 // Whether the kernel adds its loss to what an earlier kernel of the same step wrote
 // (hierarchical softmax after negative sampling) instead of writing it.
 const ADD_LOSS: bool = {{ADD_LOSS}};
@@ -61,6 +65,15 @@ var<private> adds: u32;
 var<workgroup> adds_part: array<u32, WG>;
 var<workgroup> loss_part: array<vec2<f32>, WG>;
 
+// The start of every SGD workgroup that reaches finish_group (after its early return):
+// with IN_FLIGHT, invocation 0 counts the workgroup in and raises the peak.
+fn enter_group(lid: u32) {
+    if (IN_FLIGHT && lid == 0u) {
+        let running = atomicAdd(&add_count[2], 1u) + 1u;
+        atomicMax(&add_count[3], running);
+    }
+}
+
 // The end of every SGD workgroup: called by every invocation, in uniform control flow, after
 // its last add, with its (loss, terms). One barrier, then invocation 0 adds the workgroup's
 // adds to add_count (one global atomic per workgroup; a carry into the high word) and writes
@@ -76,6 +89,9 @@ fn finish_group(lid: u32, loss: vec2<f32>, first: u32, end: u32) {
         for (var k = 0u; k < WG; k++) {
             n += adds_part[k];
             t += loss_part[k];
+        }
+        if (IN_FLIGHT) {
+            atomicSub(&add_count[2], 1u);
         }
         let old = atomicAdd(&add_count[0], n);
         if (old > 0xffffffffu - n) {

@@ -46,6 +46,7 @@ fn train(
     if (trains == 0u) {
         return;
     }
+    enter_group(lid);
     let nc = trains - 1u;
     let centre = tok[HEADER + pos];
     let doc = bag_doc(pos, n_tokens);

@@ -234,6 +234,7 @@ fn train(
     if (p0 >= n) {
         return;
     }
+    enter_group(lid);
     let cnt = min(TILE, n - p0);
 
     // Phase 1: every window's extent and output words (the centre and its noise words).

@@ -93,6 +93,7 @@ fn train(
         }
         return;
     }
+    enter_group(lid);
 
     // Phase 2: gather.
     if (IS_CBOW) {

@@ -1927,6 +1927,65 @@ fn devices_check_finds_no_lost_update_on_the_test_adapter() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
+/// `W2V_GPU_IN_FLIGHT_PEAK=1`: the kernels count the workgroups running at once and
+/// `--json` reports the most (`workgroups_in_flight_peak`): exactly 1 with `--gpu-in-flight
+/// 1` (each dispatch one workgroup, each after the last), at most 3 with 3, at least 1
+/// with the step in one dispatch, for the window, tile and hierarchical-softmax kernels;
+/// null without the variable.
+#[test]
+fn in_flight_peak_counts_the_workgroups_running_at_once() {
+    if common::gpu_or_skip("in_flight_peak").is_none() {
+        return;
+    }
+    let backend = common::test_backend().name();
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = small_corpus(dir.path());
+    let out = dir.path().join("v.txt");
+    let peak = |extra: &[&str], counting: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"));
+        cmd.args([
+            "train",
+            "--input",
+            &corpus,
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .args([
+            "--dim",
+            "16",
+            "--min-count",
+            "1",
+            "--json",
+            "--backend",
+            backend,
+        ])
+        .args(extra);
+        if counting {
+            cmd.env("W2V_GPU_IN_FLIGHT_PEAK", "1");
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["workgroups_in_flight_peak"].as_u64()
+    };
+    for kernel in [
+        &["--gpu-kernel", "window"][..],
+        &["--gpu-kernel", "tile"],
+        &["--hs"],
+    ] {
+        let one = peak(&[kernel, &["--gpu-in-flight", "1"]].concat(), true);
+        assert_eq!(one, Some(1), "{kernel:?}");
+        let three = peak(&[kernel, &["--gpu-in-flight", "3"]].concat(), true);
+        assert!(
+            three.is_some_and(|n| (1..=3).contains(&n)),
+            "{kernel:?}: {three:?}"
+        );
+        let all = peak(kernel, true);
+        assert!(all.is_some_and(|n| n >= 1), "{kernel:?}: {all:?}");
+    }
+    assert_eq!(peak(&[], false), None);
+}
+
 /// `program args` with `input` on standard input: its standard output (it must succeed).
 fn run_stdin(program: &str, args: &[&str], input: &str) -> String {
     let o = spawn_with_input(program, args, input)

@@ -232,6 +232,12 @@ pub trait Backend: SyncRows {
     fn matrix_adds(&mut self) -> Result<Option<u64>> {
         Ok(None)
     }
+    /// The most workgroups of the training kernels seen running at once over all steps so
+    /// far, where the engine counts them (the GPU kernels with `W2V_GPU_IN_FLIGHT_PEAK=1`;
+    /// waits for submitted work).
+    fn workgroups_in_flight_peak(&mut self) -> Result<Option<u32>> {
+        Ok(None)
+    }
     /// Waits until all submitted work has finished, so that timings include it.
     fn download_barrier(&mut self) -> Result<()> {
         Ok(())

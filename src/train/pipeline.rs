@@ -607,9 +607,11 @@ pub fn train_with_backend(
         crate::config::Updates::Atomic => engine.backend.matrix_adds()?,
         _ => None,
     };
+    let in_flight = engine.backend.workgroups_in_flight_peak()?;
     let trained = run.done.saturating_sub(run.start_done).max(1);
     let mut report = TrainReport {
         atomic_adds_per_word: adds.map(|a| a as f64 / trained as f64),
+        workgroups_in_flight_peak: in_flight,
         upload_bytes_per_word: Some(engine.uploaded as f64 / run.done.max(1) as f64),
         positions_per_step: Some(engine.positions as f64 / engine.steps.max(1) as f64),
         kernel_seconds,

@@ -48,6 +48,9 @@ pub struct TrainReport {
     /// Atomic float adds into the matrices per corpus word this process trained, as the GPU
     /// kernels counted them (GPU SGD engine with `--gpu-updates atomic`).
     pub atomic_adds_per_word: Option<f64>,
+    /// The most workgroups of the GPU SGD kernels seen running at once
+    /// (`W2V_GPU_IN_FLIGHT_PEAK=1` only: counting costs atomics).
+    pub workgroups_in_flight_peak: Option<u32>,
     pub threads: usize,
     /// Corpus parts read side by side (`--streams`): the stepped engines' count, or every
     /// Hogwild thread's parts together where it reads more than one each.
@@ -132,6 +135,7 @@ impl TrainReport {
         v["precision"] = self.precision.clone().into();
         v["device_matrix_bytes"] = self.device_matrix_bytes.into();
         v["atomic_adds_per_word"] = self.atomic_adds_per_word.into();
+        v["workgroups_in_flight_peak"] = self.workgroups_in_flight_peak.into();
         v["positions_per_step"] = self.positions_per_step.into();
         v
     }

@@ -149,7 +149,11 @@ impl GpuClassifier {
         let dh = buffer("classifier dh", limits.lines * dim * 4, scratch_usage);
         let g = buffer("classifier g", limits.cells * 4, scratch_usage);
         let unused = buffer("unused noise table", 8, scratch_usage);
-        let adds = buffer("classifier add count", 8, scratch_usage);
+        let adds = buffer(
+            "classifier add count",
+            super::ADD_COUNT_BYTES as usize,
+            scratch_usage,
+        );
         let uploads = upload_ring(device, "classifier step", (upload_words * 4) as u64);
         let mut entries = step_entries(true);
         entries.extend([12, 13, 14, 15].map(|b| storage_entry(b, false)));

@@ -171,7 +171,7 @@ impl GpuConcat {
         );
         let loss_out = buffer("dm_concat loss per position", max_positions * 8);
         let unused = buffer("unused noise table", 8);
-        let adds = buffer("dm_concat add count", 8);
+        let adds = buffer("dm_concat add count", super::ADD_COUNT_BYTES as usize);
         let uploads = upload_ring(device, "dm_concat step", (upload_words * 4) as u64);
         let mut entries = step_entries(true);
         entries.push(storage_entry(12, false));

@@ -268,6 +268,8 @@ const TS_SLOTS: u64 = 8192;
 /// The binding of the training kernels' add counter (`add_count` in matrices.wgsl; 11 is the
 /// subword kernel's row table and the hierarchical-softmax kernel's paths).
 const ADD_COUNT_BINDING: u32 = 12;
+/// Its size: four words (adds, low and high; workgroups running, their peak).
+pub(crate) const ADD_COUNT_BYTES: u64 = 16;
 /// The SGD kernels' uniform binding of the first workgroup index of a dispatch
 /// (`matrices.wgsl`'s `dispatch_base`; a dynamic offset picks each split dispatch's).
 const DISPATCH_BASE_BINDING: u32 = 14;
@@ -540,6 +542,16 @@ pub(crate) fn choose<T: FeatureVariant>(
     Ok((chosen, why))
 }
 
+/// The environment variable that makes the SGD kernels count how many of their workgroups
+/// run at once, for measuring only (`1`): three more atomics per workgroup; `--json`
+/// reports the peak as `workgroups_in_flight_peak`.
+pub const IN_FLIGHT_PEAK_VAR: &str = "W2V_GPU_IN_FLIGHT_PEAK";
+
+/// Whether [`IN_FLIGHT_PEAK_VAR`] is set to 1.
+pub fn in_flight_peak() -> bool {
+    std::env::var_os(IN_FLIGHT_PEAK_VAR).is_some_and(|v| v == "1")
+}
+
 /// The environment variable that builds shader modules without some of wgpu's runtime
 /// checks, for measuring only: `no-bounds` (no bounds checks), `no-loop-bounding`,
 /// `no-div-checks` (integer division), `none` (all three and the rest off); unset or
@@ -735,6 +747,16 @@ impl LossReduction {
 }
 
 impl GpuBackend {
+    /// The add counter's four words (matrices.wgsl's `add_count`), after the work
+    /// submitted so far.
+    fn add_count_words(&mut self) -> Result<[u32; 4]> {
+        self.ring.drain(&self.ctx)?;
+        let mut words = [0u32; 4];
+        self.ctx
+            .copy_to_host(&self.add_count, bytemuck::cast_slice_mut(&mut words))?;
+        Ok(words)
+    }
+
     /// Uploads `model` and builds the pipelines for `params`.
     pub fn new(
         ctx: GpuContext,
@@ -1008,7 +1030,7 @@ impl GpuBackend {
         });
         let add_count = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("add count"),
-            size: 8,
+            size: ADD_COUNT_BYTES,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
@@ -1708,11 +1730,15 @@ impl Backend for GpuBackend {
     }
 
     fn matrix_adds(&mut self) -> Result<Option<u64>> {
-        self.ring.drain(&self.ctx)?;
-        let mut words = [0u32; 2];
-        self.ctx
-            .copy_to_host(&self.add_count, bytemuck::cast_slice_mut(&mut words))?;
+        let words = self.add_count_words()?;
         Ok(Some(u64::from(words[0]) | (u64::from(words[1]) << 32)))
+    }
+
+    fn workgroups_in_flight_peak(&mut self) -> Result<Option<u32>> {
+        if !in_flight_peak() {
+            return Ok(None);
+        }
+        Ok(Some(self.add_count_words()?[3]))
     }
 
     fn device_seconds(&mut self) -> Result<Option<f64>> {

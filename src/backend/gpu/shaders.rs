@@ -781,6 +781,14 @@ fn sgd_source(
         workgroup,
     )
     .replace("{{MATRIX_ELEM}}", elem)
+    .replace(
+        "{{IN_FLIGHT}}",
+        if super::in_flight_peak() {
+            "true"
+        } else {
+            "false"
+        },
+    )
     .replace("{{ADD_LOSS}}", "false")
     .replace("{{CBOW}}", if cbow { "true" } else { "false" })
     .replace("{{SG_PARAMS}}", reduce_params(reduce))
