@@ -1513,6 +1513,13 @@ impl GpuBackend {
         self.kernel
     }
 
+    /// The order a step's windows run in, as the CPU reference takes it: centre positions
+    /// per workgroup (the tile; 1 for the window kernel), the stride of the window order
+    /// (`CpuReference::with_order`) and that of the tile order (`with_tile_order`).
+    pub fn run_order(&self) -> (usize, usize, usize) {
+        (self.per_group, self.order_stride, self.tile_stride)
+    }
+
     /// Why the kernel and the atomics were chosen (flag, or the adapter's features).
     pub fn kernel_reason(&self) -> &str {
         &self.selection
