@@ -120,7 +120,7 @@ lost_update_check() {
   want "$name" && in_budget "$name" || return 0
   W2V_GPU_SHADER_CHECKS=$checks "$BIN" devices --check --backend vulkan >"$WORK/$name.txt" 2>&1
   local rc=$?
-  echo "lost-update check \`$name\` (\`W2V_GPU_SHADER_CHECKS=$checks w2v-gpu devices --check --backend vulkan\`, exit $rc):"
+  echo "GPU self-check \`$name\` (\`W2V_GPU_SHADER_CHECKS=$checks w2v-gpu devices --check --backend vulkan\`, exit $rc):"
   echo
   grep -E '^[a-z0-9]+ #|LOST|DIFFERENT|did not run|checks pass|error' "$WORK/$name.txt" | sed 's/^/    /'
   [ -n "${OUT:-}" ] && cp "$WORK/$name.txt" "$OUT/$name.txt"
