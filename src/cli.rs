@@ -2789,6 +2789,7 @@ fn devices_command(json: bool) -> anyhow::Result<()> {
     if rows.is_empty() {
         outln!("no GPU adapter found; `--backend cpu` trains on the CPU");
     }
+    let adapters = rows.len();
     for r in rows {
         outln!(
             "{} #{}: {} ({}), driver {}\n    storage binding {} MiB, buffer {} MiB, {} storage buffers/stage, workgroup memory {} KiB, {}, f16 {}, timestamps {}\n    training kernel atomics: {} (float32 atomic add {})",
@@ -2810,6 +2811,11 @@ fn devices_command(json: bool) -> anyhow::Result<()> {
             } else {
                 "absent: compare-and-swap loop"
             },
+        );
+    }
+    if adapters > 0 {
+        outln!(
+            "`w2v-gpu devices --check` checks that each adapter computes the CPU reference's math and adds every update"
         );
     }
     Ok(())
@@ -2857,9 +2863,6 @@ fn devices_check(a: &DevicesArgs) -> anyhow::Result<()> {
         .into());
     }
     let quiet = Reporter::quiet();
-    let open = |kind: BackendKind, idx: usize| -> crate::error::Result<GpuContext> {
-        Ok(GpuContext::open(kind, Some(idx), &quiet)?.expect("an explicit backend opens or fails"))
-    };
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     for (kind, idx, name) in targets {
@@ -2867,7 +2870,9 @@ fn devices_check(a: &DevicesArgs) -> anyhow::Result<()> {
         if !a.json {
             outln!("{label}");
         }
-        let ctx = open(kind, idx)?;
+        // (An explicit backend opens its adapter or says why not; only `auto` gives None.)
+        let ctx = GpuContext::open(kind, Some(idx), &quiet)?
+            .ok_or_else(|| Error::Gpu(format!("{label}: could not be opened")))?;
         for case in check::cases(ctx.features) {
             let model = match case.model {
                 ModelKind::SkipGram => "skip-gram",
