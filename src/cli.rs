@@ -2879,9 +2879,9 @@ fn devices_check(a: &DevicesArgs) -> anyhow::Result<()> {
                 ModelKind::Cbow => "cbow",
             };
             let result = check::run(ctx.clone(), case);
-            let what = match case.probe {
-                check::Probe::Math => "math",
-                _ => "adds",
+            let (what, row, verdict) = match case.probe {
+                check::Probe::Math => ("math", "element", "DIFFERENT MATH"),
+                _ => ("adds", "row", "LOST OR WRONG ADDS"),
             };
             let (kernel, outcome, error) = match result {
                 Ok(o) => (o.kernel.clone(), Some(o), None),
@@ -2896,10 +2896,6 @@ fn devices_check(a: &DevicesArgs) -> anyhow::Result<()> {
                         "off": off, "unit": o.unit, "bound": o.bound,
                         "largest_change": largest, "pass": pass,
                     }));
-                    let (row, verdict) = match case.probe {
-                        check::Probe::Math => ("element", "DIFFERENT MATH"),
-                        _ => ("row", "LOST OR WRONG ADDS"),
-                    };
                     if !a.json {
                         outln!(
                             "  {kernel}, {model}, {what} of {matrix}: worst {row} {off:.3} {} off the CPU reference (largest change {largest:.0}){}",
@@ -2927,30 +2923,28 @@ fn devices_check(a: &DevicesArgs) -> anyhow::Result<()> {
             }
         }
     }
+    let checks = rows.len();
+    let worst = |unit: &str| {
+        rows.iter()
+            .filter(|r| r["unit"] == unit)
+            .filter_map(|r| r["off"].as_f64())
+            .fold(0.0, f64::max)
+    };
+    let (worst_math, worst_adds) = (worst("tolerances"), worst("updates"));
     if a.json {
-        outln!("{}", serde_json::Value::Array(rows.clone()));
+        outln!("{}", serde_json::Value::Array(rows));
     }
     if !failed.is_empty() {
         return Err(Error::Gpu(format!(
-            "devices --check: {} of {} checks failed (other math than the CPU reference's, an update lost, or a case that could not run); do not train with those kernels on that adapter (--gpu-kernel, --gpu-atomics, --gpu-reduce choose others):\n  {}",
+            "devices --check: {} of {checks} checks failed (other math than the CPU reference's, an update lost, or a case that could not run); do not train with those kernels on that adapter (--gpu-kernel, --gpu-atomics, --gpu-reduce choose others):\n  {}",
             failed.len(),
-            rows.len(),
             failed.join("\n  ")
         ))
         .into());
     }
     if !a.json {
-        let worst = |unit: &str| {
-            rows.iter()
-                .filter(|r| r["unit"] == unit)
-                .filter_map(|r| r["off"].as_f64())
-                .fold(0.0, f64::max)
-        };
         outln!(
-            "all {} checks pass: the same math as the CPU reference (worst element {:.3} of the tolerance), no update lost (worst row {:.3} updates off, at most {} allowed)",
-            rows.len(),
-            worst("tolerances"),
-            worst("updates"),
+            "all {checks} checks pass: the same math as the CPU reference (worst element {worst_math:.3} of the tolerance), no update lost (worst row {worst_adds:.3} updates off, at most {} allowed)",
             check::BOUND
         );
     }

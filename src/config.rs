@@ -309,6 +309,17 @@ pub const DEFAULT_GPU_CHUNK: u32 = 32;
 /// The most workgroups `--gpu-in-flight` takes: a split dispatch is one row of workgroups
 /// (the engine's dispatches are at most 32,768 wide).
 pub const MAX_GPU_IN_FLIGHT: u32 = 32_768;
+/// `--gpu-in-flight n` (train and doc2vec): within 1..=[`MAX_GPU_IN_FLIGHT`].
+pub fn check_gpu_in_flight(n: Option<u32>) -> Result<()> {
+    match n.filter(|n| !(1..=MAX_GPU_IN_FLIGHT).contains(n)) {
+        Some(n) => Err(Error::usage(
+            "--gpu-in-flight",
+            format!("{n} is outside 1..={MAX_GPU_IN_FLIGHT} (workgroups per dispatch)"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Invocations per workgroup of the GPU's SGD kernels unless `--gpu-workgroup` says otherwise.
 pub const DEFAULT_GPU_WORKGROUP: u32 = 64;
 
@@ -818,15 +829,7 @@ impl TrainConfig {
         if self.gpu_batch < 1024 {
             return Err(Error::usage("--gpu-batch", "must be at least 1024"));
         }
-        if let Some(n) = self
-            .gpu_in_flight
-            .filter(|n| !(1..=MAX_GPU_IN_FLIGHT).contains(n))
-        {
-            return Err(Error::usage(
-                "--gpu-in-flight",
-                format!("{n} is outside 1..={MAX_GPU_IN_FLIGHT} (workgroups per dispatch)"),
-            ));
-        }
+        check_gpu_in_flight(self.gpu_in_flight)?;
         if !matches!(self.gpu_workgroup, 32 | 64 | 128 | 256) {
             return Err(Error::usage(
                 "--gpu-workgroup",

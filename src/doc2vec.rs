@@ -229,11 +229,7 @@ impl DocConfig {
                 }
             }
         }
-        let most = crate::config::MAX_GPU_IN_FLIGHT;
-        if let Some(n) = self.gpu.in_flight.filter(|n| !(1..=most).contains(n)) {
-            let why = format!("{n} is outside 1..={most} (workgroups per dispatch)");
-            return Err(Error::usage("--gpu-in-flight", why));
-        }
+        crate::config::check_gpu_in_flight(self.gpu.in_flight)?;
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err(Error::usage("--alpha", "must be a positive number"));
         }

@@ -61,14 +61,9 @@ pub const BOUND: f64 = 0.25;
 
 /// The learning rate of the check's steps (see the module notes).
 const RATE: f32 = 1e-9;
-const VOCAB: usize = 40;
 const DIM: usize = 16;
 const WINDOW: usize = 5;
 const NEGATIVE: usize = 5;
-const STEPS: u64 = 2;
-const POSITIONS: usize = 4000;
-/// Positions per document ([`Layer::Documents`]).
-const DOC_LEN: usize = 500;
 
 /// Which kernel a case runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,10 +277,6 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
         init,
         batches,
     } = prepare(ctx, case, base, Shape::ADDS)?;
-    let negative = match case.layer {
-        Layer::Hs => 0,
-        _ => NEGATIVE,
-    };
     let rate = Rate {
         start: RATE,
         end: RATE,
@@ -320,7 +311,7 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
             };
             let unit = one(&bag_rows, true);
             let (off, size) = compare(&init.output, &g.output, &c.output, unit);
-            if negative > 0 {
+            if negative(case.layer) > 0 {
                 matrices.push(("output", off, size));
             }
             if case.layer == Layer::Hs {
@@ -388,6 +379,14 @@ fn config(case: Case, base: &TrainConfig) -> TrainConfig {
     }
 }
 
+/// Noise words per window of `layer`'s cases: none where hierarchical softmax runs alone.
+fn negative(layer: Layer) -> usize {
+    match layer {
+        Layer::Hs => 0,
+        _ => NEGATIVE,
+    }
+}
+
 /// The sizes of a case's run.
 #[derive(Clone, Copy)]
 struct Shape {
@@ -403,10 +402,10 @@ struct Shape {
 impl Shape {
     /// The adds probes: every row hot.
     const ADDS: Shape = Shape {
-        vocab: VOCAB,
-        positions: POSITIONS,
-        steps: STEPS,
-        doc_len: DOC_LEN,
+        vocab: 40,
+        positions: 4000,
+        steps: 2,
+        doc_len: 500,
         in_order: false,
     };
     /// The math probe's windows in order: rows shared, not all hot.
@@ -431,10 +430,7 @@ struct Prepared {
 /// adds probes with the checked side at zero, for the math probe both sides drawn.
 fn prepare(ctx: GpuContext, case: Case, base: &TrainConfig, shape: Shape) -> Result<Prepared> {
     let vocab = shape.vocab;
-    let negative = match case.layer {
-        Layer::Hs => 0,
-        _ => NEGATIVE,
-    };
+    let negative = negative(case.layer);
     let params = KernelParams {
         precision: Precision::F32,
         model: case.model,
@@ -536,7 +532,7 @@ fn prepare(ctx: GpuContext, case: Case, base: &TrainConfig, shape: Shape) -> Res
         true => {
             let (per_group, order_stride, tile_stride) = gpu.run_order();
             let cpu = cpu.with_order(order_stride);
-            match gpu.kernel() == Kernel::Tile && case.layer == Layer::Negative(Kernel::Tile) {
+            match case.layer == Layer::Negative(Kernel::Tile) {
                 true => cpu
                     .with_tile_order(per_group, tile_stride)
                     .with_tile_reads(per_group),
@@ -693,13 +689,10 @@ fn in_order(
         // (A matrix the case does not train is left out: PV-DBOW's word rows, the output
         // rows without noise words.)
         if !i.is_empty() && c != i {
-            out.push((name, measure_elements(i, g, c, F32_TOLERANCE)));
+            let (off, moved) = measure_elements(i, g, c, F32_TOLERANCE);
+            out.push((name, off, moved));
         }
     }
-    let out = out
-        .into_iter()
-        .map(|(n, (off, moved))| (n, off, moved))
-        .collect();
     Ok((gpu.kernel_name(), out))
 }
 

@@ -125,6 +125,24 @@ impl GpuContext {
         self.check()
     }
 
+    /// A buffer of `usage` (and COPY_DST) holding `words`, written through the queue.
+    pub(crate) fn buffer_with(
+        &self,
+        label: &str,
+        words: &[u32],
+        usage: wgpu::BufferUsages,
+    ) -> wgpu::Buffer {
+        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: std::mem::size_of_val(words) as u64,
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.queue
+            .write_buffer(&buf, 0, bytemuck::cast_slice(words));
+        buf
+    }
+
     pub(crate) fn read_buffer(&self, buf: &wgpu::Buffer, out: &mut [u8]) -> Result<()> {
         let slice = buf.slice(..out.len() as u64);
         slice.map_async(wgpu::MapMode::Read, |_| {});

@@ -999,14 +999,7 @@ impl GpuBackend {
         };
         let input = make_parts("input", in_rows, &[&model.input, &model.subwords]);
         let output = make_parts("output", vocab, &[&model.output]);
-        let alias_buf = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("alias"),
-            size: (alias.as_words().len() * 4) as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        ctx.queue
-            .write_buffer(&alias_buf, 0, bytemuck::cast_slice(alias.as_words()));
+        let alias_buf = ctx.buffer_with("alias", alias.as_words(), wgpu::BufferUsages::STORAGE);
         // Each stream's share of a batch ends at the first chunk end past it, so a batch
         // can exceed `gpu_batch` by a chunk per stream.
         let capacity = crate::batch::max_batch_tokens(cfg.gpu_batch, cfg.stepped_streams()) + 1;
@@ -1083,14 +1076,7 @@ impl GpuBackend {
         for k in 0..splits {
             bases[k * words_per_split] = (k * cap.unwrap_or(0)) as u32;
         }
-        let dispatch_bases = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("dispatch bases"),
-            size: (bases.len() * 4) as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        ctx.queue
-            .write_buffer(&dispatch_bases, 0, bytemuck::cast_slice(&bases));
+        let dispatch_bases = ctx.buffer_with("dispatch bases", &bases, wgpu::BufferUsages::UNIFORM);
         let sub_rows = match table {
             Some(t) => {
                 if t.words() != vocab {
@@ -1101,14 +1087,7 @@ impl GpuBackend {
                 }
                 let flat = t.flat();
                 entries.push(storage_entry(3 + 2 * PARTS as u32, true));
-                let buf = device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("subword rows"),
-                    size: (flat.len() * 4) as u64,
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
-                ctx.queue.write_buffer(&buf, 0, bytemuck::cast_slice(&flat));
-                Some(buf)
+                Some(ctx.buffer_with("subword rows", &flat, wgpu::BufferUsages::STORAGE))
             }
             None => None,
         };
@@ -1283,14 +1262,8 @@ impl GpuBackend {
                 })?;
                 let matrix = make_parts("hs", rows, &[&model.hs]);
                 let paths = tree.gpu_words();
-                let tree_buf = device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("huffman paths"),
-                    size: (paths.len() * 4) as u64,
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
-                ctx.queue
-                    .write_buffer(&tree_buf, 0, bytemuck::cast_slice(&paths));
+                let tree_buf =
+                    ctx.buffer_with("huffman paths", &paths, wgpu::BufferUsages::STORAGE);
                 // The paths at 11, or at 13 beside the subword rows (already at 11).
                 let mut hs_entries = entries.clone();
                 hs_entries.push(storage_entry(
