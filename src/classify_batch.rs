@@ -73,6 +73,51 @@ impl ClassifyStep {
     }
 }
 
+/// `n` steps of `lines` lines of 3–40 input rows out of `in_rows`, Zipf-distributed (row 0
+/// in most lines, several times), with softmax's cells (every one of `labels`, one of them
+/// the target) or logistic cells (a target and four noise labels, duplicates allowed, as
+/// negative sampling draws them), `block` lines per label block, rates 0.3, 0.25, …: what
+/// the kernels' parity tests and `devices --check` train.
+pub fn zipf_steps(
+    n: usize,
+    lines: usize,
+    (in_rows, labels): (usize, u32),
+    loss: CellLoss,
+    block: u32,
+    seed: u64,
+) -> Vec<ClassifyStep> {
+    let mut rng = crate::sampling::Rng::new(seed);
+    (0..n)
+        .map(|k| {
+            let mut s = ClassifyStep {
+                lr: 0.3 - 0.05 * k as f32,
+                label_block: block,
+                ..Default::default()
+            };
+            for _ in 0..lines {
+                let len = 3 + rng.below(38) as usize;
+                let rows: Vec<u32> = (0..len)
+                    .map(|_| {
+                        // Zipf-like: about 1/(r + 1).
+                        let u = rng.next_f32();
+                        (((in_rows as f32 + 1.0).powf(u) - 1.0) as u32).min(in_rows as u32 - 1)
+                    })
+                    .collect();
+                let t = rng.below(labels);
+                match loss {
+                    CellLoss::Softmax => s.push(&rows, (0..labels).map(|l| (l, l == t))),
+                    CellLoss::Sigmoid => {
+                        let mut cells = vec![(t, true)];
+                        cells.extend((0..4).map(|_| (rng.below(labels), false)));
+                        s.push(&rows, cells)
+                    }
+                }
+            }
+            s
+        })
+        .collect()
+}
+
 /// A step's input-row adds grouped by row: each group is a row and up to [`GROUP`] of the
 /// lines it is in (one entry per occurrence), in line order.
 #[derive(Debug, Clone, Default, PartialEq)]

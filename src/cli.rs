@@ -2874,10 +2874,7 @@ fn devices_check(a: &DevicesArgs) -> anyhow::Result<()> {
         let ctx = GpuContext::open(kind, Some(idx), &quiet)?
             .ok_or_else(|| Error::Gpu(format!("{label}: could not be opened")))?;
         for case in check::cases(ctx.features) {
-            let model = match case.model {
-                ModelKind::SkipGram => "skip-gram",
-                ModelKind::Cbow => "cbow",
-            };
+            let model = case.model_name();
             let result = check::run(ctx.clone(), case);
             let (what, row, verdict) = match case.probe {
                 check::Probe::Math => ("math", "element", "DIFFERENT MATH"),

@@ -122,6 +122,63 @@ pub fn check_step(
     Ok(())
 }
 
+/// Three steps of 40 positions whose rows are all distinct within a step (documents,
+/// context words, tree nodes and noise words each used once), so that no order of the
+/// positions changes the result, over `shape`'s vocabulary and a tree of `vocab − 1` nodes:
+/// the first position's left context is the null word (its gradient added `window` times,
+/// as on the CPU); position 7 draws a noise word twice; the tree's first node (output row
+/// `vocab`) is a cell of step 0's position 5 alone (a test may saturate it). Documents are
+/// input rows `vocab + 1 + p + 40·step`. Rates 0.2, 0.15, 0.1. Needs a vocabulary of at
+/// least `40·(2·window + 2)` words. What the kernel's parity tests and `devices --check`
+/// hold it to the reference on.
+pub fn distinct_steps(shape: ConcatShape, seed: u64) -> Vec<ConcatStep> {
+    let vocab = shape.vocab as u32;
+    assert!(
+        shape.vocab >= 40 * (2 * shape.window + 2),
+        "distinct_steps needs more words"
+    );
+    let mut rng = crate::sampling::Rng::new(seed);
+    (0..3u32)
+        .map(|k| {
+            let mut s = ConcatStep::default();
+            // Each step its own shuffle of the rows.
+            let mut words: Vec<u32> = (0..vocab).collect();
+            let mut nodes: Vec<u32> = (vocab + 1..2 * vocab - 1).collect();
+            for v in [&mut words, &mut nodes] {
+                for i in (1..v.len()).rev() {
+                    v.swap(i, rng.below(i as u32 + 1) as usize);
+                }
+            }
+            let (mut w, mut nd) = (words.into_iter(), nodes.into_iter());
+            let mut next = || w.next().expect("enough words");
+            for p in 0..40u32 {
+                let mut inputs = vec![vocab + 1 + p + 40 * k];
+                for slot in 0..2 * shape.window {
+                    inputs.push(match p == 0 && slot < shape.window {
+                        true => vocab, // the null word
+                        false => next(),
+                    });
+                }
+                let mut cells = vec![];
+                for _ in 0..3 {
+                    cells.push((nd.next().expect("enough nodes"), rng.below(2) == 1));
+                }
+                if p == 5 && k == 0 {
+                    cells.push((vocab, true)); // the tree's first node
+                }
+                cells.push((next(), true));
+                let noise = next();
+                cells.push((noise, false));
+                if p == 7 {
+                    cells.push((noise, false));
+                }
+                s.push(&inputs, cells, 0.2 - 0.05 * k as f32);
+            }
+            s
+        })
+        .collect()
+}
+
 /// Loss of a step: the summed cross-entropy and the number of cells scored.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ConcatLoss {

@@ -1915,6 +1915,28 @@ fn devices_check_finds_no_lost_update_on_the_test_adapter() {
         }
         let math = rows.iter().filter(|r| r["check"] == "math").count();
         assert!(math >= 3 * 2 * 2, "{math} math checks");
+        // Every engine's kernels: word2vec's, paragraph vectors', the classifier's, and
+        // half-precision storage.
+        for model in [
+            "skip-gram",
+            "cbow",
+            "pv-dbow",
+            "pv-dm",
+            "pv-dm concat",
+            "supervised",
+        ] {
+            assert!(rows.iter().any(|r| r["model"] == model), "no {model} check");
+        }
+        assert!(
+            rows.iter()
+                .any(|r| r["kernel"].as_str().unwrap().ends_with("f16 storage")),
+            "no f16 check"
+        );
+        let concat_adds = rows
+            .iter()
+            .filter(|r| r["model"] == "pv-dm concat" && r["check"] == "adds")
+            .count();
+        assert!(concat_adds >= 4, "{concat_adds} dm_concat adds checks");
     }
     let o = check(&["--backend", "cpu"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

@@ -310,15 +310,7 @@ fn assert_same_loss_in(precision: Precision, name: &str, lg: StepLoss, lc: StepL
     );
 }
 
-/// The spacing of IEEE halves at |x| (2^-24 below the smallest normal half).
-fn half_ulp(x: f32) -> f32 {
-    let a = x.abs();
-    if a < 2f32.powi(-14) {
-        2f32.powi(-24)
-    } else {
-        2f32.powi(a.log2().floor() as i32 - 10)
-    }
-}
+use halfrows::ulp as half_ulp;
 
 /// A GPU result against the reference's, for matrices stored with `precision`. f32: as
 /// [`assert_close`]. f16: the reference keeps f32, the GPU rounds every element to a half

@@ -14,7 +14,7 @@ mod common;
 
 use w2v_gpu::backend::gpu::classify::{ClassifierOptions, GpuClassifier, StepLimits};
 use w2v_gpu::backend::gpu::shaders::{Atomics, Reduce};
-use w2v_gpu::classify_batch::{reference_step, CellLoss, ClassifyStep, Grouping};
+use w2v_gpu::classify_batch::{reference_step, zipf_steps, CellLoss, Grouping};
 use w2v_gpu::sampling::Rng;
 
 const IN_ROWS: usize = 400;
@@ -22,49 +22,6 @@ const IN_ROWS: usize = 400;
 fn matrix(rows: usize, dim: usize, scale: f32, rng: &mut Rng) -> Vec<f32> {
     (0..rows * dim)
         .map(|_| (rng.next_f32() - 0.5) * scale)
-        .collect()
-}
-
-/// `lines` lines of 3–40 input rows, Zipf-distributed (row 0 in most lines, several times),
-/// with softmax's cells (every label, one of them the target) or logistic cells (a target
-/// and four noise labels, duplicates allowed, as negative sampling draws them).
-fn steps(
-    n: usize,
-    lines: usize,
-    labels: u32,
-    loss: CellLoss,
-    block: u32,
-    seed: u64,
-) -> Vec<ClassifyStep> {
-    let mut rng = Rng::new(seed);
-    (0..n)
-        .map(|k| {
-            let mut s = ClassifyStep {
-                lr: 0.3 - 0.05 * k as f32,
-                label_block: block,
-                ..Default::default()
-            };
-            for _ in 0..lines {
-                let len = 3 + rng.below(38) as usize;
-                let rows: Vec<u32> = (0..len)
-                    .map(|_| {
-                        // Zipf-like: about 1/(r + 1).
-                        let u = rng.next_f32();
-                        (((IN_ROWS as f32 + 1.0).powf(u) - 1.0) as u32).min(IN_ROWS as u32 - 1)
-                    })
-                    .collect();
-                let t = rng.below(labels);
-                match loss {
-                    CellLoss::Softmax => s.push(&rows, (0..labels).map(|l| (l, l == t))),
-                    CellLoss::Sigmoid => {
-                        let mut cells = vec![(t, true)];
-                        cells.extend((0..4).map(|_| (rng.below(labels), false)));
-                        s.push(&rows, cells)
-                    }
-                }
-            }
-            s
-        })
         .collect()
 }
 
@@ -92,7 +49,7 @@ fn case(
             let mut rng = Rng::new(7);
             let input0 = matrix(IN_ROWS, dim, 1.0, &mut rng);
             let output0 = matrix(labels as usize, dim, 0.5, &mut rng);
-            let steps = steps(3, lines, labels, loss, block, 11);
+            let steps = zipf_steps(3, lines, (IN_ROWS, labels), loss, block, 11);
             let limits = StepLimits {
                 lines,
                 rows: steps.iter().map(|s| s.rows.len()).max().unwrap(),

@@ -127,58 +127,9 @@ fn close(name: &str, g: &[f32], c: &[f32]) {
     common::assert_within(name, g, c, |_, c| 2e-6 + 1e-5 * c.abs());
 }
 
-/// Positions whose rows are all distinct within a step (documents, context words, tree
-/// nodes and noise words each used once), a noise word repeated inside one position, a
-/// saturated tree node; three steps.
+/// [`distinct_steps`] of `SHAPE`.
 fn distinct_steps() -> Vec<ConcatStep> {
-    let mut rng = Rng::new(3);
-    (0..3)
-        .map(|k| {
-            let mut s = ConcatStep::default();
-            // Each step its own shuffle of the rows.
-            let mut words: Vec<u32> = (0..SHAPE.vocab as u32).collect();
-            let mut nodes: Vec<u32> = (SHAPE.vocab as u32..OUT_ROWS as u32).collect();
-            for v in [&mut words, &mut nodes] {
-                for i in (1..v.len()).rev() {
-                    v.swap(i, rng.below(i as u32 + 1) as usize);
-                }
-            }
-            let (mut w, mut nd) = (words.into_iter(), nodes.into_iter());
-            for p in 0..40u32 {
-                let doc = (SHAPE.vocab + 1) as u32 + p + 40 * k;
-                // Context: two words and, at a piece's edge, the null word twice (its
-                // gradient added twice, as on the CPU).
-                let null = SHAPE.vocab as u32;
-                let ctx = if p == 0 {
-                    [null, null, w.next().unwrap(), w.next().unwrap()]
-                } else {
-                    [
-                        w.next().unwrap(),
-                        w.next().unwrap(),
-                        w.next().unwrap(),
-                        w.next().unwrap(),
-                    ]
-                };
-                let mut cells = vec![];
-                for _ in 0..3 {
-                    cells.push((nd.next().unwrap(), rng.below(2) == 1));
-                }
-                if p == 5 && k == 0 {
-                    cells.push((SHAPE.vocab as u32, true)); // the saturated node
-                }
-                cells.push((w.next().unwrap(), true));
-                let noise = w.next().unwrap();
-                cells.push((noise, false));
-                if p == 7 {
-                    cells.push((noise, false));
-                }
-                let mut inputs = vec![doc];
-                inputs.extend(ctx);
-                s.push(&inputs, cells, 0.2 - 0.05 * k as f32);
-            }
-            s
-        })
-        .collect()
+    w2v_gpu::concat_batch::distinct_steps(SHAPE, 3)
 }
 
 #[test]

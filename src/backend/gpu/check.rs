@@ -32,12 +32,16 @@
 //! between.
 //!
 //! Covered: the window, chunk and tile kernels, hierarchical softmax, subwords, paragraph
-//! vectors (PV-DBOW, PV-DM) and the minibatch optimizers (math only: they add nothing
-//! atomically, a workgroup per row). Not covered: half-precision storage (1e-9 is below a
-//! half's range), the chunk kernel's math with shared rows (its ring keeps a copy of a row
-//! that is twice in it, by design unlike the reference), and the classifier's and
-//! `--dm-concat`'s kernels (other engines).
+//! vectors (PV-DBOW, PV-DM, and `--dm-concat`'s kernel), the minibatch optimizers (math
+//! only: they add nothing atomically, a workgroup per row), half-precision storage (math
+//! only, [`Layer::Half`]) and the classifier's kernels (math on a Zipf batch whose hot input
+//! rows take dozens of atomic adds at once, [`Layer::Classifier`]). Not covered: the chunk
+//! kernel's math with shared rows (its ring keeps a copy of a row that is twice in it, by
+//! design unlike the reference), and the adds of halves (their stochastic rounding makes no
+//! sum exact; `tests/parity.rs` bounds its bias).
 
+use super::classify::{ClassifierOptions, GpuClassifier, StepLimits};
+use super::concat::{ConcatOptions, GpuConcat};
 use super::shaders::{Atomics, Kernel, Reduce};
 use super::sparse::GpuSparse;
 use super::{GpuBackend, GpuContext};
@@ -46,6 +50,8 @@ use crate::backend::cpu_sparse::CpuSparse;
 use crate::backend::SparseBackend;
 use crate::backend::{Backend, DocRows, DocTraining, KernelParams, Rate};
 use crate::batch::Batch;
+use crate::classify_batch::{self, zipf_steps, CellLoss, Grouping};
+use crate::concat_batch::{self, distinct_steps, ConcatShape, ConcatStep};
 use crate::config::{FeatureVariant, ModelKind, Precision, TrainConfig, Updates};
 use crate::corpus::SENTENCE_END;
 use crate::error::Result;
@@ -53,7 +59,7 @@ use crate::huffman::HuffmanTree;
 use crate::minibatch::MinibatchBuilder;
 use crate::model::Model;
 use crate::optim::{OptimParams, OptimState, OptimizerKind};
-use crate::sampling::AliasTable;
+use crate::sampling::{AliasTable, Rng};
 use crate::subword::{SubwordParams, SubwordTable};
 
 /// A row further than this many updates from the reference fails the check.
@@ -80,6 +86,21 @@ pub enum Layer {
     /// The minibatch engine's sparse optimizer kernels (`--optimizer`; sgd is the
     /// `--deterministic` engine's): math only — they add nothing atomically.
     Minibatch(OptimizerKind),
+    /// Negative sampling with half-precision storage (`--precision f16`; compare-and-swap
+    /// adds, the only ones f16 has): math only, one step of the conflict-free batch, each
+    /// element the reference's rounded once to a half (see [`Probe::Math`]). A half cannot
+    /// hold the adds probe's 1e-9 updates, and its stochastic rounding makes no sum exact.
+    Half(Kernel),
+    /// fastText's classifier (`supervised -backend vulkan`, `shaders/classify.wgsl`) with
+    /// softmax or logistic cells: math only, three steps of 300 Zipf lines over 400 input
+    /// rows, every element within 2e-6 + 1e-5·|x| of `classify_batch::reference_step`'s.
+    /// Row 0 is in most lines, several times: the input rows' adds arrive in dozens of
+    /// groups at once, each added atomically, so a lost one (a whole line's update) fails
+    /// it too.
+    Classifier(CellLoss),
+    /// `doc2vec --dm-concat` (`shaders/concat.wgsl`): its math on positions that share no
+    /// row (`concat_batch::distinct_steps`), its adds on a hot batch as the other kernels'.
+    Concat,
 }
 
 /// What a case checks.
@@ -103,12 +124,28 @@ pub enum Probe {
 #[derive(Debug, Clone, Copy)]
 pub struct Case {
     pub layer: Layer,
+    /// Skip-gram or CBOW (one of them where the layer has no such choice: see
+    /// [`Case::model_name`]).
     pub model: ModelKind,
     pub atomics: Atomics,
     pub reduce: Reduce,
     pub probe: Probe,
     /// `Updates::Atomic` for what training runs; `Racy` shows what a lost add looks like.
     pub updates: Updates,
+}
+
+impl Case {
+    /// The model the case trains, as `devices --check` names it.
+    pub fn model_name(&self) -> &'static str {
+        match (self.layer, self.model) {
+            (Layer::Documents(DocRows::Dbow), _) => "pv-dbow",
+            (Layer::Documents(DocRows::Dm), _) => "pv-dm",
+            (Layer::Concat, _) => "pv-dm concat",
+            (Layer::Classifier(_), _) => "supervised",
+            (_, ModelKind::SkipGram) => "skip-gram",
+            (_, ModelKind::Cbow) => "cbow",
+        }
+    }
 }
 
 /// A case's result.
@@ -164,24 +201,43 @@ pub fn cases(features: wgpu::Features) -> Vec<Case> {
         Layer::Minibatch(OptimizerKind::Adam),
         Layer::Minibatch(OptimizerKind::Rmsprop),
         Layer::Minibatch(OptimizerKind::Sgd),
+        Layer::Half(Kernel::Window),
+        Layer::Half(Kernel::Chunk),
+        Layer::Half(Kernel::Tile),
+        Layer::Classifier(CellLoss::Softmax),
+        Layer::Classifier(CellLoss::Sigmoid),
+        Layer::Concat,
     ];
     let mut out = Vec::new();
     for layer in layers {
         let models: &[ModelKind] = match layer {
-            // The document kernels' model is the DocRows.
-            Layer::Documents(_) => &[ModelKind::Cbow],
+            // The document kernels' model is the DocRows; the classifier and dm_concat
+            // have one.
+            Layer::Documents(_) | Layer::Classifier(_) | Layer::Concat => &[ModelKind::Cbow],
             _ => &[ModelKind::SkipGram, ModelKind::Cbow],
         };
         let probes: &[Probe] = match layer {
-            Layer::Minibatch(_) => &[Probe::Math],
+            Layer::Minibatch(_) | Layer::Half(_) | Layer::Classifier(_) => &[Probe::Math],
             _ => &[Probe::Math, Probe::Output, Probe::Input],
         };
-        // The minibatch kernels have no atomics and no subgroup sums: one way each.
-        let modes = match layer {
-            Layer::Minibatch(_) => &modes[..1],
-            _ => &modes[..],
+        let modes: Vec<(Atomics, Reduce)> = match layer {
+            // The minibatch kernels have no atomics and no subgroup sums: one way each.
+            Layer::Minibatch(_) => modes[..1].to_vec(),
+            // Halves add with compare-and-swap loops only.
+            Layer::Half(_) => modes
+                .iter()
+                .copied()
+                .filter(|m| m.0 == Atomics::CompareAndSwap)
+                .collect(),
+            // dm_concat sums its logits as a tree: one way per kind of adds.
+            Layer::Concat => modes
+                .iter()
+                .copied()
+                .filter(|m| m.1 == Reduce::Serial)
+                .collect(),
+            _ => modes.clone(),
         };
-        for &(atomics, reduce) in modes {
+        for &(atomics, reduce) in &modes {
             for &model in models {
                 for &probe in probes {
                     out.push(Case {
@@ -266,10 +322,15 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
     if case.probe == Probe::Math {
         return math(ctx, case, base);
     }
-    if let Layer::Minibatch(_) = case.layer {
-        return Err(crate::error::Error::Gpu(
-            "the minibatch kernels add nothing atomically: only their math is checked".into(),
-        ));
+    match case.layer {
+        Layer::Minibatch(_) | Layer::Half(_) | Layer::Classifier(_) => {
+            return Err(crate::error::Error::Gpu(format!(
+                "{:?}: only its math is checked (see check::Layer)",
+                case.layer
+            )))
+        }
+        Layer::Concat => return concat_adds(ctx, case),
+        _ => {}
     }
     let Prepared {
         mut gpu,
@@ -371,8 +432,12 @@ fn config(case: Case, base: &TrainConfig) -> TrainConfig {
         gpu_atomics: Some(case.atomics),
         gpu_reduce: Some(case.reduce),
         gpu_kernel: match case.layer {
-            Layer::Negative(k) => Some(k),
+            Layer::Negative(k) | Layer::Half(k) => Some(k),
             _ => None,
+        },
+        precision: match case.layer {
+            Layer::Half(_) => Precision::F16,
+            _ => Precision::F32,
         },
         gpu_updates: case.updates,
         ..base.clone()
@@ -467,7 +532,7 @@ fn prepare(ctx: GpuContext, case: Case, base: &TrainConfig, shape: Shape) -> Res
         Layer::Subwords => init = init.with_subwords(sp.bucket, 6),
         // Document rows follow the word rows as subword buckets do.
         Layer::Documents(_) => init = init.with_subwords(docs, 6),
-        Layer::Negative(_) | Layer::Minibatch(_) => {}
+        _ => {}
     }
     match case.probe {
         // Model::new draws the input rows and leaves the output rows at zero; for the
@@ -506,8 +571,12 @@ fn prepare(ctx: GpuContext, case: Case, base: &TrainConfig, shape: Shape) -> Res
     let table = SubwordTable::new(&words(vocab), &sp);
     let tree = HuffmanTree::new(&counts);
     let (gpu, cpu) = match case.layer {
-        // (Minibatch cases are refused before.)
-        Layer::Negative(_) | Layer::Minibatch(_) => (
+        // (Minibatch, half, classifier and dm_concat cases are refused before.)
+        Layer::Negative(_)
+        | Layer::Minibatch(_)
+        | Layer::Half(_)
+        | Layer::Classifier(_)
+        | Layer::Concat => (
             GpuBackend::new(ctx, &init, params, &alias, &cfg)?,
             reference,
         ),
@@ -590,7 +659,9 @@ pub fn conflict_free(
 fn math(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
     match case.layer {
         Layer::Minibatch(kind) => return minibatch_math(ctx, case.model, kind),
-        Layer::Negative(_) => {}
+        Layer::Classifier(loss) => return classifier_math(ctx, case, loss),
+        Layer::Concat => return concat_math(ctx, case),
+        Layer::Negative(_) | Layer::Half(_) => {}
         _ => {
             // No batch of the per-position kernels with a tree, buckets or documents is
             // free of shared rows: their windows in order only.
@@ -604,39 +675,60 @@ fn math(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
         }
     }
     const WORDS: usize = 60_000;
-    let params = KernelParams {
-        precision: Precision::F32,
-        model: case.model,
-        dim: 27,
-        window: 3,
-        negative: 4,
-    };
-    let alias = AliasTable::new(&vec![1.0; WORDS]);
-    // Input rows ±0.5/D·10 and output rows ±0.1: logits of order one, so σ and the
-    // gradients are not trivial.
-    let init = drawn_model(WORDS, params.dim, 10.0, 0.1);
-    let (batch, key) = conflict_free(&params, &alias, WORDS)
-        .ok_or_else(|| crate::error::Error::Gpu("no conflict-free key found".into()))?;
     let cfg = TrainConfig {
         // Noise words shared per tile would make the windows of a tile share rows.
         gpu_tile_noise: false,
         ..config(case, base)
     };
+    let half = cfg.precision == Precision::F16;
+    let params = KernelParams {
+        precision: cfg.precision,
+        model: case.model,
+        // Halves pair dimensions: an even dim, no multiple of four either.
+        dim: if half { 26 } else { 27 },
+        window: 3,
+        negative: 4,
+    };
+    let alias = AliasTable::new(&vec![1.0; WORDS]);
+    // Input rows ±0.5/D·10 and output rows ±0.1: logits of order one, so σ and the
+    // gradients are not trivial. (Halves start from the rows their upload rounds to.)
+    let mut init = drawn_model(WORDS, params.dim, 10.0, 0.1);
+    if half {
+        init.input = super::halfrows::round(&init.input);
+        init.output = super::halfrows::round(&init.output);
+    }
+    let (batch, key) = conflict_free(&params, &alias, WORDS)
+        .ok_or_else(|| crate::error::Error::Gpu("no conflict-free key found".into()))?;
     let mut gpu = GpuBackend::new(ctx.clone(), &init, params, &alias, &cfg)?;
     let mut cpu = CpuReference::new(init.clone(), params, alias.clone());
-    for (k, alpha) in [(key, 0.5), (key + 1, 0.25)] {
+    // Halves: one step, whose every element is the reference's rounded once (a second
+    // step would compute from rows rounded differently from the reference's f32 rows).
+    let steps: &[(u32, f32)] = match half {
+        false => &[(key, 0.5), (key + 1, 0.25)],
+        true => &[(key, 0.5)],
+    };
+    for &(k, alpha) in steps {
         gpu.step(&batch, Rate::constant(alpha), k)?;
         cpu.step(&batch, Rate::constant(alpha), k)?;
     }
     let (g, c) = (gpu.download()?, cpu.download()?);
-    let (input, moved_in) = measure_elements(&init.input, &g.input, &c.input, F32_TOLERANCE);
-    let (output, moved_out) = measure_elements(&init.output, &g.output, &c.output, F32_TOLERANCE);
+    let tolerance = |g: f32, c: f32| match half {
+        false => F32_TOLERANCE(c),
+        // The f32 bound, and two half steps at the element's magnitude: one for the
+        // rounding, one for the f32 differences it may tip.
+        true => F32_TOLERANCE(c) + 2.0 * super::halfrows::ulp(g.abs().max(c.abs())) as f64,
+    };
+    let (input, moved_in) = measure_elements(&init.input, &g.input, &c.input, tolerance);
+    let (output, moved_out) = measure_elements(&init.output, &g.output, &c.output, tolerance);
     let mut matrices = vec![("input", input, moved_in), ("output", output, moved_out)];
-    if cfg.gpu_kernel != Some(Kernel::Chunk) {
+    if !half && cfg.gpu_kernel != Some(Kernel::Chunk) {
         matrices.extend(in_order(ctx, case, base)?.1);
     }
     Ok(Outcome {
-        kernel: gpu.kernel_name(),
+        kernel: match half {
+            true => format!("{}, f16 storage", gpu.kernel_name()),
+            false => gpu.kernel_name(),
+        },
         unit: "tolerances",
         bound: 1.0,
         matrices,
@@ -689,29 +781,256 @@ fn in_order(
         // (A matrix the case does not train is left out: PV-DBOW's word rows, the output
         // rows without noise words.)
         if !i.is_empty() && c != i {
-            let (off, moved) = measure_elements(i, g, c, F32_TOLERANCE);
+            let (off, moved) = measure_elements(i, g, c, |_, c| F32_TOLERANCE(c));
             out.push((name, off, moved));
         }
     }
     Ok((gpu.kernel_name(), out))
 }
 
+/// [`Probe::Math`] of the classifier ([`Layer::Classifier`]): three steps of 300 Zipf lines
+/// (`classify_batch::zipf_steps`, blocks of 3 lines for softmax, 5 for logistic cells)
+/// over 400 input rows of dim 24 and 7 labels, every weight within 2e-6 + 1e-5·|x| of the
+/// reference's (`tests/parity_classifier.rs` says why).
+fn classifier_math(ctx: GpuContext, case: Case, loss: CellLoss) -> Result<Outcome> {
+    const IN_ROWS: usize = 400;
+    const DIM_C: usize = 24;
+    const LINES: usize = 300;
+    const LABELS: u32 = 7;
+    let mut rng = Rng::new(7);
+    let mut matrix = |rows: usize, scale: f32| -> Vec<f32> {
+        (0..rows * DIM_C)
+            .map(|_| (rng.next_f32() - 0.5) * scale)
+            .collect()
+    };
+    let (input0, output0) = (matrix(IN_ROWS, 1.0), matrix(LABELS as usize, 0.5));
+    let block = match loss {
+        CellLoss::Softmax => 3,
+        CellLoss::Sigmoid => 5,
+    };
+    let steps = zipf_steps(3, LINES, (IN_ROWS, LABELS), loss, block, 11);
+    let limits = StepLimits {
+        lines: LINES,
+        rows: steps.iter().map(|s| s.rows.len()).max().unwrap_or(0),
+        cells: steps.iter().map(|s| s.cells.len()).max().unwrap_or(0),
+    };
+    let options = ClassifierOptions {
+        atomics: Some(case.atomics),
+        reduce: Some(case.reduce),
+        ..ClassifierOptions::default()
+    };
+    let mut gpu = GpuClassifier::new(ctx, DIM_C, (&input0, &output0), loss, limits, options)?;
+    let (mut input, mut output) = (input0.clone(), output0.clone());
+    let mut grouping = Grouping::default();
+    for s in &steps {
+        gpu.step(s)?;
+        grouping.build(s, IN_ROWS);
+        classify_batch::reference_step(&mut input, &mut output, DIM_C, s, loss, &grouping);
+    }
+    let (mut gi, mut go) = (vec![0.0; input.len()], vec![0.0; output.len()]);
+    gpu.download(&mut gi, &mut go)?;
+    let t = |_: f32, c: f32| F32_TOLERANCE(c);
+    let (off_in, moved_in) = measure_elements(&input0, &gi, &input, t);
+    let (off_out, moved_out) = measure_elements(&output0, &go, &output, t);
+    let (_, atomics, sums, place) = gpu.describe();
+    Ok(Outcome {
+        kernel: format!(
+            "classifier, {} cells, labels in {place}, {atomics} atomics, {sums} sums",
+            match loss {
+                CellLoss::Softmax => "softmax",
+                CellLoss::Sigmoid => "logistic",
+            }
+        ),
+        unit: "tolerances",
+        bound: 1.0,
+        matrices: vec![("input", off_in, moved_in), ("output", off_out, moved_out)],
+    })
+}
+
+/// A dm_concat model's four matrices ([`concat_model`]'s order).
+type ConcatMatrices = [Vec<f32>; 4];
+
+/// Input rows (words, the null word, documents) and output rows (words, tree nodes) of a
+/// dm_concat model of `shape` with `docs` documents, drawn uniformly in ±`scale_in` / 2
+/// and ±`scale_out` / 2 (0: zero).
+fn concat_model(shape: ConcatShape, docs: usize, scale_in: f32, scale_out: f32) -> ConcatMatrices {
+    let mut rng = Rng::new(7);
+    let mut m = |rows: usize, len: usize, scale: f32| -> Vec<f32> {
+        (0..rows * len)
+            .map(|_| (rng.next_f32() - 0.5) * scale)
+            .collect()
+    };
+    [
+        m(shape.vocab + 1, shape.dim, scale_in),
+        m(docs, shape.dim, scale_in),
+        m(shape.vocab, shape.layer(), scale_out),
+        m(shape.vocab - 1, shape.layer(), scale_out),
+    ]
+}
+
+/// `steps` on the dm_concat kernel and on its reference, from `init`
+/// ([`concat_model`]'s order): the GPU's matrices and the reference's, in that order.
+fn concat_both(
+    ctx: GpuContext,
+    case: Case,
+    shape: ConcatShape,
+    init: &ConcatMatrices,
+    steps: &[ConcatStep],
+) -> Result<(String, ConcatMatrices, ConcatMatrices)> {
+    let positions = steps.iter().map(|s| s.positions()).max().unwrap_or(0);
+    let cells = steps.iter().map(|s| s.cells.len()).max().unwrap_or(0);
+    let [words, docs, out, tree] = init;
+    let options = ConcatOptions {
+        atomics: Some(case.atomics),
+        ..ConcatOptions::default()
+    };
+    let mut gpu = GpuConcat::new(
+        ctx,
+        shape,
+        (&[words, docs], &[out, tree]),
+        (positions, cells),
+        options,
+    )?;
+    let mut input = [&words[..], &docs[..]].concat();
+    let mut output = [&out[..], &tree[..]].concat();
+    for s in steps {
+        gpu.step(s)?;
+        gpu.take_loss()?;
+        concat_batch::reference_step(&mut input, &mut output, shape, s, false);
+    }
+    let mut g = init.clone();
+    let [gw, gd, go, gt] = &mut g;
+    gpu.download(&mut [gw, gd], &mut [go, gt])?;
+    let (w, d) = input.split_at(words.len());
+    let (o, t) = output.split_at(out.len());
+    let c = [w.to_vec(), d.to_vec(), o.to_vec(), t.to_vec()];
+    let kernel = format!(
+        "dm_concat, window {}, {} atomics",
+        shape.window,
+        gpu.describe().1
+    );
+    Ok((kernel, g, c))
+}
+
+/// The matrices of [`concat_model`]'s order.
+const CONCAT_MATRICES: [&str; 4] = ["input", "documents", "output", "tree nodes"];
+
+/// [`Probe::Math`] of dm_concat: [`distinct_steps`] (no two positions share a row) over 300
+/// words at dim 27, window 2, every element within 2e-6 + 1e-5·|x| of the reference's.
+fn concat_math(ctx: GpuContext, case: Case) -> Result<Outcome> {
+    let shape = ConcatShape {
+        dim: 27,
+        window: 2,
+        vocab: 300,
+    };
+    // Input rows ±0.5, output rows ±0.25: logits of order one.
+    let init = concat_model(shape, 120, 1.0, 0.5);
+    let steps = distinct_steps(shape, 3);
+    let (kernel, g, c) = concat_both(ctx, case, shape, &init, &steps)?;
+    let matrices = (0..4)
+        .map(|k| {
+            let t = |_: f32, c: f32| F32_TOLERANCE(c);
+            let (off, moved) = measure_elements(&init[k], &g[k], &c[k], t);
+            (CONCAT_MATRICES[k], off, moved)
+        })
+        .collect();
+    Ok(Outcome {
+        kernel,
+        unit: "tolerances",
+        bound: 1.0,
+        matrices,
+    })
+}
+
+/// The adds probes of dm_concat ([`Probe::Output`], [`Probe::Input`]): two steps of 4,000
+/// positions over 40 Zipf words and 8 documents (every row hot), each position its
+/// document, its window's words (the null word at a step's edges), two tree nodes, the
+/// centre word and five noise words, at the adds probes' rate with the checked side at
+/// zero, so every gradient is ±α/2 whatever the kernel read (see the module notes).
+fn concat_adds(ctx: GpuContext, case: Case) -> Result<Outcome> {
+    const DOCS: usize = 8;
+    let shape = ConcatShape {
+        dim: DIM,
+        window: 2,
+        vocab: 40,
+    };
+    let vocab = shape.vocab as u32;
+    let (n, w) = (Shape::ADDS.positions, shape.window);
+    let mut rng = Rng::new(13);
+    // Zipf-like over `k` rows: about 1/(r + 1).
+    let zipf = |rng: &mut Rng, k: u32| {
+        let u = rng.next_f32();
+        (((k as f32 + 1.0).powf(u) - 1.0) as u32).min(k - 1)
+    };
+    let steps: Vec<ConcatStep> = (0..Shape::ADDS.steps)
+        .map(|_| {
+            let tokens: Vec<u32> = (0..n).map(|_| zipf(&mut rng, vocab)).collect();
+            let mut s = ConcatStep::default();
+            for p in 0..n {
+                let mut inputs = vec![vocab + 1 + (p * DOCS / n) as u32];
+                for q in (p as isize - w as isize..=(p + w) as isize).filter(|&q| q != p as isize) {
+                    inputs.push(match q >= 0 && (q as usize) < n {
+                        true => tokens[q as usize],
+                        false => vocab, // the null word
+                    });
+                }
+                // A node's label is its row's parity, so that its adds do not cancel.
+                let mut cells: Vec<(u32, bool)> = (0..2)
+                    .map(|_| vocab + zipf(&mut rng, vocab - 1))
+                    .map(|node| (node, node % 2 == 0))
+                    .collect();
+                cells.push((tokens[p], true));
+                cells.extend((0..NEGATIVE).map(|_| (zipf(&mut rng, vocab), false)));
+                s.push(&inputs, cells, RATE);
+            }
+            s
+        })
+        .collect();
+    // Word2vec's input rows (±0.5/dim) on the unchecked side.
+    let scale = 1.0 / DIM as f32;
+    let init = match case.probe {
+        Probe::Output => concat_model(shape, DOCS, scale, 0.0),
+        _ => concat_model(shape, DOCS, 0.0, scale),
+    };
+    let (kernel, g, c) = concat_both(ctx, case, shape, &init, &steps)?;
+    // One add to a row (of DIM: output rows are compared a slot at a time) is α/2 times a
+    // row of the other side.
+    let (checked, other) = match case.probe {
+        Probe::Output => (2..4, [&init[0][..], &init[1][..]].concat()),
+        _ => (0..2, [&init[2][..], &init[3][..]].concat()),
+    };
+    let unit = 0.5 * RATE as f64 * rms_norm(&other);
+    let matrices = checked
+        .map(|k| {
+            let (off, size) = compare(&init[k], &g[k], &c[k], unit);
+            (CONCAT_MATRICES[k], off, size)
+        })
+        .collect();
+    Ok(Outcome {
+        kernel,
+        unit: "updates",
+        bound: BOUND,
+        matrices,
+    })
+}
+
 /// The negative-sampling kernels' tolerance for element `x`, as in the parity tests.
 const F32_TOLERANCE: fn(f32) -> f64 = |x| 2e-6 + 1e-5 * x.abs() as f64;
 
 /// The worst element of `g` against `c` and the largest change of `c` from `init`, both
-/// in `tolerance`s of `c`'s elements.
+/// in `tolerance(g, c)`s of each element.
 fn measure_elements(
     init: &[f32],
     g: &[f32],
     c: &[f32],
-    tolerance: impl Fn(f32) -> f64,
+    tolerance: impl Fn(f32, f32) -> f64,
 ) -> (f64, f64) {
     let mut worst = (0.0f64, 0.0f64);
     for (k, (&g, &c)) in g.iter().zip(c).enumerate() {
         let i = init.get(k).copied().unwrap_or(0.0);
-        worst.0 = worse(worst.0, (g - c).abs() as f64 / tolerance(c));
-        worst.1 = worst.1.max((c - i).abs() as f64 / tolerance(c));
+        let t = tolerance(g, c);
+        worst.0 = worse(worst.0, (g - c).abs() as f64 / t);
+        worst.1 = worst.1.max((c - i).abs() as f64 / t);
     }
     worst
 }
@@ -742,7 +1061,7 @@ fn minibatch_math(ctx: GpuContext, model: ModelKind, kind: OptimizerKind) -> Res
         gpu.step(mb, 0.01)?;
     }
     let ((gm, gs), (cm, cs)) = (gpu.download()?, cpu.download()?);
-    let tolerance = |x: f32| 3e-5 + 1e-4 * x.abs() as f64;
+    let tolerance = |_: f32, x: f32| 3e-5 + 1e-4 * x.abs() as f64;
     let measure = |init: &[f32], g: &[f32], c: &[f32]| measure_elements(init, g, c, tolerance);
     let (input, moved_in) = measure(&start.input, &gm.input, &cm.input);
     let (output, moved_out) = measure(&start.output, &gm.output, &cm.output);

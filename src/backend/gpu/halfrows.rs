@@ -37,6 +37,17 @@ pub fn round(rows: &[f32]) -> Vec<f32> {
     rows.iter().map(|&x| f16::from_f32(x).to_f32()).collect()
 }
 
+/// The spacing of IEEE halves at |x| (2^-24 below the smallest normal half): how far one
+/// rounding to a half may move `x`.
+pub fn ulp(x: f32) -> f32 {
+    let a = x.abs();
+    if a < 2f32.powi(-14) {
+        2f32.powi(-24)
+    } else {
+        2f32.powi(a.log2().floor() as i32 - 10)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +74,17 @@ mod tests {
             assert!((a - b).abs() <= a.abs() * 2f32.powi(-11), "{a} -> {b}");
         }
         assert!(back[3].is_infinite());
+    }
+
+    #[test]
+    fn ulp_is_the_spacing_of_halves() {
+        // Halves (normal and subnormal): the next half up is one spacing away.
+        for x in [1.0f32, 1.5, 0.25, -7.0, 2048.0, 6.0e-5, 1.0e-6] {
+            let h = half::f16::from_f32(x.abs());
+            let next = half::f16::from_bits(h.to_bits() + 1).to_f32();
+            assert_eq!(next - h.to_f32(), ulp(h.to_f32()), "{x}");
+        }
+        assert_eq!(ulp(1.0), 2f32.powi(-10));
+        assert_eq!(ulp(0.0), 2f32.powi(-24));
     }
 }
