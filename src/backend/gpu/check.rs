@@ -116,7 +116,9 @@ pub enum Probe {
     /// reference's (the GPU's `exp` and fused multiply-adds differ by a few ulp), then (all
     /// but the chunk kernel; the only part for the kernels with a tree, buckets or
     /// documents) a Zipf batch one workgroup at a time; for the minibatch kernels four
-    /// minibatches, weights and state within 3e-5 + 1e-4·|x|.
+    /// minibatches, weights and state within 3e-5 + 1e-4·|x|; for the other engines' kernels
+    /// and half-precision storage as [`Layer::Half`], [`Layer::Classifier`] and
+    /// [`Layer::Concat`] say.
     Math,
 }
 

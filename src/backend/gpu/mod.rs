@@ -615,7 +615,8 @@ pub(crate) fn pipeline_with(
     } else {
         // SAFETY: asked for by SHADER_CHECKS_VAR, for measuring. The kernels index their
         // arrays within bounds and every loop ends by construction; every parity suite
-        // passes with all modules built unchecked on lavapipe (BENCHMARKS.md).
+        // passes with all modules built unchecked on lavapipe, and with one workgroup in
+        // flight they train the checked modules' vectors bit for bit (BENCHMARKS.md).
         unsafe { device.create_shader_module_trusted(desc, checks) }
     };
     let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
