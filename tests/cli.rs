@@ -1932,6 +1932,13 @@ fn devices_check_finds_no_lost_update_on_the_test_adapter() {
                 .any(|r| r["kernel"].as_str().unwrap().ends_with("f16 storage")),
             "no f16 check"
         );
+        // The chunk kernel's windows in order (on a batch with no word twice in its ring).
+        assert!(
+            rows.iter()
+                .any(|r| r["kernel"].as_str().unwrap().starts_with("chunk")
+                    && r["matrix"].as_str().unwrap().ends_with("windows in order")),
+            "no in-order check of the chunk kernel"
+        );
         let concat_adds = rows
             .iter()
             .filter(|r| r["model"] == "pv-dm concat" && r["check"] == "adds")

@@ -5,10 +5,11 @@
 //! which no two windows share a row, so no order of the windows changes anything, and every
 //! element must lie within 2e-6 + 1e-5·|x| of the reference's (the tolerance of the parity
 //! tests: the GPU's `exp` and fused multiply-adds differ by a few ulp); then every
-//! per-position kernel but the chunk kernel (window, tile, hierarchical softmax, subwords,
-//! paragraph vectors) trains one step of a Zipf batch whose windows share rows (CBOW's whole
-//! contexts, the tree's nodes, buckets, documents) with one workgroup in flight
-//! (`--gpu-in-flight 1`), against the reference in the GPU's run order; the minibatch
+//! per-position kernel (window, chunk, tile, hierarchical softmax, subwords, paragraph
+//! vectors) trains one step of a Zipf batch whose windows share rows (CBOW's whole
+//! contexts, the tree's nodes, buckets, documents; for the chunk kernel no word twice in its
+//! ring) with one workgroup in flight (`--gpu-in-flight 1`), against the reference in the
+//! GPU's run order; the minibatch
 //! engine's optimizer kernels train four minibatches, weights and optimizer state within
 //! 3e-5 + 1e-4·|x| of the CPU engine's. Reported in tolerances: at most 1.
 //!
@@ -36,9 +37,9 @@
 //! only: they add nothing atomically, a workgroup per row), half-precision storage (math
 //! only, [`Layer::Half`]) and the classifier's kernels (math on a Zipf batch whose hot input
 //! rows take dozens of atomic adds at once, [`Layer::Classifier`]). Not covered: the chunk
-//! kernel's math with shared rows (its ring keeps a copy of a row that is twice in it, by
-//! design unlike the reference), and the adds of halves (their stochastic rounding makes no
-//! sum exact; `tests/parity.rs` bounds its bias).
+//! kernel's math where a word is twice in its ring (it keeps a copy per ring slot, by design
+//! unlike the reference), and the adds of halves (their stochastic rounding makes no sum
+//! exact; `tests/parity.rs` bounds its bias).
 
 use super::classify::{ClassifierOptions, GpuClassifier, StepLimits};
 use super::concat::{ConcatOptions, GpuConcat};
@@ -113,9 +114,9 @@ pub enum Probe {
     /// The same math as the CPU reference: for the negative-sampling kernels two steps, at
     /// rates 0.5 and 0.25, of a batch in which no two windows share a row, so that no order
     /// of the windows changes anything, every element within 2e-6 + 1e-5·|x| of the
-    /// reference's (the GPU's `exp` and fused multiply-adds differ by a few ulp), then (all
-    /// but the chunk kernel; the only part for the kernels with a tree, buckets or
-    /// documents) a Zipf batch one workgroup at a time; for the minibatch kernels four
+    /// reference's (the GPU's `exp` and fused multiply-adds differ by a few ulp), then (the
+    /// only part for the kernels with a tree, buckets or documents) a Zipf batch one
+    /// workgroup at a time; for the minibatch kernels four
     /// minibatches, weights and state within 3e-5 + 1e-4·|x|; for the other engines' kernels
     /// and half-precision storage as [`Layer::Half`], [`Layer::Classifier`] and
     /// [`Layer::Concat`] say.
@@ -602,12 +603,14 @@ fn prepare(ctx: GpuContext, case: Case, base: &TrainConfig, shape: Shape) -> Res
     let cpu = match shape.in_order {
         true => {
             let (per_group, order_stride, tile_stride) = gpu.run_order();
-            let cpu = cpu.with_order(order_stride);
-            match case.layer == Layer::Negative(Kernel::Tile) {
-                true => cpu
+            match case.layer {
+                Layer::Negative(Kernel::Tile) => cpu
+                    .with_order(order_stride)
                     .with_tile_order(per_group, tile_stride)
                     .with_tile_reads(per_group),
-                false => cpu,
+                // Chunks one after another, each's windows in order.
+                Layer::Negative(Kernel::Chunk) => cpu,
+                _ => cpu.with_order(order_stride),
             }
         }
         false => cpu,
@@ -723,7 +726,7 @@ fn math(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
     let (input, moved_in) = measure_elements(&init.input, &g.input, &c.input, tolerance);
     let (output, moved_out) = measure_elements(&init.output, &g.output, &c.output, tolerance);
     let mut matrices = vec![("input", input, moved_in), ("output", output, moved_out)];
-    if !half && cfg.gpu_kernel != Some(Kernel::Chunk) {
+    if !half {
         matrices.extend(in_order(ctx, case, base)?.1);
     }
     Ok(Outcome {
@@ -741,8 +744,10 @@ fn math(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
 /// have one context word each), one workgroup in flight (`--gpu-in-flight 1`), so the GPU
 /// applies them one after another in its run order and must compute the reference that
 /// applies them so: one step of a 400-position Zipf batch over 2,000 words, every element
-/// of every matrix within 2e-6 + 1e-5·|x|. (Not for the chunk kernel, which keeps a copy of
-/// a row that is twice in its ring, by design unlike the reference.)
+/// of every matrix within 2e-6 + 1e-5·|x|. For the chunk kernel, which keeps a copy of a row
+/// per ring slot (a word twice in its ring differs from the reference by design), the batch
+/// has no word twice within 2·window + 1 positions ([`spaced`]): consecutive windows still
+/// share their context rows, each read after the windows before it changed it.
 #[allow(clippy::type_complexity)]
 fn in_order(
     ctx: GpuContext,
@@ -755,6 +760,13 @@ fn in_order(
         init,
         batches,
     } = prepare(ctx, case, base, Shape::IN_ORDER)?;
+    let batches = match case.layer {
+        Layer::Negative(Kernel::Chunk) => batches
+            .into_iter()
+            .map(|b| spaced(b, Shape::IN_ORDER.vocab, 2 * WINDOW + 1))
+            .collect(),
+        _ => batches,
+    };
     let rate = Rate {
         start: 0.03,
         end: 0.02,
@@ -1016,6 +1028,23 @@ fn concat_adds(ctx: GpuContext, case: Case) -> Result<Outcome> {
     })
 }
 
+/// `batch` with every word that is also one of the `span − 1` tokens before it replaced by
+/// the next word of the vocabulary that is not: no word twice within `span` positions.
+fn spaced(mut batch: Batch, vocab: usize, span: usize) -> Batch {
+    for p in 0..batch.tokens.len() {
+        if batch.tokens[p] == SENTENCE_END {
+            continue;
+        }
+        let before = p.saturating_sub(span - 1)..p;
+        let mut t = batch.tokens[p];
+        while batch.tokens[before.clone()].contains(&t) {
+            t = (t + 1) % vocab as u32;
+        }
+        batch.tokens[p] = t;
+    }
+    batch
+}
+
 /// The negative-sampling kernels' tolerance for element `x`, as in the parity tests.
 const F32_TOLERANCE: fn(f32) -> f64 = |x| 2e-6 + 1e-5 * x.abs() as f64;
 
@@ -1089,6 +1118,24 @@ fn minibatch_math(ctx: GpuContext, model: ModelKind, kind: OptimizerKind) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A spaced batch has no word twice within the span, and keeps its sentence ends.
+    #[test]
+    fn spaced_batches_repeat_no_word_within_the_span() {
+        let b = Batch::zipf(50, 2000, 4);
+        let ends = b.tokens.iter().filter(|&&t| t == SENTENCE_END).count();
+        let s = spaced(b, 50, 11);
+        assert_eq!(
+            s.tokens.iter().filter(|&&t| t == SENTENCE_END).count(),
+            ends
+        );
+        for w in s.tokens.windows(11) {
+            let words: Vec<u32> = w.iter().copied().filter(|&t| t != SENTENCE_END).collect();
+            let distinct: std::collections::HashSet<u32> = words.iter().copied().collect();
+            assert_eq!(distinct.len(), words.len(), "{w:?}");
+            assert!(words.iter().all(|&t| t < 50));
+        }
+    }
 
     /// A NaN anywhere on the GPU fails its check (`f64::max` alone would skip it).
     #[test]
