@@ -93,12 +93,13 @@ pub enum Layer {
     /// hold the adds probe's 1e-9 updates, and its stochastic rounding makes no sum exact.
     Half(Kernel),
     /// fastText's classifier (`supervised -backend vulkan`, `shaders/classify.wgsl`) with
-    /// softmax or logistic cells: math only, three steps of 300 Zipf lines over 400 input
+    /// softmax or logistic cells, the label rows kept in workgroup memory (`true`, where
+    /// they fit) or read from device memory (`false`, where there are too many): math only, three steps of 300 Zipf lines over 400 input
     /// rows, every element within 2e-6 + 1e-5·|x| of `classify_batch::reference_step`'s.
     /// Row 0 is in most lines, several times: the input rows' adds arrive in dozens of
     /// groups at once, each added atomically, so a lost one (a whole line's update) fails
     /// it too.
-    Classifier(CellLoss),
+    Classifier(CellLoss, bool),
     /// `doc2vec --dm-concat` (`shaders/concat.wgsl`): its math on positions that share no
     /// row (`concat_batch::distinct_steps`), its adds on a hot batch as the other kernels'.
     Concat,
@@ -144,7 +145,7 @@ impl Case {
             (Layer::Documents(DocRows::Dbow), _) => "pv-dbow",
             (Layer::Documents(DocRows::Dm), _) => "pv-dm",
             (Layer::Concat, _) => "pv-dm concat",
-            (Layer::Classifier(_), _) => "supervised",
+            (Layer::Classifier(..), _) => "supervised",
             (_, ModelKind::SkipGram) => "skip-gram",
             (_, ModelKind::Cbow) => "cbow",
         }
@@ -207,8 +208,10 @@ pub fn cases(features: wgpu::Features) -> Vec<Case> {
         Layer::Half(Kernel::Window),
         Layer::Half(Kernel::Chunk),
         Layer::Half(Kernel::Tile),
-        Layer::Classifier(CellLoss::Softmax),
-        Layer::Classifier(CellLoss::Sigmoid),
+        Layer::Classifier(CellLoss::Softmax, true),
+        Layer::Classifier(CellLoss::Softmax, false),
+        Layer::Classifier(CellLoss::Sigmoid, true),
+        Layer::Classifier(CellLoss::Sigmoid, false),
         Layer::Concat,
     ];
     let mut out = Vec::new();
@@ -216,11 +219,11 @@ pub fn cases(features: wgpu::Features) -> Vec<Case> {
         let models: &[ModelKind] = match layer {
             // The document kernels' model is the DocRows; the classifier and dm_concat
             // have one.
-            Layer::Documents(_) | Layer::Classifier(_) | Layer::Concat => &[ModelKind::Cbow],
+            Layer::Documents(_) | Layer::Classifier(..) | Layer::Concat => &[ModelKind::Cbow],
             _ => &[ModelKind::SkipGram, ModelKind::Cbow],
         };
         let probes: &[Probe] = match layer {
-            Layer::Minibatch(_) | Layer::Half(_) | Layer::Classifier(_) => &[Probe::Math],
+            Layer::Minibatch(_) | Layer::Half(_) | Layer::Classifier(..) => &[Probe::Math],
             _ => &[Probe::Math, Probe::Output, Probe::Input],
         };
         let modes: Vec<(Atomics, Reduce)> = match layer {
@@ -326,7 +329,7 @@ pub fn run_with(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outco
         return math(ctx, case, base);
     }
     match case.layer {
-        Layer::Minibatch(_) | Layer::Half(_) | Layer::Classifier(_) => {
+        Layer::Minibatch(_) | Layer::Half(_) | Layer::Classifier(..) => {
             return Err(crate::error::Error::Gpu(format!(
                 "{:?}: only its math is checked (see check::Layer)",
                 case.layer
@@ -578,7 +581,7 @@ fn prepare(ctx: GpuContext, case: Case, base: &TrainConfig, shape: Shape) -> Res
         Layer::Negative(_)
         | Layer::Minibatch(_)
         | Layer::Half(_)
-        | Layer::Classifier(_)
+        | Layer::Classifier(..)
         | Layer::Concat => (
             GpuBackend::new(ctx, &init, params, &alias, &cfg)?,
             reference,
@@ -664,7 +667,7 @@ pub fn conflict_free(
 fn math(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
     match case.layer {
         Layer::Minibatch(kind) => return minibatch_math(ctx, case.model, kind),
-        Layer::Classifier(loss) => return classifier_math(ctx, case, loss),
+        Layer::Classifier(loss, local) => return classifier_math(ctx, case, loss, local),
         Layer::Concat => return concat_math(ctx, case),
         Layer::Negative(_) | Layer::Half(_) => {}
         _ => {
@@ -806,7 +809,7 @@ fn in_order(
 /// (`classify_batch::zipf_steps`, blocks of 3 lines for softmax, 5 for logistic cells)
 /// over 400 input rows of dim 24 and 7 labels, every weight within 2e-6 + 1e-5·|x| of the
 /// reference's (`tests/parity_classifier.rs` says why).
-fn classifier_math(ctx: GpuContext, case: Case, loss: CellLoss) -> Result<Outcome> {
+fn classifier_math(ctx: GpuContext, case: Case, loss: CellLoss, local: bool) -> Result<Outcome> {
     const IN_ROWS: usize = 400;
     const DIM_C: usize = 24;
     const LINES: usize = 300;
@@ -831,6 +834,7 @@ fn classifier_math(ctx: GpuContext, case: Case, loss: CellLoss) -> Result<Outcom
     let options = ClassifierOptions {
         atomics: Some(case.atomics),
         reduce: Some(case.reduce),
+        local_output: Some(local),
         ..ClassifierOptions::default()
     };
     let mut gpu = GpuClassifier::new(ctx, DIM_C, (&input0, &output0), loss, limits, options)?;
