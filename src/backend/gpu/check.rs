@@ -9,9 +9,9 @@
 //! vectors) trains one step of a Zipf batch whose windows share rows (CBOW's whole
 //! contexts, the tree's nodes, buckets, documents; for the chunk kernel no word twice in its
 //! ring) with one workgroup in flight (`--gpu-in-flight 1`), against the reference in the
-//! GPU's run order; the minibatch
-//! engine's optimizer kernels train four minibatches, weights and optimizer state within
-//! 3e-5 + 1e-4·|x| of the CPU engine's. Reported in tolerances: at most 1.
+//! GPU's run order; the minibatch engine's optimizer kernels train four minibatches,
+//! weights and optimizer state within 3e-5 + 1e-4·|x| of the CPU engine's. Reported in
+//! tolerances: at most 1.
 //!
 //! **Adds** ([`Probe::Output`], [`Probe::Input`]): word frequencies are Zipfian, so a few
 //! rows receive most of the adds, many at the same moment; a kernel (or a driver's atomics)
@@ -94,11 +94,11 @@ pub enum Layer {
     Half(Kernel),
     /// fastText's classifier (`supervised -backend vulkan`, `shaders/classify.wgsl`) with
     /// softmax or logistic cells, the label rows kept in workgroup memory (`true`, where
-    /// they fit) or read from device memory (`false`, where there are too many): math only, three steps of 300 Zipf lines over 400 input
-    /// rows, every element within 2e-6 + 1e-5·|x| of `classify_batch::reference_step`'s.
-    /// Row 0 is in most lines, several times: the input rows' adds arrive in dozens of
-    /// groups at once, each added atomically, so a lost one (a whole line's update) fails
-    /// it too.
+    /// they fit) or read from device memory (`false`, where there are too many): math only,
+    /// three steps of 300 Zipf lines over 400 input rows, every element within 2e-6 +
+    /// 1e-5·|x| of `classify_batch::reference_step`'s. Row 0 is in most lines, several
+    /// times: the input rows' adds arrive in dozens of groups at once, each added
+    /// atomically, so a lost one (a whole line's update) fails it too.
     Classifier(CellLoss, bool),
     /// `doc2vec --dm-concat` (`shaders/concat.wgsl`): its math on positions that share no
     /// row (`concat_batch::distinct_steps`), its adds on a hot batch as the other kernels'.
