@@ -288,6 +288,13 @@ row sg300b1m skipgram 300 "GPU, --gpu-batch 1048576" -- $V --gpu-batch 1048576
 # memory there, so a 228 KB SM holds ten of them: 640 lanes of 2,048).
 row sg300wg128 skipgram 300 "GPU, --gpu-workgroup 128" -- $V --gpu-workgroup 128
 row sg300wg256 skipgram 300 "GPU, --gpu-workgroup 256" -- $V --gpu-workgroup 256
+# Workgroup size by dimension (2026-11-29 H200: wg 256 doubled dim 300, wg 128 +7% at dim 100).
+row sg300wg512 skipgram 300 "GPU, --gpu-workgroup 512" -- $V --gpu-workgroup 512
+row sg300wg1024 skipgram 300 "GPU, --gpu-workgroup 1024" -- $V --gpu-workgroup 1024
+row sg100wg256 skipgram 100 "GPU, --gpu-workgroup 256" -- $V --gpu-workgroup 256
+row cb100wg128 cbow 100 "GPU, --gpu-workgroup 128" -- $V --gpu-workgroup 128
+row cb100wg256 cbow 100 "GPU, --gpu-workgroup 256" -- $V --gpu-workgroup 256
+row cb300wg512 cbow 300 "GPU, --gpu-workgroup 512" -- $V --gpu-workgroup 512
 row sg100wg128 skipgram 100 "GPU, --gpu-workgroup 128" -- $V --gpu-workgroup 128
 row sg300cpu skipgram 300 "CPU, $NCPU threads" -- $C
 row cb300 cbow 300 "GPU (defaults)" -- $V
