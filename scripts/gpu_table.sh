@@ -295,6 +295,9 @@ row sg100wg256 skipgram 100 "GPU, --gpu-workgroup 256" -- $V --gpu-workgroup 256
 row cb100wg128 cbow 100 "GPU, --gpu-workgroup 128" -- $V --gpu-workgroup 128
 row cb100wg256 cbow 100 "GPU, --gpu-workgroup 256" -- $V --gpu-workgroup 256
 row cb300wg512 cbow 300 "GPU, --gpu-workgroup 512" -- $V --gpu-workgroup 512
+row sg200 skipgram 200 "GPU (defaults)" -- $V
+row sg200wg128 skipgram 200 "GPU, --gpu-workgroup 128" -- $V --gpu-workgroup 128
+row sg200wg256 skipgram 200 "GPU, --gpu-workgroup 256" -- $V --gpu-workgroup 256
 row sg100wg128 skipgram 100 "GPU, --gpu-workgroup 128" -- $V --gpu-workgroup 128
 row sg300cpu skipgram 300 "CPU, $NCPU threads" -- $C
 row cb300 cbow 300 "GPU (defaults)" -- $V
@@ -355,10 +358,13 @@ row swsg100cpu skipgram 100 "CPU, --subwords, $NCPU threads" -- $C $S
 row swcb100 cbow 100 "GPU, --subwords" -- $V $S
 row swcb100cpu cbow 100 "CPU, --subwords, $NCPU threads" -- $C $S
 row swsg300 skipgram 300 "GPU, --subwords" -- $V $S
+row swsg100wg128 skipgram 100 "GPU, --subwords --gpu-workgroup 128" -- $V $S --gpu-workgroup 128
+row swsg300wg256 skipgram 300 "GPU, --subwords --gpu-workgroup 256" -- $V $S --gpu-workgroup 256
 # Hierarchical softmax alone (word2vec.c's -hs 1 -negative 0): the hierarchical-softmax
 # kernel (a workgroup per window, the centre word's Huffman path in blocks in workgroup
 # memory), against the CPU trainer with the same flags.
 row hssg100 skipgram 100 "GPU, --hs --negative 0" -- $V --hs --negative 0
+row hssg100wg128 skipgram 100 "GPU, --hs --negative 0 --gpu-workgroup 128" -- $V --hs --negative 0 --gpu-workgroup 128
 row hssg100cpu skipgram 100 "CPU, --hs --negative 0, $NCPU threads" -- $C --hs --negative 0
 row hscb100 cbow 100 "GPU, --hs --negative 0" -- $V --hs --negative 0
 row hscb100cpu cbow 100 "CPU, --hs --negative 0, $NCPU threads" -- $C --hs --negative 0
@@ -558,7 +564,7 @@ if "sg100" in rows:
         out.append(f"  - without the shader runtime checks (not the default): {r('sg100none')}")
 # Dim 300: the fastest skip-gram row of the default storage and checks.
 d300 = [n for n, v in rows.items() if v[0] == "skipgram" and v[1] == 300 and "@" not in n
-        and not n.endswith(("nb", "nl", "nd", "none", "f16", "cpu"))]
+        and n.startswith("sg300") and not n.endswith(("nb", "nl", "nd", "none", "f16", "cpu"))]
 if d300:
     b = max(d300, key=lambda n: rows[n][2])
     out.append(f"- skip-gram dim 300 ≥ 20M words/s: fastest {r(b)}: {verdict(rows[b][2] >= 20e6)}")
