@@ -96,13 +96,7 @@ pub fn zipf_steps(
             };
             for _ in 0..lines {
                 let len = 3 + rng.below(38) as usize;
-                let rows: Vec<u32> = (0..len)
-                    .map(|_| {
-                        // Zipf-like: about 1/(r + 1).
-                        let u = rng.next_f32();
-                        (((in_rows as f32 + 1.0).powf(u) - 1.0) as u32).min(in_rows as u32 - 1)
-                    })
-                    .collect();
+                let rows: Vec<u32> = (0..len).map(|_| rng.zipf_below(in_rows as u32)).collect();
                 let t = rng.below(labels);
                 match loss {
                     CellLoss::Softmax => s.push(&rows, (0..labels).map(|l| (l, l == t))),

@@ -45,6 +45,13 @@ impl Rng {
     pub fn next_f32(&mut self) -> f32 {
         (self.next_u32() >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
     }
+
+    /// Zipf-like in `0..n`, about 1/(r + 1) (`(n + 1)^u − 1` for a uniform u; the test
+    /// batches of the classifier and dm_concat kernels draw their hot rows so).
+    pub fn zipf_below(&mut self, n: u32) -> u32 {
+        let u = self.next_f32();
+        (((n as f32 + 1.0).powf(u) - 1.0) as u32).min(n - 1)
+    }
 }
 
 pub fn splitmix64(mut z: u64) -> u64 {

@@ -975,14 +975,9 @@ fn concat_adds(ctx: GpuContext, case: Case) -> Result<Outcome> {
     let vocab = shape.vocab as u32;
     let (n, w) = (Shape::ADDS.positions, shape.window);
     let mut rng = Rng::new(13);
-    // Zipf-like over `k` rows: about 1/(r + 1).
-    let zipf = |rng: &mut Rng, k: u32| {
-        let u = rng.next_f32();
-        (((k as f32 + 1.0).powf(u) - 1.0) as u32).min(k - 1)
-    };
     let steps: Vec<ConcatStep> = (0..Shape::ADDS.steps)
         .map(|_| {
-            let tokens: Vec<u32> = (0..n).map(|_| zipf(&mut rng, vocab)).collect();
+            let tokens: Vec<u32> = (0..n).map(|_| rng.zipf_below(vocab)).collect();
             let mut s = ConcatStep::default();
             for p in 0..n {
                 let mut inputs = vec![vocab + 1 + (p * DOCS / n) as u32];
@@ -994,11 +989,11 @@ fn concat_adds(ctx: GpuContext, case: Case) -> Result<Outcome> {
                 }
                 // A node's label is its row's parity, so that its adds do not cancel.
                 let mut cells: Vec<(u32, bool)> = (0..2)
-                    .map(|_| vocab + zipf(&mut rng, vocab - 1))
+                    .map(|_| vocab + rng.zipf_below(vocab - 1))
                     .map(|node| (node, node % 2 == 0))
                     .collect();
                 cells.push((tokens[p], true));
-                cells.extend((0..NEGATIVE).map(|_| (zipf(&mut rng, vocab), false)));
+                cells.extend((0..NEGATIVE).map(|_| (rng.zipf_below(vocab), false)));
                 s.push(&inputs, cells, RATE);
             }
             s
