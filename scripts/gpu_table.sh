@@ -30,6 +30,14 @@ ONLY=${2:-}
 # best dim-300 candidates, CBOW against the CPU on the same machine, f16, subwords, HS, the
 # minibatch engine, doc2vec, the classifier, PyTorch at 4,096 words a step); then `checks`,
 # `pending` and `pending-peers`.
+# `ctx`: the workgroup size by --dim (the default since 90b44e5's table) and skip-gram's context rows
+# read from the matrix (--gpu-context-rows device), against 90b44e5's binary (pack with
+# BASE=90b44e5): its 64-lane default and its 128 lanes, whose workgroups summed their
+# counts in one lane.
+# `v2goals`: issue 15's goal rows at the defaults by --dim, PyTorch at 4,096 words a step and
+# w2v-gpu at 2 and 5 epochs (time to its quality).
+# `v2rep` (run twice) and `v2sweep`: the defaults by --dim (workgroup size, context rows in
+# workgroup memory up to 4 KiB) against their neighbours.
 # `checks`: the runtime checks of the shader modules, one off at a time (W2V_GPU_SHADER_CHECKS).
 # `pending-peers`: the CPU rows those are read against (also in the GPU's 256-part order), the minibatch engine with its host
 # builders on up to 8 cores and on one, the CPU minibatch engine on its thread pool (0.38M
@@ -39,6 +47,17 @@ case "$ONLY" in
   goals)
     ONLY="lostupdates sg100 sg100none sg100tilepeak sg100seq sg100e5 sg100cpu sg300 sg300wg256 sg300tilewg256 cb100 cb100seq cb100cpu cb100cpus256 sg100f16
           sg300f16 swsg100 swsg100cpu hssg100 adam100 d2vdbow clsgpu clscpu torch4k" ;;
+  ctx)
+    ONLY="lostupdates sg100 sg100wg64 sg100@90b44e5 sg100wg128@90b44e5 sg100dev sg100devwg64 sg100devwg256 sg100peak sg100devpeak
+          sg200 sg200dev sg300 sg300@90b44e5 sg300wg256@90b44e5 sg300dev sg300devwg128 sg300devwg512 sg300devwg1024 sg300wg512 sg300peak
+          sg300devpeak cb100 cb300 cb300wg512 swsg300 hssg100" ;;
+  v2goals)
+    ONLY="lostupdates sg100 sg100e2 sg100e5 sg100cpu sg200 sg300 cb100 cb100cpu cb300 swsg100 swsg300 hssg100 sg100f16 adam100
+          d2vdbow torch4k" ;;
+  v2rep)
+    ONLY="sg100 sg100devwg256 sg300 sg300devwg256 cb100 cb300" ;;
+  v2sweep)
+    ONLY="sg200 sg200devwg128 cb100wg256 cb100wg512 cb300wg256 cb300wg1024 swsg100 swsg300 swsg300wg256 hssg100" ;;
   checks)
     ONLY="lostupdatesnone sg100serial sg100serialnb sg100serialnl sg100serialnd sg100serialnone sg100serialpeak sg100serialnonepeak
           sg100serialnoneif2048 sg100nonepeak sg300 sg300nb sg300nl sg300none" ;;
@@ -245,6 +264,7 @@ row sg100cas skipgram 100 "GPU, --gpu-atomics cas" -- $V --gpu-atomics cas
 # One epoch of enwiki takes 0.4 s at 45M words/s, so the start (the first batch, clocks
 # ramping up) weighs on its rate; five epochs show the sustained rate (and 5 epochs' quality).
 row sg100e5 skipgram 100 "GPU (defaults), 5 epochs" -- $V --epochs 5
+row sg100e2 skipgram 100 "GPU (defaults), 2 epochs" -- $V --epochs 2
 row cb100e5 cbow 100 "GPU (defaults), 5 epochs" -- $V --epochs 5
 row sg100cpu skipgram 100 "CPU, $NCPU threads" -- $C
 # The CPU trainer in the GPU's default order (256 parts side by side; its default is one part
@@ -296,6 +316,21 @@ row cb100wg128 cbow 100 "GPU, --gpu-workgroup 128" -- $V --gpu-workgroup 128
 row cb100wg256 cbow 100 "GPU, --gpu-workgroup 256" -- $V --gpu-workgroup 256
 row cb300wg512 cbow 300 "GPU, --gpu-workgroup 512" -- $V --gpu-workgroup 512
 row sg200 skipgram 200 "GPU (defaults)" -- $V
+row sg200dev skipgram 200 "GPU, --gpu-context-rows device" -- $V --gpu-context-rows device
+row sg100wg64 skipgram 100 "GPU, --gpu-workgroup 64" -- $V --gpu-workgroup 64
+row sg100dev skipgram 100 "GPU, --gpu-context-rows device" -- $V --gpu-context-rows device
+row sg100devwg64 skipgram 100 "GPU, --gpu-context-rows device --gpu-workgroup 64" -- $V --gpu-context-rows device --gpu-workgroup 64
+row sg100devwg256 skipgram 100 "GPU, --gpu-context-rows device --gpu-workgroup 256" -- $V --gpu-context-rows device --gpu-workgroup 256
+W2V_GPU_IN_FLIGHT_PEAK=1 row sg100devpeak skipgram 100 "GPU, --gpu-context-rows device, workgroups counted" -- $V --gpu-context-rows device
+row sg300dev skipgram 300 "GPU, --gpu-context-rows device" -- $V --gpu-context-rows device
+row sg200devwg128 skipgram 200 "GPU, --gpu-context-rows device --gpu-workgroup 128" -- $V --gpu-context-rows device --gpu-workgroup 128
+row sg300devwg256 skipgram 300 "GPU, --gpu-context-rows device --gpu-workgroup 256" -- $V --gpu-context-rows device --gpu-workgroup 256
+row cb100wg512 cbow 100 "GPU, --gpu-workgroup 512" -- $V --gpu-workgroup 512
+row cb300wg1024 cbow 300 "GPU, --gpu-workgroup 1024" -- $V --gpu-workgroup 1024
+row sg300devwg128 skipgram 300 "GPU, --gpu-context-rows device --gpu-workgroup 128" -- $V --gpu-context-rows device --gpu-workgroup 128
+row sg300devwg512 skipgram 300 "GPU, --gpu-context-rows device --gpu-workgroup 512" -- $V --gpu-context-rows device --gpu-workgroup 512
+row sg300devwg1024 skipgram 300 "GPU, --gpu-context-rows device --gpu-workgroup 1024" -- $V --gpu-context-rows device --gpu-workgroup 1024
+W2V_GPU_IN_FLIGHT_PEAK=1 row sg300devpeak skipgram 300 "GPU, --gpu-context-rows device, workgroups counted" -- $V --gpu-context-rows device
 row sg200wg128 skipgram 200 "GPU, --gpu-workgroup 128" -- $V --gpu-workgroup 128
 row sg200wg256 skipgram 200 "GPU, --gpu-workgroup 256" -- $V --gpu-workgroup 256
 row sg100wg128 skipgram 100 "GPU, --gpu-workgroup 128" -- $V --gpu-workgroup 128

@@ -64,6 +64,11 @@ fn position_rate(pos: u32) -> f32 {
 var<private> adds: u32;
 var<workgroup> adds_part: array<u32, WG>;
 var<workgroup> loss_part: array<vec2<f32>, WG>;
+// With subgroup sums, set by the kernel's layout: this invocation's subgroup, whether it is
+// its subgroup's first lane, and the workgroup's subgroups (finish_group's slots).
+var<private> sg_slot: u32;
+var<private> sg_first: bool;
+var<private> sg_slots: u32;
 
 // The start of every SGD workgroup that reaches finish_group (after its early return):
 // with IN_FLIGHT, invocation 0 counts the workgroup in and raises the peak.
@@ -75,18 +80,29 @@ fn enter_group(lid: u32) {
 }
 
 // The end of every SGD workgroup: called by every invocation, in uniform control flow, after
-// its last add, with its (loss, terms). One barrier, then invocation 0 adds the workgroup's
-// adds to add_count (one global atomic per workgroup; a carry into the high word) and writes
-// the workgroup's loss to loss_out[first] (adds it, with ADD_LOSS); positions first+1 .. end
+// its last add, with its (loss, terms). Each lane's counts (with subgroup sums: each
+// subgroup's, summed by subgroupAdd) go to a slot, one barrier, then invocation 0 sums the
+// slots (WG of them, or one per subgroup: a loop of WG steps at the end of every workgroup
+// was a measurable part of a window's time on a hardware GPU), adds the workgroup's adds to
+// add_count (one global atomic per workgroup; a carry into the high word) and writes the
+// workgroup's loss to loss_out[first] (adds it, with ADD_LOSS); positions first+1 .. end
 // (the rest of a chunk or tile) report zero.
 fn finish_group(lid: u32, loss: vec2<f32>, first: u32, end: u32) {
-    adds_part[lid] = adds;
-    loss_part[lid] = loss;
+    var lane_adds = adds;
+    var lane_loss = loss;
+    var slot = lid;
+    var writer = true;
+    var slots = WG;
+{{GROUP_SUM}}
+    if (writer) {
+        adds_part[slot] = lane_adds;
+        loss_part[slot] = lane_loss;
+    }
     workgroupBarrier();
     if (lid == 0u) {
         var n = 0u;
         var t = vec2<f32>(0.0, 0.0);
-        for (var k = 0u; k < WG; k++) {
+        for (var k = 0u; k < slots; k++) {
             n += adds_part[k];
             t += loss_part[k];
         }

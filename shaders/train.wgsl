@@ -18,6 +18,12 @@
 const IS_CBOW: bool = {{CBOW}};
 // Context rows kept in workgroup memory (skip-gram needs them for dO; CBOW only needs h).
 const CROWS: u32 = {{CROWS}}u;
+// Whether skip-gram's context rows are gathered into workgroup memory (rows_c) or read from
+// the matrix where they are used (`--gpu-context-rows device`: rows_c shrinks to one row,
+// so more workgroups fit on a compute unit at large --dim; the reads go through the cache).
+// Their own updates are added last, after every read of them, so both read the same rows
+// wherever no other workgroup adds to them at the same time.
+const CTX_LOCAL: bool = {{CTX_LOCAL}};
 
 var<workgroup> ids_o: array<u32, NOUT>;
 var<workgroup> n_ctx: u32;
@@ -28,10 +34,10 @@ var<workgroup> hvec: array<f32, {{HVEC}}u>;
 var<workgroup> grad: array<f32, MAXC * NOUT>;
 var<workgroup> gm: array<f32, MAXC * NOUT>;
 
-// The context side for window_logits: the context row of cell `cell` is rows_c[i * DIM..]
-// with i = cell / NOUT; CBOW reads the mean h.
+// The context side for window_logits: the context row of cell `cell` is context slot
+// i = cell / NOUT; CBOW reads the mean h.
 fn input_base(p: u32, left: u32, cell: u32) -> u32 {
-    return (cell / NOUT) * DIM;
+    return cell / NOUT;
 }
 
 // The window's outputs are ids_o[0..NOUT], at one rate.
@@ -48,11 +54,19 @@ fn cell_rate(alpha: f32, cell: u32) -> f32 {
     return alpha;
 }
 
-fn input_at(base: u32, d: u32) -> f32 {
+fn input_at(i: u32, d: u32) -> f32 {
     if (IS_CBOW) {
         return hvec[d];
     }
-    return rows_c[base + d];
+    return context_at(i, d);
+}
+
+// Weight d of skip-gram's context slot i, as gathered at the start of the window.
+fn context_at(i: u32, d: u32) -> f32 {
+    if (CTX_LOCAL) {
+        return rows_c[i * DIM + d];
+    }
+    return in_load(ids_c[i], d);
 }
 
 fn first_o(j: u32) -> bool {
@@ -105,7 +119,7 @@ fn train(
             }
             hvec[d] = s * inv;
         }
-    } else {
+    } else if (CTX_LOCAL) {
         for (var e = lid; e < nc * DIM; e += WG) {
             rows_c[e] = in_load(ids_c[e / DIM], e % DIM);
         }
@@ -168,6 +182,22 @@ fn train(
             }
         }
     } else {
+        // The outputs first: their deltas read the context rows, which (read from the
+        // matrix) must not have taken this window's own adds yet.
+        for (var e = lid; e < NOUT * DIM; e += WG) {
+            let j = e / DIM;
+            let d = e % DIM;
+            if (first_o(j)) {
+                var delta = 0.0;
+                for (var i = 0u; i < nc; i++) {
+                    delta += gm[i * NOUT + j] * context_at(i, d);
+                }
+                out_add(ids_o[j], d, delta);
+            }
+        }
+        if (!CTX_LOCAL) {
+            workgroupBarrier();
+        }
         for (var e = lid; e < nc * DIM; e += WG) {
             let i = e / DIM;
             let d = e % DIM;
@@ -177,17 +207,6 @@ fn train(
                     delta += gm[i * NOUT + j] * rows_o[j * DIM + d];
                 }
                 in_add(ids_c[i], d, delta);
-            }
-        }
-        for (var e = lid; e < NOUT * DIM; e += WG) {
-            let j = e / DIM;
-            let d = e % DIM;
-            if (first_o(j)) {
-                var delta = 0.0;
-                for (var i = 0u; i < nc; i++) {
-                    delta += gm[i * NOUT + j] * rows_c[i * DIM + d];
-                }
-                out_add(ids_o[j], d, delta);
             }
         }
     }

@@ -408,6 +408,21 @@ pub enum AtomicsArg {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ContextRowsArg {
+    Workgroup,
+    Device,
+}
+
+impl From<ContextRowsArg> for crate::config::ContextRows {
+    fn from(a: ContextRowsArg) -> Self {
+        match a {
+            ContextRowsArg::Workgroup => crate::config::ContextRows::Workgroup,
+            ContextRowsArg::Device => crate::config::ContextRows::Device,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum ReduceArg {
     Auto,
     Serial,
@@ -633,10 +648,21 @@ pub struct TrainArgs {
     /// 5, and higher analogy scores; BENCHMARKS.md).
     #[arg(long)]
     pub gpu_tile_noise: bool,
-    /// Invocations per workgroup of the SGD kernels: 32, 64, 128 or 256 (larger workgroups
-    /// share one workgroup's memory among more lanes, which matters at large --dim).
-    #[arg(long, default_value_t = 64)]
-    pub gpu_workgroup: u32,
+    /// Invocations per workgroup of the SGD kernels: 32, 64, 128, 256, 512 or 1024 (larger
+    /// workgroups share one workgroup's memory among more lanes, which matters at large
+    /// --dim). Default by --dim: the smallest power of two at or above it, 64 to 512
+    /// (fastest on an H200, BENCHMARKS.md), halved where the kernel does not fit the
+    /// adapter.
+    #[arg(long, value_name = "N")]
+    pub gpu_workgroup: Option<u32>,
+    /// Where the window kernel keeps skip-gram's context rows while it trains a window:
+    /// `workgroup` (copied into workgroup memory once) or `device` (read from the matrix at
+    /// each use, through the cache: a workgroup declares 2·--window fewer rows, so more of
+    /// them fit on a compute unit at large --dim). Default: workgroup memory up to 4 KiB of
+    /// rows (2·--window·--dim floats: --dim 100 at --window 5), device above (1.4× faster on
+    /// an H200 at --dim 200 and 300).
+    #[arg(long, value_enum, value_name = "WHERE")]
+    pub gpu_context_rows: Option<ContextRowsArg>,
     /// The order a step's windows run in on the window, subword and hierarchical-softmax
     /// kernels, and its tiles on the tile kernel: `strided` (positions 0, S, 2S, ..., then
     /// 1, 1 + S, ..., S the smallest power of two above 2·--window and at least 16; tiles
@@ -806,6 +832,7 @@ impl TrainArgs {
             gpu_chunk: self.gpu_chunk,
             gpu_tile_noise: self.gpu_tile_noise,
             gpu_workgroup: self.gpu_workgroup,
+            gpu_context_rows: self.gpu_context_rows.map(Into::into),
             gpu_order: self.gpu_order.into(),
             gpu_in_flight: self.gpu_in_flight,
             precision: match self.precision {
@@ -1354,7 +1381,7 @@ fn explicit_train_args(m: &clap::ArgMatches, keep: &dyn Fn(&str) -> bool) -> Vec
 }
 
 /// The GPU engine's flags of `train` (clap id, flag), which the CPU trainers do not read.
-const GPU_ONLY_TRAIN_FLAGS: [(&str, &str); 10] = [
+const GPU_ONLY_TRAIN_FLAGS: [(&str, &str); 11] = [
     ("gpu_batch", "--gpu-batch"),
     ("gpu_updates", "--gpu-updates"),
     ("gpu_atomics", "--gpu-atomics"),
@@ -1363,6 +1390,7 @@ const GPU_ONLY_TRAIN_FLAGS: [(&str, &str); 10] = [
     ("gpu_chunk", "--gpu-chunk"),
     ("gpu_tile_noise", "--gpu-tile-noise"),
     ("gpu_workgroup", "--gpu-workgroup"),
+    ("gpu_context_rows", "--gpu-context-rows"),
     ("gpu_order", "--gpu-order"),
     ("gpu_in_flight", "--gpu-in-flight"),
 ];

@@ -320,8 +320,64 @@ pub fn check_gpu_in_flight(n: Option<u32>) -> Result<()> {
     }
 }
 
-/// Invocations per workgroup of the GPU's SGD kernels unless `--gpu-workgroup` says otherwise.
+/// Invocations per workgroup of the GPU's minibatch, doc2vec and classifier kernels unless
+/// a flag says otherwise; the SGD kernels of `train` take [`default_gpu_workgroup`].
 pub const DEFAULT_GPU_WORKGROUP: u32 = 64;
+
+/// The workgroup sizes `--gpu-workgroup` takes.
+pub const GPU_WORKGROUPS: [u32; 6] = [32, 64, 128, 256, 512, 1024];
+
+/// Invocations per workgroup of `train`'s SGD kernels at `dim` unless `--gpu-workgroup`
+/// says otherwise: the smallest power of two at or above `dim`, at least 64 and at most 512
+/// (measured on an H200, BENCHMARKS.md: 128 lanes fastest at dim 100, 512 at dim 300; a
+/// window's dot products and row copies split over more lanes, and workgroup memory, not
+/// lanes, limits how many workgroups a compute unit holds); 64 with half-precision storage
+/// (`--precision f16` at dim 100: 22.0M words/s with 64 lanes, 7.9M with 128; likely
+/// because two lanes add the two halves of one 32-bit word with compare-and-swap loops on
+/// that word, and more lanes run more such pairs at once). The engine halves it where the
+/// kernel would not fit the adapter's workgroup memory or invocations.
+pub fn default_gpu_workgroup(dim: usize, precision: Precision) -> u32 {
+    match precision {
+        Precision::F16 => 64,
+        Precision::F32 => (dim.max(1).next_power_of_two() as u32).clamp(64, 512),
+    }
+}
+
+/// Bytes of skip-gram's context rows (2·`window` rows of `dim` floats) up to which the
+/// window kernel keeps them in workgroup memory unless `--gpu-context-rows` says otherwise;
+/// above, it reads them from the matrix (measured on an H200, BENCHMARKS.md: at window 5
+/// the same speed at dim 100 (4,000 bytes), 1.4× at dim 200 and 300).
+pub const CONTEXT_ROWS_LOCAL_BYTES: usize = 4096;
+
+/// Where the window kernel keeps skip-gram's context rows unless `--gpu-context-rows` says
+/// otherwise (see [`CONTEXT_ROWS_LOCAL_BYTES`]).
+pub fn default_context_rows(dim: usize, window: usize) -> ContextRows {
+    if 2 * window * dim * 4 <= CONTEXT_ROWS_LOCAL_BYTES {
+        ContextRows::Workgroup
+    } else {
+        ContextRows::Device
+    }
+}
+
+/// Where the window kernel keeps skip-gram's context rows while it trains a window
+/// (`--gpu-context-rows`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextRows {
+    /// Copied into workgroup memory once per window (2·--window rows of --dim floats).
+    Workgroup,
+    /// Read from the matrix at each use, through the cache: the workgroup keeps only the
+    /// output rows, so more workgroups fit on a compute unit.
+    Device,
+}
+
+impl ContextRows {
+    pub fn name(self) -> &'static str {
+        match self {
+            ContextRows::Workgroup => "workgroup",
+            ContextRows::Device => "device",
+        }
+    }
+}
 
 /// Output file format for vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,8 +456,11 @@ pub struct TrainConfig {
     /// The tile kernel draws its noise words once per tile and shares them among the tile's
     /// windows (one add per noise row per tile).
     pub gpu_tile_noise: bool,
-    /// Invocations per workgroup of the SGD kernels.
-    pub gpu_workgroup: u32,
+    /// Invocations per workgroup of the SGD kernels; `None`: [`default_gpu_workgroup`].
+    pub gpu_workgroup: Option<u32>,
+    /// Where the window kernel keeps skip-gram's context rows; `None`:
+    /// [`default_context_rows`], and read from the matrix where they do not fit.
+    pub gpu_context_rows: Option<ContextRows>,
     /// The order of a step's windows on the window-per-position kernels (`--gpu-order`).
     pub gpu_order: Order,
     /// At most this many workgroups of a step's kernel run at once: its dispatch split into
@@ -526,7 +585,8 @@ impl Default for TrainConfig {
             gpu_reduce: None,
             gpu_chunk: DEFAULT_GPU_CHUNK,
             gpu_tile_noise: false,
-            gpu_workgroup: DEFAULT_GPU_WORKGROUP,
+            gpu_workgroup: None,
+            gpu_context_rows: None,
             gpu_order: Order::Strided,
             gpu_in_flight: None,
             precision: Precision::F32,
@@ -830,10 +890,10 @@ impl TrainConfig {
             return Err(Error::usage("--gpu-batch", "must be at least 1024"));
         }
         check_gpu_in_flight(self.gpu_in_flight)?;
-        if !matches!(self.gpu_workgroup, 32 | 64 | 128 | 256) {
+        if let Some(w) = self.gpu_workgroup.filter(|w| !GPU_WORKGROUPS.contains(w)) {
             return Err(Error::usage(
                 "--gpu-workgroup",
-                format!("{} is not one of 32, 64, 128, 256", self.gpu_workgroup),
+                format!("{w} is not one of 32, 64, 128, 256, 512, 1024"),
             ));
         }
         if let Some(s) = self.streams.filter(|s| !(1..=MAX_STREAMS).contains(s)) {

@@ -686,7 +686,7 @@ impl GpuRun<'_> {
             gpu_batch: cfg.gpu.batch,
             gpu_atomics: cfg.gpu.atomics,
             gpu_reduce: cfg.gpu.reduce,
-            gpu_workgroup: cfg.gpu.workgroup,
+            gpu_workgroup: Some(cfg.gpu.workgroup),
             gpu_order: cfg.gpu.order,
             gpu_in_flight: cfg.gpu.in_flight,
             ..TrainConfig::default()

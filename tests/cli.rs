@@ -358,6 +358,19 @@ fn bad_inputs_fail_cleanly_with_exit_codes() {
             "--gpu-in-flight: applies to a GPU --backend only",
         ),
         (
+            args(&good, &["--gpu-context-rows", "device"]),
+            2,
+            "--gpu-context-rows: applies to a GPU --backend only",
+        ),
+        (
+            args(
+                &good,
+                &["--backend", "vulkan", "--gpu-context-rows", "cache"],
+            ),
+            2,
+            "--gpu-context-rows",
+        ),
+        (
             args(&good, &["--backend", "vulkan", "--gpu-in-flight", "0"]),
             2,
             "--gpu-in-flight: 0 is outside 1..=32768",

@@ -50,7 +50,7 @@ use w2v_gpu::backend::{
     Backend, DocRows, DocTraining, KernelParams, Matrix, Rate, StepLoss, SyncRows,
 };
 use w2v_gpu::batch::Batch;
-use w2v_gpu::config::{ModelKind, Order, Precision, TrainConfig};
+use w2v_gpu::config::{ContextRows, ModelKind, Order, Precision, TrainConfig};
 use w2v_gpu::corpus::SENTENCE_END;
 use w2v_gpu::huffman::HuffmanTree;
 use w2v_gpu::model::Model;
@@ -145,6 +145,9 @@ struct Variant {
     order: Order,
     /// Workgroups per dispatch (`--gpu-in-flight`; None: the step in one dispatch).
     in_flight: Option<u32>,
+    /// Where the window kernel keeps skip-gram's context rows (`--gpu-context-rows`;
+    /// None: by --dim and --window).
+    context: Option<ContextRows>,
 }
 
 impl Variant {
@@ -160,6 +163,7 @@ impl Variant {
             tile_noise: false,
             order: Order::Strided,
             in_flight: None,
+            context: None,
         }
     }
 
@@ -168,10 +172,11 @@ impl Variant {
     fn launch(self) -> TrainConfig {
         TrainConfig {
             gpu_chunk: self.chunk,
-            gpu_workgroup: self.workgroup,
+            gpu_workgroup: Some(self.workgroup),
             gpu_tile_noise: self.tile_noise,
             gpu_order: self.order,
             gpu_in_flight: self.in_flight,
+            gpu_context_rows: self.context,
             // Split dispatches take 256 bytes of dispatch bases each: one stream keeps a
             // step's capacity (and so the most splits) near --gpu-batch.
             streams: self.in_flight.map(|_| 1),
@@ -258,6 +263,19 @@ fn variants() -> Vec<Variant> {
         v.push(Variant {
             in_flight: Some(5),
             ..Variant::of(kernel, Atomics::Native, Reduce::Subgroup)
+        });
+    }
+    // The window kernel with skip-gram's context rows read from the matrix
+    // (`--gpu-context-rows device`; CBOW keeps only their mean), also with 512 lanes.
+    for (atomics, reduce, workgroup) in [
+        (Atomics::Native, Reduce::Serial, 64),
+        (Atomics::CompareAndSwap, Reduce::Subgroup, 64),
+        (Atomics::Native, Reduce::Subgroup, 512),
+    ] {
+        v.push(Variant {
+            workgroup,
+            context: Some(ContextRows::Device),
+            ..Variant::of(Kernel::Window, atomics, reduce)
         });
     }
     // The tile kernel with its noise words shared per tile (`--gpu-tile-noise`).
@@ -753,6 +771,7 @@ fn single_group_is_exact(model: ModelKind, kernel: Kernel, name: &str) {
             tile_noise,
             order: Order::Strided,
             in_flight: None,
+            context: None,
         };
         let mut gpu = gpu(ctx, &init, params, &alias, None, v);
         let mut seq = reference(v, &init, params, &alias);
@@ -838,6 +857,7 @@ fn split_model(ctx: w2v_gpu::backend::gpu::GpuContext) -> (GpuBackend, Model, us
         tile_noise: false,
         order: Order::Strided,
         in_flight: None,
+        context: None,
     };
     let cfg = TrainConfig {
         gpu_batch: 4096,
@@ -943,7 +963,7 @@ fn gpu_subwords(
         max_binding_bytes: max_binding,
         gpu_atomics: Some(v.atomics),
         gpu_reduce: Some(v.reduce),
-        gpu_workgroup: v.workgroup,
+        gpu_workgroup: Some(v.workgroup),
         ..TrainConfig::default()
     };
     let g = GpuBackend::with_subwords(ctx, m, p, alias, &cfg, table).expect("GPU backend");
@@ -1310,7 +1330,7 @@ fn gpu_hs(
         gpu_atomics: Some(v.atomics),
         gpu_reduce: Some(v.reduce),
         gpu_chunk: v.chunk,
-        gpu_workgroup: v.workgroup,
+        gpu_workgroup: Some(v.workgroup),
         ..TrainConfig::default()
     };
     let g = GpuBackend::with_hs(ctx, m, p, alias, &cfg, tree).expect("GPU backend");
@@ -1355,6 +1375,7 @@ fn hs_variants() -> Vec<Variant> {
             tile_noise: false,
             order: Order::Strided,
             in_flight: None,
+            context: None,
         });
     }
     v
@@ -1608,7 +1629,7 @@ fn gpu_subwords_hs(
         gpu_atomics: Some(v.atomics),
         gpu_reduce: Some(v.reduce),
         gpu_chunk: v.chunk,
-        gpu_workgroup: v.workgroup,
+        gpu_workgroup: Some(v.workgroup),
         ..TrainConfig::default()
     };
     let g = GpuBackend::with_subwords_hs(ctx, m, p, alias, &cfg, table, tree).expect("GPU backend");
@@ -1888,7 +1909,7 @@ fn gpu_docs(
         gpu_atomics: Some(v.atomics),
         gpu_reduce: Some(v.reduce),
         gpu_chunk: v.chunk,
-        gpu_workgroup: v.workgroup,
+        gpu_workgroup: Some(v.workgroup),
         ..TrainConfig::default()
     };
     let g = GpuBackend::with_documents(ctx, m, p, alias, &cfg, doc, tree).expect("GPU backend");

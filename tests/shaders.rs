@@ -56,8 +56,13 @@ fn training_kernels_validate_for_all_shapes() {
                         shaders::Reduce::Serial,
                         shaders::Launch {
                             chunk: 32,
-                            workgroup: [32, 64, 128, 256][(dim + window + negative) % 4],
+                            workgroup: [32, 64, 128, 256, 512, 1024][(dim + window + negative) % 6],
                             tile_noise: (dim + window) % 2 == 0,
+                            context: if (dim + negative) % 2 == 0 {
+                                shaders::ContextRows::Workgroup
+                            } else {
+                                shaders::ContextRows::Device
+                            },
                         },
                     );
                     let name = format!(
@@ -326,11 +331,17 @@ fn workgroup_memory_estimates_match_the_declarations() {
                 window,
                 negative,
             };
-            for (chunk, workgroup) in [(1, 32), (7, 64), (32, 256)] {
+            for (chunk, workgroup, context) in [
+                (1, 32, shaders::ContextRows::Workgroup),
+                (7, 64, shaders::ContextRows::Device),
+                (32, 256, shaders::ContextRows::Workgroup),
+                (32, 1024, shaders::ContextRows::Device),
+            ] {
                 let launch = shaders::Launch {
                     chunk,
                     workgroup,
                     tile_noise: false,
+                    context,
                 };
                 // The tile kernel also with its noise words shared (its own output slots).
                 let shared = shaders::Launch {

@@ -32,11 +32,12 @@
 //! variant); an add lost by `--gpu-updates racy` moved it by 0.34–144 there. [`BOUND`] sits
 //! between.
 //!
-//! Covered: the window, chunk and tile kernels, hierarchical softmax, subwords, paragraph
-//! vectors (PV-DBOW, PV-DM, and `--dm-concat`'s kernel), the minibatch optimizers (math
-//! only: they add nothing atomically, a workgroup per row), half-precision storage (math
-//! only, [`Layer::Half`]) and the classifier's kernels (math on a Zipf batch whose hot input
-//! rows take dozens of atomic adds at once, [`Layer::Classifier`]). Not covered: the chunk
+//! Covered: the window (also with skip-gram's context rows read from the matrix), chunk and
+//! tile kernels, hierarchical softmax, subwords, paragraph vectors (PV-DBOW, PV-DM, and
+//! `--dm-concat`'s kernel), the minibatch optimizers (math only: they add nothing
+//! atomically, a workgroup per row), half-precision storage (math only, [`Layer::Half`])
+//! and the classifier's kernels (math on a Zipf batch whose hot input rows take dozens of
+//! atomic adds at once, [`Layer::Classifier`]). Not covered: the chunk
 //! kernel's math where a word is twice in its ring (it keeps a copy per ring slot, by design
 //! unlike the reference), and the adds of halves (their stochastic rounding makes no sum
 //! exact; `tests/parity.rs` bounds its bias).
@@ -53,7 +54,7 @@ use crate::backend::{Backend, DocRows, DocTraining, KernelParams, Rate};
 use crate::batch::Batch;
 use crate::classify_batch::{self, zipf_steps, CellLoss, Grouping};
 use crate::concat_batch::{self, distinct_steps, ConcatShape, ConcatStep};
-use crate::config::{FeatureVariant, ModelKind, Precision, TrainConfig, Updates};
+use crate::config::{ContextRows, FeatureVariant, ModelKind, Precision, TrainConfig, Updates};
 use crate::corpus::SENTENCE_END;
 use crate::error::Result;
 use crate::huffman::HuffmanTree;
@@ -77,6 +78,9 @@ const NEGATIVE: usize = 5;
 pub enum Layer {
     /// Negative sampling with the window, chunk or tile kernel (`--gpu-kernel`).
     Negative(Kernel),
+    /// Skip-gram's window kernel with the context rows read from the matrix at each use
+    /// (`--gpu-context-rows device`) instead of copied into workgroup memory.
+    DeviceContext,
     /// Hierarchical softmax alone (`--hs --negative 0`).
     Hs,
     /// Subword units with negative sampling (`--subwords`).
@@ -195,6 +199,7 @@ pub fn cases(features: wgpu::Features) -> Vec<Case> {
     }
     let layers = [
         Layer::Negative(Kernel::Window),
+        Layer::DeviceContext,
         Layer::Negative(Kernel::Chunk),
         Layer::Negative(Kernel::Tile),
         Layer::Hs,
@@ -220,6 +225,8 @@ pub fn cases(features: wgpu::Features) -> Vec<Case> {
             // The document kernels' model is the DocRows; the classifier and dm_concat
             // have one.
             Layer::Documents(_) | Layer::Classifier(..) | Layer::Concat => &[ModelKind::Cbow],
+            // CBOW keeps only the context rows' mean, in workgroup memory either way.
+            Layer::DeviceContext => &[ModelKind::SkipGram],
             _ => &[ModelKind::SkipGram, ModelKind::Cbow],
         };
         let probes: &[Probe] = match layer {
@@ -439,7 +446,12 @@ fn config(case: Case, base: &TrainConfig) -> TrainConfig {
         gpu_reduce: Some(case.reduce),
         gpu_kernel: match case.layer {
             Layer::Negative(k) | Layer::Half(k) => Some(k),
+            Layer::DeviceContext => Some(Kernel::Window),
             _ => None,
+        },
+        gpu_context_rows: match case.layer {
+            Layer::DeviceContext => Some(ContextRows::Device),
+            _ => base.gpu_context_rows,
         },
         precision: match case.layer {
             Layer::Half(_) => Precision::F16,
@@ -579,6 +591,7 @@ fn prepare(ctx: GpuContext, case: Case, base: &TrainConfig, shape: Shape) -> Res
     let (gpu, cpu) = match case.layer {
         // (Minibatch, half, classifier and dm_concat cases are refused before.)
         Layer::Negative(_)
+        | Layer::DeviceContext
         | Layer::Minibatch(_)
         | Layer::Half(_)
         | Layer::Classifier(..)
@@ -669,7 +682,7 @@ fn math(ctx: GpuContext, case: Case, base: &TrainConfig) -> Result<Outcome> {
         Layer::Minibatch(kind) => return minibatch_math(ctx, case.model, kind),
         Layer::Classifier(loss, local) => return classifier_math(ctx, case, loss, local),
         Layer::Concat => return concat_math(ctx, case),
-        Layer::Negative(_) | Layer::Half(_) => {}
+        Layer::Negative(_) | Layer::DeviceContext | Layer::Half(_) => {}
         _ => {
             // No batch of the per-position kernels with a tree, buckets or documents is
             // free of shared rows: their windows in order only.

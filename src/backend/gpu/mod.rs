@@ -223,6 +223,9 @@ pub struct GpuBackend {
     tile_stride: usize,
     /// Invocations per workgroup (`--gpu-workgroup`).
     workgroup: u32,
+    /// The window kernel reads skip-gram's context rows from the matrix
+    /// (`--gpu-context-rows device`).
+    context_device: bool,
     /// `--gpu-in-flight`: the kernels' dispatches split (None: a dispatch per kernel and
     /// step).
     in_flight: Option<InFlight>,
@@ -865,7 +868,15 @@ impl GpuBackend {
         let limits = &ctx.limits;
         let wg_limit = limits.max_compute_workgroup_storage_size as u64;
         let (reduce, reduce_why) = choose(cfg.gpu_reduce, &ctx)?;
-        let launch = shaders::Launch::of(cfg);
+        let mut launch = shaders::Launch::of(cfg, &params);
+        let most_lanes = limits
+            .max_compute_invocations_per_workgroup
+            .min(limits.max_compute_workgroup_size_x);
+        // The size by --dim yields to the adapter's most lanes; a size given is refused below.
+        while cfg.gpu_workgroup.is_none() && launch.workgroup > 64 && launch.workgroup > most_lanes
+        {
+            launch.workgroup /= 2;
+        }
         if launch.workgroup > limits.max_compute_invocations_per_workgroup
             || launch.workgroup > limits.max_compute_workgroup_size_x
         {
@@ -925,10 +936,33 @@ impl GpuBackend {
             },
             _ => launch,
         };
-        let need_wg = match table {
+        let need = |launch: shaders::Launch| match table {
             Some(_) => shaders::subword_workgroup_bytes(&params, launch.workgroup),
             None => shaders::kernel_workgroup_bytes(kernel, &params, launch),
         };
+        // Where not given, the workgroup size by --dim is at most 256 lanes for every kernel
+        // but the negative-sampling window kernel (the subword kernel at dim 300 on an H200:
+        // 19.5M words/s with 256 lanes, 17.2M with 512; BENCHMARKS.md); skip-gram's context
+        // rows move to the matrix, then the size halves (down to 64), until the kernel fits
+        // the adapter.
+        let mut launch = launch;
+        let window_kernel =
+            kernel == shaders::Kernel::Window && table.is_none() && params.negative > 0;
+        if cfg.gpu_workgroup.is_none() && !window_kernel {
+            launch.workgroup = launch.workgroup.min(256);
+        }
+        if need(launch) > wg_limit
+            && cfg.gpu_context_rows.is_none()
+            && table.is_none()
+            && kernel == shaders::Kernel::Window
+            && params.model == ModelKind::SkipGram
+        {
+            launch.context = shaders::ContextRows::Device;
+        }
+        while cfg.gpu_workgroup.is_none() && need(launch) > wg_limit && launch.workgroup > 64 {
+            launch.workgroup /= 2;
+        }
+        let need_wg = need(launch);
         if need_wg > wg_limit {
             return Err(Error::Gpu(format!(
                 "the {} kernel with --dim {} --window {} --negative {} needs {need_wg} bytes of workgroup memory; {} allows {wg_limit}. Use --gpu-kernel auto, a smaller --dim/--window, or --backend cpu",
@@ -1390,6 +1424,11 @@ impl GpuBackend {
             selection: format!("kernel {kernel_why}; atomics {atomics_why}; reduce {reduce_why}"),
             reduce,
             workgroup: launch.workgroup,
+            context_device: launch.context == shaders::ContextRows::Device
+                && kernel == shaders::Kernel::Window
+                && table.is_none()
+                && params.model == ModelKind::SkipGram
+                && params.negative > 0,
             per_group,
             tile_noise: kernel == shaders::Kernel::Tile && launch.tile_noise,
             order_stride,
@@ -1439,6 +1478,9 @@ impl GpuBackend {
             }
             _ if self.subwords => "subword".to_string(),
             _ if self.params.negative == 0 => "hierarchical softmax".to_string(),
+            shaders::Kernel::Window if self.context_device => {
+                "window, context rows read from the matrix".to_string()
+            }
             shaders::Kernel::Window => "window".to_string(),
             shaders::Kernel::Chunk => format!("chunk {}", self.per_group),
             shaders::Kernel::Tile if self.tile_noise => {

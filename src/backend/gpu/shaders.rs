@@ -3,7 +3,7 @@
 
 use crate::backend::{DocRows, DocTraining, KernelParams};
 use crate::config::ModelKind;
-pub use crate::config::{Atomics, FeatureVariant, Kernel, Precision, Reduce, Updates};
+pub use crate::config::{Atomics, ContextRows, FeatureVariant, Kernel, Precision, Reduce, Updates};
 use crate::optim::{OptimParams, OptimizerKind};
 
 pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
@@ -41,6 +41,8 @@ pub struct Launch {
     /// The tile kernel draws its noise words once per tile and shares them among the tile's
     /// windows (`--gpu-tile-noise`).
     pub tile_noise: bool,
+    /// Where the window kernel keeps skip-gram's context rows (`--gpu-context-rows`).
+    pub context: ContextRows,
 }
 
 impl Default for Launch {
@@ -49,17 +51,26 @@ impl Default for Launch {
             chunk: DEFAULT_CHUNK,
             workgroup: WORKGROUP,
             tile_noise: false,
+            context: ContextRows::Workgroup,
         }
     }
 }
 
 impl Launch {
-    /// `--gpu-chunk`, `--gpu-workgroup` and `--gpu-tile-noise`.
-    pub fn of(cfg: &crate::config::TrainConfig) -> Launch {
+    /// `--gpu-chunk`, `--gpu-workgroup` (by `--dim` where not given), `--gpu-tile-noise`
+    /// and `--gpu-context-rows` (by `--dim` and `--window` where not given; the engine
+    /// moves them to the matrix where they do not fit).
+    /// The defaults read the kernels' `params`.
+    pub fn of(cfg: &crate::config::TrainConfig, params: &KernelParams) -> Launch {
         Launch {
             chunk: cfg.gpu_chunk.max(1),
-            workgroup: cfg.gpu_workgroup,
+            workgroup: cfg.gpu_workgroup.unwrap_or_else(|| {
+                crate::config::default_gpu_workgroup(params.dim, params.precision)
+            }),
             tile_noise: cfg.gpu_tile_noise,
+            context: cfg
+                .gpu_context_rows
+                .unwrap_or_else(|| crate::config::default_context_rows(params.dim, params.window)),
         }
     }
 }
@@ -386,7 +397,18 @@ pub fn kernel_source(
         (updates, atomics, reduce),
         launch.workgroup,
     )
-    .replace("{{CROWS}}", &context_rows(params).to_string())
+    .replace(
+        "{{CROWS}}",
+        &window_context_rows(params, launch).to_string(),
+    )
+    .replace(
+        "{{CTX_LOCAL}}",
+        if launch.context == ContextRows::Workgroup {
+            "true"
+        } else {
+            "false"
+        },
+    )
     .replace("{{CHUNK}}", &launch.chunk.max(1).to_string())
     .replace("{{TILE_NOISE}}", &launch.tile_noise.to_string())
     .replace("{{TOUT}}", &tile_outputs(params, launch).to_string())
@@ -704,6 +726,15 @@ fn context_rows(p: &KernelParams) -> u64 {
     }
 }
 
+/// Context rows the window kernel keeps in workgroup memory: [`context_rows`] with
+/// `--gpu-context-rows workgroup`, one (unused by skip-gram) with `device`.
+fn window_context_rows(p: &KernelParams, launch: Launch) -> u64 {
+    match launch.context {
+        ContextRows::Workgroup => context_rows(p),
+        ContextRows::Device => 1,
+    }
+}
+
 /// Bytes of workgroup memory the hierarchical-softmax kernel declares with `block`.
 pub fn hs_workgroup_bytes(p: &KernelParams, workgroup: u32, block: HsBlock) -> u64 {
     let maxc = 2 * p.window as u64;
@@ -794,6 +825,7 @@ fn sgd_source(
     .replace("{{SG_PARAMS}}", reduce_params(reduce))
     .replace("{{SG_LAYOUT}}", reduce_layout(reduce))
     .replace("{{SEG_SUM}}", reduce_sum(reduce))
+    .replace("{{GROUP_SUM}}", reduce_group(reduce))
 }
 
 /// The entry point's extra builtins for `reduce`.
@@ -812,7 +844,20 @@ fn reduce_params(reduce: Reduce) -> &'static str {
 fn reduce_layout(reduce: Reduce) -> &'static str {
     match reduce {
         Reduce::Serial => "    let sg_size = 1u;\n    let lane_index = lid;",
-        Reduce::Subgroup => "    let lane_index = sg_index * sg_size + sg_lane;",
+        Reduce::Subgroup => {
+            "    let lane_index = sg_index * sg_size + sg_lane;\n    sg_slot = sg_index;\n    sg_first = sg_lane == 0u;\n    sg_slots = (WG + sg_size - 1u) / sg_size;"
+        }
+    }
+}
+
+/// finish_group's sums over a subgroup before its slots (nothing for serial: a slot per
+/// lane).
+fn reduce_group(reduce: Reduce) -> &'static str {
+    match reduce {
+        Reduce::Serial => "",
+        Reduce::Subgroup => {
+            "    lane_adds = subgroupAdd(adds);\n    lane_loss = subgroupAdd(loss);\n    slot = sg_slot;\n    writer = sg_first;\n    slots = sg_slots;"
+        }
     }
 }
 
@@ -951,7 +996,7 @@ fn substitute(src: &str, p: &KernelParams, rows_per_part: u32, workgroup: u32) -
 pub fn kernel_workgroup_bytes(kernel: Kernel, p: &KernelParams, launch: Launch) -> u64 {
     let wg = launch.workgroup as u64;
     match kernel {
-        Kernel::Window => workgroup_bytes(p, launch.workgroup),
+        Kernel::Window => workgroup_bytes(p, launch),
         Kernel::Chunk => {
             let maxc = 2 * p.window as u64;
             let ring = maxc + 1;
@@ -994,10 +1039,11 @@ pub fn subword_workgroup_bytes(p: &KernelParams, workgroup: u32) -> u64 {
 }
 
 /// Bytes of workgroup memory the window kernel declares.
-pub fn workgroup_bytes(p: &KernelParams, workgroup: u32) -> u64 {
+pub fn workgroup_bytes(p: &KernelParams, launch: Launch) -> u64 {
+    let workgroup = launch.workgroup;
     let maxc = 2 * p.window as u64;
     let nout = p.negative as u64 + 1;
-    let crows = context_rows(p);
+    let crows = window_context_rows(p, launch);
     let dim = p.dim as u64;
     4 * (maxc + nout + 1 + crows * dim + nout * dim + hvec_len(p) + 2 * maxc * nout)
         + 12 * workgroup as u64
