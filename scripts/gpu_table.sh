@@ -36,6 +36,8 @@ ONLY=${2:-}
 # counts in one lane.
 # `v2goals`: issue 15's goal rows at the defaults by --dim, PyTorch at 4,096 words a step and
 # w2v-gpu at 2 and 5 epochs (time to its quality).
+# `v2slots`: one count slot per subgroup (not per lane) in the window, chunk and tile kernels,
+# against 22a279c's binary (BASE=22a279c), and f16 at its 64-lane default.
 # `v2rep` (run twice) and `v2sweep`: the defaults by --dim (workgroup size, context rows in
 # workgroup memory up to 4 KiB) against their neighbours.
 # `checks`: the runtime checks of the shader modules, one off at a time (W2V_GPU_SHADER_CHECKS).
@@ -54,6 +56,8 @@ case "$ONLY" in
   v2goals)
     ONLY="lostupdates sg100 sg100e2 sg100e5 sg100cpu sg200 sg300 cb100 cb100cpu cb300 swsg100 swsg300 hssg100 sg100f16 adam100
           d2vdbow torch4k" ;;
+  v2slots)
+    ONLY="lostupdates sg100 sg100peak sg300 sg300devpeak cb100 cb300 sg200 sg100f16 sg300f16 sg100@22a279c sg300@22a279c" ;;
   v2rep)
     ONLY="sg100 sg100devwg256 sg300 sg300devwg256 cb100 cb300" ;;
   v2sweep)

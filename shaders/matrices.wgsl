@@ -62,8 +62,13 @@ fn position_rate(pos: u32) -> f32 {
 
 // This invocation's adds into the matrices; summed per workgroup by finish_group.
 var<private> adds: u32;
-var<workgroup> adds_part: array<u32, WG>;
-var<workgroup> loss_part: array<vec2<f32>, WG>;
+// finish_group's slots: one per lane, or with subgroup sums one per subgroup (at most WG / 4:
+// no adapter has subgroups of fewer than 4 lanes) where the kernel declares that few.
+// Workgroup memory is what bounds how many workgroups a compute unit runs (an H200 held
+// 48 KiB of them per SM: BENCHMARKS.md), so a 512-lane workgroup's 6 KiB of slots cost lanes.
+const LANE_SLOTS: u32 = {{LANE_SLOTS}}u;
+var<workgroup> adds_part: array<u32, LANE_SLOTS>;
+var<workgroup> loss_part: array<vec2<f32>, LANE_SLOTS>;
 // With subgroup sums, set by the kernel's layout: this invocation's subgroup, whether it is
 // its subgroup's first lane, and the workgroup's subgroups (finish_group's slots).
 var<private> sg_slot: u32;

@@ -63,6 +63,7 @@ fn training_kernels_validate_for_all_shapes() {
                             } else {
                                 shaders::ContextRows::Device
                             },
+                            reduce: shaders::Reduce::Serial,
                         },
                     );
                     let name = format!(
@@ -342,6 +343,7 @@ fn workgroup_memory_estimates_match_the_declarations() {
                     workgroup,
                     tile_noise: false,
                     context,
+                    reduce: shaders::Reduce::Subgroup,
                 };
                 // The tile kernel also with its noise words shared (its own output slots).
                 let shared = shaders::Launch {
@@ -349,7 +351,13 @@ fn workgroup_memory_estimates_match_the_declarations() {
                     ..launch
                 };
                 let kernels = shaders::Kernel::ALL.map(|k| (k, launch));
-                for (kernel, launch) in kernels.into_iter().chain([(shaders::Kernel::Tile, shared)])
+                // Both sums: one count slot per lane (serial) or per subgroup.
+                for (kernel, launch) in kernels
+                    .into_iter()
+                    .chain([(shaders::Kernel::Tile, shared)])
+                    .flat_map(|(k, l)| {
+                        shaders::Reduce::ALL.map(|reduce| (k, shaders::Launch { reduce, ..l }))
+                    })
                 {
                     let src = shaders::kernel_source(
                         kernel,
@@ -357,7 +365,7 @@ fn workgroup_memory_estimates_match_the_declarations() {
                         1000,
                         shaders::Updates::Atomic,
                         shaders::Atomics::Native,
-                        shaders::Reduce::Subgroup,
+                        launch.reduce,
                         launch,
                     );
                     assert_eq!(

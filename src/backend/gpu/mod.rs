@@ -868,7 +868,7 @@ impl GpuBackend {
         let limits = &ctx.limits;
         let wg_limit = limits.max_compute_workgroup_storage_size as u64;
         let (reduce, reduce_why) = choose(cfg.gpu_reduce, &ctx)?;
-        let mut launch = shaders::Launch::of(cfg, &params);
+        let mut launch = shaders::Launch::of(cfg, &params, reduce);
         let most_lanes = limits
             .max_compute_invocations_per_workgroup
             .min(limits.max_compute_workgroup_size_x);

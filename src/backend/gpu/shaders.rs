@@ -43,6 +43,9 @@ pub struct Launch {
     pub tile_noise: bool,
     /// Where the window kernel keeps skip-gram's context rows (`--gpu-context-rows`).
     pub context: ContextRows,
+    /// How the kernel sums dot products: with subgroup sums the window, chunk and tile
+    /// kernels keep one count slot per subgroup instead of one per lane ([`lane_slots`]).
+    pub reduce: Reduce,
 }
 
 impl Default for Launch {
@@ -52,6 +55,7 @@ impl Default for Launch {
             workgroup: WORKGROUP,
             tile_noise: false,
             context: ContextRows::Workgroup,
+            reduce: Reduce::Serial,
         }
     }
 }
@@ -60,8 +64,8 @@ impl Launch {
     /// `--gpu-chunk`, `--gpu-workgroup` (by `--dim` where not given), `--gpu-tile-noise`
     /// and `--gpu-context-rows` (by `--dim` and `--window` where not given; the engine
     /// moves them to the matrix where they do not fit).
-    /// The defaults read the kernels' `params`.
-    pub fn of(cfg: &crate::config::TrainConfig, params: &KernelParams) -> Launch {
+    /// The defaults read the kernels' `params`; `reduce` is the engine's choice.
+    pub fn of(cfg: &crate::config::TrainConfig, params: &KernelParams, reduce: Reduce) -> Launch {
         Launch {
             chunk: cfg.gpu_chunk.max(1),
             workgroup: cfg.gpu_workgroup.unwrap_or_else(|| {
@@ -71,6 +75,7 @@ impl Launch {
             context: cfg
                 .gpu_context_rows
                 .unwrap_or_else(|| crate::config::default_context_rows(params.dim, params.window)),
+            reduce,
         }
     }
 }
@@ -389,7 +394,11 @@ pub fn kernel_source(
         Kernel::Window => format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{CONTEXT}\n{TRAIN}"),
         Kernel::Chunk => format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{CHUNK}"),
         Kernel::Tile => format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{TILE}"),
-    };
+    }
+    .replace(
+        "{{LANE_SLOTS}}",
+        &lane_slots(launch.workgroup, reduce).to_string(),
+    );
     sgd_source(
         &src,
         params,
@@ -826,6 +835,17 @@ fn sgd_source(
     .replace("{{SG_LAYOUT}}", reduce_layout(reduce))
     .replace("{{SEG_SUM}}", reduce_sum(reduce))
     .replace("{{GROUP_SUM}}", reduce_group(reduce))
+    .replace("{{LANE_SLOTS}}", &workgroup.to_string())
+}
+
+/// finish_group's count slots in the window, chunk and tile kernels: one per lane with
+/// serial sums, one per subgroup of at least 4 lanes (wgpu's smallest subgroup) with
+/// subgroup sums. The other kernels keep one per lane.
+pub fn lane_slots(workgroup: u32, reduce: Reduce) -> u32 {
+    match reduce {
+        Reduce::Serial => workgroup,
+        Reduce::Subgroup => workgroup.div_ceil(4),
+    }
 }
 
 /// The entry point's extra builtins for `reduce`.
@@ -994,7 +1014,7 @@ fn substitute(src: &str, p: &KernelParams, rows_per_part: u32, workgroup: u32) -
 
 /// Bytes of workgroup memory `kernel` declares for `p`, launched as `launch` says.
 pub fn kernel_workgroup_bytes(kernel: Kernel, p: &KernelParams, launch: Launch) -> u64 {
-    let wg = launch.workgroup as u64;
+    let wg = lane_slots(launch.workgroup, launch.reduce) as u64;
     match kernel {
         Kernel::Window => workgroup_bytes(p, launch),
         Kernel::Chunk => {
@@ -1040,7 +1060,7 @@ pub fn subword_workgroup_bytes(p: &KernelParams, workgroup: u32) -> u64 {
 
 /// Bytes of workgroup memory the window kernel declares.
 pub fn workgroup_bytes(p: &KernelParams, launch: Launch) -> u64 {
-    let workgroup = launch.workgroup;
+    let workgroup = lane_slots(launch.workgroup, launch.reduce);
     let maxc = 2 * p.window as u64;
     let nout = p.negative as u64 + 1;
     let crows = window_context_rows(p, launch);
