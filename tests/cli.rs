@@ -1969,6 +1969,75 @@ fn devices_check_finds_no_lost_update_on_the_test_adapter() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
+/// The GPU engine's launch by default follows `--dim` and `--window`, and `--json` says what
+/// ran (`workgroup`, `context_rows`): 64 lanes and the context rows in workgroup memory at dim
+/// 16; 256 lanes and the rows read from the matrix at dim 200 (40 rows' floats: 32,000 bytes
+/// against 4 KiB); 64 lanes with `--precision f16`; CBOW keeps no context rows of its own;
+/// the flags override both.
+#[test]
+fn gpu_launch_defaults_follow_the_dimension() {
+    if common::gpu_or_skip("gpu_launch_defaults").is_none() {
+        return;
+    }
+    let backend = common::test_backend().name();
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = small_corpus(dir.path());
+    let out = dir.path().join("v.txt");
+    let run = |extra: &[&str]| {
+        let base = [
+            "train",
+            "--input",
+            &corpus,
+            "--output",
+            out.to_str().unwrap(),
+            "--min-count",
+            "1",
+            "--epochs",
+            "1",
+            "--json",
+            "--backend",
+            backend,
+        ];
+        let o = w2v(&[&base[..], extra].concat());
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            v["workgroup"].as_u64(),
+            v["context_rows"].as_str().map(str::to_string),
+            v["kernel"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    let (wg, rows, kernel) = run(&["--dim", "16"]);
+    assert_eq!(
+        (wg, rows.as_deref()),
+        (Some(64), Some("workgroup")),
+        "{kernel}"
+    );
+    let (wg, rows, kernel) = run(&["--dim", "200"]);
+    assert_eq!(
+        (wg, rows.as_deref()),
+        (Some(256), Some("device")),
+        "{kernel}"
+    );
+    assert!(
+        kernel.contains("context rows read from the matrix"),
+        "{kernel}"
+    );
+    let (wg, rows, _) = run(&[
+        "--dim",
+        "200",
+        "--gpu-workgroup",
+        "512",
+        "--gpu-context-rows",
+        "workgroup",
+    ]);
+    assert_eq!((wg, rows.as_deref()), (Some(512), Some("workgroup")));
+    let (wg, _, _) = run(&["--dim", "200", "--precision", "f16"]);
+    assert_eq!(wg, Some(64));
+    let (wg, rows, _) = run(&["--dim", "200", "--model", "cbow"]);
+    assert_eq!((wg, rows), (Some(256), None));
+}
+
 /// `W2V_GPU_IN_FLIGHT_PEAK=1`: the kernels count the workgroups running at once and
 /// `--json` reports the most (`workgroups_in_flight_peak`): exactly 1 with `--gpu-in-flight
 /// 1` (each dispatch one workgroup, each after the last), at most 3 with 3, at least 1

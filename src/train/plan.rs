@@ -358,6 +358,8 @@ pub fn train_corpus(
             r.kernel = Some(gpu.kernel_name());
             r.atomics = Some(gpu.atomics().name().to_string());
             r.reduce = Some(gpu.reduce().name().to_string());
+            r.workgroup = Some(gpu.workgroup());
+            r.context_rows = gpu.context_rows().map(|c| c.name().to_string());
             r.precision = Some(cfg.precision.name().to_string());
             r.device_matrix_bytes = Some(gpu.matrix_bytes());
             r.kernel_reason = Some(gpu.kernel_reason().to_string());

@@ -19,6 +19,11 @@ pub struct TrainReport {
     pub atomics: Option<String>,
     /// How the GPU kernel sums dot products: `subgroup` or `serial`.
     pub reduce: Option<String>,
+    /// GPU: invocations per workgroup of the SGD kernels (`--gpu-workgroup`).
+    pub workgroup: Option<u32>,
+    /// GPU: where the window kernel kept skip-gram's context rows (`workgroup` or
+    /// `device`, `--gpu-context-rows`); None where the kernel keeps none of its own.
+    pub context_rows: Option<String>,
     /// GPU: how the weight matrices are stored (`--precision`: f32 or f16).
     pub precision: Option<String>,
     /// GPU: bytes of device memory the weight matrices take.
@@ -133,6 +138,8 @@ impl TrainReport {
         }
         v["streams"] = self.streams.into();
         v["precision"] = self.precision.clone().into();
+        v["workgroup"] = self.workgroup.into();
+        v["context_rows"] = self.context_rows.clone().into();
         v["device_matrix_bytes"] = self.device_matrix_bytes.into();
         v["atomic_adds_per_word"] = self.atomic_adds_per_word.into();
         v["workgroups_in_flight_peak"] = self.workgroups_in_flight_peak.into();

@@ -223,9 +223,9 @@ pub struct GpuBackend {
     tile_stride: usize,
     /// Invocations per workgroup (`--gpu-workgroup`).
     workgroup: u32,
-    /// The window kernel reads skip-gram's context rows from the matrix
-    /// (`--gpu-context-rows device`).
-    context_device: bool,
+    /// Where the window kernel keeps skip-gram's context rows (`--gpu-context-rows`); None
+    /// where the kernel that runs keeps none of its own (CBOW's mean, subwords, the tree).
+    context_rows: Option<shaders::ContextRows>,
     /// `--gpu-in-flight`: the kernels' dispatches split (None: a dispatch per kernel and
     /// step).
     in_flight: Option<InFlight>,
@@ -1424,11 +1424,11 @@ impl GpuBackend {
             selection: format!("kernel {kernel_why}; atomics {atomics_why}; reduce {reduce_why}"),
             reduce,
             workgroup: launch.workgroup,
-            context_device: launch.context == shaders::ContextRows::Device
-                && kernel == shaders::Kernel::Window
+            context_rows: (kernel == shaders::Kernel::Window
                 && table.is_none()
                 && params.model == ModelKind::SkipGram
-                && params.negative > 0,
+                && params.negative > 0)
+                .then_some(launch.context),
             per_group,
             tile_noise: kernel == shaders::Kernel::Tile && launch.tile_noise,
             order_stride,
@@ -1478,7 +1478,7 @@ impl GpuBackend {
             }
             _ if self.subwords => "subword".to_string(),
             _ if self.params.negative == 0 => "hierarchical softmax".to_string(),
-            shaders::Kernel::Window if self.context_device => {
+            shaders::Kernel::Window if self.context_rows == Some(shaders::ContextRows::Device) => {
                 "window, context rows read from the matrix".to_string()
             }
             shaders::Kernel::Window => "window".to_string(),
@@ -1549,6 +1549,17 @@ impl GpuBackend {
     /// How dot products are summed.
     pub fn reduce(&self) -> shaders::Reduce {
         self.reduce
+    }
+
+    /// Invocations per workgroup of the SGD kernels (`--gpu-workgroup`, or by `--dim`).
+    pub fn workgroup(&self) -> u32 {
+        self.workgroup
+    }
+
+    /// Where the window kernel keeps skip-gram's context rows; None where the kernel that
+    /// runs keeps none of its own.
+    pub fn context_rows(&self) -> Option<shaders::ContextRows> {
+        self.context_rows
     }
 
     /// The wgpu backend in use, lower-case (`vulkan`, `gl`, ...).
