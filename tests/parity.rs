@@ -1152,7 +1152,14 @@ fn subword_zipf(model: ModelKind, name: &str) {
             ),
             ("output", &init.output, &g.output, &s.output, &p.output),
         ];
-        assert_within_orderings(&name, &mats, lg, lc);
+        // As in zipf_case: in the strided order lavapipe's result lies a little off the
+        // line between the two references (up to 1.11 of their distance over five runs
+        // here, 1.13 in one CI run), against at most 1.05 in order.
+        let slack = match v.order {
+            Order::Sequential => 1.1,
+            Order::Strided => 1.3,
+        };
+        assert_within_orderings_by(&name, &mats, lg, lc, slack);
     }
 }
 
