@@ -651,16 +651,17 @@ pub struct TrainArgs {
     /// Invocations per workgroup of the SGD kernels: 32, 64, 128, 256, 512 or 1024 (larger
     /// workgroups share one workgroup's memory among more lanes, which matters at large
     /// --dim). Default by --dim: the smallest power of two at or above it, 64 to 512
-    /// (fastest on an H200, BENCHMARKS.md), halved where the kernel does not fit the
-    /// adapter.
+    /// (fastest on an H200, BENCHMARKS.md); 64 with --precision f16; at most 256 for the
+    /// subword, hierarchical-softmax, chunk and tile kernels; halved where the kernel does
+    /// not fit the adapter.
     #[arg(long, value_name = "N")]
     pub gpu_workgroup: Option<u32>,
     /// Where the window kernel keeps skip-gram's context rows while it trains a window:
     /// `workgroup` (copied into workgroup memory once) or `device` (read from the matrix at
     /// each use, through the cache: a workgroup declares 2·--window fewer rows, so more of
     /// them fit on a compute unit at large --dim). Default: workgroup memory up to 4 KiB of
-    /// rows (2·--window·--dim floats: --dim 100 at --window 5), device above (1.4× faster on
-    /// an H200 at --dim 200 and 300).
+    /// rows (2·--window·--dim floats: --dim 100 at --window 5), device above (1.1–1.4×
+    /// faster on an H200 at --dim 200 and 300).
     #[arg(long, value_enum, value_name = "WHERE")]
     pub gpu_context_rows: Option<ContextRowsArg>,
     /// The order a step's windows run in on the window, subword and hierarchical-softmax
