@@ -38,6 +38,10 @@ ONLY=${2:-}
 # w2v-gpu at 2 and 5 epochs (time to its quality).
 # `v2slots`: one count slot per subgroup (not per lane) in the window, chunk and tile kernels,
 # against 22a279c's binary (BASE=22a279c), and f16 at its 64-lane default.
+# `next`: what the 2026-11-30 tables left open: context rows read from the matrix at dim 100
+# against e941bec's slots, CBOW's spread between runs, and hierarchical softmax with shorter
+# path blocks (--gpu-chunk 8 and 4: at dim 100 its 22-node blocks take ~27 KiB, one workgroup
+# per SM of the 48 KiB an H200 gave; 8 nodes take ~16 KiB, three).
 # `v2rep` (run twice) and `v2sweep`: the defaults by --dim (workgroup size, context rows in
 # workgroup memory up to 4 KiB) against their neighbours.
 # `checks`: the runtime checks of the shader modules, one off at a time (W2V_GPU_SHADER_CHECKS).
@@ -58,6 +62,8 @@ case "$ONLY" in
           d2vdbow torch4k" ;;
   v2slots)
     ONLY="lostupdates sg100 sg100peak sg300 sg300devpeak cb100 cb300 sg200 sg100f16 sg300f16 sg100@22a279c sg300@22a279c" ;;
+  next)
+    ONLY="sg100 sg100devwg256 cb100 cb100peak hssg100 hssg100c8 hssg100c4 hscb100 swsg300 swcb100 sg300tilewg256" ;;
   v2rep)
     ONLY="sg100 sg100devwg256 sg300 sg300devwg256 cb100 cb300" ;;
   v2sweep)
@@ -403,6 +409,8 @@ row swsg300wg256 skipgram 300 "GPU, --subwords --gpu-workgroup 256" -- $V $S --g
 # kernel (a workgroup per window, the centre word's Huffman path in blocks in workgroup
 # memory), against the CPU trainer with the same flags.
 row hssg100 skipgram 100 "GPU, --hs --negative 0" -- $V --hs --negative 0
+row hssg100c8 skipgram 100 "GPU, --hs --negative 0 --gpu-chunk 8" -- $V --hs --negative 0 --gpu-chunk 8
+row hssg100c4 skipgram 100 "GPU, --hs --negative 0 --gpu-chunk 4" -- $V --hs --negative 0 --gpu-chunk 4
 row hssg100wg128 skipgram 100 "GPU, --hs --negative 0 --gpu-workgroup 128" -- $V --hs --negative 0 --gpu-workgroup 128
 row hssg100cpu skipgram 100 "CPU, --hs --negative 0, $NCPU threads" -- $C --hs --negative 0
 row hscb100 cbow 100 "GPU, --hs --negative 0" -- $V --hs --negative 0

@@ -1095,6 +1095,24 @@ mod tests {
     }
 
     #[test]
+    fn gpu_launch_defaults_follow_dim_window_and_precision() {
+        let wg = |d| default_gpu_workgroup(d, Precision::F32);
+        assert_eq!(
+            [wg(1), wg(64), wg(65), wg(100), wg(200), wg(256)],
+            [64, 64, 128, 128, 256, 256]
+        );
+        assert_eq!([wg(257), wg(300), wg(1000)], [512, 512, 512]);
+        assert_eq!(default_gpu_workgroup(300, Precision::F16), 64);
+        assert!(GPU_WORKGROUPS.contains(&wg(300)));
+        // 2·window·dim floats up to 4 KiB stay in workgroup memory: dim 100 at window 5
+        // (4,000 bytes), not dim 103 (4,120) or dim 100 at window 6 (4,800).
+        assert_eq!(default_context_rows(100, 5), ContextRows::Workgroup);
+        assert_eq!(default_context_rows(103, 5), ContextRows::Device);
+        assert_eq!(default_context_rows(100, 6), ContextRows::Device);
+        assert_eq!(default_context_rows(300, 5), ContextRows::Device);
+    }
+
+    #[test]
     fn min_alpha_schedule_is_linear_between_the_rates() {
         let mut c = TrainConfig {
             alpha: Some(0.02),
