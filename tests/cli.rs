@@ -1969,6 +1969,32 @@ fn devices_check_finds_no_lost_update_on_the_test_adapter() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
+/// `train` on `corpus` into `out` on the test GPU backend, every word kept, with `extra`
+/// flags and `env` variables: its `--json` report (the run must succeed).
+fn gpu_train_json(
+    corpus: &str,
+    out: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> serde_json::Value {
+    let backend = common::test_backend().name();
+    let o = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+        .args([
+            "train",
+            "--input",
+            corpus,
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .args(["--min-count", "1", "--json", "--backend", backend])
+        .args(extra)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 /// The GPU engine's launch by default follows `--dim` and `--window`, and `--json` says what
 /// ran (`workgroup`, `context_rows`): 64 lanes and the context rows in workgroup memory at dim
 /// 16; 256 lanes and the rows read from the matrix at dim 200 (40 rows' floats: 32,000 bytes
@@ -1979,28 +2005,16 @@ fn gpu_launch_defaults_follow_the_dimension() {
     if common::gpu_or_skip("gpu_launch_defaults").is_none() {
         return;
     }
-    let backend = common::test_backend().name();
     let dir = tempfile::tempdir().unwrap();
     let corpus = small_corpus(dir.path());
     let out = dir.path().join("v.txt");
     let run = |extra: &[&str]| {
-        let base = [
-            "train",
-            "--input",
+        let v = gpu_train_json(
             &corpus,
-            "--output",
-            out.to_str().unwrap(),
-            "--min-count",
-            "1",
-            "--epochs",
-            "1",
-            "--json",
-            "--backend",
-            backend,
-        ];
-        let o = w2v(&[&base[..], extra].concat());
-        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            &out,
+            &[&["--epochs", "1"][..], extra].concat(),
+            &[],
+        );
         (
             v["workgroup"].as_u64(),
             v["context_rows"].as_str().map(str::to_string),
@@ -2048,35 +2062,16 @@ fn in_flight_peak_counts_the_workgroups_running_at_once() {
     if common::gpu_or_skip("in_flight_peak").is_none() {
         return;
     }
-    let backend = common::test_backend().name();
     let dir = tempfile::tempdir().unwrap();
     let corpus = small_corpus(dir.path());
     let out = dir.path().join("v.txt");
     let peak = |extra: &[&str], counting: bool| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"));
-        cmd.args([
-            "train",
-            "--input",
-            &corpus,
-            "--output",
-            out.to_str().unwrap(),
-        ])
-        .args([
-            "--dim",
-            "16",
-            "--min-count",
-            "1",
-            "--json",
-            "--backend",
-            backend,
-        ])
-        .args(extra);
-        if counting {
-            cmd.env("W2V_GPU_IN_FLIGHT_PEAK", "1");
-        }
-        let o = cmd.output().unwrap();
-        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let env: &[(&str, &str)] = if counting {
+            &[("W2V_GPU_IN_FLIGHT_PEAK", "1")]
+        } else {
+            &[]
+        };
+        let v = gpu_train_json(&corpus, &out, &[&["--dim", "16"][..], extra].concat(), env);
         v["workgroups_in_flight_peak"].as_u64()
     };
     for kernel in [

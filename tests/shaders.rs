@@ -53,7 +53,6 @@ fn training_kernels_validate_for_all_shapes() {
                         12345,
                         updates,
                         atomics,
-                        shaders::Reduce::Serial,
                         shaders::Launch {
                             chunk: 32,
                             workgroup: [32, 64, 128, 256, 512, 1024][(dim + window + negative) % 6],
@@ -365,7 +364,6 @@ fn workgroup_memory_estimates_match_the_declarations() {
                         1000,
                         shaders::Updates::Atomic,
                         shaders::Atomics::Native,
-                        launch.reduce,
                         launch,
                     );
                     assert_eq!(

@@ -946,17 +946,14 @@ impl GpuBackend {
         // rows move to the matrix, then the size halves (down to 64), until the kernel fits
         // the adapter.
         let mut launch = launch;
-        let window_kernel =
-            kernel == shaders::Kernel::Window && table.is_none() && params.negative > 0;
-        if cfg.gpu_workgroup.is_none() && !window_kernel {
+        // The window kernel is built without subwords (and runs with noise words); skip-gram's
+        // holds the context rows.
+        let window_built = kernel == shaders::Kernel::Window && table.is_none();
+        let skipgram_window = window_built && params.model == ModelKind::SkipGram;
+        if cfg.gpu_workgroup.is_none() && !(window_built && params.negative > 0) {
             launch.workgroup = launch.workgroup.min(256);
         }
-        if need(launch) > wg_limit
-            && cfg.gpu_context_rows.is_none()
-            && table.is_none()
-            && kernel == shaders::Kernel::Window
-            && params.model == ModelKind::SkipGram
-        {
+        if need(launch) > wg_limit && cfg.gpu_context_rows.is_none() && skipgram_window {
             launch.context = shaders::ContextRows::Device;
         }
         while cfg.gpu_workgroup.is_none() && need(launch) > wg_limit && launch.workgroup > 64 {
@@ -1161,7 +1158,6 @@ impl GpuBackend {
                 split.rows_per_part as u32,
                 cfg.gpu_updates,
                 atomics,
-                reduce,
                 launch,
             ),
         };
@@ -1424,11 +1420,7 @@ impl GpuBackend {
             selection: format!("kernel {kernel_why}; atomics {atomics_why}; reduce {reduce_why}"),
             reduce,
             workgroup: launch.workgroup,
-            context_rows: (kernel == shaders::Kernel::Window
-                && table.is_none()
-                && params.model == ModelKind::SkipGram
-                && params.negative > 0)
-                .then_some(launch.context),
+            context_rows: (skipgram_window && params.negative > 0).then_some(launch.context),
             per_group,
             tile_noise: kernel == shaders::Kernel::Tile && launch.tile_noise,
             order_stride,

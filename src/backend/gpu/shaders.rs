@@ -153,8 +153,10 @@ pub fn variants(
                             rows_per_part,
                             updates,
                             atomics,
-                            reduce,
-                            Launch::default(),
+                            Launch {
+                                reduce,
+                                ..Launch::default()
+                            },
                         ),
                         entry: "train",
                         needs,
@@ -379,16 +381,16 @@ pub fn auto_kernel(params: &KernelParams, reduce: Reduce, launch: Launch, wg_lim
 pub const DEFAULT_CHUNK: u32 = crate::config::DEFAULT_GPU_CHUNK;
 
 /// The `kernel` variant for `params`, with `rows_per_part` rows per matrix binding,
-/// launched as `launch` says.
+/// launched as `launch` says (its dot-product sums `launch.reduce`).
 pub fn kernel_source(
     kernel: Kernel,
     params: &KernelParams,
     rows_per_part: u32,
     updates: Updates,
     atomics: Atomics,
-    reduce: Reduce,
     launch: Launch,
 ) -> String {
+    let reduce = launch.reduce;
     let cbow = params.model == ModelKind::Cbow;
     let src = match kernel {
         Kernel::Window => format!("{COMMON}\n{MATRICES}\n{LOGITS}\n{CONTEXT}\n{TRAIN}"),
