@@ -346,7 +346,7 @@ pub fn default_gpu_workgroup(dim: usize, precision: Precision) -> u32 {
 /// Bytes of skip-gram's context rows (2·`window` rows of `dim` floats) up to which the
 /// window kernel keeps them in workgroup memory unless `--gpu-context-rows` says otherwise;
 /// above, it reads them from the matrix (measured on an H200, BENCHMARKS.md: at window 5
-/// the same speed at dim 100 (4,000 bytes), 1.4× at dim 200 and 300).
+/// no faster at dim 100 (4,000 bytes), 1.1–1.4× at dim 200 and 300).
 pub const CONTEXT_ROWS_LOCAL_BYTES: usize = 4096;
 
 /// Where the window kernel keeps skip-gram's context rows unless `--gpu-context-rows` says
@@ -893,7 +893,10 @@ impl TrainConfig {
         if let Some(w) = self.gpu_workgroup.filter(|w| !GPU_WORKGROUPS.contains(w)) {
             return Err(Error::usage(
                 "--gpu-workgroup",
-                format!("{w} is not one of 32, 64, 128, 256, 512, 1024"),
+                format!(
+                    "{w} is not one of {}",
+                    GPU_WORKGROUPS.map(|w| w.to_string()).join(", ")
+                ),
             ));
         }
         if let Some(s) = self.streams.filter(|s| !(1..=MAX_STREAMS).contains(s)) {
